@@ -1,0 +1,18 @@
+//! Berth's host: the `berth` binary's library.
+//!
+//! See ARCHITECTURE.md for the map. In short: [`config`] builds the validated
+//! configuration, [`datadir`] locks the data directory, [`store`] opens redb,
+//! [`docker`] owns the Docker connection, [`plugins`] runs WebAssembly plugins, [`ui`]
+//! serves the embedded web app, and [`server`] ties them into the HTTP service.
+
+pub mod config;
+pub mod datadir;
+pub mod docker;
+pub mod plugins;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+pub mod ui;
+
+/// Berth's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,11 @@
+//! The plugins compiled into this binary (`wasm32-wasip2` components built by
+//! `cargo xtask`; see `host/build.rs`).
+
+/// One embedded plugin: its id (the file stem) and its component bytes.
+#[derive(Debug)]
+pub struct BuiltinWasm {
+    pub id: &'static str,
+    pub wasm: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));

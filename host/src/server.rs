@@ -1,0 +1,182 @@
+//! The HTTP service: health endpoints, the web UI, and the process lifecycle (start,
+//! graceful shutdown).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json};
+use axum::routing::get;
+use berth_protocol::health::{Check, Liveness, Readiness};
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+
+use crate::config::Config;
+use crate::datadir::{DataDir, DataDirError};
+use crate::docker::DockerHost;
+use crate::plugins::{HealthStatus, PluginRuntime};
+use crate::store::{Store, StoreError};
+
+/// In-flight requests get this long to finish after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(4500);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("plugin runtime: {0}")]
+    Plugins(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub docker: DockerHost,
+    pub plugins: PluginRuntime,
+}
+
+/// The router, with compression and request tracing.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(crate::ui::serve)
+        .with_state(state)
+        .layer(CompressionLayer::new().gzip(true).br(true))
+        // Handlers log their own failures; a 503 from /readyz is an answer, not an error.
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
+}
+
+async fn healthz() -> Json<Liveness> {
+    Json(Liveness { status: "ok".to_owned() })
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let readiness = readiness(&state).await;
+    let code = if readiness.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(readiness))
+}
+
+/// Checks the store, Docker and every built-in plugin, live.
+pub async fn readiness(state: &AppState) -> Readiness {
+    let mut checks = Vec::new();
+    let check = |name: &str, r: Result<String, String>| {
+        let ok = r.is_ok();
+        Check { name: name.to_owned(), ok, detail: r.unwrap_or_else(|e| e) }
+    };
+    checks.push(check(
+        "store",
+        state.store.schema_version().map(|v| format!("open, schema v{v}")).map_err(|e| e.to_string()),
+    ));
+    checks.push(check(
+        "docker",
+        state
+            .docker
+            .probe()
+            .await
+            .map(|e| format!("engine {} (API {})", e.version, e.api_version))
+            .map_err(|e| e.to_string()),
+    ));
+    let ids: Vec<String> = state.plugins.ids().map(str::to_owned).collect();
+    if ids.is_empty() {
+        checks.push(check(
+            "plugins",
+            Err("no built-in plugins embedded in this binary; build it with `cargo xtask dist`".to_owned()),
+        ));
+    }
+    for id in ids {
+        let r = match state.plugins.health(&id).await {
+            Ok(h) if h.status == HealthStatus::Healthy => Ok("healthy".to_owned()),
+            Ok(h) => Err(format!("{:?}: {}", h.status, h.message).to_lowercase()),
+            Err(e) => Err(e.to_string()),
+        };
+        checks.push(check(&format!("plugin:{id}"), r));
+    }
+    Readiness::from_checks(crate::VERSION, checks)
+}
+
+/// Runs Berth until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let started = Instant::now();
+    let data_dir = DataDir::open(&config.data_dir)?;
+    let store = {
+        let path = data_dir.store_path();
+        tokio::task::spawn_blocking(move || Store::open(&path))
+            .await
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
+    };
+    let plugins = PluginRuntime::start(&data_dir.plugin_cache_dir())
+        .await
+        .map_err(|e| ServeError::Plugins(format!("{e:#}")))?;
+    let docker = DockerHost::new(config.docker_host.clone());
+    // Negotiate now so the first request does not pay for it; failure is not fatal
+    // (`/readyz` reports it and the next use retries).
+    match docker.probe().await {
+        Ok(e) => tracing::info!(endpoint = docker.describe(), engine = e.version, api = e.api_version, "docker connected"),
+        Err(e) => tracing::warn!(error = %e, "docker not reachable yet"),
+    }
+
+    let state = Arc::new(AppState { store, docker, plugins });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        url = %format!("http://{addr}"),
+        data_dir = %data_dir.root().display(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "berth listening on http://{addr}"
+    );
+
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = Arc::clone(&stop);
+    let server = axum::serve(listener, router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { stopped.notified().await });
+    let server = server.into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        r = &mut server => r?,
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "shutting down");
+            stop.notify_one();
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+                Ok(r) => r?,
+                Err(_) => tracing::warn!("connections still open after the grace period; closing them"),
+            }
+        }
+    }
+    drop(server);
+    // Handlers are gone; close the store before releasing the data-dir lock.
+    match Arc::try_unwrap(state) {
+        Ok(state) => drop(state),
+        Err(_) => tracing::warn!("state still referenced at shutdown; the store closes at exit"),
+    }
+    drop(data_dir);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot install SIGTERM handler");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}

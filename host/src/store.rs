@@ -1,0 +1,117 @@
+//! The redb store: one file in the data directory, with a recorded schema version.
+//!
+//! Tables arrive with the features that need them; each addition bumps
+//! [`SCHEMA_VERSION`] and adds a step to [`migrate`]. Migrations run in one write
+//! transaction at open, so a crash mid-migration leaves the previous version intact.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+/// The schema this build writes and understands.
+pub const SCHEMA_VERSION: u64 = 1;
+
+const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+const SCHEMA_KEY: &str = "schema_version";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Redb(#[from] redb::Error),
+    #[error(
+        "store schema version {found} is newer than this Berth understands ({supported}); \
+         upgrade Berth or restore an older data directory"
+    )]
+    TooNew { found: u64, supported: u64 },
+}
+
+// redb has one error type per operation; they all fold into `redb::Error`.
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { Self::Redb(e.into()) }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// The open store.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens (or creates) the store and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path)?;
+        let store = Self { db };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut meta = tx.open_table(META)?;
+            let found = meta.get(SCHEMA_KEY)?.map(|v| v.value()).unwrap_or(0);
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::TooNew { found, supported: SCHEMA_VERSION });
+            }
+            // 0 → 1: the meta table itself. Later versions add steps here, in order.
+            if found < SCHEMA_VERSION {
+                tracing::info!(from = found, to = SCHEMA_VERSION, "migrating store schema");
+                meta.insert(SCHEMA_KEY, SCHEMA_VERSION)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The schema version recorded in the file.
+    pub fn schema_version(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        Ok(meta.get(SCHEMA_KEY)?.map(|v| v.value()).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_the_schema_version_and_reopens() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("berth.redb");
+        assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("berth.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.open_table(META).unwrap().insert(SCHEMA_KEY, SCHEMA_VERSION + 1).unwrap();
+            tx.commit().unwrap();
+        }
+        let err = Store::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // redb flushes and marks the file clean when `Database` drops, right after this.
+        tracing::info!("store closed");
+    }
+}

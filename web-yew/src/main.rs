@@ -1,0 +1,11 @@
+//! Berth's web UI: a Yew single-page app compiled to wasm32 and embedded in the host.
+
+mod app;
+mod connection;
+mod pages;
+mod route;
+mod theme;
+
+fn main() {
+    yew::Renderer::<app::App>::new().render();
+}

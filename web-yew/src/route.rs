@@ -1,0 +1,95 @@
+//! The UI's URLs. Every section has a real path, so deep links and reloads work (the
+//! host serves `index.html` for any path that is not a file).
+
+use yew_router::Routable;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
+pub enum Route {
+    #[at("/")]
+    Dashboard,
+    #[at("/containers")]
+    Containers,
+    #[at("/stacks")]
+    Stacks,
+    #[at("/backups")]
+    Backups,
+    #[at("/jobs")]
+    Jobs,
+    #[at("/schedules")]
+    Schedules,
+    #[at("/volumes")]
+    Volumes,
+    #[at("/images")]
+    Images,
+    #[at("/networks")]
+    Networks,
+    #[at("/plugins")]
+    Plugins,
+    #[at("/users")]
+    Users,
+    #[at("/audit")]
+    Audit,
+    #[at("/settings")]
+    Settings,
+    #[not_found]
+    #[at("/404")]
+    NotFound,
+}
+
+impl Route {
+    /// The sidebar, in order.
+    pub const SECTIONS: [Route; 13] = [
+        Route::Dashboard,
+        Route::Containers,
+        Route::Stacks,
+        Route::Backups,
+        Route::Jobs,
+        Route::Schedules,
+        Route::Volumes,
+        Route::Images,
+        Route::Networks,
+        Route::Plugins,
+        Route::Users,
+        Route::Audit,
+        Route::Settings,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Route::Dashboard => "Dashboard",
+            Route::Containers => "Containers",
+            Route::Stacks => "Stacks",
+            Route::Backups => "Backups",
+            Route::Jobs => "Jobs",
+            Route::Schedules => "Schedules",
+            Route::Volumes => "Volumes",
+            Route::Images => "Images",
+            Route::Networks => "Networks",
+            Route::Plugins => "Plugins",
+            Route::Users => "Users",
+            Route::Audit => "Audit log",
+            Route::Settings => "Settings",
+            Route::NotFound => "Not found",
+        }
+    }
+
+    /// A stable id for tests and links: `nav-containers`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Route::Dashboard => "dashboard",
+            Route::Containers => "containers",
+            Route::Stacks => "stacks",
+            Route::Backups => "backups",
+            Route::Jobs => "jobs",
+            Route::Schedules => "schedules",
+            Route::Volumes => "volumes",
+            Route::Images => "images",
+            Route::Networks => "networks",
+            Route::Plugins => "plugins",
+            Route::Users => "users",
+            Route::Audit => "audit",
+            Route::Settings => "settings",
+            Route::NotFound => "not-found",
+        }
+    }
+}

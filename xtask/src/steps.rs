@@ -1,0 +1,196 @@
+//! The build steps, each a plain function that runs cargo (or rustup) and says what it
+//! is doing and how long it took.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, ensure};
+
+use crate::assets;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+pub fn ui_dist() -> PathBuf {
+    root().join("target").join("ui-dist")
+}
+
+pub fn plugins_dist() -> PathBuf {
+    root().join("target").join("plugins-dist")
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs a command, echoing it, and fails with its exit status.
+fn sh(what: &str, mut cmd: Command) -> Result<()> {
+    eprintln!("==> {what}");
+    let started = Instant::now();
+    let status = cmd.status().with_context(|| format!("cannot start: {cmd:?}"))?;
+    ensure!(status.success(), "{what} failed ({status})");
+    eprintln!("    {what}: {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The env vars that point the host's build script at the built UI and plugins.
+fn embed_env(cmd: &mut Command) {
+    cmd.env("BERTH_UI_DIST", ui_dist()).env("BERTH_PLUGINS_DIST", plugins_dist());
+}
+
+pub fn ensure_targets() -> Result<()> {
+    let out = Command::new("rustup").args(["target", "list", "--installed"]).output()
+        .context("rustup is needed to add the wasm targets")?;
+    let installed = String::from_utf8_lossy(&out.stdout);
+    let missing: Vec<&str> = ["wasm32-unknown-unknown", "wasm32-wasip2"]
+        .into_iter()
+        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut cmd = Command::new("rustup");
+    cmd.args(["target", "add"]).args(&missing);
+    sh(&format!("rustup target add {}", missing.join(" ")), cmd)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum UiProfile {
+    /// Smallest wasm: what ships.
+    Release,
+}
+
+/// Builds the web UI into `target/ui-dist`.
+pub fn ui(profile: UiProfile) -> Result<PathBuf> {
+    ensure_targets()?;
+    let profile = match profile {
+        UiProfile::Release => "wasm-release",
+    };
+    let mut cmd = cargo();
+    cmd.current_dir(root()).args([
+        "build", "-p", "berth-web", "--target", "wasm32-unknown-unknown", "--profile", profile,
+    ]);
+    sh("build web UI (wasm32)", cmd)?;
+    let wasm = target_dir().join("wasm32-unknown-unknown").join(profile).join("berth-web.wasm");
+    let dist = ui_dist();
+    let started = Instant::now();
+    assets::bundle(&root().join("web-yew"), &wasm, &dist)?;
+    eprintln!("    bundle web UI: {:.1}s", started.elapsed().as_secs_f64());
+    Ok(dist)
+}
+
+/// Builds the built-in plugins into `target/plugins-dist/<id>.wasm`.
+pub fn plugins() -> Result<PathBuf> {
+    ensure_targets()?;
+    let dir = root().join("plugins");
+    let mut cmd = cargo();
+    cmd.current_dir(&dir)
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(dir.join("target"));
+    sh("build plugins (wasm32-wasip2)", cmd)?;
+    let built = dir.join("target").join("wasm32-wasip2").join("release");
+    let dist = plugins_dist();
+    if dist.exists() {
+        std::fs::remove_dir_all(&dist)?;
+    }
+    std::fs::create_dir_all(&dist)?;
+    for id in plugin_ids()? {
+        let file = format!("{}.wasm", id.replace('-', "_"));
+        let from = built.join(&file);
+        ensure!(from.is_file(), "plugin {id} was not built at {}", from.display());
+        std::fs::copy(&from, dist.join(format!("{id}.wasm")))?;
+        eprintln!("    plugin {id}: {} KiB", std::fs::metadata(&from)?.len() / 1024);
+    }
+    Ok(dist)
+}
+
+/// The members of the plugins workspace (each directory with a Cargo.toml).
+fn plugin_ids() -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(root().join("plugins"))? {
+        let path = entry?.path();
+        if path.join("Cargo.toml").is_file() {
+            ids.push(path.file_name().and_then(|n| n.to_str()).context("plugin dir name")?.to_owned());
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+/// Everything, release: returns the path of the binary.
+pub fn dist() -> Result<PathBuf> {
+    ui(UiProfile::Release)?;
+    plugins()?;
+    let mut cmd = cargo();
+    cmd.current_dir(root()).args(["build", "--release", "-p", "berth"]);
+    embed_env(&mut cmd);
+    sh("build host (release)", cmd)?;
+    let bin = target_dir().join("release").join("berth");
+    ensure!(bin.is_file(), "no binary at {}", bin.display());
+    eprintln!("    {}: {:.1} MB", bin.display(), std::fs::metadata(&bin)?.len() as f64 / 1e6);
+    Ok(bin)
+}
+
+/// The whole gate. Stops at the first failure.
+pub fn test() -> Result<()> {
+    let started = Instant::now();
+    ui(UiProfile::Release)?;
+    plugins()?;
+
+    let mut cmd = cargo();
+    cmd.current_dir(root()).args(["fmt", "--all", "--", "--check"]);
+    sh("cargo fmt --check (workspace)", cmd)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root().join("plugins")).args(["fmt", "--all", "--", "--check"]);
+    sh("cargo fmt --check (plugins)", cmd)?;
+    let mut cmd = Command::new("rustfmt");
+    cmd.args(["--edition", "2024", "--check"]).arg(root().join("sdk/plugin/src/lib.rs"));
+    sh("rustfmt --check (plugin sdk)", cmd)?;
+
+    let mut cmd = cargo();
+    cmd.current_dir(root()).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    embed_env(&mut cmd);
+    sh("cargo clippy (native)", cmd)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root())
+        .args(["clippy", "-p", "berth-web", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"]);
+    sh("cargo clippy (web UI, wasm32)", cmd)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root().join("plugins"))
+        .args(["clippy", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(root().join("plugins").join("target"))
+        .args(["--all-targets", "--", "-D", "warnings"]);
+    sh("cargo clippy (plugins, wasm32-wasip2)", cmd)?;
+
+    // The integration tests start the real binary: build it with the UI and plugins.
+    let mut cmd = cargo();
+    cmd.current_dir(root()).args(["build", "-p", "berth"]);
+    embed_env(&mut cmd);
+    sh("build host (debug)", cmd)?;
+
+    let mut cmd = cargo();
+    cmd.current_dir(root()).args(["test", "--workspace"]);
+    embed_env(&mut cmd);
+    cmd.env("BERTH_BIN", target_dir().join("debug").join("berth"));
+    sh("cargo test --workspace", cmd)?;
+    eprintln!("==> all checks passed in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Builds the release binary and runs the foundation benchmark against it.
+pub fn bench() -> Result<()> {
+    let bin = dist()?;
+    let mut cmd = cargo();
+    cmd.current_dir(root()).args(["bench", "-p", "berth-tests", "--bench", "foundation"]);
+    embed_env(&mut cmd);
+    cmd.env("BERTH_BIN", &bin).env("BERTH_UI_WASM_DIR", ui_dist().join("assets"));
+    sh("foundation benchmark", cmd)?;
+    Ok(())
+}
