@@ -32,7 +32,9 @@ fn main() {
              <code>cargo xtask dist</code> (or start it with <code>cargo xtask run</code>).</p>",
         )
         .expect("write placeholder");
-        println!("cargo:warning=web UI not built; embedding a placeholder (run `cargo xtask dist`)");
+        println!(
+            "cargo:warning=web UI not built; embedding a placeholder (run `cargo xtask dist`)"
+        );
         placeholder
     };
     println!("cargo:rustc-env=BERTH_UI_DIST={}", ui.display());
@@ -50,7 +52,10 @@ fn main() {
             .collect();
         wasm.sort();
         for path in wasm {
-            let id = path.file_stem().and_then(|s| s.to_str()).expect("utf-8 plugin file name");
+            let id = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("utf-8 plugin file name");
             let abs = path.canonicalize().expect("canonical plugin path");
             writeln!(
                 code,
@@ -60,12 +65,16 @@ fn main() {
             .expect("write to string");
         }
     } else {
-        println!("cargo:warning=built-in plugins not built; none embedded (run `cargo xtask dist`)");
+        println!(
+            "cargo:warning=built-in plugins not built; none embedded (run `cargo xtask dist`)"
+        );
     }
     code.push_str("];\n");
     fs::write(out.join("builtin_plugins.rs"), code).expect("write builtin_plugins.rs");
 }
 
 fn dist_dir(var: &str, default: &Path) -> PathBuf {
-    env::var_os(var).map(PathBuf::from).unwrap_or_else(|| default.to_path_buf())
+    env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| default.to_path_buf())
 }

@@ -78,11 +78,36 @@ struct Key {
 }
 
 const KEYS: &[Key] = &[
-    Key { name: "listen", env: "BERTH_LISTEN", flag: "--listen", default: Some("127.0.0.1:8080") },
-    Key { name: "data_dir", env: "BERTH_DATA_DIR", flag: "--data-dir", default: Some("./data") },
-    Key { name: "docker_host", env: "BERTH_DOCKER_HOST", flag: "--docker-host", default: None },
-    Key { name: "log_format", env: "BERTH_LOG_FORMAT", flag: "--log-format", default: Some("human") },
-    Key { name: "log_level", env: "BERTH_LOG_LEVEL", flag: "--log-level", default: Some("info") },
+    Key {
+        name: "listen",
+        env: "BERTH_LISTEN",
+        flag: "--listen",
+        default: Some("127.0.0.1:8080"),
+    },
+    Key {
+        name: "data_dir",
+        env: "BERTH_DATA_DIR",
+        flag: "--data-dir",
+        default: Some("./data"),
+    },
+    Key {
+        name: "docker_host",
+        env: "BERTH_DOCKER_HOST",
+        flag: "--docker-host",
+        default: None,
+    },
+    Key {
+        name: "log_format",
+        env: "BERTH_LOG_FORMAT",
+        flag: "--log-format",
+        default: Some("human"),
+    },
+    Key {
+        name: "log_level",
+        env: "BERTH_LOG_LEVEL",
+        flag: "--log-level",
+        default: Some("info"),
+    },
 ];
 
 /// The names of all keys, for error messages and docs.
@@ -96,7 +121,9 @@ impl Config {
     pub fn load(flags: &Flags, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let file = match (&flags.config, env("BERTH_CONFIG")) {
             (Some(p), _) => Some((p.clone(), Origin::Flag("--config"))),
-            (None, Some(p)) if !p.is_empty() => Some((PathBuf::from(p), Origin::Env("BERTH_CONFIG"))),
+            (None, Some(p)) if !p.is_empty() => {
+                Some((PathBuf::from(p), Origin::Env("BERTH_CONFIG")))
+            }
             _ => None,
         };
         let table = match file {
@@ -119,10 +146,10 @@ impl Config {
             if let Some(v) = env(key.env) {
                 return Some((v, Origin::Env(key.env)));
             }
-            if let Some((t, path)) = &table {
-                if let Some(v) = t.get(key.name) {
-                    return Some((v.clone(), Origin::File(path.clone())));
-                }
+            if let Some((t, path)) = &table
+                && let Some(v) = t.get(key.name)
+            {
+                return Some((v.clone(), Origin::File(path.clone())));
             }
             key.default.map(|d| (d.to_owned(), Origin::Default))
         };
@@ -136,7 +163,11 @@ impl Config {
         let k = key("listen");
         let (v, o) = pick(k).expect("has default");
         let listen = v.parse::<SocketAddr>().map_err(|_| {
-            err(k, o, format!("{v:?} is not a socket address such as 127.0.0.1:8080 or [::]:8080"))
+            err(
+                k,
+                o,
+                format!("{v:?} is not a socket address such as 127.0.0.1:8080 or [::]:8080"),
+            )
         })?;
 
         let k = key("data_dir");
@@ -165,15 +196,29 @@ impl Config {
 
         let k = key("log_level");
         let (v, o) = pick(k).expect("has default");
-        tracing_subscriber::EnvFilter::try_new(&v)
-            .map_err(|e| err(k, o, format!("{v:?} is not a log filter such as info or berth=debug ({e})")))?;
+        tracing_subscriber::EnvFilter::try_new(&v).map_err(|e| {
+            err(
+                k,
+                o,
+                format!("{v:?} is not a log filter such as info or berth=debug ({e})"),
+            )
+        })?;
 
-        Ok(Self { listen, data_dir, docker_host, log_format, log_level: v })
+        Ok(Self {
+            listen,
+            data_dir,
+            docker_host,
+            log_format,
+            log_level: v,
+        })
     }
 }
 
 /// Reads the TOML file into key → string value, refusing unknown keys and non-strings.
-fn read_file(path: &Path, origin: Origin) -> Result<std::collections::BTreeMap<String, String>, ConfigError> {
+fn read_file(
+    path: &Path,
+    origin: Origin,
+) -> Result<std::collections::BTreeMap<String, String>, ConfigError> {
     let file_err = |key: &str, reason: String| ConfigError {
         key: key.to_owned(),
         origin: Origin::File(path.to_path_buf()),
@@ -192,7 +237,10 @@ fn read_file(path: &Path, origin: Origin) -> Result<std::collections::BTreeMap<S
                 format!(" at line {line}")
             })
             .unwrap_or_default();
-        file_err("config", format!("not valid TOML{at}: {}", e.message().trim()))
+        file_err(
+            "config",
+            format!("not valid TOML{at}: {}", e.message().trim()),
+        )
     })?;
     let mut out = std::collections::BTreeMap::new();
     for (k, v) in table {
@@ -205,7 +253,10 @@ fn read_file(path: &Path, origin: Origin) -> Result<std::collections::BTreeMap<S
                 out.insert(k, s);
             }
             other => {
-                return Err(file_err(&k, format!("expected a string, found {}", other.type_str())));
+                return Err(file_err(
+                    &k,
+                    format!("expected a string, found {}", other.type_str()),
+                ));
             }
         }
     }
@@ -218,8 +269,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -242,15 +295,28 @@ mod tests {
 
     #[test]
     fn flags_beat_env_beat_file_beat_defaults() {
-        let (_d, path) = file("listen = \"127.0.0.1:1001\"\ndata_dir = \"/tmp/from-file\"\nlog_format = \"json\"\n");
-        let flags = Flags { config: Some(path), listen: Some("127.0.0.1:1003".into()), ..Flags::default() };
+        let (_d, path) = file(
+            "listen = \"127.0.0.1:1001\"\ndata_dir = \"/tmp/from-file\"\nlog_format = \"json\"\n",
+        );
+        let flags = Flags {
+            config: Some(path),
+            listen: Some("127.0.0.1:1003".into()),
+            ..Flags::default()
+        };
         let c = Config::load(
             &flags,
-            env(&[("BERTH_LISTEN", "127.0.0.1:1002"), ("BERTH_DATA_DIR", "/tmp/from-env")]),
+            env(&[
+                ("BERTH_LISTEN", "127.0.0.1:1002"),
+                ("BERTH_DATA_DIR", "/tmp/from-env"),
+            ]),
         )
         .unwrap();
         assert_eq!(c.listen.port(), 1003, "flag wins over env and file");
-        assert_eq!(c.data_dir, PathBuf::from("/tmp/from-env"), "env wins over file");
+        assert_eq!(
+            c.data_dir,
+            PathBuf::from("/tmp/from-env"),
+            "env wins over file"
+        );
         assert_eq!(c.log_format, LogFormat::Json, "file wins over default");
         assert_eq!(c.log_level, "info", "default when nothing else");
     }
@@ -258,7 +324,11 @@ mod tests {
     #[test]
     fn config_file_can_come_from_the_environment() {
         let (_d, path) = file("listen = \"127.0.0.1:1001\"\n");
-        let c = Config::load(&Flags::default(), env(&[("BERTH_CONFIG", path.to_str().unwrap())])).unwrap();
+        let c = Config::load(
+            &Flags::default(),
+            env(&[("BERTH_CONFIG", path.to_str().unwrap())]),
+        )
+        .unwrap();
         assert_eq!(c.listen.port(), 1001);
     }
 
@@ -268,48 +338,84 @@ mod tests {
         assert_eq!(e.key, "listen");
         assert_eq!(e.origin, Origin::Env("BERTH_LISTEN"));
         let line = e.to_string();
-        assert!(line.contains("`listen`") && line.contains("BERTH_LISTEN") && !line.contains('\n'), "{line}");
+        assert!(
+            line.contains("`listen`") && line.contains("BERTH_LISTEN") && !line.contains('\n'),
+            "{line}"
+        );
 
-        let flags = Flags { log_format: Some("xml".into()), ..Flags::default() };
+        let flags = Flags {
+            log_format: Some("xml".into()),
+            ..Flags::default()
+        };
         let e = Config::load(&flags, env(&[])).unwrap_err();
-        assert_eq!((e.key.as_str(), e.origin), ("log_format", Origin::Flag("--log-format")));
+        assert_eq!(
+            (e.key.as_str(), e.origin),
+            ("log_format", Origin::Flag("--log-format"))
+        );
 
-        let flags = Flags { docker_host: Some("ftp://x".into()), ..Flags::default() };
-        assert_eq!(Config::load(&flags, env(&[])).unwrap_err().key, "docker_host");
+        let flags = Flags {
+            docker_host: Some("ftp://x".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            Config::load(&flags, env(&[])).unwrap_err().key,
+            "docker_host"
+        );
 
-        let flags = Flags { log_level: Some("berth=loud[".into()), ..Flags::default() };
+        let flags = Flags {
+            log_level: Some("berth=loud[".into()),
+            ..Flags::default()
+        };
         assert_eq!(Config::load(&flags, env(&[])).unwrap_err().key, "log_level");
     }
 
     #[test]
     fn file_problems_are_one_line_each() {
         let (_d, path) = file("listen = 8080\n");
-        let flags = Flags { config: Some(path), ..Flags::default() };
+        let flags = Flags {
+            config: Some(path),
+            ..Flags::default()
+        };
         let e = Config::load(&flags, env(&[])).unwrap_err();
         assert_eq!(e.key, "listen");
         assert!(e.reason.contains("expected a string"), "{e}");
 
         let (_d, path) = file("lisen = \"x\"\n");
-        let flags = Flags { config: Some(path), ..Flags::default() };
+        let flags = Flags {
+            config: Some(path),
+            ..Flags::default()
+        };
         let e = Config::load(&flags, env(&[])).unwrap_err();
         assert_eq!(e.key, "lisen");
         assert!(e.reason.contains("unknown key"), "{e}");
 
         let (_d, path) = file("listen = \n");
-        let flags = Flags { config: Some(path), ..Flags::default() };
+        let flags = Flags {
+            config: Some(path),
+            ..Flags::default()
+        };
         let e = Config::load(&flags, env(&[])).unwrap_err();
         assert_eq!(e.key, "config");
         assert!(!e.to_string().contains('\n'), "{e}");
 
-        let flags = Flags { config: Some("/nonexistent/berth.toml".into()), ..Flags::default() };
+        let flags = Flags {
+            config: Some("/nonexistent/berth.toml".into()),
+            ..Flags::default()
+        };
         let e = Config::load(&flags, env(&[])).unwrap_err();
-        assert_eq!((e.key.as_str(), e.origin), ("config", Origin::Flag("--config")));
+        assert_eq!(
+            (e.key.as_str(), e.origin),
+            ("config", Origin::Flag("--config"))
+        );
     }
 
     #[test]
     fn data_dir_that_is_a_file_is_refused() {
         let (_d, path) = file("");
-        let flags = Flags { data_dir: Some(path.to_str().unwrap().into()), ..Flags::default() };
+        let flags = Flags {
+            data_dir: Some(path.to_str().unwrap().into()),
+            ..Flags::default()
+        };
         assert_eq!(Config::load(&flags, env(&[])).unwrap_err().key, "data_dir");
     }
 }

@@ -9,20 +9,26 @@
 //! ```
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataDirError {
     #[error("cannot create data directory {path}: {source}")]
-    Create { path: PathBuf, source: std::io::Error },
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "data directory {path} is already in use by another berth process{holder}; \
          stop it or choose another --data-dir"
     )]
     Locked { path: PathBuf, holder: String },
     #[error("cannot lock data directory {path}: {source}")]
-    Lock { path: PathBuf, source: std::io::Error },
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// An open, locked data directory. The lock is released when this is dropped.
@@ -36,14 +42,23 @@ impl DataDir {
     /// Creates the directory tree if needed and takes the exclusive lock.
     pub fn open(root: &Path) -> Result<Self, DataDirError> {
         let create = |p: &Path| {
-            fs::create_dir_all(p).map_err(|source| DataDirError::Create { path: p.to_path_buf(), source })
+            fs::create_dir_all(p).map_err(|source| DataDirError::Create {
+                path: p.to_path_buf(),
+                source,
+            })
         };
         create(root)?;
         // Canonical so that logs and errors show one unambiguous path.
-        let root = root.canonicalize().map_err(|source| DataDirError::Create { path: root.to_path_buf(), source })?;
+        let root = root.canonicalize().map_err(|source| DataDirError::Create {
+            path: root.to_path_buf(),
+            source,
+        })?;
 
         let lock_path = root.join("berth.lock");
-        let lock_err = |source| DataDirError::Lock { path: root.clone(), source };
+        let lock_err = |source| DataDirError::Lock {
+            path: root.clone(),
+            source,
+        };
         let mut lock = OpenOptions::new()
             .read(true)
             .write(true)
@@ -54,10 +69,13 @@ impl DataDir {
         match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let mut pid = String::new();
-                let _ = lock.read_to_string(&mut pid);
+                let pid = fs::read_to_string(&lock_path).unwrap_or_default();
                 let pid = pid.trim();
-                let holder = if pid.is_empty() { String::new() } else { format!(" (pid {pid})") };
+                let holder = if pid.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {pid})")
+                };
                 return Err(DataDirError::Locked { path: root, holder });
             }
             Err(TryLockError::Error(e)) => return Err(lock_err(e)),
@@ -100,7 +118,11 @@ mod tests {
         let first = DataDir::open(tmp.path()).unwrap();
         let err = DataDir::open(tmp.path()).unwrap_err();
         assert!(matches!(err, DataDirError::Locked { .. }), "{err}");
-        assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(first);
         DataDir::open(tmp.path()).expect("lock released on drop");
     }

@@ -29,7 +29,11 @@ pub enum Endpoint {
 impl Endpoint {
     /// Parses a `DOCKER_HOST`-style URL. The error is a reason, for [`crate::config`].
     pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = || format!("{s:?} is not a Docker endpoint such as unix:///var/run/docker.sock or tcp://host:2376");
+        let bad = || {
+            format!(
+                "{s:?} is not a Docker endpoint such as unix:///var/run/docker.sock or tcp://host:2376"
+            )
+        };
         if let Some(path) = s.strip_prefix("unix://") {
             if !path.starts_with('/') {
                 return Err(bad());
@@ -41,7 +45,11 @@ impl Endpoint {
                 if rest.is_empty() || rest.contains(char::is_whitespace) {
                     return Err(bad());
                 }
-                return Ok(if https { Self::Https(s.to_owned()) } else { Self::Tcp(s.to_owned()) });
+                return Ok(if https {
+                    Self::Https(s.to_owned())
+                } else {
+                    Self::Tcp(s.to_owned())
+                });
             }
         }
         Err(bad())
@@ -51,7 +59,9 @@ impl Endpoint {
         let v = API_DEFAULT_VERSION;
         match this {
             None => Docker::connect_with_defaults(),
-            Some(Self::Unix(p)) => Docker::connect_with_unix(&p.to_string_lossy(), CLIENT_TIMEOUT_S, v),
+            Some(Self::Unix(p)) => {
+                Docker::connect_with_unix(&p.to_string_lossy(), CLIENT_TIMEOUT_S, v)
+            }
             Some(Self::Tcp(addr)) if std::env::var_os("DOCKER_TLS_VERIFY").is_none() => {
                 Docker::connect_with_http(addr, CLIENT_TIMEOUT_S, v)
             }
@@ -74,7 +84,10 @@ fn cert_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("DOCKER_CERT_PATH") {
         return PathBuf::from(p);
     }
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".docker")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".docker")
 }
 
 /// What the engine told us about itself.
@@ -88,7 +101,10 @@ pub struct EngineInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
     #[error("cannot reach Docker at {endpoint}: {source}")]
-    Unreachable { endpoint: String, source: bollard::errors::Error },
+    Unreachable {
+        endpoint: String,
+        source: bollard::errors::Error,
+    },
     #[error("Docker at {endpoint} did not answer within {}s", PROBE_TIMEOUT.as_secs())]
     Timeout { endpoint: String },
 }
@@ -102,13 +118,17 @@ pub struct DockerHost {
 
 impl DockerHost {
     pub fn new(endpoint: Option<Endpoint>) -> Self {
-        Self { endpoint, client: Mutex::new(None) }
+        Self {
+            endpoint,
+            client: Mutex::new(None),
+        }
     }
 
     /// A human-readable name of the endpoint, for logs and errors.
     pub fn describe(&self) -> String {
         match &self.endpoint {
-            None => std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned()),
+            None => std::env::var("DOCKER_HOST")
+                .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned()),
             Some(Endpoint::Unix(p)) => format!("unix://{}", p.display()),
             Some(Endpoint::Tcp(a) | Endpoint::Https(a)) => a.clone(),
         }
@@ -120,11 +140,16 @@ impl DockerHost {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let unreachable = |source| DockerError::Unreachable { endpoint: self.describe(), source };
+        let unreachable = |source| DockerError::Unreachable {
+            endpoint: self.describe(),
+            source,
+        };
         let fresh = Endpoint::connect(self.endpoint.as_ref()).map_err(unreachable)?;
         let negotiated = tokio::time::timeout(PROBE_TIMEOUT, fresh.negotiate_version())
             .await
-            .map_err(|_| DockerError::Timeout { endpoint: self.describe() })?
+            .map_err(|_| DockerError::Timeout {
+                endpoint: self.describe(),
+            })?
             .map_err(unreachable)?;
         *slot = Some(negotiated.clone());
         Ok(negotiated)
@@ -135,8 +160,13 @@ impl DockerHost {
         let client = self.client().await?;
         let answer = tokio::time::timeout(PROBE_TIMEOUT, client.version()).await;
         let result = match answer {
-            Err(_) => Err(DockerError::Timeout { endpoint: self.describe() }),
-            Ok(Err(source)) => Err(DockerError::Unreachable { endpoint: self.describe(), source }),
+            Err(_) => Err(DockerError::Timeout {
+                endpoint: self.describe(),
+            }),
+            Ok(Err(source)) => Err(DockerError::Unreachable {
+                endpoint: self.describe(),
+                source,
+            }),
             Ok(Ok(v)) => Ok(EngineInfo {
                 version: v.version.unwrap_or_default(),
                 api_version: client.client_version().to_string(),
@@ -155,10 +185,25 @@ mod tests {
 
     #[test]
     fn parses_docker_host_urls() {
-        assert_eq!(Endpoint::parse("unix:///run/docker.sock"), Ok(Endpoint::Unix("/run/docker.sock".into())));
-        assert_eq!(Endpoint::parse("tcp://10.0.0.1:2375"), Ok(Endpoint::Tcp("tcp://10.0.0.1:2375".into())));
-        assert_eq!(Endpoint::parse("https://h:2376"), Ok(Endpoint::Https("https://h:2376".into())));
-        for bad in ["", "unix://relative", "ftp://x", "tcp://", "/var/run/docker.sock"] {
+        assert_eq!(
+            Endpoint::parse("unix:///run/docker.sock"),
+            Ok(Endpoint::Unix("/run/docker.sock".into()))
+        );
+        assert_eq!(
+            Endpoint::parse("tcp://10.0.0.1:2375"),
+            Ok(Endpoint::Tcp("tcp://10.0.0.1:2375".into()))
+        );
+        assert_eq!(
+            Endpoint::parse("https://h:2376"),
+            Ok(Endpoint::Https("https://h:2376".into()))
+        );
+        for bad in [
+            "",
+            "unix://relative",
+            "ftp://x",
+            "tcp://",
+            "/var/run/docker.sock",
+        ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -167,6 +212,9 @@ mod tests {
     async fn a_missing_socket_is_reported_not_hung() {
         let host = DockerHost::new(Some(Endpoint::Unix("/nonexistent/docker.sock".into())));
         let err = host.probe().await.unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/docker.sock"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/docker.sock"),
+            "{err}"
+        );
     }
 }

@@ -71,14 +71,18 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     berth::telemetry::init(config.log_format, &config.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("berth: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let result: anyhow::Result<()> = runtime.block_on(async { Ok(berth::server::serve(config).await?) });
+    let result: anyhow::Result<()> =
+        runtime.block_on(async { Ok(berth::server::serve(config).await?) });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -32,7 +32,10 @@ pub enum ServeError {
     #[error("plugin runtime: {0}")]
     Plugins(String),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -54,16 +57,25 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
         .layer(CompressionLayer::new().gzip(true).br(true))
         // Handlers log their own failures; a 503 from /readyz is an answer, not an error.
-        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
 }
 
 async fn healthz() -> Json<Liveness> {
-    Json(Liveness { status: "ok".to_owned() })
+    Json(Liveness {
+        status: "ok".to_owned(),
+    })
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let readiness = readiness(&state).await;
-    let code = if readiness.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(readiness))
 }
 
@@ -72,11 +84,19 @@ pub async fn readiness(state: &AppState) -> Readiness {
     let mut checks = Vec::new();
     let check = |name: &str, r: Result<String, String>| {
         let ok = r.is_ok();
-        Check { name: name.to_owned(), ok, detail: r.unwrap_or_else(|e| e) }
+        Check {
+            name: name.to_owned(),
+            ok,
+            detail: r.unwrap_or_else(|e| e),
+        }
     };
     checks.push(check(
         "store",
-        state.store.schema_version().map(|v| format!("open, schema v{v}")).map_err(|e| e.to_string()),
+        state
+            .store
+            .schema_version()
+            .map(|v| format!("open, schema v{v}"))
+            .map_err(|e| e.to_string()),
     ));
     checks.push(check(
         "docker",
@@ -91,7 +111,10 @@ pub async fn readiness(state: &AppState) -> Readiness {
     if ids.is_empty() {
         checks.push(check(
             "plugins",
-            Err("no built-in plugins embedded in this binary; build it with `cargo xtask dist`".to_owned()),
+            Err(
+                "no built-in plugins embedded in this binary; build it with `cargo xtask dist`"
+                    .to_owned(),
+            ),
         ));
     }
     for id in ids {
@@ -122,14 +145,26 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // Negotiate now so the first request does not pay for it; failure is not fatal
     // (`/readyz` reports it and the next use retries).
     match docker.probe().await {
-        Ok(e) => tracing::info!(endpoint = docker.describe(), engine = e.version, api = e.api_version, "docker connected"),
+        Ok(e) => tracing::info!(
+            endpoint = docker.describe(),
+            engine = e.version,
+            api = e.api_version,
+            "docker connected"
+        ),
         Err(e) => tracing::warn!(error = %e, "docker not reachable yet"),
     }
 
-    let state = Arc::new(AppState { store, docker, plugins });
+    let state = Arc::new(AppState {
+        store,
+        docker,
+        plugins,
+    });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
     let addr = listener.local_addr()?;
     tracing::info!(
         url = %format!("http://{addr}"),
@@ -140,10 +175,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 
     let stop = Arc::new(tokio::sync::Notify::new());
     let stopped = Arc::clone(&stop);
-    let server = axum::serve(listener, router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move { stopped.notified().await });
-    let server = server.into_future();
-    tokio::pin!(server);
+    let server = axum::serve(
+        listener,
+        router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { stopped.notified().await });
+    // Boxed, not stack-pinned, so that `drop(server)` below really drops the router and
+    // with it the last references to the state.
+    let mut server = Box::pin(server.into_future());
     tokio::select! {
         r = &mut server => r?,
         signal = shutdown_signal() => {

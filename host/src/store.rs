@@ -62,7 +62,10 @@ impl Store {
             let mut meta = tx.open_table(META)?;
             let found = meta.get(SCHEMA_KEY)?.map(|v| v.value()).unwrap_or(0);
             if found > SCHEMA_VERSION {
-                return Err(StoreError::TooNew { found, supported: SCHEMA_VERSION });
+                return Err(StoreError::TooNew {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
             }
             // 0 → 1: the meta table itself. Later versions add steps here, in order.
             if found < SCHEMA_VERSION {
@@ -82,6 +85,13 @@ impl Store {
     }
 }
 
+impl Drop for Store {
+    fn drop(&mut self) {
+        // redb flushes and marks the file clean when `Database` drops, right after this.
+        tracing::info!("store closed");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,8 +100,14 @@ mod tests {
     fn records_the_schema_version_and_reopens() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("berth.redb");
-        assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
-        assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            Store::open(&path).unwrap().schema_version().unwrap(),
+            SCHEMA_VERSION
+        );
+        assert_eq!(
+            Store::open(&path).unwrap().schema_version().unwrap(),
+            SCHEMA_VERSION
+        );
     }
 
     #[test]
@@ -101,17 +117,13 @@ mod tests {
         {
             let db = Database::create(&path).unwrap();
             let tx = db.begin_write().unwrap();
-            tx.open_table(META).unwrap().insert(SCHEMA_KEY, SCHEMA_VERSION + 1).unwrap();
+            tx.open_table(META)
+                .unwrap()
+                .insert(SCHEMA_KEY, SCHEMA_VERSION + 1)
+                .unwrap();
             tx.commit().unwrap();
         }
         let err = Store::open(&path).unwrap_err();
         assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        // redb flushes and marks the file clean when `Database` drops, right after this.
-        tracing::info!("store closed");
     }
 }

@@ -1,1 +1,25 @@
+//! The test harness: the real `berth` binary, a real Docker Engine and a real browser.
+//!
+//! - [`server`] starts `berth serve` on a free port with a temporary data directory and
+//!   waits for the address it prints and for `/readyz`.
+//! - [`docker`] connects like the host does, builds the offline busybox test image, and
+//!   gives each test a [`docker::Scope`] whose resources carry `berth.test=<run-id>`
+//!   and are removed when it drops (leftovers of crashed runs are swept).
+//! - [`browser`] drives Debian's chromium through chromedriver (fantoccini), fails on
+//!   console errors and saves a screenshot under `target/test-screenshots/` on failure.
+//!
+//! Missing prerequisites fail the test with one line saying what to install.
 
+pub mod browser;
+pub mod docker;
+pub mod server;
+
+use std::path::PathBuf;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
+}

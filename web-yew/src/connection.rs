@@ -27,7 +27,10 @@ pub struct Connection {
 
 fn js_error(v: JsValue) -> String {
     v.as_string()
-        .or_else(|| v.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())))
+        .or_else(|| {
+            v.dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+        })
         .unwrap_or_else(|| "request failed".to_owned())
 }
 
@@ -38,9 +41,15 @@ async fn fetch_readiness() -> Result<Readiness, String> {
         .map_err(js_error)?
         .dyn_into()
         .map_err(js_error)?;
-    let text = JsFuture::from(response.text().map_err(js_error)?).await.map_err(js_error)?;
-    serde_json::from_str(&text.as_string().unwrap_or_default())
-        .map_err(|e| format!("unexpected answer from /readyz (HTTP {}): {e}", response.status()))
+    let text = JsFuture::from(response.text().map_err(js_error)?)
+        .await
+        .map_err(js_error)?;
+    serde_json::from_str(&text.as_string().unwrap_or_default()).map_err(|e| {
+        format!(
+            "unexpected answer from /readyz (HTTP {}): {e}",
+            response.status()
+        )
+    })
 }
 
 #[derive(Debug, PartialEq, Properties)]
@@ -72,16 +81,23 @@ pub fn connection_provider(props: &ProviderProps) -> Html {
             let on_online = Closure::<dyn Fn()>::new(move || recheck.emit(()));
             let window = web_sys::window();
             if let Some(w) = &window {
-                let _ = w.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+                let _ = w
+                    .add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
             }
             move || {
                 if let Some(w) = window {
-                    let _ = w.remove_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+                    let _ = w.remove_event_listener_with_callback(
+                        "online",
+                        on_online.as_ref().unchecked_ref(),
+                    );
                 }
             }
         });
     }
-    let connection = Connection { status: (*status).clone(), recheck };
+    let connection = Connection {
+        status: (*status).clone(),
+        recheck,
+    };
     html! {
         <ContextProvider<Connection> context={connection}>{ props.children.clone() }</ContextProvider<Connection>>
     }
@@ -94,12 +110,19 @@ pub fn connection_indicator() -> Html {
         return html! {};
     };
     let (class, label, title) = match &conn.status {
-        Status::Checking => ("checking", "Checking…".to_owned(), "Contacting the server".to_owned()),
+        Status::Checking => (
+            "checking",
+            "Checking…".to_owned(),
+            "Contacting the server".to_owned(),
+        ),
         Status::Answered(r) if r.ready => ("ok", "Connected".to_owned(), "Server ready".to_owned()),
         Status::Answered(r) => (
             "degraded",
             "Degraded".to_owned(),
-            r.failures().map(|c| format!("{}: {}", c.name, c.detail)).collect::<Vec<_>>().join("\n"),
+            r.failures()
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect::<Vec<_>>()
+                .join("\n"),
         ),
         Status::Unreachable(e) => ("down", "Disconnected".to_owned(), e.clone()),
     };

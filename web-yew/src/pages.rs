@@ -23,15 +23,29 @@ pub fn render(route: Route) -> Html {
 /// empty table.
 fn plan(route: Route) -> &'static str {
     match route {
-        Route::Containers => "All containers grouped by compose project, with live state, logs, stats, terminals and lifecycle actions.",
-        Route::Stacks => "Compose stacks: the stacks directory, an editor with validation, and live up/down/pull output.",
-        Route::Backups => "Backups of containers, volumes, networks and stacks, with verified restore, upload and download.",
-        Route::Jobs => "The job queue: backups, restores and scheduled actions with live progress and logs.",
-        Route::Schedules => "Cron schedules for backups and start/stop/restart/pause, with a next-run preview and run history.",
+        Route::Containers => {
+            "All containers grouped by compose project, with live state, logs, stats, terminals and lifecycle actions."
+        }
+        Route::Stacks => {
+            "Compose stacks: the stacks directory, an editor with validation, and live up/down/pull output."
+        }
+        Route::Backups => {
+            "Backups of containers, volumes, networks and stacks, with verified restore, upload and download."
+        }
+        Route::Jobs => {
+            "The job queue: backups, restores and scheduled actions with live progress and logs."
+        }
+        Route::Schedules => {
+            "Cron schedules for backups and start/stop/restart/pause, with a next-run preview and run history."
+        }
         Route::Volumes => "Volumes with sizes, users and a file browser.",
         Route::Images => "Images with tags, sizes and what uses them; remove and prune.",
-        Route::Networks => "Networks with their containers; backup and restore of network definitions.",
-        Route::Plugins => "Storage and notification plugins: install, configure, test, enable and disable.",
+        Route::Networks => {
+            "Networks with their containers; backup and restore of network definitions."
+        }
+        Route::Plugins => {
+            "Storage and notification plugins: install, configure, test, enable and disable."
+        }
         Route::Users => "Users, roles (viewer, operator, admin), sessions and API tokens.",
         Route::Audit => "Every change and every login, filterable and exportable.",
         Route::Settings => "Server settings: storage defaults, retention, allowed origins.",
@@ -59,7 +73,9 @@ fn dashboard() -> Html {
     let conn = use_context::<Connection>();
     let body = match conn.as_ref().map(|c| &c.status) {
         None | Some(Status::Checking) => html! { <p>{ "Checking the server…" }</p> },
-        Some(Status::Unreachable(e)) => html! { <p class="error">{ format!("The server is not reachable: {e}") }</p> },
+        Some(Status::Unreachable(e)) => {
+            html! { <p class="error">{ format!("The server is not reachable: {e}") }</p> }
+        }
         Some(Status::Answered(r)) => html! {
             <>
             <p>{ format!("Berth {} — {}", r.version, if r.ready { "ready" } else { "not ready" }) }</p>

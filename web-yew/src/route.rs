@@ -93,3 +93,22 @@ impl Route {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_section_has_a_unique_path_that_routes_back_to_it() {
+        let mut paths = std::collections::HashSet::new();
+        for r in Route::SECTIONS {
+            let path = r.to_path();
+            assert!(paths.insert(path.clone()), "duplicate path {path}");
+            assert_eq!(Route::recognize(&path), Some(r), "{path}");
+        }
+        assert_eq!(
+            Route::recognize("/definitely/not/a/section"),
+            Some(Route::NotFound)
+        );
+    }
+}

@@ -47,13 +47,20 @@ fn os_prefers_dark() -> bool {
 }
 
 fn apply(theme: Theme) {
-    if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+    if let Some(root) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+    {
         let _ = root.set_attribute("data-theme", theme.as_str());
     }
 }
 
 fn initial() -> Theme {
-    stored().unwrap_or(if os_prefers_dark() { Theme::Dark } else { Theme::Light })
+    stored().unwrap_or(if os_prefers_dark() {
+        Theme::Dark
+    } else {
+        Theme::Light
+    })
 }
 
 /// The toggle button in the top bar.
@@ -65,20 +72,32 @@ pub fn theme_toggle() -> Html {
         use_effect_with((), move |_| {
             apply(*theme);
             // Follow OS changes while the user has not chosen explicitly.
-            let listener = web_sys::window().and_then(|w| w.match_media(DARK_QUERY).ok().flatten()).map(|mql| {
-                let on_change = Closure::<dyn Fn(web_sys::MediaQueryListEvent)>::new(move |e: web_sys::MediaQueryListEvent| {
-                    if stored().is_none() {
-                        let t = if e.matches() { Theme::Dark } else { Theme::Light };
-                        apply(t);
-                        theme.set(t);
-                    }
+            let listener = web_sys::window()
+                .and_then(|w| w.match_media(DARK_QUERY).ok().flatten())
+                .map(|mql| {
+                    let on_change = Closure::<dyn Fn(web_sys::MediaQueryListEvent)>::new(
+                        move |e: web_sys::MediaQueryListEvent| {
+                            if stored().is_none() {
+                                let t = if e.matches() {
+                                    Theme::Dark
+                                } else {
+                                    Theme::Light
+                                };
+                                apply(t);
+                                theme.set(t);
+                            }
+                        },
+                    );
+                    let _ = mql.add_event_listener_with_callback(
+                        "change",
+                        on_change.as_ref().unchecked_ref(),
+                    );
+                    (mql, on_change)
                 });
-                let _ = mql.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
-                (mql, on_change)
-            });
             move || {
                 if let Some((mql, cb)) = listener {
-                    let _ = mql.remove_event_listener_with_callback("change", cb.as_ref().unchecked_ref());
+                    let _ = mql
+                        .remove_event_listener_with_callback("change", cb.as_ref().unchecked_ref());
                 }
             }
         });
@@ -88,7 +107,8 @@ pub fn theme_toggle() -> Html {
         Callback::from(move |_| {
             let next = theme.other();
             apply(next);
-            if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+            if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+            {
                 let _ = storage.set_item(STORAGE_KEY, next.as_str());
             }
             theme.set(next);

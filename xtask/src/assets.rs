@@ -56,22 +56,48 @@ pub fn bundle(web: &Path, wasm: &Path, dist: &Path) -> Result<()> {
          init({{ module_or_path: '/assets/{wasm_name}' }});\n"
     );
     put("boot.js", "boot", "js", boot.as_bytes())?;
-    put("berth.css", "berth", "css", &fs::read(web.join("static/berth.css"))?)?;
+    put(
+        "berth.css",
+        "berth",
+        "css",
+        &fs::read(web.join("static/berth.css"))?,
+    )?;
 
     // xterm.js for terminals: shipped now, loaded by the pages that open one.
     let vendor = web.join("vendor/xterm");
-    put("xterm.js", "xterm", "js", &fs::read(vendor.join("xterm.js"))?)?;
-    put("xterm.css", "xterm", "css", &fs::read(vendor.join("xterm.css"))?)?;
-    put("addon-fit.js", "addon-fit", "js", &fs::read(vendor.join("addon-fit.js"))?)?;
+    put(
+        "xterm.js",
+        "xterm",
+        "js",
+        &fs::read(vendor.join("xterm.js"))?,
+    )?;
+    put(
+        "xterm.css",
+        "xterm",
+        "css",
+        &fs::read(vendor.join("xterm.css"))?,
+    )?;
+    put(
+        "addon-fit.js",
+        "addon-fit",
+        "js",
+        &fs::read(vendor.join("addon-fit.js"))?,
+    )?;
     for license in ["LICENSE.xterm", "LICENSE.addon-fit", "VERSIONS.txt"] {
-        fs::copy(vendor.join(license), assets.join("licenses").join(format!("{license}.txt")))?;
+        fs::copy(
+            vendor.join(license),
+            assets.join("licenses").join(format!("{license}.txt")),
+        )?;
     }
 
     let mut index = fs::read_to_string(web.join("static/index.html"))?;
     for (key, name) in &names {
         index = index.replace(&format!("{{{{{key}}}}}"), name);
     }
-    ensure!(!index.contains("{{"), "index.html has an unknown placeholder");
+    ensure!(
+        !index.contains("{{"),
+        "index.html has an unknown placeholder"
+    );
     fs::write(dist.join("index.html"), index)?;
     eprintln!("    ui wasm: {} KiB ({wasm_name})", ui_wasm.len() / 1024);
     Ok(())

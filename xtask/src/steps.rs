@@ -11,11 +11,16 @@ use crate::assets;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is in the workspace")
+        .to_path_buf()
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 pub fn ui_dist() -> PathBuf {
@@ -34,7 +39,9 @@ fn cargo() -> Command {
 fn sh(what: &str, mut cmd: Command) -> Result<()> {
     eprintln!("==> {what}");
     let started = Instant::now();
-    let status = cmd.status().with_context(|| format!("cannot start: {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start: {cmd:?}"))?;
     ensure!(status.success(), "{what} failed ({status})");
     eprintln!("    {what}: {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
@@ -42,11 +49,14 @@ fn sh(what: &str, mut cmd: Command) -> Result<()> {
 
 /// The env vars that point the host's build script at the built UI and plugins.
 fn embed_env(cmd: &mut Command) {
-    cmd.env("BERTH_UI_DIST", ui_dist()).env("BERTH_PLUGINS_DIST", plugins_dist());
+    cmd.env("BERTH_UI_DIST", ui_dist())
+        .env("BERTH_PLUGINS_DIST", plugins_dist());
 }
 
 pub fn ensure_targets() -> Result<()> {
-    let out = Command::new("rustup").args(["target", "list", "--installed"]).output()
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
         .context("rustup is needed to add the wasm targets")?;
     let installed = String::from_utf8_lossy(&out.stdout);
     let missing: Vec<&str> = ["wasm32-unknown-unknown", "wasm32-wasip2"]
@@ -75,10 +85,19 @@ pub fn ui(profile: UiProfile) -> Result<PathBuf> {
     };
     let mut cmd = cargo();
     cmd.current_dir(root()).args([
-        "build", "-p", "berth-web", "--target", "wasm32-unknown-unknown", "--profile", profile,
+        "build",
+        "-p",
+        "berth-web",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        profile,
     ]);
     sh("build web UI (wasm32)", cmd)?;
-    let wasm = target_dir().join("wasm32-unknown-unknown").join(profile).join("berth-web.wasm");
+    let wasm = target_dir()
+        .join("wasm32-unknown-unknown")
+        .join(profile)
+        .join("berth-web.wasm");
     let dist = ui_dist();
     let started = Instant::now();
     assets::bundle(&root().join("web-yew"), &wasm, &dist)?;
@@ -92,7 +111,13 @@ pub fn plugins() -> Result<PathBuf> {
     let dir = root().join("plugins");
     let mut cmd = cargo();
     cmd.current_dir(&dir)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(dir.join("target"));
     sh("build plugins (wasm32-wasip2)", cmd)?;
     let built = dir.join("target").join("wasm32-wasip2").join("release");
@@ -104,9 +129,16 @@ pub fn plugins() -> Result<PathBuf> {
     for id in plugin_ids()? {
         let file = format!("{}.wasm", id.replace('-', "_"));
         let from = built.join(&file);
-        ensure!(from.is_file(), "plugin {id} was not built at {}", from.display());
+        ensure!(
+            from.is_file(),
+            "plugin {id} was not built at {}",
+            from.display()
+        );
         std::fs::copy(&from, dist.join(format!("{id}.wasm")))?;
-        eprintln!("    plugin {id}: {} KiB", std::fs::metadata(&from)?.len() / 1024);
+        eprintln!(
+            "    plugin {id}: {} KiB",
+            std::fs::metadata(&from)?.len() / 1024
+        );
     }
     Ok(dist)
 }
@@ -117,7 +149,12 @@ fn plugin_ids() -> Result<Vec<String>> {
     for entry in std::fs::read_dir(root().join("plugins"))? {
         let path = entry?.path();
         if path.join("Cargo.toml").is_file() {
-            ids.push(path.file_name().and_then(|n| n.to_str()).context("plugin dir name")?.to_owned());
+            ids.push(
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .context("plugin dir name")?
+                    .to_owned(),
+            );
         }
     }
     ids.sort();
@@ -129,12 +166,17 @@ pub fn dist() -> Result<PathBuf> {
     ui(UiProfile::Release)?;
     plugins()?;
     let mut cmd = cargo();
-    cmd.current_dir(root()).args(["build", "--release", "-p", "berth"]);
+    cmd.current_dir(root())
+        .args(["build", "--release", "-p", "berth"]);
     embed_env(&mut cmd);
     sh("build host (release)", cmd)?;
     let bin = target_dir().join("release").join("berth");
     ensure!(bin.is_file(), "no binary at {}", bin.display());
-    eprintln!("    {}: {:.1} MB", bin.display(), std::fs::metadata(&bin)?.len() as f64 / 1e6);
+    eprintln!(
+        "    {}: {:.1} MB",
+        bin.display(),
+        std::fs::metadata(&bin)?.len() as f64 / 1e6
+    );
     Ok(bin)
 }
 
@@ -145,22 +187,40 @@ pub fn test() -> Result<()> {
     plugins()?;
 
     let mut cmd = cargo();
-    cmd.current_dir(root()).args(["fmt", "--all", "--", "--check"]);
+    cmd.current_dir(root())
+        .args(["fmt", "--all", "--", "--check"]);
     sh("cargo fmt --check (workspace)", cmd)?;
     let mut cmd = cargo();
-    cmd.current_dir(root().join("plugins")).args(["fmt", "--all", "--", "--check"]);
+    cmd.current_dir(root().join("plugins"))
+        .args(["fmt", "--all", "--", "--check"]);
     sh("cargo fmt --check (plugins)", cmd)?;
     let mut cmd = Command::new("rustfmt");
-    cmd.args(["--edition", "2024", "--check"]).arg(root().join("sdk/plugin/src/lib.rs"));
+    cmd.args(["--edition", "2024", "--check"])
+        .arg(root().join("sdk/plugin/src/lib.rs"));
     sh("rustfmt --check (plugin sdk)", cmd)?;
 
     let mut cmd = cargo();
-    cmd.current_dir(root()).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    cmd.current_dir(root()).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     embed_env(&mut cmd);
     sh("cargo clippy (native)", cmd)?;
     let mut cmd = cargo();
-    cmd.current_dir(root())
-        .args(["clippy", "-p", "berth-web", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"]);
+    cmd.current_dir(root()).args([
+        "clippy",
+        "-p",
+        "berth-web",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     sh("cargo clippy (web UI, wasm32)", cmd)?;
     let mut cmd = cargo();
     cmd.current_dir(root().join("plugins"))
@@ -180,7 +240,10 @@ pub fn test() -> Result<()> {
     embed_env(&mut cmd);
     cmd.env("BERTH_BIN", target_dir().join("debug").join("berth"));
     sh("cargo test --workspace", cmd)?;
-    eprintln!("==> all checks passed in {:.0}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "==> all checks passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -188,9 +251,11 @@ pub fn test() -> Result<()> {
 pub fn bench() -> Result<()> {
     let bin = dist()?;
     let mut cmd = cargo();
-    cmd.current_dir(root()).args(["bench", "-p", "berth-tests", "--bench", "foundation"]);
+    cmd.current_dir(root())
+        .args(["bench", "-p", "berth-tests", "--bench", "foundation"]);
     embed_env(&mut cmd);
-    cmd.env("BERTH_BIN", &bin).env("BERTH_UI_WASM_DIR", ui_dist().join("assets"));
+    cmd.env("BERTH_BIN", &bin)
+        .env("BERTH_UI_WASM_DIR", ui_dist().join("assets"));
     sh("foundation benchmark", cmd)?;
     Ok(())
 }

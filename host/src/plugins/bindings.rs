@@ -10,8 +10,8 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use berth::plugin::types::{HealthReport, HealthStatus, PluginError};
 use berth::plugin::host::LogLevel;
+pub use berth::plugin::types::{HealthReport, HealthStatus, PluginError};
 
 /// Links the `berth:plugin/host` imports.
 pub fn add_host_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {

@@ -37,8 +37,15 @@ impl ComponentCache {
         // for one build, and the version string covers the rest.
         let mut h = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        let engine_key = hex::encode(Sha256::digest(format!("wasmtime-{WASMTIME_VERSION}-{:016x}", h.finish())));
-        Self { engine: engine.clone(), dir: dir.to_path_buf(), engine_key: engine_key[..16].to_owned() }
+        let engine_key = hex::encode(Sha256::digest(format!(
+            "wasmtime-{WASMTIME_VERSION}-{:016x}",
+            h.finish()
+        )));
+        Self {
+            engine: engine.clone(),
+            dir: dir.to_path_buf(),
+            engine_key: engine_key[..16].to_owned(),
+        }
     }
 
     /// The cache file for a component with this sha256.
@@ -47,7 +54,11 @@ impl ComponentCache {
     }
 
     /// Loads `wasm` from the cache, or compiles it (off the async threads) and caches it.
-    pub async fn load(&self, id: &str, wasm: &'static [u8]) -> Result<(Component, LoadSource, String), PluginError> {
+    pub async fn load(
+        &self,
+        id: &str,
+        wasm: &'static [u8],
+    ) -> Result<(Component, LoadSource, String), PluginError> {
         let sha256 = hex::encode(Sha256::digest(wasm));
         let path = self.path_for(&sha256);
         let engine = self.engine.clone();

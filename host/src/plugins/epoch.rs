@@ -61,7 +61,9 @@ impl Ticker {
         self.shared.active.fetch_add(1, Ordering::AcqRel);
         // `notify_one` stores a permit if the ticker is not waiting yet: no lost wake-up.
         self.shared.wake.notify_one();
-        Active { shared: Arc::clone(&self.shared) }
+        Active {
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 

@@ -53,13 +53,18 @@ pub struct PluginState {
 
 impl std::fmt::Debug for PluginState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginState").field("plugin", &self.plugin).finish_non_exhaustive()
+        f.debug_struct("PluginState")
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
     }
 }
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -119,7 +124,11 @@ impl PluginRuntime {
             }
             plugins.insert(b.id.to_owned(), loaded.map_err(|e| e.to_string()));
         }
-        let rt = Self { engine, ticker, plugins };
+        let rt = Self {
+            engine,
+            ticker,
+            plugins,
+        };
         for id in rt.ids().map(str::to_owned).collect::<Vec<_>>() {
             match rt.health(&id).await {
                 Ok(h) => tracing::info!(plugin = id, status = ?h.status, "plugin health"),
@@ -137,12 +146,24 @@ impl PluginRuntime {
     ) -> Result<LoadedPlugin, PluginError> {
         let started = Instant::now();
         let (component, source, sha256) = cache.load(id, wasm).await?;
-        let instance_pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| PluginError::Compile { id: id.to_owned(), reason: format!("cannot link: {e:#}") })?;
-        let pre = bindings::BasePre::new(instance_pre)
-            .map_err(|e| PluginError::Compile { id: id.to_owned(), reason: format!("wrong world: {e:#}") })?;
-        Ok(LoadedPlugin { id: id.to_owned(), sha256, source, load_time: started.elapsed(), pre })
+        let instance_pre =
+            linker
+                .instantiate_pre(&component)
+                .map_err(|e| PluginError::Compile {
+                    id: id.to_owned(),
+                    reason: format!("cannot link: {e:#}"),
+                })?;
+        let pre = bindings::BasePre::new(instance_pre).map_err(|e| PluginError::Compile {
+            id: id.to_owned(),
+            reason: format!("wrong world: {e:#}"),
+        })?;
+        Ok(LoadedPlugin {
+            id: id.to_owned(),
+            sha256,
+            source,
+            load_time: started.elapsed(),
+            pre,
+        })
     }
 
     /// Ids of all built-in plugins, loaded or not.
@@ -154,7 +175,10 @@ impl PluginRuntime {
     pub fn get(&self, id: &str) -> Result<&LoadedPlugin, PluginError> {
         match self.plugins.get(id) {
             None => Err(PluginError::NotFound { id: id.to_owned() }),
-            Some(Err(reason)) => Err(PluginError::Refused { id: id.to_owned(), reason: reason.clone() }),
+            Some(Err(reason)) => Err(PluginError::Refused {
+                id: id.to_owned(),
+                reason: reason.clone(),
+            }),
             Some(Ok(p)) => Ok(p),
         }
     }
@@ -163,17 +187,27 @@ impl PluginRuntime {
     /// its health.
     pub async fn health(&self, id: &str) -> Result<HealthReport, PluginError> {
         let plugin = self.get(id)?;
-        let trap = |e: wasmtime::Error| PluginError::Trap { id: id.to_owned(), reason: format!("{e:#}") };
+        let trap = |e: wasmtime::Error| PluginError::Trap {
+            id: id.to_owned(),
+            reason: format!("{e:#}"),
+        };
         let _active = self.ticker.activate();
         let call = async {
             let mut store = self.new_store(id);
-            let instance = plugin.pre.instantiate_async(&mut store).await.map_err(trap)?;
+            let instance = plugin
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(trap)?;
             let lifecycle = instance.berth_plugin_lifecycle();
             lifecycle
                 .call_init(&mut store, "{}")
                 .await
                 .map_err(trap)?
-                .map_err(|e| PluginError::Refused { id: id.to_owned(), reason: bindings::describe(&e) })?;
+                .map_err(|e| PluginError::Refused {
+                    id: id.to_owned(),
+                    reason: bindings::describe(&e),
+                })?;
             lifecycle.call_health(&mut store).await.map_err(trap)
         };
         tokio::time::timeout(CALL_TIMEOUT, call)

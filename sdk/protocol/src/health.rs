@@ -61,7 +61,10 @@ mod tests {
     fn ready_only_when_every_check_is_ok() {
         let r = Readiness::from_checks("0", vec![check("store", true), check("docker", false)]);
         assert!(!r.ready);
-        assert_eq!(r.failures().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["docker"]);
+        assert_eq!(
+            r.failures().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["docker"]
+        );
         assert!(Readiness::from_checks("0", vec![check("store", true)]).ready);
     }
 

@@ -1,0 +1,195 @@
+//! Debian's chromium, driven through chromedriver with fantoccini.
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt;
+use serde_json::{Value, json};
+
+/// How long element waits may take before a test fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+fn tool(var: &str, default: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| default.into());
+    assert!(
+        path.is_file(),
+        "{} not found: the browser tests need Debian's chromium (apt-get install {package}, or set {var})",
+        path.display()
+    );
+    path
+}
+
+/// A headless chromium session and the chromedriver behind it.
+#[derive(Debug)]
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    name: String,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless chromium that records console messages.
+    pub async fn start(name: &str) -> Self {
+        let chromium = tool("CHROMIUM", "/usr/bin/chromium", "chromium");
+        let chromedriver = tool("CHROMEDRIVER", "/usr/bin/chromedriver", "chromium-driver");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        // chromedriver prints this once it accepts connections.
+        let stdout = driver.stdout.take().expect("piped");
+        let ready = std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let ok = lines
+                .by_ref()
+                .map_while(Result::ok)
+                .any(|l| l.contains("started successfully"));
+            // Keep draining so chromedriver never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            ok
+        });
+        assert!(ready.join().unwrap_or(false), "chromedriver did not start");
+
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--no-first-run", "--window-size=1280,800"]
+            }
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!("object literal")
+        };
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("webdriver session");
+        Self {
+            client,
+            driver,
+            name: name.to_owned(),
+        }
+    }
+
+    /// Runs `test`; on failure saves a screenshot to `target/test-screenshots/<name>.png`.
+    /// Afterwards fails if the page logged any console error.
+    pub async fn run<F, Fut>(self, test: F)
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let outcome = AssertUnwindSafe(test(self.client.clone()))
+            .catch_unwind()
+            .await;
+        let errors = if outcome.is_ok() {
+            self.console_errors().await
+        } else {
+            Vec::new()
+        };
+        if outcome.is_err() || !errors.is_empty() {
+            self.screenshot().await;
+        }
+        let _ = self.client.clone().close().await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+        assert!(
+            errors.is_empty(),
+            "the page logged console errors:\n{}",
+            errors.join("\n")
+        );
+    }
+
+    async fn screenshot(&self) {
+        let dir = crate::workspace_root().join("target/test-screenshots");
+        let _ = std::fs::create_dir_all(&dir);
+        match self.client.screenshot().await {
+            Ok(png) => {
+                let path = dir.join(format!("{}.png", self.name));
+                let _ = std::fs::write(&path, png);
+                eprintln!("screenshot saved: {}", path.display());
+            }
+            Err(e) => eprintln!("no screenshot: {e}"),
+        }
+    }
+
+    /// Console messages at level SEVERE (errors, uncaught exceptions, failed loads).
+    pub async fn console_errors(&self) -> Vec<String> {
+        let entries = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("browser log");
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// chromedriver's log endpoint (not part of W3C WebDriver).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// Waits for an element matching `css` and returns it.
+pub async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no element {css:?} within {WAIT:?}: {e}"))
+}
+
+/// The current URL's path.
+pub async fn path(client: &Client) -> String {
+    client
+        .current_url()
+        .await
+        .expect("current url")
+        .path()
+        .to_owned()
+}

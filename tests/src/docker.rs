@@ -1,0 +1,350 @@
+//! A real Docker Engine, an offline test image, and labelled, self-cleaning resources.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
+};
+use futures_util::TryStreamExt;
+use tokio::sync::OnceCell;
+
+/// Label on everything the tests create; the value is the run id `<pid>-<millis>-<n>`.
+pub const LABEL: &str = "berth.test";
+/// The offline test image (Debian's busybox-static, imported as a rootfs).
+pub const TEST_IMAGE: &str = "berth-test/busybox:1";
+
+/// A negotiated client, like the host's. Fails with one line when there is no engine.
+pub async fn connect() -> Docker {
+    let attempt = async {
+        let d = Docker::connect_with_defaults()?;
+        tokio::time::timeout(Duration::from_secs(5), d.negotiate_version())
+            .await
+            .map_err(|_| bollard::errors::Error::RequestTimeoutError)?
+    };
+    match attempt.await {
+        Ok(d) => d,
+        Err(e) => panic!(
+            "Docker Engine not reachable ({e}): these tests need a running engine \
+             (apt-get install docker.io && service docker start, or set DOCKER_HOST)"
+        ),
+    }
+}
+
+static IMAGE: OnceCell<()> = OnceCell::const_new();
+
+/// Makes sure [`TEST_IMAGE`] exists, importing it from `/bin/busybox` if needed.
+pub async fn ensure_test_image(docker: &Docker) -> &'static str {
+    IMAGE
+        .get_or_init(|| async {
+            if docker.inspect_image(TEST_IMAGE).await.is_ok() {
+                return;
+            }
+            let rootfs = busybox_rootfs();
+            let (repo, tag) = TEST_IMAGE.split_once(':').expect("repo:tag");
+            let opts = CreateImageOptionsBuilder::default()
+                .from_src("-")
+                .repo(repo)
+                .tag(tag)
+                .changes(vec![
+                    r#"CMD ["/bin/sh"]"#.to_owned(),
+                    format!("LABEL {LABEL}.fixture=busybox"),
+                ])
+                .message("Berth test image: Debian busybox-static")
+                .build();
+            docker
+                .create_image(Some(opts), Some(bollard::body_full(rootfs.into())), None)
+                .try_collect::<Vec<_>>()
+                .await
+                .unwrap_or_else(|e| panic!("cannot import the test image {TEST_IMAGE}: {e}"));
+        })
+        .await;
+    TEST_IMAGE
+}
+
+/// A tar of a minimal root filesystem: busybox, its applet links, /etc, /tmp.
+fn busybox_rootfs() -> Vec<u8> {
+    let busybox = std::env::var_os("BUSYBOX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/bin/busybox".into());
+    let bytes = std::fs::read(&busybox).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {} ({e}): the Docker tests build their image from Debian's busybox-static \
+             (apt-get install busybox-static, or set BUSYBOX to a static busybox)",
+            busybox.display()
+        )
+    });
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, mode: u32, kind: tar::EntryType, data: &[u8], link: Option<&str>| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(data.len() as u64);
+        if let Some(l) = link {
+            h.set_link_name(l).expect("link name");
+        }
+        tar.append_data(&mut h, path, data).expect("tar entry");
+    };
+    for dir in ["bin", "etc", "tmp", "data", "root"] {
+        let mode = if dir == "tmp" { 0o1777 } else { 0o755 };
+        add(dir, mode, tar::EntryType::Directory, &[], None);
+    }
+    add("bin/busybox", 0o755, tar::EntryType::Regular, &bytes, None);
+    for applet in [
+        "sh",
+        "sleep",
+        "ls",
+        "cat",
+        "echo",
+        "tar",
+        "mkdir",
+        "rm",
+        "sync",
+        "true",
+        "false",
+        "env",
+        "id",
+        "wc",
+        "head",
+        "du",
+        "find",
+        "stat",
+        "dd",
+        "sha256sum",
+        "touch",
+        "printf",
+        "kill",
+        "ps",
+    ] {
+        add(
+            &format!("bin/{applet}"),
+            0o777,
+            tar::EntryType::Symlink,
+            &[],
+            Some("busybox"),
+        );
+    }
+    add(
+        "etc/passwd",
+        0o644,
+        tar::EntryType::Regular,
+        b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+        None,
+    );
+    add(
+        "etc/group",
+        0o644,
+        tar::EntryType::Regular,
+        b"root:x:0:\nnogroup:x:65534:\n",
+        None,
+    );
+    tar.into_inner().expect("tar")
+}
+
+/// One test's Docker resources: labelled with a unique run id and removed on drop.
+#[derive(Debug)]
+pub struct Scope {
+    pub docker: Docker,
+    pub run: String,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+static SWEPT: OnceCell<()> = OnceCell::const_new();
+
+impl Scope {
+    pub async fn new() -> Self {
+        let docker = connect().await;
+        SWEPT.get_or_init(|| sweep_dead_runs(docker.clone())).await;
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let run = format!(
+            "{}-{millis}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        Self { docker, run }
+    }
+
+    /// The labels every resource of this scope carries.
+    pub fn labels(&self) -> HashMap<String, String> {
+        HashMap::from([(LABEL.to_owned(), self.run.clone())])
+    }
+
+    /// A unique resource name.
+    pub fn name(&self, base: &str) -> String {
+        format!("berth-test-{}-{base}", self.run)
+    }
+
+    /// Creates (not starts) a container from the test image running `cmd`.
+    pub async fn create_container(&self, base: &str, cmd: &[&str]) -> String {
+        let image = ensure_test_image(&self.docker).await;
+        let body = ContainerCreateBody {
+            image: Some(image.to_owned()),
+            cmd: Some(cmd.iter().map(|s| (*s).to_owned()).collect()),
+            labels: Some(self.labels()),
+            host_config: Some(HostConfig::default()),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptionsBuilder::default()
+            .name(&self.name(base))
+            .build();
+        self.docker
+            .create_container(Some(opts), body)
+            .await
+            .expect("create container")
+            .id
+    }
+
+    /// Ids of containers with this scope's label.
+    pub async fn containers(&self) -> Vec<String> {
+        list_labelled(&self.docker, &format!("{LABEL}={}", self.run))
+            .await
+            .0
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        // Async cleanup from Drop: a thread with its own runtime works after panics and
+        // regardless of the test's runtime flavour.
+        let docker = self.docker.clone();
+        let filter = format!("{LABEL}={}", self.run);
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(remove_labelled(&docker, &filter, |_| true));
+        })
+        .join();
+    }
+}
+
+async fn list_labelled(docker: &Docker, filter: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let filters = HashMap::from([("label", vec![filter])]);
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect();
+    let volumes = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .ok()
+        .and_then(|v| v.volumes)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|n| n.id)
+        .collect();
+    (containers, volumes, networks)
+}
+
+/// Removes the containers, then the volumes and networks, that match the label `filter`
+/// and whose labels satisfy `remove`.
+async fn remove_labelled(
+    docker: &Docker,
+    filter: &str,
+    remove: impl Fn(&HashMap<String, String>) -> bool,
+) {
+    let filters = HashMap::from([("label", vec![filter])]);
+    let force = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    for c in docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap_or_default()
+    {
+        if remove(&c.labels.unwrap_or_default())
+            && let Some(id) = c.id
+        {
+            let _ = docker.remove_container(&id, Some(force.clone())).await;
+        }
+    }
+    let vols = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .ok()
+        .and_then(|v| v.volumes)
+        .unwrap_or_default();
+    for v in vols {
+        if remove(&v.labels) {
+            let _ = docker
+                .remove_volume(
+                    &v.name,
+                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+                )
+                .await;
+        }
+    }
+    for n in docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap_or_default()
+    {
+        if remove(&n.labels.unwrap_or_default())
+            && let Some(id) = n.id
+        {
+            let _ = docker.remove_network(&id).await;
+        }
+    }
+}
+
+/// Removes what earlier, crashed test processes left behind (their pid is gone).
+async fn sweep_dead_runs(docker: Docker) {
+    remove_labelled(&docker, LABEL, |labels| {
+        let Some(run) = labels.get(LABEL) else {
+            return false;
+        };
+        let pid = run.split('-').next().unwrap_or("");
+        !pid.is_empty() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    })
+    .await;
+}

@@ -1,0 +1,226 @@
+//! Runs the real `berth` binary.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use berth_protocol::health::Readiness;
+
+/// The configuration variables a developer's shell might set; children never inherit them.
+const CONFIG_VARS: &[&str] = &[
+    "BERTH_CONFIG",
+    "BERTH_LISTEN",
+    "BERTH_DATA_DIR",
+    "BERTH_DOCKER_HOST",
+    "BERTH_LOG_FORMAT",
+    "BERTH_LOG_LEVEL",
+];
+
+/// The binary under test: `$BERTH_BIN` (set by `cargo xtask test`) or `target/debug/berth`.
+pub fn bin() -> PathBuf {
+    let path = std::env::var_os("BERTH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::workspace_root().join("target/debug/berth"));
+    assert!(
+        path.is_file(),
+        "berth binary not found at {}: run the tests with `cargo xtask test`, which builds it with the UI and plugins",
+        path.display()
+    );
+    path
+}
+
+/// `berth` with nothing inherited from the developer's configuration.
+pub fn berth_command() -> Command {
+    let mut cmd = Command::new(bin());
+    for var in CONFIG_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// `berth serve` on a free loopback port with the given data dir.
+pub fn serve_command(data_dir: &Path) -> Command {
+    let mut cmd = berth_command();
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data_dir);
+    cmd.env("BERTH_LOG_LEVEL", "info,tower_http=debug");
+    cmd
+}
+
+#[derive(Debug, Default)]
+struct Lines {
+    lines: Vec<String>,
+    closed: bool,
+}
+
+/// A running (or finished) berth process and everything it wrote to stderr.
+#[derive(Debug)]
+pub struct Process {
+    child: Child,
+    stderr: Arc<(Mutex<Lines>, Condvar)>,
+}
+
+impl Process {
+    /// Spawns `cmd` and collects its stderr lines on a thread.
+    pub fn spawn(mut cmd: Command) -> Self {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin().display()));
+        let stderr = Arc::new((Mutex::new(Lines::default()), Condvar::new()));
+        let pipe = child.stderr.take().expect("piped");
+        let shared = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[berth] {line}");
+                shared.0.lock().unwrap().lines.push(line);
+                shared.1.notify_all();
+            }
+            shared.0.lock().unwrap().closed = true;
+            shared.1.notify_all();
+        });
+        Self { child, stderr }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until a stderr line satisfies `pred`; `None` if stderr closed or time ran out.
+    pub fn wait_for_line(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        let (lock, cv) = &*self.stderr;
+        let mut state = lock.lock().unwrap();
+        loop {
+            if let Some(l) = state.lines.iter().find(|l| pred(l)) {
+                return Some(l.clone());
+            }
+            let now = Instant::now();
+            if state.closed || now >= deadline {
+                return None;
+            }
+            state = cv.wait_timeout(state, deadline - now).unwrap().0;
+        }
+    }
+
+    /// Every stderr line so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.stderr.0.lock().unwrap().lines.clone()
+    }
+
+    /// Waits for the process to exit and for its stderr to be fully read.
+    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            // A child's exit has no portable awaitable event without taking it over;
+            // a short poll with a deadline is the honest option here.
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let _ = self.wait_for_line(Duration::from_secs(2), |_| false);
+        Some(status)
+    }
+
+    /// Sends a signal (e.g. `libc::SIGTERM`).
+    pub fn signal(&self, sig: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid fits");
+        // SAFETY: plain kill(2) on our own child.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::kill(pid, sig) };
+        assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A started, ready berth with its own temporary data directory.
+#[derive(Debug)]
+pub struct Berth {
+    pub process: Process,
+    /// `http://127.0.0.1:<port>`
+    pub url: String,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Berth {
+    /// Starts berth on a fresh data dir and waits until `/readyz` says ready.
+    pub async fn start() -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let data_dir = tmp.path().join("data");
+        let mut b = Self::start_with(serve_command(&data_dir), &data_dir).await;
+        b._tmp = Some(tmp);
+        b.wait_ready().await;
+        b
+    }
+
+    /// Starts `cmd` (from [`serve_command`]) and waits for the address it prints.
+    pub async fn start_with(cmd: Command, data_dir: &Path) -> Self {
+        let process = Process::spawn(cmd);
+        let line = process.wait_for_line(Duration::from_secs(60), |l| {
+            l.contains("listening on http://")
+        });
+        let Some(line) = line else {
+            panic!(
+                "berth did not start; it wrote:\n{}",
+                process.lines().join("\n")
+            );
+        };
+        let url: String = line[line.find("http://").expect("url")..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || ":/.[]".contains(*c))
+            .collect();
+        Self {
+            process,
+            url,
+            data_dir: data_dir.to_path_buf(),
+            _tmp: None,
+        }
+    }
+
+    /// `GET /readyz`, decoded, with its HTTP status.
+    pub async fn readiness(&self) -> (u16, Readiness) {
+        let resp = reqwest::get(format!("{}/readyz", self.url))
+            .await
+            .expect("GET /readyz");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("readiness JSON"))
+    }
+
+    /// Polls `/readyz` until ready (bounded): Docker negotiation may still be going on.
+    pub async fn wait_ready(&self) -> Readiness {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, r) = self.readiness().await;
+            if status == 200 && r.ready {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "berth never became ready: {r:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new().get(format!("{}{path}", self.url))
+    }
+}

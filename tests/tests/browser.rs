@@ -1,0 +1,89 @@
+//! The web UI in a real browser: loads, navigates by clicking, survives a reload of a
+//! deep link, toggles the theme, and logs no console errors.
+
+use berth_tests::browser::{Browser, path, wait_for};
+use berth_tests::server::Berth;
+use fantoccini::{Client, Locator};
+
+async fn theme(c: &Client) -> String {
+    c.execute(
+        "return document.documentElement.dataset.theme || ''",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_str()
+    .unwrap_or_default()
+    .to_owned()
+}
+
+#[tokio::test]
+async fn shell_navigates_reloads_deep_links_and_toggles_theme() {
+    let berth = Berth::start().await;
+    let url = berth.url.clone();
+    Browser::start("shell_navigation")
+        .await
+        .run(|c| async move {
+            c.goto(&url).await.unwrap();
+            // The dashboard shows the server's real readiness, and the indicator agrees.
+            wait_for(&c, "#connection[data-state='ok']").await;
+            let row = wait_for(&c, "table.checks tr.ok td").await;
+            assert_eq!(row.text().await.unwrap(), "store");
+            let rows = c
+                .find_all(Locator::Css("table.checks tbody tr"))
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 3, "store, docker, plugin:probe");
+
+            c.find(Locator::Css("#nav-containers"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            wait_for(&c, "section[data-page='containers']").await;
+            assert_eq!(path(&c).await, "/containers");
+            wait_for(&c, ".nav-link.active #nav-containers").await;
+
+            c.find(Locator::Css("#nav-volumes"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let h1 = wait_for(&c, "section[data-page='volumes'] h1").await;
+            assert_eq!(h1.text().await.unwrap(), "Volumes");
+            assert_eq!(path(&c).await, "/volumes");
+
+            // A deep link typed in and reloaded.
+            c.goto(&format!("{url}/networks")).await.unwrap();
+            wait_for(&c, "section[data-page='networks']").await;
+            c.refresh().await.unwrap();
+            wait_for(&c, "section[data-page='networks']").await;
+            wait_for(&c, ".nav-link.active #nav-networks").await;
+
+            // Theme: toggle flips it, and the choice survives a reload.
+            wait_for(&c, "#theme-toggle").await;
+            let before = theme(&c).await;
+            assert!(
+                before == "light" || before == "dark",
+                "theme set at start: {before:?}"
+            );
+            c.find(Locator::Css("#theme-toggle"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let after = if before == "light" { "dark" } else { "light" };
+            wait_for(&c, &format!("html[data-theme='{after}']")).await;
+            c.refresh().await.unwrap();
+            wait_for(&c, &format!("#theme-toggle[data-theme-current='{after}']")).await;
+            assert_eq!(theme(&c).await, after);
+
+            // Unknown addresses get a page that says so, inside the shell.
+            c.goto(&format!("{url}/no-such-section")).await.unwrap();
+            wait_for(&c, "section[data-page='not-found']").await;
+        })
+        .await;
+}

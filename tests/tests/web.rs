@@ -1,0 +1,128 @@
+//! How the host serves the embedded web UI: content types, caching, compression and
+//! deep links.
+
+use berth_tests::server::Berth;
+use reqwest::header;
+
+fn asset(index: &str, prefix: &str, ext: &str) -> String {
+    let start = index
+        .find(&format!("/assets/{prefix}-"))
+        .unwrap_or_else(|| panic!("no {prefix} asset in {index}"));
+    let rest = &index[start..];
+    rest[..rest.find(ext).expect("extension") + ext.len()].to_owned()
+}
+
+#[tokio::test]
+async fn serves_the_ui_with_types_caching_and_compression() {
+    let berth = Berth::start().await;
+    let index = berth.get("/").send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    assert_eq!(index.headers()[header::CONTENT_TYPE], "text/html");
+    assert_eq!(index.headers()[header::CACHE_CONTROL], "no-cache");
+    assert!(
+        index.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("'wasm-unsafe-eval'")
+    );
+    let etag = index.headers()[header::ETAG].clone();
+    let html = index.text().await.unwrap();
+    assert!(
+        html.contains("<title>Berth</title>"),
+        "the real UI is embedded, not the placeholder"
+    );
+
+    let not_modified = berth
+        .get("/")
+        .header(header::IF_NONE_MATCH, etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status(), 304);
+
+    let wasm = asset(&html, "ui", ".wasm");
+    let plain = berth.get(&wasm).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert_eq!(plain.headers()[header::CONTENT_TYPE], "application/wasm");
+    assert_eq!(
+        plain.headers()[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+    let plain_len = plain.bytes().await.unwrap().len();
+    assert_eq!(
+        &std::fs::read(
+            berth_tests::workspace_root()
+                .join("target/ui-dist")
+                .join(wasm.trim_start_matches('/'))
+        )
+        .unwrap()
+        .len(),
+        &plain_len
+    );
+
+    for encoding in ["br", "gzip"] {
+        let r = berth
+            .get(&wasm)
+            .header(header::ACCEPT_ENCODING, encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()[header::CONTENT_ENCODING], encoding);
+        let compressed = r.bytes().await.unwrap().len();
+        assert!(
+            compressed < plain_len / 2,
+            "{encoding}: {compressed} vs {plain_len}"
+        );
+    }
+
+    let css = berth
+        .get(&asset(&html, "berth", ".css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.headers()[header::CONTENT_TYPE], "text/css");
+    let js = berth
+        .get(&asset(&html, "boot", ".js"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        js.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+}
+
+#[tokio::test]
+async fn deep_links_get_the_app_and_missing_files_get_404() {
+    let berth = Berth::start().await;
+    for path in ["/containers", "/backups/abc/restore", "/settings"] {
+        let r = berth.get(path).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(
+            r.text().await.unwrap().contains("<title>Berth</title>"),
+            "{path}"
+        );
+    }
+    for path in [
+        "/assets/missing-0123456789abcdef.js",
+        "/favicon.ico",
+        "/api/v1/nothing",
+    ] {
+        assert_eq!(
+            berth.get(path).send().await.unwrap().status(),
+            404,
+            "{path}"
+        );
+    }
+    // Vendored xterm.js ships with its licence.
+    let licence = berth
+        .get("/assets/licenses/LICENSE.xterm.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(licence.status(), 200);
+    assert!(licence.text().await.unwrap().contains("MIT"));
+}
