@@ -4,12 +4,13 @@
 use berth_tests::server::Berth;
 use reqwest::header;
 
+/// The `/assets/<prefix>-<hash><ext>` path that `index.html` references.
 fn asset(index: &str, prefix: &str, ext: &str) -> String {
-    let start = index
-        .find(&format!("/assets/{prefix}-"))
-        .unwrap_or_else(|| panic!("no {prefix} asset in {index}"));
-    let rest = &index[start..];
-    rest[..rest.find(ext).expect("extension") + ext.len()].to_owned()
+    index
+        .split('"')
+        .find(|token| token.starts_with(&format!("/assets/{prefix}-")) && token.ends_with(ext))
+        .unwrap_or_else(|| panic!("no {prefix}-*{ext} asset in {index}"))
+        .to_owned()
 }
 
 #[tokio::test]

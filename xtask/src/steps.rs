@@ -236,7 +236,8 @@ pub fn test() -> Result<()> {
     sh("build host (debug)", cmd)?;
 
     let mut cmd = cargo();
-    cmd.current_dir(root()).args(["test", "--workspace"]);
+    cmd.current_dir(root())
+        .args(["test", "--workspace", "--no-fail-fast"]);
     embed_env(&mut cmd);
     cmd.env("BERTH_BIN", target_dir().join("debug").join("berth"));
     sh("cargo test --workspace", cmd)?;
