@@ -10,18 +10,18 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-use berth::plugin::host::LogLevel;
-pub use berth::plugin::types::{HealthReport, HealthStatus, PluginError};
+use self::berth::plugin::host::LogLevel;
+pub use self::berth::plugin::types::{HealthReport, HealthStatus, PluginError};
 
 /// Links the `berth:plugin/host` imports.
 pub fn add_host_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-    berth::plugin::host::add_to_linker::<_, HasSelf<PluginState>>(linker, |s| s)?;
-    berth::plugin::types::add_to_linker::<_, HasSelf<PluginState>>(linker, |s| s)
+    self::berth::plugin::host::add_to_linker::<_, HasSelf<PluginState>>(linker, |s| s)?;
+    self::berth::plugin::types::add_to_linker::<_, HasSelf<PluginState>>(linker, |s| s)
 }
 
-impl berth::plugin::types::Host for PluginState {}
+impl self::berth::plugin::types::Host for PluginState {}
 
-impl berth::plugin::host::Host for PluginState {
+impl self::berth::plugin::host::Host for PluginState {
     fn log(&mut self, level: LogLevel, message: String) {
         let plugin = self.plugin.as_str();
         match level {
