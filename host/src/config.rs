@@ -21,6 +21,26 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A `tracing` filter directive such as `info` or `berth=debug,tower_http=info`.
     pub log_level: String,
+    /// Name of the first admin, created when the store has no users (default `admin`).
+    pub admin_user: Option<String>,
+    /// Password of the first admin; without it one is generated and printed once.
+    pub admin_password: Option<Secret>,
+}
+
+/// A value that must not appear in logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +58,8 @@ pub struct Flags {
     pub docker_host: Option<String>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    pub admin_user: Option<String>,
+    pub admin_password: Option<String>,
 }
 
 /// One invalid value. Displayed as a single line.
@@ -108,6 +130,18 @@ const KEYS: &[Key] = &[
         flag: "--log-level",
         default: Some("info"),
     },
+    Key {
+        name: "admin_user",
+        env: "BERTH_ADMIN_USER",
+        flag: "--admin-user",
+        default: None,
+    },
+    Key {
+        name: "admin_password",
+        env: "BERTH_ADMIN_PASSWORD",
+        flag: "--admin-password",
+        default: None,
+    },
 ];
 
 /// The names of all keys, for error messages and docs.
@@ -138,6 +172,8 @@ impl Config {
                 "docker_host" => &flags.docker_host,
                 "log_format" => &flags.log_format,
                 "log_level" => &flags.log_level,
+                "admin_user" => &flags.admin_user,
+                "admin_password" => &flags.admin_password,
                 _ => &None,
             };
             if let Some(v) = flag {
@@ -204,12 +240,34 @@ impl Config {
             )
         })?;
 
+        let log_level = v;
+
+        let k = key("admin_user");
+        let admin_user = match pick(k) {
+            Some((v, o)) => {
+                crate::identity::users::validate_name(&v).map_err(|e| err(k, o, e.to_string()))?;
+                Some(v)
+            }
+            None => None,
+        };
+        let k = key("admin_password");
+        let admin_password = match pick(k) {
+            // The reason never contains the value.
+            Some((v, o)) => {
+                crate::identity::password::check_policy(&v).map_err(|reason| err(k, o, reason))?;
+                Some(Secret(v))
+            }
+            None => None,
+        };
+
         Ok(Self {
             listen,
             data_dir,
             docker_host,
             log_format,
-            log_level: v,
+            log_level,
+            admin_user,
+            admin_password,
         })
     }
 }
@@ -407,6 +465,30 @@ mod tests {
             (e.key.as_str(), e.origin),
             ("config", Origin::Flag("--config"))
         );
+    }
+
+    #[test]
+    fn the_admin_password_is_validated_but_never_shown() {
+        let e = Config::load(
+            &Flags::default(),
+            env(&[("BERTH_ADMIN_PASSWORD", "hunter2")]),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "admin_password");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let c = Config::load(
+            &Flags::default(),
+            env(&[("BERTH_ADMIN_PASSWORD", "long-enough-secret")]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.admin_password.as_ref().map(Secret::expose),
+            Some("long-enough-secret")
+        );
+        assert!(!format!("{c:?}").contains("long-enough-secret"));
+        let e =
+            Config::load(&Flags::default(), env(&[("BERTH_ADMIN_USER", "Root User")])).unwrap_err();
+        assert_eq!(e.key, "admin_user");
     }
 
     #[test]

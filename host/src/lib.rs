@@ -1,13 +1,14 @@
 //! Berth's host: the `berth` binary's library.
 //!
 //! See ARCHITECTURE.md for the map. In short: [`config`] builds the validated
-//! configuration, [`datadir`] locks the data directory, [`store`] opens redb,
+//! configuration, [`datadir`] locks the data directory, [`store`] opens redb, [`identity`] holds users,
 //! [`docker`] owns the Docker connection, [`plugins`] runs WebAssembly plugins, [`ui`]
 //! serves the embedded web app, and [`server`] ties them into the HTTP service.
 
 pub mod config;
 pub mod datadir;
 pub mod docker;
+pub mod identity;
 pub mod plugins;
 pub mod server;
 pub mod store;

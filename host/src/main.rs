@@ -22,6 +22,51 @@ enum Command {
     /// Settings come from flags, then BERTH_* environment variables, then the TOML file
     /// given by --config, then defaults. Invalid settings stop Berth with exit code 2.
     Serve(ServeArgs),
+    /// Manage users directly in a data directory (for recovery; Berth must be stopped).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user. Without --password-stdin a password is generated and printed once.
+    Add {
+        name: String,
+        /// viewer, operator or admin
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+    /// Set a user's password. Without --password-stdin one is generated and printed once.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+    /// List users and their roles.
+    List {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DataDirArgs {
+    /// The data directory [env: BERTH_DATA_DIR] [default: ./data]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<String>,
+    /// TOML configuration file [env: BERTH_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -45,13 +90,108 @@ struct ServeArgs {
     /// Log filter, e.g. info or berth=debug [env: BERTH_LOG_LEVEL] [default: info]
     #[arg(long, value_name = "FILTER")]
     log_level: Option<String>,
+    /// Name of the first admin, created on an empty store [env: BERTH_ADMIN_USER] [default: admin]
+    #[arg(long, value_name = "NAME")]
+    admin_user: Option<String>,
+    /// Password of the first admin; prefer the environment variable, flags are visible
+    /// to other local users [env: BERTH_ADMIN_PASSWORD] [default: generated, printed once]
+    #[arg(long, value_name = "PASSWORD")]
+    admin_password: Option<String>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::User(cmd) => match user(cmd) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("berth: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+fn user(cmd: UserCommand) -> anyhow::Result<()> {
+    use berth::identity::password;
+    use berth_protocol::role::Role;
+
+    let dir = match &cmd {
+        UserCommand::Add { dir, .. }
+        | UserCommand::Passwd { dir, .. }
+        | UserCommand::List { dir, .. } => dir,
+    };
+    let flags = Flags {
+        config: dir.config.clone(),
+        data_dir: dir.data_dir.clone(),
+        ..Flags::default()
+    };
+    let config = Config::load(&flags, |k| std::env::var(k).ok()).map_err(|e| {
+        eprintln!("berth: {e}");
+        std::process::exit(2)
+    })?;
+    if !config.data_dir.join("berth.redb").is_file() {
+        anyhow::bail!(
+            "no Berth store in {}; check --data-dir",
+            config.data_dir.display()
+        );
+    }
+    // Takes the lock: refuses while a server uses the directory.
+    let data_dir = berth::datadir::DataDir::open(&config.data_dir)?;
+    let store = berth::store::Store::open(&data_dir.store_path())?;
+    let read_password = |from_stdin: bool| -> anyhow::Result<(String, bool)> {
+        if !from_stdin {
+            return Ok((password::generate(), true));
+        }
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok((line.trim_end_matches(['\n', '\r']).to_owned(), false))
+    };
+    match cmd {
+        UserCommand::Add {
+            name,
+            role,
+            password_stdin,
+            ..
+        } => {
+            let role: Role = serde_json::from_value(serde_json::Value::String(role.clone()))
+                .map_err(|_| {
+                    anyhow::anyhow!("unknown role {role:?}: use viewer, operator or admin")
+                })?;
+            let (password, generated) = read_password(password_stdin)?;
+            store.create_user(&name, role, &password)?;
+            println!("created {name} ({})", role.as_str());
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+            ..
+        } => {
+            let (password, generated) = read_password(password_stdin)?;
+            store.set_password(&name, &password)?;
+            println!("password of {name} changed");
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        UserCommand::List { json, .. } => {
+            for u in store.list_users()? {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"name": u.name, "role": u.role, "created_ms": u.created_ms})
+                    );
+                } else {
+                    println!("{:<32} {}", u.name, u.role.as_str());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
@@ -62,6 +202,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         docker_host: args.docker_host,
         log_format: args.log_format,
         log_level: args.log_level,
+        admin_user: args.admin_user,
+        admin_password: args.admin_password,
     };
     let config = match Config::load(&flags, |k| std::env::var(k).ok()) {
         Ok(c) => c,

@@ -29,6 +29,8 @@ pub enum ServeError {
     DataDir(#[from] DataDirError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot create the first admin: {0}")]
+    FirstAdmin(#[from] crate::identity::UserError),
     #[error("plugin runtime: {0}")]
     Plugins(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -138,6 +140,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
     };
+    first_admin(&store, &config)?;
     let plugins = PluginRuntime::start(&data_dir.plugin_cache_dir())
         .await
         .map_err(|e| ServeError::Plugins(format!("{e:#}")))?;
@@ -202,6 +205,25 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     drop(data_dir);
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Creates the first admin on an empty store; a generated password is shown exactly once.
+fn first_admin(store: &Store, config: &Config) -> Result<(), ServeError> {
+    use crate::identity::bootstrap::{Bootstrap, ensure_first_admin};
+    let password = config.admin_password.as_ref().map(|s| s.expose());
+    match ensure_first_admin(store, config.admin_user.as_deref(), password)? {
+        Bootstrap::Existing => {}
+        Bootstrap::Configured { name } => tracing::info!(
+            user = name,
+            "created the first admin from the configuration"
+        ),
+        Bootstrap::Generated { name, password } => tracing::warn!(
+            user = name,
+            "no users yet and no BERTH_ADMIN_PASSWORD: created admin user {name:?} with the generated \
+             password {password} — it is shown only this once; change it after logging in"
+        ),
+    }
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 /// The schema this build writes and understands.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const SCHEMA_KEY: &str = "schema_version";
@@ -67,14 +67,20 @@ impl Store {
                     supported: SCHEMA_VERSION,
                 });
             }
-            // 0 → 1: the meta table itself. Later versions add steps here, in order.
             if found < SCHEMA_VERSION {
                 tracing::info!(from = found, to = SCHEMA_VERSION, "migrating store schema");
                 meta.insert(SCHEMA_KEY, SCHEMA_VERSION)?;
             }
         }
+        // Steps, in order. 0 → 1: the meta table (above). 1 → 2: users.
+        tx.open_table(crate::identity::users::USERS)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The database, for the typed table modules (`identity::users`, …).
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
     }
 
     /// The schema version recorded in the file.

@@ -10,18 +10,20 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
+// `self::` because the crate is also called `berth` (ambiguous in doctest builds).
 use self::berth::plugin::host::LogLevel;
 pub use self::berth::plugin::types::{HealthReport, HealthStatus, PluginError};
+use self::berth::plugin::{host as wit_host, types as wit_types};
 
 /// Links the `berth:plugin/host` imports.
 pub fn add_host_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-    self::berth::plugin::host::add_to_linker::<_, HasSelf<PluginState>>(linker, |s| s)?;
-    self::berth::plugin::types::add_to_linker::<_, HasSelf<PluginState>>(linker, |s| s)
+    wit_host::add_to_linker::<_, HasSelf<PluginState>>(linker, |s| s)?;
+    wit_types::add_to_linker::<_, HasSelf<PluginState>>(linker, |s| s)
 }
 
-impl self::berth::plugin::types::Host for PluginState {}
+impl wit_types::Host for PluginState {}
 
-impl self::berth::plugin::host::Host for PluginState {
+impl wit_host::Host for PluginState {
     fn log(&mut self, level: LogLevel, message: String) {
         let plugin = self.plugin.as_str();
         match level {

@@ -1,0 +1,12 @@
+//! Identity at rest: users, their roles and password hashes, and the first admin.
+//!
+//! Passwords are hashed with argon2id (see [`password`] for the parameters); users live
+//! in the `users` table of the store. There is no default password: the first admin
+//! comes from `BERTH_ADMIN_USER` / `BERTH_ADMIN_PASSWORD` or gets a random password that
+//! is printed once ([`bootstrap`]).
+
+pub mod bootstrap;
+pub mod password;
+pub mod users;
+
+pub use users::{User, UserError};

@@ -1,0 +1,236 @@
+//! The `users` table: one JSON record per user name.
+
+use berth_protocol::role::Role;
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use super::password;
+use crate::store::{Store, StoreError};
+
+pub(crate) const USERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("users");
+
+/// A user as stored. The hash never leaves the host.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error(
+        "invalid user name {0:?}: use 1–32 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+    )]
+    InvalidName(String),
+    #[error("password {0}")]
+    Policy(String),
+    #[error("user {0:?} already exists")]
+    Exists(String),
+    #[error("no user {0:?}")]
+    NotFound(String),
+    #[error("cannot hash password: {0}")]
+    Hash(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("corrupt user record {name:?}: {reason}")]
+    Corrupt { name: String, reason: String },
+}
+
+impl From<redb::Error> for UserError {
+    fn from(e: redb::Error) -> Self {
+        Self::Store(StoreError::Redb(e))
+    }
+}
+
+macro_rules! via_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for UserError {
+            fn from(e: $t) -> Self { Self::Store(StoreError::Redb(e.into())) }
+        }
+    )*};
+}
+via_redb!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Lower-case names so that `Alice` and `alice` are one account.
+pub fn validate_name(name: &str) -> Result<(), UserError> {
+    let ok = (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(UserError::InvalidName(name.to_owned()))
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn decode(name: &str, bytes: &[u8]) -> Result<User, UserError> {
+    serde_json::from_slice(bytes).map_err(|e| UserError::Corrupt {
+        name: name.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+impl Store {
+    /// Creates a user; fails if the name is taken.
+    pub fn create_user(&self, name: &str, role: Role, password: &str) -> Result<User, UserError> {
+        validate_name(name)?;
+        password::check_policy(password).map_err(UserError::Policy)?;
+        let now = now_ms();
+        let user = User {
+            name: name.to_owned(),
+            role,
+            password_hash: password::hash(password).map_err(UserError::Hash)?,
+            created_ms: now,
+            updated_ms: now,
+        };
+        let tx = self.db().begin_write()?;
+        {
+            let mut t = tx.open_table(USERS)?;
+            if t.get(name)?.is_some() {
+                return Err(UserError::Exists(name.to_owned()));
+            }
+            t.insert(
+                name,
+                serde_json::to_vec(&user).expect("serialisable").as_slice(),
+            )?;
+        }
+        tx.commit()?;
+        Ok(user)
+    }
+
+    pub fn get_user(&self, name: &str) -> Result<Option<User>, UserError> {
+        let tx = self.db().begin_read()?;
+        let t = tx.open_table(USERS)?;
+        t.get(name)?.map(|v| decode(name, v.value())).transpose()
+    }
+
+    /// All users, ordered by name.
+    pub fn list_users(&self) -> Result<Vec<User>, UserError> {
+        let tx = self.db().begin_read()?;
+        let t = tx.open_table(USERS)?;
+        t.iter()?
+            .map(|r| {
+                let (k, v) = r?;
+                decode(k.value(), v.value())
+            })
+            .collect()
+    }
+
+    pub fn count_users(&self) -> Result<u64, UserError> {
+        let tx = self.db().begin_read()?;
+        Ok(tx.open_table(USERS)?.len()?)
+    }
+
+    /// Replaces a user's password.
+    pub fn set_password(&self, name: &str, password: &str) -> Result<(), UserError> {
+        password::check_policy(password).map_err(UserError::Policy)?;
+        let hash = password::hash(password).map_err(UserError::Hash)?;
+        let tx = self.db().begin_write()?;
+        {
+            let mut t = tx.open_table(USERS)?;
+            let mut user = match t.get(name)? {
+                Some(v) => decode(name, v.value())?,
+                None => return Err(UserError::NotFound(name.to_owned())),
+            };
+            user.password_hash = hash;
+            user.updated_ms = now_ms();
+            t.insert(
+                name,
+                serde_json::to_vec(&user).expect("serialisable").as_slice(),
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("s.redb")).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn names_are_validated() {
+        for ok in ["alice", "a", "ops-team.1", "9lives", "x_y"] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Alice", "-x", ".x", "a b", "ä", &"a".repeat(33)] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn create_get_list_and_change_password() {
+        let (_d, s) = store();
+        assert_eq!(s.count_users().unwrap(), 0);
+        s.create_user("bob", Role::Viewer, "password-of-bob")
+            .unwrap();
+        s.create_user("alice", Role::Admin, "password-of-alice")
+            .unwrap();
+        assert!(matches!(
+            s.create_user("bob", Role::Admin, "another-password"),
+            Err(UserError::Exists(_))
+        ));
+        assert!(matches!(
+            s.create_user("carol", Role::Admin, "short"),
+            Err(UserError::Policy(_))
+        ));
+        let names: Vec<String> = s
+            .list_users()
+            .unwrap()
+            .into_iter()
+            .map(|u| u.name)
+            .collect();
+        assert_eq!(names, ["alice", "bob"]);
+
+        let alice = s.get_user("alice").unwrap().unwrap();
+        assert_eq!(alice.role, Role::Admin);
+        assert!(password::verify("password-of-alice", &alice.password_hash));
+        s.set_password("alice", "a-new-password").unwrap();
+        let alice = s.get_user("alice").unwrap().unwrap();
+        assert!(password::verify("a-new-password", &alice.password_hash));
+        assert!(!password::verify("password-of-alice", &alice.password_hash));
+        assert!(matches!(
+            s.set_password("nobody", "a-new-password"),
+            Err(UserError::NotFound(_))
+        ));
+        assert!(
+            !format!("{alice:?}").contains("argon2"),
+            "Debug hides the hash"
+        );
+    }
+}
