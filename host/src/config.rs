@@ -25,6 +25,8 @@ pub struct Config {
     pub admin_user: Option<String>,
     /// Password of the first admin; without it one is generated and printed once.
     pub admin_password: Option<Secret>,
+    /// First lockout after repeated failed logins; doubles with each further failure.
+    pub login_lockout: std::time::Duration,
 }
 
 /// A value that must not appear in logs or debug output.
@@ -60,6 +62,7 @@ pub struct Flags {
     pub log_level: Option<String>,
     pub admin_user: Option<String>,
     pub admin_password: Option<String>,
+    pub login_lockout_s: Option<String>,
 }
 
 /// One invalid value. Displayed as a single line.
@@ -142,6 +145,12 @@ const KEYS: &[Key] = &[
         flag: "--admin-password",
         default: None,
     },
+    Key {
+        name: "login_lockout_s",
+        env: "BERTH_LOGIN_LOCKOUT_S",
+        flag: "--login-lockout-s",
+        default: Some("30"),
+    },
 ];
 
 /// The names of all keys, for error messages and docs.
@@ -174,6 +183,7 @@ impl Config {
                 "log_level" => &flags.log_level,
                 "admin_user" => &flags.admin_user,
                 "admin_password" => &flags.admin_password,
+                "login_lockout_s" => &flags.login_lockout_s,
                 _ => &None,
             };
             if let Some(v) = flag {
@@ -260,6 +270,19 @@ impl Config {
             None => None,
         };
 
+        let k = key("login_lockout_s");
+        let (v, o) = pick(k).expect("has default");
+        let login_lockout = match v.parse::<u64>() {
+            Ok(s) if (1..=3600).contains(&s) => std::time::Duration::from_secs(s),
+            _ => {
+                return Err(err(
+                    k,
+                    o,
+                    format!("{v:?} is not a number of seconds from 1 to 3600"),
+                ));
+            }
+        };
+
         Ok(Self {
             listen,
             data_dir,
@@ -268,6 +291,7 @@ impl Config {
             log_level,
             admin_user,
             admin_password,
+            login_lockout,
         })
     }
 }

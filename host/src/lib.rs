@@ -9,6 +9,7 @@ pub mod config;
 pub mod datadir;
 pub mod docker;
 pub mod identity;
+pub mod login;
 pub mod plugins;
 pub mod server;
 pub mod store;

@@ -97,6 +97,10 @@ struct ServeArgs {
     /// to other local users [env: BERTH_ADMIN_PASSWORD] [default: generated, printed once]
     #[arg(long, value_name = "PASSWORD")]
     admin_password: Option<String>,
+    /// Seconds of the first lockout after 5 failed logins; doubles per further failure,
+    /// up to 15 min [env: BERTH_LOGIN_LOCKOUT_S] [default: 30]
+    #[arg(long, value_name = "SECONDS")]
+    login_lockout_s: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -204,6 +208,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         log_level: args.log_level,
         admin_user: args.admin_user,
         admin_password: args.admin_password,
+        login_lockout_s: args.login_lockout_s,
     };
     let config = match Config::load(&flags, |k| std::env::var(k).ok()) {
         Ok(c) => c,

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json};
-use axum::routing::get;
+use axum::routing::{get, post};
 use berth_protocol::health::{Check, Liveness, Readiness};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
@@ -48,6 +48,7 @@ pub struct AppState {
     pub store: Store,
     pub docker: DockerHost,
     pub plugins: PluginRuntime,
+    pub limiter: crate::identity::ratelimit::LoginLimiter,
 }
 
 /// The router, with compression and request tracing.
@@ -55,6 +56,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/api/v1/auth/login", post(crate::login::login))
+        .route("/api/v1/auth/logout", post(crate::login::logout))
+        // Credentials are small; anything larger is not a login.
+        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .fallback(crate::ui::serve)
         .with_state(state)
         .layer(CompressionLayer::new().gzip(true).br(true))
@@ -157,10 +162,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         Err(e) => tracing::warn!(error = %e, "docker not reachable yet"),
     }
 
+    let limiter = crate::identity::ratelimit::LoginLimiter::new(config.login_lockout);
     let state = Arc::new(AppState {
         store,
         docker,
         plugins,
+        limiter,
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

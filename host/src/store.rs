@@ -9,7 +9,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 /// The schema this build writes and understands.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const SCHEMA_KEY: &str = "schema_version";
@@ -72,8 +72,9 @@ impl Store {
                 meta.insert(SCHEMA_KEY, SCHEMA_VERSION)?;
             }
         }
-        // Steps, in order. 0 → 1: the meta table (above). 1 → 2: users.
+        // Steps, in order. 0 → 1: the meta table (above). 1 → 2: users. 2 → 3: sessions.
         tx.open_table(crate::identity::users::USERS)?;
+        tx.open_table(crate::identity::sessions::SESSIONS)?;
         tx.commit()?;
         Ok(())
     }

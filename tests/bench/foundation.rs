@@ -4,7 +4,8 @@
 //!   of exec → exit of `berth --version` (process start-up and loading the binary);
 //! - idle RSS after start (goal ≤ 20 MB), against the peak RSS of `berth --version`;
 //! - idle CPU over 60 s (goal ≈ 0: no polling loops), `BENCH_IDLE_SECS` to shorten;
-//! - release binary size and UI `.wasm` size (goal ≤ 1 MB before compression).
+//! - release binary size and UI `.wasm` size (goal ≤ 1 MB before compression);
+//! - login latency (argon2id verify + session write) against a `/healthz` round trip.
 //!
 //! Run with `cargo xtask bench` (it builds the release binary first). Writes a Markdown
 //! table to stdout and to `target/bench/foundation.md`.
@@ -16,6 +17,22 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 15;
+const ADMIN_PASSWORD: &str = "bench-admin-password";
+
+/// A minimal HTTP/1.1 POST of a JSON body; returns the status.
+fn http_post(addr: &str, path: &str, body: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
 
 fn bin() -> PathBuf {
     std::env::var_os("BERTH_BIN")
@@ -46,6 +63,7 @@ fn start(data_dir: &Path, port: u16) -> Child {
         ])
         .arg(data_dir)
         .env("BERTH_LOG_LEVEL", "warn")
+        .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -165,6 +183,39 @@ fn main() {
         format!("{:.1}× baseline", cold.as_secs_f64() * 1000.0 / base_ms),
         "—".into(),
     ));
+
+    // Login latency vs. a plain request on the same server.
+    {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = start(&data_dir, port);
+        let t0 = Instant::now();
+        while http_status(&addr, "/readyz") != Some(200) {
+            assert!(t0.elapsed() < Duration::from_secs(30), "not ready");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let body = format!(r#"{{"username":"admin","password":"{ADMIN_PASSWORD}"}}"#);
+        let (mut logins, mut plain) = (Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            assert_eq!(http_post(&addr, "/api/v1/auth/login", &body), Some(200));
+            logins.push(t.elapsed().as_secs_f64() * 1000.0);
+            let t = Instant::now();
+            assert_eq!(http_status(&addr, "/healthz"), Some(200));
+            plain.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        stop(child);
+        let (login_ms, plain_ms) = (median(logins), median(plain));
+        rows.push((
+            "login (argon2id m=19 MiB t=2 p=1 + session write), median of 15".into(),
+            format!("{login_ms:.1} ms"),
+            format!(
+                "{:.0}× a /healthz round trip ({plain_ms:.2} ms)",
+                login_ms / plain_ms
+            ),
+            "≥ 50 ms is fine".into(),
+        ));
+    }
 
     // Idle: RSS right after start, then CPU and RSS over the idle period.
     let idle_secs: u64 = std::env::var("BENCH_IDLE_SECS")

@@ -208,9 +208,8 @@ impl Scope {
 
     /// Ids of containers with this scope's label.
     pub async fn containers(&self) -> Vec<String> {
-        list_labelled(&self.docker, &format!("{LABEL}={}", self.run))
-            .await
-            .0
+        let found = labelled(&self.docker, &format!("{LABEL}={}", self.run)).await;
+        found.containers.into_iter().filter_map(|c| c.id).collect()
     }
 }
 
@@ -231,7 +230,14 @@ impl Drop for Scope {
     }
 }
 
-async fn list_labelled(docker: &Docker, filter: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+/// Everything carrying the label `filter` (`key` or `key=value`).
+struct Labelled {
+    containers: Vec<bollard::models::ContainerSummary>,
+    volumes: Vec<bollard::models::Volume>,
+    networks: Vec<bollard::models::Network>,
+}
+
+async fn labelled(docker: &Docker, filter: &str) -> Labelled {
     let filters = HashMap::from([("label", vec![filter])]);
     let containers = docker
         .list_containers(Some(
@@ -241,10 +247,7 @@ async fn list_labelled(docker: &Docker, filter: &str) -> (Vec<String>, Vec<Strin
                 .build(),
         ))
         .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|c| c.id)
-        .collect();
+        .unwrap_or_default();
     let volumes = docker
         .list_volumes(Some(
             ListVolumesOptionsBuilder::default()
@@ -254,10 +257,7 @@ async fn list_labelled(docker: &Docker, filter: &str) -> (Vec<String>, Vec<Strin
         .await
         .ok()
         .and_then(|v| v.volumes)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| v.name)
-        .collect();
+        .unwrap_or_default();
     let networks = docker
         .list_networks(Some(
             ListNetworksOptionsBuilder::default()
@@ -265,11 +265,12 @@ async fn list_labelled(docker: &Docker, filter: &str) -> (Vec<String>, Vec<Strin
                 .build(),
         ))
         .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|n| n.id)
-        .collect();
-    (containers, volumes, networks)
+        .unwrap_or_default();
+    Labelled {
+        containers,
+        volumes,
+        networks,
+    }
 }
 
 /// Removes the containers, then the volumes and networks, that match the label `filter`
@@ -279,38 +280,19 @@ async fn remove_labelled(
     filter: &str,
     remove: impl Fn(&HashMap<String, String>) -> bool,
 ) {
-    let filters = HashMap::from([("label", vec![filter])]);
+    let found = labelled(docker, filter).await;
     let force = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)
         .build();
-    for c in docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .unwrap_or_default()
-    {
+    for c in found.containers {
         if remove(&c.labels.unwrap_or_default())
             && let Some(id) = c.id
         {
             let _ = docker.remove_container(&id, Some(force.clone())).await;
         }
     }
-    let vols = docker
-        .list_volumes(Some(
-            ListVolumesOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .ok()
-        .and_then(|v| v.volumes)
-        .unwrap_or_default();
-    for v in vols {
+    for v in found.volumes {
         if remove(&v.labels) {
             let _ = docker
                 .remove_volume(
@@ -320,15 +302,7 @@ async fn remove_labelled(
                 .await;
         }
     }
-    for n in docker
-        .list_networks(Some(
-            ListNetworksOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .unwrap_or_default()
-    {
+    for n in found.networks {
         if remove(&n.labels.unwrap_or_default())
             && let Some(id) = n.id
         {

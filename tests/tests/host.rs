@@ -28,7 +28,7 @@ async fn starts_and_is_ready_with_store_docker_and_plugin() {
         docker.contains("API 1."),
         "negotiated API version reported: {docker}"
     );
-    assert!(ready.checks[0].detail.contains("schema v2"));
+    assert!(ready.checks[0].detail.contains("schema v3"));
 
     // The data dir holds the store, the plugin cache (compiled probe) and the backup dir.
     assert!(berth.data_dir.join("berth.redb").is_file());

@@ -7,6 +7,8 @@
 
 pub mod bootstrap;
 pub mod password;
+pub mod ratelimit;
+pub mod sessions;
 pub mod users;
 
 pub use users::{User, UserError};

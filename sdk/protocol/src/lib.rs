@@ -8,8 +8,10 @@
 //! - [`error`]: error bodies, codes and close codes;
 //! - [`role`]: the roles every method and channel is authorised against;
 //! - [`frame`]: binary data frames (terminal and log bytes);
-//! - [`health`]: the `/healthz` and `/readyz` bodies.
+//! - [`health`]: the `/healthz` and `/readyz` bodies;
+//! - [`auth`]: the login request and answer, and the HTTP error body.
 
+pub mod auth;
 pub mod error;
 pub mod frame;
 pub mod health;
