@@ -66,6 +66,14 @@ impl LoginLimiter {
         if entries.len() >= MAX_KEYS {
             entries.retain(|_, e| now.duration_since(e.last_failure) < WINDOW);
         }
+        if entries.len() >= MAX_KEYS {
+            // A flood of distinct names inside the window: keep only what is locked, so
+            // memory stays bounded while real lockouts survive.
+            entries.retain(|_, e| e.locked_until.is_some_and(|u| u > now));
+        }
+        if entries.len() >= MAX_KEYS {
+            entries.clear();
+        }
         let mut longest = None;
         for key in [Key::Ip(ip), Key::User(user.to_owned())] {
             let e = entries.entry(key).or_insert(Entry {
@@ -139,6 +147,23 @@ mod tests {
         assert_eq!(last, Some(MAX_LOCKOUT));
         l.success(IP, "alice");
         assert!(l.check(IP, "alice", t0).is_ok());
+    }
+
+    #[test]
+    fn distinct_names_cannot_grow_memory_without_bound() {
+        let l = LoginLimiter::new(Duration::from_secs(30));
+        let t0 = Instant::now();
+        for _ in 0..FREE_FAILURES {
+            l.failure(IP, "victim", t0);
+        }
+        for i in 0..MAX_KEYS + 10 {
+            l.failure(OTHER_IP, &format!("name{i}"), t0);
+            assert!(l.entries.lock().unwrap().len() <= MAX_KEYS + 1);
+        }
+        assert!(
+            l.check(OTHER_IP, "victim", t0).is_err(),
+            "the real lockout survived the flood"
+        );
     }
 
     #[test]
