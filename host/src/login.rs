@@ -26,6 +26,15 @@ fn error(status: StatusCode, body: ErrorBody) -> Response {
     (status, Json(HttpError { error: body })).into_response()
 }
 
+/// A 500 whose cause goes to the log, not to the client.
+fn internal(what: &str, cause: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %cause, "{what} failed");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorBody::new(ErrorCode::Internal, "internal error"),
+    )
+}
+
 fn rfc3339(ms: u64) -> String {
     chrono::DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
         .unwrap_or_default()
@@ -73,58 +82,40 @@ pub async fn login(
         return resp;
     }
 
+    // Everything that blocks — the deliberately slow hash and the store commit — runs on
+    // the blocking pool, never on the threads that serve other connections.
     let st = Arc::clone(&state);
     let name = req.username.clone();
+    let client = ip.to_string();
     let checked = tokio::task::spawn_blocking(move || {
         let user = st.store.get_user(&name)?;
         let hash = user
             .as_ref()
             .map_or(decoy_hash(), |u| u.password_hash.as_str());
-        let ok = password::verify(&req.password, hash);
-        Ok::<_, crate::identity::UserError>(user.filter(|_| ok))
+        if !password::verify(&req.password, hash) {
+            return Ok(None);
+        }
+        let Some(user) = user else { return Ok(None) };
+        let (token, session) =
+            st.store
+                .create_session(&user.name, SESSION_TTL.as_millis() as u64, &client)?;
+        Ok::<_, crate::identity::UserError>(Some((user, token, session)))
     })
     .await;
-    let user = match checked {
-        Ok(Ok(u)) => u,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "login: store error");
+    let (user, token, session) = match checked {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => {
+            let locked = state.limiter.failure(ip, &req.username, Instant::now());
+            tracing::warn!(user = req.username, client = %ip, lockout_s = locked.map(|d| d.as_secs()), "login failed");
             return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorBody::new(ErrorCode::Internal, "internal error"),
+                StatusCode::UNAUTHORIZED,
+                ErrorBody::new(ErrorCode::Unauthenticated, "invalid username or password"),
             );
         }
-        Err(e) => {
-            tracing::error!(error = %e, "login: task failed");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorBody::new(ErrorCode::Internal, "internal error"),
-            );
-        }
-    };
-    let Some(user) = user else {
-        let locked = state.limiter.failure(ip, &req.username, Instant::now());
-        tracing::warn!(user = req.username, client = %ip, lockout_s = locked.map(|d| d.as_secs()), "login failed");
-        return error(
-            StatusCode::UNAUTHORIZED,
-            ErrorBody::new(ErrorCode::Unauthenticated, "invalid username or password"),
-        );
+        Ok(Err(e)) => return internal("login", &e),
+        Err(e) => return internal("login", &e),
     };
     state.limiter.success(ip, &user.name);
-
-    let ttl_ms = SESSION_TTL.as_millis() as u64;
-    let session = state
-        .store
-        .create_session(&user.name, ttl_ms, &ip.to_string());
-    let (token, session) = match session {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "login: cannot store session");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorBody::new(ErrorCode::Internal, "internal error"),
-            );
-        }
-    };
     tracing::info!(user = user.name, client = %ip, session = session.id, "login");
     let cookie = format!(
         "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
@@ -172,10 +163,12 @@ pub fn request_token(headers: &HeaderMap) -> Option<String> {
 
 pub async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Some(token) = request_token(&headers) {
-        match state.store.revoke_session_token(&token) {
-            Ok(true) => tracing::info!("logout"),
-            Ok(false) => {}
-            Err(e) => tracing::error!(error = %e, "logout: store error"),
+        let st = Arc::clone(&state);
+        match tokio::task::spawn_blocking(move || st.store.revoke_session_token(&token)).await {
+            Ok(Ok(true)) => tracing::info!("logout"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => return internal("logout", &e),
+            Err(e) => return internal("logout", &e),
         }
     }
     let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");

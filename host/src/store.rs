@@ -25,15 +25,19 @@ pub enum StoreError {
     TooNew { found: u64, supported: u64 },
 }
 
-// redb has one error type per operation; they all fold into `redb::Error`.
+// redb has one error type per operation; they all fold into `redb::Error`, and from
+// there into `StoreError` — or into any error that wraps `StoreError` (`From<StoreError>`),
+// so feature modules get `?` on redb calls without writing these impls again.
 macro_rules! from_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self { Self::Redb(e.into()) }
+    ($target:ty: $($t:ty),*) => {$(
+        impl From<$t> for $target {
+            fn from(e: $t) -> Self { $crate::store::StoreError::Redb(e.into()).into() }
         }
     )*};
 }
-from_redb!(
+pub(crate) use from_redb;
+
+from_redb!(StoreError:
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         "run" => run(&rest),
         "test" => steps::test(),
         "bench" => steps::bench(),
-        "ui" => steps::ui(steps::UiProfile::Release).map(|_| ()),
+        "ui" => steps::ui().map(|_| ()),
         "plugins" => steps::plugins().map(|_| ()),
         _ => {
             eprintln!(

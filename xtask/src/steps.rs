@@ -71,18 +71,11 @@ pub fn ensure_targets() -> Result<()> {
     sh(&format!("rustup target add {}", missing.join(" ")), cmd)
 }
 
-#[derive(Debug, Clone, Copy)]
-pub enum UiProfile {
-    /// Smallest wasm: what ships.
-    Release,
-}
-
 /// Builds the web UI into `target/ui-dist`.
-pub fn ui(profile: UiProfile) -> Result<PathBuf> {
+pub fn ui() -> Result<PathBuf> {
     ensure_targets()?;
-    let profile = match profile {
-        UiProfile::Release => "wasm-release",
-    };
+    // Smallest wasm: what ships (the root Cargo.toml's `wasm-release` profile).
+    let profile = "wasm-release";
     let mut cmd = cargo();
     cmd.current_dir(root()).args([
         "build",
@@ -163,7 +156,7 @@ fn plugin_ids() -> Result<Vec<String>> {
 
 /// Everything, release: returns the path of the binary.
 pub fn dist() -> Result<PathBuf> {
-    ui(UiProfile::Release)?;
+    ui()?;
     plugins()?;
     let mut cmd = cargo();
     cmd.current_dir(root())
@@ -183,7 +176,7 @@ pub fn dist() -> Result<PathBuf> {
 /// The whole gate. Stops at the first failure.
 pub fn test() -> Result<()> {
     let started = Instant::now();
-    ui(UiProfile::Release)?;
+    ui()?;
     plugins()?;
 
     let mut cmd = cargo();

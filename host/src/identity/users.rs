@@ -48,20 +48,8 @@ pub enum UserError {
     Corrupt { name: String, reason: String },
 }
 
-impl From<redb::Error> for UserError {
-    fn from(e: redb::Error) -> Self {
-        Self::Store(StoreError::Redb(e))
-    }
-}
-
-macro_rules! via_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for UserError {
-            fn from(e: $t) -> Self { Self::Store(StoreError::Redb(e.into())) }
-        }
-    )*};
-}
-via_redb!(
+crate::store::from_redb!(UserError:
+    redb::Error,
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
