@@ -27,6 +27,14 @@ pub struct Config {
     pub admin_password: Option<Secret>,
     /// First lockout after repeated failed logins; doubles with each further failure.
     pub login_lockout: std::time::Duration,
+    /// Origins besides the server's own whose pages may use the session cookie on the
+    /// WebSocket (e.g. `https://berth.example.com` behind a proxy that rewrites `Host`).
+    pub allowed_origins: Vec<String>,
+    pub audit_retention: crate::audit::Retention,
+    /// WebSocket ping interval; a connection silent for two intervals is dropped.
+    pub ws_heartbeat: std::time::Duration,
+    /// A socket write stalled this long closes the connection with 4008.
+    pub ws_write_timeout: std::time::Duration,
 }
 
 /// A value that must not appear in logs or debug output.
@@ -63,6 +71,11 @@ pub struct Flags {
     pub admin_user: Option<String>,
     pub admin_password: Option<String>,
     pub login_lockout_s: Option<String>,
+    pub allowed_origins: Option<String>,
+    pub audit_retention_days: Option<String>,
+    pub audit_max_entries: Option<String>,
+    pub ws_heartbeat_s: Option<String>,
+    pub ws_write_timeout_s: Option<String>,
 }
 
 /// One invalid value. Displayed as a single line.
@@ -151,6 +164,36 @@ const KEYS: &[Key] = &[
         flag: "--login-lockout-s",
         default: Some("30"),
     },
+    Key {
+        name: "allowed_origins",
+        env: "BERTH_ALLOWED_ORIGINS",
+        flag: "--allowed-origins",
+        default: None,
+    },
+    Key {
+        name: "audit_retention_days",
+        env: "BERTH_AUDIT_RETENTION_DAYS",
+        flag: "--audit-retention-days",
+        default: Some("90"),
+    },
+    Key {
+        name: "audit_max_entries",
+        env: "BERTH_AUDIT_MAX_ENTRIES",
+        flag: "--audit-max-entries",
+        default: Some("100000"),
+    },
+    Key {
+        name: "ws_heartbeat_s",
+        env: "BERTH_WS_HEARTBEAT_S",
+        flag: "--ws-heartbeat-s",
+        default: Some("20"),
+    },
+    Key {
+        name: "ws_write_timeout_s",
+        env: "BERTH_WS_WRITE_TIMEOUT_S",
+        flag: "--ws-write-timeout-s",
+        default: Some("10"),
+    },
 ];
 
 /// The names of all keys, for error messages and docs.
@@ -184,6 +227,11 @@ impl Config {
                 "admin_user" => &flags.admin_user,
                 "admin_password" => &flags.admin_password,
                 "login_lockout_s" => &flags.login_lockout_s,
+                "allowed_origins" => &flags.allowed_origins,
+                "audit_retention_days" => &flags.audit_retention_days,
+                "audit_max_entries" => &flags.audit_max_entries,
+                "ws_heartbeat_s" => &flags.ws_heartbeat_s,
+                "ws_write_timeout_s" => &flags.ws_write_timeout_s,
                 _ => &None,
             };
             if let Some(v) = flag {
@@ -283,7 +331,52 @@ impl Config {
             }
         };
 
+        let k = key("allowed_origins");
+        let mut allowed_origins = Vec::new();
+        if let Some((v, o)) = pick(k) {
+            for origin in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let rest = origin
+                    .strip_prefix("http://")
+                    .or_else(|| origin.strip_prefix("https://"));
+                if rest.is_none_or(|r| r.is_empty() || r.contains('/')) {
+                    return Err(err(
+                        k,
+                        o,
+                        format!("{origin:?} is not an origin such as https://berth.example.com (scheme and host, no path)"),
+                    ));
+                }
+                allowed_origins.push(origin.to_owned());
+            }
+        }
+        let number = |name: &str, range: std::ops::RangeInclusive<u64>, what: &str| {
+            let k = key(name);
+            let (v, o) = pick(k).expect("has default");
+            match v.parse::<u64>() {
+                Ok(n) if range.contains(&n) => Ok(n),
+                _ => Err(err(
+                    k,
+                    o,
+                    format!("{v:?} is not {what} from {} to {}", range.start(), range.end()),
+                )),
+            }
+        };
+        let audit_retention = crate::audit::Retention {
+            max_age_ms: number("audit_retention_days", 1..=3650, "a number of days")? * 86_400_000,
+            max_entries: number("audit_max_entries", 100..=10_000_000, "a number of entries")?,
+        };
+        let ws_heartbeat =
+            std::time::Duration::from_secs(number("ws_heartbeat_s", 1..=300, "a number of seconds")?);
+        let ws_write_timeout = std::time::Duration::from_secs(number(
+            "ws_write_timeout_s",
+            1..=300,
+            "a number of seconds",
+        )?);
+
         Ok(Self {
+            allowed_origins,
+            audit_retention,
+            ws_heartbeat,
+            ws_write_timeout,
             listen,
             data_dir,
             docker_host,

@@ -99,6 +99,11 @@ impl DataDir {
         self.root.join("berth.redb")
     }
 
+    /// The key that seals secrets at rest (see `secrets`).
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.root.join("secret.key")
+    }
+
     pub fn plugin_cache_dir(&self) -> PathBuf {
         self.root.join("plugins").join("cache")
     }

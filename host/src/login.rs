@@ -16,8 +16,19 @@ use axum::response::{IntoResponse, Json, Response};
 use berth_protocol::auth::{HttpError, LoginRequest, LoginResponse, SESSION_COOKIE, UserInfo};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 
+use crate::audit::AuditRecord;
 use crate::identity::password;
+use crate::identity::users::now_ms;
 use crate::server::AppState;
+use crate::ws::registry::record;
+
+/// What checking the credentials found.
+enum Checked {
+    Ok(Box<(crate::identity::User, String, crate::identity::sessions::Session)>),
+    Wrong,
+    TotpRequired,
+    TotpWrong,
+}
 
 /// How long a browser session lasts.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -66,8 +77,22 @@ pub async fn login(
         }
     };
     let ip = peer.ip();
+    let req_name = req.username.clone();
     if let Err(remaining) = state.limiter.check(ip, &req.username, Instant::now()) {
         tracing::warn!(user = req.username, client = %ip, "login refused: locked out");
+        record(
+            &state,
+            AuditRecord {
+                time_ms: now_ms(),
+                actor: req_name.chars().take(64).collect(),
+                token: None,
+                client: ip.to_string(),
+                method: "auth.login".to_owned(),
+                target: None,
+                outcome: "rate_limited".to_owned(),
+            },
+        )
+        .await;
         let secs = remaining.as_secs().max(1);
         let mut resp = error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -93,28 +118,77 @@ pub async fn login(
             .as_ref()
             .map_or(decoy_hash(), |u| u.password_hash.as_str());
         if !password::verify(&req.password, hash) {
-            return Ok(None);
+            return Ok(Checked::Wrong);
         }
-        let Some(user) = user else { return Ok(None) };
+        let Some(mut user) = user else {
+            return Ok(Checked::Wrong);
+        };
+        if user.totp_enabled() {
+            let Some(code) = req.totp.as_deref().filter(|c| !c.trim().is_empty()) else {
+                return Ok(Checked::TotpRequired);
+            };
+            let mut accepted = false;
+            user = st.store.update_user(&user.name, |u| {
+                if let Some(t) = u.totp.as_mut()
+                    && let Some(ok) = t.check(&st.secret_key, code, now_ms() / 1000)
+                {
+                    t.consume(ok);
+                    accepted = true;
+                }
+                Ok(())
+            })?;
+            if !accepted {
+                return Ok(Checked::TotpWrong);
+            }
+        }
         let (token, session) =
             st.store
                 .create_session(&user.name, SESSION_TTL.as_millis() as u64, &client)?;
-        Ok::<_, crate::identity::UserError>(Some((user, token, session)))
+        Ok::<_, crate::identity::UserError>(Checked::Ok(Box::new((user, token, session))))
     })
     .await;
+    let audit = |outcome: &str| AuditRecord {
+        time_ms: now_ms(),
+        actor: req_name.chars().take(64).collect(),
+        token: None,
+        client: ip.to_string(),
+        method: "auth.login".to_owned(),
+        target: None,
+        outcome: outcome.to_owned(),
+    };
     let (user, token, session) = match checked {
-        Ok(Ok(Some(found))) => found,
-        Ok(Ok(None)) => {
-            let locked = state.limiter.failure(ip, &req.username, Instant::now());
-            tracing::warn!(user = req.username, client = %ip, lockout_s = locked.map(|d| d.as_secs()), "login failed");
-            return error(
-                StatusCode::UNAUTHORIZED,
-                ErrorBody::new(ErrorCode::Unauthenticated, "invalid username or password"),
-            );
+        Ok(Ok(Checked::Ok(found))) => *found,
+        Ok(Ok(failed)) => {
+            let totp = !matches!(failed, Checked::Wrong);
+            // A correct password without its code is not a guess; a wrong code is.
+            let locked = if matches!(failed, Checked::TotpRequired) {
+                None
+            } else {
+                state.limiter.failure(ip, &req_name, Instant::now())
+            };
+            tracing::warn!(user = req_name, client = %ip, lockout_s = locked.map(|d| d.as_secs()), "login failed");
+            if !matches!(failed, Checked::TotpRequired) {
+                record(&state, audit("unauthenticated")).await;
+            }
+            let body = if totp {
+                ErrorBody::new(
+                    ErrorCode::Unauthenticated,
+                    if matches!(failed, Checked::TotpRequired) {
+                        "enter the code from your authenticator app"
+                    } else {
+                        "invalid authentication code"
+                    },
+                )
+                .with_details(serde_json::json!({ "totp_required": true }))
+            } else {
+                ErrorBody::new(ErrorCode::Unauthenticated, "invalid username or password")
+            };
+            return error(StatusCode::UNAUTHORIZED, body);
         }
         Ok(Err(e)) => return internal("login", &e),
         Err(e) => return internal("login", &e),
     };
+    record(&state, audit("ok")).await;
     state.limiter.success(ip, &user.name);
     tracing::info!(user = user.name, client = %ip, session = session.id, "login");
     let cookie = format!(
@@ -138,9 +212,9 @@ pub async fn login(
     (headers, Json(body)).into_response()
 }
 
-/// The session token of a request: the cookie, else a bearer token.
-pub fn request_token(headers: &HeaderMap) -> Option<String> {
-    let from_cookie = headers
+/// The `berth_session` cookie of a request.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -150,23 +224,55 @@ pub fn request_token(headers: &HeaderMap) -> Option<String> {
                     .strip_prefix('=')
                     .map(str::to_owned)
             })
-        });
-    from_cookie.or_else(|| {
-        headers
-            .get(header::AUTHORIZATION)?
-            .to_str()
-            .ok()?
-            .strip_prefix("Bearer ")
-            .map(|t| t.trim().to_owned())
-    })
+        })
 }
 
-pub async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+/// The `Authorization: Bearer` token of a request.
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+/// The session token of a request: the cookie, else a bearer token.
+pub fn request_token(headers: &HeaderMap) -> Option<String> {
+    session_cookie(headers).or_else(|| bearer(headers))
+}
+
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     if let Some(token) = request_token(&headers) {
         let st = Arc::clone(&state);
-        match tokio::task::spawn_blocking(move || st.store.revoke_session_token(&token)).await {
-            Ok(Ok(true)) => tracing::info!("logout"),
-            Ok(Ok(false)) => {}
+        let found = tokio::task::spawn_blocking(move || {
+            let who = st.store.authenticate(&token).ok().flatten();
+            st.store.revoke_session_token(&token).map(|r| (r, who))
+        })
+        .await;
+        match found.map(|r| r.map(|(revoked, who)| (revoked, who.map(|p| p.user)))) {
+            Ok(Ok((true, who))) => {
+                tracing::info!(user = who, "logout");
+                record(
+                    &state,
+                    AuditRecord {
+                        time_ms: now_ms(),
+                        actor: who.unwrap_or_default(),
+                        token: None,
+                        client: peer.ip().to_string(),
+                        method: "auth.logout".to_owned(),
+                        target: None,
+                        outcome: "ok".to_owned(),
+                    },
+                )
+                .await;
+            }
+            Ok(Ok((false, _))) => {}
             Ok(Err(e)) => return internal("logout", &e),
             Err(e) => return internal("logout", &e),
         }

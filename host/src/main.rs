@@ -101,6 +101,22 @@ struct ServeArgs {
     /// up to 15 min [env: BERTH_LOGIN_LOCKOUT_S] [default: 30]
     #[arg(long, value_name = "SECONDS")]
     login_lockout_s: Option<String>,
+    /// Extra origins (comma-separated) whose pages may use the session cookie on the
+    /// WebSocket; the server's own origin is always allowed [env: BERTH_ALLOWED_ORIGINS]
+    #[arg(long, value_name = "ORIGINS")]
+    allowed_origins: Option<String>,
+    /// Days of audit log kept [env: BERTH_AUDIT_RETENTION_DAYS] [default: 90]
+    #[arg(long, value_name = "DAYS")]
+    audit_retention_days: Option<String>,
+    /// Most audit entries kept; the oldest go first [env: BERTH_AUDIT_MAX_ENTRIES] [default: 100000]
+    #[arg(long, value_name = "N")]
+    audit_max_entries: Option<String>,
+    /// WebSocket ping interval; two missed pings drop a connection [env: BERTH_WS_HEARTBEAT_S] [default: 20]
+    #[arg(long, value_name = "SECONDS")]
+    ws_heartbeat_s: Option<String>,
+    /// A socket write stalled this long closes the connection (4008) [env: BERTH_WS_WRITE_TIMEOUT_S] [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    ws_write_timeout_s: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -209,6 +225,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         admin_user: args.admin_user,
         admin_password: args.admin_password,
         login_lockout_s: args.login_lockout_s,
+        allowed_origins: args.allowed_origins,
+        audit_retention_days: args.audit_retention_days,
+        audit_max_entries: args.audit_max_entries,
+        ws_heartbeat_s: args.ws_heartbeat_s,
+        ws_write_timeout_s: args.ws_write_timeout_s,
     };
     let config = match Config::load(&flags, |k| std::env::var(k).ok()) {
         Ok(c) => c,

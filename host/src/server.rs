@@ -49,6 +49,15 @@ pub struct AppState {
     pub docker: DockerHost,
     pub plugins: PluginRuntime,
     pub limiter: crate::identity::ratelimit::LoginLimiter,
+    pub registry: Arc<crate::ws::registry::Registry>,
+    pub secret_key: crate::secrets::SecretKey,
+    /// Flips to true once at shutdown; every connection says `bye` and closes.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+    pub ws: crate::ws::conn::WsSettings,
+    pub allowed_origins: Vec<String>,
+    pub stats: Arc<crate::hoststats::HostStats>,
+    pub started: Instant,
+    pub data_dir: std::path::PathBuf,
 }
 
 /// The router, with compression and request tracing.
@@ -58,6 +67,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/auth/login", post(crate::login::login))
         .route("/api/v1/auth/logout", post(crate::login::logout))
+        .route("/api/v1/ws", get(crate::ws::upgrade))
         // Credentials are small; anything larger is not a login.
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .fallback(crate::ui::serve)
@@ -163,12 +173,28 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
 
     let limiter = crate::identity::ratelimit::LoginLimiter::new(config.login_lockout);
+    let secret_key = crate::secrets::SecretKey::load_or_create(&data_dir.secret_key_path())
+        .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+    let stats = crate::hoststats::HostStats::new(data_dir.root().to_path_buf());
+    tokio::spawn(Arc::clone(&stats).run());
     let state = Arc::new(AppState {
         store,
         docker,
         plugins,
         limiter,
+        registry: Arc::new(crate::ws::registry::Registry::standard()),
+        secret_key,
+        shutdown: tokio::sync::watch::Sender::new(false),
+        ws: crate::ws::conn::WsSettings {
+            heartbeat: config.ws_heartbeat,
+            write_timeout: config.ws_write_timeout,
+        },
+        allowed_origins: config.allowed_origins.clone(),
+        stats,
+        started,
+        data_dir: data_dir.root().to_path_buf(),
     });
+    tokio::spawn(housekeeping(Arc::clone(&state), config.audit_retention));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -197,6 +223,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         r = &mut server => r?,
         signal = shutdown_signal() => {
             tracing::info!(signal, "shutting down");
+            state.shutdown.send_replace(true);
             stop.notify_one();
             match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
                 Ok(r) => r?,
@@ -213,6 +240,39 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     drop(data_dir);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Hourly: audit retention, and forgetting sessions that ended more than a week ago.
+async fn housekeeping(state: Arc<AppState>, retention: crate::audit::Retention) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    let mut shutdown = state.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = crate::ws::conn::shutting_down(&mut shutdown) => return,
+        }
+        let st = Arc::clone(&state);
+        let r = tokio::task::spawn_blocking(move || {
+            let audit = st
+                .store
+                .audit_prune(retention, crate::identity::users::now_ms())
+                .map_err(|e| e.to_string())?;
+            let sessions = st
+                .store
+                .prune_sessions(7 * 86_400_000)
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((audit, sessions))
+        })
+        .await;
+        match r {
+            Ok(Ok((audit, sessions))) if audit + u64::from(sessions) > 0 => {
+                tracing::info!(audit, sessions, "pruned old records");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = e, "housekeeping failed"),
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
+    }
 }
 
 /// Creates the first admin on an empty store; a generated password is shown exactly once.

@@ -9,7 +9,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 /// The schema this build writes and understands.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 5;
 
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const SCHEMA_KEY: &str = "schema_version";
@@ -49,13 +49,21 @@ from_redb!(StoreError:
 #[derive(Debug)]
 pub struct Store {
     db: Database,
+    /// Bumped by every write to users, sessions or tokens: open connections compare it
+    /// with the value they authenticated at and re-check their credential when it moved,
+    /// so revocations and role changes apply on the next message without a store read
+    /// per message.
+    identity_gen: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
     /// Opens (or creates) the store and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::create(path)?;
-        let store = Self { db };
+        let store = Self {
+            db,
+            identity_gen: std::sync::atomic::AtomicU64::new(0),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -77,8 +85,12 @@ impl Store {
             }
         }
         // Steps, in order. 0 → 1: the meta table (above). 1 → 2: users. 2 → 3: sessions.
+        // 3 → 4: API tokens. 4 → 5: the audit log. (User records gained an optional
+        // `totp` field in 5; older records read it as absent.)
         tx.open_table(crate::identity::users::USERS)?;
         tx.open_table(crate::identity::sessions::SESSIONS)?;
+        tx.open_table(crate::identity::tokens::TOKENS)?;
+        tx.open_table(crate::audit::AUDIT)?;
         tx.commit()?;
         Ok(())
     }
@@ -86,6 +98,17 @@ impl Store {
     /// The database, for the typed table modules (`identity::users`, …).
     pub(crate) fn db(&self) -> &Database {
         &self.db
+    }
+
+    /// See the field: changes whenever any identity record changes.
+    pub fn identity_generation(&self) -> u64 {
+        self.identity_gen.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Called after committing a change to users, sessions or tokens.
+    pub(crate) fn identity_changed(&self) {
+        self.identity_gen
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// The schema version recorded in the file.

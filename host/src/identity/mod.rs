@@ -7,8 +7,11 @@
 
 pub mod bootstrap;
 pub mod password;
+pub mod principal;
 pub mod ratelimit;
 pub mod sessions;
+pub mod tokens;
+pub mod totp;
 pub mod users;
 
 pub use users::{User, UserError};

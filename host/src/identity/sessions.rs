@@ -5,7 +5,7 @@
 //! cookie or to a script as a bearer token. The store keeps `sha256(token)` as the key,
 //! so a copy of the data directory does not hand out live sessions.
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -34,11 +34,11 @@ impl Session {
     }
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the OS random source works");
     hex::encode(bytes)
@@ -49,6 +49,11 @@ fn decode(bytes: &[u8]) -> Result<Session, UserError> {
         name: "session".to_owned(),
         reason: e.to_string(),
     })
+}
+
+/// Whether a stored session record belongs to `user` (unreadable records do not).
+pub(crate) fn belongs_to(bytes: &[u8], user: &str) -> bool {
+    decode(bytes).is_ok_and(|s| s.user == user)
 }
 
 impl Store {
@@ -118,7 +123,75 @@ impl Store {
             }
         };
         tx.commit()?;
+        self.identity_changed();
         Ok(found)
+    }
+
+    /// Live sessions, of one user or of everyone, oldest first.
+    pub fn list_sessions(&self, user: Option<&str>) -> Result<Vec<Session>, UserError> {
+        let now = now_ms();
+        let tx = self.db().begin_read()?;
+        let t = tx.open_table(SESSIONS)?;
+        let mut out = Vec::new();
+        for r in t.iter()? {
+            let (_, v) = r?;
+            let s = decode(v.value())?;
+            if s.is_live(now) && user.is_none_or(|u| u == s.user) {
+                out.push(s);
+            }
+        }
+        out.sort_by_key(|s| s.created_ms);
+        Ok(out)
+    }
+
+    /// Revokes live sessions matching `pred` (by public id, by user, …); returns how many.
+    pub fn revoke_sessions_where(
+        &self,
+        pred: impl Fn(&Session) -> bool,
+    ) -> Result<u32, UserError> {
+        let now = now_ms();
+        let tx = self.db().begin_write()?;
+        let mut n = 0;
+        {
+            let mut t = tx.open_table(SESSIONS)?;
+            let mut hits = Vec::new();
+            for r in t.iter()? {
+                let (k, v) = r?;
+                let s = decode(v.value())?;
+                if s.is_live(now) && pred(&s) {
+                    hits.push((k.value().to_owned(), s));
+                }
+            }
+            for (k, mut s) in hits {
+                s.revoked_ms = Some(now);
+                t.insert(
+                    k.as_str(),
+                    serde_json::to_vec(&s).expect("serialisable").as_slice(),
+                )?;
+                n += 1;
+            }
+        }
+        tx.commit()?;
+        if n > 0 {
+            self.identity_changed();
+        }
+        Ok(n)
+    }
+
+    /// Forgets sessions that expired or were revoked more than `keep_ms` ago.
+    pub fn prune_sessions(&self, keep_ms: u64) -> Result<u32, UserError> {
+        let cutoff = now_ms().saturating_sub(keep_ms);
+        let tx = self.db().begin_write()?;
+        let n = {
+            let mut t = tx.open_table(SESSIONS)?;
+            let before = t.len()?;
+            t.retain(|_, v| {
+                decode(v).is_ok_and(|s| s.expires_ms.min(s.revoked_ms.unwrap_or(u64::MAX)) > cutoff)
+            })?;
+            before - t.len()?
+        };
+        tx.commit()?;
+        Ok(n as u32)
     }
 }
 

@@ -17,6 +17,16 @@ pub struct User {
     pub password_hash: String,
     pub created_ms: u64,
     pub updated_ms: u64,
+    /// The second factor, once enrolled (see `identity::totp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<super::totp::TotpState>,
+}
+
+impl User {
+    /// Whether login needs a TOTP code.
+    pub fn totp_enabled(&self) -> bool {
+        self.totp.as_ref().is_some_and(|t| t.confirmed)
+    }
 }
 
 impl std::fmt::Debug for User {
@@ -44,6 +54,8 @@ pub enum UserError {
     Hash(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Conflict(String),
     #[error("corrupt user record {name:?}: {reason}")]
     Corrupt { name: String, reason: String },
 }
@@ -99,6 +111,7 @@ impl Store {
             password_hash: password::hash(password).map_err(UserError::Hash)?,
             created_ms: now,
             updated_ms: now,
+            totp: None,
         };
         let tx = self.db().begin_write()?;
         {
@@ -142,23 +155,82 @@ impl Store {
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), UserError> {
         password::check_policy(password).map_err(UserError::Policy)?;
         let hash = password::hash(password).map_err(UserError::Hash)?;
+        self.update_user(name, |u| {
+            u.password_hash = hash;
+            Ok(())
+        })
+        .map(drop)
+    }
+
+    /// Changes a user record in one transaction; `change` may refuse with an error.
+    pub fn update_user(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut User) -> Result<(), UserError>,
+    ) -> Result<User, UserError> {
         let tx = self.db().begin_write()?;
-        {
+        let user = {
             let mut t = tx.open_table(USERS)?;
             let mut user = match t.get(name)? {
                 Some(v) => decode(name, v.value())?,
                 None => return Err(UserError::NotFound(name.to_owned())),
             };
-            user.password_hash = hash;
+            let role_before = user.role;
+            change(&mut user)?;
+            // The last admin cannot demote themselves into a locked-out installation.
+            if role_before == Role::Admin && user.role != Role::Admin {
+                ensure_another_admin(&t, name)?;
+            }
             user.updated_ms = now_ms();
             t.insert(
                 name,
                 serde_json::to_vec(&user).expect("serialisable").as_slice(),
             )?;
+            user
+        };
+        tx.commit()?;
+        self.identity_changed();
+        Ok(user)
+    }
+
+    /// Deletes a user with their sessions and API tokens, in one transaction. The last
+    /// admin cannot be deleted.
+    pub fn delete_user(&self, name: &str) -> Result<(), UserError> {
+        let tx = self.db().begin_write()?;
+        {
+            let mut t = tx.open_table(USERS)?;
+            let user = match t.get(name)? {
+                Some(v) => decode(name, v.value())?,
+                None => return Err(UserError::NotFound(name.to_owned())),
+            };
+            if user.role == Role::Admin {
+                ensure_another_admin(&t, name)?;
+            }
+            t.remove(name)?;
+            let mut sessions = tx.open_table(super::sessions::SESSIONS)?;
+            sessions.retain(|_, v| !super::sessions::belongs_to(v, name))?;
+            let mut tokens = tx.open_table(super::tokens::TOKENS)?;
+            tokens.retain(|_, v| !super::tokens::belongs_to(v, name))?;
         }
         tx.commit()?;
+        self.identity_changed();
         Ok(())
     }
+}
+
+fn ensure_another_admin(
+    t: &redb::Table<'_, &str, &[u8]>,
+    except: &str,
+) -> Result<(), UserError> {
+    for r in t.iter()? {
+        let (k, v) = r?;
+        if k.value() != except && decode(k.value(), v.value())?.role == Role::Admin {
+            return Ok(());
+        }
+    }
+    Err(UserError::Conflict(format!(
+        "{except:?} is the last admin; make another user admin first"
+    )))
 }
 
 #[cfg(test)]

@@ -9,8 +9,10 @@
 //! - [`role`]: the roles every method and channel is authorised against;
 //! - [`frame`]: binary data frames (terminal and log bytes);
 //! - [`health`]: the `/healthz` and `/readyz` bodies;
-//! - [`auth`]: the login request and answer, and the HTTP error body.
+//! - [`auth`]: the login request and answer, and the HTTP error body;
+//! - [`api`]: parameters and results of every method and channel kind.
 
+pub mod api;
 pub mod auth;
 pub mod error;
 pub mod frame;

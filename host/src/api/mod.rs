@@ -1,0 +1,35 @@
+//! The handlers of the v1 methods and channel kinds, one module per noun. Each module's
+//! `register` binds the catalogue entries it implements; authorisation and auditing are
+//! the registry's job ([`crate::ws::registry`]), not theirs.
+
+mod audit;
+mod auth;
+mod system;
+mod tokens;
+mod users;
+
+use berth_protocol::error::{ErrorBody, ErrorCode};
+
+use crate::identity::UserError;
+use crate::ws::registry::{Registry, bad_field, internal};
+
+pub fn register(r: &mut Registry) {
+    auth::register(r);
+    tokens::register(r);
+    users::register(r);
+    audit::register(r);
+    system::register(r);
+}
+
+/// Maps identity errors to protocol errors; store failures become `internal`.
+pub(crate) fn user_err(e: UserError) -> ErrorBody {
+    match e {
+        UserError::InvalidName(_) => bad_field("name", e.to_string()),
+        UserError::Policy(_) => bad_field("password", e.to_string()),
+        UserError::Exists(_) | UserError::Conflict(_) => {
+            ErrorBody::new(ErrorCode::Conflict, e.to_string())
+        }
+        UserError::NotFound(_) => ErrorBody::new(ErrorCode::NotFound, e.to_string()),
+        UserError::Hash(_) | UserError::Store(_) | UserError::Corrupt { .. } => internal(&e),
+    }
+}

@@ -1,0 +1,102 @@
+//! `system.info` and the `system.stats` channel.
+
+use std::path::Path;
+
+use berth_protocol::api::Empty;
+use berth_protocol::api::catalogue::{SystemInfo as SystemInfoM, SystemStats as SystemStatsK};
+use berth_protocol::api::system::{DockerVersion, SystemInfo};
+use berth_protocol::error::{ErrorBody, ErrorCode};
+
+use crate::ws::outbox::SendError;
+use crate::ws::registry::Registry;
+
+/// Bytes under `dir`, not following symlinks.
+fn dir_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+fn os_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::OS.to_owned())
+}
+
+fn host_param(host: Option<&str>) -> Result<(), ErrorBody> {
+    match host {
+        None | Some("local") => Ok(()),
+        Some(other) => Err(ErrorBody::new(
+            ErrorCode::NotFound,
+            format!("no Docker host {other:?}; this Berth manages only \"local\""),
+        )
+        .with_details(serde_json::json!({ "field": "host" }))),
+    }
+}
+
+pub fn register(r: &mut Registry) {
+    r.method(SystemInfoM, |call, _: Empty| async move {
+        let docker = call.state.docker.probe().await;
+        let (data_dir, bytes, schema) = call
+            .blocking(|st| {
+                let bytes = dir_bytes(&st.data_dir);
+                let schema = st
+                    .store
+                    .schema_version()
+                    .map_err(|e| crate::ws::registry::internal(&e))?;
+                Ok((st.data_dir.display().to_string(), bytes, schema))
+            })
+            .await?;
+        Ok(SystemInfo {
+            version: crate::VERSION.to_owned(),
+            uptime_s: call.state.started.elapsed().as_secs(),
+            data_dir,
+            data_dir_bytes: bytes,
+            store_schema: schema,
+            host_os: os_name(),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default(),
+            docker_error: docker.as_ref().err().map(ToString::to_string),
+            docker: docker.ok().map(|e| DockerVersion {
+                version: e.version,
+                api_version: e.api_version,
+            }),
+        })
+    });
+
+    r.channel(SystemStatsK, |call, params, sink| {
+        host_param(params.host.as_deref())?;
+        let mut rx = call.state.stats.subscribe();
+        Ok(async move {
+            loop {
+                let latest = rx.borrow_and_update().clone();
+                if let Some(s) = latest {
+                    let v = serde_json::to_value(&*s).map_err(|e| crate::ws::registry::internal(&e))?;
+                    if sink.replace(v) == Err(SendError::Closed) {
+                        return Ok(None);
+                    }
+                }
+                tokio::select! {
+                    r = rx.changed() => if r.is_err() { return Ok(None) },
+                    () = sink.closed() => return Ok(None),
+                }
+            }
+        })
+    });
+}

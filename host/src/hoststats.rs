@@ -1,0 +1,164 @@
+//! Host CPU, memory, load and data-disk figures from /proc, sampled once a second by
+//! one task and shared with every `system.stats` subscriber (a watch channel: each
+//! reader sees only the newest sample). The sampler sleeps while nobody watches, so an
+//! idle Berth spends no CPU on it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_protocol::api::rfc3339;
+use berth_protocol::api::system::SystemStats;
+use tokio::sync::{Notify, watch};
+
+const INTERVAL: Duration = Duration::from_secs(1);
+
+pub type Sample = Option<Arc<SystemStats>>;
+
+#[derive(Debug)]
+pub struct HostStats {
+    tx: watch::Sender<Sample>,
+    wake: Notify,
+    data_dir: PathBuf,
+}
+
+impl HostStats {
+    pub fn new(data_dir: PathBuf) -> Arc<Self> {
+        Arc::new(Self {
+            tx: watch::Sender::new(None),
+            wake: Notify::new(),
+            data_dir,
+        })
+    }
+
+    /// A receiver of samples; starts the sampler if it was idle.
+    pub fn subscribe(&self) -> watch::Receiver<Sample> {
+        let rx = self.tx.subscribe();
+        self.wake.notify_one();
+        rx
+    }
+
+    /// The sampler loop; spawned once at start.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            while self.tx.receiver_count() == 0 {
+                self.wake.notified().await;
+            }
+            let mut prev = cpu_times();
+            // A first sample right away, so a new dashboard is not blank for a second.
+            let first = sample(&self.data_dir, prev, prev);
+            self.tx.send_replace(Some(Arc::new(first)));
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(INTERVAL) => {}
+                    () = self.tx.closed() => break,
+                }
+                let now = cpu_times();
+                let s = sample(&self.data_dir, prev, now);
+                prev = now;
+                self.tx.send_replace(Some(Arc::new(s)));
+            }
+        }
+    }
+}
+
+/// (busy, total) jiffies of all CPUs.
+fn cpu_times() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = text.lines().next().filter(|l| l.starts_with("cpu ")) else {
+        return (0, 0);
+    };
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (total.saturating_sub(idle), total)
+}
+
+fn meminfo() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    (field("MemTotal:"), field("MemAvailable:"))
+}
+
+fn loadavg() -> [f64; 3] {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut it = text.split_whitespace().filter_map(|n| n.parse::<f64>().ok());
+    [
+        it.next().unwrap_or(0.0),
+        it.next().unwrap_or(0.0),
+        it.next().unwrap_or(0.0),
+    ]
+}
+
+/// (total, free-to-unprivileged) bytes of the file system holding `path`.
+pub fn disk(path: &Path) -> (u64, u64) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return (0, 0);
+    };
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable memory of
+    // the right type; statvfs only writes into it and we read it only on success.
+    #[allow(unsafe_code)]
+    let st = unsafe {
+        if libc::statvfs(c.as_ptr(), st.as_mut_ptr()) != 0 {
+            return (0, 0);
+        }
+        st.assume_init()
+    };
+    let frsize = st.f_frsize as u64;
+    (
+        (st.f_blocks as u64).saturating_mul(frsize),
+        (st.f_bavail as u64).saturating_mul(frsize),
+    )
+}
+
+fn sample(data_dir: &Path, prev: (u64, u64), now: (u64, u64)) -> SystemStats {
+    let dt = now.1.saturating_sub(prev.1);
+    let cpu_percent = if dt == 0 {
+        0.0
+    } else {
+        (now.0.saturating_sub(prev.0) as f64 * 100.0 / dt as f64).clamp(0.0, 100.0)
+    };
+    let (mem_total, mem_available) = meminfo();
+    let (disk_total, disk_free) = disk(data_dir);
+    let ts_ms = crate::identity::users::now_ms();
+    SystemStats {
+        time: rfc3339(ts_ms),
+        ts_ms,
+        cpu_percent: (cpu_percent * 10.0).round() / 10.0,
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        mem_total,
+        mem_used: mem_total.saturating_sub(mem_available),
+        mem_available,
+        load: loadavg(),
+        disk_total,
+        disk_free,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_are_plausible() {
+        let a = cpu_times();
+        let s = sample(Path::new("/"), (0, 0), a);
+        assert!(s.mem_total > 0 && s.mem_used <= s.mem_total);
+        assert!(s.disk_total > 0 && s.disk_free <= s.disk_total);
+        assert!((0.0..=100.0).contains(&s.cpu_percent));
+        assert!(s.cpus >= 1);
+    }
+}

@@ -1,0 +1,215 @@
+//! The method and channel catalogue: the one place that says, for every method and
+//! channel kind, its name, its parameter and result types, the least role allowed to
+//! use it and whether it is audited.
+//!
+//! The host serves exactly these (its registry refuses to start with a method missing
+//! a handler), the role-matrix test walks them, the client SDK calls them by type
+//! (`client.call::<Whoami>(Empty {})`), and `docs/protocol.md`'s role table is
+//! generated from them.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Empty, audit, auth, system, tokens, users};
+use crate::role::Role;
+
+/// A method: `{"t":"req","method":NAME,"p":Params}` → `{"t":"res","p":Result}`.
+pub trait Method: 'static {
+    const NAME: &'static str;
+    /// The least role that may call it.
+    const ROLE: Role;
+    /// Whether each call is written to the audit log (every mutating method is).
+    const AUDITED: bool;
+    type Params: Serialize + DeserializeOwned + JsonSchema + Send + 'static;
+    type Result: Serialize + DeserializeOwned + JsonSchema + Send + 'static;
+}
+
+/// What the server does when a channel's credit runs out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overflow {
+    /// Stop reading the source until credit returns.
+    Backpressure,
+    /// Buffer a bounded number of items, then close with `overflow` and a cursor.
+    Bounded,
+    /// Keep only the newest item.
+    LatestValue,
+}
+
+/// A channel kind: `{"t":"open","kind":NAME,"p":Params}` → `data` messages of `Data`.
+pub trait ChannelKind: 'static {
+    const NAME: &'static str;
+    const ROLE: Role;
+    const OVERFLOW: Overflow;
+    /// Binary channels count their window in bytes, JSON ones in messages.
+    const BINARY: bool;
+    type Params: Serialize + DeserializeOwned + JsonSchema + Send + 'static;
+    type Data: Serialize + DeserializeOwned + JsonSchema + Send + 'static;
+}
+
+/// A catalogue row, for tables, docs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MethodInfo {
+    pub name: &'static str,
+    pub role: Role,
+    pub audited: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ChannelInfo {
+    pub name: &'static str,
+    pub role: Role,
+    pub overflow: Overflow,
+    pub binary: bool,
+}
+
+macro_rules! methods {
+    ($( $(#[$doc:meta])* $ty:ident = $name:literal ($p:ty) -> $r:ty, $role:ident, audited = $a:literal; )*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy)]
+            pub struct $ty;
+            impl Method for $ty {
+                const NAME: &'static str = $name;
+                const ROLE: Role = Role::$role;
+                const AUDITED: bool = $a;
+                type Params = $p;
+                type Result = $r;
+            }
+        )*
+        /// Every method, in catalogue order.
+        pub const METHODS: &[MethodInfo] = &[$(MethodInfo { name: $name, role: Role::$role, audited: $a }),*];
+
+        /// `(name, params schema, result schema)` of every method.
+        pub fn method_schemas() -> Vec<(&'static str, serde_json::Value, serde_json::Value)> {
+            vec![$(($name, schema_value::<$p>(), schema_value::<$r>())),*]
+        }
+    };
+}
+
+macro_rules! channels {
+    ($( $(#[$doc:meta])* $ty:ident = $name:literal ($p:ty) -> $d:ty, $role:ident, $overflow:ident, binary = $b:literal; )*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy)]
+            pub struct $ty;
+            impl ChannelKind for $ty {
+                const NAME: &'static str = $name;
+                const ROLE: Role = Role::$role;
+                const OVERFLOW: Overflow = Overflow::$overflow;
+                const BINARY: bool = $b;
+                type Params = $p;
+                type Data = $d;
+            }
+        )*
+        /// Every channel kind, in catalogue order.
+        pub const CHANNELS: &[ChannelInfo] = &[$(ChannelInfo { name: $name, role: Role::$role, overflow: Overflow::$overflow, binary: $b }),*];
+
+        /// `(name, params schema, data schema)` of every channel kind.
+        pub fn channel_schemas() -> Vec<(&'static str, serde_json::Value, serde_json::Value)> {
+            vec![$(($name, schema_value::<$p>(), schema_value::<$d>())),*]
+        }
+    };
+}
+
+fn schema_value<T: JsonSchema>() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(T)).expect("schema serialises")
+}
+
+methods! {
+    /// The caller: user, effective role, credential.
+    AuthWhoami = "auth.whoami" (Empty) -> auth::Whoami, Viewer, audited = false;
+    /// Changes the caller's own password; other sessions of the user end.
+    AuthChangePassword = "auth.change_password" (auth::ChangePassword) -> Empty, Viewer, audited = true;
+    /// The caller's login sessions (admins: anyone's, with `user`).
+    AuthSessionsList = "auth.sessions.list" (auth::ListSessions) -> auth::SessionList, Viewer, audited = false;
+    /// Ends one of the caller's sessions (admins: anyone's).
+    AuthSessionsRevoke = "auth.sessions.revoke" (auth::RevokeSession) -> auth::Revoked, Viewer, audited = true;
+    /// Starts TOTP enrolment: a new secret, active after `auth.totp.confirm`.
+    AuthTotpEnroll = "auth.totp.enroll" (Empty) -> auth::TotpEnrollment, Viewer, audited = true;
+    /// Activates the enrolled secret with a current code; returns recovery codes.
+    AuthTotpConfirm = "auth.totp.confirm" (auth::TotpCode) -> auth::RecoveryCodes, Viewer, audited = true;
+    /// Removes the caller's second factor (needs the password).
+    AuthTotpDisable = "auth.totp.disable" (auth::ConfirmPassword) -> Empty, Viewer, audited = true;
+    /// Creates an API token with a role at most the caller's; the secret is shown once.
+    TokensCreate = "tokens.create" (tokens::CreateToken) -> tokens::CreatedToken, Viewer, audited = true;
+    /// The caller's tokens (admins: everyone's, with `all`).
+    TokensList = "tokens.list" (tokens::ListTokens) -> tokens::TokenList, Viewer, audited = false;
+    /// Revokes one of the caller's tokens (admins: anyone's).
+    TokensRevoke = "tokens.revoke" (tokens::RevokeToken) -> auth::Revoked, Viewer, audited = true;
+    UsersList = "users.list" (Empty) -> users::UserList, Admin, audited = false;
+    UsersCreate = "users.create" (users::CreateUser) -> users::UserSummary, Admin, audited = true;
+    /// Role change, password reset, session revocation, TOTP reset.
+    UsersUpdate = "users.update" (users::UpdateUser) -> users::UserSummary, Admin, audited = true;
+    /// Deletes a user with their sessions and tokens (not the last admin).
+    UsersDelete = "users.delete" (users::UserName) -> Empty, Admin, audited = true;
+    AuditList = "audit.list" (audit::AuditQuery) -> audit::AuditPage, Admin, audited = false;
+    AuditExport = "audit.export" (audit::AuditExport) -> audit::AuditExportPage, Admin, audited = false;
+    /// Versions, uptime, data directory usage, Docker reachability.
+    SystemInfo = "system.info" (Empty) -> system::SystemInfo, Viewer, audited = false;
+}
+
+channels! {
+    /// Host CPU, memory, load and data-disk space, sampled every `interval_ms`.
+    SystemStats = "system.stats" (system::SystemStatsParams) -> system::SystemStats, Viewer, LatestValue, binary = false;
+}
+
+/// The role table of `docs/protocol.md`, generated from the catalogue.
+pub fn role_table_markdown() -> String {
+    let mut s = String::from(
+        "| method / channel | kind | viewer | operator | admin | audited |\n|---|---|---|---|---|---|\n",
+    );
+    let mark = |role: Role, need: Role| if role.allows(need) { "✓" } else { "—" };
+    for m in METHODS {
+        s.push_str(&format!(
+            "| `{}` | method | {} | {} | {} | {} |\n",
+            m.name,
+            mark(Role::Viewer, m.role),
+            mark(Role::Operator, m.role),
+            mark(Role::Admin, m.role),
+            if m.audited { "yes" } else { "no" }
+        ));
+    }
+    for c in CHANNELS {
+        s.push_str(&format!(
+            "| `{}` | channel ({}) | {} | {} | {} | no |\n",
+            c.name,
+            serde_json::to_value(c.overflow).expect("enum").as_str().unwrap_or(""),
+            mark(Role::Viewer, c.role),
+            mark(Role::Operator, c.role),
+            mark(Role::Admin, c.role),
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_noun_dot_verb() {
+        let mut names: Vec<&str> = METHODS.iter().map(|m| m.name).collect();
+        names.extend(CHANNELS.iter().map(|c| c.name));
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "duplicate names");
+        for n in names {
+            assert!(
+                n.contains('.') && n.bytes().all(|b| b.is_ascii_lowercase() || b"._".contains(&b)),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn admin_only_areas_are_admin_only() {
+        for m in METHODS {
+            if m.name.starts_with("users.") || m.name.starts_with("audit.") {
+                assert_eq!(m.role, Role::Admin, "{}", m.name);
+            }
+        }
+    }
+}

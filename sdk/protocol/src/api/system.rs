@@ -1,0 +1,55 @@
+//! `system.info` and the `system.stats` channel.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SystemInfo {
+    pub version: String,
+    pub uptime_s: u64,
+    pub data_dir: String,
+    /// Bytes used by the data directory (store, plugin cache, local backups).
+    pub data_dir_bytes: u64,
+    pub store_schema: u64,
+    /// `PRETTY_NAME` from /etc/os-release, and the kernel release.
+    pub host_os: String,
+    pub kernel: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker: Option<DockerVersion>,
+    /// Why Docker is not reachable, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DockerVersion {
+    pub version: String,
+    pub api_version: String,
+}
+
+/// `system.stats` open params.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SystemStatsParams {
+    /// Docker host name; only `local` in v1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// One `system.stats` sample, taken every second while anyone watches (latest value
+/// wins: a slow reader never sees stale ones).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SystemStats {
+    pub time: String,
+    /// `time` in milliseconds since the epoch.
+    pub ts_ms: u64,
+    /// All CPUs, 0–100.
+    pub cpu_percent: f64,
+    pub cpus: u32,
+    pub mem_total: u64,
+    pub mem_used: u64,
+    pub mem_available: u64,
+    pub load: [f64; 3],
+    /// The file system holding the data directory.
+    pub disk_total: u64,
+    pub disk_free: u64,
+}
