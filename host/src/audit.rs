@@ -64,11 +64,11 @@ pub struct Filter {
 impl Filter {
     /// Fails with the offending field's name and why.
     pub fn new(f: &AuditFilter) -> Result<Self, (&'static str, String)> {
-        let time = |field: &'static str, v: &Option<String>| -> Result<Option<u64>, (&'static str, String)> {
+        let time = |field: &'static str,
+                    v: &Option<String>|
+         -> Result<Option<u64>, (&'static str, String)> {
             v.as_deref()
-                .map(|s| {
-                    parse_rfc3339(s).ok_or((field, format!("{s:?} is not an RFC 3339 time")))
-                })
+                .map(|s| parse_rfc3339(s).ok_or((field, format!("{s:?} is not an RFC 3339 time"))))
                 .transpose()
         };
         Ok(Self {
@@ -97,7 +97,10 @@ impl Filter {
         });
         self.actor.as_deref().is_none_or(|a| r.actor == a)
             && method_ok
-            && self.target.as_deref().is_none_or(|t| r.target.as_deref() == Some(t))
+            && self
+                .target
+                .as_deref()
+                .is_none_or(|t| r.target.as_deref() == Some(t))
             && outcome_ok
             && self.since_ms.is_none_or(|s| r.time_ms >= s)
             && self.until_ms.is_none_or(|u| r.time_ms < u)
@@ -115,7 +118,10 @@ impl Store {
         let id = {
             let mut t = tx.open_table(AUDIT)?;
             let id = t.last()?.map_or(1, |(k, _)| k.value() + 1);
-            t.insert(id, serde_json::to_vec(rec).expect("serialisable").as_slice())?;
+            t.insert(
+                id,
+                serde_json::to_vec(rec).expect("serialisable").as_slice(),
+            )?;
             id
         };
         tx.commit()?;
@@ -136,7 +142,9 @@ impl Store {
         let range = t.range(..cursor.unwrap_or(u64::MAX))?;
         for r in range.rev() {
             let (k, v) = r?;
-            let Some(rec) = decode(v.value()) else { continue };
+            let Some(rec) = decode(v.value()) else {
+                continue;
+            };
             if filter.since_ms.is_some_and(|s| rec.time_ms < s) {
                 // Ids grow with time: everything further back is older still.
                 break;
@@ -239,15 +247,20 @@ mod tests {
         for i in 0..25u64 {
             let who = if i % 2 == 0 { "alice" } else { "bob" };
             let outcome = if i % 5 == 0 { "forbidden" } else { "ok" };
-            s.audit_append(&rec(1000 + i, who, "users.update", outcome)).unwrap();
+            s.audit_append(&rec(1000 + i, who, "users.update", outcome))
+                .unwrap();
         }
-        s.audit_append(&rec(2000, "alice", "tokens.create", "ok")).unwrap();
+        s.audit_append(&rec(2000, "alice", "tokens.create", "ok"))
+            .unwrap();
         let all = Filter::default();
         let (page, next) = s.audit_query(&all, None, 10).unwrap();
         assert_eq!(page.len(), 10);
         assert_eq!(page[0].method, "tokens.create", "newest first");
         let (page2, _) = s.audit_query(&all, next, 10).unwrap();
-        assert!(page2[0].id < page[9].id, "the cursor continues where the page ended");
+        assert!(
+            page2[0].id < page[9].id,
+            "the cursor continues where the page ended"
+        );
 
         let f = Filter::new(&AuditFilter {
             actor: Some("alice".into()),

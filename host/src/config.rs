@@ -342,7 +342,9 @@ impl Config {
                     return Err(err(
                         k,
                         o,
-                        format!("{origin:?} is not an origin such as https://berth.example.com (scheme and host, no path)"),
+                        format!(
+                            "{origin:?} is not an origin such as https://berth.example.com (scheme and host, no path)"
+                        ),
                     ));
                 }
                 allowed_origins.push(origin.to_owned());
@@ -356,7 +358,11 @@ impl Config {
                 _ => Err(err(
                     k,
                     o,
-                    format!("{v:?} is not {what} from {} to {}", range.start(), range.end()),
+                    format!(
+                        "{v:?} is not {what} from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
                 )),
             }
         };
@@ -364,8 +370,11 @@ impl Config {
             max_age_ms: number("audit_retention_days", 1..=3650, "a number of days")? * 86_400_000,
             max_entries: number("audit_max_entries", 100..=10_000_000, "a number of entries")?,
         };
-        let ws_heartbeat =
-            std::time::Duration::from_secs(number("ws_heartbeat_s", 1..=300, "a number of seconds")?);
+        let ws_heartbeat = std::time::Duration::from_secs(number(
+            "ws_heartbeat_s",
+            1..=300,
+            "a number of seconds",
+        )?);
         let ws_write_timeout = std::time::Duration::from_secs(number(
             "ws_write_timeout_s",
             1..=300,

@@ -93,7 +93,9 @@ fn meminfo() -> (u64, u64) {
 
 fn loadavg() -> [f64; 3] {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let mut it = text.split_whitespace().filter_map(|n| n.parse::<f64>().ok());
+    let mut it = text
+        .split_whitespace()
+        .filter_map(|n| n.parse::<f64>().ok());
     [
         it.next().unwrap_or(0.0),
         it.next().unwrap_or(0.0),

@@ -24,7 +24,13 @@ use crate::ws::registry::record;
 
 /// What checking the credentials found.
 enum Checked {
-    Ok(Box<(crate::identity::User, String, crate::identity::sessions::Session)>),
+    Ok(
+        Box<(
+            crate::identity::User,
+            String,
+            crate::identity::sessions::Session,
+        )>,
+    ),
     Wrong,
     TotpRequired,
     TotpWrong,

@@ -21,7 +21,7 @@ enum Command {
     ///
     /// Settings come from flags, then BERTH_* environment variables, then the TOML file
     /// given by --config, then defaults. Invalid settings stop Berth with exit code 2.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage users directly in a data directory (for recovery; Berth must be stopped).
     #[command(subcommand)]
     User(UserCommand),
@@ -122,7 +122,7 @@ struct ServeArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::User(cmd) => match user(cmd) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -22,7 +22,9 @@ pub enum SecretError {
         path: String,
         source: std::io::Error,
     },
-    #[error("secret key {0} is not {KEY_LEN} bytes; restore it from a backup or remove it (sealed secrets are then lost)")]
+    #[error(
+        "secret key {0} is not {KEY_LEN} bytes; restore it from a backup or remove it (sealed secrets are then lost)"
+    )]
     BadKey(String),
     #[error("a sealed secret cannot be opened with this installation's key")]
     Open,
@@ -45,9 +47,9 @@ impl SecretKey {
             source,
         };
         match std::fs::read(path) {
-            Ok(bytes) if bytes.len() == KEY_LEN => {
-                Ok(Self(XChaCha20Poly1305::new_from_slice(&bytes).expect("32-byte key")))
-            }
+            Ok(bytes) if bytes.len() == KEY_LEN => Ok(Self(
+                XChaCha20Poly1305::new_from_slice(&bytes).expect("32-byte key"),
+            )),
             Ok(_) => Err(SecretError::BadKey(path.display().to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; KEY_LEN];
@@ -60,7 +62,9 @@ impl SecretKey {
                     .open(path)
                     .map_err(io)?;
                 f.write_all(&key).and_then(|()| f.sync_all()).map_err(io)?;
-                Ok(Self(XChaCha20Poly1305::new_from_slice(&key).expect("32-byte key")))
+                Ok(Self(
+                    XChaCha20Poly1305::new_from_slice(&key).expect("32-byte key"),
+                ))
             }
             Err(e) => Err(io(e)),
         }

@@ -8,11 +8,15 @@
 //! - [`browser`] drives Debian's chromium through chromedriver (fantoccini), fails on
 //!   console errors and saves a screenshot under `target/test-screenshots/` on failure.
 //!
+//! - [`ws`] logs in and speaks the WebSocket protocol, raw (for transcripts) or through
+//!   the `berth-client` SDK.
+//!
 //! Missing prerequisites fail the test with one line saying what to install.
 
 pub mod browser;
 pub mod docker;
 pub mod server;
+pub mod ws;
 
 use std::path::PathBuf;
 

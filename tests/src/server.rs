@@ -8,16 +8,6 @@ use std::time::{Duration, Instant};
 
 use berth_protocol::health::Readiness;
 
-/// The configuration variables a developer's shell might set; children never inherit them.
-const CONFIG_VARS: &[&str] = &[
-    "BERTH_CONFIG",
-    "BERTH_LISTEN",
-    "BERTH_DATA_DIR",
-    "BERTH_DOCKER_HOST",
-    "BERTH_LOG_FORMAT",
-    "BERTH_LOG_LEVEL",
-];
-
 /// The binary under test: `$BERTH_BIN` (set by `cargo xtask test`) or `target/debug/berth`.
 pub fn bin() -> PathBuf {
     let path = std::env::var_os("BERTH_BIN")
@@ -34,8 +24,11 @@ pub fn bin() -> PathBuf {
 /// `berth` with nothing inherited from the developer's configuration.
 pub fn berth_command() -> Command {
     let mut cmd = Command::new(bin());
-    for var in CONFIG_VARS {
-        cmd.env_remove(var);
+    // Nothing of a developer's configuration leaks into a test's server.
+    for (var, _) in std::env::vars_os() {
+        if var.to_str().is_some_and(|v| v.starts_with("BERTH_")) {
+            cmd.env_remove(var);
+        }
     }
     cmd
 }

@@ -61,7 +61,10 @@ pub fn register(r: &mut Registry) {
         if let Err(wait) = call.state.limiter.check(ip, &me, Instant::now()) {
             return Err(ErrorBody::new(
                 ErrorCode::RateLimited,
-                format!("too many wrong passwords; try again in {} s", wait.as_secs().max(1)),
+                format!(
+                    "too many wrong passwords; try again in {} s",
+                    wait.as_secs().max(1)
+                ),
             ));
         }
         let ok = call
@@ -171,7 +174,9 @@ pub fn register(r: &mut Registry) {
             let mut outcome = Err(bad_field("code", "start with auth.totp.enroll"));
             st.store
                 .update_user(&me, |u| {
-                    let Some(t) = u.totp.as_mut() else { return Ok(()) };
+                    let Some(t) = u.totp.as_mut() else {
+                        return Ok(());
+                    };
                     if t.confirmed {
                         outcome = Err(ErrorBody::new(
                             ErrorCode::Conflict,
@@ -186,7 +191,12 @@ pub fn register(r: &mut Registry) {
                             t.recovery = hashes;
                             outcome = Ok(());
                         }
-                        _ => outcome = Err(bad_field("code", "that code is not valid now; check the time on your device")),
+                        _ => {
+                            outcome = Err(bad_field(
+                                "code",
+                                "that code is not valid now; check the time on your device",
+                            ))
+                        }
                     }
                     Ok(())
                 })

@@ -15,7 +15,9 @@ fn dir_bytes(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             match e.file_type() {
                 Ok(t) if t.is_dir() => stack.push(e.path()),
@@ -87,7 +89,8 @@ pub fn register(r: &mut Registry) {
             loop {
                 let latest = rx.borrow_and_update().clone();
                 if let Some(s) = latest {
-                    let v = serde_json::to_value(&*s).map_err(|e| crate::ws::registry::internal(&e))?;
+                    let v =
+                        serde_json::to_value(&*s).map_err(|e| crate::ws::registry::internal(&e))?;
                     if sink.replace(v) == Err(SendError::Closed) {
                         return Ok(None);
                     }

@@ -20,7 +20,10 @@ pub struct Principal {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
-    Session { id: String, expires_ms: u64 },
+    Session {
+        id: String,
+        expires_ms: u64,
+    },
     Token {
         id: String,
         name: String,
@@ -87,8 +90,10 @@ mod tests {
     fn a_token_never_exceeds_its_user_and_follows_demotion() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("s.redb")).unwrap();
-        s.create_user("root", Role::Admin, "password-of-root").unwrap();
-        s.create_user("ops", Role::Admin, "password-of-ops1").unwrap();
+        s.create_user("root", Role::Admin, "password-of-root")
+            .unwrap();
+        s.create_user("ops", Role::Admin, "password-of-ops1")
+            .unwrap();
         let (secret, _) = s.create_token("ops", "ci", Role::Operator, None).unwrap();
         let p = s.authenticate(&secret).unwrap().unwrap();
         assert_eq!((p.role, p.user_role), (Role::Operator, Role::Admin));
@@ -105,9 +110,9 @@ mod tests {
         s.delete_user("ops").unwrap();
         assert_eq!(s.authenticate(&secret).unwrap(), None);
         assert_eq!(s.authenticate(&session).unwrap(), None);
-        assert!(matches!(
-            s.delete_user("root"),
-            Err(UserError::Conflict(_))
-        ), "the last admin stays");
+        assert!(
+            matches!(s.delete_user("root"), Err(UserError::Conflict(_))),
+            "the last admin stays"
+        );
     }
 }

@@ -145,10 +145,7 @@ impl Store {
     }
 
     /// Revokes live sessions matching `pred` (by public id, by user, …); returns how many.
-    pub fn revoke_sessions_where(
-        &self,
-        pred: impl Fn(&Session) -> bool,
-    ) -> Result<u32, UserError> {
+    pub fn revoke_sessions_where(&self, pred: impl Fn(&Session) -> bool) -> Result<u32, UserError> {
         let now = now_ms();
         let tx = self.db().begin_write()?;
         let mut n = 0;

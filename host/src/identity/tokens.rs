@@ -131,7 +131,9 @@ impl Store {
                 if t.get(hash.as_str())?.is_some() {
                     t.insert(
                         hash.as_str(),
-                        serde_json::to_vec(&touched).expect("serialisable").as_slice(),
+                        serde_json::to_vec(&touched)
+                            .expect("serialisable")
+                            .as_slice(),
                     )?;
                 }
             }
@@ -153,7 +155,7 @@ impl Store {
                 out.push(tok);
             }
         }
-        out.sort_by(|a, b| b.created_ms.cmp(&a.created_ms));
+        out.sort_by_key(|t| std::cmp::Reverse(t.created_ms));
         Ok(out)
     }
 
@@ -216,7 +218,9 @@ mod tests {
         assert!(s.revoke_token(&tok.id, |_| true).unwrap().is_some());
         assert_eq!(s.token_for_secret(&secret).unwrap(), None);
 
-        let (expired, _) = s.create_token("alice", "old", Role::Viewer, Some(0)).unwrap();
+        let (expired, _) = s
+            .create_token("alice", "old", Role::Viewer, Some(0))
+            .unwrap();
         assert_eq!(s.token_for_secret(&expired).unwrap(), None);
         drop(s);
         let bytes = std::fs::read(&path).unwrap();

@@ -85,7 +85,7 @@ pub fn validate_name(name: &str) -> Result<(), UserError> {
     }
 }
 
-pub(crate) fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -218,10 +218,7 @@ impl Store {
     }
 }
 
-fn ensure_another_admin(
-    t: &redb::Table<'_, &str, &[u8]>,
-    except: &str,
-) -> Result<(), UserError> {
+fn ensure_another_admin(t: &redb::Table<'_, &str, &[u8]>, except: &str) -> Result<(), UserError> {
     for r in t.iter()? {
         let (k, v) = r?;
         if k.value() != except && decode(k.value(), v.value())?.role == Role::Admin {

@@ -56,7 +56,10 @@ pub struct WsSettings {
 #[derive(Debug)]
 pub enum UpgradeAuth {
     None,
-    Valid { principal: Principal, secret: String },
+    Valid {
+        principal: Principal,
+        secret: String,
+    },
     Invalid,
 }
 
@@ -111,7 +114,12 @@ pub async fn run(socket: WebSocket, state: Arc<AppState>, peer: SocketAddr, upgr
     for (_, c) in conn.chans.drain() {
         c.task.abort();
     }
-    for (_, t) in conn.inflight.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+    for (_, t) in conn
+        .inflight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain()
+    {
         t.abort();
     }
     if !out.is_closing() {
@@ -178,7 +186,8 @@ impl Conn {
     ) {
         let mut shutdown = self.state.shutdown.subscribe();
         let hello_deadline = Instant::now() + HELLO_TIMEOUT;
-        let mut heartbeat = tokio::time::interval_at(Instant::now() + settings.heartbeat, settings.heartbeat);
+        let mut heartbeat =
+            tokio::time::interval_at(Instant::now() + settings.heartbeat, settings.heartbeat);
         let mut last_seen = Instant::now();
         loop {
             tokio::select! {
@@ -254,7 +263,10 @@ impl Conn {
                 }
                 Err(DecodeError::UnknownType { t, id }) => self.reply_err(
                     id,
-                    ErrorBody::new(ErrorCode::Unsupported, format!("unknown message type {t:?}")),
+                    ErrorBody::new(
+                        ErrorCode::Unsupported,
+                        format!("unknown message type {t:?}"),
+                    ),
                 ),
                 Err(DecodeError::BadFields { t, id, reason }) => self.reply_err(
                     id,
@@ -263,14 +275,22 @@ impl Conn {
             },
             Message::Binary(bytes) => match DataFrame::decode(&bytes) {
                 Err(e) => {
-                    self.fatal(None, ErrorCode::ProtocolError, &e.to_string(), close::PROTOCOL_ERROR);
+                    self.fatal(
+                        None,
+                        ErrorCode::ProtocolError,
+                        &e.to_string(),
+                        close::PROTOCOL_ERROR,
+                    );
                     Flow::Stop
                 }
                 // No v1 channel kind of this build takes input yet (exec arrives with
                 // Docker management); say so rather than drop keystrokes silently.
                 Ok(f) if self.chans.contains_key(&f.ch) => self.reply_err(
                     None,
-                    ErrorBody::new(ErrorCode::BadRequest, format!("channel {} takes no input", f.ch)),
+                    ErrorBody::new(
+                        ErrorCode::BadRequest,
+                        format!("channel {} takes no input", f.ch),
+                    ),
                 ),
                 Ok(_) => Flow::Continue,
             },
@@ -295,7 +315,11 @@ impl Conn {
                 match msg {
                     ClientMsg::Req { id, .. } => self.reply_err(Some(id), unauth),
                     ClientMsg::Open { ch, .. } => {
-                        self.out.priority(&ServerMsg::Close { ch, p: None, error: Some(unauth) });
+                        self.out.priority(&ServerMsg::Close {
+                            ch,
+                            p: None,
+                            error: Some(unauth),
+                        });
                         Flow::Continue
                     }
                     _ => self.reply_err(None, unauth),
@@ -303,7 +327,11 @@ impl Conn {
             }
             ClientMsg::Req { id, method, p } => self.request(id, method, p).await,
             ClientMsg::Cancel { id } => {
-                let task = self.inflight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                let task = self
+                    .inflight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
                 if let Some(t) = task {
                     t.abort();
                     return self.reply_err(
@@ -313,7 +341,12 @@ impl Conn {
                 }
                 Flow::Continue
             }
-            ClientMsg::Open { ch, kind, p, window } => self.open(ch, kind, p, window).await,
+            ClientMsg::Open {
+                ch,
+                kind,
+                p,
+                window,
+            } => self.open(ch, kind, p, window).await,
             ClientMsg::Credit { ch, msgs, bytes } => {
                 let n = u64::from(msgs.unwrap_or(0)) + u64::from(bytes.unwrap_or(0));
                 self.out.credit(ch, n);
@@ -322,7 +355,14 @@ impl Conn {
             ClientMsg::Close { ch } => {
                 if let Some(c) = self.chans.remove(&ch) {
                     c.task.abort();
-                    self.out.close_channel(ch, Some(ServerMsg::Close { ch, p: None, error: None }));
+                    self.out.close_channel(
+                        ch,
+                        Some(ServerMsg::Close {
+                            ch,
+                            p: None,
+                            error: None,
+                        }),
+                    );
                 }
                 Flow::Continue
             }
@@ -330,7 +370,10 @@ impl Conn {
                 if self.chans.contains_key(&ch) {
                     return self.reply_err(
                         None,
-                        ErrorBody::new(ErrorCode::BadRequest, format!("channel {ch} takes no input")),
+                        ErrorBody::new(
+                            ErrorCode::BadRequest,
+                            format!("channel {ch} takes no input"),
+                        ),
                     );
                 }
                 Flow::Continue
@@ -394,7 +437,11 @@ impl Conn {
                 name: principal.user.clone(),
                 role: principal.role,
             },
-            features: vec!["cancel".to_owned(), "credit".to_owned(), "binary".to_owned()],
+            features: vec![
+                "cancel".to_owned(),
+                "credit".to_owned(),
+                "binary".to_owned(),
+            ],
             heartbeat_ms: self.state.ws.heartbeat.as_millis() as u32,
             limits: LIMITS,
         });
@@ -406,7 +453,9 @@ impl Conn {
     /// with 4401 when it no longer holds, and closes channels a demoted user may no
     /// longer hold.
     async fn refresh(&mut self) -> Flow {
-        let Some((principal, secret)) = &self.auth else { return Flow::Stop };
+        let Some((principal, secret)) = &self.auth else {
+            return Flow::Stop;
+        };
         let now = crate::identity::users::now_ms();
         let expired = match &principal.via {
             Via::Session { expires_ms, .. } => now >= *expires_ms,
@@ -432,7 +481,10 @@ impl Conn {
         };
         self.identity_gen = current_gen;
         let Some(fresh) = fresh else {
-            tracing::info!(user = principal.user, "credential revoked or expired; closing the connection");
+            tracing::info!(
+                user = principal.user,
+                "credential revoked or expired; closing the connection"
+            );
             self.fatal(
                 None,
                 ErrorCode::Unauthenticated,
@@ -517,11 +569,18 @@ impl Conn {
             let registry = Arc::clone(&call.state.registry);
             let result = registry.call(call, &method, p).await;
             // Exactly one answer: whoever removes the id (this task or a cancel) replies.
-            let mine = map.lock().unwrap_or_else(|e| e.into_inner()).remove(&rid).is_some();
+            let mine = map
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&rid)
+                .is_some();
             if mine {
                 let msg = match result {
                     Ok(p) => ServerMsg::Res { id: rid, p },
-                    Err(error) => ServerMsg::Err { id: Some(rid), error },
+                    Err(error) => ServerMsg::Err {
+                        id: Some(rid),
+                        error,
+                    },
                 };
                 if !out.priority(&msg) {
                     out.close(close::SLOW_CONSUMER, "slow_consumer");
@@ -552,12 +611,19 @@ impl Conn {
         if let Flow::Stop = self.refresh().await {
             return Flow::Stop;
         }
-        let closed = |error: ErrorBody| ServerMsg::Close { ch, p: None, error: Some(error) };
+        let closed = |error: ErrorBody| ServerMsg::Close {
+            ch,
+            p: None,
+            error: Some(error),
+        };
         self.chans.retain(|_, c| !c.task.is_finished());
         if self.chans.len() >= LIMITS.max_channels as usize {
             self.out.priority(&closed(ErrorBody::new(
                 ErrorCode::TooManyChannels,
-                format!("at most {} open channels per connection", LIMITS.max_channels),
+                format!(
+                    "at most {} open channels per connection",
+                    LIMITS.max_channels
+                ),
             )));
             return Flow::Continue;
         }
@@ -571,9 +637,19 @@ impl Conn {
         };
         let w = window.unwrap_or_default();
         let (unit, size) = if info.binary {
-            (Unit::Bytes, w.bytes.unwrap_or(DEFAULT_WINDOW_BYTES).min(LIMITS.max_window_bytes))
+            (
+                Unit::Bytes,
+                w.bytes
+                    .unwrap_or(DEFAULT_WINDOW_BYTES)
+                    .min(LIMITS.max_window_bytes),
+            )
         } else {
-            (Unit::Msgs, w.msgs.unwrap_or(DEFAULT_WINDOW_MSGS).min(LIMITS.max_window_msgs))
+            (
+                Unit::Msgs,
+                w.msgs
+                    .unwrap_or(DEFAULT_WINDOW_MSGS)
+                    .min(LIMITS.max_window_msgs),
+            )
         };
         let cap = match info.overflow {
             berth_protocol::api::catalogue::Overflow::LatestValue => 1,
@@ -589,8 +665,14 @@ impl Conn {
             }
         };
         let granted = match unit {
-            Unit::Msgs => Window { msgs: Some(size), bytes: None },
-            Unit::Bytes => Window { msgs: None, bytes: Some(size) },
+            Unit::Msgs => Window {
+                msgs: Some(size),
+                bytes: None,
+            },
+            Unit::Bytes => Window {
+                msgs: None,
+                bytes: Some(size),
+            },
         };
         self.out.priority(&ServerMsg::Opened {
             ch,
@@ -598,7 +680,13 @@ impl Conn {
             window: granted,
         });
         let task = tokio::spawn(producer);
-        self.chans.insert(ch, Chan { role: info.role, task: task.abort_handle() });
+        self.chans.insert(
+            ch,
+            Chan {
+                role: info.role,
+                task: task.abort_handle(),
+            },
+        );
         Flow::Continue
     }
 }
@@ -606,4 +694,3 @@ impl Conn {
 fn code_reason(code: ErrorCode) -> String {
     super::registry::code_str(code)
 }
-

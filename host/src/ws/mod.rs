@@ -113,7 +113,11 @@ pub async fn upgrade(
 
 fn registry_internal(e: &dyn std::fmt::Display) -> Response {
     let body = registry::internal(e);
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(HttpError { error: body })).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(HttpError { error: body }),
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -131,20 +135,41 @@ mod tests {
 
     #[test]
     fn origins() {
-        let own = h(&[(header::HOST, "127.0.0.1:8080"), (header::ORIGIN, "http://127.0.0.1:8080")]);
+        let own = h(&[
+            (header::HOST, "127.0.0.1:8080"),
+            (header::ORIGIN, "http://127.0.0.1:8080"),
+        ]);
         assert!(origin_allowed(&own, &[]));
-        let foreign = h(&[(header::HOST, "127.0.0.1:8080"), (header::ORIGIN, "https://evil.example")]);
+        let foreign = h(&[
+            (header::HOST, "127.0.0.1:8080"),
+            (header::ORIGIN, "https://evil.example"),
+        ]);
         assert!(!origin_allowed(&foreign, &[]));
-        assert!(origin_allowed(&foreign, &["https://evil.example".to_owned()]));
-        assert!(!origin_allowed(&h(&[(header::HOST, "a:1")]), &[]), "missing origin");
-        let port = h(&[(header::HOST, "127.0.0.1:8080"), (header::ORIGIN, "http://127.0.0.1:9999")]);
+        assert!(origin_allowed(
+            &foreign,
+            &["https://evil.example".to_owned()]
+        ));
+        assert!(
+            !origin_allowed(&h(&[(header::HOST, "a:1")]), &[]),
+            "missing origin"
+        );
+        let port = h(&[
+            (header::HOST, "127.0.0.1:8080"),
+            (header::ORIGIN, "http://127.0.0.1:9999"),
+        ]);
         assert!(!origin_allowed(&port, &[]));
     }
 
     #[test]
     fn subprotocols() {
-        assert!(offers_subprotocol(&h(&[(header::SEC_WEBSOCKET_PROTOCOL, "chat, berth.v1")])));
-        assert!(!offers_subprotocol(&h(&[(header::SEC_WEBSOCKET_PROTOCOL, "berth.v2")])));
+        assert!(offers_subprotocol(&h(&[(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            "chat, berth.v1"
+        )])));
+        assert!(!offers_subprotocol(&h(&[(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            "berth.v2"
+        )])));
         assert!(!offers_subprotocol(&HeaderMap::new()));
     }
 }

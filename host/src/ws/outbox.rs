@@ -35,7 +35,10 @@ pub enum Unit {
 #[derive(Debug)]
 enum Item {
     Json(Value),
-    Binary { stream: Stream, data: Bytes },
+    Binary {
+        stream: Stream,
+        data: Bytes,
+    },
     /// The producer ended: `close` follows the data queued before it.
     End {
         p: Option<Value>,
@@ -87,6 +90,16 @@ impl Inner {
             self.ready.push_back(ch);
         }
     }
+}
+
+/// What the writer should do next.
+#[derive(Debug, PartialEq)]
+enum Next {
+    Write(Message),
+    /// The close frame went out: nothing more, ever.
+    Done,
+    /// Nothing to send yet.
+    Idle,
 }
 
 /// Why a producer's item was not queued.
@@ -168,7 +181,13 @@ impl Outbox {
     }
 
     /// Registers channel `ch` with its window; returns the producer's handle.
-    pub fn open_channel(self: &Arc<Self>, ch: u32, unit: Unit, window: u64, cap: usize) -> ChannelSink {
+    pub fn open_channel(
+        self: &Arc<Self>,
+        ch: u32,
+        unit: Unit,
+        window: u64,
+        cap: usize,
+    ) -> ChannelSink {
         let space = Arc::new(Notify::new());
         let mut g = self.lock();
         g.chans.insert(
@@ -223,28 +242,30 @@ impl Outbox {
     /// The next frame to write; `None` after the close frame has been handed out.
     pub async fn next(&self) -> Option<Message> {
         loop {
-            if let Some(m) = self.try_next() {
-                return m;
+            match self.try_next() {
+                Next::Write(m) => return Some(m),
+                Next::Done => return None,
+                Next::Idle => self.wake.notified().await,
             }
-            self.wake.notified().await;
         }
     }
 
-    /// `Some(Some(msg))`: write it; `Some(None)`: finished; `None`: nothing to do yet.
-    fn try_next(&self) -> Option<Option<Message>> {
+    fn try_next(&self) -> Next {
         let mut g = self.lock();
         if g.done {
-            return Some(None);
+            return Next::Done;
         }
         if let Some(m) = g.prio.pop_front() {
-            return Some(Some(m));
+            return Next::Write(m);
         }
         if let Some(frame) = g.closing.take() {
             g.done = true;
-            return Some(Some(Message::Close(Some(frame))));
+            return Next::Write(Message::Close(Some(frame)));
         }
         while let Some(ch) = g.ready.pop_front() {
-            let Some(q) = g.chans.get_mut(&ch) else { continue };
+            let Some(q) = g.chans.get_mut(&ch) else {
+                continue;
+            };
             q.in_ready = false;
             if !q.sendable() {
                 continue;
@@ -266,22 +287,29 @@ impl Outbox {
                     if !rest.is_empty() {
                         q.items.push_front(Item::Binary { stream, data: rest });
                     }
-                    Message::Binary(Bytes::from(DataFrame { ch, stream, payload: &data }.encode()))
+                    Message::Binary(Bytes::from(
+                        DataFrame {
+                            ch,
+                            stream,
+                            payload: &data,
+                        }
+                        .encode(),
+                    ))
                 }
                 Item::End { p, error } => {
                     let space = Arc::clone(&q.space);
                     g.chans.remove(&ch);
                     space.notify_one();
-                    return Some(Some(text(&ServerMsg::Close { ch, p, error })));
+                    return Next::Write(text(&ServerMsg::Close { ch, p, error }));
                 }
             };
             let space = Arc::clone(&q.space);
             g.mark_ready(ch);
             drop(g);
             space.notify_one();
-            return Some(Some(msg));
+            return Next::Write(msg);
         }
-        None
+        Next::Idle
     }
 
     /// The writer stopped (socket gone): producers see `Closed` from now on.
@@ -368,7 +396,8 @@ impl ChannelSink {
 
     /// Replaces anything not yet sent with `p` (latest value wins).
     pub fn replace(&self, p: Value) -> Result<(), SendError> {
-        self.push(Item::Json(p), Mode::Replace).map_err(|e| e.unwrap_or(SendError::Closed))
+        self.push(Item::Json(p), Mode::Replace)
+            .map_err(|e| e.unwrap_or(SendError::Closed))
     }
 
     /// Ends the channel after the data already queued.
@@ -409,7 +438,10 @@ mod tests {
     use serde_json::json;
 
     fn now(out: &Outbox) -> Option<Message> {
-        out.try_next().flatten()
+        match out.try_next() {
+            Next::Write(m) => Some(m),
+            _ => None,
+        }
     }
 
     fn t(m: Option<Message>) -> Value {
@@ -465,7 +497,9 @@ mod tests {
         assert_eq!(s.try_send(json!(3)), Err(SendError::Full));
 
         let bin = out.open_channel(5, Unit::Bytes, 40_000, 4);
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(bin.send_bytes(Stream::Stdout, Bytes::from(vec![7u8; 100_000])))
             .unwrap();
         let mut sizes = vec![];
@@ -473,7 +507,7 @@ mod tests {
             sizes.push(DataFrame::decode(&b).unwrap().payload.len());
         }
         assert_eq!(sizes, [MAX_PAYLOAD, 40_000 - MAX_PAYLOAD]);
-        let mut drain = || {
+        let drain = || {
             let mut n = 0;
             while let Some(Message::Binary(b)) = now(&out) {
                 let len = DataFrame::decode(&b).unwrap().payload.len();
@@ -499,9 +533,12 @@ mod tests {
         assert_eq!(s.try_send(json!("late")), Err(SendError::Closed));
         out.priority(&ServerMsg::Pong { ts: 2 });
         out.close(1001, "bye");
-        assert!(!out.priority(&ServerMsg::Pong { ts: 3 }), "nothing after close");
+        assert!(
+            !out.priority(&ServerMsg::Pong { ts: 3 }),
+            "nothing after close"
+        );
         assert_eq!(t(now(&out))["t"], "pong");
         assert!(matches!(now(&out), Some(Message::Close(Some(f))) if f.code == 1001));
-        assert_eq!(out.try_next(), Some(None));
+        assert_eq!(out.try_next(), Next::Done);
     }
 }

@@ -60,7 +60,8 @@ pub fn internal(cause: &dyn std::fmt::Display) -> ErrorBody {
 
 /// A `bad_request` naming the offending field.
 pub fn bad_field(field: &str, message: impl Into<String>) -> ErrorBody {
-    ErrorBody::new(ErrorCode::BadRequest, message).with_details(serde_json::json!({ "field": field }))
+    ErrorBody::new(ErrorCode::BadRequest, message)
+        .with_details(serde_json::json!({ "field": field }))
 }
 
 fn decode_params<T: serde::de::DeserializeOwned>(p: Value) -> Result<T, ErrorBody> {
@@ -186,10 +187,18 @@ impl Registry {
         let mut r = Self::empty();
         crate::api::register(&mut r);
         for m in METHODS {
-            assert!(r.methods.contains_key(m.name), "method {} has no handler", m.name);
+            assert!(
+                r.methods.contains_key(m.name),
+                "method {} has no handler",
+                m.name
+            );
         }
         for c in CHANNELS {
-            assert!(r.channels.contains_key(c.name), "channel kind {} has no handler", c.name);
+            assert!(
+                r.channels.contains_key(c.name),
+                "channel kind {} has no handler",
+                c.name
+            );
         }
         r
     }
@@ -207,7 +216,11 @@ impl Registry {
             )
             .with_details(serde_json::json!({ "method": method })));
         };
-        let target = if entry.info.audited { target_of(&p) } else { None };
+        let target = if entry.info.audited {
+            target_of(&p)
+        } else {
+            None
+        };
         let result = if call.principal.role.allows(entry.info.role) {
             (entry.handler)(call.clone(), p).await
         } else {

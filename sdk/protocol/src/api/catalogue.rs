@@ -175,7 +175,10 @@ pub fn role_table_markdown() -> String {
         s.push_str(&format!(
             "| `{}` | channel ({}) | {} | {} | {} | no |\n",
             c.name,
-            serde_json::to_value(c.overflow).expect("enum").as_str().unwrap_or(""),
+            serde_json::to_value(c.overflow)
+                .expect("enum")
+                .as_str()
+                .unwrap_or(""),
             mark(Role::Viewer, c.role),
             mark(Role::Operator, c.role),
             mark(Role::Admin, c.role),
@@ -198,7 +201,9 @@ mod tests {
         assert_eq!(sorted.len(), names.len(), "duplicate names");
         for n in names {
             assert!(
-                n.contains('.') && n.bytes().all(|b| b.is_ascii_lowercase() || b"._".contains(&b)),
+                n.contains('.')
+                    && n.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b"._".contains(&b)),
                 "{n}"
             );
         }

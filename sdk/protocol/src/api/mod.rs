@@ -72,7 +72,11 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
         }
         _ => return None,
     };
-    let (y, m) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
+    let (y, m) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let doy = (153 * m + 2) / 5 + d - 1;
@@ -96,8 +100,16 @@ mod tests {
             parse_rfc3339("2026-11-22T01:00:00+01:00"),
             Some(1_795_305_600_000)
         );
-        assert_eq!(parse_rfc3339("2026-11-22T00:00:00.25Z"), Some(1_795_305_600_250));
-        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-22T00:00:00"] {
+        assert_eq!(
+            parse_rfc3339("2026-11-22T00:00:00.25Z"),
+            Some(1_795_305_600_250)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-11-22T00:00:00",
+        ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
     }
