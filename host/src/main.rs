@@ -1,5 +1,7 @@
 //! The `berth` command.
 
+mod ctl;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,6 +27,9 @@ enum Command {
     /// Manage users directly in a data directory (for recovery; Berth must be stopped).
     #[command(subcommand)]
     User(UserCommand),
+    /// Talk to a running Berth over its WebSocket API (log in, call methods, watch
+    /// channels, manage tokens, users and the audit log).
+    Ctl(ctl::CtlArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,6 +128,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(*args),
+        Command::Ctl(args) => ctl::run(args),
         Command::User(cmd) => match user(cmd) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -1,0 +1,179 @@
+//! `berth ctl` against a running server: login saves a 0600 token, every subcommand
+//! works, `--json` is parseable, and exit codes tell scripts what went wrong.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Output, Stdio};
+
+use berth_tests::server::berth_command;
+use berth_tests::ws::{self, ADMIN_PASSWORD};
+use serde_json::Value;
+
+fn ctl(config: &std::path::Path, url: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = berth_command()
+        .arg("ctl")
+        .arg("--url")
+        .arg(url)
+        .args(args)
+        .env("XDG_CONFIG_HOME", config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok_json(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "{:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+#[tokio::test]
+async fn ctl_logs_in_calls_watches_and_manages_tokens_users_and_audit() {
+    let (_tmp, berth) = ws::start().await;
+    let cfg = tempfile::tempdir().unwrap();
+    let c = cfg.path();
+    let url = berth.url.as_str();
+
+    let o = ctl(c, url, &["whoami"], "");
+    assert_eq!(o.status.code(), Some(3), "not logged in");
+    let o = ctl(
+        c,
+        url,
+        &["login", "--user", "admin", "--password-stdin"],
+        "wrong-password\n",
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = ctl(
+        c,
+        url,
+        &["login", "--user", "admin", "--password-stdin"],
+        &format!("{ADMIN_PASSWORD}\n"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let saved = c.join("berth/credentials.json");
+    assert_eq!(
+        std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let creds: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert!(creds["token"].as_str().unwrap().starts_with("berth_"));
+
+    let me = ok_json(&ctl(c, url, &["whoami", "--json"], ""));
+    assert_eq!(
+        (
+            me["user"]["name"].as_str(),
+            me["credential"]["kind"].as_str()
+        ),
+        (Some("admin"), Some("token"))
+    );
+    let info = ok_json(&ctl(c, url, &["call", "system.info"], ""));
+    assert_eq!(info["version"], berth::VERSION);
+    let o = ctl(
+        c,
+        url,
+        &["call", "users.create", r#"{"role":"viewer"}"#],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(2), "bad params");
+    let o = ctl(c, url, &["call", "system.info", "[1]"], "");
+    assert_eq!(o.status.code(), Some(2), "params must be an object");
+
+    let o = ctl(c, url, &["watch", "system.stats", "--count", "2"], "");
+    assert!(o.status.success());
+    let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[1]["ts_ms"].as_u64() > lines[0]["ts_ms"].as_u64());
+
+    let o = ctl(
+        c,
+        url,
+        &["users", "create", "vera", "--role", "viewer"],
+        "password-of-vera\n",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let users = ok_json(&ctl(c, url, &["users", "list", "--json"], ""));
+    assert_eq!(users["users"].as_array().unwrap().len(), 2);
+
+    let t = ok_json(&ctl(
+        c,
+        url,
+        &[
+            "tokens",
+            "create",
+            "backup-bot",
+            "--role",
+            "viewer",
+            "--json",
+        ],
+        "",
+    ));
+    let secret = t["secret"].as_str().unwrap().to_owned();
+    let id = t["token"]["id"].as_str().unwrap().to_owned();
+    // A viewer token may not create users: exit 3.
+    let o = ctl(c, url, &["--token", &secret, "users", "list"], "");
+    assert_eq!(o.status.code(), Some(3));
+    let listed = ok_json(&ctl(c, url, &["tokens", "list", "--json"], ""));
+    assert!(
+        listed["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "backup-bot")
+    );
+    assert!(ctl(c, url, &["tokens", "revoke", &id], "").status.success());
+    let o = ctl(c, url, &["--token", &secret, "whoami"], "");
+    assert_eq!(o.status.code(), Some(3), "revoked token");
+
+    let o = ctl(
+        c,
+        url,
+        &["audit", "--export", "csv", "--method", "users."],
+        "",
+    );
+    assert!(o.status.success());
+    let csv = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(csv.starts_with("id,time,actor"), "{csv}");
+    assert!(
+        csv.lines()
+            .any(|l| l.contains("users.create") && l.contains("vera")),
+        "{csv}"
+    );
+
+    assert!(ctl(c, url, &["logout"], "").status.success());
+    assert!(!saved.exists());
+    assert_eq!(ctl(c, url, &["whoami"], "").status.code(), Some(3));
+    // Nobody listening: exit 4.
+    assert_eq!(
+        ctl(
+            c,
+            "http://127.0.0.1:9",
+            &["--token", "berth_x", "whoami"],
+            ""
+        )
+        .status
+        .code(),
+        Some(4)
+    );
+}
