@@ -193,3 +193,30 @@ pub async fn path(client: &Client) -> String {
         .path()
         .to_owned()
 }
+
+/// Types `text` into the element matching `css`.
+pub async fn type_into(client: &Client, css: &str, text: &str) {
+    let e = wait_for(client, css).await;
+    e.clear().await.ok();
+    e.send_keys(text)
+        .await
+        .unwrap_or_else(|err| panic!("typing into {css}: {err}"));
+}
+
+/// Clicks the element matching `css`.
+pub async fn click(client: &Client, css: &str) {
+    wait_for(client, css)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+}
+
+/// Opens `url`, logs in through the login page and waits for the shell.
+pub async fn login(client: &Client, url: &str, user: &str, password: &str) {
+    client.goto(url).await.expect("open the UI");
+    type_into(client, "#login-user", user).await;
+    type_into(client, "#login-password", password).await;
+    click(client, "#login-submit").await;
+    wait_for(client, "#user-menu #nav-profile").await;
+}

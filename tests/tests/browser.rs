@@ -1,8 +1,8 @@
 //! The web UI in a real browser: loads, navigates by clicking, survives a reload of a
 //! deep link, toggles the theme, and logs no console errors.
 
-use berth_tests::browser::{Browser, path, wait_for};
-use berth_tests::server::Berth;
+use berth_tests::browser::{Browser, login, path, wait_for};
+use berth_tests::ws::{self, ADMIN_PASSWORD};
 use fantoccini::{Client, Locator};
 
 async fn theme(c: &Client) -> String {
@@ -19,12 +19,15 @@ async fn theme(c: &Client) -> String {
 
 #[tokio::test]
 async fn shell_navigates_reloads_deep_links_and_toggles_theme() {
-    let berth = Berth::start().await;
+    let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();
     Browser::start("shell_navigation")
         .await
         .run(|c| async move {
+            // Nothing but the login page before logging in.
             c.goto(&url).await.unwrap();
+            wait_for(&c, "main[data-page='login'] #login-user").await;
+            login(&c, &url, "admin", ADMIN_PASSWORD).await;
             // The dashboard shows the server's real readiness, and the indicator agrees.
             wait_for(&c, "#connection[data-state='ok']").await;
             let row = wait_for(&c, "table.checks tr.ok td").await;

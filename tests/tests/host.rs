@@ -28,7 +28,8 @@ async fn starts_and_is_ready_with_store_docker_and_plugin() {
         docker.contains("API 1."),
         "negotiated API version reported: {docker}"
     );
-    assert!(ready.checks[0].detail.contains("schema v3"));
+    let schema = format!("schema v{}", berth::store::SCHEMA_VERSION);
+    assert!(ready.checks[0].detail.contains(&schema), "{ready:?}");
 
     // The data dir holds the store, the plugin cache (compiled probe) and the backup dir.
     assert!(berth.data_dir.join("berth.redb").is_file());

@@ -465,3 +465,69 @@ async fn shutdown_says_bye_and_closes_with_1001() {
     assert_eq!(bye["code"], "shutting_down");
     assert!(bye["reconnect_after_ms"].as_u64().unwrap() > 0);
 }
+
+#[tokio::test]
+async fn the_client_sdk_reconnects_with_backoff_after_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let start = || {
+        let mut cmd = berth_tests::server::berth_command();
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD);
+        cmd
+    };
+    let mut berth = berth_tests::server::Berth::start_with(start(), &data_dir).await;
+    berth.wait_ready().await;
+    let token = ws::login(&berth, "admin", ADMIN_PASSWORD).await;
+    let client = ws::client(&berth, &token).await;
+    berth.process.signal(libc::SIGTERM);
+    assert_eq!(client.closed().await.0, 1001);
+    assert!(berth.process.wait(Duration::from_secs(10)).is_some());
+
+    // Nobody is listening now; the client keeps trying until the server is back.
+    let url = berth.url.clone();
+    let t = token.clone();
+    let retry = tokio::spawn(async move {
+        let mut backoff = berth_client::backoff::Backoff::new(
+            Duration::from_millis(50),
+            Duration::from_millis(400),
+        );
+        berth_client::Client::connect_with_retry(
+            berth_client::ConnectOptions::new(url).token(t),
+            &mut backoff,
+            Duration::from_secs(60),
+        )
+        .await
+    });
+    let again = berth_tests::server::Berth::start_with(start(), &data_dir).await;
+    let client = retry.await.unwrap().expect("reconnected");
+    assert_eq!(
+        client.call::<AuthWhoami>(Empty {}).await.unwrap().user.name,
+        "admin"
+    );
+
+    // Credential errors are not retried.
+    let mut backoff = berth_client::backoff::Backoff::default();
+    let started = std::time::Instant::now();
+    let e = berth_client::Client::connect_with_retry(
+        berth_client::ConnectOptions::new(berth.url.clone()).token("berth_wrong"),
+        &mut backoff,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        e.as_ref().err().and_then(|e| e.body()).map(|b| b.code) == Some(ErrorCode::Unauthenticated),
+        "{e:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(again);
+}

@@ -1,33 +1,82 @@
-//! The shell: top bar, sidebar navigation and the routed page.
+//! The shell: login gate, top bar, sidebar navigation and the routed page.
 
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::connection::{ConnectionIndicator, ConnectionProvider};
+use crate::connection::ConnectionIndicator;
+use crate::login::{LoginPage, logout};
 use crate::pages;
 use crate::route::Route;
 use crate::theme::ThemeToggle;
+use crate::ws::{WsProvider, WsState, use_ws};
 
 #[function_component(App)]
 pub fn app() -> Html {
     html! {
         <BrowserRouter>
-            <ConnectionProvider>
-                <div class="shell">
-                    <header class="topbar">
-                        <Link<Route> to={Route::Dashboard} classes="brand">{ "⚓ Berth" }</Link<Route>>
-                        <div class="topbar-actions">
-                            <ConnectionIndicator />
-                            <ThemeToggle />
-                        </div>
-                    </header>
-                    <Sidebar />
-                    <main class="content" id="main">
-                        <Switch<Route> render={pages::render} />
-                    </main>
-                </div>
-            </ConnectionProvider>
+            <WsProvider>
+                <Gate />
+            </WsProvider>
         </BrowserRouter>
+    }
+}
+
+/// The login page until the first `welcome`; the shell after (also while reconnecting,
+/// so a blip does not throw the user out of what they were doing).
+#[function_component(Gate)]
+fn gate() -> Html {
+    let ctx = use_ws();
+    let ever_open = use_state(|| false);
+    if matches!(ctx.state, WsState::Open(_)) && !*ever_open {
+        ever_open.set(true);
+    }
+    match &ctx.state {
+        WsState::LoggedOut => html! { <LoginPage /> },
+        WsState::Connecting | WsState::Down(_) if !*ever_open => html! {
+            <main class="login" data-page="connecting">
+                <p id="connecting" class="notice">{ "Connecting to Berth…" }</p>
+                <ConnectionIndicator />
+            </main>
+        },
+        _ => html! { <Shell /> },
+    }
+}
+
+#[function_component(Shell)]
+fn shell() -> Html {
+    html! {
+        <div class="shell">
+            <header class="topbar">
+                <Link<Route> to={Route::Dashboard} classes="brand">{ "⚓ Berth" }</Link<Route>>
+                <div class="topbar-actions">
+                    <ConnectionIndicator />
+                    <UserMenu />
+                    <ThemeToggle />
+                </div>
+            </header>
+            <Sidebar />
+            <main class="content" id="main">
+                <Switch<Route> render={pages::render} />
+            </main>
+        </div>
+    }
+}
+
+#[function_component(UserMenu)]
+fn user_menu() -> Html {
+    let ctx = use_ws();
+    let Some(user) = ctx.user().cloned() else {
+        return html! {};
+    };
+    let onclick = {
+        let ws = ctx.ws.clone();
+        Callback::from(move |_| logout(ws.clone()))
+    };
+    html! {
+        <span class="user-menu" id="user-menu" data-role={user.role.as_str()}>
+            <Link<Route> to={Route::Profile} classes="nav-profile"><span id="nav-profile">{ format!("{} ({})", user.name, user.role.as_str()) }</span></Link<Route>>
+            <button id="logout" type="button" class="icon-button" {onclick}>{ "Log out" }</button>
+        </span>
     }
 }
 

@@ -2,9 +2,12 @@
 
 mod app;
 mod connection;
+mod http;
+mod login;
 mod pages;
 mod route;
 mod theme;
+mod ws;
 
 fn main() {
     yew::Renderer::<app::App>::new().render();

@@ -27,8 +27,12 @@ pub enum Route {
     Plugins,
     #[at("/users")]
     Users,
+    #[at("/tokens")]
+    Tokens,
     #[at("/audit")]
     Audit,
+    #[at("/profile")]
+    Profile,
     #[at("/settings")]
     Settings,
     #[not_found]
@@ -38,7 +42,7 @@ pub enum Route {
 
 impl Route {
     /// The sidebar, in order.
-    pub const SECTIONS: [Route; 13] = [
+    pub const SECTIONS: [Route; 14] = [
         Route::Dashboard,
         Route::Containers,
         Route::Stacks,
@@ -50,6 +54,7 @@ impl Route {
         Route::Networks,
         Route::Plugins,
         Route::Users,
+        Route::Tokens,
         Route::Audit,
         Route::Settings,
     ];
@@ -67,7 +72,9 @@ impl Route {
             Route::Networks => "Networks",
             Route::Plugins => "Plugins",
             Route::Users => "Users",
+            Route::Tokens => "API tokens",
             Route::Audit => "Audit log",
+            Route::Profile => "Profile",
             Route::Settings => "Settings",
             Route::NotFound => "Not found",
         }
@@ -87,7 +94,9 @@ impl Route {
             Route::Networks => "networks",
             Route::Plugins => "plugins",
             Route::Users => "users",
+            Route::Tokens => "tokens",
             Route::Audit => "audit",
+            Route::Profile => "profile",
             Route::Settings => "settings",
             Route::NotFound => "not-found",
         }

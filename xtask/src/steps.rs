@@ -191,6 +191,10 @@ pub fn test() -> Result<()> {
     cmd.args(["--edition", "2024", "--check"])
         .arg(root().join("sdk/plugin/src/lib.rs"));
     sh("rustfmt --check (plugin sdk)", cmd)?;
+    let mut cmd = Command::new("rustfmt");
+    cmd.args(["--edition", "2024", "--check"])
+        .arg(root().join("sdk/protocol/fuzz/fuzz_targets/decode.rs"));
+    sh("rustfmt --check (protocol fuzz target)", cmd)?;
 
     let mut cmd = cargo();
     cmd.current_dir(root()).args([
@@ -222,6 +226,13 @@ pub fn test() -> Result<()> {
         .args(["--all-targets", "--", "-D", "warnings"]);
     sh("cargo clippy (plugins, wasm32-wasip2)", cmd)?;
 
+    // The decoder's fuzz target must keep building (run it with `cargo fuzz run decode`
+    // in sdk/protocol/fuzz; see docs/testing.md).
+    let mut cmd = cargo();
+    cmd.current_dir(root().join("sdk/protocol/fuzz"))
+        .args(["build", "--locked"]);
+    sh("build the protocol fuzz target", cmd)?;
+
     // The integration tests start the real binary: build it with the UI and plugins.
     let mut cmd = cargo();
     cmd.current_dir(root()).args(["build", "-p", "berth"]);
@@ -241,7 +252,7 @@ pub fn test() -> Result<()> {
     Ok(())
 }
 
-/// Builds the release binary and runs the foundation benchmark against it.
+/// Builds the release binary and runs the benchmarks (foundation, protocol) against it.
 pub fn bench() -> Result<()> {
     let bin = dist()?;
     let mut cmd = cargo();
@@ -251,5 +262,11 @@ pub fn bench() -> Result<()> {
     cmd.env("BERTH_BIN", &bin)
         .env("BERTH_UI_WASM_DIR", ui_dist().join("assets"));
     sh("foundation benchmark", cmd)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root())
+        .args(["bench", "-p", "berth-tests", "--bench", "protocol"]);
+    embed_env(&mut cmd);
+    cmd.env("BERTH_BIN", &bin);
+    sh("protocol benchmark", cmd)?;
     Ok(())
 }

@@ -234,6 +234,37 @@ impl Client {
         Ok(Self { inner })
     }
 
+    /// Connects, retrying with jittered backoff ([`crate::backoff::Backoff`]) while the
+    /// server is unreachable or restarting, for at most `give_up_after`. Credential and
+    /// refusal errors (HTTP 4xx, close 4401) are returned at once: retrying cannot fix them.
+    pub async fn connect_with_retry(
+        opts: ConnectOptions,
+        backoff: &mut crate::backoff::Backoff,
+        give_up_after: Duration,
+    ) -> Result<Self, ClientError> {
+        let deadline = tokio::time::Instant::now() + give_up_after;
+        loop {
+            let err = match Self::connect_with(opts.clone()).await {
+                Ok(c) => {
+                    backoff.reset();
+                    return Ok(c);
+                }
+                Err(e) => e,
+            };
+            let permanent = match &err {
+                ClientError::Connect(m) => m.starts_with("HTTP 4"),
+                ClientError::Closed { code, .. } => *code == 4401,
+                ClientError::Server(b) => !b.retryable,
+                ClientError::Protocol(_) => true,
+            };
+            let wait = backoff.next_delay();
+            if permanent || tokio::time::Instant::now() + wait > deadline {
+                return Err(err);
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     /// The user and role the server welcomed this connection as.
     pub fn user(&self) -> &WelcomeUser {
         &self.inner.user

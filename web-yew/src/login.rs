@@ -1,0 +1,98 @@
+//! The login page (with the TOTP step) and logout.
+
+use berth_protocol::auth::{HttpError, LoginRequest};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::http::request;
+use crate::ws::use_ws;
+
+#[function_component(LoginPage)]
+pub fn login_page() -> Html {
+    let ctx = use_ws();
+    let user = use_node_ref();
+    let password = use_node_ref();
+    let totp = use_node_ref();
+    let need_totp = use_state(|| false);
+    let error = use_state(|| None::<String>);
+    let busy = use_state(|| false);
+    let onsubmit = {
+        let (user, password, totp) = (user.clone(), password.clone(), totp.clone());
+        let (need_totp, error, busy) = (need_totp.clone(), error.clone(), busy.clone());
+        let ws = ctx.ws.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let value = |r: &NodeRef| {
+                r.cast::<HtmlInputElement>()
+                    .map(|i| i.value())
+                    .unwrap_or_default()
+            };
+            let req = LoginRequest {
+                username: value(&user).trim().to_owned(),
+                password: value(&password),
+                totp: Some(value(&totp)).filter(|t| !t.trim().is_empty()),
+            };
+            let (need_totp, error, busy, ws) =
+                (need_totp.clone(), error.clone(), busy.clone(), ws.clone());
+            busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                let body = serde_json::to_string(&req).expect("serialisable");
+                match request("POST", "/api/v1/auth/login", Some(body)).await {
+                    Ok((200, _)) => {
+                        error.set(None);
+                        ws.connect();
+                    }
+                    Ok((_, text)) => match serde_json::from_str::<HttpError>(&text) {
+                        Ok(e) => {
+                            let totp = e
+                                .error
+                                .details
+                                .as_ref()
+                                .is_some_and(|d| d["totp_required"] == true);
+                            if totp {
+                                need_totp.set(true);
+                            }
+                            error.set(Some(e.error.message));
+                        }
+                        Err(_) => {
+                            error.set(Some("The server gave an unexpected answer.".to_owned()))
+                        }
+                    },
+                    Err(e) => error.set(Some(format!("Cannot reach the server: {e}"))),
+                }
+                busy.set(false);
+            });
+        })
+    };
+    html! {
+        <main class="login" data-page="login">
+            <form class="login-card" {onsubmit}>
+                <h1>{ "⚓ Berth" }</h1>
+                <label>{ "User name" }
+                    <input id="login-user" ref={user} autocomplete="username" required=true autofocus=true />
+                </label>
+                <label>{ "Password" }
+                    <input id="login-password" ref={password} type="password" autocomplete="current-password" required=true />
+                </label>
+                if *need_totp {
+                    <label>{ "Authentication code" }
+                        <input id="login-totp" ref={totp} inputmode="numeric" autocomplete="one-time-code"
+                               placeholder="123456 or a recovery code" required=true />
+                    </label>
+                }
+                if let Some(e) = &*error {
+                    <p id="login-error" class="error" role="alert">{ e }</p>
+                }
+                <button id="login-submit" type="submit" class="primary" disabled={*busy}>{ "Log in" }</button>
+            </form>
+        </main>
+    }
+}
+
+/// Ends the session on the server, then shows the login page.
+pub fn logout(ws: crate::ws::Ws) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = request("POST", "/api/v1/auth/logout", None).await;
+        ws.logged_out();
+    });
+}
