@@ -13,7 +13,8 @@ use tokio::sync::{Notify, watch};
 
 const INTERVAL: Duration = Duration::from_secs(1);
 
-pub type Sample = Option<Arc<SystemStats>>;
+/// The newest sample, serialised once for every subscriber.
+pub type Sample = Option<Arc<str>>;
 
 #[derive(Debug)]
 pub struct HostStats {
@@ -47,7 +48,7 @@ impl HostStats {
             let mut prev = cpu_times();
             // A first sample right away, so a new dashboard is not blank for a second.
             let first = sample(&self.data_dir, prev, prev);
-            self.tx.send_replace(Some(Arc::new(first)));
+            self.tx.send_replace(Some(encode(&first)));
             loop {
                 tokio::select! {
                     () = tokio::time::sleep(INTERVAL) => {}
@@ -56,10 +57,14 @@ impl HostStats {
                 let now = cpu_times();
                 let s = sample(&self.data_dir, prev, now);
                 prev = now;
-                self.tx.send_replace(Some(Arc::new(s)));
+                self.tx.send_replace(Some(encode(&s)));
             }
         }
     }
+}
+
+fn encode(s: &SystemStats) -> Arc<str> {
+    Arc::from(serde_json::to_string(s).expect("stats serialise"))
 }
 
 /// (busy, total) jiffies of all CPUs.

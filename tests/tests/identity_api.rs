@@ -452,6 +452,36 @@ async fn users_are_administered_and_every_change_is_audited() {
         let e: berth_protocol::api::audit::AuditEntry = serde_json::from_str(l).unwrap();
         assert!(!e.method.is_empty());
     }
+
+    // Brute force: after five failures the next attempt is refused and audited as such.
+    for _ in 0..6 {
+        let _ = berth_client::http::login(
+            &berth.url,
+            &LoginRequest {
+                username: "mallory".into(),
+                password: "guess-guess-guess".into(),
+                totp: None,
+            },
+        )
+        .await;
+    }
+    let limited = admin
+        .call::<AuditList>(AuditQuery {
+            filter: AuditFilter {
+                actor: Some("mallory".into()),
+                ..AuditFilter::default()
+            },
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let outcomes: Vec<&str> = limited.entries.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes.first(), Some(&"rate_limited"), "{outcomes:?}");
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "unauthenticated").count(),
+        5,
+        "{outcomes:?}"
+    );
 }
 
 #[tokio::test]

@@ -531,3 +531,81 @@ async fn the_client_sdk_reconnects_with_backoff_after_a_restart() {
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(again);
 }
+
+#[tokio::test]
+async fn binary_channels_respect_byte_credit_pause_the_producer_and_read_through_the_sdk() {
+    let (_tmp, berth) = ws::start().await;
+    let token = ws::login(&berth, "admin", ADMIN_PASSWORD).await;
+    let (mut r, _) = raw_session(&berth, &token).await;
+    let rss_before = ws::rss_bytes(berth.process.pid());
+    // Ten 1 GiB transfers with 64 KiB windows, never read beyond the first window.
+    for ch in 1..=10u32 {
+        r.send(json!({"t":"open","ch":ch,"kind":"diag.speedtest","p":{"bytes":1u64 << 30},"window":{"bytes":65536}}))
+            .await;
+    }
+    let mut got = std::collections::HashMap::<u32, usize>::new();
+    let mut opened = 0;
+    while let Some(m) = r.next_frame(Duration::from_millis(1500)).await {
+        match m {
+            Message::Binary(b) => {
+                let f = berth_protocol::frame::DataFrame::decode(&b).unwrap();
+                assert!(f.payload.len() <= 32 * 1024, "frames are at most 32 KiB");
+                assert_eq!(f.stream, berth_protocol::frame::Stream::Stdout);
+                *got.entry(f.ch).or_default() += f.payload.len();
+            }
+            Message::Text(t) => {
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                assert_eq!(v["t"], "opened", "{v}");
+                assert_eq!(v["window"]["bytes"], 65536);
+                opened += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(opened, 10);
+    assert!(
+        got.values().all(|n| *n == 65536),
+        "exactly one window each: {got:?}"
+    );
+    let rss_after = ws::rss_bytes(berth.process.pid());
+    assert!(
+        rss_after < rss_before + 32 * 1024 * 1024,
+        "producers paused: server grew by {} MiB holding 10 GiB of requested data",
+        (rss_after.saturating_sub(rss_before)) >> 20
+    );
+    // Credit brings exactly that much more.
+    r.send(json!({"t":"credit","ch":3,"bytes":10000})).await;
+    let mut more = 0;
+    while let Some(Message::Binary(b)) = r.next_frame(Duration::from_millis(1000)).await {
+        more += berth_protocol::frame::DataFrame::decode(&b)
+            .unwrap()
+            .payload
+            .len();
+    }
+    assert_eq!(more, 10000);
+
+    // The SDK reads a whole transfer as AsyncRead, returning credit as it goes.
+    let client = ws::client(&berth, &token).await;
+    let mut ch = client
+        .open_binary(
+            "diag.speedtest",
+            json!({"bytes": 5_000_000}),
+            Some(128 * 1024),
+        )
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut ch, &mut all)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 5_000_000);
+    assert_eq!(ch.close_payload(), Some(&json!({"bytes": 5_000_000})));
+    let e = client
+        .open_binary("diag.speedtest", json!({"bytes": 0}), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.body().unwrap().details.as_ref().unwrap()["field"],
+        "bytes"
+    );
+}

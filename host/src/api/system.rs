@@ -3,11 +3,17 @@
 use std::path::Path;
 
 use berth_protocol::api::Empty;
-use berth_protocol::api::catalogue::{SystemInfo as SystemInfoM, SystemStats as SystemStatsK};
+use berth_protocol::api::catalogue::{
+    DiagSpeedtest, SystemInfo as SystemInfoM, SystemStats as SystemStatsK,
+};
 use berth_protocol::api::system::{DockerVersion, SystemInfo};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 
 use crate::ws::outbox::SendError;
+use crate::ws::registry::bad_field;
+
+/// Largest speed test.
+const SPEEDTEST_MAX: u64 = 1 << 30;
 use crate::ws::registry::Registry;
 
 /// Bytes under `dir`, not following symlinks.
@@ -88,18 +94,50 @@ pub fn register(r: &mut Registry) {
         Ok(async move {
             loop {
                 let latest = rx.borrow_and_update().clone();
-                if let Some(s) = latest {
-                    let v =
-                        serde_json::to_value(&*s).map_err(|e| crate::ws::registry::internal(&e))?;
-                    if sink.replace(v) == Err(SendError::Closed) {
-                        return Ok(None);
-                    }
+                if let Some(s) = latest
+                    && sink.replace_raw(s) == Err(SendError::Closed)
+                {
+                    return Ok(None);
                 }
                 tokio::select! {
                     r = rx.changed() => if r.is_err() { return Ok(None) },
                     () = sink.closed() => return Ok(None),
                 }
             }
+        })
+    });
+
+    r.channel(DiagSpeedtest, |_call, params, sink| {
+        if !(1..=SPEEDTEST_MAX).contains(&params.bytes) {
+            return Err(bad_field("bytes", format!("between 1 and {SPEEDTEST_MAX}")));
+        }
+        Ok(async move {
+            // One 32 KiB frame, encoded once and shared: the writer sends it without
+            // copying, so the test measures the link and not this producer.
+            let full = berth_protocol::frame::MAX_PAYLOAD;
+            let frame = sink.encode_frame(berth_protocol::frame::Stream::Stdout, &vec![0x5a; full]);
+            let mut left = params.bytes;
+            while left > 0 {
+                let n = left.min(full as u64) as usize;
+                // Backpressure: waits while the channel's queue is full (no credit).
+                let sent = if n == full {
+                    sink.send_frame(frame.clone()).await
+                } else {
+                    sink.send_bytes(
+                        berth_protocol::frame::Stream::Stdout,
+                        frame.slice(
+                            berth_protocol::frame::HEADER_LEN
+                                ..berth_protocol::frame::HEADER_LEN + n,
+                        ),
+                    )
+                    .await
+                };
+                if sent.is_err() {
+                    return Ok(None);
+                }
+                left -= n as u64;
+            }
+            Ok(Some(serde_json::json!({ "bytes": params.bytes })))
         })
     });
 }

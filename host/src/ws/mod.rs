@@ -106,7 +106,7 @@ pub async fn upgrade(
         .max_frame_size(LIMITS.max_text_bytes as usize)
         // Small buffers: most connections are idle, and 1,000 of them must stay cheap.
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(16 * 1024)
+        .write_buffer_size(128 * 1024)
         .max_write_buffer_size(2 * 1024 * 1024)
         .on_upgrade(move |socket| conn::run(socket, state, peer, auth))
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::{CloseFrame, Message};
 use berth_protocol::error::ErrorBody;
-use berth_protocol::frame::{DataFrame, MAX_PAYLOAD, Stream};
+use berth_protocol::frame::{DataFrame, HEADER_LEN, MAX_PAYLOAD, Stream};
 use berth_protocol::wire::ServerMsg;
 use bytes::Bytes;
 use serde_json::Value;
@@ -35,10 +35,16 @@ pub enum Unit {
 #[derive(Debug)]
 enum Item {
     Json(Value),
+    /// A payload serialised once and shared by many subscribers (fan-out): only the
+    /// envelope is written per connection.
+    Raw(Arc<str>),
     Binary {
         stream: Stream,
         data: Bytes,
     },
+    /// A data frame the producer encoded itself (header + payload), so the writer sends
+    /// it without copying; split like `Binary` when the credit is smaller.
+    Frame(Bytes),
     /// The producer ended: `close` follows the data queued before it.
     End {
         p: Option<Value>,
@@ -250,6 +256,14 @@ impl Outbox {
         }
     }
 
+    /// The next frame if one can be written right now (for batching).
+    pub fn ready(&self) -> Option<Message> {
+        match self.try_next() {
+            Next::Write(m) => Some(m),
+            Next::Done | Next::Idle => None,
+        }
+    }
+
     fn try_next(&self) -> Next {
         let mut g = self.lock();
         if g.done {
@@ -277,6 +291,39 @@ impl Outbox {
                     q.seq += 1;
                     text(&ServerMsg::Data { ch, seq: q.seq, p })
                 }
+                Item::Raw(p) => {
+                    q.credit -= 1;
+                    q.seq += 1;
+                    // Same shape as `ServerMsg::Data` (a test checks it).
+                    Message::Text(
+                        format!(r#"{{"t":"data","ch":{ch},"seq":{},"p":{p}}}"#, q.seq).into(),
+                    )
+                }
+                Item::Frame(frame)
+                    if q.credit as usize >= frame.len() - HEADER_LEN || q.unit == Unit::Msgs =>
+                {
+                    q.credit -= match q.unit {
+                        Unit::Bytes => (frame.len() - HEADER_LEN) as u64,
+                        Unit::Msgs => 1,
+                    };
+                    Message::Binary(frame)
+                }
+                Item::Frame(frame) => {
+                    // Less credit than the frame holds: fall back to splitting a copy.
+                    let stream = match frame[5] {
+                        0 => Stream::Stdin,
+                        2 => Stream::Stderr,
+                        _ => Stream::Stdout,
+                    };
+                    q.items.push_front(Item::Binary {
+                        stream,
+                        data: frame.slice(HEADER_LEN..),
+                    });
+                    q.in_ready = true;
+                    g.ready.push_front(ch);
+                    drop(g);
+                    return self.try_next();
+                }
                 Item::Binary { stream, mut data } => {
                     let take = data.len().min(MAX_PAYLOAD).min(q.credit as usize);
                     let rest = data.split_off(take);
@@ -303,10 +350,14 @@ impl Outbox {
                     return Next::Write(text(&ServerMsg::Close { ch, p, error }));
                 }
             };
-            let space = Arc::clone(&q.space);
+            // Wake a waiting producer only once its queue is half empty: one wake-up per
+            // several items instead of one per item (each is a cross-thread hop).
+            let space = (q.items.len() <= q.cap / 2).then(|| Arc::clone(&q.space));
             g.mark_ready(ch);
             drop(g);
-            space.notify_one();
+            if let Some(space) = space {
+                space.notify_one();
+            }
             return Next::Write(msg);
         }
         Next::Idle
@@ -386,6 +437,27 @@ impl ChannelSink {
         self.send_item(Item::Binary { stream, data }).await
     }
 
+    /// Queues one binary frame of at most 32 KiB (waiting while the queue is full),
+    /// encoded here, in the producer's task, so the writer only hands it to the socket.
+    /// A producer that sends the same bytes repeatedly can pass `frame` from
+    /// [`Self::encode_frame`] again: it is shared, not copied.
+    pub async fn send_frame(&self, frame: Bytes) -> Result<(), SendError> {
+        debug_assert!(frame.len() > HEADER_LEN && frame.len() <= HEADER_LEN + MAX_PAYLOAD);
+        self.send_item(Item::Frame(frame)).await
+    }
+
+    /// This channel's data frame for `payload` (≤ 32 KiB).
+    pub fn encode_frame(&self, stream: Stream, payload: &[u8]) -> Bytes {
+        Bytes::from(
+            DataFrame {
+                ch: self.ch,
+                stream,
+                payload: &payload[..payload.len().min(MAX_PAYLOAD)],
+            }
+            .encode(),
+        )
+    }
+
     /// Queues without waiting; `Full` when the bounded buffer is.
     pub fn try_send(&self, p: Value) -> Result<(), SendError> {
         self.push(Item::Json(p), Mode::Try).map_err(|e| match e {
@@ -397,6 +469,12 @@ impl ChannelSink {
     /// Replaces anything not yet sent with `p` (latest value wins).
     pub fn replace(&self, p: Value) -> Result<(), SendError> {
         self.push(Item::Json(p), Mode::Replace)
+            .map_err(|e| e.unwrap_or(SendError::Closed))
+    }
+
+    /// [`Self::replace`] with a payload already serialised as JSON.
+    pub fn replace_raw(&self, p: Arc<str>) -> Result<(), SendError> {
+        self.push(Item::Raw(p), Mode::Replace)
             .map_err(|e| e.unwrap_or(SendError::Closed))
     }
 
@@ -520,6 +598,73 @@ mod tests {
         assert_eq!(drain(), 40_000, "credit beyond the window is clamped");
         out.credit(5, 1 << 30);
         assert_eq!(drain(), 20_000, "and the data waits, none lost");
+    }
+
+    #[test]
+    fn raw_payloads_are_framed_exactly_like_data_messages() {
+        let out = Outbox::new();
+        let s = out.open_channel(9, Unit::Msgs, 4, 1);
+        s.replace_raw(Arc::from(r#"{"cpu":1.5,"x":[1,2]}"#))
+            .unwrap();
+        let got: ServerMsg = serde_json::from_value(t(now(&out))).unwrap();
+        assert_eq!(
+            got,
+            ServerMsg::Data {
+                ch: 9,
+                seq: 1,
+                p: json!({"cpu": 1.5, "x": [1, 2]})
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_pauses_the_producer_until_the_writer_takes_an_item() {
+        let out = Outbox::new();
+        let s = out.open_channel(7, Unit::Msgs, 1, 2);
+        s.send(json!(1)).await.unwrap();
+        s.send(json!(2)).await.unwrap();
+        let mut third = Box::pin(s.send(json!(3)));
+        assert!(
+            futures_util::poll!(third.as_mut()).is_pending(),
+            "the producer waits while the queue is full"
+        );
+        assert_eq!(t(now(&out))["p"], 1);
+        assert!(
+            futures_util::poll!(third.as_mut()).is_ready(),
+            "space frees it"
+        );
+        out.close_channel(7, None);
+        assert_eq!(s.send(json!(4)).await, Err(SendError::Closed));
+    }
+
+    #[test]
+    fn producer_encoded_frames_go_out_whole_or_split_by_credit() {
+        let out = Outbox::new();
+        let s = out.open_channel(8, Unit::Bytes, 50_000, 4);
+        let frame = s.encode_frame(Stream::Stdout, &[1u8; MAX_PAYLOAD]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            s.send_frame(frame.clone()).await.unwrap();
+            s.send_frame(frame.clone()).await.unwrap();
+        });
+        let first = now(&out);
+        assert_eq!(
+            first,
+            Some(Message::Binary(frame)),
+            "sent as is, not copied"
+        );
+        let Some(Message::Binary(b)) = now(&out) else {
+            panic!("second frame")
+        };
+        let f = DataFrame::decode(&b).unwrap();
+        assert_eq!(
+            (f.ch, f.payload.len()),
+            (8, 50_000 - MAX_PAYLOAD),
+            "split to the credit"
+        );
+        assert!(now(&out).is_none());
     }
 
     #[test]

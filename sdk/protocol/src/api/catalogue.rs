@@ -153,6 +153,9 @@ methods! {
 channels! {
     /// Host CPU, memory, load and data-disk space, sampled every `interval_ms`.
     SystemStats = "system.stats" (system::SystemStatsParams) -> system::SystemStats, Viewer, LatestValue, binary = false;
+    /// A speed test of the link to the server: `bytes` bytes of binary frames (stream
+    /// 1), sent as fast as the client's byte credit allows; `close` carries `{bytes}`.
+    DiagSpeedtest = "diag.speedtest" (system::SpeedtestParams) -> system::BinaryFrames, Viewer, Backpressure, binary = true;
 }
 
 /// The role table of `docs/protocol.md`, generated from the catalogue.

@@ -53,3 +53,15 @@ pub struct SystemStats {
     pub disk_total: u64,
     pub disk_free: u64,
 }
+
+/// `diag.speedtest` open params: how many bytes the server should send.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SpeedtestParams {
+    /// 1 byte to 1 GiB.
+    pub bytes: u64,
+}
+
+/// Marks a binary channel in the catalogue: its data travels as binary frames
+/// (`frame::DataFrame`), never as JSON `data` messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BinaryFrames {}
