@@ -56,6 +56,8 @@ pub struct AppState {
     pub ws: crate::ws::conn::WsSettings,
     pub allowed_origins: Vec<String>,
     pub stats: Arc<crate::hoststats::HostStats>,
+    /// Open WebSocket connections (shutdown waits for them to say goodbye).
+    pub websockets: tokio::sync::watch::Sender<usize>,
     pub started: Instant,
     pub data_dir: std::path::PathBuf,
 }
@@ -191,10 +193,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         },
         allowed_origins: config.allowed_origins.clone(),
         stats,
+        websockets: tokio::sync::watch::Sender::new(0),
         started,
         data_dir: data_dir.root().to_path_buf(),
     });
-    tokio::spawn(housekeeping(Arc::clone(&state), config.audit_retention));
+    tokio::spawn(housekeeping(Arc::downgrade(&state), config.audit_retention));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -225,17 +228,41 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             tracing::info!(signal, "shutting down");
             state.shutdown.send_replace(true);
             stop.notify_one();
+            let started = Instant::now();
             match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
                 Ok(r) => r?,
                 Err(_) => tracing::warn!("connections still open after the grace period; closing them"),
             }
+            // Upgraded WebSocket connections are not the HTTP server's any more: give each
+            // the rest of the grace period to deliver its `bye` and close frame.
+            let mut live = state.websockets.subscribe();
+            let left = SHUTDOWN_GRACE.saturating_sub(started.elapsed());
+            if tokio::time::timeout(left, live.wait_for(|n| *n == 0)).await.is_err() {
+                tracing::warn!(open = *live.borrow(), "websockets still open after the grace period; closing them");
+            }
         }
     }
     drop(server);
-    // Handlers are gone; close the store before releasing the data-dir lock.
-    match Arc::try_unwrap(state) {
-        Ok(state) => drop(state),
-        Err(_) => tracing::warn!("state still referenced at shutdown; the store closes at exit"),
+    // Handlers are gone; close the store before releasing the data-dir lock. Aborted
+    // request and channel tasks release their references as the runtime drops them, so
+    // allow them a moment.
+    let mut state = state;
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        match Arc::try_unwrap(state) {
+            Ok(s) => {
+                drop(s);
+                break;
+            }
+            Err(s) if Instant::now() < deadline => {
+                state = s;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(_) => {
+                tracing::warn!("state still referenced at shutdown; the store closes at exit");
+                break;
+            }
+        }
     }
     drop(data_dir);
     tracing::info!("stopped");
@@ -243,15 +270,18 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 }
 
 /// Hourly: audit retention, and forgetting sessions that ended more than a week ago.
-async fn housekeeping(state: Arc<AppState>, retention: crate::audit::Retention) {
+/// Holds the state weakly, so it never delays closing the store at shutdown.
+async fn housekeeping(state: std::sync::Weak<AppState>, retention: crate::audit::Retention) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
-    let mut shutdown = state.shutdown.subscribe();
+    let Some(mut shutdown) = state.upgrade().map(|s| s.shutdown.subscribe()) else {
+        return;
+    };
     loop {
         tokio::select! {
             _ = every.tick() => {}
             _ = crate::ws::conn::shutting_down(&mut shutdown) => return,
         }
-        let st = Arc::clone(&state);
+        let Some(st) = state.upgrade() else { return };
         let r = tokio::task::spawn_blocking(move || {
             let audit = st
                 .store

@@ -609,3 +609,27 @@ async fn binary_channels_respect_byte_credit_pause_the_producer_and_read_through
         "bytes"
     );
 }
+
+#[tokio::test]
+async fn heartbeats_keep_readers_alive_and_drop_silent_connections() {
+    let (_tmp, berth) = ws::start_with(|c| {
+        c.env("BERTH_WS_HEARTBEAT_S", "1");
+    })
+    .await;
+    let token = ws::login(&berth, "admin", ADMIN_PASSWORD).await;
+    let (mut alive, w) = raw_session(&berth, &token).await;
+    assert_eq!(w["heartbeat_ms"], 1000);
+    let (mut silent, _) = raw_session(&berth, &token).await;
+    // A client that reads answers the server's pings (tungstenite does it while reading)
+    // and stays connected across several intervals.
+    assert!(
+        alive
+            .next_frame(Duration::from_millis(3500))
+            .await
+            .is_none()
+    );
+    alive.send(json!({"t":"ping","ts":1})).await;
+    assert_eq!(alive.recv().await["t"], "pong");
+    // One that read nothing for those 3.5 s missed two pings: it was dropped.
+    assert_eq!(silent.expect_close(WAIT).await.0, 1011);
+}

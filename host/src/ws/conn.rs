@@ -89,9 +89,17 @@ enum Flow {
     Stop,
 }
 
+/// How the read loop ended: with the socket still readable, or not.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    Open,
+    Gone,
+}
+
 pub async fn run(socket: WebSocket, state: Arc<AppState>, peer: SocketAddr, upgrade: UpgradeAuth) {
     let settings = state.ws;
-    let (sink, stream) = socket.split();
+    let _live = Live::enter(&state.websockets);
+    let (sink, mut stream) = socket.split();
     let out = Outbox::new();
     let dead = Arc::new(tokio::sync::Notify::new());
     let writer = tokio::spawn(write_loop(
@@ -111,7 +119,7 @@ pub async fn run(socket: WebSocket, state: Arc<AppState>, peer: SocketAddr, upgr
         max_ch: 0,
         inflight: Arc::new(Mutex::new(HashMap::new())),
     };
-    conn.read_loop(stream, settings, &dead).await;
+    let ended = conn.read_loop(&mut stream, settings, &dead).await;
     // Whatever ended the loop, nothing of this connection outlives it.
     for (_, c) in conn.chans.drain() {
         c.task.abort();
@@ -127,7 +135,22 @@ pub async fn run(socket: WebSocket, state: Arc<AppState>, peer: SocketAddr, upgr
     if !out.is_closing() {
         out.close(1000, "");
     }
-    let _ = timeout(CLOSE_GRACE + settings.write_timeout, writer).await;
+    // Keep reading (and discarding) until the peer answers our close frame: closing a
+    // socket with unread input makes the kernel send a reset, which can destroy the
+    // close frame (and its code) before the client reads it.
+    let drain = async {
+        if ended == Ended::Open {
+            while let Some(Ok(m)) = stream.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = timeout(CLOSE_GRACE + settings.write_timeout, async {
+        tokio::join!(writer, drain)
+    })
+    .await;
     out.finish();
 }
 
@@ -190,6 +213,22 @@ fn message_len(m: &Message) -> usize {
     }
 }
 
+/// Counts a connection as open for as long as it lives.
+struct Live(tokio::sync::watch::Sender<usize>);
+
+impl Live {
+    fn enter(count: &tokio::sync::watch::Sender<usize>) -> Self {
+        count.send_modify(|n| *n += 1);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
 /// Resolves when the server starts shutting down (true) or can no longer tell (false).
 pub async fn shutting_down(rx: &mut tokio::sync::watch::Receiver<bool>) -> bool {
     rx.wait_for(|s| *s).await.is_ok()
@@ -210,10 +249,10 @@ fn message_too_big(e: &axum::Error) -> bool {
 impl Conn {
     async fn read_loop(
         &mut self,
-        mut stream: SplitStream<WebSocket>,
+        stream: &mut SplitStream<WebSocket>,
         settings: WsSettings,
         dead: &tokio::sync::Notify,
-    ) {
+    ) -> Ended {
         let mut shutdown = self.state.shutdown.subscribe();
         let hello_deadline = Instant::now() + HELLO_TIMEOUT;
         let mut heartbeat =
@@ -222,7 +261,7 @@ impl Conn {
         loop {
             tokio::select! {
                 biased;
-                () = dead.notified() => return,
+                () = dead.notified() => return Ended::Open,
                 stopping = shutting_down(&mut shutdown) => {
                     if stopping {
                         self.out.priority(&ServerMsg::Bye {
@@ -231,34 +270,36 @@ impl Conn {
                         });
                         self.out.close(close::GOING_AWAY, "shutting down");
                     }
-                    return;
+                    return Ended::Open;
                 }
                 () = tokio::time::sleep_until(hello_deadline), if self.auth.is_none() => {
                     self.fatal(None, ErrorCode::HelloTimeout, "no hello within 5 s", close::HELLO_TIMEOUT);
-                    return;
+                    return Ended::Open;
                 }
                 _ = heartbeat.tick() => {
                     if last_seen.elapsed() > settings.heartbeat * 2 {
                         tracing::info!(client = %self.peer, "missed two heartbeats; dropping the connection");
                         self.out.close(1011, "heartbeat timeout");
-                        return;
+                        return Ended::Open;
                     }
                     self.out.priority_raw(Message::Ping(bytes::Bytes::new()));
                 }
                 msg = stream.next() => {
                     let msg = match msg {
-                        None => return,
+                        None => return Ended::Gone,
                         Some(Ok(m)) => m,
                         Some(Err(e)) => {
                             if message_too_big(&e) {
                                 self.out.close(close::MESSAGE_TOO_BIG, "message too big");
+                                return Ended::Open;
                             }
-                            return;
+                            return Ended::Gone;
                         }
                     };
                     last_seen = Instant::now();
+                    let peer_closed = matches!(msg, Message::Close(_));
                     if let Flow::Stop = self.on_message(msg).await {
-                        return;
+                        return if peer_closed { Ended::Gone } else { Ended::Open };
                     }
                 }
             }
