@@ -22,6 +22,19 @@ use crate::identity::users::now_ms;
 use crate::server::AppState;
 use crate::ws::registry::record;
 
+/// The audit record of one login attempt; the actor is the name tried (truncated).
+fn login_audit(name: &str, ip: std::net::IpAddr, outcome: &str) -> AuditRecord {
+    AuditRecord {
+        time_ms: now_ms(),
+        actor: name.chars().take(64).collect(),
+        token: None,
+        client: ip.to_string(),
+        method: "auth.login".to_owned(),
+        target: None,
+        outcome: outcome.to_owned(),
+    }
+}
+
 /// What checking the credentials found.
 enum Checked {
     Ok(
@@ -86,19 +99,7 @@ pub async fn login(
     let req_name = req.username.clone();
     if let Err(remaining) = state.limiter.check(ip, &req.username, Instant::now()) {
         tracing::warn!(user = req.username, client = %ip, "login refused: locked out");
-        record(
-            &state,
-            AuditRecord {
-                time_ms: now_ms(),
-                actor: req_name.chars().take(64).collect(),
-                token: None,
-                client: ip.to_string(),
-                method: "auth.login".to_owned(),
-                target: None,
-                outcome: "rate_limited".to_owned(),
-            },
-        )
-        .await;
+        record(&state, login_audit(&req_name, ip, "rate_limited")).await;
         let secs = remaining.as_secs().max(1);
         let mut resp = error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -153,15 +154,7 @@ pub async fn login(
         Ok::<_, crate::identity::UserError>(Checked::Ok(Box::new((user, token, session))))
     })
     .await;
-    let audit = |outcome: &str| AuditRecord {
-        time_ms: now_ms(),
-        actor: req_name.chars().take(64).collect(),
-        token: None,
-        client: ip.to_string(),
-        method: "auth.login".to_owned(),
-        target: None,
-        outcome: outcome.to_owned(),
-    };
+    let audit = |outcome: &str| login_audit(&req_name, ip, outcome);
     let (user, token, session) = match checked {
         Ok(Ok(Checked::Ok(found))) => *found,
         Ok(Ok(failed)) => {
