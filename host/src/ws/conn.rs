@@ -424,17 +424,7 @@ impl Conn {
                 Flow::Continue
             }
             ClientMsg::Close { ch } => {
-                if let Some(c) = self.chans.remove(&ch) {
-                    c.task.abort();
-                    self.out.close_channel(
-                        ch,
-                        Some(ServerMsg::Close {
-                            ch,
-                            p: None,
-                            error: None,
-                        }),
-                    );
-                }
+                self.end_channel(ch, None);
                 Flow::Continue
             }
             ClientMsg::Resize { ch, .. } | ClientMsg::Eof { ch } => {
@@ -572,19 +562,12 @@ impl Conn {
                 .map(|(ch, _)| *ch)
                 .collect();
             for ch in lost {
-                if let Some(c) = self.chans.remove(&ch) {
-                    c.task.abort();
-                }
-                self.out.close_channel(
+                self.end_channel(
                     ch,
-                    Some(ServerMsg::Close {
-                        ch,
-                        p: None,
-                        error: Some(ErrorBody::new(
-                            ErrorCode::Forbidden,
-                            "your role changed; this channel needs a higher one",
-                        )),
-                    }),
+                    Some(ErrorBody::new(
+                        ErrorCode::Forbidden,
+                        "your role changed; this channel needs a higher one",
+                    )),
                 );
             }
         }
@@ -592,6 +575,15 @@ impl Conn {
             a.0 = fresh;
         }
         Flow::Continue
+    }
+
+    /// Stops a channel's producer and tells the client the channel is closed.
+    fn end_channel(&mut self, ch: u32, error: Option<ErrorBody>) {
+        if let Some(c) = self.chans.remove(&ch) {
+            c.task.abort();
+            self.out
+                .close_channel(ch, Some(ServerMsg::Close { ch, p: None, error }));
+        }
     }
 
     fn call(&self) -> Call {
