@@ -1,64 +1,73 @@
 //! Host CPU, memory, load and data-disk figures from /proc, sampled once a second by
-//! one task and shared with every `system.stats` subscriber (a watch channel: each
-//! reader sees only the newest sample). The sampler sleeps while nobody watches, so an
-//! idle Berth spends no CPU on it.
+//! one task and pushed into every `system.stats` subscriber's outbox ([`Fanout`]: no
+//! task per subscriber). The sampler sleeps while nobody watches, so an idle Berth
+//! spends no CPU on it.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth_protocol::api::rfc3339;
 use berth_protocol::api::system::SystemStats;
-use tokio::sync::{Notify, watch};
+
+use crate::ws::fanout::Fanout;
+use crate::ws::outbox::ChannelSink;
 
 const INTERVAL: Duration = Duration::from_secs(1);
 
-/// The newest sample, serialised once for every subscriber.
-pub type Sample = Option<Arc<str>>;
-
 #[derive(Debug)]
 pub struct HostStats {
-    tx: watch::Sender<Sample>,
-    wake: Notify,
+    subs: Fanout,
+    /// The newest sample while the sampler runs, serialised once for everybody; a new
+    /// subscriber gets it at once instead of waiting up to a second.
+    latest: Mutex<Option<Arc<str>>>,
     data_dir: PathBuf,
 }
 
 impl HostStats {
     pub fn new(data_dir: PathBuf) -> Arc<Self> {
         Arc::new(Self {
-            tx: watch::Sender::new(None),
-            wake: Notify::new(),
+            subs: Fanout::default(),
+            latest: Mutex::new(None),
             data_dir,
         })
     }
 
-    /// A receiver of samples; starts the sampler if it was idle.
-    pub fn subscribe(&self) -> watch::Receiver<Sample> {
-        let rx = self.tx.subscribe();
-        self.wake.notify_one();
-        rx
+    fn latest(&self) -> std::sync::MutexGuard<'_, Option<Arc<str>>> {
+        self.latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds a subscriber (starting the sampler if it was idle); it leaves by closing
+    /// its channel.
+    pub fn subscribe(&self, sink: ChannelSink) {
+        if let Some(s) = self.latest().clone() {
+            // Closed already? Then the next sample forgets it.
+            let _ = sink.replace_raw(s);
+        }
+        self.subs.join(sink);
     }
 
     /// The sampler loop; spawned once at start.
     pub async fn run(self: Arc<Self>) {
         loop {
-            while self.tx.receiver_count() == 0 {
-                self.wake.notified().await;
-            }
+            self.subs.subscribed().await;
             let mut prev = cpu_times();
             // A first sample right away, so a new dashboard is not blank for a second.
-            let first = sample(&self.data_dir, prev, prev);
-            self.tx.send_replace(Some(encode(&first)));
+            let mut next = sample(&self.data_dir, prev, prev);
             loop {
-                tokio::select! {
-                    () = tokio::time::sleep(INTERVAL) => {}
-                    () = self.tx.closed() => break,
+                let encoded = encode(&next);
+                *self.latest() = Some(Arc::clone(&encoded));
+                if self.subs.replace_all(&encoded) == 0 {
+                    break;
                 }
+                tokio::time::sleep(INTERVAL).await;
                 let now = cpu_times();
-                let s = sample(&self.data_dir, prev, now);
+                next = sample(&self.data_dir, prev, now);
                 prev = now;
-                self.tx.send_replace(Some(encode(&s)));
             }
+            *self.latest() = None;
         }
     }
 }

@@ -9,7 +9,6 @@ use berth_protocol::api::catalogue::{
 use berth_protocol::api::system::{DockerVersion, SystemInfo};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 
-use crate::ws::outbox::SendError;
 use crate::ws::registry::bad_field;
 
 /// Largest speed test.
@@ -90,20 +89,12 @@ pub fn register(r: &mut Registry) {
 
     r.channel(SystemStatsK, |call, params, sink| {
         host_param(params.host.as_deref())?;
-        let mut rx = call.state.stats.subscribe();
+        // The shared sampler writes into this channel's outbox directly; the producer
+        // only has to live as long as the channel.
+        call.state.stats.subscribe(sink.clone());
         Ok(async move {
-            loop {
-                let latest = rx.borrow_and_update().clone();
-                if let Some(s) = latest
-                    && sink.replace_raw(s) == Err(SendError::Closed)
-                {
-                    return Ok(None);
-                }
-                tokio::select! {
-                    r = rx.changed() => if r.is_err() { return Ok(None) },
-                    () = sink.closed() => return Ok(None),
-                }
-            }
+            sink.closed().await;
+            Ok(None)
         })
     });
 

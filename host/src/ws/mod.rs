@@ -8,6 +8,7 @@
 //! [`registry`] authorises and dispatches every request and channel.
 
 pub mod conn;
+pub mod fanout;
 pub mod outbox;
 pub mod registry;
 

@@ -62,6 +62,9 @@ struct ChanQ {
     items: VecDeque<Item>,
     seq: u64,
     in_ready: bool,
+    /// A producer found the queue full and waits on `space`: only then is a wake-up
+    /// worth its cross-thread hop.
+    blocked: bool,
     space: Arc<Notify>,
 }
 
@@ -206,6 +209,7 @@ impl Outbox {
                 items: VecDeque::new(),
                 seq: 0,
                 in_ready: false,
+                blocked: false,
                 space: Arc::clone(&space),
             },
         );
@@ -351,8 +355,12 @@ impl Outbox {
                 }
             };
             // Wake a waiting producer only once its queue is half empty: one wake-up per
-            // several items instead of one per item (each is a cross-thread hop).
-            let space = (q.items.len() <= q.cap / 2).then(|| Arc::clone(&q.space));
+            // several items instead of one per item (each is a cross-thread hop). A
+            // producer that is not waiting (latest value, fan-out) is not woken at all.
+            let space = (q.blocked && q.items.len() <= q.cap / 2).then(|| {
+                q.blocked = false;
+                Arc::clone(&q.space)
+            });
             g.mark_ready(ch);
             drop(g);
             if let Some(space) = space {
@@ -404,7 +412,10 @@ impl ChannelSink {
             }
             Mode::Queue | Mode::Try if q.items.len() < q.cap => q.items.push_back(item),
             Mode::Try => return Err(Ok(SendError::Full)),
-            Mode::Queue => return Err(Err(item)),
+            Mode::Queue => {
+                q.blocked = true;
+                return Err(Err(item));
+            }
         }
         g.mark_ready(self.ch);
         drop(g);
