@@ -16,7 +16,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::Config;
 use crate::datadir::{DataDir, DataDirError};
-use crate::docker::DockerHost;
+use crate::docker::hosts::Hosts;
 use crate::plugins::{HealthStatus, PluginRuntime};
 use crate::store::{Store, StoreError};
 
@@ -46,7 +46,7 @@ pub enum ServeError {
 #[derive(Debug)]
 pub struct AppState {
     pub store: Store,
-    pub docker: DockerHost,
+    pub hosts: Hosts,
     pub plugins: PluginRuntime,
     pub limiter: crate::identity::ratelimit::LoginLimiter,
     pub registry: Arc<crate::ws::registry::Registry>,
@@ -120,7 +120,9 @@ pub async fn readiness(state: &AppState) -> Readiness {
     checks.push(check(
         "docker",
         state
-            .docker
+            .hosts
+            .local()
+            .conn
             .probe()
             .await
             .map(|e| format!("engine {} (API {})", e.version, e.api_version))
@@ -161,18 +163,19 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let plugins = PluginRuntime::start(&data_dir.plugin_cache_dir())
         .await
         .map_err(|e| ServeError::Plugins(format!("{e:#}")))?;
-    let docker = DockerHost::new(config.docker_host.clone());
+    let hosts = Hosts::new(config.docker_host.clone());
     // Negotiate now so the first request does not pay for it; failure is not fatal
     // (`/readyz` reports it and the next use retries).
-    match docker.probe().await {
+    match hosts.local().conn.probe().await {
         Ok(e) => tracing::info!(
-            endpoint = docker.describe(),
+            endpoint = hosts.local().conn.describe(),
             engine = e.version,
             api = e.api_version,
             "docker connected"
         ),
         Err(e) => tracing::warn!(error = %e, "docker not reachable yet"),
     }
+    hosts.start();
 
     let limiter = crate::identity::ratelimit::LoginLimiter::new(config.login_lockout);
     let secret_key = crate::secrets::SecretKey::load_or_create(&data_dir.secret_key_path())
@@ -181,7 +184,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     tokio::spawn(Arc::clone(&stats).run());
     let state = Arc::new(AppState {
         store,
-        docker,
+        hosts,
         plugins,
         limiter,
         registry: Arc::new(crate::ws::registry::Registry::standard()),

@@ -196,3 +196,24 @@ pub fn rss_bytes(pid: u32) -> u64 {
         .unwrap_or(0)
         * 1024
 }
+
+/// Creates user `name` with `role` (password `password-of-<name>`) and connects as them.
+pub async fn user(
+    berth: &Berth,
+    admin: &Client,
+    name: &str,
+    role: berth_protocol::role::Role,
+) -> Client {
+    let password = format!("password-of-{name}");
+    admin
+        .call::<berth_protocol::api::catalogue::UsersCreate>(
+            berth_protocol::api::users::CreateUser {
+                name: name.to_owned(),
+                role,
+                password: password.clone(),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {e}"));
+    client(berth, &login(berth, name, &password).await).await
+}

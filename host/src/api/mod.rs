@@ -4,9 +4,17 @@
 
 mod audit;
 mod auth;
+mod containers;
+mod docker_args;
+mod events;
+mod images;
+mod networks;
+mod redeploy;
+mod streams;
 mod system;
 mod tokens;
 mod users;
+mod volumes;
 
 use berth_protocol::error::{ErrorBody, ErrorCode};
 
@@ -19,6 +27,12 @@ pub fn register(r: &mut Registry) {
     users::register(r);
     audit::register(r);
     system::register(r);
+    events::register(r);
+    containers::register(r);
+    streams::register(r);
+    images::register(r);
+    volumes::register(r);
+    networks::register(r);
 }
 
 /// Maps identity errors to protocol errors; store failures become `internal`.

@@ -6,8 +6,7 @@ use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
     DiagSpeedtest, SystemInfo as SystemInfoM, SystemStats as SystemStatsK,
 };
-use berth_protocol::api::system::{DockerVersion, SystemInfo};
-use berth_protocol::error::{ErrorBody, ErrorCode};
+use berth_protocol::api::system::{DockerCounts, DockerVersion, SystemInfo};
 
 use crate::ws::registry::bad_field;
 
@@ -45,20 +44,14 @@ fn os_name() -> String {
         .unwrap_or_else(|| std::env::consts::OS.to_owned())
 }
 
-fn host_param(host: Option<&str>) -> Result<(), ErrorBody> {
-    match host {
-        None | Some("local") => Ok(()),
-        Some(other) => Err(ErrorBody::new(
-            ErrorCode::NotFound,
-            format!("no Docker host {other:?}; this Berth manages only \"local\""),
-        )
-        .with_details(serde_json::json!({ "field": "host" }))),
-    }
-}
-
 pub fn register(r: &mut Registry) {
     r.method(SystemInfoM, |call, _: Empty| async move {
-        let docker = call.state.docker.probe().await;
+        let host = call.state.hosts.local();
+        let docker = host.conn.probe().await;
+        let info = match host.docker().await {
+            Ok(d) => d.info().await.ok(),
+            Err(_) => None,
+        };
         let (data_dir, bytes, schema) = call
             .blocking(|st| {
                 let bytes = dir_bytes(&st.data_dir);
@@ -83,12 +76,19 @@ pub fn register(r: &mut Registry) {
             docker: docker.ok().map(|e| DockerVersion {
                 version: e.version,
                 api_version: e.api_version,
+                os: info.as_ref().and_then(|i| i.operating_system.clone()),
+                counts: info.as_ref().map(|i| DockerCounts {
+                    containers_running: i.containers_running.unwrap_or(0).max(0) as u64,
+                    containers_paused: i.containers_paused.unwrap_or(0).max(0) as u64,
+                    containers_stopped: i.containers_stopped.unwrap_or(0).max(0) as u64,
+                    images: i.images.unwrap_or(0).max(0) as u64,
+                }),
             }),
         })
     });
 
     r.channel(SystemStatsK, |call, params, sink| {
-        host_param(params.host.as_deref())?;
+        call.state.hosts.get(params.host.as_deref())?;
         // The shared sampler writes into this channel's outbox directly; the producer
         // only has to live as long as the channel.
         call.state.stats.subscribe(sink.clone());

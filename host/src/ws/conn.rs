@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use berth_protocol::error::{ErrorBody, ErrorCode, close};
-use berth_protocol::frame::DataFrame;
+use berth_protocol::frame::{DataFrame, Stream};
 use berth_protocol::role::Role;
 use berth_protocol::wire::{
     ClientMsg, DecodeError, Limits, PROTOCOL_VERSION, Peer, ServerMsg, WelcomeUser, Window,
@@ -20,10 +20,11 @@ use berth_protocol::wire::{
 };
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, timeout};
 
-use super::outbox::{Outbox, Unit};
+use super::outbox::{Input, Outbox, Unit};
 use super::registry::{Call, internal};
 use crate::identity::principal::{Principal, Via};
 use crate::server::AppState;
@@ -70,7 +71,15 @@ type Inflight = Arc<Mutex<HashMap<String, AbortHandle>>>;
 struct Chan {
     role: Role,
     task: AbortHandle,
+    /// Where the client's input goes, for kinds that take it.
+    input: Option<mpsc::Sender<Input>>,
 }
+
+/// Input items a channel may have waiting; stdin beyond that waits for the producer.
+const INPUT_QUEUE: usize = 256;
+/// How long a reader waits for a producer to take input before giving up on the
+/// channel (a process that never reads its stdin must not stall the connection).
+const INPUT_WAIT: Duration = Duration::from_secs(5);
 
 struct Conn {
     state: Arc<AppState>,
@@ -354,16 +363,17 @@ impl Conn {
                     );
                     Flow::Stop
                 }
-                // No v1 channel kind of this build takes input yet (exec arrives with
-                // Docker management); say so rather than drop keystrokes silently.
-                Ok(f) if self.chans.contains_key(&f.ch) => self.reply_err(
+                Ok(f) if f.stream == Stream::Stdin => {
+                    let data = bytes.slice(berth_protocol::frame::HEADER_LEN..);
+                    self.input(f.ch, Input::Data(data)).await
+                }
+                Ok(f) => self.reply_err(
                     None,
                     ErrorBody::new(
                         ErrorCode::BadRequest,
-                        format!("channel {} takes no input", f.ch),
+                        format!("channel {}: clients send only stream 0 (stdin)", f.ch),
                     ),
                 ),
-                Ok(_) => Flow::Continue,
             },
             Message::Close(_) => Flow::Stop,
             Message::Ping(_) | Message::Pong(_) => Flow::Continue,
@@ -427,19 +437,45 @@ impl Conn {
                 self.end_channel(ch, None);
                 Flow::Continue
             }
-            ClientMsg::Resize { ch, .. } | ClientMsg::Eof { ch } => {
-                if self.chans.contains_key(&ch) {
-                    return self.reply_err(
-                        None,
-                        ErrorBody::new(
-                            ErrorCode::BadRequest,
-                            format!("channel {ch} takes no input"),
+            ClientMsg::Resize { ch, cols, rows } => {
+                self.input(ch, Input::Resize { cols, rows }).await
+            }
+            ClientMsg::Eof { ch } => self.input(ch, Input::Eof).await,
+        }
+    }
+
+    /// Hands input to a channel's producer. Input for a channel that is gone is dropped
+    /// (it may have just ended); for one that takes none it is an error.
+    async fn input(&mut self, ch: u32, input: Input) -> Flow {
+        let Some(chan) = self.chans.get(&ch) else {
+            return Flow::Continue;
+        };
+        let Some(tx) = chan.input.clone() else {
+            return self.reply_err(
+                None,
+                ErrorBody::new(
+                    ErrorCode::BadRequest,
+                    format!("channel {ch} takes no input"),
+                ),
+            );
+        };
+        match tx.send_timeout(input, INPUT_WAIT).await {
+            Ok(()) => {}
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => {}
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                self.end_channel(
+                    ch,
+                    Some(ErrorBody::new(
+                        ErrorCode::Overflow,
+                        format!(
+                            "channel {ch}: the process did not read its input for {}s",
+                            INPUT_WAIT.as_secs()
                         ),
-                    );
-                }
-                Flow::Continue
+                    )),
+                );
             }
         }
+        Flow::Continue
     }
 
     async fn hello(&mut self, client: Peer, token: Option<String>) -> Flow {
@@ -722,7 +758,15 @@ impl Conn {
             berth_protocol::api::catalogue::Overflow::Backpressure if info.binary => 16,
             berth_protocol::api::catalogue::Overflow::Backpressure => 8,
         };
-        let sink = self.out.open_channel(ch, unit, u64::from(size), cap);
+        let (input_tx, input_rx) = if info.input {
+            let (tx, rx) = mpsc::channel(INPUT_QUEUE);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let sink = self
+            .out
+            .open_channel(ch, unit, u64::from(size), cap, input_rx);
         let producer = match registry.open(self.call(), &kind, p, sink) {
             Ok(f) => f,
             Err(error) => {
@@ -751,6 +795,7 @@ impl Conn {
             Chan {
                 role: info.role,
                 task: task.abort_handle(),
+                input: input_tx,
             },
         );
         Flow::Continue

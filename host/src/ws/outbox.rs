@@ -196,6 +196,7 @@ impl Outbox {
         unit: Unit,
         window: u64,
         cap: usize,
+        input: Option<tokio::sync::mpsc::Receiver<Input>>,
     ) -> ChannelSink {
         let space = Arc::new(Notify::new());
         let mut g = self.lock();
@@ -217,6 +218,7 @@ impl Outbox {
             out: Arc::clone(self),
             ch,
             space,
+            input: Arc::new(Mutex::new(input)),
         }
     }
 
@@ -383,17 +385,46 @@ impl Outbox {
     }
 }
 
+/// What a client sends into a channel that takes input (`exec`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Stream-0 bytes (stdin).
+    Data(Bytes),
+    Resize {
+        cols: u16,
+        rows: u16,
+    },
+    /// stdin ends.
+    Eof,
+}
+
 /// A producer's handle on its channel.
 #[derive(Debug, Clone)]
 pub struct ChannelSink {
     out: Arc<Outbox>,
     ch: u32,
     space: Arc<Notify>,
+    /// The client's input, for kinds that take it; the producer takes it once.
+    input: Arc<Mutex<Option<tokio::sync::mpsc::Receiver<Input>>>>,
 }
 
 impl ChannelSink {
     pub fn id(&self) -> u32 {
         self.ch
+    }
+
+    /// The client's input (once; `None` for kinds without input).
+    pub fn take_input(&self) -> Option<tokio::sync::mpsc::Receiver<Input>> {
+        self.input
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    /// Whether the channel is gone (closed by either side or with the connection).
+    pub fn is_closed(&self) -> bool {
+        let g = self.out.lock();
+        g.done || g.closing.is_some() || !g.chans.contains_key(&self.ch)
     }
 
     fn push(&self, item: Item, mode: Mode) -> Result<(), Result<SendError, Item>> {
@@ -489,10 +520,14 @@ impl ChannelSink {
             .map_err(|e| e.unwrap_or(SendError::Closed))
     }
 
-    /// Ends the channel after the data already queued.
+    /// Ends the channel after the data already queued. Only the first call counts, so
+    /// a producer may end its channel with a payload of its own (an `overflow` cursor)
+    /// before the registry ends it again.
     pub fn finish(&self, p: Option<Value>, error: Option<ErrorBody>) {
         let mut g = self.out.lock();
-        if let Some(q) = g.chans.get_mut(&self.ch) {
+        if let Some(q) = g.chans.get_mut(&self.ch)
+            && !q.items.iter().any(|i| matches!(i, Item::End { .. }))
+        {
             q.items.push_back(Item::End { p, error });
             g.mark_ready(self.ch);
             drop(g);
@@ -543,8 +578,8 @@ mod tests {
     #[test]
     fn priority_first_then_channels_round_robin_within_credit() {
         let out = Outbox::new();
-        let a = out.open_channel(1, Unit::Msgs, 2, 8);
-        let b = out.open_channel(2, Unit::Msgs, 8, 8);
+        let a = out.open_channel(1, Unit::Msgs, 2, 8, None);
+        let b = out.open_channel(2, Unit::Msgs, 8, 8, None);
         for i in 0..4 {
             a.try_send(json!({"a": i})).unwrap();
             b.try_send(json!({"b": i})).unwrap();
@@ -565,7 +600,7 @@ mod tests {
     #[test]
     fn latest_value_never_queues_stale_values() {
         let out = Outbox::new();
-        let s = out.open_channel(3, Unit::Msgs, 1, 1);
+        let s = out.open_channel(3, Unit::Msgs, 1, 1, None);
         s.replace(json!(1)).unwrap();
         assert_eq!(t(now(&out))["p"], 1);
         for i in 2..100 {
@@ -580,12 +615,12 @@ mod tests {
     #[test]
     fn bounded_buffers_report_full_and_binary_is_chunked_by_credit() {
         let out = Outbox::new();
-        let s = out.open_channel(4, Unit::Msgs, 0, 2);
+        let s = out.open_channel(4, Unit::Msgs, 0, 2, None);
         s.try_send(json!(1)).unwrap();
         s.try_send(json!(2)).unwrap();
         assert_eq!(s.try_send(json!(3)), Err(SendError::Full));
 
-        let bin = out.open_channel(5, Unit::Bytes, 40_000, 4);
+        let bin = out.open_channel(5, Unit::Bytes, 40_000, 4, None);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -614,7 +649,7 @@ mod tests {
     #[test]
     fn raw_payloads_are_framed_exactly_like_data_messages() {
         let out = Outbox::new();
-        let s = out.open_channel(9, Unit::Msgs, 4, 1);
+        let s = out.open_channel(9, Unit::Msgs, 4, 1, None);
         s.replace_raw(Arc::from(r#"{"cpu":1.5,"x":[1,2]}"#))
             .unwrap();
         let got: ServerMsg = serde_json::from_value(t(now(&out))).unwrap();
@@ -631,7 +666,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_pauses_the_producer_until_the_writer_takes_an_item() {
         let out = Outbox::new();
-        let s = out.open_channel(7, Unit::Msgs, 1, 2);
+        let s = out.open_channel(7, Unit::Msgs, 1, 2, None);
         s.send(json!(1)).await.unwrap();
         s.send(json!(2)).await.unwrap();
         let mut third = Box::pin(s.send(json!(3)));
@@ -651,7 +686,7 @@ mod tests {
     #[test]
     fn producer_encoded_frames_go_out_whole_or_split_by_credit() {
         let out = Outbox::new();
-        let s = out.open_channel(8, Unit::Bytes, 50_000, 4);
+        let s = out.open_channel(8, Unit::Bytes, 50_000, 4, None);
         let frame = s.encode_frame(Stream::Stdout, &[1u8; MAX_PAYLOAD]);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -681,7 +716,7 @@ mod tests {
     #[test]
     fn end_follows_data_and_close_frame_is_last() {
         let out = Outbox::new();
-        let s = out.open_channel(6, Unit::Msgs, 5, 4);
+        let s = out.open_channel(6, Unit::Msgs, 5, 4, None);
         s.try_send(json!("x")).unwrap();
         s.finish(Some(json!({"exit_code": 0})), None);
         assert_eq!(t(now(&out))["t"], "data");

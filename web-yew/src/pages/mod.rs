@@ -2,8 +2,10 @@
 //! no fake data.
 
 mod audit;
+mod containers;
 mod dashboard;
 mod profile;
+mod resources;
 mod tokens;
 mod users;
 
@@ -17,6 +19,10 @@ use crate::ws::{WsState, describe, use_ws};
 pub fn render(route: Route) -> Html {
     match route {
         Route::Dashboard => html! { <dashboard::Dashboard /> },
+        Route::Containers => html! { <containers::ContainersPage /> },
+        Route::Images => html! { <resources::ImagesPage /> },
+        Route::Volumes => html! { <resources::VolumesPage /> },
+        Route::Networks => html! { <resources::NetworksPage /> },
         Route::Users => html! { <users::UsersPage /> },
         Route::Tokens => html! { <tokens::TokensPage /> },
         Route::Audit => html! { <audit::AuditPage /> },

@@ -11,7 +11,10 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Empty, audit, auth, system, tokens, users};
+use super::{
+    Empty, audit, auth, containers, events, hosts, images, networks, streams, system, tokens,
+    users, volumes,
+};
 use crate::role::Role;
 
 /// A method: `{"t":"req","method":NAME,"p":Params}` → `{"t":"res","p":Result}`.
@@ -44,6 +47,8 @@ pub trait ChannelKind: 'static {
     const OVERFLOW: Overflow;
     /// Binary channels count their window in bytes, JSON ones in messages.
     const BINARY: bool;
+    /// Whether the client may send into it (stream-0 frames, `resize`, `eof`).
+    const INPUT: bool;
     type Params: Serialize + DeserializeOwned + JsonSchema + Send + 'static;
     type Data: Serialize + DeserializeOwned + JsonSchema + Send + 'static;
 }
@@ -62,6 +67,7 @@ pub struct ChannelInfo {
     pub role: Role,
     pub overflow: Overflow,
     pub binary: bool,
+    pub input: bool,
 }
 
 macro_rules! methods {
@@ -89,7 +95,7 @@ macro_rules! methods {
 }
 
 macro_rules! channels {
-    ($( $(#[$doc:meta])* $ty:ident = $name:literal ($p:ty) -> $d:ty, $role:ident, $overflow:ident, binary = $b:literal; )*) => {
+    ($( $(#[$doc:meta])* $ty:ident = $name:literal ($p:ty) -> $d:ty, $role:ident, $overflow:ident, binary = $b:literal $(, input = $i:literal)?; )*) => {
         $(
             $(#[$doc])*
             #[derive(Debug, Clone, Copy)]
@@ -99,12 +105,13 @@ macro_rules! channels {
                 const ROLE: Role = Role::$role;
                 const OVERFLOW: Overflow = Overflow::$overflow;
                 const BINARY: bool = $b;
+                const INPUT: bool = false $(|| $i)?;
                 type Params = $p;
                 type Data = $d;
             }
         )*
         /// Every channel kind, in catalogue order.
-        pub const CHANNELS: &[ChannelInfo] = &[$(ChannelInfo { name: $name, role: Role::$role, overflow: Overflow::$overflow, binary: $b }),*];
+        pub const CHANNELS: &[ChannelInfo] = &[$(ChannelInfo { name: $name, role: Role::$role, overflow: Overflow::$overflow, binary: $b, input: false $(|| $i)? }),*];
 
         /// `(name, params schema, data schema)` of every channel kind.
         pub fn channel_schemas() -> Vec<(&'static str, serde_json::Value, serde_json::Value)> {
@@ -148,6 +155,44 @@ methods! {
     AuditExport = "audit.export" (audit::AuditExport) -> audit::AuditExportPage, Admin, audited = false;
     /// Versions, uptime, data directory usage, Docker reachability.
     SystemInfo = "system.info" (Empty) -> system::SystemInfo, Viewer, audited = false;
+    /// Disk use of images, containers, volumes and build cache.
+    SystemDf = "system.df" (hosts::HostOnly) -> system::SystemDf, Viewer, audited = false;
+    /// The Docker hosts and their health.
+    HostsList = "hosts.list" (Empty) -> hosts::HostList, Viewer, audited = false;
+    /// Every container, grouped by compose project.
+    ContainersList = "containers.list" (hosts::HostOnly) -> containers::ContainerList, Viewer, audited = false;
+    /// Docker's inspect document; environment values redacted for viewers.
+    ContainerInspect = "container.inspect" (containers::ContainerRef) -> containers::ContainerInspect, Viewer, audited = false;
+    ContainerStart = "container.start" (containers::ContainerRef) -> containers::ContainerState, Operator, audited = true;
+    ContainerStop = "container.stop" (containers::StopContainer) -> containers::ContainerState, Operator, audited = true;
+    ContainerKill = "container.kill" (containers::KillContainer) -> containers::ContainerState, Operator, audited = true;
+    ContainerRestart = "container.restart" (containers::StopContainer) -> containers::ContainerState, Operator, audited = true;
+    ContainerPause = "container.pause" (containers::ContainerRef) -> containers::ContainerState, Operator, audited = true;
+    ContainerUnpause = "container.unpause" (containers::ContainerRef) -> containers::ContainerState, Operator, audited = true;
+    ContainerRemove = "container.remove" (containers::RemoveContainer) -> containers::ContainerState, Admin, audited = true;
+    ContainerRename = "container.rename" (containers::RenameContainer) -> containers::ContainerState, Operator, audited = true;
+    /// Recreates the container with the same configuration (pulling its image when a
+    /// registry answers, else reusing the local one) and starts it if it ran.
+    ContainerRedeploy = "container.redeploy" (containers::ContainerRef) -> containers::Redeployed, Operator, audited = true;
+    /// One action on many containers; one result per id (`remove` needs admin).
+    ContainersBulk = "containers.bulk" (containers::BulkAction) -> containers::BulkResult, Operator, audited = true;
+    ImagesList = "images.list" (hosts::HostOnly) -> images::ImageList, Viewer, audited = false;
+    ImagesRemove = "images.remove" (images::RemoveImage) -> images::RemovedImages, Admin, audited = true;
+    /// Removes dangling images.
+    ImagesPrune = "images.prune" (hosts::HostOnly) -> images::Pruned, Admin, audited = true;
+    VolumesList = "volumes.list" (hosts::HostOnly) -> volumes::VolumeList, Viewer, audited = false;
+    VolumesInspect = "volumes.inspect" (volumes::VolumeRef) -> volumes::VolumeInspect, Viewer, audited = false;
+    /// Refused with `conflict` while a container uses the volume.
+    VolumesRemove = "volumes.remove" (volumes::RemoveVolume) -> Empty, Admin, audited = true;
+    VolumesBulkRemove = "volumes.bulk_remove" (volumes::BulkRemoveVolumes) -> containers::BulkResult, Admin, audited = true;
+    /// Lists a directory inside a volume (read through a never-started helper).
+    VolumeBrowse = "volume.browse" (volumes::BrowseVolume) -> volumes::Listing, Operator, audited = false;
+    /// Reads part of a file inside a volume.
+    VolumeReadFile = "volume.read_file" (volumes::ReadFile) -> volumes::FileChunk, Operator, audited = false;
+    NetworksList = "networks.list" (hosts::HostOnly) -> networks::NetworkList, Viewer, audited = false;
+    NetworkInspect = "network.inspect" (networks::NetworkRef) -> serde_json::Value, Viewer, audited = false;
+    /// Refused with `conflict` while containers are attached; built-ins never.
+    NetworkRemove = "network.remove" (networks::NetworkRef) -> Empty, Admin, audited = true;
 }
 
 channels! {
@@ -156,6 +201,13 @@ channels! {
     /// A speed test of the link to the server: `bytes` bytes of binary frames (stream
     /// 1), sent as fast as the client's byte credit allows; `close` carries `{bytes}`.
     DiagSpeedtest = "diag.speedtest" (system::SpeedtestParams) -> system::BinaryFrames, Viewer, Backpressure, binary = true;
+    /// Docker events, normalised, replayable from a cursor.
+    Events = "events" (events::EventsParams) -> events::Event, Viewer, Bounded, binary = false;
+    /// A container's output: binary frames, stream 1 stdout, 2 stderr (TTY: 1).
+    ContainerLogs = "container.logs" (streams::LogsParams) -> system::BinaryFrames, Viewer, Backpressure, binary = true;
+    /// A process in a container: binary frames both ways, `resize`, `eof`; `close`
+    /// carries `exit_code`.
+    Exec = "exec" (streams::ExecParams) -> system::BinaryFrames, Operator, Backpressure, binary = true, input = true;
 }
 
 /// The role table of `docs/protocol.md`, generated from the catalogue.
@@ -203,8 +255,10 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), names.len(), "duplicate names");
         for n in names {
+            // Methods are noun.verb; channel kinds are nouns (`events`, `exec`).
+            let is_method = METHODS.iter().any(|m| m.name == n);
             assert!(
-                n.contains('.')
+                (n.contains('.') || !is_method)
                     && n.bytes()
                         .all(|b| b.is_ascii_lowercase() || b"._".contains(&b)),
                 "{n}"

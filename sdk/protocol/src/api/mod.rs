@@ -7,9 +7,16 @@
 pub mod audit;
 pub mod auth;
 pub mod catalogue;
+pub mod containers;
+pub mod events;
+pub mod hosts;
+pub mod images;
+pub mod networks;
+pub mod streams;
 pub mod system;
 pub mod tokens;
 pub mod users;
+pub mod volumes;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -25,6 +25,38 @@ pub struct SystemInfo {
 pub struct DockerVersion {
     pub version: String,
     pub api_version: String,
+    /// The engine host's OS and counts, from Docker's `info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<DockerCounts>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DockerCounts {
+    pub containers_running: u64,
+    pub containers_paused: u64,
+    pub containers_stopped: u64,
+    pub images: u64,
+}
+
+/// `system.df`: disk use by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SystemDf {
+    pub images: DfRow,
+    pub containers: DfRow,
+    pub volumes: DfRow,
+    pub build_cache: DfRow,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DfRow {
+    pub count: u64,
+    /// Of `count`, how many are in use.
+    pub active: u64,
+    pub size: i64,
+    /// What removing the unused ones would free.
+    pub reclaimable: i64,
 }
 
 /// `system.stats` open params.

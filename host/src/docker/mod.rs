@@ -5,6 +5,13 @@
 //! (`negotiate_version`); the negotiated client is kept and thrown away on failure so
 //! that the next use reconnects by itself when the daemon comes back.
 
+pub mod errors;
+pub mod events;
+pub mod helper;
+pub mod hosts;
+pub mod model;
+pub mod volpath;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -153,6 +160,12 @@ impl DockerHost {
             .map_err(unreachable)?;
         *slot = Some(negotiated.clone());
         Ok(negotiated)
+    }
+
+    /// Drops the client, so the next use connects and negotiates again (the daemon
+    /// went away, or restarted with another version).
+    pub async fn forget(&self) {
+        *self.client.lock().await = None;
     }
 
     /// Asks the engine for its version; forgets the client on failure.

@@ -1,0 +1,61 @@
+//! The `events` channel and `hosts.list`.
+
+use berth_protocol::api::Empty;
+use berth_protocol::api::catalogue::{Events, HostsList};
+use berth_protocol::api::events::EventsCursor;
+use berth_protocol::api::hosts::{HostList, HostStatus};
+
+use crate::docker::events::overflow_error;
+use crate::ws::registry::Registry;
+
+pub fn register(r: &mut Registry) {
+    r.method(HostsList, |call, _: Empty| async move {
+        let mut hosts = Vec::new();
+        for h in call.state.hosts.all() {
+            let probe = h.conn.probe().await;
+            hosts.push(HostStatus {
+                name: h.name.clone(),
+                endpoint: h.conn.describe(),
+                healthy: probe.is_ok(),
+                error: probe.as_ref().err().map(ToString::to_string),
+                engine_version: probe.as_ref().ok().map(|e| e.version.clone()),
+                api_version: probe.ok().map(|e| e.api_version),
+            });
+        }
+        Ok(HostList { hosts })
+    });
+
+    r.channel(Events, |call, params, sink| {
+        let host = call.state.hosts.get(params.host.as_deref())?;
+        let overflowed = |cursor: String| {
+            let p = serde_json::to_value(EventsCursor { cursor }).expect("cursor serialises");
+            sink.finish(Some(p), Some(overflow_error()));
+        };
+        let rx = match host
+            .events
+            .subscribe(sink.clone(), params.filters, params.since.as_deref())
+        {
+            Ok(rx) => Some(rx),
+            Err(cursor) => {
+                overflowed(cursor);
+                None
+            }
+        };
+        let sink = sink.clone();
+        Ok(async move {
+            let Some(rx) = rx else {
+                return Ok(None);
+            };
+            tokio::select! {
+                cursor = rx => {
+                    if let Ok(cursor) = cursor {
+                        let p = serde_json::to_value(EventsCursor { cursor }).expect("cursor serialises");
+                        sink.finish(Some(p), Some(overflow_error()));
+                    }
+                }
+                () = sink.closed() => {}
+            }
+            Ok(None)
+        })
+    });
+}

@@ -1,0 +1,328 @@
+//! `volumes.*` and `volume.browse` / `volume.read_file`. Contents are read through a
+//! never-started helper container ([`crate::docker::helper`]) and the archive API, as
+//! a streamed tar that is parsed as it arrives (memory stays flat for any volume).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+
+use berth_protocol::api::Empty;
+use berth_protocol::api::catalogue::{
+    VolumeBrowse, VolumeReadFile, VolumesBulkRemove, VolumesInspect, VolumesList, VolumesRemove,
+};
+use berth_protocol::api::containers::{BulkItem, BulkResult};
+use berth_protocol::api::rfc3339;
+use berth_protocol::api::volumes::{
+    Entry, FileChunk, Listing, VolumeInspect, VolumeList, VolumeSummary,
+};
+use berth_protocol::error::{ErrorBody, ErrorCode};
+use bollard::Docker;
+use bollard::query_parameters::{
+    ContainerArchiveInfoOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListVolumesOptions,
+};
+use data_encoding::BASE64;
+use futures_util::TryStreamExt;
+
+use super::containers::host_docker;
+use super::docker_args;
+use crate::docker::errors::docker_err;
+use crate::docker::helper::Helper;
+use crate::docker::model::container_name;
+use crate::docker::volpath;
+use crate::ws::registry::{Registry, bad_field, internal};
+
+/// Default and largest `volume.read_file` chunk.
+const READ_MAX: u64 = 1 << 20;
+/// Most entries one listing returns (the rest are counted, not sent).
+const LIST_MAX: usize = 10_000;
+/// Links followed while resolving one path, like the kernel's ELOOP limit.
+const MAX_LINKS: usize = 40;
+const GO_MODE_DIR: u32 = 1 << 31;
+const GO_MODE_SYMLINK: u32 = 1 << 27;
+
+/// Volume name → names of the containers (running or not) that mount it.
+pub(crate) async fn volume_users(d: &Docker) -> Result<HashMap<String, Vec<String>>, ErrorBody> {
+    let cs = d
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default().all(true).build(),
+        ))
+        .await
+        .map_err(|e| docker_err(&e, "containers"))?;
+    let mut users: HashMap<String, Vec<String>> = HashMap::new();
+    for c in cs {
+        // Berth's own helpers are not users.
+        if c.labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key(crate::docker::helper::LABEL))
+        {
+            continue;
+        }
+        let name = container_name(c.names.as_ref());
+        for m in c.mounts.unwrap_or_default() {
+            if let Some(v) = m.name {
+                users.entry(v).or_default().push(name.clone());
+            }
+        }
+    }
+    for v in users.values_mut() {
+        v.sort();
+        v.dedup();
+    }
+    Ok(users)
+}
+
+async fn remove_one(d: &Docker, name: &str) -> Result<(), ErrorBody> {
+    docker_args::object("name", name)?;
+    let users = volume_users(d).await?;
+    if let Some(u) = users.get(name).filter(|u| !u.is_empty()) {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!("volume {name} is in use by {}", u.join(", ")),
+        )
+        .with_details(serde_json::json!({ "used_by": u })));
+    }
+    d.remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+        .await
+        .map_err(|e| docker_err(&e, &format!("volume {name}")))
+}
+
+/// Resolves `path` inside the helper's volume, following links while they stay in it.
+async fn resolve(
+    d: &Docker,
+    helper: &str,
+    path: &str,
+) -> Result<(Vec<String>, bollard::container::PathStatResponse), ErrorBody> {
+    let mut parts = volpath::normalise(path)?;
+    let mut links = 0;
+    'again: loop {
+        for i in 0..=parts.len() {
+            let p = volpath::in_helper(&parts[..i]);
+            let o = ContainerArchiveInfoOptionsBuilder::default()
+                .path(&p)
+                .build();
+            let stat = d
+                .get_container_archive_info(helper, Some(o))
+                .await
+                .map_err(|e| {
+                    let mut err = docker_err(&e, "path");
+                    if err.code == ErrorCode::NotFound || err.code == ErrorCode::Internal {
+                        err = ErrorBody::new(
+                            ErrorCode::NotFound,
+                            format!(
+                                "{} does not exist in the volume",
+                                volpath::display(&parts[..i])
+                            ),
+                        );
+                    }
+                    err
+                })?;
+            if i > 0 && stat.file_mode & GO_MODE_SYMLINK != 0 {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(bad_field("path", "too many levels of links"));
+                }
+                parts = volpath::follow(&parts, i - 1, &stat.link_target)?;
+                continue 'again;
+            }
+            if i == parts.len() {
+                return Ok((parts, stat));
+            }
+        }
+    }
+}
+
+fn kind_of(t: tar::EntryType) -> &'static str {
+    if t.is_dir() {
+        "dir"
+    } else if t.is_symlink() {
+        "symlink"
+    } else if t.is_file() || t.is_hard_link() {
+        "file"
+    } else {
+        "other"
+    }
+}
+
+/// The archive of `path` as a blocking reader (for the tar parser, on a blocking thread).
+fn archive_reader(d: &Docker, helper: &str, path: &str) -> impl Read + Send + 'static {
+    let o = DownloadFromContainerOptionsBuilder::default()
+        .path(path)
+        .build();
+    let stream = d
+        .download_from_container(helper, Some(o))
+        .map_err(std::io::Error::other);
+    tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(Box::pin(stream)))
+}
+
+pub fn register(r: &mut Registry) {
+    r.method(VolumesList, |call, p| async move {
+        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
+        let list = d
+            .list_volumes(None::<ListVolumesOptions>)
+            .await
+            .map_err(|e| docker_err(&e, "volumes"))?;
+        let users = volume_users(&d).await?;
+        let mut volumes: Vec<VolumeSummary> = list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| VolumeSummary {
+                used_by: users.get(&v.name).cloned().unwrap_or_default(),
+                anonymous: v.name.len() == 64
+                    && v.name.bytes().all(|b| b.is_ascii_hexdigit())
+                    && v.labels.is_empty(),
+                created: v.created_at.map(|t| t.to_rfc3339()),
+                labels: v.labels.into_iter().collect::<BTreeMap<_, _>>(),
+                size: v.usage_data.map(|u| u.size).filter(|s| *s >= 0),
+                name: v.name,
+                driver: v.driver,
+                mountpoint: v.mountpoint,
+            })
+            .collect();
+        volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(VolumeList { volumes })
+    });
+
+    r.method(VolumesInspect, |call, p| async move {
+        docker_args::object("name", &p.name)?;
+        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
+        let v = d
+            .inspect_volume(&p.name)
+            .await
+            .map_err(|e| docker_err(&e, &format!("volume {}", p.name)))?;
+        let users = volume_users(&d).await?;
+        Ok(VolumeInspect {
+            inspect: serde_json::to_value(v).map_err(|e| internal(&e))?,
+            used_by: users.get(&p.name).cloned().unwrap_or_default(),
+        })
+    });
+
+    r.method(VolumesRemove, |call, p| async move {
+        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
+        remove_one(&d, &p.name).await.map(|()| Empty {})
+    });
+
+    r.method(VolumesBulkRemove, |call, p| async move {
+        if p.names.is_empty() || p.names.len() > 500 {
+            return Err(bad_field("names", "1 to 500 volumes"));
+        }
+        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
+        let mut results = Vec::new();
+        for name in p.names {
+            let r = remove_one(&d, &name).await;
+            results.push(BulkItem {
+                ok: r.is_ok(),
+                error: r.err(),
+                id: name,
+            });
+        }
+        Ok(BulkResult { results })
+    });
+
+    r.method(VolumeBrowse, |call, p| async move {
+        docker_args::object("name", &p.name)?;
+        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
+        d.inspect_volume(&p.name)
+            .await
+            .map_err(|e| docker_err(&e, &format!("volume {}", p.name)))?;
+        let helper = Helper::for_volume(&d, &p.name).await?;
+        let (parts, stat) = resolve(&d, &helper.id, &p.path).await?;
+        if stat.file_mode & GO_MODE_DIR == 0 {
+            return Err(bad_field(
+                "path",
+                format!("{} is not a directory", volpath::display(&parts)),
+            ));
+        }
+        let reader = archive_reader(&d, &helper.id, &volpath::in_helper(&parts));
+        let entries = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Entry>> {
+            let mut out = Vec::new();
+            let mut archive = tar::Archive::new(reader);
+            for e in archive.entries()? {
+                let e = e?;
+                let path = e.path()?.into_owned();
+                let comps: Vec<_> = path.components().collect();
+                // The first component is the listed directory itself.
+                if comps.len() != 2 || out.len() >= LIST_MAX {
+                    continue;
+                }
+                let h = e.header();
+                out.push(Entry {
+                    name: comps[1].as_os_str().to_string_lossy().into_owned(),
+                    kind: kind_of(h.entry_type()).to_owned(),
+                    size: h.size().unwrap_or(0),
+                    mode: h.mode().unwrap_or(0) & 0o7777,
+                    mtime: rfc3339(h.mtime().unwrap_or(0) * 1000),
+                    link_target: e
+                        .link_name()
+                        .ok()
+                        .flatten()
+                        .map(|l| l.to_string_lossy().into_owned()),
+                });
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| internal(&e))?
+        .map_err(|e| ErrorBody::new(ErrorCode::Unavailable, format!("reading the volume: {e}")))?;
+        let mut entries = entries;
+        entries.sort_by(|a, b| (a.kind != "dir", &a.name).cmp(&(b.kind != "dir", &b.name)));
+        Ok(Listing {
+            path: volpath::display(&parts),
+            entries,
+        })
+    });
+
+    r.method(VolumeReadFile, |call, p| async move {
+        docker_args::object("name", &p.name)?;
+        let limit = p.limit.unwrap_or(READ_MAX).min(READ_MAX);
+        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
+        d.inspect_volume(&p.name)
+            .await
+            .map_err(|e| docker_err(&e, &format!("volume {}", p.name)))?;
+        let helper = Helper::for_volume(&d, &p.name).await?;
+        let (parts, stat) = resolve(&d, &helper.id, &p.path).await?;
+        if stat.file_mode & (GO_MODE_DIR | GO_MODE_SYMLINK) != 0 {
+            return Err(bad_field(
+                "path",
+                format!("{} is not a file", volpath::display(&parts)),
+            ));
+        }
+        let size = stat.size.max(0) as u64;
+        let offset = p.offset.min(size);
+        let reader = archive_reader(&d, &helper.id, &volpath::in_helper(&parts));
+        let data = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            let mut archive = tar::Archive::new(reader);
+            let mut entries = archive.entries()?;
+            let Some(e) = entries.next() else {
+                return Ok(Vec::new());
+            };
+            let mut e = e?;
+            std::io::copy(&mut (&mut e).take(offset), &mut std::io::sink())?;
+            let mut buf = Vec::with_capacity(limit as usize);
+            (&mut e).take(limit).read_to_end(&mut buf)?;
+            Ok(buf)
+        })
+        .await
+        .map_err(|e| internal(&e))?
+        .map_err(|e| ErrorBody::new(ErrorCode::Unavailable, format!("reading the volume: {e}")))?;
+        let more = offset + (data.len() as u64) < size;
+        // Text is valid UTF-8 without NUL bytes (which no text file has); anything else
+        // travels as base64 so no byte is mangled.
+        let (encoding, data) = if data.contains(&0) {
+            ("base64", BASE64.encode(&data))
+        } else {
+            match String::from_utf8(data) {
+                Ok(s) => ("text", s),
+                Err(e) => ("base64", BASE64.encode(e.as_bytes())),
+            }
+        };
+        Ok(FileChunk {
+            path: volpath::display(&parts),
+            size,
+            offset,
+            encoding: encoding.to_owned(),
+            data,
+            more,
+        })
+    });
+}

@@ -1,0 +1,112 @@
+//! Never-started helper containers that mount a volume so the archive API can read
+//! it: no image pull, no process, no exec in the user's containers.
+//!
+//! The helper's image is Berth's own, imported from a one-file rootfs on first use
+//! (`docker import` through the API), because a container needs an image even when it
+//! never runs — and a host may have no image at all.
+
+use std::collections::HashMap;
+
+use berth_protocol::error::ErrorBody;
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use futures_util::TryStreamExt;
+
+use super::errors::docker_err;
+use super::volpath::MOUNT;
+
+pub const IMAGE: &str = "berth/helper:1";
+/// Every helper carries this label, so leftovers (a crash mid-read) can be found.
+pub const LABEL: &str = "dev.berth.helper";
+
+/// The helper image, imported if missing.
+pub async fn ensure_image(d: &Docker) -> Result<(), ErrorBody> {
+    if d.inspect_image(IMAGE).await.is_ok() {
+        return Ok(());
+    }
+    let mut tar = tar::Builder::new(Vec::new());
+    let readme = b"Berth helper image: never started; mounts volumes for the archive API.\n";
+    let mut h = tar::Header::new_gnu();
+    h.set_size(readme.len() as u64);
+    h.set_mode(0o444);
+    h.set_cksum();
+    tar.append_data(&mut h, "BERTH-HELPER", &readme[..])
+        .map_err(|e| crate::ws::registry::internal(&e))?;
+    let bytes = tar
+        .into_inner()
+        .map_err(|e| crate::ws::registry::internal(&e))?;
+    let (repo, tag) = IMAGE.split_once(':').expect("image has a tag");
+    let o = CreateImageOptionsBuilder::default()
+        .from_src("-")
+        .repo(repo)
+        .tag(tag)
+        .changes(vec![r#"CMD ["/BERTH-HELPER"]"#.to_owned()])
+        .message("Berth helper")
+        .build();
+    d.create_image(Some(o), Some(bollard::body_full(bytes.into())), None)
+        .try_collect::<Vec<_>>()
+        .await
+        .map_err(|e| docker_err(&e, "helper image"))?;
+    Ok(())
+}
+
+/// A created (never started) container mounting a volume read-only at [`MOUNT`];
+/// removed when dropped.
+#[derive(Debug)]
+pub struct Helper {
+    docker: Docker,
+    pub id: String,
+}
+
+impl Helper {
+    pub async fn for_volume(d: &Docker, volume: &str) -> Result<Self, ErrorBody> {
+        ensure_image(d).await?;
+        let mut suffix = [0u8; 6];
+        let _ = getrandom::fill(&mut suffix);
+        let name = format!("berth-helper-{}", data_encoding::HEXLOWER.encode(&suffix));
+        let body = ContainerCreateBody {
+            image: Some(IMAGE.to_owned()),
+            labels: Some(HashMap::from([(LABEL.to_owned(), volume.to_owned())])),
+            network_disabled: Some(true),
+            host_config: Some(HostConfig {
+                mounts: Some(vec![Mount {
+                    typ: Some(MountType::VOLUME),
+                    source: Some(volume.to_owned()),
+                    target: Some(MOUNT.to_owned()),
+                    read_only: Some(true),
+                    ..Default::default()
+                }]),
+                network_mode: Some("none".to_owned()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = d
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
+            .await
+            .map_err(|e| docker_err(&e, &format!("volume {volume}")))?;
+        Ok(Self {
+            docker: d.clone(),
+            id: created.id,
+        })
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let d = self.docker.clone();
+        let id = std::mem::take(&mut self.id);
+        tokio::spawn(async move {
+            let o = RemoveContainerOptionsBuilder::default().force(true).build();
+            if let Err(e) = d.remove_container(&id, Some(o)).await {
+                tracing::warn!(container = id, error = %e, "helper container left behind");
+            }
+        });
+    }
+}

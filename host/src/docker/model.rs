@@ -1,0 +1,284 @@
+//! Docker's models turned into the protocol's: pure functions, unit-tested without an
+//! engine.
+
+use std::collections::{BTreeMap, HashMap};
+
+use berth_protocol::api::containers::{ContainerGroup, ContainerSummary, PortMapping, StackStatus};
+use berth_protocol::api::events::Event;
+use berth_protocol::api::rfc3339;
+use bollard::models::{ContainerSummary as DockerSummary, EventMessage};
+
+pub const PROJECT_LABEL: &str = "com.docker.compose.project";
+pub const SERVICE_LABEL: &str = "com.docker.compose.service";
+
+/// Docker's container name without the leading slash.
+pub fn container_name(names: Option<&Vec<String>>) -> String {
+    names
+        .and_then(|n| n.first())
+        .map(|n| n.trim_start_matches('/').to_owned())
+        .unwrap_or_default()
+}
+
+/// Health from the status text (API 1.41 has no health field in the list).
+fn health_of(status: &str) -> Option<String> {
+    if status.contains("(healthy)") {
+        Some("healthy".into())
+    } else if status.contains("(unhealthy)") {
+        Some("unhealthy".into())
+    } else if status.contains("(health: starting)") {
+        Some("starting".into())
+    } else {
+        None
+    }
+}
+
+pub fn summary(c: DockerSummary, self_id: Option<&str>) -> ContainerSummary {
+    let labels: BTreeMap<String, String> = c.labels.unwrap_or_default().into_iter().collect();
+    let status = c.status.unwrap_or_default();
+    let id = c.id.unwrap_or_default();
+    let mut ports: Vec<PortMapping> = c
+        .ports
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| PortMapping {
+            private: p.private_port,
+            public: p.public_port,
+            ip: p.ip.filter(|s| !s.is_empty()),
+            proto: p.typ.map_or_else(|| "tcp".to_owned(), |t| t.to_string()),
+        })
+        .collect();
+    ports.sort_by(|a, b| (a.private, &a.proto, a.public).cmp(&(b.private, &b.proto, b.public)));
+    ports.dedup();
+    let mut ips: Vec<String> = c
+        .network_settings
+        .and_then(|n| n.networks)
+        .unwrap_or_default()
+        .into_values()
+        .filter_map(|e| e.ip_address.filter(|ip| !ip.is_empty()))
+        .collect();
+    ips.sort();
+    ContainerSummary {
+        protected: self_id.is_some_and(|s| s == id),
+        name: container_name(c.names.as_ref()),
+        image: c.image.unwrap_or_default(),
+        state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+        health: health_of(&status),
+        status,
+        ports,
+        ips,
+        created: rfc3339(c.created.unwrap_or(0).max(0) as u64 * 1000),
+        stack: labels.get(PROJECT_LABEL).cloned(),
+        service: labels.get(SERVICE_LABEL).cloned(),
+        labels,
+        id,
+    }
+}
+
+/// Compose projects (by name), then standalone containers; each group sorted by name.
+pub fn group(containers: Vec<ContainerSummary>) -> Vec<ContainerGroup> {
+    let mut stacks: BTreeMap<String, Vec<ContainerSummary>> = BTreeMap::new();
+    let mut standalone = Vec::new();
+    for c in containers {
+        match &c.stack {
+            Some(s) => stacks.entry(s.clone()).or_default().push(c),
+            None => standalone.push(c),
+        }
+    }
+    let mut groups: Vec<ContainerGroup> = stacks
+        .into_iter()
+        .map(|(name, cs)| make_group(Some(name), cs))
+        .collect();
+    if !standalone.is_empty() {
+        groups.push(make_group(None, standalone));
+    }
+    groups
+}
+
+fn make_group(stack: Option<String>, mut containers: Vec<ContainerSummary>) -> ContainerGroup {
+    containers.sort_by(|a, b| a.name.cmp(&b.name));
+    let running = containers.iter().filter(|c| c.state == "running").count();
+    let status = match running {
+        0 => StackStatus::Stopped,
+        n if n == containers.len() => StackStatus::Running,
+        _ => StackStatus::Partial,
+    };
+    ContainerGroup {
+        stack,
+        status,
+        containers,
+    }
+}
+
+/// Replaces every environment value of an inspect document with `<redacted>`.
+pub fn redact_env(inspect: &mut serde_json::Value) {
+    if let Some(env) = inspect
+        .pointer_mut("/Config/Env")
+        .and_then(|e| e.as_array_mut())
+    {
+        for e in env {
+            if let Some(s) = e.as_str() {
+                let key = s.split_once('=').map_or(s, |(k, _)| k);
+                *e = serde_json::Value::String(format!("{key}=<redacted>"));
+            }
+        }
+    }
+}
+
+/// The state a container action leaves it in, for the event's `state`.
+fn state_after(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "create" => "created",
+        "start" | "unpause" | "restart" => "running",
+        "pause" => "paused",
+        "die" | "stop" | "kill" => "exited",
+        "destroy" => "removed",
+        _ => return None,
+    })
+}
+
+/// A Docker event in the protocol's shape (without its cursor).
+pub fn normalise(e: EventMessage) -> Option<Event> {
+    let typ = e.typ.map(|t| t.to_string())?;
+    // "exec_start: sh -c ..." and "health_status: healthy": the verb is before ':'.
+    let raw_action = e.action.unwrap_or_default();
+    let action = raw_action
+        .split_once(':')
+        .map_or(raw_action.as_str(), |(a, _)| a)
+        .trim()
+        .to_owned();
+    let actor = e.actor.unwrap_or_default();
+    let attrs: HashMap<String, String> = actor.attributes.unwrap_or_default();
+    let id = actor.id.unwrap_or_default();
+    let ms = e
+        .time_nano
+        .map(|n| (n / 1_000_000).max(0) as u64)
+        .or_else(|| e.time.map(|t| t.max(0) as u64 * 1000))
+        .unwrap_or(0);
+    let is_container = typ == "container";
+    Some(Event {
+        state: if is_container {
+            state_after(&action).map(str::to_owned)
+        } else {
+            None
+        },
+        exit_code: attrs.get("exitCode").and_then(|c| c.parse().ok()),
+        name: attrs.get("name").cloned(),
+        stack: attrs.get(PROJECT_LABEL).cloned(),
+        typ,
+        action,
+        id,
+        time: rfc3339(ms),
+        cursor: String::new(),
+    })
+}
+
+/// The id of the container Berth runs in, if it runs in one: the container's own
+/// entries in /proc/self/mountinfo (`/docker/containers/<id>/hostname`, …) name it on
+/// cgroup v1 and v2 alike.
+pub fn own_container_id() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    own_id_in(&info)
+}
+
+fn own_id_in(mountinfo: &str) -> Option<String> {
+    mountinfo.lines().find_map(|l| {
+        let (_, rest) = l.split_once("/containers/")?;
+        let id = rest.split('/').next()?;
+        (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{EventActor, EventMessageTypeEnum};
+
+    fn c(name: &str, state: &str, stack: Option<&str>) -> ContainerSummary {
+        ContainerSummary {
+            id: name.into(),
+            name: name.into(),
+            image: "i".into(),
+            state: state.into(),
+            status: String::new(),
+            health: None,
+            ports: vec![],
+            ips: vec![],
+            created: String::new(),
+            labels: BTreeMap::new(),
+            stack: stack.map(Into::into),
+            service: None,
+            protected: false,
+        }
+    }
+
+    #[test]
+    fn groups_by_project_with_status() {
+        let g = group(vec![
+            c("b", "running", Some("web")),
+            c("solo", "exited", None),
+            c("a", "exited", Some("web")),
+            c("db", "running", Some("data")),
+        ]);
+        let names: Vec<_> = g.iter().map(|g| g.stack.clone()).collect();
+        assert_eq!(names, vec![Some("data".into()), Some("web".into()), None]);
+        assert_eq!(g[0].status, StackStatus::Running);
+        assert_eq!(g[1].status, StackStatus::Partial);
+        assert_eq!(g[1].containers[0].name, "a");
+        assert_eq!(g[2].status, StackStatus::Stopped);
+    }
+
+    #[test]
+    fn env_values_are_redacted_keys_kept() {
+        let mut v = serde_json::json!({"Config":{"Env":["PASSWORD=hunter2","FLAG"]}});
+        redact_env(&mut v);
+        assert_eq!(
+            v["Config"]["Env"],
+            serde_json::json!(["PASSWORD=<redacted>", "FLAG=<redacted>"])
+        );
+    }
+
+    #[test]
+    fn events_are_normalised() {
+        let e = EventMessage {
+            typ: Some(EventMessageTypeEnum::CONTAINER),
+            action: Some("die".into()),
+            actor: Some(EventActor {
+                id: Some("abc".into()),
+                attributes: Some(HashMap::from([
+                    ("name".into(), "web-1".into()),
+                    ("exitCode".into(), "137".into()),
+                    (PROJECT_LABEL.into(), "web".into()),
+                ])),
+            }),
+            time: Some(1_700_000_000),
+            time_nano: Some(1_700_000_000_123_000_000),
+            ..Default::default()
+        };
+        let n = normalise(e).unwrap();
+        assert_eq!(
+            (n.typ.as_str(), n.action.as_str(), n.id.as_str()),
+            ("container", "die", "abc")
+        );
+        assert_eq!(n.state.as_deref(), Some("exited"));
+        assert_eq!(n.exit_code, Some(137));
+        assert_eq!(n.stack.as_deref(), Some("web"));
+        assert_eq!(n.time, "2023-11-14T22:13:20Z");
+        let exec = EventMessage {
+            typ: Some(EventMessageTypeEnum::CONTAINER),
+            action: Some("exec_start: sh -c true".into()),
+            ..Default::default()
+        };
+        let n = normalise(exec).unwrap();
+        assert_eq!((n.action.as_str(), n.state), ("exec_start", None));
+    }
+
+    #[test]
+    fn finds_its_own_container_in_mountinfo() {
+        let id = "a".repeat(64);
+        let line = format!(
+            "612 590 8:1 /var/lib/docker/containers/{id}/hostname /etc/hostname rw - ext4 /dev/sda1 rw"
+        );
+        assert_eq!(own_id_in(&line), Some(id));
+        assert_eq!(own_id_in("25 1 8:1 / / rw - ext4 /dev/sda1 rw"), None);
+    }
+}

@@ -1,0 +1,45 @@
+//! Images: list, remove, prune.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ImageList {
+    pub images: Vec<ImageSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ImageSummary {
+    pub id: String,
+    /// `repo:tag`; empty for a dangling image.
+    pub tags: Vec<String>,
+    pub size: i64,
+    /// RFC 3339.
+    pub created: String,
+    pub dangling: bool,
+    /// Names of the containers (running or not) created from it.
+    pub used_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RemoveImage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Id, `repo:tag`.
+    pub id: String,
+    /// Remove even if tagged several times or used by stopped containers.
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RemovedImages {
+    pub untagged: Vec<String>,
+    pub deleted: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Pruned {
+    pub deleted: Vec<String>,
+    pub space_reclaimed: i64,
+}

@@ -1,0 +1,797 @@
+//! Docker management over the protocol against the real engine: every container action,
+//! live events, logs, exec terminals, volumes (browse, read, confinement), networks,
+//! images — with the role rules (viewers read redacted, never mutate or exec).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use berth_client::{Client, ClientError};
+use berth_protocol::api::Empty;
+use berth_protocol::api::catalogue::{
+    ContainerInspect, ContainerKill, ContainerPause, ContainerRedeploy, ContainerRemove,
+    ContainerRename, ContainerRestart, ContainerStart, ContainerStop, ContainerUnpause,
+    ContainersBulk, ContainersList, Events, HostsList, ImagesList, NetworkInspect, NetworkRemove,
+    NetworksList, SystemDf, VolumeBrowse, VolumeReadFile, VolumesInspect, VolumesList,
+    VolumesRemove,
+};
+use berth_protocol::api::containers::{
+    BulkAction, BulkVerb, ContainerRef, KillContainer, RemoveContainer, RenameContainer,
+    StopContainer,
+};
+use berth_protocol::api::events::{Event, EventFilters, EventsParams};
+use berth_protocol::api::hosts::HostOnly;
+use berth_protocol::api::networks::NetworkRef;
+use berth_protocol::api::volumes::{BrowseVolume, ReadFile, RemoveVolume, VolumeRef};
+use berth_protocol::error::ErrorCode;
+use berth_protocol::role::Role;
+use berth_tests::docker::{Scope, ensure_test_image};
+use berth_tests::ws;
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, NetworkCreateRequest};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, WaitContainerOptionsBuilder};
+use futures_util::{StreamExt, TryStreamExt};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn code(r: &Result<impl std::fmt::Debug, ClientError>) -> Option<ErrorCode> {
+    r.as_ref().err().and_then(|e| e.body()).map(|b| b.code)
+}
+
+fn r(id: &str) -> ContainerRef {
+    ContainerRef {
+        host: None,
+        id: id.to_owned(),
+    }
+}
+
+/// Creates a container with env, labels and optional volume mount; returns its id.
+async fn create(
+    scope: &Scope,
+    base: &str,
+    cmd: &str,
+    extra: impl FnOnce(&mut ContainerCreateBody),
+) -> String {
+    let image = ensure_test_image(&scope.docker).await;
+    let mut body = ContainerCreateBody {
+        image: Some(image.to_owned()),
+        cmd: Some(vec!["sh".into(), "-c".into(), cmd.into()]),
+        env: Some(vec!["SECRET_TOKEN=hunter2".into()]),
+        labels: Some(scope.labels()),
+        host_config: Some(HostConfig::default()),
+        ..Default::default()
+    };
+    extra(&mut body);
+    scope
+        .docker
+        .create_container(
+            Some(
+                CreateContainerOptionsBuilder::default()
+                    .name(&scope.name(base))
+                    .build(),
+            ),
+            body,
+        )
+        .await
+        .expect("create")
+        .id
+}
+
+/// Waits for the next event matching `pred`.
+async fn next_event(
+    events: &mut berth_client::Subscription<Event>,
+    pred: impl Fn(&Event) -> bool,
+) -> Event {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let e = events.next().await.expect("events open").expect("event");
+            if pred(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("event in time")
+}
+
+/// Reads a terminal until its output contains `want`.
+async fn read_until(
+    tty: &mut berth_client::BinaryChannel,
+    term: &mut String,
+    want: &str,
+) -> Result<(), tokio::time::error::Elapsed> {
+    tokio::time::timeout(WAIT, async {
+        let mut b = [0u8; 1024];
+        while !term.contains(want) {
+            let n = tty.read(&mut b).await.unwrap();
+            assert!(n > 0, "terminal ended before {want:?}: {term:?}");
+            term.push_str(&String::from_utf8_lossy(&b[..n]));
+        }
+    })
+    .await
+}
+
+async fn state(c: &Client, id: &str) -> String {
+    let i = c.call::<ContainerInspect>(r(id)).await.unwrap();
+    i.inspect["State"]["Status"].as_str().unwrap().to_owned()
+}
+
+const LOOP: &str = "trap 'exit 0' TERM; while true; do sleep 0.2; done";
+
+#[tokio::test]
+async fn container_lifecycle_events_bulk_redeploy_and_roles() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let op = ws::user(&berth, &admin, "otto", Role::Operator).await;
+    let viewer = ws::user(&berth, &admin, "vera", Role::Viewer).await;
+
+    let hosts = viewer.call::<HostsList>(Empty {}).await.unwrap();
+    assert_eq!(hosts.hosts.len(), 1);
+    assert!(hosts.hosts[0].healthy, "{:?}", hosts.hosts[0]);
+    assert_eq!(hosts.hosts[0].api_version.as_deref(), Some("1.41"));
+
+    let id = create(&scope, "web", LOOP, |b| {
+        let mut l = b.labels.clone().unwrap();
+        l.insert(
+            "com.docker.compose.project".into(),
+            format!("proj-{}", scope.run),
+        );
+        l.insert("com.docker.compose.service".into(), "web".into());
+        b.labels = Some(l);
+    })
+    .await;
+    let solo = create(&scope, "solo", LOOP, |_| {}).await;
+
+    let mut events = viewer
+        .open::<Events>(EventsParams {
+            host: None,
+            since: None,
+            filters: EventFilters {
+                types: vec!["container".into()],
+                containers: vec![id.clone()],
+            },
+        })
+        .await
+        .unwrap();
+
+    // Viewers read but never act, and see env values redacted.
+    assert_eq!(
+        code(&viewer.call::<ContainerStart>(r(&id)).await),
+        Some(ErrorCode::Forbidden)
+    );
+    let vi = viewer.call::<ContainerInspect>(r(&id)).await.unwrap();
+    assert!(vi.redacted);
+    assert_eq!(vi.inspect["Config"]["Env"][0], "SECRET_TOKEN=<redacted>");
+    let oi = op.call::<ContainerInspect>(r(&id)).await.unwrap();
+    assert!(!oi.redacted);
+    assert!(oi.inspect["Config"]["Env"].to_string().contains("hunter2"));
+
+    // start → running, with the event pushed to the viewer's channel.
+    let s = op.call::<ContainerStart>(r(&id)).await.unwrap();
+    assert_eq!(s.state, "running");
+    let e = next_event(&mut events, |e| e.action == "start").await;
+    assert_eq!(
+        (e.id.as_str(), e.state.as_deref()),
+        (id.as_str(), Some("running"))
+    );
+    assert_eq!(
+        e.stack.as_deref(),
+        Some(format!("proj-{}", scope.run).as_str())
+    );
+    assert!(!e.cursor.is_empty());
+
+    // Grouped list: the compose project is its own group, running.
+    let list = viewer
+        .call::<ContainersList>(HostOnly::default())
+        .await
+        .unwrap();
+    let group = list
+        .groups
+        .iter()
+        .find(|g| g.stack.as_deref() == Some(&format!("proj-{}", scope.run)))
+        .expect("project group");
+    assert_eq!(group.containers.len(), 1);
+    assert_eq!(group.containers[0].service.as_deref(), Some("web"));
+    assert_eq!(serde_json::to_value(group.status).unwrap(), "running");
+    let standalone = list
+        .groups
+        .iter()
+        .find(|g| g.stack.is_none())
+        .expect("standalone");
+    let s = standalone
+        .containers
+        .iter()
+        .find(|c| c.id == solo)
+        .expect("solo listed");
+    assert_eq!(s.state, "created");
+
+    // pause / unpause / restart / stop / kill, each with its event.
+    assert_eq!(
+        op.call::<ContainerPause>(r(&id)).await.unwrap().state,
+        "paused"
+    );
+    next_event(&mut events, |e| {
+        e.action == "pause" && e.state.as_deref() == Some("paused")
+    })
+    .await;
+    assert_eq!(
+        op.call::<ContainerUnpause>(r(&id)).await.unwrap().state,
+        "running"
+    );
+    next_event(&mut events, |e| e.action == "unpause").await;
+    let restart = StopContainer {
+        host: None,
+        id: id.clone(),
+        timeout_s: Some(5),
+    };
+    assert_eq!(
+        op.call::<ContainerRestart>(restart).await.unwrap().state,
+        "running"
+    );
+    next_event(&mut events, |e| e.action == "restart").await;
+    let stop = StopContainer {
+        host: None,
+        id: id.clone(),
+        timeout_s: Some(5),
+    };
+    assert_eq!(
+        op.call::<ContainerStop>(stop).await.unwrap().state,
+        "exited"
+    );
+    let die = next_event(&mut events, |e| e.action == "die").await;
+    assert_eq!(die.exit_code, Some(0), "TERM trap exits 0");
+    op.call::<ContainerStart>(r(&id)).await.unwrap();
+    let kill = KillContainer {
+        host: None,
+        id: id.clone(),
+        signal: Some("SIGKILL".into()),
+    };
+    assert_eq!(
+        op.call::<ContainerKill>(kill).await.unwrap().state,
+        "exited"
+    );
+    let die = next_event(&mut events, |e| e.action == "die").await;
+    assert_eq!(die.exit_code, Some(137));
+    let bad = KillContainer {
+        host: None,
+        id: id.clone(),
+        signal: Some("KILL; rm".into()),
+    };
+    assert_eq!(
+        code(&op.call::<ContainerKill>(bad).await),
+        Some(ErrorCode::BadRequest)
+    );
+
+    // Clear errors: unknown container, running container removal, bad names.
+    let nf = op.call::<ContainerStart>(r("no-such-container-xyz")).await;
+    assert_eq!(code(&nf), Some(ErrorCode::NotFound));
+    assert!(
+        nf.unwrap_err()
+            .to_string()
+            .contains("no-such-container-xyz")
+    );
+    assert_eq!(
+        code(&op.call::<ContainerStart>(r("../images/x")).await),
+        Some(ErrorCode::BadRequest)
+    );
+
+    // rename
+    let new_name = scope.name("renamed");
+    let rn = RenameContainer {
+        host: None,
+        id: id.clone(),
+        name: new_name.clone(),
+    };
+    op.call::<ContainerRename>(rn).await.unwrap();
+    next_event(&mut events, |e| {
+        e.action == "rename" && e.name.as_deref() == Some(new_name.as_str())
+    })
+    .await;
+    let taken = RenameContainer {
+        host: None,
+        id: solo.clone(),
+        name: new_name.clone(),
+    };
+    assert_eq!(
+        code(&op.call::<ContainerRename>(taken).await),
+        Some(ErrorCode::Conflict)
+    );
+
+    // bulk: start both plus a missing one; per-id results in order.
+    let bulk = BulkAction {
+        host: None,
+        action: BulkVerb::Start,
+        ids: vec![id.clone(), "missing-xyz".into(), solo.clone()],
+        timeout_s: None,
+        force: false,
+    };
+    let res = op.call::<ContainersBulk>(bulk).await.unwrap();
+    let oks: Vec<bool> = res.results.iter().map(|x| x.ok).collect();
+    assert_eq!(oks, vec![true, false, true]);
+    assert_eq!(
+        res.results[1].error.as_ref().unwrap().code,
+        ErrorCode::NotFound
+    );
+    assert_eq!(state(&op, &solo).await, "running");
+    let bulk_rm = BulkAction {
+        host: None,
+        action: BulkVerb::Remove,
+        ids: vec![solo.clone()],
+        timeout_s: None,
+        force: true,
+    };
+    assert_eq!(
+        code(&op.call::<ContainersBulk>(bulk_rm.clone()).await),
+        Some(ErrorCode::Forbidden)
+    );
+
+    // redeploy: same name and configuration, a new container, still running; offline, the
+    // local image is reused and the pull failure reported.
+    let rd = op.call::<ContainerRedeploy>(r(&id)).await.unwrap();
+    assert_ne!(rd.id, id);
+    assert_eq!(rd.state, "running");
+    assert!(!rd.pulled && rd.pull_error.is_some(), "{rd:?}");
+    let ni = op.call::<ContainerInspect>(r(&rd.id)).await.unwrap();
+    assert_eq!(ni.inspect["Name"], format!("/{new_name}"));
+    assert!(
+        ni.inspect["Config"]["Env"]
+            .to_string()
+            .contains("SECRET_TOKEN=hunter2")
+    );
+    assert_eq!(
+        ni.inspect["Config"]["Labels"]["com.docker.compose.service"],
+        "web"
+    );
+    assert_eq!(
+        code(&op.call::<ContainerInspect>(r(&id)).await),
+        Some(ErrorCode::NotFound),
+        "old one removed"
+    );
+
+    // remove: admin only; a running container needs force.
+    let rm = RemoveContainer {
+        host: None,
+        id: solo.clone(),
+        force: false,
+        volumes: false,
+    };
+    assert_eq!(
+        code(&op.call::<ContainerRemove>(rm.clone()).await),
+        Some(ErrorCode::Forbidden)
+    );
+    assert_eq!(
+        code(&admin.call::<ContainerRemove>(rm).await),
+        Some(ErrorCode::Conflict)
+    );
+    let res = admin.call::<ContainersBulk>(bulk_rm).await.unwrap();
+    assert!(res.results[0].ok, "{res:?}");
+    assert_eq!(
+        code(&op.call::<ContainerInspect>(r(&solo)).await),
+        Some(ErrorCode::NotFound)
+    );
+
+    // A cursor reopens the stream after the last event seen: the log replays.
+    let cursor = e.cursor.clone();
+    let mut again = viewer
+        .open::<Events>(EventsParams {
+            host: None,
+            since: Some(cursor),
+            filters: EventFilters {
+                types: vec!["container".into()],
+                containers: vec![id.clone()],
+            },
+        })
+        .await
+        .unwrap();
+    let replayed = next_event(&mut again, |_| true).await;
+    assert_eq!(
+        replayed.action, "pause",
+        "the first event after `start` comes first"
+    );
+    // A cursor from nowhere closes with overflow and a cursor to resume from.
+    let mut stale = viewer
+        .open::<Events>(EventsParams {
+            host: None,
+            since: Some("feedface.1".into()),
+            filters: EventFilters::default(),
+        })
+        .await
+        .unwrap();
+    let end = tokio::time::timeout(WAIT, stale.next()).await.unwrap();
+    assert!(matches!(end, Some(Err(_)) | None), "{end:?}");
+    assert!(
+        stale
+            .close_payload()
+            .and_then(|p| p.get("cursor"))
+            .is_some(),
+        "{:?}",
+        stale.close_payload()
+    );
+}
+
+#[tokio::test]
+async fn logs_and_exec_stream_binary_frames_both_ways() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let op = ws::user(&berth, &admin, "otto", Role::Operator).await;
+    let viewer = ws::user(&berth, &admin, "vera", Role::Viewer).await;
+    let id = create(
+        &scope,
+        "chatty",
+        "echo line-one; echo to-stderr >&2; read go < /tmp/fifo 2>/dev/null; while true; do if [ -f /tmp/go ]; then echo line-three; rm /tmp/go; fi; sleep 0.1; done",
+        |_| {},
+    )
+    .await;
+    scope.docker.start_container(&id, None).await.unwrap();
+
+    // Logs: stdout and stderr as separate streams, then follow sees a new line.
+    let mut logs = viewer
+        .open_binary(
+            "container.logs",
+            json!({"id": id, "follow": true}),
+            Some(65536),
+        )
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let mut streams = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(WAIT, async {
+        while !(seen.contains("line-one") && seen.contains("to-stderr")) {
+            let n = logs.read(&mut buf).await.unwrap();
+            assert!(n > 0, "logs ended early");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            streams.push((
+                logs.last_stream(),
+                String::from_utf8_lossy(&buf[..n]).into_owned(),
+            ));
+        }
+    })
+    .await
+    .expect("log lines");
+    for (stream, text) in &streams {
+        if text.contains("to-stderr") {
+            assert_eq!(*stream, Some(berth_protocol::frame::Stream::Stderr));
+        }
+        if text.contains("line-one") {
+            assert_eq!(*stream, Some(berth_protocol::frame::Stream::Stdout));
+        }
+    }
+
+    // A viewer can never open a terminal.
+    let denied = viewer
+        .open_binary("exec", json!({"container": id, "cmd": ["sh"]}), None)
+        .await;
+    assert_eq!(code(&denied), Some(ErrorCode::Forbidden));
+
+    // exec: echo, through the operator's terminal; also makes the container log more.
+    let mut sh = op
+        .open_binary(
+            "exec",
+            json!({"container": id, "cmd": ["sh", "-c", "echo hi; touch /tmp/go"]}),
+            None,
+        )
+        .await
+        .unwrap();
+    let mut out = String::new();
+    sh.read_to_string(&mut out).await.unwrap();
+    assert_eq!(out, "hi\n");
+    assert_eq!(sh.close_payload().unwrap()["exit_code"], 0);
+    tokio::time::timeout(WAIT, async {
+        while !seen.contains("line-three") {
+            let n = logs.read(&mut buf).await.unwrap();
+            assert!(n > 0);
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    })
+    .await
+    .expect("follow sees new output");
+
+    // stdin through AsyncWrite, half-closed with eof; the exit code in close.
+    let mut cat = op
+        .open_binary(
+            "exec",
+            json!({"container": id, "cmd": ["sh", "-c", "cat; exit 3"]}),
+            None,
+        )
+        .await
+        .unwrap();
+    cat.write_all(b"from stdin\n").await.unwrap();
+    cat.shutdown().await.unwrap();
+    let mut out = String::new();
+    cat.read_to_string(&mut out).await.unwrap();
+    assert_eq!(out, "from stdin\n");
+    assert_eq!(cat.close_payload().unwrap()["exit_code"], 3);
+
+    // A TTY with an initial size, then a resize.
+    let mut tty = op
+        .open_binary(
+            "exec",
+            json!({"container": id, "cmd": ["sh"], "tty": true, "cols": 120, "rows": 40, "env": ["PS1=$ "]}),
+            None,
+        )
+        .await
+        .unwrap();
+    let mut term = String::new();
+    tty.write_all(b"busybox stty size\n").await.unwrap();
+    read_until(&mut tty, &mut term, "40 120")
+        .await
+        .expect("initial size");
+    tty.resize(160, 48);
+    // The resize is applied before the next input is read (one queue per channel).
+    tty.write_all(b"busybox stty size\n").await.unwrap();
+    read_until(&mut tty, &mut term, "48 160")
+        .await
+        .expect("resized");
+    tty.write_all(b"exit 5\n").await.unwrap();
+    let mut rest = Vec::new();
+    tty.read_to_end(&mut rest).await.unwrap();
+    assert_eq!(tty.close_payload().unwrap()["exit_code"], 5);
+
+    // Missing container: the channel closes with not_found.
+    let mut missing = op
+        .open_binary("exec", json!({"container": "no-such-xyz"}), None)
+        .await
+        .unwrap();
+    let mut sink = Vec::new();
+    missing.read_to_end(&mut sink).await.unwrap();
+    assert_eq!(
+        missing.close_error().map(|e| e.code),
+        Some(ErrorCode::NotFound)
+    );
+}
+
+#[tokio::test]
+async fn volumes_are_browsed_read_and_confined_and_in_use_removal_is_refused() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let op = ws::user(&berth, &admin, "otto", Role::Operator).await;
+    let viewer = ws::user(&berth, &admin, "vera", Role::Viewer).await;
+    let vol = scope.name("data");
+    scope
+        .docker
+        .create_volume(bollard::models::VolumeCreateRequest {
+            name: Some(vol.clone()),
+            labels: Some(scope.labels()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let writer = create(
+        &scope,
+        "writer",
+        "echo hello > /data/a.txt && mkdir /data/d && printf '\\000\\001\\002' > /data/d/bin && busybox ln -s /etc /data/esc && busybox ln -s d /data/inside && echo x > /data/d/y.txt",
+        |b| {
+            b.host_config = Some(HostConfig {
+                mounts: Some(vec![Mount {
+                    typ: Some(MountType::VOLUME),
+                    source: Some(vol.clone()),
+                    target: Some("/data".into()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            });
+        },
+    )
+    .await;
+    scope.docker.start_container(&writer, None).await.unwrap();
+    let w: Vec<_> = scope
+        .docker
+        .wait_container(
+            &writer,
+            Some(
+                WaitContainerOptionsBuilder::default()
+                    .condition("not-running")
+                    .build(),
+            ),
+        )
+        .try_collect()
+        .await
+        .expect("writer exits 0");
+    assert_eq!(w[0].status_code, 0);
+
+    let list = viewer
+        .call::<VolumesList>(HostOnly::default())
+        .await
+        .unwrap();
+    let v = list.volumes.iter().find(|v| v.name == vol).expect("listed");
+    assert_eq!(v.used_by, vec![scope.name("writer")]);
+    let vi = viewer
+        .call::<VolumesInspect>(VolumeRef {
+            host: None,
+            name: vol.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(vi.inspect["Name"], vol.as_str());
+
+    let browse = |path: &str| BrowseVolume {
+        host: None,
+        name: vol.clone(),
+        path: path.into(),
+    };
+    assert_eq!(
+        code(&viewer.call::<VolumeBrowse>(browse("/")).await),
+        Some(ErrorCode::Forbidden)
+    );
+    let root = op.call::<VolumeBrowse>(browse("/")).await.unwrap();
+    let names: Vec<(&str, &str)> = root
+        .entries
+        .iter()
+        .map(|e| (e.name.as_str(), e.kind.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("d", "dir"),
+            ("a.txt", "file"),
+            ("esc", "symlink"),
+            ("inside", "symlink")
+        ]
+    );
+    let a = root.entries.iter().find(|e| e.name == "a.txt").unwrap();
+    assert_eq!(a.size, 6);
+    let d = op.call::<VolumeBrowse>(browse("/d/../d/")).await.unwrap();
+    assert_eq!(d.path, "/d");
+    assert_eq!(d.entries.len(), 2);
+    // A link that stays inside is followed; one that leaves is refused, as is `..`.
+    let inside = op.call::<VolumeBrowse>(browse("inside")).await.unwrap();
+    assert_eq!(inside.path, "/d");
+    for escape in ["../", "/../../etc", "esc", "esc/passwd"] {
+        let r = op.call::<VolumeBrowse>(browse(escape)).await;
+        assert_eq!(code(&r), Some(ErrorCode::BadRequest), "{escape}: {r:?}");
+    }
+    let read = |path: &str, offset: u64, limit: Option<u64>| ReadFile {
+        host: None,
+        name: vol.clone(),
+        path: path.into(),
+        offset,
+        limit,
+    };
+    let f = op
+        .call::<VolumeReadFile>(read("a.txt", 0, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        (f.encoding.as_str(), f.data.as_str(), f.size, f.more),
+        ("text", "hello\n", 6, false)
+    );
+    let part = op
+        .call::<VolumeReadFile>(read("/a.txt", 1, Some(3)))
+        .await
+        .unwrap();
+    assert_eq!((part.data.as_str(), part.more), ("ell", true));
+    let bin = op
+        .call::<VolumeReadFile>(read("d/bin", 0, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        (bin.encoding.as_str(), bin.data.as_str()),
+        ("base64", "AAEC")
+    );
+    assert_eq!(
+        code(&op.call::<VolumeReadFile>(read("esc/passwd", 0, None)).await),
+        Some(ErrorCode::BadRequest)
+    );
+    assert_eq!(
+        code(&op.call::<VolumeReadFile>(read("missing", 0, None)).await),
+        Some(ErrorCode::NotFound)
+    );
+
+    // In use → conflict naming the container; free → removed.
+    let rm = RemoveVolume {
+        host: None,
+        name: vol.clone(),
+    };
+    assert_eq!(
+        code(&op.call::<VolumesRemove>(rm.clone()).await),
+        Some(ErrorCode::Forbidden)
+    );
+    let r = admin.call::<VolumesRemove>(rm.clone()).await;
+    assert_eq!(code(&r), Some(ErrorCode::Conflict));
+    assert!(r.unwrap_err().to_string().contains(&scope.name("writer")));
+    scope.docker.remove_container(&writer, None).await.unwrap();
+    admin.call::<VolumesRemove>(rm).await.unwrap();
+    // No helper container is left behind.
+    let helpers = scope
+        .docker
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&HashMap::from([("label", vec!["dev.berth.helper"])]))
+                .build(),
+        ))
+        .await
+        .unwrap();
+    let mine: Vec<_> = helpers
+        .iter()
+        .filter(|c| c.labels.as_ref().and_then(|l| l.get("dev.berth.helper")) == Some(&vol))
+        .collect();
+    assert!(mine.is_empty(), "{mine:?}");
+}
+
+#[tokio::test]
+async fn networks_images_and_disk_use() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let net = scope.name("net");
+    scope
+        .docker
+        .create_network(NetworkCreateRequest {
+            name: net.clone(),
+            labels: Some(scope.labels()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let c = create(&scope, "member", LOOP, |b| {
+        b.host_config = Some(HostConfig {
+            network_mode: Some(net.clone()),
+            ..Default::default()
+        });
+    })
+    .await;
+
+    let nets = admin
+        .call::<NetworksList>(HostOnly::default())
+        .await
+        .unwrap();
+    let n = nets
+        .networks
+        .iter()
+        .find(|n| n.name == net)
+        .expect("listed");
+    assert_eq!((n.containers_running, n.containers_stopped), (0, 1));
+    assert_eq!(n.containers, vec![scope.name("member")]);
+    assert!(
+        nets.networks
+            .iter()
+            .any(|n| n.name == "bridge" && n.builtin)
+    );
+    let ins = admin
+        .call::<NetworkInspect>(NetworkRef {
+            host: None,
+            id: net.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(ins["Name"], net.as_str());
+    let r = admin
+        .call::<NetworkRemove>(NetworkRef {
+            host: None,
+            id: net.clone(),
+        })
+        .await;
+    assert_eq!(code(&r), Some(ErrorCode::Conflict));
+    let r = admin
+        .call::<NetworkRemove>(NetworkRef {
+            host: None,
+            id: "bridge".into(),
+        })
+        .await;
+    assert_eq!(code(&r), Some(ErrorCode::Conflict));
+    scope.docker.remove_container(&c, None).await.unwrap();
+    admin
+        .call::<NetworkRemove>(NetworkRef {
+            host: None,
+            id: net.clone(),
+        })
+        .await
+        .unwrap();
+
+    let images = admin.call::<ImagesList>(HostOnly::default()).await.unwrap();
+    let test_image = ensure_test_image(&scope.docker).await;
+    let img = images
+        .images
+        .iter()
+        .find(|i| i.tags.iter().any(|t| t == test_image))
+        .expect("test image listed");
+    assert!(!img.dangling && img.size > 0);
+
+    let df = admin.call::<SystemDf>(HostOnly::default()).await.unwrap();
+    assert!(df.images.count >= 1 && df.images.size > 0, "{df:?}");
+}
