@@ -420,7 +420,7 @@ async fn logs_and_exec_stream_binary_frames_both_ways() {
     let id = create(
         &scope,
         "chatty",
-        "echo line-one; echo to-stderr >&2; read go < /tmp/fifo 2>/dev/null; while true; do if [ -f /tmp/go ]; then echo line-three; rm /tmp/go; fi; sleep 0.1; done",
+        "echo line-one; echo to-stderr >&2; while true; do if [ -f /tmp/go ]; then echo line-three; rm /tmp/go; fi; sleep 0.1; done",
         |_| {},
     )
     .await;

@@ -37,6 +37,20 @@ pub(crate) async fn host_docker(
     Ok((h, d))
 }
 
+/// Every container, running or not (`size`: with their writable-layer sizes).
+pub(crate) async fn all_containers(
+    d: &Docker,
+    size: bool,
+) -> Result<Vec<bollard::models::ContainerSummary>, ErrorBody> {
+    let o = ListContainersOptionsBuilder::default()
+        .all(true)
+        .size(size)
+        .build();
+    d.list_containers(Some(o))
+        .await
+        .map_err(|e| docker_err(&e, "containers"))
+}
+
 /// The container's full id and state; `not_found` with Docker's message otherwise.
 async fn resolve(d: &Docker, id: &str) -> Result<(String, String), ErrorBody> {
     let i = d
@@ -152,12 +166,7 @@ pub(crate) async fn act(
 pub fn register(r: &mut Registry) {
     r.method(ContainersList, |call, p| async move {
         let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-        let list = d
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default().all(true).build(),
-            ))
-            .await
-            .map_err(|e| docker_err(&e, "containers"))?;
+        let list = all_containers(&d, false).await?;
         let summaries = list
             .into_iter()
             .map(|c| model::summary(c, h.self_id.as_deref()))

@@ -6,7 +6,14 @@ use berth_protocol::api::events::EventsCursor;
 use berth_protocol::api::hosts::{HostList, HostStatus};
 
 use crate::docker::events::overflow_error;
+use crate::ws::outbox::ChannelSink;
 use crate::ws::registry::Registry;
+
+/// Ends an `events` channel with `overflow` and the cursor to resume from.
+fn close_overflow(sink: &ChannelSink, cursor: String) {
+    let p = serde_json::to_value(EventsCursor { cursor }).expect("cursor serialises");
+    sink.finish(Some(p), Some(overflow_error()));
+}
 
 pub fn register(r: &mut Registry) {
     r.method(HostsList, |call, _: Empty| async move {
@@ -27,17 +34,13 @@ pub fn register(r: &mut Registry) {
 
     r.channel(Events, |call, params, sink| {
         let host = call.state.hosts.get(params.host.as_deref())?;
-        let overflowed = |cursor: String| {
-            let p = serde_json::to_value(EventsCursor { cursor }).expect("cursor serialises");
-            sink.finish(Some(p), Some(overflow_error()));
-        };
         let rx = match host
             .events
             .subscribe(sink.clone(), params.filters, params.since.as_deref())
         {
             Ok(rx) => Some(rx),
             Err(cursor) => {
-                overflowed(cursor);
+                close_overflow(&sink, cursor);
                 None
             }
         };
@@ -49,8 +52,7 @@ pub fn register(r: &mut Registry) {
             tokio::select! {
                 cursor = rx => {
                     if let Ok(cursor) = cursor {
-                        let p = serde_json::to_value(EventsCursor { cursor }).expect("cursor serialises");
-                        sink.finish(Some(p), Some(overflow_error()));
+                        close_overflow(&sink, cursor);
                     }
                 }
                 () = sink.closed() => {}

@@ -7,11 +7,10 @@ use berth_protocol::api::images::{ImageList, ImageSummary, Pruned, RemovedImages
 use berth_protocol::api::rfc3339;
 use berth_protocol::api::system::{DfRow, SystemDf as Df};
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListImagesOptionsBuilder, PruneImagesOptionsBuilder,
-    RemoveImageOptionsBuilder,
+    ListImagesOptionsBuilder, PruneImagesOptionsBuilder, RemoveImageOptionsBuilder,
 };
 
-use super::containers::host_docker;
+use super::containers::{all_containers, host_docker};
 use super::docker_args;
 use crate::docker::errors::docker_err;
 use crate::docker::model::container_name;
@@ -28,12 +27,7 @@ pub fn register(r: &mut Registry) {
             .list_images(Some(ListImagesOptionsBuilder::default().build()))
             .await
             .map_err(|e| docker_err(&e, "images"))?;
-        let cs = d
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default().all(true).build(),
-            ))
-            .await
-            .map_err(|e| docker_err(&e, "containers"))?;
+        let cs = all_containers(&d, false).await?;
         let mut users: HashMap<String, Vec<String>> = HashMap::new();
         for c in cs {
             if let Some(img) = c.image_id.clone() {
@@ -112,15 +106,7 @@ pub fn register(r: &mut Registry) {
             .list_images(Some(ListImagesOptionsBuilder::default().build()))
             .await
             .map_err(|e| docker_err(&e, "images"))?;
-        let cs = d
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .size(true)
-                    .build(),
-            ))
-            .await
-            .map_err(|e| docker_err(&e, "containers"))?;
+        let cs = all_containers(&d, true).await?;
         let vols = d
             .list_volumes(None::<bollard::query_parameters::ListVolumesOptions>)
             .await
@@ -152,7 +138,7 @@ pub fn register(r: &mut Registry) {
                 df.containers.reclaimable += rw;
             }
         }
-        let users = super::volumes::volume_users(&d).await?;
+        let users = super::volumes::volume_users(&cs);
         for v in &vols {
             let size = v.usage_data.as_ref().map_or(0, |u| u.size.max(0));
             df.volumes.count += 1;

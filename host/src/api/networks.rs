@@ -6,11 +6,9 @@ use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{NetworkInspect, NetworkRemove, NetworksList};
 use berth_protocol::api::networks::{NetworkList, NetworkSummary};
 use berth_protocol::error::{ErrorBody, ErrorCode};
-use bollard::query_parameters::{
-    InspectNetworkOptions, ListContainersOptionsBuilder, ListNetworksOptions,
-};
+use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions};
 
-use super::containers::host_docker;
+use super::containers::{all_containers, host_docker};
 use super::docker_args;
 use crate::docker::errors::docker_err;
 use crate::docker::model::{PROJECT_LABEL, container_name};
@@ -21,12 +19,7 @@ const BUILTIN: [&str; 3] = ["bridge", "host", "none"];
 
 /// Network name → (container name, running) for every container, running or not.
 async fn attached(d: &bollard::Docker) -> Result<HashMap<String, Vec<(String, bool)>>, ErrorBody> {
-    let cs = d
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default().all(true).build(),
-        ))
-        .await
-        .map_err(|e| docker_err(&e, "containers"))?;
+    let cs = all_containers(d, false).await?;
     let mut by_net: HashMap<String, Vec<(String, bool)>> = HashMap::new();
     for c in cs {
         let running = c.state.is_some_and(|s| s.to_string() == "running");
@@ -41,6 +34,15 @@ async fn attached(d: &bollard::Docker) -> Result<HashMap<String, Vec<(String, bo
         }
     }
     Ok(by_net)
+}
+
+async fn inspect(
+    d: &bollard::Docker,
+    id: &str,
+) -> Result<bollard::models::NetworkInspect, ErrorBody> {
+    d.inspect_network(id, None::<InspectNetworkOptions>)
+        .await
+        .map_err(|e| docker_err(&e, &format!("network {id}")))
 }
 
 pub fn register(r: &mut Registry) {
@@ -89,20 +91,14 @@ pub fn register(r: &mut Registry) {
     r.method(NetworkInspect, |call, p| async move {
         docker_args::object("id", &p.id)?;
         let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        let n = d
-            .inspect_network(&p.id, None::<InspectNetworkOptions>)
-            .await
-            .map_err(|e| docker_err(&e, &format!("network {}", p.id)))?;
+        let n = inspect(&d, &p.id).await?;
         serde_json::to_value(n).map_err(|e| internal(&e))
     });
 
     r.method(NetworkRemove, |call, p| async move {
         docker_args::object("id", &p.id)?;
         let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        let n = d
-            .inspect_network(&p.id, None::<InspectNetworkOptions>)
-            .await
-            .map_err(|e| docker_err(&e, &format!("network {}", p.id)))?;
+        let n = inspect(&d, &p.id).await?;
         let name = n.name.clone().unwrap_or_default();
         if BUILTIN.contains(&name.as_str()) {
             return Err(ErrorBody::new(

@@ -16,14 +16,15 @@ use berth_protocol::api::volumes::{
 };
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use bollard::Docker;
+use bollard::container::PathStatResponse;
+use bollard::models::ContainerSummary as DockerSummary;
 use bollard::query_parameters::{
-    ContainerArchiveInfoOptionsBuilder, DownloadFromContainerOptionsBuilder,
-    ListContainersOptionsBuilder, ListVolumesOptions,
+    ContainerArchiveInfoOptionsBuilder, DownloadFromContainerOptionsBuilder, ListVolumesOptions,
 };
 use data_encoding::BASE64;
 use futures_util::TryStreamExt;
 
-use super::containers::host_docker;
+use super::containers::{all_containers, host_docker};
 use super::docker_args;
 use crate::docker::errors::docker_err;
 use crate::docker::helper::Helper;
@@ -40,14 +41,8 @@ const MAX_LINKS: usize = 40;
 const GO_MODE_DIR: u32 = 1 << 31;
 const GO_MODE_SYMLINK: u32 = 1 << 27;
 
-/// Volume name → names of the containers (running or not) that mount it.
-pub(crate) async fn volume_users(d: &Docker) -> Result<HashMap<String, Vec<String>>, ErrorBody> {
-    let cs = d
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default().all(true).build(),
-        ))
-        .await
-        .map_err(|e| docker_err(&e, "containers"))?;
+/// Volume name → names of the containers (running or not) in `cs` that mount it.
+pub(crate) fn volume_users(cs: &[DockerSummary]) -> HashMap<String, Vec<String>> {
     let mut users: HashMap<String, Vec<String>> = HashMap::new();
     for c in cs {
         // Berth's own helpers are not users.
@@ -58,9 +53,9 @@ pub(crate) async fn volume_users(d: &Docker) -> Result<HashMap<String, Vec<Strin
             continue;
         }
         let name = container_name(c.names.as_ref());
-        for m in c.mounts.unwrap_or_default() {
-            if let Some(v) = m.name {
-                users.entry(v).or_default().push(name.clone());
+        for m in c.mounts.iter().flatten() {
+            if let Some(v) = &m.name {
+                users.entry(v.clone()).or_default().push(name.clone());
             }
         }
     }
@@ -68,12 +63,20 @@ pub(crate) async fn volume_users(d: &Docker) -> Result<HashMap<String, Vec<Strin
         v.sort();
         v.dedup();
     }
-    Ok(users)
+    users
 }
 
-async fn remove_one(d: &Docker, name: &str) -> Result<(), ErrorBody> {
+/// The users of every volume, asked of Docker now.
+async fn current_users(d: &Docker) -> Result<HashMap<String, Vec<String>>, ErrorBody> {
+    Ok(volume_users(&all_containers(d, false).await?))
+}
+
+async fn remove_one(
+    d: &Docker,
+    name: &str,
+    users: &HashMap<String, Vec<String>>,
+) -> Result<(), ErrorBody> {
     docker_args::object("name", name)?;
-    let users = volume_users(d).await?;
     if let Some(u) = users.get(name).filter(|u| !u.is_empty()) {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
@@ -91,7 +94,7 @@ async fn resolve(
     d: &Docker,
     helper: &str,
     path: &str,
-) -> Result<(Vec<String>, bollard::container::PathStatResponse), ErrorBody> {
+) -> Result<(Vec<String>, PathStatResponse), ErrorBody> {
     let mut parts = volpath::normalise(path)?;
     let mut links = 0;
     'again: loop {
@@ -131,6 +134,21 @@ async fn resolve(
     }
 }
 
+/// The helper mounting volume `name` and `path` resolved inside it; `not_found` for a
+/// volume that does not exist (a mount would silently create it).
+async fn open_path(
+    d: &Docker,
+    name: &str,
+    path: &str,
+) -> Result<(Helper, Vec<String>, PathStatResponse), ErrorBody> {
+    d.inspect_volume(name)
+        .await
+        .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
+    let helper = Helper::for_volume(d, name).await?;
+    let (parts, stat) = resolve(d, &helper.id, path).await?;
+    Ok((helper, parts, stat))
+}
+
 fn kind_of(t: tar::EntryType) -> &'static str {
     if t.is_dir() {
         "dir"
@@ -161,7 +179,7 @@ pub fn register(r: &mut Registry) {
             .list_volumes(None::<ListVolumesOptions>)
             .await
             .map_err(|e| docker_err(&e, "volumes"))?;
-        let users = volume_users(&d).await?;
+        let users = current_users(&d).await?;
         let mut volumes: Vec<VolumeSummary> = list
             .volumes
             .unwrap_or_default()
@@ -190,7 +208,7 @@ pub fn register(r: &mut Registry) {
             .inspect_volume(&p.name)
             .await
             .map_err(|e| docker_err(&e, &format!("volume {}", p.name)))?;
-        let users = volume_users(&d).await?;
+        let users = current_users(&d).await?;
         Ok(VolumeInspect {
             inspect: serde_json::to_value(v).map_err(|e| internal(&e))?,
             used_by: users.get(&p.name).cloned().unwrap_or_default(),
@@ -199,7 +217,8 @@ pub fn register(r: &mut Registry) {
 
     r.method(VolumesRemove, |call, p| async move {
         let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        remove_one(&d, &p.name).await.map(|()| Empty {})
+        let users = current_users(&d).await?;
+        remove_one(&d, &p.name, &users).await.map(|()| Empty {})
     });
 
     r.method(VolumesBulkRemove, |call, p| async move {
@@ -207,9 +226,11 @@ pub fn register(r: &mut Registry) {
             return Err(bad_field("names", "1 to 500 volumes"));
         }
         let (_, d) = host_docker(&call, p.host.as_deref()).await?;
+        // Users once for the batch: removing a volume frees no other.
+        let users = current_users(&d).await?;
         let mut results = Vec::new();
         for name in p.names {
-            let r = remove_one(&d, &name).await;
+            let r = remove_one(&d, &name, &users).await;
             results.push(BulkItem {
                 ok: r.is_ok(),
                 error: r.err(),
@@ -222,11 +243,7 @@ pub fn register(r: &mut Registry) {
     r.method(VolumeBrowse, |call, p| async move {
         docker_args::object("name", &p.name)?;
         let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        d.inspect_volume(&p.name)
-            .await
-            .map_err(|e| docker_err(&e, &format!("volume {}", p.name)))?;
-        let helper = Helper::for_volume(&d, &p.name).await?;
-        let (parts, stat) = resolve(&d, &helper.id, &p.path).await?;
+        let (helper, parts, stat) = open_path(&d, &p.name, &p.path).await?;
         if stat.file_mode & GO_MODE_DIR == 0 {
             return Err(bad_field(
                 "path",
@@ -276,11 +293,7 @@ pub fn register(r: &mut Registry) {
         docker_args::object("name", &p.name)?;
         let limit = p.limit.unwrap_or(READ_MAX).min(READ_MAX);
         let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        d.inspect_volume(&p.name)
-            .await
-            .map_err(|e| docker_err(&e, &format!("volume {}", p.name)))?;
-        let helper = Helper::for_volume(&d, &p.name).await?;
-        let (parts, stat) = resolve(&d, &helper.id, &p.path).await?;
+        let (helper, parts, stat) = open_path(&d, &p.name, &p.path).await?;
         if stat.file_mode & (GO_MODE_DIR | GO_MODE_SYMLINK) != 0 {
             return Err(bad_field(
                 "path",

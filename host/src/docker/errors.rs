@@ -67,7 +67,7 @@ fn is_conflict_message(m: &str) -> bool {
 }
 
 /// Whether the failure is the connection, not the request.
-pub fn is_transport(e: &Error) -> bool {
+fn is_transport(e: &Error) -> bool {
     matches!(
         e,
         Error::HyperResponseError { .. }

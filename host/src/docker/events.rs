@@ -101,16 +101,6 @@ impl EventHub {
         (epoch == self.epoch).then(|| seq.parse().ok()).flatten()
     }
 
-    /// The cursor of the newest event (reopening with it gets only later events).
-    pub fn head(&self) -> String {
-        let g = self.lock();
-        self.cursor(g.next - 1)
-    }
-
-    pub fn subscribers(&self) -> usize {
-        self.lock().subs.len()
-    }
-
     /// Numbers `e`, logs it and queues it for every matching subscriber.
     pub fn publish(&self, mut e: Event) {
         let mut g = self.lock();

@@ -33,10 +33,6 @@ impl Fanout {
         self.subs().is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.subs().len()
-    }
-
     /// Resolves once somebody subscribes (at once if somebody has).
     pub async fn subscribed(&self) {
         while self.is_empty() {

@@ -11,7 +11,7 @@ use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::role::Role;
 use yew::prelude::*;
 
-use super::{Flash, Load, error_view, flash_view, use_call};
+use super::{Flash, Load, confirm, error_view, flash_view, use_call};
 use crate::ws::use_ws;
 
 fn verb_label(v: BulkVerb) -> &'static str {
@@ -51,12 +51,6 @@ fn actions_for(state: &str) -> &'static [BulkVerb] {
         "restarting" => &[BulkVerb::Stop, BulkVerb::Kill],
         _ => &[BulkVerb::Start],
     }
-}
-
-fn confirm(text: &str) -> bool {
-    web_sys::window()
-        .and_then(|w| w.confirm_with_message(text).ok())
-        .unwrap_or(false)
 }
 
 fn matches(c: &ContainerSummary, q: &str) -> bool {

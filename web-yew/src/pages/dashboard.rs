@@ -6,6 +6,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
+use super::bytes;
 use crate::http::js_error;
 use crate::ws::use_ws;
 
@@ -25,15 +26,6 @@ async fn fetch_readiness() -> Result<Readiness, String> {
             response.status()
         )
     })
-}
-
-fn bytes(n: u64) -> String {
-    let gib = n as f64 / (1u64 << 30) as f64;
-    if gib >= 1.0 {
-        format!("{gib:.1} GiB")
-    } else {
-        format!("{:.0} MiB", n as f64 / (1u64 << 20) as f64)
-    }
 }
 
 #[function_component(Dashboard)]

@@ -161,3 +161,22 @@ pub fn flash_view(f: &Flash) -> Html {
         Some(Err(e)) => error_view(e),
     }
 }
+
+/// Asks the user to confirm a destructive action (the browser's own dialog).
+pub fn confirm(text: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.confirm_with_message(text).ok())
+        .unwrap_or(false)
+}
+
+/// A byte count for people: GiB, MiB or KiB.
+pub fn bytes(n: u64) -> String {
+    let n = n as f64;
+    if n >= (1u64 << 30) as f64 {
+        format!("{:.1} GiB", n / (1u64 << 30) as f64)
+    } else if n >= (1u64 << 20) as f64 {
+        format!("{:.1} MiB", n / (1u64 << 20) as f64)
+    } else {
+        format!("{:.0} KiB", n / 1024.0)
+    }
+}

@@ -11,24 +11,12 @@ use berth_protocol::api::volumes::RemoveVolume;
 use berth_protocol::role::Role;
 use yew::prelude::*;
 
-use super::{Flash, Load, error_view, flash_view, use_call};
+use super::{Flash, Load, bytes, confirm, error_view, flash_view, use_call};
 use crate::ws::use_ws;
 
+/// Docker reports sizes signed; negative means unknown.
 fn size(n: i64) -> String {
-    let n = n.max(0) as f64;
-    if n >= (1u64 << 30) as f64 {
-        format!("{:.1} GiB", n / (1u64 << 30) as f64)
-    } else if n >= (1u64 << 20) as f64 {
-        format!("{:.1} MiB", n / (1u64 << 20) as f64)
-    } else {
-        format!("{:.0} KiB", n / 1024.0)
-    }
-}
-
-fn confirm(text: &str) -> bool {
-    web_sys::window()
-        .and_then(|w| w.confirm_with_message(text).ok())
-        .unwrap_or(false)
+    bytes(n.max(0) as u64)
 }
 
 /// Runs a removal after a confirmation, then reports and reloads.
