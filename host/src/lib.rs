@@ -19,6 +19,7 @@ pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod transfers;
 pub mod ui;
 pub mod ws;
 

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json};
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
+use berth_protocol::auth::HttpError;
+use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::health::{Check, Liveness, Readiness};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
@@ -56,6 +58,7 @@ pub struct AppState {
     pub ws: crate::ws::conn::WsSettings,
     pub allowed_origins: Vec<String>,
     pub stats: Arc<crate::hoststats::HostStats>,
+    pub transfers: crate::transfers::Transfers,
     /// Open WebSocket connections (shutdown waits for them to say goodbye).
     pub websockets: tokio::sync::watch::Sender<usize>,
     pub started: Instant,
@@ -73,13 +76,39 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Credentials are small; anything larger is not a login.
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .fallback(crate::ui::serve)
-        .with_state(state)
+        .with_state(Arc::clone(&state))
         .layer(CompressionLayer::new().gzip(true).br(true))
+        // Transfers stream archives as they are read: no compression (it would drop
+        // Content-Length and Range), no body limit.
+        .merge(
+            Router::new()
+                .route(
+                    "/api/v1/transfers/{ticket}",
+                    get(crate::transfers::download),
+                )
+                .with_state(state),
+        )
         // Handlers log their own failures; a 503 from /readyz is an answer, not an error.
         .layer(
             TraceLayer::new_for_http()
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
+}
+
+/// An error as the HTTP API answers it.
+pub fn http_error(e: ErrorBody) -> Response {
+    let status = match e.code {
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Json(HttpError { error: e })).into_response()
 }
 
 async fn healthz() -> Json<Liveness> {
@@ -196,6 +225,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         },
         allowed_origins: config.allowed_origins.clone(),
         stats,
+        transfers: crate::transfers::Transfers::default(),
         websockets: tokio::sync::watch::Sender::new(0),
         started,
         data_dir: data_dir.root().to_path_buf(),

@@ -322,3 +322,68 @@ async fn sweep_dead_runs(docker: Docker) {
     })
     .await;
 }
+
+/// The engine's own socket: `DOCKER_HOST` when it is `unix://…`, else the default.
+pub fn engine_socket() -> PathBuf {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/var/run/docker.sock"))
+}
+
+/// A unix socket that forwards to the engine, which a test can take away and bring
+/// back: a daemon outage without stopping the machine's daemon (other tests use it).
+#[derive(Debug)]
+pub struct SocketProxy {
+    path: PathBuf,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SocketProxy {
+    /// Listens on `path` and forwards every connection to the engine.
+    pub fn start(path: &std::path::Path) -> Self {
+        let _ = std::fs::remove_file(path);
+        let listener = tokio::net::UnixListener::bind(path).expect("bind the proxy socket");
+        let engine = engine_socket();
+        let task = tokio::spawn(async move {
+            // Dropping the set (when the task is aborted) aborts every forwarded
+            // connection: an outage cuts streams that are in flight too.
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                let engine = engine.clone();
+                conns.spawn(async move {
+                    if let Ok(mut upstream) = tokio::net::UnixStream::connect(&engine).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                    }
+                });
+            }
+        });
+        Self {
+            path: path.to_path_buf(),
+            task: Some(task),
+        }
+    }
+
+    /// The daemon "goes away": the socket disappears and open connections break.
+    pub async fn stop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+
+    /// The URL to give Berth as `DOCKER_HOST`.
+    pub fn docker_host(&self) -> String {
+        format!("unix://{}", self.path.display())
+    }
+}
+
+impl Drop for SocketProxy {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

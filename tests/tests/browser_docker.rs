@@ -46,3 +46,147 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
         })
         .await;
 }
+
+/// The container page end to end: facts and inspect, a chatty log rendered virtually
+/// with search and ANSI colours, live stats, a terminal that runs a command and
+/// reports the exit code; then a volume's files browsed and previewed.
+#[tokio::test]
+async fn container_page_shows_logs_stats_and_a_working_terminal_and_volumes_browse() {
+    use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
+    use fantoccini::Locator;
+
+    let scope = Scope::new().await;
+    let image = berth_tests::docker::ensure_test_image(&scope.docker).await;
+    let vol = scope.name("files");
+    scope
+        .docker
+        .create_volume(bollard::models::VolumeCreateRequest {
+            name: Some(vol.clone()),
+            labels: Some(scope.labels()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let id = scope
+        .docker
+        .create_container(
+            Some(
+                bollard::query_parameters::CreateContainerOptionsBuilder::default()
+                    .name(&scope.name("page"))
+                    .build(),
+            ),
+            ContainerCreateBody {
+                image: Some(image.to_owned()),
+                cmd: Some(vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "echo hello > /data/notes.txt; busybox seq 1 200000; printf '\\033[31mRED\\033[0m\\n'; trap 'exit 0' TERM; while true; do sleep 0.2; done".into(),
+                ]),
+                labels: Some(scope.labels()),
+                host_config: Some(HostConfig {
+                    mounts: Some(vec![Mount {
+                        typ: Some(MountType::VOLUME),
+                        source: Some(vol.clone()),
+                        target: Some("/data".into()),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    scope.docker.start_container(&id, None).await.unwrap();
+    let name = scope.name("page");
+    let (_tmp, berth) = ws::start().await;
+    let url = berth.url.clone();
+    Browser::start("docker_container_page")
+        .await
+        .run(|c| async move {
+            login(&c, &url, "admin", ADMIN_PASSWORD).await;
+            click(&c, "#nav-containers").await;
+            click(&c, &format!("tr[data-name='{name}'] a.open")).await;
+            wait_for(&c, "#container-facts #container-state").await;
+            let json = wait_for(&c, "#inspect-json").await;
+            let text = json.prop("textContent").await.unwrap().unwrap_or_default();
+            assert!(text.contains(&id), "the inspect document names the id");
+
+            // Logs: 100,000 lines loaded, a few dozen in the DOM, search finds one.
+            click(&c, "#tab-logs").await;
+            wait_for(&c, "#log-tail").await;
+            c.execute(
+                "const s = document.querySelector('#log-tail'); s.value = '100000'; s.dispatchEvent(new Event('change', {bubbles: true}));",
+                vec![],
+            )
+            .await
+            .unwrap();
+            c.wait()
+                .at_most(std::time::Duration::from_secs(30))
+                .for_element(Locator::XPath(
+                    "//span[@id='log-count'][starts-with(., '100000 of 100000 lines')]",
+                ))
+                .await
+                .expect("the whole tail arrives");
+            let rendered = c
+                .execute("return document.querySelectorAll('.log-line').length", vec![])
+                .await
+                .unwrap()
+                .as_u64()
+                .unwrap();
+            assert!(
+                (1..200).contains(&rendered),
+                "only the rows in view are rendered: {rendered}"
+            );
+            let red = wait_for(&c, ".log-line .ansi-fg31").await;
+            assert_eq!(red.text().await.unwrap(), "RED");
+            berth_tests::browser::type_into(&c, "#log-search", "199999").await;
+            c.wait()
+                .at_most(std::time::Duration::from_secs(10))
+                .for_element(Locator::XPath(
+                    "//span[@id='log-count'][starts-with(., '1 of 100000 lines')]",
+                ))
+                .await
+                .expect("search narrows to one line");
+
+            // Stats: the sampler's figures arrive.
+            click(&c, "#tab-stats").await;
+            let cpu = wait_for(&c, "#stats-cpu").await;
+            assert!(cpu.text().await.unwrap().ends_with('%'));
+            wait_for(&c, "#spark-mem polyline").await;
+
+            // Terminal: a real shell in the container.
+            click(&c, "#tab-terminal").await;
+            click(&c, "#terminal-connect").await;
+            wait_for(&c, "#terminal[data-status='running']").await;
+            let input = wait_for(&c, ".xterm-helper-textarea").await;
+            input
+                .send_keys("echo hi-$((6*7))\u{E007}")
+                .await
+                .unwrap();
+            c.wait()
+                .at_most(std::time::Duration::from_secs(20))
+                .for_element(Locator::XPath(
+                    "//div[contains(@class,'xterm-rows')][contains(., 'hi-42')]",
+                ))
+                .await
+                .expect("the command's output appears in the terminal");
+            input.send_keys("exit 3\u{E007}").await.unwrap();
+            c.wait()
+                .at_most(std::time::Duration::from_secs(20))
+                .for_element(Locator::XPath(
+                    "//span[@id='terminal-ended'][contains(., 'code 3')]",
+                ))
+                .await
+                .expect("the exit code is shown");
+
+            // The volume's files, reached from the container's mounts.
+            click(&c, "#tab-overview").await;
+            click(&c, &format!("#container-facts a[href='/volumes/{vol}']")).await;
+            click(&c, "tr[data-name='notes.txt'] a.entry").await;
+            let preview = wait_for(&c, "#file-text").await;
+            assert_eq!(preview.text().await.unwrap().trim(), "hello");
+        })
+        .await;
+}

@@ -9,10 +9,10 @@ use berth_client::{Client, ClientError};
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
     ContainerInspect, ContainerKill, ContainerPause, ContainerRedeploy, ContainerRemove,
-    ContainerRename, ContainerRestart, ContainerStart, ContainerStop, ContainerUnpause,
-    ContainersBulk, ContainersList, Events, HostsList, ImagesList, NetworkInspect, NetworkRemove,
-    NetworksList, SystemDf, VolumeBrowse, VolumeReadFile, VolumesInspect, VolumesList,
-    VolumesRemove,
+    ContainerRename, ContainerRestart, ContainerStart, ContainerStats, ContainerStop,
+    ContainerUnpause, ContainersBulk, ContainersList, Events, HostsList, ImagesList,
+    NetworkInspect, NetworkRemove, NetworksList, SystemDf, VolumeBrowse, VolumeDownloadTicket,
+    VolumeReadFile, VolumesInspect, VolumesList, VolumesRemove,
 };
 use berth_protocol::api::containers::{
     BulkAction, BulkVerb, ContainerRef, KillContainer, RemoveContainer, RenameContainer,
@@ -21,7 +21,11 @@ use berth_protocol::api::containers::{
 use berth_protocol::api::events::{Event, EventFilters, EventsParams};
 use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::api::networks::NetworkRef;
-use berth_protocol::api::volumes::{BrowseVolume, ReadFile, RemoveVolume, VolumeRef};
+use berth_protocol::api::streams::StatsParams;
+use berth_protocol::api::transfers::Ticket;
+use berth_protocol::api::volumes::{
+    BrowseVolume, DownloadVolumePath, ReadFile, RemoveVolume, VolumeRef,
+};
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
 use berth_tests::docker::{Scope, ensure_test_image};
@@ -563,7 +567,7 @@ async fn volumes_are_browsed_read_and_confined_and_in_use_removal_is_refused() {
     let writer = create(
         &scope,
         "writer",
-        "echo hello > /data/a.txt && mkdir /data/d && printf '\\000\\001\\002' > /data/d/bin && busybox ln -s /etc /data/esc && busybox ln -s d /data/inside && echo x > /data/d/y.txt",
+        "echo hello > /data/a.txt && mkdir /data/d && printf '\\000\\001\\002' > /data/d/bin && busybox ln -s /etc /data/esc && busybox ln -s d /data/inside && echo x > /data/d/y.txt && busybox seq 1 60000 > /data/d/big.txt",
         |b| {
             b.host_config = Some(HostConfig {
                 mounts: Some(vec![Mount {
@@ -636,7 +640,7 @@ async fn volumes_are_browsed_read_and_confined_and_in_use_removal_is_refused() {
     assert_eq!(a.size, 6);
     let d = op.call::<VolumeBrowse>(browse("/d/../d/")).await.unwrap();
     assert_eq!(d.path, "/d");
-    assert_eq!(d.entries.len(), 2);
+    assert_eq!(d.entries.len(), 3);
     // A link that stays inside is followed; one that leaves is refused, as is `..`.
     let inside = op.call::<VolumeBrowse>(browse("inside")).await.unwrap();
     assert_eq!(inside.path, "/d");
@@ -679,6 +683,104 @@ async fn volumes_are_browsed_read_and_confined_and_in_use_removal_is_refused() {
     assert_eq!(
         code(&op.call::<VolumeReadFile>(read("missing", 0, None)).await),
         Some(ErrorCode::NotFound)
+    );
+
+    // Downloads: a ticket per file or directory — single-use, bound to the user who
+    // minted it, the path validated when it is minted.
+    let op_token = ws::login(&berth, "otto", "password-of-otto").await;
+    let viewer_token = ws::login(&berth, "vera", "password-of-vera").await;
+    let ticket = |path: &str| DownloadVolumePath {
+        host: None,
+        name: vol.clone(),
+        path: path.into(),
+    };
+    assert_eq!(
+        code(&viewer.call::<VolumeDownloadTicket>(ticket("a.txt")).await),
+        Some(ErrorCode::Forbidden)
+    );
+    for bad in ["../", "esc/passwd"] {
+        let r = op.call::<VolumeDownloadTicket>(ticket(bad)).await;
+        assert_eq!(code(&r), Some(ErrorCode::BadRequest), "{bad}: {r:?}");
+    }
+    assert_eq!(
+        code(&op.call::<VolumeDownloadTicket>(ticket("missing")).await),
+        Some(ErrorCode::NotFound)
+    );
+    let http = reqwest::Client::new();
+    let get = |t: &Ticket, token: Option<&str>| {
+        let rb = http.get(format!("{}{}", berth.url, t.url));
+        match token {
+            Some(token) => rb.bearer_auth(token),
+            None => rb,
+        }
+    };
+    let big: String = (1..=60000).map(|i| format!("{i}\n")).collect();
+    let t = op
+        .call::<VolumeDownloadTicket>(ticket("d/big.txt"))
+        .await
+        .unwrap();
+    assert_eq!(t.filename, "big.txt");
+    assert_eq!(get(&t, None).send().await.unwrap().status(), 401);
+    assert_eq!(
+        get(&t, Some(&viewer_token)).send().await.unwrap().status(),
+        403,
+        "another user's ticket is refused (and survives)"
+    );
+    let resp = get(&t, Some(&op_token)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let disposition = resp.headers()["content-disposition"].to_str().unwrap();
+    assert_eq!(disposition, "attachment; filename=\"big.txt\"");
+    assert_eq!(resp.content_length(), Some(big.len() as u64));
+    assert_eq!(resp.bytes().await.unwrap(), big.as_bytes());
+    assert_eq!(
+        get(&t, Some(&op_token)).send().await.unwrap().status(),
+        404,
+        "a ticket is used once"
+    );
+    let t = op
+        .call::<VolumeDownloadTicket>(ticket("d/big.txt"))
+        .await
+        .unwrap();
+    let resp = get(&t, Some(&op_token))
+        .header("range", "bytes=100000-100009")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 206);
+    assert_eq!(
+        resp.headers()["content-range"].to_str().unwrap(),
+        format!("bytes 100000-100009/{}", big.len())
+    );
+    assert_eq!(resp.bytes().await.unwrap(), &big.as_bytes()[100000..100010]);
+    let t = op
+        .call::<VolumeDownloadTicket>(ticket("a.txt"))
+        .await
+        .unwrap();
+    let resp = get(&t, Some(&op_token))
+        .header("range", "bytes=6-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 416);
+    let t = op.call::<VolumeDownloadTicket>(ticket("/d")).await.unwrap();
+    assert_eq!(t.filename, format!("{vol}-d.tar"));
+    let resp = get(&t, Some(&op_token)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let tar_bytes = resp.bytes().await.unwrap();
+    let mut files = HashMap::new();
+    for e in tar::Archive::new(&tar_bytes[..]).entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut body).unwrap();
+        files.insert(path, body);
+    }
+    assert_eq!(files.get("d/y.txt").map(Vec::as_slice), Some(&b"x\n"[..]));
+    assert_eq!(
+        files.get("d/big.txt").map(Vec::as_slice),
+        Some(big.as_bytes()),
+        "{:?}",
+        files.keys().collect::<Vec<_>>()
     );
 
     // In use → conflict naming the container; free → removed.
@@ -794,4 +896,66 @@ async fn networks_images_and_disk_use() {
 
     let df = admin.call::<SystemDf>(HostOnly::default()).await.unwrap();
     assert!(df.images.count >= 1 && df.images.size > 0, "{df:?}");
+}
+
+#[tokio::test]
+async fn container_stats_come_from_one_sampler_per_host() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let viewer = ws::user(&berth, &admin, "vic", Role::Viewer).await;
+    let busy = create(&scope, "busy", "while :; do :; done", |_| {}).await;
+    let idle = create(&scope, "idle", LOOP, |_| {}).await;
+    for id in [&busy, &idle] {
+        scope.docker.start_container(id, None).await.unwrap();
+    }
+    // A viewer may watch every container; another client only one, by name.
+    let mut all = viewer
+        .open::<ContainerStats>(StatsParams::default())
+        .await
+        .unwrap();
+    let mut one = admin
+        .open::<ContainerStats>(StatsParams {
+            host: None,
+            ids: vec![scope.name("idle")],
+        })
+        .await
+        .unwrap();
+    let s = tokio::time::timeout(WAIT, async {
+        loop {
+            let s = all.next().await.expect("open").expect("stats");
+            if s.id == busy && s.cpu_percent > 20.0 {
+                return s;
+            }
+        }
+    })
+    .await
+    .expect("the busy container shows its CPU use");
+    assert_eq!(s.name, scope.name("busy"));
+    assert!(s.cpu_percent < 250.0, "{s:?}");
+    assert!(s.mem_bytes > 0 && s.mem_limit >= s.mem_bytes, "{s:?}");
+    assert!(s.ts_ms > 0 && !s.time.is_empty(), "{s:?}");
+    for _ in 0..3 {
+        let s = tokio::time::timeout(WAIT, one.next())
+            .await
+            .expect("a sample in time")
+            .expect("open")
+            .expect("stats");
+        assert_eq!(s.id, idle, "the filter holds");
+        assert!(s.cpu_percent < 20.0, "{s:?}");
+    }
+    let bad = viewer
+        .open::<ContainerStats>(StatsParams {
+            host: None,
+            ids: vec!["../x".into()],
+        })
+        .await;
+    assert_eq!(code(&bad.map(|_| ())), Some(ErrorCode::BadRequest));
+    let unknown_host = viewer
+        .open::<ContainerStats>(StatsParams {
+            host: Some("elsewhere".into()),
+            ids: vec![],
+        })
+        .await;
+    assert_eq!(code(&unknown_host.map(|_| ())), Some(ErrorCode::NotFound));
 }

@@ -86,11 +86,13 @@ fn sidebar() -> Html {
     html! {
         <nav class="sidebar" aria-label="Sections">
             <ul>
-            { for Route::SECTIONS.iter().map(|&r| {
-                let active = current == Some(r);
+            { for Route::SECTIONS.iter().map(|r| {
+                // A detail page lights up its section.
+                let active = current.as_ref().is_some_and(|c| c.label() == r.label());
+                let r = r.clone();
                 html! {
                     <li>
-                        <Link<Route> to={r} classes={classes!("nav-link", active.then_some("active"))}>
+                        <Link<Route> to={r.clone()} classes={classes!("nav-link", active.then_some("active"))}>
                             <span id={format!("nav-{}", r.slug())}>{ r.label() }</span>
                         </Link<Route>>
                     </li>

@@ -48,6 +48,13 @@ pub fn download(name: &str, mime: &str, content: &str) -> Result<(), String> {
     opts.set_type(mime);
     let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(js_error)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js_error)?;
+    let r = download_url(name, &url);
+    let _ = web_sys::Url::revoke_object_url(&url);
+    r
+}
+
+/// Downloads what `url` serves as `name` (same origin: the session cookie goes along).
+pub fn download_url(name: &str, url: &str) -> Result<(), String> {
     let doc = web_sys::window()
         .and_then(|w| w.document())
         .ok_or("no document")?;
@@ -56,9 +63,8 @@ pub fn download(name: &str, mime: &str, content: &str) -> Result<(), String> {
         .map_err(js_error)?
         .dyn_into()
         .map_err(|_| "not an anchor".to_owned())?;
-    a.set_href(&url);
+    a.set_href(url);
     a.set_download(name);
     a.click();
-    let _ = web_sys::Url::revoke_object_url(&url);
     Ok(())
 }

@@ -3,12 +3,15 @@
 
 use yew_router::Routable;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
+#[derive(Debug, Clone, PartialEq, Eq, Routable)]
 pub enum Route {
     #[at("/")]
     Dashboard,
     #[at("/containers")]
     Containers,
+    /// One container: overview, logs, stats, terminal.
+    #[at("/containers/:id")]
+    Container { id: String },
     #[at("/stacks")]
     Stacks,
     #[at("/backups")]
@@ -19,6 +22,9 @@ pub enum Route {
     Schedules,
     #[at("/volumes")]
     Volumes,
+    /// A volume's file browser.
+    #[at("/volumes/:name")]
+    VolumeFiles { name: String },
     #[at("/images")]
     Images,
     #[at("/networks")]
@@ -59,15 +65,15 @@ impl Route {
         Route::Settings,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub fn label(&self) -> &'static str {
         match self {
             Route::Dashboard => "Dashboard",
-            Route::Containers => "Containers",
+            Route::Containers | Route::Container { .. } => "Containers",
             Route::Stacks => "Stacks",
             Route::Backups => "Backups",
             Route::Jobs => "Jobs",
             Route::Schedules => "Schedules",
-            Route::Volumes => "Volumes",
+            Route::Volumes | Route::VolumeFiles { .. } => "Volumes",
             Route::Images => "Images",
             Route::Networks => "Networks",
             Route::Plugins => "Plugins",
@@ -81,15 +87,17 @@ impl Route {
     }
 
     /// A stable id for tests and links: `nav-containers`.
-    pub fn slug(self) -> &'static str {
+    pub fn slug(&self) -> &'static str {
         match self {
             Route::Dashboard => "dashboard",
             Route::Containers => "containers",
+            Route::Container { .. } => "container",
             Route::Stacks => "stacks",
             Route::Backups => "backups",
             Route::Jobs => "jobs",
             Route::Schedules => "schedules",
             Route::Volumes => "volumes",
+            Route::VolumeFiles { .. } => "volume-files",
             Route::Images => "images",
             Route::Networks => "networks",
             Route::Plugins => "plugins",
@@ -113,8 +121,14 @@ mod tests {
         for r in Route::SECTIONS {
             let path = r.to_path();
             assert!(paths.insert(path.clone()), "duplicate path {path}");
-            assert_eq!(Route::recognize(&path), Some(r), "{path}");
+            assert_eq!(Route::recognize(&path), Some(r.clone()), "{path}");
         }
+        assert_eq!(
+            Route::recognize("/containers/abc123"),
+            Some(Route::Container {
+                id: "abc123".into()
+            })
+        );
         assert_eq!(
             Route::recognize("/definitely/not/a/section"),
             Some(Route::NotFound)

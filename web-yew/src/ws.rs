@@ -34,12 +34,30 @@ type Handler = Closure<dyn FnMut(Event)>;
 
 type Pending = HashMap<String, oneshot::Sender<Result<Value, ErrorBody>>>;
 
+/// How a channel ended: the server's error, if any, and its `close` payload (an
+/// exec's `exit_code`, an `events` cursor).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Closed {
+    pub error: Option<ErrorBody>,
+    pub p: Option<Value>,
+}
+
+/// What a subscription receives.
+enum Feed {
+    /// JSON channels: one value per `data`; re-opened after a reconnect.
+    Json(Callback<Value>),
+    /// Binary channels (logs, terminals): payloads by stream. Never re-opened after a
+    /// reconnect — a log would repeat and a shell would be a new one — they end with
+    /// `unavailable` instead and the page offers to start again.
+    Binary(Callback<(u8, Vec<u8>)>),
+}
+
 struct Sub {
     kind: String,
     params: Value,
     window: u32,
-    on_data: Callback<Value>,
-    on_close: Callback<Option<ErrorBody>>,
+    feed: Feed,
+    on_close: Callback<Closed>,
     ch: Option<u32>,
 }
 
@@ -159,10 +177,13 @@ impl Ws {
                 let Ok(e) = e.dyn_into::<web_sys::MessageEvent>() else {
                     return;
                 };
-                if let Some(text) = e.data().as_string()
-                    && let Ok(msg) = serde_json::from_str::<ServerMsg>(&text)
-                {
-                    ws.on_server(msg);
+                let data = e.data();
+                if let Some(text) = data.as_string() {
+                    if let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) {
+                        ws.on_server(msg);
+                    }
+                } else if let Ok(buf) = data.dyn_into::<js_sys::ArrayBuffer>() {
+                    ws.on_binary(&js_sys::Uint8Array::new(&buf).to_vec());
                 }
             })
         };
@@ -228,7 +249,12 @@ impl Ws {
             }
             ServerMsg::Data { ch, p, .. } => {
                 let sub = self.0.by_ch.borrow().get(&ch).copied();
-                let cb = sub.and_then(|s| self.0.subs.borrow().get(&s).map(|s| s.on_data.clone()));
+                let cb = sub.and_then(|s| {
+                    self.0.subs.borrow().get(&s).and_then(|s| match &s.feed {
+                        Feed::Json(cb) => Some(cb.clone()),
+                        Feed::Binary(_) => None,
+                    })
+                });
                 if let Some(cb) = cb {
                     cb.emit(p);
                     // Consumed as soon as rendered: return the credit.
@@ -239,13 +265,35 @@ impl Ws {
                     });
                 }
             }
-            ServerMsg::Close { ch, error, .. } => {
+            ServerMsg::Close { ch, error, p } => {
                 let sub = self.0.by_ch.borrow_mut().remove(&ch);
                 if let Some(s) = sub.and_then(|s| self.0.subs.borrow_mut().remove(&s)) {
-                    s.on_close.emit(error);
+                    s.on_close.emit(Closed { error, p });
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A binary data frame: hand the payload over, then return its bytes as credit.
+    fn on_binary(&self, bytes: &[u8]) {
+        let Ok(frame) = berth_protocol::frame::DataFrame::decode(bytes) else {
+            return;
+        };
+        let sub = self.0.by_ch.borrow().get(&frame.ch).copied();
+        let cb = sub.and_then(|s| {
+            self.0.subs.borrow().get(&s).and_then(|s| match &s.feed {
+                Feed::Binary(cb) => Some(cb.clone()),
+                Feed::Json(_) => None,
+            })
+        });
+        if let Some(cb) = cb {
+            cb.emit((frame.stream as u8, frame.payload.to_vec()));
+            self.send(&ClientMsg::Credit {
+                ch: frame.ch,
+                msgs: None,
+                bytes: Some(u32::try_from(frame.payload.len()).unwrap_or(u32::MAX)),
+            });
         }
     }
 
@@ -264,8 +312,23 @@ impl Ws {
             let _ = tx.send(Err(not_connected()));
         }
         self.0.by_ch.borrow_mut().clear();
-        for s in self.0.subs.borrow_mut().values_mut() {
-            s.ch = None;
+        let ended: Vec<Sub> = {
+            let mut subs = self.0.subs.borrow_mut();
+            let binary: Vec<u64> = subs
+                .iter()
+                .filter(|(_, s)| matches!(s.feed, Feed::Binary(_)))
+                .map(|(id, _)| *id)
+                .collect();
+            for s in subs.values_mut() {
+                s.ch = None;
+            }
+            binary.iter().filter_map(|id| subs.remove(id)).collect()
+        };
+        for s in ended {
+            s.on_close.emit(Closed {
+                error: Some(not_connected()),
+                p: None,
+            });
         }
     }
 
@@ -332,6 +395,43 @@ impl Ws {
         on_data: Callback<Value>,
         on_close: Callback<Option<ErrorBody>>,
     ) -> SubHandle {
+        self.add_sub(
+            kind,
+            params,
+            window,
+            Feed::Json(on_data),
+            on_close.reform(|c: Closed| c.error),
+        )
+    }
+
+    /// Opens a binary channel (`container.logs`, `exec`) with a window of `window`
+    /// bytes. It ends — `on_close` — when the server closes it or the connection drops.
+    pub fn subscribe_binary(
+        &self,
+        kind: &str,
+        params: Value,
+        window: u32,
+        on_bytes: Callback<(u8, Vec<u8>)>,
+        on_close: Callback<Closed>,
+    ) -> SubHandle {
+        if !matches!(self.state(), WsState::Open(_)) {
+            on_close.emit(Closed {
+                error: Some(not_connected()),
+                p: None,
+            });
+        }
+        self.add_sub(kind, params, window, Feed::Binary(on_bytes), on_close)
+    }
+
+    fn add_sub(
+        &self,
+        kind: &str,
+        params: Value,
+        window: u32,
+        feed: Feed,
+        on_close: Callback<Closed>,
+    ) -> SubHandle {
+        let binary = matches!(feed, Feed::Binary(_));
         let id = self.0.next_sub.get();
         self.0.next_sub.set(id + 1);
         self.0.subs.borrow_mut().insert(
@@ -340,13 +440,15 @@ impl Ws {
                 kind: kind.to_owned(),
                 params,
                 window,
-                on_data,
+                feed,
                 on_close,
                 ch: None,
             },
         );
         if matches!(self.state(), WsState::Open(_)) {
             self.open_sub(id);
+        } else if binary {
+            self.0.subs.borrow_mut().remove(&id);
         }
         SubHandle {
             ws: Rc::downgrade(&self.0),
@@ -361,14 +463,21 @@ impl Ws {
             let mut subs = self.0.subs.borrow_mut();
             let Some(s) = subs.get_mut(&id) else { return };
             s.ch = Some(ch);
+            let window = match s.feed {
+                Feed::Json(_) => Window {
+                    msgs: Some(s.window),
+                    bytes: None,
+                },
+                Feed::Binary(_) => Window {
+                    msgs: None,
+                    bytes: Some(s.window),
+                },
+            };
             ClientMsg::Open {
                 ch,
                 kind: s.kind.clone(),
                 p: s.params.clone(),
-                window: Some(Window {
-                    msgs: Some(s.window),
-                    bytes: None,
-                }),
+                window: Some(window),
             }
         };
         self.0.by_ch.borrow_mut().insert(ch, id);
@@ -384,6 +493,46 @@ fn upgrade(weak: &Weak<Inner>) -> Option<Ws> {
 pub struct SubHandle {
     ws: Weak<Inner>,
     id: u64,
+}
+
+impl SubHandle {
+    /// The open channel's id, while it is open.
+    fn live(&self) -> Option<(Ws, u32)> {
+        let ws = upgrade(&self.ws)?;
+        let ch = ws.0.subs.borrow().get(&self.id)?.ch?;
+        Some((ws, ch))
+    }
+
+    /// Sends bytes to the channel's stdin (an `exec` terminal's keystrokes).
+    pub fn send_input(&self, data: &[u8]) -> bool {
+        let Some((ws, ch)) = self.live() else {
+            return false;
+        };
+        let frame = berth_protocol::frame::DataFrame {
+            ch,
+            stream: berth_protocol::frame::Stream::Stdin,
+            payload: data,
+        }
+        .encode();
+        ws.0.socket
+            .borrow()
+            .as_ref()
+            .is_some_and(|s| s.send_with_u8_array(&frame).is_ok())
+    }
+
+    /// Tells the process its terminal's new size.
+    pub fn resize(&self, cols: u16, rows: u16) {
+        if let Some((ws, ch)) = self.live() {
+            ws.send(&ClientMsg::Resize { ch, cols, rows });
+        }
+    }
+
+    /// Ends the process's stdin.
+    pub fn eof(&self) {
+        if let Some((ws, ch)) = self.live() {
+            ws.send(&ClientMsg::Eof { ch });
+        }
+    }
 }
 
 impl Drop for SubHandle {

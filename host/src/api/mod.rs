@@ -14,7 +14,7 @@ mod streams;
 mod system;
 mod tokens;
 mod users;
-mod volumes;
+pub(crate) mod volumes;
 
 use berth_protocol::error::{ErrorBody, ErrorCode};
 

@@ -2,26 +2,30 @@
 //! stream while the client has no credit (the sink's queue is full), so a slow browser
 //! slows the source instead of growing memory.
 
-use berth_protocol::api::catalogue::{ContainerLogs, Exec};
+use berth_protocol::api::catalogue::{ContainerLogs, ContainerStats, Exec};
 use berth_protocol::api::streams::ExitStatus;
 use berth_protocol::error::{ErrorBody, ErrorCode};
-use berth_protocol::frame::Stream;
+use berth_protocol::frame::{MAX_PAYLOAD, Stream};
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::query_parameters::{LogsOptionsBuilder, ResizeExecOptionsBuilder};
-use futures_util::StreamExt;
+use bytes::{Bytes, BytesMut};
+use futures_util::{FutureExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 
 use super::containers::host_docker;
 use super::docker_args;
 use crate::docker::errors::docker_err;
-use crate::ws::outbox::{ChannelSink, Input};
+use crate::docker::stats::Filter;
+use crate::ws::outbox::Input;
 use crate::ws::registry::{Registry, bad_field};
 
+/// Most containers one `container.stats` channel may name.
+const STATS_IDS_MAX: usize = 256;
 /// Most `env` entries an exec may set.
 const ENV_MAX: usize = 64;
 
-fn split(o: LogOutput) -> (Stream, bytes::Bytes) {
+fn split(o: LogOutput) -> (Stream, Bytes) {
     match o {
         LogOutput::StdErr { message } => (Stream::Stderr, message),
         LogOutput::StdOut { message } | LogOutput::Console { message } => (Stream::Stdout, message),
@@ -29,13 +33,80 @@ fn split(o: LogOutput) -> (Stream, bytes::Bytes) {
     }
 }
 
-/// Forwards Docker's output into the channel; `Ok(false)` when the channel closed.
-async fn forward(sink: &ChannelSink, o: LogOutput) -> bool {
-    let (stream, data) = split(o);
-    sink.send_bytes(stream, data).await.is_ok()
+type Chunk = Result<(Stream, Bytes), bollard::errors::Error>;
+
+/// Docker's output as channel chunks, joining consecutive chunks of one stream that
+/// are already waiting (up to one frame). Docker sends each log line as its own chunk;
+/// a frame per line would cost a client a message (and the UI a render) per line, so a
+/// 100,000-line tail would crawl. Only chunks already received are joined: a live
+/// terminal's keystroke echo is never held back.
+fn coalesced<S>(inner: S) -> impl futures_util::Stream<Item = Chunk> + Send
+where
+    S: futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send + Unpin,
+{
+    // (source, a chunk read ahead that did not fit the last batch, source ended)
+    futures_util::stream::unfold(
+        (inner, None::<Chunk>, false),
+        |(mut inner, held, mut ended)| async move {
+            let first = match held {
+                Some(c) => c,
+                None if ended => return None,
+                None => inner.next().await?.map(split),
+            };
+            let (stream, data) = match first {
+                Ok(c) => c,
+                Err(e) => return Some((Err(e), (inner, None, true))),
+            };
+            let mut joined: Option<BytesMut> = None;
+            let mut held = None;
+            while let Some(next) = inner.next().now_or_never() {
+                let Some(next) = next else {
+                    ended = true;
+                    break;
+                };
+                match next.map(split) {
+                    Ok((s, d)) if s == stream => {
+                        let len = joined.as_ref().map_or(data.len(), BytesMut::len);
+                        if len + d.len() > MAX_PAYLOAD {
+                            held = Some(Ok((s, d)));
+                            break;
+                        }
+                        joined
+                            .get_or_insert_with(|| BytesMut::from(&data[..]))
+                            .extend_from_slice(&d);
+                    }
+                    other => {
+                        held = Some(other);
+                        break;
+                    }
+                }
+            }
+            let data = joined.map_or(data, BytesMut::freeze);
+            Some((Ok((stream, data)), (inner, held, ended)))
+        },
+    )
 }
 
 pub fn register(r: &mut Registry) {
+    r.channel(ContainerStats, |call, p, sink| {
+        if p.ids.len() > STATS_IDS_MAX {
+            return Err(bad_field(
+                "ids",
+                format!("at most {STATS_IDS_MAX} containers"),
+            ));
+        }
+        for id in &p.ids {
+            docker_args::object("ids", id)?;
+        }
+        let host = call.state.hosts.get(p.host.as_deref())?;
+        host.stats.subscribe(sink.clone(), Filter::new(p.ids));
+        // The sampler feeds the channel; this task only lives as long as it.
+        Ok(async move {
+            sink.closed().await;
+            Ok(None)
+        })
+    });
+
     r.channel(ContainerLogs, |call, p, sink| {
         docker_args::object("id", &p.id)?;
         Ok(async move {
@@ -52,12 +123,12 @@ pub fn register(r: &mut Registry) {
             if let Some(s) = p.since {
                 o = o.since(s.clamp(0, i64::from(i32::MAX)) as i32);
             }
-            let mut logs = d.logs(&p.id, Some(o.build()));
+            let mut logs = std::pin::pin!(coalesced(d.logs(&p.id, Some(o.build()))));
             loop {
                 tokio::select! {
                     item = logs.next() => match item {
                         None => return Ok(None),
-                        Some(Ok(out)) => if !forward(&sink, out).await { return Ok(None) },
+                        Some(Ok((stream, data))) => if sink.send_bytes(stream, data).await.is_err() { return Ok(None) },
                         Some(Err(e)) => return Err(docker_err(&e, &format!("container {}", p.id))),
                     },
                     () = sink.closed() => return Ok(None),
@@ -118,12 +189,13 @@ pub fn register(r: &mut Registry) {
                 .await
                 .map_err(|e| docker_err(&e, &what))?;
             let StartExecResults::Attached {
-                mut output,
+                output,
                 input: mut stdin,
             } = started
             else {
                 return Err(ErrorBody::new(ErrorCode::Internal, "exec started detached"));
             };
+            let mut output = std::pin::pin!(coalesced(output));
             // The initial size: bollard's exec options have no console_size, so resize
             // right after start (before the shell draws its first prompt).
             if let (Some(c), Some(r)) = (p.cols, p.rows)
@@ -139,7 +211,7 @@ pub fn register(r: &mut Registry) {
                 tokio::select! {
                     item = output.next() => match item {
                         None => break,
-                        Some(Ok(out)) => if !forward(&sink, out).await { return Ok(None) },
+                        Some(Ok((stream, data))) => if sink.send_bytes(stream, data).await.is_err() { return Ok(None) },
                         Some(Err(e)) => return Err(docker_err(&e, &what)),
                     },
                     msg = input.recv(), if input_open => match msg {
@@ -177,4 +249,55 @@ pub fn register(r: &mut Registry) {
             ))
         })
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+
+    fn out(s: &str) -> Result<LogOutput, bollard::errors::Error> {
+        Ok(LogOutput::StdOut {
+            message: Bytes::copy_from_slice(s.as_bytes()),
+        })
+    }
+
+    #[tokio::test]
+    async fn waiting_chunks_of_one_stream_join_into_frames() {
+        let mut items: Vec<_> = (0..10_000).map(|i| out(&format!("{i:07}\n"))).collect();
+        items.insert(
+            3,
+            Ok(LogOutput::StdErr {
+                message: Bytes::from_static(b"oops\n"),
+            }),
+        );
+        let chunks: Vec<(Stream, Bytes)> = coalesced(stream::iter(items))
+            .map(Result::unwrap)
+            .collect()
+            .await;
+        assert_eq!(chunks[0].0, Stream::Stdout);
+        assert_eq!(&chunks[0].1[..], b"0000000\n0000001\n0000002\n");
+        assert_eq!(
+            (chunks[1].0, &chunks[1].1[..]),
+            (Stream::Stderr, &b"oops\n"[..])
+        );
+        assert!(chunks.iter().all(|(_, d)| d.len() <= MAX_PAYLOAD));
+        // 79,976 bytes of stdout after the stderr line: three frames, not 9,997.
+        assert_eq!(chunks.len(), 2 + 3);
+        let all: Vec<u8> = chunks[2..].iter().flat_map(|(_, d)| d.to_vec()).collect();
+        assert_eq!(all.len(), (10_000 - 3) * 8, "nothing lost or repeated");
+    }
+
+    #[tokio::test]
+    async fn an_error_after_data_is_delivered_after_it() {
+        let items = vec![
+            out("a\n"),
+            Err(bollard::errors::Error::DockerStreamError {
+                error: "gone".into(),
+            }),
+        ];
+        let got: Vec<_> = coalesced(stream::iter(items)).collect().await;
+        assert_eq!(got.len(), 2);
+        assert!(got[0].is_ok() && got[1].is_err());
+    }
 }

@@ -7,7 +7,8 @@ use std::io::Read;
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
-    VolumeBrowse, VolumeReadFile, VolumesBulkRemove, VolumesInspect, VolumesList, VolumesRemove,
+    VolumeBrowse, VolumeDownloadTicket, VolumeReadFile, VolumesBulkRemove, VolumesInspect,
+    VolumesList, VolumesRemove,
 };
 use berth_protocol::api::containers::{BulkItem, BulkResult};
 use berth_protocol::api::rfc3339;
@@ -172,7 +173,141 @@ fn archive_reader(d: &Docker, helper: &str, path: &str) -> impl Read + Send + 's
     tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(Box::pin(stream)))
 }
 
+/// The name a download of `parts` in `volume` carries: the file's own name, or
+/// `volume-dir-sub.tar` for a directory.
+fn download_name(volume: &str, parts: &[String], dir: bool) -> String {
+    if dir {
+        let mut n = volume.to_owned();
+        for p in parts {
+            n.push('-');
+            n.push_str(p);
+        }
+        n + ".tar"
+    } else {
+        parts.last().cloned().unwrap_or_else(|| volume.to_owned())
+    }
+}
+
+/// Streams a ticket's volume path (`GET /api/v1/transfers/…`): a directory as the tar
+/// Docker's archive API produces, a file as its bytes (honouring `Range`). The path is
+/// resolved again, as it is now; the helper lives as long as the response body.
+pub(crate) async fn download(
+    state: &crate::server::AppState,
+    host: &str,
+    volume: &str,
+    path: &str,
+    headers: &axum::http::HeaderMap,
+) -> Result<axum::response::Response, ErrorBody> {
+    use axum::body::Body;
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+
+    let d = state.hosts.get(Some(host))?.docker().await?;
+    let (helper, parts, stat) = open_path(&d, volume, path).await?;
+    let inner = volpath::in_helper(&parts);
+    if stat.file_mode & GO_MODE_DIR != 0 {
+        let o = DownloadFromContainerOptionsBuilder::default()
+            .path(&inner)
+            .build();
+        let body = d
+            .download_from_container(&helper.id, Some(o))
+            .map_err(std::io::Error::other)
+            // The closure owns the helper: it is removed when the body is dropped.
+            .inspect_ok(move |_| {
+                let _ = &helper;
+            });
+        return Ok((
+            [(header::CONTENT_TYPE, "application/x-tar")],
+            Body::from_stream(body),
+        )
+            .into_response());
+    }
+    let size = stat.size.max(0) as u64;
+    let range = match crate::transfers::parse_range(headers, size) {
+        Ok(r) => r,
+        Err(crate::transfers::Unsatisfiable) => {
+            return Ok((
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{size}"))],
+            )
+                .into_response());
+        }
+    };
+    let (first, len) = range.map_or((0, size), |(a, b)| (a, b - a + 1));
+    let reader = archive_reader(&d, &helper.id, &inner);
+    // The tar is parsed on a blocking thread and the file's bytes handed over in
+    // chunks through a small channel: memory stays flat for any file size.
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let _helper = helper;
+        let run = || -> std::io::Result<()> {
+            let mut archive = tar::Archive::new(reader);
+            let mut e = archive
+                .entries()?
+                .next()
+                .ok_or_else(|| std::io::Error::other("empty archive"))??;
+            std::io::copy(&mut (&mut e).take(first), &mut std::io::sink())?;
+            let mut left = len;
+            let mut buf = vec![0u8; 64 * 1024];
+            while left > 0 {
+                let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let n = e.read(&mut buf[..want])?;
+                if n == 0 {
+                    return Err(std::io::Error::other("the file shrank while it was read"));
+                }
+                left -= n as u64;
+                if tx
+                    .blocking_send(Ok(bytes::Bytes::copy_from_slice(&buf[..n])))
+                    .is_err()
+                {
+                    return Ok(()); // the client went away
+                }
+            }
+            Ok(())
+        };
+        if let Err(e) = run() {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut res = (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (header::ACCEPT_RANGES, "bytes".to_owned()),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response();
+    if let Some((a, b)) = range {
+        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = format!("bytes {a}-{b}/{size}").parse() {
+            res.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(res)
+}
+
 pub fn register(r: &mut Registry) {
+    r.method(VolumeDownloadTicket, |call, p| async move {
+        docker_args::object("name", &p.name)?;
+        let (host, d) = host_docker(&call, p.host.as_deref()).await?;
+        // Checked now, so a bad name or path fails here and not in a browser download.
+        let (_helper, parts, stat) = open_path(&d, &p.name, &p.path).await?;
+        let dir = stat.file_mode & GO_MODE_DIR != 0;
+        call.state.transfers.mint(
+            &call.principal.user,
+            download_name(&p.name, &parts, dir),
+            crate::transfers::Source::VolumePath {
+                host: host.name.clone(),
+                volume: p.name,
+                path: volpath::display(&parts),
+            },
+        )
+    });
+
     r.method(VolumesList, |call, p| async move {
         let (_, d) = host_docker(&call, p.host.as_deref()).await?;
         let list = d

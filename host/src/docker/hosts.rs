@@ -18,6 +18,7 @@ use bollard::query_parameters::EventsOptionsBuilder;
 use futures_util::StreamExt;
 
 use super::events::EventHub;
+use super::stats::StatsHub;
 use super::{DockerHost, Endpoint};
 
 /// How often a host that is down is tried again.
@@ -28,6 +29,8 @@ pub struct Host {
     pub name: String,
     pub conn: DockerHost,
     pub events: EventHub,
+    /// The `container.stats` sampler's subscribers.
+    pub stats: StatsHub,
     /// The container Berth itself runs in, on this host (protected from stop/remove).
     pub self_id: Option<String>,
 }
@@ -106,14 +109,17 @@ impl Hosts {
                 name: LOCAL.to_owned(),
                 conn: DockerHost::new(endpoint),
                 events: EventHub::new(),
+                stats: StatsHub::default(),
                 self_id: super::model::own_container_id(),
             }),
         }
     }
 
-    /// Starts every host's event pump.
+    /// Starts every host's event pump and stats sampler (which sleeps until somebody
+    /// subscribes).
     pub fn start(&self) {
         tokio::spawn(Arc::clone(&self.local).pump());
+        tokio::spawn(super::stats::run(Arc::clone(&self.local)));
     }
 
     pub fn local(&self) -> &Arc<Host> {

@@ -10,6 +10,7 @@ pub mod events;
 pub mod helper;
 pub mod hosts;
 pub mod model;
+pub mod stats;
 pub mod volpath;
 
 use std::path::PathBuf;

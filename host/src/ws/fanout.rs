@@ -10,22 +10,32 @@ use tokio::sync::Notify;
 
 use super::outbox::{ChannelSink, SendError};
 
-#[derive(Debug, Default)]
-pub struct Fanout {
-    subs: Mutex<Vec<ChannelSink>>,
+/// Subscribers, each with what it asked for (`F`: a filter, or nothing).
+#[derive(Debug)]
+pub struct Fanout<F = ()> {
+    subs: Mutex<Vec<(ChannelSink, F)>>,
     joined: Notify,
 }
 
-impl Fanout {
-    fn subs(&self) -> MutexGuard<'_, Vec<ChannelSink>> {
+impl<F> Default for Fanout<F> {
+    fn default() -> Self {
+        Self {
+            subs: Mutex::new(Vec::new()),
+            joined: Notify::new(),
+        }
+    }
+}
+
+impl<F> Fanout<F> {
+    fn subs(&self) -> MutexGuard<'_, Vec<(ChannelSink, F)>> {
         self.subs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Adds a subscriber; it leaves by closing its channel.
-    pub fn join(&self, sink: ChannelSink) {
-        self.subs().push(sink);
+    /// Adds a subscriber with its filter; it leaves by closing its channel.
+    pub fn join_with(&self, sink: ChannelSink, filter: F) {
+        self.subs().push((sink, filter));
         self.joined.notify_one();
     }
 
@@ -40,11 +50,35 @@ impl Fanout {
         }
     }
 
+    /// Calls `deliver` for every subscriber and forgets those whose channel turned out
+    /// closed. Returns how many subscribers remain.
+    pub fn deliver(
+        &self,
+        mut deliver: impl FnMut(&ChannelSink, &F) -> Result<(), SendError>,
+    ) -> usize {
+        let mut subs = self.subs();
+        subs.retain(|(s, f)| deliver(s, f) != Err(SendError::Closed));
+        subs.len()
+    }
+
+    /// Every subscriber's filter, e.g. to decide what the source must produce.
+    pub fn filters(&self) -> Vec<F>
+    where
+        F: Clone,
+    {
+        self.subs().iter().map(|(_, f)| f.clone()).collect()
+    }
+}
+
+impl Fanout {
+    /// Adds a subscriber; it leaves by closing its channel.
+    pub fn join(&self, sink: ChannelSink) {
+        self.join_with(sink, ());
+    }
+
     /// Latest value wins: gives every subscriber `p`, replacing anything it has not
     /// sent yet, and forgets closed channels. Returns how many subscribers remain.
     pub fn replace_all(&self, p: &Arc<str>) -> usize {
-        let mut subs = self.subs();
-        subs.retain(|s| s.replace_raw(Arc::clone(p)) != Err(SendError::Closed));
-        subs.len()
+        self.deliver(|s, ()| s.replace_raw(Arc::clone(p)))
     }
 }

@@ -17,9 +17,8 @@ use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Json, Response};
-use berth_protocol::auth::HttpError;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::wire::SUBPROTOCOL;
 
@@ -27,14 +26,8 @@ use crate::login::{bearer, session_cookie};
 use crate::server::AppState;
 use conn::{LIMITS, UpgradeAuth};
 
-fn refuse(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    (
-        status,
-        Json(HttpError {
-            error: ErrorBody::new(code, message),
-        }),
-    )
-        .into_response()
+fn refuse(code: ErrorCode, message: &str) -> Response {
+    crate::server::http_error(ErrorBody::new(code, message))
 }
 
 fn offers_subprotocol(headers: &HeaderMap) -> bool {
@@ -74,7 +67,6 @@ pub async fn upgrade(
     };
     if !offers_subprotocol(&headers) {
         return refuse(
-            StatusCode::BAD_REQUEST,
             ErrorCode::BadRequest,
             "offer the berth.v1 WebSocket subprotocol",
         );
@@ -83,7 +75,6 @@ pub async fn upgrade(
     if cookie.is_some() && !origin_allowed(&headers, &state.allowed_origins) {
         tracing::warn!(client = %peer, origin = ?headers.get(header::ORIGIN), "websocket with a session cookie from a foreign or missing origin refused");
         return refuse(
-            StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
             "session cookies are accepted only from this server's own origin",
         );
@@ -113,12 +104,7 @@ pub async fn upgrade(
 }
 
 fn registry_internal(e: &dyn std::fmt::Display) -> Response {
-    let body = registry::internal(e);
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(HttpError { error: body }),
-    )
-        .into_response()
+    crate::server::http_error(registry::internal(e))
 }
 
 #[cfg(test)]

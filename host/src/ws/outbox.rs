@@ -25,6 +25,10 @@ use tokio::sync::Notify;
 /// requests are bounded in flight, so only a client that never reads gets here.
 pub const MAX_PRIORITY_QUEUE: usize = 1024;
 
+/// Distinct keys a keyed latest-value channel holds at least, whatever its queue cap
+/// (a host with this many running containers still gets a value for each).
+const KEYED_MIN: usize = 4096;
+
 /// How a channel counts its window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
@@ -38,6 +42,12 @@ enum Item {
     /// A payload serialised once and shared by many subscribers (fan-out): only the
     /// envelope is written per connection.
     Raw(Arc<str>),
+    /// A shared payload that replaces any queued one with the same key (latest value
+    /// per key: one entry per container in `container.stats`).
+    Keyed {
+        key: Arc<str>,
+        p: Arc<str>,
+    },
     Binary {
         stream: Stream,
         data: Bytes,
@@ -297,7 +307,7 @@ impl Outbox {
                     q.seq += 1;
                     text(&ServerMsg::Data { ch, seq: q.seq, p })
                 }
-                Item::Raw(p) => {
+                Item::Raw(p) | Item::Keyed { p, .. } => {
                     q.credit -= 1;
                     q.seq += 1;
                     // Same shape as `ServerMsg::Data` (a test checks it).
@@ -441,6 +451,24 @@ impl ChannelSink {
                 q.items.retain(|i| matches!(i, Item::End { .. }));
                 q.items.push_front(item);
             }
+            Mode::ReplaceKey => {
+                let Item::Keyed { key, .. } = &item else {
+                    unreachable!("ReplaceKey takes keyed items")
+                };
+                q.items
+                    .retain(|i| !matches!(i, Item::Keyed { key: k, .. } if k == key));
+                // One entry per key; the oldest goes should the keys outnumber the cap.
+                if q.items.len() >= q.cap.max(KEYED_MIN) {
+                    q.items.pop_front();
+                }
+                // Before an `End`, which must stay last.
+                let at = q
+                    .items
+                    .iter()
+                    .position(|i| matches!(i, Item::End { .. }))
+                    .unwrap_or(q.items.len());
+                q.items.insert(at, item);
+            }
             Mode::Queue | Mode::Try if q.items.len() < q.cap => q.items.push_back(item),
             Mode::Try => return Err(Ok(SendError::Full)),
             Mode::Queue => {
@@ -520,6 +548,19 @@ impl ChannelSink {
             .map_err(|e| e.unwrap_or(SendError::Closed))
     }
 
+    /// Latest value per key: replaces the queued payload with the same `key`, if any,
+    /// and keeps the others (a slow client gets each container's newest sample).
+    pub fn replace_keyed(&self, key: &Arc<str>, p: Arc<str>) -> Result<(), SendError> {
+        self.push(
+            Item::Keyed {
+                key: Arc::clone(key),
+                p,
+            },
+            Mode::ReplaceKey,
+        )
+        .map_err(|e| e.unwrap_or(SendError::Closed))
+    }
+
     /// Ends the channel after the data already queued. Only the first call counts, so
     /// a producer may end its channel with a payload of its own (an `overflow` cursor)
     /// before the registry ends it again.
@@ -554,6 +595,7 @@ enum Mode {
     Queue,
     Try,
     Replace,
+    ReplaceKey,
 }
 
 #[cfg(test)]
@@ -610,6 +652,34 @@ mod tests {
         assert!(now(&out).is_none(), "no credit");
         out.credit(3, 1);
         assert_eq!(t(now(&out))["p"], 99, "only the newest value is sent");
+    }
+
+    #[test]
+    fn keyed_latest_value_keeps_the_newest_per_key() {
+        let out = Outbox::new();
+        let s = out.open_channel(5, Unit::Msgs, 10, 1, None);
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        for i in 0..50 {
+            s.replace_keyed(&a, Arc::from(format!(r#"{{"k":"a","i":{i}}}"#)))
+                .unwrap();
+            s.replace_keyed(&b, Arc::from(format!(r#"{{"k":"b","i":{i}}}"#)))
+                .unwrap();
+        }
+        assert_eq!(
+            out.queued(5),
+            Some(2),
+            "one entry per key, however many samples"
+        );
+        s.finish(None, None);
+        s.replace_keyed(&a, Arc::from(r#"{"k":"a","i":99}"#))
+            .unwrap();
+        out.credit(5, 10);
+        let got: Vec<Value> = std::iter::from_fn(|| now(&out))
+            .map(|m| t(Some(m)))
+            .collect();
+        assert_eq!(got[0]["p"], json!({"k": "b", "i": 49}));
+        assert_eq!(got[1]["p"], json!({"k": "a", "i": 99}));
+        assert_eq!(got[2]["t"], "close", "the end stays last");
     }
 
     #[test]

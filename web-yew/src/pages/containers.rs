@@ -10,8 +10,10 @@ use berth_protocol::api::containers::{BulkAction, BulkVerb, ContainerSummary};
 use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::role::Role;
 use yew::prelude::*;
+use yew_router::prelude::*;
 
 use super::{Flash, Load, confirm, error_view, flash_view, use_call};
+use crate::route::Route;
 use crate::ws::use_ws;
 
 fn verb_label(v: BulkVerb) -> &'static str {
@@ -53,6 +55,20 @@ fn actions_for(state: &str) -> &'static [BulkVerb] {
     }
 }
 
+/// `/containers?network=…&names=a,b`: the Networks page's "show containers" jump.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NetworkFilter {
+    pub network: String,
+    /// Comma-separated container names.
+    pub names: String,
+}
+
+impl NetworkFilter {
+    fn admits(&self, c: &ContainerSummary) -> bool {
+        self.names.split(',').any(|n| n == c.name)
+    }
+}
+
 fn matches(c: &ContainerSummary, q: &str) -> bool {
     q.is_empty()
         || c.name.to_lowercase().contains(q)
@@ -71,6 +87,7 @@ pub fn containers_page() -> Html {
     let filter = use_state(String::new);
     let selected = use_state(BTreeSet::<String>::new);
     let role = ctx.user().map_or(Role::Viewer, |u| u.role);
+    let net: Option<NetworkFilter> = use_location().and_then(|l| l.query::<NetworkFilter>().ok());
     {
         // Any container event: refetch once. The list call is the source of truth
         // (health, ports, status text), the event only says when to ask.
@@ -166,6 +183,10 @@ pub fn containers_page() -> Html {
         }
         Load::Ready(l) => {
             let q = (*filter).clone();
+            let net = net.clone();
+            let matches = move |c: &ContainerSummary, q: &str| {
+                matches(c, q) && net.as_ref().is_none_or(|n| n.admits(c))
+            };
             html! {
                 <>
                 { for l.groups.iter().filter(|g| g.containers.iter().any(|c| matches(c, &q))).map(|g| {
@@ -195,7 +216,7 @@ pub fn containers_page() -> Html {
                                 html! {
                                 <tr data-name={c.name.clone()} data-id={id.clone()}>
                                     <td><input type="checkbox" class="select" checked={checked} onclick={ontoggle} disabled={!can_act} /></td>
-                                    <td class="name">{ &c.name }{ if c.protected { html!{ <span class="badge">{ "Berth" }</span> } } else { html!{} } }</td>
+                                    <td class="name"><Link<Route> to={Route::Container { id: id.clone() }} classes="open">{ &c.name }</Link<Route>>{ if c.protected { html!{ <span class="badge">{ "Berth" }</span> } } else { html!{} } }</td>
                                     <td><span class={classes!("state", c.state.clone())}>{ &c.state }</span>
                                         { c.health.as_ref().map_or(html!{}, |h| html!{ <span class={classes!("badge", h.clone())}>{ h }</span> }) }</td>
                                     <td class="image">{ &c.image }</td>
@@ -260,6 +281,10 @@ pub fn containers_page() -> Html {
         <section class="page" data-page="containers">
             <h1>{ "Containers" }</h1>
             <input type="search" id="container-filter" placeholder="Filter by name, image, state or stack" oninput={oninput} />
+            { net.as_ref().map_or(html!{}, |n| html! {
+                <p class="notice" id="network-filter">{ format!("Containers on network {} ", n.network) }
+                    <Link<Route> to={Route::Containers}>{ "show all" }</Link<Route>></p>
+            }) }
             { flash_view(&flash) }
             { bulk_bar }
             { body }

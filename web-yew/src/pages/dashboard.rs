@@ -1,12 +1,18 @@
 //! The dashboard: the server's readiness checks and live host figures.
 
+use std::collections::VecDeque;
+
+use berth_protocol::api::Empty;
+use berth_protocol::api::catalogue::{SystemDf, SystemInfo};
+use berth_protocol::api::events::Event;
+use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::api::system::SystemStats;
 use berth_protocol::health::Readiness;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
-use super::bytes;
+use super::{Load, bytes, error_view, use_call};
 use crate::http::js_error;
 use crate::ws::use_ws;
 
@@ -28,11 +34,87 @@ async fn fetch_readiness() -> Result<Readiness, String> {
     })
 }
 
+/// Events listed under "Recent activity".
+const RECENT: usize = 15;
+
+fn docker_view(
+    info: &Load<berth_protocol::api::system::SystemInfo>,
+    df: &Load<berth_protocol::api::system::SystemDf>,
+) -> Html {
+    let i = match info {
+        Load::Loading => return html! { <p>{ "Loading…" }</p> },
+        Load::Failed(e) => return error_view(e),
+        Load::Ready(i) => i,
+    };
+    let Some(d) = &i.docker else {
+        return html! { <p class="error" id="docker-down">{ format!("Docker is not reachable: {}", i.docker_error.clone().unwrap_or_default()) }</p> };
+    };
+    let c = d.counts.clone().unwrap_or_default();
+    let (volumes, vol_size) = match df {
+        Load::Ready(df) => (
+            df.volumes.count.to_string(),
+            bytes(df.volumes.size.max(0) as u64),
+        ),
+        _ => ("…".to_owned(), String::new()),
+    };
+    html! {
+        <div class="tiles" id="docker-counts">
+            <div class="tile"><span class="label">{ "Containers" }</span>
+                <span class="value" id="count-running">{ format!("{} running", c.containers_running) }</span>
+                <span class="sub">{ format!("{} paused, {} stopped", c.containers_paused, c.containers_stopped) }</span></div>
+            <div class="tile"><span class="label">{ "Images" }</span>
+                <span class="value" id="count-images">{ c.images.to_string() }</span></div>
+            <div class="tile"><span class="label">{ "Volumes" }</span>
+                <span class="value" id="count-volumes">{ volumes }</span>
+                <span class="sub">{ vol_size }</span></div>
+            <div class="tile"><span class="label">{ "Engine" }</span>
+                <span class="value">{ format!("Docker {}", d.version) }</span>
+                <span class="sub">{ format!("API {}{}", d.api_version, d.os.as_ref().map(|o| format!(", {o}")).unwrap_or_default()) }</span></div>
+        </div>
+    }
+}
+
 #[function_component(Dashboard)]
 pub fn dashboard() -> Html {
     let ctx = use_ws();
     let readiness = use_state(|| None::<Result<Readiness, String>>);
     let stats = use_state(|| None::<SystemStats>);
+    let (info, reload_info) = use_call::<SystemInfo>(Empty {});
+    let (df, reload_df) = use_call::<SystemDf>(HostOnly::default());
+    let recent = use_mut_ref(VecDeque::<Event>::new);
+    let redraw = use_force_update();
+    {
+        // Docker's events keep the counts and the recent-activity list current.
+        let ws = ctx.ws.clone();
+        let (recent, redraw) = (recent.clone(), redraw.clone());
+        use_effect_with((), move |()| {
+            let on_data = Callback::from(move |v| {
+                if let Ok(e) = serde_json::from_value::<Event>(v) {
+                    if matches!(
+                        e.action.as_str(),
+                        "start" | "die" | "destroy" | "create" | "pause" | "unpause"
+                    ) || e.typ != "container"
+                    {
+                        reload_info.emit(());
+                        reload_df.emit(());
+                    }
+                    let mut r = recent.borrow_mut();
+                    r.push_front(e);
+                    r.truncate(RECENT);
+                    drop(r);
+                    redraw.force_update();
+                }
+            });
+            let sub = ws.subscribe(
+                "events",
+                serde_json::json!({"filters": {"types": ["container", "image", "volume", "network", "host"]}}),
+                64,
+                on_data,
+                Callback::noop(),
+            );
+            move || drop(sub)
+        });
+    }
     {
         let readiness = readiness.clone();
         use_effect_with((), move |()| {
@@ -105,9 +187,19 @@ pub fn dashboard() -> Html {
             <h1>{ "Dashboard" }</h1>
             <h2>{ "Host" }</h2>
             { host }
+            <h2>{ "Docker" }</h2>
+            { docker_view(&info, &df) }
+            <h2>{ "Recent activity" }</h2>
+            { if recent.borrow().is_empty() { html! { <p class="muted" id="recent-empty">{ "Nothing has happened since this page opened." }</p> } } else { html! {
+                <ul class="events" id="recent-events">
+                { for recent.borrow().iter().map(|e| html! {
+                    <li data-action={e.action.clone()}><span class="muted">{ e.time.get(11..19).unwrap_or(&e.time).to_owned() }</span>{ " " }
+                        { format!("{} {} {}", e.typ, e.name.clone().unwrap_or_else(|| e.id.chars().take(12).collect()), e.action) }</li>
+                }) }
+                </ul>
+            } } }
             <h2>{ "Server" }</h2>
             { checks }
-            <p class="notice">{ "Containers, stacks and backups at a glance arrive with those sections." }</p>
         </section>
     }
 }

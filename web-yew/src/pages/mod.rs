@@ -2,12 +2,17 @@
 //! no fake data.
 
 mod audit;
+mod container;
 mod containers;
 mod dashboard;
+mod logs;
 mod profile;
 mod resources;
+mod stats;
+mod terminal;
 mod tokens;
 mod users;
+mod volume_files;
 
 use berth_protocol::api::catalogue::Method;
 use berth_protocol::error::{ErrorBody, ErrorCode};
@@ -20,6 +25,8 @@ pub fn render(route: Route) -> Html {
     match route {
         Route::Dashboard => html! { <dashboard::Dashboard /> },
         Route::Containers => html! { <containers::ContainersPage /> },
+        Route::Container { id } => html! { <container::ContainerPage {id} /> },
+        Route::VolumeFiles { name } => html! { <volume_files::VolumeFilesPage {name} /> },
         Route::Images => html! { <resources::ImagesPage /> },
         Route::Volumes => html! { <resources::VolumesPage /> },
         Route::Networks => html! { <resources::NetworksPage /> },
@@ -39,7 +46,7 @@ pub fn render(route: Route) -> Html {
 
 /// What each section will hold, so a user knows what is coming rather than seeing an
 /// empty table.
-fn plan(route: Route) -> &'static str {
+fn plan(route: &Route) -> &'static str {
     match route {
         Route::Containers => {
             "All containers grouped by compose project, with live state, logs, stats, terminals and lifecycle actions."
@@ -79,7 +86,7 @@ fn upcoming(props: &UpcomingProps) -> Html {
     html! {
         <section class="page" data-page={props.route.slug()}>
             <h1>{ props.route.label() }</h1>
-            <p class="notice">{ "Not built yet. " }{ plan(props.route) }</p>
+            <p class="notice">{ "Not built yet. " }{ plan(&props.route) }</p>
         </section>
     }
 }

@@ -10,8 +10,10 @@ use berth_protocol::api::networks::NetworkRef;
 use berth_protocol::api::volumes::RemoveVolume;
 use berth_protocol::role::Role;
 use yew::prelude::*;
+use yew_router::prelude::*;
 
 use super::{Flash, Load, bytes, confirm, error_view, flash_view, use_call};
+use crate::route::Route;
 use crate::ws::use_ws;
 
 /// Docker reports sizes signed; negative means unknown.
@@ -117,6 +119,7 @@ pub fn volumes_page() -> Html {
     let (list, reload) = use_call::<VolumesList>(HostOnly::default());
     let flash: Flash = use_state(|| None);
     let admin = ctx.user().is_some_and(|u| u.role.allows(Role::Admin));
+    let operator = ctx.user().is_some_and(|u| u.role.allows(Role::Operator));
     let remove = remover::<VolumesRemove>(ctx.ws.clone(), flash.clone(), reload.clone());
     let body = match &list {
         Load::Loading => html! { <p>{ "Loading…" }</p> },
@@ -130,7 +133,9 @@ pub fn volumes_page() -> Html {
                     let (remove, label) = (remove.clone(), v.name.clone());
                     html! {
                     <tr data-name={v.name.clone()}>
-                        <td class="mono">{ &v.name }{ if v.anonymous { html!{ <span class="badge">{ "anonymous" }</span> } } else { html!{} } }</td>
+                        <td class="mono">{ if operator {
+                            html! { <Link<Route> to={Route::VolumeFiles { name: v.name.clone() }} classes="browse">{ &v.name }</Link<Route>> }
+                        } else { html! { &v.name } } }{ if v.anonymous { html!{ <span class="badge">{ "anonymous" }</span> } } else { html!{} } }</td>
                         <td>{ &v.driver }</td>
                         <td>{ v.size.map(size).unwrap_or_else(|| "—".to_owned()) }</td>
                         <td>{ if v.used_by.is_empty() { html!{ <span class="muted">{ "unused" }</span> } } else { html!{ v.used_by.join(", ") } } }</td>
@@ -145,7 +150,7 @@ pub fn volumes_page() -> Html {
     html! {
         <section class="page" data-page="volumes">
             <h1>{ "Volumes" }</h1>
-            <p class="notice">{ "The in-page file browser is not built yet; operators can browse and read volume files with " }<code>{ "berth ctl call volume.browse" }</code>{ "." }</p>
+            { if operator { html! { <p class="muted">{ "Pick a volume to browse its files and download them." }</p> } } else { html! {} } }
             { flash_view(&flash) }
             { body }
         </section>
@@ -175,7 +180,17 @@ pub fn networks_page() -> Html {
                         <td>{ &n.name }{ if n.builtin { html!{ <span class="badge">{ "built-in" }</span> } } else { html!{} } }</td>
                         <td>{ &n.driver }</td>
                         <td>{ n.subnets.join(", ") }</td>
-                        <td title={n.containers.join(", ")}>{ format!("{} running, {} stopped", n.containers_running, n.containers_stopped) }</td>
+                        <td>{ if n.containers.is_empty() { html! { "none" } } else { html! {
+                            <details class="attached">
+                                <summary>{ format!("{} running, {} stopped", n.containers_running, n.containers_stopped) }</summary>
+                                <Link<Route, super::containers::NetworkFilter> to={Route::Containers} classes="show-containers"
+                                    query={Some(super::containers::NetworkFilter { network: n.name.clone(), names: n.containers.join(",") })}>
+                                    { "Show containers" }</Link<Route, super::containers::NetworkFilter>>
+                                <ul class="plain">{ for n.containers.iter().map(|c| html! {
+                                    <li><Link<Route> to={Route::Container { id: c.clone() }}>{ c }</Link<Route>></li>
+                                }) }</ul>
+                            </details>
+                        } } }</td>
                         <td>{ if removable { html!{ <button class="small danger" onclick={Callback::from(move |_| remove.emit((label.clone(), p.clone())))}>{ "Remove" }</button> } } else { html!{} } }</td>
                     </tr>
                     }

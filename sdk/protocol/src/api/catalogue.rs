@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     Empty, audit, auth, containers, events, hosts, images, networks, streams, system, tokens,
-    users, volumes,
+    transfers, users, volumes,
 };
 use crate::role::Role;
 
@@ -189,6 +189,9 @@ methods! {
     VolumeBrowse = "volume.browse" (volumes::BrowseVolume) -> volumes::Listing, Operator, audited = false;
     /// Reads part of a file inside a volume.
     VolumeReadFile = "volume.read_file" (volumes::ReadFile) -> volumes::FileChunk, Operator, audited = false;
+    /// A ticket to download a file (its bytes) or a directory (a tar) from a volume
+    /// over HTTP: `GET /api/v1/transfers/{ticket}`.
+    VolumeDownloadTicket = "volume.download_ticket" (volumes::DownloadVolumePath) -> transfers::Ticket, Operator, audited = true;
     NetworksList = "networks.list" (hosts::HostOnly) -> networks::NetworkList, Viewer, audited = false;
     NetworkInspect = "network.inspect" (networks::NetworkRef) -> serde_json::Value, Viewer, audited = false;
     /// Refused with `conflict` while containers are attached; built-ins never.
@@ -205,6 +208,9 @@ channels! {
     Events = "events" (events::EventsParams) -> events::Event, Viewer, Bounded, binary = false;
     /// A container's output: binary frames, stream 1 stdout, 2 stderr (TTY: 1).
     ContainerLogs = "container.logs" (streams::LogsParams) -> system::BinaryFrames, Viewer, Backpressure, binary = true;
+    /// CPU, memory, network and block I/O of running containers, about once a second;
+    /// latest value wins per container.
+    ContainerStats = "container.stats" (streams::StatsParams) -> streams::ContainerStats, Viewer, LatestValue, binary = false;
     /// A process in a container: binary frames both ways, `resize`, `eof`; `close`
     /// carries `exit_code`.
     Exec = "exec" (streams::ExecParams) -> system::BinaryFrames, Operator, Backpressure, binary = true, input = true;

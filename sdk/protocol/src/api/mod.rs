@@ -15,6 +15,7 @@ pub mod networks;
 pub mod streams;
 pub mod system;
 pub mod tokens;
+pub mod transfers;
 pub mod users;
 pub mod volumes;
 

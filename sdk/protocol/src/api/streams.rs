@@ -51,3 +51,40 @@ pub struct ExitStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
 }
+
+/// `container.stats` open params.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StatsParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Container ids or names; empty = every running container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+}
+
+/// One container's figures at one moment (`container.stats` data). Latest value wins
+/// per container: a client that reads slowly gets each container's newest sample,
+/// never a backlog.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContainerStats {
+    /// The full container id.
+    pub id: String,
+    pub name: String,
+    /// RFC 3339 time of the sample, and the same in Unix milliseconds.
+    pub time: String,
+    pub ts_ms: u64,
+    /// Share of one CPU × 100 (like `docker stats`: 200 = two CPUs busy).
+    pub cpu_percent: f64,
+    /// Memory in use without the page cache (`usage - inactive_file`, like `docker
+    /// stats`), and the limit (the host's memory when the container has none).
+    pub mem_bytes: u64,
+    pub mem_limit: u64,
+    /// Bytes received / sent over all the container's networks since it started.
+    pub net_rx: u64,
+    pub net_tx: u64,
+    /// Bytes read / written on block devices since it started.
+    pub blk_read: u64,
+    pub blk_write: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<u64>,
+}

@@ -114,3 +114,13 @@ pub struct FileChunk {
     /// Whether bytes follow this chunk.
     pub more: bool,
 }
+
+/// `volume.download_ticket`: a file (its bytes) or a directory (a tar of it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DownloadVolumePath {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub name: String,
+    #[serde(default = "root")]
+    pub path: String,
+}

@@ -1,0 +1,267 @@
+//! Transfer tickets: large bytes travel over plain HTTP, not the WebSocket.
+//!
+//! A method (`volume.download_ticket`; backups later) checks everything — the caller's
+//! role, the names, the path — and mints a ticket: a random secret, single-use, bound
+//! to the user, that must be used within [`TTL`]. `GET /api/v1/transfers/{ticket}`
+//! then streams the bytes, but only to a request that authenticates as that same user
+//! (session cookie or bearer token): a leaked URL alone is worth nothing. The
+//! outstanding tickets are bounded, so minting cannot grow memory without limit.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use berth_protocol::api::rfc3339;
+use berth_protocol::api::transfers::Ticket;
+use berth_protocol::error::{ErrorBody, ErrorCode};
+
+use crate::login::{bearer, session_cookie};
+use crate::server::{AppState, http_error};
+
+/// How long a ticket waits for its request (the spec's ≤ 60 s to start).
+pub const TTL: Duration = Duration::from_secs(60);
+/// Outstanding tickets per user, and in all.
+const PER_USER: usize = 32;
+const TOTAL: usize = 1024;
+
+/// What a ticket hands out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file (its bytes) or a directory (a tar) inside a volume, as resolved when the
+    /// ticket was minted.
+    VolumePath {
+        host: String,
+        volume: String,
+        path: String,
+    },
+}
+
+#[derive(Debug)]
+struct Pending {
+    user: String,
+    expires: Instant,
+    filename: String,
+    source: Source,
+}
+
+#[derive(Debug, Default)]
+pub struct Transfers {
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+impl Transfers {
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A new ticket for `user`; `rate_limited` when too many are outstanding.
+    pub fn mint(&self, user: &str, filename: String, source: Source) -> Result<Ticket, ErrorBody> {
+        let now = Instant::now();
+        let mut p = self.pending();
+        p.retain(|_, t| t.expires > now);
+        if p.len() >= TOTAL || p.values().filter(|t| t.user == user).count() >= PER_USER {
+            return Err(ErrorBody::new(
+                ErrorCode::RateLimited,
+                "too many transfer tickets waiting to be used; use or let them expire first",
+            ));
+        }
+        let ticket = crate::identity::sessions::new_token();
+        p.insert(
+            ticket.clone(),
+            Pending {
+                user: user.to_owned(),
+                expires: now + TTL,
+                filename: filename.clone(),
+                source,
+            },
+        );
+        Ok(Ticket {
+            url: format!("/api/v1/transfers/{ticket}"),
+            ticket,
+            filename,
+            expires_at: rfc3339(crate::identity::users::now_ms() + TTL.as_millis() as u64),
+        })
+    }
+
+    /// Takes the ticket if it exists, has not expired and belongs to `user`. A ticket
+    /// shown by somebody else stays valid for its owner.
+    fn redeem(&self, ticket: &str, user: &str) -> Result<(String, Source), ErrorBody> {
+        let mut p = self.pending();
+        let gone = || {
+            ErrorBody::new(
+                ErrorCode::NotFound,
+                "unknown, used or expired transfer ticket; ask for a new one",
+            )
+        };
+        let t = p.get(ticket).ok_or_else(gone)?;
+        if t.expires <= Instant::now() {
+            p.remove(ticket);
+            return Err(gone());
+        }
+        if t.user != user {
+            return Err(ErrorBody::new(
+                ErrorCode::Forbidden,
+                "this transfer ticket belongs to another user",
+            ));
+        }
+        let t = p.remove(ticket).expect("checked above");
+        Ok((t.filename, t.source))
+    }
+}
+
+/// A `Range` header that no part of the body satisfies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsatisfiable;
+
+/// A `Range: bytes=…` header against a body of `size` bytes: `Ok(None)` for the whole
+/// body, `Ok(Some((first, last)))` inclusive, `Err(Unsatisfiable)` when it cannot be served (416). Only single
+/// ranges are served (a multi-range request gets the whole body, as RFC 9110 allows).
+pub fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, Unsatisfiable> {
+    let Some(spec) = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+    else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let (a, b) = spec.split_once('-').ok_or(Unsatisfiable)?;
+    let (a, b) = (a.trim(), b.trim());
+    let range = if a.is_empty() {
+        let n: u64 = b.parse().map_err(|_| Unsatisfiable)?;
+        if n == 0 || size == 0 {
+            return Err(Unsatisfiable);
+        }
+        (size.saturating_sub(n), size - 1)
+    } else {
+        let first: u64 = a.parse().map_err(|_| Unsatisfiable)?;
+        let last = if b.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            b.parse::<u64>()
+                .map_err(|_| Unsatisfiable)?
+                .min(size.saturating_sub(1))
+        };
+        if first >= size || last < first {
+            return Err(Unsatisfiable);
+        }
+        (first, last)
+    };
+    Ok(Some(range))
+}
+
+/// `GET /api/v1/transfers/{ticket}`.
+pub async fn download(
+    State(state): State<Arc<AppState>>,
+    Path(ticket): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    // A browser download sends the cookie (SameSite=Strict keeps other sites' links
+    // from doing so); scripts send their bearer token.
+    let Some(secret) = bearer(&headers).or_else(|| session_cookie(&headers)) else {
+        return http_error(ErrorBody::new(
+            ErrorCode::Unauthenticated,
+            "log in (session cookie) or send the bearer token the ticket was minted with",
+        ));
+    };
+    let st = Arc::clone(&state);
+    let principal = match tokio::task::spawn_blocking(move || st.store.authenticate(&secret)).await
+    {
+        Ok(Ok(Some(p))) => p,
+        Ok(Ok(None)) => {
+            return http_error(ErrorBody::new(
+                ErrorCode::Unauthenticated,
+                "the session or token is not valid",
+            ));
+        }
+        Ok(Err(e)) => return http_error(crate::ws::registry::internal(&e)),
+        Err(e) => return http_error(crate::ws::registry::internal(&e)),
+    };
+    let (filename, source) = match state.transfers.redeem(&ticket, &principal.user) {
+        Ok(t) => t,
+        Err(e) => return http_error(e),
+    };
+    tracing::info!(user = principal.user, filename, "transfer started");
+    let r = match source {
+        Source::VolumePath { host, volume, path } => {
+            crate::api::volumes::download(&state, &host, &volume, &path, &headers).await
+        }
+    };
+    match r {
+        Ok(mut res) => {
+            let disposition = format!(
+                "attachment; filename=\"{}\"",
+                filename.replace(['"', '\\', '\r', '\n'], "_")
+            );
+            if let Ok(v) = disposition.parse() {
+                res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            res.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            res
+        }
+        Err(e) => http_error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(v: &str, size: u64) -> Result<Option<(u64, u64)>, Unsatisfiable> {
+        let mut h = HeaderMap::new();
+        h.insert(header::RANGE, v.parse().unwrap());
+        parse_range(&h, size)
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(&HeaderMap::new(), 10), Ok(None));
+        assert_eq!(range("bytes=0-3", 10), Ok(Some((0, 3))));
+        assert_eq!(range("bytes=4-", 10), Ok(Some((4, 9))));
+        assert_eq!(range("bytes=-3", 10), Ok(Some((7, 9))));
+        assert_eq!(range("bytes=5-100", 10), Ok(Some((5, 9))));
+        assert_eq!(range("bytes=10-", 10), Err(Unsatisfiable));
+        assert_eq!(range("bytes=5-2", 10), Err(Unsatisfiable));
+        assert_eq!(range("bytes=x-2", 10), Err(Unsatisfiable));
+        assert_eq!(range("bytes=0-1,4-5", 10), Ok(None));
+    }
+
+    #[test]
+    fn tickets_are_single_use_bound_to_their_user_and_bounded() {
+        let t = Transfers::default();
+        let src = Source::VolumePath {
+            host: "local".into(),
+            volume: "v".into(),
+            path: "/a".into(),
+        };
+        let k = t.mint("alice", "a".into(), src.clone()).unwrap();
+        assert_eq!(k.url, format!("/api/v1/transfers/{}", k.ticket));
+        let e = t.redeem(&k.ticket, "mallory").unwrap_err();
+        assert_eq!(e.code, ErrorCode::Forbidden);
+        assert_eq!(
+            t.redeem(&k.ticket, "alice").unwrap().1,
+            src,
+            "still valid for its owner"
+        );
+        assert_eq!(
+            t.redeem(&k.ticket, "alice").unwrap_err().code,
+            ErrorCode::NotFound
+        );
+        for _ in 0..PER_USER {
+            t.mint("bob", "b".into(), src.clone()).unwrap();
+        }
+        let e = t.mint("bob", "b".into(), src.clone()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::RateLimited);
+        assert!(t.mint("carol", "c".into(), src).is_ok(), "per user");
+    }
+}

@@ -1,0 +1,207 @@
+//! One container: what it is (facts and the full inspect document), its logs, live
+//! stats and a terminal. The page follows the container through `events`, so state and
+//! facts stay current without polling.
+
+use berth_protocol::api::catalogue::ContainerInspect;
+use berth_protocol::api::containers::ContainerRef;
+use berth_protocol::role::Role;
+use serde_json::Value;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use super::logs::LogsView;
+use super::stats::StatsView;
+use super::terminal::TerminalView;
+use super::{Load, error_view, use_call};
+use crate::route::Route;
+use crate::ws::use_ws;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Overview,
+    Logs,
+    Stats,
+    Terminal,
+}
+
+impl Tab {
+    const ALL: [Tab; 4] = [Tab::Overview, Tab::Logs, Tab::Stats, Tab::Terminal];
+
+    fn label(self) -> &'static str {
+        match self {
+            Tab::Overview => "Overview",
+            Tab::Logs => "Logs",
+            Tab::Stats => "Stats",
+            Tab::Terminal => "Terminal",
+        }
+    }
+
+    fn slug(self) -> &'static str {
+        match self {
+            Tab::Overview => "overview",
+            Tab::Logs => "logs",
+            Tab::Stats => "stats",
+            Tab::Terminal => "terminal",
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Properties)]
+pub struct Props {
+    pub id: String,
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "—".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// The facts people look for first, from Docker's inspect document.
+fn facts(i: &Value) -> Html {
+    let ports: Vec<String> = i["NetworkSettings"]["Ports"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(private, binds)| match binds.as_array() {
+                    Some(b) if !b.is_empty() => b
+                        .iter()
+                        .map(|b| format!("{}:{}→{private}", s(&b["HostIp"]), s(&b["HostPort"])))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    _ => private.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let networks: Vec<String> = i["NetworkSettings"]["Networks"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(n, v)| match v["IPAddress"].as_str() {
+                    Some(ip) if !ip.is_empty() => format!("{n} ({ip})"),
+                    _ => n.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mounts = i["Mounts"].as_array().cloned().unwrap_or_default();
+    html! {
+        <table class="facts" id="container-facts">
+            <tbody>
+                <tr><th>{ "Image" }</th><td class="mono">{ s(&i["Config"]["Image"]) }</td></tr>
+                <tr><th>{ "State" }</th><td id="container-state">{ s(&i["State"]["Status"]) }
+                    { i["State"]["Health"]["Status"].as_str().map_or(html!{}, |h| html!{ <span class="badge">{ h }</span> }) }</td></tr>
+                <tr><th>{ "Started" }</th><td>{ s(&i["State"]["StartedAt"]) }</td></tr>
+                <tr><th>{ "Created" }</th><td>{ s(&i["Created"]) }</td></tr>
+                <tr><th>{ "Command" }</th><td class="mono">{ i["Config"]["Cmd"].as_array().map(|a| a.iter().map(s).collect::<Vec<_>>().join(" ")).unwrap_or_default() }</td></tr>
+                <tr><th>{ "Restart policy" }</th><td>{ s(&i["HostConfig"]["RestartPolicy"]["Name"]) }</td></tr>
+                <tr><th>{ "Ports" }</th><td>{ if ports.is_empty() { "—".to_owned() } else { ports.join(", ") } }</td></tr>
+                <tr><th>{ "Networks" }</th><td>{ if networks.is_empty() { "—".to_owned() } else { networks.join(", ") } }</td></tr>
+                <tr><th>{ "Mounts" }</th><td>
+                { if mounts.is_empty() { html!{ "—" } } else { html! { <ul class="plain">
+                    { for mounts.iter().map(|m| {
+                        let target = s(&m["Destination"]);
+                        match (m["Type"].as_str(), m["Name"].as_str()) {
+                            (Some("volume"), Some(name)) => html! { <li>
+                                <Link<Route> to={Route::VolumeFiles { name: name.to_owned() }}>{ name }</Link<Route>>
+                                { format!(" → {target}") }</li> },
+                            _ => html! { <li>{ format!("{} → {target}", s(&m["Source"])) }</li> },
+                        }
+                    }) }
+                </ul> } } }
+                </td></tr>
+            </tbody>
+        </table>
+    }
+}
+
+#[function_component(ContainerPage)]
+pub fn container_page(props: &Props) -> Html {
+    let ctx = use_ws();
+    let tab = use_state(|| Tab::Overview);
+    let (inspect, reload) = use_call::<ContainerInspect>(ContainerRef {
+        host: None,
+        id: props.id.clone(),
+    });
+    {
+        // The container's own events refresh the facts (state, health, restarts).
+        let (ws, reload) = (ctx.ws.clone(), reload.clone());
+        use_effect_with(props.id.clone(), move |id| {
+            let sub = ws.subscribe(
+                "events",
+                serde_json::json!({"filters": {"types": ["container"], "containers": [id]}}),
+                64,
+                Callback::from(move |_| reload.emit(())),
+                Callback::noop(),
+            );
+            move || drop(sub)
+        });
+    }
+    let role = ctx.user().map_or(Role::Viewer, |u| u.role);
+    let (name, running) = match &inspect {
+        Load::Ready(i) => (
+            i.inspect["Name"]
+                .as_str()
+                .unwrap_or(&props.id)
+                .trim_start_matches('/')
+                .to_owned(),
+            i.inspect["State"]["Running"].as_bool().unwrap_or(false),
+        ),
+        _ => (props.id.chars().take(12).collect(), false),
+    };
+    let body = match (&inspect, *tab) {
+        (Load::Loading, _) => html! { <p>{ "Loading…" }</p> },
+        (Load::Failed(e), _) => error_view(e),
+        (Load::Ready(i), Tab::Overview) => {
+            let pretty = serde_json::to_string_pretty(&i.inspect).unwrap_or_default();
+            html! {
+                <>
+                { facts(&i.inspect) }
+                { if i.redacted { html!{ <p class="notice" id="inspect-redacted">{ "Environment values are hidden from viewers." }</p> } } else { html!{} } }
+                <details id="inspect">
+                    <summary>{ "Full inspect document" }</summary>
+                    <pre class="json" id="inspect-json">{ pretty }</pre>
+                </details>
+                </>
+            }
+        }
+        (Load::Ready(_), Tab::Logs) => {
+            html! { <LogsView id={props.id.clone()} name={name.clone()} /> }
+        }
+        (Load::Ready(_), Tab::Stats) => {
+            if running {
+                html! { <StatsView id={props.id.clone()} /> }
+            } else {
+                html! { <p class="notice" id="stats-stopped">{ "The container is not running: no figures to show." }</p> }
+            }
+        }
+        (Load::Ready(_), Tab::Terminal) => {
+            if !role.allows(Role::Operator) {
+                html! { <p class="error forbidden" role="alert">{ "Not allowed: terminals need the operator role." }</p> }
+            } else if !running {
+                html! { <p class="notice" id="terminal-stopped">{ "Start the container to open a terminal in it." }</p> }
+            } else {
+                html! { <TerminalView id={props.id.clone()} /> }
+            }
+        }
+    };
+    html! {
+        <section class="page" data-page="container" data-id={props.id.clone()}>
+            <p class="crumbs"><Link<Route> to={Route::Containers}>{ "Containers" }</Link<Route>>{ " / " }</p>
+            <h1 id="container-name">{ name }</h1>
+            <div class="tabs" role="tablist">
+            { for Tab::ALL.iter().map(|&t| {
+                let tab = tab.clone();
+                html! { <button type="button" role="tab" id={format!("tab-{}", t.slug())}
+                    class={classes!("tab", (*tab == t).then_some("active"))}
+                    aria-selected={(*tab == t).to_string()}
+                    onclick={Callback::from(move |_| tab.set(t))}>{ t.label() }</button> }
+            }) }
+            </div>
+            { body }
+        </section>
+    }
+}

@@ -1,0 +1,371 @@
+//! A container's log: followed live over the binary `container.logs` channel, kept in
+//! a bounded ring (the newest 100,000 lines), rendered virtually (only the rows in view
+//! are in the DOM, so a chatty container cannot freeze the tab), with search, ANSI
+//! colours, stdout/stderr marking and download.
+
+use std::collections::VecDeque;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use yew::prelude::*;
+
+use crate::ws::{Closed, SubHandle, use_ws};
+
+/// Lines kept; older ones fall off the front (counted, and said so).
+const MAX_LINES: usize = 100_000;
+/// Pixel height of one row; the CSS (`.log-line`) uses the same.
+const LINE_H: f64 = 18.0;
+/// Rows rendered above and below the viewport, so fast scrolling shows no gaps.
+const OVERSCAN: usize = 20;
+/// Bytes the server may send before the page has taken them.
+const WINDOW: u32 = 256 * 1024;
+
+#[derive(Debug, Default)]
+pub struct LogBuf {
+    pub lines: VecDeque<(u8, String)>,
+    /// Unterminated tail per stream (1 stdout, 2 stderr).
+    partial: [Vec<u8>; 3],
+    pub dropped: u64,
+    /// A render is already scheduled for the next animation frame.
+    redraw_queued: bool,
+}
+
+impl LogBuf {
+    pub fn push(&mut self, stream: u8, bytes: &[u8]) {
+        let s = usize::from(stream.min(2));
+        let mut rest = bytes;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            self.partial[s].extend_from_slice(&rest[..i]);
+            let raw = std::mem::take(&mut self.partial[s]);
+            let mut line = String::from_utf8_lossy(&raw).into_owned();
+            if line.ends_with('\r') {
+                line.pop();
+            }
+            self.lines.push_back((stream, line));
+            rest = &rest[i + 1..];
+        }
+        self.partial[s].extend_from_slice(rest);
+        while self.lines.len() > MAX_LINES {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+    }
+
+    /// Flushes unterminated tails (the log ended).
+    pub fn finish(&mut self) {
+        for s in 1..3u8 {
+            if !self.partial[usize::from(s)].is_empty() {
+                self.push(s, b"\n");
+            }
+        }
+    }
+}
+
+/// Splits a line into runs of text with the CSS class of their SGR colour; other
+/// escape sequences are dropped.
+pub fn ansi_runs(line: &str) -> Vec<(String, String)> {
+    let mut runs = Vec::new();
+    let mut class = String::new();
+    let mut text = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            text.push(c);
+            continue;
+        }
+        if chars.peek() != Some(&'[') {
+            chars.next();
+            continue;
+        }
+        chars.next();
+        let mut params = String::new();
+        let mut fin = None;
+        for c in chars.by_ref() {
+            if ('\u{40}'..='\u{7e}').contains(&c) {
+                fin = Some(c);
+                break;
+            }
+            params.push(c);
+        }
+        if fin != Some('m') {
+            continue;
+        }
+        if !text.is_empty() {
+            runs.push((class.clone(), std::mem::take(&mut text)));
+        }
+        let mut classes: Vec<String> = class.split_whitespace().map(str::to_owned).collect();
+        for p in params.split(';') {
+            match p.parse::<u8>().unwrap_or(0) {
+                0 => classes.clear(),
+                1 => classes.push("ansi-bold".to_owned()),
+                n @ (30..=37 | 90..=97) => {
+                    classes.retain(|c| !c.starts_with("ansi-fg"));
+                    classes.push(format!("ansi-fg{n}"));
+                }
+                39 => classes.retain(|c| !c.starts_with("ansi-fg")),
+                _ => {}
+            }
+        }
+        class = classes.join(" ");
+    }
+    if !text.is_empty() || runs.is_empty() {
+        runs.push((class, text));
+    }
+    runs
+}
+
+/// The line without escape sequences (search and download use it).
+pub fn plain(line: &str) -> String {
+    ansi_runs(line).into_iter().map(|(_, t)| t).collect()
+}
+
+#[derive(Debug, PartialEq, Properties)]
+pub struct Props {
+    pub id: String,
+    pub name: String,
+}
+
+#[function_component(LogsView)]
+pub fn logs_view(props: &Props) -> Html {
+    let ctx = use_ws();
+    let buf = use_mut_ref(LogBuf::default);
+    let redraw = use_force_update();
+    let ended = use_state(|| None::<String>);
+    let follow = use_state(|| true);
+    let timestamps = use_state(|| false);
+    let tail = use_state(|| 1000u64);
+    let restart = use_state(|| 0u32);
+    let query = use_state(String::new);
+    let scroll = use_state(|| (0.0f64, 400.0f64));
+    let viewport = use_node_ref();
+    let sub = use_mut_ref(|| None::<SubHandle>);
+    {
+        let (ws, buf, redraw, ended, sub) = (
+            ctx.ws.clone(),
+            buf.clone(),
+            redraw.clone(),
+            ended.clone(),
+            sub.clone(),
+        );
+        use_effect_with(
+            (props.id.clone(), *timestamps, *tail, *restart),
+            move |(id, timestamps, tail, _)| {
+                *buf.borrow_mut() = LogBuf::default();
+                ended.set(None);
+                let on_bytes = {
+                    let (buf, redraw) = (buf.clone(), redraw.clone());
+                    Callback::from(move |(stream, bytes): (u8, Vec<u8>)| {
+                        let mut b = buf.borrow_mut();
+                        b.push(stream, &bytes);
+                        // One render per animation frame, however many frames arrive
+                        // in it: a 100,000-line tail is a few dozen renders.
+                        if !b.redraw_queued {
+                            b.redraw_queued = true;
+                            let (buf, redraw) = (buf.clone(), redraw.clone());
+                            let tick = Closure::once_into_js(move || {
+                                buf.borrow_mut().redraw_queued = false;
+                                redraw.force_update();
+                            });
+                            if let Some(w) = web_sys::window() {
+                                let _ = w.request_animation_frame(tick.unchecked_ref());
+                            }
+                        }
+                    })
+                };
+                let on_close = {
+                    let buf = buf.clone();
+                    Callback::from(move |c: Closed| {
+                        buf.borrow_mut().finish();
+                        ended.set(Some(match c.error {
+                            Some(e) => e.message,
+                            None => "The log ended (the container stopped).".to_owned(),
+                        }));
+                    })
+                };
+                *sub.borrow_mut() = Some(ws.subscribe_binary(
+                    "container.logs",
+                    serde_json::json!({"id": id, "follow": true, "tail": tail, "timestamps": timestamps}),
+                    WINDOW,
+                    on_bytes,
+                    on_close,
+                ));
+                move || {
+                    sub.borrow_mut().take();
+                }
+            },
+        );
+    }
+    {
+        // Following: keep the newest line in view after every render.
+        let (viewport, follow) = (viewport.clone(), *follow);
+        use_effect(move || {
+            if follow && let Some(el) = viewport.cast::<web_sys::Element>() {
+                el.set_scroll_top(el.scroll_height());
+            }
+        });
+    }
+    let onscroll = {
+        let (scroll, follow, viewport) = (scroll.clone(), follow.clone(), viewport.clone());
+        Callback::from(move |_: Event| {
+            if let Some(el) = viewport.cast::<web_sys::Element>() {
+                let (top, h) = (f64::from(el.scroll_top()), f64::from(el.client_height()));
+                scroll.set((top, h));
+                // Scrolling up stops following; reaching the bottom resumes it.
+                let at_bottom = top + h >= f64::from(el.scroll_height()) - 2.0 * LINE_H;
+                if at_bottom != *follow {
+                    follow.set(at_bottom);
+                }
+            }
+        })
+    };
+    let oninput = {
+        let query = query.clone();
+        Callback::from(move |e: InputEvent| {
+            let v = e
+                .target_dyn_into::<web_sys::HtmlInputElement>()
+                .map(|i| i.value())
+                .unwrap_or_default();
+            query.set(v);
+        })
+    };
+    let ondownload = {
+        let (buf, name) = (buf.clone(), props.name.clone());
+        Callback::from(move |_| {
+            let b = buf.borrow();
+            let mut text = String::new();
+            for (_, l) in &b.lines {
+                text.push_str(&plain(l));
+                text.push('\n');
+            }
+            let _ = crate::http::download(&format!("{name}.log"), "text/plain", &text);
+        })
+    };
+    let b = buf.borrow();
+    let q = query.to_lowercase();
+    // Indices of the lines matching the search; without one, every line is shown and
+    // no index is built (renders stay O(rows in view) while a log streams).
+    let matches: Option<Vec<usize>> = (!q.is_empty()).then(|| {
+        b.lines
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, l))| plain(l).to_lowercase().contains(&q))
+            .map(|(i, _)| i)
+            .collect()
+    });
+    let shown_len = matches.as_ref().map_or(b.lines.len(), Vec::len);
+    let (top, height) = *scroll;
+    let first = ((top / LINE_H) as usize).saturating_sub(OVERSCAN);
+    let count = (height / LINE_H) as usize + 2 * OVERSCAN;
+    let last = (first + count).min(shown_len);
+    let first = first.min(last);
+    let rows = (first..last).map(|k| {
+        let i = matches.as_ref().map_or(k, |m| m[k]);
+        let (stream, line) = &b.lines[i];
+        html! {
+            <div class={classes!("log-line", (*stream == 2).then_some("stderr"))}>
+            { for ansi_runs(line).into_iter().map(|(class, text)| if class.is_empty() {
+                html! { text }
+            } else {
+                html! { <span class={class}>{ text }</span> }
+            }) }
+            </div>
+        }
+    });
+    let on_follow = {
+        let follow = follow.clone();
+        Callback::from(move |_| follow.set(!*follow))
+    };
+    let on_ts = {
+        let timestamps = timestamps.clone();
+        Callback::from(move |_| timestamps.set(!*timestamps))
+    };
+    let on_tail = {
+        let tail = tail.clone();
+        Callback::from(move |e: Event| {
+            if let Some(v) = e
+                .target_dyn_into::<web_sys::HtmlSelectElement>()
+                .and_then(|s| s.value().parse().ok())
+            {
+                tail.set(v);
+            }
+        })
+    };
+    let on_restart = {
+        let restart = restart.clone();
+        Callback::from(move |_| restart.set(restart.wrapping_add(1)))
+    };
+    html! {
+        <div class="logs" id="logs">
+            <div class="toolbar">
+                <input type="search" id="log-search" placeholder="Search the log" oninput={oninput} />
+                <label><input type="checkbox" id="log-follow" checked={*follow} onclick={on_follow} />{ " Follow" }</label>
+                <label><input type="checkbox" id="log-timestamps" checked={*timestamps} onclick={on_ts} />{ " Timestamps" }</label>
+                <label>{ "Last " }<select id="log-tail" onchange={on_tail}>
+                    { for [100u64, 1000, 10_000, 100_000].iter().map(|&n| html! {
+                        <option value={n.to_string()} selected={*tail == n}>{ n.to_string() }</option>
+                    }) }
+                </select>{ " lines" }</label>
+                <button type="button" class="small" id="log-download" onclick={ondownload}>{ "Download" }</button>
+                <span class="muted" id="log-count">{ format!("{} of {} lines", shown_len, b.lines.len()) }
+                    { if b.dropped > 0 { format!(" ({} older lines dropped)", b.dropped) } else { String::new() } }</span>
+            </div>
+            <div class="log-viewport" ref={viewport} onscroll={onscroll}>
+                <div class="log-canvas" style={format!("height:{}px", shown_len as f64 * LINE_H)}>
+                    <div class="log-rows" style={format!("transform:translateY({}px)", first as f64 * LINE_H)}>
+                        { for rows }
+                    </div>
+                </div>
+            </div>
+            { match &*ended {
+                Some(why) => html! { <p class="notice" id="log-ended">{ why }{ " " }
+                    <button type="button" class="small" id="log-restart" onclick={on_restart}>{ "Reload" }</button></p> },
+                None => html! {},
+            } }
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_split_across_frames_and_streams_join_correctly() {
+        let mut b = LogBuf::default();
+        b.push(1, b"hel");
+        b.push(2, b"oops\n");
+        b.push(1, b"lo\r\nworld\n");
+        b.push(1, b"tail");
+        b.finish();
+        let lines: Vec<_> = b.lines.iter().map(|(s, l)| (*s, l.as_str())).collect();
+        assert_eq!(
+            lines,
+            vec![(2, "oops"), (1, "hello"), (1, "world"), (1, "tail")]
+        );
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest_lines_and_counts_the_rest() {
+        let mut b = LogBuf::default();
+        for i in 0..MAX_LINES + 5 {
+            b.push(1, format!("{i}\n").as_bytes());
+        }
+        assert_eq!(b.lines.len(), MAX_LINES);
+        assert_eq!(b.dropped, 5);
+        assert_eq!(b.lines[0].1, "5");
+    }
+
+    #[test]
+    fn sgr_colours_become_classes_and_other_escapes_vanish() {
+        let runs = ansi_runs("\u{1b}[1;31mERR\u{1b}[0m ok\u{1b}[2K!");
+        assert_eq!(
+            runs,
+            vec![
+                ("ansi-bold ansi-fg31".to_owned(), "ERR".to_owned()),
+                (String::new(), " ok!".to_owned())
+            ]
+        );
+        assert_eq!(plain("\u{1b}[32mgreen\u{1b}[39m"), "green");
+        assert_eq!(ansi_runs(""), vec![(String::new(), String::new())]);
+    }
+}
