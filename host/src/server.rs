@@ -167,8 +167,17 @@ pub async fn readiness(state: &AppState) -> Readiness {
             ),
         ));
     }
+    let instances = crate::api::storage_instances(state);
     for id in ids {
-        let r = match state.plugins.health(&id).await {
+        // A storage backend is checked in the directory of its (first) instance.
+        let dir = instances
+            .iter()
+            .find(|s| s.plugin == id)
+            .and_then(|s| s.dir.clone());
+        if let Some(d) = &dir {
+            let _ = std::fs::create_dir_all(d);
+        }
+        let r = match state.plugins.health(&id, dir.as_deref()).await {
             Ok(h) if h.status == HealthStatus::Healthy => Ok("healthy".to_owned()),
             Ok(h) => Err(format!("{:?}: {}", h.status, h.message).to_lowercase()),
             Err(e) => Err(e.to_string()),

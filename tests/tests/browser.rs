@@ -36,7 +36,11 @@ async fn shell_navigates_reloads_deep_links_and_toggles_theme() {
                 .find_all(Locator::Css("table.checks tbody tr"))
                 .await
                 .unwrap();
-            assert_eq!(rows.len(), 3, "store, docker, plugin:probe");
+            assert_eq!(
+                rows.len(),
+                4,
+                "store, docker, plugin:probe, plugin:storage-local"
+            );
 
             c.find(Locator::Css("#nav-containers"))
                 .await
@@ -87,6 +91,49 @@ async fn shell_navigates_reloads_deep_links_and_toggles_theme() {
             // Unknown addresses get a page that says so, inside the shell.
             c.goto(&format!("{url}/no-such-section")).await.unwrap();
             wait_for(&c, "section[data-page='not-found']").await;
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn plugins_page_lists_plugins_and_tests_storage() {
+    let (_tmp, berth) = ws::start().await;
+    let url = berth.url.clone();
+    Browser::start("plugins_page")
+        .await
+        .run(|c| async move {
+            login(&c, &url, "admin", ADMIN_PASSWORD).await;
+            c.find(Locator::Css("#nav-plugins"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let row = wait_for(&c, "#plugins-table tr[data-id='storage-local']").await;
+            let text = row.text().await.unwrap();
+            assert!(
+                text.contains("storage") && text.contains("healthy"),
+                "{text}"
+            );
+            assert!(text.contains("no network"), "capabilities shown: {text}");
+            wait_for(&c, "#plugins-table tr[data-id='probe']").await;
+
+            // The storage round trip, from the button to the reported timings.
+            wait_for(&c, "#storage-table tr[data-name='local'] .badge").await;
+            c.find(Locator::Css(
+                "#storage-table tr[data-name='local'] button.storage-test",
+            ))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+            let done = wait_for(&c, "#storage-test-result .ok-note").await;
+            let text = done.text().await.unwrap();
+            assert!(
+                text.starts_with("Storage local works: 256 KiB written"),
+                "{text}"
+            );
         })
         .await;
 }

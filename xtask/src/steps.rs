@@ -102,17 +102,23 @@ pub fn ui() -> Result<PathBuf> {
 pub fn plugins() -> Result<PathBuf> {
     ensure_targets()?;
     let dir = root().join("plugins");
-    let mut cmd = cargo();
-    cmd.current_dir(&dir)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--target-dir",
-        ])
-        .arg(dir.join("target"));
-    sh("build plugins (wasm32-wasip2)", cmd)?;
+    // One cargo run per plugin: each picks its world by an SDK feature, and features
+    // of one run are unified (two worlds in one SDK build would clash).
+    for id in plugin_ids()? {
+        let mut cmd = cargo();
+        cmd.current_dir(&dir)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                &id,
+                "--target-dir",
+            ])
+            .arg(dir.join("target"));
+        sh(&format!("build plugin {id} (wasm32-wasip2)"), cmd)?;
+    }
     let built = dir.join("target").join("wasm32-wasip2").join("release");
     let dist = plugins_dist();
     if dist.exists() {
@@ -219,12 +225,22 @@ pub fn test() -> Result<()> {
         "warnings",
     ]);
     sh("cargo clippy (web UI, wasm32)", cmd)?;
-    let mut cmd = cargo();
-    cmd.current_dir(root().join("plugins"))
-        .args(["clippy", "--target", "wasm32-wasip2", "--target-dir"])
-        .arg(root().join("plugins").join("target"))
-        .args(["--all-targets", "--", "-D", "warnings"]);
-    sh("cargo clippy (plugins, wasm32-wasip2)", cmd)?;
+    // Per plugin, like the build: each selects its world by an SDK feature.
+    for id in plugin_ids()? {
+        let mut cmd = cargo();
+        cmd.current_dir(root().join("plugins"))
+            .args([
+                "clippy",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                &id,
+                "--target-dir",
+            ])
+            .arg(root().join("plugins").join("target"))
+            .args(["--all-targets", "--", "-D", "warnings"]);
+        sh(&format!("cargo clippy (plugin {id}, wasm32-wasip2)"), cmd)?;
+    }
 
     // The decoder's fuzz target must keep building (run it with `cargo fuzz run decode`
     // in sdk/protocol/fuzz; see docs/testing.md).
@@ -268,5 +284,11 @@ pub fn bench() -> Result<()> {
     embed_env(&mut cmd);
     cmd.env("BERTH_BIN", &bin);
     sh("protocol benchmark", cmd)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root())
+        .args(["bench", "-p", "berth-tests", "--bench", "docker"]);
+    embed_env(&mut cmd);
+    cmd.env("BERTH_BIN", &bin);
+    sh("docker benchmark", cmd)?;
     Ok(())
 }

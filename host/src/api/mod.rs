@@ -9,6 +9,9 @@ mod docker_args;
 mod events;
 mod images;
 mod networks;
+mod plugins;
+
+pub use plugins::storage_instances;
 mod redeploy;
 mod streams;
 mod system;
@@ -33,6 +36,7 @@ pub fn register(r: &mut Registry) {
     images::register(r);
     volumes::register(r);
     networks::register(r);
+    plugins::register(r);
 }
 
 /// Maps identity errors to protocol errors; store failures become `internal`.

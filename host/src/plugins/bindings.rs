@@ -10,9 +10,23 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
+/// The `storage-backend` world, sharing the `types` and `host` modules above (so the
+/// host imports are linked once and the error type is one type).
+pub mod storage_world {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "storage-backend",
+        exports: { default: async },
+        with: {
+            "berth:plugin/types": super::berth::plugin::types,
+            "berth:plugin/host": super::berth::plugin::host,
+        },
+    });
+}
+
 // `self::` because the crate is also called `berth` (ambiguous in doctest builds).
 use self::berth::plugin::host::LogLevel;
-pub use self::berth::plugin::types::{HealthReport, HealthStatus, PluginError};
+pub use self::berth::plugin::types::{HealthReport, HealthStatus, ObjectMeta, PluginError};
 use self::berth::plugin::{host as wit_host, types as wit_types};
 
 /// Links the `berth:plugin/host` imports.

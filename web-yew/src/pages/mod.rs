@@ -6,6 +6,7 @@ mod container;
 mod containers;
 mod dashboard;
 mod logs;
+mod plugins;
 mod profile;
 mod resources;
 mod stats;
@@ -33,6 +34,7 @@ pub fn render(route: Route) -> Html {
         Route::Users => html! { <users::UsersPage /> },
         Route::Tokens => html! { <tokens::TokensPage /> },
         Route::Audit => html! { <audit::AuditPage /> },
+        Route::Plugins => html! { <plugins::PluginsPage /> },
         Route::Profile => html! { <profile::ProfilePage /> },
         Route::NotFound => html! {
             <section class="page" data-page="not-found">
@@ -67,9 +69,6 @@ fn plan(route: &Route) -> &'static str {
         Route::Images => "Images with tags, sizes and what uses them; remove and prune.",
         Route::Networks => {
             "Networks with their containers; backup and restore of network definitions."
-        }
-        Route::Plugins => {
-            "Storage and notification plugins: install, configure, test, enable and disable."
         }
         Route::Settings => "Server settings: storage defaults, retention, allowed origins.",
         _ => "",

@@ -12,8 +12,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Empty, audit, auth, containers, events, hosts, images, networks, streams, system, tokens,
-    transfers, users, volumes,
+    Empty, audit, auth, containers, events, hosts, images, networks, plugins, streams, system,
+    tokens, transfers, users, volumes,
 };
 use crate::role::Role;
 
@@ -196,6 +196,12 @@ methods! {
     NetworkInspect = "network.inspect" (networks::NetworkRef) -> serde_json::Value, Viewer, audited = false;
     /// Refused with `conflict` while containers are attached; built-ins never.
     NetworkRemove = "network.remove" (networks::NetworkRef) -> Empty, Admin, audited = true;
+    /// Every plugin with its kind, health and capabilities.
+    PluginsList = "plugins.list" (Empty) -> plugins::PluginList, Viewer, audited = false;
+    /// The configured storage instances.
+    StorageList = "storage.list" (Empty) -> plugins::StorageInstances, Viewer, audited = false;
+    /// Round-trips a small object through a storage instance and reports the timings.
+    StorageTest = "storage.test" (plugins::StorageRef) -> plugins::StorageTestResult, Admin, audited = true;
 }
 
 channels! {

@@ -12,6 +12,7 @@ pub mod events;
 pub mod hosts;
 pub mod images;
 pub mod networks;
+pub mod plugins;
 pub mod streams;
 pub mod system;
 pub mod tokens;

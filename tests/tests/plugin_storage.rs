@@ -1,0 +1,409 @@
+//! The storage conformance suite, run against the built-in `storage-local` plugin
+//! through the real runtime (wasmtime, the embedded component, a fresh Store per
+//! session): round trips (1 GiB streamed, empty object), stat, list with prefix and
+//! paging, delete, not-found mapping, abort leaves nothing, concurrent uploads, key
+//! and directory confinement.
+//!
+//! Needs the plugins embedded: `cargo xtask test` builds them first.
+
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use berth::plugins::storage::{Session, StorageInstance};
+use berth::plugins::{PluginError, PluginKind, PluginRuntime};
+use berth_protocol::api::Empty;
+use berth_protocol::api::catalogue::{PluginsList, StorageList, StorageTest};
+use berth_protocol::api::plugins::{PluginHealth, PluginKind as Kind, StorageRef};
+use berth_protocol::error::ErrorCode;
+use berth_protocol::role::Role;
+use berth_tests::ws;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, ReadBuf};
+
+const PLUGIN: &str = "storage-local";
+
+async fn runtime(tmp: &Path) -> PluginRuntime {
+    let rt = PluginRuntime::start(&tmp.join("cache")).await.unwrap();
+    let kinds: Vec<(String, PluginKind)> = rt
+        .all()
+        .map(|(id, p)| {
+            let p = p.unwrap_or_else(|e| panic!("plugin {id} failed to load: {e}"));
+            (id.to_owned(), p.kind)
+        })
+        .collect();
+    assert!(
+        kinds.contains(&(PLUGIN.to_owned(), PluginKind::Storage)),
+        "storage-local embedded and recognised as a storage backend (run `cargo xtask test`): {kinds:?}"
+    );
+    rt
+}
+
+fn instance(dir: &Path) -> StorageInstance {
+    std::fs::create_dir_all(dir).unwrap();
+    StorageInstance {
+        name: "local".into(),
+        plugin: PLUGIN.into(),
+        dir: Some(dir.to_path_buf()),
+        config: "{}".into(),
+    }
+}
+
+/// A deterministic byte stream of `len` bytes, optionally failing after `fail_at`
+/// bytes. Every 64 KiB block is one fixed random-looking block stamped with its index,
+/// so any lost, repeated or reordered block changes the hash, and making 1 GiB is
+/// memcpy, not per-byte work.
+struct Pattern {
+    pos: u64,
+    len: u64,
+    fail_at: Option<u64>,
+    block: Vec<u8>,
+}
+
+const BLOCK: u64 = 64 << 10;
+
+impl Pattern {
+    fn new(len: u64) -> Self {
+        let block = (0..BLOCK)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        Self {
+            pos: 0,
+            len,
+            fail_at: None,
+            block,
+        }
+    }
+
+    /// Bytes `[at, at + n)` of the stream (`n` within one block).
+    fn fill(&self, at: u64, out: &mut [u8]) {
+        let off = (at % BLOCK) as usize;
+        out.copy_from_slice(&self.block[off..off + out.len()]);
+        let stamp = (at / BLOCK).to_le_bytes();
+        for (k, b) in out.iter_mut().enumerate() {
+            if off + k < stamp.len() {
+                *b = stamp[off + k];
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn sha(len: u64) -> String {
+        let p = Self::new(len);
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; BLOCK as usize];
+        let mut i = 0;
+        while i < len {
+            let n = (len - i).min(BLOCK) as usize;
+            p.fill(i, &mut buf[..n]);
+            h.update(&buf[..n]);
+            i += n as u64;
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+impl AsyncRead for Pattern {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Some(f) = self.fail_at
+            && self.pos >= f
+        {
+            return Poll::Ready(Err(io::Error::other("the source broke")));
+        }
+        let end = self.fail_at.unwrap_or(self.len).min(self.len);
+        let in_block = BLOCK - self.pos % BLOCK;
+        let n = (end - self.pos).min(out.remaining() as u64).min(in_block) as usize;
+        let at = self.pos;
+        self.fill(at, out.initialize_unfilled_to(n));
+        out.advance(n);
+        self.pos += n as u64;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Collects what `get` writes, hashing as it goes (1 GiB is not kept in memory).
+#[derive(Default)]
+struct Sink {
+    hash: Sha256,
+    len: u64,
+}
+
+impl tokio::io::AsyncWrite for Sink {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.hash.update(buf);
+        self.len += buf.len() as u64;
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+async fn read_back(s: &Session, key: &str) -> (u64, String) {
+    let mut sink = Sink::default();
+    let n = s.get(key, &mut sink).await.unwrap();
+    assert_eq!(n, sink.len);
+    (n, hex::encode(sink.hash.finalize()))
+}
+
+fn code(e: &PluginError) -> ErrorCode {
+    e.body().code
+}
+
+fn partials(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join(".partial"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_local_passes_the_conformance_suite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime(tmp.path()).await;
+    let dir = tmp.path().join("store");
+    let s = rt.session(&instance(&dir)).await.unwrap();
+
+    // 1 GiB streamed in and out, byte for byte.
+    let gib = 1u64 << 30;
+    let stored = s.put("big/one-gib.bin", Pattern::new(gib)).await.unwrap();
+    assert_eq!(stored, gib);
+    assert_eq!(
+        read_back(&s, "big/one-gib.bin").await,
+        (gib, Pattern::sha(gib))
+    );
+    assert_eq!(
+        std::fs::metadata(dir.join("big/one-gib.bin"))
+            .unwrap()
+            .len(),
+        gib,
+        "a plain file under the granted directory"
+    );
+    s.delete("big/one-gib.bin").await.unwrap();
+
+    // The empty object.
+    assert_eq!(s.put("empty", tokio::io::empty()).await.unwrap(), 0);
+    assert_eq!(s.stat("empty").await.unwrap().size, 0);
+    assert_eq!(read_back(&s, "empty").await.0, 0);
+
+    // stat, and not-found mapped for stat, get and (idempotent) delete.
+    s.put("a/x.tar.gz", Pattern::new(12_345)).await.unwrap();
+    let meta = s.stat("a/x.tar.gz").await.unwrap();
+    assert_eq!((meta.key.as_str(), meta.size), ("a/x.tar.gz", 12_345));
+    assert!(meta.modified_ms > 1_600_000_000_000, "{}", meta.modified_ms);
+    let missing = s.stat("a/nope").await.unwrap_err();
+    assert_eq!(code(&missing), ErrorCode::NotFound, "{missing}");
+    assert!(missing.to_string().contains(PLUGIN), "{missing}");
+    let missing = s.get("a/nope", &mut Sink::default()).await.unwrap_err();
+    assert_eq!(code(&missing), ErrorCode::NotFound);
+    s.delete("a/nope").await.unwrap();
+
+    // Listing: prefix, sorted, paged with a cursor, partial uploads never listed.
+    for i in [3, 1, 4, 5, 2] {
+        s.put(&format!("list/k{i}"), Pattern::new(i)).await.unwrap();
+    }
+    let mut keys = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = s.list("list/", cursor.take(), 2).await.unwrap();
+        assert!(page.objects.len() <= 2);
+        keys.extend(page.objects.iter().map(|o| (o.key.clone(), o.size)));
+        pages += 1;
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(
+        keys,
+        (1..=5)
+            .map(|i| (format!("list/k{i}"), i))
+            .collect::<Vec<_>>()
+    );
+    let all = s.list("", None, 1000).await.unwrap();
+    assert!(all.objects.iter().all(|o| !o.key.starts_with(".partial")));
+    assert_eq!(all.objects.len(), 7, "{:?}", all.objects);
+
+    // A source failing halfway: an error naming the cause, nothing visible, no partial
+    // file left behind.
+    let broken = Pattern {
+        fail_at: Some(3 << 20),
+        ..Pattern::new(5 << 20)
+    };
+    let e = s.put("a/broken", broken).await.unwrap_err();
+    assert!(e.to_string().contains("the source broke"), "{e}");
+    assert_eq!(
+        code(&s.stat("a/broken").await.unwrap_err()),
+        ErrorCode::NotFound
+    );
+    assert_eq!(partials(&dir), 0, "the aborted upload left a partial file");
+
+    // Replacing an object is atomic: the old content until the new one is complete.
+    s.put("a/x.tar.gz", Pattern::new(777)).await.unwrap();
+    assert_eq!(s.stat("a/x.tar.gz").await.unwrap().size, 777);
+
+    // Keys are checked by the host before the plugin sees them.
+    for bad in [
+        "../escape",
+        "/etc/passwd",
+        "a//b",
+        "a/./b",
+        "sp ace",
+        ".partial/x",
+    ] {
+        let e = match bad {
+            ".partial/x" => s.put(bad, tokio::io::empty()).await.unwrap_err(),
+            _ => s.stat(bad).await.unwrap_err(),
+        };
+        assert_eq!(code(&e), ErrorCode::BadRequest, "{bad}: {e}");
+    }
+
+    // The preopen is the boundary: a symlink out of the directory does not lead out.
+    std::os::unix::fs::symlink("/etc", dir.join("out")).unwrap();
+    let e = s
+        .get("out/hostname", &mut Sink::default())
+        .await
+        .unwrap_err();
+    assert_ne!(
+        code(&e),
+        ErrorCode::BadRequest,
+        "refused by the sandbox, not the key check"
+    );
+    assert!(
+        !matches!(e, PluginError::Trap { .. }),
+        "a refusal, not a crash: {e}"
+    );
+    // The session is still usable after the refusal.
+    assert_eq!(s.stat("empty").await.unwrap().size, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sessions_upload_to_different_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime(tmp.path()).await;
+    let dir = tmp.path().join("store");
+    let inst = instance(&dir);
+    let mut sessions = Vec::new();
+    for _ in 0..4 {
+        sessions.push(rt.session(&inst).await.unwrap());
+    }
+    let sizes = [3u64 << 20, 1 << 20, 5 << 20, 17];
+    let puts = sessions
+        .iter()
+        .zip(sizes)
+        .enumerate()
+        .map(|(i, (s, len))| async move { s.put(&format!("c/{i}"), Pattern::new(len)).await });
+    for (r, len) in futures_util::future::join_all(puts)
+        .await
+        .into_iter()
+        .zip(sizes)
+    {
+        assert_eq!(r.unwrap(), len);
+    }
+    for (i, len) in sizes.iter().enumerate() {
+        assert_eq!(
+            read_back(&sessions[0], &format!("c/{i}")).await,
+            (*len, Pattern::sha(*len))
+        );
+    }
+    assert_eq!(partials(&dir), 0);
+}
+
+#[tokio::test]
+async fn only_storage_backends_open_storage_sessions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime(tmp.path()).await;
+    let mut inst = instance(&tmp.path().join("store"));
+    inst.plugin = "probe".into();
+    let e = rt.session(&inst).await.unwrap_err();
+    assert!(e.to_string().contains("not a storage backend"), "{e}");
+    inst.plugin = "no-such-plugin".into();
+    assert_eq!(
+        code(&rt.session(&inst).await.unwrap_err()),
+        ErrorCode::NotFound
+    );
+
+    // Settings it does not take are refused by the plugin, naming itself.
+    let mut inst = instance(&tmp.path().join("store"));
+    inst.config = r#"{"path":"/etc"}"#.into();
+    let e = rt.session(&inst).await.unwrap_err();
+    assert_eq!(code(&e), ErrorCode::BadRequest, "{e}");
+    assert!(e.to_string().contains("storage-local"), "{e}");
+}
+
+#[tokio::test]
+async fn plugins_and_storage_over_the_protocol() {
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let viewer = ws::user(&berth, &admin, "vic", Role::Viewer).await;
+
+    let list = viewer.call::<PluginsList>(Empty {}).await.unwrap();
+    let local = list
+        .plugins
+        .iter()
+        .find(|p| p.id == PLUGIN)
+        .expect("storage-local listed");
+    assert_eq!(local.kind, Some(Kind::Storage));
+    assert_eq!(local.health, PluginHealth::Healthy);
+    assert!(local.builtin && local.sha256.as_ref().is_some_and(|s| s.len() == 64));
+    assert!(local.capabilities.iter().any(|c| c.contains("no network")));
+
+    let storage = viewer.call::<StorageList>(Empty {}).await.unwrap();
+    assert_eq!(storage.storage.len(), 1);
+    assert!(storage.storage[0].default && storage.storage[0].plugin == PLUGIN);
+    assert!(
+        storage.storage[0]
+            .location
+            .contains(&berth.data_dir.join("backups").display().to_string())
+    );
+
+    // The round trip: admin only, audited, leaves nothing behind.
+    let denied = viewer.call::<StorageTest>(StorageRef { name: None }).await;
+    assert_eq!(
+        denied.unwrap_err().body().map(|b| b.code),
+        Some(ErrorCode::Forbidden)
+    );
+    let r = admin
+        .call::<StorageTest>(StorageRef { name: None })
+        .await
+        .unwrap();
+    assert_eq!((r.name.as_str(), r.bytes), ("local", 256 * 1024));
+    assert!(r.total_ms >= r.write_ms + r.read_ms);
+    let leftovers: Vec<_> = walk(&berth.data_dir.join("backups"));
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let missing = admin
+        .call::<StorageTest>(StorageRef {
+            name: Some("s3-nope".into()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.body().map(|b| b.code), Some(ErrorCode::NotFound));
+}
+
+/// Regular files under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
