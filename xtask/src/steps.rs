@@ -144,8 +144,18 @@ pub fn plugins() -> Result<PathBuf> {
 
 /// The members of the plugins workspace (each directory with a Cargo.toml).
 fn plugin_ids() -> Result<Vec<String>> {
+    crate_dirs(&root().join("plugins"))
+}
+
+/// Test-only plugins (`plugins/testing/*`): built for the sandbox tests, never embedded.
+fn test_plugin_ids() -> Result<Vec<String>> {
+    crate_dirs(&root().join("plugins").join("testing"))
+}
+
+/// Names of the directories under `dir` that hold a Cargo.toml, sorted.
+fn crate_dirs(dir: &Path) -> Result<Vec<String>> {
     let mut ids = Vec::new();
-    for entry in std::fs::read_dir(root().join("plugins"))? {
+    for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.join("Cargo.toml").is_file() {
             ids.push(
@@ -158,6 +168,39 @@ fn plugin_ids() -> Result<Vec<String>> {
     }
     ids.sort();
     Ok(ids)
+}
+
+/// Where the test-only plugins go (`BERTH_TEST_PLUGINS` for the tests).
+pub fn test_plugins_dist() -> PathBuf {
+    root().join("target").join("plugins-test")
+}
+
+/// Builds the test-only plugins into `target/plugins-test`.
+pub fn test_plugins() -> Result<PathBuf> {
+    let dir = root().join("plugins");
+    let dist = test_plugins_dist();
+    std::fs::create_dir_all(&dist)?;
+    for id in test_plugin_ids()? {
+        let mut cmd = cargo();
+        cmd.current_dir(&dir)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                &id,
+                "--target-dir",
+            ])
+            .arg(dir.join("target"));
+        sh(&format!("build test plugin {id} (wasm32-wasip2)"), cmd)?;
+        let file = format!("{}.wasm", id.replace('-', "_"));
+        std::fs::copy(
+            dir.join("target/wasm32-wasip2/release").join(&file),
+            dist.join(format!("{id}.wasm")),
+        )?;
+    }
+    Ok(dist)
 }
 
 /// Everything, release: returns the path of the binary.
@@ -184,6 +227,7 @@ pub fn test() -> Result<()> {
     let started = Instant::now();
     ui()?;
     plugins()?;
+    test_plugins()?;
 
     let mut cmd = cargo();
     cmd.current_dir(root())
@@ -259,7 +303,8 @@ pub fn test() -> Result<()> {
     cmd.current_dir(root())
         .args(["test", "--workspace", "--no-fail-fast"]);
     embed_env(&mut cmd);
-    cmd.env("BERTH_BIN", target_dir().join("debug").join("berth"));
+    cmd.env("BERTH_BIN", target_dir().join("debug").join("berth"))
+        .env("BERTH_TEST_PLUGINS", test_plugins_dist());
     sh("cargo test --workspace", cmd)?;
     eprintln!(
         "==> all checks passed in {:.0}s",

@@ -57,9 +57,9 @@ impl ComponentCache {
     pub async fn load(
         &self,
         id: &str,
-        wasm: &'static [u8],
+        wasm: std::borrow::Cow<'static, [u8]>,
     ) -> Result<(Component, LoadSource, String), PluginError> {
-        let sha256 = hex::encode(Sha256::digest(wasm));
+        let sha256 = hex::encode(Sha256::digest(&wasm));
         let path = self.path_for(&sha256);
         let engine = self.engine.clone();
         let id = id.to_owned();
@@ -77,7 +77,7 @@ impl ComponentCache {
                     }
                 }
             }
-            let component = Component::new(&engine, wasm)
+            let component = Component::new(&engine, &wasm)
                 .map_err(|e| PluginError::Compile { id: id.clone(), reason: format!("{e:#}") })?;
             let bytes = component
                 .serialize()

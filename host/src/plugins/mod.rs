@@ -19,6 +19,7 @@ mod health;
 pub mod storage;
 mod threads;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -31,10 +32,24 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 pub use bindings::{HealthReport, HealthStatus, ObjectMeta};
 pub use cache::LoadSource;
 
-/// Wall-clock budget of one plugin call (instantiate + call).
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default memory cap of one plugin instance; manifests may ask for less or more later.
-const MEMORY_LIMIT: usize = 64 << 20;
+/// What one plugin instance may use. Manifests will ask for less or more (within an
+/// admin's caps); today every plugin gets the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock budget of one call (instantiate, init, or one storage call).
+    pub call_timeout: Duration,
+    /// Linear memory cap of one instance.
+    pub memory: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            call_timeout: Duration::from_secs(10),
+            memory: 64 << 20,
+        }
+    }
+}
 
 /// What a plugin can do, from the world its component implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -51,16 +66,16 @@ pub enum PluginError {
     Compile { id: String, reason: String },
     #[error("plugin {id}: {reason}")]
     Trap { id: String, reason: String },
-    #[error("plugin {id}: call exceeded its {}s time limit", CALL_TIMEOUT.as_secs())]
-    Timeout { id: String },
+    #[error("plugin {id}: call exceeded its {} ms time limit", limit.as_millis())]
+    Timeout { id: String, limit: Duration },
     #[error("plugin {id} refused: {reason}")]
     Refused { id: String, reason: String },
     #[error("no plugin {id}")]
     NotFound { id: String },
     #[error("plugin {id}: {reason}")]
     Cache { id: String, reason: String },
-    #[error("plugin {id} exceeded its {} MiB memory limit", MEMORY_LIMIT >> 20)]
-    Memory { id: String },
+    #[error("plugin {id} exceeded its {} MiB memory limit", limit >> 20)]
+    Memory { id: String, limit: usize },
     /// The plugin answered with an error of its own.
     #[error("plugin {id}: {}", bindings::describe(error))]
     Failed {
@@ -103,11 +118,11 @@ impl PluginError {
         let id = match self {
             Self::Compile { id, .. }
             | Self::Trap { id, .. }
-            | Self::Timeout { id }
+            | Self::Timeout { id, .. }
             | Self::Refused { id, .. }
             | Self::NotFound { id }
             | Self::Cache { id, .. }
-            | Self::Memory { id }
+            | Self::Memory { id, .. }
             | Self::Failed { id, .. }
             | Self::Usage { id, .. }
             | Self::Io { id, .. } => id.clone(),
@@ -115,14 +130,20 @@ impl PluginError {
         ErrorBody::new(code, self.to_string()).with_details(serde_json::json!({ "plugin": id }))
     }
 
-    /// A trap as users should read it: hitting the memory cap says so.
-    fn from_trap(id: &str, e: &wasmtime::Error) -> Self {
+    /// A trap as users should read it: hitting a limit says which.
+    fn from_trap(id: &str, limits: Limits, e: &wasmtime::Error) -> Self {
         if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
-            return Self::Timeout { id: id.to_owned() };
+            return Self::Timeout {
+                id: id.to_owned(),
+                limit: limits.call_timeout,
+            };
         }
         let text = format!("{e:#}");
         if text.contains("growing memory") || text.contains("memory.grow") {
-            Self::Memory { id: id.to_owned() }
+            Self::Memory {
+                id: id.to_owned(),
+                limit: limits.memory,
+            }
         } else {
             Self::Trap {
                 id: id.to_owned(),
@@ -135,6 +156,8 @@ impl PluginError {
 /// Per-call state of a plugin instance.
 pub struct PluginState {
     plugin: String,
+    /// The limits this store runs under (deadlines are re-armed from it per call).
+    limits_cfg: Limits,
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
@@ -186,6 +209,7 @@ pub struct PluginRuntime {
     plugins: BTreeMap<String, Result<LoadedPlugin, String>>,
     threads: threads::PluginThreads,
     health: Arc<health::HealthBook>,
+    limits: Limits,
 }
 
 impl PluginRuntime {
@@ -193,6 +217,16 @@ impl PluginRuntime {
     /// `cache_dir` when possible). A plugin that fails to load is recorded, not fatal:
     /// `/readyz` reports it.
     pub async fn start(cache_dir: &Path) -> Result<Self, wasmtime::Error> {
+        Self::start_with(cache_dir, Limits::default(), Vec::new()).await
+    }
+
+    /// [`Self::start`] with other limits and extra components (id, wasm) beside the
+    /// built-ins — the sandbox tests load their hostile plugins this way.
+    pub async fn start_with(
+        cache_dir: &Path,
+        limits: Limits,
+        extra: Vec<(String, Vec<u8>)>,
+    ) -> Result<Self, wasmtime::Error> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
@@ -204,8 +238,12 @@ impl PluginRuntime {
 
         let cache = cache::ComponentCache::new(&engine, cache_dir);
         let mut plugins = BTreeMap::new();
-        for b in builtin::BUILTIN {
-            let loaded = Self::load(&cache, &linker, b.id, b.wasm).await;
+        let all = builtin::BUILTIN
+            .iter()
+            .map(|b| (b.id.to_owned(), Cow::Borrowed(b.wasm)))
+            .chain(extra.into_iter().map(|(id, w)| (id, Cow::Owned(w))));
+        for (id, wasm) in all {
+            let loaded = Self::load(&cache, &linker, &id, wasm).await;
             match &loaded {
                 Ok(p) => tracing::info!(
                     plugin = p.id,
@@ -213,9 +251,9 @@ impl PluginRuntime {
                     load_ms = p.load_time.as_secs_f64() * 1000.0,
                     "plugin loaded"
                 ),
-                Err(e) => tracing::error!(plugin = b.id, error = %e, "plugin failed to load"),
+                Err(e) => tracing::error!(plugin = id, error = %e, "plugin failed to load"),
             }
-            plugins.insert(b.id.to_owned(), loaded.map_err(|e| e.to_string()));
+            plugins.insert(id, loaded.map_err(|e| e.to_string()));
         }
         let rt = Self {
             engine,
@@ -223,6 +261,7 @@ impl PluginRuntime {
             plugins,
             threads: threads::PluginThreads::start(),
             health: Arc::default(),
+            limits,
         };
         // Storage backends are checked with their instance's directory by /readyz.
         let base: Vec<String> = rt
@@ -243,7 +282,7 @@ impl PluginRuntime {
         cache: &cache::ComponentCache,
         linker: &Linker<PluginState>,
         id: &str,
-        wasm: &'static [u8],
+        wasm: Cow<'static, [u8]>,
     ) -> Result<LoadedPlugin, PluginError> {
         let started = Instant::now();
         let (component, source, sha256) = cache.load(id, wasm).await?;
@@ -309,13 +348,23 @@ impl PluginRuntime {
     /// with `{}` and asks for its health. `dir` is the directory a storage backend is
     /// granted (its instance's); other plugins get none.
     pub async fn health(&self, id: &str, dir: Option<&Path>) -> Result<HealthReport, PluginError> {
+        self.init_and_check(id, dir, "{}").await
+    }
+
+    /// [`Self::health`] with `config` handed to `init` (a configuration test).
+    pub async fn init_and_check(
+        &self,
+        id: &str,
+        dir: Option<&Path>,
+        config: &str,
+    ) -> Result<HealthReport, PluginError> {
         let plugin = self.get(id)?;
-        let tid = id.to_owned();
-        let trap = move |e: wasmtime::Error| PluginError::from_trap(&tid, &e);
+        let (tid, limits) = (id.to_owned(), self.limits);
+        let trap = move |e: wasmtime::Error| PluginError::from_trap(&tid, limits, &e);
         let mut store = self.new_store(id, dir).map_err(trap.clone())?;
         let pre = plugin.pre.clone();
         let active = self.ticker.activate();
-        let tid = id.to_owned();
+        let (tid, config) = (id.to_owned(), config.to_owned());
         let call = self.threads.spawn(async move {
             let _active = active;
             let instance = pre
@@ -324,23 +373,28 @@ impl PluginRuntime {
                 .map_err(trap.clone())?;
             let lifecycle = instance.berth_plugin_lifecycle();
             lifecycle
-                .call_init(&mut store, "{}")
+                .call_init(&mut store, &config)
                 .await
                 .map_err(trap.clone())?
-                .map_err(|e| PluginError::Refused {
-                    id: tid,
-                    reason: bindings::describe(&e),
-                })?;
+                .map_err(|error| PluginError::Failed { id: tid, error })?;
             lifecycle.call_health(&mut store).await.map_err(trap)
         });
-        match tokio::time::timeout(CALL_TIMEOUT, call).await {
-            Err(_) => Err(PluginError::Timeout { id: id.to_owned() }),
+        let r = match tokio::time::timeout(self.limits.call_timeout, call).await {
+            Err(_) => Err(PluginError::Timeout {
+                id: id.to_owned(),
+                limit: self.limits.call_timeout,
+            }),
             Ok(Err(join)) => Err(PluginError::Trap {
                 id: id.to_owned(),
                 reason: format!("the call panicked: {join}"),
             }),
             Ok(Ok(r)) => r,
+        };
+        match &r {
+            Ok(_) => self.health.ok(id),
+            Err(e) => self.health.failed(id, &e.to_string()),
         }
+        r
     }
 
     /// A fresh store for one call or session of `id`. `dir` is the one directory the
@@ -353,18 +407,19 @@ impl PluginRuntime {
         }
         let state = PluginState {
             plugin: id.to_owned(),
+            limits_cfg: self.limits,
             wasi: wasi.build(),
             table: ResourceTable::new(),
             // Trap at the failed grow, so the error names the limit instead of the
             // guest's allocator aborting with "unreachable".
             limits: StoreLimitsBuilder::new()
-                .memory_size(MEMORY_LIMIT)
+                .memory_size(self.limits.memory)
                 .trap_on_grow_failure(true)
                 .build(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(epoch::ticks_for(CALL_TIMEOUT));
+        store.set_epoch_deadline(epoch::ticks_for(self.limits.call_timeout));
         store.epoch_deadline_trap();
         Ok(store)
     }

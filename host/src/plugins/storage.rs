@@ -20,7 +20,7 @@ use wasmtime::component::ResourceAny;
 
 use super::bindings::storage_world::StorageBackend;
 use super::bindings::storage_world::exports::berth::plugin::storage::Guest as StorageGuest;
-use super::{CALL_TIMEOUT, ObjectMeta, PluginError, PluginRuntime, PluginState, epoch};
+use super::{Limits, ObjectMeta, PluginError, PluginRuntime, PluginState, epoch};
 
 /// Where a storage instance sees its granted directory.
 pub const GUEST_DIR: &str = "/data";
@@ -145,6 +145,7 @@ impl PluginRuntime {
                     reason: format!("cannot grant its directory: {e:#}"),
                 })?;
         let active = self.ticker.activate();
+        let limits = self.limits;
         let health = Arc::clone(&self.health);
         let config = inst.config.clone();
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -158,12 +159,12 @@ impl PluginRuntime {
                 let b = pre
                     .instantiate_async(&mut store)
                     .await
-                    .map_err(|e| PluginError::from_trap(&tid, &e))?;
+                    .map_err(|e| PluginError::from_trap(&tid, limits, &e))?;
                 reset_deadline(&mut store);
                 b.berth_plugin_lifecycle()
                     .call_init(&mut store, &config)
                     .await
-                    .map_err(|e| PluginError::from_trap(&tid, &e))?
+                    .map_err(|e| PluginError::from_trap(&tid, limits, &e))?
                     .map_err(|error| PluginError::Failed {
                         id: tid.clone(),
                         error,
@@ -188,7 +189,8 @@ impl PluginRuntime {
 }
 
 fn reset_deadline(store: &mut Store<PluginState>) {
-    store.set_epoch_deadline(epoch::ticks_for(CALL_TIMEOUT));
+    let t = store.data().limits_cfg.call_timeout;
+    store.set_epoch_deadline(epoch::ticks_for(t));
 }
 
 fn ended(id: &str) -> PluginError {
@@ -215,6 +217,7 @@ async fn serve(
     health: &super::health::HealthBook,
 ) {
     let g = b.berth_plugin_storage();
+    let limits = store.data().limits_cfg;
     while let Some(cmd) = rx.recv().await {
         let failed = match cmd {
             Cmd::Put { key, chunks, reply } => {
@@ -227,7 +230,7 @@ async fn serve(
             }
             Cmd::Stat { key, reply } => {
                 reset_deadline(&mut store);
-                let r = flat(id, g.call_stat(&mut store, &key).await);
+                let r = flat(id, limits, g.call_stat(&mut store, &key).await);
                 outcome(health, id, r, reply)
             }
             Cmd::List {
@@ -239,6 +242,7 @@ async fn serve(
                 reset_deadline(&mut store);
                 let r = flat(
                     id,
+                    limits,
                     g.call_list_objects(&mut store, &prefix, cursor.as_deref(), limit)
                         .await,
                 )
@@ -250,7 +254,7 @@ async fn serve(
             }
             Cmd::Delete { key, reply } => {
                 reset_deadline(&mut store);
-                let r = flat(id, g.call_delete(&mut store, &key).await);
+                let r = flat(id, limits, g.call_delete(&mut store, &key).await);
                 outcome(health, id, r, reply)
             }
         };
@@ -289,9 +293,10 @@ fn outcome<T>(
 /// A wasm call's two layers of failure (trap, then the plugin's own error) as one.
 fn flat<T>(
     id: &str,
+    limits: Limits,
     r: wasmtime::Result<Result<T, super::bindings::PluginError>>,
 ) -> Result<T, PluginError> {
-    r.map_err(|e| PluginError::from_trap(id, &e))?
+    r.map_err(|e| PluginError::from_trap(id, limits, &e))?
         .map_err(|error| PluginError::Failed {
             id: id.to_owned(),
             error,
@@ -305,23 +310,24 @@ async fn put(
     key: &str,
     mut chunks: mpsc::Receiver<Put>,
 ) -> Result<u64, PluginError> {
+    let limits = store.data().limits_cfg;
     reset_deadline(store);
-    let up: ResourceAny = flat(id, g.call_start_upload(&mut *store, key).await)?;
+    let up: ResourceAny = flat(id, limits, g.call_start_upload(&mut *store, key).await)?;
     let result = async {
         loop {
             match chunks.recv().await {
                 Some(Put::Data(d)) => {
                     reset_deadline(store);
-                    flat(id, g.upload().call_write(&mut *store, up, &d).await)?;
+                    flat(id, limits, g.upload().call_write(&mut *store, up, &d).await)?;
                 }
                 Some(Put::Finish) => {
                     reset_deadline(store);
-                    return flat(id, g.upload().call_finish(&mut *store, up).await);
+                    return flat(id, limits, g.upload().call_finish(&mut *store, up).await);
                 }
                 // The producer gave up (its source failed or it was dropped).
                 None => {
                     reset_deadline(store);
-                    flat(id, g.upload().call_abort(&mut *store, up).await)?;
+                    flat(id, limits, g.upload().call_abort(&mut *store, up).await)?;
                     return Err(PluginError::Io {
                         id: id.to_owned(),
                         reason: "the upload was abandoned by its source; nothing was stored".into(),
@@ -351,13 +357,15 @@ async fn get(
     key: &str,
     chunks: mpsc::Sender<Bytes>,
 ) -> Result<u64, PluginError> {
+    let limits = store.data().limits_cfg;
     reset_deadline(store);
-    let down: ResourceAny = flat(id, g.call_open_download(&mut *store, key).await)?;
+    let down: ResourceAny = flat(id, limits, g.call_open_download(&mut *store, key).await)?;
     let mut total = 0u64;
     let result = loop {
         reset_deadline(store);
         let data = match flat(
             id,
+            limits,
             g.download()
                 .call_read(&mut *store, down, CHUNK as u32)
                 .await,
