@@ -57,9 +57,16 @@ fn main() {
                 .and_then(|s| s.to_str())
                 .expect("utf-8 plugin file name");
             let abs = path.canonicalize().expect("canonical plugin path");
+            let manifest = path.with_extension("toml");
+            let manifest = if manifest.is_file() {
+                let abs = manifest.canonicalize().expect("canonical manifest path");
+                format!("Some(include_str!({:?}))", abs.display().to_string())
+            } else {
+                "None".to_owned()
+            };
             writeln!(
                 code,
-                "    BuiltinWasm {{ id: {id:?}, wasm: include_bytes!({:?}) }},",
+                "    BuiltinWasm {{ id: {id:?}, wasm: include_bytes!({:?}), manifest: {manifest} }},",
                 abs.display().to_string()
             )
             .expect("write to string");

@@ -9,7 +9,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 /// The schema this build writes and understands.
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const SCHEMA_KEY: &str = "schema_version";
@@ -23,6 +23,8 @@ pub enum StoreError {
          upgrade Berth or restore an older data directory"
     )]
     TooNew { found: u64, supported: u64 },
+    #[error("store: corrupt record {0}")]
+    Corrupt(String),
 }
 
 // redb has one error type per operation; they all fold into `redb::Error`, and from
@@ -86,11 +88,14 @@ impl Store {
         }
         // Steps, in order. 0 → 1: the meta table (above). 1 → 2: users. 2 → 3: sessions.
         // 3 → 4: API tokens. 4 → 5: the audit log. (User records gained an optional
-        // `totp` field in 5; older records read it as absent.)
+        // `totp` field in 5; older records read it as absent.) 5 → 6: plugin instances
+        // and plugin settings.
         tx.open_table(crate::identity::users::USERS)?;
         tx.open_table(crate::identity::sessions::SESSIONS)?;
         tx.open_table(crate::identity::tokens::TOKENS)?;
         tx.open_table(crate::audit::AUDIT)?;
+        tx.open_table(crate::plugins::instances::INSTANCES)?;
+        tx.open_table(crate::plugins::instances::PLUGIN_SETTINGS)?;
         tx.commit()?;
         Ok(())
     }

@@ -10,11 +10,14 @@
 //!
 //! - [`ws`] logs in and speaks the WebSocket protocol, raw (for transcripts) or through
 //!   the `berth-client` SDK.
+//! - [`http_sink`] is a real HTTP endpoint on loopback that records what notifier
+//!   plugins send and answers with scripted statuses.
 //!
 //! Missing prerequisites fail the test with one line saying what to install.
 
 pub mod browser;
 pub mod docker;
+pub mod http_sink;
 pub mod server;
 pub mod ws;
 

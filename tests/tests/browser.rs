@@ -38,8 +38,8 @@ async fn shell_navigates_reloads_deep_links_and_toggles_theme() {
                 .unwrap();
             assert_eq!(
                 rows.len(),
-                4,
-                "store, docker, plugin:probe, plugin:storage-local"
+                5,
+                "store, docker, plugin:notify-webhook, plugin:probe, plugin:storage-local"
             );
 
             c.find(Locator::Css("#nav-containers"))
@@ -97,6 +97,7 @@ async fn shell_navigates_reloads_deep_links_and_toggles_theme() {
 
 #[tokio::test]
 async fn plugins_page_lists_plugins_and_tests_storage() {
+    let sink = std::sync::Arc::new(berth_tests::http_sink::Sink::start().await);
     let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();
     Browser::start("plugins_page")
@@ -132,6 +133,59 @@ async fn plugins_page_lists_plugins_and_tests_storage() {
             let text = done.text().await.unwrap();
             assert!(
                 text.starts_with("Storage local works: 256 KiB written"),
+                "{text}"
+            );
+
+            // A webhook configured through the form rendered from its schema, then
+            // tested from its row: the request reaches a real server.
+            wait_for(&c, "#notifiers-empty").await;
+            c.find(Locator::Css("#instance-plugin"))
+                .await
+                .unwrap()
+                .select_by_value("notify-webhook")
+                .await
+                .unwrap();
+            let field = |name: &'static str| {
+                let c = c.clone();
+                async move { wait_for(&c, &format!("#instance-form [name='{name}']")).await }
+            };
+            field("name").await.send_keys("ops").await.unwrap();
+            field("cfg.url")
+                .await
+                .send_keys(&format!("{}/hook", sink.base))
+                .await
+                .unwrap();
+            field("cfg.token").await.send_keys("tok-123").await.unwrap();
+            field("allow_private").await.click().await.unwrap();
+            c.find(Locator::Css("#instance-form button[type='submit']"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let saved = wait_for(&c, "#instances-result .ok-note").await;
+            assert_eq!(saved.text().await.unwrap(), "Saved ops.");
+            let row = wait_for(&c, "#instances-table tr[data-name='ops']").await;
+            let text = row.text().await.unwrap();
+            assert!(
+                text.contains("token (set)") && !text.contains("tok-123"),
+                "{text}"
+            );
+            wait_for(
+                &c,
+                "#notifiers-table tr[data-name='ops'] button.notifier-test",
+            )
+            .await
+            .click()
+            .await
+            .unwrap();
+            let got = sink.next().await;
+            assert_eq!(got.path, "/hook");
+            assert_eq!(got.header("authorization"), Some("Bearer tok-123"));
+            let done = wait_for(&c, "#notify-test-result .ok-note").await;
+            let text = done.text().await.unwrap();
+            assert!(
+                text.starts_with("Test notification sent through ops"),
                 "{text}"
             );
         })

@@ -23,7 +23,13 @@ async fn starts_and_is_ready_with_store_docker_and_plugin() {
     let names: Vec<&str> = ready.checks.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        ["store", "docker", "plugin:probe", "plugin:storage-local"],
+        [
+            "store",
+            "docker",
+            "plugin:notify-webhook",
+            "plugin:probe",
+            "plugin:storage-local"
+        ],
         "{ready:?}"
     );
     assert!(ready.checks.iter().all(|c| c.ok), "{ready:?}");
@@ -35,14 +41,14 @@ async fn starts_and_is_ready_with_store_docker_and_plugin() {
     let schema = format!("schema v{}", berth::store::SCHEMA_VERSION);
     assert!(ready.checks[0].detail.contains(&schema), "{ready:?}");
 
-    // The data dir holds the store, the plugin cache (both built-ins compiled) and the
+    // The data dir holds the store, the plugin cache (every built-in compiled) and the
     // backup dir.
     assert!(berth.data_dir.join("berth.redb").is_file());
     assert!(berth.data_dir.join("backups").is_dir());
     let cached = std::fs::read_dir(berth.data_dir.join("plugins/cache"))
         .unwrap()
         .count();
-    assert_eq!(cached, 2, "one .cwasm per built-in plugin");
+    assert_eq!(cached, 3, "one .cwasm per built-in plugin");
 }
 
 #[tokio::test]

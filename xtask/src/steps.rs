@@ -134,6 +134,11 @@ pub fn plugins() -> Result<PathBuf> {
             from.display()
         );
         std::fs::copy(&from, dist.join(format!("{id}.wasm")))?;
+        // The manifest travels with the component (the host embeds both).
+        let manifest = dir.join(&id).join("plugin.toml");
+        if manifest.is_file() {
+            std::fs::copy(&manifest, dist.join(format!("{id}.toml")))?;
+        }
         eprintln!(
             "    plugin {id}: {} KiB",
             std::fs::metadata(&from)?.len() / 1024

@@ -196,7 +196,7 @@ pub(crate) async fn download(
     host: &str,
     volume: &str,
     path: &str,
-    headers: &axum::http::HeaderMap,
+    headers: &http::HeaderMap,
 ) -> Result<axum::response::Response, ErrorBody> {
     use axum::body::Body;
     use axum::http::{StatusCode, header};

@@ -24,6 +24,19 @@ pub mod storage_world {
     });
 }
 
+/// The `notifier` world, sharing `types` and `host` the same way.
+pub mod notifier_world {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "notifier",
+        exports: { default: async },
+        with: {
+            "berth:plugin/types": super::berth::plugin::types,
+            "berth:plugin/host": super::berth::plugin::host,
+        },
+    });
+}
+
 // `self::` because the crate is also called `berth` (ambiguous in doctest builds).
 use self::berth::plugin::host::LogLevel;
 pub use self::berth::plugin::types::{HealthReport, HealthStatus, ObjectMeta, PluginError};

@@ -6,6 +6,8 @@
 pub struct BuiltinWasm {
     pub id: &'static str,
     pub wasm: &'static [u8],
+    /// Its `plugin.toml`, when it has one.
+    pub manifest: Option<&'static str>,
 }
 
 include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));

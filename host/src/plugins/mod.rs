@@ -6,7 +6,12 @@
 //! [`Store`] that is thrown away afterwards, so a trap, a timeout or a memory-limit hit
 //! never leaks into the next call. Plugins get nothing ambient: the WASI context has no
 //! preopens, no environment, no stdin and no sockets; a storage instance gets exactly
-//! its one directory, preopened as `/data`.
+//! its one directory, preopened as `/data`; only a plugin whose manifest asks for HTTP
+//! is linked with `wasi:http`, and every request it makes passes the instance's egress
+//! allow-list ([`egress`]).
+//!
+//! Each plugin has a [`manifest::Manifest`] (built-ins embed their `plugin.toml`) that
+//! states its world, API version, capabilities, limits and configuration schema.
 //!
 //! Plugin code runs on its own threads ([`threads`]), never on the ones serving
 //! WebSockets: a slow plugin cannot stall the UI.
@@ -14,8 +19,13 @@
 mod bindings;
 mod builtin;
 mod cache;
+pub mod egress;
 mod epoch;
 mod health;
+pub mod instances;
+pub mod manifest;
+pub mod notifier;
+pub mod schema;
 pub mod storage;
 mod threads;
 
@@ -28,12 +38,16 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use egress::EgressPolicy;
+use manifest::{Manifest, ManifestKind};
 
 pub use bindings::{HealthReport, HealthStatus, ObjectMeta};
 pub use cache::LoadSource;
 
-/// What one plugin instance may use. Manifests will ask for less or more (within an
-/// admin's caps); today every plugin gets the defaults.
+/// What one plugin instance may use. The runtime's limits are the admin's caps; a
+/// plugin's manifest asks for its own within them ([`Limits::for_manifest`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Wall-clock budget of one call (instantiate, init, or one storage call).
@@ -43,10 +57,34 @@ pub struct Limits {
 }
 
 impl Default for Limits {
+    /// The caps: no plugin gets more than this, whatever its manifest says.
     fn default() -> Self {
         Self {
-            call_timeout: Duration::from_secs(10),
-            memory: 64 << 20,
+            call_timeout: Duration::from_secs(120),
+            memory: 256 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// What a plugin gets when its manifest asks for nothing.
+    pub const UNSTATED: Limits = Limits {
+        call_timeout: Duration::from_secs(10),
+        memory: 64 << 20,
+    };
+
+    /// The manifest's request (or [`Self::UNSTATED`]), capped by `self`.
+    pub fn for_manifest(self, m: &Manifest) -> Limits {
+        let asked_ms = m
+            .limits
+            .call_timeout_ms
+            .map_or(Self::UNSTATED.call_timeout, Duration::from_millis);
+        let asked_mem = m.limits.memory_mib.map_or(Self::UNSTATED.memory, |mib| {
+            (mib as usize).saturating_mul(1 << 20)
+        });
+        Limits {
+            call_timeout: asked_ms.min(self.call_timeout),
+            memory: asked_mem.min(self.memory),
         }
     }
 }
@@ -58,6 +96,7 @@ pub enum PluginKind {
     /// Only `lifecycle` (the self-test probe).
     Base,
     Storage,
+    Notifier,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +126,9 @@ pub enum PluginError {
     /// The host side of a stream failed (the data source or destination).
     #[error("plugin {id}: {reason}")]
     Io { id: String, reason: String },
+    /// The host refused something the plugin tried (an HTTP request off its allow-list).
+    #[error("plugin {id}: request denied: {reason}")]
+    Denied { id: String, reason: String },
 }
 
 impl PluginError {
@@ -114,6 +156,7 @@ impl PluginError {
             | Self::Cache { .. }
             | Self::Memory { .. } => ErrorCode::Unavailable,
             Self::Io { .. } => ErrorCode::Internal,
+            Self::Denied { .. } => ErrorCode::Forbidden,
         };
         let id = match self {
             Self::Compile { id, .. }
@@ -125,7 +168,8 @@ impl PluginError {
             | Self::Memory { id, .. }
             | Self::Failed { id, .. }
             | Self::Usage { id, .. }
-            | Self::Io { id, .. } => id.clone(),
+            | Self::Io { id, .. }
+            | Self::Denied { id, .. } => id.clone(),
         };
         ErrorBody::new(code, self.to_string()).with_details(serde_json::json!({ "plugin": id }))
     }
@@ -161,6 +205,9 @@ pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
+    /// Used only when `wasi:http` is linked (the plugin's manifest asks for HTTP).
+    http: WasiHttpCtx,
+    egress: EgressPolicy,
 }
 
 impl std::fmt::Debug for PluginState {
@@ -180,6 +227,16 @@ impl WasiView for PluginState {
     }
 }
 
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.egress,
+        }
+    }
+}
+
 /// A plugin ready to be instantiated.
 pub struct LoadedPlugin {
     pub id: String,
@@ -187,8 +244,14 @@ pub struct LoadedPlugin {
     pub source: LoadSource,
     pub load_time: Duration,
     pub kind: PluginKind,
+    pub manifest: Manifest,
+    /// The configuration schema from the manifest, parsed.
+    pub schema: Option<serde_json::Value>,
+    /// What each of its stores runs under.
+    pub limits: Limits,
     pre: bindings::BasePre<PluginState>,
     storage_pre: Option<bindings::storage_world::StorageBackendPre<PluginState>>,
+    notifier_pre: Option<bindings::notifier_world::NotifierPre<PluginState>>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -209,7 +272,6 @@ pub struct PluginRuntime {
     plugins: BTreeMap<String, Result<LoadedPlugin, String>>,
     threads: threads::PluginThreads,
     health: Arc<health::HealthBook>,
-    limits: Limits,
 }
 
 impl PluginRuntime {
@@ -221,7 +283,8 @@ impl PluginRuntime {
     }
 
     /// [`Self::start`] with other limits and extra components (id, wasm) beside the
-    /// built-ins — the sandbox tests load their hostile plugins this way.
+    /// built-ins — the sandbox tests load their hostile plugins this way (with no
+    /// manifest: no capabilities, [`Limits::UNSTATED`] within `limits`).
     pub async fn start_with(
         cache_dir: &Path,
         limits: Limits,
@@ -235,15 +298,23 @@ impl PluginRuntime {
         let mut linker = Linker::<PluginState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         bindings::add_host_to_linker(&mut linker)?;
+        // Capabilities by linking: only plugins whose manifest asks for HTTP are
+        // linked against this one; for the others `wasi:http` does not exist.
+        let mut http_linker = linker.clone();
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut http_linker)?;
 
         let cache = cache::ComponentCache::new(&engine, cache_dir);
         let mut plugins = BTreeMap::new();
         let all = builtin::BUILTIN
             .iter()
-            .map(|b| (b.id.to_owned(), Cow::Borrowed(b.wasm)))
-            .chain(extra.into_iter().map(|(id, w)| (id, Cow::Owned(w))));
-        for (id, wasm) in all {
-            let loaded = Self::load(&cache, &linker, &id, wasm).await;
+            .map(|b| (b.id.to_owned(), Cow::Borrowed(b.wasm), b.manifest))
+            .chain(extra.into_iter().map(|(id, w)| (id, Cow::Owned(w), None)));
+        for (id, wasm, manifest) in all {
+            let linkers = Linkers {
+                plain: &linker,
+                http: &http_linker,
+            };
+            let loaded = Self::load(&cache, linkers, limits, &id, wasm, manifest).await;
             match &loaded {
                 Ok(p) => tracing::info!(
                     plugin = p.id,
@@ -261,9 +332,9 @@ impl PluginRuntime {
             plugins,
             threads: threads::PluginThreads::start(),
             health: Arc::default(),
-            limits,
         };
-        // Storage backends are checked with their instance's directory by /readyz.
+        // Storage backends are checked with their instance's directory by /readyz,
+        // notifiers once configured.
         let base: Vec<String> = rt
             .all()
             .filter(|(_, p)| p.as_ref().is_ok_and(|p| p.kind == PluginKind::Base))
@@ -280,38 +351,73 @@ impl PluginRuntime {
 
     async fn load(
         cache: &cache::ComponentCache,
-        linker: &Linker<PluginState>,
+        linkers: Linkers<'_>,
+        caps: Limits,
         id: &str,
         wasm: Cow<'static, [u8]>,
+        manifest: Option<&str>,
     ) -> Result<LoadedPlugin, PluginError> {
         let started = Instant::now();
+        let compile = |reason: String| PluginError::Compile {
+            id: id.to_owned(),
+            reason,
+        };
+        // The manifest is checked (API version included) before anything is compiled.
+        let manifest = manifest
+            .map(|text| {
+                let m = Manifest::parse(text).map_err(|e| compile(e.to_string()))?;
+                if m.id != id {
+                    return Err(compile(format!("its manifest is for {:?}", m.id)));
+                }
+                Ok(m)
+            })
+            .transpose()?;
         let (component, source, sha256) = cache.load(id, wasm).await?;
-        let instance_pre =
-            linker
-                .instantiate_pre(&component)
-                .map_err(|e| PluginError::Compile {
-                    id: id.to_owned(),
-                    reason: format!("cannot link: {e:#}"),
-                })?;
-        // A storage backend also implements the base world; the richer world decides.
+        let wants_http = manifest
+            .as_ref()
+            .is_some_and(|m| !m.capabilities.http.is_empty());
+        let linker = if wants_http {
+            linkers.http
+        } else {
+            linkers.plain
+        };
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| compile(format!("cannot link: {e:#}")))?;
+        // A storage backend or notifier also implements the base world; the richer
+        // world decides the kind.
         let storage_pre =
             bindings::storage_world::StorageBackendPre::new(instance_pre.clone()).ok();
-        let pre = bindings::BasePre::new(instance_pre).map_err(|e| PluginError::Compile {
-            id: id.to_owned(),
-            reason: format!("wrong world: {e:#}"),
-        })?;
+        let notifier_pre = bindings::notifier_world::NotifierPre::new(instance_pre.clone()).ok();
+        let pre = bindings::BasePre::new(instance_pre)
+            .map_err(|e| compile(format!("wrong world: {e:#}")))?;
+        let (kind, world_kind) = if storage_pre.is_some() {
+            (PluginKind::Storage, ManifestKind::Storage)
+        } else if notifier_pre.is_some() {
+            (PluginKind::Notifier, ManifestKind::Notifier)
+        } else {
+            (PluginKind::Base, ManifestKind::Base)
+        };
+        let manifest = manifest.unwrap_or_else(|| Manifest::implicit(id, world_kind));
+        if manifest.kind != world_kind {
+            return Err(compile(format!(
+                "its manifest says {:?} but the component implements {world_kind:?}",
+                manifest.kind
+            )));
+        }
+        let schema = manifest.schema().map_err(compile)?;
         Ok(LoadedPlugin {
             id: id.to_owned(),
             sha256,
             source,
             load_time: started.elapsed(),
-            kind: if storage_pre.is_some() {
-                PluginKind::Storage
-            } else {
-                PluginKind::Base
-            },
+            kind,
+            limits: caps.for_manifest(&manifest),
+            manifest,
+            schema,
             pre,
             storage_pre,
+            notifier_pre,
         })
     }
 
@@ -346,9 +452,30 @@ impl PluginRuntime {
 
     /// Instantiates the plugin in a fresh store (on the plugin threads), initialises it
     /// with `{}` and asks for its health. `dir` is the directory a storage backend is
-    /// granted (its instance's); other plugins get none.
+    /// granted (its instance's); other plugins get none. A notifier needs its
+    /// instance's configuration to do anything, so for it this proves that it links
+    /// and starts (instantiation) and no more.
     pub async fn health(&self, id: &str, dir: Option<&Path>) -> Result<HealthReport, PluginError> {
-        self.init_and_check(id, dir, "{}").await
+        let plugin = self.get(id)?;
+        if plugin.kind != PluginKind::Notifier {
+            return self.init_and_check(id, dir, "{}").await;
+        }
+        let limits = plugin.limits;
+        let tid = id.to_owned();
+        let mut store = self
+            .new_store(id, None, EgressPolicy::default())
+            .map_err(|e| PluginError::from_trap(id, limits, &e))?;
+        let pre = plugin.pre.clone();
+        self.run_call(id, limits, async move {
+            pre.instantiate_async(&mut store)
+                .await
+                .map_err(|e| PluginError::from_trap(&tid, limits, &e))?;
+            Ok(HealthReport {
+                status: HealthStatus::Healthy,
+                message: String::new(),
+            })
+        })
+        .await
     }
 
     /// [`Self::health`] with `config` handed to `init` (a configuration test).
@@ -359,14 +486,14 @@ impl PluginRuntime {
         config: &str,
     ) -> Result<HealthReport, PluginError> {
         let plugin = self.get(id)?;
-        let (tid, limits) = (id.to_owned(), self.limits);
+        let (tid, limits) = (id.to_owned(), plugin.limits);
         let trap = move |e: wasmtime::Error| PluginError::from_trap(&tid, limits, &e);
-        let mut store = self.new_store(id, dir).map_err(trap.clone())?;
+        let mut store = self
+            .new_store(id, dir, EgressPolicy::default())
+            .map_err(trap.clone())?;
         let pre = plugin.pre.clone();
-        let active = self.ticker.activate();
         let (tid, config) = (id.to_owned(), config.to_owned());
-        let call = self.threads.spawn(async move {
-            let _active = active;
+        self.run_call(id, limits, async move {
             let instance = pre
                 .instantiate_async(&mut store)
                 .await
@@ -378,11 +505,27 @@ impl PluginRuntime {
                 .map_err(trap.clone())?
                 .map_err(|error| PluginError::Failed { id: tid, error })?;
             lifecycle.call_health(&mut store).await.map_err(trap)
+        })
+        .await
+    }
+
+    /// Runs one plugin call on the plugin threads (epochs ticking meanwhile) under the
+    /// wall-clock limit, and records how it went in the plugin's health.
+    async fn run_call<T: Send + 'static>(
+        &self,
+        id: &str,
+        limits: Limits,
+        call: impl Future<Output = Result<T, PluginError>> + Send + 'static,
+    ) -> Result<T, PluginError> {
+        let active = self.ticker.activate();
+        let call = self.threads.spawn(async move {
+            let _active = active;
+            call.await
         });
-        let r = match tokio::time::timeout(self.limits.call_timeout, call).await {
+        let r = match tokio::time::timeout(limits.call_timeout, call).await {
             Err(_) => Err(PluginError::Timeout {
                 id: id.to_owned(),
-                limit: self.limits.call_timeout,
+                limit: limits.call_timeout,
             }),
             Ok(Err(join)) => Err(PluginError::Trap {
                 id: id.to_owned(),
@@ -399,7 +542,14 @@ impl PluginRuntime {
 
     /// A fresh store for one call or session of `id`. `dir` is the one directory the
     /// instance may touch (preopened as `/data`); without it, no filesystem at all.
-    fn new_store(&self, id: &str, dir: Option<&Path>) -> wasmtime::Result<Store<PluginState>> {
+    /// `egress` is what its HTTP requests may reach (if `wasi:http` is linked at all).
+    fn new_store(
+        &self,
+        id: &str,
+        dir: Option<&Path>,
+        egress: EgressPolicy,
+    ) -> wasmtime::Result<Store<PluginState>> {
+        let limits = self.get(id).map_or(Limits::UNSTATED, |p| p.limits);
         // Nothing ambient: no env, args, stdin, network; a preopen only when granted.
         let mut wasi = WasiCtx::builder();
         if let Some(dir) = dir {
@@ -407,20 +557,29 @@ impl PluginRuntime {
         }
         let state = PluginState {
             plugin: id.to_owned(),
-            limits_cfg: self.limits,
+            limits_cfg: limits,
             wasi: wasi.build(),
             table: ResourceTable::new(),
             // Trap at the failed grow, so the error names the limit instead of the
             // guest's allocator aborting with "unreachable".
             limits: StoreLimitsBuilder::new()
-                .memory_size(self.limits.memory)
+                .memory_size(limits.memory)
                 .trap_on_grow_failure(true)
                 .build(),
+            http: WasiHttpCtx::new(),
+            egress,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(epoch::ticks_for(self.limits.call_timeout));
+        store.set_epoch_deadline(epoch::ticks_for(limits.call_timeout));
         store.epoch_deadline_trap();
         Ok(store)
     }
+}
+
+/// The two linkers: without and with `wasi:http`.
+#[derive(Clone, Copy)]
+struct Linkers<'a> {
+    plain: &'a Linker<PluginState>,
+    http: &'a Linker<PluginState>,
 }

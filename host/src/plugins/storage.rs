@@ -138,14 +138,14 @@ impl PluginRuntime {
                 reason: "is not a storage backend".into(),
             });
         };
-        let mut store =
-            self.new_store(&id, inst.dir.as_deref())
-                .map_err(|e| PluginError::Trap {
-                    id: id.clone(),
-                    reason: format!("cannot grant its directory: {e:#}"),
-                })?;
+        let mut store = self
+            .new_store(&id, inst.dir.as_deref(), super::EgressPolicy::default())
+            .map_err(|e| PluginError::Trap {
+                id: id.clone(),
+                reason: format!("cannot grant its directory: {e:#}"),
+            })?;
         let active = self.ticker.activate();
-        let limits = self.limits;
+        let limits = plugin.limits;
         let health = Arc::clone(&self.health);
         let config = inst.config.clone();
         let (ready_tx, ready_rx) = oneshot::channel();

@@ -202,6 +202,25 @@ methods! {
     StorageList = "storage.list" (Empty) -> plugins::StorageInstances, Viewer, audited = false;
     /// Round-trips a small object through a storage instance and reports the timings.
     StorageTest = "storage.test" (plugins::StorageRef) -> plugins::StorageTestResult, Admin, audited = true;
+    /// Makes a storage instance the default for backups.
+    StorageSetDefault = "storage.set_default" (plugins::InstanceRef) -> Empty, Admin, audited = true;
+    /// Enables a plugin (its instances are used again).
+    PluginsEnable = "plugins.enable" (plugins::PluginRef) -> Empty, Admin, audited = true;
+    /// Disables a plugin: its instances are kept but not used.
+    PluginsDisable = "plugins.disable" (plugins::PluginRef) -> Empty, Admin, audited = true;
+    /// Every configured instance with its configuration (secrets only by name).
+    PluginsInstances = "plugins.instances" (Empty) -> plugins::InstanceList, Admin, audited = false;
+    /// Creates or updates an instance: validated against the plugin's schema and by
+    /// the plugin's `init`; secrets sealed, write-only.
+    PluginsConfigure = "plugins.configure" (plugins::ConfigureInstance) -> plugins::PluginInstance, Admin, audited = true;
+    /// Removes an instance (the default storage falls back to `local`).
+    PluginsUnconfigure = "plugins.unconfigure" (plugins::InstanceRef) -> Empty, Admin, audited = true;
+    /// Tests an instance: a storage round trip or a test notification.
+    PluginsTest = "plugins.test" (plugins::InstanceRef) -> plugins::PluginTestResult, Admin, audited = true;
+    /// The notifier instances (names and health, no configuration).
+    NotificationsList = "notifications.list" (Empty) -> plugins::NotifierList, Viewer, audited = false;
+    /// Sends a test notification through an instance; reports attempts and time.
+    NotificationsTest = "notifications.test" (plugins::InstanceRef) -> plugins::NotifyTestResult, Admin, audited = true;
 }
 
 channels! {

@@ -1,5 +1,5 @@
-//! Plugins and the storage instances they provide: `plugins.list`, `storage.list`,
-//! `storage.test`.
+//! Plugins and their configured instances: `plugins.*`, `storage.*`,
+//! `notifications.*`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,7 @@ pub enum PluginHealth {
     Unhealthy,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PluginInfo {
     pub id: String,
     /// `None` when the plugin could not be loaded.
@@ -42,9 +42,19 @@ pub struct PluginInfo {
     pub message: Option<String>,
     /// What the plugin may touch, in words (`one directory: …`, `no network`).
     pub capabilities: Vec<String>,
+    /// False when an admin disabled it (its instances are then not used).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// From its manifest; `None` when it could not be loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<PluginManifestInfo>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PluginList {
     pub plugins: Vec<PluginInfo>,
 }
@@ -81,4 +91,132 @@ pub struct StorageTestResult {
     pub write_ms: f64,
     pub read_ms: f64,
     pub total_ms: f64,
+}
+
+/// What `plugins.list` adds from a plugin's manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PluginManifestInfo {
+    pub name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// `berth:plugin@MAJOR.MINOR` it was built against.
+    pub api: String,
+    /// JSON Schema (the supported subset, see docs/plugins.md) of an instance's
+    /// configuration; the UI renders its form from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_schema: Option<serde_json::Value>,
+    /// Configuration fields that are secrets (write-only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+    /// Origins the plugin may ever reach (`scheme://host[:port]` patterns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<String>,
+    /// Whether each instance gets a directory of its own.
+    #[serde(default)]
+    pub storage_dir: bool,
+    /// Effective limits.
+    pub memory_mib: u64,
+    pub call_timeout_ms: u64,
+}
+
+/// One configured instance of a plugin. Secret fields never appear in `config`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PluginInstance {
+    pub name: String,
+    pub plugin: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<PluginKind>,
+    /// The configuration without its secrets.
+    pub config: serde_json::Value,
+    /// Names of the secret fields that have a value.
+    #[serde(default)]
+    pub secrets_set: Vec<String>,
+    /// Origins this instance may reach.
+    #[serde(default)]
+    pub egress: Vec<String>,
+    /// Whether it may reach private and loopback addresses.
+    #[serde(default)]
+    pub allow_private: bool,
+    /// A storage instance's directory on the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// False while its plugin is disabled.
+    pub enabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InstanceList {
+    pub instances: Vec<PluginInstance>,
+}
+
+/// Creates or updates an instance (`plugins.configure`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigureInstance {
+    /// The plugin to configure.
+    pub plugin: String,
+    /// The instance's name: 1–40 of a-z, 0-9, '-', '_'. An existing name is updated
+    /// (it must belong to the same plugin).
+    pub name: String,
+    /// The configuration, validated against the plugin's schema. Secret fields may be
+    /// given here or in `secrets`; on update, a secret left out keeps its value.
+    #[serde(default)]
+    pub config: serde_json::Value,
+    /// Secret fields: a value sets it, `null` clears it, absence keeps it.
+    #[serde(default)]
+    pub secrets: std::collections::BTreeMap<String, Option<String>>,
+    /// Origins granted to this instance (`scheme://host[:port]`; within the
+    /// manifest's). Empty: the origin of the configuration's `url`, if any.
+    #[serde(default)]
+    pub egress: Vec<String>,
+    #[serde(default)]
+    pub allow_private: bool,
+    /// For a storage instance: an absolute directory on the host (default:
+    /// `<data dir>/storage/<name>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InstanceRef {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PluginRef {
+    pub id: String,
+}
+
+/// A notifier instance as everyone may see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotifierInfo {
+    pub name: String,
+    pub plugin: String,
+    pub enabled: bool,
+    pub health: PluginHealth,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotifierList {
+    pub notifiers: Vec<NotifierInfo>,
+}
+
+/// A test notification's delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NotifyTestResult {
+    pub name: String,
+    /// 1 when it went through at once; more when the first tries failed transiently.
+    pub attempts: u32,
+    pub total_ms: f64,
+}
+
+/// `plugins.test`: the test of a storage or notifier instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PluginTestResult {
+    Storage(StorageTestResult),
+    Notifier(NotifyTestResult),
 }
