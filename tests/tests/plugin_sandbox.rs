@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use berth::plugins::{Limits, PluginError, PluginRuntime};
+use berth::plugins::{ExtraPlugin, Limits, PluginError, PluginRuntime};
 use berth_protocol::error::ErrorCode;
 
 const LIMITS: Limits = Limits {
@@ -26,7 +26,11 @@ async fn runtime() -> (tempfile::TempDir, PluginRuntime) {
     let rt = PluginRuntime::start_with(
         &tmp.path().join("cache"),
         LIMITS,
-        vec![("hostile".to_owned(), wasm)],
+        vec![ExtraPlugin {
+            id: "hostile".to_owned(),
+            wasm,
+            manifest: None,
+        }],
     )
     .await
     .unwrap();

@@ -237,6 +237,15 @@ impl WasiHttpView for PluginState {
     }
 }
 
+/// A component loaded beside the built-ins (tests; installed plugins), with its
+/// manifest if it has one.
+#[derive(Debug, Clone)]
+pub struct ExtraPlugin {
+    pub id: String,
+    pub wasm: Vec<u8>,
+    pub manifest: Option<String>,
+}
+
 /// A plugin ready to be instantiated.
 pub struct LoadedPlugin {
     pub id: String,
@@ -288,7 +297,7 @@ impl PluginRuntime {
     pub async fn start_with(
         cache_dir: &Path,
         limits: Limits,
-        extra: Vec<(String, Vec<u8>)>,
+        extra: Vec<ExtraPlugin>,
     ) -> Result<Self, wasmtime::Error> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
@@ -307,14 +316,21 @@ impl PluginRuntime {
         let mut plugins = BTreeMap::new();
         let all = builtin::BUILTIN
             .iter()
-            .map(|b| (b.id.to_owned(), Cow::Borrowed(b.wasm), b.manifest))
-            .chain(extra.into_iter().map(|(id, w)| (id, Cow::Owned(w), None)));
+            .map(|b| {
+                let manifest = b.manifest.map(Cow::Borrowed);
+                (b.id.to_owned(), Cow::Borrowed(b.wasm), manifest)
+            })
+            .chain(
+                extra
+                    .into_iter()
+                    .map(|e| (e.id, Cow::Owned(e.wasm), e.manifest.map(Cow::Owned))),
+            );
         for (id, wasm, manifest) in all {
             let linkers = Linkers {
                 plain: &linker,
                 http: &http_linker,
             };
-            let loaded = Self::load(&cache, linkers, limits, &id, wasm, manifest).await;
+            let loaded = Self::load(&cache, linkers, limits, &id, wasm, manifest.as_deref()).await;
             match &loaded {
                 Ok(p) => tracing::info!(
                     plugin = p.id,

@@ -10,15 +10,12 @@
 //! `unavailable` (retried with backoff by the host); 401/403 `unauthorized`; other
 //! 4xx `other` with the status and the start of the answer.
 
-use std::cell::RefCell;
-use std::time::Duration;
-
-use berth_plugin_sdk::notifier::berth::plugin::types::{HealthReport, HealthStatus, PluginError};
-use berth_plugin_sdk::notifier::exports::berth::plugin::lifecycle;
-use berth_plugin_sdk::notifier::exports::berth::plugin::notification::{self, Event, Severity};
+use berth_plugin_sdk::http;
+use berth_plugin_sdk::notify::{
+    Event, Notifier, PluginError, Severity, check_status, severity_name,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use wstd::http::{Client, Request};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,21 +39,16 @@ struct Config {
     token: Option<String>,
 }
 
-thread_local! {
-    static CONFIG: RefCell<Option<Config>> = const { RefCell::new(None) };
+struct Webhook {
+    config: Config,
 }
 
-struct Webhook;
+impl Notifier for Webhook {
+    type Config = Config;
 
-impl lifecycle::Guest for Webhook {
-    fn init(config_json: String) -> Result<(), PluginError> {
-        let c: Config =
-            berth_plugin_sdk::config::parse(&config_json).map_err(PluginError::InvalidConfig)?;
-        let uri: wstd::http::Uri = c
-            .url
-            .parse()
-            .map_err(|e| PluginError::InvalidConfig(format!("url: {e}")))?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+    fn new(c: Config) -> Result<Self, PluginError> {
+        let scheme_ok = c.url.starts_with("http://") || c.url.starts_with("https://");
+        if !scheme_ok || c.url.split('/').nth(2).is_none_or(str::is_empty) {
             return Err(PluginError::InvalidConfig(
                 "url: an http:// or https:// URL with a host".into(),
             ));
@@ -71,21 +63,15 @@ impl lifecycle::Guest for Webhook {
                 "url: for ntfy, the topic's URL (https://ntfy.sh/my-topic)".into(),
             ));
         }
-        CONFIG.with(|cfg| *cfg.borrow_mut() = Some(c));
-        Ok(())
+        Ok(Self { config: c })
     }
 
-    fn health() -> HealthReport {
-        CONFIG.with(|c| match &*c.borrow() {
-            Some(_) => HealthReport {
-                status: HealthStatus::Healthy,
-                message: String::new(),
-            },
-            None => HealthReport {
-                status: HealthStatus::Degraded,
-                message: "not configured".into(),
-            },
-        })
+    fn notify(&self, event: &Event) -> Result<(), PluginError> {
+        let (url, headers, body) = render(&self.config, event);
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = http::post_json(&url, &headers, &body)
+            .map_err(|e| PluginError::Unavailable(e.to_string()))?;
+        check_status(&r)
     }
 }
 
@@ -96,15 +82,6 @@ fn topic_split(url: &str) -> Option<(String, String)> {
         return None;
     }
     Some((format!("{base}/"), topic.to_owned()))
-}
-
-fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Success => "success",
-        Severity::Warning => "warning",
-        Severity::Error => "error",
-    }
 }
 
 /// The request for one event: URL, extra headers and the JSON body.
@@ -212,59 +189,4 @@ fn render(c: &Config, e: &Event) -> (String, Vec<(&'static str, String)>, Value)
     }
 }
 
-async fn send(
-    url: &str,
-    headers: &[(&'static str, String)],
-    body: Vec<u8>,
-) -> Result<(), PluginError> {
-    // wasi:http sends a body of unknown length chunked; many servers (and proxies)
-    // want a length, so it is always set.
-    let mut req = Request::post(url)
-        .header("content-type", "application/json")
-        .header("content-length", body.len().to_string())
-        .header("user-agent", "berth-notify-webhook/0.1");
-    for (k, v) in headers {
-        req = req.header(*k, v.as_str());
-    }
-    let req = req
-        .body(body)
-        .map_err(|e| PluginError::InvalidConfig(format!("request: {e}")))?;
-    let mut client = Client::new();
-    client.set_connect_timeout(Duration::from_secs(5));
-    client.set_first_byte_timeout(Duration::from_secs(8));
-    let resp = client
-        .send(req)
-        .await
-        .map_err(|e| PluginError::Unavailable(format!("cannot send: {e}")))?;
-    let status = resp.status().as_u16();
-    if (200..300).contains(&status) {
-        return Ok(());
-    }
-    let mut b = resp.into_body();
-    let text = match b.contents().await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
-        Err(_) => String::new(),
-    };
-    let msg = format!("HTTP {status}: {}", text.trim());
-    Err(match status {
-        401 | 403 => PluginError::Unauthorized(msg),
-        404 => PluginError::NotFound(msg),
-        408 | 429 | 500..=599 => PluginError::Unavailable(msg),
-        _ => PluginError::Other(msg),
-    })
-}
-
-impl notification::Guest for Webhook {
-    fn notify(event: Event) -> Result<(), PluginError> {
-        let (url, headers, body) = CONFIG.with(|c| {
-            c.borrow()
-                .as_ref()
-                .map(|c| render(c, &event))
-                .ok_or_else(|| PluginError::Other("notify before init".into()))
-        })?;
-        let body = serde_json::to_vec(&body).map_err(|e| PluginError::Other(e.to_string()))?;
-        wstd::runtime::block_on(send(&url, &headers, body))
-    }
-}
-
-berth_plugin_sdk::notifier::export_notifier!(Webhook);
+berth_plugin_sdk::export_notifier_plugin!(Webhook);

@@ -132,3 +132,200 @@ pub mod config {
         serde_json::from_str(json).map_err(|e| e.to_string())
     }
 }
+
+/// Outgoing HTTP over `wasi:http` (feature `http`). The host lets a request through only
+/// to origins the manifest lists and the admin granted the instance; everything else
+/// fails before any connection is made.
+#[cfg(feature = "http")]
+pub mod http {
+    use std::time::Duration;
+
+    use wstd::http::{Client, Request};
+
+    /// An answer: status and up to 64 KiB of body.
+    #[derive(Debug, Clone)]
+    pub struct Response {
+        pub status: u16,
+        pub body: Vec<u8>,
+    }
+
+    /// Why a request got no answer (connection refused, denied by the host, timeout).
+    #[derive(Debug, Clone)]
+    pub struct SendError(pub String);
+
+    impl std::fmt::Display for SendError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    /// Sends one request and waits for the answer (blocking the plugin's call, which is
+    /// how plugin calls work). `content-length` is always set: wasi:http would send a
+    /// body of unknown length chunked, which many servers and proxies reject or ignore.
+    pub fn send(
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Response, SendError> {
+        wstd::runtime::block_on(send_async(method, url, headers, body))
+    }
+
+    /// [`send`] with a JSON body (`content-type: application/json`).
+    pub fn post_json(
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> Result<Response, SendError> {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        let bytes = serde_json::to_vec(body).map_err(|e| SendError(e.to_string()))?;
+        send("POST", url, &all, bytes)
+    }
+
+    async fn send_async(
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Response, SendError> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(url)
+            .header("content-length", body.len().to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(body)
+            .map_err(|e| SendError(format!("request: {e}")))?;
+        let mut client = Client::new();
+        client.set_connect_timeout(Duration::from_secs(5));
+        client.set_first_byte_timeout(Duration::from_secs(10));
+        let resp = client
+            .send(req)
+            .await
+            .map_err(|e| SendError(format!("cannot send: {e}")))?;
+        let status = resp.status().as_u16();
+        let mut b = resp.into_body();
+        let body = match b.contents().await {
+            Ok(bytes) => bytes[..bytes.len().min(64 << 10)].to_vec(),
+            Err(_) => Vec::new(),
+        };
+        Ok(Response { status, body })
+    }
+}
+
+/// Write a notifier by implementing [`notify::Notifier`] and exporting it with
+/// [`export_notifier_plugin!`]: the SDK parses the configuration into your type,
+/// keeps the instance between calls and reports health.
+#[cfg(feature = "notifier")]
+pub mod notify {
+    pub use crate::notifier::berth::plugin::types::{HealthReport, HealthStatus, PluginError};
+    pub use crate::notifier::exports::berth::plugin::notification::{Event, Severity};
+
+    /// A notifier plugin.
+    pub trait Notifier: Sized + 'static {
+        /// The configuration (the manifest's schema, as a serde type).
+        type Config: serde::de::DeserializeOwned;
+        /// Called once per instance with its configuration (secrets included).
+        fn new(config: Self::Config) -> Result<Self, PluginError>;
+        /// Sends one event. Return `PluginError::Unavailable` for failures worth
+        /// retrying (the host retries with backoff); anything else is final.
+        fn notify(&self, event: &Event) -> Result<(), PluginError>;
+        /// A cheap self-check; `Err` reports the plugin degraded with the reason.
+        fn health(&self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    /// The severity as a word (`info`, `success`, `warning`, `error`).
+    pub fn severity_name(s: Severity) -> &'static str {
+        match s {
+            Severity::Info => "info",
+            Severity::Success => "success",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    /// The usual reading of an HTTP status: 2xx is success; 408, 429 and 5xx are
+    /// worth retrying; 401/403 are refused credentials; the rest is final.
+    #[cfg(feature = "http")]
+    pub fn check_status(r: &crate::http::Response) -> Result<(), PluginError> {
+        if (200..300).contains(&r.status) {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&r.body[..r.body.len().min(200)]);
+        let msg = format!("HTTP {}: {}", r.status, text.trim());
+        Err(match r.status {
+            401 | 403 => PluginError::Unauthorized(msg),
+            404 => PluginError::NotFound(msg),
+            408 | 429 | 500..=599 => PluginError::Unavailable(msg),
+            _ => PluginError::Other(msg),
+        })
+    }
+
+    #[doc(hidden)]
+    pub mod __glue {
+        pub use std::cell::RefCell;
+    }
+}
+
+/// Exports a [`notify::Notifier`] as the plugin's component exports.
+///
+/// ```ignore
+/// struct Mine { url: String }
+/// impl berth_plugin_sdk::notify::Notifier for Mine { /* … */ }
+/// berth_plugin_sdk::export_notifier_plugin!(Mine);
+/// ```
+#[cfg(feature = "notifier")]
+#[macro_export]
+macro_rules! export_notifier_plugin {
+    ($t:ty) => {
+        const _: () = {
+            use $crate::notify::{HealthReport, HealthStatus, Notifier as _, PluginError};
+            ::std::thread_local! {
+                static INSTANCE: $crate::notify::__glue::RefCell<Option<$t>> =
+                    const { $crate::notify::__glue::RefCell::new(None) };
+            }
+            struct Glue;
+            impl $crate::notifier::exports::berth::plugin::lifecycle::Guest for Glue {
+                fn init(config_json: String) -> Result<(), PluginError> {
+                    let config =
+                        $crate::config::parse(&config_json).map_err(PluginError::InvalidConfig)?;
+                    let instance = <$t>::new(config)?;
+                    INSTANCE.with(|i| *i.borrow_mut() = Some(instance));
+                    Ok(())
+                }
+                fn health() -> HealthReport {
+                    INSTANCE.with(|i| match &*i.borrow() {
+                        None => HealthReport {
+                            status: HealthStatus::Degraded,
+                            message: "not configured".into(),
+                        },
+                        Some(n) => match n.health() {
+                            Ok(()) => HealthReport {
+                                status: HealthStatus::Healthy,
+                                message: String::new(),
+                            },
+                            Err(message) => HealthReport {
+                                status: HealthStatus::Degraded,
+                                message,
+                            },
+                        },
+                    })
+                }
+            }
+            impl $crate::notifier::exports::berth::plugin::notification::Guest for Glue {
+                fn notify(event: $crate::notify::Event) -> Result<(), PluginError> {
+                    INSTANCE.with(|i| match &*i.borrow() {
+                        Some(n) => n.notify(&event),
+                        None => Err(PluginError::Other("notify before init".into())),
+                    })
+                }
+            }
+            $crate::notifier::export_notifier!(Glue);
+        };
+    };
+}
