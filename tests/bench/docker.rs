@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use berth_client::Client;
 use berth_protocol::api::catalogue::{ContainersList, Events};
-use berth_protocol::api::events::{Event, EventsParams};
+use berth_protocol::api::events::EventsParams;
 use berth_protocol::api::hosts::HostOnly;
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::ws;
@@ -161,6 +161,19 @@ async fn list_figures(scope: &Scope, client: &Client) -> String {
 
 /// Action → event: pause/unpause a container through Docker, time until the event
 /// reaches a Berth client and until it comes out of Docker's own event stream.
+/// When `action` arrived on a stamped event stream.
+async fn arrival(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>,
+    action: &str,
+) -> Instant {
+    loop {
+        let (a, at) = rx.recv().await.expect("the event stream runs");
+        if a == action {
+            return at;
+        }
+    }
+}
+
 async fn event_figures(scope: &Scope, client: &Client) -> String {
     let id = create(
         scope,
@@ -170,21 +183,46 @@ async fn event_figures(scope: &Scope, client: &Client) -> String {
     )
     .await;
     scope.docker.start_container(&id, None).await.unwrap();
-    let mut events = client
-        .open::<Events>(EventsParams::default())
-        .await
-        .unwrap();
-    let docker = scope.docker.clone();
-    let mut raw = docker.events(Some(
+    // Both streams connect lazily (on their first poll), so each is drained by its own
+    // task that stamps every event as it arrives; Docker's is opened with `since` so
+    // nothing from before its connection is lost, and a warm-up pair is not counted.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .saturating_sub(1)
+        .to_string();
+    let mut raw = scope.docker.events(Some(
         EventsOptionsBuilder::default()
+            .since(&since)
             .filters(&std::collections::HashMap::from([(
                 "container".to_owned(),
                 vec![id.clone()],
             )]))
             .build(),
     ));
+    let (dtx, mut from_docker) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(e)) = raw.next().await {
+            let _ = dtx.send((e.action.unwrap_or_default(), Instant::now()));
+        }
+    });
+    let mut events = client
+        .open::<Events>(EventsParams::default())
+        .await
+        .unwrap();
+    let (btx, mut from_berth) = tokio::sync::mpsc::unbounded_channel();
+    let watched = id.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(e)) = events.next().await {
+            if e.id == watched {
+                let _ = btx.send((e.action, Instant::now()));
+            }
+        }
+    });
+    let docker = scope.docker.clone();
     let (mut via_berth, mut via_docker) = (Vec::new(), Vec::new());
-    for i in 0..ACTIONS {
+    for i in 0..ACTIONS + 2 {
         let action = if i % 2 == 0 { "pause" } else { "unpause" };
         let t = Instant::now();
         if i % 2 == 0 {
@@ -192,21 +230,11 @@ async fn event_figures(scope: &Scope, client: &Client) -> String {
         } else {
             docker.unpause_container(&id).await.unwrap();
         }
-        // Both streams are read after the call returns; each arrival time is taken as
-        // its stream yields, so read Docker's own first (it is never slower).
-        loop {
-            let e = raw.next().await.unwrap().unwrap();
-            if e.action.as_deref() == Some(action) {
-                via_docker.push(ms(t.elapsed()));
-                break;
-            }
-        }
-        loop {
-            let e: Event = events.next().await.unwrap().unwrap();
-            if e.id == id && e.action == action {
-                via_berth.push(ms(t.elapsed()));
-                break;
-            }
+        let d = arrival(&mut from_docker, action).await;
+        let b = arrival(&mut from_berth, action).await;
+        if i >= 2 {
+            via_docker.push(ms(d.saturating_duration_since(t)));
+            via_berth.push(ms(b.saturating_duration_since(t)));
         }
     }
     let (b50, b99) = (pct(&mut via_berth, 0.5), pct(&mut via_berth, 0.99));
@@ -253,7 +281,7 @@ async fn idle_figures(scope: &Scope) -> String {
     )
 }
 
-/// A container that printed ~7 MB: read its whole log through Berth and through
+/// A container that printed a few MB: read its whole log through Berth and through
 /// `docker logs -f`.
 async fn log_figures(scope: &Scope, client: &Client) -> String {
     let id = create(scope, "logs", &format!("busybox seq 1 {LOG_LINES}"), false).await;
@@ -295,7 +323,7 @@ async fn log_figures(scope: &Scope, client: &Client) -> String {
         "Berth delivers the whole log"
     );
     format!(
-        "| `container.logs` of a finished container, {:.0} MB (MB/s) | {berth:.0} | {cli:.0} (`docker logs -f`) | {:.0} % | — |\n",
+        "| `container.logs` of a finished container, {:.1} MB (MB/s) | {berth:.2} | {cli:.2} (`docker logs -f`) | {:.0} % | — |\n",
         total as f64 / 1e6,
         berth / cli * 100.0
     )

@@ -90,6 +90,24 @@ async fn a_memory_bomb_hits_the_cap_and_says_so() {
 }
 
 #[tokio::test]
+async fn huge_answers_are_cut_before_they_reach_anyone() {
+    let (_tmp, rt) = runtime().await;
+    // A 16 MiB error message (a single huge string lifted out of the guest) reaches
+    // users as one short line.
+    let e = run(&rt, "huge-error:16").await.unwrap_err();
+    let text = e.body().message;
+    assert!(text.len() < 2048, "{} bytes passed on", text.len());
+    assert!(
+        text.starts_with("plugin hostile: EEEE") && text.ends_with("(cut; 16777216 bytes in all)"),
+        "{}",
+        &text[text.len().saturating_sub(80)..]
+    );
+    // A 16 MiB log line is cut too; the call itself is fine.
+    run(&rt, "huge-log:16").await.unwrap();
+    run(&rt, "ok").await.unwrap();
+}
+
+#[tokio::test]
 async fn a_panic_is_reported_and_the_instance_recycled() {
     let (_tmp, rt) = runtime().await;
     let e = run(&rt, "panic").await.unwrap_err();

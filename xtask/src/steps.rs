@@ -340,5 +340,11 @@ pub fn bench() -> Result<()> {
     embed_env(&mut cmd);
     cmd.env("BERTH_BIN", &bin);
     sh("docker benchmark", cmd)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root())
+        .args(["bench", "-p", "berth-tests", "--bench", "plugins"]);
+    embed_env(&mut cmd);
+    cmd.env("BERTH_BIN", &bin);
+    sh("plugin benchmark", cmd)?;
     Ok(())
 }

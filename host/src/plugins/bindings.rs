@@ -53,6 +53,7 @@ impl wit_types::Host for PluginState {}
 impl wit_host::Host for PluginState {
     fn log(&mut self, level: LogLevel, message: String) {
         let plugin = self.plugin.as_str();
+        let message = clip(&message, LOG_MAX);
         match level {
             LogLevel::Trace => tracing::trace!(plugin, "{message}"),
             LogLevel::Debug => tracing::debug!(plugin, "{message}"),
@@ -70,15 +71,45 @@ impl wit_host::Host for PluginState {
     }
 }
 
+/// Longest plugin error message passed on to users, and longest log line: a plugin
+/// cannot flood a client, the log or the audit trail through either.
+const MESSAGE_MAX: usize = 1024;
+const LOG_MAX: usize = 8192;
+
+/// `text` cut to at most `max` bytes (on a character boundary), saying how long it was.
+fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… (cut; {} bytes in all)", &text[..end], text.len()).into()
+}
+
 /// A plugin's own error as one readable line.
 pub fn describe(e: &PluginError) -> String {
+    let m = |m: &String| clip(m, MESSAGE_MAX).into_owned();
     match e {
-        PluginError::InvalidConfig(m) => format!("invalid configuration: {m}"),
-        PluginError::Unauthorized(m) => format!("unauthorized: {m}"),
-        PluginError::NotFound(m) => format!("not found: {m}"),
-        PluginError::Conflict(m) => format!("conflict: {m}"),
-        PluginError::Unavailable(m) => format!("unavailable: {m}"),
-        PluginError::Io(m) => format!("i/o error: {m}"),
-        PluginError::Other(m) => m.clone(),
+        PluginError::InvalidConfig(t) => format!("invalid configuration: {}", m(t)),
+        PluginError::Unauthorized(t) => format!("unauthorized: {}", m(t)),
+        PluginError::NotFound(t) => format!("not found: {}", m(t)),
+        PluginError::Conflict(t) => format!("conflict: {}", m(t)),
+        PluginError::Unavailable(t) => format!("unavailable: {}", m(t)),
+        PluginError::Io(t) => format!("i/o error: {}", m(t)),
+        PluginError::Other(t) => m(t),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_texts_are_clipped_on_a_character_boundary() {
+        assert_eq!(super::clip("short", 10), "short");
+        let long = "é".repeat(100);
+        let c = super::clip(&long, 11);
+        assert!(c.starts_with("ééééé…"), "{c}");
+        assert!(c.ends_with("(cut; 200 bytes in all)"), "{c}");
     }
 }

@@ -376,6 +376,17 @@ async fn get(
         if data.is_empty() {
             break Ok(total);
         }
+        // The plugin was asked for at most CHUNK; more is a broken contract (and
+        // memory the host did not budget for), not data.
+        if data.len() > CHUNK {
+            break Err(PluginError::Trap {
+                id: id.to_owned(),
+                reason: format!(
+                    "broke the storage contract: read returned {} bytes where at most {CHUNK} were asked",
+                    data.len()
+                ),
+            });
+        }
         total += data.len() as u64;
         if chunks.send(Bytes::from(data)).await.is_err() {
             // The reader went away; stop reading.

@@ -6,7 +6,9 @@
 //! - `"bomb"`: allocates 1 MiB after 1 MiB (the memory limit must stop it);
 //! - `"panic"`: panics (the host must report it and recycle the instance);
 //! - `"read:<path>"`, `"tcp:<addr>"`, `"env"`: tries to reach outside the sandbox and
-//!   returns `Ok` only if it succeeded — a test expects an error.
+//!   returns `Ok` only if it succeeded — a test expects an error;
+//! - `"huge-error:<MiB>"`, `"huge-log:<MiB>"`: answers with an error message, or
+//!   writes one log line, of that many MiB (the host must not pass either on whole).
 //!
 //! Built by `cargo xtask test` into `target/plugins-test/`, never embedded in the host.
 
@@ -45,6 +47,15 @@ impl Guest for Hostile {
                 } else {
                     Ok(())
                 }
+            }
+            m if m.starts_with("huge-error:") => {
+                let mib: usize = m[11..].parse().unwrap_or(1);
+                Err(PluginError::Other("E".repeat(mib << 20)))
+            }
+            m if m.starts_with("huge-log:") => {
+                let mib: usize = m[9..].parse().unwrap_or(1);
+                berth_plugin_sdk::log(berth_plugin_sdk::LogLevel::Warn, &"L".repeat(mib << 20));
+                Ok(())
             }
             m if m.starts_with("read:") => std::fs::read(&m[5..])
                 .map(|_| ())

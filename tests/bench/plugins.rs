@@ -1,0 +1,264 @@
+//! Plugin platform figures (issue 5), each beside a baseline measured in the same run:
+//!
+//! - `storage-local` streaming 1 GiB in and out through the sandbox, against `tokio::fs`
+//!   writing (with `sync_all`, as the plugin does) and reading the same bytes in the
+//!   same 1 MiB chunks;
+//! - loading a plugin from the `.cwasm` cache, against compiling it (the first start);
+//! - one storage call (`stat`) through a session, against a native `tokio::fs::metadata`
+//!   of the same file;
+//! - process start → `/readyz` 200 with a warm plugin cache, against the same binary
+//!   starting and exiting (`berth --version`);
+//! - resident memory once ready and idle, beside the share of it the plugin runtime
+//!   takes (measured in this process).
+//!
+//! Run with `cargo xtask bench`. Writes `target/bench/plugins.md`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{Command, Stdio};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use berth::plugins::storage::StorageInstance;
+use berth::plugins::{LoadSource, PluginRuntime};
+use berth_tests::server::{Berth, bin, serve_command};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+
+const GIB: u64 = 1 << 30;
+const CHUNK: usize = 1 << 20;
+const STATS: u32 = 20_000;
+
+/// `len` bytes: one fixed 1 MiB block over and over (memcpy, not per-byte work).
+struct Repeat {
+    block: Vec<u8>,
+    left: u64,
+}
+
+impl AsyncRead for Repeat {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = (self.left as usize)
+            .min(buf.remaining())
+            .min(self.block.len());
+        buf.put_slice(&self.block[..n]);
+        self.left -= n as u64;
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn block() -> Vec<u8> {
+    (0..CHUNK as u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect()
+}
+
+fn mbps(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / 1e6 / d.as_secs_f64()
+}
+
+async fn storage_figures(tmp: &Path) -> String {
+    let rt = PluginRuntime::start(&tmp.join("cache")).await.unwrap();
+    let dir = tmp.join("objects");
+    std::fs::create_dir_all(&dir).unwrap();
+    let inst = StorageInstance {
+        name: "bench".into(),
+        plugin: "storage-local".into(),
+        dir: Some(dir.clone()),
+        config: "{}".into(),
+    };
+    let session = rt.session(&inst).await.unwrap();
+    let t = Instant::now();
+    let n = session
+        .put(
+            "big.bin",
+            Repeat {
+                block: block(),
+                left: GIB,
+            },
+        )
+        .await
+        .unwrap();
+    let pw = t.elapsed();
+    assert_eq!(n, GIB);
+    let t = Instant::now();
+    let n = session.get("big.bin", tokio::io::sink()).await.unwrap();
+    let pr = t.elapsed();
+    assert_eq!(n, GIB);
+
+    // Per call: stat of an existing object, many times.
+    let t = Instant::now();
+    for _ in 0..STATS {
+        session.stat("big.bin").await.unwrap();
+    }
+    let per_call = t.elapsed() / STATS;
+    let path = dir.join("big.bin");
+    let t = Instant::now();
+    for _ in 0..STATS {
+        tokio::fs::metadata(&path).await.unwrap();
+    }
+    let native_stat = t.elapsed() / STATS;
+    session.delete("big.bin").await.unwrap();
+    drop(session);
+
+    // The same bytes natively.
+    let native = tmp.join("native.bin");
+    let data = block();
+    let t = Instant::now();
+    let mut f = tokio::fs::File::create(&native).await.unwrap();
+    for _ in 0..GIB / CHUNK as u64 {
+        f.write_all(&data).await.unwrap();
+    }
+    f.sync_all().await.unwrap();
+    drop(f);
+    let nw = t.elapsed();
+    let t = Instant::now();
+    let mut f = tokio::fs::File::open(&native).await.unwrap();
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let k = f.read(&mut buf).await.unwrap();
+        if k == 0 {
+            break;
+        }
+        total += k as u64;
+    }
+    let nr = t.elapsed();
+    assert_eq!(total, GIB);
+    std::fs::remove_file(&native).unwrap();
+
+    let (pw, pr, nw, nr) = (mbps(GIB, pw), mbps(GIB, pr), mbps(GIB, nw), mbps(GIB, nr));
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    format!(
+        "| `storage-local` write 1 GiB (1 MiB chunks, fsync) | {pw:.0} MB/s | {nw:.0} MB/s (`tokio::fs`, same chunks, `sync_all`) | {:.0} % | — |\n\
+         | `storage-local` read 1 GiB | {pr:.0} MB/s | {nr:.0} MB/s (`tokio::fs`, page cache) | {:.0} % | — |\n\
+         | one storage call (`stat`, {STATS} calls) | {:.1} µs | {:.1} µs (`tokio::fs::metadata`) | {:.1}× | ≤ 5 µs overhead |\n",
+        100.0 * pw / nw,
+        100.0 * pr / nr,
+        us(per_call),
+        us(native_stat),
+        us(per_call) / us(native_stat),
+    )
+}
+
+async fn load_figures(tmp: &Path) -> String {
+    let cache = tmp.join("load-cache");
+    let first = PluginRuntime::start(&cache).await.unwrap();
+    let compiled: Vec<(String, Duration)> = first
+        .all()
+        .filter_map(|(id, p)| p.ok().map(|p| (id.to_owned(), p.load_time, p.source)))
+        .filter(|(_, _, s)| *s == LoadSource::Compiled)
+        .map(|(id, t, _)| (id, t))
+        .collect();
+    drop(first);
+    let second = PluginRuntime::start(&cache).await.unwrap();
+    let mut md = String::new();
+    for (id, compile) in compiled {
+        let p = second.get(&id).unwrap();
+        assert_eq!(p.source, LoadSource::Cached, "{id} from the cache");
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        md += &format!(
+            "| load `{id}` from the `.cwasm` cache | {:.2} ms | {:.0} ms (compiling it, first start) | {:.1} % | ≤ 2 ms |\n",
+            ms(p.load_time),
+            ms(compile),
+            100.0 * ms(p.load_time) / ms(compile),
+        );
+    }
+    md
+}
+
+async fn start_figures(tmp: &Path) -> String {
+    // The floor: the binary starting and exiting.
+    let mut floor = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let s = Command::new(bin())
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(s.success());
+        floor.push(t.elapsed());
+    }
+    floor.sort();
+    // What the plugin runtime itself costs: this process's RSS before and after
+    // starting one with every built-in plugin loaded and instantiated once.
+    let me = std::process::id();
+    let before = berth_tests::ws::rss_bytes(me);
+    let runtime = PluginRuntime::start(&tmp.join("rss-cache")).await.unwrap();
+    for id in ["probe", "storage-local", "notify-webhook"] {
+        let dir = tmp.join("rss-dir");
+        std::fs::create_dir_all(&dir).unwrap();
+        let _ = runtime.health(id, Some(&dir)).await;
+    }
+    let runtime_rss = berth_tests::ws::rss_bytes(me).saturating_sub(before);
+    drop(runtime);
+
+    // A data dir whose plugin cache is warm (first start compiles).
+    let data: PathBuf = tmp.join("data");
+    let cold = Berth::start_with(
+        {
+            let mut c = serve_command(&data);
+            c.env("BERTH_ADMIN_PASSWORD", "bench-password-123");
+            c
+        },
+        &data,
+    )
+    .await;
+    cold.wait_ready().await;
+    drop(cold);
+    let mut ready = Vec::new();
+    let mut rss = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let b = Berth::start_with(serve_command(&data), &data).await;
+        // Poll finely: this measures the time to ready, it does not wait on it.
+        loop {
+            let (status, _) = b.readiness().await;
+            if status == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        ready.push(t.elapsed());
+        // Idle a moment, then read resident memory.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        rss = berth_tests::ws::rss_bytes(b.process.pid());
+        drop(b);
+    }
+    ready.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    format!(
+        "| start → `/readyz` 200, warm plugin cache (median of 5) | {:.0} ms | {:.1} ms (`berth --version`, median of 10) | +{:.0} ms | ≤ 150 ms |\n\
+         | RSS when ready and idle | {:.1} MB | {:.1} MB of it is the plugin runtime (engine, 3 components loaded and run once: RSS growth of this bench process) | {:.0} % | ≤ 25 MB |\n",
+        ms(ready[2]),
+        ms(floor[5]),
+        ms(ready[2]) - ms(floor[5]),
+        rss as f64 / 1e6,
+        runtime_rss as f64 / 1e6,
+        100.0 * runtime_rss as f64 / rss as f64,
+    )
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let md = rt.block_on(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut md =
+            String::from("| figure | Berth | baseline | ratio | goal |\n|---|---|---|---|---|\n");
+        md += &load_figures(tmp.path()).await;
+        md += &storage_figures(tmp.path()).await;
+        md += &start_figures(tmp.path()).await;
+        md
+    });
+    print!("{md}");
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("plugins.md"), md).unwrap();
+}
