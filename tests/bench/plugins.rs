@@ -61,6 +61,7 @@ fn mbps(bytes: u64, d: Duration) -> f64 {
 }
 
 async fn storage_figures(tmp: &Path) -> String {
+    std::fs::create_dir_all(tmp.join("cache")).unwrap();
     let rt = PluginRuntime::start(&tmp.join("cache")).await.unwrap();
     let dir = tmp.join("objects");
     std::fs::create_dir_all(&dir).unwrap();
@@ -146,6 +147,7 @@ async fn storage_figures(tmp: &Path) -> String {
 
 async fn load_figures(tmp: &Path) -> String {
     let cache = tmp.join("load-cache");
+    std::fs::create_dir_all(&cache).unwrap();
     let first = PluginRuntime::start(&cache).await.unwrap();
     let compiled: Vec<(String, Duration)> = first
         .all()

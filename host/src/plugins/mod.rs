@@ -568,6 +568,10 @@ impl PluginRuntime {
         let limits = self.get(id).map_or(Limits::UNSTATED, |p| p.limits);
         // Nothing ambient: no env, args, stdin, network; a preopen only when granted.
         let mut wasi = WasiCtx::builder();
+        // Plugin calls run on the plugin runtime's own threads, so a WASI file
+        // operation may block the thread it runs on: inline instead of a hop through
+        // tokio's blocking pool per call (the notes measured reads ~1.8× faster).
+        wasi.allow_blocking_current_thread(true);
         if let Some(dir) = dir {
             wasi.preopened_dir(dir, storage::GUEST_DIR, wasmtime_wasi::FsPerms::ReadWrite)?;
         }
