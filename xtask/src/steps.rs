@@ -105,19 +105,7 @@ pub fn plugins() -> Result<PathBuf> {
     // One cargo run per plugin: each picks its world by an SDK feature, and features
     // of one run are unified (two worlds in one SDK build would clash).
     for id in plugin_ids()? {
-        let mut cmd = cargo();
-        cmd.current_dir(&dir)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "-p",
-                &id,
-                "--target-dir",
-            ])
-            .arg(dir.join("target"));
-        sh(&format!("build plugin {id} (wasm32-wasip2)"), cmd)?;
+        build_plugin(&dir, &id, "plugin")?;
     }
     let built = dir.join("target").join("wasm32-wasip2").join("release");
     let dist = plugins_dist();
@@ -145,6 +133,23 @@ pub fn plugins() -> Result<PathBuf> {
         );
     }
     Ok(dist)
+}
+
+/// Builds one member of the plugins workspace (`dir`) for wasm32-wasip2, release.
+fn build_plugin(dir: &Path, id: &str, what: &str) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.current_dir(dir)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            id,
+            "--target-dir",
+        ])
+        .arg(dir.join("target"));
+    sh(&format!("build {what} {id} (wasm32-wasip2)"), cmd)
 }
 
 /// The members of the plugins workspace (each directory with a Cargo.toml).
@@ -186,19 +191,7 @@ pub fn test_plugins() -> Result<PathBuf> {
     let dist = test_plugins_dist();
     std::fs::create_dir_all(&dist)?;
     for id in test_plugin_ids()? {
-        let mut cmd = cargo();
-        cmd.current_dir(&dir)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "-p",
-                &id,
-                "--target-dir",
-            ])
-            .arg(dir.join("target"));
-        sh(&format!("build test plugin {id} (wasm32-wasip2)"), cmd)?;
+        build_plugin(&dir, &id, "test plugin")?;
         let file = format!("{}.wasm", id.replace('-', "_"));
         std::fs::copy(
             dir.join("target/wasm32-wasip2/release").join(&file),

@@ -76,6 +76,16 @@ fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
+/// The settings record of a table (read or write transaction); the default when absent.
+fn settings_in(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<PluginSettings, StoreError> {
+    match t.get(SETTINGS_KEY)? {
+        Some(v) => serde_json::from_slice(v.value()).map_err(|e| corrupt("settings", e)),
+        None => Ok(PluginSettings::default()),
+    }
+}
+
 impl Store {
     pub fn instances(&self) -> Result<Vec<InstanceRecord>, StoreError> {
         let tx = self.db().begin_read()?;
@@ -112,10 +122,7 @@ impl Store {
         let existed = tx.open_table(INSTANCES)?.remove(name)?.is_some();
         {
             let mut t = tx.open_table(PLUGIN_SETTINGS)?;
-            let mut s: PluginSettings = match t.get(SETTINGS_KEY)? {
-                Some(v) => serde_json::from_slice(v.value()).map_err(|e| corrupt("settings", e))?,
-                None => PluginSettings::default(),
-            };
+            let mut s = settings_in(&t)?;
             if s.default_storage.as_deref() == Some(name) {
                 s.default_storage = None;
                 let bytes = serde_json::to_vec(&s).expect("settings serialise");
@@ -128,11 +135,7 @@ impl Store {
 
     pub fn plugin_settings(&self) -> Result<PluginSettings, StoreError> {
         let tx = self.db().begin_read()?;
-        let t = tx.open_table(PLUGIN_SETTINGS)?;
-        match t.get(SETTINGS_KEY)? {
-            Some(v) => serde_json::from_slice(v.value()).map_err(|e| corrupt("settings", e)),
-            None => Ok(PluginSettings::default()),
-        }
+        settings_in(&tx.open_table(PLUGIN_SETTINGS)?)
     }
 
     /// Read-modify-write of the settings in one transaction.
@@ -143,10 +146,7 @@ impl Store {
         let tx = self.db().begin_write()?;
         let s = {
             let mut t = tx.open_table(PLUGIN_SETTINGS)?;
-            let mut s: PluginSettings = match t.get(SETTINGS_KEY)? {
-                Some(v) => serde_json::from_slice(v.value()).map_err(|e| corrupt("settings", e))?,
-                None => PluginSettings::default(),
-            };
+            let mut s = settings_in(&t)?;
             f(&mut s);
             let bytes = serde_json::to_vec(&s).expect("settings serialise");
             t.insert(SETTINGS_KEY, bytes.as_slice())?;
