@@ -111,6 +111,25 @@ impl DataDir {
     pub fn backups_dir(&self) -> PathBuf {
         self.root.join("backups")
     }
+
+    /// Third-party plugins (see `plugins::package`).
+    pub fn installed_plugins_dir(&self) -> PathBuf {
+        installed_plugins_dir(&self.root)
+    }
+
+    pub fn plugin_staging_dir(&self) -> PathBuf {
+        plugin_staging_dir(&self.root)
+    }
+}
+
+/// `<root>/plugins/installed`.
+pub fn installed_plugins_dir(root: &Path) -> PathBuf {
+    root.join("plugins").join("installed")
+}
+
+/// `<root>/plugins/staging`: uploaded packages waiting for `plugins.install`.
+pub fn plugin_staging_dir(root: &Path) -> PathBuf {
+    root.join("plugins").join("staging")
 }
 
 #[cfg(test)]

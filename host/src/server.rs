@@ -59,6 +59,8 @@ pub struct AppState {
     pub allowed_origins: Vec<String>,
     pub stats: Arc<crate::hoststats::HostStats>,
     pub transfers: crate::transfers::Transfers,
+    /// Plugin packages uploaded and waiting for `plugins.install`.
+    pub staging: crate::api::Staging,
     /// Open WebSocket connections (shutdown waits for them to say goodbye).
     pub websockets: tokio::sync::watch::Sender<usize>,
     pub started: Instant,
@@ -84,7 +86,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             Router::new()
                 .route(
                     "/api/v1/transfers/{ticket}",
-                    get(crate::transfers::download),
+                    get(crate::transfers::download).put(crate::transfers::upload),
                 )
                 .with_state(state),
         )
@@ -157,7 +159,7 @@ pub async fn readiness(state: &AppState) -> Readiness {
             .map(|e| format!("engine {} (API {})", e.version, e.api_version))
             .map_err(|e| e.to_string()),
     ));
-    let ids: Vec<String> = state.plugins.ids().map(str::to_owned).collect();
+    let ids = state.plugins.ids();
     if ids.is_empty() {
         checks.push(check(
             "plugins",
@@ -167,24 +169,78 @@ pub async fn readiness(state: &AppState) -> Readiness {
             ),
         ));
     }
-    let instances = crate::api::storage_instances(state);
     for id in ids {
-        // A storage backend is checked in the directory of its (first) instance.
-        let dir = instances
-            .iter()
-            .find(|s| s.plugin == id)
-            .and_then(|s| s.dir.clone());
-        if let Some(d) = &dir {
-            let _ = std::fs::create_dir_all(d);
-        }
-        let r = match state.plugins.health(&id, dir.as_deref()).await {
-            Ok(h) if h.status == HealthStatus::Healthy => Ok("healthy".to_owned()),
-            Ok(h) => Err(format!("{:?}: {}", h.status, h.message).to_lowercase()),
-            Err(e) => Err(e.to_string()),
-        };
+        let r = probe_plugin(state, &id).await;
         checks.push(check(&format!("plugin:{id}"), r));
     }
     Readiness::from_checks(crate::VERSION, checks)
+}
+
+/// Instantiates plugin `id` and asks for its health — a storage backend in the
+/// directory of its (first) instance.
+async fn probe_plugin(state: &AppState, id: &str) -> Result<String, String> {
+    let dir = crate::api::storage_instances(state)
+        .into_iter()
+        .find(|s| s.plugin == id)
+        .and_then(|s| s.dir);
+    if let Some(d) = &dir {
+        let _ = std::fs::create_dir_all(d);
+    }
+    match state.plugins.health(id, dir.as_deref()).await {
+        Ok(h) if h.status == HealthStatus::Healthy => Ok("healthy".to_owned()),
+        Ok(h) => Err(format!("{:?}: {}", h.status, h.message).to_lowercase()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Tells the notifiers when a plugin turns unhealthy, and probes unhealthy plugins
+/// when their backoff says so: a plugin that failed because of something passing (a
+/// full disk, a restarted dependency) recovers on its own. Sleeps while every plugin is
+/// well (woken when one turns), and holds the state only weakly.
+async fn plugin_recovery(state: std::sync::Weak<AppState>) {
+    let Some((mut shutdown, wake)) = state
+        .upgrade()
+        .map(|s| (s.shutdown.subscribe(), s.plugins.health_wake()))
+    else {
+        return;
+    };
+    loop {
+        let next = {
+            let Some(st) = state.upgrade() else { return };
+            for (id, why) in st.plugins.turned_unhealthy() {
+                tracing::warn!(plugin = id, error = why, "plugin turned unhealthy");
+                crate::api::notify(
+                    &st,
+                    berth_protocol::api::plugins::NotifyEvent::PluginUnhealthy,
+                    crate::plugins::notifier::Level::Warning,
+                    format!("Plugin {id} is unhealthy"),
+                    format!(
+                        "Its last calls failed: {why}. Berth keeps checking it and will use it again once it works."
+                    ),
+                    vec![("plugin".into(), id.clone())],
+                    Some(&id),
+                );
+            }
+            for id in st.plugins.due_for_probe() {
+                match probe_plugin(&st, &id).await {
+                    Ok(_) => tracing::info!(plugin = id, "plugin recovered"),
+                    Err(e) => tracing::warn!(plugin = id, error = e, "plugin still unhealthy"),
+                }
+            }
+            st.plugins.next_probe()
+        };
+        let until_due = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = until_due => {}
+            _ = crate::ws::conn::shutting_down(&mut shutdown) => return,
+        }
+    }
 }
 
 /// Runs Berth until SIGINT or SIGTERM.
@@ -198,9 +254,17 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
     };
     first_admin(&store, &config)?;
-    let plugins = PluginRuntime::start(&data_dir.plugin_cache_dir())
-        .await
-        .map_err(|e| ServeError::Plugins(format!("{e:#}")))?;
+    let (installed, damaged) = crate::api::load_installed(data_dir.root());
+    let plugins = PluginRuntime::start_with(
+        &data_dir.plugin_cache_dir(),
+        crate::plugins::Limits::default(),
+        installed,
+    )
+    .await
+    .map_err(|e| ServeError::Plugins(format!("{e:#}")))?;
+    for (id, why) in damaged {
+        plugins.mark_broken(&id, why);
+    }
     let hosts = Hosts::new(config.docker_host.clone());
     // Negotiate now so the first request does not pay for it; failure is not fatal
     // (`/readyz` reports it and the next use retries).
@@ -235,11 +299,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         allowed_origins: config.allowed_origins.clone(),
         stats,
         transfers: crate::transfers::Transfers::default(),
+        staging: crate::api::Staging::default(),
         websockets: tokio::sync::watch::Sender::new(0),
         started,
         data_dir: data_dir.root().to_path_buf(),
     });
     tokio::spawn(housekeeping(Arc::downgrade(&state), config.audit_retention));
+    tokio::spawn(plugin_recovery(Arc::downgrade(&state)));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {

@@ -6,6 +6,8 @@
 //! then streams the bytes, but only to a request that authenticates as that same user
 //! (session cookie or bearer token): a leaked URL alone is worth nothing. The
 //! outstanding tickets are bounded, so minting cannot grow memory without limit.
+//! Uploads work the same way with `PUT` (`plugins.upload_ticket`; backups later): the
+//! body streams to disk under a size cap and is checked before anything uses it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use berth_protocol::api::rfc3339;
 use berth_protocol::api::transfers::Ticket;
 use berth_protocol::error::{ErrorBody, ErrorCode};
@@ -27,7 +29,7 @@ pub const TTL: Duration = Duration::from_secs(60);
 const PER_USER: usize = 32;
 const TOTAL: usize = 1024;
 
-/// What a ticket hands out.
+/// What a ticket hands out (`GET`) or takes in (`PUT`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// A file (its bytes) or a directory (a tar) inside a volume, as resolved when the
@@ -37,6 +39,14 @@ pub enum Source {
         volume: String,
         path: String,
     },
+    /// Upload: a plugin package, staged for `plugins.install`.
+    PluginPackage,
+}
+
+impl Source {
+    fn is_upload(&self) -> bool {
+        matches!(self, Source::PluginPackage)
+    }
 }
 
 #[derive(Debug)]
@@ -88,9 +98,15 @@ impl Transfers {
         })
     }
 
-    /// Takes the ticket if it exists, has not expired and belongs to `user`. A ticket
-    /// shown by somebody else stays valid for its owner.
-    fn redeem(&self, ticket: &str, user: &str) -> Result<(String, Source), ErrorBody> {
+    /// Takes the ticket if it exists, has not expired, belongs to `user` and is for this
+    /// direction (`upload`: a `PUT`). A ticket shown by somebody else, or used with the
+    /// wrong method, stays valid for its owner.
+    fn redeem(
+        &self,
+        ticket: &str,
+        user: &str,
+        upload: bool,
+    ) -> Result<(String, Source), ErrorBody> {
         let mut p = self.pending();
         let gone = || {
             ErrorBody::new(
@@ -107,6 +123,16 @@ impl Transfers {
             return Err(ErrorBody::new(
                 ErrorCode::Forbidden,
                 "this transfer ticket belongs to another user",
+            ));
+        }
+        if t.source.is_upload() != upload {
+            return Err(ErrorBody::new(
+                ErrorCode::BadRequest,
+                if upload {
+                    "this ticket is for a download: use GET"
+                } else {
+                    "this ticket is for an upload: use PUT"
+                },
             ));
         }
         let t = p.remove(ticket).expect("checked above");
@@ -157,42 +183,80 @@ pub fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>,
     Ok(Some(range))
 }
 
+/// The user a transfer request authenticates as. A browser sends the cookie
+/// (SameSite=Strict keeps other sites' links from doing so); scripts send their
+/// bearer token.
+async fn requester(state: &Arc<AppState>, headers: &HeaderMap) -> Result<String, ErrorBody> {
+    let Some(secret) = bearer(headers).or_else(|| session_cookie(headers)) else {
+        return Err(ErrorBody::new(
+            ErrorCode::Unauthenticated,
+            "log in (session cookie) or send the bearer token the ticket was minted with",
+        ));
+    };
+    let st = Arc::clone(state);
+    match tokio::task::spawn_blocking(move || st.store.authenticate(&secret)).await {
+        Ok(Ok(Some(p))) => Ok(p.user),
+        Ok(Ok(None)) => Err(ErrorBody::new(
+            ErrorCode::Unauthenticated,
+            "the session or token is not valid",
+        )),
+        Ok(Err(e)) => Err(crate::ws::registry::internal(&e)),
+        Err(e) => Err(crate::ws::registry::internal(&e)),
+    }
+}
+
+/// `PUT /api/v1/transfers/{ticket}`: the body streams to what the ticket names.
+pub async fn upload(
+    State(state): State<Arc<AppState>>,
+    Path(ticket): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let user = match requester(&state, &headers).await {
+        Ok(u) => u,
+        Err(e) => return http_error(e),
+    };
+    let (filename, source) = match state.transfers.redeem(&ticket, &user, true) {
+        Ok(t) => t,
+        Err(e) => return http_error(e),
+    };
+    tracing::info!(user, filename, "upload started");
+    let r = match source {
+        Source::PluginPackage => crate::api::receive_plugin_package(&state, &user, body)
+            .await
+            .map(|staged| axum::Json(staged).into_response()),
+        // `redeem` hands out download sources only to a GET.
+        Source::VolumePath { .. } => Err(ErrorBody::new(
+            ErrorCode::BadRequest,
+            "this ticket is for a download: use GET",
+        )),
+    };
+    r.unwrap_or_else(http_error)
+}
+
 /// `GET /api/v1/transfers/{ticket}`.
 pub async fn download(
     State(state): State<Arc<AppState>>,
     Path(ticket): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    // A browser download sends the cookie (SameSite=Strict keeps other sites' links
-    // from doing so); scripts send their bearer token.
-    let Some(secret) = bearer(&headers).or_else(|| session_cookie(&headers)) else {
-        return http_error(ErrorBody::new(
-            ErrorCode::Unauthenticated,
-            "log in (session cookie) or send the bearer token the ticket was minted with",
-        ));
+    let user = match requester(&state, &headers).await {
+        Ok(u) => u,
+        Err(e) => return http_error(e),
     };
-    let st = Arc::clone(&state);
-    let principal = match tokio::task::spawn_blocking(move || st.store.authenticate(&secret)).await
-    {
-        Ok(Ok(Some(p))) => p,
-        Ok(Ok(None)) => {
-            return http_error(ErrorBody::new(
-                ErrorCode::Unauthenticated,
-                "the session or token is not valid",
-            ));
-        }
-        Ok(Err(e)) => return http_error(crate::ws::registry::internal(&e)),
-        Err(e) => return http_error(crate::ws::registry::internal(&e)),
-    };
-    let (filename, source) = match state.transfers.redeem(&ticket, &principal.user) {
+    let (filename, source) = match state.transfers.redeem(&ticket, &user, false) {
         Ok(t) => t,
         Err(e) => return http_error(e),
     };
-    tracing::info!(user = principal.user, filename, "transfer started");
+    tracing::info!(user, filename, "transfer started");
     let r = match source {
         Source::VolumePath { host, volume, path } => {
             crate::api::volumes::download(&state, &host, &volume, &path, &headers).await
         }
+        Source::PluginPackage => Err(ErrorBody::new(
+            ErrorCode::BadRequest,
+            "this ticket is for an upload: use PUT",
+        )),
     };
     match r {
         Ok(mut res) => {
@@ -246,16 +310,26 @@ mod tests {
         };
         let k = t.mint("alice", "a".into(), src.clone()).unwrap();
         assert_eq!(k.url, format!("/api/v1/transfers/{}", k.ticket));
-        let e = t.redeem(&k.ticket, "mallory").unwrap_err();
+        let e = t.redeem(&k.ticket, "mallory", false).unwrap_err();
         assert_eq!(e.code, ErrorCode::Forbidden);
         assert_eq!(
-            t.redeem(&k.ticket, "alice").unwrap().1,
+            t.redeem(&k.ticket, "alice", false).unwrap().1,
             src,
             "still valid for its owner"
         );
         assert_eq!(
-            t.redeem(&k.ticket, "alice").unwrap_err().code,
+            t.redeem(&k.ticket, "alice", false).unwrap_err().code,
             ErrorCode::NotFound
+        );
+        let up = t.mint("alice", "p".into(), Source::PluginPackage).unwrap();
+        assert_eq!(
+            t.redeem(&up.ticket, "alice", false).unwrap_err().code,
+            ErrorCode::BadRequest,
+            "an upload ticket does not download"
+        );
+        assert_eq!(
+            t.redeem(&up.ticket, "alice", true).unwrap().1,
+            Source::PluginPackage
         );
         for _ in 0..PER_USER {
             t.mint("bob", "b".into(), src.clone()).unwrap();

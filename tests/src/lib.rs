@@ -12,12 +12,14 @@
 //!   the `berth-client` SDK.
 //! - [`http_sink`] is a real HTTP endpoint on loopback that records what notifier
 //!   plugins send and answers with scripted statuses.
+//! - [`plugin_package`] builds third-party plugin packages for the install tests.
 //!
 //! Missing prerequisites fail the test with one line saying what to install.
 
 pub mod browser;
 pub mod docker;
 pub mod http_sink;
+pub mod plugin_package;
 pub mod server;
 pub mod ws;
 

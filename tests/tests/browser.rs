@@ -1,7 +1,7 @@
 //! The web UI in a real browser: loads, navigates by clicking, survives a reload of a
 //! deep link, toggles the theme, and logs no console errors.
 
-use berth_tests::browser::{Browser, login, path, wait_for};
+use berth_tests::browser::{Browser, click, login, path, type_into, wait_for};
 use berth_tests::ws::{self, ADMIN_PASSWORD};
 use fantoccini::{Client, Locator};
 
@@ -187,6 +187,97 @@ async fn plugins_page_lists_plugins_and_tests_storage() {
             assert!(
                 text.starts_with("Test notification sent through ops"),
                 "{text}"
+            );
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_plugin_package_installs_through_the_ui_and_its_events_are_routed_in_settings() {
+    let (tmp, berth) = ws::start().await;
+    let pkg = tmp.path().join("acme-hook.tar");
+    std::fs::write(
+        &pkg,
+        berth_tests::plugin_package::package("acme-hook", "1.2.0", &[], None, "berth:plugin@0.1"),
+    )
+    .unwrap();
+    let url = berth.url.clone();
+    Browser::start("plugin_install")
+        .await
+        .run(|c| async move {
+            login(&c, &url, "admin", ADMIN_PASSWORD).await;
+            c.goto(&format!("{url}/plugins")).await.unwrap();
+            wait_for(&c, "#plugin-package")
+                .await
+                .send_keys(pkg.to_str().unwrap())
+                .await
+                .unwrap();
+            click(&c, "#plugin-upload").await;
+            let review = wait_for(&c, "#plugin-review").await;
+            let text = review.text().await.unwrap();
+            assert!(
+                text.contains("1.2.0") && text.contains("secret setting"),
+                "{text}"
+            );
+            // Install stays disabled until every capability is ticked.
+            let install = wait_for(&c, "#plugin-install").await;
+            assert_eq!(
+                install.attr("disabled").await.unwrap().as_deref(),
+                Some("true")
+            );
+            let boxes = c
+                .find_all(Locator::Css("#plugin-review input.approve"))
+                .await
+                .unwrap();
+            assert_eq!(boxes.len(), 3, "two origins and a secret to approve");
+            for b in boxes {
+                b.click().await.unwrap();
+            }
+            click(&c, "#plugin-install").await;
+            let done = wait_for(&c, "#plugin-install-result .ok-note").await;
+            assert!(
+                done.text()
+                    .await
+                    .unwrap()
+                    .starts_with("Installed acme-hook 1.2.0")
+            );
+            let row = wait_for(&c, "#plugins-table tr[data-id='acme-hook']").await;
+            assert!(row.text().await.unwrap().contains("Uninstall"));
+
+            // An instance of it, then its events chosen in Settings.
+            c.find(Locator::Css("#instance-plugin"))
+                .await
+                .unwrap()
+                .select_by_value("acme-hook")
+                .await
+                .unwrap();
+            type_into(&c, "#instance-form [name='name']", "acme").await;
+            type_into(
+                &c,
+                "#instance-form [name='cfg.url']",
+                "https://hooks.example.org/x",
+            )
+            .await;
+            click(&c, "#instance-form button[type='submit']").await;
+            wait_for(&c, "#instances-result .ok-note").await;
+            c.goto(&format!("{url}/settings")).await.unwrap();
+            wait_for(&c, "#default-storage").await;
+            let cell = "#routes-table tr[data-name='acme'] input[data-event='backup_succeeded']";
+            let ok = wait_for(&c, cell).await;
+            assert_eq!(
+                ok.prop("checked").await.unwrap().as_deref(),
+                Some("false"),
+                "successes are opt-in"
+            );
+            ok.click().await.unwrap();
+            click(&c, "#routes-save").await;
+            wait_for(&c, "#routes-result .ok-note").await;
+            c.refresh().await.unwrap();
+            let ok = wait_for(&c, cell).await;
+            assert_eq!(
+                ok.prop("checked").await.unwrap().as_deref(),
+                Some("true"),
+                "saved"
             );
         })
         .await;

@@ -1,5 +1,6 @@
-//! The two HTTP calls the UI makes besides the WebSocket: login and logout (the session
-//! cookie is set and cleared by the server; JavaScript never sees it — it is HttpOnly).
+//! The HTTP calls the UI makes besides the WebSocket: login and logout (the session
+//! cookie is set and cleared by the server; JavaScript never sees it — it is HttpOnly),
+//! and transfers (uploads on a ticket, downloads).
 
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -19,7 +20,6 @@ pub async fn request(
     path: &str,
     body: Option<String>,
 ) -> Result<(u16, String), String> {
-    let window = web_sys::window().ok_or("no window")?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     if let Some(b) = body {
@@ -30,7 +30,13 @@ pub async fn request(
             .map_err(js_error)?;
         init.set_headers(&headers);
     }
-    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
+    fetch(path, &init).await
+}
+
+/// Fetches `path` as `init` says; the status and the body text.
+async fn fetch(path: &str, init: &web_sys::RequestInit) -> Result<(u16, String), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(path, init))
         .await
         .map_err(js_error)?
         .dyn_into()
@@ -39,6 +45,15 @@ pub async fn request(
         .await
         .map_err(js_error)?;
     Ok((resp.status(), text.as_string().unwrap_or_default()))
+}
+
+/// `PUT`s a file the user picked to `path` (a transfer ticket's URL; the session cookie
+/// authenticates it); returns the status and the body text.
+pub async fn put_file(path: &str, file: &web_sys::File) -> Result<(u16, String), String> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("PUT");
+    init.set_body(file);
+    fetch(path, &init).await
 }
 
 /// Offers `content` as a file download.

@@ -9,8 +9,12 @@ mod docker_args;
 mod events;
 mod images;
 mod networks;
+mod notifications;
+mod plugin_install;
 mod plugins;
 
+pub use notifications::dispatch as notify;
+pub use plugin_install::{Staging, load_installed, receive as receive_plugin_package};
 pub use plugins::storage_instances;
 mod redeploy;
 mod streams;
@@ -37,6 +41,8 @@ pub fn register(r: &mut Registry) {
     volumes::register(r);
     networks::register(r);
     plugins::register(r);
+    plugin_install::register(r);
+    notifications::register(r);
 }
 
 /// Maps identity errors to protocol errors; store failures become `internal`.

@@ -56,9 +56,9 @@ fn health_of(s: HealthStatus) -> PluginHealth {
 
 /// The names of a plugin's secret fields: the manifest's list and the schema's
 /// `writeOnly` properties.
-fn secret_fields(p: &LoadedPlugin) -> Vec<String> {
-    let mut names = p.manifest.capabilities.secrets.clone();
-    if let Some(s) = &p.schema {
+fn secret_names(m: &plugins::manifest::Manifest, schema: Option<&Value>) -> Vec<String> {
+    let mut names = m.capabilities.secrets.clone();
+    if let Some(s) = schema {
         for f in schema::write_only_fields(s) {
             if !names.contains(&f) {
                 names.push(f);
@@ -127,7 +127,7 @@ fn default_storage(settings: &PluginSettings) -> &str {
     settings.default_storage.as_deref().unwrap_or(LOCAL)
 }
 
-fn notifier_instance(
+pub(super) fn notifier_instance(
     state: &AppState,
     rec: &InstanceRecord,
 ) -> Result<NotifierInstance, ErrorBody> {
@@ -235,7 +235,7 @@ fn build_record(
             ),
         ));
     }
-    let secret_names = secret_fields(plugin);
+    let secret_names = secret_names(&plugin.manifest, plugin.schema.as_ref());
     let mut config = match p.config {
         Value::Null => Map::new(),
         Value::Object(m) => m,
@@ -456,6 +456,64 @@ async fn notify_test(state: &AppState, name: &str) -> Result<NotifyTestResult, E
     })
 }
 
+/// The facts about a plugin's manifest the UI shows.
+pub(super) fn manifest_info(
+    m: &plugins::manifest::Manifest,
+    schema: Option<&Value>,
+    limits: plugins::Limits,
+) -> PluginManifestInfo {
+    PluginManifestInfo {
+        secrets: secret_names(m, schema),
+        name: m.name.clone(),
+        version: m.version.clone(),
+        description: m.description.clone(),
+        api: m.api.clone(),
+        config_schema: schema.cloned(),
+        http: m.capabilities.http.clone(),
+        storage_dir: m.capabilities.storage_dir,
+        memory_mib: (limits.memory >> 20) as u64,
+        call_timeout_ms: limits.call_timeout.as_millis() as u64,
+    }
+}
+
+/// One row of `plugins.list`.
+pub(super) fn plugin_info(
+    st: &AppState,
+    id: &str,
+    p: Result<&LoadedPlugin, &String>,
+    settings: &PluginSettings,
+) -> PluginInfo {
+    let builtin = plugins::PluginRuntime::is_builtin(id);
+    let enabled = !settings.disabled.contains(id);
+    match p {
+        Ok(p) => {
+            let h = st.plugins.call_health(id);
+            PluginInfo {
+                id: id.to_owned(),
+                kind: Some(kind_of(p.kind)),
+                builtin,
+                sha256: Some(p.sha256.clone()),
+                health: health_of(h.status),
+                message: (!h.message.is_empty()).then_some(h.message),
+                capabilities: p.manifest.describe_capabilities(),
+                enabled,
+                manifest: Some(manifest_info(&p.manifest, p.schema.as_ref(), p.limits)),
+            }
+        }
+        Err(why) => PluginInfo {
+            id: id.to_owned(),
+            kind: None,
+            builtin,
+            sha256: None,
+            health: PluginHealth::Unhealthy,
+            message: Some(why.clone()),
+            capabilities: Vec::new(),
+            enabled,
+            manifest: None,
+        },
+    }
+}
+
 fn find_storage(state: &AppState, name: Option<&str>) -> Result<StorageInstance, ErrorBody> {
     let settings = state.store.plugin_settings().map_err(store_err)?;
     let name = name.unwrap_or(default_storage(&settings)).to_owned();
@@ -472,45 +530,7 @@ pub fn register(r: &mut Registry) {
         let rt = &st.plugins;
         let plugins = rt
             .all()
-            .map(|(id, p)| match p {
-                Ok(p) => {
-                    let h = rt.call_health(id);
-                    let m = &p.manifest;
-                    PluginInfo {
-                        id: id.to_owned(),
-                        kind: Some(kind_of(p.kind)),
-                        builtin: true,
-                        sha256: Some(p.sha256.clone()),
-                        health: health_of(h.status),
-                        message: (!h.message.is_empty()).then_some(h.message),
-                        capabilities: m.describe_capabilities(),
-                        enabled: !settings.disabled.contains(id),
-                        manifest: Some(PluginManifestInfo {
-                            name: m.name.clone(),
-                            version: m.version.clone(),
-                            description: m.description.clone(),
-                            api: m.api.clone(),
-                            config_schema: p.schema.clone(),
-                            secrets: secret_fields(p),
-                            http: m.capabilities.http.clone(),
-                            storage_dir: m.capabilities.storage_dir,
-                            memory_mib: (p.limits.memory >> 20) as u64,
-                            call_timeout_ms: p.limits.call_timeout.as_millis() as u64,
-                        }),
-                    }
-                }
-                Err(why) => PluginInfo {
-                    id: id.to_owned(),
-                    kind: None,
-                    builtin: true,
-                    sha256: None,
-                    health: PluginHealth::Unhealthy,
-                    message: Some(why.to_owned()),
-                    capabilities: Vec::new(),
-                    enabled: !settings.disabled.contains(id),
-                    manifest: None,
-                },
-            })
+            .map(|(id, p)| plugin_info(st, &id, p.as_ref().map(|p| &**p), &settings))
             .collect();
         Ok(PluginList { plugins })
     });
@@ -611,6 +631,11 @@ pub fn register(r: &mut Registry) {
             if !st.store.delete_instance(&p.name).map_err(store_err)? {
                 return Err(not_found("plugin instance", &p.name));
             }
+            st.store
+                .update_plugin_settings(|s| {
+                    s.routes.remove(&p.name);
+                })
+                .map_err(store_err)?;
             Ok(Empty {})
         })
         .await

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use berth_protocol::api::plugins::NotifyEvent;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +62,20 @@ pub struct PluginSettings {
     pub default_storage: Option<String>,
     #[serde(default)]
     pub disabled: BTreeSet<String>,
+    /// Events per notifier instance; an instance not here gets
+    /// [`NotifyEvent::DEFAULT`].
+    #[serde(default)]
+    pub routes: BTreeMap<String, BTreeSet<NotifyEvent>>,
+}
+
+impl PluginSettings {
+    /// Whether notifier instance `name` receives `event`.
+    pub fn routed(&self, name: &str, event: NotifyEvent) -> bool {
+        match self.routes.get(name) {
+            Some(events) => events.contains(&event),
+            None => NotifyEvent::DEFAULT.contains(&event),
+        }
+    }
 }
 
 /// Instance names: 1–40 of a-z, 0-9, '-', '_', starting with a letter or digit.

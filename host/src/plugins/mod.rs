@@ -25,6 +25,7 @@ mod health;
 pub mod instances;
 pub mod manifest;
 pub mod notifier;
+pub mod package;
 pub mod schema;
 pub mod storage;
 mod threads;
@@ -32,7 +33,7 @@ mod threads;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Linker, ResourceTable};
@@ -249,6 +250,8 @@ pub struct ExtraPlugin {
 /// A plugin ready to be instantiated.
 pub struct LoadedPlugin {
     pub id: String,
+    /// Embedded in the binary (always present, cannot be uninstalled).
+    pub builtin: bool,
     pub sha256: String,
     pub source: LoadSource,
     pub load_time: Duration,
@@ -273,14 +276,32 @@ impl std::fmt::Debug for LoadedPlugin {
     }
 }
 
+/// A loaded plugin, or why it could not be loaded.
+type Slot = Result<Arc<LoadedPlugin>, String>;
+
 /// The runtime and the plugins it holds.
-#[derive(Debug)]
 pub struct PluginRuntime {
     engine: Engine,
     ticker: epoch::Ticker,
-    plugins: BTreeMap<String, Result<LoadedPlugin, String>>,
+    /// Installs and uninstalls swap entries while calls run: a call holds its own
+    /// `Arc`, so a plugin replaced mid-call finishes on the version it started with.
+    plugins: RwLock<BTreeMap<String, Slot>>,
+    cache: cache::ComponentCache,
+    linker: Linker<PluginState>,
+    http_linker: Linker<PluginState>,
+    /// The admin's caps every plugin's limits are fitted within.
+    caps: Limits,
     threads: threads::PluginThreads,
     health: Arc<health::HealthBook>,
+}
+
+impl std::fmt::Debug for PluginRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginRuntime")
+            .field("plugins", &self.ids())
+            .field("caps", &self.caps)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PluginRuntime {
@@ -313,24 +334,30 @@ impl PluginRuntime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut http_linker)?;
 
         let cache = cache::ComponentCache::new(&engine, cache_dir);
-        let mut plugins = BTreeMap::new();
+        let rt = Self {
+            engine,
+            ticker,
+            plugins: RwLock::default(),
+            cache,
+            linker,
+            http_linker,
+            caps: limits,
+            threads: threads::PluginThreads::start(),
+            health: Arc::default(),
+        };
         let all = builtin::BUILTIN
             .iter()
             .map(|b| {
                 let manifest = b.manifest.map(Cow::Borrowed);
-                (b.id.to_owned(), Cow::Borrowed(b.wasm), manifest)
+                (b.id.to_owned(), Cow::Borrowed(b.wasm), manifest, true)
             })
             .chain(
                 extra
                     .into_iter()
-                    .map(|e| (e.id, Cow::Owned(e.wasm), e.manifest.map(Cow::Owned))),
+                    .map(|e| (e.id, Cow::Owned(e.wasm), e.manifest.map(Cow::Owned), false)),
             );
-        for (id, wasm, manifest) in all {
-            let linkers = Linkers {
-                plain: &linker,
-                http: &http_linker,
-            };
-            let loaded = Self::load(&cache, linkers, limits, &id, wasm, manifest.as_deref()).await;
+        for (id, wasm, manifest, builtin) in all {
+            let loaded = rt.load(&id, wasm, manifest.as_deref(), builtin).await;
             match &loaded {
                 Ok(p) => tracing::info!(
                     plugin = p.id,
@@ -340,15 +367,9 @@ impl PluginRuntime {
                 ),
                 Err(e) => tracing::error!(plugin = id, error = %e, "plugin failed to load"),
             }
-            plugins.insert(id, loaded.map_err(|e| e.to_string()));
+            rt.slots_mut()
+                .insert(id, loaded.map(Arc::new).map_err(|e| e.to_string()));
         }
-        let rt = Self {
-            engine,
-            ticker,
-            plugins,
-            threads: threads::PluginThreads::start(),
-            health: Arc::default(),
-        };
         // Storage backends are checked with their instance's directory by /readyz,
         // notifiers once configured.
         let base: Vec<String> = rt
@@ -365,14 +386,25 @@ impl PluginRuntime {
         Ok(rt)
     }
 
+    fn slots(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Slot>> {
+        // The map is replaced entry by entry; a panic elsewhere cannot leave it torn.
+        self.plugins.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn slots_mut(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Slot>> {
+        self.plugins.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Compiles (or loads from the cache) and links one plugin; the manifest, API
+    /// version included, is checked first.
     async fn load(
-        cache: &cache::ComponentCache,
-        linkers: Linkers<'_>,
-        caps: Limits,
+        &self,
         id: &str,
         wasm: Cow<'static, [u8]>,
         manifest: Option<&str>,
+        builtin: bool,
     ) -> Result<LoadedPlugin, PluginError> {
+        let (cache, caps) = (&self.cache, self.caps);
         let started = Instant::now();
         let compile = |reason: String| PluginError::Compile {
             id: id.to_owned(),
@@ -393,9 +425,9 @@ impl PluginRuntime {
             .as_ref()
             .is_some_and(|m| !m.capabilities.http.is_empty());
         let linker = if wants_http {
-            linkers.http
+            &self.http_linker
         } else {
-            linkers.plain
+            &self.linker
         };
         let instance_pre = linker
             .instantiate_pre(&component)
@@ -424,6 +456,7 @@ impl PluginRuntime {
         let schema = manifest.schema().map_err(compile)?;
         Ok(LoadedPlugin {
             id: id.to_owned(),
+            builtin,
             sha256,
             source,
             load_time: started.elapsed(),
@@ -437,11 +470,68 @@ impl PluginRuntime {
         })
     }
 
-    /// Every built-in plugin: loaded ones with their facts, failed ones with why.
-    pub fn all(&self) -> impl Iterator<Item = (&str, Result<&LoadedPlugin, &str>)> {
-        self.plugins
+    /// Every plugin: loaded ones with their facts, failed ones with why.
+    pub fn all(&self) -> impl Iterator<Item = (String, Slot)> + use<> {
+        let all: Vec<(String, Slot)> = self
+            .slots()
             .iter()
-            .map(|(id, p)| (id.as_str(), p.as_ref().map_err(String::as_str)))
+            .map(|(id, p)| (id.clone(), p.clone()))
+            .collect();
+        all.into_iter()
+    }
+
+    /// Whether `id` is embedded in this binary.
+    pub fn is_builtin(id: &str) -> bool {
+        builtin::BUILTIN.iter().any(|b| b.id == id)
+    }
+
+    /// The limits a plugin with manifest `m` would run under here.
+    pub fn limits_for(&self, m: &Manifest) -> Limits {
+        self.caps.for_manifest(m)
+    }
+
+    /// Compiles and links an installed (third-party) plugin without putting it in
+    /// place ([`Self::activate`] does): a package that does not load changes nothing.
+    pub async fn prepare(
+        &self,
+        id: &str,
+        wasm: Vec<u8>,
+        manifest: &str,
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
+        if Self::is_builtin(id) {
+            return Err(PluginError::Refused {
+                id: id.to_owned(),
+                reason: "a built-in plugin has this id".into(),
+            });
+        }
+        Ok(Arc::new(
+            self.load(id, Cow::Owned(wasm), Some(manifest), false)
+                .await?,
+        ))
+    }
+
+    /// Puts a prepared plugin in place of any previous version; calls already running
+    /// finish on the old one.
+    pub fn activate(&self, p: Arc<LoadedPlugin>) {
+        self.health.ok(&p.id);
+        self.slots_mut().insert(p.id.clone(), Ok(p));
+    }
+
+    /// Records a plugin that cannot be loaded (e.g. its installed files are damaged),
+    /// so it is listed with the reason.
+    pub fn mark_broken(&self, id: &str, why: String) {
+        self.slots_mut().insert(id.to_owned(), Err(why));
+    }
+
+    /// Forgets an installed plugin; calls already running finish. `false` when it was
+    /// not there; built-ins are never removed.
+    pub fn uninstall(&self, id: &str) -> bool {
+        if Self::is_builtin(id) {
+            return false;
+        }
+        let gone = self.slots_mut().remove(id).is_some();
+        self.health.ok(id);
+        gone
     }
 
     /// How calls into `id` have been going (`healthy` until one fails).
@@ -449,20 +539,41 @@ impl PluginRuntime {
         self.health.report(id)
     }
 
-    /// Ids of all built-in plugins, loaded or not.
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.plugins.keys().map(String::as_str)
+    /// Unhealthy plugins due a recovery probe now (see [`health`]); the caller probes
+    /// each with [`Self::health`], whose outcome heals the plugin or backs off further.
+    pub fn due_for_probe(&self) -> Vec<String> {
+        self.health.due(Instant::now())
+    }
+
+    /// Plugins that turned unhealthy since the last call (id, last failure).
+    pub fn turned_unhealthy(&self) -> Vec<(String, String)> {
+        self.health.take_turned()
+    }
+
+    /// When the next recovery probe is due (`None`: every plugin is well).
+    pub fn next_probe(&self) -> Option<Instant> {
+        self.health.next_due()
+    }
+
+    /// Signalled whenever a plugin turns unhealthy.
+    pub fn health_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.health.wake()
+    }
+
+    /// Ids of all plugins, loaded or not.
+    pub fn ids(&self) -> Vec<String> {
+        self.slots().keys().cloned().collect()
     }
 
     /// A loaded plugin, or why it could not be loaded.
-    pub fn get(&self, id: &str) -> Result<&LoadedPlugin, PluginError> {
-        match self.plugins.get(id) {
+    pub fn get(&self, id: &str) -> Result<Arc<LoadedPlugin>, PluginError> {
+        match self.slots().get(id) {
             None => Err(PluginError::NotFound { id: id.to_owned() }),
             Some(Err(reason)) => Err(PluginError::Refused {
                 id: id.to_owned(),
                 reason: reason.clone(),
             }),
-            Some(Ok(p)) => Ok(p),
+            Some(Ok(p)) => Ok(Arc::clone(p)),
         }
     }
 
@@ -595,11 +706,4 @@ impl PluginRuntime {
         store.epoch_deadline_trap();
         Ok(store)
     }
-}
-
-/// The two linkers: without and with `wasi:http`.
-#[derive(Clone, Copy)]
-struct Linkers<'a> {
-    plain: &'a Linker<PluginState>,
-    http: &'a Linker<PluginState>,
 }

@@ -6,17 +6,12 @@
 //! nothing visible (stale partials are swept at `init`). Keys map to paths segment by
 //! segment after the same check the host applies.
 
-use std::cell::RefCell;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use berth_plugin_sdk::storage::berth::plugin::types::{
-    HealthReport, HealthStatus, ObjectMeta, PluginError,
-};
-use berth_plugin_sdk::storage::exports::berth::plugin::lifecycle;
-use berth_plugin_sdk::storage::exports::berth::plugin::storage::{
-    self, Download, GuestDownload, GuestUpload, ObjectPage, Upload,
+use berth_plugin_sdk::store::{
+    ObjectMeta, ObjectPage, ObjectReader, ObjectWriter, PluginError, StorageBackend,
 };
 use berth_plugin_sdk::{LogLevel, key, log};
 
@@ -32,8 +27,8 @@ fn io(what: &str, e: std::io::Error) -> PluginError {
     }
 }
 
+/// The file of a key (already checked by the SDK).
 fn path_of(k: &str) -> Result<PathBuf, PluginError> {
-    key::check(k).map_err(PluginError::InvalidConfig)?;
     if k == PARTIAL || k.starts_with(".partial/") {
         return Err(PluginError::InvalidConfig(format!("{k:?}: reserved key")));
     }
@@ -63,11 +58,14 @@ fn partial_name() -> PathBuf {
 
 struct Local;
 
-impl lifecycle::Guest for Local {
-    fn init(config_json: String) -> Result<(), PluginError> {
+impl StorageBackend for Local {
+    type Config = serde_json::Value;
+    type Writer = LocalUpload;
+    type Reader = LocalDownload;
+
+    fn new(config: serde_json::Value) -> Result<Self, PluginError> {
         // The directory is the host's grant (the preopen), not a setting.
-        let t = config_json.trim();
-        if !(t.is_empty() || t == "{}") {
+        if config.as_object().is_some_and(|m| !m.is_empty()) {
             return Err(PluginError::InvalidConfig(
                 "storage-local takes no settings; its directory is granted by the host".into(),
             ));
@@ -75,23 +73,74 @@ impl lifecycle::Guest for Local {
         let partial = Path::new(ROOT).join(PARTIAL);
         fs::create_dir_all(&partial).map_err(|e| io("create .partial", e))?;
         sweep(&partial);
-        Ok(())
+        Ok(Local)
     }
 
-    fn health() -> HealthReport {
+    fn health(&self) -> Result<(), String> {
         match fs::metadata(ROOT) {
-            Ok(m) if m.is_dir() => HealthReport {
-                status: HealthStatus::Healthy,
-                message: String::new(),
-            },
-            Ok(_) => HealthReport {
-                status: HealthStatus::Unhealthy,
-                message: "the granted path is not a directory".into(),
-            },
-            Err(e) => HealthReport {
-                status: HealthStatus::Unhealthy,
-                message: format!("no access to the granted directory: {e}"),
-            },
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err("the granted path is not a directory".into()),
+            Err(e) => Err(format!("no access to the granted directory: {e}")),
+        }
+    }
+
+    fn start_upload(&self, k: &str) -> Result<LocalUpload, PluginError> {
+        let target = path_of(k)?;
+        let partial = partial_name();
+        let file = File::create(&partial).map_err(|e| io("start upload", e))?;
+        Ok(LocalUpload {
+            target,
+            partial,
+            file: Some(file),
+            written: 0,
+        })
+    }
+
+    fn open_download(&self, k: &str) -> Result<LocalDownload, PluginError> {
+        let file = File::open(path_of(k)?).map_err(|e| io(k, e))?;
+        Ok(LocalDownload { file })
+    }
+
+    fn stat(&self, k: &str) -> Result<ObjectMeta, PluginError> {
+        let meta = fs::metadata(path_of(k)?).map_err(|e| io(k, e))?;
+        if !meta.is_file() {
+            return Err(PluginError::NotFound(k.to_owned()));
+        }
+        Ok(ObjectMeta {
+            key: k.to_owned(),
+            size: meta.len(),
+            modified_ms: millis(&meta),
+        })
+    }
+
+    fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ObjectPage, PluginError> {
+        let mut all = Vec::new();
+        walk(Path::new(ROOT), "", &mut all)?;
+        all.retain(|o| o.key.starts_with(prefix));
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        // The cursor is the last key of the previous page: stable under inserts.
+        if let Some(c) = cursor {
+            all.retain(|o| o.key.as_str() > c);
+        }
+        let limit = limit as usize;
+        let next_cursor = (all.len() > limit).then(|| all[limit - 1].key.clone());
+        all.truncate(limit);
+        Ok(ObjectPage {
+            objects: all,
+            next_cursor,
+        })
+    }
+
+    fn delete(&self, k: &str) -> Result<(), PluginError> {
+        match fs::remove_file(path_of(k)?) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(k, e)),
         }
     }
 }
@@ -123,31 +172,22 @@ fn sweep(partial: &Path) {
 struct LocalUpload {
     target: PathBuf,
     partial: PathBuf,
-    file: RefCell<Option<File>>,
-    written: RefCell<u64>,
+    file: Option<File>,
+    written: u64,
 }
 
-impl LocalUpload {
-    fn discard(&self) {
-        if self.file.borrow_mut().take().is_some() {
-            let _ = fs::remove_file(&self.partial);
-        }
-    }
-}
-
-impl GuestUpload for LocalUpload {
-    fn write(&self, chunk: Vec<u8>) -> Result<(), PluginError> {
-        let mut f = self.file.borrow_mut();
-        let Some(f) = f.as_mut() else {
+impl ObjectWriter for LocalUpload {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), PluginError> {
+        let Some(f) = self.file.as_mut() else {
             return Err(PluginError::Conflict("the upload has ended".into()));
         };
-        f.write_all(&chunk).map_err(|e| io("write", e))?;
-        *self.written.borrow_mut() += chunk.len() as u64;
+        f.write_all(chunk).map_err(|e| io("write", e))?;
+        self.written += chunk.len() as u64;
         Ok(())
     }
 
-    fn finish(&self) -> Result<u64, PluginError> {
-        let Some(f) = self.file.borrow_mut().take() else {
+    fn finish(&mut self) -> Result<u64, PluginError> {
+        let Some(f) = self.file.take() else {
             return Err(PluginError::Conflict("the upload has ended".into()));
         };
         let done = (|| {
@@ -162,34 +202,27 @@ impl GuestUpload for LocalUpload {
             let _ = fs::remove_file(&self.partial);
             return Err(io("finish", e));
         }
-        Ok(*self.written.borrow())
+        Ok(self.written)
     }
 
-    fn abort(&self) -> Result<(), PluginError> {
-        self.discard();
+    fn abort(&mut self) -> Result<(), PluginError> {
+        // The SDK also calls this for an upload dropped unfinished: nothing becomes
+        // visible.
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.partial);
+        }
         Ok(())
     }
 }
 
-impl Drop for LocalUpload {
-    fn drop(&mut self) {
-        // Dropped without finish: nothing becomes visible.
-        self.discard();
-    }
-}
-
 struct LocalDownload {
-    file: RefCell<File>,
+    file: File,
 }
 
-impl GuestDownload for LocalDownload {
-    fn read(&self, max: u32) -> Result<Vec<u8>, PluginError> {
-        let mut buf = vec![0u8; max.min(4 << 20) as usize];
-        let n = self
-            .file
-            .borrow_mut()
-            .read(&mut buf)
-            .map_err(|e| io("read", e))?;
+impl ObjectReader for LocalDownload {
+    fn read(&mut self, max: usize) -> Result<Vec<u8>, PluginError> {
+        let mut buf = vec![0u8; max];
+        let n = self.file.read(&mut buf).map_err(|e| io("read", e))?;
         buf.truncate(n);
         Ok(buf)
     }
@@ -228,70 +261,4 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<ObjectMeta>) -> Result<(), PluginEr
     Ok(())
 }
 
-impl storage::Guest for Local {
-    type Upload = LocalUpload;
-    type Download = LocalDownload;
-
-    fn start_upload(k: String) -> Result<Upload, PluginError> {
-        let target = path_of(&k)?;
-        let partial = partial_name();
-        let file = File::create(&partial).map_err(|e| io("start upload", e))?;
-        Ok(Upload::new(LocalUpload {
-            target,
-            partial,
-            file: RefCell::new(Some(file)),
-            written: RefCell::new(0),
-        }))
-    }
-
-    fn open_download(k: String) -> Result<Download, PluginError> {
-        let file = File::open(path_of(&k)?).map_err(|e| io(&k, e))?;
-        Ok(Download::new(LocalDownload {
-            file: RefCell::new(file),
-        }))
-    }
-
-    fn stat(k: String) -> Result<ObjectMeta, PluginError> {
-        let meta = fs::metadata(path_of(&k)?).map_err(|e| io(&k, e))?;
-        if !meta.is_file() {
-            return Err(PluginError::NotFound(k));
-        }
-        Ok(ObjectMeta {
-            key: k,
-            size: meta.len(),
-            modified_ms: millis(&meta),
-        })
-    }
-
-    fn list_objects(
-        prefix: String,
-        cursor: Option<String>,
-        limit: u32,
-    ) -> Result<ObjectPage, PluginError> {
-        let mut all = Vec::new();
-        walk(Path::new(ROOT), "", &mut all)?;
-        all.retain(|o| o.key.starts_with(&prefix));
-        all.sort_by(|a, b| a.key.cmp(&b.key));
-        // The cursor is the last key of the previous page: stable under inserts.
-        if let Some(c) = &cursor {
-            all.retain(|o| o.key.as_str() > c.as_str());
-        }
-        let limit = limit.clamp(1, 10_000) as usize;
-        let next_cursor = (all.len() > limit).then(|| all[limit - 1].key.clone());
-        all.truncate(limit);
-        Ok(ObjectPage {
-            objects: all,
-            next_cursor,
-        })
-    }
-
-    fn delete(k: String) -> Result<(), PluginError> {
-        match fs::remove_file(path_of(&k)?) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io(&k, e)),
-        }
-    }
-}
-
-berth_plugin_sdk::storage::export_storage_backend!(Local);
+berth_plugin_sdk::export_storage_plugin!(Local);

@@ -14,12 +14,14 @@
 //! worlds in one build would define the same `lifecycle` export macro twice. Build
 //! each plugin on its own, as `cargo xtask plugins` does.)
 //!
+//! Most plugins implement a trait and export it with one macro —
+//! [`store::StorageBackend`] with `export_storage_plugin!`, [`notify::Notifier`] with
+//! `export_notifier_plugin!` — and never touch the generated bindings:
+//!
 //! ```ignore
-//! use berth_plugin_sdk::storage::exports::berth::plugin::{lifecycle, storage};
 //! struct Local;
-//! impl lifecycle::Guest for Local { /* init, health */ }
-//! impl storage::Guest for Local { /* start_upload, open_download, stat, … */ }
-//! berth_plugin_sdk::storage::export_storage_backend!(Local);
+//! impl berth_plugin_sdk::store::StorageBackend for Local { /* new, start_upload, … */ }
+//! berth_plugin_sdk::export_storage_plugin!(Local);
 //! ```
 //!
 //! [`config`] parses the JSON configuration `init` receives into a serde type with
@@ -83,6 +85,39 @@ pub use self::storage::berth::plugin::host;
 
 #[cfg(any(feature = "base", feature = "storage", feature = "notifier"))]
 pub use host::LogLevel;
+
+/// The shared types of the world this build implements.
+#[cfg(feature = "base")]
+pub use self::base::berth::plugin::types;
+#[cfg(feature = "notifier")]
+pub use self::notifier::berth::plugin::types;
+#[cfg(feature = "storage")]
+pub use self::storage::berth::plugin::types;
+
+/// What the export macros answer to `health`: degraded before `init`, healthy when the
+/// plugin's own check passes, `failing` with its reason when not.
+#[doc(hidden)]
+#[cfg(any(feature = "base", feature = "storage", feature = "notifier"))]
+pub fn __health_report(
+    check: Option<Result<(), String>>,
+    failing: types::HealthStatus,
+) -> types::HealthReport {
+    use types::{HealthReport, HealthStatus};
+    match check {
+        None => HealthReport {
+            status: HealthStatus::Degraded,
+            message: "not configured".into(),
+        },
+        Some(Ok(())) => HealthReport {
+            status: HealthStatus::Healthy,
+            message: String::new(),
+        },
+        Some(Err(message)) => HealthReport {
+            status: failing,
+            message,
+        },
+    }
+}
 
 /// Log through the host, tagged with this plugin's id by the host.
 #[cfg(any(feature = "base", feature = "storage", feature = "notifier"))]
@@ -272,6 +307,208 @@ pub mod notify {
     }
 }
 
+/// Write a storage backend by implementing [`store::StorageBackend`] (and its
+/// [`store::ObjectWriter`] / [`store::ObjectReader`]) and exporting it with
+/// [`export_storage_plugin!`]. The SDK parses the configuration, keeps the instance,
+/// checks every key before your code sees it, refuses writes after `finish`/`abort`,
+/// and aborts an upload that is dropped unfinished (the host gave up, or trapped).
+#[cfg(feature = "storage")]
+pub mod store {
+    pub use crate::storage::berth::plugin::types::{
+        HealthReport, HealthStatus, ObjectMeta, PluginError,
+    };
+    pub use crate::storage::exports::berth::plugin::storage::ObjectPage;
+
+    /// A storage backend plugin.
+    pub trait StorageBackend: Sized + 'static {
+        /// The configuration (the manifest's schema, as a serde type).
+        type Config: serde::de::DeserializeOwned;
+        type Writer: ObjectWriter;
+        type Reader: ObjectReader;
+        /// Called once per instance with its configuration (secrets included).
+        fn new(config: Self::Config) -> Result<Self, PluginError>;
+        /// A cheap self-check; `Err` reports the plugin unhealthy with the reason.
+        fn health(&self) -> Result<(), String> {
+            Ok(())
+        }
+        /// Starts writing `key`; nothing may be visible under it before `finish`.
+        fn start_upload(&self, key: &str) -> Result<Self::Writer, PluginError>;
+        /// Opens `key` for reading; `PluginError::NotFound` when it does not exist.
+        fn open_download(&self, key: &str) -> Result<Self::Reader, PluginError>;
+        /// `PluginError::NotFound` when there is no such object.
+        fn stat(&self, key: &str) -> Result<ObjectMeta, PluginError>;
+        /// Objects whose key starts with `prefix`, sorted by key, at most `limit`
+        /// (1–10,000) after `cursor` (the last key of the previous page).
+        fn list(
+            &self,
+            prefix: &str,
+            cursor: Option<&str>,
+            limit: u32,
+        ) -> Result<ObjectPage, PluginError>;
+        /// Deleting a missing object is not an error.
+        fn delete(&self, key: &str) -> Result<(), PluginError>;
+    }
+
+    /// An object being written.
+    pub trait ObjectWriter: 'static {
+        fn write(&mut self, chunk: &[u8]) -> Result<(), PluginError>;
+        /// Makes the object visible; returns its size.
+        fn finish(&mut self) -> Result<u64, PluginError>;
+        /// Discards everything written (also called for an upload dropped unfinished).
+        fn abort(&mut self) -> Result<(), PluginError>;
+    }
+
+    /// An object being read.
+    pub trait ObjectReader: 'static {
+        /// Up to `max` bytes; empty at the end.
+        fn read(&mut self, max: usize) -> Result<Vec<u8>, PluginError>;
+    }
+
+    /// A key as every backend must accept it, or `invalid-config` naming the problem.
+    pub fn checked(key: &str) -> Result<&str, PluginError> {
+        crate::key::check(key).map_err(PluginError::InvalidConfig)?;
+        Ok(key)
+    }
+
+    /// Reads above this are refused by the host anyway; the SDK caps `max` here.
+    pub const MAX_READ: usize = 4 << 20;
+
+    #[doc(hidden)]
+    pub mod __glue {
+        pub use std::cell::RefCell;
+
+        use super::{ObjectWriter, PluginError};
+
+        fn ended() -> PluginError {
+            PluginError::Conflict("the upload has ended".into())
+        }
+
+        /// An upload that ends exactly once and aborts when dropped unfinished.
+        pub struct Writer<W: ObjectWriter>(pub RefCell<Option<W>>);
+
+        impl<W: ObjectWriter> Writer<W> {
+            pub fn write(&self, chunk: &[u8]) -> Result<(), PluginError> {
+                self.0.borrow_mut().as_mut().ok_or_else(ended)?.write(chunk)
+            }
+            pub fn finish(&self) -> Result<u64, PluginError> {
+                let mut w = self.0.borrow_mut().take().ok_or_else(ended)?;
+                w.finish()
+            }
+            pub fn abort(&self) -> Result<(), PluginError> {
+                match self.0.borrow_mut().take() {
+                    Some(mut w) => w.abort(),
+                    None => Ok(()),
+                }
+            }
+        }
+
+        impl<W: ObjectWriter> Drop for Writer<W> {
+            fn drop(&mut self) {
+                if let Some(mut w) = self.0.get_mut().take() {
+                    let _ = w.abort();
+                }
+            }
+        }
+    }
+}
+
+/// Exports a [`store::StorageBackend`] as the plugin's component exports.
+///
+/// ```ignore
+/// struct Mine;
+/// impl berth_plugin_sdk::store::StorageBackend for Mine { /* … */ }
+/// berth_plugin_sdk::export_storage_plugin!(Mine);
+/// ```
+#[cfg(feature = "storage")]
+#[macro_export]
+macro_rules! export_storage_plugin {
+    ($t:ty) => {
+        const _: () = {
+            use $crate::storage::exports::berth::plugin::storage as __s;
+            use $crate::store::{
+                __glue, HealthReport, HealthStatus, ObjectMeta, ObjectPage, ObjectReader as _,
+                PluginError, StorageBackend as _,
+            };
+            ::std::thread_local! {
+                static INSTANCE: __glue::RefCell<Option<$t>> =
+                    const { __glue::RefCell::new(None) };
+            }
+            fn with<R>(f: impl FnOnce(&$t) -> Result<R, PluginError>) -> Result<R, PluginError> {
+                INSTANCE.with(|i| match &*i.borrow() {
+                    Some(b) => f(b),
+                    None => Err(PluginError::Other("called before init".into())),
+                })
+            }
+            struct Glue;
+            struct Up(__glue::Writer<<$t as $crate::store::StorageBackend>::Writer>);
+            struct Down(__glue::RefCell<<$t as $crate::store::StorageBackend>::Reader>);
+            impl __s::GuestUpload for Up {
+                fn write(&self, chunk: Vec<u8>) -> Result<(), PluginError> {
+                    self.0.write(&chunk)
+                }
+                fn finish(&self) -> Result<u64, PluginError> {
+                    self.0.finish()
+                }
+                fn abort(&self) -> Result<(), PluginError> {
+                    self.0.abort()
+                }
+            }
+            impl __s::GuestDownload for Down {
+                fn read(&self, max: u32) -> Result<Vec<u8>, PluginError> {
+                    self.0
+                        .borrow_mut()
+                        .read((max as usize).min($crate::store::MAX_READ))
+                }
+            }
+            impl $crate::storage::exports::berth::plugin::lifecycle::Guest for Glue {
+                fn init(config_json: String) -> Result<(), PluginError> {
+                    let config =
+                        $crate::config::parse(&config_json).map_err(PluginError::InvalidConfig)?;
+                    let instance = <$t>::new(config)?;
+                    INSTANCE.with(|i| *i.borrow_mut() = Some(instance));
+                    Ok(())
+                }
+                fn health() -> HealthReport {
+                    INSTANCE.with(|i| {
+                        $crate::__health_report(
+                            i.borrow().as_ref().map(|b| b.health()),
+                            HealthStatus::Unhealthy,
+                        )
+                    })
+                }
+            }
+            impl __s::Guest for Glue {
+                type Upload = Up;
+                type Download = Down;
+                fn start_upload(key: String) -> Result<__s::Upload, PluginError> {
+                    let w = with(|b| b.start_upload($crate::store::checked(&key)?))?;
+                    Ok(__s::Upload::new(Up(__glue::Writer(__glue::RefCell::new(
+                        Some(w),
+                    )))))
+                }
+                fn open_download(key: String) -> Result<__s::Download, PluginError> {
+                    let r = with(|b| b.open_download($crate::store::checked(&key)?))?;
+                    Ok(__s::Download::new(Down(__glue::RefCell::new(r))))
+                }
+                fn stat(key: String) -> Result<ObjectMeta, PluginError> {
+                    with(|b| b.stat($crate::store::checked(&key)?))
+                }
+                fn list_objects(
+                    prefix: String,
+                    cursor: Option<String>,
+                    limit: u32,
+                ) -> Result<ObjectPage, PluginError> {
+                    with(|b| b.list(&prefix, cursor.as_deref(), limit.clamp(1, 10_000)))
+                }
+                fn delete(key: String) -> Result<(), PluginError> {
+                    with(|b| b.delete($crate::store::checked(&key)?))
+                }
+            }
+            $crate::storage::export_storage_backend!(Glue);
+        };
+    };
+}
+
 /// Exports a [`notify::Notifier`] as the plugin's component exports.
 ///
 /// ```ignore
@@ -299,21 +536,11 @@ macro_rules! export_notifier_plugin {
                     Ok(())
                 }
                 fn health() -> HealthReport {
-                    INSTANCE.with(|i| match &*i.borrow() {
-                        None => HealthReport {
-                            status: HealthStatus::Degraded,
-                            message: "not configured".into(),
-                        },
-                        Some(n) => match n.health() {
-                            Ok(()) => HealthReport {
-                                status: HealthStatus::Healthy,
-                                message: String::new(),
-                            },
-                            Err(message) => HealthReport {
-                                status: HealthStatus::Degraded,
-                                message,
-                            },
-                        },
+                    INSTANCE.with(|i| {
+                        $crate::__health_report(
+                            i.borrow().as_ref().map(|n| n.health()),
+                            HealthStatus::Degraded,
+                        )
                     })
                 }
             }

@@ -6,9 +6,11 @@ mod container;
 mod containers;
 mod dashboard;
 mod logs;
+mod plugin_install;
 mod plugins;
 mod profile;
 mod resources;
+mod settings;
 mod stats;
 mod terminal;
 mod tokens;
@@ -35,6 +37,7 @@ pub fn render(route: Route) -> Html {
         Route::Tokens => html! { <tokens::TokensPage /> },
         Route::Audit => html! { <audit::AuditPage /> },
         Route::Plugins => html! { <plugins::PluginsPage /> },
+        Route::Settings => html! { <settings::SettingsPage /> },
         Route::Profile => html! { <profile::ProfilePage /> },
         Route::NotFound => html! {
             <section class="page" data-page="not-found">
@@ -70,7 +73,6 @@ fn plan(route: &Route) -> &'static str {
         Route::Networks => {
             "Networks with their containers; backup and restore of network definitions."
         }
-        Route::Settings => "Server settings: storage defaults, retention, allowed origins.",
         _ => "",
     }
 }

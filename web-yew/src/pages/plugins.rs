@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
     NotificationsList, NotificationsTest, PluginsConfigure, PluginsDisable, PluginsEnable,
-    PluginsInstances, PluginsList, PluginsUnconfigure, StorageList, StorageSetDefault, StorageTest,
+    PluginsInstances, PluginsList, PluginsUnconfigure, PluginsUninstall, StorageList,
+    StorageSetDefault, StorageTest,
 };
 use berth_protocol::api::plugins::{
     ConfigureInstance, InstanceRef, PluginHealth, PluginInfo, PluginInstance, PluginKind,
@@ -162,6 +163,23 @@ pub fn plugins_page() -> Html {
         })
     };
 
+    let onuninstall = {
+        let (ws, flash, reload_all) = (ctx.ws.clone(), flash.clone(), reload_all.clone());
+        Callback::from(move |id: String| {
+            if !confirm(&format!(
+                "Uninstall the plugin {id}? Its files are deleted."
+            )) {
+                return;
+            }
+            let ws = ws.clone();
+            act(&flash, vec![reload_all.clone()], move || async move {
+                ws.call_m::<PluginsUninstall>(PluginRef { id: id.clone() })
+                    .await
+                    .map(|_| format!("Plugin {id} uninstalled."))
+            });
+        })
+    };
+
     let plugin_table = match &plugins {
         Load::Loading => html! { <p>{ "Loading…" }</p> },
         Load::Failed(e) => error_view(e),
@@ -175,6 +193,10 @@ pub fn plugins_page() -> Html {
                         Callback::from(move |_| ontoggle.emit((id.clone(), enable)))
                     };
                     let title = p.manifest.as_ref().map(|m| format!("{} {}", m.name, m.version));
+                    let uninstall = {
+                        let (onuninstall, id) = (onuninstall.clone(), p.id.clone());
+                        Callback::from(move |_| onuninstall.emit(id.clone()))
+                    };
                     html! {
                     <tr data-id={p.id.clone()}>
                         <td>{ &p.id }{ if p.builtin { html!{ <span class="muted">{ " (built in)" }</span> } } else { html!{} } }
@@ -187,6 +209,9 @@ pub fn plugins_page() -> Html {
                         <td class="mono">{ p.sha256.as_deref().map(|s| s.chars().take(12).collect::<String>()).unwrap_or_default() }</td>
                         <td>{ if admin && p.kind != Some(PluginKind::Base) { html!{
                             <button class="small plugin-toggle" onclick={toggle}>{ if p.enabled { "Disable" } else { "Enable" } }</button>
+                        } } else { html!{} } }
+                        { if admin && !p.builtin { html!{
+                            <button class="small danger plugin-uninstall" onclick={uninstall}>{ "Uninstall" }</button>
                         } } else { html!{} } }</td>
                     </tr>
                     }
@@ -269,6 +294,7 @@ pub fn plugins_page() -> Html {
             <p class="muted">{ "Plugins run as sandboxed WebAssembly: each gets only what is listed under “May touch”." }</p>
             <div id="storage-test-result">{ flash_view(&flash) }</div>
             { plugin_table }
+            { if admin { html!{ <super::plugin_install::InstallPanel onchange={reload_all.clone()} /> } } else { html!{} } }
             <h2>{ "Storage" }</h2>
             { storage_table }
             <h2>{ "Notifications" }</h2>

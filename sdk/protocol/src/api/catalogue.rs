@@ -217,10 +217,23 @@ methods! {
     PluginsUnconfigure = "plugins.unconfigure" (plugins::InstanceRef) -> Empty, Admin, audited = true;
     /// Tests an instance: a storage round trip or a test notification.
     PluginsTest = "plugins.test" (plugins::InstanceRef) -> plugins::PluginTestResult, Admin, audited = true;
+    /// A ticket to upload a plugin package (a tar of `plugin.toml` and its component):
+    /// `PUT /api/v1/transfers/{ticket}` answers with a [`plugins::StagedPlugin`].
+    PluginsUploadTicket = "plugins.upload_ticket" (Empty) -> transfers::Ticket, Admin, audited = false;
+    /// Installs or upgrades a staged package once its capabilities are approved; it is
+    /// compiled only now, and nothing changes if that fails.
+    PluginsInstall = "plugins.install" (plugins::InstallPlugin) -> plugins::PluginInfo, Admin, audited = true;
+    /// Removes an installed plugin; refused with `conflict` while instances of it
+    /// exist, and for built-ins.
+    PluginsUninstall = "plugins.uninstall" (plugins::PluginRef) -> Empty, Admin, audited = true;
     /// The notifier instances (names and health, no configuration).
     NotificationsList = "notifications.list" (Empty) -> plugins::NotifierList, Viewer, audited = false;
     /// Sends a test notification through an instance; reports attempts and time.
     NotificationsTest = "notifications.test" (plugins::InstanceRef) -> plugins::NotifyTestResult, Admin, audited = true;
+    /// Which events go to which notifier instance.
+    NotificationsRoutes = "notifications.routes" (Empty) -> plugins::NotifyRoutes, Admin, audited = false;
+    /// Sets the events of the notifier instances named; the others keep theirs.
+    NotificationsSetRoutes = "notifications.set_routes" (plugins::NotifyRoutes) -> plugins::NotifyRoutes, Admin, audited = true;
 }
 
 channels! {

@@ -220,3 +220,118 @@ pub enum PluginTestResult {
     Storage(StorageTestResult),
     Notifier(NotifyTestResult),
 }
+
+/// One capability a plugin asks for. `key` is what an admin approves:
+/// `storage_dir`, `http:<pattern>` or `secret:<field>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Capability {
+    pub key: String,
+    /// In words, for the approval dialog.
+    pub description: String,
+}
+
+/// A plugin package received and checked — shape, manifest, API version, sha256 —
+/// but not compiled, and nothing installed yet: the answer to the `PUT` of a
+/// `plugins.upload_ticket`. Install it with `plugins.install` before `expires_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StagedPlugin {
+    /// Names this package in `plugins.install`.
+    pub staged: String,
+    pub id: String,
+    pub kind: PluginKind,
+    pub sha256: String,
+    pub manifest: PluginManifestInfo,
+    /// Everything the plugin asks for.
+    pub capabilities: Vec<Capability>,
+    /// The version installed now, when this is an upgrade.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed_version: Option<String>,
+    /// Keys that `plugins.install` must approve: all of them on a first install; on an
+    /// upgrade, those the installed version was not granted.
+    pub needs_approval: Vec<String>,
+    pub expires_at: String,
+}
+
+/// `plugins.install`: installs (or upgrades) a staged package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallPlugin {
+    /// From [`StagedPlugin::staged`].
+    pub staged: String,
+    /// Capability keys the admin approves; must cover
+    /// [`StagedPlugin::needs_approval`].
+    #[serde(default)]
+    pub approve: Vec<String>,
+}
+
+/// Events Berth notifies about.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    BackupSucceeded,
+    BackupFailed,
+    RestoreSucceeded,
+    RestoreFailed,
+    ScheduleFailed,
+    PluginUnhealthy,
+}
+
+impl NotifyEvent {
+    pub const ALL: [NotifyEvent; 6] = [
+        NotifyEvent::BackupSucceeded,
+        NotifyEvent::BackupFailed,
+        NotifyEvent::RestoreSucceeded,
+        NotifyEvent::RestoreFailed,
+        NotifyEvent::ScheduleFailed,
+        NotifyEvent::PluginUnhealthy,
+    ];
+
+    /// What a new notifier receives until an admin chooses: the failures.
+    pub const DEFAULT: [NotifyEvent; 4] = [
+        NotifyEvent::BackupFailed,
+        NotifyEvent::RestoreFailed,
+        NotifyEvent::ScheduleFailed,
+        NotifyEvent::PluginUnhealthy,
+    ];
+
+    /// The wire name (`backup_failed`), also the notification's `kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::BackupSucceeded => "backup_succeeded",
+            NotifyEvent::BackupFailed => "backup_failed",
+            NotifyEvent::RestoreSucceeded => "restore_succeeded",
+            NotifyEvent::RestoreFailed => "restore_failed",
+            NotifyEvent::ScheduleFailed => "schedule_failed",
+            NotifyEvent::PluginUnhealthy => "plugin_unhealthy",
+        }
+    }
+
+    /// In words, for the settings page.
+    pub fn label(self) -> &'static str {
+        match self {
+            NotifyEvent::BackupSucceeded => "Backup succeeded",
+            NotifyEvent::BackupFailed => "Backup failed",
+            NotifyEvent::RestoreSucceeded => "Restore succeeded",
+            NotifyEvent::RestoreFailed => "Restore failed",
+            NotifyEvent::ScheduleFailed => "Schedule failed",
+            NotifyEvent::PluginUnhealthy => "Plugin unhealthy",
+        }
+    }
+}
+
+/// Which events go to one notifier instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotifyRoute {
+    /// The notifier instance.
+    pub name: String,
+    pub events: Vec<NotifyEvent>,
+}
+
+/// Every notifier instance's events (`notifications.routes`); also the params of
+/// `notifications.set_routes`, where instances left out keep theirs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotifyRoutes {
+    pub routes: Vec<NotifyRoute>,
+}

@@ -1,0 +1,171 @@
+//! Settings: where backups go by default (Storage) and which events reach which
+//! notifier (Notifications). Admins change them; others see the storage default.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use berth_protocol::api::Empty;
+use berth_protocol::api::catalogue::{
+    NotificationsRoutes, NotificationsSetRoutes, StorageList, StorageSetDefault,
+};
+use berth_protocol::api::plugins::{InstanceRef, NotifyEvent, NotifyRoute, NotifyRoutes};
+use berth_protocol::role::Role;
+use yew::prelude::*;
+
+use super::{Flash, Load, error_view, flash_view, use_call};
+use crate::ws::use_ws;
+
+#[function_component(SettingsPage)]
+pub fn settings_page() -> Html {
+    let ctx = use_ws();
+    let admin = ctx.user().is_some_and(|u| u.role.allows(Role::Admin));
+    html! {
+        <section class="page" data-page="settings">
+            <h1>{ "Settings" }</h1>
+            <StorageDefault {admin} />
+            { if admin { html!{ <Routes /> } } else { html!{
+                <p class="muted">{ "Only admins choose which events reach which notifier." }</p>
+            } } }
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct AdminProps {
+    admin: bool,
+}
+
+#[function_component(StorageDefault)]
+fn storage_default(props: &AdminProps) -> Html {
+    let ctx = use_ws();
+    let (storage, reload) = use_call::<StorageList>(Empty {});
+    let flash: Flash = use_state(|| None);
+    let onchange = {
+        let (ws, flash, reload) = (ctx.ws.clone(), flash.clone(), reload.clone());
+        Callback::from(move |e: Event| {
+            let name = e
+                .target_unchecked_into::<web_sys::HtmlSelectElement>()
+                .value();
+            let (ws, flash, reload) = (ws.clone(), flash.clone(), reload.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let r = ws
+                    .call_m::<StorageSetDefault>(InstanceRef { name: name.clone() })
+                    .await
+                    .map(|_| format!("Backups now go to {name} by default."));
+                flash.set(Some(r));
+                reload.emit(());
+            });
+        })
+    };
+    let body = match &storage {
+        Load::Loading => html! { <p>{ "Loading…" }</p> },
+        Load::Failed(e) => error_view(e),
+        Load::Ready(l) => html! {
+            <label class="field">{ "Default storage for backups " }
+                <select id="default-storage" disabled={!props.admin} onchange={onchange}>
+                { for l.storage.iter().map(|s| html!{
+                    <option value={s.name.clone()} selected={s.default}>
+                        { format!("{} — {} ({})", s.name, s.location, s.plugin) }</option>
+                }) }
+                </select>
+            </label>
+        },
+    };
+    html! {
+        <div class="card" id="settings-storage">
+            <h2>{ "Storage" }</h2>
+            <p class="muted">{ "Add storage instances on the Plugins page; each backup may still choose another." }</p>
+            { body }
+            <div id="storage-default-result">{ flash_view(&flash) }</div>
+        </div>
+    }
+}
+
+#[function_component(Routes)]
+fn routes() -> Html {
+    let ctx = use_ws();
+    let (routes, reload) = use_call::<NotificationsRoutes>(Empty {});
+    let flash: Flash = use_state(|| None);
+    // Edits not saved yet: instance → events.
+    let edits = use_state(BTreeMap::<String, BTreeSet<NotifyEvent>>::new);
+    let current = |r: &NotifyRoute| -> BTreeSet<NotifyEvent> {
+        edits
+            .get(&r.name)
+            .cloned()
+            .unwrap_or_else(|| r.events.iter().copied().collect())
+    };
+    let onsave = {
+        let (ws, flash, reload, edits) =
+            (ctx.ws.clone(), flash.clone(), reload.clone(), edits.clone());
+        Callback::from(move |_| {
+            let routes: Vec<NotifyRoute> = edits
+                .iter()
+                .map(|(name, events)| NotifyRoute {
+                    name: name.clone(),
+                    events: events.iter().copied().collect(),
+                })
+                .collect();
+            let (ws, flash, reload, edits) =
+                (ws.clone(), flash.clone(), reload.clone(), edits.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let r = ws
+                    .call_m::<NotificationsSetRoutes>(NotifyRoutes { routes })
+                    .await
+                    .map(|_| "Notification routes saved.".to_owned());
+                if r.is_ok() {
+                    edits.set(BTreeMap::new());
+                }
+                flash.set(Some(r));
+                reload.emit(());
+            });
+        })
+    };
+    let body = match &routes {
+        Load::Loading => html! { <p>{ "Loading…" }</p> },
+        Load::Failed(e) => error_view(e),
+        Load::Ready(l) if l.routes.is_empty() => html! {
+            <p class="muted">{ "No notifiers yet: add one on the Plugins page." }</p>
+        },
+        Load::Ready(l) => html! {
+            <>
+            <table class="grid" id="routes-table">
+                <thead><tr><th>{ "Notifier" }</th>
+                    { for NotifyEvent::ALL.iter().map(|e| html!{ <th>{ e.label() }</th> }) }</tr></thead>
+                <tbody>
+                { for l.routes.iter().map(|r| {
+                    let events = current(r);
+                    html! {
+                    <tr data-name={r.name.clone()}>
+                        <td>{ &r.name }</td>
+                        { for NotifyEvent::ALL.iter().map(|e| {
+                            let onchange = {
+                                let (edits, name, events, e) = (edits.clone(), r.name.clone(), events.clone(), *e);
+                                Callback::from(move |ev: Event| {
+                                    let on = ev.target_unchecked_into::<web_sys::HtmlInputElement>().checked();
+                                    let mut set = events.clone();
+                                    if on { set.insert(e); } else { set.remove(&e); }
+                                    let mut all = (*edits).clone();
+                                    all.insert(name.clone(), set);
+                                    edits.set(all);
+                                })
+                            };
+                            html!{ <td><input type="checkbox" data-event={e.as_str()}
+                                checked={events.contains(e)} {onchange} /></td> }
+                        }) }
+                    </tr>
+                    }
+                }) }
+                </tbody>
+            </table>
+            <button id="routes-save" disabled={edits.is_empty()} onclick={onsave}>{ "Save" }</button>
+            </>
+        },
+    };
+    html! {
+        <div class="card" id="settings-notifications">
+            <h2>{ "Notifications" }</h2>
+            <p class="muted">{ "Which events each notifier receives. New notifiers get the failures." }</p>
+            { body }
+            <div id="routes-result">{ flash_view(&flash) }</div>
+        </div>
+    }
+}
