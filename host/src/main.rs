@@ -30,6 +30,29 @@ enum Command {
     /// Talk to a running Berth over its WebSocket API (log in, call methods, watch
     /// channels, manage tokens, users and the audit log).
     Ctl(ctl::CtlArgs),
+    /// Work with backup files offline.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BackupCommand {
+    /// Turn an encrypted backup back into the plain .tar.gz it sealed (standard tools
+    /// read that). The passphrase comes from BERTH_BACKUP_PASSPHRASE or the first line
+    /// of --passphrase-file; a key file from --key-file. Nothing is written unless
+    /// every chunk authenticates.
+    Decrypt {
+        /// The encrypted backup.
+        input: PathBuf,
+        /// Where the .tar.gz goes (must not exist).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long, value_name = "FILE", conflicts_with = "key_file")]
+        passphrase_file: Option<PathBuf>,
+        /// 32 random bytes or 64 hex digits.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +152,13 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Ctl(args) => ctl::run(args),
+        Command::Backup(cmd) => match backup(cmd) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("berth: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::User(cmd) => match user(cmd) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -137,6 +167,58 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+fn backup(cmd: BackupCommand) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use berth::backup::crypt::{DecryptReader, Secret};
+
+    let BackupCommand::Decrypt {
+        input,
+        output,
+        passphrase_file,
+        key_file,
+    } = cmd;
+    let secret = match (key_file, passphrase_file) {
+        (Some(k), _) => Secret::key_file(
+            &std::fs::read(&k).with_context(|| format!("reading {}", k.display()))?,
+        )?,
+        (None, Some(p)) => {
+            let text =
+                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            Secret::Passphrase(text.lines().next().unwrap_or_default().to_owned())
+        }
+        (None, None) => {
+            Secret::Passphrase(std::env::var("BERTH_BACKUP_PASSPHRASE").map_err(|_| {
+                anyhow::anyhow!("give BERTH_BACKUP_PASSPHRASE, --passphrase-file or --key-file")
+            })?)
+        }
+    };
+    let src =
+        std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
+    let mut reader = DecryptReader::new(std::io::BufReader::new(src), &secret)?;
+    // Written under a temporary name and renamed at the end: a damaged backup leaves no
+    // half-decrypted file that looks complete.
+    if output.exists() {
+        anyhow::bail!("{} exists; not overwriting it", output.display());
+    }
+    let tmp = output.with_extension("partial");
+    let r = (|| {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        std::io::copy(&mut reader, &mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, &output)
+    })();
+    if let Err(e) = r {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("decrypting {}", input.display()));
+    }
+    eprintln!(
+        "berth: decrypted {} → {}",
+        input.display(),
+        output.display()
+    );
+    Ok(())
 }
 
 fn user(cmd: UserCommand) -> anyhow::Result<()> {
