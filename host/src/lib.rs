@@ -14,6 +14,7 @@ pub mod datadir;
 pub mod docker;
 pub mod hoststats;
 pub mod identity;
+pub mod jobs;
 pub mod login;
 pub mod plugins;
 pub mod secrets;

@@ -61,6 +61,8 @@ pub struct AppState {
     pub transfers: crate::transfers::Transfers,
     /// Plugin packages uploaded and waiting for `plugins.install`.
     pub staging: crate::api::Staging,
+    /// The job queue's live side (the queue itself is in the store).
+    pub jobs: Arc<crate::jobs::Jobs>,
     /// Open WebSocket connections (shutdown waits for them to say goodbye).
     pub websockets: tokio::sync::watch::Sender<usize>,
     pub started: Instant,
@@ -300,12 +302,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         stats,
         transfers: crate::transfers::Transfers::default(),
         staging: crate::api::Staging::default(),
+        jobs: Arc::default(),
         websockets: tokio::sync::watch::Sender::new(0),
         started,
         data_dir: data_dir.root().to_path_buf(),
     });
     tokio::spawn(housekeeping(Arc::downgrade(&state), config.audit_retention));
     tokio::spawn(plugin_recovery(Arc::downgrade(&state)));
+    tokio::spawn(crate::jobs::runner(Arc::downgrade(&state)));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {

@@ -9,7 +9,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 /// The schema this build writes and understands.
-pub const SCHEMA_VERSION: u64 = 6;
+pub const SCHEMA_VERSION: u64 = 7;
 
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const SCHEMA_KEY: &str = "schema_version";
@@ -96,6 +96,9 @@ impl Store {
         tx.open_table(crate::audit::AUDIT)?;
         tx.open_table(crate::plugins::instances::INSTANCES)?;
         tx.open_table(crate::plugins::instances::PLUGIN_SETTINGS)?;
+        tx.open_table(crate::jobs::JOBS)?;
+        tx.open_table(crate::backup::catalog::BACKUPS)?;
+        tx.open_table(crate::backup::journal::JOURNAL)?;
         tx.commit()?;
         Ok(())
     }

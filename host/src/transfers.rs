@@ -6,8 +6,8 @@
 //! then streams the bytes, but only to a request that authenticates as that same user
 //! (session cookie or bearer token): a leaked URL alone is worth nothing. The
 //! outstanding tickets are bounded, so minting cannot grow memory without limit.
-//! Uploads work the same way with `PUT` (`plugins.upload_ticket`; backups later): the
-//! body streams to disk under a size cap and is checked before anything uses it.
+//! Uploads work the same way with `PUT` (`plugins.upload_ticket`, `backups.upload_ticket`):
+//! the body is checked as it streams in, before anything uses it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,11 +41,21 @@ pub enum Source {
     },
     /// Upload: a plugin package, staged for `plugins.install`.
     PluginPackage,
+    /// A backup as stored.
+    Backup { id: String },
+    /// Several backups as stored, in one tar.
+    BackupBundle { ids: Vec<String> },
+    /// Upload: a backup file, into this storage (the default when `None`); the
+    /// passphrase (sealed with the installation key) checks an encrypted one.
+    BackupUpload {
+        storage: Option<String>,
+        passphrase: Option<String>,
+    },
 }
 
 impl Source {
     fn is_upload(&self) -> bool {
-        matches!(self, Source::PluginPackage)
+        matches!(self, Source::PluginPackage | Source::BackupUpload { .. })
     }
 }
 
@@ -225,11 +235,21 @@ pub async fn upload(
         Source::PluginPackage => crate::api::receive_plugin_package(&state, &user, body)
             .await
             .map(|staged| axum::Json(staged).into_response()),
+        Source::BackupUpload {
+            storage,
+            passphrase,
+        } => {
+            crate::backup::upload::receive(&state, storage.as_deref(), passphrase.as_deref(), body)
+                .await
+                .map(|entry| axum::Json(entry).into_response())
+        }
         // `redeem` hands out download sources only to a GET.
-        Source::VolumePath { .. } => Err(ErrorBody::new(
-            ErrorCode::BadRequest,
-            "this ticket is for a download: use GET",
-        )),
+        Source::VolumePath { .. } | Source::Backup { .. } | Source::BackupBundle { .. } => {
+            Err(ErrorBody::new(
+                ErrorCode::BadRequest,
+                "this ticket is for a download: use GET",
+            ))
+        }
     };
     r.unwrap_or_else(http_error)
 }
@@ -253,7 +273,9 @@ pub async fn download(
         Source::VolumePath { host, volume, path } => {
             crate::api::volumes::download(&state, &host, &volume, &path, &headers).await
         }
-        Source::PluginPackage => Err(ErrorBody::new(
+        Source::Backup { id } => crate::api::download_backup(&state, &id, &headers).await,
+        Source::BackupBundle { ids } => crate::api::download_backups(&state, &ids).await,
+        Source::PluginPackage | Source::BackupUpload { .. } => Err(ErrorBody::new(
             ErrorCode::BadRequest,
             "this ticket is for an upload: use PUT",
         )),

@@ -190,3 +190,151 @@ async fn container_page_shows_logs_stats_and_a_working_terminal_and_volumes_brow
         })
         .await;
 }
+
+/// A container backed up from its page, the progress followed on the Jobs page to
+/// `complete`, then restored from the Backups page under a new name — and running.
+#[tokio::test]
+async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
+    use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
+
+    let scope = Scope::new().await;
+    let image = berth_tests::docker::ensure_test_image(&scope.docker).await;
+    let vol = scope.name("uidata");
+    scope
+        .docker
+        .create_volume(bollard::models::VolumeCreateRequest {
+            name: Some(vol.clone()),
+            labels: Some(scope.labels()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let name = scope.name("uiapp");
+    let id = scope
+        .docker
+        .create_container(
+            Some(
+                bollard::query_parameters::CreateContainerOptionsBuilder::default()
+                    .name(&name)
+                    .build(),
+            ),
+            ContainerCreateBody {
+                image: Some(image.to_owned()),
+                cmd: Some(vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "echo kept > /data/file; while true; do sleep 1; done".into(),
+                ]),
+                labels: Some(scope.labels()),
+                host_config: Some(HostConfig {
+                    mounts: Some(vec![Mount {
+                        typ: Some(MountType::VOLUME),
+                        source: Some(vol.clone()),
+                        target: Some("/data".into()),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    scope.docker.start_container(&id, None).await.unwrap();
+    let (_tmp, berth) = ws::start().await;
+    let url = berth.url.clone();
+    let new_name = scope.name("uiapp2");
+    let new_vol = scope.name("uidata2");
+    let (n2, v2) = (new_name.clone(), new_vol.clone());
+    let op = ws::admin(&berth).await;
+    let data_dir = berth.data_dir.clone();
+    let carried = tempfile::tempdir().unwrap();
+    let carried_file = carried.path().join("carried.tar.gz");
+    Browser::start("backup_restore")
+        .await
+        .run(|c| async move {
+            login(&c, &url, "admin", ADMIN_PASSWORD).await;
+            c.goto(&format!("{url}/containers/{id}")).await.unwrap();
+            click(&c, "#backup-now").await;
+            click(&c, "#backup-start").await;
+            wait_for(&c, "#backup-now-result p.ok-note").await;
+            click(&c, "#nav-jobs").await;
+            wait_for(
+                &c,
+                "#jobs-table tr[data-kind='backup'][data-state='complete']",
+            )
+            .await;
+            click(&c, "#nav-backups").await;
+            click(
+                &c,
+                &format!("#backups-table tr[data-target='{name}'] button.restore"),
+            )
+            .await;
+            berth_tests::browser::type_into(&c, "#restore-name", &n2).await;
+            berth_tests::browser::type_into(
+                &c,
+                &format!(".restore-volume[data-volume='{vol}']"),
+                &v2,
+            )
+            .await;
+            click(&c, "#restore-submit").await;
+            wait_for(&c, "#restore-result p.ok-note").await;
+            click(&c, "#nav-jobs").await;
+            wait_for(
+                &c,
+                "#jobs-table tr[data-kind='restore'][data-state='complete']",
+            )
+            .await;
+            // The dashboard lists the last jobs.
+            click(&c, "#nav-dashboard").await;
+            wait_for(
+                &c,
+                "#dashboard-jobs tr[data-kind='restore'][data-state='complete']",
+            )
+            .await;
+
+            // A backup file uploaded through the vault enters the catalog again.
+            let b = op
+                .call::<berth_protocol::api::catalogue::BackupsList>(Default::default())
+                .await
+                .unwrap()
+                .backups
+                .remove(0);
+            std::fs::copy(data_dir.join("backups").join(&b.key), &carried_file).unwrap();
+            op.call::<berth_protocol::api::catalogue::BackupsDelete>(
+                berth_protocol::api::backups::BackupRef { id: b.id.clone() },
+            )
+            .await
+            .unwrap();
+            click(&c, "#nav-backups").await;
+            wait_for(&c, "#backups-empty").await;
+            wait_for(&c, "#backups-upload-file")
+                .await
+                .send_keys(carried_file.to_str().unwrap())
+                .await
+                .unwrap();
+            let note = wait_for(&c, "#backups-upload-result p.ok-note").await;
+            assert!(
+                note.text().await.unwrap().contains(&b.id),
+                "the answer names the backup"
+            );
+            wait_for(
+                &c,
+                &format!(
+                    "#backups-table tr[data-id='{}'][data-target='{name}']",
+                    b.id
+                ),
+            )
+            .await;
+        })
+        .await;
+    let restored = scope
+        .docker
+        .inspect_container(&new_name, None)
+        .await
+        .unwrap();
+    assert_eq!(restored.state.unwrap().running, Some(true));
+    let mounts = restored.mounts.unwrap();
+    assert_eq!(mounts[0].name.as_deref(), Some(new_vol.as_str()));
+}

@@ -34,7 +34,10 @@ async fn host_event(events: &mut berth_client::Subscription<Event>, action: &str
     .unwrap_or_else(|_| panic!("no `host {action}` event in time"));
 }
 
-#[tokio::test]
+// Multi-threaded: the socket proxy runs on this runtime, and starting Berth blocks a
+// thread while it waits for the "listening" line — on one thread the proxy would not
+// answer Berth's first ping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_outage_is_reported_and_recovered_from_without_a_restart() {
     let scope = Scope::new().await;
     let id = scope

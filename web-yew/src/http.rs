@@ -56,6 +56,46 @@ pub async fn put_file(path: &str, file: &web_sys::File) -> Result<(u16, String),
     fetch(path, &init).await
 }
 
+/// Like [`put_file`], reporting `(bytes sent, bytes in all)` as the upload goes — fetch
+/// cannot tell upload progress, XMLHttpRequest can.
+pub async fn put_file_with_progress(
+    path: &str,
+    file: &web_sys::File,
+    on_progress: impl Fn(f64, f64) + 'static,
+) -> Result<(u16, String), String> {
+    use wasm_bindgen::closure::Closure;
+    let xhr = web_sys::XmlHttpRequest::new().map_err(js_error)?;
+    xhr.open_with_async("PUT", path, true).map_err(js_error)?;
+    let progress =
+        Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
+            if e.length_computable() {
+                on_progress(e.loaded(), e.total());
+            }
+        });
+    xhr.upload()
+        .map_err(js_error)?
+        .set_onprogress(Some(progress.as_ref().unchecked_ref()));
+    let x = xhr.clone();
+    let done = js_sys::Promise::new(&mut |resolve, _reject| {
+        // Called once, when the request ends whichever way.
+        let end = Closure::once_into_js(move || {
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        x.set_onloadend(Some(end.unchecked_ref()));
+    });
+    xhr.send_with_opt_blob(Some(file)).map_err(js_error)?;
+    JsFuture::from(done).await.map_err(js_error)?;
+    drop(progress);
+    let status = xhr.status().map_err(js_error)?;
+    if status == 0 {
+        return Err("the upload did not reach Berth (the connection was lost)".into());
+    }
+    Ok((
+        status,
+        xhr.response_text().map_err(js_error)?.unwrap_or_default(),
+    ))
+}
+
 /// Offers `content` as a file download.
 pub fn download(name: &str, mime: &str, content: &str) -> Result<(), String> {
     let parts = js_sys::Array::of1(&JsValue::from_str(content));

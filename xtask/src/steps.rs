@@ -311,7 +311,8 @@ pub fn test() -> Result<()> {
     Ok(())
 }
 
-/// Builds the release binary and runs the benchmarks (foundation, protocol) against it.
+/// Builds the release binary and runs the benchmarks (foundation, protocol, docker,
+/// plugins, backup) against it.
 pub fn bench() -> Result<()> {
     let bin = dist()?;
     let mut cmd = cargo();
@@ -339,5 +340,11 @@ pub fn bench() -> Result<()> {
     embed_env(&mut cmd);
     cmd.env("BERTH_BIN", &bin);
     sh("plugin benchmark", cmd)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root())
+        .args(["bench", "-p", "berth-tests", "--bench", "backup"]);
+    embed_env(&mut cmd);
+    cmd.env("BERTH_BIN", &bin);
+    sh("backup benchmark", cmd)?;
     Ok(())
 }

@@ -4,8 +4,9 @@
 
 mod audit;
 mod auth;
+mod backups;
 mod containers;
-mod docker_args;
+pub(crate) mod docker_args;
 mod events;
 mod images;
 mod networks;
@@ -13,10 +14,11 @@ mod notifications;
 mod plugin_install;
 mod plugins;
 
+pub use backups::{download as download_backup, download_bundle as download_backups};
 pub use notifications::dispatch as notify;
 pub use plugin_install::{Staging, load_installed, receive as receive_plugin_package};
 pub use plugins::storage_instances;
-mod redeploy;
+pub(crate) mod redeploy;
 mod streams;
 mod system;
 mod tokens;
@@ -33,6 +35,7 @@ pub fn register(r: &mut Registry) {
     tokens::register(r);
     users::register(r);
     audit::register(r);
+    backups::register(r);
     system::register(r);
     events::register(r);
     containers::register(r);

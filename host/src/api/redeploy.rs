@@ -12,7 +12,8 @@ use berth_protocol::api::containers::Redeployed;
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use bollard::Docker;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, NetworkConnectRequest, NetworkingConfig,
+    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, NetworkConnectRequest,
+    NetworkingConfig,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -68,6 +69,75 @@ fn endpoint(e: &EndpointSettings, old_short_id: &str) -> EndpointSettings {
     }
 }
 
+/// The create body of a container configured like `old` (its Config and HostConfig,
+/// and the network of its network mode; API 1.41 takes one network at create — the
+/// others are connected afterwards by [`connect_others`]).
+pub fn create_body(old: &ContainerInspectResponse) -> Result<ContainerCreateBody, ErrorBody> {
+    let config = old
+        .config
+        .clone()
+        .ok_or_else(|| internal(&"inspect has no Config"))?;
+    let old_id = old.id.clone().unwrap_or_default();
+    // The same JSON names on both sides: Config → the create body.
+    let mut body: ContainerCreateBody = serde_json::to_value(&config)
+        .and_then(serde_json::from_value)
+        .map_err(|e| internal(&e))?;
+    let short = &old_id[..old_id.len().min(12)];
+    if body.hostname.as_deref() == Some(short) {
+        body.hostname = None; // Docker's default (the id), not a chosen name
+    }
+    body.host_config = old.host_config.clone();
+    let mode = network_mode(old);
+    if let Some(e) = networks_of(old).get(&mode) {
+        body.networking_config = Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(mode.clone(), endpoint(e, short))])),
+        });
+    }
+    Ok(body)
+}
+
+fn network_mode(c: &ContainerInspectResponse) -> String {
+    c.host_config
+        .as_ref()
+        .and_then(|hc| hc.network_mode.clone())
+        .unwrap_or_default()
+}
+
+fn networks_of(c: &ContainerInspectResponse) -> HashMap<String, EndpointSettings> {
+    c.network_settings
+        .as_ref()
+        .and_then(|n| n.networks.clone())
+        .unwrap_or_default()
+}
+
+/// Connects `new_id` to the networks of `old` other than the one it was created on;
+/// the first failure names its network.
+pub async fn connect_others(
+    d: &Docker,
+    old: &ContainerInspectResponse,
+    new_id: &str,
+) -> Result<(), (String, ErrorBody)> {
+    let mode = network_mode(old);
+    if mode.starts_with("container:") {
+        return Ok(());
+    }
+    let old_id = old.id.clone().unwrap_or_default();
+    let short = &old_id[..old_id.len().min(12)];
+    for (net, e) in networks_of(old) {
+        if net == mode {
+            continue;
+        }
+        let req = NetworkConnectRequest {
+            container: new_id.to_owned(),
+            endpoint_config: Some(endpoint(&e, short)),
+        };
+        d.connect_network(&net, req)
+            .await
+            .map_err(|err| (net.clone(), docker_err(&err, &format!("network {net}"))))?;
+    }
+    Ok(())
+}
+
 pub async fn redeploy(h: &Host, d: &Docker, id: &str) -> Result<Redeployed, ErrorBody> {
     let what = format!("container {id}");
     let old = d
@@ -105,34 +175,8 @@ pub async fn redeploy(h: &Host, d: &Docker, id: &str) -> Result<Redeployed, Erro
         ));
     }
 
-    // The same JSON names on both sides: Config → the create body.
-    let mut body: ContainerCreateBody = serde_json::to_value(&config)
-        .and_then(serde_json::from_value)
-        .map_err(|e| internal(&e))?;
-    let short = &old_id[..old_id.len().min(12)];
-    if body.hostname.as_deref() == Some(short) {
-        body.hostname = None; // Docker's default (the id), not a chosen name
-    }
+    let mut body = create_body(&old)?;
     body.image = Some(image.clone());
-    body.host_config = old.host_config.clone();
-    let mode = old
-        .host_config
-        .as_ref()
-        .and_then(|hc| hc.network_mode.clone())
-        .unwrap_or_default();
-    let networks: HashMap<String, EndpointSettings> = old
-        .network_settings
-        .as_ref()
-        .and_then(|n| n.networks.clone())
-        .unwrap_or_default();
-    // API 1.41 takes one network at create: the one of the network mode; the others are
-    // connected afterwards.
-    let first = networks.get(&mode).map(|e| (mode.clone(), e.clone()));
-    if let Some((net, e)) = &first {
-        body.networking_config = Some(NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(net.clone(), endpoint(e, short))])),
-        });
-    }
 
     // Step aside.
     if running {
@@ -162,21 +206,15 @@ pub async fn redeploy(h: &Host, d: &Docker, id: &str) -> Result<Redeployed, Erro
             .await
             .map_err(|e| (None, docker_err(&e, &format!("new container {name}"))))?;
         let new_id = created.id;
-        for (net, e) in &networks {
-            if Some(net) == first.as_ref().map(|(n, _)| n) || mode.starts_with("container:") {
-                continue;
-            }
-            let req = NetworkConnectRequest {
-                container: new_id.clone(),
-                endpoint_config: Some(endpoint(e, short)),
-            };
-            d.connect_network(net, req).await.map_err(|e| {
-                (
-                    Some(new_id.clone()),
-                    docker_err(&e, &format!("network {net}")),
-                )
-            })?;
-        }
+        connect_others(d, &old, &new_id).await.map_err(|(net, e)| {
+            (
+                Some(new_id.clone()),
+                ErrorBody {
+                    message: format!("network {net}: {}", e.message),
+                    ..e
+                },
+            )
+        })?;
         if running {
             d.start_container(&new_id, None).await.map_err(|e| {
                 (

@@ -1,5 +1,307 @@
-//! Backups. Today: the encryption of backup archives ([`crypt`]) and
-//! `berth backup decrypt`; the job queue, the archive writer and restore follow
-//! (issue 6).
+//! Backups: the archive format ([`archive`], [`digest`], [`pargz`], [`crypt`]), the
+//! catalog ([`catalog`]), the crash journal ([`journal`]) and the three jobs the queue
+//! runs — [`create`] (a backup), [`restore`] and verify — and backups brought in from
+//! outside ([`upload`], and [`rescan`] rebuilding the catalog from a storage). `berth backup decrypt` in
+//! `main.rs` uses [`crypt`] directly.
 
+pub mod archive;
+pub mod catalog;
+pub mod create;
 pub mod crypt;
+pub mod digest;
+pub mod hooks;
+pub mod journal;
+pub mod pargz;
+pub mod rescan;
+pub mod restore;
+pub mod upload;
+
+use std::sync::Arc;
+
+use berth_protocol::api::backups::{BackupStatus, BackupTarget, Consistency, Trigger};
+use berth_protocol::api::jobs::{JobState, LogLevel};
+use berth_protocol::error::{ErrorBody, ErrorCode};
+use bollard::Docker;
+use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use crate::jobs::{JobCtx, JobSpec};
+use crate::plugins::storage::{Session, StorageInstance};
+use crate::server::AppState;
+
+pub use rescan::RescanSpec;
+pub use restore::RestoreSpec;
+
+/// A backup job, as queued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupSpec {
+    #[serde(default)]
+    pub host: Option<String>,
+    pub target: BackupTarget,
+    pub consistency: Consistency,
+    /// `None`: the default storage at the time the job runs.
+    #[serde(default)]
+    pub storage: Option<String>,
+    /// Sealed with the installation key.
+    #[serde(default)]
+    pub passphrase: Option<String>,
+    #[serde(default)]
+    pub trigger: Trigger,
+    #[serde(default)]
+    pub hooks: berth_protocol::api::backups::Hooks,
+}
+
+/// A verification job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifySpec {
+    pub backup: String,
+    /// Sealed with the installation key.
+    #[serde(default)]
+    pub passphrase: Option<String>,
+}
+
+/// Runs one job of the queue; the message says what came of it.
+pub async fn run_job(
+    st: &Arc<AppState>,
+    spec: &JobSpec,
+    ctx: &JobCtx,
+) -> Result<String, ErrorBody> {
+    match spec {
+        // Boxed: each job's state machine is large and runs once.
+        JobSpec::Backup(s) => Box::pin(create::run(st, s, ctx)).await,
+        JobSpec::Restore(s) => Box::pin(restore::run(st, s, ctx)).await,
+        JobSpec::Verify(s) => Box::pin(verify(st, s, ctx)).await,
+        JobSpec::Rescan(s) => Box::pin(rescan::run(st, s, ctx)).await,
+    }
+}
+
+/// The storage instance named, or the default one.
+pub fn storage(st: &AppState, name: Option<&str>) -> Result<StorageInstance, ErrorBody> {
+    let name = match name {
+        Some(n) => n.to_owned(),
+        None => st
+            .store
+            .plugin_settings()
+            .map_err(|e| crate::ws::registry::internal(&e))?
+            .default_storage
+            .unwrap_or_else(|| crate::plugins::instances::LOCAL.to_owned()),
+    };
+    crate::api::storage_instances(st)
+        .into_iter()
+        .find(|i| i.name == name)
+        .ok_or_else(|| {
+            ErrorBody::new(ErrorCode::NotFound, format!("no storage instance {name:?}"))
+                .with_details(serde_json::json!({ "field": "storage" }))
+        })
+}
+
+/// Opens a storage session for a job.
+pub async fn session(st: &AppState, inst: &StorageInstance) -> Result<Session, ErrorBody> {
+    st.plugins.session(inst).await.map_err(|e| e.body())
+}
+
+/// Seals a passphrase for a queued job.
+pub fn seal_passphrase(st: &AppState, p: Option<&str>) -> Result<Option<String>, ErrorBody> {
+    match p {
+        None => Ok(None),
+        Some(p) if p.len() < 8 => Err(crate::ws::registry::bad_field(
+            "passphrase",
+            "a passphrase has at least 8 characters",
+        )),
+        Some(p) => Ok(Some(st.secret_key.seal(p.as_bytes()))),
+    }
+}
+
+/// Opens a job's sealed passphrase.
+pub fn open_passphrase(
+    st: &AppState,
+    sealed: Option<&str>,
+) -> Result<Option<crypt::Secret>, ErrorBody> {
+    sealed
+        .map(|s| {
+            st.secret_key
+                .open(s)
+                .map_err(|e| crate::ws::registry::internal(&e))
+                .and_then(|b| String::from_utf8(b).map_err(|e| crate::ws::registry::internal(&e)))
+                .map(crypt::Secret::Passphrase)
+        })
+        .transpose()
+}
+
+/// A volume's tar, read through a helper container (Docker's archive API), as a
+/// blocking `Read` for the archive thread. Must be created on the runtime.
+pub fn volume_reader(
+    d: &Docker,
+    helper: &str,
+) -> SyncIoBridge<impl tokio::io::AsyncRead + Unpin + Send + use<>> {
+    let o = DownloadFromContainerOptionsBuilder::default()
+        .path(&format!("{}/.", crate::docker::volpath::MOUNT))
+        .build();
+    let s = d
+        .download_from_container(helper, Some(o))
+        .map_err(std::io::Error::other);
+    SyncIoBridge::new(StreamReader::new(s))
+}
+
+/// An archive problem as a job error.
+pub fn io_body(e: &std::io::Error) -> ErrorBody {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => ErrorBody::new(ErrorCode::Forbidden, e.to_string()),
+        std::io::ErrorKind::InvalidData => ErrorBody::new(ErrorCode::Conflict, e.to_string()),
+        _ => ErrorBody::new(ErrorCode::Internal, e.to_string()),
+    }
+}
+
+/// Reads a stored backup whole: checksum as catalogued, manifest, every volume against
+/// its checksums.
+async fn verify(st: &Arc<AppState>, s: &VerifySpec, ctx: &JobCtx) -> Result<String, ErrorBody> {
+    ctx.set_state(JobState::Starting, "opening the backup");
+    ctx.set_backup(&s.backup);
+    let rec = st
+        .store
+        .backup(&s.backup)
+        .map_err(|e| crate::ws::registry::internal(&e))?
+        .ok_or_else(|| ErrorBody::new(ErrorCode::NotFound, format!("no backup {}", s.backup)))?;
+    let secret = open_passphrase(st, s.passphrase.as_deref())?;
+    let inst = storage(st, Some(&rec.entry.storage))?;
+    let sess = session(st, &inst).await?;
+    ctx.totals(rec.entry.size, rec.manifest.volumes.len() as u64);
+    ctx.set_state(JobState::Verifying, "verifying");
+    let walked = read_stored(&sess, &rec.entry.key, secret, ctx, |v, r| {
+        archive::check_volume(v, r)
+    })
+    .await?;
+    if walked.stored.sha256 != rec.entry.sha256 {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            "the backup is damaged: its checksum differs from the one recorded when it was made",
+        ));
+    }
+    ctx.log(
+        LogLevel::Info,
+        format!("sha256 {} matches", walked.stored.sha256),
+    );
+    Ok(format!(
+        "backup {} is intact ({} volumes, {} bytes)",
+        rec.entry.id,
+        walked.manifest.volumes.len(),
+        walked.stored.bytes
+    ))
+}
+
+/// Streams a stored object through [`archive::walk_archive`] on a blocking thread.
+pub async fn read_stored<F>(
+    sess: &Session,
+    key: &str,
+    secret: Option<crypt::Secret>,
+    ctx: &JobCtx,
+    on_volume: F,
+) -> Result<archive::Walked, ErrorBody>
+where
+    F: FnMut(
+            &berth_protocol::api::backups::ManifestVolume,
+            &mut dyn std::io::Read,
+        ) -> std::io::Result<()>
+        + Send
+        + 'static,
+{
+    let (w, r) = tokio::io::duplex(256 << 10);
+    let reader = SyncIoBridge::new(r);
+    let ctx2 = ctx.clone();
+    let walk = tokio::task::spawn_blocking(move || {
+        archive::walk_archive(reader, secret.as_ref(), Some(&ctx2), on_volume)
+    });
+    let got = sess.get(key, w).await;
+    let walked = walk.await.map_err(|e| crate::ws::registry::internal(&e))?;
+    match (got, walked) {
+        (_, Ok(w)) => Ok(w),
+        // The walk's own finding (damage, a wrong passphrase) says more than the
+        // broken pipe the storage then saw; a storage failure says more than the
+        // truncation the walk then saw.
+        (Err(e), Err(w))
+            if !matches!(
+                w.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            Err(e.body())
+        }
+        (_, Err(e)) => Err(io_body(&e)),
+    }
+}
+
+/// Removes what interrupted backups left: a `pending` catalog entry and its object.
+pub async fn reconcile(st: &Arc<AppState>) {
+    match st.jobs.reconcile(&st.store) {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            jobs = n,
+            "jobs interrupted by a stop of Berth marked failed"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot reconcile the job queue"),
+    }
+    release_held(st).await;
+    let pending = match catalog::pending(&st.store) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the backup catalog");
+            return;
+        }
+    };
+    for rec in pending {
+        discard(st, &rec.entry).await;
+    }
+}
+
+/// Starts again the containers the journal says an interrupted backup left stopped or
+/// paused. Entries stay while Docker cannot be reached, so the next call (before every
+/// job) retries them.
+pub async fn release_held(st: &AppState) {
+    match st.store.journal() {
+        Ok(j) if j.is_empty() => return,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the backup journal");
+            return;
+        }
+    }
+    let Ok(d) = st.hosts.local().docker().await else {
+        tracing::warn!("Docker unreachable: containers held by interrupted backups wait");
+        return;
+    };
+    match journal::reconcile(&d, &st.store).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            containers = n,
+            "containers held by interrupted backups released"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot read the backup journal"),
+    }
+}
+
+/// Deletes a backup's object (if any) and its catalog entry.
+pub async fn discard(st: &AppState, e: &berth_protocol::api::backups::BackupEntry) {
+    let deleted = match storage(st, Some(&e.storage)) {
+        Ok(inst) => match session(st, &inst).await {
+            Ok(s) => s.delete(&e.key).await.map_err(|e| e.to_string()),
+            Err(err) => Err(err.message),
+        },
+        Err(err) => Err(err.message),
+    };
+    if let Err(err) = deleted {
+        tracing::warn!(
+            backup = e.id,
+            key = e.key,
+            error = err,
+            "cannot delete a partial backup"
+        );
+    }
+    if e.status == BackupStatus::Pending {
+        tracing::warn!(backup = e.id, "partial backup removed");
+    }
+    if let Err(err) = st.store.delete_backup(&e.id) {
+        tracing::error!(backup = e.id, error = %err, "cannot update the catalog");
+    }
+}

@@ -53,7 +53,8 @@ pub async fn ensure_image(d: &Docker) -> Result<(), ErrorBody> {
     Ok(())
 }
 
-/// A created (never started) container mounting a volume read-only at [`MOUNT`];
+/// A created (never started) container mounting a volume (read-only unless restoring)
+/// at [`MOUNT`];
 /// removed when dropped.
 #[derive(Debug)]
 pub struct Helper {
@@ -63,6 +64,15 @@ pub struct Helper {
 
 impl Helper {
     pub async fn for_volume(d: &Docker, volume: &str) -> Result<Self, ErrorBody> {
+        Self::create(d, volume, true).await
+    }
+
+    /// A helper that may write into the volume (a restore's target).
+    pub async fn for_volume_rw(d: &Docker, volume: &str) -> Result<Self, ErrorBody> {
+        Self::create(d, volume, false).await
+    }
+
+    async fn create(d: &Docker, volume: &str, read_only: bool) -> Result<Self, ErrorBody> {
         ensure_image(d).await?;
         let mut suffix = [0u8; 6];
         let _ = getrandom::fill(&mut suffix);
@@ -76,7 +86,12 @@ impl Helper {
                     typ: Some(MountType::VOLUME),
                     source: Some(volume.to_owned()),
                     target: Some(MOUNT.to_owned()),
-                    read_only: Some(true),
+                    read_only: Some(read_only),
+                    // An empty volume stays empty: no copy-up of the image's files.
+                    volume_options: Some(bollard::models::MountVolumeOptions {
+                        no_copy: Some(true),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 }]),
                 network_mode: Some("none".to_owned()),
@@ -98,8 +113,23 @@ impl Helper {
     }
 }
 
+impl Helper {
+    /// Removes the helper now (dropping removes it in the background, which is too
+    /// late when the volume is to be removed next).
+    pub async fn remove(mut self) {
+        let id = std::mem::take(&mut self.id);
+        let o = RemoveContainerOptionsBuilder::default().force(true).build();
+        if let Err(e) = self.docker.remove_container(&id, Some(o)).await {
+            tracing::warn!(container = id, error = %e, "helper container left behind");
+        }
+    }
+}
+
 impl Drop for Helper {
     fn drop(&mut self) {
+        if self.id.is_empty() {
+            return;
+        }
         let d = self.docker.clone();
         let id = std::mem::take(&mut self.id);
         tokio::spawn(async move {

@@ -191,7 +191,10 @@ pub fn container_page(props: &Props) -> Html {
     html! {
         <section class="page" data-page="container" data-id={props.id.clone()}>
             <p class="crumbs"><Link<Route> to={Route::Containers}>{ "Containers" }</Link<Route>>{ " / " }</p>
-            <h1 id="container-name">{ name }</h1>
+            <h1 id="container-name">{ name.clone() }</h1>
+            { if matches!(inspect, Load::Ready(_)) { html!{
+                <super::backups::BackUpNow target={berth_protocol::api::backups::BackupTarget::Container { name: name.clone() }} />
+            } } else { html!{} } }
             <div class="tabs" role="tablist">
             { for Tab::ALL.iter().map(|&t| {
                 let tab = tab.clone();

@@ -1,4 +1,5 @@
-//! The dashboard: the server's readiness checks and live host figures.
+//! The dashboard: the server's readiness checks, live host figures, the last backups
+//! and failures.
 
 use std::collections::VecDeque;
 
@@ -189,6 +190,8 @@ pub fn dashboard() -> Html {
             { host }
             <h2>{ "Docker" }</h2>
             { docker_view(&info, &df) }
+            <h2>{ "Backups and jobs" }</h2>
+            <super::backups::RecentJobs />
             <h2>{ "Recent activity" }</h2>
             { if recent.borrow().is_empty() { html! { <p class="muted" id="recent-empty">{ "Nothing has happened since this page opened." }</p> } } else { html! {
                 <ul class="events" id="recent-events">

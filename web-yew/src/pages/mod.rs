@@ -2,6 +2,7 @@
 //! no fake data.
 
 mod audit;
+mod backups;
 mod container;
 mod containers;
 mod dashboard;
@@ -38,6 +39,8 @@ pub fn render(route: Route) -> Html {
         Route::Audit => html! { <audit::AuditPage /> },
         Route::Plugins => html! { <plugins::PluginsPage /> },
         Route::Settings => html! { <settings::SettingsPage /> },
+        Route::Backups => html! { <backups::BackupsPage /> },
+        Route::Jobs => html! { <backups::JobsPage /> },
         Route::Profile => html! { <profile::ProfilePage /> },
         Route::NotFound => html! {
             <section class="page" data-page="not-found">

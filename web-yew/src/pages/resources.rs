@@ -2,7 +2,8 @@
 //! safe (the host refuses in-use removals with a message naming the users).
 
 use berth_protocol::api::catalogue::{
-    ImagesList, ImagesPrune, ImagesRemove, NetworkRemove, NetworksList, VolumesList, VolumesRemove,
+    ImagesList, ImagesPrune, ImagesRemove, NetworkBackup, NetworkRemove, NetworksList, VolumesList,
+    VolumesRemove,
 };
 use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::api::images::RemoveImage;
@@ -164,6 +165,28 @@ pub fn networks_page() -> Html {
     let flash: Flash = use_state(|| None);
     let admin = ctx.user().is_some_and(|u| u.role.allows(Role::Admin));
     let remove = remover::<NetworkRemove>(ctx.ws.clone(), flash.clone(), reload.clone());
+    let operator = ctx.user().is_some_and(|u| u.role.allows(Role::Operator));
+    let backup = {
+        let (ws, flash) = (ctx.ws.clone(), flash.clone());
+        Callback::from(move |name: String| {
+            let (ws, flash) = (ws.clone(), flash.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let r = ws
+                    .call_m::<NetworkBackup>(NetworkRef {
+                        host: None,
+                        id: name.clone(),
+                    })
+                    .await
+                    .map(|q| {
+                        format!(
+                            "Backup of network {name} queued (job {}).",
+                            q.jobs.join(", ")
+                        )
+                    });
+                flash.set(Some(r));
+            });
+        })
+    };
     let body = match &list {
         Load::Loading => html! { <p>{ "Loading…" }</p> },
         Load::Failed(e) => error_view(e),
@@ -191,7 +214,12 @@ pub fn networks_page() -> Html {
                                 }) }</ul>
                             </details>
                         } } }</td>
-                        <td>{ if removable { html!{ <button class="small danger" onclick={Callback::from(move |_| remove.emit((label.clone(), p.clone())))}>{ "Remove" }</button> } } else { html!{} } }</td>
+                        <td>
+                            { if operator && !n.builtin { let (b, name) = (backup.clone(), n.name.clone()); html!{
+                                <button class="small network-backup" onclick={Callback::from(move |_| b.emit(name.clone()))}>{ "Back up" }</button>
+                            } } else { html!{} } }
+                            { if removable { html!{ <button class="small danger" onclick={Callback::from(move |_| remove.emit((label.clone(), p.clone())))}>{ "Remove" }</button> } } else { html!{} } }
+                        </td>
                     </tr>
                     }
                 }) }

@@ -164,6 +164,7 @@ pub fn volume_files_page(props: &Props) -> Html {
         <section class="page" data-page="volume-files" data-volume={props.name.clone()}>
             <p class="crumbs"><Link<Route> to={Route::Volumes}>{ "Volumes" }</Link<Route>>{ " / " }</p>
             <h1>{ &props.name }</h1>
+            <super::backups::BackUpNow target={berth_protocol::api::backups::BackupTarget::Volume { name: props.name.clone() }} />
             <nav class="path" id="files-path">
             { for crumbs(&here).into_iter().map(|(label, p)| {
                 let go = go.clone();

@@ -12,8 +12,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Empty, audit, auth, containers, events, hosts, images, networks, plugins, streams, system,
-    tokens, transfers, users, volumes,
+    Empty, audit, auth, backups, containers, events, hosts, images, jobs, networks, plugins,
+    streams, system, tokens, transfers, users, volumes,
 };
 use crate::role::Role;
 
@@ -196,6 +196,11 @@ methods! {
     NetworkInspect = "network.inspect" (networks::NetworkRef) -> serde_json::Value, Viewer, audited = false;
     /// Refused with `conflict` while containers are attached; built-ins never.
     NetworkRemove = "network.remove" (networks::NetworkRef) -> Empty, Admin, audited = true;
+    /// Queues a backup of the network's definition (as `backups.create` with a
+    /// network target).
+    NetworkBackup = "network.backup" (networks::NetworkRef) -> jobs::JobsQueued, Operator, audited = true;
+    /// Queues the restore of a network backup (as `backups.restore`; `name` renames it).
+    NetworkRestore = "network.restore" (backups::RestoreBackup) -> jobs::JobRef, Operator, audited = true;
     /// Every plugin with its kind, health and capabilities.
     PluginsList = "plugins.list" (Empty) -> plugins::PluginList, Viewer, audited = false;
     /// The configured storage instances.
@@ -234,6 +239,41 @@ methods! {
     NotificationsRoutes = "notifications.routes" (Empty) -> plugins::NotifyRoutes, Admin, audited = false;
     /// Sets the events of the notifier instances named; the others keep theirs.
     NotificationsSetRoutes = "notifications.set_routes" (plugins::NotifyRoutes) -> plugins::NotifyRoutes, Admin, audited = true;
+    /// Queues one backup job per target (a container with its volumes, or a volume).
+    BackupsCreate = "backups.create" (backups::CreateBackup) -> jobs::JobsQueued, Operator, audited = true;
+    /// The catalog, newest first.
+    BackupsList = "backups.list" (backups::BackupQuery) -> backups::BackupList, Viewer, audited = false;
+    /// Deletes a backup from its storage and the catalog.
+    BackupsDelete = "backups.delete" (backups::BackupRef) -> Empty, Admin, audited = true;
+    /// Deletes several backups; one result per id.
+    BackupsBulkDelete = "backups.bulk_delete" (backups::BulkDeleteBackups) -> containers::BulkResult, Admin, audited = true;
+    /// The manifest and every conflict a restore with these overrides would meet.
+    BackupsPreview = "backups.preview" (backups::RestoreBackup) -> backups::RestorePreview, Operator, audited = false;
+    /// A ticket to download the backup as stored (encrypted ones stay encrypted):
+    /// `GET /api/v1/transfers/{ticket}`, `Range` supported.
+    BackupsDownloadTicket = "backups.download_ticket" (backups::BackupRef) -> transfers::Ticket, Operator, audited = true;
+    /// A ticket to download several backups as one plain tar (`GET`, streamed, with
+    /// `Content-Length`): each object as stored, at `<kind>-<name>/<id>.tar.gz[.enc]`.
+    BackupsBundleTicket = "backups.bundle_ticket" (backups::BundleBackups) -> transfers::Ticket, Operator, audited = true;
+    /// A ticket to upload a backup file: `PUT /api/v1/transfers/{ticket}` streams it
+    /// into the storage, checked as it arrives; it enters the catalog only if whole
+    /// and intact (the response is its catalog entry), otherwise nothing is kept.
+    BackupsUploadTicket = "backups.upload_ticket" (backups::UploadBackup) -> transfers::Ticket, Operator, audited = true;
+    /// Queues a catalog rebuild: every backup object of the storage the catalog does
+    /// not know is read whole and, if intact, added (backups are self-describing).
+    BackupsRescan = "backups.rescan" (backups::RescanStorage) -> jobs::JobRef, Operator, audited = true;
+    /// Queues a restore: the container (or volume) back on this host, with overrides.
+    BackupsRestore = "backups.restore" (backups::RestoreBackup) -> jobs::JobRef, Operator, audited = true;
+    /// Queues a verification: the stored object re-read, its checksum, structure and
+    /// every volume's contents checked against the manifest.
+    BackupsVerify = "backups.verify" (backups::VerifyBackup) -> jobs::JobRef, Operator, audited = true;
+    /// Jobs, newest first.
+    JobsList = "jobs.list" (jobs::JobsQuery) -> jobs::JobList, Viewer, audited = false;
+    /// One job with its log.
+    JobsGet = "jobs.get" (jobs::JobRef) -> jobs::JobDetail, Viewer, audited = false;
+    /// Cancels a queued or running job; what it stopped is started again and nothing
+    /// partial is kept.
+    JobsCancel = "jobs.cancel" (jobs::JobRef) -> jobs::JobInfo, Operator, audited = true;
 }
 
 channels! {
@@ -252,6 +292,8 @@ channels! {
     /// A process in a container: binary frames both ways, `resize`, `eof`; `close`
     /// carries `exit_code`.
     Exec = "exec" (streams::ExecParams) -> system::BinaryFrames, Operator, Backpressure, binary = true, input = true;
+    /// Progress of one job, or of every job: latest value wins per job.
+    JobProgress = "job.progress" (jobs::JobProgressParams) -> jobs::JobProgress, Viewer, LatestValue, binary = false;
 }
 
 /// The role table of `docs/protocol.md`, generated from the catalogue.

@@ -6,11 +6,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod catalogue;
 pub mod containers;
 pub mod events;
 pub mod hosts;
 pub mod images;
+pub mod jobs;
 pub mod networks;
 pub mod plugins;
 pub mod streams;

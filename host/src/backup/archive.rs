@@ -1,0 +1,473 @@
+//! The archive as a stream, both ways: writing `manifest.json` and `volumes/<name>.tar`
+//! through tar → parallel gzip → (encryption) into a byte sink, and walking a stored
+//! archive back — checking the stored checksum, the manifest and every volume's tar —
+//! with each volume handed to a callback. Both run on a blocking thread and hold a
+//! bounded amount of memory whatever the size of the backup.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use berth_protocol::api::backups::{FORMAT_VERSION, Manifest, ManifestVolume};
+use bytes::Bytes;
+use flate2::Compression;
+use sha2::{Digest, Sha256};
+
+use super::crypt::{self, DecryptReader, EncryptWriter, Secret};
+use super::pargz::ParGz;
+use crate::jobs::JobCtx;
+
+pub const MANIFEST: &str = "manifest.json";
+
+/// The tar path of a volume inside a backup.
+pub fn volume_path(name: &str) -> String {
+    format!("volumes/{name}.tar")
+}
+
+/// Counts and hashes what passes through; optionally reports to a job.
+pub struct Tap<R> {
+    inner: R,
+    pub sha: Sha256,
+    pub n: u64,
+    progress: Option<(Arc<AtomicU64>, JobCtx)>,
+}
+
+impl<R> std::fmt::Debug for Tap<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tap")
+            .field("n", &self.n)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R> Tap<R> {
+    pub fn new(inner: R, ctx: Option<&JobCtx>) -> Self {
+        Self {
+            inner,
+            sha: Sha256::new(),
+            n: 0,
+            progress: ctx.map(|c| (c.byte_counter(), c.clone())),
+        }
+    }
+
+    pub fn hex(&self) -> String {
+        hex::encode(self.sha.clone().finalize())
+    }
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha.update(&buf[..n]);
+        self.n += n as u64;
+        if let Some((c, ctx)) = &self.progress {
+            c.fetch_add(n as u64, Ordering::Relaxed);
+            ctx.tick();
+        }
+        Ok(n)
+    }
+}
+
+/// Exactly `len` bytes of `inner`: fewer is an error (a tar entry's size is written
+/// before its data, so a source that shrank would corrupt the archive).
+struct Exact<'a, R> {
+    inner: &'a mut R,
+    left: u64,
+    what: &'a str,
+}
+
+impl<R: Read> Read for Exact<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let max = buf.len().min(self.left.try_into().unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..max])?;
+        if n == 0 {
+            return Err(changed(self.what));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn changed(what: &str) -> io::Error {
+    io::Error::other(format!(
+        "volume {what} changed while it was being backed up; use the stop or pause consistency for it"
+    ))
+}
+
+/// Where the archive's bytes go: plain or sealed.
+enum Out<W: Write> {
+    Plain(W),
+    Sealed(EncryptWriter<W>),
+}
+
+impl<W: Write> Write for Out<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Out::Plain(w) => w.write(b),
+            Out::Sealed(w) => w.write(b),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Out::Plain(w) => w.flush(),
+            Out::Sealed(w) => w.flush(),
+        }
+    }
+}
+
+/// What the writer produced.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// Hashes and counts the final bytes, then hands them on.
+struct Sink<W> {
+    inner: W,
+    sha: Sha256,
+    n: u64,
+}
+
+impl<W: Write> Write for Sink<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(b)?;
+        self.sha.update(&b[..n]);
+        self.n += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes a whole backup into `out`: the manifest first, then each volume's tar from
+/// its source (which must yield exactly the bytes measured for the manifest).
+pub fn write_archive<W: Write>(
+    out: W,
+    secret: Option<&Secret>,
+    manifest: &Manifest,
+    sources: Vec<(ManifestVolume, Box<dyn Read + Send>)>,
+    ctx: Option<&JobCtx>,
+) -> io::Result<(W, Written)> {
+    let sink = Sink {
+        inner: out,
+        sha: Sha256::new(),
+        n: 0,
+    };
+    let out = match secret {
+        Some(s) => Out::Sealed(EncryptWriter::new(sink, s).map_err(io::Error::from)?),
+        None => Out::Plain(sink),
+    };
+    let mut tar = tar::Builder::new(ParGz::new(out, Compression::default(), 0));
+    let json = serde_json::to_vec_pretty(manifest).map_err(io::Error::other)?;
+    let mtime = manifest.created_ms / 1000;
+    let mut h = tar::Header::new_gnu();
+    h.set_size(json.len() as u64);
+    h.set_mode(0o644);
+    h.set_mtime(mtime);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_cksum();
+    tar.append_data(&mut h, MANIFEST, &json[..])?;
+    for (v, src) in sources {
+        let mut src = Tap::new(src, ctx);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(v.tar_bytes);
+        h.set_mode(0o644);
+        h.set_mtime(mtime);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_cksum();
+        tar.append_data(
+            &mut h,
+            volume_path(&v.name),
+            Exact {
+                inner: &mut src,
+                left: v.tar_bytes,
+                what: &v.name,
+            },
+        )?;
+        // A source that grew, or whose bytes differ from the measured ones, is a
+        // volume that changed between the two reads.
+        let mut one = [0u8; 1];
+        if src.read(&mut one)? != 0 || src.hex() != v.sha256 {
+            return Err(changed(&v.name));
+        }
+        if let Some(c) = ctx {
+            c.item_done();
+        }
+    }
+    let gz = tar.into_inner()?;
+    let out = gz.finish()?;
+    let sink = match out {
+        Out::Plain(s) => s,
+        Out::Sealed(e) => e.finish()?,
+    };
+    let written = Written {
+        sha256: hex::encode(sink.sha.finalize()),
+        bytes: sink.n,
+    };
+    Ok((sink.inner, written))
+}
+
+/// What walking a stored archive found.
+#[derive(Debug, Clone)]
+pub struct Walked {
+    pub manifest: Manifest,
+    pub stored: Written,
+}
+
+/// Reads a stored backup from `raw` to its end: decrypts if it is sealed (and refuses
+/// without a secret), checks the manifest comes first and is a known format, hands
+/// each volume's tar to `on_volume` (which must read it), checks every volume of the
+/// manifest was there, and returns the manifest and the checksum of the raw bytes.
+pub fn walk_archive(
+    raw: impl Read,
+    secret: Option<&Secret>,
+    ctx: Option<&JobCtx>,
+    mut on_volume: impl FnMut(&ManifestVolume, &mut dyn Read) -> io::Result<()>,
+) -> io::Result<Walked> {
+    let mut tap = BufReader::with_capacity(256 << 10, Tap::new(raw, ctx));
+    let sealed = crypt::is_encrypted(tap.fill_buf()?);
+    let plain: Box<dyn Read + '_> = match (sealed, secret) {
+        (true, Some(s)) => Box::new(DecryptReader::new(&mut tap, s).map_err(io::Error::from)?),
+        (true, None) => {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "this backup is encrypted; give its passphrase",
+            ));
+        }
+        (false, _) => Box::new(&mut tap),
+    };
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(plain));
+    let mut manifest: Option<Manifest> = None;
+    let mut seen = Vec::new();
+    for entry in archive.entries()? {
+        let mut e = entry?;
+        let path = e.path()?.to_string_lossy().into_owned();
+        let Some(m) = &manifest else {
+            if path != MANIFEST {
+                return Err(damaged(format!(
+                    "the first entry is {path}, not {MANIFEST}"
+                )));
+            }
+            let mut json = Vec::new();
+            (&mut e).take(16 << 20).read_to_end(&mut json)?;
+            let m: Manifest = serde_json::from_slice(&json)
+                .map_err(|err| damaged(format!("{MANIFEST} does not parse: {err}")))?;
+            if m.format == 0 || m.format > FORMAT_VERSION {
+                return Err(damaged(format!(
+                    "backup format {} is not known to this Berth (it reads up to {FORMAT_VERSION})",
+                    m.format
+                )));
+            }
+            manifest = Some(m);
+            continue;
+        };
+        let Some(v) = m.volumes.iter().find(|v| volume_path(&v.name) == path) else {
+            return Err(damaged(format!("unexpected entry {path}")));
+        };
+        if e.size() != v.tar_bytes {
+            return Err(damaged(format!(
+                "{path} holds {} bytes, the manifest says {}",
+                e.size(),
+                v.tar_bytes
+            )));
+        }
+        on_volume(v, &mut e)?;
+        seen.push(v.name.clone());
+    }
+    let manifest = manifest.ok_or_else(|| damaged(format!("no {MANIFEST}")))?;
+    if let Some(missing) = manifest.volumes.iter().find(|v| !seen.contains(&v.name)) {
+        return Err(damaged(format!("volume {} is missing", missing.name)));
+    }
+    // The rest (tar padding, gzip trailer, the last sealed chunk) is part of what
+    // was stored: read it, so the checksum covers every byte.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink())?;
+    drop(rest);
+    let tap = tap.into_inner();
+    Ok(Walked {
+        manifest,
+        stored: Written {
+            sha256: tap.hex(),
+            bytes: tap.n,
+        },
+    })
+}
+
+/// The archive is not what it should be.
+pub fn damaged(msg: String) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("the backup is damaged: {msg}"),
+    )
+}
+
+/// Reads a volume's tar from a walk and checks it against its manifest entry (its
+/// sha256 and its content digest).
+pub fn check_volume(v: &ManifestVolume, r: &mut dyn Read) -> io::Result<()> {
+    let mut tap = Tap::new(r, None);
+    let d = super::digest::digest_tar(&mut tap)?;
+    io::copy(&mut tap, &mut io::sink())?;
+    if tap.hex() != v.sha256 || d.hex != v.content_digest {
+        return Err(damaged(format!(
+            "volume {} does not match its checksum",
+            v.name
+        )));
+    }
+    Ok(())
+}
+
+/// A `Write` into an async channel (the storage upload reads the other end).
+#[derive(Debug)]
+pub struct ChanWriter(pub tokio::sync::mpsc::Sender<io::Result<Bytes>>);
+
+impl Write for ChanWriter {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.0
+            .blocking_send(Ok(Bytes::copy_from_slice(b)))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the upload ended"))?;
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_protocol::api::backups::{BackupTarget, Consistency, Trigger};
+
+    fn volume_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (n, d) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(d.len() as u64);
+            h.set_mode(0o600);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_cksum();
+            b.append_data(&mut h, n, *d).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn manifest_for(vols: &[(&str, &[u8])]) -> Manifest {
+        Manifest {
+            format: FORMAT_VERSION,
+            berth_version: "test".into(),
+            id: "b-1".into(),
+            host: "h".into(),
+            created_ms: 1_700_000_000_000,
+            trigger: Trigger::Manual,
+            consistency: Consistency::Stop,
+            target: BackupTarget::Volume { name: "v".into() },
+            container: None,
+            network: None,
+            was_running: false,
+            image_id: None,
+            volumes: vols
+                .iter()
+                .map(|(n, t)| ManifestVolume {
+                    name: (*n).into(),
+                    destination: None,
+                    tar_bytes: t.len() as u64,
+                    sha256: hex::encode(Sha256::digest(t)),
+                    content_digest: super::super::digest::digest_tar(*t).unwrap().hex,
+                    entries: 1,
+                    driver: "local".into(),
+                    labels: Default::default(),
+                })
+                .collect(),
+            binds_not_included: vec![],
+        }
+    }
+
+    fn round_trip(secret: Option<&Secret>) {
+        let a = volume_tar(&[("x", b"hello")]);
+        let b = volume_tar(&[("y", &[7u8; 300_000])]);
+        let m = manifest_for(&[("a", &a), ("b", &b)]);
+        let sources: Vec<(ManifestVolume, Box<dyn Read + Send>)> = vec![
+            (m.volumes[0].clone(), Box::new(io::Cursor::new(a.clone()))),
+            (m.volumes[1].clone(), Box::new(io::Cursor::new(b.clone()))),
+        ];
+        let (stored, w) = write_archive(Vec::new(), secret, &m, sources, None).unwrap();
+        assert_eq!(w.bytes, stored.len() as u64);
+        let mut got = Vec::new();
+        let walked = walk_archive(&stored[..], secret, None, |v, r| {
+            let mut t = Vec::new();
+            r.read_to_end(&mut t)?;
+            got.push((v.name.clone(), t));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(walked.manifest, m);
+        assert_eq!(walked.stored.sha256, w.sha256);
+        assert_eq!(got, vec![("a".to_owned(), a), ("b".to_owned(), b)]);
+        // Every volume checks against the manifest; a flipped byte does not.
+        walk_archive(&stored[..], secret, None, check_volume).unwrap();
+        let mut bad = stored.clone();
+        let i = bad.len() / 2;
+        bad[i] ^= 1;
+        assert!(walk_archive(&bad[..], secret, None, check_volume).is_err());
+    }
+
+    #[test]
+    fn plain_and_sealed_archives_round_trip_and_damage_is_found() {
+        round_trip(None);
+        round_trip(Some(&Secret::Key([9; 32])));
+    }
+
+    #[test]
+    fn a_source_that_changed_fails_the_write() {
+        let a = volume_tar(&[("x", b"hello")]);
+        let m = manifest_for(&[("a", &a)]);
+        let shorter = a[..a.len() - 512].to_vec();
+        let r = write_archive(
+            Vec::new(),
+            None,
+            &m,
+            vec![(m.volumes[0].clone(), Box::new(io::Cursor::new(shorter)))],
+            None,
+        );
+        assert!(r.unwrap_err().to_string().contains("changed"));
+        let mut other = a.clone();
+        other[600] ^= 1;
+        let r = write_archive(
+            Vec::new(),
+            None,
+            &m,
+            vec![(m.volumes[0].clone(), Box::new(io::Cursor::new(other)))],
+            None,
+        );
+        assert!(r.unwrap_err().to_string().contains("changed"));
+    }
+
+    #[test]
+    fn an_encrypted_backup_needs_its_secret() {
+        let a = volume_tar(&[("x", b"hello")]);
+        let m = manifest_for(&[("a", &a)]);
+        let (stored, _) = write_archive(
+            Vec::new(),
+            Some(&Secret::Key([1; 32])),
+            &m,
+            vec![(m.volumes[0].clone(), Box::new(io::Cursor::new(a)))],
+            None,
+        )
+        .unwrap();
+        let e = walk_archive(&stored[..], None, None, check_volume).unwrap_err();
+        assert!(e.to_string().contains("passphrase"));
+        let e =
+            walk_archive(&stored[..], Some(&Secret::Key([2; 32])), None, check_volume).unwrap_err();
+        assert!(e.to_string().contains("wrong passphrase"), "{e}");
+    }
+}

@@ -1,0 +1,574 @@
+//! A restore job: conflicts are checked before anything changes (the container name,
+//! each volume, the image); volumes are created (or emptied, when the user said
+//! overwrite) and filled through never-started helpers straight from the stored
+//! archive; each restored volume is read back and its content digest compared with
+//! the manifest's; then the container is recreated from its backed-up configuration
+//! with the overrides, and started.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use berth_protocol::api::backups::{
+    BackupTarget, Conflict, ConflictKind, ExistingVolume, Manifest, RestoreBackup,
+};
+use berth_protocol::api::jobs::{JobState, LogLevel};
+use berth_protocol::error::{ErrorBody, ErrorCode};
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, NetworkCreateRequest, PortBinding,
+    VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveVolumeOptionsBuilder,
+    UploadToContainerOptionsBuilder,
+};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::{archive, digest, open_passphrase, session, storage, volume_reader};
+use crate::docker::errors::docker_err;
+use crate::docker::helper::Helper;
+use crate::jobs::JobCtx;
+use crate::server::AppState;
+use crate::ws::registry::internal;
+
+/// A restore job, as queued: the request with its passphrase sealed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreSpec {
+    pub request: RestoreBackup,
+}
+
+async fn volume_users(d: &Docker, name: &str) -> Result<Vec<String>, ErrorBody> {
+    let users = d
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&HashMap::from([(
+                    "volume".to_owned(),
+                    vec![name.to_owned()],
+                )]))
+                .build(),
+        ))
+        .await
+        .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
+    Ok(users
+        .into_iter()
+        .filter(|c| {
+            c.labels
+                .as_ref()
+                .is_none_or(|l| !l.contains_key(crate::docker::helper::LABEL))
+        })
+        .filter_map(|c| c.names.and_then(|n| n.first().cloned()))
+        .map(|n| n.trim_start_matches('/').to_owned())
+        .collect())
+}
+
+pub async fn run(
+    st: &Arc<AppState>,
+    spec: &RestoreSpec,
+    ctx: &JobCtx,
+) -> Result<String, ErrorBody> {
+    let req = &spec.request;
+    ctx.set_state(JobState::Starting, "checking for conflicts");
+    ctx.set_backup(&req.id);
+    let rec = st
+        .store
+        .backup(&req.id)
+        .map_err(|e| internal(&e))?
+        .ok_or_else(|| ErrorBody::new(ErrorCode::NotFound, format!("no backup {}", req.id)))?;
+    let manifest = rec.manifest.clone();
+    let host = st.hosts.get(req.host.as_deref())?;
+    let d = host.docker().await?;
+    let secret = open_passphrase(st, req.passphrase.as_deref())?;
+    if rec.entry.encrypted && secret.is_none() {
+        return Err(crate::ws::registry::bad_field(
+            "passphrase",
+            "this backup is encrypted; give its passphrase",
+        ));
+    }
+
+    // Conflicts first: nothing changes unless everything can be restored.
+    let checked = check(&d, &manifest, req).await?;
+    checked.refuse()?;
+    for c in &checked.conflicts {
+        ctx.log(LogLevel::Warn, c.message.clone());
+    }
+    let missing_nets: Vec<String> = checked
+        .conflicts
+        .iter()
+        .filter(|c| c.kind == ConflictKind::NetworkMissing)
+        .map(|c| c.name.clone())
+        .collect();
+    let Checked {
+        recreate,
+        container,
+        ..
+    } = checked;
+    let target_of = |v: &str| req.volumes.get(v).cloned().unwrap_or_else(|| v.to_owned());
+    ctx.check()?;
+
+    // Volumes: created fresh (the old ones first removed when overwriting).
+    ctx.set_state(JobState::Running, "creating volumes");
+    for name in &recreate {
+        d.remove_volume(name, Some(RemoveVolumeOptionsBuilder::default().build()))
+            .await
+            .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
+        ctx.log(
+            LogLevel::Warn,
+            format!("volume {name} emptied for the restore"),
+        );
+    }
+    let mut helpers = HashMap::new();
+    for v in &manifest.volumes {
+        let name = target_of(&v.name);
+        let mut labels: HashMap<String, String> = v.labels.clone().into_iter().collect();
+        labels.insert("dev.berth.restored-from".into(), rec.entry.id.clone());
+        d.create_volume(VolumeCreateRequest {
+            name: Some(name.clone()),
+            driver: Some(v.driver.clone()),
+            labels: Some(labels),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
+        helpers.insert(v.name.clone(), Helper::for_volume_rw(&d, &name).await?);
+    }
+
+    // Data: the archive streamed once, each volume's tar into its helper.
+    ctx.totals(rec.entry.size, manifest.volumes.len() as u64);
+    ctx.phase("restoring data");
+    let inst = storage(st, Some(&rec.entry.storage))?;
+    let sess = session(st, &inst).await?;
+    let rt = tokio::runtime::Handle::current();
+    let targets: HashMap<String, String> = helpers
+        .iter()
+        .map(|(k, h)| (k.clone(), h.id.clone()))
+        .collect();
+    let d2 = d.clone();
+    let ctx2 = ctx.clone();
+    let upload = move |v: &berth_protocol::api::backups::ManifestVolume,
+                       r: &mut dyn std::io::Read| {
+        let helper = targets.get(&v.name).cloned().unwrap_or_default();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+        let d3 = d2.clone();
+        let up = rt.spawn(async move {
+            let body =
+                bollard::body_try_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+            d3.upload_to_container(
+                &helper,
+                Some(
+                    UploadToContainerOptionsBuilder::default()
+                        .path(crate::docker::volpath::MOUNT)
+                        .build(),
+                ),
+                body,
+            )
+            .await
+        });
+        let mut tap = archive::Tap::new(r, None);
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            let n = std::io::Read::read(&mut tap, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            if tx
+                .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                .is_err()
+            {
+                break;
+            }
+        }
+        if tap.hex() != v.sha256 {
+            let _ = tx.blocking_send(Err(std::io::Error::other("checksum mismatch")));
+            drop(tx);
+            let _ = rt.block_on(up);
+            return Err(archive::damaged(format!(
+                "volume {} does not match its checksum",
+                v.name
+            )));
+        }
+        drop(tx);
+        rt.block_on(up)
+            .map_err(std::io::Error::other)?
+            .map_err(|e| std::io::Error::other(format!("Docker refused volume {}: {e}", v.name)))?;
+        ctx2.item_done();
+        Ok(())
+    };
+    let walked = tokio::select! {
+        r = super::read_stored(&sess, &rec.entry.key, secret, ctx, upload) => r,
+        () = ctx.cancel.cancelled() => Err(ctx.cancelled()),
+    };
+    for (_, h) in helpers {
+        h.remove().await;
+    }
+    if let Err(e) = walked {
+        undo_volumes(
+            &d,
+            &manifest
+                .volumes
+                .iter()
+                .map(|v| target_of(&v.name))
+                .collect::<Vec<_>>(),
+            ctx,
+        )
+        .await;
+        return Err(e);
+    }
+
+    // Proof: each volume read back as it now is, against the manifest.
+    ctx.set_state(JobState::Verifying, "verifying restored volumes");
+    for v in &manifest.volumes {
+        let name = target_of(&v.name);
+        let h = Helper::for_volume(&d, &name).await?;
+        let src = volume_reader(&d, &h.id);
+        let got = tokio::task::spawn_blocking(move || digest::digest_tar(src))
+            .await
+            .map_err(|e| internal(&e))?
+            .map_err(|e| super::io_body(&e))?;
+        if got.hex != v.content_digest {
+            return Err(ErrorBody::new(
+                ErrorCode::Internal,
+                format!(
+                    "volume {name} reads back differently from the backup (content digest {} ≠ {})",
+                    got.hex, v.content_digest
+                ),
+            ));
+        }
+        ctx.log(
+            LogLevel::Info,
+            format!("volume {name}: {} entries verified", got.entries),
+        );
+    }
+
+    if let (BackupTarget::Network { name }, Some(n)) = (&manifest.target, &manifest.network) {
+        let name = req.name.clone().unwrap_or_else(|| name.clone());
+        ctx.phase(&format!("creating network {name}"));
+        // The inspect document and the create request share Docker's field names.
+        let mut body: NetworkCreateRequest =
+            serde_json::from_value(n.clone()).map_err(|e| internal(&e))?;
+        body.name = name.clone();
+        body.labels
+            .get_or_insert_with(HashMap::new)
+            .insert("dev.berth.restored-from".into(), rec.entry.id.clone());
+        d.create_network(body)
+            .await
+            .map_err(|e| docker_err(&e, &format!("network {name}")))?;
+        return Ok(format!("restored network {name} from {}", rec.entry.id));
+    }
+    let Some((name, c)) = container else {
+        let names: Vec<String> = manifest
+            .volumes
+            .iter()
+            .map(|v| target_of(&v.name))
+            .collect();
+        return Ok(format!(
+            "restored volume {} from {}, verified",
+            names.join(", "),
+            rec.entry.id
+        ));
+    };
+    ctx.phase(&format!("creating container {name}"));
+    let renamed: BTreeMap<String, String> = manifest
+        .volumes
+        .iter()
+        .map(|v| (v.name.clone(), target_of(&v.name)))
+        .collect();
+    let mut body = create_body(&c, &renamed, &req.ports)?;
+    if let Some(hc) = body.host_config.as_mut()
+        && hc
+            .network_mode
+            .as_ref()
+            .is_some_and(|m| missing_nets.contains(m))
+    {
+        hc.network_mode = None;
+        body.networking_config = None;
+    }
+    let created = d
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+            body,
+        )
+        .await
+        .map_err(|e| docker_err(&e, &format!("container {name}")))?;
+    if let Err((net, e)) = crate::api::redeploy::connect_others(&d, &c, &created.id).await {
+        ctx.log(
+            LogLevel::Warn,
+            format!("not connected to network {net}: {}", e.message),
+        );
+    }
+    let start = req.start.unwrap_or(manifest.was_running);
+    if start {
+        d.start_container(&created.id, None)
+            .await
+            .map_err(|e| docker_err(&e, &format!("container {name}")))?;
+    }
+    Ok(format!(
+        "restored container {name} from {}{}, volumes verified",
+        rec.entry.id,
+        if start { " and started it" } else { "" }
+    ))
+}
+
+/// Removes volumes a failed restore created.
+async fn undo_volumes(d: &Docker, names: &[String], ctx: &JobCtx) {
+    for n in names {
+        if d.remove_volume(n, Some(RemoveVolumeOptionsBuilder::default().build()))
+            .await
+            .is_ok()
+        {
+            ctx.log(
+                LogLevel::Warn,
+                format!("volume {n} removed again (the restore failed)"),
+            );
+        }
+    }
+}
+
+/// The create body of a container like the backed-up one: its configuration, volume
+/// mounts renamed, host ports remapped.
+fn create_body(
+    c: &ContainerInspectResponse,
+    volumes: &BTreeMap<String, String>,
+    ports: &BTreeMap<String, u16>,
+) -> Result<ContainerCreateBody, ErrorBody> {
+    let mut body = crate::api::redeploy::create_body(c)?;
+    if let Some(hc) = body.host_config.as_mut() {
+        if let Some(mounts) = hc.mounts.as_mut() {
+            for m in mounts {
+                if let Some(src) = m.source.as_mut()
+                    && let Some(to) = volumes.get(src.as_str())
+                {
+                    *src = to.clone();
+                }
+            }
+        }
+        if let Some(binds) = hc.binds.as_mut() {
+            for b in binds {
+                if let Some((src, rest)) = b.split_once(':')
+                    && let Some(to) = volumes.get(src)
+                {
+                    *b = format!("{to}:{rest}");
+                }
+            }
+        }
+        if let Some(pb) = hc.port_bindings.as_mut() {
+            for (port, to) in ports {
+                let Some(slot) = pb.get_mut(port) else {
+                    return Err(crate::ws::registry::bad_field(
+                        "ports",
+                        format!("the container publishes no {port}"),
+                    ));
+                };
+                *slot = Some(vec![PortBinding {
+                    host_ip: None,
+                    host_port: Some(if *to == 0 {
+                        String::new()
+                    } else {
+                        to.to_string()
+                    }),
+                }]);
+            }
+        } else if let Some(p) = ports.keys().next() {
+            return Err(crate::ws::registry::bad_field(
+                "ports",
+                format!("the container publishes no {p}"),
+            ));
+        }
+    }
+    // Mounts Docker recorded only in `Mounts` (an anonymous `VOLUME` of the image) come
+    // back by themselves; named ones are in the host config above.
+    Ok(body)
+}
+
+/// What a restore will do, once nothing stands in its way.
+#[derive(Debug)]
+pub struct Checked {
+    /// Existing volumes to be emptied (overwrite).
+    pub recreate: Vec<String>,
+    /// The container's name and its backed-up configuration.
+    pub container: Option<(String, ContainerInspectResponse)>,
+    /// Everything in the way; the restore runs only when this is empty.
+    pub conflicts: Vec<Conflict>,
+}
+
+impl Checked {
+    /// The first conflict that stops a restore, as the error its request gets. A
+    /// missing network does not stop it: the container joins the default network.
+    pub fn refuse(&self) -> Result<(), ErrorBody> {
+        let Some(c) = self
+            .conflicts
+            .iter()
+            .find(|c| c.kind != ConflictKind::NetworkMissing)
+        else {
+            return Ok(());
+        };
+        let code = if c.kind == ConflictKind::ImageMissing {
+            ErrorCode::NotFound
+        } else {
+            ErrorCode::Conflict
+        };
+        let field = match c.kind {
+            ConflictKind::NameInUse => "name",
+            ConflictKind::PortTaken => "ports",
+            ConflictKind::ImageMissing => "image",
+            ConflictKind::NetworkMissing => "network",
+            ConflictKind::VolumeExists | ConflictKind::VolumeInUse => "volumes",
+        };
+        Err(ErrorBody::new(code, c.message.clone())
+            .with_details(serde_json::json!({ "field": field, "conflicts": self.conflicts.len() })))
+    }
+}
+
+/// Host ports (`"8080"`) that running containers publish.
+async fn ports_in_use(d: &Docker) -> Result<Vec<u16>, ErrorBody> {
+    let running = d
+        .list_containers(Some(ListContainersOptionsBuilder::default().build()))
+        .await
+        .map_err(|e| docker_err(&e, "containers"))?;
+    Ok(running
+        .into_iter()
+        .flat_map(|c| c.ports.unwrap_or_default())
+        .filter_map(|p| p.public_port)
+        .collect())
+}
+
+/// Everything a restore would meet on this host: the name in use, volumes that exist
+/// (or are in use, when overwriting), host ports taken, the image or networks missing.
+/// Names that cannot be Docker names are `bad_request` at once.
+pub async fn check(
+    d: &Docker,
+    manifest: &Manifest,
+    req: &RestoreBackup,
+) -> Result<Checked, ErrorBody> {
+    let target_of = |v: &str| req.volumes.get(v).cloned().unwrap_or_else(|| v.to_owned());
+    let mut conflicts = Vec::new();
+    let mut recreate = Vec::new();
+    let mut add = |kind, name: String, message: String| {
+        conflicts.push(Conflict {
+            kind,
+            name,
+            message,
+        });
+    };
+    for v in &manifest.volumes {
+        let name = target_of(&v.name);
+        crate::api::docker_args::object("volumes", &name)?;
+        if d.inspect_volume(&name).await.is_ok() {
+            match req.existing {
+                ExistingVolume::Refuse => add(
+                    ConflictKind::VolumeExists,
+                    name.clone(),
+                    format!(
+                        "volume {name} already exists; restore into a new name or choose overwrite"
+                    ),
+                ),
+                ExistingVolume::Overwrite => {
+                    let users = volume_users(d, &name).await?;
+                    if users.is_empty() {
+                        recreate.push(name.clone());
+                    } else {
+                        add(
+                            ConflictKind::VolumeInUse,
+                            name.clone(),
+                            format!(
+                                "volume {name} is used by {}; remove or stop-and-remove them first",
+                                users.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if let BackupTarget::Network { name } = &manifest.target {
+        let name = req.name.clone().unwrap_or_else(|| name.clone());
+        crate::api::docker_args::object("name", &name)?;
+        if d.inspect_network(&name, None).await.is_ok() {
+            add(
+                ConflictKind::NameInUse,
+                name.clone(),
+                format!("a network named {name} already exists; restore it under another name"),
+            );
+        }
+    }
+    let container = match (&manifest.target, &manifest.container) {
+        (BackupTarget::Container { name }, Some(c)) => {
+            let name = req.name.clone().unwrap_or_else(|| name.clone());
+            crate::api::docker_args::object("name", &name)?;
+            if d.inspect_container(&name, None).await.is_ok() {
+                add(
+                    ConflictKind::NameInUse,
+                    name.clone(),
+                    format!("a container named {name} already exists"),
+                );
+            }
+            let c: ContainerInspectResponse =
+                serde_json::from_value(c.clone()).map_err(|e| internal(&e))?;
+            let image = c
+                .config
+                .as_ref()
+                .and_then(|c| c.image.clone())
+                .unwrap_or_default();
+            let by_id = manifest.image_id.as_deref().unwrap_or_default();
+            if d.inspect_image(&image).await.is_err()
+                && (by_id.is_empty() || d.inspect_image(by_id).await.is_err())
+            {
+                add(
+                    ConflictKind::ImageMissing,
+                    image.clone(),
+                    format!(
+                        "image {image} is not on this host; pull or load it, then restore again"
+                    ),
+                );
+            }
+            // Host ports as they will be published (after remapping).
+            let bindings = c
+                .host_config
+                .as_ref()
+                .and_then(|h| h.port_bindings.clone())
+                .unwrap_or_default();
+            let taken = ports_in_use(d).await?;
+            for (port, b) in &bindings {
+                let wanted: Vec<u16> = match req.ports.get(port) {
+                    Some(to) => vec![*to],
+                    None => b
+                        .iter()
+                        .flatten()
+                        .filter_map(|x| x.host_port.as_deref().and_then(|p| p.parse().ok()))
+                        .collect(),
+                };
+                for p in wanted.into_iter().filter(|p| *p != 0 && taken.contains(p)) {
+                    add(
+                        ConflictKind::PortTaken,
+                        p.to_string(),
+                        format!("host port {p} (for {port}) is taken; remap it"),
+                    );
+                }
+            }
+            let nets = c
+                .network_settings
+                .as_ref()
+                .and_then(|n| n.networks.clone())
+                .unwrap_or_default();
+            for net in nets.keys() {
+                if d.inspect_network(net, None).await.is_err() {
+                    add(
+                        ConflictKind::NetworkMissing,
+                        net.clone(),
+                        format!(
+                            "network {net} does not exist on this host; the container will not be connected to it"
+                        ),
+                    );
+                }
+            }
+            Some((name, c))
+        }
+        _ => None,
+    };
+    Ok(Checked {
+        recreate,
+        container,
+        conflicts,
+    })
+}

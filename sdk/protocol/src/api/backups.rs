@@ -1,0 +1,335 @@
+//! Backups: what is backed up, the catalog, restores. A backup is one `.tar.gz`
+//! (optionally encrypted) in a storage instance; its layout is in
+//! `docs/backup-format.md`.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The archive layout version this Berth writes (and the newest it reads).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// How a container is held still while its volumes are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Consistency {
+    /// Stopped for the read and started again (only if it was running): the default.
+    #[default]
+    Stop,
+    /// Frozen (cgroup freezer) for the read: crash-consistent, no restart.
+    Pause,
+    /// Read while running; a volume that changes during the backup fails it.
+    Hot,
+}
+
+/// What one backup holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BackupTarget {
+    /// A container's configuration and its named volumes.
+    Container { name: String },
+    /// One volume.
+    Volume { name: String },
+    /// A network's definition (driver, IPAM, options, labels).
+    Network { name: String },
+}
+
+impl BackupTarget {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Container { name } | Self::Volume { name } | Self::Network { name } => name,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Container { .. } => "container",
+            Self::Volume { .. } => "volume",
+            Self::Network { .. } => "network",
+        }
+    }
+}
+
+/// Who started a backup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    #[default]
+    Manual,
+    Scheduled,
+}
+
+/// `backups.create`: one job per target, queued in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreateBackup {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub targets: Vec<BackupTarget>,
+    /// Default: `stop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<Consistency>,
+    /// A storage instance; the default storage when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    /// Encrypts the backup with a key derived from this passphrase (argon2id). It is
+    /// kept sealed only until the job has run, and never returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+    /// Commands run inside a container before and after its backup; each field
+    /// overrides the container's `berth.backup.*` label.
+    #[serde(default, skip_serializing_if = "Hooks::is_empty")]
+    pub hooks: Hooks,
+}
+
+/// Pre/post backup hooks: shell commands run inside the (running) container with
+/// `sh -c`, before it is stopped or paused and after it runs again. Labels on the
+/// container set them too: `berth.backup.pre`, `berth.backup.post`,
+/// `berth.backup.hook_timeout` (seconds), `berth.backup.hook_mode`
+/// (`essential`|`optional`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Hooks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<String>,
+    /// Seconds each hook may take (default 60, at most 3,600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<u32>,
+    /// Essential (default): a failing hook fails the backup. Optional: it is logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub essential: Option<bool>,
+}
+
+impl Hooks {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Where a backup stands in the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupStatus {
+    /// Being written or verified; not yet usable.
+    Pending,
+    /// Written, re-read and checked.
+    Complete,
+}
+
+/// One backup in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BackupEntry {
+    pub id: String,
+    pub target: BackupTarget,
+    pub host: String,
+    pub trigger: Trigger,
+    pub consistency: Consistency,
+    /// The storage instance holding it, and its object key there.
+    pub storage: String,
+    pub key: String,
+    /// Bytes as stored.
+    pub size: u64,
+    pub created_ms: u64,
+    pub encrypted: bool,
+    /// SHA-256 of the object as stored (hex).
+    pub sha256: String,
+    pub status: BackupStatus,
+    /// The volumes inside, by their original names.
+    pub volumes: Vec<String>,
+    /// Bytes of volume data (tar streams) before compression.
+    pub data_bytes: u64,
+}
+
+/// `backups.list`: newest first, filtered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BackupQuery {
+    /// Only backups of targets with this name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BackupList {
+    pub backups: Vec<BackupEntry>,
+}
+
+/// `backups.upload_ticket`: where an uploaded backup goes, and the passphrase that
+/// checks an encrypted one (it is stored as uploaded, still encrypted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UploadBackup {
+    /// A storage instance (the default one when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+}
+
+/// `backups.bundle_ticket`: several backups downloaded as one tar.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BundleBackups {
+    /// 1 to 100 complete backups, each once.
+    pub ids: Vec<String>,
+}
+
+/// `backups.rescan`: the storage to read, and the passphrase for its encrypted objects
+/// (those it does not open are reported, not added).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RescanStorage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BackupRef {
+    pub id: String,
+}
+
+/// `backups.verify`: re-reads a backup as a job.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VerifyBackup {
+    pub id: String,
+    /// Needed for an encrypted backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+}
+
+/// What happens to a volume that already exists under the name a restore wants.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExistingVolume {
+    /// The restore is refused with `conflict` naming the volume (default).
+    #[default]
+    Refuse,
+    /// The volume is emptied and refilled; refused while a container uses it.
+    Overwrite,
+}
+
+/// `backups.restore`: a backup back onto this host, with overrides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RestoreBackup {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+    /// The container's (or network's) name; the original name when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Volume names: original → name to restore into. Unnamed volumes keep their
+    /// name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volumes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub existing: ExistingVolume,
+    /// Host ports: `"<container port>/<proto>"` (e.g. `80/tcp`) → the host port to
+    /// publish it on instead (0: a free port Docker picks).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: BTreeMap<String, u16>,
+    /// Start the restored container; by default it starts if it was running when
+    /// backed up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<bool>,
+}
+
+/// One volume inside a backup (`volumes/<name>.tar`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ManifestVolume {
+    pub name: String,
+    /// Where the container mounted it (container backups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// Bytes of `volumes/<name>.tar`.
+    pub tar_bytes: u64,
+    /// SHA-256 of `volumes/<name>.tar` (hex).
+    pub sha256: String,
+    /// A digest of the volume's contents independent of the tar's order: every entry's
+    /// path, type, mode, owner, size, link target and data (see
+    /// `docs/backup-format.md`). A restore re-reads the volume and compares it.
+    pub content_digest: String,
+    /// Files, directories and links.
+    pub entries: u64,
+    /// The volume's driver and labels, to recreate it alike.
+    pub driver: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `manifest.json`, the first entry of every backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Manifest {
+    pub format: u32,
+    pub berth_version: String,
+    pub id: String,
+    /// The Docker host's name.
+    pub host: String,
+    pub created_ms: u64,
+    pub trigger: Trigger,
+    pub consistency: Consistency,
+    pub target: BackupTarget,
+    /// Docker's inspect document of the container, whole (container backups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<serde_json::Value>,
+    /// Docker's inspect document of the network (network backups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<serde_json::Value>,
+    /// Whether the container was running when backed up.
+    #[serde(default)]
+    pub was_running: bool,
+    /// The image's id (digest) at backup time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    pub volumes: Vec<ManifestVolume>,
+    /// Bind mounts of the container: not backed up (host paths), listed so a restore
+    /// can say what it does not bring back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binds_not_included: Vec<String>,
+}
+
+/// What stands in a restore's way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// A container with the restore's name exists.
+    NameInUse,
+    /// A volume with a target name exists (and `existing` is `refuse`).
+    VolumeExists,
+    /// A volume to overwrite is used by a container.
+    VolumeInUse,
+    /// A host port the container would publish is taken by a running container.
+    PortTaken,
+    /// The image is not on this host (and the backup does not carry it).
+    ImageMissing,
+    /// A network the container was on does not exist here (not blocking: the
+    /// container joins the default network).
+    NetworkMissing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Conflict {
+    pub kind: ConflictKind,
+    /// The name in the way (container, volume, port, image, network).
+    pub name: String,
+    pub message: String,
+}
+
+/// `backups.preview`: what a restore with these overrides would do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RestorePreview {
+    pub backup: BackupEntry,
+    pub manifest: Manifest,
+    /// Empty: the restore can run. `network_missing` alone does not stop it.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// `backups.bulk_delete`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BulkDeleteBackups {
+    pub ids: Vec<String>,
+}

@@ -1,0 +1,284 @@
+//! Backup and restore figures (issue 6), the release binary against the real engine,
+//! each beside a baseline measured in the same run on the same data:
+//!
+//! - a volume of mixed data (half compressible text, half random) backed up by Berth
+//!   (the whole job: measure, stream — tar, gzip on every core, storage —, verify)
+//!   against `tar -czf` of the volume's directory on the host at the same gzip level,
+//!   and against `tar | pigz` (Debian's pigz, when installed);
+//! - the restore job (create, stream in, read back and compare) against `tar -xzf`;
+//! - Berth's peak RSS while backing up 1 GiB and 4 GiB (bounded memory: the same for
+//!   both);
+//! - the cost of encryption: the same backup with a passphrase.
+//!
+//! Run with `cargo xtask bench`. Writes `target/bench/backup.md`. Everything it creates
+//! carries the test label and is removed at the end. `BERTH_BENCH_BACKUP_GIB` sets the
+//! sizes (default `1,4`).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use berth_client::Client;
+use berth_protocol::api::backups::{BackupTarget, Consistency, CreateBackup, RestoreBackup};
+use berth_protocol::api::catalogue::{BackupsCreate, BackupsRestore, JobProgress, JobsGet};
+use berth_protocol::api::jobs::{JobProgressParams, JobRef, JobState};
+use berth_tests::docker::{Scope, ensure_test_image};
+use berth_tests::ws;
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, WaitContainerOptionsBuilder};
+use futures_util::{StreamExt, TryStreamExt};
+
+const MIB: u64 = 1 << 20;
+
+async fn fill(scope: &Scope, vol: &str, gib: u64) {
+    let image = ensure_test_image(&scope.docker).await;
+    let half = gib * 512;
+    // Text: numbered lines (compresses ~4:1); random: incompressible.
+    let script = format!(
+        "set -e; cd /data; busybox seq 1 20000000 > seq.txt; \
+         n=0; while [ $(( $(busybox stat -c %s text.txt 2>/dev/null || echo 0) / 1048576 )) -lt {half} ]; do cat seq.txt >> text.txt; done; \
+         busybox truncate -s {half}M text.txt; rm seq.txt; \
+         busybox dd if=/dev/urandom of=random.bin bs=1048576 count={half} 2>/dev/null"
+    );
+    let id = scope
+        .docker
+        .create_container(
+            Some(
+                CreateContainerOptionsBuilder::default()
+                    .name(&scope.name(&format!("fill-{gib}")))
+                    .build(),
+            ),
+            ContainerCreateBody {
+                image: Some(image.to_owned()),
+                cmd: Some(vec!["sh".into(), "-c".into(), script]),
+                labels: Some(scope.labels()),
+                host_config: Some(HostConfig {
+                    mounts: Some(vec![Mount {
+                        typ: Some(MountType::VOLUME),
+                        source: Some(vol.to_owned()),
+                        target: Some("/data".into()),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    scope.docker.start_container(&id, None).await.unwrap();
+    let w: Vec<_> = scope
+        .docker
+        .wait_container(
+            &id,
+            Some(
+                WaitContainerOptionsBuilder::default()
+                    .condition("not-running")
+                    .build(),
+            ),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(w[0].status_code, 0);
+}
+
+async fn volume(scope: &Scope, base: &str) -> (String, PathBuf) {
+    let name = scope.name(base);
+    let v = scope
+        .docker
+        .create_volume(bollard::models::VolumeCreateRequest {
+            name: Some(name.clone()),
+            labels: Some(scope.labels()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    (name, PathBuf::from(v.mountpoint))
+}
+
+/// Runs a job to its end; returns its duration (queued → terminal, as the user waits).
+async fn run_job(c: &Client, job: &str) -> Duration {
+    let t = Instant::now();
+    let mut sub = c
+        .open::<JobProgress>(JobProgressParams {
+            job: Some(job.to_owned()),
+        })
+        .await
+        .unwrap();
+    while let Some(p) = sub.next().await {
+        let p = p.unwrap();
+        if p.state.is_terminal() {
+            assert_eq!(p.state, JobState::Complete, "{}", p.message);
+            break;
+        }
+    }
+    t.elapsed()
+}
+
+async fn backup(c: &Client, vol: &str, passphrase: Option<&str>) -> (Duration, String) {
+    let q = c
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Volume {
+                name: vol.to_owned(),
+            }],
+            consistency: Some(Consistency::Hot),
+            passphrase: passphrase.map(str::to_owned),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let d = run_job(c, &q.jobs[0]).await;
+    let job = c
+        .call::<JobsGet>(JobRef {
+            id: q.jobs[0].clone(),
+        })
+        .await
+        .unwrap();
+    (d, job.job.backup.unwrap())
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Samples a process's RSS every 50 ms until stopped; the peak in bytes.
+fn watch_rss(pid: u32) -> (Arc<AtomicBool>, std::thread::JoinHandle<u64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = Arc::clone(&stop);
+    let peak = Arc::new(AtomicU64::new(0));
+    let h = std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            peak.fetch_max(rss_kib(pid) * 1024, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        peak.load(Ordering::Relaxed)
+    });
+    (stop, h)
+}
+
+fn timed(cmd: &mut Command) -> Duration {
+    let t = Instant::now();
+    let st = cmd.status().expect("baseline command runs");
+    assert!(st.success(), "{cmd:?}");
+    t.elapsed()
+}
+
+fn mbps(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / MIB as f64 / d.as_secs_f64()
+}
+
+fn main() {
+    let sizes: Vec<u64> = std::env::var("BERTH_BENCH_BACKUP_GIB")
+        .unwrap_or_else(|_| "1,4".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let md = rt.block_on(async {
+        let scope = Scope::new().await;
+        let (_tmp, berth) = ws::start().await;
+        let c = ws::admin(&berth).await;
+        let pid = berth.process.pid();
+        let scratch = tempfile::tempdir().unwrap();
+        let mut md = String::from("| figure | Berth | baseline (same run) | ratio | goal |\n|---|---|---|---|---|\n");
+        let mut rss = Vec::new();
+        for (i, gib) in sizes.iter().enumerate() {
+            let (vol, dir) = volume(&scope, &format!("bench-{gib}")).await;
+            fill(&scope, &vol, *gib).await;
+            let bytes = gib << 30;
+            let (stop, h) = watch_rss(pid);
+            let (berth_d, id) = backup(&c, &vol, None).await;
+            stop.store(true, Ordering::Relaxed);
+            let peak = h.join().unwrap();
+            rss.push((*gib, peak));
+            if i > 0 {
+                continue; // the larger sizes are for memory only
+            }
+            // Same data, same level (gzip's default, 6), read from the volume's directory.
+            let tgz = scratch.path().join("base.tar.gz");
+            let tar_d = timed(Command::new("tar").arg("-czf").arg(&tgz).arg("-C").arg(&dir).arg("."));
+            let pigz = Command::new("pigz").arg("--version").output().is_ok();
+            let pigz_d = pigz.then(|| {
+                timed(Command::new("sh").arg("-c").arg(format!(
+                    "tar -cf - -C '{}' . | pigz -6 > '{}'",
+                    dir.display(),
+                    scratch.path().join("pigz.tar.gz").display()
+                )))
+            });
+            let (enc_d, _) = backup(&c, &vol, Some("a bench passphrase")).await;
+            // Restore into a new volume vs extracting the baseline archive.
+            let target = scope.name(&format!("bench-{gib}-restored"));
+            let job = c
+                .call::<BackupsRestore>(RestoreBackup {
+                    id: id.clone(),
+                    volumes: [(vol.clone(), target.clone())].into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let restore_d = run_job(&c, &job.id).await;
+            let out = scratch.path().join("x");
+            std::fs::create_dir_all(&out).unwrap();
+            let untar_d = timed(Command::new("tar").arg("-xzf").arg(&tgz).arg("-C").arg(&out));
+            let _ = std::fs::remove_dir_all(&out);
+            let (b, t) = (mbps(bytes, berth_d), mbps(bytes, tar_d));
+            md += &format!(
+                "| backup of {gib} GiB (half text, half random), whole job: measure + stream + verify | {b:.0} MB/s ({:.1} s) | {t:.0} MB/s ({:.1} s), `tar -czf` | **{:.2}×** | ≥ 1.5× |\n",
+                berth_d.as_secs_f64(),
+                tar_d.as_secs_f64(),
+                b / t
+            );
+            match pigz_d {
+                Some(p) => {
+                    let p = mbps(bytes, p);
+                    md += &format!(
+                        "| the same backup | {b:.0} MB/s | {p:.0} MB/s, `tar \\| pigz -6` | **{:.2}×** | ≥ 0.9× |\n",
+                        b / p
+                    );
+                }
+                None => md += "| the same backup | — | pigz not installed | — | ≥ 0.9× |\n",
+            }
+            let (r, u) = (mbps(bytes, restore_d), mbps(bytes, untar_d));
+            md += &format!(
+                "| restore of {gib} GiB into a new volume, whole job: stream in + read back + compare | {r:.0} MB/s ({:.1} s) | {u:.0} MB/s ({:.1} s), `tar -xzf` to a directory | {:.2}× | — |\n",
+                restore_d.as_secs_f64(),
+                untar_d.as_secs_f64(),
+                r / u
+            );
+            md += &format!(
+                "| the backup encrypted (passphrase) | {:.1} s | {:.1} s unencrypted | +{:.1} % | ≤ 10 % |\n",
+                enc_d.as_secs_f64(),
+                berth_d.as_secs_f64(),
+                (enc_d.as_secs_f64() / berth_d.as_secs_f64() - 1.0) * 100.0
+            );
+        }
+        let idle = rss_kib(pid) * 1024;
+        let list: Vec<String> = rss
+            .iter()
+            .map(|(g, p)| format!("{g} GiB: {:.1} MB", *p as f64 / 1e6))
+            .collect();
+        md += &format!(
+            "| Berth peak RSS during a backup | {} | {:.1} MB idle after the runs | — | ≤ 64 MB, flat in size |\n",
+            list.join(", "),
+            idle as f64 / 1e6
+        );
+        md
+    });
+    print!("{md}");
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("backup.md"), md).unwrap();
+}

@@ -1,0 +1,1306 @@
+//! Backups and restores against the real engine with the built-in local storage: a
+//! container with varied volume contents backed up (stop mode) and restored under a
+//! new name with remapped ports and new volumes, compared file by file; the archive
+//! read with GNU tar; conflicts named; queued jobs run one after the other with
+//! monotonic progress; an encrypted backup needs its passphrase; a flipped byte is
+//! found by verify and refused by restore; a cancelled backup and a `kill -9` of the
+//! host leave the container running and nothing in the catalog or the storage; an
+//! uploaded file enters the catalog only when whole and intact.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use berth_client::{Client, ClientError};
+use berth_protocol::api::backups::{
+    BackupEntry, BackupQuery, BackupRef, BackupStatus, BackupTarget, BulkDeleteBackups,
+    BundleBackups, ConflictKind, Consistency, CreateBackup, Hooks, Manifest, RescanStorage,
+    RestoreBackup, UploadBackup, VerifyBackup,
+};
+use berth_protocol::api::catalogue::{
+    BackupsBulkDelete, BackupsBundleTicket, BackupsCreate, BackupsDelete, BackupsDownloadTicket,
+    BackupsList, BackupsPreview, BackupsRescan, BackupsRestore, BackupsUploadTicket, BackupsVerify,
+    JobProgress, JobsCancel, JobsGet,
+};
+use berth_protocol::api::jobs::{JobProgressParams, JobRef, JobState};
+use berth_protocol::error::ErrorCode;
+use berth_protocol::role::Role;
+use berth_tests::docker::{Scope, ensure_test_image};
+use berth_tests::server::{Berth, serve_command};
+use berth_tests::ws;
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, LogsOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use futures_util::{StreamExt, TryStreamExt};
+
+const WAIT: Duration = Duration::from_secs(180);
+
+fn code<T: std::fmt::Debug>(r: &Result<T, ClientError>) -> Option<ErrorCode> {
+    r.as_ref().err().and_then(|e| e.body()).map(|b| b.code)
+}
+
+fn mount(vol: &str) -> Mount {
+    Mount {
+        typ: Some(MountType::VOLUME),
+        source: Some(vol.to_owned()),
+        target: Some("/data".into()),
+        ..Default::default()
+    }
+}
+
+/// Runs `script` in a throwaway container with `vol` at /data; returns its output.
+async fn run_with(scope: &Scope, vol: &str, base: &str, script: &str) -> String {
+    let image = ensure_test_image(&scope.docker).await;
+    let id = scope
+        .docker
+        .create_container(
+            Some(
+                CreateContainerOptionsBuilder::default()
+                    .name(&scope.name(base))
+                    .build(),
+            ),
+            ContainerCreateBody {
+                image: Some(image.to_owned()),
+                cmd: Some(vec!["sh".into(), "-c".into(), script.into()]),
+                labels: Some(scope.labels()),
+                host_config: Some(HostConfig {
+                    mounts: Some(vec![mount(vol)]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create")
+        .id;
+    scope.docker.start_container(&id, None).await.unwrap();
+    let w: Vec<_> = scope
+        .docker
+        .wait_container(
+            &id,
+            Some(
+                WaitContainerOptionsBuilder::default()
+                    .condition("not-running")
+                    .build(),
+            ),
+        )
+        .try_collect()
+        .await
+        .expect("script exits 0");
+    assert_eq!(w[0].status_code, 0, "{script}");
+    let out: Vec<_> = scope
+        .docker
+        .logs(
+            &id,
+            Some(
+                LogsOptionsBuilder::default()
+                    .stdout(true)
+                    .stderr(true)
+                    .build(),
+            ),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    out.iter().map(ToString::to_string).collect()
+}
+
+/// Varied contents: nested and empty directories, symlinks, a hard link, modes,
+/// owners, unicode and spaces in names, a random file, many small files.
+const FILL: &str = r#"set -e
+cd /data
+mkdir -p a/b/c empty 'with space' 'ünïcødé'
+echo hello > a/b/c/deep.txt
+echo spaced > 'with space/file name.txt'
+echo 'ɣ' > 'ünïcødé/ß.txt'
+busybox ln -s a/b/c/deep.txt link
+busybox ln -s /nowhere dangling
+echo shared > hard1 && busybox ln hard1 hard2
+echo secret > private && chmod 0600 private && chmod 0750 a
+chown 1234:5678 private && chown -h 4321:8765 link
+busybox dd if=/dev/urandom of=random.bin bs=1048576 count=1024 2>/dev/null
+mkdir many && i=0; while [ $i -lt 400 ]; do echo "$i" > many/f$i; i=$((i+1)); done
+busybox touch -d '2001-02-03 04:05:06' a/b/c/deep.txt
+"#;
+
+/// Path, type, mode, uid, gid, size and sha256 of everything under /data.
+const LIST: &str = r#"cd /data && busybox find . | busybox sort | while read -r p; do
+  s=$(busybox stat -c '%F %a %u %g %s' "$p")
+  if [ -f "$p" ] && [ ! -L "$p" ]; then h=$(busybox sha256sum < "$p"); else h=-; fi
+  if [ -L "$p" ]; then t=$(busybox readlink "$p"); else t=-; fi
+  echo "$p|$s|$h|$t"
+done"#;
+
+async fn make_volume(scope: &Scope, base: &str) -> String {
+    let vol = scope.name(base);
+    scope
+        .docker
+        .create_volume(bollard::models::VolumeCreateRequest {
+            name: Some(vol.clone()),
+            labels: Some(scope.labels()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    vol
+}
+
+/// A long-running container with `vol` at /data publishing 8080/tcp.
+async fn app(scope: &Scope, base: &str, vol: &str) -> String {
+    app_with(scope, base, vol, &[]).await
+}
+
+async fn app_with(scope: &Scope, base: &str, vol: &str, labels: &[(&str, &str)]) -> String {
+    let mut all = scope.labels();
+    for (k, v) in labels {
+        all.insert((*k).to_owned(), (*v).to_owned());
+    }
+    let image = ensure_test_image(&scope.docker).await;
+    let id = scope
+        .docker
+        .create_container(
+            Some(
+                CreateContainerOptionsBuilder::default()
+                    .name(&scope.name(base))
+                    .build(),
+            ),
+            ContainerCreateBody {
+                image: Some(image.to_owned()),
+                cmd: Some(vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "while true; do sleep 1; done".into(),
+                ]),
+                env: Some(vec!["APP_MODE=production".into()]),
+                labels: Some(all),
+                exposed_ports: Some(vec!["8080/tcp".to_owned()]),
+                host_config: Some(HostConfig {
+                    mounts: Some(vec![mount(vol)]),
+                    port_bindings: Some(std::collections::HashMap::from([(
+                        "8080/tcp".to_owned(),
+                        Some(vec![PortBinding {
+                            host_ip: None,
+                            host_port: Some(String::new()),
+                        }]),
+                    )])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create app")
+        .id;
+    scope.docker.start_container(&id, None).await.unwrap();
+    id
+}
+
+async fn running(scope: &Scope, id: &str) -> bool {
+    let c = scope.docker.inspect_container(id, None).await.unwrap();
+    c.state.and_then(|s| s.running).unwrap_or(false)
+}
+
+/// Follows a job to its end; returns every progress message seen.
+async fn follow(c: &Client, job: &str) -> Vec<berth_protocol::api::jobs::JobProgress> {
+    let mut sub = c
+        .open::<JobProgress>(JobProgressParams {
+            job: Some(job.to_owned()),
+        })
+        .await
+        .expect("open job.progress");
+    let mut seen = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while let Some(p) = sub.next().await {
+            let p = p.expect("progress");
+            let end = p.state.is_terminal();
+            seen.push(p);
+            if end {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("job {job} did not end: {seen:?}"));
+    seen
+}
+
+async fn end_state(c: &Client, job: &str) -> (JobState, String) {
+    let p = follow(c, job).await;
+    let last = p.last().expect("progress");
+    (last.state, last.message.clone())
+}
+
+async fn backups(c: &Client, target: &str) -> Vec<BackupEntry> {
+    c.call::<BackupsList>(BackupQuery {
+        target: Some(target.to_owned()),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .backups
+}
+
+fn stored_files(berth: &Berth) -> Vec<String> {
+    let root = berth.data_dir.join("backups");
+    let mut out = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(&root).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_backs_up_and_restores_under_a_new_name_byte_for_byte() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let op = ws::user(&berth, &admin, "otto", Role::Operator).await;
+    let viewer = ws::user(&berth, &admin, "vera", Role::Viewer).await;
+
+    let vol = make_volume(&scope, "data").await;
+    run_with(&scope, &vol, "fill", FILL).await;
+    let before = run_with(&scope, &vol, "list-before", LIST).await;
+    assert!(
+        before.contains("./private|regular file 600 1234 5678"),
+        "{before}"
+    );
+    let extra = make_volume(&scope, "extra").await;
+    run_with(&scope, &extra, "fill-extra", "echo extra > /data/x").await;
+
+    let app_id = app(&scope, "app", &vol).await;
+    let app_name = scope.name("app");
+
+    // Viewers cannot back up.
+    let denied = viewer
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Volume {
+                name: extra.clone(),
+            }],
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(code(&denied), Some(ErrorCode::Forbidden));
+
+    // Two targets in one request: two jobs, one after the other.
+    let queued = op
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![
+                BackupTarget::Container {
+                    name: app_name.clone(),
+                },
+                BackupTarget::Volume {
+                    name: extra.clone(),
+                },
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(queued.jobs.len(), 2);
+    let progress = follow(&op, &queued.jobs[0]).await;
+    let last = progress.last().unwrap();
+    assert_eq!(last.state, JobState::Complete, "{}", last.message);
+    // States only move forward; bytes only grow within a state.
+    for w in progress.windows(2) {
+        assert!(
+            w[0].state <= w[1].state,
+            "state went back: {:?} → {:?}",
+            w[0].state,
+            w[1].state
+        );
+        if w[0].state == w[1].state && w[0].phase == w[1].phase {
+            assert!(
+                w[0].bytes_done <= w[1].bytes_done,
+                "bytes went back in {}",
+                w[0].phase
+            );
+        }
+    }
+    assert!(
+        running(&scope, &app_id).await,
+        "the app runs again after a stop-mode backup"
+    );
+    let (second, msg) = end_state(&op, &queued.jobs[1]).await;
+    assert_eq!(second, JobState::Complete, "{msg}");
+    let first = op
+        .call::<JobsGet>(JobRef {
+            id: queued.jobs[0].clone(),
+        })
+        .await
+        .unwrap();
+    let then = op
+        .call::<JobsGet>(JobRef {
+            id: queued.jobs[1].clone(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        then.job.started_ms.unwrap() >= first.job.finished_ms.unwrap(),
+        "the second job started before the first ended"
+    );
+    let log: Vec<_> = first.log.iter().map(|l| l.message.as_str()).collect();
+    assert!(log.iter().any(|l| l.starts_with("stopped ")), "{log:?}");
+    assert!(log.iter().any(|l| l.ends_with("runs again")), "{log:?}");
+
+    let entries = backups(&viewer, &app_name).await;
+    assert_eq!(entries.len(), 1);
+    let b = &entries[0];
+    assert_eq!(b.status, BackupStatus::Complete);
+    assert_eq!(b.volumes, vec![vol.clone()]);
+    assert!(!b.encrypted);
+    assert_eq!(b.consistency, Consistency::Stop);
+
+    // Interop: GNU tar lists it, the manifest parses, the volume tar holds the files.
+    let object = berth.data_dir.join("backups").join(&b.key);
+    let listing = std::process::Command::new("tar")
+        .arg("-tzf")
+        .arg(&object)
+        .output()
+        .unwrap();
+    assert!(listing.status.success());
+    let names = String::from_utf8(listing.stdout).unwrap();
+    assert_eq!(
+        names.lines().collect::<Vec<_>>(),
+        vec!["manifest.json".to_owned(), format!("volumes/{vol}.tar")]
+    );
+    let x = tempfile::tempdir().unwrap();
+    assert!(
+        std::process::Command::new("tar")
+            .arg("-xzf")
+            .arg(&object)
+            .arg("-C")
+            .arg(x.path())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let m: Manifest =
+        serde_json::from_slice(&std::fs::read(x.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m.volumes[0].name, vol);
+    assert!(m.was_running);
+    assert_eq!(
+        m.container.as_ref().unwrap()["Config"]["Env"][0],
+        "APP_MODE=production"
+    );
+    let inner = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(x.path().join(format!("volumes/{vol}.tar")))
+        .output()
+        .unwrap();
+    let inner = String::from_utf8_lossy(&inner.stdout);
+    assert!(
+        inner.contains("./a/b/c/deep.txt") && inner.contains("./many/f399"),
+        "{inner}"
+    );
+
+    // The preview names every conflict of a restore over the original.
+    let pv = op
+        .call::<BackupsPreview>(RestoreBackup {
+            id: b.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let kinds: Vec<_> = pv.conflicts.iter().map(|c| c.kind).collect();
+    assert!(
+        kinds.contains(&ConflictKind::NameInUse) && kinds.contains(&ConflictKind::VolumeExists),
+        "{kinds:?}"
+    );
+    assert_eq!(pv.manifest.volumes[0].name, vol);
+    let pv = op
+        .call::<BackupsPreview>(RestoreBackup {
+            id: b.id.clone(),
+            name: Some(scope.name("app2")),
+            volumes: BTreeMap::from([(vol.clone(), scope.name("data2"))]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(pv.conflicts.is_empty(), "{:?}", pv.conflicts);
+
+    // Restoring over the name in use is refused, naming the conflict.
+    let clash = op
+        .call::<BackupsRestore>(RestoreBackup {
+            id: b.id.clone(),
+            volumes: BTreeMap::from([(vol.clone(), scope.name("data2"))]),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(code(&clash), Some(ErrorCode::Conflict));
+    assert!(clash.unwrap_err().to_string().contains(&app_name));
+    let clash = op
+        .call::<BackupsRestore>(RestoreBackup {
+            id: b.id.clone(),
+            name: Some(scope.name("app2")),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(code(&clash), Some(ErrorCode::Conflict));
+    assert!(
+        clash.unwrap_err().to_string().contains(&vol),
+        "the volume in use is named"
+    );
+
+    // Under a new name, with new volumes and a remapped port.
+    let port = {
+        let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let new_name = scope.name("app2");
+    let new_vol = scope.name("data2");
+    let job = op
+        .call::<BackupsRestore>(RestoreBackup {
+            id: b.id.clone(),
+            name: Some(new_name.clone()),
+            volumes: BTreeMap::from([(vol.clone(), new_vol.clone())]),
+            ports: BTreeMap::from([("8080/tcp".to_owned(), port)]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &job.id).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    let restored = scope
+        .docker
+        .inspect_container(&new_name, None)
+        .await
+        .unwrap();
+    assert!(
+        restored.state.as_ref().unwrap().running.unwrap(),
+        "restored and started"
+    );
+    let config = restored.config.as_ref().unwrap();
+    assert_eq!(
+        config
+            .env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .filter(|e| *e == "APP_MODE=production")
+            .count(),
+        1
+    );
+    let hc = restored.host_config.as_ref().unwrap();
+    assert_eq!(
+        hc.port_bindings.as_ref().unwrap()["8080/tcp"]
+            .as_ref()
+            .unwrap()[0]
+            .host_port
+            .as_deref(),
+        Some(port.to_string().as_str())
+    );
+    assert_eq!(
+        hc.mounts.as_ref().unwrap()[0].source.as_deref(),
+        Some(new_vol.as_str())
+    );
+    let after = run_with(&scope, &new_vol, "list-after", LIST).await;
+    assert_eq!(before, after, "the restored volume differs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_backups_need_their_passphrase_and_damage_is_found() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let op = ws::admin(&berth).await;
+    let vol = make_volume(&scope, "sealed").await;
+    run_with(&scope, &vol, "fill", "echo confidential > /data/plans.txt; busybox dd if=/dev/urandom of=/data/r bs=4096 count=64 2>/dev/null").await;
+    let before = run_with(&scope, &vol, "list-before", LIST).await;
+
+    let short = op
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Volume { name: vol.clone() }],
+            passphrase: Some("short".into()),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(code(&short), Some(ErrorCode::BadRequest));
+
+    let pass = "correct horse battery staple";
+    let q = op
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Volume { name: vol.clone() }],
+            passphrase: Some(pass.into()),
+            consistency: Some(Consistency::Hot),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &q.jobs[0]).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    let b = backups(&op, &vol).await.remove(0);
+    assert!(b.encrypted && b.key.ends_with(".tar.gz.enc"));
+    let object = berth.data_dir.join("backups").join(&b.key);
+    let raw = std::fs::read(&object).unwrap();
+    assert!(raw.starts_with(b"BERTHENC"));
+    assert!(
+        !raw.windows(12).any(|w| w == b"confidential"),
+        "plaintext in an encrypted backup"
+    );
+
+    // Without or with a wrong passphrase: a clear error and nothing restored.
+    let target = scope.name("sealed2");
+    let none = op
+        .call::<BackupsRestore>(RestoreBackup {
+            id: b.id.clone(),
+            volumes: BTreeMap::from([(vol.clone(), target.clone())]),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(code(&none), Some(ErrorCode::BadRequest));
+    assert!(none.unwrap_err().to_string().contains("passphrase"));
+    let wrong = op
+        .call::<BackupsRestore>(RestoreBackup {
+            id: b.id.clone(),
+            volumes: BTreeMap::from([(vol.clone(), target.clone())]),
+            passphrase: Some("not the passphrase".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &wrong.id).await;
+    assert_eq!(state, JobState::Failed);
+    assert!(msg.contains("wrong passphrase"), "{msg}");
+    assert!(
+        scope.docker.inspect_volume(&target).await.is_err(),
+        "a failed restore leaves no volume"
+    );
+
+    let ok = op
+        .call::<BackupsRestore>(RestoreBackup {
+            id: b.id.clone(),
+            volumes: BTreeMap::from([(vol.clone(), target.clone())]),
+            passphrase: Some(pass.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &ok.id).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    assert_eq!(before, run_with(&scope, &target, "list-after", LIST).await);
+
+    // Downloads give the object as stored (still encrypted), whole or by range.
+    let token = ws::login(&berth, "admin", ws::ADMIN_PASSWORD).await;
+    let http = reqwest::Client::new();
+    let t = op
+        .call::<BackupsDownloadTicket>(BackupRef { id: b.id.clone() })
+        .await
+        .unwrap();
+    assert!(t.filename.ends_with(".tar.gz.enc"));
+    let resp = http
+        .get(format!("{}{}", berth.url, t.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap(), raw.as_slice());
+    let t = op
+        .call::<BackupsDownloadTicket>(BackupRef { id: b.id.clone() })
+        .await
+        .unwrap();
+    let resp = http
+        .get(format!("{}{}", berth.url, t.url))
+        .bearer_auth(&token)
+        .header("range", "bytes=100000-100099")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 206);
+    assert_eq!(
+        resp.headers()["content-range"].to_str().unwrap(),
+        format!("bytes 100000-100099/{}", raw.len())
+    );
+    assert_eq!(resp.bytes().await.unwrap(), &raw[100000..100100]);
+
+    // One flipped byte in storage: verify fails, restore refuses.
+    let v = op
+        .call::<BackupsVerify>(VerifyBackup {
+            id: b.id.clone(),
+            passphrase: Some(pass.into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(end_state(&op, &v.id).await.0, JobState::Complete);
+    let mut bad = raw.clone();
+    let i = bad.len() / 2;
+    bad[i] ^= 0x40;
+    std::fs::write(&object, &bad).unwrap();
+    let v = op
+        .call::<BackupsVerify>(VerifyBackup {
+            id: b.id.clone(),
+            passphrase: Some(pass.into()),
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &v.id).await;
+    assert_eq!(state, JobState::Failed);
+    assert!(msg.contains("damaged"), "{msg}");
+    let target3 = scope.name("sealed3");
+    let r = op
+        .call::<BackupsRestore>(RestoreBackup {
+            id: b.id.clone(),
+            volumes: BTreeMap::from([(vol.clone(), target3.clone())]),
+            passphrase: Some(pass.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &r.id).await;
+    assert_eq!(state, JobState::Failed);
+    assert!(msg.contains("damaged"), "{msg}");
+    assert!(scope.docker.inspect_volume(&target3).await.is_err());
+
+    // Bulk delete: the object and the entry go; an unknown id is reported, not fatal.
+    let r = op
+        .call::<BackupsBulkDelete>(BulkDeleteBackups {
+            ids: vec![b.id.clone(), "b-nope".into()],
+        })
+        .await
+        .unwrap();
+    assert!(r.results[0].ok && !r.results[1].ok);
+    assert!(!object.exists());
+    assert!(backups(&op, &vol).await.is_empty());
+}
+
+/// `PUT`s `bytes` on a fresh upload ticket; the status and the JSON answer.
+async fn upload(
+    berth: &Berth,
+    op: &Client,
+    token: &str,
+    passphrase: Option<&str>,
+    bytes: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let t = op
+        .call::<BackupsUploadTicket>(UploadBackup {
+            storage: None,
+            passphrase: passphrase.map(str::to_owned),
+        })
+        .await
+        .unwrap();
+    let resp = reqwest::Client::new()
+        .put(format!("{}{}", berth.url, t.url))
+        .bearer_auth(token)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_checked_as_they_stream_in_and_refused_files_leave_nothing() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let op = ws::admin(&berth).await;
+    let token = ws::login(&berth, "admin", ws::ADMIN_PASSWORD).await;
+    let vol = make_volume(&scope, "carried").await;
+    run_with(&scope, &vol, "fill", "echo hello > /data/a.txt; busybox dd if=/dev/urandom of=/data/r bs=4096 count=256 2>/dev/null").await;
+    let before = run_with(&scope, &vol, "list-before", LIST).await;
+    let make = |passphrase: Option<&str>| CreateBackup {
+        targets: vec![BackupTarget::Volume { name: vol.clone() }],
+        consistency: Some(Consistency::Hot),
+        passphrase: passphrase.map(str::to_owned),
+        ..Default::default()
+    };
+    // A backup made elsewhere: made here, its file kept, then deleted from Berth.
+    let q = op.call::<BackupsCreate>(make(None)).await.unwrap();
+    assert_eq!(end_state(&op, &q.jobs[0]).await.0, JobState::Complete);
+    let b = backups(&op, &vol).await.remove(0);
+    let raw = std::fs::read(berth.data_dir.join("backups").join(&b.key)).unwrap();
+    op.call::<BackupsDelete>(BackupRef { id: b.id.clone() })
+        .await
+        .unwrap();
+    assert!(stored_files(&berth).is_empty());
+
+    // Refused: garbage, a truncated file, a file with one byte changed — nothing kept.
+    let (status, body) = upload(&berth, &op, &token, None, b"not a backup\n".repeat(50_000)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a whole Berth backup"),
+        "{body}"
+    );
+    let (status, body) = upload(&berth, &op, &token, None, raw[..raw.len() / 2].to_vec()).await;
+    assert_eq!(status, 400, "{body}");
+    let mut flipped = raw.clone();
+    let i = flipped.len() * 3 / 4;
+    flipped[i] ^= 0x01;
+    let (status, body) = upload(&berth, &op, &token, None, flipped).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = upload(&berth, &op, &token, None, Vec::new()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        stored_files(&berth).is_empty(),
+        "{:?}",
+        stored_files(&berth)
+    );
+    assert!(backups(&op, &vol).await.is_empty());
+
+    // The intact file enters the catalog as it was, and restores.
+    let (status, body) = upload(&berth, &op, &token, None, raw.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let e: BackupEntry = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        (e.id.as_str(), e.sha256.as_str()),
+        (b.id.as_str(), b.sha256.as_str())
+    );
+    assert_eq!(
+        (e.size, e.status, e.encrypted),
+        (raw.len() as u64, BackupStatus::Complete, false)
+    );
+    assert!(e.key.starts_with("uploaded/"), "{}", e.key);
+    assert_eq!(backups(&op, &vol).await, vec![e.clone()]);
+    assert_eq!(stored_files(&berth), vec![e.key.clone()]);
+    // Twice is refused: one id, one entry.
+    let (status, body) = upload(&berth, &op, &token, None, raw.clone()).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already in the catalog")
+    );
+    assert_eq!(stored_files(&berth), vec![e.key.clone()]);
+    let copy = scope.name("carried-copy");
+    let r = op
+        .call::<BackupsRestore>(RestoreBackup {
+            id: e.id.clone(),
+            volumes: BTreeMap::from([(vol.clone(), copy.clone())]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(end_state(&op, &r.id).await.0, JobState::Complete);
+    assert_eq!(before, run_with(&scope, &copy, "list-after", LIST).await);
+
+    // Encrypted: checked with its passphrase, kept encrypted.
+    let pass = "correct horse battery staple";
+    let q = op.call::<BackupsCreate>(make(Some(pass))).await.unwrap();
+    assert_eq!(end_state(&op, &q.jobs[0]).await.0, JobState::Complete);
+    let sealed = backups(&op, &vol)
+        .await
+        .into_iter()
+        .find(|x| x.encrypted)
+        .unwrap();
+    let raw = std::fs::read(berth.data_dir.join("backups").join(&sealed.key)).unwrap();
+    op.call::<BackupsDelete>(BackupRef {
+        id: sealed.id.clone(),
+    })
+    .await
+    .unwrap();
+    let (status, body) = upload(&berth, &op, &token, None, raw.clone()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("passphrase"),
+        "{body}"
+    );
+    let (status, body) = upload(&berth, &op, &token, Some("not the passphrase"), raw.clone()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("wrong passphrase"),
+        "{body}"
+    );
+    assert_eq!(stored_files(&berth), vec![e.key.clone()]);
+    let (status, body) = upload(&berth, &op, &token, Some(pass), raw.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let s: BackupEntry = serde_json::from_value(body).unwrap();
+    assert!(
+        s.encrypted && s.key.ends_with(".tar.gz.enc") && s.id == sealed.id,
+        "{s:?}"
+    );
+    assert_eq!(
+        std::fs::read(berth.data_dir.join("backups").join(&s.key)).unwrap(),
+        raw,
+        "stored as uploaded"
+    );
+
+    // Both in one download: a tar of the objects as stored.
+    let t = op
+        .call::<BackupsBundleTicket>(BundleBackups {
+            ids: vec![e.id.clone(), s.id.clone()],
+        })
+        .await
+        .unwrap();
+    let resp = reqwest::Client::new()
+        .get(format!("{}{}", berth.url, t.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let len: u64 = resp.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tarball = resp.bytes().await.unwrap();
+    assert_eq!(tarball.len() as u64, len);
+    let mut got = Vec::new();
+    for entry in tar::Archive::new(tarball.as_ref()).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().display().to_string();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        got.push((path, bytes));
+    }
+    let plain = std::fs::read(berth.data_dir.join("backups").join(&e.key)).unwrap();
+    assert_eq!(
+        got,
+        vec![
+            (format!("volume-{vol}/{}.tar.gz", e.id), plain),
+            (format!("volume-{vol}/{}.tar.gz.enc", s.id), raw.clone()),
+        ]
+    );
+    let twice = op
+        .call::<BackupsBundleTicket>(BundleBackups {
+            ids: vec![e.id.clone(), e.id.clone()],
+        })
+        .await;
+    assert_eq!(code(&twice), Some(ErrorCode::BadRequest));
+
+    // A Berth that lost its data directory but has the storage: a rescan rebuilds the
+    // catalog from the objects (encrypted ones with their passphrase), and leaves a
+    // damaged object where it is, reported.
+    let (_tmp2, berth2) = ws::start().await;
+    let op2 = ws::admin(&berth2).await;
+    let root2 = berth2.data_dir.join("backups");
+    for key in [&e.key, &s.key] {
+        let to = root2.join(key);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(berth.data_dir.join("backups").join(key), &to).unwrap();
+    }
+    std::fs::create_dir_all(root2.join("junk")).unwrap();
+    std::fs::write(root2.join("junk/old.tar.gz"), b"not a backup at all").unwrap();
+    let rescan = |passphrase: Option<&str>| RescanStorage {
+        storage: None,
+        passphrase: passphrase.map(str::to_owned),
+    };
+    let j = op2.call::<BackupsRescan>(rescan(None)).await.unwrap();
+    let (state, msg) = end_state(&op2, &j.id).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    assert!(
+        msg.starts_with("1 backup(s) added") && msg.contains("2 object(s) not added"),
+        "{msg}"
+    );
+    let log = op2
+        .call::<JobsGet>(JobRef { id: j.id.clone() })
+        .await
+        .unwrap()
+        .log;
+    assert!(
+        log.iter()
+            .any(|l| l.message.contains("junk/old.tar.gz: not added")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.message.contains("encrypted; rescan with its passphrase")),
+        "{log:?}"
+    );
+    let j = op2.call::<BackupsRescan>(rescan(Some(pass))).await.unwrap();
+    let (state, msg) = end_state(&op2, &j.id).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    assert!(msg.starts_with("1 backup(s) added"), "{msg}");
+    let mut rebuilt = backups(&op2, &vol).await;
+    rebuilt.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut originals = vec![e.clone(), s.clone()];
+    originals.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(
+        rebuilt, originals,
+        "the same entries, rebuilt from the objects"
+    );
+    assert!(
+        root2.join("junk/old.tar.gz").exists(),
+        "a damaged object is not deleted"
+    );
+    let j = op2.call::<BackupsRescan>(rescan(Some(pass))).await.unwrap();
+    assert!(
+        end_state(&op2, &j.id)
+            .await
+            .1
+            .starts_with("0 backup(s) added")
+    );
+}
+
+/// A volume big enough that a backup is still running when the test acts.
+const BIG: &str = "busybox dd if=/dev/urandom of=/data/big bs=1048576 count=384 2>/dev/null";
+
+/// Waits until the job is moving data.
+async fn until_running(c: &Client, job: &str) {
+    let mut sub = c
+        .open::<JobProgress>(JobProgressParams {
+            job: Some(job.to_owned()),
+        })
+        .await
+        .unwrap();
+    tokio::time::timeout(WAIT, async {
+        while let Some(p) = sub.next().await {
+            let p = p.unwrap();
+            assert!(
+                !p.state.is_terminal(),
+                "ended before the test acted: {}",
+                p.message
+            );
+            if p.state == JobState::Running && p.bytes_done > 0 {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the backup runs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_and_kill_during_a_stop_mode_backup_leave_the_app_running_and_nothing_stored() {
+    let scope = Scope::new().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let start = || {
+        let mut cmd = serve_command(&data_dir);
+        cmd.env("BERTH_ADMIN_PASSWORD", ws::ADMIN_PASSWORD);
+        cmd
+    };
+    let berth = Berth::start_with(start(), &data_dir).await;
+    berth.wait_ready().await;
+    let op = ws::admin(&berth).await;
+    let vol = make_volume(&scope, "big").await;
+    run_with(&scope, &vol, "fill", BIG).await;
+    let app_id = app(&scope, "app", &vol).await;
+    let app_name = scope.name("app");
+
+    // Cancel mid-backup.
+    let q = op
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Container {
+                name: app_name.clone(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    until_running(&op, &q.jobs[0]).await;
+    assert!(!running(&scope, &app_id).await, "stopped for the backup");
+    op.call::<JobsCancel>(JobRef {
+        id: q.jobs[0].clone(),
+    })
+    .await
+    .unwrap();
+    let (state, _) = end_state(&op, &q.jobs[0]).await;
+    assert_eq!(state, JobState::Cancelled);
+    assert!(
+        running(&scope, &app_id).await,
+        "running again after the cancel"
+    );
+    assert!(backups(&op, &app_name).await.is_empty());
+    assert!(
+        stored_files(&berth)
+            .iter()
+            .all(|f| f.starts_with(".partial/")),
+        "{:?}",
+        stored_files(&berth)
+    );
+
+    // kill -9 of the host mid-backup.
+    let q = op
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Container {
+                name: app_name.clone(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    until_running(&op, &q.jobs[0]).await;
+    assert!(!running(&scope, &app_id).await);
+    drop(op);
+    berth.process.signal(9);
+    let mut berth = berth;
+    berth.process.wait(Duration::from_secs(10)).expect("killed");
+    assert!(
+        !running(&scope, &app_id).await,
+        "still stopped while Berth is down"
+    );
+
+    let berth = Berth::start_with(start(), &data_dir).await;
+    berth.wait_ready().await;
+    assert!(
+        running(&scope, &app_id).await,
+        "started again at the next start"
+    );
+    let op = ws::admin(&berth).await;
+    assert!(backups(&op, &app_name).await.is_empty(), "no catalog entry");
+    let job = op
+        .call::<JobsGet>(JobRef {
+            id: q.jobs[0].clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(job.job.progress.state, JobState::Failed);
+    assert!(job.job.progress.message.contains("interrupted"));
+    assert!(
+        stored_files(&berth)
+            .iter()
+            .all(|f| f.starts_with(".partial/")),
+        "{:?}",
+        stored_files(&berth)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_run_around_the_backup_and_a_failing_essential_hook_fails_it_with_the_app_running() {
+    let scope = Scope::new().await;
+    let sink = berth_tests::http_sink::Sink::start().await;
+    let (_tmp, berth) = ws::start().await;
+    let op = ws::admin(&berth).await;
+    // A notifier: failures reach it by default.
+    op.call::<berth_protocol::api::catalogue::PluginsConfigure>(
+        berth_protocol::api::plugins::ConfigureInstance {
+            plugin: "notify-webhook".into(),
+            name: "ops".into(),
+            config: serde_json::json!({"url": format!("{}/hook", sink.base), "preset": "json"}),
+            secrets: BTreeMap::new(),
+            egress: Vec::new(),
+            allow_private: true,
+            path: None,
+        },
+    )
+    .await
+    .unwrap();
+    let vol = make_volume(&scope, "hooked").await;
+    let app_id = app_with(
+        &scope,
+        "app",
+        &vol,
+        &[
+            ("berth.backup.pre", "echo pre >> /data/hooks.log"),
+            ("berth.backup.post", "echo post >> /data/hooks.log"),
+        ],
+    )
+    .await;
+    let name = scope.name("app");
+    let create = |hooks: Hooks| CreateBackup {
+        targets: vec![BackupTarget::Container { name: name.clone() }],
+        hooks,
+        ..Default::default()
+    };
+
+    // Labels: pre before the stop (so it is in the backup), post after the start.
+    let q = op
+        .call::<BackupsCreate>(create(Hooks::default()))
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &q.jobs[0]).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    let log = run_with(&scope, &vol, "cat", "cat /data/hooks.log").await;
+    assert_eq!(log, "pre\npost\n");
+    let b = backups(&op, &name).await.remove(0);
+    let copy = scope.name("hooked-copy");
+    let r = op
+        .call::<BackupsRestore>(RestoreBackup {
+            id: b.id.clone(),
+            volumes: BTreeMap::from([(vol.clone(), copy.clone())]),
+            name: Some(scope.name("app-copy")),
+            start: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(end_state(&op, &r.id).await.0, JobState::Complete);
+    assert_eq!(
+        run_with(&scope, &copy, "cat-copy", "cat /data/hooks.log").await,
+        "pre\n"
+    );
+
+    // A failing essential hook (the request overrides the label) fails the backup; the
+    // app keeps running and nothing is kept.
+    let q = op
+        .call::<BackupsCreate>(create(Hooks {
+            pre: Some("echo flushing; exit 3".into()),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &q.jobs[0]).await;
+    assert_eq!(state, JobState::Failed);
+    assert!(
+        msg.contains("pre hook exited with 3") && msg.contains("flushing"),
+        "{msg}"
+    );
+    assert!(running(&scope, &app_id).await);
+    assert_eq!(backups(&op, &name).await.len(), 1);
+    // The failure reached the notifier (successes are not routed by default, so it is
+    // the first request the sink sees).
+    let hit = sink.next().await.json();
+    assert_eq!(hit["kind"], "backup_failed", "{hit}");
+    assert_eq!(hit["severity"], "error", "{hit}");
+    assert!(
+        hit["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pre hook exited with 3"),
+        "{hit}"
+    );
+    assert_eq!(hit["fields"]["job"], q.jobs[0].as_str(), "{hit}");
+
+    // A failing post hook after the data is written: essential fails the backup (the
+    // app runs again first); optional only logs.
+    let q = op
+        .call::<BackupsCreate>(create(Hooks {
+            post: Some("exit 5".into()),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &q.jobs[0]).await;
+    assert_eq!(state, JobState::Failed, "{msg}");
+    assert!(
+        running(&scope, &app_id).await,
+        "started again before the post hook"
+    );
+    assert_eq!(backups(&op, &name).await.len(), 1);
+    let q = op
+        .call::<BackupsCreate>(create(Hooks {
+            post: Some("exit 5".into()),
+            essential: Some(false),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &q.jobs[0]).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    let detail = op
+        .call::<JobsGet>(JobRef {
+            id: q.jobs[0].clone(),
+        })
+        .await
+        .unwrap();
+    assert!(detail.log.iter().any(|l| l.message.contains("optional")));
+
+    // Hooks on a volume target are refused.
+    let bad = op
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Volume { name: vol.clone() }],
+            hooks: Hooks {
+                pre: Some("true".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(code(&bad), Some(ErrorCode::BadRequest));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_is_backed_up_and_recreated_with_its_driver_ipam_and_options() {
+    use berth_protocol::api::catalogue::{NetworkBackup, NetworkRestore};
+    use berth_protocol::api::networks::NetworkRef;
+    use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
+
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let op = ws::user(&berth, &admin, "otto", Role::Operator).await;
+    let net = scope.name("net");
+    let third = std::process::id() % 250;
+    let subnet = format!("10.231.{third}.0/24");
+    let mut labels = scope.labels();
+    labels.insert("tier".into(), "db".into());
+    scope
+        .docker
+        .create_network(NetworkCreateRequest {
+            name: net.clone(),
+            driver: Some("bridge".into()),
+            internal: Some(true),
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet.clone()),
+                    gateway: Some(format!("10.231.{third}.1")),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            options: Some(std::collections::HashMap::from([(
+                "com.docker.network.driver.mtu".to_owned(),
+                "1400".to_owned(),
+            )])),
+            labels: Some(labels),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let q = op
+        .call::<NetworkBackup>(NetworkRef {
+            host: None,
+            id: net.clone(),
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &q.jobs[0]).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    let b = backups(&op, &net).await.remove(0);
+    assert_eq!(b.target, BackupTarget::Network { name: net.clone() });
+    assert!(b.volumes.is_empty());
+
+    // Refused while a network of that name exists.
+    let clash = op
+        .call::<NetworkRestore>(RestoreBackup {
+            id: b.id.clone(),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(code(&clash), Some(ErrorCode::Conflict));
+    // Built-in networks are not backed up.
+    let builtin = op
+        .call::<NetworkBackup>(NetworkRef {
+            host: None,
+            id: "bridge".into(),
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &builtin.jobs[0]).await;
+    assert_eq!(state, JobState::Failed);
+    assert!(msg.contains("built into Docker"), "{msg}");
+
+    scope.docker.remove_network(&net).await.unwrap();
+    let r = op
+        .call::<NetworkRestore>(RestoreBackup {
+            id: b.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &r.id).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    let n = scope
+        .docker
+        .inspect_network(&net, None)
+        .await
+        .expect("recreated");
+    assert_eq!(n.driver.as_deref(), Some("bridge"));
+    assert_eq!(n.internal, Some(true));
+    let cfg = &n.ipam.unwrap().config.unwrap()[0];
+    assert_eq!(cfg.subnet.as_deref(), Some(subnet.as_str()));
+    assert_eq!(n.options.unwrap()["com.docker.network.driver.mtu"], "1400");
+    assert_eq!(n.labels.unwrap()["tier"], "db");
+}
