@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_protocol::api::rfc3339;
 use berth_protocol::api::transfers::Ticket;
@@ -148,6 +148,54 @@ impl Transfers {
         let t = p.remove(ticket).expect("checked above");
         Ok((t.filename, t.source))
     }
+}
+
+/// What a ranged `GET` serves: the range asked for (inclusive; `None` for the whole
+/// body), its first byte and its length.
+pub type Served = (Option<(u64, u64)>, u64, u64);
+
+/// What a ranged `GET` of `size` bytes serves, or the `416` answer when nothing of it
+/// can be served.
+pub fn ranged(headers: &HeaderMap, size: u64) -> Result<Served, Box<Response>> {
+    match parse_range(headers, size) {
+        Ok(range) => {
+            let (first, len) = range.map_or((0, size), |(a, b)| (a, b - a + 1));
+            Ok((range, first, len))
+        }
+        Err(Unsatisfiable) => Err(Box::new(
+            (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{size}"))],
+            )
+                .into_response(),
+        )),
+    }
+}
+
+/// The answer to a ranged `GET`: `200` with the whole body, or `206` with
+/// `Content-Range`; `len` bytes of `body` either way.
+pub fn ranged_response(
+    body: axum::body::Body,
+    range: Option<(u64, u64)>,
+    len: u64,
+    size: u64,
+) -> Response {
+    let mut res = (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (header::ACCEPT_RANGES, "bytes".to_owned()),
+        ],
+        body,
+    )
+        .into_response();
+    if let Some((a, b)) = range {
+        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = format!("bytes {a}-{b}/{size}").parse() {
+            res.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    res
 }
 
 /// A `Range` header that no part of the body satisfies.

@@ -1304,3 +1304,175 @@ async fn a_network_is_backed_up_and_recreated_with_its_driver_ipam_and_options()
     assert_eq!(n.options.unwrap()["com.docker.network.driver.mtu"], "1400");
     assert_eq!(n.labels.unwrap()["tier"], "db");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_can_carry_its_image_and_the_restore_loads_it_where_it_is_missing() {
+    use bollard::models::ContainerConfig;
+    use bollard::query_parameters::{CommitContainerOptionsBuilder, RemoveImageOptionsBuilder};
+
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let op = ws::admin(&berth).await;
+    // An image that exists only here: the test image with a file baked in.
+    let seed = scope
+        .create_container("seed", &["sh", "-c", "echo baked > /baked.txt"])
+        .await;
+    scope.docker.start_container(&seed, None).await.unwrap();
+    let _: Vec<_> = scope
+        .docker
+        .wait_container(
+            &seed,
+            Some(
+                WaitContainerOptionsBuilder::default()
+                    .condition("not-running")
+                    .build(),
+            ),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    let repo = scope.name("img");
+    let reference = format!("{repo}:1");
+    let image_id = scope
+        .docker
+        .commit_container(
+            CommitContainerOptionsBuilder::default()
+                .container(&seed)
+                .repo(&repo)
+                .tag("1")
+                .build(),
+            ContainerConfig {
+                labels: Some(scope.labels()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let name = scope.name("imgapp");
+    scope
+        .docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+            ContainerCreateBody {
+                image: Some(reference.clone()),
+                cmd: Some(vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "while true; do sleep 1; done".into(),
+                ]),
+                labels: Some(scope.labels()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    scope.docker.start_container(&name, None).await.unwrap();
+
+    let bad = op
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Volume {
+                name: "anything".into(),
+            }],
+            include_image: true,
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(code(&bad), Some(ErrorCode::BadRequest));
+    let q = op
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Container { name: name.clone() }],
+            include_image: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &q.jobs[0]).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    let b = backups(&op, &name).await.remove(0);
+
+    // The host loses the container and the image.
+    scope
+        .docker
+        .remove_container(
+            &name,
+            Some(
+                bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .build(),
+            ),
+        )
+        .await
+        .unwrap();
+    scope
+        .docker
+        .remove_container(
+            &seed,
+            None::<bollard::query_parameters::RemoveContainerOptions>,
+        )
+        .await
+        .unwrap();
+    let remove_image = || async {
+        let _ = scope
+            .docker
+            .remove_image(
+                &reference,
+                Some(RemoveImageOptionsBuilder::default().force(true).build()),
+                None,
+            )
+            .await;
+    };
+    remove_image().await;
+    assert!(scope.docker.inspect_image(&image_id).await.is_err());
+
+    // The preview sees the image in the backup, so it is no conflict.
+    let req = RestoreBackup {
+        id: b.id.clone(),
+        ..Default::default()
+    };
+    let p = op.call::<BackupsPreview>(req.clone()).await.unwrap();
+    let carried = p
+        .manifest
+        .image
+        .clone()
+        .expect("the manifest lists the image");
+    assert_eq!(
+        (carried.reference.as_str(), carried.id.as_str()),
+        (reference.as_str(), image_id.as_str())
+    );
+    assert!(p.conflicts.is_empty(), "{:?}", p.conflicts);
+    let v = op
+        .call::<BackupsVerify>(VerifyBackup {
+            id: b.id.clone(),
+            passphrase: None,
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &v.id).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    assert!(msg.contains("and the image"), "{msg}");
+
+    let r = op.call::<BackupsRestore>(req).await.unwrap();
+    let (state, msg) = end_state(&op, &r.id).await;
+    let loaded = scope.docker.inspect_image(&reference).await;
+    let running = running(&scope, &name).await;
+    let _ = scope
+        .docker
+        .remove_container(
+            &name,
+            Some(
+                bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .build(),
+            ),
+        )
+        .await;
+    remove_image().await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    assert_eq!(
+        loaded.unwrap().id.as_deref(),
+        Some(image_id.as_str()),
+        "the same image, tag and all"
+    );
+    assert!(running, "the restored container runs on the loaded image");
+}

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use berth_protocol::api::Empty;
 use berth_protocol::api::backups::{
@@ -75,17 +75,10 @@ pub async fn download(
 ) -> Result<Response, ErrorBody> {
     let rec = record(st, id)?;
     let size = rec.entry.size;
-    let range = match crate::transfers::parse_range(headers, size) {
+    let (range, first, len) = match crate::transfers::ranged(headers, size) {
         Ok(r) => r,
-        Err(crate::transfers::Unsatisfiable) => {
-            return Ok((
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                [(header::CONTENT_RANGE, format!("bytes */{size}"))],
-            )
-                .into_response());
-        }
+        Err(answer) => return Ok(*answer),
     };
-    let (first, len) = range.map_or((0, size), |(a, b)| (a, b - a + 1));
     let inst = crate::backup::storage(st, Some(&rec.entry.storage))?;
     let sess = crate::backup::session(st, &inst).await?;
     let (w, mut r) = tokio::io::duplex(256 << 10);
@@ -100,22 +93,7 @@ pub async fn download(
         .await
         .map_err(|e| internal(&e))?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(r.take(len)));
-    let mut res = (
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-            (header::CONTENT_LENGTH, len.to_string()),
-            (header::ACCEPT_RANGES, "bytes".to_owned()),
-        ],
-        body,
-    )
-        .into_response();
-    if let Some((a, b)) = range {
-        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
-        if let Ok(v) = format!("bytes {a}-{b}/{size}").parse() {
-            res.headers_mut().insert(header::CONTENT_RANGE, v);
-        }
-    }
-    Ok(res)
+    Ok(crate::transfers::ranged_response(body, range, len, size))
 }
 
 /// Most backups one bundle may carry.
@@ -214,6 +192,12 @@ async fn create(call: Call, p: CreateBackup) -> Result<JobsQueued, ErrorBody> {
     }
     for t in &p.targets {
         docker_args::object("targets", t.name())?;
+        if p.include_image && !matches!(t, BackupTarget::Container { .. }) {
+            return Err(bad_field(
+                "include_image",
+                "only container targets have an image to carry",
+            ));
+        }
         if !p.hooks.is_empty() && !matches!(t, BackupTarget::Container { .. }) {
             return Err(bad_field(
                 "hooks",
@@ -239,6 +223,7 @@ async fn create(call: Call, p: CreateBackup) -> Result<JobsQueued, ErrorBody> {
             passphrase: sealed.clone(),
             trigger: Default::default(),
             hooks: p.hooks.clone(),
+            include_image: p.include_image,
         });
         jobs.push(
             call.state

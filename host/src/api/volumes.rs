@@ -199,7 +199,7 @@ pub(crate) async fn download(
     headers: &http::HeaderMap,
 ) -> Result<axum::response::Response, ErrorBody> {
     use axum::body::Body;
-    use axum::http::{StatusCode, header};
+    use axum::http::header;
     use axum::response::IntoResponse;
 
     let d = state.hosts.get(Some(host))?.docker().await?;
@@ -223,17 +223,10 @@ pub(crate) async fn download(
             .into_response());
     }
     let size = stat.size.max(0) as u64;
-    let range = match crate::transfers::parse_range(headers, size) {
+    let (range, first, len) = match crate::transfers::ranged(headers, size) {
         Ok(r) => r,
-        Err(crate::transfers::Unsatisfiable) => {
-            return Ok((
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                [(header::CONTENT_RANGE, format!("bytes */{size}"))],
-            )
-                .into_response());
-        }
+        Err(answer) => return Ok(*answer),
     };
-    let (first, len) = range.map_or((0, size), |(a, b)| (a, b - a + 1));
     let reader = archive_reader(&d, &helper.id, &inner);
     // The tar is parsed on a blocking thread and the file's bytes handed over in
     // chunks through a small channel: memory stays flat for any file size.
@@ -272,22 +265,12 @@ pub(crate) async fn download(
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
-    let mut res = (
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-            (header::CONTENT_LENGTH, len.to_string()),
-            (header::ACCEPT_RANGES, "bytes".to_owned()),
-        ],
+    Ok(crate::transfers::ranged_response(
         Body::from_stream(body),
-    )
-        .into_response();
-    if let Some((a, b)) = range {
-        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
-        if let Ok(v) = format!("bytes {a}-{b}/{size}").parse() {
-            res.headers_mut().insert(header::CONTENT_RANGE, v);
-        }
-    }
-    Ok(res)
+        range,
+        len,
+        size,
+    ))
 }
 
 pub fn register(r: &mut Registry) {

@@ -8,7 +8,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use berth_protocol::api::backups::{FORMAT_VERSION, Manifest, ManifestVolume};
+use berth_protocol::api::backups::{FORMAT_VERSION, Manifest, ManifestImage, ManifestVolume};
 use bytes::Bytes;
 use flate2::Compression;
 use sha2::{Digest, Sha256};
@@ -18,6 +18,46 @@ use super::pargz::ParGz;
 use crate::jobs::JobCtx;
 
 pub const MANIFEST: &str = "manifest.json";
+/// The tar path of the image a backup carries (a `docker save` stream).
+pub const IMAGE: &str = "image.tar";
+
+/// One data entry of an archive, as the manifest describes it.
+#[derive(Debug, Clone, Copy)]
+pub enum Part<'a> {
+    Volume(&'a ManifestVolume),
+    Image(&'a ManifestImage),
+}
+
+impl Part<'_> {
+    pub fn path(&self) -> String {
+        match self {
+            Part::Volume(v) => volume_path(&v.name),
+            Part::Image(_) => IMAGE.to_owned(),
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        match self {
+            Part::Volume(v) => v.tar_bytes,
+            Part::Image(i) => i.tar_bytes,
+        }
+    }
+
+    fn sha256(&self) -> &str {
+        match self {
+            Part::Volume(v) => &v.sha256,
+            Part::Image(i) => &i.sha256,
+        }
+    }
+
+    /// In words, for errors: `volume data`, `image nginx:1.27`.
+    pub fn what(&self) -> String {
+        match self {
+            Part::Volume(v) => format!("volume {}", v.name),
+            Part::Image(i) => format!("image {}", i.reference),
+        }
+    }
+}
 
 /// The tar path of a volume inside a backup.
 pub fn volume_path(name: &str) -> String {
@@ -93,7 +133,7 @@ impl<R: Read> Read for Exact<'_, R> {
 
 fn changed(what: &str) -> io::Error {
     io::Error::other(format!(
-        "volume {what} changed while it was being backed up; use the stop or pause consistency for it"
+        "{what} changed while it was being backed up; use the stop or pause consistency for it"
     ))
 }
 
@@ -146,12 +186,14 @@ impl<W: Write> Write for Sink<W> {
     }
 }
 
-/// Writes a whole backup into `out`: the manifest first, then each volume's tar from
-/// its source (which must yield exactly the bytes measured for the manifest).
+/// Writes a whole backup into `out`: the manifest first, then the image (when the
+/// manifest names one) and each volume's tar from its source, each of which must yield
+/// exactly the bytes measured for the manifest. `image` is the image's source.
 pub fn write_archive<W: Write>(
     out: W,
     secret: Option<&Secret>,
     manifest: &Manifest,
+    image: Option<Box<dyn Read + Send>>,
     sources: Vec<(ManifestVolume, Box<dyn Read + Send>)>,
     ctx: Option<&JobCtx>,
 ) -> io::Result<(W, Written)> {
@@ -167,39 +209,52 @@ pub fn write_archive<W: Write>(
     let mut tar = tar::Builder::new(ParGz::new(out, Compression::default(), 0));
     let json = serde_json::to_vec_pretty(manifest).map_err(io::Error::other)?;
     let mtime = manifest.created_ms / 1000;
-    let mut h = tar::Header::new_gnu();
-    h.set_size(json.len() as u64);
-    h.set_mode(0o644);
-    h.set_mtime(mtime);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_cksum();
-    tar.append_data(&mut h, MANIFEST, &json[..])?;
-    for (v, src) in sources {
-        let mut src = Tap::new(src, ctx);
+    let header = |size: u64| {
         let mut h = tar::Header::new_gnu();
-        h.set_size(v.tar_bytes);
+        h.set_size(size);
         h.set_mode(0o644);
         h.set_mtime(mtime);
         h.set_uid(0);
         h.set_gid(0);
         h.set_cksum();
+        h
+    };
+    tar.append_data(&mut header(json.len() as u64), MANIFEST, &json[..])?;
+    let image = match (&manifest.image, image) {
+        (Some(m), Some(src)) => Some((Part::Image(m), src)),
+        (None, None) => None,
+        _ => {
+            return Err(io::Error::other(
+                "the image and its manifest entry go together",
+            ));
+        }
+    };
+    let (volumes, readers): (Vec<ManifestVolume>, Vec<_>) = sources.into_iter().unzip();
+    let parts = image.into_iter().chain(
+        volumes
+            .iter()
+            .zip(readers)
+            .map(|(v, src)| (Part::Volume(v), src)),
+    );
+    for (part, src) in parts {
+        let what = part.what();
+        let mut src = Tap::new(src, ctx);
         tar.append_data(
-            &mut h,
-            volume_path(&v.name),
+            &mut header(part.bytes()),
+            part.path(),
             Exact {
                 inner: &mut src,
-                left: v.tar_bytes,
-                what: &v.name,
+                left: part.bytes(),
+                what: &what,
             },
         )?;
         // A source that grew, or whose bytes differ from the measured ones, is a
-        // volume that changed between the two reads.
+        // part that changed between the two reads.
         let mut one = [0u8; 1];
-        if src.read(&mut one)? != 0 || src.hex() != v.sha256 {
-            return Err(changed(&v.name));
+        if src.read(&mut one)? != 0 || src.hex() != part.sha256() {
+            return Err(changed(&what));
         }
-        if let Some(c) = ctx {
+        if let (Some(c), Part::Volume(_)) = (ctx, part) {
             c.item_done();
         }
     }
@@ -225,13 +280,13 @@ pub struct Walked {
 
 /// Reads a stored backup from `raw` to its end: decrypts if it is sealed (and refuses
 /// without a secret), checks the manifest comes first and is a known format, hands
-/// each volume's tar to `on_volume` (which must read it), checks every volume of the
+/// each part (the image, each volume's tar) to `on_part` (which must read it), checks every part of the
 /// manifest was there, and returns the manifest and the checksum of the raw bytes.
 pub fn walk_archive(
     raw: impl Read,
     secret: Option<&Secret>,
     ctx: Option<&JobCtx>,
-    mut on_volume: impl FnMut(&ManifestVolume, &mut dyn Read) -> io::Result<()>,
+    mut on_part: impl FnMut(Part<'_>, &mut dyn Read) -> io::Result<()>,
 ) -> io::Result<Walked> {
     let mut tap = BufReader::with_capacity(256 << 10, Tap::new(raw, ctx));
     let sealed = crypt::is_encrypted(tap.fill_buf()?);
@@ -270,22 +325,37 @@ pub fn walk_archive(
             manifest = Some(m);
             continue;
         };
-        let Some(v) = m.volumes.iter().find(|v| volume_path(&v.name) == path) else {
-            return Err(damaged(format!("unexpected entry {path}")));
+        let part = match &m.image {
+            Some(i) if path == IMAGE => Part::Image(i),
+            _ => match m.volumes.iter().find(|v| volume_path(&v.name) == path) {
+                Some(v) => Part::Volume(v),
+                None => return Err(damaged(format!("unexpected entry {path}"))),
+            },
         };
-        if e.size() != v.tar_bytes {
+        if e.size() != part.bytes() {
             return Err(damaged(format!(
                 "{path} holds {} bytes, the manifest says {}",
                 e.size(),
-                v.tar_bytes
+                part.bytes()
             )));
         }
-        on_volume(v, &mut e)?;
-        seen.push(v.name.clone());
+        if seen.contains(&path) {
+            return Err(damaged(format!("{path} appears twice")));
+        }
+        on_part(part, &mut e)?;
+        seen.push(path);
     }
     let manifest = manifest.ok_or_else(|| damaged(format!("no {MANIFEST}")))?;
-    if let Some(missing) = manifest.volumes.iter().find(|v| !seen.contains(&v.name)) {
-        return Err(damaged(format!("volume {} is missing", missing.name)));
+    let expected = manifest
+        .image
+        .as_ref()
+        .map(Part::Image)
+        .into_iter()
+        .chain(manifest.volumes.iter().map(Part::Volume));
+    for p in expected {
+        if !seen.contains(&p.path()) {
+            return Err(damaged(format!("{} is missing", p.what())));
+        }
     }
     // The rest (tar padding, gzip trailer, the last sealed chunk) is part of what
     // was stored: read it, so the checksum covers every byte.
@@ -310,17 +380,17 @@ pub fn damaged(msg: String) -> io::Error {
     )
 }
 
-/// Reads a volume's tar from a walk and checks it against its manifest entry (its
-/// sha256 and its content digest).
-pub fn check_volume(v: &ManifestVolume, r: &mut dyn Read) -> io::Result<()> {
+/// Reads a part from a walk and checks it against its manifest entry: its sha256, and
+/// a volume's content digest too.
+pub fn check_part(p: Part<'_>, r: &mut dyn Read) -> io::Result<()> {
     let mut tap = Tap::new(r, None);
-    let d = super::digest::digest_tar(&mut tap)?;
+    let digest_ok = match p {
+        Part::Volume(v) => super::digest::digest_tar(&mut tap)?.hex == v.content_digest,
+        Part::Image(_) => true,
+    };
     io::copy(&mut tap, &mut io::sink())?;
-    if tap.hex() != v.sha256 || d.hex != v.content_digest {
-        return Err(damaged(format!(
-            "volume {} does not match its checksum",
-            v.name
-        )));
+    if tap.hex() != p.sha256() || !digest_ok {
+        return Err(damaged(format!("{} does not match its checksum", p.what())));
     }
     Ok(())
 }
@@ -388,6 +458,7 @@ mod tests {
                     labels: Default::default(),
                 })
                 .collect(),
+            image: None,
             binds_not_included: vec![],
         }
     }
@@ -400,25 +471,49 @@ mod tests {
             (m.volumes[0].clone(), Box::new(io::Cursor::new(a.clone()))),
             (m.volumes[1].clone(), Box::new(io::Cursor::new(b.clone()))),
         ];
-        let (stored, w) = write_archive(Vec::new(), secret, &m, sources, None).unwrap();
+        // The image rides along, right after the manifest.
+        let image = vec![3u8; 70_000];
+        let mut m = m;
+        m.image = Some(ManifestImage {
+            reference: "app:1".into(),
+            id: "sha256:abc".into(),
+            tar_bytes: image.len() as u64,
+            sha256: hex::encode(Sha256::digest(&image)),
+        });
+        let (stored, w) = write_archive(
+            Vec::new(),
+            secret,
+            &m,
+            Some(Box::new(io::Cursor::new(image.clone()))),
+            sources,
+            None,
+        )
+        .unwrap();
         assert_eq!(w.bytes, stored.len() as u64);
         let mut got = Vec::new();
-        let walked = walk_archive(&stored[..], secret, None, |v, r| {
+        let walked = walk_archive(&stored[..], secret, None, |p, r| {
             let mut t = Vec::new();
             r.read_to_end(&mut t)?;
-            got.push((v.name.clone(), t));
+            got.push((p.path(), t));
             Ok(())
         })
         .unwrap();
         assert_eq!(walked.manifest, m);
         assert_eq!(walked.stored.sha256, w.sha256);
-        assert_eq!(got, vec![("a".to_owned(), a), ("b".to_owned(), b)]);
+        assert_eq!(
+            got,
+            vec![
+                (IMAGE.to_owned(), image),
+                ("volumes/a.tar".to_owned(), a),
+                ("volumes/b.tar".to_owned(), b)
+            ]
+        );
         // Every volume checks against the manifest; a flipped byte does not.
-        walk_archive(&stored[..], secret, None, check_volume).unwrap();
+        walk_archive(&stored[..], secret, None, check_part).unwrap();
         let mut bad = stored.clone();
         let i = bad.len() / 2;
         bad[i] ^= 1;
-        assert!(walk_archive(&bad[..], secret, None, check_volume).is_err());
+        assert!(walk_archive(&bad[..], secret, None, check_part).is_err());
     }
 
     #[test]
@@ -436,6 +531,7 @@ mod tests {
             Vec::new(),
             None,
             &m,
+            None,
             vec![(m.volumes[0].clone(), Box::new(io::Cursor::new(shorter)))],
             None,
         );
@@ -446,6 +542,7 @@ mod tests {
             Vec::new(),
             None,
             &m,
+            None,
             vec![(m.volumes[0].clone(), Box::new(io::Cursor::new(other)))],
             None,
         );
@@ -460,14 +557,15 @@ mod tests {
             Vec::new(),
             Some(&Secret::Key([1; 32])),
             &m,
+            None,
             vec![(m.volumes[0].clone(), Box::new(io::Cursor::new(a)))],
             None,
         )
         .unwrap();
-        let e = walk_archive(&stored[..], None, None, check_volume).unwrap_err();
+        let e = walk_archive(&stored[..], None, None, check_part).unwrap_err();
         assert!(e.to_string().contains("passphrase"));
         let e =
-            walk_archive(&stored[..], Some(&Secret::Key([2; 32])), None, check_volume).unwrap_err();
+            walk_archive(&stored[..], Some(&Secret::Key([2; 32])), None, check_part).unwrap_err();
         assert!(e.to_string().contains("wrong passphrase"), "{e}");
     }
 }

@@ -12,7 +12,8 @@ use std::io::Read;
 use std::sync::Arc;
 
 use berth_protocol::api::backups::{
-    BackupEntry, BackupStatus, BackupTarget, Consistency, FORMAT_VERSION, Manifest, ManifestVolume,
+    BackupEntry, BackupStatus, BackupTarget, Consistency, FORMAT_VERSION, Manifest, ManifestImage,
+    ManifestVolume,
 };
 use berth_protocol::api::jobs::{JobState, LogLevel};
 use berth_protocol::error::{ErrorBody, ErrorCode};
@@ -202,6 +203,15 @@ async fn plan(
 }
 
 /// The storage key of a backup: `<kind>-<name>/<id>.tar.gz` (`.enc` when sealed).
+/// An image as `docker save` writes it, as a blocking `Read` for the archive thread.
+/// Must be created on the runtime.
+fn image_reader(d: &Docker, name: &str) -> impl Read + Send + use<> {
+    use futures_util::TryStreamExt;
+    tokio_util::io::SyncIoBridge::new(StreamReader::new(
+        d.export_image(name).map_err(std::io::Error::other),
+    ))
+}
+
 pub fn object_key(target: &BackupTarget, id: &str, sealed: bool) -> String {
     let name: String = target
         .name()
@@ -293,6 +303,51 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
                 ),
             );
         }
+        // The image, measured like a volume (`docker save` of one reference is
+        // byte-for-byte repeatable).
+        let image = match (spec.include_image, &plan.image_id, &plan.container) {
+            (true, Some(id), Some(c)) => {
+                let reference = c
+                    .pointer("/Config/Image")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(id)
+                    .to_owned();
+                // Saved by its reference while that still names this image, so a
+                // load brings the tag back; otherwise by id.
+                let same = d
+                    .inspect_image(&reference)
+                    .await
+                    .ok()
+                    .and_then(|i| i.id)
+                    .is_some_and(|i| &i == id);
+                let source = if same { reference.clone() } else { id.clone() };
+                ctx.phase(&format!("measuring image {reference}"));
+                let src = image_reader(&d, &source);
+                let ctx2 = ctx.clone();
+                let (tar_bytes, sha256) = tokio::task::spawn_blocking(move || {
+                    let mut tap = archive::Tap::new(src, Some(&ctx2));
+                    std::io::copy(&mut tap, &mut std::io::sink())?;
+                    Ok::<_, std::io::Error>((tap.n, tap.hex()))
+                })
+                .await
+                .map_err(|e| internal(&e))?
+                .map_err(|e| super::io_body(&e))?;
+                ctx.log(
+                    LogLevel::Info,
+                    format!("image {reference}: {tar_bytes} bytes saved"),
+                );
+                Some((
+                    source,
+                    ManifestImage {
+                        reference,
+                        id: id.clone(),
+                        tar_bytes,
+                        sha256,
+                    },
+                ))
+            }
+            _ => None,
+        };
         let manifest = Manifest {
             format: FORMAT_VERSION,
             berth_version: crate::VERSION.to_owned(),
@@ -307,6 +362,7 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
             was_running: plan.was_running,
             image_id: plan.image_id.clone(),
             volumes: plan.volumes.clone(),
+            image: image.as_ref().map(|(_, m)| m.clone()),
             binds_not_included: plan.binds.clone(),
         };
         let mut entry = BackupEntry {
@@ -335,8 +391,14 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
             .map_err(|e| internal(&e))?;
 
         // Totals first: a phase change publishes, and bytes must not go back within one.
-        ctx.totals(entry.data_bytes, plan.volumes.len() as u64);
+        ctx.totals(
+            entry.data_bytes + image.as_ref().map_or(0, |(_, m)| m.tar_bytes),
+            plan.volumes.len() as u64,
+        );
         ctx.phase("writing");
+        let image_src: Option<Box<dyn Read + Send>> = image
+            .as_ref()
+            .map(|(source, _)| Box::new(image_reader(&d, source)) as Box<dyn Read + Send>);
         let mut helpers = Vec::new();
         let mut sources: Vec<(ManifestVolume, Box<dyn Read + Send>)> = Vec::new();
         for v in &plan.volumes {
@@ -354,6 +416,7 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
                 archive::ChanWriter(tx),
                 sealed.as_ref(),
                 &m2,
+                image_src,
                 sources,
                 Some(&ctx2),
             );
@@ -412,7 +475,7 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
     ctx.totals(entry.size, manifest.volumes.len() as u64);
     ctx.set_state(JobState::Verifying, "verifying");
     let verified = tokio::select! {
-        r = super::read_stored(&sess, &key, secret, ctx, archive::check_volume) => r,
+        r = super::read_stored(&sess, &key, secret, ctx, archive::check_part) => r,
         () = ctx.cancel.cancelled() => Err(ctx.cancelled()),
     };
     let checked = verified.and_then(|w| {

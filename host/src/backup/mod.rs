@@ -51,6 +51,9 @@ pub struct BackupSpec {
     pub trigger: Trigger,
     #[serde(default)]
     pub hooks: berth_protocol::api::backups::Hooks,
+    /// Carry the image (container targets).
+    #[serde(default)]
+    pub include_image: bool,
 }
 
 /// A verification job.
@@ -169,10 +172,7 @@ async fn verify(st: &Arc<AppState>, s: &VerifySpec, ctx: &JobCtx) -> Result<Stri
     let sess = session(st, &inst).await?;
     ctx.totals(rec.entry.size, rec.manifest.volumes.len() as u64);
     ctx.set_state(JobState::Verifying, "verifying");
-    let walked = read_stored(&sess, &rec.entry.key, secret, ctx, |v, r| {
-        archive::check_volume(v, r)
-    })
-    .await?;
+    let walked = read_stored(&sess, &rec.entry.key, secret, ctx, archive::check_part).await?;
     if walked.stored.sha256 != rec.entry.sha256 {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
@@ -184,9 +184,14 @@ async fn verify(st: &Arc<AppState>, s: &VerifySpec, ctx: &JobCtx) -> Result<Stri
         format!("sha256 {} matches", walked.stored.sha256),
     );
     Ok(format!(
-        "backup {} is intact ({} volumes, {} bytes)",
+        "backup {} is intact ({} volumes{}, {} bytes)",
         rec.entry.id,
         walked.manifest.volumes.len(),
+        if walked.manifest.image.is_some() {
+            " and the image"
+        } else {
+            ""
+        },
         walked.stored.bytes
     ))
 }
@@ -197,21 +202,16 @@ pub async fn read_stored<F>(
     key: &str,
     secret: Option<crypt::Secret>,
     ctx: &JobCtx,
-    on_volume: F,
+    on_part: F,
 ) -> Result<archive::Walked, ErrorBody>
 where
-    F: FnMut(
-            &berth_protocol::api::backups::ManifestVolume,
-            &mut dyn std::io::Read,
-        ) -> std::io::Result<()>
-        + Send
-        + 'static,
+    F: FnMut(archive::Part<'_>, &mut dyn std::io::Read) -> std::io::Result<()> + Send + 'static,
 {
     let (w, r) = tokio::io::duplex(256 << 10);
     let reader = SyncIoBridge::new(r);
     let ctx2 = ctx.clone();
     let walk = tokio::task::spawn_blocking(move || {
-        archive::walk_archive(reader, secret.as_ref(), Some(&ctx2), on_volume)
+        archive::walk_archive(reader, secret.as_ref(), Some(&ctx2), on_part)
     });
     let got = sess.get(key, w).await;
     let walked = walk.await.map_err(|e| crate::ws::registry::internal(&e))?;

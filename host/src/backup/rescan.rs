@@ -93,7 +93,7 @@ pub async fn run(st: &Arc<AppState>, spec: &RescanSpec, ctx: &JobCtx) -> Result<
             continue;
         }
         let read = tokio::select! {
-            r = read_stored(&sess, &o.key, secret.clone(), ctx, archive::check_volume) => r,
+            r = read_stored(&sess, &o.key, secret.clone(), ctx, archive::check_part) => r,
             () = ctx.cancel.cancelled() => Err(ctx.cancelled()),
         };
         match read {

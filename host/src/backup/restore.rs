@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use berth_protocol::api::backups::{
-    BackupTarget, Conflict, ConflictKind, ExistingVolume, Manifest, RestoreBackup,
+    BackupTarget, Conflict, ConflictKind, ExistingVolume, Manifest, ManifestImage, RestoreBackup,
 };
 use berth_protocol::api::jobs::{JobState, LogLevel};
 use berth_protocol::error::{ErrorBody, ErrorCode};
@@ -19,8 +19,8 @@ use bollard::models::{
     VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveVolumeOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, ImportImageOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -61,6 +61,66 @@ async fn volume_users(d: &Docker, name: &str) -> Result<Vec<String>, ErrorBody> 
         .filter_map(|c| c.names.and_then(|n| n.first().cloned()))
         .map(|n| n.trim_start_matches('/').to_owned())
         .collect())
+}
+
+/// Whether the host has the image, by reference or by id.
+async fn image_present(d: &Docker, reference: &str, id: &str) -> bool {
+    d.inspect_image(reference).await.is_ok()
+        || (!id.is_empty() && d.inspect_image(id).await.is_ok())
+}
+
+/// Streams a carried image from the walk into `docker load`, checking its bytes
+/// against the manifest on the way (a mismatch fails the load).
+fn load_image(
+    rt: &tokio::runtime::Handle,
+    d: &Docker,
+    i: &ManifestImage,
+    ctx: &JobCtx,
+    r: &mut dyn std::io::Read,
+) -> std::io::Result<()> {
+    use futures_util::StreamExt;
+    ctx.phase(&format!("loading image {}", i.reference));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let d = d.clone();
+    let up = rt.spawn(async move {
+        let mut answers = d.import_image_stream(
+            ImportImageOptionsBuilder::default().quiet(true).build(),
+            futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
+            None,
+        );
+        while let Some(a) = answers.next().await {
+            let a = a.map_err(|e| e.to_string())?;
+            if let Some(e) = a.error_detail.and_then(|e| e.message) {
+                return Err(e);
+            }
+        }
+        Ok::<(), String>(())
+    });
+    let mut tap = archive::Tap::new(r, None);
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = std::io::Read::read(&mut tap, &mut buf)?;
+        if n == 0
+            || tx
+                .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                .is_err()
+        {
+            break;
+        }
+    }
+    let intact = tap.hex() == i.sha256;
+    if !intact {
+        let _ = tx.blocking_send(Err(std::io::Error::other("checksum mismatch")));
+    }
+    drop(tx);
+    let loaded = rt.block_on(up).map_err(std::io::Error::other)?;
+    if !intact {
+        return Err(archive::damaged(format!(
+            "image {} does not match its checksum",
+            i.reference
+        )));
+    }
+    loaded.map_err(|e| std::io::Error::other(format!("Docker refused image {}: {e}", i.reference)))
 }
 
 pub async fn run(
@@ -144,10 +204,20 @@ pub async fn run(
         .iter()
         .map(|(k, h)| (k.clone(), h.id.clone()))
         .collect();
+    // The image the backup carries is loaded only where the host lacks it (and is
+    // checked against its checksum either way).
+    let load = match &manifest.image {
+        Some(i) => !image_present(&d, &i.reference, &i.id).await,
+        None => false,
+    };
     let d2 = d.clone();
     let ctx2 = ctx.clone();
-    let upload = move |v: &berth_protocol::api::backups::ManifestVolume,
-                       r: &mut dyn std::io::Read| {
+    let upload = move |p: archive::Part<'_>, r: &mut dyn std::io::Read| {
+        let v = match p {
+            archive::Part::Image(i) if load => return load_image(&rt, &d2, i, &ctx2, r),
+            archive::Part::Image(_) => return archive::check_part(p, r),
+            archive::Part::Volume(v) => v,
+        };
         let helper = targets.get(&v.name).cloned().unwrap_or_default();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
         let d3 = d2.clone();
@@ -214,6 +284,31 @@ pub async fn run(
         )
         .await;
         return Err(e);
+    }
+
+    if let (true, Some(i)) = (load, &manifest.image) {
+        // A save by id loads untagged: the container is created by its reference.
+        let (repo, tag) = match i.reference.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') => (r, t),
+            _ => (i.reference.as_str(), "latest"),
+        };
+        if !i.reference.contains('@') && d.inspect_image(&i.reference).await.is_err() {
+            d.tag_image(
+                &i.id,
+                Some(
+                    bollard::query_parameters::TagImageOptionsBuilder::default()
+                        .repo(repo)
+                        .tag(tag)
+                        .build(),
+                ),
+            )
+            .await
+            .map_err(|e| docker_err(&e, &format!("image {}", i.reference)))?;
+        }
+        ctx.log(
+            LogLevel::Info,
+            format!("image {} loaded from the backup", i.reference),
+        );
     }
 
     // Proof: each volume read back as it now is, against the manifest.
@@ -511,9 +606,7 @@ pub async fn check(
                 .and_then(|c| c.image.clone())
                 .unwrap_or_default();
             let by_id = manifest.image_id.as_deref().unwrap_or_default();
-            if d.inspect_image(&image).await.is_err()
-                && (by_id.is_empty() || d.inspect_image(by_id).await.is_err())
-            {
+            if manifest.image.is_none() && !image_present(d, &image, by_id).await {
                 add(
                     ConflictKind::ImageMissing,
                     image.clone(),

@@ -99,7 +99,7 @@ pub async fn receive(
             SyncIoBridge::new(walk_r),
             secret.as_ref(),
             None,
-            archive::check_volume,
+            archive::check_part,
         )
     });
     let feed = async move {

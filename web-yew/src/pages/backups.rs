@@ -47,6 +47,7 @@ pub fn back_up_now(props: &BackUpNowProps) -> Html {
     let storage = use_node_ref();
     let pre = use_node_ref();
     let post = use_node_ref();
+    let with_image = use_node_ref();
     let (stores, _) = use_call::<StorageList>(Empty {});
     if !ctx.user().is_some_and(|u| u.role.allows(Role::Operator)) {
         return html! {};
@@ -59,8 +60,11 @@ pub fn back_up_now(props: &BackUpNowProps) -> Html {
         let (ws, flash, target) = (ctx.ws.clone(), flash.clone(), props.target.clone());
         let (consistency, passphrase, storage) =
             (consistency.clone(), passphrase.clone(), storage.clone());
-        let (pre, post) = (pre.clone(), post.clone());
+        let (pre, post, with_image) = (pre.clone(), post.clone(), with_image.clone());
         Callback::from(move |_| {
+            let include_image = with_image
+                .cast::<web_sys::HtmlInputElement>()
+                .is_some_and(|i| i.checked());
             let c = match value_of(&consistency).as_str() {
                 "pause" => Consistency::Pause,
                 "hot" => Consistency::Hot,
@@ -80,6 +84,7 @@ pub fn back_up_now(props: &BackUpNowProps) -> Html {
                 consistency: Some(c),
                 storage: (!store.is_empty()).then_some(store),
                 passphrase: (!pass.is_empty()).then_some(pass),
+                include_image,
             };
             let (ws, flash) = (ws.clone(), flash.clone());
             wasm_bindgen_futures::spawn_local(async move {
@@ -118,6 +123,8 @@ pub fn back_up_now(props: &BackUpNowProps) -> Html {
                             <input id="backup-pre" ref={pre} placeholder="e.g. pg_dump -U app > /data/dump.sql" /></label>
                         <label class="field">{ "Post hook " }
                             <input id="backup-post" ref={post} /></label>
+                        <label class="field"><input type="checkbox" id="backup-include-image" ref={with_image} />
+                            { " Include the image (for images that cannot be pulled again)" }</label>
                     </> } } else { html!{} } }
                     <label class="field">{ "Encrypt with passphrase (optional) " }
                         <input type="password" id="backup-passphrase" ref={passphrase} autocomplete="new-password" /></label>
@@ -730,6 +737,27 @@ fn restore_form(props: &RestoreProps) -> Html {
     }
 }
 
+/// Every job's progress (`job.progress` for all jobs) while the component lives.
+#[hook]
+fn use_job_progress(on: Callback<JobProgress>) {
+    let ctx = use_ws();
+    use_effect_with((), move |()| {
+        let on_data = Callback::from(move |v| {
+            if let Ok(p) = serde_json::from_value::<JobProgress>(v) {
+                on.emit(p);
+            }
+        });
+        let sub = ctx.ws.subscribe(
+            "job.progress",
+            serde_json::json!({}),
+            64,
+            on_data,
+            Callback::noop(),
+        );
+        move || drop(sub)
+    });
+}
+
 #[function_component(JobsPage)]
 pub fn jobs_page() -> Html {
     let ctx = use_ws();
@@ -739,30 +767,16 @@ pub fn jobs_page() -> Html {
     let log = use_state(|| None::<JobDetail>);
     let operator = ctx.user().is_some_and(|u| u.role.allows(Role::Operator));
     {
-        let (ws, live, reload) = (ctx.ws.clone(), live.clone(), reload.clone());
-        use_effect_with((), move |()| {
-            let acc = std::rc::Rc::new(std::cell::RefCell::new(
-                HashMap::<String, JobProgress>::new(),
-            ));
-            let on_data = Callback::from(move |v| {
-                if let Ok(p) = serde_json::from_value::<JobProgress>(v) {
-                    let end = p.state.is_terminal();
-                    acc.borrow_mut().insert(p.job.clone(), p);
-                    live.set(acc.borrow().clone());
-                    if end {
-                        reload.emit(());
-                    }
-                }
-            });
-            let sub = ws.subscribe(
-                "job.progress",
-                serde_json::json!({}),
-                64,
-                on_data,
-                Callback::noop(),
-            );
-            move || drop(sub)
-        });
+        let (live, reload) = (live.clone(), reload.clone());
+        let acc = use_mut_ref(HashMap::<String, JobProgress>::new);
+        use_job_progress(Callback::from(move |p: JobProgress| {
+            let end = p.state.is_terminal();
+            acc.borrow_mut().insert(p.job.clone(), p);
+            live.set(acc.borrow().clone());
+            if end {
+                reload.emit(());
+            }
+        }));
     }
     let cancel = {
         let (ws, flash) = (ctx.ws.clone(), flash.clone());
@@ -867,36 +881,21 @@ pub fn jobs_page() -> Html {
 }
 
 /// The dashboard's view of the queue: what is running or waiting, and the last
-/// finished backups, restores and verifications — failures first in red, with why.
+/// finished backups, restores and verifications — failures counted in red, with why.
 #[function_component(RecentJobs)]
 pub fn recent_jobs() -> Html {
-    let ctx = use_ws();
     let (list, reload) = use_call::<JobsList>(JobsQuery {
         states: Vec::new(),
         limit: Some(8),
     });
     {
-        let (ws, reload) = (ctx.ws.clone(), reload.clone());
-        use_effect_with((), move |()| {
-            // A job that starts or ends changes this list; byte counts do not.
-            let seen =
-                std::rc::Rc::new(std::cell::RefCell::new(HashMap::<String, JobState>::new()));
-            let on_data = Callback::from(move |v| {
-                if let Ok(p) = serde_json::from_value::<JobProgress>(v)
-                    && seen.borrow_mut().insert(p.job.clone(), p.state) != Some(p.state)
-                {
-                    reload.emit(());
-                }
-            });
-            let sub = ws.subscribe(
-                "job.progress",
-                serde_json::json!({}),
-                64,
-                on_data,
-                Callback::noop(),
-            );
-            move || drop(sub)
-        });
+        // A job that starts or ends changes this list; byte counts do not.
+        let seen = use_mut_ref(HashMap::<String, JobState>::new);
+        use_job_progress(Callback::from(move |p: JobProgress| {
+            if seen.borrow_mut().insert(p.job.clone(), p.state) != Some(p.state) {
+                reload.emit(());
+            }
+        }));
     }
     match &list {
         Load::Loading => html! { <p>{ "Loading…" }</p> },

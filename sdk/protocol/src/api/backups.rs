@@ -80,6 +80,10 @@ pub struct CreateBackup {
     /// overrides the container's `berth.backup.*` label.
     #[serde(default, skip_serializing_if = "Hooks::is_empty")]
     pub hooks: Hooks,
+    /// Container targets: carry the image too (`docker save`), for images that
+    /// cannot be pulled again; a restore loads it when the host lacks it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub include_image: bool,
 }
 
 /// Pre/post backup hooks: shell commands run inside the (running) container with
@@ -286,10 +290,25 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<String>,
     pub volumes: Vec<ManifestVolume>,
+    /// The image, when the backup carries it (`image.tar`, right after the manifest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ManifestImage>,
     /// Bind mounts of the container: not backed up (host paths), listed so a restore
     /// can say what it does not bring back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub binds_not_included: Vec<String>,
+}
+
+/// The image a backup carries: a `docker save` of it, loadable with `docker load`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ManifestImage {
+    /// The reference the container was created from (`nginx:1.27`).
+    pub reference: String,
+    /// The image's id.
+    pub id: String,
+    /// Bytes of the saved tar, and their SHA-256 (hex).
+    pub tar_bytes: u64,
+    pub sha256: String,
 }
 
 /// What stands in a restore's way.
