@@ -1476,3 +1476,85 @@ async fn a_backup_can_carry_its_image_and_the_restore_loads_it_where_it_is_missi
     );
     assert!(running, "the restored container runs on the loaded image");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_sharing_a_volume_stop_dependents_first_and_start_them_last() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let op = ws::admin(&berth).await;
+    let image = ensure_test_image(&scope.docker).await;
+    let vol = make_volume(&scope, "shared").await;
+    let project = scope.name("shop");
+    // Labelled as compose v2 labels its services; `web` depends on `db`. `web` is
+    // created first, so Docker lists `db` (the newest) first: the naive order would
+    // stop the database under the running web app.
+    let mut names = BTreeMap::new();
+    for (service, deps) in [("web", Some("db:service_started:false")), ("db", None)] {
+        let name = scope.name(service);
+        let mut labels = scope.labels();
+        labels.insert("com.docker.compose.project".into(), project.clone());
+        labels.insert("com.docker.compose.service".into(), service.into());
+        if let Some(d) = deps {
+            labels.insert("com.docker.compose.depends_on".into(), d.into());
+        }
+        scope
+            .docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                ContainerCreateBody {
+                    image: Some(image.to_owned()),
+                    cmd: Some(vec![
+                        "sh".into(),
+                        "-c".into(),
+                        "trap 'exit 0' TERM; while true; do sleep 1; done".into(),
+                    ]),
+                    labels: Some(labels),
+                    host_config: Some(HostConfig {
+                        mounts: Some(vec![mount(&vol)]),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        scope.docker.start_container(&name, None).await.unwrap();
+        names.insert(service, name);
+    }
+    let q = op
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Volume { name: vol.clone() }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &q.jobs[0]).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    let log: Vec<String> = op
+        .call::<JobsGet>(JobRef {
+            id: q.jobs[0].clone(),
+        })
+        .await
+        .unwrap()
+        .log
+        .into_iter()
+        .map(|l| l.message)
+        .collect();
+    let at = |m: String| {
+        log.iter()
+            .position(|l| *l == m)
+            .unwrap_or_else(|| panic!("no {m:?} in {log:?}"))
+    };
+    let (web, db) = (&names["web"], &names["db"]);
+    assert!(
+        at(format!("stopped {web}")) < at(format!("stopped {db}")),
+        "{log:?}"
+    );
+    assert!(
+        at(format!("{db} runs again")) < at(format!("{web} runs again")),
+        "{log:?}"
+    );
+    for n in names.values() {
+        assert!(running(&scope, n).await, "{n} runs again");
+    }
+}

@@ -146,7 +146,7 @@ async fn plan(
                 ))
                 .await
                 .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
-            let subjects = users
+            let users = users
                 .into_iter()
                 .filter(|c| {
                     c.labels
@@ -154,18 +154,26 @@ async fn plan(
                         .is_none_or(|l| !l.contains_key(crate::docker::helper::LABEL))
                 })
                 .filter(|c| host_self != c.id.as_deref())
-                .map(|c| Subject {
-                    name: c
-                        .names
-                        .and_then(|n| n.first().cloned())
-                        .unwrap_or_default()
-                        .trim_start_matches('/')
-                        .to_owned(),
-                    id: c.id.unwrap_or_default(),
-                    running: c.state.as_ref().is_some_and(|s| s.to_string() == "running"),
-                    paused: c.state.as_ref().is_some_and(|s| s.to_string() == "paused"),
+                .map(|c| {
+                    let subject = Subject {
+                        name: c
+                            .names
+                            .as_ref()
+                            .and_then(|n| n.first().cloned())
+                            .unwrap_or_default()
+                            .trim_start_matches('/')
+                            .to_owned(),
+                        id: c.id.clone().unwrap_or_default(),
+                        running: c.state.as_ref().is_some_and(|s| s.to_string() == "running"),
+                        paused: c.state.as_ref().is_some_and(|s| s.to_string() == "paused"),
+                    };
+                    let network_mode = c.host_config.as_ref().and_then(|h| h.network_mode.clone());
+                    super::order::Node::new(subject, &c.labels.unwrap_or_default(), network_mode)
                 })
                 .collect();
+            // Held dependents first, so they stop before what they depend on and
+            // start after it.
+            let subjects = super::order::hold_order(users);
             Ok(Plan {
                 labels: Default::default(),
                 subjects,
@@ -202,7 +210,6 @@ async fn plan(
     }
 }
 
-/// The storage key of a backup: `<kind>-<name>/<id>.tar.gz` (`.enc` when sealed).
 /// An image as `docker save` writes it, as a blocking `Read` for the archive thread.
 /// Must be created on the runtime.
 fn image_reader(d: &Docker, name: &str) -> impl Read + Send + use<> {
@@ -212,6 +219,7 @@ fn image_reader(d: &Docker, name: &str) -> impl Read + Send + use<> {
     ))
 }
 
+/// The storage key of a backup: `<kind>-<name>/<id>.tar.gz` (`.enc` when sealed).
 pub fn object_key(target: &BackupTarget, id: &str, sealed: bool) -> String {
     let name: String = target
         .name()
