@@ -27,8 +27,8 @@ use berth_protocol::api::jobs::{JobProgressParams, JobRef, JobState};
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::ws;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
-use bollard::query_parameters::{CreateContainerOptionsBuilder, WaitContainerOptionsBuilder};
-use futures_util::{StreamExt, TryStreamExt};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
+use futures_util::StreamExt;
 
 const MIB: u64 = 1 << 20;
 
@@ -70,20 +70,7 @@ async fn fill(scope: &Scope, vol: &str, gib: u64) {
         .unwrap()
         .id;
     scope.docker.start_container(&id, None).await.unwrap();
-    let w: Vec<_> = scope
-        .docker
-        .wait_container(
-            &id,
-            Some(
-                WaitContainerOptionsBuilder::default()
-                    .condition("not-running")
-                    .build(),
-            ),
-        )
-        .try_collect()
-        .await
-        .unwrap();
-    assert_eq!(w[0].status_code, 0);
+    scope.wait_success(&id).await;
 }
 
 async fn volume(scope: &Scope, base: &str) -> (String, PathBuf) {

@@ -10,7 +10,7 @@ use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
     ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveVolumeOptionsBuilder,
+    RemoveVolumeOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures_util::TryStreamExt;
 use tokio::sync::OnceCell;
@@ -204,6 +204,24 @@ impl Scope {
             .await
             .expect("create container")
             .id
+    }
+
+    /// Waits until the container has exited; panics unless it exited 0.
+    pub async fn wait_success(&self, id: &str) {
+        let w: Vec<_> = self
+            .docker
+            .wait_container(
+                id,
+                Some(
+                    WaitContainerOptionsBuilder::default()
+                        .condition("not-running")
+                        .build(),
+                ),
+            )
+            .try_collect()
+            .await
+            .unwrap_or_else(|e| panic!("container {id} did not exit 0: {e}"));
+        assert_eq!(w.first().map(|w| w.status_code), Some(0), "container {id}");
     }
 
     /// Ids of containers with this scope's label.

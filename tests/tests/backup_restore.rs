@@ -28,9 +28,7 @@ use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::server::{Berth, serve_command};
 use berth_tests::ws;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, LogsOptionsBuilder, WaitContainerOptionsBuilder,
-};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
 use futures_util::{StreamExt, TryStreamExt};
 
 const WAIT: Duration = Duration::from_secs(180);
@@ -74,20 +72,7 @@ async fn run_with(scope: &Scope, vol: &str, base: &str, script: &str) -> String 
         .expect("create")
         .id;
     scope.docker.start_container(&id, None).await.unwrap();
-    let w: Vec<_> = scope
-        .docker
-        .wait_container(
-            &id,
-            Some(
-                WaitContainerOptionsBuilder::default()
-                    .condition("not-running")
-                    .build(),
-            ),
-        )
-        .try_collect()
-        .await
-        .expect("script exits 0");
-    assert_eq!(w[0].status_code, 0, "{script}");
+    scope.wait_success(&id).await;
     let out: Vec<_> = scope
         .docker
         .logs(
@@ -1318,19 +1303,7 @@ async fn a_backup_can_carry_its_image_and_the_restore_loads_it_where_it_is_missi
         .create_container("seed", &["sh", "-c", "echo baked > /baked.txt"])
         .await;
     scope.docker.start_container(&seed, None).await.unwrap();
-    let _: Vec<_> = scope
-        .docker
-        .wait_container(
-            &seed,
-            Some(
-                WaitContainerOptionsBuilder::default()
-                    .condition("not-running")
-                    .build(),
-            ),
-        )
-        .try_collect()
-        .await
-        .unwrap();
+    scope.wait_success(&seed).await;
     let repo = scope.name("img");
     let reference = format!("{repo}:1");
     let image_id = scope

@@ -31,8 +31,8 @@ use berth_protocol::role::Role;
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::ws;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, NetworkCreateRequest};
-use bollard::query_parameters::{CreateContainerOptionsBuilder, WaitContainerOptionsBuilder};
-use futures_util::{StreamExt, TryStreamExt};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
+use futures_util::StreamExt;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -582,20 +582,7 @@ async fn volumes_are_browsed_read_and_confined_and_in_use_removal_is_refused() {
     )
     .await;
     scope.docker.start_container(&writer, None).await.unwrap();
-    let w: Vec<_> = scope
-        .docker
-        .wait_container(
-            &writer,
-            Some(
-                WaitContainerOptionsBuilder::default()
-                    .condition("not-running")
-                    .build(),
-            ),
-        )
-        .try_collect()
-        .await
-        .expect("writer exits 0");
-    assert_eq!(w[0].status_code, 0);
+    scope.wait_success(&writer).await;
 
     let list = viewer
         .call::<VolumesList>(HostOnly::default())
