@@ -163,7 +163,15 @@ pub async fn receive(
         )),
         (Ok(w), Ok(_), Ok(())) => admit(st, &inst.name, &key, sealed, w),
     };
-    if outcome.is_err() {
+    // A rescan that ran between the put and the catalog check may have catalogued
+    // this very object: then it is someone's backup now, not a leftover.
+    let catalogued = || {
+        st.store.backups().is_ok_and(|all| {
+            all.iter()
+                .any(|r| r.entry.storage == inst.name && r.entry.key == key)
+        })
+    };
+    if outcome.is_err() && !catalogued() {
         // Nothing of a refused file stays (the put may have finished before the walk
         // found the damage at the end).
         if let Err(e) = sess.delete(&key).await {
