@@ -35,6 +35,9 @@ pub struct Config {
     pub ws_heartbeat: std::time::Duration,
     /// A socket write stalled this long closes the connection with 4008.
     pub ws_write_timeout: std::time::Duration,
+    /// Jobs run at once (default 1). Jobs never hold the same container or volume at
+    /// the same time, whatever this is.
+    pub job_concurrency: usize,
 }
 
 /// A value that must not appear in logs or debug output.
@@ -76,6 +79,7 @@ pub struct Flags {
     pub audit_max_entries: Option<String>,
     pub ws_heartbeat_s: Option<String>,
     pub ws_write_timeout_s: Option<String>,
+    pub job_concurrency: Option<String>,
 }
 
 /// One invalid value. Displayed as a single line.
@@ -194,6 +198,12 @@ const KEYS: &[Key] = &[
         flag: "--ws-write-timeout-s",
         default: Some("10"),
     },
+    Key {
+        name: "job_concurrency",
+        env: "BERTH_JOB_CONCURRENCY",
+        flag: "--job-concurrency",
+        default: Some("1"),
+    },
 ];
 
 /// The names of all keys, for error messages and docs.
@@ -232,6 +242,7 @@ impl Config {
                 "audit_max_entries" => &flags.audit_max_entries,
                 "ws_heartbeat_s" => &flags.ws_heartbeat_s,
                 "ws_write_timeout_s" => &flags.ws_write_timeout_s,
+                "job_concurrency" => &flags.job_concurrency,
                 _ => &None,
             };
             if let Some(v) = flag {
@@ -381,7 +392,10 @@ impl Config {
             "a number of seconds",
         )?);
 
+        let job_concurrency = number("job_concurrency", 1..=8, "a number of jobs")? as usize;
+
         Ok(Self {
+            job_concurrency,
             allowed_origins,
             audit_retention,
             ws_heartbeat,

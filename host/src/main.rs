@@ -145,9 +145,28 @@ struct ServeArgs {
     /// A socket write stalled this long closes the connection (4008) [env: BERTH_WS_WRITE_TIMEOUT_S] [default: 10]
     #[arg(long, value_name = "SECONDS")]
     ws_write_timeout_s: Option<String>,
+    /// Jobs (backups, restores) run at once; they never hold the same container or volume together [env: BERTH_JOB_CONCURRENCY] [default: 1]
+    #[arg(long, value_name = "N")]
+    job_concurrency: Option<String>,
+}
+
+/// glibc's malloc raises its mmap threshold each time a large block is freed, after
+/// which the 1 MiB buffers of a backup's pipeline (gzip blocks, storage chunks) come
+/// from per-thread arenas that keep their memory after the job: Berth sat at 115 MB
+/// idle after a backup. A fixed threshold keeps large buffers mmapped (returned to the
+/// system when freed), and two arenas bound what many threads can retain.
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 fn main() -> ExitCode {
+    tune_malloc();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(*args),
@@ -318,6 +337,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         audit_max_entries: args.audit_max_entries,
         ws_heartbeat_s: args.ws_heartbeat_s,
         ws_write_timeout_s: args.ws_write_timeout_s,
+        job_concurrency: args.job_concurrency,
     };
     let config = match Config::load(&flags, |k| std::env::var(k).ok()) {
         Ok(c) => c,

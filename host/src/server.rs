@@ -309,7 +309,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     });
     tokio::spawn(housekeeping(Arc::downgrade(&state), config.audit_retention));
     tokio::spawn(plugin_recovery(Arc::downgrade(&state)));
-    tokio::spawn(crate::jobs::runner(Arc::downgrade(&state)));
+    tokio::spawn(crate::jobs::runner(
+        Arc::downgrade(&state),
+        config.job_concurrency,
+    ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {

@@ -87,8 +87,20 @@ async fn volume(scope: &Scope, base: &str) -> (String, PathBuf) {
     (name, PathBuf::from(v.mountpoint))
 }
 
-/// Runs a job to its end; returns its duration (queued → terminal, as the user waits).
-async fn run_job(c: &Client, job: &str) -> Duration {
+/// A job's time in all, and in its phases as its progress announced them.
+#[derive(Debug, Default, Clone, Copy)]
+struct Timing {
+    all: Duration,
+    /// Reading each volume once to measure it.
+    measure: Duration,
+    /// The archive streamed into the storage.
+    stream: Duration,
+    /// The stored object read back and checked.
+    verify: Duration,
+}
+
+/// Runs a job to its end (queued → terminal, as the user waits).
+async fn run_job(c: &Client, job: &str) -> Timing {
     let t = Instant::now();
     let mut sub = c
         .open::<JobProgress>(JobProgressParams {
@@ -96,17 +108,36 @@ async fn run_job(c: &Client, job: &str) -> Duration {
         })
         .await
         .unwrap();
+    let (mut measuring, mut writing, mut verifying) = (None, None, None);
     while let Some(p) = sub.next().await {
         let p = p.unwrap();
+        let now = Instant::now();
+        if p.phase.starts_with("measuring") {
+            measuring.get_or_insert(now);
+        } else if p.phase == "writing" {
+            writing.get_or_insert(now);
+        } else if p.state == JobState::Verifying {
+            verifying.get_or_insert(now);
+        }
         if p.state.is_terminal() {
             assert_eq!(p.state, JobState::Complete, "{}", p.message);
             break;
         }
     }
-    t.elapsed()
+    let end = Instant::now();
+    let span = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+        (Some(a), Some(b)) => b.saturating_duration_since(a),
+        _ => Duration::ZERO,
+    };
+    Timing {
+        all: t.elapsed(),
+        measure: span(measuring, writing),
+        stream: span(writing, verifying),
+        verify: span(verifying, Some(end)),
+    }
 }
 
-async fn backup(c: &Client, vol: &str, passphrase: Option<&str>) -> (Duration, String) {
+async fn backup(c: &Client, vol: &str, passphrase: Option<&str>) -> (Timing, String) {
     let q = c
         .call::<BackupsCreate>(CreateBackup {
             targets: vec![BackupTarget::Volume {
@@ -187,7 +218,8 @@ fn main() {
             fill(&scope, &vol, *gib).await;
             let bytes = gib << 30;
             let (stop, h) = watch_rss(pid);
-            let (berth_d, id) = backup(&c, &vol, None).await;
+            let (timing, id) = backup(&c, &vol, None).await;
+            let berth_d = timing.all;
             stop.store(true, Ordering::Relaxed);
             let peak = h.join().unwrap();
             rss.push((*gib, peak));
@@ -205,7 +237,7 @@ fn main() {
                     scratch.path().join("pigz.tar.gz").display()
                 )))
             });
-            let (enc_d, _) = backup(&c, &vol, Some("a bench passphrase")).await;
+            let enc_d = backup(&c, &vol, Some("a bench passphrase")).await.0.all;
             // Restore into a new volume vs extracting the baseline archive.
             let target = scope.name(&format!("bench-{gib}-restored"));
             let job = c
@@ -216,7 +248,7 @@ fn main() {
                 })
                 .await
                 .unwrap();
-            let restore_d = run_job(&c, &job.id).await;
+            let restore_d = run_job(&c, &job.id).await.all;
             let out = scratch.path().join("x");
             std::fs::create_dir_all(&out).unwrap();
             let untar_d = timed(Command::new("tar").arg("-xzf").arg(&tgz).arg("-C").arg(&out));
@@ -227,6 +259,13 @@ fn main() {
                 berth_d.as_secs_f64(),
                 tar_d.as_secs_f64(),
                 b / t
+            );
+            md += &format!(
+                "| its phases: measure, stream, verify | {:.1} s, {:.1} s ({:.0} MB/s), {:.1} s | — | — | — |\n",
+                timing.measure.as_secs_f64(),
+                timing.stream.as_secs_f64(),
+                mbps(bytes, timing.stream),
+                timing.verify.as_secs_f64()
             );
             match pigz_d {
                 Some(p) => {

@@ -215,6 +215,24 @@ async fn end_state(c: &Client, job: &str) -> (JobState, String) {
     (last.state, last.message.clone())
 }
 
+/// Where `m` is in a job's log.
+fn line_at(log: &[String], m: &str) -> usize {
+    log.iter()
+        .position(|l| l == m)
+        .unwrap_or_else(|| panic!("no {m:?} in {log:?}"))
+}
+
+/// A job's log messages.
+async fn log_of(c: &Client, job: &str) -> Vec<String> {
+    c.call::<JobsGet>(JobRef { id: job.to_owned() })
+        .await
+        .unwrap()
+        .log
+        .into_iter()
+        .map(|l| l.message)
+        .collect()
+}
+
 async fn backups(c: &Client, target: &str) -> Vec<BackupEntry> {
     c.call::<BackupsList>(BackupQuery {
         target: Some(target.to_owned()),
@@ -1503,21 +1521,8 @@ async fn containers_sharing_a_volume_stop_dependents_first_and_start_them_last()
         .unwrap();
     let (state, msg) = end_state(&op, &q.jobs[0]).await;
     assert_eq!(state, JobState::Complete, "{msg}");
-    let log: Vec<String> = op
-        .call::<JobsGet>(JobRef {
-            id: q.jobs[0].clone(),
-        })
-        .await
-        .unwrap()
-        .log
-        .into_iter()
-        .map(|l| l.message)
-        .collect();
-    let at = |m: String| {
-        log.iter()
-            .position(|l| *l == m)
-            .unwrap_or_else(|| panic!("no {m:?} in {log:?}"))
-    };
+    let log = log_of(&op, &q.jobs[0]).await;
+    let at = |m: String| line_at(&log, &m);
     let (web, db) = (&names["web"], &names["db"]);
     assert!(
         at(format!("stopped {web}")) < at(format!("stopped {db}")),
@@ -1530,4 +1535,447 @@ async fn containers_sharing_a_volume_stop_dependents_first_and_start_them_last()
     for n in names.values() {
         assert!(running(&scope, n).await, "{n} runs again");
     }
+}
+
+/// `docker compose` (v2) where the engine has it, else `docker-compose` (v1).
+fn compose(dir: &std::path::Path, project: &str, args: &[&str]) {
+    let v2 = std::process::Command::new("docker")
+        .args(["compose", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mut cmd = if v2 {
+        let mut c = std::process::Command::new("docker");
+        c.arg("compose");
+        c
+    } else {
+        std::process::Command::new("docker-compose")
+    };
+    let out = cmd
+        .current_dir(dir)
+        .args(["-p", project, "-f", "compose.yaml"])
+        .args(args)
+        .output()
+        .expect("compose runs");
+    assert!(
+        out.status.success(),
+        "compose {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The exit code of `cmd` run inside a container.
+async fn exec(scope: &Scope, container: &str, cmd: &[&str]) -> i64 {
+    use bollard::exec::{CreateExecOptions, StartExecResults};
+    let e = scope
+        .docker
+        .create_exec(
+            container,
+            CreateExecOptions {
+                cmd: Some(cmd.iter().map(|s| (*s).to_owned()).collect()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    if let StartExecResults::Attached { mut output, .. } =
+        scope.docker.start_exec(&e.id, None).await.unwrap()
+    {
+        while output.next().await.is_some() {}
+    }
+    scope
+        .docker
+        .inspect_exec(&e.id)
+        .await
+        .unwrap()
+        .exit_code
+        .unwrap_or(-1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compose_project_is_one_backup_and_restores_as_a_running_copy_under_a_new_name() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let op = ws::admin(&berth).await;
+    let image = ensure_test_image(&scope.docker).await;
+    let project = scope.name("shop");
+    let label = format!("berth.test: \"{}\"", scope.run);
+    // db keeps its data in a named volume; web shares db's network stack (so it is
+    // stopped first and its `container:` mode must point at the new db); probe
+    // reaches db by its service name over the project network.
+    let dir = tempfile::tempdir().unwrap();
+    let loop_ = "trap 'exit 0' TERM; while true; do sleep 1; done";
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        format!(
+            r#"version: "3.7"
+services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "echo kept > /data/greeting; {loop_}"]
+    labels: {{ {label} }}
+    volumes: ["data:/data"]
+  web:
+    image: {image}
+    command: ["sh", "-c", "{loop_}"]
+    labels: {{ {label} }}
+    network_mode: "service:db"
+    depends_on: [db]
+  probe:
+    image: {image}
+    command: ["sh", "-c", "{loop_}"]
+    labels: {{ {label} }}
+    depends_on: [db]
+volumes:
+  data:
+    labels: {{ {label} }}
+networks:
+  default:
+    labels: {{ {label} }}
+"#
+        ),
+    )
+    .unwrap();
+    compose(dir.path(), &project, &["up", "-d"]);
+    let members = |p: &str| {
+        let d = scope.docker.clone();
+        let p = p.to_owned();
+        async move {
+            let listed = d
+                .list_containers(Some(
+                    bollard::query_parameters::ListContainersOptionsBuilder::default()
+                        .all(true)
+                        .filters(&std::collections::HashMap::from([(
+                            "label".to_owned(),
+                            vec![format!("com.docker.compose.project={p}")],
+                        )]))
+                        .build(),
+                ))
+                .await
+                .unwrap();
+            let mut by_service = BTreeMap::new();
+            for c in listed {
+                let i = d
+                    .inspect_container(c.id.as_deref().unwrap(), None)
+                    .await
+                    .unwrap();
+                let service = i.config.as_ref().unwrap().labels.as_ref().unwrap()
+                    ["com.docker.compose.service"]
+                    .clone();
+                by_service.insert(service, i);
+            }
+            by_service
+        }
+    };
+    let before = members(&project).await;
+    assert_eq!(before.len(), 3, "compose started db, web and probe");
+
+    // One backup of the whole project.
+    let q = op
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Project {
+                name: project.clone(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(q.jobs.len(), 1, "a project is one job");
+    let (state, msg) = end_state(&op, &q.jobs[0]).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    let log = log_of(&op, &q.jobs[0]).await;
+    let name_of = |s: &str| {
+        before[s]
+            .name
+            .clone()
+            .unwrap()
+            .trim_start_matches('/')
+            .to_owned()
+    };
+    let at = |m: String| line_at(&log, &m);
+    assert!(
+        at(format!("stopped {}", name_of("web"))) < at(format!("stopped {}", name_of("db"))),
+        "web shares db's network: stopped first: {log:?}"
+    );
+    assert!(
+        at(format!("{} runs again", name_of("db"))) < at(format!("{} runs again", name_of("web"))),
+        "{log:?}"
+    );
+    let entry = backups(&op, &project).await.remove(0);
+    assert_eq!(
+        entry.target,
+        BackupTarget::Project {
+            name: project.clone()
+        }
+    );
+    let data = format!("{project}_data");
+    assert_eq!(entry.volumes, vec![data.clone()]);
+    for (_, c) in members(&project).await {
+        assert!(c.state.unwrap().running.unwrap(), "the original runs again");
+    }
+
+    // The preview names every container in the way, and a missing chosen network.
+    let preview = op
+        .call::<BackupsPreview>(RestoreBackup {
+            id: entry.id.clone(),
+            network: Some(scope.name("nowhere")),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(preview.manifest.members.len(), 3);
+    let pos = |s: &str| {
+        preview
+            .manifest
+            .members
+            .iter()
+            .position(|m| m.service.as_deref() == Some(s))
+            .unwrap()
+    };
+    assert!(pos("db") < pos("web"), "members are kept in start order");
+    let in_use = preview
+        .conflicts
+        .iter()
+        .filter(|c| c.kind == ConflictKind::NameInUse)
+        .count();
+    assert_eq!(in_use, 3, "{:?}", preview.conflicts);
+    assert!(
+        preview
+            .conflicts
+            .iter()
+            .any(|c| c.kind == ConflictKind::NetworkNotFound),
+        "{:?}",
+        preview.conflicts
+    );
+    assert!(
+        preview
+            .conflicts
+            .iter()
+            .any(|c| c.kind == ConflictKind::VolumeExists && c.name == data)
+    );
+    let refused = op
+        .call::<BackupsRestore>(RestoreBackup {
+            id: entry.id.clone(),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(code(&refused), Some(ErrorCode::Conflict));
+
+    // Restored as a copy: a new project name renames its containers, volume and
+    // network; everything runs; the data is there; the service names resolve.
+    let copy = scope.name("shop2");
+    let job = op
+        .call::<BackupsRestore>(RestoreBackup {
+            id: entry.id.clone(),
+            name: Some(copy.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &job.id).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    let after = members(&copy).await;
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        vec!["db", "probe", "web"],
+        "{msg}"
+    );
+    for (service, c) in &after {
+        assert!(c.state.as_ref().unwrap().running.unwrap(), "{service} runs");
+        let name = c.name.as_deref().unwrap().trim_start_matches('/');
+        assert!(
+            name.starts_with(&copy),
+            "{name} carries the new project name"
+        );
+    }
+    let db_id = after["db"].id.clone().unwrap();
+    assert_eq!(
+        after["web"]
+            .host_config
+            .as_ref()
+            .unwrap()
+            .network_mode
+            .as_deref(),
+        Some(format!("container:{db_id}").as_str()),
+        "web shares the new db's network stack"
+    );
+    let net = scope
+        .docker
+        .inspect_network(&format!("{copy}_default"), None)
+        .await
+        .expect("the project's network is recreated under its new name");
+    assert_eq!(
+        net.labels.unwrap()["com.docker.compose.project"],
+        copy,
+        "compose recognises it as the copy's"
+    );
+    let vol = scope
+        .docker
+        .inspect_volume(&format!("{copy}_data"))
+        .await
+        .expect("the project's volume follows its new name");
+    assert_eq!(vol.labels["com.docker.compose.project"], copy);
+    let probe = after["probe"].id.clone().unwrap();
+    assert_eq!(
+        exec(&scope, &probe, &["sh", "-c", "ping -c1 -W5 db >/dev/null"]).await,
+        0,
+        "probe reaches db by its service name"
+    );
+    assert_eq!(
+        exec(
+            &scope,
+            &db_id,
+            &["sh", "-c", "[ \"$(cat /data/greeting)\" = kept ]"]
+        )
+        .await,
+        0,
+        "the volume's data came back"
+    );
+    for (_, c) in members(&project).await {
+        assert!(
+            c.state.unwrap().running.unwrap(),
+            "the original project is untouched"
+        );
+    }
+
+    // A chosen network replaces the project's own: nothing else is created.
+    let lan = scope.name("lan");
+    scope
+        .docker
+        .create_network(bollard::models::NetworkCreateRequest {
+            name: lan.clone(),
+            labels: Some(scope.labels()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let third = scope.name("shop3");
+    let job = op
+        .call::<BackupsRestore>(RestoreBackup {
+            id: entry.id.clone(),
+            name: Some(third.clone()),
+            network: Some(lan.clone()),
+            start: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (state, msg) = end_state(&op, &job.id).await;
+    assert_eq!(state, JobState::Complete, "{msg}");
+    let on_lan = members(&third).await;
+    assert_eq!(on_lan.len(), 3);
+    for (service, c) in &on_lan {
+        assert!(!c.state.as_ref().unwrap().running.unwrap(), "start: false");
+        let mode = c
+            .host_config
+            .as_ref()
+            .unwrap()
+            .network_mode
+            .clone()
+            .unwrap();
+        if service == "web" {
+            assert!(mode.starts_with("container:"), "{mode}");
+        } else {
+            assert_eq!(mode, lan, "{service} is on the chosen network");
+            let nets = c
+                .network_settings
+                .as_ref()
+                .unwrap()
+                .networks
+                .as_ref()
+                .unwrap();
+            assert_eq!(nets.keys().collect::<Vec<_>>(), vec![&lan]);
+            assert!(
+                nets[&lan]
+                    .aliases
+                    .as_ref()
+                    .is_some_and(|a| a.contains(service)),
+                "{service} keeps its service alias"
+            );
+        }
+    }
+    assert!(
+        scope
+            .docker
+            .inspect_network(&format!("{third}_default"), None)
+            .await
+            .is_err(),
+        "no project network when one is chosen"
+    );
+    compose(dir.path(), &project, &["down", "-v"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_job_concurrency_two_jobs_run_at_once_but_never_on_the_same_volume() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start_with(|c| {
+        c.env("BERTH_JOB_CONCURRENCY", "2");
+    })
+    .await;
+    let op = ws::admin(&berth).await;
+    let (a, b) = (
+        make_volume(&scope, "a").await,
+        make_volume(&scope, "b").await,
+    );
+    // a is the long one: b ends first, so the second backup of a starts while the
+    // first still runs, and has to wait.
+    for (v, base, mib) in [(&a, "fill-a", 300), (&b, "fill-b", 40)] {
+        run_with(
+            &scope,
+            v,
+            base,
+            &format!("busybox dd if=/dev/urandom of=/data/r bs=1048576 count={mib} 2>/dev/null"),
+        )
+        .await;
+    }
+    let mut all = op
+        .open::<JobProgress>(JobProgressParams { job: None })
+        .await
+        .unwrap();
+    // Three jobs: a and b may overlap; the second backup of a must wait for the first.
+    let q = op
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![
+                BackupTarget::Volume { name: a.clone() },
+                BackupTarget::Volume { name: b.clone() },
+                BackupTarget::Volume { name: a.clone() },
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (ja, jb, ja2) = (q.jobs[0].clone(), q.jobs[1].clone(), q.jobs[2].clone());
+    let mut last: BTreeMap<String, JobState> = BTreeMap::new();
+    let mut overlapped = false;
+    let busy = |s: Option<&JobState>| matches!(s, Some(JobState::Running | JobState::Verifying));
+    tokio::time::timeout(WAIT, async {
+        while let Some(p) = all.next().await {
+            let p = p.unwrap();
+            last.insert(p.job.clone(), p.state);
+            overlapped |= busy(last.get(&ja)) && busy(last.get(&jb));
+            assert!(
+                !(busy(last.get(&ja)) && busy(last.get(&ja2))),
+                "two jobs read volume {a} at once: {last:?}"
+            );
+            if [&ja, &jb, &ja2]
+                .iter()
+                .all(|j| last.get(*j).is_some_and(|s| s.is_terminal()))
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the jobs end");
+    assert!(overlapped, "jobs on different volumes ran at the same time");
+    for j in [&ja, &jb, &ja2] {
+        assert_eq!(last[j], JobState::Complete, "{j}");
+    }
+    let log = log_of(&op, &ja2).await;
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("waiting: another job holds") && l.contains(&a)),
+        "the second backup of {a} said what it waited for: {log:?}"
+    );
 }

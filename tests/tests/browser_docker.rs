@@ -338,3 +338,113 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
     let mounts = restored.mounts.unwrap();
     assert_eq!(mounts[0].name.as_deref(), Some(new_vol.as_str()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compose_project_is_backed_up_and_restored_onto_a_chosen_network_from_the_ui() {
+    use bollard::models::ContainerCreateBody;
+
+    let scope = Scope::new().await;
+    let image = berth_tests::docker::ensure_test_image(&scope.docker).await;
+    // One service labelled as compose labels it, named as compose v2 names it.
+    let project = scope.name("uiproj");
+    let app = format!("{project}-app-1");
+    let mut labels = scope.labels();
+    labels.insert("com.docker.compose.project".into(), project.clone());
+    labels.insert("com.docker.compose.service".into(), "app".into());
+    scope
+        .docker
+        .create_container(
+            Some(
+                bollard::query_parameters::CreateContainerOptionsBuilder::default()
+                    .name(&app)
+                    .build(),
+            ),
+            ContainerCreateBody {
+                image: Some(image.to_owned()),
+                cmd: Some(vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "while true; do sleep 1; done".into(),
+                ]),
+                labels: Some(labels),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    scope.docker.start_container(&app, None).await.unwrap();
+    let lan = scope.name("uilan");
+    scope
+        .docker
+        .create_network(bollard::models::NetworkCreateRequest {
+            name: lan.clone(),
+            labels: Some(scope.labels()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (_tmp, berth) = ws::start().await;
+    let url = berth.url.clone();
+    let copy = scope.name("uiproj2");
+    let (p, c2, l2) = (project.clone(), copy.clone(), lan.clone());
+    Browser::start("project_backup")
+        .await
+        .run(|c| async move {
+            login(&c, &url, "admin", ADMIN_PASSWORD).await;
+            click(&c, "#nav-backups").await;
+            wait_for(&c, &format!("#backup-project option[value='{p}']")).await;
+            // Chosen as a user's pick does it: the value, then `change`.
+            c.execute(
+                "const s = document.querySelector('#backup-project'); s.value = arguments[0]; s.dispatchEvent(new Event('change', {bubbles: true}));",
+                vec![serde_json::json!(p)],
+            )
+            .await
+            .unwrap();
+            click(&c, "#project-backup #backup-now").await;
+            click(&c, "#project-backup #backup-start").await;
+            wait_for(&c, "#backup-now-result p.ok-note").await;
+            click(&c, "#nav-jobs").await;
+            wait_for(
+                &c,
+                "#jobs-table tr[data-kind='backup'][data-state='complete']",
+            )
+            .await;
+            click(&c, "#nav-backups").await;
+            click(
+                &c,
+                &format!("#backups-table tr[data-target='{p}'] button.restore"),
+            )
+            .await;
+            berth_tests::browser::type_into(&c, "#restore-name", &c2).await;
+            wait_for(&c, &format!("#restore-network option[value='{l2}']")).await;
+            wait_for(&c, "#restore-network")
+                .await
+                .select_by_value(&l2)
+                .await
+                .unwrap();
+            click(&c, "#restore-submit").await;
+            wait_for(&c, "#restore-result p.ok-note").await;
+            click(&c, "#nav-jobs").await;
+            wait_for(
+                &c,
+                "#jobs-table tr[data-kind='restore'][data-state='complete']",
+            )
+            .await;
+        })
+        .await;
+    let restored = scope
+        .docker
+        .inspect_container(&format!("{copy}-app-1"), None)
+        .await
+        .expect("the service is restored under the new project name");
+    assert_eq!(restored.state.unwrap().running, Some(true));
+    assert_eq!(
+        restored.config.unwrap().labels.unwrap()["com.docker.compose.project"],
+        copy
+    );
+    assert_eq!(
+        restored.host_config.unwrap().network_mode.as_deref(),
+        Some(lan.as_str()),
+        "on the network chosen in the form"
+    );
+}

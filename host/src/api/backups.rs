@@ -192,16 +192,20 @@ async fn create(call: Call, p: CreateBackup) -> Result<JobsQueued, ErrorBody> {
     }
     for t in &p.targets {
         docker_args::object("targets", t.name())?;
-        if p.include_image && !matches!(t, BackupTarget::Container { .. }) {
+        let containers = matches!(
+            t,
+            BackupTarget::Container { .. } | BackupTarget::Project { .. }
+        );
+        if p.include_image && !containers {
             return Err(bad_field(
                 "include_image",
-                "only container targets have an image to carry",
+                "only container and project targets have images to carry",
             ));
         }
-        if !p.hooks.is_empty() && !matches!(t, BackupTarget::Container { .. }) {
+        if !p.hooks.is_empty() && !containers {
             return Err(bad_field(
                 "hooks",
-                "hooks run inside containers: only container targets take them",
+                "hooks run inside containers: only container and project targets take them",
             ));
         }
     }
@@ -269,6 +273,9 @@ async fn restore(call: Call, p: RestoreBackup) -> Result<JobRef, ErrorBody> {
         BackupTarget::Volume { name } => format!("volume {name}"),
         BackupTarget::Network { name } => {
             format!("network {}", request.name.as_deref().unwrap_or(name))
+        }
+        BackupTarget::Project { name } => {
+            format!("project {}", request.name.as_deref().unwrap_or(name))
         }
     };
     let id = call.state.jobs.enqueue(

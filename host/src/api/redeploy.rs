@@ -88,6 +88,13 @@ pub fn create_body(old: &ContainerInspectResponse) -> Result<ContainerCreateBody
     }
     body.host_config = old.host_config.clone();
     let mode = network_mode(old);
+    if mode.starts_with("container:") {
+        // Docker filled these in from the other container and the image; it refuses
+        // them in a create with this network mode.
+        body.hostname = None;
+        body.domainname = None;
+        body.exposed_ports = None;
+    }
     if let Some(e) = networks_of(old).get(&mode) {
         body.networking_config = Some(NetworkingConfig {
             endpoints_config: Some(HashMap::from([(mode.clone(), endpoint(e, short))])),

@@ -14,7 +14,7 @@ use flate2::Compression;
 use sha2::{Digest, Sha256};
 
 use super::crypt::{self, DecryptReader, EncryptWriter, Secret};
-use super::pargz::ParGz;
+use super::pargz::{ParGz, Piped};
 use crate::jobs::JobCtx;
 
 pub const MANIFEST: &str = "manifest.json";
@@ -189,7 +189,7 @@ impl<W: Write> Write for Sink<W> {
 /// Writes a whole backup into `out`: the manifest first, then the image (when the
 /// manifest names one) and each volume's tar from its source, each of which must yield
 /// exactly the bytes measured for the manifest. `image` is the image's source.
-pub fn write_archive<W: Write>(
+pub fn write_archive<W: Write + Send + 'static>(
     out: W,
     secret: Option<&Secret>,
     manifest: &Manifest,
@@ -206,7 +206,8 @@ pub fn write_archive<W: Write>(
         Some(s) => Out::Sealed(EncryptWriter::new(sink, s).map_err(io::Error::from)?),
         None => Out::Plain(sink),
     };
-    let mut tar = tar::Builder::new(ParGz::new(out, Compression::default(), 0));
+    // Compression on every core; checksum, sealing and hand-off on a thread of their own.
+    let mut tar = tar::Builder::new(ParGz::new(Piped::new(out), Compression::default(), 0));
     let json = serde_json::to_vec_pretty(manifest).map_err(io::Error::other)?;
     let mtime = manifest.created_ms / 1000;
     let header = |size: u64| {
@@ -259,7 +260,7 @@ pub fn write_archive<W: Write>(
         }
     }
     let gz = tar.into_inner()?;
-    let out = gz.finish()?;
+    let out = gz.finish()?.finish()?;
     let sink = match out {
         Out::Plain(s) => s,
         Out::Sealed(e) => e.finish()?,
@@ -460,6 +461,8 @@ mod tests {
                 .collect(),
             image: None,
             binds_not_included: vec![],
+            members: vec![],
+            networks: vec![],
         }
     }
 
@@ -479,6 +482,7 @@ mod tests {
             id: "sha256:abc".into(),
             tar_bytes: image.len() as u64,
             sha256: hex::encode(Sha256::digest(&image)),
+            others: vec![],
         });
         let (stored, w) = write_archive(
             Vec::new(),

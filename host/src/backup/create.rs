@@ -7,17 +7,18 @@
 //! Nothing touches the disk on the way: Docker → tar → gzip on every core →
 //! (encryption) → the storage plugin, through bounded channels.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::sync::Arc;
 
 use berth_protocol::api::backups::{
-    BackupEntry, BackupStatus, BackupTarget, Consistency, FORMAT_VERSION, Manifest, ManifestImage,
-    ManifestVolume,
+    BackupEntry, BackupStatus, BackupTarget, Consistency, FORMAT_VERSION, ImageName, Manifest,
+    ManifestImage, ManifestMember, ManifestVolume,
 };
 use berth_protocol::api::jobs::{JobState, LogLevel};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use bollard::Docker;
+use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use bytes::Bytes;
 use tokio_util::io::StreamReader;
@@ -34,15 +35,54 @@ use crate::ws::registry::internal;
 
 /// What a backup will read.
 struct Plan {
+    /// Containers held still, dependents first.
     subjects: Vec<Subject>,
-    /// The container's labels (where its hooks may be set).
-    labels: std::collections::HashMap<String, String>,
+    /// Running containers whose hooks run, with their labels (where hooks may be
+    /// set), dependents first.
+    hooked: Vec<(String, HashMap<String, String>)>,
     volumes: Vec<ManifestVolume>,
     container: Option<serde_json::Value>,
     network: Option<serde_json::Value>,
     was_running: bool,
     image_id: Option<String>,
+    /// The images a backup carrying its images saves: (reference, id).
+    images: Vec<(String, String)>,
+    members: Vec<ManifestMember>,
+    networks: Vec<serde_json::Value>,
     binds: Vec<String>,
+}
+
+impl Plan {
+    /// The Docker objects no other job may hold meanwhile (see `jobs::locks`).
+    fn objects(&self, target: &BackupTarget) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .subjects
+            .iter()
+            .map(|s| format!("container:{}", s.id))
+            .chain(self.volumes.iter().map(|v| format!("volume:{}", v.name)))
+            .collect();
+        if let BackupTarget::Network { name } = target {
+            keys.push(format!("network:{name}"));
+        }
+        keys.sort();
+        keys
+    }
+
+    fn empty() -> Self {
+        Self {
+            subjects: Vec::new(),
+            hooked: Vec::new(),
+            volumes: Vec::new(),
+            container: None,
+            network: None,
+            was_running: false,
+            image_id: None,
+            images: Vec::new(),
+            members: Vec::new(),
+            networks: Vec::new(),
+            binds: Vec::new(),
+        }
+    }
 }
 
 async fn volume_meta(
@@ -74,62 +114,97 @@ fn blank_volume(
     }
 }
 
+/// A container's named volumes (each once across calls) and its bind mounts, which
+/// are not backed up.
+async fn mounts_of(
+    d: &Docker,
+    c: &ContainerInspectResponse,
+    destination: bool,
+    volumes: &mut Vec<ManifestVolume>,
+    binds: &mut Vec<String>,
+) -> Result<(), ErrorBody> {
+    for m in c.mounts.clone().unwrap_or_default() {
+        match m.typ.as_deref() {
+            Some("volume") => {
+                let Some(v) = m.name.clone() else { continue };
+                if volumes.iter().any(|x| x.name == v) {
+                    continue;
+                }
+                let (driver, labels) = volume_meta(d, &v).await?;
+                let dest = m.destination.clone().filter(|_| destination);
+                volumes.push(blank_volume(&v, dest, driver, labels));
+            }
+            _ => binds.push(format!(
+                "{} → {}",
+                m.source.unwrap_or_default(),
+                m.destination.unwrap_or_default()
+            )),
+        }
+    }
+    Ok(())
+}
+
+fn labels_of(c: &ContainerInspectResponse) -> HashMap<String, String> {
+    c.config
+        .as_ref()
+        .and_then(|c| c.labels.clone())
+        .unwrap_or_default()
+}
+
+fn subject_of(c: &ContainerInspectResponse) -> Subject {
+    let state = c.state.clone().unwrap_or_default();
+    Subject {
+        id: c.id.clone().unwrap_or_default(),
+        name: c
+            .name
+            .clone()
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_owned(),
+        running: state.running.unwrap_or(false),
+        paused: state.paused.unwrap_or(false),
+    }
+}
+
+fn image_of(c: &ContainerInspectResponse) -> Option<(String, String)> {
+    let id = c.image.clone()?;
+    let reference = c
+        .config
+        .as_ref()
+        .and_then(|c| c.image.clone())
+        .unwrap_or_else(|| id.clone());
+    Some((reference, id))
+}
+
+fn not_helper(labels: Option<&HashMap<String, String>>) -> bool {
+    labels.is_none_or(|l| !l.contains_key(crate::docker::helper::LABEL))
+}
+
 async fn plan(
-    st: &AppState,
     d: &Docker,
     host_self: Option<&str>,
     target: &BackupTarget,
 ) -> Result<Plan, ErrorBody> {
-    let _ = st;
     match target {
         BackupTarget::Container { name } => {
             let c = d
                 .inspect_container(name, None)
                 .await
                 .map_err(|e| docker_err(&e, &format!("container {name}")))?;
-            let id = c.id.clone().unwrap_or_default();
-            let state = c.state.clone().unwrap_or_default();
-            let running = state.running.unwrap_or(false);
-            let mut volumes = Vec::new();
-            let mut binds = Vec::new();
-            for m in c.mounts.clone().unwrap_or_default() {
-                match m.typ.as_deref() {
-                    Some("volume") => {
-                        let Some(v) = m.name.clone() else { continue };
-                        let (driver, labels) = volume_meta(d, &v).await?;
-                        volumes.push(blank_volume(&v, m.destination.clone(), driver, labels));
-                    }
-                    _ => binds.push(format!(
-                        "{} → {}",
-                        m.source.unwrap_or_default(),
-                        m.destination.unwrap_or_default()
-                    )),
-                }
+            let mut p = Plan::empty();
+            mounts_of(d, &c, true, &mut p.volumes, &mut p.binds).await?;
+            let subject = subject_of(&c);
+            p.was_running = subject.running;
+            if subject.running {
+                p.hooked.push((name.clone(), labels_of(&c)));
             }
-            let subjects = if host_self == Some(id.as_str()) {
-                Vec::new() // Berth does not stop itself.
-            } else {
-                vec![Subject {
-                    id,
-                    name: name.clone(),
-                    running,
-                    paused: state.paused.unwrap_or(false),
-                }]
-            };
-            Ok(Plan {
-                labels: c
-                    .config
-                    .as_ref()
-                    .and_then(|c| c.labels.clone())
-                    .unwrap_or_default(),
-                subjects,
-                volumes,
-                image_id: c.image.clone(),
-                container: Some(serde_json::to_value(&c).map_err(|e| internal(&e))?),
-                network: None,
-                was_running: running,
-                binds,
-            })
+            if host_self != Some(subject.id.as_str()) {
+                p.subjects.push(subject); // Berth does not stop itself.
+            }
+            p.image_id = c.image.clone();
+            p.images.extend(image_of(&c));
+            p.container = Some(serde_json::to_value(&c).map_err(|e| internal(&e))?);
+            Ok(p)
         }
         BackupTarget::Volume { name } => {
             let (driver, labels) = volume_meta(d, name).await?;
@@ -138,21 +213,14 @@ async fn plan(
                 .list_containers(Some(
                     ListContainersOptionsBuilder::default()
                         .all(true)
-                        .filters(&std::collections::HashMap::from([(
-                            "volume".to_owned(),
-                            vec![name.clone()],
-                        )]))
+                        .filters(&HashMap::from([("volume".to_owned(), vec![name.clone()])]))
                         .build(),
                 ))
                 .await
                 .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
             let users = users
                 .into_iter()
-                .filter(|c| {
-                    c.labels
-                        .as_ref()
-                        .is_none_or(|l| !l.contains_key(crate::docker::helper::LABEL))
-                })
+                .filter(|c| not_helper(c.labels.as_ref()))
                 .filter(|c| host_self != c.id.as_deref())
                 .map(|c| {
                     let subject = Subject {
@@ -173,17 +241,10 @@ async fn plan(
                 .collect();
             // Held dependents first, so they stop before what they depend on and
             // start after it.
-            let subjects = super::order::hold_order(users);
-            Ok(Plan {
-                labels: Default::default(),
-                subjects,
-                volumes: vec![blank_volume(name, None, driver, labels)],
-                container: None,
-                network: None,
-                was_running: false,
-                image_id: None,
-                binds: Vec::new(),
-            })
+            let mut p = Plan::empty();
+            p.subjects = super::order::hold_order(users);
+            p.volumes = vec![blank_volume(name, None, driver, labels)];
+            Ok(p)
         }
         BackupTarget::Network { name } => {
             if matches!(name.as_str(), "bridge" | "host" | "none") {
@@ -196,27 +257,150 @@ async fn plan(
                 .inspect_network(name, None)
                 .await
                 .map_err(|e| docker_err(&e, &format!("network {name}")))?;
-            Ok(Plan {
-                labels: Default::default(),
-                subjects: Vec::new(),
-                volumes: Vec::new(),
-                container: None,
-                network: Some(serde_json::to_value(&n).map_err(|e| internal(&e))?),
-                was_running: false,
-                image_id: None,
-                binds: Vec::new(),
-            })
+            let mut p = Plan::empty();
+            p.network = Some(serde_json::to_value(&n).map_err(|e| internal(&e))?);
+            Ok(p)
         }
+        BackupTarget::Project { name } => plan_project(d, host_self, name).await,
     }
 }
 
-/// An image as `docker save` writes it, as a blocking `Read` for the archive thread.
+/// Every container labelled with the project (Berth itself and its helpers aside),
+/// the volumes they mount plus those the project labels as its own, and the
+/// project's networks.
+async fn plan_project(d: &Docker, host_self: Option<&str>, name: &str) -> Result<Plan, ErrorBody> {
+    let label = format!("{}={name}", super::order::PROJECT);
+    let filter = |kind: &str| HashMap::from([(kind.to_owned(), vec![label.clone()])]);
+    let listed = d
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filter("label"))
+                .build(),
+        ))
+        .await
+        .map_err(|e| docker_err(&e, &format!("project {name}")))?;
+    let mut found = Vec::new();
+    for c in listed.into_iter().filter(|c| not_helper(c.labels.as_ref())) {
+        let id = c.id.unwrap_or_default();
+        if host_self == Some(id.as_str()) {
+            return Err(ErrorBody::new(
+                ErrorCode::Conflict,
+                format!("Berth runs in project {name}; back up its other containers one by one"),
+            ));
+        }
+        found.push(
+            d.inspect_container(&id, None)
+                .await
+                .map_err(|e| docker_err(&e, &format!("container {id}")))?,
+        );
+    }
+    if found.is_empty() {
+        return Err(ErrorBody::new(
+            ErrorCode::NotFound,
+            format!("no containers of compose project {name}"),
+        ));
+    }
+    // Dependents first: held (and hooked) in this order, started in reverse.
+    let nodes = found
+        .iter()
+        .map(|c| {
+            let network_mode = c.host_config.as_ref().and_then(|h| h.network_mode.clone());
+            super::order::Node::new(subject_of(c), &labels_of(c), network_mode)
+        })
+        .collect();
+    let subjects = super::order::hold_order(nodes);
+    let by_id: HashMap<String, ContainerInspectResponse> = found
+        .into_iter()
+        .map(|c| (c.id.clone().unwrap_or_default(), c))
+        .collect();
+    let mut p = Plan::empty();
+    let mut nets = Vec::new();
+    for s in &subjects {
+        let c = &by_id[&s.id];
+        mounts_of(d, c, false, &mut p.volumes, &mut p.binds).await?;
+        if s.running {
+            p.hooked.push((s.name.clone(), labels_of(c)));
+        }
+        if let Some(i) = image_of(c).filter(|i| !p.images.contains(i)) {
+            p.images.push(i);
+        }
+        for n in c
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref())
+            .into_iter()
+            .flat_map(|n| n.keys())
+        {
+            if !nets.contains(n) {
+                nets.push(n.clone());
+            }
+        }
+    }
+    // Volumes of the project no container mounts right now are its data too.
+    let owned = d
+        .list_volumes(Some(
+            bollard::query_parameters::ListVolumesOptionsBuilder::default()
+                .filters(&filter("label"))
+                .build(),
+        ))
+        .await
+        .map_err(|e| docker_err(&e, &format!("project {name}")))?;
+    for v in owned.volumes.unwrap_or_default() {
+        if !p.volumes.iter().any(|x| x.name == v.name) {
+            p.volumes.push(blank_volume(
+                &v.name,
+                None,
+                v.driver,
+                v.labels.into_iter().collect(),
+            ));
+        }
+    }
+    // The project's own networks travel with it; others (external ones) are only
+    // named in the members' configuration.
+    for n in nets {
+        let net = d
+            .inspect_network(&n, None)
+            .await
+            .map_err(|e| docker_err(&e, &format!("network {n}")))?;
+        let own = net
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(super::order::PROJECT))
+            .is_some_and(|p| p == name);
+        if own {
+            p.networks
+                .push(serde_json::to_value(&net).map_err(|e| internal(&e))?);
+        }
+    }
+    // Members in the order they start.
+    for s in subjects.iter().rev() {
+        let c = &by_id[&s.id];
+        p.members.push(ManifestMember {
+            name: s.name.clone(),
+            service: labels_of(c).get(super::order::SERVICE).cloned(),
+            container: serde_json::to_value(c).map_err(|e| internal(&e))?,
+            was_running: s.running,
+            image_id: c.image.clone(),
+        });
+    }
+    p.was_running = subjects.iter().any(|s| s.running);
+    p.subjects = subjects;
+    Ok(p)
+}
+
+/// Images as `docker save` writes them, as a blocking `Read` for the archive thread.
 /// Must be created on the runtime.
-fn image_reader(d: &Docker, name: &str) -> impl Read + Send + use<> {
-    use futures_util::TryStreamExt;
-    tokio_util::io::SyncIoBridge::new(StreamReader::new(
-        d.export_image(name).map_err(std::io::Error::other),
-    ))
+fn image_reader(d: &Docker, names: &[String]) -> impl Read + Send + use<> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let stream = match names {
+        [one] => d.export_image(one).boxed(),
+        many => {
+            let many: Vec<&str> = many.iter().map(String::as_str).collect();
+            d.export_images(&many).boxed()
+        }
+    };
+    tokio_util::io::SyncIoBridge::new(StreamReader::new(stream.map_err(std::io::Error::other)))
 }
 
 /// The storage key of a backup: `<kind>-<name>/<id>.tar.gz` (`.enc` when sealed).
@@ -246,7 +430,18 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
     let d = host.docker().await?;
     let inst = storage(st, spec.storage.as_deref())?;
     let secret = open_passphrase(st, spec.passphrase.as_deref())?;
-    let mut plan = plan(st, &d, host.self_id.as_deref(), &spec.target).await?;
+    // What the backup holds, taken from other jobs all at once; planned again once
+    // held, as a job that ran meanwhile may have changed what there is.
+    let mut tries = 0;
+    let (mut plan, _objects) = loop {
+        let first = plan(&d, host.self_id.as_deref(), &spec.target).await?;
+        let held = ctx.hold_objects(first.objects(&spec.target)).await?;
+        let now = plan(&d, host.self_id.as_deref(), &spec.target).await?;
+        tries += 1;
+        if now.objects(&spec.target) == first.objects(&spec.target) || tries == 3 {
+            break (now, held);
+        }
+    };
     for b in &plan.binds {
         ctx.log(
             LogLevel::Warn,
@@ -261,14 +456,20 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
     let key = object_key(&spec.target, &id, secret.is_some());
     let created_ms = now_ms();
 
-    // Hooks run only in a running container (a stopped one has nothing to flush).
-    let hooks = super::hooks::resolve(&spec.hooks, &plan.labels)?;
-    let hooked = match &spec.target {
-        BackupTarget::Container { name } if plan.was_running => Some(name.clone()),
-        _ => None,
-    };
-    if let (Some(c), Some(pre)) = (&hooked, &hooks.pre) {
-        super::hooks::run(&d, c, "pre", pre, &hooks, ctx).await?;
+    // Hooks run only in running containers (a stopped one has nothing to flush),
+    // dependents first; a failing pre hook undoes those already run.
+    let hooks = plan
+        .hooked
+        .iter()
+        .map(|(c, labels)| Ok((c.clone(), super::hooks::resolve(&spec.hooks, labels)?)))
+        .collect::<Result<Vec<_>, ErrorBody>>()?;
+    for (i, (c, h)) in hooks.iter().enumerate() {
+        if let Some(pre) = &h.pre
+            && let Err(e) = super::hooks::run(&d, c, "pre", pre, h, ctx).await
+        {
+            let _ = post_hooks(&d, &hooks[..i], ctx).await;
+            return Err(e);
+        }
     }
     let held = match spec.consistency {
         Consistency::Hot => None,
@@ -311,26 +512,24 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
                 ),
             );
         }
-        // The image, measured like a volume (`docker save` of one reference is
-        // byte-for-byte repeatable).
-        let image = match (spec.include_image, &plan.image_id, &plan.container) {
-            (true, Some(id), Some(c)) => {
-                let reference = c
-                    .pointer("/Config/Image")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or(id)
-                    .to_owned();
-                // Saved by its reference while that still names this image, so a
-                // load brings the tag back; otherwise by id.
-                let same = d
-                    .inspect_image(&reference)
-                    .await
-                    .ok()
-                    .and_then(|i| i.id)
-                    .is_some_and(|i| &i == id);
-                let source = if same { reference.clone() } else { id.clone() };
-                ctx.phase(&format!("measuring image {reference}"));
-                let src = image_reader(&d, &source);
+        // The images, measured like a volume (`docker save` of the same references
+        // is byte-for-byte repeatable).
+        let image = match (spec.include_image, plan.images.first()) {
+            (true, Some(first)) => {
+                // Saved by reference while that still names the image, so a load
+                // brings the tag back; otherwise by id.
+                let mut names = Vec::new();
+                for (reference, id) in &plan.images {
+                    let same = d
+                        .inspect_image(reference)
+                        .await
+                        .ok()
+                        .and_then(|i| i.id)
+                        .is_some_and(|i| &i == id);
+                    names.push(if same { reference.clone() } else { id.clone() });
+                }
+                ctx.phase(&format!("measuring image {}", first.0));
+                let src = image_reader(&d, &names);
                 let ctx2 = ctx.clone();
                 let (tar_bytes, sha256) = tokio::task::spawn_blocking(move || {
                     let mut tap = archive::Tap::new(src, Some(&ctx2));
@@ -342,15 +541,22 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
                 .map_err(|e| super::io_body(&e))?;
                 ctx.log(
                     LogLevel::Info,
-                    format!("image {reference}: {tar_bytes} bytes saved"),
+                    format!("images {}: {tar_bytes} bytes saved", names.join(", ")),
                 );
                 Some((
-                    source,
+                    names,
                     ManifestImage {
-                        reference,
-                        id: id.clone(),
+                        reference: first.0.clone(),
+                        id: first.1.clone(),
                         tar_bytes,
                         sha256,
+                        others: plan.images[1..]
+                            .iter()
+                            .map(|(reference, id)| ImageName {
+                                reference: reference.clone(),
+                                id: id.clone(),
+                            })
+                            .collect(),
                     },
                 ))
             }
@@ -372,6 +578,8 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
             volumes: plan.volumes.clone(),
             image: image.as_ref().map(|(_, m)| m.clone()),
             binds_not_included: plan.binds.clone(),
+            members: plan.members.clone(),
+            networks: plan.networks.clone(),
         };
         let mut entry = BackupEntry {
             id: id.clone(),
@@ -406,7 +614,7 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
         ctx.phase("writing");
         let image_src: Option<Box<dyn Read + Send>> = image
             .as_ref()
-            .map(|(source, _)| Box::new(image_reader(&d, source)) as Box<dyn Read + Send>);
+            .map(|(names, _)| Box::new(image_reader(&d, names)) as Box<dyn Read + Send>);
         let mut helpers = Vec::new();
         let mut sources: Vec<(ManifestVolume, Box<dyn Read + Send>)> = Vec::new();
         for v in &plan.volumes {
@@ -465,11 +673,8 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
     if let Some(h) = holding {
         h.release(ctx).await;
     }
-    // After the container runs again, whatever became of the backup.
-    let post = match (&hooked, &hooks.post) {
-        (Some(c), Some(post)) => super::hooks::run(&d, c, "post", post, &hooks, ctx).await,
-        _ => Ok(()),
-    };
+    // After the containers run again, whatever became of the backup.
+    let post = post_hooks(&d, &hooks, ctx).await;
     let done = done.and_then(|x| post.map(|()| x));
     let (mut entry, manifest) = match done {
         Ok(x) => x,
@@ -516,6 +721,25 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
         entry.storage,
         entry.key
     ))
+}
+
+/// Post hooks in start order (the reverse of `hooks`); every one runs, the first
+/// failure is the result.
+async fn post_hooks(
+    d: &Docker,
+    hooks: &[(String, super::hooks::Resolved)],
+    ctx: &JobCtx,
+) -> Result<(), ErrorBody> {
+    let mut first = Ok(());
+    for (c, h) in hooks.iter().rev() {
+        if let Some(post) = &h.post {
+            let r = super::hooks::run(d, c, "post", post, h, ctx).await;
+            if first.is_ok() {
+                first = r;
+            }
+        }
+    }
+    first
 }
 
 /// A backup that did not complete leaves nothing: no object, no catalog entry.

@@ -11,6 +11,7 @@ pub mod crypt;
 pub mod digest;
 pub mod hooks;
 pub mod journal;
+pub mod members;
 pub mod order;
 pub mod pargz;
 pub mod rescan;

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use super::journal::Subject;
 
-const PROJECT: &str = "com.docker.compose.project";
-const SERVICE: &str = "com.docker.compose.service";
+pub const PROJECT: &str = "com.docker.compose.project";
+pub const SERVICE: &str = "com.docker.compose.service";
 const DEPENDS_ON: &str = "com.docker.compose.depends_on";
 
 /// A container with what it depends on.

@@ -20,7 +20,7 @@ pub const BLOCK: usize = 1 << 20;
 type Job = (Vec<u8>, mpsc::SyncSender<io::Result<Vec<u8>>>);
 
 /// A `Write` that compresses in parallel into `inner`.
-pub struct ParGz<W: Write> {
+pub struct ParGz<W: MemberSink> {
     /// Taken by `finish`.
     inner: Option<W>,
     level: Compression,
@@ -34,7 +34,7 @@ pub struct ParGz<W: Write> {
     pub written: u64,
 }
 
-impl<W: Write> std::fmt::Debug for ParGz<W> {
+impl<W: MemberSink> std::fmt::Debug for ParGz<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParGz")
             .field("pending", &self.pending.len())
@@ -42,7 +42,7 @@ impl<W: Write> std::fmt::Debug for ParGz<W> {
     }
 }
 
-impl<W: Write> ParGz<W> {
+impl<W: MemberSink> ParGz<W> {
     /// `workers` threads (0: one per core).
     pub fn new(inner: W, level: Compression, workers: usize) -> Self {
         let n = if workers == 0 {
@@ -106,8 +106,8 @@ impl<W: Write> ParGz<W> {
             let out = rx
                 .recv()
                 .map_err(|_| io::Error::other("a compression worker ended"))??;
-            self.out().write_all(&out)?;
             self.written += out.len() as u64;
+            self.out().member(out)?;
         }
         Ok(())
     }
@@ -121,8 +121,8 @@ impl<W: Write> ParGz<W> {
         if self.written == 0 {
             // An empty input is still a valid (empty) gzip file.
             let out = compress(&[], self.level)?;
-            self.out().write_all(&out)?;
             self.written += out.len() as u64;
+            self.out().member(out)?;
         }
         self.out().flush()?;
         self.jobs = None;
@@ -137,10 +137,113 @@ impl<W: Write> ParGz<W> {
     }
 }
 
-impl<W: Write> Drop for ParGz<W> {
+impl<W: MemberSink> Drop for ParGz<W> {
     fn drop(&mut self) {
         // Ends the workers: their queue closes and they return.
         self.jobs = None;
+    }
+}
+
+/// A `Write` whose bytes are written by a thread of their own: what follows the
+/// compression (the checksum of the stored bytes, encryption, the hand-off to the
+/// upload) runs beside the thread that reads the sources and feeds the compressors,
+/// instead of after it. Writes are handed over in the caller's buffers, at most
+/// [`PIPED_DEPTH`] of them queued.
+pub struct Piped<W: Write + Send + 'static> {
+    tx: Option<mpsc::SyncSender<Vec<u8>>>,
+    thread: Option<JoinHandle<io::Result<W>>>,
+}
+
+impl<W: Write + Send + 'static> std::fmt::Debug for Piped<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Piped").finish_non_exhaustive()
+    }
+}
+
+/// Writes queued for the output thread.
+pub const PIPED_DEPTH: usize = 2;
+
+impl<W: Write + Send + 'static> Piped<W> {
+    pub fn new(mut inner: W) -> Self {
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(PIPED_DEPTH);
+        let thread = std::thread::Builder::new()
+            .name("berth-archive-out".into())
+            .spawn(move || {
+                for b in rx {
+                    inner.write_all(&b)?;
+                }
+                inner.flush()?;
+                Ok(inner)
+            })
+            .expect("a thread can be spawned");
+        Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits for every write to be done; the output thread's first error, if any.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.tx = None;
+        self.join()
+    }
+
+    fn join(&mut self) -> io::Result<W> {
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the archive output thread panicked")),
+            None => Err(io::Error::other("the archive output already ended")),
+        }
+    }
+
+    /// Hands over a whole buffer without copying it.
+    pub fn send(&mut self, b: Vec<u8>) -> io::Result<()> {
+        let sent = self.tx.as_ref().map(|tx| tx.send(b));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            // The thread ended early: its error says why.
+            _ => {
+                self.tx = None;
+                Err(self
+                    .join()
+                    .err()
+                    .unwrap_or_else(|| io::Error::other("the archive output ended")))
+            }
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Write for Piped<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.send(b.to_vec())?;
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write + Send + 'static> Drop for Piped<W> {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread; its result is dropped with it.
+        self.tx = None;
+    }
+}
+
+/// Where compressed members go: [`ParGz`] hands whole members to a [`Piped`] writer
+/// without copying them.
+pub trait MemberSink: Write {
+    fn member(&mut self, m: Vec<u8>) -> io::Result<()> {
+        self.write_all(&m)
+    }
+}
+
+impl MemberSink for Vec<u8> {}
+
+impl<W: Write + Send + 'static> MemberSink for Piped<W> {
+    fn member(&mut self, m: Vec<u8>) -> io::Result<()> {
+        self.send(m)
     }
 }
 
@@ -150,7 +253,7 @@ fn compress(block: &[u8], level: Compression) -> io::Result<Vec<u8>> {
     e.finish()
 }
 
-impl<W: Write> Write for ParGz<W> {
+impl<W: MemberSink> Write for ParGz<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let room = BLOCK - self.buf.len();
         let n = room.min(data.len());
@@ -189,6 +292,43 @@ mod tests {
             .read_to_end(&mut back)
             .unwrap();
         assert_eq!(back, data);
+    }
+
+    #[test]
+    fn piped_output_keeps_the_order_and_reports_the_writer_s_error() {
+        let mut w = ParGz::new(Piped::new(Vec::new()), Compression::fast(), 2);
+        let data: Vec<u8> = (0..(2 * BLOCK + 77)).map(|i| (i % 13) as u8).collect();
+        w.write_all(&data).unwrap();
+        let gz = w.finish().unwrap().finish().unwrap();
+        let mut back = Vec::new();
+        flate2::read::MultiGzDecoder::new(&gz[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut p = Piped::new(Full);
+        // The first send is queued; the failure shows by the time the queue is full
+        // or at the end.
+        let mut failed = None;
+        for _ in 0..(PIPED_DEPTH + 3) {
+            if let Err(e) = p.send(vec![1; 10]) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let e = failed
+            .or_else(|| p.finish().err())
+            .expect("the error comes back");
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use berth_protocol::api::backups::{
-    BackupTarget, Conflict, ConflictKind, ExistingVolume, Manifest, ManifestImage, RestoreBackup,
+    BackupTarget, Conflict, ConflictKind, ExistingVolume, Manifest, ManifestImage, ManifestVolume,
+    RestoreBackup,
 };
 use berth_protocol::api::jobs::{JobState, LogLevel};
 use berth_protocol::error::{ErrorBody, ErrorCode};
@@ -25,6 +26,7 @@ use bollard::query_parameters::{
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::members::{self, Member, OwnNetwork};
 use super::{archive, digest, open_passphrase, session, storage, volume_reader};
 use crate::docker::errors::docker_err;
 use crate::docker::helper::Helper;
@@ -147,6 +149,9 @@ pub async fn run(
         ));
     }
 
+    // What the restore creates or rewrites, held from other jobs before it is checked.
+    let _objects = ctx.hold_objects(objects(&manifest, req)?).await?;
+
     // Conflicts first: nothing changes unless everything can be restored.
     let checked = check(&d, &manifest, req).await?;
     checked.refuse()?;
@@ -161,10 +166,11 @@ pub async fn run(
         .collect();
     let Checked {
         recreate,
-        container,
+        members,
+        networks,
         ..
     } = checked;
-    let target_of = |v: &str| req.volumes.get(v).cloned().unwrap_or_else(|| v.to_owned());
+    let target_of = |v: &ManifestVolume| members::volume_name(&manifest, req, v);
     ctx.check()?;
 
     // Volumes: created fresh (the old ones first removed when overwriting).
@@ -180,8 +186,8 @@ pub async fn run(
     }
     let mut helpers = HashMap::new();
     for v in &manifest.volumes {
-        let name = target_of(&v.name);
-        let mut labels: HashMap<String, String> = v.labels.clone().into_iter().collect();
+        let name = target_of(v);
+        let mut labels = members::volume_labels(&manifest, req, v);
         labels.insert("dev.berth.restored-from".into(), rec.entry.id.clone());
         d.create_volume(VolumeCreateRequest {
             name: Some(name.clone()),
@@ -207,7 +213,13 @@ pub async fn run(
     // The image the backup carries is loaded only where the host lacks it (and is
     // checked against its checksum either way).
     let load = match &manifest.image {
-        Some(i) => !image_present(&d, &i.reference, &i.id).await,
+        Some(i) => {
+            let mut lacking = !image_present(&d, &i.reference, &i.id).await;
+            for o in &i.others {
+                lacking = lacking || !image_present(&d, &o.reference, &o.id).await;
+            }
+            lacking
+        }
         None => false,
     };
     let d2 = d.clone();
@@ -275,11 +287,7 @@ pub async fn run(
     if let Err(e) = walked {
         undo_volumes(
             &d,
-            &manifest
-                .volumes
-                .iter()
-                .map(|v| target_of(&v.name))
-                .collect::<Vec<_>>(),
+            &manifest.volumes.iter().map(target_of).collect::<Vec<_>>(),
             ctx,
         )
         .await;
@@ -287,23 +295,11 @@ pub async fn run(
     }
 
     if let (true, Some(i)) = (load, &manifest.image) {
-        // A save by id loads untagged: the container is created by its reference.
-        let (repo, tag) = match i.reference.rsplit_once(':') {
-            Some((r, t)) if !t.contains('/') => (r, t),
-            _ => (i.reference.as_str(), "latest"),
-        };
-        if !i.reference.contains('@') && d.inspect_image(&i.reference).await.is_err() {
-            d.tag_image(
-                &i.id,
-                Some(
-                    bollard::query_parameters::TagImageOptionsBuilder::default()
-                        .repo(repo)
-                        .tag(tag)
-                        .build(),
-                ),
-            )
-            .await
-            .map_err(|e| docker_err(&e, &format!("image {}", i.reference)))?;
+        // A save by id loads untagged: the containers are created by reference.
+        let names = std::iter::once((i.reference.clone(), i.id.clone()))
+            .chain(i.others.iter().map(|o| (o.reference.clone(), o.id.clone())));
+        for (reference, id) in names {
+            tag_if_missing(&d, &reference, &id).await?;
         }
         ctx.log(
             LogLevel::Info,
@@ -314,7 +310,7 @@ pub async fn run(
     // Proof: each volume read back as it now is, against the manifest.
     ctx.set_state(JobState::Verifying, "verifying restored volumes");
     for v in &manifest.volumes {
-        let name = target_of(&v.name);
+        let name = target_of(v);
         let h = Helper::for_volume(&d, &name).await?;
         let src = volume_reader(&d, &h.id);
         let got = tokio::task::spawn_blocking(move || digest::digest_tar(src))
@@ -351,58 +347,213 @@ pub async fn run(
             .map_err(|e| docker_err(&e, &format!("network {name}")))?;
         return Ok(format!("restored network {name} from {}", rec.entry.id));
     }
-    let Some((name, c)) = container else {
-        let names: Vec<String> = manifest
-            .volumes
-            .iter()
-            .map(|v| target_of(&v.name))
-            .collect();
+    if members.is_empty() {
+        let names: Vec<String> = manifest.volumes.iter().map(target_of).collect();
         return Ok(format!(
             "restored volume {} from {}, verified",
             names.join(", "),
             rec.entry.id
         ));
-    };
-    ctx.phase(&format!("creating container {name}"));
+    }
     let renamed: BTreeMap<String, String> = manifest
         .volumes
         .iter()
-        .map(|v| (v.name.clone(), target_of(&v.name)))
+        .map(|v| (v.name.clone(), target_of(v)))
         .collect();
-    let mut body = create_body(&c, &renamed, &req.ports)?;
-    if let Some(hc) = body.host_config.as_mut()
-        && hc
-            .network_mode
-            .as_ref()
-            .is_some_and(|m| missing_nets.contains(m))
-    {
-        hc.network_mode = None;
-        body.networking_config = None;
+    let created = create_members(
+        &d,
+        &rec.entry.id,
+        &members,
+        &networks,
+        &renamed,
+        &missing_nets,
+        req.network.is_none(),
+        ctx,
+    )
+    .await?;
+    // Started in dependency order, each as it was (or as the request says).
+    let mut started = Vec::new();
+    for (m, id) in &created {
+        if req.start.unwrap_or(m.was_running) {
+            ctx.phase(&format!("starting {}", m.name));
+            d.start_container(id, None)
+                .await
+                .map_err(|e| docker_err(&e, &format!("container {}", m.name)))?;
+            started.push(m.name.clone());
+        }
     }
-    let created = d
-        .create_container(
-            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-            body,
-        )
-        .await
-        .map_err(|e| docker_err(&e, &format!("container {name}")))?;
-    if let Err((net, e)) = crate::api::redeploy::connect_others(&d, &c, &created.id).await {
+    let names: Vec<&str> = created.iter().map(|(m, _)| m.name.as_str()).collect();
+    Ok(format!(
+        "restored {} {} from {}{}, volumes verified",
+        if names.len() == 1 {
+            "container"
+        } else {
+            "containers"
+        },
+        names.join(", "),
+        rec.entry.id,
+        if started.is_empty() {
+            String::new()
+        } else {
+            format!("; started {}", started.join(", "))
+        }
+    ))
+}
+
+/// Tags an image loaded by id with the reference its container names, when the
+/// host has no image by that reference.
+async fn tag_if_missing(d: &Docker, reference: &str, id: &str) -> Result<(), ErrorBody> {
+    if reference.contains('@') || d.inspect_image(reference).await.is_ok() {
+        return Ok(());
+    }
+    let (repo, tag) = match reference.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r, t),
+        _ => (reference, "latest"),
+    };
+    d.tag_image(
+        id,
+        Some(
+            bollard::query_parameters::TagImageOptionsBuilder::default()
+                .repo(repo)
+                .tag(tag)
+                .build(),
+        ),
+    )
+    .await
+    .map_err(|e| docker_err(&e, &format!("image {reference}")))
+}
+
+/// Creates the project's missing networks, then the containers in start order; a
+/// failure removes what this created (the verified volumes stay).
+#[allow(clippy::too_many_arguments)]
+async fn create_members(
+    d: &Docker,
+    backup: &str,
+    members: &[Member],
+    networks: &[OwnNetwork],
+    volumes: &BTreeMap<String, String>,
+    missing_nets: &[String],
+    rejoin: bool,
+    ctx: &JobCtx,
+) -> Result<Vec<(Member, String)>, ErrorBody> {
+    let mut nets = Vec::new();
+    let mut created: Vec<(Member, String)> = Vec::new();
+    let r = async {
+        for n in networks {
+            ctx.phase(&format!("creating network {}", n.name));
+            let mut body = n.body.clone();
+            body.labels
+                .get_or_insert_with(HashMap::new)
+                .insert("dev.berth.restored-from".into(), backup.to_owned());
+            let fixed = body
+                .ipam
+                .as_ref()
+                .is_some_and(|i| i.config.as_ref().is_some_and(|c| !c.is_empty()));
+            let mut created = d.create_network(body.clone()).await;
+            // The subnet was most likely Docker's pick, now taken (by the original
+            // project, when restoring a copy beside it): let Docker pick again.
+            if fixed
+                && let Err(e) = &created
+                && e.to_string().contains("overlaps")
+            {
+                if let Some(ipam) = body.ipam.as_mut() {
+                    ipam.config = None;
+                }
+                ctx.log(
+                    LogLevel::Warn,
+                    format!(
+                        "network {}: its subnet is taken here; Docker picks another",
+                        n.name
+                    ),
+                );
+                created = d.create_network(body).await;
+            }
+            created.map_err(|e| docker_err(&e, &format!("network {}", n.name)))?;
+            nets.push(n.name.clone());
+        }
+        for m in members {
+            ctx.phase(&format!("creating container {}", m.name));
+            let mut body = create_body(&m.config, volumes, &m.ports)?;
+            if let Some(hc) = body.host_config.as_mut() {
+                let mode = hc.network_mode.clone().unwrap_or_default();
+                if missing_nets.contains(&mode) {
+                    hc.network_mode = None;
+                    body.networking_config = None;
+                } else if let Some(shared) = members::shared_network_mode(&mode, &created) {
+                    hc.network_mode = Some(shared);
+                }
+            }
+            let c = d
+                .create_container(
+                    Some(
+                        CreateContainerOptionsBuilder::default()
+                            .name(&m.name)
+                            .build(),
+                    ),
+                    body,
+                )
+                .await
+                .map_err(|e| docker_err(&e, &format!("container {}", m.name)))?;
+            created.push((m.clone(), c.id.clone()));
+            if rejoin
+                && let Err((net, e)) =
+                    crate::api::redeploy::connect_others(d, &m.config, &c.id).await
+            {
+                ctx.log(
+                    LogLevel::Warn,
+                    format!("{} not connected to network {net}: {}", m.name, e.message),
+                );
+            }
+        }
+        Ok::<_, ErrorBody>(())
+    }
+    .await;
+    if let Err(e) = r {
+        for (m, id) in created.iter().rev() {
+            let _ = d
+                .remove_container(
+                    id,
+                    Some(
+                        bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+                            .force(true)
+                            .build(),
+                    ),
+                )
+                .await;
+            ctx.log(
+                LogLevel::Warn,
+                format!("container {} removed again", m.name),
+            );
+        }
+        for n in nets.iter().rev() {
+            let _ = d.remove_network(n).await;
+        }
         ctx.log(
             LogLevel::Warn,
-            format!("not connected to network {net}: {}", e.message),
+            "the restored volumes are kept (verified); remove them or restore again with overwrite",
         );
+        return Err(e);
     }
-    let start = req.start.unwrap_or(manifest.was_running);
-    if start {
-        d.start_container(&created.id, None)
-            .await
-            .map_err(|e| docker_err(&e, &format!("container {name}")))?;
+    Ok(created)
+}
+
+/// The Docker objects a restore creates or rewrites (see `jobs::locks`): by name, as
+/// they do not exist yet.
+fn objects(manifest: &Manifest, req: &RestoreBackup) -> Result<Vec<String>, ErrorBody> {
+    let (members, own) = members::plan(manifest, req)?;
+    let mut keys: Vec<String> = manifest
+        .volumes
+        .iter()
+        .map(|v| format!("volume:{}", members::volume_name(manifest, req, v)))
+        .chain(members.iter().map(|m| format!("container:{}", m.name)))
+        .chain(own.iter().map(|n| format!("network:{}", n.name)))
+        .collect();
+    if let BackupTarget::Network { name } = &manifest.target {
+        keys.push(format!("network:{}", req.name.as_deref().unwrap_or(name)));
     }
-    Ok(format!(
-        "restored container {name} from {}{}, volumes verified",
-        rec.entry.id,
-        if start { " and started it" } else { "" }
-    ))
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
 }
 
 /// Removes volumes a failed restore created.
@@ -481,8 +632,10 @@ fn create_body(
 pub struct Checked {
     /// Existing volumes to be emptied (overwrite).
     pub recreate: Vec<String>,
-    /// The container's name and its backed-up configuration.
-    pub container: Option<(String, ContainerInspectResponse)>,
+    /// The containers to create, in start order.
+    pub members: Vec<Member>,
+    /// The project's own networks this host lacks, to create first.
+    pub networks: Vec<OwnNetwork>,
     /// Everything in the way; the restore runs only when this is empty.
     pub conflicts: Vec<Conflict>,
 }
@@ -498,7 +651,10 @@ impl Checked {
         else {
             return Ok(());
         };
-        let code = if c.kind == ConflictKind::ImageMissing {
+        let code = if matches!(
+            c.kind,
+            ConflictKind::ImageMissing | ConflictKind::NetworkNotFound
+        ) {
             ErrorCode::NotFound
         } else {
             ErrorCode::Conflict
@@ -507,7 +663,7 @@ impl Checked {
             ConflictKind::NameInUse => "name",
             ConflictKind::PortTaken => "ports",
             ConflictKind::ImageMissing => "image",
-            ConflictKind::NetworkMissing => "network",
+            ConflictKind::NetworkMissing | ConflictKind::NetworkNotFound => "network",
             ConflictKind::VolumeExists | ConflictKind::VolumeInUse => "volumes",
         };
         Err(ErrorBody::new(code, c.message.clone())
@@ -528,15 +684,14 @@ async fn ports_in_use(d: &Docker) -> Result<Vec<u16>, ErrorBody> {
         .collect())
 }
 
-/// Everything a restore would meet on this host: the name in use, volumes that exist
-/// (or are in use, when overwriting), host ports taken, the image or networks missing.
+/// Everything a restore would meet on this host: names in use, volumes that exist
+/// (or are in use, when overwriting), host ports taken, images or networks missing.
 /// Names that cannot be Docker names are `bad_request` at once.
 pub async fn check(
     d: &Docker,
     manifest: &Manifest,
     req: &RestoreBackup,
 ) -> Result<Checked, ErrorBody> {
-    let target_of = |v: &str| req.volumes.get(v).cloned().unwrap_or_else(|| v.to_owned());
     let mut conflicts = Vec::new();
     let mut recreate = Vec::new();
     let mut add = |kind, name: String, message: String| {
@@ -547,7 +702,7 @@ pub async fn check(
         });
     };
     for v in &manifest.volumes {
-        let name = target_of(&v.name);
+        let name = members::volume_name(manifest, req, v);
         crate::api::docker_args::object("volumes", &name)?;
         if d.inspect_volume(&name).await.is_ok() {
             match req.existing {
@@ -587,81 +742,134 @@ pub async fn check(
             );
         }
     }
-    let container = match (&manifest.target, &manifest.container) {
-        (BackupTarget::Container { name }, Some(c)) => {
-            let name = req.name.clone().unwrap_or_else(|| name.clone());
-            crate::api::docker_args::object("name", &name)?;
-            if d.inspect_container(&name, None).await.is_ok() {
+    let (members, own) = members::plan(manifest, req)?;
+    if let Some(n) = &req.network {
+        crate::api::docker_args::object("network", n)?;
+        if members.is_empty() {
+            return Err(crate::ws::registry::bad_field(
+                "network",
+                "only container and project restores join a network",
+            ));
+        }
+        if d.inspect_network(n, None).await.is_err() {
+            add(
+                ConflictKind::NetworkNotFound,
+                n.clone(),
+                format!("network {n} does not exist on this host; create it or choose another"),
+            );
+        }
+    }
+    // Images the backup carries need not be here.
+    let carried: Vec<(&str, &str)> = manifest
+        .image
+        .iter()
+        .flat_map(|i| {
+            std::iter::once((i.reference.as_str(), i.id.as_str())).chain(
+                i.others
+                    .iter()
+                    .map(|o| (o.reference.as_str(), o.id.as_str())),
+            )
+        })
+        .collect();
+    let taken = if members.is_empty() {
+        Vec::new()
+    } else {
+        ports_in_use(d).await?
+    };
+    let mut networks: Vec<OwnNetwork> = Vec::new();
+    let mut images_missing: Vec<String> = Vec::new();
+    let mut nets_missing: Vec<String> = Vec::new();
+    for m in &members {
+        crate::api::docker_args::object("name", &m.name)?;
+        if d.inspect_container(&m.name, None).await.is_ok() {
+            add(
+                ConflictKind::NameInUse,
+                m.name.clone(),
+                format!("a container named {} already exists", m.name),
+            );
+        }
+        let image = m
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default();
+        let by_id = m.config.image.clone().unwrap_or_default();
+        let is_carried = carried.iter().any(|(r, i)| *r == image || *i == by_id);
+        if !is_carried
+            && !images_missing.contains(&image)
+            && !image_present(d, &image, &by_id).await
+        {
+            images_missing.push(image.clone());
+            add(
+                ConflictKind::ImageMissing,
+                image.clone(),
+                format!("image {image} is not on this host; pull or load it, then restore again"),
+            );
+        }
+        // Host ports as they will be published (after remapping).
+        let bindings = m
+            .config
+            .host_config
+            .as_ref()
+            .and_then(|h| h.port_bindings.clone())
+            .unwrap_or_default();
+        for (port, b) in &bindings {
+            let wanted: Vec<u16> = match m.ports.get(port) {
+                Some(to) => vec![*to],
+                None => b
+                    .iter()
+                    .flatten()
+                    .filter_map(|x| x.host_port.as_deref().and_then(|p| p.parse().ok()))
+                    .collect(),
+            };
+            for p in wanted.into_iter().filter(|p| *p != 0 && taken.contains(p)) {
                 add(
-                    ConflictKind::NameInUse,
-                    name.clone(),
-                    format!("a container named {name} already exists"),
-                );
-            }
-            let c: ContainerInspectResponse =
-                serde_json::from_value(c.clone()).map_err(|e| internal(&e))?;
-            let image = c
-                .config
-                .as_ref()
-                .and_then(|c| c.image.clone())
-                .unwrap_or_default();
-            let by_id = manifest.image_id.as_deref().unwrap_or_default();
-            if manifest.image.is_none() && !image_present(d, &image, by_id).await {
-                add(
-                    ConflictKind::ImageMissing,
-                    image.clone(),
+                    ConflictKind::PortTaken,
+                    p.to_string(),
                     format!(
-                        "image {image} is not on this host; pull or load it, then restore again"
+                        "host port {p} (for {port} of {}) is taken; remap it",
+                        m.name
                     ),
                 );
             }
-            // Host ports as they will be published (after remapping).
-            let bindings = c
-                .host_config
-                .as_ref()
-                .and_then(|h| h.port_bindings.clone())
-                .unwrap_or_default();
-            let taken = ports_in_use(d).await?;
-            for (port, b) in &bindings {
-                let wanted: Vec<u16> = match req.ports.get(port) {
-                    Some(to) => vec![*to],
-                    None => b
-                        .iter()
-                        .flatten()
-                        .filter_map(|x| x.host_port.as_deref().and_then(|p| p.parse().ok()))
-                        .collect(),
-                };
-                for p in wanted.into_iter().filter(|p| *p != 0 && taken.contains(p)) {
-                    add(
-                        ConflictKind::PortTaken,
-                        p.to_string(),
-                        format!("host port {p} (for {port}) is taken; remap it"),
-                    );
-                }
+        }
+        if req.network.is_some() {
+            continue;
+        }
+        let nets = m
+            .config
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.clone())
+            .unwrap_or_default();
+        for net in nets.keys() {
+            if networks.iter().any(|n| &n.name == net) || nets_missing.contains(net) {
+                continue;
             }
-            let nets = c
-                .network_settings
-                .as_ref()
-                .and_then(|n| n.networks.clone())
-                .unwrap_or_default();
-            for net in nets.keys() {
-                if d.inspect_network(net, None).await.is_err() {
+            if d.inspect_network(net, None).await.is_ok() {
+                continue;
+            }
+            match own.iter().find(|o| &o.name == net) {
+                Some(o) => networks.push(o.clone()),
+                None => {
+                    nets_missing.push(net.clone());
                     add(
                         ConflictKind::NetworkMissing,
                         net.clone(),
                         format!(
-                            "network {net} does not exist on this host; the container will not be connected to it"
+                            "network {net} does not exist on this host; {} will not be connected to it",
+                            m.name
                         ),
                     );
                 }
             }
-            Some((name, c))
         }
-        _ => None,
-    };
+    }
     Ok(Checked {
         recreate,
-        container,
+        members,
+        networks,
         conflicts,
     })
 }

@@ -1,6 +1,8 @@
 //! The job queue: backups, restores and verifications, persisted in the store and run
-//! one at a time by one runner task (one job touching Docker and the storage at once
-//! keeps a host responsive and makes "stop, read, start" windows short and ordered).
+//! oldest first by one runner task — one at a time by default (one job touching Docker
+//! and the storage at once keeps a host responsive and makes "stop, read, start"
+//! windows short and ordered), up to `job_concurrency` at once when configured; jobs
+//! running together never hold the same container or volume (`locks`).
 //!
 //! A job is written to the `jobs` table before it is acknowledged, so a queued job
 //! survives a restart; a job that was running when Berth stopped is marked `failed`
@@ -8,6 +10,7 @@
 //! `backup::journal`). Progress goes to `job.progress` subscribers as it happens and
 //! to the store only on state changes (a byte counter is not worth a disk write).
 
+pub mod locks;
 pub mod progress;
 
 use std::collections::HashMap;
@@ -169,13 +172,16 @@ fn store_err(e: StoreError) -> ErrorBody {
 pub struct Jobs {
     pub(crate) progress: Fanout<Option<String>>,
     wake: Notify,
-    running: Mutex<Option<(String, CancellationToken)>>,
+    /// Running jobs and their cancel tokens.
+    running: Mutex<HashMap<String, CancellationToken>>,
+    /// The Docker objects running jobs hold.
+    pub locks: Arc<locks::Locks>,
     /// The latest progress of jobs not yet finished (what a new subscriber sees first).
     pub(crate) live: Mutex<HashMap<String, JobProgress>>,
 }
 
 impl Jobs {
-    fn running(&self) -> std::sync::MutexGuard<'_, Option<(String, CancellationToken)>> {
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
         self.running
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -277,9 +283,7 @@ impl Jobs {
     /// Cancels a queued job at once; asks a running one to stop (it undoes what it did
     /// and ends `cancelled`). Finished jobs are left as they are (`conflict`).
     pub fn cancel(&self, store: &Store, id: &str) -> Result<JobInfo, ErrorBody> {
-        if let Some((running, token)) = self.running().as_ref()
-            && running == id
-        {
+        if let Some(token) = self.running().get(id) {
             token.cancel();
             return self.get(store, id).map(|r| r.info);
         }
@@ -355,10 +359,10 @@ fn with_live(mut info: JobInfo, live: &HashMap<String, JobProgress>) -> JobInfo 
     info
 }
 
-/// The runner: takes the oldest queued job, runs it to its end, repeats; sleeps while
-/// the queue is empty. Holds the state weakly so shutdown is not held up.
-pub async fn runner(state: Weak<AppState>) {
-    let Some(wake) = state.upgrade().map(|s| Arc::clone(&s.jobs)) else {
+/// The runner: starts the oldest queued jobs while fewer than `limit` run, sleeps
+/// while the queue is empty or full. Holds the state weakly so shutdown is not held up.
+pub async fn runner(state: Weak<AppState>, limit: usize) {
+    let Some(jobs) = state.upgrade().map(|s| Arc::clone(&s.jobs)) else {
         return;
     };
     // Undo what interrupted backups left (containers held, partial objects) before
@@ -368,12 +372,19 @@ pub async fn runner(state: Weak<AppState>) {
         crate::backup::reconcile(&st).await;
     }
     loop {
-        let next = {
-            let Some(st) = state.upgrade() else { return };
+        let Some(st) = state.upgrade() else { return };
+        let busy = jobs.running().len();
+        let next = if busy >= limit {
+            None
+        } else {
             match st.store.jobs() {
-                Ok(jobs) => jobs
-                    .into_iter()
-                    .find(|j| j.info.progress.state == JobState::Queued),
+                Ok(all) => {
+                    let running = jobs.running();
+                    all.into_iter().find(|j| {
+                        j.info.progress.state == JobState::Queued
+                            && !running.contains_key(&j.info.id)
+                    })
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the job queue");
                     None
@@ -381,28 +392,40 @@ pub async fn runner(state: Weak<AppState>) {
             }
         };
         let Some(rec) = next else {
-            wake.wake.notified().await;
+            drop(st);
+            jobs.wake.notified().await;
             continue;
         };
-        let Some(st) = state.upgrade() else { return };
-        // Containers a backup held while Docker was unreachable at the start.
-        crate::backup::release_held(&st).await;
-        run_one(&st, rec).await;
-        if let Err(e) = st.store.trim_jobs(HISTORY_MAX) {
-            tracing::warn!(error = %e, "cannot trim the job history");
+        if busy == 0 {
+            // Containers a backup held while Docker was unreachable at the start —
+            // only while no job runs, as a running one's holds are its own.
+            crate::backup::release_held(&st).await;
+        }
+        let token = CancellationToken::new();
+        jobs.running().insert(rec.info.id.clone(), token.clone());
+        let one = async move {
+            let id = rec.info.id.clone();
+            run_one(&st, rec, token).await;
+            st.jobs.running().remove(&id);
+            if let Err(e) = st.store.trim_jobs(HISTORY_MAX) {
+                tracing::warn!(error = %e, "cannot trim the job history");
+            }
+            st.jobs.wake.notify_one();
+        };
+        if limit == 1 {
+            one.await;
+        } else {
+            tokio::spawn(one);
         }
     }
 }
 
-async fn run_one(st: &Arc<AppState>, rec: JobRecord) {
+async fn run_one(st: &Arc<AppState>, rec: JobRecord, token: CancellationToken) {
     let id = rec.info.id.clone();
-    let token = CancellationToken::new();
-    *st.jobs.running() = Some((id.clone(), token.clone()));
     let ctx = JobCtx::new(Arc::clone(st), rec.info.clone(), token.clone());
     ctx.set_state(JobState::Waiting, "waiting");
     tracing::info!(job = id, kind = ?rec.info.kind, title = rec.info.title, "job started");
     let outcome = crate::backup::run_job(st, &rec.spec, &ctx).await;
-    *st.jobs.running() = None;
     match outcome {
         Ok(message) => {
             tracing::info!(job = id, "job complete");

@@ -76,6 +76,34 @@ impl JobCtx {
         }
     }
 
+    /// Holds these Docker objects for the rest of the job (until the guard drops),
+    /// waiting — in state `waiting`, cancellable — while another job holds any.
+    pub async fn hold_objects(&self, keys: Vec<String>) -> Result<super::locks::Held, ErrorBody> {
+        let locks = Arc::clone(&self.state.jobs.locks);
+        let (was, phase) = {
+            let i = self.inner();
+            (i.progress.state, i.progress.phase.clone())
+        };
+        let mut told = false;
+        let wait = locks.take(&keys, |busy| {
+            if !told {
+                told = true;
+                let what = busy.join(", ");
+                self.log(LogLevel::Info, format!("waiting: another job holds {what}"));
+                self.set_state(JobState::Waiting, &format!("waiting for {what}"));
+            }
+        });
+        let held = tokio::select! {
+            h = wait => h,
+            () = self.cancel.cancelled() => return Err(self.cancelled()),
+        };
+        if told {
+            self.log(LogLevel::Info, "the other job is done; going on");
+            self.set_state(was, &phase);
+        }
+        Ok(held)
+    }
+
     /// A new state and phase: published and persisted at once.
     pub fn set_state(&self, state: JobState, phase: &str) {
         let p = {

@@ -118,7 +118,7 @@ pub fn back_up_now(props: &BackUpNowProps) -> Html {
                             <option value="">{ "default" }</option>
                             { for stores_list.iter().map(|s| html!{ <option value={s.clone()}>{ s }</option> }) }
                         </select></label>
-                    { if matches!(props.target, BackupTarget::Container { .. }) { html!{ <>
+                    { if matches!(props.target, BackupTarget::Container { .. } | BackupTarget::Project { .. }) { html!{ <>
                         <label class="field">{ "Pre hook (optional; overrides the berth.backup.pre label) " }
                             <input id="backup-pre" ref={pre} placeholder="e.g. pg_dump -U app > /data/dump.sql" /></label>
                         <label class="field">{ "Post hook " }
@@ -132,6 +132,45 @@ pub fn back_up_now(props: &BackUpNowProps) -> Html {
                 </div>
             } } else { html!{} } }
             <div id="backup-now-result">{ flash_view(&flash) }</div>
+        </div>
+    }
+}
+
+/// Back up a compose project as one backup: the project is chosen among those with
+/// containers on this host.
+#[function_component(ProjectBackup)]
+fn project_backup() -> Html {
+    let (list, _) = use_call::<berth_protocol::api::catalogue::ContainersList>(
+        berth_protocol::api::hosts::HostOnly::default(),
+    );
+    let chosen = use_state(String::new);
+    let stacks: Vec<String> = match &list {
+        Load::Ready(l) => l.groups.iter().filter_map(|g| g.stack.clone()).collect(),
+        _ => Vec::new(),
+    };
+    if stacks.is_empty() {
+        return html! {};
+    }
+    let onchange = {
+        let chosen = chosen.clone();
+        Callback::from(move |e: Event| {
+            let v = e
+                .target_dyn_into::<web_sys::HtmlSelectElement>()
+                .map(|s| s.value())
+                .unwrap_or_default();
+            chosen.set(v);
+        })
+    };
+    html! {
+        <div class="card" id="project-backup">
+            <label class="field">{ "Back up a compose project (all its containers, volumes and networks in one backup) " }
+                <select id="backup-project" {onchange}>
+                    <option value="">{ "choose a project" }</option>
+                    { for stacks.iter().map(|s| html!{ <option value={s.clone()} selected={*chosen == *s}>{ s }</option> }) }
+                </select></label>
+            { if chosen.is_empty() { html!{} } else { html!{
+                <BackUpNow key={(*chosen).clone()} target={BackupTarget::Project { name: (*chosen).clone() }} />
+            } } }
         </div>
     }
 }
@@ -396,6 +435,7 @@ pub fn backups_page() -> Html {
             </div>
             <div id="backups-result">{ flash_view(&flash) }</div>
             { if operator { html!{ <UploadPanel storages={store_names.clone()} onchange={reload.clone()} /> } } else { html!{} } }
+            { if operator { html!{ <ProjectBackup /> } } else { html!{} } }
             { if let Some(b) = &*restoring {
                 let close = { let r = restoring.clone(); Callback::from(move |()| r.set(None)) };
                 html!{ <RestoreForm backup={b.clone()} {close} /> }
@@ -576,6 +616,20 @@ fn restore_form(props: &RestoreProps) -> Html {
     let passphrase = use_node_ref();
     let overwrite = use_node_ref();
     let start = use_node_ref();
+    let network = use_node_ref();
+    let (nets, _) = use_call::<berth_protocol::api::catalogue::NetworksList>(
+        berth_protocol::api::hosts::HostOnly::default(),
+    );
+    let net_names: Vec<String> = match &nets {
+        Load::Ready(l) => l
+            .networks
+            .iter()
+            .filter(|n| n.name != "none")
+            .map(|n| n.name.clone())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let project = matches!(b.target, BackupTarget::Project { .. });
     let vol_refs: Vec<(String, NodeRef)> = use_memo(b.volumes.clone(), |vols| {
         vols.iter()
             .map(|v| (v.clone(), NodeRef::default()))
@@ -599,6 +653,7 @@ fn restore_form(props: &RestoreProps) -> Html {
             start.clone(),
             vol_refs.clone(),
         );
+        let network = network.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let mut port_map = BTreeMap::new();
@@ -644,7 +699,13 @@ fn restore_form(props: &RestoreProps) -> Html {
                     ExistingVolume::Refuse
                 },
                 ports: port_map,
-                start: matches!(b.target, BackupTarget::Container { .. }).then(|| checked(&start)),
+                // A project starts what was running unless told not to.
+                start: match &b.target {
+                    BackupTarget::Container { .. } => Some(checked(&start)),
+                    BackupTarget::Project { .. } => (!checked(&start)).then_some(false),
+                    _ => None,
+                },
+                network: Some(value_of(&network)).filter(|n| !n.is_empty()),
             };
             let (ws, flash, close) = (ws.clone(), flash.clone(), close.clone());
             wasm_bindgen_futures::spawn_local(async move {
@@ -664,6 +725,7 @@ fn restore_form(props: &RestoreProps) -> Html {
     let check = {
         let (ws, preview, b) = (ctx.ws.clone(), preview.clone(), b.clone());
         let (name, overwrite, vols) = (name.clone(), overwrite.clone(), vol_refs.clone());
+        let net = network.clone();
         Callback::from(move |_| {
             let volumes: BTreeMap<String, String> = vols
                 .iter()
@@ -685,6 +747,7 @@ fn restore_form(props: &RestoreProps) -> Html {
                 } else {
                     ExistingVolume::Refuse
                 },
+                network: Some(value_of(&net)).filter(|n| !n.is_empty()),
                 ..Default::default()
             };
             let (ws, preview) = (ws.clone(), preview.clone());
@@ -699,17 +762,26 @@ fn restore_form(props: &RestoreProps) -> Html {
         let close = props.close.clone();
         Callback::from(move |_| close.emit(()))
     };
-    let container = matches!(b.target, BackupTarget::Container { .. });
+    let container = matches!(
+        b.target,
+        BackupTarget::Container { .. } | BackupTarget::Project { .. }
+    );
     html! {
         <form class="card" id="restore-form" onsubmit={submit}>
             <h2>{ format!("Restore {} {}", b.target.kind(), b.target.name()) }</h2>
             <p class="muted">{ format!("Backup {} of {}. Conflicts (a name or volume in use, a missing image) are reported before anything changes.", b.id, when(b.created_ms)) }</p>
             { if container { html!{ <>
-                <label class="field">{ "Container name " }
+                <label class="field">{ if project { "Project name (a new one renames the project's containers, volumes and networks) " } else { "Container name " } }
                     <input id="restore-name" ref={name} placeholder={b.target.name().to_owned()} /></label>
-                <label class="field">{ "Ports (container=host, e.g. 8080/tcp=9090) " }
+                <label class="field">{ if project { "Ports (service:port=host, e.g. web:80/tcp=9090; 80/tcp=9090 for every service publishing it) " } else { "Ports (container=host, e.g. 8080/tcp=9090) " } }
                     <input id="restore-ports" ref={ports} /></label>
-                <label class="check"><input type="checkbox" id="restore-start" ref={start} checked=true />{ " start after restore" }</label>
+                <label class="field">{ "Network " }
+                    <select id="restore-network" ref={network}>
+                        <option value="">{ if project { "its own networks (recreated where missing)" } else { "the networks it was on" } }</option>
+                        { for net_names.iter().map(|n| html!{ <option value={n.clone()}>{ n }</option> }) }
+                    </select></label>
+                <label class="check"><input type="checkbox" id="restore-start" ref={start} checked=true />
+                    { if project { " start the containers that were running" } else { " start after restore" } }</label>
             </> } } else { html!{} } }
             { for vol_refs.iter().map(|(v, r)| html!{
                 <label class="field">{ format!("Volume {v} → ") }

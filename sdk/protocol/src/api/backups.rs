@@ -33,12 +33,19 @@ pub enum BackupTarget {
     Volume { name: String },
     /// A network's definition (driver, IPAM, options, labels).
     Network { name: String },
+    /// A compose project as one backup: every container of it (configuration), the
+    /// named volumes they mount or the project labels as its own, and the project's
+    /// networks — held and restored together in dependency order.
+    Project { name: String },
 }
 
 impl BackupTarget {
     pub fn name(&self) -> &str {
         match self {
-            Self::Container { name } | Self::Volume { name } | Self::Network { name } => name,
+            Self::Container { name }
+            | Self::Volume { name }
+            | Self::Network { name }
+            | Self::Project { name } => name,
         }
     }
 
@@ -47,6 +54,7 @@ impl BackupTarget {
             Self::Container { .. } => "container",
             Self::Volume { .. } => "volume",
             Self::Network { .. } => "network",
+            Self::Project { .. } => "project",
         }
     }
 }
@@ -240,6 +248,11 @@ pub struct RestoreBackup {
     /// backed up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<bool>,
+    /// An existing network the restored container(s) join instead of the networks
+    /// they were on (keeping their aliases); by default they rejoin theirs, and a
+    /// project's own networks are recreated where missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 /// One volume inside a backup (`volumes/<name>.tar`).
@@ -297,6 +310,28 @@ pub struct Manifest {
     /// can say what it does not bring back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub binds_not_included: Vec<String>,
+    /// Project backups: every container of the project, in the order they start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<ManifestMember>,
+    /// Project backups: Docker's inspect documents of the project's own networks
+    /// (those labelled with the project), recreated by a restore where missing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<serde_json::Value>,
+}
+
+/// One container of a project backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ManifestMember {
+    /// Its name when backed up.
+    pub name: String,
+    /// The compose service it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Docker's inspect document of the container, whole.
+    pub container: serde_json::Value,
+    pub was_running: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
 }
 
 /// The image a backup carries: a `docker save` of it, loadable with `docker load`.
@@ -309,6 +344,16 @@ pub struct ManifestImage {
     /// Bytes of the saved tar, and their SHA-256 (hex).
     pub tar_bytes: u64,
     pub sha256: String,
+    /// Project backups: the other images in the same saved tar.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<ImageName>,
+}
+
+/// An image by the reference a container was created from and its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ImageName {
+    pub reference: String,
+    pub id: String,
 }
 
 /// What stands in a restore's way.
@@ -328,6 +373,8 @@ pub enum ConflictKind {
     /// A network the container was on does not exist here (not blocking: the
     /// container joins the default network).
     NetworkMissing,
+    /// The network chosen for the restore does not exist.
+    NetworkNotFound,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
