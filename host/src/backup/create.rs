@@ -688,7 +688,7 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
     ctx.totals(entry.size, manifest.volumes.len() as u64);
     ctx.set_state(JobState::Verifying, "verifying");
     let verified = tokio::select! {
-        r = super::read_stored(&sess, &key, secret, ctx, archive::check_part) => r,
+        r = super::read_stored(&sess, &key, secret, ctx, archive::check_sha) => r,
         () = ctx.cancel.cancelled() => Err(ctx.cancelled()),
     };
     let checked = verified.and_then(|w| {
