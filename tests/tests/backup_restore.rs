@@ -1044,8 +1044,25 @@ async fn cancel_and_kill_during_a_stop_mode_backup_leave_the_app_running_and_not
         "still stopped while Berth is down"
     );
 
+    // The runner reconciles right after the start, beside readiness: the container's
+    // start event is awaited (subscribed before Berth starts, so it cannot be missed).
+    let mut started = scope.docker.events(Some(
+        bollard::query_parameters::EventsOptionsBuilder::default()
+            .filters(&std::collections::HashMap::from([
+                ("container".to_owned(), vec![app_id.clone()]),
+                ("event".to_owned(), vec!["start".to_owned()]),
+            ]))
+            .build(),
+    ));
     let berth = Berth::start_with(start(), &data_dir).await;
     berth.wait_ready().await;
+    if !running(&scope, &app_id).await {
+        tokio::time::timeout(Duration::from_secs(60), started.next())
+            .await
+            .expect("started again at the next start")
+            .expect("a Docker event")
+            .expect("a start event");
+    }
     assert!(
         running(&scope, &app_id).await,
         "started again at the next start"
