@@ -6,6 +6,7 @@
 //! the handlers in [`api`], [`audit`] keeps the audit log, [`plugins`] runs WebAssembly plugins, [`ui`]
 //! serves the embedded web app, and [`server`] ties them into the HTTP service.
 
+pub mod alloc;
 pub mod api;
 pub mod audit;
 pub mod backup;

@@ -150,23 +150,8 @@ struct ServeArgs {
     job_concurrency: Option<String>,
 }
 
-/// glibc's malloc raises its mmap threshold each time a large block is freed, after
-/// which the 1 MiB buffers of a backup's pipeline (gzip blocks, storage chunks) come
-/// from per-thread arenas that keep their memory after the job: Berth sat at 115 MB
-/// idle after a backup. A fixed threshold keeps large buffers mmapped (returned to the
-/// system when freed), and two arenas bound what many threads can retain.
-fn tune_malloc() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    #[allow(unsafe_code)]
-    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10);
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
 fn main() -> ExitCode {
-    tune_malloc();
+    berth::alloc::tune();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(*args),

@@ -8,7 +8,11 @@
 //! - the restore job (create, stream in, read back and compare) against `tar -xzf`;
 //! - Berth's peak RSS while backing up 1 GiB and 4 GiB (bounded memory: the same for
 //!   both);
-//! - the cost of encryption: the same backup with a passphrase.
+//! - the cost of encryption: the same backup with a passphrase;
+//! - the size of Berth's archive against `tar | pigz`'s (the same compression).
+//!
+//! Each timed figure is the median of [`RUNS`] runs: this machine's run-to-run noise is
+//! as large as some of the differences measured.
 //!
 //! Run with `cargo xtask bench`. Writes `target/bench/backup.md`. Everything it creates
 //! carries the test label and is removed at the end. `BERTH_BENCH_BACKUP_GIB` sets the
@@ -21,8 +25,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use berth_client::Client;
-use berth_protocol::api::backups::{BackupTarget, Consistency, CreateBackup, RestoreBackup};
-use berth_protocol::api::catalogue::{BackupsCreate, BackupsRestore, JobProgress, JobsGet};
+use berth_protocol::api::backups::{
+    BackupQuery, BackupTarget, Consistency, CreateBackup, RestoreBackup,
+};
+use berth_protocol::api::catalogue::{
+    BackupsCreate, BackupsList, BackupsRestore, JobProgress, JobsGet,
+};
 use berth_protocol::api::jobs::{JobProgressParams, JobRef, JobState};
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::ws;
@@ -31,6 +39,34 @@ use bollard::query_parameters::CreateContainerOptionsBuilder;
 use futures_util::StreamExt;
 
 const MIB: u64 = 1 << 20;
+
+/// Runs of each timed figure; the median is reported.
+const RUNS: usize = 3;
+
+/// The median of `RUNS` runs of `f`, by `key`.
+async fn median_of<T, F: Future<Output = T>>(
+    mut f: impl FnMut() -> F,
+    key: impl Fn(&T) -> Duration,
+) -> T {
+    let mut runs = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        runs.push(f().await);
+    }
+    runs.sort_by_key(|r| key(r));
+    runs.swap_remove(RUNS / 2)
+}
+
+/// The stored size of a backup.
+async fn stored_size(c: &Client, id: &str) -> u64 {
+    c.call::<BackupsList>(BackupQuery::default())
+        .await
+        .unwrap()
+        .backups
+        .into_iter()
+        .find(|b| b.id == id)
+        .expect("the backup is listed")
+        .size
+}
 
 async fn fill(scope: &Scope, vol: &str, gib: u64) {
     let image = ensure_test_image(&scope.docker).await;
@@ -213,12 +249,17 @@ fn main() {
         let scratch = tempfile::tempdir().unwrap();
         let mut md = String::from("| figure | Berth | baseline (same run) | ratio | goal |\n|---|---|---|---|---|\n");
         let mut rss = Vec::new();
+        let rss_before = rss_kib(pid) * 1024;
         for (i, gib) in sizes.iter().enumerate() {
             let (vol, dir) = volume(&scope, &format!("bench-{gib}")).await;
             fill(&scope, &vol, *gib).await;
             let bytes = gib << 30;
             let (stop, h) = watch_rss(pid);
-            let (timing, id) = backup(&c, &vol, None).await;
+            let (timing, id) = if i == 0 {
+                median_of(|| backup(&c, &vol, None), |r| r.0.all).await
+            } else {
+                backup(&c, &vol, None).await
+            };
             let berth_d = timing.all;
             stop.store(true, Ordering::Relaxed);
             let peak = h.join().unwrap();
@@ -228,16 +269,40 @@ fn main() {
             }
             // Same data, same level (gzip's default, 6), read from the volume's directory.
             let tgz = scratch.path().join("base.tar.gz");
-            let tar_d = timed(Command::new("tar").arg("-czf").arg(&tgz).arg("-C").arg(&dir).arg("."));
+            let tar_d = median_of(
+                || async {
+                    timed(Command::new("tar").arg("-czf").arg(&tgz).arg("-C").arg(&dir).arg("."))
+                },
+                |d| *d,
+            )
+            .await;
             let pigz = Command::new("pigz").arg("--version").output().is_ok();
-            let pigz_d = pigz.then(|| {
-                timed(Command::new("sh").arg("-c").arg(format!(
+            let pigz_out = scratch.path().join("pigz.tar.gz");
+            let pigz_d = if pigz {
+                let cmd = format!(
                     "tar -cf - -C '{}' . | pigz -6 > '{}'",
                     dir.display(),
-                    scratch.path().join("pigz.tar.gz").display()
-                )))
-            });
-            let enc_d = backup(&c, &vol, Some("a bench passphrase")).await.0.all;
+                    pigz_out.display()
+                );
+                Some(
+                    median_of(
+                        || async { timed(Command::new("sh").arg("-c").arg(&cmd)) },
+                        |d| *d,
+                    )
+                    .await,
+                )
+            } else {
+                None
+            };
+            let enc_d = median_of(
+                || backup(&c, &vol, Some("a bench passphrase")),
+                |r| r.0.all,
+            )
+            .await
+            .0
+            .all;
+            let berth_size = stored_size(&c, &id).await;
+            let tar_size = std::fs::metadata(&tgz).unwrap().len();
             // Restore into a new volume vs extracting the baseline archive.
             let target = scope.name(&format!("bench-{gib}-restored"));
             let job = c
@@ -274,6 +339,14 @@ fn main() {
                         "| the same backup | {b:.0} MB/s | {p:.0} MB/s, `tar \\| pigz -6` | **{:.2}×** | ≥ 0.9× |\n",
                         b / p
                     );
+                    let pigz_size = std::fs::metadata(&pigz_out).unwrap().len();
+                    md += &format!(
+                        "| its archive's size | {:.1} MB | {:.1} MB `tar \\| pigz -6`, {:.1} MB `tar -czf` | {:.3}× pigz's | — |\n",
+                        berth_size as f64 / 1e6,
+                        pigz_size as f64 / 1e6,
+                        tar_size as f64 / 1e6,
+                        berth_size as f64 / pigz_size as f64
+                    );
                 }
                 None => md += "| the same backup | — | pigz not installed | — | ≥ 0.9× |\n",
             }
@@ -285,7 +358,7 @@ fn main() {
                 r / u
             );
             md += &format!(
-                "| the backup encrypted (passphrase) | {:.1} s | {:.1} s unencrypted | +{:.1} % | ≤ 10 % |\n",
+                "| the backup encrypted (passphrase) | {:.1} s | {:.1} s unencrypted | {:+.1} % | ≤ 10 % |\n",
                 enc_d.as_secs_f64(),
                 berth_d.as_secs_f64(),
                 (enc_d.as_secs_f64() / berth_d.as_secs_f64() - 1.0) * 100.0
@@ -297,8 +370,9 @@ fn main() {
             .map(|(g, p)| format!("{g} GiB: {:.1} MB", *p as f64 / 1e6))
             .collect();
         md += &format!(
-            "| Berth peak RSS during a backup | {} | {:.1} MB idle after the runs | — | ≤ 64 MB, flat in size |\n",
+            "| Berth peak RSS during a backup | {} | {:.1} MB before the first, {:.1} MB idle after the runs | — | ≤ 64 MB, flat in size |\n",
             list.join(", "),
+            rss_before as f64 / 1e6,
             idle as f64 / 1e6
         );
         md

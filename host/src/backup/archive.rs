@@ -412,12 +412,17 @@ pub fn check_sha(p: Part<'_>, r: &mut dyn Read) -> io::Result<()> {
 #[derive(Debug)]
 pub struct ChanWriter(pub tokio::sync::mpsc::Sender<io::Result<Bytes>>);
 
+/// The most a [`ChanWriter`] sends at once: its channel's depth times this bounds the
+/// bytes in flight whatever size the writes come in (whole 1 MiB gzip members).
+const CHAN_PIECE: usize = 256 << 10;
+
 impl Write for ChanWriter {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let n = b.len().min(CHAN_PIECE);
         self.0
-            .blocking_send(Ok(Bytes::copy_from_slice(b)))
+            .blocking_send(Ok(Bytes::copy_from_slice(&b[..n])))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the upload ended"))?;
-        Ok(b.len())
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -180,7 +180,7 @@ fn not_helper(labels: Option<&HashMap<String, String>>) -> bool {
     labels.is_none_or(|l| !l.contains_key(crate::docker::helper::LABEL))
 }
 
-async fn plan(
+async fn plan_of(
     d: &Docker,
     host_self: Option<&str>,
     target: &BackupTarget,
@@ -430,18 +430,24 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
     let d = host.docker().await?;
     let inst = storage(st, spec.storage.as_deref())?;
     let secret = open_passphrase(st, spec.passphrase.as_deref())?;
-    // What the backup holds, taken from other jobs all at once; planned again once
-    // held, as a job that ran meanwhile may have changed what there is.
+    // What the backup holds, taken from other jobs all at once. A job that ran while
+    // this one waited may have changed what there is: planned again, and held again
+    // (after letting go, never some and then the rest) if that changed what to hold.
+    let t = &spec.target;
+    let mut plan = plan_of(&d, host.self_id.as_deref(), t).await?;
+    let mut objects = ctx.hold_objects(plan.objects(t)).await?;
     let mut tries = 0;
-    let (mut plan, _objects) = loop {
-        let first = plan(&d, host.self_id.as_deref(), &spec.target).await?;
-        let held = ctx.hold_objects(first.objects(&spec.target)).await?;
-        let now = plan(&d, host.self_id.as_deref(), &spec.target).await?;
+    while objects.waited && tries < 3 {
         tries += 1;
-        if now.objects(&spec.target) == first.objects(&spec.target) || tries == 3 {
-            break (now, held);
+        let now = plan_of(&d, host.self_id.as_deref(), t).await?;
+        let same = now.objects(t) == plan.objects(t);
+        plan = now;
+        if same {
+            break;
         }
-    };
+        drop(objects);
+        objects = ctx.hold_objects(plan.objects(t)).await?;
+    }
     for b in &plan.binds {
         ctx.log(
             LogLevel::Warn,

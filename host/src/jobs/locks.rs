@@ -19,6 +19,9 @@ pub struct Locks {
 pub struct Held {
     locks: Arc<Locks>,
     keys: Vec<String>,
+    /// Whether another job held some of them first (what the job saw before may
+    /// have changed meanwhile).
+    pub waited: bool,
 }
 
 impl Locks {
@@ -39,6 +42,7 @@ impl Locks {
         Ok(Held {
             locks: Arc::clone(self),
             keys: keys.to_vec(),
+            waited: false,
         })
     }
 
@@ -49,6 +53,7 @@ impl Locks {
         keys: &[String],
         mut on_wait: impl FnMut(&[String]),
     ) -> Held {
+        let mut waited = false;
         loop {
             // Registered before trying, so a release between the try and the wait
             // is not missed.
@@ -56,9 +61,13 @@ impl Locks {
             tokio::pin!(released);
             released.as_mut().enable();
             match self.try_take(keys) {
-                Ok(h) => return h,
+                Ok(mut h) => {
+                    h.waited = waited;
+                    return h;
+                }
                 Err(busy) => on_wait(&busy),
             }
+            waited = true;
             released.await;
         }
     }
@@ -113,11 +122,11 @@ mod tests {
                     }
                 })
                 .await;
-            drop(h);
+            h.waited
         });
         assert_eq!(rx.await.unwrap(), keys(&["container:a"]), "it waited");
         drop(first);
-        waiter.await.unwrap();
+        assert!(waiter.await.unwrap(), "and says so");
         assert!(l.try_take(&keys(&["container:a"])).is_ok());
     }
 }

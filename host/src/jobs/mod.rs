@@ -449,6 +449,8 @@ async fn run_one(st: &Arc<AppState>, rec: JobRecord, token: CancellationToken) {
         }
     }
     notify_outcome(st, &id);
+    // What the job freed goes back to the system rather than into the next job's peak.
+    let _ = tokio::task::spawn_blocking(crate::alloc::trim).await;
 }
 
 /// Tells the notifiers how a job ended (a cancelled job was someone's choice, and a
