@@ -256,6 +256,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
     };
     first_admin(&store, &config)?;
+    crate::docker::helper::set_instance(store.instance_id()?);
     let (installed, damaged) = crate::api::load_installed(data_dir.root());
     let plugins = PluginRuntime::start_with(
         &data_dir.plugin_cache_dir(),

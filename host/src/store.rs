@@ -13,6 +13,10 @@ pub const SCHEMA_VERSION: u64 = 7;
 
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const SCHEMA_KEY: &str = "schema_version";
+/// A random id naming this data directory's Berth to things it leaves outside the
+/// store (helper containers), so a Berth only ever cleans up after itself — several
+/// Berths may share one Docker engine.
+const INSTANCE_KEY: &str = "instance_id";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -85,6 +89,12 @@ impl Store {
                 tracing::info!(from = found, to = SCHEMA_VERSION, "migrating store schema");
                 meta.insert(SCHEMA_KEY, SCHEMA_VERSION)?;
             }
+            // Not a schema step: older builds ignore the key, newer ones add it.
+            if meta.get(INSTANCE_KEY)?.is_none() {
+                let mut b = [0u8; 8];
+                getrandom::fill(&mut b).expect("the OS random source works");
+                meta.insert(INSTANCE_KEY, u64::from_le_bytes(b))?;
+            }
         }
         // Steps, in order. 0 → 1: the meta table (above). 1 → 2: users. 2 → 3: sessions.
         // 3 → 4: API tokens. 4 → 5: the audit log. (User records gained an optional
@@ -119,6 +129,14 @@ impl Store {
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
+    /// This data directory's instance id (see [`INSTANCE_KEY`]), as 16 hex digits.
+    pub fn instance_id(&self) -> Result<String, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        let id = meta.get(INSTANCE_KEY)?.map(|v| v.value()).unwrap_or(0);
+        Ok(format!("{id:016x}"))
+    }
+
     /// The schema version recorded in the file.
     pub fn schema_version(&self) -> Result<u64, StoreError> {
         let tx = self.db.begin_read()?;
@@ -150,6 +168,16 @@ mod tests {
             Store::open(&path).unwrap().schema_version().unwrap(),
             SCHEMA_VERSION
         );
+    }
+
+    #[test]
+    fn the_instance_id_is_random_per_store_and_stable_across_reopens() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a.redb"), tmp.path().join("b.redb"));
+        let id = Store::open(&a).unwrap().instance_id().unwrap();
+        assert_eq!(id.len(), 16);
+        assert_eq!(Store::open(&a).unwrap().instance_id().unwrap(), id);
+        assert_ne!(Store::open(&b).unwrap().instance_id().unwrap(), id);
     }
 
     #[test]

@@ -188,11 +188,27 @@ impl Scope {
 
     /// Creates (not starts) a container from the test image running `cmd`.
     pub async fn create_container(&self, base: &str, cmd: &[&str]) -> String {
+        self.create_container_with(base, cmd, &[]).await
+    }
+
+    /// [`Scope::create_container`] with labels besides the scope's.
+    pub async fn create_container_with(
+        &self,
+        base: &str,
+        cmd: &[&str],
+        labels: &[(&str, &str)],
+    ) -> String {
         let image = ensure_test_image(&self.docker).await;
+        let mut all = self.labels();
+        all.extend(
+            labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let body = ContainerCreateBody {
             image: Some(image.to_owned()),
             cmd: Some(cmd.iter().map(|s| (*s).to_owned()).collect()),
-            labels: Some(self.labels()),
+            labels: Some(all),
             host_config: Some(HostConfig::default()),
             ..Default::default()
         };

@@ -185,6 +185,26 @@ async fn running(scope: &Scope, id: &str) -> bool {
     c.state.and_then(|s| s.running).unwrap_or(false)
 }
 
+/// The engine's `event` events matching filter `key=value`, from now on: subscribe
+/// before causing the event, so it cannot be missed.
+fn docker_events<'a>(
+    scope: &'a Scope,
+    key: &str,
+    value: &str,
+    event: &str,
+) -> impl futures_util::Stream<Item = Result<bollard::models::EventMessage, bollard::errors::Error>>
++ Unpin
++ 'a {
+    scope.docker.events(Some(
+        bollard::query_parameters::EventsOptionsBuilder::default()
+            .filters(&std::collections::HashMap::from([
+                (key.to_owned(), vec![value.to_owned()]),
+                ("event".to_owned(), vec![event.to_owned()]),
+            ]))
+            .build(),
+    ))
+}
+
 /// Follows a job to its end; returns every progress message seen.
 async fn follow(c: &Client, job: &str) -> Vec<berth_protocol::api::jobs::JobProgress> {
     let mut sub = c
@@ -1023,7 +1043,10 @@ async fn cancel_and_kill_during_a_stop_mode_backup_leave_the_app_running_and_not
         stored_files(&berth)
     );
 
-    // kill -9 of the host mid-backup.
+    // kill -9 of the host mid-backup, once it reads the volume through its helper
+    // (whose create event is awaited: subscribed before the backup starts).
+    let helper_of_vol = format!("dev.berth.helper={vol}");
+    let mut helper_created = docker_events(&scope, "label", &helper_of_vol, "create");
     let q = op
         .call::<BackupsCreate>(CreateBackup {
             targets: vec![BackupTarget::Container {
@@ -1035,6 +1058,11 @@ async fn cancel_and_kill_during_a_stop_mode_backup_leave_the_app_running_and_not
         .unwrap();
     until_running(&op, &q.jobs[0]).await;
     assert!(!running(&scope, &app_id).await);
+    tokio::time::timeout(Duration::from_secs(60), helper_created.next())
+        .await
+        .expect("the backup creates a helper for the volume")
+        .expect("a Docker event")
+        .expect("a create event");
     drop(op);
     berth.process.signal(9);
     let mut berth = berth;
@@ -1043,17 +1071,21 @@ async fn cancel_and_kill_during_a_stop_mode_backup_leave_the_app_running_and_not
         !running(&scope, &app_id).await,
         "still stopped while Berth is down"
     );
+    // A helper of another Berth on this engine: not this one's to sweep.
+    let foreign = scope
+        .create_container_with(
+            "foreign-helper",
+            &["true"],
+            &[
+                ("dev.berth.helper", "someone-elses-volume"),
+                ("dev.berth.instance", "another-berth"),
+            ],
+        )
+        .await;
 
     // The runner reconciles right after the start, beside readiness: the container's
     // start event is awaited (subscribed before Berth starts, so it cannot be missed).
-    let mut started = scope.docker.events(Some(
-        bollard::query_parameters::EventsOptionsBuilder::default()
-            .filters(&std::collections::HashMap::from([
-                ("container".to_owned(), vec![app_id.clone()]),
-                ("event".to_owned(), vec!["start".to_owned()]),
-            ]))
-            .build(),
-    ));
+    let mut started = docker_events(&scope, "container", &app_id, "start");
     let berth = Berth::start_with(start(), &data_dir).await;
     berth.wait_ready().await;
     if !running(&scope, &app_id).await {
@@ -1066,6 +1098,26 @@ async fn cancel_and_kill_during_a_stop_mode_backup_leave_the_app_running_and_not
     assert!(
         running(&scope, &app_id).await,
         "started again at the next start"
+    );
+    // The killed run's helper would keep the volume in use; the start removed it
+    // (before it started the app again, so it is gone by now).
+    let helpers = scope
+        .docker
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&std::collections::HashMap::from([(
+                    "label".to_owned(),
+                    vec![helper_of_vol],
+                )]))
+                .build(),
+        ))
+        .await
+        .unwrap();
+    assert!(helpers.is_empty(), "stale helpers left: {helpers:?}");
+    assert!(
+        scope.docker.inspect_container(&foreign, None).await.is_ok(),
+        "another instance's helper was removed"
     );
     let op = ws::admin(&berth).await;
     assert!(backups(&op, &app_name).await.is_empty(), "no catalog entry");

@@ -257,22 +257,47 @@ pub async fn reconcile(st: &Arc<AppState>) {
     }
 }
 
+/// Whether this run has removed the helpers an earlier run left (see [`release_held`]).
+static HELPERS_SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Starts again the containers the journal says an interrupted backup left stopped or
-/// paused. Entries stay while Docker cannot be reached, so the next call (before every
-/// job) retries them.
+/// paused, and removes the helper containers an earlier run of Berth left behind.
+/// Entries (and the sweep) wait while Docker cannot be reached, so the next call
+/// (before every job) retries them.
 pub async fn release_held(st: &AppState) {
-    match st.store.journal() {
-        Ok(j) if j.is_empty() => return,
-        Ok(_) => {}
+    use std::sync::atomic::Ordering;
+    let held = match st.store.journal() {
+        Ok(j) => !j.is_empty(),
         Err(e) => {
             tracing::error!(error = %e, "cannot read the backup journal");
-            return;
+            false
         }
+    };
+    let swept = HELPERS_SWEPT.load(Ordering::Acquire);
+    if !held && swept {
+        return;
     }
     let Ok(d) = st.hosts.local().docker().await else {
         tracing::warn!("Docker unreachable: containers held by interrupted backups wait");
         return;
     };
+    if !swept {
+        match crate::docker::helper::sweep(&d).await {
+            Ok(n) => {
+                HELPERS_SWEPT.store(true, Ordering::Release);
+                if n > 0 {
+                    tracing::warn!(
+                        helpers = n,
+                        "helper containers left by an earlier run removed"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = e.message, "cannot sweep stale helpers; will retry"),
+        }
+    }
+    if !held {
+        return;
+    }
     match journal::reconcile(&d, &st.store).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(

@@ -6,12 +6,14 @@
 //! never runs — and a host may have no image at all.
 
 use std::collections::HashMap;
+use std::sync::{LazyLock, OnceLock};
 
 use berth_protocol::error::ErrorBody;
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder,
 };
 use futures_util::TryStreamExt;
 
@@ -21,6 +23,61 @@ use super::volpath::MOUNT;
 pub const IMAGE: &str = "berth/helper:1";
 /// Every helper carries this label, so leftovers (a crash mid-read) can be found.
 pub const LABEL: &str = "dev.berth.helper";
+/// The instance id of the Berth that made the helper (its store's `instance_id`).
+pub const LABEL_INSTANCE: &str = "dev.berth.instance";
+/// The process (boot) of that Berth that made it: helpers of an earlier boot are
+/// leftovers of a crash, those of this boot may be in use.
+pub const LABEL_BOOT: &str = "dev.berth.boot";
+
+static INSTANCE: OnceLock<String> = OnceLock::new();
+static BOOT: LazyLock<String> = LazyLock::new(|| {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    data_encoding::HEXLOWER.encode(&b)
+});
+
+/// Names the Berth instance helpers are made for — once, at start, before any helper.
+/// A process-wide value because one process serves exactly one data directory.
+pub fn set_instance(id: String) {
+    if INSTANCE.set(id).is_err() {
+        tracing::warn!("helper owner already set; keeping the first");
+    }
+}
+
+/// Removes the helpers an earlier run of this Berth instance left behind (a `kill -9`
+/// mid-read leaves its never-started helper, and a helper keeps its volume in use).
+/// Other instances' helpers and this run's are left alone. Returns how many went.
+pub async fn sweep(d: &Docker) -> Result<usize, ErrorBody> {
+    let Some(instance) = INSTANCE.get() else {
+        return Ok(0);
+    };
+    let filters = HashMap::from([(
+        "label".to_owned(),
+        vec![LABEL.to_owned(), format!("{LABEL_INSTANCE}={instance}")],
+    )]);
+    let found = d
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| docker_err(&e, "helper containers"))?;
+    let mut removed = 0;
+    for c in found {
+        let boot = c.labels.as_ref().and_then(|l| l.get(LABEL_BOOT));
+        let (Some(id), false) = (c.id, boot == Some(&*BOOT)) else {
+            continue;
+        };
+        let o = RemoveContainerOptionsBuilder::default().force(true).build();
+        match d.remove_container(&id, Some(o)).await {
+            Ok(()) => removed += 1,
+            Err(e) => tracing::warn!(container = id, error = %e, "cannot remove a stale helper"),
+        }
+    }
+    Ok(removed)
+}
 
 /// The helper image, imported if missing.
 pub async fn ensure_image(d: &Docker) -> Result<(), ErrorBody> {
@@ -77,9 +134,16 @@ impl Helper {
         let mut suffix = [0u8; 6];
         let _ = getrandom::fill(&mut suffix);
         let name = format!("berth-helper-{}", data_encoding::HEXLOWER.encode(&suffix));
+        let mut labels = HashMap::from([
+            (LABEL.to_owned(), volume.to_owned()),
+            (LABEL_BOOT.to_owned(), BOOT.clone()),
+        ]);
+        if let Some(i) = INSTANCE.get() {
+            labels.insert(LABEL_INSTANCE.to_owned(), i.clone());
+        }
         let body = ContainerCreateBody {
             image: Some(IMAGE.to_owned()),
-            labels: Some(HashMap::from([(LABEL.to_owned(), volume.to_owned())])),
+            labels: Some(labels),
             network_disabled: Some(true),
             host_config: Some(HostConfig {
                 mounts: Some(vec![Mount {
