@@ -242,6 +242,18 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
         .unwrap()
         .id;
     scope.docker.start_container(&id, None).await.unwrap();
+    // A network listed before `bridge` in the restore form: a restore that does not
+    // choose one must keep the container's own, not take the first in the list.
+    let other_net = scope.name("aa-other");
+    scope
+        .docker
+        .create_network(bollard::models::NetworkCreateRequest {
+            name: other_net.clone(),
+            labels: Some(scope.labels()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();
     let new_name = scope.name("uiapp2");
@@ -337,6 +349,16 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
     assert_eq!(restored.state.unwrap().running, Some(true));
     let mounts = restored.mounts.unwrap();
     assert_eq!(mounts[0].name.as_deref(), Some(new_vol.as_str()));
+    let nets = restored
+        .network_settings
+        .unwrap()
+        .networks
+        .unwrap_or_default();
+    assert!(
+        !nets.contains_key(&other_net),
+        "restored onto a network nobody chose: {:?}",
+        nets.keys()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

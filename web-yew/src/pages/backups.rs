@@ -21,7 +21,7 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::Link;
 
-use super::{Flash, Load, bytes, confirm, error_view, flash_view, use_call, value_of};
+use super::{Flash, Load, bytes, confirm, error_view, flash_view, picked, use_call, value_of};
 use crate::route::Route;
 use crate::ws::use_ws;
 
@@ -153,13 +153,7 @@ fn project_backup() -> Html {
     }
     let onchange = {
         let chosen = chosen.clone();
-        Callback::from(move |e: Event| {
-            let v = e
-                .target_dyn_into::<web_sys::HtmlSelectElement>()
-                .map(|s| s.value())
-                .unwrap_or_default();
-            chosen.set(v);
-        })
+        Callback::from(move |e: Event| chosen.set(picked(&e)))
     };
     html! {
         <div class="card" id="project-backup">
@@ -616,7 +610,10 @@ fn restore_form(props: &RestoreProps) -> Html {
     let passphrase = use_node_ref();
     let overwrite = use_node_ref();
     let start = use_node_ref();
-    let network = use_node_ref();
+    // The network choice lives in state, not only in the DOM: the list of networks
+    // re-renders whenever networks come and go, and a request must carry what the
+    // user picked ("" = the backup's own), never an option the list shifted under it.
+    let network = use_state(String::new);
     let (nets, _) = use_call::<berth_protocol::api::catalogue::NetworksList>(
         berth_protocol::api::hosts::HostOnly::default(),
     );
@@ -705,7 +702,7 @@ fn restore_form(props: &RestoreProps) -> Html {
                     BackupTarget::Project { .. } => (!checked(&start)).then_some(false),
                     _ => None,
                 },
-                network: Some(value_of(&network)).filter(|n| !n.is_empty()),
+                network: Some((*network).clone()).filter(|n| !n.is_empty()),
             };
             let (ws, flash, close) = (ws.clone(), flash.clone(), close.clone());
             wasm_bindgen_futures::spawn_local(async move {
@@ -721,6 +718,10 @@ fn restore_form(props: &RestoreProps) -> Html {
                 }
             });
         })
+    };
+    let pick_network = {
+        let network = network.clone();
+        Callback::from(move |e: Event| network.set(picked(&e)))
     };
     let check = {
         let (ws, preview, b) = (ctx.ws.clone(), preview.clone(), b.clone());
@@ -747,7 +748,7 @@ fn restore_form(props: &RestoreProps) -> Html {
                 } else {
                     ExistingVolume::Refuse
                 },
-                network: Some(value_of(&net)).filter(|n| !n.is_empty()),
+                network: Some((*net).clone()).filter(|n| !n.is_empty()),
                 ..Default::default()
             };
             let (ws, preview) = (ws.clone(), preview.clone());
@@ -776,9 +777,9 @@ fn restore_form(props: &RestoreProps) -> Html {
                 <label class="field">{ if project { "Ports (service:port=host, e.g. web:80/tcp=9090; 80/tcp=9090 for every service publishing it) " } else { "Ports (container=host, e.g. 8080/tcp=9090) " } }
                     <input id="restore-ports" ref={ports} /></label>
                 <label class="field">{ "Network " }
-                    <select id="restore-network" ref={network}>
-                        <option value="">{ if project { "its own networks (recreated where missing)" } else { "the networks it was on" } }</option>
-                        { for net_names.iter().map(|n| html!{ <option value={n.clone()}>{ n }</option> }) }
+                    <select id="restore-network" onchange={pick_network}>
+                        <option value="" selected={network.is_empty()}>{ if project { "its own networks (recreated where missing)" } else { "the networks it was on" } }</option>
+                        { for net_names.iter().map(|n| html!{ <option value={n.clone()} selected={*network == *n}>{ n }</option> }) }
                     </select></label>
                 <label class="check"><input type="checkbox" id="restore-start" ref={start} checked=true />
                     { if project { " start the containers that were running" } else { " start after restore" } }</label>

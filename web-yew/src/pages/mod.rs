@@ -155,6 +155,13 @@ pub fn value_of(r: &NodeRef) -> String {
         .unwrap_or_default()
 }
 
+/// The value a `<select>`'s `change` event picked.
+pub fn picked(e: &Event) -> String {
+    e.target_dyn_into::<web_sys::HtmlSelectElement>()
+        .map(|s| s.value())
+        .unwrap_or_default()
+}
+
 /// Clears an input.
 pub fn clear(r: &NodeRef) {
     if let Some(i) = r.cast::<web_sys::HtmlInputElement>() {
