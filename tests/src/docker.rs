@@ -222,6 +222,20 @@ impl Scope {
             .id
     }
 
+    /// Creates a bridge network named [`Scope::name`]`(base)`; returns its name.
+    pub async fn create_network(&self, base: &str) -> String {
+        let name = self.name(base);
+        self.docker
+            .create_network(bollard::models::NetworkCreateRequest {
+                name: name.clone(),
+                labels: Some(self.labels()),
+                ..Default::default()
+            })
+            .await
+            .expect("create network");
+        name
+    }
+
     /// Waits until the container has exited; panics unless it exited 0.
     pub async fn wait_success(&self, id: &str) {
         let w: Vec<_> = self

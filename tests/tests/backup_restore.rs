@@ -1909,16 +1909,7 @@ networks:
     }
 
     // A chosen network replaces the project's own: nothing else is created.
-    let lan = scope.name("lan");
-    scope
-        .docker
-        .create_network(bollard::models::NetworkCreateRequest {
-            name: lan.clone(),
-            labels: Some(scope.labels()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let lan = scope.create_network("lan").await;
     let third = scope.name("shop3");
     let job = op
         .call::<BackupsRestore>(RestoreBackup {

@@ -244,16 +244,7 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
     scope.docker.start_container(&id, None).await.unwrap();
     // A network listed before `bridge` in the restore form: a restore that does not
     // choose one must keep the container's own, not take the first in the list.
-    let other_net = scope.name("aa-other");
-    scope
-        .docker
-        .create_network(bollard::models::NetworkCreateRequest {
-            name: other_net.clone(),
-            labels: Some(scope.labels()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let other_net = scope.create_network("aa-other").await;
     let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();
     let new_name = scope.name("uiapp2");
@@ -395,16 +386,7 @@ async fn a_compose_project_is_backed_up_and_restored_onto_a_chosen_network_from_
         .await
         .unwrap();
     scope.docker.start_container(&app, None).await.unwrap();
-    let lan = scope.name("uilan");
-    scope
-        .docker
-        .create_network(bollard::models::NetworkCreateRequest {
-            name: lan.clone(),
-            labels: Some(scope.labels()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let lan = scope.create_network("uilan").await;
     let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();
     let copy = scope.name("uiproj2");

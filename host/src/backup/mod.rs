@@ -278,7 +278,9 @@ pub async fn release_held(st: &AppState) {
         return;
     }
     let Ok(d) = st.hosts.local().docker().await else {
-        tracing::warn!("Docker unreachable: containers held by interrupted backups wait");
+        if held {
+            tracing::warn!("Docker unreachable: containers held by interrupted backups wait");
+        }
         return;
     };
     if !swept {
