@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use berth_tests::median;
+
 const RUNS: usize = 15;
 const ADMIN_PASSWORD: &str = "bench-admin-password";
 
@@ -108,11 +110,6 @@ fn stop(mut child: Child) {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
     child.wait().unwrap();
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn status_kb(pid: u32, key: &str) -> u64 {

@@ -32,3 +32,10 @@ pub fn workspace_root() -> PathBuf {
         .expect("tests/ is in the workspace")
         .to_path_buf()
 }
+
+/// The middle value of a benchmark's repeated measurements (the upper middle for an
+/// even count).
+pub fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("comparable measurements"));
+    v[v.len() / 2]
+}

@@ -685,15 +685,44 @@ async fn encrypted_backups_need_their_passphrase_and_damage_is_found() {
     assert!(msg.contains("damaged"), "{msg}");
     assert!(scope.docker.inspect_volume(&target3).await.is_err());
 
-    // Bulk delete: the object and the entry go; an unknown id is reported, not fatal.
-    let r = op
-        .call::<BackupsBulkDelete>(BulkDeleteBackups {
-            ids: vec![b.id.clone(), "b-nope".into()],
+    // Bulk delete: the objects and the entries go (two backups, one storage session);
+    // an unknown id is reported in its place, not fatal.
+    let q = op
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Volume { name: vol.clone() }],
+            consistency: Some(Consistency::Hot),
+            ..Default::default()
         })
         .await
         .unwrap();
-    assert!(r.results[0].ok && !r.results[1].ok);
-    assert!(!object.exists());
+    assert_eq!(end_state(&op, &q.jobs[0]).await.0, JobState::Complete);
+    let plain = backups(&op, &vol)
+        .await
+        .into_iter()
+        .find(|e| !e.encrypted)
+        .unwrap();
+    let plain_object = berth.data_dir.join("backups").join(&plain.key);
+    assert!(plain_object.exists());
+    let r = op
+        .call::<BackupsBulkDelete>(BulkDeleteBackups {
+            ids: vec![b.id.clone(), "b-nope".into(), plain.id.clone()],
+        })
+        .await
+        .unwrap();
+    let summary: Vec<(&str, bool)> = r.results.iter().map(|i| (i.id.as_str(), i.ok)).collect();
+    assert_eq!(
+        summary,
+        [
+            (b.id.as_str(), true),
+            ("b-nope", false),
+            (plain.id.as_str(), true)
+        ]
+    );
+    assert_eq!(
+        r.results[1].error.as_ref().unwrap().code,
+        ErrorCode::NotFound
+    );
+    assert!(!object.exists() && !plain_object.exists());
     assert!(backups(&op, &vol).await.is_empty());
 }
 

@@ -238,6 +238,44 @@ async fn storage_local_passes_the_conformance_suite() {
     assert!(all.objects.iter().all(|o| !o.key.starts_with(".partial")));
     assert_eq!(all.objects.len(), 7, "{:?}", all.objects);
 
+    // Batched stat and delete: results in the order asked, a bad key or a missing
+    // object failing alone, more keys than one batch carries.
+    let asked: Vec<String> = ["list/k2", "list/none", "../escape", "list/k5"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let got = s.stat_many(&asked).await;
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[0].as_ref().unwrap().size, 2);
+    assert_eq!(code(got[1].as_ref().unwrap_err()), ErrorCode::NotFound);
+    assert_eq!(code(got[2].as_ref().unwrap_err()), ErrorCode::BadRequest);
+    assert_eq!(got[3].as_ref().unwrap().key, "list/k5");
+    let many: Vec<String> = (0..berth::plugins::storage::BATCH_MAX + 5)
+        .map(|i| format!("list/k{}", 1 + i % 5))
+        .collect();
+    let got = s.stat_many(&many).await;
+    assert_eq!(got.len(), many.len());
+    for (k, r) in many.iter().zip(&got) {
+        assert_eq!(&r.as_ref().unwrap().key, k);
+    }
+    for r in s
+        .delete_many(&["list/k4".to_owned(), "list/k5".to_owned()])
+        .await
+    {
+        r.unwrap();
+    }
+    assert_eq!(
+        code(&s.stat("list/k4").await.unwrap_err()),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        code(&s.stat("list/k5").await.unwrap_err()),
+        ErrorCode::NotFound
+    );
+    for i in [4, 5] {
+        s.put(&format!("list/k{i}"), Pattern::new(i)).await.unwrap();
+    }
+
     // A source failing halfway: an error naming the cause, nothing visible, no partial
     // file left behind.
     let broken = Pattern {

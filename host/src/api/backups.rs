@@ -1,6 +1,7 @@
 //! `backups.*`, `jobs.*` and the `job.progress` channel: requests become jobs in the
 //! queue (`crate::jobs`); the work itself is `crate::backup`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -51,6 +52,16 @@ fn record(st: &AppState, id: &str) -> Result<CatalogRecord, ErrorBody> {
 /// Deletes a backup's object from its storage, then its catalog entry; refused while
 /// a job uses it.
 async fn delete(st: &Arc<AppState>, id: &str) -> Result<(), ErrorBody> {
+    let rec = deletable(st, id)?;
+    let inst = crate::backup::storage(st, Some(&rec.entry.storage))?;
+    let sess = crate::backup::session(st, &inst).await?;
+    sess.delete(&rec.entry.key).await.map_err(|e| e.body())?;
+    st.store.delete_backup(id).map_err(|e| internal(&e))?;
+    Ok(())
+}
+
+/// The backup `id`, unless a job uses it.
+fn deletable(st: &AppState, id: &str) -> Result<CatalogRecord, ErrorBody> {
     let rec = record(st, id)?;
     if st.jobs.uses_backup(&st.store, id)? {
         return Err(ErrorBody::new(
@@ -58,11 +69,54 @@ async fn delete(st: &Arc<AppState>, id: &str) -> Result<(), ErrorBody> {
             format!("backup {id} is being used by a job; cancel it or wait"),
         ));
     }
-    let inst = crate::backup::storage(st, Some(&rec.entry.storage))?;
-    let sess = crate::backup::session(st, &inst).await?;
-    sess.delete(&rec.entry.key).await.map_err(|e| e.body())?;
-    st.store.delete_backup(id).map_err(|e| internal(&e))?;
-    Ok(())
+    Ok(rec)
+}
+
+/// `backups.bulk_delete`: as [`delete`] for each id, with one storage session per
+/// storage and its objects deleted in batches (one plugin-thread hop per batch, not
+/// per backup). Results keep the order of `ids`.
+async fn delete_all(st: &Arc<AppState>, ids: &[String]) -> Vec<Result<(), ErrorBody>> {
+    let mut out: Vec<Result<(), ErrorBody>> = Vec::with_capacity(ids.len());
+    // storage name → (index in `ids`, backup id, object key)
+    let mut by_storage: BTreeMap<String, Vec<(usize, String, String)>> = BTreeMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        match deletable(st, id) {
+            Ok(rec) => {
+                out.push(Ok(()));
+                by_storage.entry(rec.entry.storage).or_default().push((
+                    i,
+                    id.clone(),
+                    rec.entry.key,
+                ));
+            }
+            Err(e) => out.push(Err(e)),
+        }
+    }
+    for (storage, items) in by_storage {
+        let sess = match crate::backup::storage(st, Some(&storage)) {
+            Ok(inst) => crate::backup::session(st, &inst).await,
+            Err(e) => Err(e),
+        };
+        let sess = match sess {
+            Ok(s) => s,
+            Err(e) => {
+                for (i, ..) in &items {
+                    out[*i] = Err(e.clone());
+                }
+                continue;
+            }
+        };
+        let keys: Vec<String> = items.iter().map(|(.., k)| k.clone()).collect();
+        for ((i, id, _), r) in items.iter().zip(sess.delete_many(&keys).await) {
+            out[*i] = r.map_err(|e| e.body()).and_then(|()| {
+                st.store
+                    .delete_backup(id)
+                    .map(drop)
+                    .map_err(|e| internal(&e))
+            });
+        }
+    }
+    out
 }
 
 /// `GET /api/v1/transfers/{ticket}` of a backup: the object as stored, streamed from
@@ -326,15 +380,17 @@ pub fn register(r: &mut Registry) {
         if p.ids.is_empty() || p.ids.len() > 500 {
             return Err(bad_field("ids", "1 to 500 ids"));
         }
-        let mut results = Vec::new();
-        for id in p.ids {
-            let r = delete(&call.state, &id).await;
-            results.push(BulkItem {
+        let done = delete_all(&call.state, &p.ids).await;
+        let results = p
+            .ids
+            .into_iter()
+            .zip(done)
+            .map(|(id, r)| BulkItem {
                 id,
                 ok: r.is_ok(),
                 error: r.err(),
-            });
-        }
+            })
+            .collect();
         Ok(BulkResult { results })
     });
 

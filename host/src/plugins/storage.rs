@@ -116,7 +116,25 @@ enum Cmd {
         key: String,
         reply: Reply<()>,
     },
+    /// One operation on many keys in one command: the caller waits for one hop, not
+    /// one per key (a hop between runtimes costs more than the call itself).
+    Each {
+        op: Each,
+        keys: Vec<String>,
+        reply: oneshot::Sender<Vec<Result<Option<ObjectMeta>, PluginError>>>,
+    },
 }
+
+/// The operations [`Cmd::Each`] repeats.
+#[derive(Debug, Clone, Copy)]
+enum Each {
+    Stat,
+    Delete,
+}
+
+/// Most keys one batched command carries; the plugin's deadline applies per key, so
+/// this only bounds how long other commands of the session wait.
+pub const BATCH_MAX: usize = 1_000;
 
 /// A live instance of a storage plugin. Dropping it ends the instance; an upload in
 /// progress is aborted.
@@ -257,6 +275,29 @@ async fn serve(
                 let r = flat(id, limits, g.call_delete(&mut store, &key).await);
                 outcome(health, id, r, reply)
             }
+            Cmd::Each { op, keys, reply } => {
+                let mut done = Vec::with_capacity(keys.len());
+                let mut dead = false;
+                for key in &keys {
+                    if dead {
+                        done.push(Err(ended(id)));
+                        continue;
+                    }
+                    reset_deadline(&mut store);
+                    let r = match op {
+                        Each::Stat => {
+                            flat(id, limits, g.call_stat(&mut store, key).await).map(Some)
+                        }
+                        Each::Delete => {
+                            flat(id, limits, g.call_delete(&mut store, key).await).map(|()| None)
+                        }
+                    };
+                    dead = record(health, id, &r);
+                    done.push(r);
+                }
+                let _ = reply.send(done);
+                dead
+            }
         };
         if failed {
             // The Store is unusable; dropping it (and the receiver) ends the session.
@@ -272,8 +313,14 @@ fn outcome<T>(
     r: Result<T, PluginError>,
     reply: Reply<T>,
 ) -> bool {
-    let dead = r.as_ref().err().is_some_and(fatal);
-    match &r {
+    let dead = record(health, id, &r);
+    let _ = reply.send(r);
+    dead
+}
+
+/// Records the result in the health book; `true` when the Store is dead.
+fn record<T>(health: &super::health::HealthBook, id: &str, r: &Result<T, PluginError>) -> bool {
+    match r {
         Ok(_) => health.ok(id),
         Err(e @ PluginError::Failed { error, .. }) => {
             // A plugin saying "not found" is healthy; "unavailable" or I/O failure is not.
@@ -286,8 +333,7 @@ fn outcome<T>(
         }
         Err(e) => health.failed(id, &e.to_string()),
     }
-    let _ = reply.send(r);
-    dead
+    r.as_ref().err().is_some_and(fatal)
 }
 
 /// A wasm call's two layers of failure (trap, then the plugin's own error) as one.
@@ -527,6 +573,77 @@ impl Session {
         self.key(key)?;
         let key = key.to_owned();
         self.ask(|reply| Cmd::Delete { key, reply }).await
+    }
+
+    /// `stat` of each key, in order, in as few plugin-thread hops as [`BATCH_MAX`]
+    /// allows. A bad key fails alone; a call that kills the Store fails the keys after
+    /// it with "discarded".
+    pub async fn stat_many(&self, keys: &[String]) -> Vec<Result<ObjectMeta, PluginError>> {
+        self.each(Each::Stat, keys)
+            .await
+            .into_iter()
+            .map(|r| {
+                r.and_then(|m| {
+                    m.ok_or_else(|| PluginError::Usage {
+                        id: self.plugin.clone(),
+                        reason: "a batched stat came back without metadata".into(),
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// `delete` of each key, in order, batched as [`Session::stat_many`] is.
+    pub async fn delete_many(&self, keys: &[String]) -> Vec<Result<(), PluginError>> {
+        self.each(Each::Delete, keys)
+            .await
+            .into_iter()
+            .map(|r| r.map(drop))
+            .collect()
+    }
+
+    async fn each(
+        &self,
+        op: Each,
+        keys: &[String],
+    ) -> Vec<Result<Option<ObjectMeta>, PluginError>> {
+        let mut out: Vec<Result<Option<ObjectMeta>, PluginError>> = Vec::with_capacity(keys.len());
+        // Keys the host refuses never reach the plugin; the rest keep their places.
+        let mut good = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            match self.key(k) {
+                Ok(()) => {
+                    good.push((i, k.clone()));
+                    out.push(Ok(None));
+                }
+                Err(e) => out.push(Err(e)),
+            }
+        }
+        for batch in good.chunks(BATCH_MAX) {
+            let (tx, rx) = oneshot::channel();
+            let cmd = Cmd::Each {
+                op,
+                keys: batch.iter().map(|(_, k)| k.clone()).collect(),
+                reply: tx,
+            };
+            let done = match self.cmds.send(cmd).await {
+                Ok(()) => rx.await.ok(),
+                Err(_) => None,
+            };
+            match done {
+                Some(done) => {
+                    for ((i, _), r) in batch.iter().zip(done) {
+                        out[*i] = r;
+                    }
+                }
+                None => {
+                    for (i, _) in batch {
+                        out[*i] = Err(ended(&self.plugin));
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
