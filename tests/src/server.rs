@@ -73,7 +73,12 @@ impl Process {
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
-                eprintln!("[berth] {line}");
+                // Request traces (DEBUG) stay collected for the tests' log assertions
+                // but are not echoed: a failing test's output would be mostly traces,
+                // and CI shows only its first lines.
+                if !is_debug(&line) {
+                    eprintln!("[berth] {line}");
+                }
                 shared.0.lock().unwrap().lines.push(line);
                 shared.1.notify_all();
             }
@@ -216,4 +221,16 @@ impl Berth {
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
         reqwest::Client::new().get(format!("{}{path}", self.url))
     }
+}
+
+/// Whether a log line (text or JSON format) is at DEBUG or TRACE level.
+fn is_debug(line: &str) -> bool {
+    [
+        " DEBUG ",
+        " TRACE ",
+        "\"level\":\"DEBUG\"",
+        "\"level\":\"TRACE\"",
+    ]
+    .iter()
+    .any(|l| line.contains(l))
 }

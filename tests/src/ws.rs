@@ -187,10 +187,15 @@ impl Raw {
 
 /// Resident memory of a process, in bytes.
 pub fn rss_bytes(pid: u32) -> u64 {
+    status_bytes(pid, "VmRSS")
+}
+
+/// A size line of `/proc/<pid>/status` (`VmRSS`, `RssAnon`, `RssFile`, …), in bytes.
+pub fn status_bytes(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or(0)

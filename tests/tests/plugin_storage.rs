@@ -325,7 +325,16 @@ async fn storage_local_passes_the_conformance_suite() {
         !matches!(e, PluginError::Trap { .. }),
         "a refusal, not a crash: {e}"
     );
-    // The session is still usable after the refusal.
+    // `stat` does not leave through it either.
+    let e = s.stat("out/hostname").await.unwrap_err();
+    assert_ne!(code(&e), ErrorCode::BadRequest, "{e}");
+    // Only files are objects: neither a symlink (even to an object) nor a directory.
+    std::os::unix::fs::symlink("empty", dir.join("link")).unwrap();
+    for k in ["link", "a"] {
+        let e = s.stat(k).await.unwrap_err();
+        assert_eq!(code(&e), ErrorCode::NotFound, "{k}: {e}");
+    }
+    // The session is still usable after the refusals.
     assert_eq!(s.stat("empty").await.unwrap().size, 0);
 }
 

@@ -14,6 +14,7 @@ pub mod locks;
 pub mod progress;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use berth_protocol::api::jobs::{
@@ -152,14 +153,30 @@ impl Store {
 }
 
 /// A new id that sorts by creation time: `j-<ms>-<random>`.
+///
+/// The millisecond part is strictly increasing within the process: the queue runs
+/// jobs in id order, and two jobs enqueued in the same millisecond would otherwise
+/// be ordered by their random suffix — one request's targets could run out of order.
 pub fn new_id(prefix: &str) -> String {
     let mut r = [0u8; 4];
     let _ = getrandom::fill(&mut r);
     format!(
         "{prefix}-{:013}-{}",
-        now_ms(),
+        next_id_ms(),
         data_encoding::HEXLOWER.encode(&r)
     )
+}
+
+/// `now_ms()`, bumped past the last value handed out when the clock has not moved on.
+fn next_id_ms() -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = now_ms();
+    let prev = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or_else(|last| last);
+    now.max(prev + 1)
 }
 
 fn store_err(e: StoreError) -> ErrorBody {
@@ -520,4 +537,19 @@ fn notify_outcome(st: &Arc<AppState>, id: &str) {
         fields,
         None,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_made_in_the_same_millisecond_sort_in_creation_order() {
+        // Many ids in a tight loop share a clock millisecond; the queue runs jobs in
+        // id order, so each must sort after the one made before it.
+        let ids: Vec<String> = (0..2_000).map(|_| new_id("j")).collect();
+        for w in ids.windows(2) {
+            assert!(w[0] < w[1], "{} then {}", w[0], w[1]);
+        }
+    }
 }

@@ -54,12 +54,15 @@ impl ComponentCache {
     }
 
     /// Loads `wasm` from the cache, or compiles it (off the async threads) and caches it.
+    /// `sha256` is the wasm's hash when the caller already knows it for certain (the
+    /// built-in plugins', computed at build time): then a cache hit never reads `wasm`.
     pub async fn load(
         &self,
         id: &str,
         wasm: std::borrow::Cow<'static, [u8]>,
+        sha256: Option<&str>,
     ) -> Result<(Component, LoadSource, String), PluginError> {
-        let sha256 = hex::encode(Sha256::digest(&wasm));
+        let sha256 = sha256.map_or_else(|| hex::encode(Sha256::digest(&wasm)), str::to_owned);
         let path = self.path_for(&sha256);
         let engine = self.engine.clone();
         let id = id.to_owned();

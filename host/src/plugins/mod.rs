@@ -349,15 +349,27 @@ impl PluginRuntime {
             .iter()
             .map(|b| {
                 let manifest = b.manifest.map(Cow::Borrowed);
-                (b.id.to_owned(), Cow::Borrowed(b.wasm), manifest, true)
+                (
+                    b.id.to_owned(),
+                    Cow::Borrowed(b.wasm),
+                    Some(b.sha256),
+                    manifest,
+                    true,
+                )
             })
-            .chain(
-                extra
-                    .into_iter()
-                    .map(|e| (e.id, Cow::Owned(e.wasm), e.manifest.map(Cow::Owned), false)),
-            );
-        for (id, wasm, manifest, builtin) in all {
-            let loaded = rt.load(&id, wasm, manifest.as_deref(), builtin).await;
+            .chain(extra.into_iter().map(|e| {
+                (
+                    e.id,
+                    Cow::Owned(e.wasm),
+                    None,
+                    e.manifest.map(Cow::Owned),
+                    false,
+                )
+            }));
+        for (id, wasm, sha256, manifest, builtin) in all {
+            let loaded = rt
+                .load(&id, wasm, sha256, manifest.as_deref(), builtin)
+                .await;
             match &loaded {
                 Ok(p) => tracing::info!(
                     plugin = p.id,
@@ -401,6 +413,7 @@ impl PluginRuntime {
         &self,
         id: &str,
         wasm: Cow<'static, [u8]>,
+        sha256: Option<&str>,
         manifest: Option<&str>,
         builtin: bool,
     ) -> Result<LoadedPlugin, PluginError> {
@@ -420,7 +433,7 @@ impl PluginRuntime {
                 Ok(m)
             })
             .transpose()?;
-        let (component, source, sha256) = cache.load(id, wasm).await?;
+        let (component, source, sha256) = cache.load(id, wasm, sha256).await?;
         let wants_http = manifest
             .as_ref()
             .is_some_and(|m| !m.capabilities.http.is_empty());
@@ -505,7 +518,7 @@ impl PluginRuntime {
             });
         }
         Ok(Arc::new(
-            self.load(id, Cow::Owned(wasm), Some(manifest), false)
+            self.load(id, Cow::Owned(wasm), None, Some(manifest), false)
                 .await?,
         ))
     }

@@ -15,7 +15,9 @@ use berth_plugin_sdk::store::{
 };
 use berth_plugin_sdk::{LogLevel, key, log};
 
-mod data_file;
+mod granted;
+
+use granted::Granted;
 
 /// Where the host mounts the instance's directory.
 const ROOT: &str = "/data";
@@ -29,12 +31,18 @@ fn io(what: &str, e: std::io::Error) -> PluginError {
     }
 }
 
-/// The file of a key (already checked by the SDK).
-fn path_of(k: &str) -> Result<PathBuf, PluginError> {
+/// A key (already checked by the SDK) as a path relative to the root: any key but the
+/// partial uploads'.
+fn object_key(k: &str) -> Result<&str, PluginError> {
     if k == PARTIAL || k.starts_with(".partial/") {
         return Err(PluginError::InvalidConfig(format!("{k:?}: reserved key")));
     }
-    Ok(Path::new(ROOT).join(k))
+    Ok(k)
+}
+
+/// The file of a key.
+fn path_of(k: &str) -> Result<PathBuf, PluginError> {
+    Ok(Path::new(ROOT).join(object_key(k)?))
 }
 
 fn millis(m: &fs::Metadata) -> u64 {
@@ -44,21 +52,24 @@ fn millis(m: &fs::Metadata) -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A unique name for a partial upload. Several instances (each with its own memory,
-/// so no shared counter) may write into one directory at once: the name carries 64
-/// random bits (std's hasher seeds come from WASI's random source) besides the time.
-fn partial_name() -> PathBuf {
+/// A unique name for a partial upload, relative to the root. Several instances (each
+/// with its own memory, so no shared counter) may write into one directory at once:
+/// the name carries 64 random bits (std's hasher seeds come from WASI's random source)
+/// besides the time.
+fn partial_name() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(berth_plugin_sdk::now_ms());
-    Path::new(ROOT).join(PARTIAL).join(format!(
-        "{}-{:016x}",
+    format!(
+        "{PARTIAL}/{}-{:016x}",
         berth_plugin_sdk::now_ms(),
         h.finish()
-    ))
+    )
 }
 
-struct Local;
+struct Local {
+    dir: Granted,
+}
 
 impl StorageBackend for Local {
     type Config = serde_json::Value;
@@ -75,7 +86,8 @@ impl StorageBackend for Local {
         let partial = Path::new(ROOT).join(PARTIAL);
         fs::create_dir_all(&partial).map_err(|e| io("create .partial", e))?;
         sweep(&partial);
-        Ok(Local)
+        let dir = Granted::open(ROOT).map_err(|e| io("open the granted directory", e))?;
+        Ok(Local { dir })
     }
 
     fn health(&self) -> Result<(), String> {
@@ -89,10 +101,13 @@ impl StorageBackend for Local {
     fn start_upload(&self, k: &str) -> Result<LocalUpload, PluginError> {
         let target = path_of(k)?;
         let partial = partial_name();
-        let file = data_file::create(&partial).map_err(|e| io("start upload", e))?;
+        let file = self
+            .dir
+            .create(&partial)
+            .map_err(|e| io("start upload", e))?;
         Ok(LocalUpload {
             target,
-            partial,
+            partial: Path::new(ROOT).join(partial),
             file: Some(file),
             written: 0,
         })
@@ -107,14 +122,14 @@ impl StorageBackend for Local {
         // Not followed: a symlink is not an object (listings skip them too), and a
         // top-level key then costs the host one `fstatat` instead of a sandboxed open
         // + `fstat` + close.
-        let meta = fs::symlink_metadata(path_of(k)?).map_err(|e| io(k, e))?;
-        if !meta.is_file() {
+        let meta = self.dir.stat(object_key(k)?).map_err(|e| io(k, e))?;
+        if !meta.is_file {
             return Err(PluginError::NotFound(k.to_owned()));
         }
         Ok(ObjectMeta {
             key: k.to_owned(),
-            size: meta.len(),
-            modified_ms: millis(&meta),
+            size: meta.size,
+            modified_ms: meta.modified_ms,
         })
     }
 
@@ -177,7 +192,7 @@ fn sweep(partial: &Path) {
 struct LocalUpload {
     target: PathBuf,
     partial: PathBuf,
-    file: Option<data_file::DataFile>,
+    file: Option<granted::DataFile>,
     written: u64,
 }
 
