@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod transfers;
 pub mod ui;
 pub mod ws;

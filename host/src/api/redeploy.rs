@@ -82,7 +82,7 @@ pub fn create_body(old: &ContainerInspectResponse) -> Result<ContainerCreateBody
     let mut body: ContainerCreateBody = serde_json::to_value(&config)
         .and_then(serde_json::from_value)
         .map_err(|e| internal(&e))?;
-    let short = &old_id[..old_id.len().min(12)];
+    let short = crate::text::head(&old_id, 12);
     if body.hostname.as_deref() == Some(short) {
         body.hostname = None; // Docker's default (the id), not a chosen name
     }
@@ -129,7 +129,7 @@ pub async fn connect_others(
         return Ok(());
     }
     let old_id = old.id.clone().unwrap_or_default();
-    let short = &old_id[..old_id.len().min(12)];
+    let short = crate::text::head(&old_id, 12);
     for (net, e) in networks_of(old) {
         if net == mode {
             continue;

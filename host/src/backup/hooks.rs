@@ -141,7 +141,7 @@ async fn exec(d: &Docker, container: &str, cmd: &str) -> Result<(i64, String), E
             let Ok(chunk) = chunk else { break };
             out.push_str(&chunk.to_string());
             if out.len() > 2 * TAIL {
-                out.drain(..out.len() - TAIL);
+                crate::text::keep_tail(&mut out, TAIL);
             }
         }
     }
@@ -151,11 +151,7 @@ async fn exec(d: &Docker, container: &str, cmd: &str) -> Result<(i64, String), E
         .map_err(|e| docker_err(&e, &what))?
         .exit_code
         .unwrap_or(-1);
-    let tail = out.len().saturating_sub(TAIL);
-    let start = (tail..=out.len())
-        .find(|i| out.is_char_boundary(*i))
-        .unwrap_or(out.len());
-    Ok((code, out[start..].to_owned()))
+    Ok((code, crate::text::tail(&out, TAIL).to_owned()))
 }
 
 #[cfg(test)]

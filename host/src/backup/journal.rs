@@ -149,18 +149,25 @@ pub async fn hold(
 
 impl Holding {
     /// Starts (or unpauses) every held container, in the reverse order of holding,
-    /// and crosses each out of the journal once it runs.
+    /// and crosses each out of the journal once it runs. One that cannot be started
+    /// stays in the journal, so it is tried again (before the next job, and at start).
     pub async fn release(mut self, ctx: &JobCtx) {
         while let Some(e) = self.held.pop() {
             ctx.phase(&format!("starting {}", e.name));
-            match undo(&self.docker, &e).await {
+            let undone = undo(&self.docker, &e).await;
+            match &undone {
                 Ok(()) => ctx.log(LogLevel::Info, format!("{} runs again", e.name)),
                 Err(err) => ctx.log(
                     LogLevel::Error,
-                    format!("could not start {} again: {err}", e.name),
+                    format!(
+                        "could not start {} again: {err}; Berth will keep trying",
+                        e.name
+                    ),
                 ),
             }
-            if let Err(err) = ctx_store(ctx).journal_remove(&e.container) {
+            if settled(&undone)
+                && let Err(err) = ctx_store(ctx).journal_remove(&e.container)
+            {
                 tracing::error!(container = e.name, error = %err, "cannot update the journal");
             }
         }
@@ -182,16 +189,42 @@ async fn undo(d: &Docker, e: &JournalEntry) -> Result<(), bollard::errors::Error
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 304, ..
         }) => Ok(()),
+        // Unpausing a container that is not paused (unpaused by hand meanwhile).
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            message,
+        }) if e.held == Held::Paused && message.contains("not paused") => Ok(()),
         Err(err) => Err(err),
     }
 }
 
-/// At start: whatever the journal still holds was left stopped or paused by a backup
-/// that never finished. Start it again.
-pub async fn reconcile(d: &Docker, store: &Store) -> Result<usize, StoreError> {
-    let entries = store.journal()?;
+/// Whether a journal entry is done with: its container runs again, or is gone (removed
+/// by someone meanwhile). Any other failure — the daemon away, a start refused (a port
+/// taken for now) — keeps the entry, to be tried again.
+fn settled(undone: &Result<(), bollard::errors::Error>) -> bool {
+    matches!(
+        undone,
+        Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            })
+    )
+}
+
+/// Starts again whatever the journal still holds — left stopped or paused by a backup
+/// that never finished (at start), or by one job that ended without releasing (`job`,
+/// after a panic). Entries whose container cannot be started yet stay for the next
+/// attempt. Returns how many entries were tried.
+pub async fn reconcile(d: &Docker, store: &Store, job: Option<&str>) -> Result<usize, StoreError> {
+    let entries: Vec<JournalEntry> = store
+        .journal()?
+        .into_iter()
+        .filter(|e| job.is_none_or(|j| e.job == j))
+        .collect();
     for e in &entries {
-        match undo(d, e).await {
+        let undone = undo(d, e).await;
+        match &undone {
             Ok(()) => tracing::warn!(
                 container = e.name,
                 job = e.job,
@@ -201,24 +234,20 @@ pub async fn reconcile(d: &Docker, store: &Store) -> Result<usize, StoreError> {
                     Held::Paused => "paused",
                 }
             ),
-            // The daemon went away meanwhile: keep the entry for the next attempt.
-            Err(err)
-                if !matches!(
-                    err,
-                    bollard::errors::Error::DockerResponseServerError { .. }
-                ) =>
-            {
-                tracing::warn!(container = e.name, error = %err, "Docker unreachable; will retry");
-                continue;
-            }
-            // The daemon answered (gone, cannot start): retrying will not help.
+            Err(err) if settled(&undone) => tracing::warn!(
+                container = e.name,
+                error = %err,
+                "a container an interrupted backup held is gone"
+            ),
             Err(err) => tracing::error!(
                 container = e.name,
                 error = %err,
-                "cannot start a container an interrupted backup held"
+                "cannot start a container an interrupted backup held; will retry"
             ),
         }
-        store.journal_remove(&e.container)?;
+        if settled(&undone) {
+            store.journal_remove(&e.container)?;
+        }
     }
     Ok(entries.len())
 }

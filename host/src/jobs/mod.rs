@@ -21,6 +21,7 @@ use berth_protocol::api::jobs::{
     JobInfo, JobKind, JobLogLine, JobProgress, JobState, JobsQuery, LogLevel,
 };
 use berth_protocol::error::{ErrorBody, ErrorCode};
+use futures_util::FutureExt;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -442,7 +443,17 @@ async fn run_one(st: &Arc<AppState>, rec: JobRecord, token: CancellationToken) {
     let ctx = JobCtx::new(Arc::clone(st), rec.info.clone(), token.clone());
     ctx.set_state(JobState::Waiting, "waiting");
     tracing::info!(job = id, kind = ?rec.info.kind, title = rec.info.title, "job started");
-    let outcome = crate::backup::run_job(st, &rec.spec, &ctx).await;
+    // A bug in one job (a panic) fails that job with the reason and the queue goes
+    // on: without this, one panic stopped the runner until Berth restarted.
+    let outcome = std::panic::AssertUnwindSafe(crate::backup::run_job(st, &rec.spec, &ctx))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(panicked(&id, panic.as_ref())));
+    if outcome.is_err() {
+        // Whatever the job still held stopped or paused (a panic skips its own
+        // release) is started again now, not at the next start of Berth.
+        crate::backup::release_job(st, &id).await;
+    }
     match outcome {
         Ok(message) => {
             tracing::info!(job = id, "job complete");
@@ -468,6 +479,23 @@ async fn run_one(st: &Arc<AppState>, rec: JobRecord, token: CancellationToken) {
     notify_outcome(st, &id);
     // What the job freed goes back to the system rather than into the next job's peak.
     let _ = tokio::task::spawn_blocking(crate::alloc::trim).await;
+}
+
+/// The error a panicked job ends with; the panic's text goes to the log and the job.
+fn panicked(job: &str, panic: &(dyn std::any::Any + Send)) -> ErrorBody {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    tracing::error!(job, panic = what, "job panicked; the queue goes on");
+    ErrorBody::new(
+        ErrorCode::Internal,
+        format!(
+            "the job stopped on an internal error (a bug; please report it): {}",
+            crate::text::head(&what, 500)
+        ),
+    )
 }
 
 /// Tells the notifiers how a job ended (a cancelled job was someone's choice, and a

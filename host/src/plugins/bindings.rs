@@ -53,7 +53,7 @@ impl wit_types::Host for PluginState {}
 impl wit_host::Host for PluginState {
     fn log(&mut self, level: LogLevel, message: String) {
         let plugin = self.plugin.as_str();
-        let message = clip(&message, LOG_MAX);
+        let message = crate::text::clip(&message, LOG_MAX);
         match level {
             LogLevel::Trace => tracing::trace!(plugin, "{message}"),
             LogLevel::Debug => tracing::debug!(plugin, "{message}"),
@@ -76,21 +76,9 @@ impl wit_host::Host for PluginState {
 const MESSAGE_MAX: usize = 1024;
 const LOG_MAX: usize = 8192;
 
-/// `text` cut to at most `max` bytes (on a character boundary), saying how long it was.
-fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    if text.len() <= max {
-        return text.into();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… (cut; {} bytes in all)", &text[..end], text.len()).into()
-}
-
 /// A plugin's own error as one readable line.
 pub fn describe(e: &PluginError) -> String {
-    let m = |m: &String| clip(m, MESSAGE_MAX).into_owned();
+    let m = |m: &String| crate::text::clip(m, MESSAGE_MAX).into_owned();
     match e {
         PluginError::InvalidConfig(t) => format!("invalid configuration: {}", m(t)),
         PluginError::Unauthorized(t) => format!("unauthorized: {}", m(t)),
@@ -106,9 +94,9 @@ pub fn describe(e: &PluginError) -> String {
 mod tests {
     #[test]
     fn long_texts_are_clipped_on_a_character_boundary() {
-        assert_eq!(super::clip("short", 10), "short");
+        assert_eq!(crate::text::clip("short", 10), "short");
         let long = "é".repeat(100);
-        let c = super::clip(&long, 11);
+        let c = crate::text::clip(&long, 11);
         assert!(c.starts_with("ééééé…"), "{c}");
         assert!(c.ends_with("(cut; 200 bytes in all)"), "{c}");
     }
