@@ -31,7 +31,11 @@ pub enum SecretError {
 }
 
 /// The installation's sealing key. `Debug` never shows it.
-pub struct SecretKey(XChaCha20Poly1305);
+pub struct SecretKey {
+    cipher: XChaCha20Poly1305,
+    /// The raw key, only to derive purpose-bound keys from ([`SecretKey::derive`]).
+    raw: [u8; KEY_LEN],
+}
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,9 +51,9 @@ impl SecretKey {
             source,
         };
         match std::fs::read(path) {
-            Ok(bytes) if bytes.len() == KEY_LEN => Ok(Self(
-                XChaCha20Poly1305::new_from_slice(&bytes).expect("32-byte key"),
-            )),
+            Ok(bytes) if bytes.len() == KEY_LEN => {
+                Ok(Self::from_bytes(bytes.try_into().expect("length checked")))
+            }
             Ok(_) => Err(SecretError::BadKey(path.display().to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; KEY_LEN];
@@ -62,9 +66,7 @@ impl SecretKey {
                     .open(path)
                     .map_err(io)?;
                 f.write_all(&key).and_then(|()| f.sync_all()).map_err(io)?;
-                Ok(Self(
-                    XChaCha20Poly1305::new_from_slice(&key).expect("32-byte key"),
-                ))
+                Ok(Self::from_bytes(key))
             }
             Err(e) => Err(io(e)),
         }
@@ -74,7 +76,25 @@ impl SecretKey {
     pub fn ephemeral() -> Self {
         let mut key = [0u8; KEY_LEN];
         getrandom::fill(&mut key).expect("the OS random source works");
-        Self(XChaCha20Poly1305::new_from_slice(&key).expect("32-byte key"))
+        Self::from_bytes(key)
+    }
+
+    fn from_bytes(raw: [u8; KEY_LEN]) -> Self {
+        Self {
+            cipher: XChaCha20Poly1305::new_from_slice(&raw).expect("32-byte key"),
+            raw,
+        }
+    }
+
+    /// A key for one purpose only (`purpose` names it, e.g. `berth backup manifest v1`):
+    /// HMAC-SHA256 of the purpose under the installation key. Knowing a derived key
+    /// reveals neither the installation key nor any other derived one.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.raw)
+            .expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// `hex(nonce ‖ ciphertext+tag)`.
@@ -82,7 +102,7 @@ impl SecretKey {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).expect("the OS random source works");
         let ct = self
-            .0
+            .cipher
             .encrypt(XNonce::from_slice(&nonce), plain)
             .expect("encryption of a small buffer cannot fail");
         let mut out = nonce.to_vec();
@@ -96,7 +116,7 @@ impl SecretKey {
             return Err(SecretError::Open);
         }
         let (nonce, ct) = bytes.split_at(NONCE_LEN);
-        self.0
+        self.cipher
             .decrypt(XNonce::from_slice(nonce), ct)
             .map_err(|_| SecretError::Open)
     }
@@ -123,5 +143,8 @@ mod tests {
         assert!(SecretKey::ephemeral().open(&sealed).is_err());
         assert!(k.open("zz").is_err());
         assert_eq!(format!("{k:?}"), "SecretKey(***)");
+        assert_eq!(k.derive("a"), again.derive("a"));
+        assert_ne!(k.derive("a"), k.derive("b"));
+        assert_ne!(k.derive("a"), SecretKey::ephemeral().derive("a"));
     }
 }

@@ -1,5 +1,7 @@
 //! Backups and restores against the real engine with the built-in local storage: a
-//! container with varied volume contents backed up (stop mode) and restored under a
+//! container with varied volume contents (symlinks that climb above the volume's root
+//! among them — Docker refuses to extract those where they are) backed up (stop mode)
+//! and restored under a
 //! new name with remapped ports and new volumes, compared file by file; the archive
 //! read with GNU tar; conflicts named; queued jobs run one after the other with
 //! monotonic progress; an encrypted backup needs its passphrase; a flipped byte is
@@ -10,32 +12,27 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use berth_client::{Client, ClientError};
+use berth_client::Client;
 use berth_protocol::api::backups::{
-    BackupEntry, BackupQuery, BackupRef, BackupStatus, BackupTarget, BulkDeleteBackups,
-    BundleBackups, ConflictKind, Consistency, CreateBackup, Hooks, Manifest, RescanStorage,
-    RestoreBackup, UploadBackup, VerifyBackup,
+    BackupEntry, BackupOrigin, BackupQuery, BackupRef, BackupStatus, BackupTarget,
+    BulkDeleteBackups, BundleBackups, ConflictKind, Consistency, CreateBackup, Hooks, Manifest,
+    RescanStorage, RestoreBackup, VerifyBackup,
 };
 use berth_protocol::api::catalogue::{
     BackupsBulkDelete, BackupsBundleTicket, BackupsCreate, BackupsDelete, BackupsDownloadTicket,
-    BackupsList, BackupsPreview, BackupsRescan, BackupsRestore, BackupsUploadTicket, BackupsVerify,
-    JobProgress, JobsCancel, JobsGet,
+    BackupsList, BackupsPreview, BackupsRescan, BackupsRestore, BackupsVerify, JobProgress,
+    JobsCancel, JobsGet,
 };
 use berth_protocol::api::jobs::{JobProgressParams, JobRef, JobState};
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
 use berth_tests::docker::{Scope, ensure_test_image};
+use berth_tests::jobs::{WAIT, code, end_state, follow, log_of, upload};
 use berth_tests::server::{Berth, serve_command};
 use berth_tests::ws;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
 use futures_util::{StreamExt, TryStreamExt};
-
-const WAIT: Duration = Duration::from_secs(180);
-
-fn code<T: std::fmt::Debug>(r: &Result<T, ClientError>) -> Option<ErrorCode> {
-    r.as_ref().err().and_then(|e| e.body()).map(|b| b.code)
-}
 
 fn mount(vol: &str) -> Mount {
     Mount {
@@ -100,6 +97,7 @@ echo spaced > 'with space/file name.txt'
 echo 'ɣ' > 'ünïcødé/ß.txt'
 busybox ln -s a/b/c/deep.txt link
 busybox ln -s /nowhere dangling
+busybox ln -s ../../etc/passwd climbs && busybox ln -s ../../../x a/b/up && busybox ln -s 'a//b/./c' doubled
 echo shared > hard1 && busybox ln hard1 hard2
 echo secret > private && chmod 0600 private && chmod 0750 a
 chown 1234:5678 private && chown -h 4321:8765 link
@@ -206,51 +204,11 @@ fn docker_events<'a>(
 }
 
 /// Follows a job to its end; returns every progress message seen.
-async fn follow(c: &Client, job: &str) -> Vec<berth_protocol::api::jobs::JobProgress> {
-    let mut sub = c
-        .open::<JobProgress>(JobProgressParams {
-            job: Some(job.to_owned()),
-        })
-        .await
-        .expect("open job.progress");
-    let mut seen = Vec::new();
-    tokio::time::timeout(WAIT, async {
-        while let Some(p) = sub.next().await {
-            let p = p.expect("progress");
-            let end = p.state.is_terminal();
-            seen.push(p);
-            if end {
-                return;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("job {job} did not end: {seen:?}"));
-    seen
-}
-
-async fn end_state(c: &Client, job: &str) -> (JobState, String) {
-    let p = follow(c, job).await;
-    let last = p.last().expect("progress");
-    (last.state, last.message.clone())
-}
-
 /// Where `m` is in a job's log.
 fn line_at(log: &[String], m: &str) -> usize {
     log.iter()
         .position(|l| l == m)
         .unwrap_or_else(|| panic!("no {m:?} in {log:?}"))
-}
-
-/// A job's log messages.
-async fn log_of(c: &Client, job: &str) -> Vec<String> {
-    c.call::<JobsGet>(JobRef { id: job.to_owned() })
-        .await
-        .unwrap()
-        .log
-        .into_iter()
-        .map(|l| l.message)
-        .collect()
 }
 
 async fn backups(c: &Client, target: &str) -> Vec<BackupEntry> {
@@ -726,31 +684,6 @@ async fn encrypted_backups_need_their_passphrase_and_damage_is_found() {
     assert!(backups(&op, &vol).await.is_empty());
 }
 
-/// `PUT`s `bytes` on a fresh upload ticket; the status and the JSON answer.
-async fn upload(
-    berth: &Berth,
-    op: &Client,
-    token: &str,
-    passphrase: Option<&str>,
-    bytes: Vec<u8>,
-) -> (u16, serde_json::Value) {
-    let t = op
-        .call::<BackupsUploadTicket>(UploadBackup {
-            storage: None,
-            passphrase: passphrase.map(str::to_owned),
-        })
-        .await
-        .unwrap();
-    let resp = reqwest::Client::new()
-        .put(format!("{}{}", berth.url, t.url))
-        .bearer_auth(token)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_are_checked_as_they_stream_in_and_refused_files_leave_nothing() {
     let scope = Scope::new().await;
@@ -975,8 +908,18 @@ async fn uploads_are_checked_as_they_stream_in_and_refused_files_leave_nothing()
     assert!(msg.starts_with("1 backup(s) added"), "{msg}");
     let mut rebuilt = backups(&op2, &vol).await;
     rebuilt.sort_by(|a, b| a.key.cmp(&b.key));
+    // Another installation (another key) did not write them: foreign there.
+    assert!(rebuilt.iter().all(|b| b.origin == BackupOrigin::Foreign));
     let mut originals = vec![e.clone(), s.clone()];
     originals.sort_by(|a, b| a.key.cmp(&b.key));
+    for o in &mut originals {
+        assert_eq!(
+            o.origin,
+            BackupOrigin::ThisInstallation,
+            "downloaded and uploaded again here"
+        );
+        o.origin = BackupOrigin::Foreign;
+    }
     assert_eq!(
         rebuilt, originals,
         "the same entries, rebuilt from the objects"

@@ -19,6 +19,7 @@ use berth_protocol::api::catalogue::{
 use berth_protocol::api::containers::{BulkItem, BulkResult};
 use berth_protocol::api::jobs::{JobDetail, JobList, JobRef, JobsQueued};
 use berth_protocol::error::{ErrorBody, ErrorCode};
+use berth_protocol::role::Role;
 use tokio::io::AsyncReadExt;
 
 use super::docker_args;
@@ -314,10 +315,15 @@ async fn restore(call: Call, p: RestoreBackup) -> Result<JobRef, ErrorBody> {
             "this backup is encrypted; give its passphrase",
         ));
     }
-    // Refused now rather than as a failed job: the conflict is named at once.
-    crate::backup::restore::check(&host.docker().await?, &rec.manifest, &p)
-        .await?
-        .refuse()?;
+    // Refused now rather than as a failed job: the conflict is named at once, and what
+    // only an admin may do (replace volumes, grant host-level settings, restore a
+    // backup another installation wrote) is refused to others before it is queued.
+    let admin = call.principal.role == Role::Admin;
+    let checked =
+        crate::backup::restore::check(&host.docker().await?, &rec.manifest, &p, rec.entry.origin)
+            .await?;
+    checked.refuse()?;
+    checked.authorise(admin, &p.approve)?;
     let mut request = p;
     request.passphrase = seal_passphrase(&call.state, request.passphrase.as_deref())?;
     let what = match &rec.entry.target {
@@ -334,7 +340,7 @@ async fn restore(call: Call, p: RestoreBackup) -> Result<JobRef, ErrorBody> {
     };
     let id = call.state.jobs.enqueue(
         &call.state.store,
-        JobSpec::Restore(RestoreSpec { request }),
+        JobSpec::Restore(RestoreSpec { request, admin }),
         format!("Restore {what}"),
         actor(&call),
     )?;
@@ -397,12 +403,20 @@ pub fn register(r: &mut Registry) {
     r.method(BackupsPreview, |call, p| async move {
         let rec = record(&call.state, &p.id)?;
         let host = call.state.hosts.get(p.host.as_deref())?;
-        let checked =
-            crate::backup::restore::check(&host.docker().await?, &rec.manifest, &p).await?;
+        let checked = crate::backup::restore::check(
+            &host.docker().await?,
+            &rec.manifest,
+            &p,
+            rec.entry.origin,
+        )
+        .await?;
         Ok(RestorePreview {
             backup: rec.entry,
             manifest: rec.manifest,
             conflicts: checked.conflicts,
+            privileges: checked.privileges,
+            needs_approval: checked.needs_approval,
+            overwrites: checked.recreate,
         })
     });
 
@@ -423,6 +437,7 @@ pub fn register(r: &mut Registry) {
             .to_owned();
         call.state.transfers.mint(
             &call.principal.user,
+            Role::Operator,
             filename,
             crate::transfers::Source::Backup { id: p.id },
         )
@@ -447,6 +462,7 @@ pub fn register(r: &mut Registry) {
         }
         call.state.transfers.mint(
             &call.principal.user,
+            Role::Operator,
             format!("berth-backups-{}.tar", p.ids.len()),
             crate::transfers::Source::BackupBundle { ids: p.ids },
         )
@@ -458,6 +474,7 @@ pub fn register(r: &mut Registry) {
         let passphrase = seal_passphrase(&call.state, p.passphrase.as_deref())?;
         call.state.transfers.mint(
             &call.principal.user,
+            Role::Operator,
             "backup.tar.gz".into(),
             crate::transfers::Source::BackupUpload {
                 storage: Some(inst.name),

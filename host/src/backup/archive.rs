@@ -480,6 +480,7 @@ mod tests {
             binds_not_included: vec![],
             members: vec![],
             networks: vec![],
+            seal: None,
         }
     }
 

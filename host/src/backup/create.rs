@@ -12,8 +12,8 @@ use std::io::Read;
 use std::sync::Arc;
 
 use berth_protocol::api::backups::{
-    BackupEntry, BackupStatus, BackupTarget, Consistency, FORMAT_VERSION, ImageName, Manifest,
-    ManifestImage, ManifestMember, ManifestVolume,
+    BackupEntry, BackupOrigin, BackupStatus, BackupTarget, Consistency, FORMAT_VERSION, ImageName,
+    Manifest, ManifestImage, ManifestMember, ManifestVolume,
 };
 use berth_protocol::api::jobs::{JobState, LogLevel};
 use berth_protocol::error::{ErrorBody, ErrorCode};
@@ -265,6 +265,26 @@ async fn plan_of(
     }
 }
 
+/// A backup of the volume holding Berth's own data directory would carry the
+/// installation key (and the store) to wherever backups go and whoever may download
+/// them: refused, for everyone.
+fn refuse_own_data(own: &[crate::docker::hosts::OwnData], plan: &Plan) -> Result<(), ErrorBody> {
+    match plan
+        .volumes
+        .iter()
+        .find(|v| own.iter().any(|o| o.volume == v.name))
+    {
+        Some(v) => Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            format!(
+                "volume {} holds Berth's own data directory (its installation key); it is not backed up through the API",
+                v.name
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Every container labelled with the project (Berth itself and its helpers aside),
 /// the volumes they mount plus those the project labels as its own, and the
 /// project's networks.
@@ -448,6 +468,7 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
         drop(objects);
         objects = ctx.hold_objects(plan.objects(t)).await?;
     }
+    refuse_own_data(host.own_data(&d).await?, &plan)?;
     for b in &plan.binds {
         ctx.log(
             LogLevel::Warn,
@@ -568,7 +589,7 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
             }
             _ => None,
         };
-        let manifest = Manifest {
+        let mut manifest = Manifest {
             format: FORMAT_VERSION,
             berth_version: crate::VERSION.to_owned(),
             id: id.clone(),
@@ -586,7 +607,10 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
             binds_not_included: plan.binds.clone(),
             members: plan.members.clone(),
             networks: plan.networks.clone(),
+            seal: None,
         };
+        // This installation vouches for what it wrote (see `origin`).
+        super::origin::seal(&st.secret_key, &mut manifest);
         let mut entry = BackupEntry {
             id: id.clone(),
             target: spec.target.clone(),
@@ -602,6 +626,7 @@ pub async fn run(st: &Arc<AppState>, spec: &BackupSpec, ctx: &JobCtx) -> Result<
             status: BackupStatus::Pending,
             volumes: plan.volumes.iter().map(|v| v.name.clone()).collect(),
             data_bytes: plan.volumes.iter().map(|v| v.tar_bytes).sum(),
+            origin: BackupOrigin::ThisInstallation,
         };
         // In the catalog before the first byte is stored: a crash from here on is
         // cleaned up at the next start.

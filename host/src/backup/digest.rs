@@ -31,13 +31,19 @@ pub fn digest_tar(r: impl Read) -> io::Result<ContentDigest> {
     for entry in archive.entries()? {
         let mut e = entry?;
         let h = e.header().clone();
-        let path = e.path_bytes().into_owned();
-        let path = normalise(&path);
+        let raw_path = e.path_bytes().into_owned();
         let link = e
             .link_name_bytes()
             .map(|l| l.into_owned())
             .unwrap_or_default();
         let kind = h.entry_type().as_byte();
+        // What a restore could not write fails here already — when a backup is
+        // measured and when it is read back — not on the day of the restore.
+        super::rebase::check_path(&raw_path)?;
+        if kind == b'1' {
+            super::rebase::check_path(&link)?;
+        }
+        let path = normalise(&raw_path);
         let mut s = Sha256::new();
         s.update((path.len() as u64).to_le_bytes());
         s.update(&path);

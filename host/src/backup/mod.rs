@@ -5,6 +5,7 @@
 //! `main.rs` uses [`crypt`] directly.
 
 pub mod archive;
+pub mod aside;
 pub mod catalog;
 pub mod create;
 pub mod crypt;
@@ -13,10 +14,14 @@ pub mod hooks;
 pub mod journal;
 pub mod members;
 pub mod order;
+pub mod origin;
 pub mod pargz;
+pub mod privileges;
+pub mod rebase;
 pub mod rescan;
 pub mod restore;
 pub mod upload;
+pub mod volume_io;
 
 use std::sync::Arc;
 
@@ -300,13 +305,32 @@ pub async fn release_held(st: &AppState) {
     if !held {
         return;
     }
-    match journal::reconcile(&d, &st.store).await {
+    match journal::reconcile(&d, &st.store, None).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             containers = n,
             "containers held by interrupted backups released"
         ),
         Err(e) => tracing::error!(error = %e, "cannot read the backup journal"),
+    }
+}
+
+/// Starts again what one job left held (a job that panicked skips its own release).
+pub async fn release_job(st: &AppState, job: &str) {
+    let held = st
+        .store
+        .journal()
+        .is_ok_and(|j| j.iter().any(|e| e.job == job));
+    if !held {
+        return;
+    }
+    match st.hosts.local().docker().await {
+        Ok(d) => {
+            if let Err(e) = journal::reconcile(&d, &st.store, Some(job)).await {
+                tracing::error!(job, error = %e, "cannot read the backup journal");
+            }
+        }
+        Err(_) => tracing::warn!(job, "Docker unreachable: containers the job held wait"),
     }
 }
 

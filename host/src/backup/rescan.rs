@@ -110,15 +110,33 @@ pub async fn run(st: &Arc<AppState>, spec: &RescanSpec, ctx: &JobCtx) -> Result<
                     );
                     refused += 1;
                 } else {
-                    let entry =
-                        super::upload::entry_of(&w.manifest, &inst.name, &o.key, sealed, &w);
+                    let origin = super::origin::origin(&st.secret_key, &w.manifest);
+                    let entry = super::upload::entry_of(
+                        &w.manifest,
+                        &inst.name,
+                        &o.key,
+                        sealed,
+                        &w,
+                        origin,
+                    );
                     st.store
                         .put_backup(&CatalogRecord {
                             entry,
                             manifest: w.manifest,
                         })
                         .map_err(|e| internal(&e))?;
-                    ctx.log(LogLevel::Info, format!("{}: added as backup {id}", o.key));
+                    ctx.log(
+                        LogLevel::Info,
+                        format!(
+                            "{}: added as backup {id}{}",
+                            o.key,
+                            match origin {
+                                berth_protocol::api::backups::BackupOrigin::ThisInstallation => "",
+                                berth_protocol::api::backups::BackupOrigin::Foreign =>
+                                    " (not written by this installation: restoring it needs an admin)",
+                            }
+                        ),
+                    );
                     added += 1;
                 }
             }

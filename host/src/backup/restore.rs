@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use berth_protocol::api::backups::{
-    BackupTarget, Conflict, ConflictKind, ExistingVolume, Manifest, ManifestImage, ManifestVolume,
-    RestoreBackup,
+    BackupOrigin, BackupTarget, Conflict, ConflictKind, ExistingVolume, Manifest, ManifestImage,
+    ManifestVolume, Privilege, RestoreBackup,
 };
 use berth_protocol::api::jobs::{JobState, LogLevel};
 use berth_protocol::error::{ErrorBody, ErrorCode};
@@ -21,13 +21,14 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ImportImageOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
 };
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::catalog::CatalogRecord;
 use super::members::{self, Member, OwnNetwork};
-use super::{archive, digest, open_passphrase, session, storage, volume_reader};
+use super::{archive, open_passphrase, session, storage};
 use crate::docker::errors::docker_err;
 use crate::docker::helper::Helper;
 use crate::jobs::JobCtx;
@@ -38,6 +39,10 @@ use crate::ws::registry::internal;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RestoreSpec {
     pub request: RestoreBackup,
+    /// Whether an admin asked for it: only an admin's restore may replace existing
+    /// volumes or grant what the backup's configuration asks of the host.
+    #[serde(default)]
+    pub admin: bool,
 }
 
 async fn volume_users(d: &Docker, name: &str) -> Result<Vec<String>, ErrorBody> {
@@ -71,8 +76,68 @@ async fn image_present(d: &Docker, reference: &str, id: &str) -> bool {
         || (!id.is_empty() && d.inspect_image(id).await.is_ok())
 }
 
-/// Streams a carried image from the walk into `docker load`, checking its bytes
-/// against the manifest on the way (a mismatch fails the load).
+/// A `docker save` stream with every name it carries removed: `docker load` tags images
+/// from `manifest.json`'s `RepoTags` (and the legacy `repositories` file, and an OCI
+/// index's name annotations), and would move any existing tag — `nginx:latest`, say —
+/// onto the backup's image. Loaded untagged, the image is then tagged only with names
+/// this host does not have ([`tag_if_missing`]).
+fn untagged(r: impl std::io::Read, w: impl std::io::Write) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut archive = tar::Archive::new(r);
+    let mut out = tar::Builder::new(w);
+    for entry in archive.entries()? {
+        let mut e = entry?;
+        let path = e.path()?.into_owned();
+        let name = path.to_string_lossy().into_owned();
+        let mut header = e.header().clone();
+        match name.as_str() {
+            "repositories" => {}
+            "manifest.json" | "index.json" => {
+                let mut json = Vec::new();
+                (&mut e).take(16 << 20).read_to_end(&mut json)?;
+                let mut v: serde_json::Value =
+                    serde_json::from_slice(&json).map_err(std::io::Error::other)?;
+                strip_names(&mut v);
+                let json = serde_json::to_vec(&v).map_err(std::io::Error::other)?;
+                header.set_size(json.len() as u64);
+                out.append_data(&mut header, &path, &json[..])?;
+            }
+            _ => match e.link_name()? {
+                Some(target)
+                    if header.entry_type().is_symlink() || header.entry_type().is_hard_link() =>
+                {
+                    let target = target.into_owned();
+                    out.append_link(&mut header, &path, target)?;
+                }
+                _ => out.append_data(&mut header, &path, &mut e)?,
+            },
+        }
+    }
+    out.into_inner()?.flush()
+}
+
+/// Removes image names from a save's `manifest.json` (each entry's `RepoTags`) or an
+/// OCI `index.json` (the name annotations of each manifest).
+fn strip_names(v: &mut serde_json::Value) {
+    if let Some(list) = v.as_array_mut() {
+        for m in list {
+            if let Some(o) = m.as_object_mut() {
+                o.remove("RepoTags");
+            }
+        }
+    }
+    if let Some(ms) = v.get_mut("manifests").and_then(|m| m.as_array_mut()) {
+        for m in ms {
+            if let Some(a) = m.get_mut("annotations").and_then(|a| a.as_object_mut()) {
+                a.remove("io.containerd.image.name");
+                a.remove("org.opencontainers.image.ref.name");
+            }
+        }
+    }
+}
+
+/// Streams a carried image from the walk into `docker load`, untagged, checking its
+/// bytes against the manifest on the way (a mismatch fails the load).
 fn load_image(
     rt: &tokio::runtime::Handle,
     d: &Docker,
@@ -99,23 +164,15 @@ fn load_image(
         Ok::<(), String>(())
     });
     let mut tap = archive::Tap::new(r, None);
-    let mut buf = vec![0u8; 256 << 10];
-    loop {
-        let n = std::io::Read::read(&mut tap, &mut buf)?;
-        if n == 0
-            || tx
-                .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
-                .is_err()
-        {
-            break;
-        }
-    }
-    let intact = tap.hex() == i.sha256;
+    let rewritten = untagged(&mut tap, archive::ChanWriter(tx.clone()))
+        .and_then(|()| std::io::copy(&mut tap, &mut std::io::sink()).map(drop));
+    let intact = rewritten.is_ok() && tap.hex() == i.sha256;
     if !intact {
         let _ = tx.blocking_send(Err(std::io::Error::other("checksum mismatch")));
     }
     drop(tx);
     let loaded = rt.block_on(up).map_err(std::io::Error::other)?;
+    rewritten?;
     if !intact {
         return Err(archive::damaged(format!(
             "image {} does not match its checksum",
@@ -123,6 +180,15 @@ fn load_image(
         )));
     }
     loaded.map_err(|e| std::io::Error::other(format!("Docker refused image {}: {e}", i.reference)))
+}
+
+/// What the restore job reads from the catalog and the request.
+struct Restore<'a> {
+    st: &'a Arc<AppState>,
+    req: &'a RestoreBackup,
+    rec: CatalogRecord,
+    d: Docker,
+    ctx: &'a JobCtx,
 }
 
 pub async fn run(
@@ -138,266 +204,265 @@ pub async fn run(
         .backup(&req.id)
         .map_err(|e| internal(&e))?
         .ok_or_else(|| ErrorBody::new(ErrorCode::NotFound, format!("no backup {}", req.id)))?;
-    let manifest = rec.manifest.clone();
     let host = st.hosts.get(req.host.as_deref())?;
     let d = host.docker().await?;
-    let secret = open_passphrase(st, req.passphrase.as_deref())?;
-    if rec.entry.encrypted && secret.is_none() {
+    if rec.entry.encrypted && req.passphrase.is_none() {
         return Err(crate::ws::registry::bad_field(
             "passphrase",
             "this backup is encrypted; give its passphrase",
         ));
     }
-
+    let manifest = rec.manifest.clone();
     // What the restore creates or rewrites, held from other jobs before it is checked.
     let _objects = ctx.hold_objects(objects(&manifest, req)?).await?;
 
-    // Conflicts first: nothing changes unless everything can be restored.
-    let checked = check(&d, &manifest, req).await?;
+    // Conflicts first: nothing changes unless everything can be restored — and only
+    // what the requester may do (checked again here: the host may have changed since
+    // the request, and a job runs with the authority of whoever asked).
+    let checked = check(&d, &manifest, req, rec.entry.origin).await?;
     checked.refuse()?;
+    checked.authorise(spec.admin, &req.approve)?;
     for c in &checked.conflicts {
         ctx.log(LogLevel::Warn, c.message.clone());
     }
-    let missing_nets: Vec<String> = checked
-        .conflicts
-        .iter()
-        .filter(|c| c.kind == ConflictKind::NetworkMissing)
-        .map(|c| c.name.clone())
-        .collect();
-    let Checked {
-        recreate,
-        members,
-        networks,
-        ..
-    } = checked;
-    let target_of = |v: &ManifestVolume| members::volume_name(&manifest, req, v);
-    ctx.check()?;
-
-    // Volumes: created fresh (the old ones first removed when overwriting).
-    ctx.set_state(JobState::Running, "creating volumes");
-    for name in &recreate {
-        d.remove_volume(name, Some(RemoveVolumeOptionsBuilder::default().build()))
-            .await
-            .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
+    for p in &checked.privileges {
         ctx.log(
             LogLevel::Warn,
-            format!("volume {name} emptied for the restore"),
+            format!("approved: {} {} = {}", p.object, p.setting, p.value),
         );
     }
-    let mut helpers = HashMap::new();
-    for v in &manifest.volumes {
-        let name = target_of(v);
-        let mut labels = members::volume_labels(&manifest, req, v);
-        labels.insert("dev.berth.restored-from".into(), rec.entry.id.clone());
-        d.create_volume(VolumeCreateRequest {
-            name: Some(name.clone()),
-            driver: Some(v.driver.clone()),
-            labels: Some(labels),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
-        helpers.insert(v.name.clone(), Helper::for_volume_rw(&d, &name).await?);
+    ctx.check()?;
+    let r = Restore {
+        st,
+        req,
+        rec,
+        d,
+        ctx,
+    };
+    let load = r.volumes(&checked.recreate).await?;
+    r.finish(checked, load).await
+}
+
+impl Restore<'_> {
+    fn target_of(&self, v: &ManifestVolume) -> String {
+        members::volume_name(&self.rec.manifest, self.req, v)
     }
 
-    // Data: the archive streamed once, each volume's tar into its helper.
-    ctx.totals(rec.entry.size, manifest.volumes.len() as u64);
-    ctx.phase("restoring data");
-    let inst = storage(st, Some(&rec.entry.storage))?;
-    let sess = session(st, &inst).await?;
-    let rt = tokio::runtime::Handle::current();
-    let targets: HashMap<String, String> = helpers
-        .iter()
-        .map(|(k, h)| (k.clone(), h.id.clone()))
-        .collect();
-    // The image the backup carries is loaded only where the host lacks it (and is
-    // checked against its checksum either way).
-    let load = match &manifest.image {
-        Some(i) => {
-            let mut lacking = !image_present(&d, &i.reference, &i.id).await;
-            for o in &i.others {
-                lacking = lacking || !image_present(&d, &o.reference, &o.id).await;
+    /// The volumes (and the carried image): old contents kept aside, new ones written
+    /// and verified; on failure, the volumes as they were. Returns whether the image
+    /// was loaded.
+    async fn volumes(&self, recreate: &[String]) -> Result<bool, ErrorBody> {
+        let (d, ctx) = (&self.d, self.ctx);
+        ctx.set_state(JobState::Running, "creating volumes");
+        let mut aside = super::aside::SetAside::default();
+        let mut created = Vec::new();
+        let written = async {
+            for name in recreate {
+                aside.keep(d, name, ctx).await?;
             }
-            lacking
+            let load = self.write_volumes(&mut created).await?;
+            self.verify_volumes().await?;
+            Ok::<_, ErrorBody>(load)
         }
-        None => false,
-    };
-    let d2 = d.clone();
-    let ctx2 = ctx.clone();
-    let upload = move |p: archive::Part<'_>, r: &mut dyn std::io::Read| {
-        let v = match p {
-            archive::Part::Image(i) if load => return load_image(&rt, &d2, i, &ctx2, r),
-            archive::Part::Image(_) => return archive::check_part(p, r),
-            archive::Part::Volume(v) => v,
-        };
-        let helper = targets.get(&v.name).cloned().unwrap_or_default();
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-        let d3 = d2.clone();
-        let up = rt.spawn(async move {
-            let body =
-                bollard::body_try_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
-            d3.upload_to_container(
-                &helper,
-                Some(
-                    UploadToContainerOptionsBuilder::default()
-                        .path(crate::docker::volpath::MOUNT)
-                        .build(),
-                ),
-                body,
-            )
-            .await
-        });
-        let mut tap = archive::Tap::new(r, None);
-        let mut buf = vec![0u8; 256 << 10];
-        loop {
-            let n = std::io::Read::read(&mut tap, &mut buf)?;
-            if n == 0 {
-                break;
-            }
-            if tx
-                .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
-                .is_err()
-            {
-                break;
-            }
-        }
-        if tap.hex() != v.sha256 {
-            let _ = tx.blocking_send(Err(std::io::Error::other("checksum mismatch")));
-            drop(tx);
-            let _ = rt.block_on(up);
-            return Err(archive::damaged(format!(
-                "volume {} does not match its checksum",
-                v.name
-            )));
-        }
-        drop(tx);
-        rt.block_on(up)
-            .map_err(std::io::Error::other)?
-            .map_err(|e| std::io::Error::other(format!("Docker refused volume {}: {e}", v.name)))?;
-        ctx2.item_done();
-        Ok(())
-    };
-    let walked = tokio::select! {
-        r = super::read_stored(&sess, &rec.entry.key, secret, ctx, upload) => r,
-        () = ctx.cancel.cancelled() => Err(ctx.cancelled()),
-    };
-    for (_, h) in helpers {
-        h.remove().await;
-    }
-    if let Err(e) = walked {
-        undo_volumes(
-            &d,
-            &manifest.volumes.iter().map(target_of).collect::<Vec<_>>(),
-            ctx,
-        )
         .await;
-        return Err(e);
-    }
-
-    if let (true, Some(i)) = (load, &manifest.image) {
-        // A save by id loads untagged: the containers are created by reference.
-        let names = std::iter::once((i.reference.clone(), i.id.clone()))
-            .chain(i.others.iter().map(|o| (o.reference.clone(), o.id.clone())));
-        for (reference, id) in names {
-            tag_if_missing(&d, &reference, &id).await?;
+        match written {
+            Ok(load) => {
+                aside.discard(d, ctx).await;
+                Ok(load)
+            }
+            Err(e) => {
+                undo_volumes(d, &created, ctx).await;
+                aside.put_back(d, ctx).await;
+                Err(e)
+            }
         }
-        ctx.log(
-            LogLevel::Info,
-            format!("image {} loaded from the backup", i.reference),
-        );
     }
 
-    // Proof: each volume read back as it now is, against the manifest.
-    ctx.set_state(JobState::Verifying, "verifying restored volumes");
-    for v in &manifest.volumes {
-        let name = target_of(v);
-        let h = Helper::for_volume(&d, &name).await?;
-        let src = volume_reader(&d, &h.id);
-        let got = tokio::task::spawn_blocking(move || digest::digest_tar(src))
+    /// Creates the target volumes and streams the archive once, each volume's tar
+    /// into its helper and the image into `docker load`. `created` names the volumes
+    /// made so far (for the undo).
+    async fn write_volumes(&self, created: &mut Vec<String>) -> Result<bool, ErrorBody> {
+        let (d, ctx, manifest) = (&self.d, self.ctx, &self.rec.manifest);
+        let mut helpers = HashMap::new();
+        for v in &manifest.volumes {
+            let name = self.target_of(v);
+            let mut labels = members::volume_labels(manifest, self.req, v);
+            labels.insert("dev.berth.restored-from".into(), self.rec.entry.id.clone());
+            d.create_volume(VolumeCreateRequest {
+                name: Some(name.clone()),
+                driver: Some(v.driver.clone()),
+                labels: Some(labels),
+                ..Default::default()
+            })
             .await
-            .map_err(|e| internal(&e))?
-            .map_err(|e| super::io_body(&e))?;
-        if got.hex != v.content_digest {
+            .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
+            created.push(name.clone());
+            helpers.insert(v.name.clone(), Helper::for_volume_rw(d, &name).await?);
+        }
+        ctx.totals(self.rec.entry.size, manifest.volumes.len() as u64);
+        ctx.phase("restoring data");
+        let inst = storage(self.st, Some(&self.rec.entry.storage))?;
+        let sess = session(self.st, &inst).await?;
+        // The image the backup carries is loaded only where the host lacks it (and is
+        // checked against its checksum either way).
+        let load = match &manifest.image {
+            Some(i) => {
+                let mut lacking = !image_present(d, &i.reference, &i.id).await;
+                for o in &i.others {
+                    lacking = lacking || !image_present(d, &o.reference, &o.id).await;
+                }
+                lacking
+            }
+            None => false,
+        };
+        let rt = tokio::runtime::Handle::current();
+        let targets: HashMap<String, String> = helpers
+            .iter()
+            .map(|(k, h)| (k.clone(), h.id.clone()))
+            .collect();
+        let (d2, ctx2) = (d.clone(), ctx.clone());
+        let upload = move |p: archive::Part<'_>, r: &mut dyn std::io::Read| match p {
+            archive::Part::Image(i) if load => load_image(&rt, &d2, i, &ctx2, r),
+            archive::Part::Image(_) => archive::check_part(p, r),
+            archive::Part::Volume(v) => {
+                let helper = targets.get(&v.name).cloned().unwrap_or_default();
+                super::volume_io::fill(&rt, &d2, &helper, r, Some(&v.sha256)).map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("volume {}: {e}", v.name))
+                })?;
+                ctx2.item_done();
+                Ok(())
+            }
+        };
+        let secret = open_passphrase(self.st, self.req.passphrase.as_deref())?;
+        let walked = tokio::select! {
+            r = super::read_stored(&sess, &self.rec.entry.key, secret, ctx, upload) => r,
+            () = ctx.cancel.cancelled() => Err(ctx.cancelled()),
+        };
+        for (_, h) in helpers {
+            h.remove().await;
+        }
+        let walked = walked?;
+        // The object read is the one catalogued (not one swapped in the storage since).
+        if walked.stored.sha256 != self.rec.entry.sha256 || walked.manifest != *manifest {
             return Err(ErrorBody::new(
-                ErrorCode::Internal,
-                format!(
-                    "volume {name} reads back differently from the backup (content digest {} ≠ {})",
-                    got.hex, v.content_digest
-                ),
+                ErrorCode::Conflict,
+                "the stored backup is not the one catalogued (it changed in the storage); verify it",
             ));
         }
-        ctx.log(
-            LogLevel::Info,
-            format!("volume {name}: {} entries verified", got.entries),
-        );
+        if let (true, Some(i)) = (load, &manifest.image) {
+            // Loaded untagged: the containers are created by reference.
+            let names = std::iter::once((i.reference.clone(), i.id.clone()))
+                .chain(i.others.iter().map(|o| (o.reference.clone(), o.id.clone())));
+            for (reference, id) in names {
+                tag_if_missing(d, &reference, &id).await?;
+            }
+            ctx.log(
+                LogLevel::Info,
+                format!("image {} loaded from the backup", i.reference),
+            );
+        }
+        Ok(load)
     }
 
-    if let (BackupTarget::Network { name }, Some(n)) = (&manifest.target, &manifest.network) {
-        let name = req.name.clone().unwrap_or_else(|| name.clone());
-        ctx.phase(&format!("creating network {name}"));
-        // The inspect document and the create request share Docker's field names.
-        let mut body: NetworkCreateRequest =
-            serde_json::from_value(n.clone()).map_err(|e| internal(&e))?;
-        body.name = name.clone();
-        body.labels
-            .get_or_insert_with(HashMap::new)
-            .insert("dev.berth.restored-from".into(), rec.entry.id.clone());
-        d.create_network(body)
-            .await
-            .map_err(|e| docker_err(&e, &format!("network {name}")))?;
-        return Ok(format!("restored network {name} from {}", rec.entry.id));
+    /// Proof: each volume read back as it now is, against the manifest.
+    async fn verify_volumes(&self) -> Result<(), ErrorBody> {
+        self.ctx
+            .set_state(JobState::Verifying, "verifying restored volumes");
+        for v in &self.rec.manifest.volumes {
+            let name = self.target_of(v);
+            let got = super::volume_io::digest_of(&self.d, &name).await?;
+            if got.hex != v.content_digest {
+                return Err(ErrorBody::new(
+                    ErrorCode::Internal,
+                    format!(
+                        "volume {name} reads back differently from the backup (content digest {} ≠ {})",
+                        got.hex, v.content_digest
+                    ),
+                ));
+            }
+            self.ctx.log(
+                LogLevel::Info,
+                format!("volume {name}: {} entries verified", got.entries),
+            );
+        }
+        Ok(())
     }
-    if members.is_empty() {
-        let names: Vec<String> = manifest.volumes.iter().map(target_of).collect();
-        return Ok(format!(
-            "restored volume {} from {}, verified",
-            names.join(", "),
-            rec.entry.id
-        ));
-    }
-    let renamed: BTreeMap<String, String> = manifest
-        .volumes
-        .iter()
-        .map(|v| (v.name.clone(), target_of(v)))
-        .collect();
-    let created = create_members(
-        &d,
-        &rec.entry.id,
-        &members,
-        &networks,
-        &renamed,
-        &missing_nets,
-        req.network.is_none(),
-        ctx,
-    )
-    .await?;
-    // Started in dependency order, each as it was (or as the request says).
-    let mut started = Vec::new();
-    for (m, id) in &created {
-        if req.start.unwrap_or(m.was_running) {
-            ctx.phase(&format!("starting {}", m.name));
-            d.start_container(id, None)
+
+    /// After the verified volumes: the network, or the containers, started as they
+    /// were (or as the request says).
+    async fn finish(&self, checked: Checked, _loaded: bool) -> Result<String, ErrorBody> {
+        let (d, ctx, req, manifest) = (&self.d, self.ctx, self.req, &self.rec.manifest);
+        let id = &self.rec.entry.id;
+        if let (BackupTarget::Network { name }, Some(n)) = (&manifest.target, &manifest.network) {
+            let name = req.name.clone().unwrap_or_else(|| name.clone());
+            ctx.phase(&format!("creating network {name}"));
+            // The inspect document and the create request share Docker's field names.
+            let mut body: NetworkCreateRequest =
+                serde_json::from_value(n.clone()).map_err(|e| internal(&e))?;
+            body.name = name.clone();
+            body.labels
+                .get_or_insert_with(HashMap::new)
+                .insert("dev.berth.restored-from".into(), id.clone());
+            d.create_network(body)
                 .await
-                .map_err(|e| docker_err(&e, &format!("container {}", m.name)))?;
-            started.push(m.name.clone());
+                .map_err(|e| docker_err(&e, &format!("network {name}")))?;
+            return Ok(format!("restored network {name} from {id}"));
         }
+        if checked.members.is_empty() {
+            let names: Vec<String> = manifest.volumes.iter().map(|v| self.target_of(v)).collect();
+            return Ok(format!(
+                "restored volume {} from {id}, verified",
+                names.join(", ")
+            ));
+        }
+        let missing_nets: Vec<String> = checked
+            .conflicts
+            .iter()
+            .filter(|c| c.kind == ConflictKind::NetworkMissing)
+            .map(|c| c.name.clone())
+            .collect();
+        let renamed: BTreeMap<String, String> = manifest
+            .volumes
+            .iter()
+            .map(|v| (v.name.clone(), self.target_of(v)))
+            .collect();
+        let created = create_members(
+            d,
+            id,
+            &checked.members,
+            &checked.networks,
+            &renamed,
+            &missing_nets,
+            req.network.is_none(),
+            ctx,
+        )
+        .await?;
+        let mut started = Vec::new();
+        for (m, cid) in &created {
+            if req.start.unwrap_or(m.was_running) {
+                ctx.phase(&format!("starting {}", m.name));
+                d.start_container(cid, None)
+                    .await
+                    .map_err(|e| docker_err(&e, &format!("container {}", m.name)))?;
+                started.push(m.name.clone());
+            }
+        }
+        let names: Vec<&str> = created.iter().map(|(m, _)| m.name.as_str()).collect();
+        Ok(format!(
+            "restored {} {} from {id}{}, volumes verified",
+            if names.len() == 1 {
+                "container"
+            } else {
+                "containers"
+            },
+            names.join(", "),
+            if started.is_empty() {
+                String::new()
+            } else {
+                format!("; started {}", started.join(", "))
+            }
+        ))
     }
-    let names: Vec<&str> = created.iter().map(|(m, _)| m.name.as_str()).collect();
-    Ok(format!(
-        "restored {} {} from {}{}, volumes verified",
-        if names.len() == 1 {
-            "container"
-        } else {
-            "containers"
-        },
-        names.join(", "),
-        rec.entry.id,
-        if started.is_empty() {
-            String::new()
-        } else {
-            format!("; started {}", started.join(", "))
-        }
-    ))
 }
 
 /// Tags an image loaded by id with the reference its container names, when the
@@ -580,6 +645,10 @@ fn create_body(
 ) -> Result<ContainerCreateBody, ErrorBody> {
     let mut body = crate::api::redeploy::create_body(c)?;
     if let Some(hc) = body.host_config.as_mut() {
+        // Docker fills these from `Privileged` and `SecurityOpt` (approved or not
+        // there); a backup's own lists could unmask /proc and /sys behind their back.
+        hc.masked_paths = None;
+        hc.readonly_paths = None;
         if let Some(mounts) = hc.mounts.as_mut() {
             for m in mounts {
                 if let Some(src) = m.source.as_mut()
@@ -638,9 +707,61 @@ pub struct Checked {
     pub networks: Vec<OwnNetwork>,
     /// Everything in the way; the restore runs only when this is empty.
     pub conflicts: Vec<Conflict>,
+    /// What the configuration would grant on the host.
+    pub privileges: Vec<Privilege>,
+    /// What an admin must approve (see [`super::privileges::needs_approval`]).
+    pub needs_approval: Vec<String>,
 }
 
 impl Checked {
+    /// Whether the requester may run this restore: replacing existing volumes and
+    /// anything that needs approval are an admin's, and every key that needs approval
+    /// must be approved.
+    pub fn authorise(&self, admin: bool, approve: &[String]) -> Result<(), ErrorBody> {
+        if !admin && !self.recreate.is_empty() {
+            return Err(ErrorBody::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "replacing the contents of {} needs the admin role (as deleting a volume does)",
+                    self.recreate.join(", ")
+                ),
+            )
+            .with_details(
+                serde_json::json!({ "field": "existing", "overwrites": self.recreate }),
+            ));
+        }
+        if !admin && !self.needs_approval.is_empty() {
+            return Err(ErrorBody::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "this restore needs an admin's approval: {}",
+                    self.needs_approval.join(", ")
+                ),
+            )
+            .with_details(serde_json::json!({ "needs_approval": self.needs_approval })));
+        }
+        let missing: Vec<&String> = self
+            .needs_approval
+            .iter()
+            .filter(|k| !approve.contains(k))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ErrorBody::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "approve what this restore grants first (see backups.preview): {}",
+                    missing
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .with_details(serde_json::json!({ "field": "approve", "needs_approval": missing })));
+        }
+        Ok(())
+    }
+
     /// The first conflict that stops a restore, as the error its request gets. A
     /// missing network does not stop it: the container joins the default network.
     pub fn refuse(&self) -> Result<(), ErrorBody> {
@@ -691,6 +812,7 @@ pub async fn check(
     d: &Docker,
     manifest: &Manifest,
     req: &RestoreBackup,
+    origin: BackupOrigin,
 ) -> Result<Checked, ErrorBody> {
     let mut conflicts = Vec::new();
     let mut recreate = Vec::new();
@@ -866,10 +988,94 @@ pub async fn check(
             }
         }
     }
+    let target_net = match (&manifest.target, &manifest.network) {
+        (BackupTarget::Network { name }, Some(n)) => Some((
+            req.name.clone().unwrap_or_else(|| name.clone()),
+            serde_json::from_value::<NetworkCreateRequest>(n.clone()).map_err(|e| {
+                ErrorBody::new(
+                    ErrorCode::BadRequest,
+                    format!("the backup's network definition does not parse: {e}"),
+                )
+            })?,
+        )),
+        _ => None,
+    };
+    let privileges = super::privileges::of_restore(
+        manifest,
+        &members,
+        &networks,
+        target_net.as_ref().map(|(n, b)| (n.as_str(), b)),
+    );
+    let needs_approval =
+        super::privileges::needs_approval(&privileges, origin == BackupOrigin::Foreign);
     Ok(Checked {
         recreate,
         members,
         networks,
         conflicts,
+        privileges,
+        needs_approval,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A container backup's manifest with `inspect` as its configuration.
+    fn manifest_with(inspect: serde_json::Value, volume: &str) -> Manifest {
+        serde_json::from_value(serde_json::json!({
+            "format": 1, "berth_version": "t", "id": "b", "host": "h", "created_ms": 0,
+            "trigger": "manual", "consistency": "stop",
+            "target": {"kind": "container", "name": "web"},
+            "container": inspect, "volumes": [{
+                "name": volume, "tar_bytes": 0, "sha256": "", "content_digest": "",
+                "entries": 0, "driver": "local"
+            }]
+        }))
+        .unwrap()
+    }
+
+    proptest! {
+        /// Whatever a manifest holds — it is input, from anyone who can upload a file —
+        /// planning a restore, listing its privileges and building its create body
+        /// answer with a value or an error, never a panic (a multi-byte container id
+        /// once panicked the job runner).
+        #[test]
+        fn any_manifest_plans_without_panicking(
+            id in "\\PC{0,40}",
+            name in "\\PC{0,20}",
+            hostname in "\\PC{0,20}",
+            mode in prop_oneof![Just(String::new()), Just("host".to_owned()), "container:\\PC{0,20}", "\\PC{0,12}"],
+            bind in "\\PC{0,30}",
+            port in "\\PC{0,10}",
+            volume in "[a-z]{1,8}",
+            new_name in proptest::option::of("\\PC{0,16}"),
+        ) {
+            let inspect = serde_json::json!({
+                "Id": id, "Name": name,
+                "Config": {"Image": "app", "Hostname": hostname},
+                "HostConfig": {
+                    "NetworkMode": mode, "PidMode": mode, "IpcMode": mode,
+                    "Binds": [bind, format!("{volume}:/data")],
+                    "PortBindings": {port.clone(): [{"HostPort": "8080"}]}
+                },
+                "NetworkSettings": {"Networks": {mode.clone(): {"Aliases": [id.clone()]}}}
+            });
+            let m = manifest_with(inspect, &volume);
+            let req = RestoreBackup {
+                id: "b".into(),
+                name: new_name,
+                ports: [(port, 9090)].into_iter().collect(),
+                ..Default::default()
+            };
+            if let Ok((members, own)) = members::plan(&m, &req) {
+                let _ = super::super::privileges::of_restore(&m, &members, &own, None);
+                for member in &members {
+                    let _ = create_body(&member.config, &BTreeMap::new(), &member.ports);
+                }
+            }
+        }
+    }
 }

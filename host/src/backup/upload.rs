@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use berth_protocol::api::backups::{BackupEntry, BackupStatus, Manifest};
+use berth_protocol::api::backups::{BackupEntry, BackupOrigin, BackupStatus, Manifest};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -29,13 +29,15 @@ fn upload_key(token: &str, sealed: bool) -> String {
     )
 }
 
-/// The catalog entry an archive describes, stored as `key` in `storage`.
+/// The catalog entry an archive describes, stored as `key` in `storage`; `origin`
+/// says whether this installation's key verifies its manifest.
 pub fn entry_of(
     m: &Manifest,
     storage: &str,
     key: &str,
     encrypted: bool,
     walked: &Walked,
+    origin: BackupOrigin,
 ) -> BackupEntry {
     BackupEntry {
         id: m.id.clone(),
@@ -52,6 +54,7 @@ pub fn entry_of(
         status: BackupStatus::Complete,
         volumes: m.volumes.iter().map(|v| v.name.clone()).collect(),
         data_bytes: m.volumes.iter().map(|v| v.tar_bytes).sum(),
+        origin,
     }
 }
 
@@ -208,7 +211,8 @@ fn admit(
             format!("backup {} is already in the catalog", w.manifest.id),
         ));
     }
-    let entry = entry_of(&w.manifest, storage_name, key, sealed, &w);
+    let origin = super::origin::origin(&st.secret_key, &w.manifest);
+    let entry = entry_of(&w.manifest, storage_name, key, sealed, &w, origin);
     st.store
         .put_backup(&CatalogRecord {
             entry: entry.clone(),
@@ -220,6 +224,7 @@ fn admit(
         storage = storage_name,
         key,
         bytes = entry.size,
+        origin = ?entry.origin,
         "uploaded backup admitted"
     );
     Ok(entry)

@@ -44,6 +44,11 @@ pub fn set_instance(id: String) {
     }
 }
 
+/// This Berth's instance id, once set.
+pub fn instance() -> Option<String> {
+    INSTANCE.get().cloned()
+}
+
 /// Removes the helpers an earlier run of this Berth instance left behind (a `kill -9`
 /// mid-read leaves its never-started helper, and a helper keeps its volume in use).
 /// Other instances' helpers and this run's are left alone. Returns how many went.

@@ -9,6 +9,8 @@ use crate::ws::registry::bad_field;
 
 /// Where the helper container mounts the volume.
 pub const MOUNT: &str = "/vol";
+/// [`MOUNT`] as a path relative to the helper's root (for archives extracted at `/`).
+pub const MOUNT_NAME: &str = "vol";
 
 /// Normalises `path` (relative to the volume root) into its components.
 pub fn normalise(path: &str) -> Result<Vec<String>, ErrorBody> {
@@ -86,6 +88,7 @@ mod tests {
         assert!(normalise("a\0b").is_err());
         assert_eq!(in_helper(&v(&["a", "b"])), "/vol/a/b");
         assert_eq!(in_helper(&[]), "/vol");
+        assert_eq!(MOUNT, format!("/{MOUNT_NAME}"));
     }
 
     #[test]

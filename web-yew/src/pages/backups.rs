@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::backups::{
-    BackupEntry, BackupQuery, BackupRef, BackupStatus, BackupTarget, BulkDeleteBackups,
-    BundleBackups, Conflict, Consistency, CreateBackup, ExistingVolume, Hooks, RescanStorage,
-    RestoreBackup, Trigger, UploadBackup, VerifyBackup,
+    BackupEntry, BackupOrigin, BackupQuery, BackupRef, BackupStatus, BackupTarget,
+    BulkDeleteBackups, BundleBackups, Consistency, CreateBackup, ExistingVolume, Hooks,
+    RescanStorage, RestoreBackup, RestorePreview, Trigger, UploadBackup, VerifyBackup,
 };
 use berth_protocol::api::catalogue::{
     BackupsBulkDelete, BackupsBundleTicket, BackupsCreate, BackupsDownloadTicket, BackupsList,
@@ -323,7 +323,10 @@ pub fn backups_page() -> Html {
                                 if let Some(i) = v.iter().position(|x| *x == id) { v.remove(i); } else { v.push(id.clone()); }
                                 sel.set(v);
                             })} /> } } else { html!{} } }</td>
-                        <td><span class="badge">{ b.target.kind() }</span>{ " " }<span class="mono">{ b.target.name() }</span></td>
+                        <td><span class="badge">{ b.target.kind() }</span>{ " " }<span class="mono">{ b.target.name() }</span>
+                            if b.origin == BackupOrigin::Foreign {
+                                { " " }<span class="badge warn foreign" title="Not written by this Berth: restoring it needs an admin's approval">{ "foreign" }</span>
+                            }</td>
                         <td>{ when(b.created_ms) }</td>
                         <td>{ match b.trigger { Trigger::Manual => "manual", Trigger::Scheduled => "scheduled" } }</td>
                         <td>{ bytes(b.size) }</td>
@@ -634,7 +637,9 @@ fn restore_form(props: &RestoreProps) -> Html {
     })
     .to_vec();
     let flash: Flash = use_state(|| None);
-    let preview = use_state(|| None::<Result<Vec<Conflict>, berth_protocol::error::ErrorBody>>);
+    let preview = use_state(|| None::<Result<RestorePreview, berth_protocol::error::ErrorBody>>);
+    let approve = use_node_ref();
+    let admin = ctx.user().is_some_and(|u| u.role == Role::Admin);
     let submit = {
         let (ws, flash, close, b) = (
             ctx.ws.clone(),
@@ -651,6 +656,7 @@ fn restore_form(props: &RestoreProps) -> Html {
             vol_refs.clone(),
         );
         let network = network.clone();
+        let (approve, preview) = (approve.clone(), preview.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let mut port_map = BTreeMap::new();
@@ -703,6 +709,11 @@ fn restore_form(props: &RestoreProps) -> Html {
                     _ => None,
                 },
                 network: Some((*network).clone()).filter(|n| !n.is_empty()),
+                // What the admin approved is exactly what the last check listed.
+                approve: match &*preview {
+                    Some(Ok(pv)) if checked(&approve) => pv.needs_approval.clone(),
+                    _ => Vec::new(),
+                },
             };
             let (ws, flash, close) = (ws.clone(), flash.clone(), close.clone());
             wasm_bindgen_futures::spawn_local(async move {
@@ -753,9 +764,7 @@ fn restore_form(props: &RestoreProps) -> Html {
             };
             let (ws, preview) = (ws.clone(), preview.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                preview.set(Some(
-                    ws.call_m::<BackupsPreview>(p).await.map(|p| p.conflicts),
-                ));
+                preview.set(Some(ws.call_m::<BackupsPreview>(p).await));
             });
         })
     };
@@ -788,17 +797,23 @@ fn restore_form(props: &RestoreProps) -> Html {
                 <label class="field">{ format!("Volume {v} → ") }
                     <input class="restore-volume" data-volume={v.clone()} ref={r.clone()} placeholder={v.clone()} /></label>
             }) }
-            <label class="check"><input type="checkbox" id="restore-overwrite" ref={overwrite} />
-                { " overwrite volumes that exist (their contents are replaced; refused while a container uses them)" }</label>
+            <label class="check"><input type="checkbox" id="restore-overwrite" ref={overwrite} disabled={!admin} />
+                { " overwrite volumes that exist (admins only: their contents are replaced — kept aside until the restored data is verified, and put back if the restore fails; refused while a container uses them)" }</label>
             { if b.encrypted { html!{ <label class="field">{ "Passphrase " }
                 <input type="password" id="restore-passphrase" ref={passphrase} /></label> } } else { html!{} } }
             { match &*preview {
                 None => html!{},
                 Some(Err(e)) => error_view(e),
-                Some(Ok(cs)) if cs.is_empty() => html!{ <p class="ok-note" id="restore-no-conflicts">{ "No conflicts: the restore can run." }</p> },
-                Some(Ok(cs)) => html!{ <ul class="conflicts" id="restore-conflicts">
-                    { for cs.iter().map(|c| html!{ <li class={format!("{:?}", c.kind).to_lowercase()}>{ &c.message }</li> }) }
-                </ul> },
+                Some(Ok(pv)) => html!{ <>
+                    { if pv.conflicts.is_empty() {
+                        html!{ <p class="ok-note" id="restore-no-conflicts">{ "No conflicts: the restore can run." }</p> }
+                    } else {
+                        html!{ <ul class="conflicts" id="restore-conflicts">
+                            { for pv.conflicts.iter().map(|c| html!{ <li class={format!("{:?}", c.kind).to_lowercase()}>{ &c.message }</li> }) }
+                        </ul> }
+                    } }
+                    { approval_view(pv, admin, &approve) }
+                </> },
             } }
             <div class="form-row">
                 <button type="button" id="restore-preview" onclick={check}>{ "Check for conflicts" }</button>
@@ -807,6 +822,42 @@ fn restore_form(props: &RestoreProps) -> Html {
             </div>
             <div id="restore-result">{ flash_view(&flash) }</div>
         </form>
+    }
+}
+
+/// What a restore would grant on the host, and who may approve it: the backup's origin
+/// and every host-level setting of its configuration, with the approval box for admins.
+fn approval_view(pv: &RestorePreview, admin: bool, approve: &NodeRef) -> Html {
+    if pv.needs_approval.is_empty() && pv.overwrites.is_empty() {
+        return html! {};
+    }
+    let foreign = pv.backup.origin == BackupOrigin::Foreign;
+    html! {
+        <div class="approval" id="restore-approval">
+            if foreign {
+                <p class="warn" id="restore-foreign">{ "This backup was not written by this Berth (uploaded, or from another installation): its configuration is whatever its author put in it." }</p>
+            }
+            if !pv.privileges.is_empty() {
+                <p>{ "Its configuration reaches onto this host:" }</p>
+                <table class="grid" id="restore-privileges">
+                    <thead><tr><th>{ "Object" }</th><th>{ "Setting" }</th><th>{ "Value" }</th></tr></thead>
+                    <tbody>{ for pv.privileges.iter().map(|p| html!{
+                        <tr data-key={p.key.clone()}><td>{ &p.object }</td><td>{ &p.setting }</td><td><code>{ &p.value }</code></td></tr>
+                    }) }</tbody>
+                </table>
+            }
+            if !pv.overwrites.is_empty() {
+                <p id="restore-overwrites">{ format!("Replaces the contents of: {}", pv.overwrites.join(", ")) }</p>
+            }
+            if admin {
+                if !pv.needs_approval.is_empty() {
+                    <label class="check"><input type="checkbox" id="restore-approve" ref={approve.clone()} />
+                        { " I approve these settings for this restore" }</label>
+                }
+            } else {
+                <p class="error" id="restore-needs-admin">{ "Only an admin can run this restore." }</p>
+            }
+        </div>
     }
 }
 

@@ -119,6 +119,47 @@ impl Hooks {
     }
 }
 
+/// Who made a backup, as far as this Berth can tell: its manifest carries a MAC keyed
+/// by the installation key of the Berth that wrote it. Anything else — an uploaded file
+/// from elsewhere, a hand-made archive, a backup catalogued before Berth recorded
+/// this — is foreign, and restoring it needs an admin's approval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupOrigin {
+    /// Written by this installation (its MAC verifies with this installation's key).
+    ThisInstallation,
+    /// Anything else.
+    #[default]
+    Foreign,
+}
+
+/// The MAC that proves which installation wrote a manifest: HMAC-SHA256 over the
+/// manifest's JSON without this field, keyed by a key derived from the installation
+/// key (`docs/backup-format.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ManifestSeal {
+    /// Names the key (a hash of it), so another installation's backups can be told apart
+    /// from damaged ones.
+    pub key_id: String,
+    pub hmac_sha256: String,
+}
+
+/// A setting in a backup's configuration that reaches past its own container onto the
+/// host — privileged mode, host namespaces, bind mounts, devices, added capabilities,
+/// unconfined security profiles, sysctls, another container's namespaces or volumes, a
+/// network driver or option bound to host interfaces. Restoring one needs an admin who
+/// approves its `key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Privilege {
+    /// What `backups.restore` must list in `approve`, e.g. `container:web:privileged`.
+    pub key: String,
+    /// `container web`, `network shop_default`, `volume data`.
+    pub object: String,
+    /// The setting (`Privileged`, `Binds`, `PidMode`, …) and its value, in words.
+    pub setting: String,
+    pub value: String,
+}
+
 /// Where a backup stands in the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -151,6 +192,10 @@ pub struct BackupEntry {
     pub volumes: Vec<String>,
     /// Bytes of volume data (tar streams) before compression.
     pub data_bytes: u64,
+    /// Whether this installation wrote it (entries catalogued before Berth recorded
+    /// this read as foreign).
+    #[serde(default)]
+    pub origin: BackupOrigin,
 }
 
 /// `backups.list`: newest first, filtered.
@@ -219,7 +264,9 @@ pub enum ExistingVolume {
     /// The restore is refused with `conflict` naming the volume (default).
     #[default]
     Refuse,
-    /// The volume is emptied and refilled; refused while a container uses it.
+    /// The volume's contents are replaced; refused while a container uses it, and only
+    /// for admins (replacing data is deleting it). The old contents are kept aside until
+    /// the restored ones are verified, and put back if the restore fails.
     Overwrite,
 }
 
@@ -253,6 +300,11 @@ pub struct RestoreBackup {
     /// project's own networks are recreated where missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
+    /// What an admin approves: every key of `RestorePreview::needs_approval` (the
+    /// privileges the configuration asks for, and `origin:foreign` for a backup this
+    /// installation did not write). Only admins may restore such a backup.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approve: Vec<String>,
 }
 
 /// One volume inside a backup (`volumes/<name>.tar`).
@@ -317,6 +369,10 @@ pub struct Manifest {
     /// (those labelled with the project), recreated by a restore where missing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<serde_json::Value>,
+    /// Which installation wrote it (absent: written before Berth sealed manifests, or
+    /// not by Berth).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<ManifestSeal>,
 }
 
 /// One container of a project backup.
@@ -392,6 +448,18 @@ pub struct RestorePreview {
     pub manifest: Manifest,
     /// Empty: the restore can run. `network_missing` alone does not stop it.
     pub conflicts: Vec<Conflict>,
+    /// Settings of the configuration that reach onto the host.
+    #[serde(default)]
+    pub privileges: Vec<Privilege>,
+    /// The keys `backups.restore` must approve (by an admin): the privileges' keys, and
+    /// `origin:foreign` when this installation did not write the backup. Empty: an
+    /// operator may restore it as it is.
+    #[serde(default)]
+    pub needs_approval: Vec<String>,
+    /// Volumes that exist and would be replaced (`existing: overwrite`): replacing data
+    /// needs an admin, like deleting it.
+    #[serde(default)]
+    pub overwrites: Vec<String>,
 }
 
 /// `backups.bulk_delete`.
