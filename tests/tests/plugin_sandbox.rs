@@ -74,6 +74,56 @@ async fn an_endless_loop_is_stopped_at_its_deadline_and_others_keep_working() {
     run(&rt, "ok").await.unwrap();
 }
 
+/// Everything this test process logs (plugins' log lines among it), for assertions.
+fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    static LOGS: std::sync::OnceLock<&'static std::sync::Mutex<Vec<u8>>> =
+        std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs: &'static std::sync::Mutex<Vec<u8>> =
+            Box::leak(Box::new(std::sync::Mutex::new(Vec::new())));
+        let _ = tracing_subscriber::fmt()
+            .with_writer(move || Capture(logs))
+            .with_max_level(tracing::Level::WARN)
+            .try_init();
+        logs
+    })
+}
+
+struct Capture(&'static std::sync::Mutex<Vec<u8>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_waiting_in_a_host_call_is_dropped_at_its_deadline_not_left_running() {
+    let logs = captured_logs();
+    let (_tmp, rt) = runtime().await;
+    let started = Instant::now();
+    // The guest sleeps in a host call for 3 s (no guest code runs, so no epoch check
+    // can stop it), then logs its wake-up.
+    let e = run(&rt, "sleep-log:3").await.unwrap_err();
+    assert!(matches!(e, PluginError::Timeout { .. }), "{e}");
+    assert!(
+        started.elapsed() < LIMITS.call_timeout + Duration::from_secs(1),
+        "answered at the deadline"
+    );
+    // Had the call been left running, its wake-up would be logged 3 s after it began.
+    tokio::time::sleep_until((started + Duration::from_secs(4)).into()).await;
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        !text.contains("hostile woke up"),
+        "the timed-out call ran on: {text}"
+    );
+    run(&rt, "ok").await.unwrap();
+}
+
 #[tokio::test]
 async fn a_memory_bomb_hits_the_cap_and_says_so() {
     let (_tmp, rt) = runtime().await;

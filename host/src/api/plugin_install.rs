@@ -384,6 +384,7 @@ pub fn register(r: &mut Registry) {
     r.method(PluginsUploadTicket, |call, _: Empty| async move {
         call.state.transfers.mint(
             &call.principal.user,
+            berth_protocol::role::Role::Admin,
             "plugin package".into(),
             Source::PluginPackage,
         )

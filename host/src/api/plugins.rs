@@ -109,9 +109,15 @@ pub fn storage_instances(state: &AppState) -> Vec<StorageInstance> {
         if !is_storage || settings.disabled.contains(&rec.plugin) {
             continue;
         }
+        // Checked again at every use: a symlink can be planted after configuration.
+        let dir = storage_dir(state, &rec);
+        if let Some(why) = storage_path_refusal(state, &dir) {
+            tracing::error!(instance = rec.name, path = %dir.display(), why, "storage instance refused");
+            continue;
+        }
         match full_config(state, &rec) {
             Ok(config) => out.push(StorageInstance {
-                dir: Some(storage_dir(state, &rec)),
+                dir: Some(dir),
                 name: rec.name,
                 plugin: rec.plugin,
                 config: config.to_string(),
@@ -166,9 +172,46 @@ fn instance_view(
     }
 }
 
-/// A storage directory an admin may choose: absolute, no `..`, and not the data
-/// directory (which holds the store and the secret key) or anything above it;
-/// inside it only under `storage/`.
+/// A path with its symlinks resolved as far as it exists (the rest appended as given),
+/// so a link planted at or above the path cannot lead into the data directory.
+fn resolved(p: &Path) -> PathBuf {
+    let mut existing = p;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |acc, c| acc.join(c));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return p.to_path_buf(),
+        }
+    }
+}
+
+/// Why a storage directory may not be used: the data directory (which holds the store
+/// and the installation key) or anything above it, or inside it other than under
+/// `storage/` — judged on the path as given and with its symlinks resolved.
+fn storage_path_refusal(state: &AppState, p: &Path) -> Option<&'static str> {
+    refusal(&state.data_dir, p)
+}
+
+fn refusal(data_dir: &Path, p: &Path) -> Option<&'static str> {
+    let data = data_dir
+        .canonicalize()
+        .unwrap_or_else(|_| data_dir.to_path_buf());
+    let storage = data.join("storage");
+    [p.to_path_buf(), resolved(p)].iter().find_map(|q| {
+        (data.starts_with(q) || (q.starts_with(&data) && !q.starts_with(&storage))).then_some(
+            "must not be the data directory or contain it (inside it, only under storage/), also through symlinks",
+        )
+    })
+}
+
+/// A storage directory an admin may choose: absolute, no `..`, not the root, and not
+/// in or above the data directory ([`storage_path_refusal`]).
 fn check_storage_path(state: &AppState, path: &str) -> Result<PathBuf, ErrorBody> {
     let p = Path::new(path);
     let bad = |m: &str| Err(bad_field("path", format!("{path:?}: {m}")));
@@ -180,18 +223,11 @@ fn check_storage_path(state: &AppState, path: &str) -> Result<PathBuf, ErrorBody
     {
         return bad("must not contain `.` or `..`");
     }
-    if p.parent().is_none() {
+    if p.parent().is_none() || resolved(p).parent().is_none() {
         return bad("must not be the root directory");
     }
-    let data = state
-        .data_dir
-        .canonicalize()
-        .unwrap_or_else(|_| state.data_dir.clone());
-    let storage = data.join("storage");
-    if data.starts_with(p) || (p.starts_with(&data) && !p.starts_with(&storage)) {
-        return bad(
-            "must not be the data directory or contain it (inside it, only under storage/)",
-        );
+    if let Some(why) = storage_path_refusal(state, p) {
+        return bad(why);
     }
     Ok(p.to_path_buf())
 }
@@ -739,4 +775,36 @@ pub fn register(r: &mut Registry) {
     r.method(NotificationsTest, |call, p: InstanceRef| async move {
         notify_test(&call.state, &p.name).await
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storage_directory_cannot_reach_the_data_directory_through_a_symlink() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(data.join("storage/ok")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("elsewhere")).unwrap();
+        // A link planted where a storage directory is configured (or above it).
+        let link = tmp.path().join("innocent");
+        std::os::unix::fs::symlink(&data, &link).unwrap();
+        assert!(
+            refusal(&data, &link).is_some(),
+            "the link leads into the data directory"
+        );
+        assert!(
+            refusal(&data, &link.join("backups")).is_some(),
+            "and below it"
+        );
+        assert!(refusal(&data, &data).is_some());
+        assert!(refusal(&data, tmp.path()).is_some(), "above it");
+        assert!(refusal(&data, &data.join("storage/ok")).is_none());
+        assert!(
+            refusal(&data, &link.join("storage/ok")).is_none(),
+            "its storage/ is fine"
+        );
+        assert!(refusal(&data, &tmp.path().join("elsewhere/new")).is_none());
+    }
 }

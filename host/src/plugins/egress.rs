@@ -12,10 +12,12 @@
 //! plugin's wording.
 
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+
+use super::pinned;
 
 /// `scheme://host[:port]`: `*` matches any host, `*.example.com` any subdomain (not the
 /// domain itself), a missing port the scheme's default, `:*` any port.
@@ -216,31 +218,37 @@ impl EgressPolicy {
         None
     }
 
-    /// The full check: patterns, then every resolved address.
-    async fn check(&self, scheme: &str, host: &str, port: u16) -> Result<(), String> {
+    /// The full check: patterns, then the name resolved once and every address it
+    /// resolves to. Returns the address to connect to — the request goes there and
+    /// nowhere else, so a name that resolves differently a moment later (DNS
+    /// rebinding) cannot lead the request into the LAN. A name that does not resolve
+    /// is refused.
+    async fn check(&self, scheme: &str, host: &str, port: u16) -> Result<SocketAddr, String> {
         if let Some(why) = self.refuse_by_pattern(scheme, host, port) {
             return Err(why);
         }
-        if self.allow_private {
-            return Ok(());
-        }
         let origin = format!("{scheme}://{host}:{port}");
         let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs: Vec<IpAddr> = match bare.parse::<IpAddr>() {
-            Ok(ip) => vec![ip],
-            // Resolution failures are left to the real request (which reports them).
+        let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
             Err(_) => match tokio::net::lookup_host((bare, port)).await {
-                Ok(it) => it.map(|a| a.ip()).collect(),
-                Err(_) => return Ok(()),
+                Ok(it) => it.collect(),
+                Err(e) => return Err(format!("{origin}: the name does not resolve ({e})")),
             },
         };
-        if let Some(ip) = addrs.into_iter().find(|ip| is_private(*ip)) {
+        let first = *addrs
+            .first()
+            .ok_or_else(|| format!("{origin}: the name resolves to no address"))?;
+        if !self.allow_private
+            && let Some(a) = addrs.iter().find(|a| is_private(a.ip()))
+        {
             return Err(format!(
-                "{origin} resolves to the private or loopback address {ip}; \
-                 allow private networks for this instance to reach it"
+                "{origin} resolves to the private or loopback address {}; \
+                 allow private networks for this instance to reach it",
+                a.ip()
             ));
         }
-        Ok(())
+        Ok(first)
     }
 }
 
@@ -260,14 +268,16 @@ impl WasiHttpHooks for EgressPolicy {
             let scheme = uri.scheme_str().unwrap_or("https").to_owned();
             let host = uri.host().unwrap_or("").to_owned();
             let port = uri.port_u16().unwrap_or(default_port(&scheme));
-            if let Err(why) = policy.check(&scheme, &host, port).await {
-                tracing::warn!(plugin = policy.plugin, origin = %format!("{scheme}://{host}:{port}"), reason = why, "plugin request denied");
-                *policy.denied.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
-                return Err(wasmtime_wasi_http::Error::HttpRequestDenied);
-            }
-            use http_body_util::BodyExt;
-            let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((res.map(BodyExt::boxed_unsync), Box::new(io) as Io))
+            let addr = match policy.check(&scheme, &host, port).await {
+                Ok(a) => a,
+                Err(why) => {
+                    tracing::warn!(plugin = policy.plugin, origin = %format!("{scheme}://{host}:{port}"), reason = why, "plugin request denied");
+                    *policy.denied.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+                    return Err(wasmtime_wasi_http::Error::HttpRequestDenied);
+                }
+            };
+            let (res, io) = pinned::send(request, addr, &host, scheme == "https", options).await?;
+            Ok((res, io))
         })
     }
 }
@@ -352,6 +362,13 @@ mod tests {
         );
         let e = policy.check("http", "127.0.0.1", 9).await.unwrap_err();
         assert!(e.contains("private or loopback"), "{e}");
+        // A name that does not resolve is refused, not passed on to resolve again.
+        let any = EgressPolicy::new("t", vec![p("http://*:*")], vec![p("http://*:*")], false);
+        let e = any.check("http", "nowhere.invalid", 80).await.unwrap_err();
+        assert!(e.contains("does not resolve"), "{e}");
+        // A name is resolved once; every address must be public (localhost is not).
+        let e = any.check("http", "localhost", 80).await.unwrap_err();
+        assert!(e.contains("private or loopback"), "{e}");
         let e = policy.check("http", "127.0.0.1", 10).await.unwrap_err();
         assert!(e.contains("not in the instance's egress allow-list"), "{e}");
         let e = policy.check("https", "127.0.0.1", 9).await.unwrap_err();
@@ -362,7 +379,11 @@ mod tests {
             vec![p("http://127.0.0.1:9")],
             true,
         );
-        open.check("http", "127.0.0.1", 9).await.unwrap();
+        assert_eq!(
+            open.check("http", "127.0.0.1", 9).await.unwrap(),
+            "127.0.0.1:9".parse().unwrap(),
+            "the checked address is the one connected to"
+        );
         assert!(
             EgressPolicy::default()
                 .check("https", "example.com", 443)

@@ -23,9 +23,11 @@ pub mod egress;
 mod epoch;
 mod health;
 pub mod instances;
+mod limiter;
 pub mod manifest;
 pub mod notifier;
 pub mod package;
+mod pinned;
 pub mod schema;
 pub mod storage;
 mod threads;
@@ -37,7 +39,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -205,7 +207,7 @@ pub struct PluginState {
     limits_cfg: Limits,
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: limiter::TotalMemory,
     /// Used only when `wasi:http` is linked (the plugin's manifest asks for HTTP).
     http: WasiHttpCtx,
     egress: EgressPolicy,
@@ -658,15 +660,22 @@ impl PluginRuntime {
         call: impl Future<Output = Result<T, PluginError>> + Send + 'static,
     ) -> Result<T, PluginError> {
         let active = self.ticker.activate();
-        let call = self.threads.spawn(async move {
+        let mut call = self.threads.spawn(async move {
             let _active = active;
             call.await
         });
-        let r = match tokio::time::timeout(limits.call_timeout, call).await {
-            Err(_) => Err(PluginError::Timeout {
-                id: id.to_owned(),
-                limit: limits.call_timeout,
-            }),
+        let r = match tokio::time::timeout(limits.call_timeout, &mut call).await {
+            Err(_) => {
+                // Interrupted, not left running: the epoch deadline stops guest code,
+                // but a guest waiting in a host call (a sleep, a request to a server
+                // that never answers) is only stopped by dropping the call — and its
+                // store with it.
+                call.abort();
+                Err(PluginError::Timeout {
+                    id: id.to_owned(),
+                    limit: limits.call_timeout,
+                })
+            }
             Ok(Err(join)) => Err(PluginError::Trap {
                 id: id.to_owned(),
                 reason: format!("the call panicked: {join}"),
@@ -705,11 +714,9 @@ impl PluginRuntime {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             // Trap at the failed grow, so the error names the limit instead of the
-            // guest's allocator aborting with "unreachable".
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory)
-                .trap_on_grow_failure(true)
-                .build(),
+            // guest's allocator aborting with "unreachable"; one budget for all the
+            // plugin's memories.
+            limits: limiter::TotalMemory::new(limits.memory),
             http: WasiHttpCtx::new(),
             egress,
         };

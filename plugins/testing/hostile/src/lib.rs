@@ -8,7 +8,10 @@
 //! - `"read:<path>"`, `"tcp:<addr>"`, `"env"`: tries to reach outside the sandbox and
 //!   returns `Ok` only if it succeeded — a test expects an error;
 //! - `"huge-error:<MiB>"`, `"huge-log:<MiB>"`: answers with an error message, or
-//!   writes one log line, of that many MiB (the host must not pass either on whole).
+//!   writes one log line, of that many MiB (the host must not pass either on whole);
+//! - `"sleep-log:<seconds>"`: waits in a host call (no guest code runs, so the epoch
+//!   deadline cannot stop it), then logs `hostile woke up` — a timed-out call must be
+//!   dropped, so that line never appears.
 //!
 //! Built by `cargo xtask test` into `target/plugins-test/`, never embedded in the host.
 
@@ -55,6 +58,12 @@ impl Guest for Hostile {
             m if m.starts_with("huge-log:") => {
                 let mib: usize = m[9..].parse().unwrap_or(1);
                 berth_plugin_sdk::log(berth_plugin_sdk::LogLevel::Warn, &"L".repeat(mib << 20));
+                Ok(())
+            }
+            m if m.starts_with("sleep-log:") => {
+                let secs: u64 = m[10..].parse().unwrap_or(1);
+                std::thread::sleep(std::time::Duration::from_secs(secs));
+                berth_plugin_sdk::log(berth_plugin_sdk::LogLevel::Warn, "hostile woke up");
                 Ok(())
             }
             m if m.starts_with("read:") => std::fs::read(&m[5..])
