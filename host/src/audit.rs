@@ -10,6 +10,10 @@ use berth_protocol::api::{parse_rfc3339, rfc3339};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use crate::store::{Store, StoreError};
 
 pub(crate) const AUDIT: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("audit");
@@ -26,9 +30,37 @@ pub struct AuditRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     pub outcome: String,
+    /// How many times this happened: repeated failures from one source are one record
+    /// whose count grows ([`AuditLog`]). Absent means once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// More about what happened (an exec's command, how long it ran, its exit code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl AuditRecord {
+    /// A record of `actor` doing `method` on `target`, now.
+    pub fn new(
+        actor: &str,
+        client: &str,
+        method: &str,
+        target: Option<String>,
+        outcome: &str,
+    ) -> Self {
+        Self {
+            time_ms: crate::identity::users::now_ms(),
+            actor: actor.to_owned(),
+            token: None,
+            client: client.to_owned(),
+            method: method.to_owned(),
+            target,
+            outcome: outcome.to_owned(),
+            count: None,
+            detail: None,
+        }
+    }
+
     pub fn to_entry(&self, id: u64) -> AuditEntry {
         AuditEntry {
             id,
@@ -39,6 +71,8 @@ impl AuditRecord {
             method: self.method.clone(),
             target: self.target.clone(),
             outcome: self.outcome.clone(),
+            count: self.count,
+            detail: self.detail.clone(),
         }
     }
 }
@@ -112,8 +146,9 @@ fn decode(bytes: &[u8]) -> Option<AuditRecord> {
 }
 
 impl Store {
-    /// Appends a record; returns its id.
-    pub fn audit_append(&self, rec: &AuditRecord) -> Result<u64, StoreError> {
+    /// Appends a record; returns its id. The oldest records beyond `max_entries` go in
+    /// the same step, so a flood cannot grow the log past its cap between prunings.
+    pub fn audit_append(&self, rec: &AuditRecord, max_entries: u64) -> Result<u64, StoreError> {
         let tx = self.db().begin_write()?;
         let id = {
             let mut t = tx.open_table(AUDIT)?;
@@ -122,10 +157,31 @@ impl Store {
                 id,
                 serde_json::to_vec(rec).expect("serialisable").as_slice(),
             )?;
+            while t.len()? > max_entries.max(1) {
+                t.pop_first()?;
+            }
             id
         };
         tx.commit()?;
         Ok(id)
+    }
+
+    /// Sets the repeat count of record `id` (gone already: nothing to do).
+    pub fn audit_set_count(&self, id: u64, count: u64) -> Result<(), StoreError> {
+        let tx = self.db().begin_write()?;
+        {
+            let mut t = tx.open_table(AUDIT)?;
+            let rec = t.get(id)?.and_then(|v| decode(v.value()));
+            if let Some(mut rec) = rec {
+                rec.count = Some(count);
+                t.insert(
+                    id,
+                    serde_json::to_vec(&rec).expect("serialisable").as_slice(),
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Up to `limit` matching records older than `cursor`, newest first, and the cursor
@@ -188,6 +244,158 @@ impl Store {
     }
 }
 
+/// How long repeated failures of one kind from one source fold into one record.
+pub const REPEAT_WINDOW: Duration = Duration::from_secs(60);
+/// Bound on the sources tracked for folding (a flood of distinct names stays bounded).
+const REPEAT_KEYS: usize = 10_000;
+/// How often a growing count is written back.
+const COUNT_FLUSH: Duration = Duration::from_secs(1);
+
+/// What makes two failures "the same": who, from where, what, on what, how it ended.
+type RepeatKey = (String, String, String, Option<String>, String);
+
+#[derive(Debug)]
+struct Repeat {
+    /// The record's id; 0 while it is being appended.
+    id: u64,
+    count: u64,
+    until: Instant,
+    flush_pending: bool,
+}
+
+/// The audit log's writer: appends records off the async threads, prunes by count as
+/// it appends, and folds repeated failures — a locked-out client hammering the login,
+/// a viewer calling an admin method in a loop — into one record per source and window
+/// with a count, so they cannot push real history out of the log.
+#[derive(Debug)]
+pub struct AuditLog {
+    max_entries: u64,
+    repeats: Mutex<HashMap<RepeatKey, Repeat>>,
+}
+
+/// What [`AuditLog::fold`] decided for a record.
+enum Fold {
+    /// New: append it (and tell the fold its id).
+    Append,
+    /// A repeat of record `id`; write the count back if asked.
+    Repeat { id: u64, count: u64, flush: bool },
+}
+
+impl AuditLog {
+    pub fn new(retention: Retention) -> Self {
+        Self {
+            max_entries: retention.max_entries,
+            repeats: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Writes one record: successes always; a failure like one already written from
+    /// the same source within its window (`window`, default [`REPEAT_WINDOW`]) only
+    /// raises that record's count.
+    pub async fn record(
+        self: &Arc<Self>,
+        store: Arc<Store>,
+        rec: AuditRecord,
+        window: Option<Duration>,
+    ) {
+        let key: RepeatKey = (
+            rec.actor.clone(),
+            rec.client.clone(),
+            rec.method.clone(),
+            rec.target.clone(),
+            rec.outcome.clone(),
+        );
+        let fold = if rec.outcome == "ok" {
+            Fold::Append
+        } else {
+            self.fold(&key, window.unwrap_or(REPEAT_WINDOW))
+        };
+        match fold {
+            Fold::Append => {
+                let max = self.max_entries;
+                let method = rec.method.clone();
+                let appended =
+                    tokio::task::spawn_blocking(move || store.audit_append(&rec, max)).await;
+                let id = match appended {
+                    Ok(Ok(id)) => id,
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, method, "cannot write the audit log");
+                        0
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, method, "cannot write the audit log");
+                        0
+                    }
+                };
+                if let Some(r) = self.lock().get_mut(&key) {
+                    r.id = id;
+                }
+            }
+            Fold::Repeat { id, count, flush } => {
+                if flush {
+                    let this = Arc::clone(self);
+                    tokio::spawn(async move { this.flush_later(store, key, id, count).await });
+                }
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RepeatKey, Repeat>> {
+        self.repeats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fold(&self, key: &RepeatKey, window: Duration) -> Fold {
+        let now = Instant::now();
+        let mut repeats = self.lock();
+        if let Some(r) = repeats.get_mut(key).filter(|r| r.until > now) {
+            r.count += 1;
+            let flush = r.id != 0 && !r.flush_pending;
+            r.flush_pending |= flush;
+            return Fold::Repeat {
+                id: r.id,
+                count: r.count,
+                flush,
+            };
+        }
+        if repeats.len() >= REPEAT_KEYS {
+            repeats.retain(|_, r| r.until > now);
+        }
+        if repeats.len() >= REPEAT_KEYS {
+            repeats.clear();
+        }
+        repeats.insert(
+            key.clone(),
+            Repeat {
+                id: 0,
+                count: 1,
+                until: now + window,
+                flush_pending: false,
+            },
+        );
+        Fold::Append
+    }
+
+    /// Writes a repeat count back after [`COUNT_FLUSH`], with whatever it has grown to
+    /// by then: one write a second per flooding source, not one per failure.
+    async fn flush_later(&self, store: Arc<Store>, key: RepeatKey, id: u64, at_least: u64) {
+        tokio::time::sleep(COUNT_FLUSH).await;
+        let count = {
+            let mut repeats = self.lock();
+            match repeats.get_mut(&key).filter(|r| r.id == id) {
+                Some(r) => {
+                    r.flush_pending = false;
+                    r.count
+                }
+                None => at_least,
+            }
+        };
+        let written = tokio::task::spawn_blocking(move || store.audit_set_count(id, count)).await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::error!(id, "cannot update an audit record's count");
+        }
+    }
+}
+
 /// One entry as a JSON line (with the newline).
 pub fn jsonl_line(e: &AuditEntry) -> String {
     let mut s = serde_json::to_string(e).expect("serialisable");
@@ -213,6 +421,8 @@ pub fn csv_row(e: &AuditEntry) -> String {
         e.method.clone(),
         e.target.clone().unwrap_or_default(),
         e.outcome.clone(),
+        e.count.unwrap_or(1).to_string(),
+        e.detail.clone().unwrap_or_default(),
     ];
     let mut row = cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(",");
     row.push('\n');
@@ -237,6 +447,55 @@ mod tests {
             method: method.into(),
             target: Some("x".into()),
             outcome: outcome.into(),
+            count: None,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn appending_past_the_cap_drops_the_oldest_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("s.redb")).unwrap();
+        for i in 0..30u64 {
+            s.audit_append(&rec(i, "a", "m", "ok"), 10).unwrap();
+        }
+        let (page, _) = s.audit_query(&Filter::default(), None, 100).unwrap();
+        assert_eq!(page.len(), 10);
+        assert_eq!(page.last().unwrap().time, rfc3339(20));
+    }
+
+    #[tokio::test]
+    async fn repeated_failures_from_one_source_are_one_record_with_a_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Arc::new(Store::open(&dir.path().join("s.redb")).unwrap());
+        let log = Arc::new(AuditLog::new(Retention {
+            max_age_ms: u64::MAX,
+            max_entries: 1_000,
+        }));
+        for _ in 0..500 {
+            log.record(
+                Arc::clone(&s),
+                rec(1, "mallory", "auth.login", "rate_limited"),
+                None,
+            )
+            .await;
+        }
+        // Another source and a success are their own records.
+        let mut other = rec(1, "mallory", "auth.login", "rate_limited");
+        other.client = "10.0.0.1".into();
+        log.record(Arc::clone(&s), other, None).await;
+        log.record(Arc::clone(&s), rec(1, "alice", "auth.login", "ok"), None)
+            .await;
+        // The count is written back within a second of the last repeat.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (page, _) = s.audit_query(&Filter::default(), None, 100).unwrap();
+            assert_eq!(page.len(), 3, "{page:?}");
+            if page[2].count == Some(500) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "count not written: {page:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -247,10 +506,10 @@ mod tests {
         for i in 0..25u64 {
             let who = if i % 2 == 0 { "alice" } else { "bob" };
             let outcome = if i % 5 == 0 { "forbidden" } else { "ok" };
-            s.audit_append(&rec(1000 + i, who, "users.update", outcome))
+            s.audit_append(&rec(1000 + i, who, "users.update", outcome), 1_000)
                 .unwrap();
         }
-        s.audit_append(&rec(2000, "alice", "tokens.create", "ok"))
+        s.audit_append(&rec(2000, "alice", "tokens.create", "ok"), 1_000)
             .unwrap();
         let all = Filter::default();
         let (page, next) = s.audit_query(&all, None, 10).unwrap();
@@ -308,7 +567,7 @@ mod tests {
         r.target = Some("say \"hi\"".into());
         assert_eq!(
             csv_row(&r.to_entry(7)),
-            "7,1970-01-01T00:00:00Z,\"a,b\",,127.0.0.1,m,\"say \"\"hi\"\"\",ok\n"
+            "7,1970-01-01T00:00:00Z,\"a,b\",,127.0.0.1,m,\"say \"\"hi\"\"\",ok,1,\n"
         );
     }
 }

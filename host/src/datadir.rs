@@ -4,12 +4,15 @@
 //! ```text
 //! <data_dir>/berth.lock        exclusive advisory lock + holder's pid
 //! <data_dir>/berth.redb        the store
+//! <data_dir>/secret.key        the installation key (seals secrets, authenticates backups)
+//! <data_dir>/initial-admin-password   a generated first-admin password, until changed
 //! <data_dir>/plugins/cache/    compiled plugin components (.cwasm), written only by Berth
 //! <data_dir>/backups/          the local storage plugin's directory
 //! ```
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +88,15 @@ impl DataDir {
         lock.seek(SeekFrom::Start(0)).map_err(lock_err)?;
         writeln!(lock, "{}", std::process::id()).map_err(lock_err)?;
 
+        // The directory holds the installation key, the store and local backups: only
+        // Berth's user may enter it, whatever umask created it (an existing one is
+        // tightened too — it was world-readable before this was enforced).
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o700)).map_err(|source| {
+            DataDirError::Create {
+                path: root.clone(),
+                source,
+            }
+        })?;
         let dir = Self { root, _lock: lock };
         create(&dir.plugin_cache_dir())?;
         create(&dir.backups_dir())?;
@@ -97,6 +109,11 @@ impl DataDir {
 
     pub fn store_path(&self) -> PathBuf {
         self.root.join("berth.redb")
+    }
+
+    /// The first admin's generated password, until it is changed (0600).
+    pub fn initial_password_path(&self) -> PathBuf {
+        initial_password_path(&self.root)
     }
 
     /// The key that seals secrets at rest (see `secrets`).
@@ -120,6 +137,23 @@ impl DataDir {
     pub fn plugin_staging_dir(&self) -> PathBuf {
         plugin_staging_dir(&self.root)
     }
+}
+
+/// Makes every file and directory Berth creates from here on private to its user
+/// (0600 / 0700): the store, backup objects written by storage plugins, the plugin
+/// cache, the initial password file. Called once at start, before any thread.
+pub fn private_umask() {
+    #[allow(unsafe_code)]
+    // SAFETY: umask only swaps the process's file-creation mask; it cannot fail and
+    // touches no memory.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+/// `<root>/initial-admin-password`.
+pub fn initial_password_path(root: &Path) -> PathBuf {
+    root.join("initial-admin-password")
 }
 
 /// `<root>/plugins/installed`.

@@ -5,7 +5,7 @@
 //! same message, after the same amount of work, whether or not the user exists. A
 //! success sets the `berth_session` cookie: `HttpOnly; SameSite=Strict; Path=/`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use crate::server::AppState;
 use crate::ws::registry::record;
 
 /// The audit record of one login attempt; the actor is the name tried (truncated).
-fn login_audit(name: &str, ip: std::net::IpAddr, outcome: &str) -> AuditRecord {
+fn login_audit(name: &str, ip: IpAddr, outcome: &str) -> AuditRecord {
     AuditRecord {
         time_ms: now_ms(),
         actor: name.chars().take(64).collect(),
@@ -32,6 +32,8 @@ fn login_audit(name: &str, ip: std::net::IpAddr, outcome: &str) -> AuditRecord {
         method: "auth.login".to_owned(),
         target: None,
         outcome: outcome.to_owned(),
+        count: None,
+        detail: None,
     }
 }
 
@@ -78,11 +80,189 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| password::hash(&password::generate()).expect("hashing works"))
 }
 
+/// The password, then the second factor, then a new session.
+fn check_login(
+    st: &AppState,
+    req: &LoginRequest,
+    client: &str,
+) -> Result<Checked, crate::identity::UserError> {
+    let user = st.store.get_user(&req.username)?;
+    let hash = user
+        .as_ref()
+        .map_or(decoy_hash(), |u| u.password_hash.as_str());
+    if !password::verify(&req.password, hash) {
+        return Ok(Checked::Wrong);
+    }
+    let Some(mut user) = user else {
+        return Ok(Checked::Wrong);
+    };
+    if user.totp_enabled() {
+        let Some(code) = req.totp.as_deref().filter(|c| !c.trim().is_empty()) else {
+            return Ok(Checked::TotpRequired);
+        };
+        let mut accepted = false;
+        user = st.store.update_user(&user.name, |u| {
+            if let Some(t) = u.totp.as_mut()
+                && let Some(ok) = t.check(&st.secret_key, code, now_ms() / 1000)
+            {
+                t.consume(ok);
+                accepted = true;
+            }
+            Ok(())
+        })?;
+        if !accepted {
+            return Ok(Checked::TotpWrong);
+        }
+    }
+    let (token, session) =
+        st.store
+            .create_session(&user.name, SESSION_TTL.as_millis() as u64, client)?;
+    Ok(Checked::Ok(Box::new((user, token, session))))
+}
+
+/// The answer to a wrong password or code (already counted by [`guarded`]).
+async fn login_failed(state: &Arc<AppState>, failed: Checked, name: &str, ip: IpAddr) -> Response {
+    let totp = !matches!(failed, Checked::Wrong);
+    // A correct password without its code is not a guess; a wrong code is.
+    if matches!(failed, Checked::TotpRequired) {
+        state.limiter.refund(ip, name);
+    } else {
+        tracing::warn!(user = name, client = %ip, "login failed");
+        record(state, login_audit(name, ip, "unauthenticated")).await;
+    }
+    let body = if totp {
+        ErrorBody::new(
+            ErrorCode::Unauthenticated,
+            if matches!(failed, Checked::TotpRequired) {
+                "enter the code from your authenticator app"
+            } else {
+                "invalid authentication code"
+            },
+        )
+        .with_details(serde_json::json!({ "totp_required": true }))
+    } else {
+        ErrorBody::new(ErrorCode::Unauthenticated, "invalid username or password")
+    };
+    error(StatusCode::UNAUTHORIZED, body)
+}
+
+/// Why a guarded password check did not run or did not pass.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The IP or the user is locked out for this long.
+    Locked(Duration),
+    /// Too many password checks are in flight; try again shortly.
+    Busy,
+    Internal(String),
+}
+
+/// Runs a password check (`check`, on the blocking pool) behind the login limiter and
+/// the hashing gate. The attempt is counted as a failure before it runs (so parallel
+/// guesses cannot all pass the lockout check first); the caller clears it on success
+/// (`limiter.success`) or hands it back when it was not a guess (`limiter.refund`).
+pub async fn guarded<T, F>(
+    state: &Arc<AppState>,
+    ip: IpAddr,
+    name: &str,
+    check: F,
+) -> Result<T, Refusal>
+where
+    F: FnOnce(&AppState) -> T + Send + 'static,
+    T: Send + 'static,
+{
+    state
+        .limiter
+        .begin(ip, name, Instant::now())
+        .map_err(Refusal::Locked)?;
+    let Ok(turn) = state.hash_gate.enter().await else {
+        state.limiter.refund(ip, name);
+        return Err(Refusal::Busy);
+    };
+    let st = Arc::clone(state);
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        check(&st)
+    })
+    .await
+    .map_err(|e| Refusal::Internal(e.to_string()))
+}
+
+/// The HTTP answer to a refused login.
+fn refused(r: Refusal, name: &str, ip: IpAddr) -> (Response, Option<&'static str>) {
+    match r {
+        Refusal::Locked(remaining) => {
+            tracing::warn!(user = name, client = %ip, "login refused: locked out");
+            let secs = remaining.as_secs().max(1);
+            let mut resp = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorBody::new(
+                    ErrorCode::RateLimited,
+                    format!("too many failed logins; try again in {secs} s"),
+                )
+                .with_details(serde_json::json!({ "retry_after_s": secs })),
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            (resp, Some("rate_limited"))
+        }
+        Refusal::Busy => {
+            let mut resp = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorBody::new(
+                    ErrorCode::Unavailable,
+                    "too many logins at once; try again in a second",
+                )
+                .with_details(serde_json::json!({ "retry_after_s": 1 })),
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(1));
+            (resp, None)
+        }
+        Refusal::Internal(e) => (internal("login", &e), None),
+    }
+}
+
+/// A login form posted from another site (login CSRF: signing the victim's browser
+/// into the attacker's account) or as anything but JSON is refused before any work.
+fn cross_site(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Some(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorBody::new(
+                ErrorCode::BadRequest,
+                "send the login as Content-Type: application/json",
+            ),
+        ));
+    }
+    // Browsers always send Origin on a cross-site POST; scripts and the SDK send none.
+    if headers.contains_key(header::ORIGIN)
+        && !crate::ws::origin_allowed(headers, &state.allowed_origins)
+    {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            ErrorBody::new(
+                ErrorCode::Forbidden,
+                "login from a page of another origin is refused",
+            ),
+        ));
+    }
+    None
+}
+
 pub async fn login(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(refusal) = cross_site(&state, &headers) {
+        return refusal;
+    }
     let req: LoginRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -97,98 +277,31 @@ pub async fn login(
     };
     let ip = peer.ip();
     let req_name = req.username.clone();
-    if let Err(remaining) = state.limiter.check(ip, &req.username, Instant::now()) {
-        tracing::warn!(user = req.username, client = %ip, "login refused: locked out");
-        record(&state, login_audit(&req_name, ip, "rate_limited")).await;
-        let secs = remaining.as_secs().max(1);
-        let mut resp = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorBody::new(
-                ErrorCode::RateLimited,
-                format!("too many failed logins; try again in {secs} s"),
-            )
-            .with_details(serde_json::json!({ "retry_after_s": secs })),
-        );
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        return resp;
-    }
-
-    // Everything that blocks — the deliberately slow hash and the store commit — runs on
-    // the blocking pool, never on the threads that serve other connections.
-    let st = Arc::clone(&state);
-    let name = req.username.clone();
-    let client = ip.to_string();
-    let checked = tokio::task::spawn_blocking(move || {
-        let user = st.store.get_user(&name)?;
-        let hash = user
-            .as_ref()
-            .map_or(decoy_hash(), |u| u.password_hash.as_str());
-        if !password::verify(&req.password, hash) {
-            return Ok(Checked::Wrong);
-        }
-        let Some(mut user) = user else {
-            return Ok(Checked::Wrong);
-        };
-        if user.totp_enabled() {
-            let Some(code) = req.totp.as_deref().filter(|c| !c.trim().is_empty()) else {
-                return Ok(Checked::TotpRequired);
-            };
-            let mut accepted = false;
-            user = st.store.update_user(&user.name, |u| {
-                if let Some(t) = u.totp.as_mut()
-                    && let Some(ok) = t.check(&st.secret_key, code, now_ms() / 1000)
-                {
-                    t.consume(ok);
-                    accepted = true;
-                }
-                Ok(())
-            })?;
-            if !accepted {
-                return Ok(Checked::TotpWrong);
-            }
-        }
-        let (token, session) =
-            st.store
-                .create_session(&user.name, SESSION_TTL.as_millis() as u64, &client)?;
-        Ok::<_, crate::identity::UserError>(Checked::Ok(Box::new((user, token, session))))
-    })
-    .await;
     let audit = |outcome: &str| login_audit(&req_name, ip, outcome);
+    let client = ip.to_string();
+    // The deliberately slow hash and the store commit run on the blocking pool, never
+    // on the threads that serve other connections, and only a few at a time.
+    let name = req.username.clone();
+    let checked = guarded(&state, ip, &name, move |st| check_login(st, &req, &client)).await;
     let (user, token, session) = match checked {
         Ok(Ok(Checked::Ok(found))) => *found,
-        Ok(Ok(failed)) => {
-            let totp = !matches!(failed, Checked::Wrong);
-            // A correct password without its code is not a guess; a wrong code is.
-            let locked = if matches!(failed, Checked::TotpRequired) {
-                None
-            } else {
-                state.limiter.failure(ip, &req_name, Instant::now())
-            };
-            tracing::warn!(user = req_name, client = %ip, lockout_s = locked.map(|d| d.as_secs()), "login failed");
-            if !matches!(failed, Checked::TotpRequired) {
-                record(&state, audit("unauthenticated")).await;
-            }
-            let body = if totp {
-                ErrorBody::new(
-                    ErrorCode::Unauthenticated,
-                    if matches!(failed, Checked::TotpRequired) {
-                        "enter the code from your authenticator app"
-                    } else {
-                        "invalid authentication code"
-                    },
-                )
-                .with_details(serde_json::json!({ "totp_required": true }))
-            } else {
-                ErrorBody::new(ErrorCode::Unauthenticated, "invalid username or password")
-            };
-            return error(StatusCode::UNAUTHORIZED, body);
-        }
+        Ok(Ok(failed)) => return login_failed(&state, failed, &req_name, ip).await,
         Ok(Err(e)) => return internal("login", &e),
-        Err(e) => return internal("login", &e),
+        Err(r) => {
+            let (resp, outcome) = refused(r, &req_name, ip);
+            if let Some(o) = outcome {
+                // One record per source and lockout, however often it knocks.
+                let window = state.limiter.check(ip, &req_name, Instant::now()).err();
+                state
+                    .audit
+                    .record(Arc::clone(&state.store), audit(o), window)
+                    .await;
+            }
+            return resp;
+        }
     };
     record(&state, audit("ok")).await;
-    state.limiter.success(ip, &user.name);
+    state.limiter.success(ip, &req_name);
     tracing::info!(user = user.name, client = %ip, session = session.id, "login");
     let cookie = format!(
         "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
@@ -207,6 +320,7 @@ pub async fn login(
         },
         role: user.role,
         expires_at: rfc3339(session.expires_ms),
+        must_change_password: user.must_change_password,
     };
     (headers, Json(body)).into_response()
 }
@@ -267,6 +381,8 @@ pub async fn logout(
                         method: "auth.logout".to_owned(),
                         target: None,
                         outcome: "ok".to_owned(),
+                        count: None,
+                        detail: None,
                     },
                 )
                 .await;

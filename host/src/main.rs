@@ -69,11 +69,16 @@ enum UserCommand {
         #[command(flatten)]
         dir: DataDirArgs,
     },
-    /// Set a user's password. Without --password-stdin one is generated and printed once.
+    /// Set a user's password and end their sessions and API tokens (the recovery
+    /// command: whoever held the old password may hold those too). Without
+    /// --password-stdin a password is generated and printed once.
     Passwd {
         name: String,
         #[arg(long)]
         password_stdin: bool,
+        /// Keep the user's sessions and API tokens valid.
+        #[arg(long)]
+        keep_sessions: bool,
         #[command(flatten)]
         dir: DataDirArgs,
     },
@@ -152,6 +157,7 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     berth::alloc::tune();
+    berth::datadir::private_umask();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(*args),
@@ -281,11 +287,24 @@ fn user(cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Passwd {
             name,
             password_stdin,
+            keep_sessions,
             ..
         } => {
             let (password, generated) = read_password(password_stdin)?;
             store.set_password(&name, &password)?;
             println!("password of {name} changed");
+            if !keep_sessions {
+                let sessions = store.revoke_sessions_where(|s| s.user == name)?;
+                let mut tokens = 0;
+                for t in store.list_tokens(Some(&name))? {
+                    if store.revoke_token(&t.id, |_| true)?.is_some() {
+                        tokens += 1;
+                    }
+                }
+                println!(
+                    "ended {sessions} session(s) and revoked {tokens} API token(s) of {name} (--keep-sessions keeps them)"
+                );
+            }
             if generated {
                 println!("password (shown once): {password}");
             }

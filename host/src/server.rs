@@ -47,7 +47,10 @@ pub enum ServeError {
 /// What every handler can reach.
 #[derive(Debug)]
 pub struct AppState {
-    pub store: Store,
+    pub store: Arc<Store>,
+    pub audit: Arc<crate::audit::AuditLog>,
+    /// Bounds password hashing in flight (logins and password checks).
+    pub hash_gate: crate::identity::hashgate::HashGate,
     pub hosts: Hosts,
     pub plugins: PluginRuntime,
     pub limiter: crate::identity::ratelimit::LoginLimiter,
@@ -255,7 +258,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
     };
-    first_admin(&store, &config)?;
+    first_admin(&store, &config, data_dir.root())?;
     crate::docker::helper::set_instance(store.instance_id()?);
     let (installed, damaged) = crate::api::load_installed(data_dir.root());
     let plugins = PluginRuntime::start_with(
@@ -268,7 +271,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     for (id, why) in damaged {
         plugins.mark_broken(&id, why);
     }
-    let hosts = Hosts::new(config.docker_host.clone());
+    let hosts = Hosts::new(config.docker_host.clone(), data_dir.root());
     // Negotiate now so the first request does not pay for it; failure is not fatal
     // (`/readyz` reports it and the next use retries).
     match hosts.local().conn.probe().await {
@@ -288,7 +291,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let stats = crate::hoststats::HostStats::new(data_dir.root().to_path_buf());
     tokio::spawn(Arc::clone(&stats).run());
     let state = Arc::new(AppState {
-        store,
+        store: Arc::new(store),
+        audit: Arc::new(crate::audit::AuditLog::new(config.audit_retention)),
+        hash_gate: crate::identity::hashgate::HashGate::for_this_machine(),
         hosts,
         plugins,
         limiter,
@@ -421,8 +426,14 @@ async fn housekeeping(state: std::sync::Weak<AppState>, retention: crate::audit:
     }
 }
 
-/// Creates the first admin on an empty store; a generated password is shown exactly once.
-fn first_admin(store: &Store, config: &Config) -> Result<(), ServeError> {
+/// Creates the first admin on an empty store. A generated password goes to a file only
+/// Berth's user can read — never to the log, which viewers can read as container logs
+/// when Berth runs in a container — and must be changed at the first login.
+fn first_admin(
+    store: &Store,
+    config: &Config,
+    data_dir: &std::path::Path,
+) -> Result<(), ServeError> {
     use crate::identity::bootstrap::{Bootstrap, ensure_first_admin};
     let password = config.admin_password.as_ref().map(|s| s.expose());
     match ensure_first_admin(store, config.admin_user.as_deref(), password)? {
@@ -431,12 +442,34 @@ fn first_admin(store: &Store, config: &Config) -> Result<(), ServeError> {
             user = name,
             "created the first admin from the configuration"
         ),
-        Bootstrap::Generated { name, password } => tracing::warn!(
-            user = name,
-            "no users yet and no BERTH_ADMIN_PASSWORD: created admin user {name:?} with the generated \
-             password {password} — it is shown only this once; change it after logging in"
-        ),
+        Bootstrap::Generated { name, password } => {
+            let path = crate::datadir::initial_password_path(data_dir);
+            write_private(&path, &format!("{password}\n"))?;
+            tracing::warn!(
+                user = name,
+                file = %path.display(),
+                "no users yet and no BERTH_ADMIN_PASSWORD: created admin user {name:?} with a generated \
+                 password, written to {} (readable only by Berth's user); log in with it and choose your \
+                 own — the file is deleted then",
+                path.display()
+            );
+        }
     }
+    Ok(())
+}
+
+/// Writes a new file readable only by its owner (0600), replacing any old one.
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), ServeError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
     Ok(())
 }
 

@@ -55,11 +55,11 @@ from_redb!(StoreError:
 #[derive(Debug)]
 pub struct Store {
     db: Database,
-    /// Bumped by every write to users, sessions or tokens: open connections compare it
-    /// with the value they authenticated at and re-check their credential when it moved,
-    /// so revocations and role changes apply on the next message without a store read
-    /// per message.
-    identity_gen: std::sync::atomic::AtomicU64,
+    /// Bumped by every write to users, sessions or tokens. Open connections watch it and
+    /// re-check their credential the moment it moves — so a revocation or a role change
+    /// closes a terminal at once, not at the client's next message — and compare it on
+    /// every message without a store read per message.
+    identity_gen: tokio::sync::watch::Sender<u64>,
 }
 
 impl Store {
@@ -68,7 +68,7 @@ impl Store {
         let db = Database::create(path)?;
         let store = Self {
             db,
-            identity_gen: std::sync::atomic::AtomicU64::new(0),
+            identity_gen: tokio::sync::watch::Sender::new(0),
         };
         store.migrate()?;
         Ok(store)
@@ -120,13 +120,17 @@ impl Store {
 
     /// See the field: changes whenever any identity record changes.
     pub fn identity_generation(&self) -> u64 {
-        self.identity_gen.load(std::sync::atomic::Ordering::Acquire)
+        *self.identity_gen.borrow()
+    }
+
+    /// Wakes when an identity record changes (see the field).
+    pub fn watch_identity(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.identity_gen.subscribe()
     }
 
     /// Called after committing a change to users, sessions or tokens.
     pub(crate) fn identity_changed(&self) {
-        self.identity_gen
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.identity_gen.send_modify(|g| *g += 1);
     }
 
     /// This data directory's instance id (see [`INSTANCE_KEY`]), as 16 hex digits.

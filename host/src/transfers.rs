@@ -20,6 +20,9 @@ use berth_protocol::api::rfc3339;
 use berth_protocol::api::transfers::Ticket;
 use berth_protocol::error::{ErrorBody, ErrorCode};
 
+use berth_protocol::role::Role;
+
+use crate::identity::principal::Principal;
 use crate::login::{bearer, session_cookie};
 use crate::server::{AppState, http_error};
 
@@ -62,6 +65,9 @@ impl Source {
 #[derive(Debug)]
 struct Pending {
     user: String,
+    /// The least role the user must still have when the ticket is used: a demotion or
+    /// a revocation between minting and use counts.
+    needs: Role,
     expires: Instant,
     filename: String,
     source: Source,
@@ -79,8 +85,15 @@ impl Transfers {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A new ticket for `user`; `rate_limited` when too many are outstanding.
-    pub fn mint(&self, user: &str, filename: String, source: Source) -> Result<Ticket, ErrorBody> {
+    /// A new ticket for `user`, usable while they keep role `needs`; `rate_limited`
+    /// when too many are outstanding.
+    pub fn mint(
+        &self,
+        user: &str,
+        needs: Role,
+        filename: String,
+        source: Source,
+    ) -> Result<Ticket, ErrorBody> {
         let now = Instant::now();
         let mut p = self.pending();
         p.retain(|_, t| t.expires > now);
@@ -95,6 +108,7 @@ impl Transfers {
             ticket.clone(),
             Pending {
                 user: user.to_owned(),
+                needs,
                 expires: now + TTL,
                 filename: filename.clone(),
                 source,
@@ -108,15 +122,16 @@ impl Transfers {
         })
     }
 
-    /// Takes the ticket if it exists, has not expired, belongs to `user` and is for this
-    /// direction (`upload`: a `PUT`). A ticket shown by somebody else, or used with the
-    /// wrong method, stays valid for its owner.
+    /// Takes the ticket if it exists, has not expired, belongs to the caller, who still
+    /// has the role it needs, and is for this direction (`upload`: a `PUT`). A ticket
+    /// shown by somebody else, or used with the wrong method, stays valid for its owner.
     fn redeem(
         &self,
         ticket: &str,
-        user: &str,
+        caller: &Principal,
         upload: bool,
     ) -> Result<(String, Source), ErrorBody> {
+        let user = caller.user.as_str();
         let mut p = self.pending();
         let gone = || {
             ErrorBody::new(
@@ -134,6 +149,11 @@ impl Transfers {
                 ErrorCode::Forbidden,
                 "this transfer ticket belongs to another user",
             ));
+        }
+        if !caller.role.allows(t.needs) || caller.must_change_password {
+            let needs = t.needs;
+            p.remove(ticket);
+            return Err(crate::ws::registry::forbidden(needs));
         }
         if t.source.is_upload() != upload {
             return Err(ErrorBody::new(
@@ -244,7 +264,7 @@ pub fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>,
 /// The user a transfer request authenticates as. A browser sends the cookie
 /// (SameSite=Strict keeps other sites' links from doing so); scripts send their
 /// bearer token.
-async fn requester(state: &Arc<AppState>, headers: &HeaderMap) -> Result<String, ErrorBody> {
+async fn requester(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Principal, ErrorBody> {
     let Some(secret) = bearer(headers).or_else(|| session_cookie(headers)) else {
         return Err(ErrorBody::new(
             ErrorCode::Unauthenticated,
@@ -253,7 +273,7 @@ async fn requester(state: &Arc<AppState>, headers: &HeaderMap) -> Result<String,
     };
     let st = Arc::clone(state);
     match tokio::task::spawn_blocking(move || st.store.authenticate(&secret)).await {
-        Ok(Ok(Some(p))) => Ok(p.user),
+        Ok(Ok(Some(p))) => Ok(p),
         Ok(Ok(None)) => Err(ErrorBody::new(
             ErrorCode::Unauthenticated,
             "the session or token is not valid",
@@ -270,11 +290,12 @@ pub async fn upload(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let user = match requester(&state, &headers).await {
+    let caller = match requester(&state, &headers).await {
         Ok(u) => u,
         Err(e) => return http_error(e),
     };
-    let (filename, source) = match state.transfers.redeem(&ticket, &user, true) {
+    let user = caller.user.clone();
+    let (filename, source) = match state.transfers.redeem(&ticket, &caller, true) {
         Ok(t) => t,
         Err(e) => return http_error(e),
     };
@@ -308,18 +329,20 @@ pub async fn download(
     Path(ticket): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let user = match requester(&state, &headers).await {
+    let caller = match requester(&state, &headers).await {
         Ok(u) => u,
         Err(e) => return http_error(e),
     };
-    let (filename, source) = match state.transfers.redeem(&ticket, &user, false) {
+    let user = caller.user.clone();
+    let (filename, source) = match state.transfers.redeem(&ticket, &caller, false) {
         Ok(t) => t,
         Err(e) => return http_error(e),
     };
     tracing::info!(user, filename, "transfer started");
     let r = match source {
         Source::VolumePath { host, volume, path } => {
-            crate::api::volumes::download(&state, &host, &volume, &path, &headers).await
+            crate::api::volumes::download(&state, caller.role, &host, &volume, &path, &headers)
+                .await
         }
         Source::Backup { id } => crate::api::download_backup(&state, &id, &headers).await,
         Source::BackupBundle { ids } => crate::api::download_backups(&state, &ids).await,
@@ -370,6 +393,20 @@ mod tests {
         assert_eq!(range("bytes=0-1,4-5", 10), Ok(None));
     }
 
+    fn who(user: &str, role: Role) -> Principal {
+        Principal {
+            user: user.to_owned(),
+            role,
+            user_role: role,
+            totp_enabled: false,
+            must_change_password: false,
+            via: crate::identity::principal::Via::Session {
+                id: "s".into(),
+                expires_ms: u64::MAX,
+            },
+        }
+    }
+
     #[test]
     fn tickets_are_single_use_bound_to_their_user_and_bounded() {
         let t = Transfers::default();
@@ -378,34 +415,59 @@ mod tests {
             volume: "v".into(),
             path: "/a".into(),
         };
-        let k = t.mint("alice", "a".into(), src.clone()).unwrap();
+        let alice = who("alice", Role::Operator);
+        let k = t
+            .mint("alice", Role::Operator, "a".into(), src.clone())
+            .unwrap();
         assert_eq!(k.url, format!("/api/v1/transfers/{}", k.ticket));
-        let e = t.redeem(&k.ticket, "mallory", false).unwrap_err();
+        let e = t
+            .redeem(&k.ticket, &who("mallory", Role::Admin), false)
+            .unwrap_err();
         assert_eq!(e.code, ErrorCode::Forbidden);
         assert_eq!(
-            t.redeem(&k.ticket, "alice", false).unwrap().1,
+            t.redeem(&k.ticket, &alice, false).unwrap().1,
             src,
             "still valid for its owner"
         );
         assert_eq!(
-            t.redeem(&k.ticket, "alice", false).unwrap_err().code,
+            t.redeem(&k.ticket, &alice, false).unwrap_err().code,
             ErrorCode::NotFound
         );
-        let up = t.mint("alice", "p".into(), Source::PluginPackage).unwrap();
+        let up = t
+            .mint("alice", Role::Operator, "p".into(), Source::PluginPackage)
+            .unwrap();
         assert_eq!(
-            t.redeem(&up.ticket, "alice", false).unwrap_err().code,
+            t.redeem(&up.ticket, &alice, false).unwrap_err().code,
             ErrorCode::BadRequest,
             "an upload ticket does not download"
         );
         assert_eq!(
-            t.redeem(&up.ticket, "alice", true).unwrap().1,
+            t.redeem(&up.ticket, &alice, true).unwrap().1,
             Source::PluginPackage
         );
+        // Demoted between minting and use: the ticket is refused (and spent).
+        let k = t
+            .mint("alice", Role::Operator, "a".into(), src.clone())
+            .unwrap();
+        let e = t
+            .redeem(&k.ticket, &who("alice", Role::Viewer), false)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Forbidden);
+        assert_eq!(
+            t.redeem(&k.ticket, &alice, false).unwrap_err().code,
+            ErrorCode::NotFound
+        );
         for _ in 0..PER_USER {
-            t.mint("bob", "b".into(), src.clone()).unwrap();
+            t.mint("bob", Role::Viewer, "b".into(), src.clone())
+                .unwrap();
         }
-        let e = t.mint("bob", "b".into(), src.clone()).unwrap_err();
+        let e = t
+            .mint("bob", Role::Viewer, "b".into(), src.clone())
+            .unwrap_err();
         assert_eq!(e.code, ErrorCode::RateLimited);
-        assert!(t.mint("carol", "c".into(), src).is_ok(), "per user");
+        assert!(
+            t.mint("carol", Role::Viewer, "c".into(), src).is_ok(),
+            "per user"
+        );
     }
 }

@@ -133,3 +133,38 @@ async fn admin_creates_a_viewer_who_is_refused_admin_pages_and_tokens_come_and_g
         })
         .await;
 }
+
+#[tokio::test]
+async fn the_first_login_with_the_generated_password_asks_for_a_new_one() {
+    let berth = berth_tests::server::Berth::start().await;
+    let url = berth.url.clone();
+    let generated = std::fs::read_to_string(berth.data_dir.join("initial-admin-password"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let file = berth.data_dir.join("initial-admin-password");
+    Browser::start("identity_first_login")
+        .await
+        .run(|c| async move {
+            c.goto(&url).await.unwrap();
+            type_into(&c, "#login-user", "admin").await;
+            type_into(&c, "#login-password", &generated).await;
+            click(&c, "#login-submit").await;
+            // Nothing but the new password until it is set.
+            wait_for(&c, "main[data-page='choose-password']").await;
+            assert!(c.find(Locator::Css("#nav-users")).await.is_err());
+            type_into(&c, "#first-current", &generated).await;
+            type_into(&c, "#first-new", &generated).await;
+            click(&c, "#first-submit").await;
+            let e = wait_for(&c, "#first-error").await.text().await.unwrap();
+            assert!(e.contains("differ"), "{e}");
+            type_into(&c, "#first-current", &generated).await;
+            type_into(&c, "#first-new", "my-own-admin-password").await;
+            click(&c, "#first-submit").await;
+            wait_for(&c, "#host-cpu").await;
+            click(&c, "#nav-users").await;
+            wait_for(&c, "#users-table tr[data-user='admin']").await;
+        })
+        .await;
+    assert!(!file.exists(), "the file went with the generated password");
+}

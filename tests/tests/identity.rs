@@ -35,23 +35,78 @@ fn user_cmd(
 }
 
 #[tokio::test]
-async fn without_a_configured_password_one_is_generated_and_shown_once() {
+async fn without_a_configured_password_one_is_generated_into_a_private_file_never_the_log() {
+    use berth_protocol::api::Empty;
+    use berth_protocol::api::auth::ChangePassword;
+    use berth_protocol::api::catalogue::{AuthChangePassword, AuthWhoami, UsersList};
+    use std::os::unix::fs::PermissionsExt;
     let mut berth = Berth::start().await;
     let data_dir = berth.data_dir.clone();
-    let shown: Vec<String> = berth
-        .process
-        .lines()
-        .into_iter()
-        .filter(|l| l.contains("generated"))
-        .collect();
-    assert_eq!(shown.len(), 1, "{shown:?}");
-    let password = shown[0]
-        .split("password ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap()
+    let file = data_dir.join("initial-admin-password");
+    let password = std::fs::read_to_string(&file)
+        .expect("the generated password is in the data directory")
+        .trim()
         .to_owned();
     assert_eq!(password.len(), 24);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "readable by Berth's user only"
+    );
+    // The log says where it is — and never what it is (viewers read Berth's log as
+    // its container's logs).
+    let lines = berth.process.lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("generated") && l.contains("initial-admin-password")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains(&password)),
+        "the password was logged"
+    );
+
+    // The first login must choose a new password before anything else.
+    let token = berth_tests::ws::login(&berth, "admin", &password).await;
+    let admin = berth_tests::ws::client(&berth, &token).await;
+    assert!(
+        admin
+            .call::<AuthWhoami>(Empty {})
+            .await
+            .unwrap()
+            .must_change_password
+    );
+    let e = admin.call::<UsersList>(Empty {}).await.unwrap_err();
+    let body = e.body().unwrap();
+    assert_eq!(body.code, berth_protocol::error::ErrorCode::Forbidden);
+    assert_eq!(
+        body.details.as_ref().unwrap()["reason"],
+        "password_change_required"
+    );
+    let same = admin
+        .call::<AuthChangePassword>(ChangePassword {
+            current: password.clone(),
+            new: password.clone(),
+        })
+        .await;
+    assert!(same.is_err(), "the generated password cannot be kept");
+    admin
+        .call::<AuthChangePassword>(ChangePassword {
+            current: password.clone(),
+            new: "the-admins-own-password".into(),
+        })
+        .await
+        .unwrap();
+    assert!(!file.exists(), "the file goes once the password is changed");
+    // The connection re-reads the identity: everything works now.
+    admin.call::<UsersList>(Empty {}).await.unwrap();
+    // Logging out ends the session, and with it (at once) the connection.
+    berth_client::http::logout(&berth.url, &token)
+        .await
+        .unwrap();
+    let (code, _) = admin.closed().await;
+    assert_eq!(code, 4401);
 
     // While the server runs, recovery commands are refused: the data dir is locked.
     let (ok, _, err) = user_cmd(&data_dir, &["list"], None);
@@ -63,13 +118,13 @@ async fn without_a_configured_password_one_is_generated_and_shown_once() {
         let store = Store::open(&data_dir.join("berth.redb")).unwrap();
         let admin = store.get_user("admin").unwrap().expect("admin created");
         assert_eq!(admin.role, Role::Admin);
-        assert!(
-            password::verify(&password, &admin.password_hash),
-            "the shown password is the admin's"
-        );
+        assert!(password::verify(
+            "the-admins-own-password",
+            &admin.password_hash
+        ));
     }
 
-    // A second start creates nothing and shows no password.
+    // A second start creates nothing.
     let again = Berth::start_with(serve_command(&data_dir), &data_dir).await;
     again.wait_ready().await;
     assert!(
@@ -77,8 +132,9 @@ async fn without_a_configured_password_one_is_generated_and_shown_once() {
             .process
             .lines()
             .iter()
-            .any(|l| l.contains("generated") || l.contains(&password))
+            .any(|l| l.contains("generated"))
     );
+    assert!(!file.exists());
 }
 
 #[tokio::test]
@@ -147,13 +203,46 @@ async fn user_commands_manage_a_stopped_data_dir() {
         "{err}"
     );
 
+    // Sessions and tokens bob had: whoever knew the old password may hold them.
+    let (session, token) = {
+        let store = Store::open(&data_dir.join("berth.redb")).unwrap();
+        let (session, _) = store.create_session("bob", 60_000, "127.0.0.1").unwrap();
+        let (token, _) = store
+            .create_token("bob", "ci", Role::Operator, None)
+            .unwrap();
+        (session, token)
+    };
+    let (ok, out, _) = user_cmd(&data_dir, &["passwd", "bob", "--keep-sessions"], None);
+    assert!(ok && !out.contains("ended"), "{out}");
+    {
+        let store = Store::open(&data_dir.join("berth.redb")).unwrap();
+        assert!(
+            store.authenticate(&session).unwrap().is_some(),
+            "kept on request"
+        );
+    }
     let (ok, out, _) = user_cmd(&data_dir, &["passwd", "bob"], None);
     assert!(ok);
+    assert!(
+        out.contains("ended 1 session(s) and revoked 1 API token(s) of bob"),
+        "{out}"
+    );
     let new_password = out
         .lines()
         .find_map(|l| l.strip_prefix("password (shown once): "))
         .expect("shown")
         .to_owned();
+    {
+        let store = Store::open(&data_dir.join("berth.redb")).unwrap();
+        assert!(
+            store.authenticate(&session).unwrap().is_none(),
+            "session ended"
+        );
+        assert!(
+            store.authenticate(&token).unwrap().is_none(),
+            "token revoked"
+        );
+    }
 
     let (ok, out, _) = user_cmd(&data_dir, &["list", "--json"], None);
     assert!(ok);

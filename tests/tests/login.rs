@@ -121,6 +121,7 @@ async fn failures_look_the_same_whether_or_not_the_user_exists() {
 
     let bad = reqwest::Client::new()
         .post(format!("{}/api/v1/auth/login", berth.url))
+        .header("content-type", "application/json")
         .body("{\"user\":1}")
         .send()
         .await

@@ -38,6 +38,21 @@ fn gate() -> Html {
                 <ConnectionIndicator />
             </main>
         },
+        _ => html! { <PasswordGate /> },
+    }
+}
+
+/// A generated first password must be replaced before anything else (the server
+/// refuses every other method until then): the shell waits behind this form.
+#[function_component(PasswordGate)]
+fn password_gate() -> Html {
+    use berth_protocol::api::Empty;
+    use berth_protocol::api::catalogue::AuthWhoami;
+    let (me, reload) = pages::use_call::<AuthWhoami>(Empty {});
+    match me {
+        pages::Load::Ready(m) if m.must_change_password => html! {
+            <crate::login::ChoosePassword done={reload} />
+        },
         _ => html! { <Shell /> },
     }
 }

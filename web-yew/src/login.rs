@@ -96,3 +96,65 @@ pub fn logout(ws: crate::ws::Ws) {
         ws.logged_out();
     });
 }
+
+#[derive(Properties, PartialEq)]
+pub struct ChoosePasswordProps {
+    /// Called once the new password is set.
+    pub done: Callback<()>,
+}
+
+/// The first login with a generated password: choose your own before going on.
+#[function_component(ChoosePassword)]
+pub fn choose_password(p: &ChoosePasswordProps) -> Html {
+    use berth_protocol::api::auth::ChangePassword;
+    use berth_protocol::api::catalogue::AuthChangePassword;
+    let ctx = use_ws();
+    let (current, new) = (use_node_ref(), use_node_ref());
+    let error = use_state(|| None::<String>);
+    let onsubmit = {
+        let (current, new, error, done, ws) = (
+            current.clone(),
+            new.clone(),
+            error.clone(),
+            p.done.clone(),
+            ctx.ws.clone(),
+        );
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let value = |r: &NodeRef| {
+                r.cast::<HtmlInputElement>()
+                    .map(|i| i.value())
+                    .unwrap_or_default()
+            };
+            let req = ChangePassword {
+                current: value(&current),
+                new: value(&new),
+            };
+            let (error, done, ws) = (error.clone(), done.clone(), ws.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match ws.call_m::<AuthChangePassword>(req).await {
+                    Ok(_) => done.emit(()),
+                    Err(e) => error.set(Some(e.message)),
+                }
+            });
+        })
+    };
+    html! {
+        <main class="login" data-page="choose-password">
+            <form class="login-card" {onsubmit}>
+                <h1>{ "Choose your password" }</h1>
+                <p>{ "You logged in with the generated password. Set your own to continue; the file that held it is then deleted." }</p>
+                <label>{ "Generated password" }
+                    <input id="first-current" ref={current} type="password" autocomplete="current-password" required=true />
+                </label>
+                <label>{ "New password (10+ characters)" }
+                    <input id="first-new" ref={new} type="password" autocomplete="new-password" required=true minlength="10" />
+                </label>
+                if let Some(e) = &*error {
+                    <p id="first-error" class="error" role="alert">{ e }</p>
+                }
+                <button id="first-submit" type="submit" class="primary">{ "Set password" }</button>
+            </form>
+        </main>
+    }
+}

@@ -1,7 +1,5 @@
 //! `auth.*`: the caller's identity, password, sessions and second factor.
 
-use std::time::Instant;
-
 use berth_protocol::api::Empty;
 use berth_protocol::api::auth::{
     Credential, RecoveryCodes, Revoked, SessionInfo, SessionList, TotpEnrollment, Whoami,
@@ -20,7 +18,8 @@ use crate::identity::principal::Via;
 use crate::identity::totp::{self, TotpState};
 use crate::identity::users::now_ms;
 use crate::identity::{UserError, password};
-use crate::ws::registry::{Registry, bad_field, forbidden};
+use crate::login::{Refusal, guarded};
+use crate::ws::registry::{Call, Registry, bad_field, forbidden, internal};
 
 pub fn register(r: &mut Registry) {
     r.method(AuthWhoami, |call, _: Empty| async move {
@@ -48,48 +47,32 @@ pub fn register(r: &mut Registry) {
             role: p.role,
             credential,
             totp_enabled: p.totp_enabled,
+            must_change_password: p.must_change_password,
         })
     });
 
     r.method(AuthChangePassword, |call, params| async move {
-        let ip = call.client.ip();
+        own_account(&call)?;
         let me = call.principal.user.clone();
         let keep = match &call.principal.via {
             Via::Session { id, .. } => Some(id.clone()),
             Via::Token { .. } => None,
         };
-        if let Err(wait) = call.state.limiter.check(ip, &me, Instant::now()) {
-            return Err(ErrorBody::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "too many wrong passwords; try again in {} s",
-                    wait.as_secs().max(1)
-                ),
-            ));
-        }
-        let ok = call
-            .blocking(move |st| {
-                let user = st.store.get_user(&me).map_err(user_err)?.ok_or_else(|| {
-                    ErrorBody::new(ErrorCode::NotFound, "your account no longer exists")
-                })?;
-                if !password::verify(&params.current, &user.password_hash) {
-                    return Ok(false);
-                }
-                st.store.set_password(&me, &params.new).map_err(user_err)?;
-                // Everyone else holding this password's sessions is signed out.
-                st.store
-                    .revoke_sessions_where(|s| s.user == me && Some(&s.id) != keep.as_ref())
-                    .map_err(user_err)?;
-                Ok(true)
-            })
-            .await?;
-        if !ok {
-            call.state
-                .limiter
-                .failure(ip, &call.principal.user, Instant::now());
-            return Err(bad_field("current", "the current password is wrong"));
-        }
-        Ok(Empty {})
+        confirm_password(&call, params.current, "current").await?;
+        call.blocking(move |st| {
+            st.store.set_password(&me, &params.new).map_err(user_err)?;
+            // A generated first password has done its job once replaced.
+            let initial = crate::datadir::initial_password_path(&st.data_dir);
+            if initial.exists() && let Err(e) = std::fs::remove_file(&initial) {
+                tracing::warn!(file = %initial.display(), error = %e, "cannot delete the initial password file");
+            }
+            // Everyone else holding this password's sessions is signed out.
+            st.store
+                .revoke_sessions_where(|s| s.user == me && Some(&s.id) != keep.as_ref())
+                .map_err(user_err)?;
+            Ok(Empty {})
+        })
+        .await
     });
 
     r.method(AuthSessionsList, |call, params| async move {
@@ -136,7 +119,9 @@ pub fn register(r: &mut Registry) {
         Ok(Revoked { revoked: n })
     });
 
-    r.method(AuthTotpEnroll, |call, _: Empty| async move {
+    r.method(AuthTotpEnroll, |call, params| async move {
+        own_account(&call)?;
+        confirm_password(&call, params.password, "password").await?;
         let me = call.principal.user.clone();
         call.blocking(move |st| {
             let secret = totp::new_secret();
@@ -168,6 +153,7 @@ pub fn register(r: &mut Registry) {
     });
 
     r.method(AuthTotpConfirm, |call, params| async move {
+        own_account(&call)?;
         let me = call.principal.user.clone();
         call.blocking(move |st| {
             let (codes, hashes) = totp::new_recovery_codes();
@@ -207,16 +193,10 @@ pub fn register(r: &mut Registry) {
     });
 
     r.method(AuthTotpDisable, |call, params| async move {
+        own_account(&call)?;
+        confirm_password(&call, params.password, "password").await?;
         let me = call.principal.user.clone();
         call.blocking(move |st| {
-            let user = st
-                .store
-                .get_user(&me)
-                .map_err(user_err)?
-                .ok_or_else(|| ErrorBody::new(ErrorCode::NotFound, "no such user"))?;
-            if !password::verify(&params.password, &user.password_hash) {
-                return Err(bad_field("password", "the password is wrong"));
-            }
             st.store
                 .update_user(&me, |u| {
                     u.totp = None;
@@ -227,4 +207,60 @@ pub fn register(r: &mut Registry) {
         })
         .await
     });
+}
+
+/// Security settings (password, second factor) belong to the account holder: an API
+/// token capped below its user's role — handed to a script to *read* — must not be
+/// able to change them (and so raise itself back to the user's full power).
+fn own_account(call: &Call) -> Result<(), ErrorBody> {
+    if call.principal.role < call.principal.user_role {
+        return Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            "a token limited to a lower role cannot change security settings; log in instead",
+        ));
+    }
+    Ok(())
+}
+
+/// The caller's password, checked like a login: behind the per-user and per-IP
+/// lockout (so this is no unthrottled password oracle) and the hashing gate. `field`
+/// names the parameter a wrong password is reported against.
+async fn confirm_password(call: &Call, password: String, field: &str) -> Result<(), ErrorBody> {
+    let ip = call.client.ip();
+    let me = call.principal.user.clone();
+    let name = me.clone();
+    let checked = guarded(&call.state, ip, &me, move |st| {
+        st.store
+            .get_user(&name)
+            .map(|u| u.is_some_and(|u| password::verify(&password, &u.password_hash)))
+    })
+    .await;
+    match checked {
+        Ok(Ok(true)) => {
+            call.state.limiter.success(ip, &me);
+            Ok(())
+        }
+        Ok(Ok(false)) => Err(bad_field(
+            field,
+            if field == "current" {
+                "the current password is wrong"
+            } else {
+                "the password is wrong"
+            },
+        )),
+        Ok(Err(e)) => Err(user_err(e)),
+        Err(Refusal::Locked(wait)) => Err(ErrorBody::new(
+            ErrorCode::RateLimited,
+            format!(
+                "too many wrong passwords; try again in {} s",
+                wait.as_secs().max(1)
+            ),
+        )
+        .with_details(serde_json::json!({ "retry_after_s": wait.as_secs().max(1) }))),
+        Err(Refusal::Busy) => Err(ErrorBody::new(
+            ErrorCode::Unavailable,
+            "too many password checks at once; try again in a second",
+        )),
+        Err(Refusal::Internal(e)) => Err(internal(&e)),
+    }
 }

@@ -8,6 +8,7 @@ use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
 
 use super::user_err;
+use crate::identity::principal::Via;
 use crate::identity::tokens::ApiToken;
 use crate::ws::registry::{Registry, bad_field, forbidden};
 
@@ -48,6 +49,24 @@ pub fn register(r: &mut Registry) {
                 ));
             }
         };
+        // A token that expires cannot mint one that outlives it: that would turn a
+        // short-lived credential (a leaked CI secret) into a permanent one.
+        if let Via::Token {
+            expires_ms: Some(until),
+            ..
+        } = &call.principal.via
+        {
+            let now = crate::identity::users::now_ms();
+            if ttl.is_none_or(|t| now + t > *until) {
+                return Err(bad_field(
+                    "expires_in_days",
+                    format!(
+                        "this token expires at {}; a token it creates must expire no later",
+                        rfc3339(*until)
+                    ),
+                ));
+            }
+        }
         let me = call.principal.user.clone();
         let (secret, token) = call
             .blocking(move |st| {

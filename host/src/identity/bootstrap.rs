@@ -49,6 +49,10 @@ pub fn ensure_first_admin(
         None => {
             let generated = password::generate();
             store.create_user(name, Role::Admin, &generated)?;
+            store.update_user(name, |u| {
+                u.must_change_password = true;
+                Ok(())
+            })?;
             Ok(Bootstrap::Generated {
                 name: name.to_owned(),
                 password: generated,
@@ -72,6 +76,10 @@ mod tests {
         assert_eq!(name, "admin");
         let admin = s.get_user("admin").unwrap().unwrap();
         assert_eq!(admin.role, Role::Admin);
+        assert!(
+            admin.must_change_password,
+            "a generated password must be changed"
+        );
         assert!(password::verify(&password, &admin.password_hash));
         assert_eq!(
             ensure_first_admin(&s, Some("root"), Some("configured-pass")).unwrap(),

@@ -6,6 +6,7 @@
 //! is printed once ([`bootstrap`]).
 
 pub mod bootstrap;
+pub mod hashgate;
 pub mod password;
 pub mod principal;
 pub mod ratelimit;

@@ -15,6 +15,8 @@ pub struct Principal {
     pub role: Role,
     pub user_role: Role,
     pub totp_enabled: bool,
+    /// The password is a generated one that must be changed before anything else.
+    pub must_change_password: bool,
     pub via: Via,
 }
 
@@ -55,6 +57,7 @@ impl Store {
                 role: tok.role.min(user.role),
                 user_role: user.role,
                 totp_enabled: user.totp_enabled(),
+                must_change_password: user.must_change_password,
                 user: user.name,
                 via: Via::Token {
                     id: tok.id,
@@ -73,6 +76,7 @@ impl Store {
             role: user.role,
             user_role: user.role,
             totp_enabled: user.totp_enabled(),
+            must_change_password: user.must_change_password,
             user: user.name,
             via: Via::Session {
                 id: session.id,

@@ -51,18 +51,51 @@ impl LoginLimiter {
     /// `Err(remaining)` while either the IP or the user is locked out.
     pub fn check(&self, ip: IpAddr, user: &str, now: Instant) -> Result<(), Duration> {
         let entries = self.entries.lock().expect("limiter lock");
-        let remaining = [Key::Ip(ip), Key::User(user.to_owned())]
+        Self::locked(&entries, ip, user, now).map_or(Ok(()), Err)
+    }
+
+    fn locked(
+        entries: &HashMap<Key, Entry>,
+        ip: IpAddr,
+        user: &str,
+        now: Instant,
+    ) -> Option<Duration> {
+        [Key::Ip(ip), Key::User(user.to_owned())]
             .iter()
             .filter_map(|k| entries.get(k).and_then(|e| e.locked_until))
             .filter(|until| *until > now)
             .map(|until| until - now)
-            .max();
-        remaining.map_or(Ok(()), Err)
+            .max()
+    }
+
+    /// Starts one password check: refused (`Err(remaining)`) while the IP or the user
+    /// is locked out; otherwise the attempt is counted as a failure *now*, in the same
+    /// step, so parallel guesses cannot all pass the check before any is counted. A
+    /// success then clears the counters ([`Self::success`]); an attempt that turns out
+    /// not to be a guess (a right password still waiting for its code, or one never
+    /// evaluated) is handed back with [`Self::refund`].
+    pub fn begin(&self, ip: IpAddr, user: &str, now: Instant) -> Result<(), Duration> {
+        let mut entries = self.entries.lock().expect("limiter lock");
+        if let Some(remaining) = Self::locked(&entries, ip, user, now) {
+            return Err(remaining);
+        }
+        self.count(&mut entries, ip, user, now);
+        Ok(())
     }
 
     /// Records a failed attempt; returns the lockout it caused, if any.
     pub fn failure(&self, ip: IpAddr, user: &str, now: Instant) -> Option<Duration> {
         let mut entries = self.entries.lock().expect("limiter lock");
+        self.count(&mut entries, ip, user, now)
+    }
+
+    fn count(
+        &self,
+        entries: &mut HashMap<Key, Entry>,
+        ip: IpAddr,
+        user: &str,
+        now: Instant,
+    ) -> Option<Duration> {
         if entries.len() >= MAX_KEYS {
             entries.retain(|_, e| now.duration_since(e.last_failure) < WINDOW);
         }
@@ -98,6 +131,19 @@ impl LoginLimiter {
             }
         }
         longest
+    }
+
+    /// Hands back an attempt [`Self::begin`] counted that was not a guess.
+    pub fn refund(&self, ip: IpAddr, user: &str) {
+        let mut entries = self.entries.lock().expect("limiter lock");
+        for key in [Key::Ip(ip), Key::User(user.to_owned())] {
+            if let Some(e) = entries.get_mut(&key) {
+                e.failures = e.failures.saturating_sub(1);
+                if e.failures < FREE_FAILURES {
+                    e.locked_until = None;
+                }
+            }
+        }
     }
 
     /// A successful login clears the counters of that user and IP.
@@ -164,6 +210,33 @@ mod tests {
             l.check(OTHER_IP, "victim", t0).is_err(),
             "the real lockout survived the flood"
         );
+    }
+
+    #[test]
+    fn parallel_attempts_are_counted_as_they_begin() {
+        let l = std::sync::Arc::new(LoginLimiter::new(Duration::from_secs(30)));
+        let t0 = Instant::now();
+        let admitted: u32 = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..100)
+                .map(|_| {
+                    let l = &l;
+                    s.spawn(move || u32::from(l.begin(IP, "alice", t0).is_ok()))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(
+            admitted, FREE_FAILURES,
+            "only the free attempts are evaluated"
+        );
+        // A refunded attempt (not a guess) gives its place back.
+        let l = LoginLimiter::new(Duration::from_secs(30));
+        for _ in 0..FREE_FAILURES {
+            l.begin(IP, "bob", t0).unwrap();
+        }
+        assert!(l.begin(IP, "bob", t0).is_err());
+        l.refund(IP, "bob");
+        assert!(l.begin(IP, "bob", t0).is_ok());
     }
 
     #[test]

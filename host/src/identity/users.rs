@@ -20,6 +20,10 @@ pub struct User {
     /// The second factor, once enrolled (see `identity::totp`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp: Option<super::totp::TotpState>,
+    /// A generated password that was written to a file: nothing but a password change
+    /// is allowed until the user sets their own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_change_password: bool,
 }
 
 impl User {
@@ -112,6 +116,7 @@ impl Store {
             created_ms: now,
             updated_ms: now,
             totp: None,
+            must_change_password: false,
         };
         let tx = self.db().begin_write()?;
         {
@@ -151,12 +156,18 @@ impl Store {
         Ok(tx.open_table(USERS)?.len()?)
     }
 
-    /// Replaces a user's password.
+    /// Replaces a user's password (which ends any demand to change it).
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), UserError> {
         password::check_policy(password).map_err(UserError::Policy)?;
         let hash = password::hash(password).map_err(UserError::Hash)?;
         self.update_user(name, |u| {
+            if u.must_change_password && password::verify(password, &u.password_hash) {
+                return Err(UserError::Policy(
+                    "must differ from the generated one".to_owned(),
+                ));
+            }
             u.password_hash = hash;
+            u.must_change_password = false;
             Ok(())
         })
         .map(drop)

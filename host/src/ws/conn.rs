@@ -13,7 +13,6 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use berth_protocol::error::{ErrorBody, ErrorCode, close};
 use berth_protocol::frame::{DataFrame, Stream};
-use berth_protocol::role::Role;
 use berth_protocol::wire::{
     ClientMsg, DecodeError, Limits, PROTOCOL_VERSION, Peer, ServerMsg, WelcomeUser, Window,
     decode_client,
@@ -69,7 +68,8 @@ pub enum UpgradeAuth {
 type Inflight = Arc<Mutex<HashMap<String, AbortHandle>>>;
 
 struct Chan {
-    role: Role,
+    /// The least role that may hold it (raised by the handler for protected objects).
+    required: super::outbox::ChannelSink,
     task: AbortHandle,
     /// Where the client's input goes, for kinds that take it.
     input: Option<mpsc::Sender<Input>>,
@@ -91,7 +91,15 @@ struct Conn {
     chans: HashMap<u32, Chan>,
     max_ch: u32,
     inflight: Inflight,
+    /// Request tasks not yet done (answered or cancelled), and a wake-up when one is
+    /// (see [`Conn::settle`]).
+    running: Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>,
 }
+
+/// How long a connection whose credential was revoked waits for the requests already
+/// in flight (authorised before the revocation — among them, often, the very call that
+/// revoked it) to be answered before it closes.
+const SETTLE: Duration = Duration::from_secs(2);
 
 enum Flow {
     Continue,
@@ -127,6 +135,10 @@ pub async fn run(socket: WebSocket, state: Arc<AppState>, peer: SocketAddr, upgr
         chans: HashMap::new(),
         max_ch: 0,
         inflight: Arc::new(Mutex::new(HashMap::new())),
+        running: Arc::new((
+            std::sync::atomic::AtomicUsize::new(0),
+            tokio::sync::Notify::new(),
+        )),
     };
     let ended = conn.read_loop(&mut stream, settings, &dead).await;
     // Whatever ended the loop, nothing of this connection outlives it.
@@ -222,6 +234,16 @@ fn message_len(m: &Message) -> usize {
     }
 }
 
+/// A request task in [`Conn::running`]; counts itself out when it ends.
+struct Running(Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.0.1.notify_waiters();
+    }
+}
+
 /// Counts a connection as open for as long as it lives.
 struct Live(tokio::sync::watch::Sender<usize>);
 
@@ -267,10 +289,28 @@ impl Conn {
         let mut heartbeat =
             tokio::time::interval_at(Instant::now() + settings.heartbeat, settings.heartbeat);
         let mut last_seen = Instant::now();
+        let mut identity = self.state.store.watch_identity();
         loop {
+            let expiry = self.expiry();
             tokio::select! {
                 biased;
                 () = dead.notified() => return Ended::Open,
+                // Before any further frame is read: a revoked or demoted caller loses
+                // what it may no longer hold at once, even while it sends nothing.
+                changed = identity.changed(), if self.auth.is_some() => {
+                    if changed.is_err() {
+                        return Ended::Open;
+                    }
+                    if let Flow::Stop = self.refresh(None).await {
+                        return Ended::Open;
+                    }
+                }
+                // A session that expires ends its connection then, not at the next frame.
+                () = tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now)), if expiry.is_some() => {
+                    if let Flow::Stop = self.refresh(None).await {
+                        return Ended::Open;
+                    }
+                }
                 stopping = shutting_down(&mut shutdown) => {
                     if stopping {
                         self.out.priority(&ServerMsg::Bye {
@@ -364,6 +404,9 @@ impl Conn {
                     Flow::Stop
                 }
                 Ok(f) if f.stream == Stream::Stdin => {
+                    if self.auth.is_some() && matches!(self.refresh(None).await, Flow::Stop) {
+                        return Flow::Stop;
+                    }
                     let data = bytes.slice(berth_protocol::frame::HEADER_LEN..);
                     self.input(f.ch, Input::Data(data)).await
                 }
@@ -407,6 +450,9 @@ impl Conn {
                 }
             }
             ClientMsg::Req { id, method, p } => self.request(id, method, p).await,
+            // Every other frame of an authenticated connection is re-authorised too
+            // (a comparison unless the identity records changed).
+            _ if matches!(self.refresh(None).await, Flow::Stop) => Flow::Stop,
             ClientMsg::Cancel { id } => {
                 let task = self
                     .inflight
@@ -546,10 +592,25 @@ impl Conn {
         Flow::Continue
     }
 
+    /// When the connection's credential expires, if it does.
+    fn expiry(&self) -> Option<Instant> {
+        let (principal, _) = self.auth.as_ref()?;
+        let until_ms = match &principal.via {
+            Via::Session { expires_ms, .. } => Some(*expires_ms),
+            Via::Token { expires_ms, .. } => *expires_ms,
+        }?;
+        // Capped: a far expiry is re-checked then (Instant arithmetic must not overflow).
+        let left = until_ms
+            .saturating_sub(crate::identity::users::now_ms())
+            .min(30 * 86_400_000);
+        Some(Instant::now() + Duration::from_millis(left))
+    }
+
     /// Re-checks the credential when identity records changed (or it expired); closes
-    /// with 4401 when it no longer holds, and closes channels a demoted user may no
-    /// longer hold.
-    async fn refresh(&mut self) -> Flow {
+    /// with 4401 when it no longer holds — after an `err` carrying `id`, the request
+    /// that found out, if one did — and closes channels a demoted user may no longer
+    /// hold.
+    async fn refresh(&mut self, id: Option<String>) -> Flow {
         let Some((principal, secret)) = &self.auth else {
             return Flow::Stop;
         };
@@ -582,19 +643,34 @@ impl Conn {
                 user = principal.user,
                 "credential revoked or expired; closing the connection"
             );
+            // Channels end at once (an open terminal stops taking input now); requests
+            // already in flight get their answers, then the connection closes.
+            let open: Vec<u32> = self.chans.keys().copied().collect();
+            for ch in open {
+                self.end_channel(
+                    ch,
+                    Some(ErrorBody::new(
+                        ErrorCode::Unauthenticated,
+                        "your session or token was revoked or has expired",
+                    )),
+                );
+            }
+            self.settle().await;
             self.fatal(
-                None,
+                id,
                 ErrorCode::Unauthenticated,
                 "your session or token was revoked or has expired",
                 close::UNAUTHENTICATED,
             );
             return Flow::Stop;
         };
-        if fresh.role < principal.role {
+        if fresh.role < principal.role || fresh.must_change_password {
             let lost: Vec<u32> = self
                 .chans
                 .iter()
-                .filter(|(_, c)| !fresh.role.allows(c.role))
+                .filter(|(_, c)| {
+                    !fresh.role.allows(c.required.required()) || fresh.must_change_password
+                })
                 .map(|(ch, _)| *ch)
                 .collect();
             for ch in lost {
@@ -611,6 +687,24 @@ impl Conn {
             a.0 = fresh;
         }
         Flow::Continue
+    }
+
+    /// Waits (at most [`SETTLE`]) until every request in flight has been answered.
+    async fn settle(&self) {
+        let deadline = Instant::now() + SETTLE;
+        let (count, done) = &*self.running;
+        loop {
+            let answered = done.notified();
+            tokio::pin!(answered);
+            answered.as_mut().enable();
+            if count.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                return;
+            }
+            tokio::select! {
+                () = answered => {}
+                () = tokio::time::sleep_until(deadline) => return,
+            }
+        }
     }
 
     /// Stops a channel's producer and tells the client the channel is closed.
@@ -637,7 +731,7 @@ impl Conn {
                 super::registry::bad_field("id", format!("request ids are 1–{MAX_ID_LEN} bytes")),
             );
         }
-        if let Flow::Stop = self.refresh().await {
+        if let Flow::Stop = self.refresh(Some(id.clone())).await {
             return Flow::Stop;
         }
         let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
@@ -662,9 +756,16 @@ impl Conn {
         let call = self.call();
         let out = Arc::clone(&self.out);
         let map = Arc::clone(&self.inflight);
+        self.running
+            .0
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        // Counted down however the task ends (answered, or aborted by a cancel — even
+        // before it first runs, as the future that owns it is dropped then).
+        let done = Running(Arc::clone(&self.running));
         let rid = id.clone();
         // The task is registered before it can finish: it waits for this lock.
         let task = tokio::spawn(async move {
+            let _done = done;
             let registry = Arc::clone(&call.state.registry);
             let result = registry.call(call, &method, p).await;
             // Exactly one answer: whoever removes the id (this task or a cancel) replies.
@@ -707,7 +808,7 @@ impl Conn {
             return Flow::Stop;
         }
         self.max_ch = ch;
-        if let Flow::Stop = self.refresh().await {
+        if let Flow::Stop = self.refresh(None).await {
             return Flow::Stop;
         }
         let closed = |error: ErrorBody| ServerMsg::Close {
@@ -767,6 +868,8 @@ impl Conn {
         let sink = self
             .out
             .open_channel(ch, unit, u64::from(size), cap, input_rx);
+        sink.require(info.role);
+        let required = sink.clone();
         let producer = match registry.open(self.call(), &kind, p, sink) {
             Ok(f) => f,
             Err(error) => {
@@ -793,7 +896,7 @@ impl Conn {
         self.chans.insert(
             ch,
             Chan {
-                role: info.role,
+                required,
                 task: task.abort_handle(),
                 input: input_tx,
             },

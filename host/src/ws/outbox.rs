@@ -229,6 +229,7 @@ impl Outbox {
             ch,
             space,
             input: Arc::new(Mutex::new(input)),
+            required: Arc::new(std::sync::atomic::AtomicU8::new(0)),
         }
     }
 
@@ -408,6 +409,15 @@ pub enum Input {
     Eof,
 }
 
+/// A role from its `as u8` (the order of [`berth_protocol::role::Role`]).
+fn role_of(n: u8) -> berth_protocol::role::Role {
+    use berth_protocol::role::Role;
+    [Role::Viewer, Role::Operator, Role::Admin]
+        .into_iter()
+        .find(|r| *r as u8 >= n)
+        .unwrap_or(Role::Admin)
+}
+
 /// A producer's handle on its channel.
 #[derive(Debug, Clone)]
 pub struct ChannelSink {
@@ -416,11 +426,26 @@ pub struct ChannelSink {
     space: Arc<Notify>,
     /// The client's input, for kinds that take it; the producer takes it once.
     input: Arc<Mutex<Option<tokio::sync::mpsc::Receiver<Input>>>>,
+    /// The least role that may keep this channel open: the catalogue's, raised by the
+    /// handler for a protected object (Berth's own container). The connection reads it
+    /// whenever the caller's identity changes.
+    required: Arc<std::sync::atomic::AtomicU8>,
 }
 
 impl ChannelSink {
     pub fn id(&self) -> u32 {
         self.ch
+    }
+
+    /// Raises the role this channel needs (never lowers it).
+    pub fn require(&self, role: berth_protocol::role::Role) {
+        self.required
+            .fetch_max(role as u8, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// The role this channel needs now.
+    pub fn required(&self) -> berth_protocol::role::Role {
+        role_of(self.required.load(std::sync::atomic::Ordering::Acquire))
     }
 
     /// The client's input (once; `None` for kinds without input).

@@ -78,12 +78,43 @@ fn decode_params<T: serde::de::DeserializeOwned>(p: Value) -> Result<T, ErrorBod
     })
 }
 
-/// The audit target of a call: the first of `name`, `id`, `user` in its params.
+/// The audit target of a call, from its params: the first of `name`, `id`, `user`,
+/// `container`; else the `targets` of a backup (`container web, volume data`) or the
+/// `ids` of a bulk action; with a volume path appended (`data:/etc/app.conf`).
 fn target_of(p: &Value) -> Option<String> {
-    ["name", "id", "user"]
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let named = ["name", "id", "user", "container"]
         .iter()
-        .find_map(|k| p.get(*k).and_then(Value::as_str))
-        .map(|s| s.chars().take(200).collect())
+        .find_map(|k| p.get(*k).and_then(text));
+    let listed = || {
+        let targets: Vec<String> = p
+            .get("targets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                Some(format!(
+                    "{} {}",
+                    t.get("kind")?.as_str()?,
+                    t.get("name")?.as_str()?
+                ))
+            })
+            .collect();
+        let ids: Vec<String> = p
+            .get("ids")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(text).collect())
+            .unwrap_or_default();
+        [targets, ids]
+            .into_iter()
+            .find(|l| !l.is_empty())
+            .map(|l| l.join(", "))
+    };
+    let mut target = named.or_else(listed)?;
+    if let Some(path) = p.get("path").and_then(Value::as_str) {
+        target = format!("{target}:{path}");
+    }
+    Some(target.chars().take(200).collect())
 }
 
 struct MethodEntry {
@@ -221,10 +252,12 @@ impl Registry {
         } else {
             None
         };
-        let result = if call.principal.role.allows(entry.info.role) {
-            (entry.handler)(call.clone(), p).await
-        } else {
+        let result = if !call.principal.role.allows(entry.info.role) {
             Err(forbidden(entry.info.role))
+        } else if call.principal.must_change_password && !PASSWORD_CHANGE_ALLOWS.contains(&method) {
+            Err(password_change_required())
+        } else {
+            (entry.handler)(call.clone(), p).await
         };
         if entry.info.audited {
             let outcome = match &result {
@@ -241,6 +274,8 @@ impl Registry {
                     method: method.to_owned(),
                     target,
                     outcome,
+                    count: None,
+                    detail: None,
                 },
             )
             .await;
@@ -265,8 +300,23 @@ impl Registry {
         if !call.principal.role.allows(entry.info.role) {
             return Err(forbidden(entry.info.role));
         }
+        if call.principal.must_change_password {
+            return Err(password_change_required());
+        }
         (entry.open)(call, p, sink)
     }
+}
+
+/// What a user whose password must be changed may still call.
+const PASSWORD_CHANGE_ALLOWS: &[&str] = &["auth.whoami", "auth.change_password"];
+
+/// The answer to everything else until the generated password is changed.
+pub fn password_change_required() -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::Forbidden,
+        "choose your own password first (auth.change_password): this one was generated",
+    )
+    .with_details(serde_json::json!({ "reason": "password_change_required" }))
 }
 
 pub fn forbidden(need: berth_protocol::role::Role) -> ErrorBody {
@@ -283,16 +333,14 @@ pub fn code_str(code: ErrorCode) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// Writes an audit record off the async threads. A failure to audit is logged, not
-/// returned: the action already happened.
+/// Writes an audit record off the async threads (repeated failures fold into one,
+/// see [`crate::audit::AuditLog`]). A failure to audit is logged, not returned: the
+/// action already happened.
 pub async fn record(state: &Arc<AppState>, rec: AuditRecord) {
-    let st = Arc::clone(state);
-    let method = rec.method.clone();
-    match tokio::task::spawn_blocking(move || st.store.audit_append(&rec)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, method, "cannot write the audit log"),
-        Err(e) => tracing::error!(error = %e, method, "cannot write the audit log"),
-    }
+    state
+        .audit
+        .record(Arc::clone(&state.store), rec, None)
+        .await;
 }
 
 #[cfg(test)]
@@ -304,6 +352,29 @@ mod tests {
         let r = Registry::standard();
         assert_eq!(r.methods.len(), METHODS.len());
         assert_eq!(r.channels.len(), CHANNELS.len());
+    }
+
+    #[test]
+    fn audit_targets_name_what_was_acted_on() {
+        let t = |v: Value| target_of(&v);
+        assert_eq!(t(serde_json::json!({"id": "web"})).as_deref(), Some("web"));
+        assert_eq!(
+            t(
+                serde_json::json!({"targets": [{"kind": "container", "name": "web"},
+                                               {"kind": "volume", "name": "data"}]})
+            )
+            .as_deref(),
+            Some("container web, volume data")
+        );
+        assert_eq!(
+            t(serde_json::json!({"action": "stop", "ids": ["a", "b"]})).as_deref(),
+            Some("a, b")
+        );
+        assert_eq!(
+            t(serde_json::json!({"name": "data", "path": "/etc/x"})).as_deref(),
+            Some("data:/etc/x")
+        );
+        assert_eq!(t(serde_json::json!({})), None);
     }
 
     #[test]

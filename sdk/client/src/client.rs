@@ -228,6 +228,10 @@ impl Client {
             }
             if let Some(inner) = weak.upgrade() {
                 inner.fail_all(&why);
+                // Answer the server's close frame (or end ours): the writer owns the
+                // sink, and a server waits for the answer before it lets go of the
+                // connection.
+                let _ = inner.out.send(Message::Close(None));
             }
             closed.send_replace(Some(why));
         });

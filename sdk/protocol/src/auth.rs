@@ -37,6 +37,9 @@ pub struct LoginResponse {
     pub role: Role,
     /// RFC 3339.
     pub expires_at: String,
+    /// See `Whoami::must_change_password`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_change_password: bool,
 }
 
 /// Every HTTP error body: `{"error":{...}}`.

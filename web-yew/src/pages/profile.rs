@@ -21,7 +21,8 @@ pub fn profile_page() -> Html {
     let flash: Flash = use_state(|| None);
     let enrollment = use_state(|| None::<TotpEnrollment>);
     let recovery = use_state(|| None::<Vec<String>>);
-    let (current, new, code, disable_pw) = (
+    let (current, new, code, disable_pw, enroll_pw) = (
+        use_node_ref(),
         use_node_ref(),
         use_node_ref(),
         use_node_ref(),
@@ -52,11 +53,21 @@ pub fn profile_page() -> Html {
         })
     };
     let onenroll = {
-        let (ws, flash, enrollment) = (ctx.ws.clone(), flash.clone(), enrollment.clone());
-        Callback::from(move |_| {
+        let (ws, flash, enrollment, enroll_pw) = (
+            ctx.ws.clone(),
+            flash.clone(),
+            enrollment.clone(),
+            enroll_pw.clone(),
+        );
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            // Security settings need the password (as a login would).
+            let p = ConfirmPassword {
+                password: value_of(&enroll_pw),
+            };
             let (ws, flash, enrollment) = (ws.clone(), flash.clone(), enrollment.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                match ws.call_m::<AuthTotpEnroll>(Empty {}).await {
+                match ws.call_m::<AuthTotpEnroll>(p).await {
                     Ok(e) => enrollment.set(Some(e)),
                     Err(e) => flash.set(Some(Err(e))),
                 }
@@ -131,8 +142,11 @@ pub fn profile_page() -> Html {
         },
         Load::Ready(_) => match &*enrollment {
             None => html! {
-                <p><span id="totp-state" data-on="false">{ "Off. " }</span>
-                <button type="button" id="totp-enroll" onclick={onenroll}>{ "Set up an authenticator app" }</button></p>
+                <form class="inline-form" id="totp-enroll-form" onsubmit={onenroll}>
+                    <span id="totp-state" data-on="false">{ "Off." }</span>
+                    <input id="totp-enroll-password" ref={enroll_pw} type="password" placeholder="your password" autocomplete="current-password" required=true />
+                    <button type="submit" id="totp-enroll">{ "Set up an authenticator app" }</button>
+                </form>
             },
             Some(e) => html! {
                 <div class="totp-enrol">

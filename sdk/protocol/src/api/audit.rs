@@ -22,6 +22,13 @@ pub struct AuditEntry {
     pub target: Option<String>,
     /// `ok` or an error code.
     pub outcome: String,
+    /// Repeated failures of one kind from one source within a short window are one
+    /// entry with a count (absent: once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// More about what happened: an `exec` session's command, duration and exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Filters shared by `audit.list` and `audit.export`; all optional, combined with AND.
@@ -90,4 +97,4 @@ pub struct AuditExportPage {
 }
 
 /// The CSV header `audit.export` writes.
-pub const CSV_HEADER: &str = "id,time,actor,token,client,method,target,outcome";
+pub const CSV_HEADER: &str = "id,time,actor,token,client,method,target,outcome,count,detail";

@@ -14,6 +14,10 @@ pub struct Whoami {
     pub role: Role,
     pub credential: Credential,
     pub totp_enabled: bool,
+    /// The password was generated (the first admin's): every method but
+    /// `auth.whoami` and `auth.change_password` is refused until it is changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_change_password: bool,
 }
 
 /// What authenticated the connection.
