@@ -167,9 +167,16 @@ pub fn register(r: &mut Registry) {
     r.method(ContainersList, |call, p| async move {
         let (h, d) = host_docker(&call, p.host.as_deref()).await?;
         let list = all_containers(&d, false).await?;
+        let viewer = !call.principal.role.allows(Role::Operator);
         let summaries = list
             .into_iter()
             .map(|c| model::summary(c, h.self_id.as_deref()))
+            .map(|mut s| {
+                if viewer {
+                    crate::docker::redact::redact_labels(s.labels.iter_mut());
+                }
+                s
+            })
             .collect();
         Ok(ContainerList {
             groups: model::group(summaries),
@@ -178,15 +185,18 @@ pub fn register(r: &mut Registry) {
 
     r.method(InspectM, |call, p| async move {
         docker_args::object("id", &p.id)?;
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
+        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
         let i = d
             .inspect_container(&p.id, None)
             .await
             .map_err(|e| docker_err(&e, &format!("container {}", p.id)))?;
+        // Berth's own environment may carry its first admin's password.
+        let own = i.id.is_some() && i.id == h.self_id;
         let mut inspect = serde_json::to_value(i).map_err(|e| crate::ws::registry::internal(&e))?;
-        let redacted = !call.principal.role.allows(Role::Operator);
+        let redacted = !call.principal.role.allows(Role::Operator)
+            || (own && !call.principal.role.allows(Role::Admin));
         if redacted {
-            model::redact_env(&mut inspect);
+            crate::docker::redact::redact_inspect(&mut inspect);
         }
         Ok(ContainerInspect { inspect, redacted })
     });

@@ -15,6 +15,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::containers::host_docker;
 use super::docker_args;
+use crate::audit::AuditRecord;
 use crate::docker::errors::docker_err;
 use crate::docker::stats::Filter;
 use crate::ws::outbox::Input;
@@ -87,6 +88,85 @@ where
     )
 }
 
+/// Berth's own container: its logs and a shell in it are an admin's only (its logs
+/// once held the generated first password; its filesystem holds the installation
+/// key). The channel keeps needing the admin role, so a demotion closes it.
+async fn own_container(
+    call: &crate::ws::registry::Call,
+    h: &crate::docker::hosts::Host,
+    d: &bollard::Docker,
+    id: &str,
+    sink: &crate::ws::outbox::ChannelSink,
+) -> Result<(), ErrorBody> {
+    use berth_protocol::role::Role;
+    if !h.is_self(d, id).await? {
+        return Ok(());
+    }
+    sink.require(Role::Admin);
+    if call.principal.role.allows(Role::Admin) {
+        Ok(())
+    } else {
+        Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            "this is Berth's own container: only an admin may read its logs or run commands in it",
+        ))
+    }
+}
+
+/// An exec session in the audit log: one record when it starts (who, which container,
+/// what command) and one when it ends (how long it ran, its exit code) — written even
+/// when the session is cut off (the channel closed, the connection gone), since this
+/// guard is dropped with the producer.
+struct ExecAudit {
+    state: std::sync::Arc<crate::server::AppState>,
+    rec: AuditRecord,
+    started: std::time::Instant,
+    exit_code: Option<i64>,
+}
+
+impl ExecAudit {
+    fn start(call: &crate::ws::registry::Call, container: &str, cmd: &[String]) -> Self {
+        let mut rec = AuditRecord::new(
+            &call.principal.user,
+            &call.client.ip().to_string(),
+            "exec",
+            Some(container.chars().take(200).collect()),
+            "ok",
+        );
+        rec.token = call.principal.token_name().map(str::to_owned);
+        rec.detail = Some(format!(
+            "started: {}",
+            crate::text::head(&cmd.join(" "), 500)
+        ));
+        let (state, first) = (std::sync::Arc::clone(&call.state), rec.clone());
+        tokio::spawn(async move { crate::ws::registry::record(&state, first).await });
+        Self {
+            state: std::sync::Arc::clone(&call.state),
+            rec,
+            started: std::time::Instant::now(),
+            exit_code: None,
+        }
+    }
+}
+
+impl Drop for ExecAudit {
+    fn drop(&mut self) {
+        let mut rec = self.rec.clone();
+        rec.time_ms = crate::identity::users::now_ms();
+        rec.detail = Some(format!(
+            "ended after {} s{}",
+            self.started.elapsed().as_secs(),
+            self.exit_code
+                .map(|c| format!(", exit code {c}"))
+                .unwrap_or_else(|| ", cut off".to_owned())
+        ));
+        let state = std::sync::Arc::clone(&self.state);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { crate::ws::registry::record(&state, rec).await });
+        }
+    }
+}
+
 pub fn register(r: &mut Registry) {
     r.channel(ContainerStats, |call, p, sink| {
         if p.ids.len() > STATS_IDS_MAX {
@@ -110,7 +190,8 @@ pub fn register(r: &mut Registry) {
     r.channel(ContainerLogs, |call, p, sink| {
         docker_args::object("id", &p.id)?;
         Ok(async move {
-            let (_, d) = host_docker(&call, p.host.as_deref()).await?;
+            let (h, d) = host_docker(&call, p.host.as_deref()).await?;
+            own_container(&call, &h, &d, &p.id, &sink).await?;
             let mut o = LogsOptionsBuilder::default()
                 .follow(p.follow)
                 .stdout(true)
@@ -149,7 +230,8 @@ pub fn register(r: &mut Registry) {
             return Err(crate::ws::registry::internal(&"exec channel without input"));
         };
         Ok(async move {
-            let (_, d) = host_docker(&call, p.host.as_deref()).await?;
+            let (h, d) = host_docker(&call, p.host.as_deref()).await?;
+            own_container(&call, &h, &d, &p.container, &sink).await?;
             let what = format!("container {}", p.container);
             let cmd = if p.cmd.is_empty() {
                 vec!["/bin/sh".to_owned()]
@@ -169,7 +251,7 @@ pub fn register(r: &mut Registry) {
                         attach_stderr: Some(true),
                         tty: Some(p.tty),
                         env: Some(env),
-                        cmd: Some(cmd),
+                        cmd: Some(cmd.clone()),
                         user: p.user.clone(),
                         ..Default::default()
                     },
@@ -177,6 +259,7 @@ pub fn register(r: &mut Registry) {
                 .await
                 .map_err(|e| docker_err(&e, &what))?;
             let exec_id = created.id;
+            let mut audit = ExecAudit::start(&call, &p.container, &cmd);
             let started = d
                 .start_exec(
                     &exec_id,
@@ -244,6 +327,7 @@ pub fn register(r: &mut Registry) {
                 .await
                 .ok()
                 .and_then(|i| i.exit_code);
+            audit.exit_code = code;
             Ok(Some(
                 serde_json::to_value(ExitStatus { exit_code: code }).expect("serialises"),
             ))

@@ -16,6 +16,7 @@ use berth_protocol::api::volumes::{
     Entry, FileChunk, Listing, VolumeInspect, VolumeList, VolumeSummary,
 };
 use berth_protocol::error::{ErrorBody, ErrorCode};
+use berth_protocol::role::Role;
 use bollard::Docker;
 use bollard::container::PathStatResponse;
 use bollard::models::ContainerSummary as DockerSummary;
@@ -29,6 +30,7 @@ use super::containers::{all_containers, host_docker};
 use super::docker_args;
 use crate::docker::errors::docker_err;
 use crate::docker::helper::Helper;
+use crate::docker::hosts::Host;
 use crate::docker::model::container_name;
 use crate::docker::volpath;
 use crate::ws::registry::{Registry, bad_field, internal};
@@ -150,6 +152,39 @@ async fn open_path(
     Ok((helper, parts, stat))
 }
 
+/// Berth's own data volume (when Berth runs in a container with its data directory on
+/// a volume): only an admin may look into it, and its installation key and first
+/// password are served to no one — not as a file, not inside a directory's tar.
+/// `whole`: the request reads everything under `parts` (a directory download).
+async fn guard_own(
+    h: &Host,
+    d: &Docker,
+    role: Role,
+    volume: &str,
+    parts: &[String],
+    whole: bool,
+) -> Result<Role, ErrorBody> {
+    let Some(own) = h.own_volume(d, volume).await? else {
+        return Ok(Role::Operator);
+    };
+    if own.is_secret(parts) || (whole && own.holds_data_dir(parts)) {
+        return Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            format!(
+                "{} would reveal Berth's installation key; it is never served",
+                volpath::display(parts)
+            ),
+        ));
+    }
+    if !role.allows(Role::Admin) {
+        return Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            format!("volume {volume} holds Berth's own data; only an admin may read it"),
+        ));
+    }
+    Ok(Role::Admin)
+}
+
 fn kind_of(t: tar::EntryType) -> &'static str {
     if t.is_dir() {
         "dir"
@@ -193,6 +228,7 @@ fn download_name(volume: &str, parts: &[String], dir: bool) -> String {
 /// resolved again, as it is now; the helper lives as long as the response body.
 pub(crate) async fn download(
     state: &crate::server::AppState,
+    role: Role,
     host: &str,
     volume: &str,
     path: &str,
@@ -202,10 +238,14 @@ pub(crate) async fn download(
     use axum::http::header;
     use axum::response::IntoResponse;
 
-    let d = state.hosts.get(Some(host))?.docker().await?;
+    let h = state.hosts.get(Some(host))?;
+    let d = h.docker().await?;
     let (helper, parts, stat) = open_path(&d, volume, path).await?;
+    // Resolved again as it is now (a link may have been swapped since the ticket).
+    let dir = stat.file_mode & GO_MODE_DIR != 0;
+    guard_own(&h, &d, role, volume, &parts, dir).await?;
     let inner = volpath::in_helper(&parts);
-    if stat.file_mode & GO_MODE_DIR != 0 {
+    if dir {
         let o = DownloadFromContainerOptionsBuilder::default()
             .path(&inner)
             .build();
@@ -280,8 +320,10 @@ pub fn register(r: &mut Registry) {
         // Checked now, so a bad name or path fails here and not in a browser download.
         let (_helper, parts, stat) = open_path(&d, &p.name, &p.path).await?;
         let dir = stat.file_mode & GO_MODE_DIR != 0;
+        let needs = guard_own(&host, &d, call.principal.role, &p.name, &parts, dir).await?;
         call.state.transfers.mint(
             &call.principal.user,
+            needs,
             download_name(&p.name, &parts, dir),
             crate::transfers::Source::VolumePath {
                 host: host.name.clone(),
@@ -360,8 +402,9 @@ pub fn register(r: &mut Registry) {
 
     r.method(VolumeBrowse, |call, p| async move {
         docker_args::object("name", &p.name)?;
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
+        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
         let (helper, parts, stat) = open_path(&d, &p.name, &p.path).await?;
+        guard_own(&h, &d, call.principal.role, &p.name, &parts, false).await?;
         if stat.file_mode & GO_MODE_DIR == 0 {
             return Err(bad_field(
                 "path",
@@ -410,8 +453,9 @@ pub fn register(r: &mut Registry) {
     r.method(VolumeReadFile, |call, p| async move {
         docker_args::object("name", &p.name)?;
         let limit = p.limit.unwrap_or(READ_MAX).min(READ_MAX);
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
+        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
         let (helper, parts, stat) = open_path(&d, &p.name, &p.path).await?;
+        guard_own(&h, &d, call.principal.role, &p.name, &parts, false).await?;
         if stat.file_mode & (GO_MODE_DIR | GO_MODE_SYMLINK) != 0 {
             return Err(bad_field(
                 "path",

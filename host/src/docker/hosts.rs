@@ -33,9 +33,112 @@ pub struct Host {
     pub stats: StatsHub,
     /// The container Berth itself runs in, on this host (protected from stop/remove).
     pub self_id: Option<String>,
+    /// Berth's data directory as Berth sees it (inside its container, if it runs in one).
+    data_dir: std::path::PathBuf,
+    /// The volumes of Berth's own container that hold its data directory, found once.
+    own_data: tokio::sync::OnceCell<Vec<OwnData>>,
+}
+
+/// A volume that holds Berth's data directory (the store, the installation key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnData {
+    pub volume: String,
+    /// Where the data directory is inside the volume (empty: at its root).
+    pub data_dir: Vec<String>,
+}
+
+/// Files of the data directory never served over the API, to anyone.
+pub const NEVER_SERVED: &[&str] = &["secret.key", "initial-admin-password"];
+
+impl OwnData {
+    /// Whether `path` (resolved, inside the volume) is a file never served.
+    pub fn is_secret(&self, path: &[String]) -> bool {
+        path.len() == self.data_dir.len() + 1
+            && path.starts_with(&self.data_dir)
+            && NEVER_SERVED.contains(&path[path.len() - 1].as_str())
+    }
+
+    /// Whether `path` is the data directory or holds it (its tar would carry the key).
+    pub fn holds_data_dir(&self, path: &[String]) -> bool {
+        self.data_dir.starts_with(path)
+    }
+}
+
+/// The mounts of `c` that hold `data_dir`, volumes only (binds are not reachable
+/// through the volume API).
+fn own_data_of(
+    c: &bollard::models::ContainerInspectResponse,
+    data_dir: &std::path::Path,
+) -> Vec<OwnData> {
+    let mut out: Vec<(usize, OwnData)> = Vec::new();
+    for m in c.mounts.iter().flatten() {
+        let (Some(name), Some(dest)) = (&m.name, &m.destination) else {
+            continue;
+        };
+        if m.typ.as_deref() != Some("volume") {
+            continue;
+        }
+        if let Ok(rest) = data_dir.strip_prefix(dest) {
+            let parts = rest
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            out.push((
+                dest.len(),
+                OwnData {
+                    volume: name.clone(),
+                    data_dir: parts,
+                },
+            ));
+        }
+    }
+    out.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
+    out.into_iter().map(|(_, o)| o).collect()
 }
 
 impl Host {
+    /// Whether container `id` (an id, a prefix or a name) is the one Berth runs in.
+    pub async fn is_self(&self, d: &Docker, id: &str) -> Result<bool, ErrorBody> {
+        let Some(me) = &self.self_id else {
+            return Ok(false);
+        };
+        if id == me {
+            return Ok(true);
+        }
+        match d.inspect_container(id, None).await {
+            Ok(c) => Ok(c.id.as_deref() == Some(me.as_str())),
+            Err(e) => Err(super::errors::docker_err(&e, &format!("container {id}"))),
+        }
+    }
+
+    /// The volumes of Berth's own container that hold its data directory (none when
+    /// Berth does not run in a container). Asked of Docker once.
+    pub async fn own_data(&self, d: &Docker) -> Result<&[OwnData], ErrorBody> {
+        let Some(me) = &self.self_id else {
+            return Ok(&[]);
+        };
+        self.own_data
+            .get_or_try_init(|| async {
+                let c = d
+                    .inspect_container(me, None)
+                    .await
+                    .map_err(|e| super::errors::docker_err(&e, "Berth's own container"))?;
+                Ok::<_, ErrorBody>(own_data_of(&c, &self.data_dir))
+            })
+            .await
+            .map(Vec::as_slice)
+    }
+
+    /// The protected volume `name`, if it is one.
+    pub async fn own_volume(&self, d: &Docker, name: &str) -> Result<Option<OwnData>, ErrorBody> {
+        Ok(self
+            .own_data(d)
+            .await?
+            .iter()
+            .find(|o| o.volume == name)
+            .cloned())
+    }
+
     /// A negotiated client, or `unavailable` (retryable) while the daemon is away.
     pub async fn docker(&self) -> Result<Docker, ErrorBody> {
         self.conn.client().await.map_err(|e| ErrorBody::from(&e))
@@ -103,7 +206,9 @@ pub struct Hosts {
 }
 
 impl Hosts {
-    pub fn new(endpoint: Option<Endpoint>) -> Self {
+    /// `data_dir`: Berth's data directory, whose volume (when Berth runs in a container)
+    /// is protected.
+    pub fn new(endpoint: Option<Endpoint>, data_dir: &std::path::Path) -> Self {
         Self {
             local: Arc::new(Host {
                 name: LOCAL.to_owned(),
@@ -111,6 +216,8 @@ impl Hosts {
                 events: EventHub::new(),
                 stats: StatsHub::default(),
                 self_id: super::model::own_container_id(),
+                data_dir: data_dir.to_path_buf(),
+                own_data: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -141,5 +248,36 @@ impl Hosts {
             )
             .with_details(serde_json::json!({ "field": "host" }))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_volume_holding_the_data_directory_is_found_and_its_key_named() {
+        let c: bollard::models::ContainerInspectResponse = serde_json::from_value(serde_json::json!({
+            "Mounts": [
+                {"Type": "volume", "Name": "berth-data", "Destination": "/data"},
+                {"Type": "volume", "Name": "other", "Destination": "/srv"},
+                {"Type": "bind", "Source": "/var/run/docker.sock", "Destination": "/var/run/docker.sock"}
+            ]
+        }))
+        .unwrap();
+        let own = own_data_of(&c, std::path::Path::new("/data/berth"));
+        assert_eq!(
+            own,
+            [OwnData {
+                volume: "berth-data".into(),
+                data_dir: vec!["berth".into()]
+            }]
+        );
+        let p = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert!(own[0].is_secret(&p(&["berth", "secret.key"])));
+        assert!(!own[0].is_secret(&p(&["secret.key"])));
+        assert!(own[0].holds_data_dir(&p(&[])));
+        assert!(own[0].holds_data_dir(&p(&["berth"])));
+        assert!(!own[0].holds_data_dir(&p(&["berth", "backups"])));
     }
 }

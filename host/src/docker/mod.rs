@@ -10,6 +10,7 @@ pub mod events;
 pub mod helper;
 pub mod hosts;
 pub mod model;
+pub mod redact;
 pub mod stats;
 pub mod volpath;
 

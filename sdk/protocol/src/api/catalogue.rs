@@ -133,8 +133,9 @@ methods! {
     AuthSessionsList = "auth.sessions.list" (auth::ListSessions) -> auth::SessionList, Viewer, audited = false;
     /// Ends one of the caller's sessions (admins: anyone's).
     AuthSessionsRevoke = "auth.sessions.revoke" (auth::RevokeSession) -> auth::Revoked, Viewer, audited = true;
-    /// Starts TOTP enrolment: a new secret, active after `auth.totp.confirm`.
-    AuthTotpEnroll = "auth.totp.enroll" (Empty) -> auth::TotpEnrollment, Viewer, audited = true;
+    /// Starts TOTP enrolment (needs the password): a new secret, active after
+    /// `auth.totp.confirm`.
+    AuthTotpEnroll = "auth.totp.enroll" (auth::ConfirmPassword) -> auth::TotpEnrollment, Viewer, audited = true;
     /// Activates the enrolled secret with a current code; returns recovery codes.
     AuthTotpConfirm = "auth.totp.confirm" (auth::TotpCode) -> auth::RecoveryCodes, Viewer, audited = true;
     /// Removes the caller's second factor (needs the password).
@@ -188,7 +189,7 @@ methods! {
     /// Lists a directory inside a volume (read through a never-started helper).
     VolumeBrowse = "volume.browse" (volumes::BrowseVolume) -> volumes::Listing, Operator, audited = false;
     /// Reads part of a file inside a volume.
-    VolumeReadFile = "volume.read_file" (volumes::ReadFile) -> volumes::FileChunk, Operator, audited = false;
+    VolumeReadFile = "volume.read_file" (volumes::ReadFile) -> volumes::FileChunk, Operator, audited = true;
     /// A ticket to download a file (its bytes) or a directory (a tar) from a volume
     /// over HTTP: `GET /api/v1/transfers/{ticket}`.
     VolumeDownloadTicket = "volume.download_ticket" (volumes::DownloadVolumePath) -> transfers::Ticket, Operator, audited = true;
