@@ -13,12 +13,15 @@
 //! - [`http_sink`] is a real HTTP endpoint on loopback that records what notifier
 //!   plugins send and answers with scripted statuses.
 //! - [`plugin_package`] builds third-party plugin packages for the install tests.
+//! - [`jobs`] follows jobs to their end, uploads backup files and makes archives by
+//!   hand (what an attacker would upload).
 //!
 //! Missing prerequisites fail the test with one line saying what to install.
 
 pub mod browser;
 pub mod docker;
 pub mod http_sink;
+pub mod jobs;
 pub mod plugin_package;
 pub mod server;
 pub mod ws;
