@@ -101,8 +101,14 @@ pub async fn copy(d: &Docker, from: &str, to: &str) -> Result<String, ErrorBody>
     let rt = tokio::runtime::Handle::current();
     let (d2, dst) = (d.clone(), dst_helper.id.clone());
     let copied = tokio::task::spawn_blocking(move || {
-        let (pipe_r, pipe_w) = io::pipe()?;
-        let digest = std::thread::spawn(move || digest::digest_tar(pipe_r));
+        let (mut pipe_r, pipe_w) = io::pipe()?;
+        let digest = std::thread::spawn(move || {
+            let d = digest::digest_tar(&mut pipe_r);
+            // The tar's end marker is not the stream's end: the rest is read too, or
+            // the copy writing it would meet a closed pipe.
+            let _ = io::copy(&mut pipe_r, &mut io::sink());
+            d
+        });
         let mut tee = Tee {
             inner: src,
             side: pipe_w,
