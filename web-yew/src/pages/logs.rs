@@ -204,16 +204,23 @@ pub fn logs_view(props: &Props) -> Html {
             }
         });
     }
+    let last_top = use_mut_ref(|| 0.0f64);
     let onscroll = {
         let (scroll, follow, viewport) = (scroll.clone(), follow.clone(), viewport.clone());
         Callback::from(move |_: Event| {
             if let Some(el) = viewport.cast::<web_sys::Element>() {
                 let (top, h) = (f64::from(el.scroll_top()), f64::from(el.client_height()));
                 scroll.set((top, h));
-                // Scrolling up stops following; reaching the bottom resumes it.
+                // Scrolling up stops following; reaching the bottom resumes it. Only a
+                // move *up* counts: a scroll event that lands while a batch of lines
+                // has grown the log but not yet been scrolled to is not the user's.
                 let at_bottom = top + h >= f64::from(el.scroll_height()) - 2.0 * LINE_H;
-                if at_bottom != *follow {
-                    follow.set(at_bottom);
+                let up = top + 1.0 < *last_top.borrow();
+                *last_top.borrow_mut() = top;
+                if at_bottom && !*follow {
+                    follow.set(true);
+                } else if up && !at_bottom && *follow {
+                    follow.set(false);
                 }
             }
         })
