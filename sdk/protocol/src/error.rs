@@ -68,6 +68,68 @@ impl ErrorBody {
         self.details = Some(details);
         self
     }
+
+    /// With typed `details` (one of [`details`]' structs).
+    pub fn with(self, details: &impl Serialize) -> Self {
+        match serde_json::to_value(details) {
+            Ok(v) => self.with_details(v),
+            Err(_) => self,
+        }
+    }
+}
+
+/// The typed `details` of errors, where a detail is part of the contract: clients
+/// read them to point at a form field, list what stands in the way, or ask for an
+/// approval. Each is an object; an error carries at most one.
+pub mod details {
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    /// `bad_request` / `not_found` about one request field.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub struct Field {
+        pub field: String,
+    }
+
+    /// A restore meets `conflicts` things in its way; the message names the first.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub struct Conflicts {
+        pub field: String,
+        pub conflicts: usize,
+    }
+
+    /// Replacing these volumes' contents needs an admin (`forbidden`).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub struct Overwrites {
+        pub field: String,
+        pub overwrites: Vec<String>,
+    }
+
+    /// Host-level settings (or a foreign origin) an admin must approve by key.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub struct NeedsApproval {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub field: Option<String>,
+        pub needs_approval: Vec<String>,
+    }
+
+    /// The containers using a volume or network that cannot be removed.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub struct UsedBy {
+        pub used_by: Vec<String>,
+    }
+
+    /// The plugin a failure is about.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub struct Plugin {
+        pub plugin: String,
+    }
+
+    /// `internal`: the server log has the cause under this id.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub struct Trace {
+        pub trace_id: String,
+    }
 }
 
 /// WebSocket close codes the server uses.
