@@ -7,9 +7,11 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result, ensure};
+
+use crate::outputs::Outputs;
 use sha2::{Digest, Sha256};
 
-/// `name-<16 hex>.ext`; the host recognises this pattern (host/src/ui.rs).
+/// `name-<16 hex>.ext`; the host recognises this pattern (host/server/src/ui.rs).
 fn hashed(stem: &str, ext: &str, bytes: &[u8]) -> String {
     let h = hex::encode(Sha256::digest(bytes));
     format!("{stem}-{}.{ext}", &h[..16])
@@ -33,15 +35,13 @@ pub fn bundle(web: &Path, wasm: &Path, dist: &Path) -> Result<()> {
         .generate(&glue)
         .context("wasm-bindgen")?;
 
-    if dist.exists() {
-        fs::remove_dir_all(dist)?;
-    }
-    let assets = dist.join("assets");
-    fs::create_dir_all(assets.join("licenses"))?;
+    // Only changed bytes are written: the host embeds these files and rebuilds when
+    // one is touched (see outputs.rs).
+    let mut out = Outputs::new(dist)?;
     let mut names: BTreeMap<&str, String> = BTreeMap::new();
     let mut put = |key: &'static str, stem: &str, ext: &str, bytes: &[u8]| -> Result<String> {
         let name = hashed(stem, ext, bytes);
-        fs::write(assets.join(&name), bytes)?;
+        out.write(Path::new("assets").join(&name), bytes)?;
         names.insert(key, name.clone());
         Ok(name)
     };
@@ -84,9 +84,9 @@ pub fn bundle(web: &Path, wasm: &Path, dist: &Path) -> Result<()> {
         &fs::read(vendor.join("addon-fit.js"))?,
     )?;
     for license in ["LICENSE.xterm", "LICENSE.addon-fit", "VERSIONS.txt"] {
-        fs::copy(
-            vendor.join(license),
-            assets.join("licenses").join(format!("{license}.txt")),
+        out.copy(
+            &vendor.join(license),
+            Path::new("assets/licenses").join(format!("{license}.txt")),
         )?;
     }
 
@@ -98,7 +98,8 @@ pub fn bundle(web: &Path, wasm: &Path, dist: &Path) -> Result<()> {
         !index.contains("{{"),
         "index.html has an unknown placeholder"
     );
-    fs::write(dist.join("index.html"), index)?;
+    out.write("index.html", index.as_bytes())?;
+    out.finish()?;
     eprintln!("    ui wasm: {} KiB ({wasm_name})", ui_wasm.len() / 1024);
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! - `bench` — `dist`, then the foundation benchmark (figures for docs/BENCHMARKS.md).
 
 mod assets;
+mod outputs;
 mod steps;
 
 use std::process::ExitCode;

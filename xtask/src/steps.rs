@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, ensure};
 
 use crate::assets;
+use crate::outputs::Outputs;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -109,10 +110,8 @@ pub fn plugins() -> Result<PathBuf> {
     }
     let built = dir.join("target").join("wasm32-wasip2").join("release");
     let dist = plugins_dist();
-    if dist.exists() {
-        std::fs::remove_dir_all(&dist)?;
-    }
-    std::fs::create_dir_all(&dist)?;
+    // Only changed bytes are written (the host embeds these; see outputs.rs).
+    let mut out = Outputs::new(&dist)?;
     for id in plugin_ids()? {
         let file = format!("{}.wasm", id.replace('-', "_"));
         let from = built.join(&file);
@@ -121,17 +120,18 @@ pub fn plugins() -> Result<PathBuf> {
             "plugin {id} was not built at {}",
             from.display()
         );
-        std::fs::copy(&from, dist.join(format!("{id}.wasm")))?;
+        out.copy(&from, format!("{id}.wasm"))?;
         // The manifest travels with the component (the host embeds both).
         let manifest = dir.join(&id).join("plugin.toml");
         if manifest.is_file() {
-            std::fs::copy(&manifest, dist.join(format!("{id}.toml")))?;
+            out.copy(&manifest, format!("{id}.toml"))?;
         }
         eprintln!(
             "    plugin {id}: {} KiB",
             std::fs::metadata(&from)?.len() / 1024
         );
     }
+    out.finish()?;
     Ok(dist)
 }
 
@@ -193,9 +193,9 @@ pub fn test_plugins() -> Result<PathBuf> {
     for id in test_plugin_ids()? {
         build_plugin(&dir, &id, "test plugin")?;
         let file = format!("{}.wasm", id.replace('-', "_"));
-        std::fs::copy(
-            dir.join("target/wasm32-wasip2/release").join(&file),
-            dist.join(format!("{id}.wasm")),
+        crate::outputs::copy_if_changed(
+            &dir.join("target/wasm32-wasip2/release").join(&file),
+            &dist.join(format!("{id}.wasm")),
         )?;
     }
     Ok(dist)
