@@ -21,8 +21,8 @@ use std::process::{Command, Stdio};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use berth::plugins::storage::StorageInstance;
-use berth::plugins::{LoadSource, PluginRuntime};
+use berth_plugins::storage::StorageInstance;
+use berth_plugins::{LoadSource, PluginRuntime};
 use berth_tests::median;
 use berth_tests::server::{Berth, bin, serve_command};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};

@@ -176,7 +176,7 @@ async fn broadcast_server() -> String {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let ts = berth::identity::users::now_ms();
+            let ts = berth_identity::users::now_ms();
             let msg = format!(
                 r#"{{"t":"data","ch":1,"seq":1,"p":{{"cpu_percent":1.0,"ts_ms":{ts},"mem_total":1,"mem_used":1,"load":[0.0,0.0,0.0]}}}}"#
             );
@@ -280,7 +280,7 @@ async fn fan_out(conns: Vec<Lean>) -> Vec<f64> {
             let mut seen = 0;
             while seen < 6 {
                 let t = ws.next().await;
-                let now = berth::identity::users::now_ms() as f64;
+                let now = berth_identity::users::now_ms() as f64;
                 if t.starts_with(br#"{"t":"data""#) {
                     seen += 1;
                     if seen > 1 {

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use berth::backup::crypt::{EncryptWriter, Secret};
+use berth_engine::backup::crypt::{EncryptWriter, Secret};
 use berth_tests::server::berth_command;
 
 fn sealed(data: &[u8], secret: &Secret) -> Vec<u8> {

@@ -86,7 +86,7 @@ async fn ctl_logs_in_calls_watches_and_manages_tokens_users_and_audit() {
         (Some("admin"), Some("token"))
     );
     let info = ok_json(&ctl(c, url, &["call", "system.info"], ""));
-    assert_eq!(info["version"], berth::VERSION);
+    assert_eq!(info["version"], berth_server::VERSION);
     let o = ctl(
         c,
         url,

@@ -38,7 +38,7 @@ async fn starts_and_is_ready_with_store_docker_and_plugin() {
         docker.contains("API 1."),
         "negotiated API version reported: {docker}"
     );
-    let schema = format!("schema v{}", berth::store::SCHEMA_VERSION);
+    let schema = format!("schema v{}", berth_core::store::SCHEMA_VERSION);
     assert!(ready.checks[0].detail.contains(&schema), "{ready:?}");
 
     // The data dir holds the store, the plugin cache (every built-in compiled) and the

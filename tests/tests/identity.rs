@@ -1,12 +1,13 @@
 //! Users at rest: no default password, the first admin, and `berth user` for recovery —
 //! against the real binary and its real store.
 
+use berth_identity::prelude::*;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use berth::identity::password;
-use berth::store::Store;
+use berth_core::store::Store;
+use berth_identity::password;
 use berth_protocol::role::Role;
 use berth_tests::server::{Berth, berth_command, serve_command};
 
@@ -115,7 +116,8 @@ async fn without_a_configured_password_one_is_generated_into_a_private_file_neve
     berth.process.signal(libc::SIGTERM);
     berth.process.wait(Duration::from_secs(5)).expect("stopped");
     {
-        let store = Store::open(&data_dir.join("berth.redb")).unwrap();
+        let store =
+            Store::open(&data_dir.join("berth.redb"), berth_server::server::TABLES).unwrap();
         let admin = store.get_user("admin").unwrap().expect("admin created");
         assert_eq!(admin.role, Role::Admin);
         assert!(password::verify(
@@ -161,7 +163,7 @@ async fn the_configured_first_admin_is_created_and_its_password_never_logged() {
         "the password was logged"
     );
 
-    let store = Store::open(&data_dir.join("berth.redb")).unwrap();
+    let store = Store::open(&data_dir.join("berth.redb"), berth_server::server::TABLES).unwrap();
     assert!(password::verify(
         secret,
         &store.get_user("ops").unwrap().unwrap().password_hash
@@ -205,7 +207,8 @@ async fn user_commands_manage_a_stopped_data_dir() {
 
     // Sessions and tokens bob had: whoever knew the old password may hold them.
     let (session, token) = {
-        let store = Store::open(&data_dir.join("berth.redb")).unwrap();
+        let store =
+            Store::open(&data_dir.join("berth.redb"), berth_server::server::TABLES).unwrap();
         let (session, _) = store.create_session("bob", 60_000, "127.0.0.1").unwrap();
         let (token, _) = store
             .create_token("bob", "ci", Role::Operator, None)
@@ -215,7 +218,8 @@ async fn user_commands_manage_a_stopped_data_dir() {
     let (ok, out, _) = user_cmd(&data_dir, &["passwd", "bob", "--keep-sessions"], None);
     assert!(ok && !out.contains("ended"), "{out}");
     {
-        let store = Store::open(&data_dir.join("berth.redb")).unwrap();
+        let store =
+            Store::open(&data_dir.join("berth.redb"), berth_server::server::TABLES).unwrap();
         assert!(
             store.authenticate(&session).unwrap().is_some(),
             "kept on request"
@@ -233,7 +237,8 @@ async fn user_commands_manage_a_stopped_data_dir() {
         .expect("shown")
         .to_owned();
     {
-        let store = Store::open(&data_dir.join("berth.redb")).unwrap();
+        let store =
+            Store::open(&data_dir.join("berth.redb"), berth_server::server::TABLES).unwrap();
         assert!(
             store.authenticate(&session).unwrap().is_none(),
             "session ended"
@@ -256,7 +261,7 @@ async fn user_commands_manage_a_stopped_data_dir() {
         .collect();
     assert_eq!(names, [("admin", "admin"), ("bob", "operator")]);
 
-    let store = Store::open(&data_dir.join("berth.redb")).unwrap();
+    let store = Store::open(&data_dir.join("berth.redb"), berth_server::server::TABLES).unwrap();
     let bob = store.get_user("bob").unwrap().unwrap();
     assert!(password::verify(&new_password, &bob.password_hash));
     assert!(!password::verify("bob-password-1", &bob.password_hash));

@@ -2,8 +2,8 @@
 //! from the method catalogue, API tokens, user administration, the audit log (filters,
 //! paging, export) and TOTP.
 
-use berth::identity::totp;
 use berth_client::ClientError;
+use berth_identity::totp;
 use berth_protocol::api::Empty;
 use berth_protocol::api::audit::{AuditExport as Export, AuditFilter, AuditQuery, ExportFormat};
 use berth_protocol::api::auth::{ConfirmPassword, TotpCode};
@@ -517,7 +517,7 @@ async fn totp_enrolment_login_with_codes_and_recovery() {
         .unwrap();
     assert!(enrol.uri.starts_with("otpauth://totp/Berth:admin?secret="));
     assert!(enrol.qr_svg.contains("<svg"));
-    let now = || berth::identity::users::now_ms() / 1000;
+    let now = || berth_identity::users::now_ms() / 1000;
     let e = admin
         .call::<AuthTotpConfirm>(TotpCode {
             code: "000000".into(),

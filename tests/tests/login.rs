@@ -1,9 +1,10 @@
 //! `POST /api/v1/auth/login` / `logout` over real HTTP: the session cookie, hashed
 //! sessions, uniform failures, and brute-force lockout that expires.
 
+use berth_identity::prelude::*;
 use std::time::{Duration, Instant};
 
-use berth::store::Store;
+use berth_core::store::Store;
 use berth_protocol::auth::{HttpError, LoginResponse};
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
@@ -92,7 +93,11 @@ async fn login_sets_a_strict_session_cookie_and_logout_revokes_it() {
             .any(|l| l.contains(PASSWORD) || l.contains(&token_b)),
         "secret logged"
     );
-    let store = Store::open(&berth.data_dir.join("berth.redb")).unwrap();
+    let store = Store::open(
+        &berth.data_dir.join("berth.redb"),
+        berth_server::server::TABLES,
+    )
+    .unwrap();
     assert_eq!(
         store.session_for_token(&token_a).unwrap(),
         None,

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use berth::plugins::{ExtraPlugin, Limits, PluginError, PluginRuntime};
+use berth_plugins::{ExtraPlugin, Limits, PluginError, PluginRuntime};
 use berth_protocol::error::ErrorCode;
 
 const LIMITS: Limits = Limits {
@@ -58,7 +58,7 @@ async fn an_endless_loop_is_stopped_at_its_deadline_and_others_keep_working() {
     let spent = started.elapsed();
     let e = spin.unwrap_err();
     assert!(matches!(e, PluginError::Timeout { .. }), "{e}");
-    assert_eq!(e.body().code, ErrorCode::Timeout);
+    assert_eq!(berth_server::errors::plugin(&e).code, ErrorCode::Timeout);
     assert!(e.to_string().contains("1500 ms time limit"), "{e}");
     assert!(
         spent >= LIMITS.call_timeout && spent < LIMITS.call_timeout + Duration::from_secs(2),
@@ -133,7 +133,7 @@ async fn a_memory_bomb_hits_the_cap_and_says_so() {
         e.to_string(),
         "plugin hostile exceeded its 32 MiB memory limit"
     );
-    let body = e.body();
+    let body = berth_server::errors::plugin(&e);
     assert_eq!(body.code, ErrorCode::Unavailable);
     assert_eq!(body.details.unwrap()["plugin"], "hostile");
     run(&rt, "ok").await.unwrap();
@@ -145,7 +145,7 @@ async fn huge_answers_are_cut_before_they_reach_anyone() {
     // A 16 MiB error message (a single huge string lifted out of the guest) reaches
     // users as one short line.
     let e = run(&rt, "huge-error:16").await.unwrap_err();
-    let text = e.body().message;
+    let text = berth_server::errors::plugin(&e).message;
     assert!(text.len() < 2048, "{} bytes passed on", text.len());
     assert!(
         text.starts_with("plugin hostile: EEEE") && text.ends_with("(cut; 16777216 bytes in all)"),
@@ -165,12 +165,12 @@ async fn a_panic_is_reported_and_the_instance_recycled() {
     assert!(e.to_string().starts_with("plugin hostile: "), "{e}");
     assert_eq!(
         rt.call_health("hostile").status,
-        berth::plugins::HealthStatus::Degraded
+        berth_plugins::HealthStatus::Degraded
     );
     run(&rt, "ok").await.unwrap();
     assert_eq!(
         rt.call_health("hostile").status,
-        berth::plugins::HealthStatus::Healthy
+        berth_plugins::HealthStatus::Healthy
     );
 }
 

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use berth::plugins::storage::{Session, StorageInstance};
-use berth::plugins::{PluginError, PluginKind, PluginRuntime};
+use berth_plugins::storage::{Session, StorageInstance};
+use berth_plugins::{PluginError, PluginKind, PluginRuntime};
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{PluginsList, StorageList, StorageTest};
 use berth_protocol::api::plugins::{PluginHealth, PluginKind as Kind, StorageRef};
@@ -160,7 +160,7 @@ async fn read_back(s: &Session, key: &str) -> (u64, String) {
 }
 
 fn code(e: &PluginError) -> ErrorCode {
-    e.body().code
+    berth_server::errors::plugin(e).code
 }
 
 fn partials(dir: &Path) -> usize {
@@ -250,7 +250,7 @@ async fn storage_local_passes_the_conformance_suite() {
     assert_eq!(code(got[1].as_ref().unwrap_err()), ErrorCode::NotFound);
     assert_eq!(code(got[2].as_ref().unwrap_err()), ErrorCode::BadRequest);
     assert_eq!(got[3].as_ref().unwrap().key, "list/k5");
-    let many: Vec<String> = (0..berth::plugins::storage::BATCH_MAX + 5)
+    let many: Vec<String> = (0..berth_plugins::storage::BATCH_MAX + 5)
         .map(|i| format!("list/k{}", 1 + i % 5))
         .collect();
     let got = s.stat_many(&many).await;

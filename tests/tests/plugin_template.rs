@@ -6,9 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use berth::plugins::egress::Pattern;
-use berth::plugins::notifier::{Level, Notification, NotifierInstance};
-use berth::plugins::{ExtraPlugin, Limits, PluginKind, PluginRuntime};
+use berth_plugins::egress::Pattern;
+use berth_plugins::notifier::{Level, Notification, NotifierInstance};
+use berth_plugins::{ExtraPlugin, Limits, PluginKind, PluginRuntime};
 use berth_tests::http_sink::Sink;
 use berth_tests::workspace_root;
 

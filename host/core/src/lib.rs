@@ -1,0 +1,13 @@
+//! Berth's base, below everything else: the store (redb) and its typed tables, the
+//! installation key that seals secrets, the data directory and its lock, the fan-out of
+//! one source to many subscribers, and small helpers (time, text, the allocator).
+//! It knows nothing of Docker, plugins, jobs or the wire.
+
+pub mod alloc;
+pub mod datadir;
+pub mod error;
+pub mod fanout;
+pub mod secrets;
+pub mod store;
+pub mod text;
+pub mod time;

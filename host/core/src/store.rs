@@ -1,0 +1,215 @@
+//! The redb store: one file in the data directory, with a recorded schema version.
+//!
+//! Tables arrive with the features that need them; each addition bumps
+//! [`SCHEMA_VERSION`] and adds a step to [`migrate`]. Migrations run in one write
+//! transaction at open, so a crash mid-migration leaves the previous version intact.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+/// The schema this build writes and understands.
+pub const SCHEMA_VERSION: u64 = 7;
+
+const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+const SCHEMA_KEY: &str = "schema_version";
+/// A random id naming this data directory's Berth to things it leaves outside the
+/// store (helper containers), so a Berth only ever cleans up after itself — several
+/// Berths may share one Docker engine.
+const INSTANCE_KEY: &str = "instance_id";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Redb(#[from] redb::Error),
+    #[error(
+        "store schema version {found} is newer than this Berth understands ({supported}); \
+         upgrade Berth or restore an older data directory"
+    )]
+    TooNew { found: u64, supported: u64 },
+    #[error("store: corrupt record {0}")]
+    Corrupt(String),
+}
+
+// redb has one error type per operation; they all fold into `redb::Error`, and from
+// there into `StoreError` — or into any error that wraps `StoreError` (`From<StoreError>`),
+// so feature modules get `?` on redb calls without writing these impls again.
+#[macro_export]
+macro_rules! from_redb {
+    ($target:ty: $($t:ty),*) => {$(
+        impl From<$t> for $target {
+            fn from(e: $t) -> Self { $crate::store::StoreError::Redb(e.into()).into() }
+        }
+    )*};
+}
+pub use from_redb;
+
+/// Creates a crate's tables when the store opens (redb creates a table the first time
+/// a write transaction opens it; readers then find it).
+pub type Tables = fn(&redb::WriteTransaction) -> Result<(), redb::TableError>;
+
+from_redb!(StoreError:
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// The open store.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+    /// Bumped by every write to users, sessions or tokens. Open connections watch it and
+    /// re-check their credential the moment it moves — so a revocation or a role change
+    /// closes a terminal at once, not at the client's next message — and compare it on
+    /// every message without a store read per message.
+    identity_gen: tokio::sync::watch::Sender<u64>,
+}
+
+impl Store {
+    /// Opens (or creates) the store and brings its schema up to date: `schema` creates
+    /// the tables of the crates above this one (each owns its tables), in the same
+    /// write transaction as the version bump.
+    pub fn open(path: &Path, schema: &[Tables]) -> Result<Self, StoreError> {
+        let db = Database::create(path)?;
+        let store = Self {
+            db,
+            identity_gen: tokio::sync::watch::Sender::new(0),
+        };
+        store.migrate(schema)?;
+        Ok(store)
+    }
+
+    fn migrate(&self, schema: &[Tables]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut meta = tx.open_table(META)?;
+            let found = meta.get(SCHEMA_KEY)?.map(|v| v.value()).unwrap_or(0);
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::TooNew {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            if found < SCHEMA_VERSION {
+                tracing::info!(from = found, to = SCHEMA_VERSION, "migrating store schema");
+                meta.insert(SCHEMA_KEY, SCHEMA_VERSION)?;
+            }
+            // Not a schema step: older builds ignore the key, newer ones add it.
+            if meta.get(INSTANCE_KEY)?.is_none() {
+                let mut b = [0u8; 8];
+                getrandom::fill(&mut b).expect("the OS random source works");
+                meta.insert(INSTANCE_KEY, u64::from_le_bytes(b))?;
+            }
+        }
+        // Steps, in order. 0 → 1: the meta table (above). 1 → 2: users. 2 → 3: sessions.
+        // 3 → 4: API tokens. 4 → 5: the audit log. (User records gained an optional
+        // `totp` field in 5; older records read it as absent.) 5 → 6: plugin instances
+        // and plugin settings.
+        for tables in schema {
+            tables(&tx)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// See the field: changes whenever any identity record changes.
+    pub fn identity_generation(&self) -> u64 {
+        *self.identity_gen.borrow()
+    }
+
+    /// Wakes when an identity record changes (see the field).
+    pub fn watch_identity(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.identity_gen.subscribe()
+    }
+
+    /// This data directory's instance id (see [`INSTANCE_KEY`]), as 16 hex digits.
+    pub fn instance_id(&self) -> Result<String, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        let id = meta.get(INSTANCE_KEY)?.map(|v| v.value()).unwrap_or(0);
+        Ok(format!("{id:016x}"))
+    }
+
+    /// The schema version recorded in the file.
+    pub fn schema_version(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        Ok(meta.get(SCHEMA_KEY)?.map(|v| v.value()).unwrap_or(0))
+    }
+}
+
+/// What the typed tables of the crates above reach the store through. Each crate adds
+/// its records as a trait with default methods over this one (`UsersTable`,
+/// `JobsTable`, …), implemented for [`Store`]: one store, tables owned by the crate that
+/// owns the concept.
+pub trait StoreAccess {
+    /// The database.
+    fn db(&self) -> &Database;
+    /// Called after committing a change to users, sessions or tokens.
+    fn identity_changed(&self);
+}
+
+impl StoreAccess for Store {
+    fn db(&self) -> &Database {
+        &self.db
+    }
+
+    fn identity_changed(&self) {
+        self.identity_gen.send_modify(|g| *g += 1);
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // redb flushes and marks the file clean when `Database` drops, right after this.
+        tracing::info!("store closed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_the_schema_version_and_reopens() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("berth.redb");
+        assert_eq!(
+            Store::open(&path, &[]).unwrap().schema_version().unwrap(),
+            SCHEMA_VERSION
+        );
+        assert_eq!(
+            Store::open(&path, &[]).unwrap().schema_version().unwrap(),
+            SCHEMA_VERSION
+        );
+    }
+
+    #[test]
+    fn the_instance_id_is_random_per_store_and_stable_across_reopens() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a.redb"), tmp.path().join("b.redb"));
+        let id = Store::open(&a, &[]).unwrap().instance_id().unwrap();
+        assert_eq!(id.len(), 16);
+        assert_eq!(Store::open(&a, &[]).unwrap().instance_id().unwrap(), id);
+        assert_ne!(Store::open(&b, &[]).unwrap().instance_id().unwrap(), id);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("berth.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.open_table(META)
+                .unwrap()
+                .insert(SCHEMA_KEY, SCHEMA_VERSION + 1)
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        let err = Store::open(&path, &[]).unwrap_err();
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+    }
+}

@@ -1,0 +1,255 @@
+//! The crash journal: before a backup stops or pauses a container, it writes that down;
+//! after starting or unpausing it again, it crosses it out. At start, Berth undoes
+//! whatever is still written down — so a `kill -9` in the middle of a backup leaves no
+//! container down that was running before.
+
+use crate::EngineError;
+use berth_protocol::api::jobs::LogLevel;
+use bollard::Docker;
+use bollard::query_parameters::StopContainerOptionsBuilder;
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::error::docker_err;
+use crate::jobs::JobCtx;
+use berth_core::store::{Store, StoreError};
+
+pub(crate) const JOURNAL: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("backup_journal");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Held {
+    Stopped,
+    Paused,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub container: String,
+    pub name: String,
+    pub held: Held,
+    pub job: String,
+    pub since_ms: u64,
+}
+
+pub trait JournalTable: berth_core::store::StoreAccess {
+    fn journal_put(&self, e: &JournalEntry) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(e).expect("journal entries serialise");
+        let tx = self.db().begin_write()?;
+        tx.open_table(JOURNAL)?
+            .insert(e.container.as_str(), bytes.as_slice())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn journal_remove(&self, container: &str) -> Result<(), StoreError> {
+        let tx = self.db().begin_write()?;
+        tx.open_table(JOURNAL)?.remove(container)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
+        let tx = self.db().begin_read()?;
+        let t = tx.open_table(JOURNAL)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push(
+                serde_json::from_slice(v.value())
+                    .map_err(|e| StoreError::Corrupt(format!("journal {}: {e}", k.value())))?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+impl JournalTable for Store {}
+
+/// A container the backup needs held still.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub id: String,
+    pub name: String,
+    pub running: bool,
+    pub paused: bool,
+}
+
+/// Containers a job holds stopped or paused; [`Holding::release`] gives them back.
+#[derive(Debug)]
+pub struct Holding {
+    docker: Docker,
+    held: Vec<JournalEntry>,
+}
+
+fn store_err(e: StoreError) -> EngineError {
+    EngineError::internal(&e)
+}
+
+/// Stops (or pauses) the running containers among `subjects`, in order, writing each
+/// to the journal first. On failure, what was already held is released.
+pub async fn hold(
+    d: &Docker,
+    store: &Store,
+    ctx: &JobCtx,
+    subjects: &[Subject],
+    how: Held,
+) -> Result<Holding, EngineError> {
+    let mut h = Holding {
+        docker: d.clone(),
+        held: Vec::new(),
+    };
+    for s in subjects {
+        // Only what runs is touched: a stopped container stays stopped, and a paused
+        // one is already still.
+        if !s.running || s.paused {
+            continue;
+        }
+        let entry = JournalEntry {
+            container: s.id.clone(),
+            name: s.name.clone(),
+            held: how,
+            job: ctx.id.clone(),
+            since_ms: berth_core::time::now_ms(),
+        };
+        if let Err(e) = store.journal_put(&entry).map_err(store_err) {
+            h.release(ctx).await;
+            return Err(e);
+        }
+        let what = format!("container {}", s.name);
+        let done = match how {
+            Held::Stopped => {
+                ctx.phase(&format!("stopping {}", s.name));
+                d.stop_container(&s.id, Some(StopContainerOptionsBuilder::default().build()))
+                    .await
+            }
+            Held::Paused => {
+                ctx.phase(&format!("pausing {}", s.name));
+                d.pause_container(&s.id).await
+            }
+        };
+        h.held.push(entry);
+        if let Err(e) = done {
+            let err = docker_err(&e, &what);
+            h.release(ctx).await;
+            return Err(err);
+        }
+        ctx.log(
+            LogLevel::Info,
+            format!(
+                "{} {}",
+                match how {
+                    Held::Stopped => "stopped",
+                    Held::Paused => "paused",
+                },
+                s.name
+            ),
+        );
+    }
+    Ok(h)
+}
+
+impl Holding {
+    /// Starts (or unpauses) every held container, in the reverse order of holding,
+    /// and crosses each out of the journal once it runs. One that cannot be started
+    /// stays in the journal, so it is tried again (before the next job, and at start).
+    pub async fn release(mut self, ctx: &JobCtx) {
+        while let Some(e) = self.held.pop() {
+            ctx.phase(&format!("starting {}", e.name));
+            let undone = undo(&self.docker, &e).await;
+            match &undone {
+                Ok(()) => ctx.log(LogLevel::Info, format!("{} runs again", e.name)),
+                Err(err) => ctx.log(
+                    LogLevel::Error,
+                    format!(
+                        "could not start {} again: {err}; Berth will keep trying",
+                        e.name
+                    ),
+                ),
+            }
+            if settled(&undone)
+                && let Err(err) = ctx_store(ctx).journal_remove(&e.container)
+            {
+                tracing::error!(container = e.name, error = %err, "cannot update the journal");
+            }
+        }
+    }
+}
+
+fn ctx_store(ctx: &JobCtx) -> &Store {
+    &ctx.app().store
+}
+
+async fn undo(d: &Docker, e: &JournalEntry) -> Result<(), bollard::errors::Error> {
+    let r = match e.held {
+        Held::Stopped => d.start_container(&e.container, None).await,
+        Held::Paused => d.unpause_container(&e.container).await,
+    };
+    match r {
+        Ok(()) => Ok(()),
+        // Already running (started by hand meanwhile): nothing to undo.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 304, ..
+        }) => Ok(()),
+        // Unpausing a container that is not paused (unpaused by hand meanwhile).
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            message,
+        }) if e.held == Held::Paused && message.contains("not paused") => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// Whether a journal entry is done with: its container runs again, or is gone (removed
+/// by someone meanwhile). Any other failure — the daemon away, a start refused (a port
+/// taken for now) — keeps the entry, to be tried again.
+fn settled(undone: &Result<(), bollard::errors::Error>) -> bool {
+    matches!(
+        undone,
+        Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            })
+    )
+}
+
+/// Starts again whatever the journal still holds — left stopped or paused by a backup
+/// that never finished (at start), or by one job that ended without releasing (`job`,
+/// after a panic). Entries whose container cannot be started yet stay for the next
+/// attempt. Returns how many entries were tried.
+pub async fn reconcile(d: &Docker, store: &Store, job: Option<&str>) -> Result<usize, StoreError> {
+    let entries: Vec<JournalEntry> = store
+        .journal()?
+        .into_iter()
+        .filter(|e| job.is_none_or(|j| e.job == j))
+        .collect();
+    for e in &entries {
+        let undone = undo(d, e).await;
+        match &undone {
+            Ok(()) => tracing::warn!(
+                container = e.name,
+                job = e.job,
+                "started again a container an interrupted backup had {}",
+                match e.held {
+                    Held::Stopped => "stopped",
+                    Held::Paused => "paused",
+                }
+            ),
+            Err(err) if settled(&undone) => tracing::warn!(
+                container = e.name,
+                error = %err,
+                "a container an interrupted backup held is gone"
+            ),
+            Err(err) => tracing::error!(
+                container = e.name,
+                error = %err,
+                "cannot start a container an interrupted backup held; will retry"
+            ),
+        }
+        if settled(&undone) {
+            store.journal_remove(&e.container)?;
+        }
+    }
+    Ok(entries.len())
+}

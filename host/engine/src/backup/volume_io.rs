@@ -1,0 +1,136 @@
+//! Writing a volume's contents through a helper container: a backed-up volume tar
+//! streamed in ([`fill`]), and one volume copied into another with the copy proven by
+//! reading it back ([`copy`], what a restore uses to keep a volume's old contents aside
+//! until the new ones are verified).
+
+use crate::EngineError;
+use std::io::{self, Read, Write};
+
+use bollard::Docker;
+use bollard::query_parameters::UploadToContainerOptionsBuilder;
+use bytes::Bytes;
+
+use super::archive::{ChanWriter, Tap};
+use super::{digest, rebase, volume_reader};
+use berth_docker::helper::Helper;
+use berth_docker::volpath::MOUNT_NAME;
+
+/// Streams a volume tar (as Docker's archive API gives them) into a read-write helper:
+/// rebased under the helper's mount directory and extracted at the helper's root, so
+/// symlinks whose targets climb above the volume restore too (see [`rebase`]). When
+/// `expect` is given, the bytes read must have that SHA-256; otherwise Docker is told
+/// the upload failed before it ends, so a damaged tar is never taken as complete.
+/// Blocking: runs on the caller's blocking thread, with `rt` for the upload.
+pub fn fill(
+    rt: &tokio::runtime::Handle,
+    d: &Docker,
+    helper: &str,
+    r: &mut dyn Read,
+    expect: Option<&str>,
+) -> io::Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, io::Error>>(8);
+    let (d, helper) = (d.clone(), helper.to_owned());
+    let up = rt.spawn(async move {
+        let body =
+            bollard::body_try_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+        d.upload_to_container(
+            &helper,
+            Some(UploadToContainerOptionsBuilder::default().path("/").build()),
+            body,
+        )
+        .await
+    });
+    let mut tap = Tap::new(r, None);
+    let written = rebase::rebase(&mut tap, ChanWriter(tx.clone()), MOUNT_NAME).and_then(|()| {
+        // Whatever follows the tar's end (nothing, or padding) is part of what the
+        // checksum covers.
+        io::copy(&mut tap, &mut io::sink()).map(drop)
+    });
+    let failure = match written {
+        Err(e) => Some(e),
+        Ok(()) if expect.is_some_and(|x| tap.hex() != x) => Some(super::archive::damaged(
+            "a volume does not match its checksum".to_owned(),
+        )),
+        Ok(()) => None,
+    };
+    if let Some(e) = failure {
+        let _ = tx.blocking_send(Err(io::Error::other("refused")));
+        drop(tx);
+        let _ = rt.block_on(up);
+        return Err(e);
+    }
+    drop(tx);
+    rt.block_on(up)
+        .map_err(io::Error::other)?
+        .map_err(|e| io::Error::other(format!("Docker refused the volume's contents: {e}")))
+}
+
+/// Everything read is also written to `side` (the digest's thread).
+struct Tee<R, W> {
+    inner: R,
+    side: W,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.side.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// The content digest of a volume as it reads now.
+pub async fn digest_of(d: &Docker, volume: &str) -> Result<digest::ContentDigest, EngineError> {
+    let h = Helper::for_volume(d, volume).await?;
+    let src = volume_reader(d, &h.id);
+    let got = tokio::task::spawn_blocking(move || digest::digest_tar(src))
+        .await
+        .map_err(|e| EngineError::internal(&e))?
+        .map_err(|e| super::io_body(&e));
+    h.remove().await;
+    got
+}
+
+/// Copies volume `from` into the empty volume `to`, then reads `to` back: returns the
+/// content digest both have, or fails if the copy differs.
+pub async fn copy(d: &Docker, from: &str, to: &str) -> Result<String, EngineError> {
+    let src_helper = Helper::for_volume(d, from).await?;
+    let dst_helper = Helper::for_volume_rw(d, to).await?;
+    let src = volume_reader(d, &src_helper.id);
+    let rt = tokio::runtime::Handle::current();
+    let (d2, dst) = (d.clone(), dst_helper.id.clone());
+    let copied = tokio::task::spawn_blocking(move || {
+        let (mut pipe_r, pipe_w) = io::pipe()?;
+        let digest = std::thread::spawn(move || {
+            let d = digest::digest_tar(&mut pipe_r);
+            // The tar's end marker is not the stream's end: the rest is read too, or
+            // the copy writing it would meet a closed pipe.
+            let _ = io::copy(&mut pipe_r, &mut io::sink());
+            d
+        });
+        let mut tee = Tee {
+            inner: src,
+            side: pipe_w,
+        };
+        let filled = fill(&rt, &d2, &dst, &mut tee, None);
+        drop(tee);
+        let digest = digest
+            .join()
+            .map_err(|_| io::Error::other("the digest thread panicked"))?;
+        filled?;
+        digest
+    })
+    .await
+    .map_err(|e| EngineError::internal(&e))?
+    .map_err(|e| super::io_body(&e));
+    src_helper.remove().await;
+    dst_helper.remove().await;
+    let copied = copied?;
+    let landed = digest_of(d, to).await?;
+    if landed.hex != copied.hex {
+        return Err(EngineError::internal(&format!(
+            "volume {to} reads back differently from {from} after the copy"
+        )));
+    }
+    Ok(copied.hex)
+}

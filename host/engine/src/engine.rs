@@ -1,0 +1,24 @@
+//! The engine's handle on what it works with, passed explicitly instead of the server's
+//! state: the store, the Docker hosts, the plugins and their instances, the installation
+//! key, and the job queue's live side.
+
+use std::sync::Arc;
+
+use berth_core::secrets::SecretKey;
+use berth_core::store::Store;
+use berth_docker::hosts::Hosts;
+use berth_plugins::{PluginRuntime, PluginServices};
+
+use crate::jobs::Jobs;
+
+/// Everything a job reaches.
+#[derive(Debug)]
+pub struct Engine {
+    pub store: Arc<Store>,
+    pub hosts: Arc<Hosts>,
+    pub plugins: Arc<PluginRuntime>,
+    /// The configured storages and notifiers.
+    pub services: Arc<PluginServices>,
+    pub secret_key: Arc<SecretKey>,
+    pub jobs: Arc<Jobs>,
+}

@@ -1,0 +1,596 @@
+//! The job queue: backups, restores and verifications, persisted in the store and run
+//! oldest first by one runner task — one at a time by default (one job touching Docker
+//! and the storage at once keeps a host responsive and makes "stop, read, start"
+//! windows short and ordered), up to `job_concurrency` at once when configured; jobs
+//! running together never hold the same container or volume (`locks`).
+//!
+//! A job is written to the `jobs` table before it is acknowledged, so a queued job
+//! survives a restart; a job that was running when Berth stopped is marked `failed`
+//! at the next start (its side effects are undone by the backup journal, see
+//! `backup::journal`). Progress goes to `job.progress` subscribers as it happens and
+//! to the store only on state changes (a byte counter is not worth a disk write).
+
+pub mod locks;
+pub mod progress;
+
+use crate::EngineError;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use berth_protocol::api::jobs::{
+    JobInfo, JobKind, JobLogLine, JobProgress, JobState, JobsQuery, LogLevel,
+};
+use futures_util::FutureExt;
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::Engine;
+use berth_core::fanout::{Fanout, Sink};
+use berth_core::store::{Store, StoreError};
+use berth_core::time::now_ms;
+
+pub use progress::JobCtx;
+
+pub(crate) const JOBS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("jobs");
+
+/// A job's log keeps its first lines and its last ones.
+pub const LOG_MAX: usize = 1_000;
+/// Finished jobs kept in the table.
+pub const HISTORY_MAX: usize = 2_000;
+
+/// What a job does, with everything it needs to run after a restart. Passphrases are
+/// sealed with the installation key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case")]
+pub enum JobSpec {
+    Backup(crate::backup::BackupSpec),
+    Restore(crate::backup::RestoreSpec),
+    Verify(crate::backup::VerifySpec),
+    Rescan(crate::backup::RescanSpec),
+}
+
+impl JobSpec {
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Self::Backup(_) => JobKind::Backup,
+            Self::Restore(_) => JobKind::Restore,
+            Self::Verify(_) => JobKind::Verify,
+            Self::Rescan(_) => JobKind::Rescan,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub info: JobInfo,
+    pub spec: JobSpec,
+    pub log: Vec<JobLogLine>,
+}
+
+fn corrupt(id: &str, e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(format!("job {id}: {e}"))
+}
+
+pub trait JobsTable: berth_core::store::StoreAccess {
+    fn put_job(&self, rec: &JobRecord) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(rec).expect("jobs serialise");
+        let tx = self.db().begin_write()?;
+        tx.open_table(JOBS)?
+            .insert(rec.info.id.as_str(), bytes.as_slice())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        let tx = self.db().begin_read()?;
+        let t = tx.open_table(JOBS)?;
+        t.get(id)?
+            .map(|v| serde_json::from_slice(v.value()).map_err(|e| corrupt(id, e)))
+            .transpose()
+    }
+
+    /// Read-modify-write of one job in one transaction; `None` when it does not exist.
+    fn update_job(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut JobRecord),
+    ) -> Result<Option<JobRecord>, StoreError> {
+        let tx = self.db().begin_write()?;
+        let rec = {
+            let mut t = tx.open_table(JOBS)?;
+            let Some(mut rec) = t
+                .get(id)?
+                .map(|v| serde_json::from_slice::<JobRecord>(v.value()).map_err(|e| corrupt(id, e)))
+                .transpose()?
+            else {
+                return Ok(None);
+            };
+            f(&mut rec);
+            let bytes = serde_json::to_vec(&rec).expect("jobs serialise");
+            t.insert(id, bytes.as_slice())?;
+            rec
+        };
+        tx.commit()?;
+        Ok(Some(rec))
+    }
+
+    /// Every job, oldest first (ids sort by creation time).
+    fn jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        let tx = self.db().begin_read()?;
+        let t = tx.open_table(JOBS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push(serde_json::from_slice(v.value()).map_err(|e| corrupt(k.value(), e))?);
+        }
+        Ok(out)
+    }
+
+    /// Forgets the oldest finished jobs beyond `keep`.
+    fn trim_jobs(&self, keep: usize) -> Result<usize, StoreError> {
+        let finished: Vec<String> = self
+            .jobs()?
+            .into_iter()
+            .filter(|j| j.info.progress.state.is_terminal())
+            .map(|j| j.info.id)
+            .collect();
+        let excess = finished.len().saturating_sub(keep);
+        if excess == 0 {
+            return Ok(0);
+        }
+        let tx = self.db().begin_write()?;
+        {
+            let mut t = tx.open_table(JOBS)?;
+            for id in &finished[..excess] {
+                t.remove(id.as_str())?;
+            }
+        }
+        tx.commit()?;
+        Ok(excess)
+    }
+}
+
+impl JobsTable for Store {}
+
+/// A new id that sorts by creation time: `j-<ms>-<random>`.
+///
+/// The millisecond part is strictly increasing within the process: the queue runs
+/// jobs in id order, and two jobs enqueued in the same millisecond would otherwise
+/// be ordered by their random suffix — one request's targets could run out of order.
+pub fn new_id(prefix: &str) -> String {
+    let mut r = [0u8; 4];
+    let _ = getrandom::fill(&mut r);
+    format!(
+        "{prefix}-{:013}-{}",
+        next_id_ms(),
+        data_encoding::HEXLOWER.encode(&r)
+    )
+}
+
+/// `now_ms()`, bumped past the last value handed out when the clock has not moved on.
+fn next_id_ms() -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = now_ms();
+    let prev = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or_else(|last| last);
+    now.max(prev + 1)
+}
+
+fn store_err(e: StoreError) -> EngineError {
+    EngineError::internal(&e)
+}
+
+/// The queue's live side: the running job's cancel token, progress subscribers, and
+/// the runner's wake-up.
+#[derive(Debug, Default)]
+pub struct Jobs {
+    pub(crate) progress: Fanout<Option<String>>,
+    wake: Notify,
+    /// Running jobs and their cancel tokens.
+    running: Mutex<HashMap<String, CancellationToken>>,
+    /// The Docker objects running jobs hold.
+    pub locks: Arc<locks::Locks>,
+    /// The latest progress of jobs not yet finished (what a new subscriber sees first).
+    pub(crate) live: Mutex<HashMap<String, JobProgress>>,
+}
+
+impl Jobs {
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobProgress>> {
+        self.live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Subscribes `sink` to the progress of job `job` (or of all jobs): first the
+    /// current progress of the running ones, then every change.
+    pub fn subscribe(&self, sink: Sink, job: Option<String>) {
+        // Under the lock `publish` takes, so no change falls between the two.
+        let live = self.live();
+        for p in live
+            .values()
+            .filter(|p| job.as_ref().is_none_or(|j| *j == p.job))
+        {
+            let json: Arc<str> = serde_json::to_string(p)
+                .expect("progress serialises")
+                .into();
+            let _ = sink.replace_keyed(&p.job.as_str().into(), json);
+        }
+        self.progress.join_with(sink, job);
+    }
+
+    /// Pushes `p` to the subscribers of its job (and of all jobs).
+    pub fn publish(&self, p: &JobProgress) {
+        let json: Arc<str> = serde_json::to_string(p)
+            .expect("progress serialises")
+            .into();
+        let key: Arc<str> = p.job.as_str().into();
+        // The live map and the delivery change under one lock, so a subscriber that
+        // joins (under the same lock) never sees an older value after a newer one.
+        let mut live = self.live();
+        if p.state.is_terminal() {
+            live.remove(&p.job);
+        } else {
+            live.insert(p.job.clone(), p.clone());
+        }
+        self.progress.deliver(|sink, filter| match filter {
+            Some(j) if *j != p.job => Ok(()),
+            _ => sink.replace_keyed(&key, Arc::clone(&json)),
+        });
+    }
+
+    /// Writes a new job and wakes the runner.
+    pub fn enqueue(
+        &self,
+        store: &Store,
+        spec: JobSpec,
+        title: String,
+        actor: String,
+    ) -> Result<String, EngineError> {
+        let id = new_id("j");
+        let progress = JobProgress {
+            job: id.clone(),
+            state: JobState::Queued,
+            phase: "queued".into(),
+            bytes_done: 0,
+            bytes_total: 0,
+            items_done: 0,
+            items_total: 0,
+            rate_bps: 0,
+            eta_s: None,
+            message: String::new(),
+        };
+        let rec = JobRecord {
+            info: JobInfo {
+                id: id.clone(),
+                kind: spec.kind(),
+                title,
+                actor,
+                progress: progress.clone(),
+                created_ms: now_ms(),
+                started_ms: None,
+                finished_ms: None,
+                error_code: None,
+                backup: None,
+            },
+            spec,
+            log: Vec::new(),
+        };
+        store.put_job(&rec).map_err(store_err)?;
+        self.publish(&progress);
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Jobs newest first, filtered.
+    pub fn list(&self, store: &Store, q: &JobsQuery) -> Result<Vec<JobInfo>, EngineError> {
+        let limit = q.limit.unwrap_or(200).clamp(1, 1_000) as usize;
+        let live = self.live().clone();
+        Ok(store
+            .jobs()
+            .map_err(store_err)?
+            .into_iter()
+            .rev()
+            .map(|r| with_live(r.info, &live))
+            .filter(|j| q.states.is_empty() || q.states.contains(&j.progress.state))
+            .take(limit)
+            .collect())
+    }
+
+    pub fn get(&self, store: &Store, id: &str) -> Result<JobRecord, EngineError> {
+        let mut rec = store
+            .job(id)
+            .map_err(store_err)?
+            .ok_or_else(|| EngineError::not_found(format!("no job {id}")))?;
+        rec.info = with_live(rec.info, &self.live());
+        Ok(rec)
+    }
+
+    /// Cancels a queued job at once; asks a running one to stop (it undoes what it did
+    /// and ends `cancelled`). Finished jobs are left as they are (`conflict`).
+    pub fn cancel(&self, store: &Store, id: &str) -> Result<JobInfo, EngineError> {
+        if let Some(token) = self.running().get(id) {
+            token.cancel();
+            return self.get(store, id).map(|r| r.info);
+        }
+        let mut refused = None;
+        let rec = store
+            .update_job(id, |rec| {
+                let p = &mut rec.info.progress;
+                if p.state.is_terminal() {
+                    refused = Some(p.state);
+                    return;
+                }
+                p.state = JobState::Cancelled;
+                p.phase = "cancelled".into();
+                p.message = "cancelled before it started".into();
+                rec.info.finished_ms = Some(now_ms());
+            })
+            .map_err(store_err)?
+            .ok_or_else(|| EngineError::not_found(format!("no job {id}")))?;
+        if let Some(state) = refused {
+            return Err(EngineError::conflict(format!(
+                "job {id} has already ended ({})",
+                state.as_str()
+            )));
+        }
+        self.publish(&rec.info.progress);
+        Ok(rec.info)
+    }
+
+    /// Whether a job not yet ended reads or writes backup `id`.
+    pub fn uses_backup(&self, store: &Store, id: &str) -> Result<bool, EngineError> {
+        Ok(store.jobs().map_err(store_err)?.iter().any(|j| {
+            !j.info.progress.state.is_terminal()
+                && (j.info.backup.as_deref() == Some(id)
+                    || match &j.spec {
+                        JobSpec::Restore(r) => r.request.id == id,
+                        JobSpec::Verify(v) => v.backup == id,
+                        JobSpec::Backup(_) | JobSpec::Rescan(_) => false,
+                    })
+        }))
+    }
+
+    /// Marks jobs that were running when Berth stopped as failed. Queued jobs stay
+    /// queued and run.
+    pub fn reconcile(&self, store: &Store) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for rec in store.jobs()? {
+            let s = rec.info.progress.state;
+            if s.is_terminal() || s == JobState::Queued {
+                continue;
+            }
+            n += 1;
+            store.update_job(&rec.info.id, |r| {
+                r.info.progress.state = JobState::Failed;
+                r.info.progress.message =
+                    "interrupted: Berth stopped while the job ran; what it had stopped was started again and nothing partial was kept".into();
+                r.info.error_code = Some("internal".into());
+                r.info.finished_ms = Some(now_ms());
+                r.log.push(JobLogLine {
+                    time_ms: now_ms(),
+                    level: LogLevel::Error,
+                    message: r.info.progress.message.clone(),
+                });
+            })?;
+        }
+        Ok(n)
+    }
+}
+
+fn with_live(mut info: JobInfo, live: &HashMap<String, JobProgress>) -> JobInfo {
+    if let Some(p) = live.get(&info.id) {
+        info.progress = p.clone();
+    }
+    info
+}
+
+/// The runner: starts the oldest queued jobs while fewer than `limit` run, sleeps
+/// while the queue is empty or full. Holds the state weakly so shutdown is not held up.
+pub async fn runner(state: Weak<Engine>, limit: usize) {
+    let Some(jobs) = state.upgrade().map(|s| Arc::clone(&s.jobs)) else {
+        return;
+    };
+    // Undo what interrupted backups left (containers held, partial objects) before
+    // the queue runs again — here rather than before listening, so a slow or absent
+    // Docker daemon does not hold up the start.
+    if let Some(st) = state.upgrade() {
+        crate::backup::reconcile(&st).await;
+    }
+    loop {
+        let Some(st) = state.upgrade() else { return };
+        let busy = jobs.running().len();
+        let next = if busy >= limit {
+            None
+        } else {
+            match st.store.jobs() {
+                Ok(all) => {
+                    let running = jobs.running();
+                    all.into_iter().find(|j| {
+                        j.info.progress.state == JobState::Queued
+                            && !running.contains_key(&j.info.id)
+                    })
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the job queue");
+                    None
+                }
+            }
+        };
+        let Some(rec) = next else {
+            drop(st);
+            jobs.wake.notified().await;
+            continue;
+        };
+        if busy == 0 {
+            // Containers a backup held while Docker was unreachable at the start —
+            // only while no job runs, as a running one's holds are its own.
+            crate::backup::release_held(&st).await;
+        }
+        let token = CancellationToken::new();
+        jobs.running().insert(rec.info.id.clone(), token.clone());
+        let one = async move {
+            let id = rec.info.id.clone();
+            run_one(&st, rec, token).await;
+            st.jobs.running().remove(&id);
+            if let Err(e) = st.store.trim_jobs(HISTORY_MAX) {
+                tracing::warn!(error = %e, "cannot trim the job history");
+            }
+            st.jobs.wake.notify_one();
+        };
+        if limit == 1 {
+            one.await;
+        } else {
+            tokio::spawn(one);
+        }
+    }
+}
+
+async fn run_one(st: &Arc<Engine>, rec: JobRecord, token: CancellationToken) {
+    let id = rec.info.id.clone();
+    let ctx = JobCtx::new(Arc::clone(st), rec.info.clone(), token.clone());
+    ctx.set_state(JobState::Waiting, "waiting");
+    tracing::info!(job = id, kind = ?rec.info.kind, title = rec.info.title, "job started");
+    // A bug in one job (a panic) fails that job with the reason and the queue goes
+    // on: without this, one panic stopped the runner until Berth restarted.
+    let outcome = std::panic::AssertUnwindSafe(crate::backup::run_job(st, &rec.spec, &ctx))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(panicked(&id, panic.as_ref())));
+    if outcome.is_err() {
+        // Whatever the job still held stopped or paused (a panic skips its own
+        // release) is started again now, not at the next start of Berth.
+        crate::backup::release_job(st, &id).await;
+    }
+    match outcome {
+        Ok(message) => {
+            tracing::info!(job = id, "job complete");
+            ctx.finish(JobState::Complete, message, None);
+        }
+        Err(e) if e.kind() == berth_core::error::Kind::Cancelled || token.is_cancelled() => {
+            tracing::info!(job = id, "job cancelled");
+            ctx.finish(
+                JobState::Cancelled,
+                format!("cancelled: {}", e.public()),
+                None,
+            );
+        }
+        Err(e) => {
+            let code = e.kind().name().to_owned();
+            let message = e.public();
+            tracing::warn!(job = id, code, error = message, "job failed");
+            ctx.finish(JobState::Failed, message, Some(code));
+        }
+    }
+    notify_outcome(st, &id);
+    // What the job freed goes back to the system rather than into the next job's peak.
+    let _ = tokio::task::spawn_blocking(berth_core::alloc::trim).await;
+}
+
+/// The error a panicked job ends with; the panic's text goes to the log and the job.
+fn panicked(job: &str, panic: &(dyn std::any::Any + Send)) -> EngineError {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    tracing::error!(job, panic = what, "job panicked; the queue goes on");
+    EngineError::failed(format!(
+        "the job stopped on an internal error (a bug; please report it): {}",
+        berth_core::text::head(&what, 500)
+    ))
+}
+
+/// Tells the notifiers how a job ended (a cancelled job was someone's choice, and a
+/// verification that passes is no news).
+fn notify_outcome(st: &Arc<Engine>, id: &str) {
+    use berth_plugins::notifier::Level;
+    use berth_protocol::api::plugins::NotifyEvent;
+    let info = match st.store.job(id) {
+        Ok(Some(rec)) => rec.info,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(job = id, error = %e, "cannot read a finished job");
+            return;
+        }
+    };
+    let ok = match info.progress.state {
+        JobState::Complete => true,
+        JobState::Failed => false,
+        _ => return,
+    };
+    let (event, level, title) = match (info.kind, ok) {
+        (JobKind::Backup, true) => (
+            NotifyEvent::BackupSucceeded,
+            Level::Success,
+            format!("{} succeeded", info.title),
+        ),
+        (JobKind::Backup, false) => (
+            NotifyEvent::BackupFailed,
+            Level::Error,
+            format!("{} failed", info.title),
+        ),
+        (JobKind::Restore, true) => (
+            NotifyEvent::RestoreSucceeded,
+            Level::Success,
+            format!("{} succeeded", info.title),
+        ),
+        (JobKind::Restore, false) => (
+            NotifyEvent::RestoreFailed,
+            Level::Error,
+            format!("{} failed", info.title),
+        ),
+        (JobKind::Verify | JobKind::Rescan, true) => return,
+        (JobKind::Rescan, false) => return,
+        // A backup that no longer verifies is a backup that is gone.
+        (JobKind::Verify, false) => (
+            NotifyEvent::BackupFailed,
+            Level::Error,
+            format!("{} failed", info.title),
+        ),
+    };
+    let mut fields = vec![
+        ("job".to_owned(), info.id.clone()),
+        ("actor".to_owned(), info.actor.clone()),
+    ];
+    if let Some(b) = &info.backup {
+        fields.push(("backup".to_owned(), b.clone()));
+    }
+    if let Some(code) = &info.error_code {
+        fields.push(("error_code".to_owned(), code.clone()));
+    }
+    st.services.dispatch(
+        event,
+        level,
+        title,
+        info.progress.message.clone(),
+        fields,
+        None,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_made_in_the_same_millisecond_sort_in_creation_order() {
+        // Many ids in a tight loop share a clock millisecond; the queue runs jobs in
+        // id order, so each must sort after the one made before it.
+        let ids: Vec<String> = (0..2_000).map(|_| new_id("j")).collect();
+        for w in ids.windows(2) {
+            assert!(w[0] < w[1], "{} then {}", w[0], w[1]);
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! What a running job holds: its progress (published at most every
+//! [`PUBLISH_EVERY`] for byte counts, at once for state changes), its log and its
+//! cancel token.
+
+use crate::EngineError;
+use crate::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use berth_protocol::api::jobs::{JobInfo, JobLogLine, JobProgress, JobState, LogLevel};
+use tokio_util::sync::CancellationToken;
+
+use super::LOG_MAX;
+use crate::Engine;
+use berth_core::time::now_ms;
+
+/// Byte-count updates closer together than this are coalesced: smooth for a progress
+/// bar, cheap for the socket.
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+
+#[derive(Debug)]
+struct Inner {
+    progress: JobProgress,
+    last_publish: Option<Instant>,
+    /// When `running` began, for the rate.
+    running_since: Option<Instant>,
+}
+
+/// Handed to the code that runs a job.
+#[derive(Debug, Clone)]
+pub struct JobCtx {
+    state: Arc<Engine>,
+    pub id: String,
+    inner: Arc<Mutex<Inner>>,
+    /// Bytes moved in the current phase (updated lock-free from the data path).
+    bytes: Arc<AtomicU64>,
+    pub cancel: CancellationToken,
+}
+
+impl JobCtx {
+    pub fn new(state: Arc<Engine>, info: JobInfo, cancel: CancellationToken) -> Self {
+        Self {
+            state,
+            id: info.id.clone(),
+            inner: Arc::new(Mutex::new(Inner {
+                progress: info.progress,
+                last_publish: None,
+                running_since: None,
+            })),
+            bytes: Arc::new(AtomicU64::new(0)),
+            cancel,
+        }
+    }
+
+    pub fn app(&self) -> &Arc<Engine> {
+        &self.state
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The error a job returns when it notices it was cancelled.
+    pub fn cancelled(&self) -> EngineError {
+        EngineError::cancelled("cancelled by a user")
+    }
+
+    /// Fails fast when cancelled (between steps).
+    pub fn check(&self) -> Result<(), EngineError> {
+        if self.cancel.is_cancelled() {
+            Err(self.cancelled())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Holds these Docker objects for the rest of the job (until the guard drops),
+    /// waiting — in state `waiting`, cancellable — while another job holds any.
+    pub async fn hold_objects(&self, keys: Vec<String>) -> Result<super::locks::Held, EngineError> {
+        let locks = Arc::clone(&self.state.jobs.locks);
+        let (was, phase) = {
+            let i = self.inner();
+            (i.progress.state, i.progress.phase.clone())
+        };
+        let mut told = false;
+        let wait = locks.take(&keys, |busy| {
+            if !told {
+                told = true;
+                let what = busy.join(", ");
+                self.log(LogLevel::Info, format!("waiting: another job holds {what}"));
+                self.set_state(JobState::Waiting, &format!("waiting for {what}"));
+            }
+        });
+        let held = tokio::select! {
+            h = wait => h,
+            () = self.cancel.cancelled() => return Err(self.cancelled()),
+        };
+        if told {
+            self.log(LogLevel::Info, "the other job is done; going on");
+            self.set_state(was, &phase);
+        }
+        Ok(held)
+    }
+
+    /// A new state and phase: published and persisted at once.
+    pub fn set_state(&self, state: JobState, phase: &str) {
+        let p = {
+            let mut i = self.inner();
+            i.progress.state = state;
+            i.progress.phase = phase.to_owned();
+            if state == JobState::Running && i.running_since.is_none() {
+                i.running_since = Some(Instant::now());
+            }
+            i.last_publish = Some(Instant::now());
+            i.progress.clone()
+        };
+        let started = matches!(state, JobState::Waiting);
+        self.persist(|r| {
+            r.info.progress = p.clone();
+            if started {
+                r.info.started_ms = Some(now_ms());
+            }
+        });
+        self.state.jobs.publish(&p);
+    }
+
+    /// A new phase in the same state (`volume data`, `verifying logs`).
+    pub fn phase(&self, phase: &str) {
+        let p = {
+            let mut i = self.inner();
+            i.progress.phase = phase.to_owned();
+            i.last_publish = Some(Instant::now());
+            i.progress.clone()
+        };
+        self.state.jobs.publish(&p);
+    }
+
+    /// Sets the totals for the byte and item counters (and resets the bytes done).
+    pub fn totals(&self, bytes_total: u64, items_total: u64) {
+        self.bytes.store(0, Ordering::Relaxed);
+        let mut i = self.inner();
+        i.progress.bytes_total = bytes_total;
+        i.progress.items_total = items_total;
+        i.progress.bytes_done = 0;
+        i.running_since = Some(Instant::now());
+    }
+
+    pub fn item_done(&self) {
+        let p = {
+            let mut i = self.inner();
+            i.progress.items_done += 1;
+            i.progress.clone()
+        };
+        self.state.jobs.publish(&p);
+    }
+
+    /// A counter the data path adds to; [`JobCtx::tick`] publishes it.
+    pub fn byte_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.bytes)
+    }
+
+    /// Publishes the byte counter if the last publication is old enough.
+    pub fn tick(&self) {
+        let p = {
+            let mut i = self.inner();
+            if i.last_publish.is_some_and(|t| t.elapsed() < PUBLISH_EVERY) {
+                return;
+            }
+            let done = self.bytes.load(Ordering::Relaxed);
+            i.progress.bytes_done = done;
+            let secs = i
+                .running_since
+                .map(|t| t.elapsed().as_secs_f64())
+                .unwrap_or(0.0);
+            if secs > 0.05 {
+                i.progress.rate_bps = (done as f64 / secs) as u64;
+            }
+            i.progress.eta_s = (i.progress.rate_bps > 0 && i.progress.bytes_total >= done)
+                .then(|| (i.progress.bytes_total - done) / i.progress.rate_bps);
+            i.last_publish = Some(Instant::now());
+            i.progress.clone()
+        };
+        self.state.jobs.publish(&p);
+    }
+
+    /// Adds a line to the job's log (kept in the store) and to the host's log.
+    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
+        let message = message.into();
+        match level {
+            LogLevel::Info => tracing::info!(job = self.id, message),
+            LogLevel::Warn => tracing::warn!(job = self.id, message),
+            LogLevel::Error => tracing::error!(job = self.id, message),
+        }
+        let line = JobLogLine {
+            time_ms: now_ms(),
+            level,
+            message,
+        };
+        self.persist(|r| {
+            if r.log.len() >= LOG_MAX {
+                // Keep the beginning (what was asked) and the end (how it ended).
+                r.log.remove(LOG_MAX / 2);
+            }
+            r.log.push(line);
+        });
+    }
+
+    /// Records the backup this job made or read.
+    pub fn set_backup(&self, id: &str) {
+        self.persist(|r| r.info.backup = Some(id.to_owned()));
+    }
+
+    /// The terminal state: persisted, published, and logged.
+    pub fn finish(&self, state: JobState, message: String, code: Option<String>) {
+        let p = {
+            let mut i = self.inner();
+            i.progress.state = state;
+            i.progress.phase = state.as_str().to_owned();
+            i.progress.message = message.clone();
+            i.progress.eta_s = None;
+            if state == JobState::Complete {
+                i.progress.bytes_done = i.progress.bytes_done.max(i.progress.bytes_total);
+                i.progress.items_done = i.progress.items_done.max(i.progress.items_total);
+            }
+            i.progress.clone()
+        };
+        let level = match state {
+            JobState::Complete => LogLevel::Info,
+            JobState::Cancelled => LogLevel::Warn,
+            _ => LogLevel::Error,
+        };
+        self.log(level, format!("{}: {message}", state.as_str()));
+        self.persist(|r| {
+            r.info.progress = p.clone();
+            r.info.finished_ms = Some(now_ms());
+            r.info.error_code = code.clone();
+        });
+        self.state.jobs.publish(&p);
+    }
+
+    fn persist(&self, f: impl FnOnce(&mut super::JobRecord)) {
+        if let Err(e) = self.state.store.update_job(&self.id, f) {
+            tracing::error!(job = self.id, error = %e, "cannot record the job's progress");
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Berth's engine: the job queue ([`jobs`]) and what it runs — backups, restores,
+//! verifications, catalog rebuilds ([`backup`]) — on the Docker hosts, the plugins'
+//! storages and the store, through the narrow [`Engine`] handle. It never sees the
+//! wire: errors are [`EngineError`], mapped to protocol errors by the server.
+
+pub mod backup;
+mod engine;
+pub mod error;
+pub mod jobs;
+
+pub use engine::Engine;
+
+/// The engine's record traits on the store, for `use crate::prelude::*`.
+pub mod prelude {
+    pub use crate::backup::catalog::CatalogTable;
+    pub use crate::backup::journal::JournalTable;
+    pub use crate::jobs::JobsTable;
+    pub use berth_plugins::InstancesTable;
+}
+
+/// Creates this crate's tables (see `berth_core::store::Tables`).
+pub fn tables(tx: &redb::WriteTransaction) -> Result<(), redb::TableError> {
+    tx.open_table(jobs::JOBS)?;
+    tx.open_table(backup::catalog::BACKUPS)?;
+    tx.open_table(backup::journal::JOURNAL)?;
+    Ok(())
+}
+pub use error::EngineError;

@@ -1,0 +1,61 @@
+//! `audit.list` and `audit.export` (admin).
+
+use berth_protocol::api::audit::{AuditExportPage, AuditPage, AuditQuery, ExportFormat};
+use berth_protocol::api::catalogue::{AuditExport, AuditList};
+use berth_protocol::error::ErrorBody;
+
+use crate::ws::registry::{Call, Registry, bad_field, internal};
+use berth_identity::audit::{Filter, csv_header, csv_row, jsonl_line};
+use berth_identity::prelude::*;
+
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+
+async fn query(
+    call: &Call,
+    q: AuditQuery,
+) -> Result<(Vec<berth_protocol::api::audit::AuditEntry>, Option<u64>), ErrorBody> {
+    let filter = Filter::new(&q.filter).map_err(|(field, why)| bad_field(field, why))?;
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(bad_field("limit", format!("between 1 and {MAX_LIMIT}")));
+    }
+    let cursor = q.cursor;
+    call.blocking(move |st| {
+        st.store
+            .audit_query(&filter, cursor, limit as usize)
+            .map_err(|e| internal(&e))
+    })
+    .await
+}
+
+pub fn register(r: &mut Registry) {
+    r.method(AuditList, |call, q| async move {
+        let (entries, next_cursor) = query(&call, q).await?;
+        Ok(AuditPage {
+            entries,
+            next_cursor,
+        })
+    });
+
+    r.method(AuditExport, |call, params| async move {
+        let first = params.query.cursor.is_none();
+        let (entries, next_cursor) = query(&call, params.query).await?;
+        let mut content = String::new();
+        if params.format == ExportFormat::Csv && first {
+            content.push_str(&csv_header());
+        }
+        for e in &entries {
+            content.push_str(&match params.format {
+                ExportFormat::Jsonl => jsonl_line(e),
+                ExportFormat::Csv => csv_row(e),
+            });
+        }
+        Ok(AuditExportPage {
+            format: params.format,
+            content,
+            count: entries.len() as u32,
+            next_cursor,
+        })
+    });
+}

@@ -1,0 +1,618 @@
+//! `backups.*`, `jobs.*` and the `job.progress` channel: requests become jobs in the
+//! queue (`berth_engine::jobs`); the work itself is `berth_engine::backup`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use berth_protocol::api::Empty;
+use berth_protocol::api::backups::{
+    BackupList, BackupStatus, BackupTarget, CreateBackup, RestoreBackup, RestorePreview,
+};
+use berth_protocol::api::catalogue::{
+    BackupsBulkDelete, BackupsBundleTicket, BackupsCreate, BackupsDelete, BackupsDownloadTicket,
+    BackupsList, BackupsPreview, BackupsRescan, BackupsRestore, BackupsUploadTicket, BackupsVerify,
+    JobProgress, JobsCancel, JobsGet, JobsList, NetworkBackup, NetworkRestore,
+};
+use berth_protocol::api::containers::{BulkItem, BulkResult};
+use berth_protocol::api::jobs::{JobDetail, JobList, JobRef, JobsQueued};
+use berth_protocol::error::{ErrorBody, ErrorCode};
+use berth_protocol::role::Role;
+use tokio::io::AsyncReadExt;
+
+use crate::errors::Wire;
+use crate::errors::WireResult;
+use crate::server::AppState;
+use crate::ws::registry::{Call, Registry, bad_field, internal};
+use berth_docker::args as docker_args;
+use berth_engine::backup::catalog::CatalogRecord;
+use berth_engine::backup::{BackupSpec, RestoreSpec, VerifySpec, catalog, seal_passphrase};
+use berth_engine::jobs::JobSpec;
+use berth_engine::prelude::*;
+
+/// Most targets one request may queue.
+pub const MAX_TARGETS: usize = 100;
+
+fn actor(call: &Call) -> String {
+    match call.principal.token_name() {
+        Some(t) => format!("{} (token {t})", call.principal.user),
+        None => call.principal.user.clone(),
+    }
+}
+
+fn not_found(id: &str) -> ErrorBody {
+    ErrorBody::new(ErrorCode::NotFound, format!("no backup {id}"))
+}
+
+fn record(st: &AppState, id: &str) -> Result<CatalogRecord, ErrorBody> {
+    st.store
+        .backup(id)
+        .map_err(|e| internal(&e))?
+        .ok_or_else(|| not_found(id))
+}
+
+/// Deletes a backup's object from its storage, then its catalog entry; refused while
+/// a job uses it.
+async fn delete(st: &Arc<AppState>, id: &str) -> Result<(), ErrorBody> {
+    let rec = deletable(st, id)?;
+    let inst = berth_engine::backup::storage(&st.engine, Some(&rec.entry.storage)).wire()?;
+    let sess = berth_engine::backup::session(&st.engine, &inst)
+        .await
+        .wire()?;
+    sess.delete(&rec.entry.key)
+        .await
+        .map_err(|e| e.into_body())?;
+    st.store.delete_backup(id).map_err(|e| internal(&e))?;
+    Ok(())
+}
+
+/// The backup `id`, unless a job uses it.
+fn deletable(st: &AppState, id: &str) -> Result<CatalogRecord, ErrorBody> {
+    let rec = record(st, id)?;
+    if st.engine.jobs.uses_backup(&st.store, id).wire()? {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!("backup {id} is being used by a job; cancel it or wait"),
+        ));
+    }
+    Ok(rec)
+}
+
+/// `backups.bulk_delete`: as [`delete`] for each id, with one storage session per
+/// storage and its objects deleted in batches (one plugin-thread hop per batch, not
+/// per backup). Results keep the order of `ids`.
+async fn delete_all(st: &Arc<AppState>, ids: &[String]) -> Vec<Result<(), ErrorBody>> {
+    let mut out: Vec<Result<(), ErrorBody>> = Vec::with_capacity(ids.len());
+    // storage name → (index in `ids`, backup id, object key)
+    let mut by_storage: BTreeMap<String, Vec<(usize, String, String)>> = BTreeMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        match deletable(st, id) {
+            Ok(rec) => {
+                out.push(Ok(()));
+                by_storage.entry(rec.entry.storage).or_default().push((
+                    i,
+                    id.clone(),
+                    rec.entry.key,
+                ));
+            }
+            Err(e) => out.push(Err(e)),
+        }
+    }
+    for (storage, items) in by_storage {
+        let sess = match berth_engine::backup::storage(&st.engine, Some(&storage)) {
+            Ok(inst) => berth_engine::backup::session(&st.engine, &inst).await,
+            Err(e) => Err(e),
+        };
+        let sess = match sess.wire() {
+            Ok(s) => s,
+            Err(e) => {
+                for (i, ..) in &items {
+                    out[*i] = Err(e.clone());
+                }
+                continue;
+            }
+        };
+        let keys: Vec<String> = items.iter().map(|(.., k)| k.clone()).collect();
+        for ((i, id, _), r) in items.iter().zip(sess.delete_many(&keys).await) {
+            out[*i] = r.map_err(|e| e.into_body()).and_then(|()| {
+                st.store
+                    .delete_backup(id)
+                    .map(drop)
+                    .map_err(|e| internal(&e))
+            });
+        }
+    }
+    out
+}
+
+/// `GET /api/v1/transfers/{ticket}` of a backup: the object as stored, streamed from
+/// its storage; a `Range` is served by skipping to its start (storage plugins read
+/// objects front to back).
+pub async fn download(
+    st: &Arc<AppState>,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ErrorBody> {
+    let rec = record(st, id)?;
+    let size = rec.entry.size;
+    let (range, first, len) = match crate::transfers::ranged(headers, size) {
+        Ok(r) => r,
+        Err(answer) => return Ok(*answer),
+    };
+    let inst = berth_engine::backup::storage(&st.engine, Some(&rec.entry.storage)).wire()?;
+    let sess = berth_engine::backup::session(&st.engine, &inst)
+        .await
+        .wire()?;
+    let (w, mut r) = tokio::io::duplex(256 << 10);
+    let key = rec.entry.key.clone();
+    tokio::spawn(async move {
+        // Ends when the object is read or the client goes away (the pipe closes).
+        if let Err(e) = sess.get(&key, w).await {
+            tracing::debug!(key, error = %e, "backup download ended early");
+        }
+    });
+    tokio::io::copy(&mut (&mut r).take(first), &mut tokio::io::sink())
+        .await
+        .map_err(|e| internal(&e))?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(r.take(len)));
+    Ok(crate::transfers::ranged_response(body, range, len, size))
+}
+
+/// Most backups one bundle may carry.
+pub const MAX_BUNDLE: usize = 100;
+
+/// The size of a tar holding objects of these sizes: a header block each, the data
+/// padded to blocks, two zero blocks at the end.
+fn bundle_len(sizes: impl Iterator<Item = u64>) -> u64 {
+    sizes.map(|n| 512 + n.div_ceil(512) * 512).sum::<u64>() + 1024
+}
+
+/// The GET of a `backups.bundle_ticket`: one plain tar streamed from the stored
+/// objects one after the other (each already compressed, so no second gzip; its
+/// length is known in advance, so the browser shows real progress). An object that
+/// cannot be read whole cuts the stream short, which the client sees against
+/// `Content-Length`.
+pub async fn download_bundle(st: &Arc<AppState>, ids: &[String]) -> Result<Response, ErrorBody> {
+    let recs = ids
+        .iter()
+        .map(|id| record(st, id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let len = bundle_len(recs.iter().map(|r| r.entry.size));
+    let (mut w, r) = tokio::io::duplex(256 << 10);
+    let st = Arc::clone(st);
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        for rec in recs {
+            let e = &rec.entry;
+            let mut h = tar::Header::new_ustar();
+            // `<kind>-<name>/<id>.tar.gz[.enc]`, whatever key the storage has.
+            let ext = if e.encrypted {
+                ".tar.gz.enc"
+            } else {
+                ".tar.gz"
+            };
+            let path = format!("{}-{}/{}{ext}", e.target.kind(), e.target.name(), e.id);
+            if h.set_path(&path).is_err() {
+                return;
+            }
+            h.set_size(e.size);
+            h.set_mode(0o644);
+            h.set_mtime(e.created_ms / 1000);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_cksum();
+            if w.write_all(h.as_bytes()).await.is_err() {
+                return;
+            }
+            let got = match berth_engine::backup::storage(&st.engine, Some(&e.storage)) {
+                Ok(inst) => match berth_engine::backup::session(&st.engine, &inst).await {
+                    Ok(sess) => sess
+                        .get(&e.key, &mut w)
+                        .await
+                        .map_err(|err| err.to_string()),
+                    Err(err) => Err(err.to_string()),
+                },
+                Err(err) => Err(err.to_string()),
+            };
+            match got {
+                Ok(n) if n == e.size => {}
+                Ok(n) => {
+                    tracing::warn!(
+                        backup = e.id,
+                        bytes = n,
+                        expected = e.size,
+                        "bundle cut short: the object changed size"
+                    );
+                    return;
+                }
+                Err(err) => {
+                    tracing::warn!(backup = e.id, error = err, "bundle cut short");
+                    return;
+                }
+            }
+            let pad = (512 - e.size % 512) % 512;
+            if w.write_all(&vec![0; pad as usize]).await.is_err() {
+                return;
+            }
+        }
+        let _ = w.write_all(&[0; 1024]).await;
+    });
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(r));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_owned()),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `backups.create` (and `network.backup`): one queued job per target.
+async fn create(call: Call, p: CreateBackup) -> Result<JobsQueued, ErrorBody> {
+    if p.targets.is_empty() || p.targets.len() > MAX_TARGETS {
+        return Err(bad_field("targets", format!("1 to {MAX_TARGETS} targets")));
+    }
+    for t in &p.targets {
+        docker_args::object("targets", t.name()).wire()?;
+        let containers = matches!(
+            t,
+            BackupTarget::Container { .. } | BackupTarget::Project { .. }
+        );
+        if p.include_image && !containers {
+            return Err(bad_field(
+                "include_image",
+                "only container and project targets have images to carry",
+            ));
+        }
+        if !p.hooks.is_empty() && !containers {
+            return Err(bad_field(
+                "hooks",
+                "hooks run inside containers: only container and project targets take them",
+            ));
+        }
+    }
+    berth_engine::backup::hooks::resolve(&p.hooks, &Default::default()).wire()?;
+    call.state.hosts.get(p.host.as_deref()).wire()?;
+    // The storage must exist now, not only when the job runs.
+    berth_engine::backup::storage(&call.state.engine, p.storage.as_deref()).wire()?;
+    let sealed = seal_passphrase(&call.state.engine, p.passphrase.as_deref()).wire()?;
+    let consistency = p.consistency.unwrap_or_default();
+    let who = actor(&call);
+    let mut jobs = Vec::new();
+    for t in p.targets {
+        let title = format!("Back up {} {}", t.kind(), t.name());
+        let spec = JobSpec::Backup(BackupSpec {
+            host: p.host.clone(),
+            target: t,
+            consistency,
+            storage: p.storage.clone(),
+            passphrase: sealed.clone(),
+            trigger: Default::default(),
+            hooks: p.hooks.clone(),
+            include_image: p.include_image,
+        });
+        jobs.push(
+            call.state
+                .engine
+                .jobs
+                .enqueue(&call.state.store, spec, title, who.clone())
+                .wire()?,
+        );
+    }
+    Ok(JobsQueued { jobs })
+}
+
+/// `backups.restore` (and `network.restore`): checked, then queued.
+async fn restore(call: Call, p: RestoreBackup) -> Result<JobRef, ErrorBody> {
+    let rec = record(&call.state, &p.id)?;
+    if rec.entry.status != BackupStatus::Complete {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!("backup {} is not complete", p.id),
+        ));
+    }
+    let host = call.state.hosts.get(p.host.as_deref()).wire()?;
+    if let Some(n) = &p.name {
+        docker_args::object("name", n).wire()?;
+    }
+    for n in p.volumes.values() {
+        docker_args::object("volumes", n).wire()?;
+    }
+    if rec.entry.encrypted && p.passphrase.is_none() {
+        return Err(bad_field(
+            "passphrase",
+            "this backup is encrypted; give its passphrase",
+        ));
+    }
+    // Refused now rather than as a failed job: the conflict is named at once, and what
+    // only an admin may do (replace volumes, grant host-level settings, restore a
+    // backup another installation wrote) is refused to others before it is queued.
+    let admin = call.principal.role == Role::Admin;
+    let checked = berth_engine::backup::restore::check(
+        &host.docker().await.wire()?,
+        &rec.manifest,
+        &p,
+        rec.entry.origin,
+    )
+    .await
+    .wire()?;
+    checked.refuse().wire()?;
+    checked.authorise(admin, &p.approve).wire()?;
+    let mut request = p;
+    request.passphrase =
+        seal_passphrase(&call.state.engine, request.passphrase.as_deref()).wire()?;
+    let what = match &rec.entry.target {
+        BackupTarget::Container { name } => {
+            format!("container {}", request.name.as_deref().unwrap_or(name))
+        }
+        BackupTarget::Volume { name } => format!("volume {name}"),
+        BackupTarget::Network { name } => {
+            format!("network {}", request.name.as_deref().unwrap_or(name))
+        }
+        BackupTarget::Project { name } => {
+            format!("project {}", request.name.as_deref().unwrap_or(name))
+        }
+    };
+    let id = call
+        .state
+        .engine
+        .jobs
+        .enqueue(
+            &call.state.store,
+            JobSpec::Restore(RestoreSpec { request, admin }),
+            format!("Restore {what}"),
+            actor(&call),
+        )
+        .wire()?;
+    Ok(JobRef { id })
+}
+
+pub fn register(r: &mut Registry) {
+    r.method(BackupsCreate, create);
+    r.method(NetworkBackup, |call, p| async move {
+        create(
+            call,
+            CreateBackup {
+                host: p.host,
+                targets: vec![BackupTarget::Network { name: p.id }],
+                ..Default::default()
+            },
+        )
+        .await
+    });
+
+    r.method(BackupsList, |call, q| async move {
+        call.blocking(move |st| {
+            let mut backups: Vec<_> = st
+                .store
+                .backups()
+                .map_err(|e| internal(&e))?
+                .into_iter()
+                .map(|r| r.entry)
+                .filter(|e| catalog::matches(e, &q))
+                .collect();
+            backups.reverse();
+            Ok(BackupList { backups })
+        })
+        .await
+    });
+
+    r.method(BackupsDelete, |call, p| async move {
+        delete(&call.state, &p.id).await?;
+        Ok(Empty {})
+    });
+
+    r.method(BackupsBulkDelete, |call, p| async move {
+        if p.ids.is_empty() || p.ids.len() > 500 {
+            return Err(bad_field("ids", "1 to 500 ids"));
+        }
+        let done = delete_all(&call.state, &p.ids).await;
+        let results = p
+            .ids
+            .into_iter()
+            .zip(done)
+            .map(|(id, r)| BulkItem {
+                id,
+                ok: r.is_ok(),
+                error: r.err(),
+            })
+            .collect();
+        Ok(BulkResult { results })
+    });
+
+    r.method(BackupsPreview, |call, p| async move {
+        let rec = record(&call.state, &p.id)?;
+        let host = call.state.hosts.get(p.host.as_deref()).wire()?;
+        let checked = berth_engine::backup::restore::check(
+            &host.docker().await.wire()?,
+            &rec.manifest,
+            &p,
+            rec.entry.origin,
+        )
+        .await
+        .wire()?;
+        Ok(RestorePreview {
+            backup: rec.entry,
+            manifest: rec.manifest,
+            conflicts: checked.conflicts,
+            privileges: checked.privileges,
+            needs_approval: checked.needs_approval,
+            overwrites: checked.recreate,
+        })
+    });
+
+    r.method(BackupsDownloadTicket, |call, p| async move {
+        let rec = record(&call.state, &p.id)?;
+        if rec.entry.status != BackupStatus::Complete {
+            return Err(ErrorBody::new(
+                ErrorCode::Conflict,
+                format!("backup {} is not complete", p.id),
+            ));
+        }
+        let filename = rec
+            .entry
+            .key
+            .rsplit('/')
+            .next()
+            .unwrap_or(&rec.entry.key)
+            .to_owned();
+        call.state.transfers.mint(
+            &call.principal.user,
+            Role::Operator,
+            filename,
+            crate::transfers::Source::Backup { id: p.id },
+        )
+    });
+
+    r.method(BackupsBundleTicket, |call, p| async move {
+        if p.ids.is_empty() || p.ids.len() > MAX_BUNDLE {
+            return Err(bad_field("ids", format!("1 to {MAX_BUNDLE} backups")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for id in &p.ids {
+            if !seen.insert(id) {
+                return Err(bad_field("ids", format!("{id} is listed twice")));
+            }
+            let rec = record(&call.state, id)?;
+            if rec.entry.status != BackupStatus::Complete {
+                return Err(ErrorBody::new(
+                    ErrorCode::Conflict,
+                    format!("backup {id} is not complete"),
+                ));
+            }
+        }
+        call.state.transfers.mint(
+            &call.principal.user,
+            Role::Operator,
+            format!("berth-backups-{}.tar", p.ids.len()),
+            crate::transfers::Source::BackupBundle { ids: p.ids },
+        )
+    });
+
+    r.method(BackupsUploadTicket, |call, p| async move {
+        // Checked now, so a wrong name fails before the bytes travel.
+        let inst =
+            berth_engine::backup::storage(&call.state.engine, p.storage.as_deref()).wire()?;
+        let passphrase = seal_passphrase(&call.state.engine, p.passphrase.as_deref()).wire()?;
+        call.state.transfers.mint(
+            &call.principal.user,
+            Role::Operator,
+            "backup.tar.gz".into(),
+            crate::transfers::Source::BackupUpload {
+                storage: Some(inst.name),
+                passphrase,
+            },
+        )
+    });
+
+    r.method(BackupsRestore, restore);
+    r.method(NetworkRestore, |call, p| async move {
+        if !matches!(
+            record(&call.state, &p.id)?.entry.target,
+            BackupTarget::Network { .. }
+        ) {
+            return Err(bad_field(
+                "id",
+                format!("backup {} is not of a network", p.id),
+            ));
+        }
+        restore(call, p).await
+    });
+
+    r.method(BackupsVerify, |call, p| async move {
+        call.state
+            .store
+            .backup(&p.id)
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| not_found(&p.id))?;
+        let passphrase = seal_passphrase(&call.state.engine, p.passphrase.as_deref()).wire()?;
+        let id = call
+            .state
+            .engine
+            .jobs
+            .enqueue(
+                &call.state.store,
+                JobSpec::Verify(VerifySpec {
+                    backup: p.id.clone(),
+                    passphrase,
+                }),
+                format!("Verify backup {}", p.id),
+                actor(&call),
+            )
+            .wire()?;
+        Ok(JobRef { id })
+    });
+
+    r.method(BackupsRescan, |call, p| async move {
+        // Checked now, so a wrong name fails before queuing.
+        let inst =
+            berth_engine::backup::storage(&call.state.engine, p.storage.as_deref()).wire()?;
+        let passphrase = seal_passphrase(&call.state.engine, p.passphrase.as_deref()).wire()?;
+        let id = call
+            .state
+            .engine
+            .jobs
+            .enqueue(
+                &call.state.store,
+                JobSpec::Rescan(berth_engine::backup::RescanSpec {
+                    storage: Some(inst.name.clone()),
+                    passphrase,
+                }),
+                format!("Rebuild the catalog from storage {}", inst.name),
+                actor(&call),
+            )
+            .wire()?;
+        Ok(JobRef { id })
+    });
+
+    r.method(JobsList, |call, q| async move {
+        call.blocking(move |st| {
+            Ok(JobList {
+                jobs: st.engine.jobs.list(&st.store, &q).wire()?,
+            })
+        })
+        .await
+    });
+
+    r.method(JobsGet, |call, p| async move {
+        call.blocking(move |st| {
+            let rec = st.engine.jobs.get(&st.store, &p.id).wire()?;
+            Ok(JobDetail {
+                job: rec.info,
+                log: rec.log,
+            })
+        })
+        .await
+    });
+
+    r.method(JobsCancel, |call, p| async move {
+        call.blocking(move |st| st.engine.jobs.cancel(&st.store, &p.id).wire())
+            .await
+    });
+
+    r.channel(JobProgress, |call, params, sink| {
+        let jobs = Arc::clone(&call.state.engine.jobs);
+        // A finished job's last state is sent and the channel ends; otherwise the
+        // current progress first, then every change.
+        let mut ended = None;
+        if let Some(id) = &params.job {
+            let rec = jobs.get(&call.state.store, id).wire()?;
+            if rec.info.progress.state.is_terminal() {
+                ended = Some(serde_json::to_value(&rec.info.progress).map_err(|e| internal(&e))?);
+            }
+        }
+        if ended.is_none() {
+            jobs.subscribe(Box::new(sink.clone()), params.job.clone());
+        }
+        Ok(async move {
+            if let Some(last) = ended {
+                let _ = sink.send(last).await;
+                return Ok(None);
+            }
+            sink.closed().await;
+            Ok(None)
+        })
+    });
+}

@@ -1,0 +1,301 @@
+//! `containers.*` and `container.*`: the grouped list, inspect, lifecycle, redeploy and
+//! bulk actions.
+
+use std::sync::Arc;
+
+use berth_protocol::api::catalogue::{
+    ContainerInspect as InspectM, ContainerKill, ContainerPause, ContainerRedeploy,
+    ContainerRemove, ContainerRename, ContainerRestart, ContainerStart, ContainerStop,
+    ContainerUnpause, ContainersBulk, ContainersList,
+};
+use berth_protocol::api::containers::{
+    BulkItem, BulkResult, BulkVerb, ContainerInspect, ContainerList, ContainerState,
+};
+use berth_protocol::error::{ErrorBody, ErrorCode};
+use berth_protocol::role::Role;
+use bollard::Docker;
+use bollard::query_parameters::{
+    KillContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    RenameContainerOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+
+use crate::errors::WireResult;
+use crate::errors::docker_call as docker_err;
+use crate::ws::registry::{Registry, bad_field, forbidden};
+use berth_docker::args as docker_args;
+use berth_docker::hosts::Host;
+use berth_docker::model;
+
+/// Most containers one `containers.bulk` call may name.
+const BULK_MAX: usize = 500;
+
+pub(crate) async fn host_docker(
+    call: &crate::ws::registry::Call,
+    host: Option<&str>,
+) -> Result<(Arc<Host>, Docker), ErrorBody> {
+    let h = call.state.hosts.get(host).wire()?;
+    let d = h.docker().await.wire()?;
+    Ok((h, d))
+}
+
+/// Every container, running or not (`size`: with their writable-layer sizes).
+pub(crate) async fn all_containers(
+    d: &Docker,
+    size: bool,
+) -> Result<Vec<bollard::models::ContainerSummary>, ErrorBody> {
+    let o = ListContainersOptionsBuilder::default()
+        .all(true)
+        .size(size)
+        .build();
+    d.list_containers(Some(o))
+        .await
+        .map_err(|e| docker_err(&e, "containers"))
+}
+
+/// The container's full id and state; `not_found` with Docker's message otherwise.
+async fn resolve(d: &Docker, id: &str) -> Result<(String, String), ErrorBody> {
+    let i = d
+        .inspect_container(id, None)
+        .await
+        .map_err(|e| docker_err(&e, &format!("container {id}")))?;
+    let state = i
+        .state
+        .and_then(|s| s.status)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    Ok((i.id.unwrap_or_else(|| id.to_owned()), state))
+}
+
+async fn state_of(d: &Docker, id: &str) -> Result<ContainerState, ErrorBody> {
+    let (id, state) = resolve(d, id).await?;
+    Ok(ContainerState { id, state })
+}
+
+fn refuse_self(h: &Host, id: &str, verb: &str) -> Result<(), ErrorBody> {
+    if h.self_id.as_deref() == Some(id) {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!("refusing to {verb} the container Berth runs in"),
+        ));
+    }
+    Ok(())
+}
+
+/// One lifecycle action; shared by the single-container methods and `containers.bulk`.
+pub(crate) async fn act(
+    h: &Host,
+    d: &Docker,
+    verb: BulkVerb,
+    id: &str,
+    timeout_s: Option<u32>,
+    force: bool,
+    signal: Option<&str>,
+) -> Result<ContainerState, ErrorBody> {
+    docker_args::object("id", id).wire()?;
+    let (full, _) = resolve(d, id).await?;
+    let what = format!("container {id}");
+    let err = |e: bollard::errors::Error| docker_err(&e, &what);
+    let t = timeout_s.map(|t| t.min(3600) as i32);
+    match verb {
+        BulkVerb::Start => match d.start_container(&full, None).await {
+            // 304: already running — the state the caller asked for.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => {}
+            r => r.map_err(err)?,
+        },
+        BulkVerb::Stop => {
+            refuse_self(h, &full, "stop")?;
+            let mut o = StopContainerOptionsBuilder::default();
+            if let Some(t) = t {
+                o = o.t(t);
+            }
+            match d.stop_container(&full, Some(o.build())).await {
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 304, ..
+                }) => {}
+                r => r.map_err(err)?,
+            }
+        }
+        BulkVerb::Restart => {
+            refuse_self(h, &full, "restart")?;
+            let mut o = RestartContainerOptionsBuilder::default();
+            if let Some(t) = t {
+                o = o.t(t);
+            }
+            d.restart_container(&full, Some(o.build()))
+                .await
+                .map_err(err)?;
+        }
+        BulkVerb::Kill => {
+            refuse_self(h, &full, "kill")?;
+            let sig = signal.unwrap_or("SIGKILL");
+            if sig.is_empty()
+                || sig.len() > 16
+                || !sig
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-')
+            {
+                return Err(bad_field(
+                    "signal",
+                    format!("{sig:?} is not a signal name or number"),
+                ));
+            }
+            let o = KillContainerOptionsBuilder::default().signal(sig).build();
+            d.kill_container(&full, Some(o)).await.map_err(err)?;
+        }
+        BulkVerb::Pause => {
+            refuse_self(h, &full, "pause")?;
+            d.pause_container(&full).await.map_err(err)?;
+        }
+        BulkVerb::Unpause => d.unpause_container(&full).await.map_err(err)?,
+        BulkVerb::Remove => {
+            refuse_self(h, &full, "remove")?;
+            let o = RemoveContainerOptionsBuilder::default()
+                .force(force)
+                .build();
+            d.remove_container(&full, Some(o)).await.map_err(err)?;
+            return Ok(ContainerState {
+                id: full,
+                state: "removed".into(),
+            });
+        }
+    }
+    state_of(d, &full).await
+}
+
+pub fn register(r: &mut Registry) {
+    r.method(ContainersList, |call, p| async move {
+        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
+        let list = all_containers(&d, false).await?;
+        let viewer = !call.principal.role.allows(Role::Operator);
+        let summaries = list
+            .into_iter()
+            .map(|c| model::summary(c, h.self_id.as_deref()))
+            .map(|mut s| {
+                if viewer {
+                    berth_docker::redact::redact_labels(s.labels.iter_mut());
+                }
+                s
+            })
+            .collect();
+        Ok(ContainerList {
+            groups: model::group(summaries),
+        })
+    });
+
+    r.method(InspectM, |call, p| async move {
+        docker_args::object("id", &p.id).wire()?;
+        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
+        let i = d
+            .inspect_container(&p.id, None)
+            .await
+            .map_err(|e| docker_err(&e, &format!("container {}", p.id)))?;
+        // Berth's own environment may carry its first admin's password.
+        let own = i.id.is_some() && i.id == h.self_id;
+        let mut inspect = serde_json::to_value(i).map_err(|e| crate::ws::registry::internal(&e))?;
+        let redacted = !call.principal.role.allows(Role::Operator)
+            || (own && !call.principal.role.allows(Role::Admin));
+        if redacted {
+            berth_docker::redact::redact_inspect(&mut inspect);
+        }
+        Ok(ContainerInspect { inspect, redacted })
+    });
+
+    macro_rules! simple {
+        ($m:expr, $verb:expr) => {
+            r.method($m, |call, p| async move {
+                let (h, d) = host_docker(&call, p.host.as_deref()).await?;
+                act(&h, &d, $verb, &p.id, None, false, None).await
+            });
+        };
+    }
+    simple!(ContainerStart, BulkVerb::Start);
+    simple!(ContainerPause, BulkVerb::Pause);
+    simple!(ContainerUnpause, BulkVerb::Unpause);
+
+    r.method(ContainerStop, |call, p| async move {
+        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
+        act(&h, &d, BulkVerb::Stop, &p.id, p.timeout_s, false, None).await
+    });
+    r.method(ContainerRestart, |call, p| async move {
+        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
+        act(&h, &d, BulkVerb::Restart, &p.id, p.timeout_s, false, None).await
+    });
+    r.method(ContainerKill, |call, p| async move {
+        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
+        act(
+            &h,
+            &d,
+            BulkVerb::Kill,
+            &p.id,
+            None,
+            false,
+            p.signal.as_deref(),
+        )
+        .await
+    });
+    r.method(ContainerRemove, |call, p| async move {
+        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
+        docker_args::object("id", &p.id).wire()?;
+        let (full, _) = resolve(&d, &p.id).await?;
+        refuse_self(&h, &full, "remove")?;
+        let o = RemoveContainerOptionsBuilder::default()
+            .force(p.force)
+            .v(p.volumes)
+            .build();
+        d.remove_container(&full, Some(o))
+            .await
+            .map_err(|e| docker_err(&e, &format!("container {}", p.id)))?;
+        Ok(ContainerState {
+            id: full,
+            state: "removed".into(),
+        })
+    });
+    r.method(ContainerRename, |call, p| async move {
+        docker_args::object("id", &p.id).wire()?;
+        docker_args::object("name", &p.name).wire()?;
+        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
+        let o = RenameContainerOptionsBuilder::default()
+            .name(&p.name)
+            .build();
+        d.rename_container(&p.id, o)
+            .await
+            .map_err(|e| docker_err(&e, &format!("container {}", p.id)))?;
+        state_of(&d, &p.name).await
+    });
+    r.method(ContainerRedeploy, |call, p| async move {
+        docker_args::object("id", &p.id).wire()?;
+        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
+        berth_docker::redeploy::redeploy(&h, &d, &p.id).await.wire()
+    });
+
+    r.method(ContainersBulk, |call, p| async move {
+        if p.ids.is_empty() || p.ids.len() > BULK_MAX {
+            return Err(bad_field("ids", format!("1 to {BULK_MAX} containers")));
+        }
+        if p.action == BulkVerb::Remove && !call.principal.role.allows(Role::Admin) {
+            return Err(forbidden(Role::Admin));
+        }
+        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
+        let mut results = Vec::with_capacity(p.ids.len());
+        // One at a time: the engine serialises most of these anyway, and the results
+        // then come back in the order of the ids.
+        for id in p.ids {
+            let r = act(&h, &d, p.action, &id, p.timeout_s, p.force, None).await;
+            results.push(match r {
+                Ok(_) => BulkItem {
+                    id,
+                    ok: true,
+                    error: None,
+                },
+                Err(e) => BulkItem {
+                    id,
+                    ok: false,
+                    error: Some(e),
+                },
+            });
+        }
+        Ok(BulkResult { results })
+    });
+}

@@ -1,0 +1,73 @@
+//! The `events` channel and `hosts.list`.
+
+use berth_protocol::api::Empty;
+use berth_protocol::api::catalogue::{Events, HostsList};
+use berth_protocol::api::events::EventsCursor;
+use berth_protocol::api::hosts::{HostList, HostStatus};
+
+use berth_protocol::error::{ErrorBody, ErrorCode};
+
+use crate::errors::WireResult;
+use crate::ws::outbox::ChannelSink;
+use crate::ws::registry::Registry;
+
+fn overflow_error() -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::Overflow,
+        "events were lost for this channel; reopen with the cursor (after refetching state if the cursor is too old)",
+    )
+}
+
+/// Ends an `events` channel with `overflow` and the cursor to resume from.
+fn close_overflow(sink: &ChannelSink, cursor: String) {
+    let p = serde_json::to_value(EventsCursor { cursor }).expect("cursor serialises");
+    sink.finish(Some(p), Some(overflow_error()));
+}
+
+pub fn register(r: &mut Registry) {
+    r.method(HostsList, |call, _: Empty| async move {
+        let mut hosts = Vec::new();
+        for h in call.state.hosts.all() {
+            let probe = h.conn.probe().await;
+            hosts.push(HostStatus {
+                name: h.name.clone(),
+                endpoint: h.conn.describe(),
+                healthy: probe.is_ok(),
+                error: probe.as_ref().err().map(ToString::to_string),
+                engine_version: probe.as_ref().ok().map(|e| e.version.clone()),
+                api_version: probe.ok().map(|e| e.api_version),
+            });
+        }
+        Ok(HostList { hosts })
+    });
+
+    r.channel(Events, |call, params, sink| {
+        let host = call.state.hosts.get(params.host.as_deref()).wire()?;
+        let rx = match host.events.subscribe(
+            Box::new(sink.clone()),
+            params.filters,
+            params.since.as_deref(),
+        ) {
+            Ok(rx) => Some(rx),
+            Err(cursor) => {
+                close_overflow(&sink, cursor);
+                None
+            }
+        };
+        let sink = sink.clone();
+        Ok(async move {
+            let Some(rx) = rx else {
+                return Ok(None);
+            };
+            tokio::select! {
+                cursor = rx => {
+                    if let Ok(cursor) = cursor {
+                        close_overflow(&sink, cursor);
+                    }
+                }
+                () = sink.closed() => {}
+            }
+            Ok(None)
+        })
+    });
+}

@@ -1,0 +1,44 @@
+//! The handlers of the v1 methods and channel kinds, one module per noun. Each module's
+//! `register` binds the catalogue entries it implements; authorisation and auditing are
+//! the registry's job ([`crate::ws::registry`]), not theirs.
+
+mod audit;
+mod auth;
+mod backups;
+mod containers;
+mod events;
+mod images;
+mod networks;
+mod notifications;
+mod plugin_install;
+mod plugins;
+
+pub use backups::{download as download_backup, download_bundle as download_backups};
+pub use plugin_install::{Staging, load_installed, receive as receive_plugin_package};
+mod streams;
+mod system;
+mod tokens;
+mod users;
+pub(crate) mod volumes;
+
+use crate::ws::registry::Registry;
+
+pub fn register(r: &mut Registry) {
+    auth::register(r);
+    tokens::register(r);
+    users::register(r);
+    audit::register(r);
+    backups::register(r);
+    system::register(r);
+    events::register(r);
+    containers::register(r);
+    streams::register(r);
+    images::register(r);
+    volumes::register(r);
+    networks::register(r);
+    plugins::register(r);
+    plugin_install::register(r);
+    notifications::register(r);
+}
+
+pub(crate) use crate::errors::user as user_err;

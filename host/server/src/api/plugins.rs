@@ -1,0 +1,685 @@
+//! Plugins and their configured instances: `plugins.*`, `storage.*`, `notifications.*`.
+//!
+//! An instance's secrets go in through `plugins.configure` and come out only as the
+//! names of the fields that are set; they are sealed before they reach the store and
+//! opened only to build the configuration handed to the plugin's `init`.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::time::Instant;
+
+use berth_protocol::api::catalogue::{
+    NotificationsList, NotificationsTest, PluginsConfigure, PluginsDisable, PluginsEnable,
+    PluginsInstances, PluginsList, PluginsTest, PluginsUnconfigure, StorageList, StorageSetDefault,
+    StorageTest,
+};
+use berth_protocol::api::plugins::{
+    ConfigureInstance, InstanceList, InstanceRef, NotifierInfo, NotifierList, NotifyTestResult,
+    PluginHealth, PluginInfo, PluginInstance, PluginKind, PluginList, PluginManifestInfo,
+    PluginRef, PluginTestResult, StorageInfo, StorageInstances, StorageTestResult,
+};
+use berth_protocol::api::{Empty, rfc3339};
+use berth_protocol::error::{ErrorBody, ErrorCode};
+use serde_json::{Map, Value};
+
+use crate::errors::{Wire, WireResult};
+use crate::server::AppState;
+use crate::ws::registry::{Registry, bad_field, internal};
+use berth_engine::prelude::*;
+use berth_plugins::egress::{self, Pattern};
+use berth_plugins::instances::{self, InstanceRecord, LOCAL, PluginSettings};
+use berth_plugins::notifier::{Level, Notification};
+use berth_plugins::storage::StorageInstance;
+use berth_plugins::{HealthStatus, LoadedPlugin, schema};
+
+fn store_err(e: berth_core::store::StoreError) -> ErrorBody {
+    internal(&e)
+}
+
+fn not_found(what: &str, name: &str) -> ErrorBody {
+    ErrorBody::new(ErrorCode::NotFound, format!("no {what} {name:?}"))
+}
+
+fn kind_of(k: berth_plugins::PluginKind) -> PluginKind {
+    match k {
+        berth_plugins::PluginKind::Base => PluginKind::Base,
+        berth_plugins::PluginKind::Storage => PluginKind::Storage,
+        berth_plugins::PluginKind::Notifier => PluginKind::Notifier,
+    }
+}
+
+fn health_of(s: HealthStatus) -> PluginHealth {
+    match s {
+        HealthStatus::Healthy => PluginHealth::Healthy,
+        HealthStatus::Degraded => PluginHealth::Degraded,
+        HealthStatus::Unhealthy => PluginHealth::Unhealthy,
+    }
+}
+
+/// The names of a plugin's secret fields: the manifest's list and the schema's
+/// `writeOnly` properties.
+fn secret_names(m: &berth_plugins::manifest::Manifest, schema: Option<&Value>) -> Vec<String> {
+    let mut names = m.capabilities.secrets.clone();
+    if let Some(s) = schema {
+        for f in schema::write_only_fields(s) {
+            if !names.contains(&f) {
+                names.push(f);
+            }
+        }
+    }
+    names
+}
+
+/// The default storage instance's name.
+fn default_storage(settings: &PluginSettings) -> &str {
+    settings.default_storage.as_deref().unwrap_or(LOCAL)
+}
+
+fn instance_view(
+    state: &AppState,
+    rec: &InstanceRecord,
+    settings: &PluginSettings,
+) -> PluginInstance {
+    let kind = state.plugins.get(&rec.plugin).ok().map(|p| kind_of(p.kind));
+    PluginInstance {
+        name: rec.name.clone(),
+        plugin: rec.plugin.clone(),
+        kind,
+        config: rec.config.clone(),
+        secrets_set: rec.secrets.keys().cloned().collect(),
+        egress: rec.egress.clone(),
+        allow_private: rec.allow_private,
+        path: (kind == Some(PluginKind::Storage))
+            .then(|| state.services.storage_dir(rec).display().to_string()),
+        enabled: !settings.disabled.contains(&rec.plugin),
+        created_at: rfc3339(rec.created_ms),
+        updated_at: rfc3339(rec.updated_ms),
+    }
+}
+
+/// A storage directory an admin may choose: absolute, no `..`, not the root, and not
+/// in or above the data directory ([`storage_path_refusal`]).
+fn check_storage_path(state: &AppState, path: &str) -> Result<PathBuf, ErrorBody> {
+    let p = Path::new(path);
+    let bad = |m: &str| Err(bad_field("path", format!("{path:?}: {m}")));
+    if !p.is_absolute() {
+        return bad("must be an absolute directory");
+    }
+    if p.components()
+        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+    {
+        return bad("must not contain `.` or `..`");
+    }
+    if p.parent().is_none() || berth_plugins::services::resolved(p).parent().is_none() {
+        return bad("must not be the root directory");
+    }
+    if let Some(why) = state.services.storage_path_refusal(p) {
+        return bad(why);
+    }
+    Ok(p.to_path_buf())
+}
+
+/// Checks a configuration request and turns it into the record to store.
+fn build_record(
+    state: &AppState,
+    p: ConfigureInstance,
+    existing: Option<InstanceRecord>,
+) -> Result<InstanceRecord, ErrorBody> {
+    if !instances::valid_name(&p.name) {
+        return Err(bad_field(
+            "name",
+            format!(
+                "instance name {:?}: use 1–40 of a-z, 0-9, '-', '_', starting with a letter or digit",
+                p.name
+            ),
+        ));
+    }
+    if p.name == LOCAL {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            "\"local\" is the built-in storage instance; choose another name",
+        ));
+    }
+    let plugin = state.plugins.get(&p.plugin).map_err(|e| e.into_body())?;
+    if plugin.kind == berth_plugins::PluginKind::Base {
+        return Err(bad_field(
+            "plugin",
+            format!("plugin {} has nothing to configure", p.plugin),
+        ));
+    }
+    if let Some(old) = &existing
+        && old.plugin != p.plugin
+    {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!(
+                "instance {:?} belongs to plugin {}; choose another name",
+                p.name, old.plugin
+            ),
+        ));
+    }
+    let secret_names = secret_names(&plugin.manifest, plugin.schema.as_ref());
+    let mut config = match p.config {
+        Value::Null => Map::new(),
+        Value::Object(m) => m,
+        _ => return Err(bad_field("config", "the configuration is a JSON object")),
+    };
+    // Secrets may come inline in `config` (a form posts one object) or in `secrets`.
+    let mut changes: BTreeMap<String, Option<String>> = p.secrets;
+    for name in &secret_names {
+        if let Some(v) = config.remove(name) {
+            match v {
+                Value::String(s) => {
+                    changes.entry(name.clone()).or_insert(Some(s));
+                }
+                Value::Null => {}
+                _ => return Err(bad_field(name, format!("{name}: must be a string"))),
+            }
+        }
+    }
+    if let Some(k) = changes.keys().find(|k| !secret_names.contains(k)) {
+        return Err(bad_field(
+            "secrets",
+            format!(
+                "{k:?} is not a secret field of {} (its secrets: {})",
+                p.plugin,
+                secret_names.join(", ")
+            ),
+        ));
+    }
+    let mut sealed = existing
+        .as_ref()
+        .map(|e| e.secrets.clone())
+        .unwrap_or_default();
+    for (k, v) in changes {
+        match v {
+            Some(v) if !v.is_empty() => {
+                sealed.insert(k, state.secret_key.seal(v.as_bytes()));
+            }
+            _ => {
+                sealed.remove(&k);
+            }
+        }
+    }
+    let now = berth_identity::users::now_ms();
+    let mut rec = InstanceRecord {
+        name: p.name,
+        plugin: p.plugin.clone(),
+        config: Value::Object(config),
+        secrets: sealed,
+        egress: Vec::new(),
+        allow_private: p.allow_private,
+        path: None,
+        created_ms: existing.as_ref().map_or(now, |e| e.created_ms),
+        updated_ms: now,
+    };
+    let full = state.services.full_config(&rec).wire()?;
+    match &plugin.schema {
+        Some(s) => schema::validate(s, &full).map_err(|m| {
+            let field = m.split(':').next().unwrap_or("config").to_owned();
+            bad_field(&field, m)
+        })?,
+        None if full.as_object().is_some_and(|m| !m.is_empty()) => {
+            return Err(bad_field(
+                "config",
+                format!("plugin {} takes no configuration", p.plugin),
+            ));
+        }
+        None => {}
+    }
+    // Egress: only for plugins whose manifest has HTTP, each grant within it.
+    let manifest_http = plugin.manifest.http_patterns();
+    let mut egress = p.egress;
+    if manifest_http.is_empty() {
+        if !egress.is_empty() || p.allow_private {
+            return Err(bad_field(
+                "egress",
+                format!("plugin {} has no network access to grant", p.plugin),
+            ));
+        }
+    } else {
+        if egress.is_empty()
+            && let Some(o) = full
+                .get("url")
+                .and_then(Value::as_str)
+                .and_then(egress::origin_of)
+        {
+            egress.push(o);
+        }
+        for g in &egress {
+            let pat = Pattern::parse(g).map_err(|m| bad_field("egress", m))?;
+            if !pat.within(&manifest_http) {
+                return Err(bad_field(
+                    "egress",
+                    format!(
+                        "{g} is outside what plugin {} may reach ({})",
+                        p.plugin,
+                        plugin.manifest.capabilities.http.join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some(url) = full.get("url").and_then(Value::as_str) {
+            let granted = egress
+                .iter()
+                .filter_map(|g| Pattern::parse(g).ok())
+                .any(|g| g.allows_url(url));
+            if !granted {
+                return Err(bad_field(
+                    "egress",
+                    format!(
+                        "the URL's origin {} is not in the egress allow-list",
+                        egress::origin_of(url).unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
+    rec.egress = egress;
+    if plugin.kind == berth_plugins::PluginKind::Storage {
+        if let Some(path) = &p.path {
+            rec.path = Some(check_storage_path(state, path)?.display().to_string());
+        }
+    } else if p.path.is_some() {
+        return Err(bad_field("path", "only storage instances have a directory"));
+    }
+    Ok(rec)
+}
+
+/// Writes, reads back, lists and deletes 256 KiB through a storage instance.
+async fn storage_round_trip(
+    state: &AppState,
+    inst: StorageInstance,
+) -> Result<StorageTestResult, ErrorBody> {
+    if let Some(dir) = &inst.dir {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            ErrorBody::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "storage {}: cannot create {}: {e}",
+                    inst.name,
+                    dir.display()
+                ),
+            )
+        })?;
+    }
+    let started = Instant::now();
+    let session = state
+        .plugins
+        .session(&inst)
+        .await
+        .map_err(|e| e.into_body())?;
+    // 256 KiB of varied bytes: big enough to cross a chunk boundary in the guest's
+    // reads, small enough to be instant.
+    let data: Vec<u8> = (0..256 * 1024u32)
+        .map(|i| (i.wrapping_mul(31) >> 3) as u8)
+        .collect();
+    let key = format!(".berth-test/{}", std::process::id());
+    let w = Instant::now();
+    let bytes = session
+        .put(&key, &data[..])
+        .await
+        .map_err(|e| e.into_body())?;
+    let write_ms = w.elapsed().as_secs_f64() * 1e3;
+    let r = Instant::now();
+    let mut back = Vec::with_capacity(data.len());
+    session
+        .get(&key, &mut back)
+        .await
+        .map_err(|e| e.into_body())?;
+    let read_ms = r.elapsed().as_secs_f64() * 1e3;
+    let listed = session
+        .list(".berth-test/", None, 100)
+        .await
+        .map_err(|e| e.into_body())?;
+    session.delete(&key).await.map_err(|e| e.into_body())?;
+    if back != data || !listed.objects.iter().any(|o| o.key == key) {
+        return Err(ErrorBody::new(
+            ErrorCode::Unavailable,
+            format!(
+                "storage {} did not give back what was written ({} of {} bytes)",
+                inst.name,
+                back.len(),
+                data.len()
+            ),
+        ));
+    }
+    Ok(StorageTestResult {
+        name: inst.name,
+        bytes,
+        write_ms,
+        read_ms,
+        total_ms: started.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+async fn notify_test(state: &AppState, name: &str) -> Result<NotifyTestResult, ErrorBody> {
+    let rec = state
+        .store
+        .instance(name)
+        .map_err(store_err)?
+        .ok_or_else(|| not_found("notifier instance", name))?;
+    let settings = state.store.plugin_settings().map_err(store_err)?;
+    if settings.disabled.contains(&rec.plugin) {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!("plugin {} is disabled; enable it first", rec.plugin),
+        ));
+    }
+    let inst = state.services.notifier_instance(&rec).wire()?;
+    let n = Notification {
+        kind: "test".into(),
+        level: Level::Info,
+        title: "Berth test notification".into(),
+        body: "If you can read this, Berth's notifications reach you.".into(),
+        fields: vec![
+            ("instance".into(), name.to_owned()),
+            ("berth".into(), crate::VERSION.to_owned()),
+        ],
+    };
+    let d = state
+        .plugins
+        .notify(&inst, &n)
+        .await
+        .map_err(|e| e.into_body())?;
+    Ok(NotifyTestResult {
+        name: name.to_owned(),
+        attempts: d.attempts,
+        total_ms: d.elapsed.as_secs_f64() * 1e3,
+    })
+}
+
+/// The facts about a plugin's manifest the UI shows.
+pub(super) fn manifest_info(
+    m: &berth_plugins::manifest::Manifest,
+    schema: Option<&Value>,
+    limits: berth_plugins::Limits,
+) -> PluginManifestInfo {
+    PluginManifestInfo {
+        secrets: secret_names(m, schema),
+        name: m.name.clone(),
+        version: m.version.clone(),
+        description: m.description.clone(),
+        api: m.api.clone(),
+        config_schema: schema.cloned(),
+        http: m.capabilities.http.clone(),
+        storage_dir: m.capabilities.storage_dir,
+        memory_mib: (limits.memory >> 20) as u64,
+        call_timeout_ms: limits.call_timeout.as_millis() as u64,
+    }
+}
+
+/// One row of `plugins.list`.
+pub(super) fn plugin_info(
+    st: &AppState,
+    id: &str,
+    p: Result<&LoadedPlugin, &String>,
+    settings: &PluginSettings,
+) -> PluginInfo {
+    let builtin = berth_plugins::PluginRuntime::is_builtin(id);
+    let enabled = !settings.disabled.contains(id);
+    match p {
+        Ok(p) => {
+            let h = st.plugins.call_health(id);
+            PluginInfo {
+                id: id.to_owned(),
+                kind: Some(kind_of(p.kind)),
+                builtin,
+                sha256: Some(p.sha256.clone()),
+                health: health_of(h.status),
+                message: (!h.message.is_empty()).then_some(h.message),
+                capabilities: p.manifest.describe_capabilities(),
+                enabled,
+                manifest: Some(manifest_info(&p.manifest, p.schema.as_ref(), p.limits)),
+            }
+        }
+        Err(why) => PluginInfo {
+            id: id.to_owned(),
+            kind: None,
+            builtin,
+            sha256: None,
+            health: PluginHealth::Unhealthy,
+            message: Some(why.clone()),
+            capabilities: Vec::new(),
+            enabled,
+            manifest: None,
+        },
+    }
+}
+
+fn find_storage(state: &AppState, name: Option<&str>) -> Result<StorageInstance, ErrorBody> {
+    let settings = state.store.plugin_settings().map_err(store_err)?;
+    let name = name.unwrap_or(default_storage(&settings)).to_owned();
+    state
+        .services
+        .storage_instances()
+        .into_iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| not_found("storage instance", &name))
+}
+
+pub fn register(r: &mut Registry) {
+    r.method(PluginsList, |call, _: Empty| async move {
+        let st = &call.state;
+        let settings = st.store.plugin_settings().map_err(store_err)?;
+        let rt = &st.plugins;
+        let plugins = rt
+            .all()
+            .map(|(id, p)| plugin_info(st, &id, p.as_ref().map(|p| &**p), &settings))
+            .collect();
+        Ok(PluginList { plugins })
+    });
+
+    r.method(PluginsEnable, |call, p: PluginRef| async move {
+        call.state.plugins.get(&p.id).map_err(|e| e.into_body())?;
+        call.blocking(move |st| {
+            st.store
+                .update_plugin_settings(|s| {
+                    s.disabled.remove(&p.id);
+                })
+                .map_err(store_err)?;
+            Ok(Empty {})
+        })
+        .await
+    });
+
+    r.method(PluginsDisable, |call, p: PluginRef| async move {
+        call.state.plugins.get(&p.id).map_err(|e| e.into_body())?;
+        call.blocking(move |st| {
+            let settings = st.store.plugin_settings().map_err(store_err)?;
+            let default = default_storage(&settings);
+            let default_plugin = if default == LOCAL {
+                Some("storage-local".to_owned())
+            } else {
+                st.store.instance(default).map_err(store_err)?.map(|r| r.plugin)
+            };
+            if default_plugin.as_deref() == Some(p.id.as_str()) {
+                return Err(ErrorBody::new(
+                    ErrorCode::Conflict,
+                    format!("plugin {} holds the default storage {default:?}; make another instance the default first", p.id),
+                ));
+            }
+            st.store
+                .update_plugin_settings(|s| {
+                    s.disabled.insert(p.id.clone());
+                })
+                .map_err(store_err)?;
+            Ok(Empty {})
+        })
+        .await
+    });
+
+    r.method(PluginsInstances, |call, _: Empty| async move {
+        call.blocking(|st| {
+            let settings = st.store.plugin_settings().map_err(store_err)?;
+            let instances = st
+                .store
+                .instances()
+                .map_err(store_err)?
+                .iter()
+                .map(|r| instance_view(st, r, &settings))
+                .collect();
+            Ok(InstanceList { instances })
+        })
+        .await
+    });
+
+    r.method(PluginsConfigure, |call, p: ConfigureInstance| async move {
+        let st = call.state.clone();
+        let name = p.name.clone();
+        let existing = st.store.instance(&name).map_err(store_err)?;
+        let rec = build_record(&st, p, existing)?;
+        // The plugin judges the configuration too (its own rules, e.g. "Gotify needs
+        // a token") before anything is saved.
+        let kind = st.plugins.get(&rec.plugin).map_err(|e| e.into_body())?.kind;
+        let dir =
+            (kind == berth_plugins::PluginKind::Storage).then(|| st.services.storage_dir(&rec));
+        if let Some(d) = &dir {
+            std::fs::create_dir_all(d)
+                .map_err(|e| bad_field("path", format!("cannot create {}: {e}", d.display())))?;
+        }
+        let config = st.services.full_config(&rec).wire()?.to_string();
+        st.plugins
+            .init_and_check(&rec.plugin, dir.as_deref(), &config)
+            .await
+            .map_err(|e| e.into_body())?;
+        call.blocking(move |st| {
+            st.store.put_instance(&rec).map_err(store_err)?;
+            tracing::info!(
+                instance = rec.name,
+                plugin = rec.plugin,
+                "plugin instance configured"
+            );
+            let settings = st.store.plugin_settings().map_err(store_err)?;
+            Ok(instance_view(st, &rec, &settings))
+        })
+        .await
+    });
+
+    r.method(PluginsUnconfigure, |call, p: InstanceRef| async move {
+        if p.name == LOCAL {
+            return Err(ErrorBody::new(
+                ErrorCode::Conflict,
+                "the built-in storage instance \"local\" cannot be removed",
+            ));
+        }
+        call.blocking(move |st| {
+            if !st.store.delete_instance(&p.name).map_err(store_err)? {
+                return Err(not_found("plugin instance", &p.name));
+            }
+            st.store
+                .update_plugin_settings(|s| {
+                    s.routes.remove(&p.name);
+                })
+                .map_err(store_err)?;
+            Ok(Empty {})
+        })
+        .await
+    });
+
+    r.method(PluginsTest, |call, p: InstanceRef| async move {
+        let st = &call.state;
+        let rec = if p.name == LOCAL {
+            None
+        } else {
+            Some(
+                st.store
+                    .instance(&p.name)
+                    .map_err(store_err)?
+                    .ok_or_else(|| not_found("plugin instance", &p.name))?,
+            )
+        };
+        let kind = match &rec {
+            None => berth_plugins::PluginKind::Storage,
+            Some(r) => st.plugins.get(&r.plugin).map_err(|e| e.into_body())?.kind,
+        };
+        match kind {
+            berth_plugins::PluginKind::Notifier => {
+                Ok(PluginTestResult::Notifier(notify_test(st, &p.name).await?))
+            }
+            _ => {
+                let inst = find_storage(st, Some(&p.name))?;
+                Ok(PluginTestResult::Storage(
+                    storage_round_trip(st, inst).await?,
+                ))
+            }
+        }
+    });
+
+    r.method(StorageList, |call, _: Empty| async move {
+        call.blocking(|st| {
+            let settings = st.store.plugin_settings().map_err(store_err)?;
+            let default = default_storage(&settings).to_owned();
+            let storage = st
+                .services
+                .storage_instances()
+                .into_iter()
+                .map(|s| StorageInfo {
+                    default: s.name == default,
+                    location: s
+                        .dir
+                        .as_ref()
+                        .map_or_else(String::new, |d| format!("directory {}", d.display())),
+                    name: s.name,
+                    plugin: s.plugin,
+                })
+                .collect();
+            Ok(StorageInstances { storage })
+        })
+        .await
+    });
+
+    r.method(StorageSetDefault, |call, p: InstanceRef| async move {
+        call.blocking(move |st| {
+            if !st
+                .services
+                .storage_instances()
+                .iter()
+                .any(|s| s.name == p.name)
+            {
+                return Err(not_found("storage instance", &p.name));
+            }
+            st.store
+                .update_plugin_settings(|s| {
+                    s.default_storage = (p.name != LOCAL).then(|| p.name.clone());
+                })
+                .map_err(store_err)?;
+            Ok(Empty {})
+        })
+        .await
+    });
+
+    r.method(StorageTest, |call, p| async move {
+        let inst = find_storage(&call.state, p.name.as_deref())?;
+        storage_round_trip(&call.state, inst).await
+    });
+
+    r.method(NotificationsList, |call, _: Empty| async move {
+        call.blocking(|st| {
+            let settings = st.store.plugin_settings().map_err(store_err)?;
+            let notifiers = st
+                .store
+                .instances()
+                .map_err(store_err)?
+                .into_iter()
+                .filter(|r| {
+                    st.plugins
+                        .get(&r.plugin)
+                        .is_ok_and(|p| p.kind == berth_plugins::PluginKind::Notifier)
+                })
+                .map(|r| NotifierInfo {
+                    health: health_of(st.plugins.call_health(&r.plugin).status),
+                    enabled: !settings.disabled.contains(&r.plugin),
+                    name: r.name,
+                    plugin: r.plugin,
+                })
+                .collect();
+            Ok(NotifierList { notifiers })
+        })
+        .await
+    });
+
+    r.method(NotificationsTest, |call, p: InstanceRef| async move {
+        notify_test(&call.state, &p.name).await
+    });
+}

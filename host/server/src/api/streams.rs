@@ -1,0 +1,389 @@
+//! The binary stream channels: `container.logs` and `exec`. Both stop reading Docker's
+//! stream while the client has no credit (the sink's queue is full), so a slow browser
+//! slows the source instead of growing memory.
+
+use berth_protocol::api::catalogue::{ContainerLogs, ContainerStats, Exec};
+use berth_protocol::api::streams::ExitStatus;
+use berth_protocol::error::{ErrorBody, ErrorCode};
+use berth_protocol::frame::{MAX_PAYLOAD, Stream};
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::query_parameters::{LogsOptionsBuilder, ResizeExecOptionsBuilder};
+use bytes::{Bytes, BytesMut};
+use futures_util::{FutureExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+
+use super::containers::host_docker;
+use crate::errors::WireResult;
+use crate::errors::docker_call as docker_err;
+use crate::ws::outbox::Input;
+use crate::ws::registry::{Registry, bad_field};
+use berth_docker::args as docker_args;
+use berth_docker::stats::Filter;
+use berth_identity::audit::AuditRecord;
+
+/// Most containers one `container.stats` channel may name.
+const STATS_IDS_MAX: usize = 256;
+/// Most `env` entries an exec may set.
+const ENV_MAX: usize = 64;
+
+fn split(o: LogOutput) -> (Stream, Bytes) {
+    match o {
+        LogOutput::StdErr { message } => (Stream::Stderr, message),
+        LogOutput::StdOut { message } | LogOutput::Console { message } => (Stream::Stdout, message),
+        LogOutput::StdIn { message } => (Stream::Stdout, message),
+    }
+}
+
+type Chunk = Result<(Stream, Bytes), bollard::errors::Error>;
+
+/// Docker's output as channel chunks, joining consecutive chunks of one stream that
+/// are already waiting (up to one frame). Docker sends each log line as its own chunk;
+/// a frame per line would cost a client a message (and the UI a render) per line, so a
+/// 100,000-line tail would crawl. Only chunks already received are joined: a live
+/// terminal's keystroke echo is never held back.
+fn coalesced<S>(inner: S) -> impl futures_util::Stream<Item = Chunk> + Send
+where
+    S: futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send + Unpin,
+{
+    // (source, a chunk read ahead that did not fit the last batch, source ended)
+    futures_util::stream::unfold(
+        (inner, None::<Chunk>, false),
+        |(mut inner, held, mut ended)| async move {
+            let first = match held {
+                Some(c) => c,
+                None if ended => return None,
+                None => inner.next().await?.map(split),
+            };
+            let (stream, data) = match first {
+                Ok(c) => c,
+                Err(e) => return Some((Err(e), (inner, None, true))),
+            };
+            let mut joined: Option<BytesMut> = None;
+            let mut held = None;
+            while let Some(next) = inner.next().now_or_never() {
+                let Some(next) = next else {
+                    ended = true;
+                    break;
+                };
+                match next.map(split) {
+                    Ok((s, d)) if s == stream => {
+                        let len = joined.as_ref().map_or(data.len(), BytesMut::len);
+                        if len + d.len() > MAX_PAYLOAD {
+                            held = Some(Ok((s, d)));
+                            break;
+                        }
+                        joined
+                            .get_or_insert_with(|| BytesMut::from(&data[..]))
+                            .extend_from_slice(&d);
+                    }
+                    other => {
+                        held = Some(other);
+                        break;
+                    }
+                }
+            }
+            let data = joined.map_or(data, BytesMut::freeze);
+            Some((Ok((stream, data)), (inner, held, ended)))
+        },
+    )
+}
+
+/// Berth's own container: its logs and a shell in it are an admin's only (its logs
+/// once held the generated first password; its filesystem holds the installation
+/// key). The channel keeps needing the admin role, so a demotion closes it.
+async fn own_container(
+    call: &crate::ws::registry::Call,
+    h: &berth_docker::hosts::Host,
+    d: &bollard::Docker,
+    id: &str,
+    sink: &crate::ws::outbox::ChannelSink,
+) -> Result<(), ErrorBody> {
+    use berth_protocol::role::Role;
+    if !h.is_self(d, id).await.wire()? {
+        return Ok(());
+    }
+    sink.require(Role::Admin);
+    if call.principal.role.allows(Role::Admin) {
+        Ok(())
+    } else {
+        Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            "this is Berth's own container: only an admin may read its logs or run commands in it",
+        ))
+    }
+}
+
+/// An exec session in the audit log: one record when it starts (who, which container,
+/// what command) and one when it ends (how long it ran, its exit code) — written even
+/// when the session is cut off (the channel closed, the connection gone), since this
+/// guard is dropped with the producer.
+struct ExecAudit {
+    state: std::sync::Arc<crate::server::AppState>,
+    rec: AuditRecord,
+    started: std::time::Instant,
+    exit_code: Option<i64>,
+}
+
+impl ExecAudit {
+    fn start(call: &crate::ws::registry::Call, container: &str, cmd: &[String]) -> Self {
+        let mut rec = AuditRecord::new(
+            &call.principal.user,
+            &call.client.ip().to_string(),
+            "exec",
+            Some(container.chars().take(200).collect()),
+            "ok",
+        );
+        rec.token = call.principal.token_name().map(str::to_owned);
+        rec.detail = Some(format!(
+            "started: {}",
+            berth_core::text::head(&cmd.join(" "), 500)
+        ));
+        let (state, first) = (std::sync::Arc::clone(&call.state), rec.clone());
+        tokio::spawn(async move { crate::ws::registry::record(&state, first).await });
+        Self {
+            state: std::sync::Arc::clone(&call.state),
+            rec,
+            started: std::time::Instant::now(),
+            exit_code: None,
+        }
+    }
+}
+
+impl Drop for ExecAudit {
+    fn drop(&mut self) {
+        let mut rec = self.rec.clone();
+        rec.time_ms = berth_identity::users::now_ms();
+        rec.detail = Some(format!(
+            "ended after {} s{}",
+            self.started.elapsed().as_secs(),
+            self.exit_code
+                .map(|c| format!(", exit code {c}"))
+                .unwrap_or_else(|| ", cut off".to_owned())
+        ));
+        let state = std::sync::Arc::clone(&self.state);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { crate::ws::registry::record(&state, rec).await });
+        }
+    }
+}
+
+pub fn register(r: &mut Registry) {
+    r.channel(ContainerStats, |call, p, sink| {
+        if p.ids.len() > STATS_IDS_MAX {
+            return Err(bad_field(
+                "ids",
+                format!("at most {STATS_IDS_MAX} containers"),
+            ));
+        }
+        for id in &p.ids {
+            docker_args::object("ids", id).wire()?;
+        }
+        let host = call.state.hosts.get(p.host.as_deref()).wire()?;
+        host.stats
+            .subscribe(Box::new(sink.clone()), Filter::new(p.ids));
+        // The sampler feeds the channel; this task only lives as long as it.
+        Ok(async move {
+            sink.closed().await;
+            Ok(None)
+        })
+    });
+
+    r.channel(ContainerLogs, |call, p, sink| {
+        docker_args::object("id", &p.id).wire()?;
+        Ok(async move {
+            let (h, d) = host_docker(&call, p.host.as_deref()).await?;
+            own_container(&call, &h, &d, &p.id, &sink).await?;
+            let mut o = LogsOptionsBuilder::default()
+                .follow(p.follow)
+                .stdout(true)
+                .stderr(true)
+                .timestamps(p.timestamps);
+            o = match p.tail {
+                Some(n) => o.tail(&n.to_string()),
+                None => o.tail("all"),
+            };
+            if let Some(s) = p.since {
+                o = o.since(s.clamp(0, i64::from(i32::MAX)) as i32);
+            }
+            let mut logs = std::pin::pin!(coalesced(d.logs(&p.id, Some(o.build()))));
+            loop {
+                tokio::select! {
+                    item = logs.next() => match item {
+                        None => return Ok(None),
+                        Some(Ok((stream, data))) => if sink.send_bytes(stream, data).await.is_err() { return Ok(None) },
+                        Some(Err(e)) => return Err(docker_err(&e, &format!("container {}", p.id))),
+                    },
+                    () = sink.closed() => return Ok(None),
+                }
+            }
+        })
+    });
+
+    r.channel(Exec, |call, p, sink| {
+        docker_args::object("container", &p.container).wire()?;
+        if p.env.len() > ENV_MAX || p.env.iter().any(|e| !e.contains('=') || e.starts_with('=')) {
+            return Err(bad_field("env", format!("at most {ENV_MAX} KEY=value entries")));
+        }
+        if p.cmd.iter().any(|c| c.contains('\0')) {
+            return Err(bad_field("cmd", "arguments may not contain NUL"));
+        }
+        let Some(mut input) = sink.take_input() else {
+            return Err(crate::ws::registry::internal(&"exec channel without input"));
+        };
+        Ok(async move {
+            let (h, d) = host_docker(&call, p.host.as_deref()).await?;
+            own_container(&call, &h, &d, &p.container, &sink).await?;
+            let what = format!("container {}", p.container);
+            let cmd = if p.cmd.is_empty() {
+                vec!["/bin/sh".to_owned()]
+            } else {
+                p.cmd.clone()
+            };
+            let mut env = p.env.clone();
+            if p.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+                env.push("TERM=xterm-256color".into());
+            }
+            let created = d
+                .create_exec(
+                    &p.container,
+                    CreateExecOptions {
+                        attach_stdin: Some(true),
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        tty: Some(p.tty),
+                        env: Some(env),
+                        cmd: Some(cmd.clone()),
+                        user: p.user.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| docker_err(&e, &what))?;
+            let exec_id = created.id;
+            let mut audit = ExecAudit::start(&call, &p.container, &cmd);
+            let started = d
+                .start_exec(
+                    &exec_id,
+                    Some(StartExecOptions {
+                        detach: false,
+                        tty: p.tty,
+                        output_capacity: None,
+                    }),
+                )
+                .await
+                .map_err(|e| docker_err(&e, &what))?;
+            let StartExecResults::Attached {
+                output,
+                input: mut stdin,
+            } = started
+            else {
+                return Err(ErrorBody::new(ErrorCode::Internal, "exec started detached"));
+            };
+            let mut output = std::pin::pin!(coalesced(output));
+            // The initial size: bollard's exec options have no console_size, so resize
+            // right after start (before the shell draws its first prompt).
+            if let (Some(c), Some(r)) = (p.cols, p.rows)
+                && p.tty
+            {
+                let o = ResizeExecOptionsBuilder::default().w(c.into()).h(r.into()).build();
+                let _ = d.resize_exec(&exec_id, o).await;
+            }
+            let mut stdin_open = true;
+            // Resizes may still come after stdin ended; only a gone connection ends input.
+            let mut input_open = true;
+            loop {
+                tokio::select! {
+                    item = output.next() => match item {
+                        None => break,
+                        Some(Ok((stream, data))) => if sink.send_bytes(stream, data).await.is_err() { return Ok(None) },
+                        Some(Err(e)) => return Err(docker_err(&e, &what)),
+                    },
+                    msg = input.recv(), if input_open => match msg {
+                        Some(Input::Data(b)) => {
+                            if stdin_open
+                                && (stdin.write_all(&b).await.is_err() || stdin.flush().await.is_err())
+                            {
+                                stdin_open = false;
+                            }
+                        }
+                        Some(Input::Resize { cols, rows }) => {
+                            if cols > 0 && rows > 0 {
+                                let o = ResizeExecOptionsBuilder::default().w(cols.into()).h(rows.into()).build();
+                                let _ = d.resize_exec(&exec_id, o).await;
+                            }
+                        }
+                        Some(Input::Eof) => {
+                            if stdin_open {
+                                let _ = stdin.shutdown().await;
+                                stdin_open = false;
+                            }
+                        }
+                        None => input_open = false,
+                    },
+                    () = sink.closed() => return Ok(None),
+                }
+            }
+            let code = d
+                .inspect_exec(&exec_id)
+                .await
+                .ok()
+                .and_then(|i| i.exit_code);
+            audit.exit_code = code;
+            Ok(Some(
+                serde_json::to_value(ExitStatus { exit_code: code }).expect("serialises"),
+            ))
+        })
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+
+    fn out(s: &str) -> Result<LogOutput, bollard::errors::Error> {
+        Ok(LogOutput::StdOut {
+            message: Bytes::copy_from_slice(s.as_bytes()),
+        })
+    }
+
+    #[tokio::test]
+    async fn waiting_chunks_of_one_stream_join_into_frames() {
+        let mut items: Vec<_> = (0..10_000).map(|i| out(&format!("{i:07}\n"))).collect();
+        items.insert(
+            3,
+            Ok(LogOutput::StdErr {
+                message: Bytes::from_static(b"oops\n"),
+            }),
+        );
+        let chunks: Vec<(Stream, Bytes)> = coalesced(stream::iter(items))
+            .map(Result::unwrap)
+            .collect()
+            .await;
+        assert_eq!(chunks[0].0, Stream::Stdout);
+        assert_eq!(&chunks[0].1[..], b"0000000\n0000001\n0000002\n");
+        assert_eq!(
+            (chunks[1].0, &chunks[1].1[..]),
+            (Stream::Stderr, &b"oops\n"[..])
+        );
+        assert!(chunks.iter().all(|(_, d)| d.len() <= MAX_PAYLOAD));
+        // 79,976 bytes of stdout after the stderr line: three frames, not 9,997.
+        assert_eq!(chunks.len(), 2 + 3);
+        let all: Vec<u8> = chunks[2..].iter().flat_map(|(_, d)| d.to_vec()).collect();
+        assert_eq!(all.len(), (10_000 - 3) * 8, "nothing lost or repeated");
+    }
+
+    #[tokio::test]
+    async fn an_error_after_data_is_delivered_after_it() {
+        let items = vec![
+            out("a\n"),
+            Err(bollard::errors::Error::DockerStreamError {
+                error: "gone".into(),
+            }),
+        ];
+        let got: Vec<_> = coalesced(stream::iter(items)).collect().await;
+        assert_eq!(got.len(), 2);
+        assert!(got[0].is_ok() && got[1].is_err());
+    }
+}

@@ -1,0 +1,135 @@
+//! `system.info` and the `system.stats` channel.
+
+use std::path::Path;
+
+use berth_protocol::api::Empty;
+use berth_protocol::api::catalogue::{
+    DiagSpeedtest, SystemInfo as SystemInfoM, SystemStats as SystemStatsK,
+};
+use berth_protocol::api::system::{DockerCounts, DockerVersion, SystemInfo};
+
+use crate::ws::registry::bad_field;
+
+/// Largest speed test.
+const SPEEDTEST_MAX: u64 = 1 << 30;
+use crate::errors::WireResult;
+use crate::ws::registry::Registry;
+
+/// Bytes under `dir`, not following symlinks.
+fn dir_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+fn os_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::OS.to_owned())
+}
+
+pub fn register(r: &mut Registry) {
+    r.method(SystemInfoM, |call, _: Empty| async move {
+        let host = call.state.hosts.local();
+        let docker = host.conn.probe().await;
+        let info = match host.docker().await {
+            Ok(d) => d.info().await.ok(),
+            Err(_) => None,
+        };
+        let (data_dir, bytes, schema) = call
+            .blocking(|st| {
+                let bytes = dir_bytes(&st.data_dir);
+                let schema = st
+                    .store
+                    .schema_version()
+                    .map_err(|e| crate::ws::registry::internal(&e))?;
+                Ok((st.data_dir.display().to_string(), bytes, schema))
+            })
+            .await?;
+        Ok(SystemInfo {
+            version: crate::VERSION.to_owned(),
+            uptime_s: call.state.started.elapsed().as_secs(),
+            data_dir,
+            data_dir_bytes: bytes,
+            store_schema: schema,
+            host_os: os_name(),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default(),
+            docker_error: docker.as_ref().err().map(ToString::to_string),
+            docker: docker.ok().map(|e| DockerVersion {
+                version: e.version,
+                api_version: e.api_version,
+                os: info.as_ref().and_then(|i| i.operating_system.clone()),
+                counts: info.as_ref().map(|i| DockerCounts {
+                    containers_running: i.containers_running.unwrap_or(0).max(0) as u64,
+                    containers_paused: i.containers_paused.unwrap_or(0).max(0) as u64,
+                    containers_stopped: i.containers_stopped.unwrap_or(0).max(0) as u64,
+                    images: i.images.unwrap_or(0).max(0) as u64,
+                }),
+            }),
+        })
+    });
+
+    r.channel(SystemStatsK, |call, params, sink| {
+        call.state.hosts.get(params.host.as_deref()).wire()?;
+        // The shared sampler writes into this channel's outbox directly; the producer
+        // only has to live as long as the channel.
+        call.state.stats.subscribe(sink.clone());
+        Ok(async move {
+            sink.closed().await;
+            Ok(None)
+        })
+    });
+
+    r.channel(DiagSpeedtest, |_call, params, sink| {
+        if !(1..=SPEEDTEST_MAX).contains(&params.bytes) {
+            return Err(bad_field("bytes", format!("between 1 and {SPEEDTEST_MAX}")));
+        }
+        Ok(async move {
+            // One 32 KiB frame, encoded once and shared: the writer sends it without
+            // copying, so the test measures the link and not this producer.
+            let full = berth_protocol::frame::MAX_PAYLOAD;
+            let frame = sink.encode_frame(berth_protocol::frame::Stream::Stdout, &vec![0x5a; full]);
+            let mut left = params.bytes;
+            while left > 0 {
+                let n = left.min(full as u64) as usize;
+                // Backpressure: waits while the channel's queue is full (no credit).
+                let sent = if n == full {
+                    sink.send_frame(frame.clone()).await
+                } else {
+                    sink.send_bytes(
+                        berth_protocol::frame::Stream::Stdout,
+                        frame.slice(
+                            berth_protocol::frame::HEADER_LEN
+                                ..berth_protocol::frame::HEADER_LEN + n,
+                        ),
+                    )
+                    .await
+                };
+                if sent.is_err() {
+                    return Ok(None);
+                }
+                left -= n as u64;
+            }
+            Ok(Some(serde_json::json!({ "bytes": params.bytes })))
+        })
+    });
+}

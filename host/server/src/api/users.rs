@@ -1,0 +1,110 @@
+//! `users.*` (admin): accounts, roles, password resets.
+
+use std::collections::HashMap;
+
+use berth_protocol::api::Empty;
+use berth_protocol::api::catalogue::{UsersCreate, UsersDelete, UsersList, UsersUpdate};
+use berth_protocol::api::rfc3339;
+use berth_protocol::api::users::{UserList, UserSummary};
+use berth_protocol::error::{ErrorBody, ErrorCode};
+
+use super::user_err;
+use crate::server::AppState;
+use crate::ws::registry::Registry;
+use berth_identity::prelude::*;
+use berth_identity::{User, password};
+
+fn summary(u: &User, sessions: u32) -> UserSummary {
+    UserSummary {
+        name: u.name.clone(),
+        role: u.role,
+        created_at: rfc3339(u.created_ms),
+        updated_at: rfc3339(u.updated_ms),
+        totp_enabled: u.totp_enabled(),
+        sessions,
+    }
+}
+
+fn live_sessions(st: &AppState, user: Option<&str>) -> Result<HashMap<String, u32>, ErrorBody> {
+    let mut n = HashMap::new();
+    for s in st.store.list_sessions(user).map_err(user_err)? {
+        *n.entry(s.user).or_insert(0) += 1;
+    }
+    Ok(n)
+}
+
+pub fn register(r: &mut Registry) {
+    r.method(UsersList, |call, _: Empty| async move {
+        call.blocking(|st| {
+            let counts = live_sessions(st, None)?;
+            let users = st.store.list_users().map_err(user_err)?;
+            Ok(UserList {
+                users: users
+                    .iter()
+                    .map(|u| summary(u, counts.get(&u.name).copied().unwrap_or(0)))
+                    .collect(),
+            })
+        })
+        .await
+    });
+
+    r.method(UsersCreate, |call, params| async move {
+        call.blocking(move |st| {
+            let u = st
+                .store
+                .create_user(&params.name, params.role, &params.password)
+                .map_err(user_err)?;
+            Ok(summary(&u, 0))
+        })
+        .await
+    });
+
+    r.method(UsersUpdate, |call, params| async move {
+        call.blocking(move |st| {
+            let hash = match &params.password {
+                Some(p) => {
+                    password::check_policy(p).map_err(|e| {
+                        crate::ws::registry::bad_field("password", format!("password {e}"))
+                    })?;
+                    Some(password::hash(p).map_err(|e| crate::ws::registry::internal(&e))?)
+                }
+                None => None,
+            };
+            let u = st
+                .store
+                .update_user(&params.name, |u| {
+                    if let Some(role) = params.role {
+                        u.role = role;
+                    }
+                    if let Some(h) = hash {
+                        u.password_hash = h;
+                    }
+                    if params.reset_totp {
+                        u.totp = None;
+                    }
+                    Ok(())
+                })
+                .map_err(user_err)?;
+            if params.revoke_sessions || params.password.is_some() {
+                st.store
+                    .revoke_sessions_where(|s| s.user == u.name)
+                    .map_err(user_err)?;
+            }
+            let n = live_sessions(st, Some(&u.name))?;
+            Ok(summary(&u, n.get(&u.name).copied().unwrap_or(0)))
+        })
+        .await
+    });
+
+    r.method(UsersDelete, |call, params| async move {
+        if params.name == call.principal.user {
+            return Err(ErrorBody::new(
+                ErrorCode::Conflict,
+                "you cannot delete your own account; ask another admin",
+            ));
+        }
+        call.blocking(move |st| st.store.delete_user(&params.name).map_err(user_err))
+            .await?;
+        Ok(Empty {})
+    });
+}

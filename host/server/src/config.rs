@@ -1,0 +1,643 @@
+//! Berth's configuration: one typed [`Config`] built from four layers.
+//!
+//! Precedence, highest first: command-line flags, `BERTH_*` environment variables, the
+//! TOML file given by `--config` / `BERTH_CONFIG`, built-in defaults. Every value is
+//! validated here, before anything touches the disk, so a bad value stops Berth with one
+//! line that names the key, where the value came from and why it is wrong.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use berth_docker::Endpoint;
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `None`: bollard's defaults (`DOCKER_HOST`, else the local socket).
+    pub docker_host: Option<Endpoint>,
+    pub log_format: LogFormat,
+    /// A `tracing` filter directive such as `info` or `berth=debug,tower_http=info`.
+    pub log_level: String,
+    /// Name of the first admin, created when the store has no users (default `admin`).
+    pub admin_user: Option<String>,
+    /// Password of the first admin; without it one is generated and printed once.
+    pub admin_password: Option<Secret>,
+    /// First lockout after repeated failed logins; doubles with each further failure.
+    pub login_lockout: std::time::Duration,
+    /// Origins besides the server's own whose pages may use the session cookie on the
+    /// WebSocket (e.g. `https://berth.example.com` behind a proxy that rewrites `Host`).
+    pub allowed_origins: Vec<String>,
+    pub audit_retention: berth_identity::audit::Retention,
+    /// WebSocket ping interval; a connection silent for two intervals is dropped.
+    pub ws_heartbeat: std::time::Duration,
+    /// A socket write stalled this long closes the connection with 4008.
+    pub ws_write_timeout: std::time::Duration,
+    /// Jobs run at once (default 1). Jobs never hold the same container or volume at
+    /// the same time, whatever this is.
+    pub job_concurrency: usize,
+}
+
+/// A value that must not appear in logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Values given on the command line; `None` means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub config: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<String>,
+    pub docker_host: Option<String>,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+    pub admin_user: Option<String>,
+    pub admin_password: Option<String>,
+    pub login_lockout_s: Option<String>,
+    pub allowed_origins: Option<String>,
+    pub audit_retention_days: Option<String>,
+    pub audit_max_entries: Option<String>,
+    pub ws_heartbeat_s: Option<String>,
+    pub ws_write_timeout_s: Option<String>,
+    pub job_concurrency: Option<String>,
+}
+
+/// One invalid value. Displayed as a single line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: `{key}` (from {origin}): {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub origin: Origin,
+    pub reason: String,
+}
+
+/// Where a value came from, so the error tells the user what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File(PathBuf),
+    Env(&'static str),
+    Flag(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str("the default"),
+            Self::File(p) => write!(f, "config file {}", p.display()),
+            Self::Env(v) => write!(f, "environment variable {v}"),
+            Self::Flag(n) => write!(f, "flag {n}"),
+        }
+    }
+}
+
+/// A configuration key: its name in TOML, its environment variable and its flag.
+struct Key {
+    name: &'static str,
+    env: &'static str,
+    flag: &'static str,
+    default: Option<&'static str>,
+}
+
+const KEYS: &[Key] = &[
+    Key {
+        name: "listen",
+        env: "BERTH_LISTEN",
+        flag: "--listen",
+        default: Some("127.0.0.1:8080"),
+    },
+    Key {
+        name: "data_dir",
+        env: "BERTH_DATA_DIR",
+        flag: "--data-dir",
+        default: Some("./data"),
+    },
+    Key {
+        name: "docker_host",
+        env: "BERTH_DOCKER_HOST",
+        flag: "--docker-host",
+        default: None,
+    },
+    Key {
+        name: "log_format",
+        env: "BERTH_LOG_FORMAT",
+        flag: "--log-format",
+        default: Some("human"),
+    },
+    Key {
+        name: "log_level",
+        env: "BERTH_LOG_LEVEL",
+        flag: "--log-level",
+        default: Some("info"),
+    },
+    Key {
+        name: "admin_user",
+        env: "BERTH_ADMIN_USER",
+        flag: "--admin-user",
+        default: None,
+    },
+    Key {
+        name: "admin_password",
+        env: "BERTH_ADMIN_PASSWORD",
+        flag: "--admin-password",
+        default: None,
+    },
+    Key {
+        name: "login_lockout_s",
+        env: "BERTH_LOGIN_LOCKOUT_S",
+        flag: "--login-lockout-s",
+        default: Some("30"),
+    },
+    Key {
+        name: "allowed_origins",
+        env: "BERTH_ALLOWED_ORIGINS",
+        flag: "--allowed-origins",
+        default: None,
+    },
+    Key {
+        name: "audit_retention_days",
+        env: "BERTH_AUDIT_RETENTION_DAYS",
+        flag: "--audit-retention-days",
+        default: Some("90"),
+    },
+    Key {
+        name: "audit_max_entries",
+        env: "BERTH_AUDIT_MAX_ENTRIES",
+        flag: "--audit-max-entries",
+        default: Some("100000"),
+    },
+    Key {
+        name: "ws_heartbeat_s",
+        env: "BERTH_WS_HEARTBEAT_S",
+        flag: "--ws-heartbeat-s",
+        default: Some("20"),
+    },
+    Key {
+        name: "ws_write_timeout_s",
+        env: "BERTH_WS_WRITE_TIMEOUT_S",
+        flag: "--ws-write-timeout-s",
+        default: Some("10"),
+    },
+    Key {
+        name: "job_concurrency",
+        env: "BERTH_JOB_CONCURRENCY",
+        flag: "--job-concurrency",
+        default: Some("1"),
+    },
+];
+
+/// The names of all keys, for error messages and docs.
+pub fn key_names() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().map(|k| k.name)
+}
+
+impl Config {
+    /// Build the configuration from flags, the environment (via `env`) and the TOML
+    /// file. Reads the file if one is named; writes nothing.
+    pub fn load(flags: &Flags, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let file = match (&flags.config, env("BERTH_CONFIG")) {
+            (Some(p), _) => Some((p.clone(), Origin::Flag("--config"))),
+            (None, Some(p)) if !p.is_empty() => {
+                Some((PathBuf::from(p), Origin::Env("BERTH_CONFIG")))
+            }
+            _ => None,
+        };
+        let table = match file {
+            Some((path, origin)) => Some((read_file(&path, origin)?, path)),
+            None => None,
+        };
+
+        let pick = |key: &Key| -> Option<(String, Origin)> {
+            let flag = match key.name {
+                "listen" => &flags.listen,
+                "data_dir" => &flags.data_dir,
+                "docker_host" => &flags.docker_host,
+                "log_format" => &flags.log_format,
+                "log_level" => &flags.log_level,
+                "admin_user" => &flags.admin_user,
+                "admin_password" => &flags.admin_password,
+                "login_lockout_s" => &flags.login_lockout_s,
+                "allowed_origins" => &flags.allowed_origins,
+                "audit_retention_days" => &flags.audit_retention_days,
+                "audit_max_entries" => &flags.audit_max_entries,
+                "ws_heartbeat_s" => &flags.ws_heartbeat_s,
+                "ws_write_timeout_s" => &flags.ws_write_timeout_s,
+                "job_concurrency" => &flags.job_concurrency,
+                _ => &None,
+            };
+            if let Some(v) = flag {
+                return Some((v.clone(), Origin::Flag(key.flag)));
+            }
+            if let Some(v) = env(key.env) {
+                return Some((v, Origin::Env(key.env)));
+            }
+            if let Some((t, path)) = &table
+                && let Some(v) = t.get(key.name)
+            {
+                return Some((v.clone(), Origin::File(path.clone())));
+            }
+            key.default.map(|d| (d.to_owned(), Origin::Default))
+        };
+        let key = |name: &str| KEYS.iter().find(|k| k.name == name).expect("known key");
+        let err = |k: &Key, origin: Origin, reason: String| ConfigError {
+            key: k.name.to_owned(),
+            origin,
+            reason,
+        };
+
+        let k = key("listen");
+        let (v, o) = pick(k).expect("has default");
+        let listen = v.parse::<SocketAddr>().map_err(|_| {
+            err(
+                k,
+                o,
+                format!("{v:?} is not a socket address such as 127.0.0.1:8080 or [::]:8080"),
+            )
+        })?;
+
+        let k = key("data_dir");
+        let (v, o) = pick(k).expect("has default");
+        if v.trim().is_empty() {
+            return Err(err(k, o, "must not be empty".to_owned()));
+        }
+        let data_dir = PathBuf::from(&v);
+        if data_dir.exists() && !data_dir.is_dir() {
+            return Err(err(k, o, format!("{v:?} exists and is not a directory")));
+        }
+
+        let k = key("docker_host");
+        let docker_host = match pick(k) {
+            Some((v, o)) => Some(Endpoint::parse(&v).map_err(|reason| err(k, o, reason))?),
+            None => None,
+        };
+
+        let k = key("log_format");
+        let (v, o) = pick(k).expect("has default");
+        let log_format = match v.as_str() {
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            _ => return Err(err(k, o, format!("{v:?} is not one of: human, json"))),
+        };
+
+        let k = key("log_level");
+        let (v, o) = pick(k).expect("has default");
+        tracing_subscriber::EnvFilter::try_new(&v).map_err(|e| {
+            err(
+                k,
+                o,
+                format!("{v:?} is not a log filter such as info or berth=debug ({e})"),
+            )
+        })?;
+
+        let log_level = v;
+
+        let k = key("admin_user");
+        let admin_user = match pick(k) {
+            Some((v, o)) => {
+                berth_identity::users::validate_name(&v).map_err(|e| err(k, o, e.to_string()))?;
+                Some(v)
+            }
+            None => None,
+        };
+        let k = key("admin_password");
+        let admin_password = match pick(k) {
+            // The reason never contains the value.
+            Some((v, o)) => {
+                berth_identity::password::check_policy(&v).map_err(|reason| err(k, o, reason))?;
+                Some(Secret(v))
+            }
+            None => None,
+        };
+
+        let k = key("login_lockout_s");
+        let (v, o) = pick(k).expect("has default");
+        let login_lockout = match v.parse::<u64>() {
+            Ok(s) if (1..=3600).contains(&s) => std::time::Duration::from_secs(s),
+            _ => {
+                return Err(err(
+                    k,
+                    o,
+                    format!("{v:?} is not a number of seconds from 1 to 3600"),
+                ));
+            }
+        };
+
+        let k = key("allowed_origins");
+        let mut allowed_origins = Vec::new();
+        if let Some((v, o)) = pick(k) {
+            for origin in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let rest = origin
+                    .strip_prefix("http://")
+                    .or_else(|| origin.strip_prefix("https://"));
+                if rest.is_none_or(|r| r.is_empty() || r.contains('/')) {
+                    return Err(err(
+                        k,
+                        o,
+                        format!(
+                            "{origin:?} is not an origin such as https://berth.example.com (scheme and host, no path)"
+                        ),
+                    ));
+                }
+                allowed_origins.push(origin.to_owned());
+            }
+        }
+        let number = |name: &str, range: std::ops::RangeInclusive<u64>, what: &str| {
+            let k = key(name);
+            let (v, o) = pick(k).expect("has default");
+            match v.parse::<u64>() {
+                Ok(n) if range.contains(&n) => Ok(n),
+                _ => Err(err(
+                    k,
+                    o,
+                    format!(
+                        "{v:?} is not {what} from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )),
+            }
+        };
+        let audit_retention = berth_identity::audit::Retention {
+            max_age_ms: number("audit_retention_days", 1..=3650, "a number of days")? * 86_400_000,
+            max_entries: number("audit_max_entries", 100..=10_000_000, "a number of entries")?,
+        };
+        let ws_heartbeat = std::time::Duration::from_secs(number(
+            "ws_heartbeat_s",
+            1..=300,
+            "a number of seconds",
+        )?);
+        let ws_write_timeout = std::time::Duration::from_secs(number(
+            "ws_write_timeout_s",
+            1..=300,
+            "a number of seconds",
+        )?);
+
+        let job_concurrency = number("job_concurrency", 1..=8, "a number of jobs")? as usize;
+
+        Ok(Self {
+            job_concurrency,
+            allowed_origins,
+            audit_retention,
+            ws_heartbeat,
+            ws_write_timeout,
+            listen,
+            data_dir,
+            docker_host,
+            log_format,
+            log_level,
+            admin_user,
+            admin_password,
+            login_lockout,
+        })
+    }
+}
+
+/// Reads the TOML file into key → string value, refusing unknown keys and non-strings.
+fn read_file(
+    path: &Path,
+    origin: Origin,
+) -> Result<std::collections::BTreeMap<String, String>, ConfigError> {
+    let file_err = |key: &str, reason: String| ConfigError {
+        key: key.to_owned(),
+        origin: Origin::File(path.to_path_buf()),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        key: "config".to_owned(),
+        origin: origin.clone(),
+        reason: format!("cannot read {}: {e}", path.display()),
+    })?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let at = e
+            .span()
+            .map(|s| {
+                let line = text[..s.start].lines().count().max(1);
+                format!(" at line {line}")
+            })
+            .unwrap_or_default();
+        file_err(
+            "config",
+            format!("not valid TOML{at}: {}", e.message().trim()),
+        )
+    })?;
+    let mut out = std::collections::BTreeMap::new();
+    for (k, v) in table {
+        if !KEYS.iter().any(|key| key.name == k) {
+            let known = key_names().collect::<Vec<_>>().join(", ");
+            return Err(file_err(&k, format!("unknown key (known keys: {known})")));
+        }
+        match v {
+            toml::Value::String(s) => {
+                out.insert(k, s);
+            }
+            other => {
+                return Err(file_err(
+                    &k,
+                    format!("expected a string, found {}", other.type_str()),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_given() {
+        let c = Config::load(&Flags::default(), env(&[])).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.docker_host, None);
+        assert_eq!(c.log_format, LogFormat::Human);
+        assert_eq!(c.log_level, "info");
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file_beat_defaults() {
+        let (_d, path) = file(
+            "listen = \"127.0.0.1:1001\"\ndata_dir = \"/tmp/from-file\"\nlog_format = \"json\"\n",
+        );
+        let flags = Flags {
+            config: Some(path),
+            listen: Some("127.0.0.1:1003".into()),
+            ..Flags::default()
+        };
+        let c = Config::load(
+            &flags,
+            env(&[
+                ("BERTH_LISTEN", "127.0.0.1:1002"),
+                ("BERTH_DATA_DIR", "/tmp/from-env"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 1003, "flag wins over env and file");
+        assert_eq!(
+            c.data_dir,
+            PathBuf::from("/tmp/from-env"),
+            "env wins over file"
+        );
+        assert_eq!(c.log_format, LogFormat::Json, "file wins over default");
+        assert_eq!(c.log_level, "info", "default when nothing else");
+    }
+
+    #[test]
+    fn config_file_can_come_from_the_environment() {
+        let (_d, path) = file("listen = \"127.0.0.1:1001\"\n");
+        let c = Config::load(
+            &Flags::default(),
+            env(&[("BERTH_CONFIG", path.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 1001);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_origin() {
+        let e = Config::load(&Flags::default(), env(&[("BERTH_LISTEN", "nope")])).unwrap_err();
+        assert_eq!(e.key, "listen");
+        assert_eq!(e.origin, Origin::Env("BERTH_LISTEN"));
+        let line = e.to_string();
+        assert!(
+            line.contains("`listen`") && line.contains("BERTH_LISTEN") && !line.contains('\n'),
+            "{line}"
+        );
+
+        let flags = Flags {
+            log_format: Some("xml".into()),
+            ..Flags::default()
+        };
+        let e = Config::load(&flags, env(&[])).unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.origin),
+            ("log_format", Origin::Flag("--log-format"))
+        );
+
+        let flags = Flags {
+            docker_host: Some("ftp://x".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            Config::load(&flags, env(&[])).unwrap_err().key,
+            "docker_host"
+        );
+
+        let flags = Flags {
+            log_level: Some("berth=loud[".into()),
+            ..Flags::default()
+        };
+        assert_eq!(Config::load(&flags, env(&[])).unwrap_err().key, "log_level");
+    }
+
+    #[test]
+    fn file_problems_are_one_line_each() {
+        let (_d, path) = file("listen = 8080\n");
+        let flags = Flags {
+            config: Some(path),
+            ..Flags::default()
+        };
+        let e = Config::load(&flags, env(&[])).unwrap_err();
+        assert_eq!(e.key, "listen");
+        assert!(e.reason.contains("expected a string"), "{e}");
+
+        let (_d, path) = file("lisen = \"x\"\n");
+        let flags = Flags {
+            config: Some(path),
+            ..Flags::default()
+        };
+        let e = Config::load(&flags, env(&[])).unwrap_err();
+        assert_eq!(e.key, "lisen");
+        assert!(e.reason.contains("unknown key"), "{e}");
+
+        let (_d, path) = file("listen = \n");
+        let flags = Flags {
+            config: Some(path),
+            ..Flags::default()
+        };
+        let e = Config::load(&flags, env(&[])).unwrap_err();
+        assert_eq!(e.key, "config");
+        assert!(!e.to_string().contains('\n'), "{e}");
+
+        let flags = Flags {
+            config: Some("/nonexistent/berth.toml".into()),
+            ..Flags::default()
+        };
+        let e = Config::load(&flags, env(&[])).unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.origin),
+            ("config", Origin::Flag("--config"))
+        );
+    }
+
+    #[test]
+    fn the_admin_password_is_validated_but_never_shown() {
+        let e = Config::load(
+            &Flags::default(),
+            env(&[("BERTH_ADMIN_PASSWORD", "hunter2")]),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "admin_password");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let c = Config::load(
+            &Flags::default(),
+            env(&[("BERTH_ADMIN_PASSWORD", "long-enough-secret")]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.admin_password.as_ref().map(Secret::expose),
+            Some("long-enough-secret")
+        );
+        assert!(!format!("{c:?}").contains("long-enough-secret"));
+        let e =
+            Config::load(&Flags::default(), env(&[("BERTH_ADMIN_USER", "Root User")])).unwrap_err();
+        assert_eq!(e.key, "admin_user");
+    }
+
+    #[test]
+    fn data_dir_that_is_a_file_is_refused() {
+        let (_d, path) = file("");
+        let flags = Flags {
+            data_dir: Some(path.to_str().unwrap().into()),
+            ..Flags::default()
+        };
+        assert_eq!(Config::load(&flags, env(&[])).unwrap_err().key, "data_dir");
+    }
+}

@@ -1,0 +1,21 @@
+//! Berth's server: the HTTP service ([`server`]), the multiplexed WebSocket ([`ws`])
+//! with the protocol's handlers ([`api`]), password login ([`login`]), archive
+//! transfers ([`transfers`]), host statistics ([`hoststats`]), the embedded web app
+//! ([`ui`]) and the validated configuration ([`config`]).
+//!
+//! This is the only crate that knows the wire: the domain crates below it (engine,
+//! docker, plugins, identity, core) return their own typed errors, and [`errors`] maps
+//! them to protocol errors, in one place.
+
+pub mod api;
+pub mod config;
+pub mod errors;
+pub mod hoststats;
+pub mod login;
+pub mod server;
+pub mod transfers;
+pub mod ui;
+pub mod ws;
+
+/// Berth's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,525 @@
+//! The HTTP service: health endpoints, the web UI, and the process lifecycle (start,
+//! graceful shutdown).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use berth_protocol::auth::HttpError;
+use berth_protocol::error::{ErrorBody, ErrorCode};
+use berth_protocol::health::{Check, Liveness, Readiness};
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+
+use berth_engine::Engine;
+use berth_plugins::PluginServices;
+
+use crate::config::Config;
+use berth_core::datadir::{DataDir, DataDirError};
+use berth_core::store::{Store, StoreError};
+use berth_docker::hosts::Hosts;
+use berth_identity::prelude::*;
+use berth_plugins::{HealthStatus, PluginRuntime};
+
+/// Every crate's tables, created when the store opens.
+pub const TABLES: &[berth_core::store::Tables] = &[
+    berth_identity::tables,
+    berth_plugins::tables,
+    berth_engine::tables,
+];
+
+/// In-flight requests get this long to finish after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(4500);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot create the first admin: {0}")]
+    FirstAdmin(#[from] berth_identity::UserError),
+    #[error("plugin runtime: {0}")]
+    Plugins(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub audit: Arc<berth_identity::audit::AuditLog>,
+    /// Bounds password hashing in flight (logins and password checks).
+    pub hash_gate: berth_identity::hashgate::HashGate,
+    pub hosts: Arc<Hosts>,
+    pub plugins: Arc<PluginRuntime>,
+    /// The configured storages and notifiers.
+    pub services: Arc<PluginServices>,
+    /// Jobs and what they run; shares the store, hosts, plugins and key above.
+    pub engine: Arc<Engine>,
+    pub limiter: berth_identity::ratelimit::LoginLimiter,
+    pub registry: Arc<crate::ws::registry::Registry>,
+    pub secret_key: Arc<berth_core::secrets::SecretKey>,
+    /// Flips to true once at shutdown; every connection says `bye` and closes.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+    pub ws: crate::ws::conn::WsSettings,
+    pub allowed_origins: Vec<String>,
+    pub stats: Arc<crate::hoststats::HostStats>,
+    pub transfers: crate::transfers::Transfers,
+    /// Plugin packages uploaded and waiting for `plugins.install`.
+    pub staging: crate::api::Staging,
+    /// Open WebSocket connections (shutdown waits for them to say goodbye).
+    pub websockets: tokio::sync::watch::Sender<usize>,
+    pub started: Instant,
+    pub data_dir: std::path::PathBuf,
+}
+
+/// The router, with compression and request tracing.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/auth/login", post(crate::login::login))
+        .route("/api/v1/auth/logout", post(crate::login::logout))
+        .route("/api/v1/ws", get(crate::ws::upgrade))
+        // Credentials are small; anything larger is not a login.
+        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
+        .fallback(crate::ui::serve)
+        .with_state(Arc::clone(&state))
+        .layer(CompressionLayer::new().gzip(true).br(true))
+        // Transfers stream archives as they are read: no compression (it would drop
+        // Content-Length and Range), no body limit.
+        .merge(
+            Router::new()
+                .route(
+                    "/api/v1/transfers/{ticket}",
+                    get(crate::transfers::download).put(crate::transfers::upload),
+                )
+                .with_state(state),
+        )
+        // Handlers log their own failures; a 503 from /readyz is an answer, not an error.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
+}
+
+/// An error as the HTTP API answers it.
+pub fn http_error(e: ErrorBody) -> Response {
+    let status = match e.code {
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Json(HttpError { error: e })).into_response()
+}
+
+async fn healthz() -> Json<Liveness> {
+    Json(Liveness {
+        status: "ok".to_owned(),
+    })
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let readiness = readiness(&state).await;
+    let code = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(readiness))
+}
+
+/// Checks the store, Docker and every built-in plugin, live.
+pub async fn readiness(state: &AppState) -> Readiness {
+    let mut checks = Vec::new();
+    let check = |name: &str, r: Result<String, String>| {
+        let ok = r.is_ok();
+        Check {
+            name: name.to_owned(),
+            ok,
+            detail: r.unwrap_or_else(|e| e),
+        }
+    };
+    checks.push(check(
+        "store",
+        state
+            .store
+            .schema_version()
+            .map(|v| format!("open, schema v{v}"))
+            .map_err(|e| e.to_string()),
+    ));
+    checks.push(check(
+        "docker",
+        state
+            .hosts
+            .local()
+            .conn
+            .probe()
+            .await
+            .map(|e| format!("engine {} (API {})", e.version, e.api_version))
+            .map_err(|e| e.to_string()),
+    ));
+    let ids = state.plugins.ids();
+    if ids.is_empty() {
+        checks.push(check(
+            "plugins",
+            Err(
+                "no built-in plugins embedded in this binary; build it with `cargo xtask dist`"
+                    .to_owned(),
+            ),
+        ));
+    }
+    for id in ids {
+        let r = probe_plugin(state, &id).await;
+        checks.push(check(&format!("plugin:{id}"), r));
+    }
+    Readiness::from_checks(crate::VERSION, checks)
+}
+
+/// Instantiates plugin `id` and asks for its health — a storage backend in the
+/// directory of its (first) instance.
+async fn probe_plugin(state: &AppState, id: &str) -> Result<String, String> {
+    let dir = state
+        .services
+        .storage_instances()
+        .into_iter()
+        .find(|s| s.plugin == id)
+        .and_then(|s| s.dir);
+    if let Some(d) = &dir {
+        let _ = std::fs::create_dir_all(d);
+    }
+    match state.plugins.health(id, dir.as_deref()).await {
+        Ok(h) if h.status == HealthStatus::Healthy => Ok("healthy".to_owned()),
+        Ok(h) => Err(format!("{:?}: {}", h.status, h.message).to_lowercase()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Tells the notifiers when a plugin turns unhealthy, and probes unhealthy plugins
+/// when their backoff says so: a plugin that failed because of something passing (a
+/// full disk, a restarted dependency) recovers on its own. Sleeps while every plugin is
+/// well (woken when one turns), and holds the state only weakly.
+async fn plugin_recovery(state: std::sync::Weak<AppState>) {
+    let Some((mut shutdown, wake)) = state
+        .upgrade()
+        .map(|s| (s.shutdown.subscribe(), s.plugins.health_wake()))
+    else {
+        return;
+    };
+    loop {
+        let next = {
+            let Some(st) = state.upgrade() else { return };
+            for (id, why) in st.plugins.turned_unhealthy() {
+                tracing::warn!(plugin = id, error = why, "plugin turned unhealthy");
+                st.services.dispatch(
+                    berth_protocol::api::plugins::NotifyEvent::PluginUnhealthy,
+                    berth_plugins::notifier::Level::Warning,
+                    format!("Plugin {id} is unhealthy"),
+                    format!(
+                        "Its last calls failed: {why}. Berth keeps checking it and will use it again once it works."
+                    ),
+                    vec![("plugin".into(), id.clone())],
+                    Some(&id),
+                );
+            }
+            for id in st.plugins.due_for_probe() {
+                match probe_plugin(&st, &id).await {
+                    Ok(_) => tracing::info!(plugin = id, "plugin recovered"),
+                    Err(e) => tracing::warn!(plugin = id, error = e, "plugin still unhealthy"),
+                }
+            }
+            st.plugins.next_probe()
+        };
+        let until_due = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = until_due => {}
+            _ = crate::ws::conn::shutting_down(&mut shutdown) => return,
+        }
+    }
+}
+
+/// Runs Berth until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let started = Instant::now();
+    let data_dir = DataDir::open(&config.data_dir)?;
+    let store = {
+        let path = data_dir.store_path();
+        tokio::task::spawn_blocking(move || Store::open(&path, TABLES))
+            .await
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
+    };
+    first_admin(&store, &config, data_dir.root())?;
+    berth_docker::helper::set_instance(store.instance_id()?);
+    let (installed, damaged) = crate::api::load_installed(data_dir.root());
+    let plugins = PluginRuntime::start_with(
+        &data_dir.plugin_cache_dir(),
+        berth_plugins::Limits::default(),
+        installed,
+    )
+    .await
+    .map_err(|e| ServeError::Plugins(format!("{e:#}")))?;
+    for (id, why) in damaged {
+        plugins.mark_broken(&id, why);
+    }
+    let hosts = Hosts::new(config.docker_host.clone(), data_dir.root());
+    // Negotiate now so the first request does not pay for it; failure is not fatal
+    // (`/readyz` reports it and the next use retries).
+    match hosts.local().conn.probe().await {
+        Ok(e) => tracing::info!(
+            endpoint = hosts.local().conn.describe(),
+            engine = e.version,
+            api = e.api_version,
+            "docker connected"
+        ),
+        Err(e) => tracing::warn!(error = %e, "docker not reachable yet"),
+    }
+    hosts.start();
+
+    let limiter = berth_identity::ratelimit::LoginLimiter::new(config.login_lockout);
+    let secret_key = berth_core::secrets::SecretKey::load_or_create(&data_dir.secret_key_path())
+        .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+    let stats = crate::hoststats::HostStats::new(data_dir.root().to_path_buf());
+    tokio::spawn(Arc::clone(&stats).run());
+    let store = Arc::new(store);
+    let hosts = Arc::new(hosts);
+    let plugins = Arc::new(plugins);
+    let secret_key = Arc::new(secret_key);
+    let services = Arc::new(PluginServices::new(
+        Arc::clone(&plugins),
+        Arc::clone(&store),
+        Arc::clone(&secret_key),
+        data_dir.root().to_path_buf(),
+    ));
+    let engine = Arc::new(Engine {
+        store: Arc::clone(&store),
+        hosts: Arc::clone(&hosts),
+        plugins: Arc::clone(&plugins),
+        services: Arc::clone(&services),
+        secret_key: Arc::clone(&secret_key),
+        jobs: Arc::default(),
+    });
+    let state = Arc::new(AppState {
+        store,
+        audit: Arc::new(berth_identity::audit::AuditLog::new(config.audit_retention)),
+        hash_gate: berth_identity::hashgate::HashGate::for_this_machine(),
+        hosts,
+        plugins,
+        services,
+        engine: Arc::clone(&engine),
+        limiter,
+        registry: Arc::new(crate::ws::registry::Registry::standard()),
+        secret_key,
+        shutdown: tokio::sync::watch::Sender::new(false),
+        ws: crate::ws::conn::WsSettings {
+            heartbeat: config.ws_heartbeat,
+            write_timeout: config.ws_write_timeout,
+        },
+        allowed_origins: config.allowed_origins.clone(),
+        stats,
+        transfers: crate::transfers::Transfers::default(),
+        staging: crate::api::Staging::default(),
+        websockets: tokio::sync::watch::Sender::new(0),
+        started,
+        data_dir: data_dir.root().to_path_buf(),
+    });
+    tokio::spawn(housekeeping(Arc::downgrade(&state), config.audit_retention));
+    tokio::spawn(plugin_recovery(Arc::downgrade(&state)));
+    tokio::spawn(berth_engine::jobs::runner(
+        Arc::downgrade(&engine),
+        config.job_concurrency,
+    ));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        url = %format!("http://{addr}"),
+        data_dir = %data_dir.root().display(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "berth listening on http://{addr}"
+    );
+
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = Arc::clone(&stop);
+    let server = axum::serve(
+        listener,
+        router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { stopped.notified().await });
+    // Boxed, not stack-pinned, so that `drop(server)` below really drops the router and
+    // with it the last references to the state.
+    let mut server = Box::pin(server.into_future());
+    tokio::select! {
+        r = &mut server => r?,
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "shutting down");
+            state.shutdown.send_replace(true);
+            stop.notify_one();
+            let started = Instant::now();
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+                Ok(r) => r?,
+                Err(_) => tracing::warn!("connections still open after the grace period; closing them"),
+            }
+            // Upgraded WebSocket connections are not the HTTP server's any more: give each
+            // the rest of the grace period to deliver its `bye` and close frame.
+            let mut live = state.websockets.subscribe();
+            let left = SHUTDOWN_GRACE.saturating_sub(started.elapsed());
+            if tokio::time::timeout(left, live.wait_for(|n| *n == 0)).await.is_err() {
+                tracing::warn!(open = *live.borrow(), "websockets still open after the grace period; closing them");
+            }
+        }
+    }
+    drop(server);
+    // Handlers are gone; close the store before releasing the data-dir lock. Aborted
+    // request and channel tasks release their references as the runtime drops them, so
+    // allow them a moment.
+    let mut state = state;
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        match Arc::try_unwrap(state) {
+            Ok(s) => {
+                drop(s);
+                break;
+            }
+            Err(s) if Instant::now() < deadline => {
+                state = s;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(_) => {
+                tracing::warn!("state still referenced at shutdown; the store closes at exit");
+                break;
+            }
+        }
+    }
+    drop(data_dir);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Hourly: audit retention, and forgetting sessions that ended more than a week ago.
+/// Holds the state weakly, so it never delays closing the store at shutdown.
+async fn housekeeping(
+    state: std::sync::Weak<AppState>,
+    retention: berth_identity::audit::Retention,
+) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    let Some(mut shutdown) = state.upgrade().map(|s| s.shutdown.subscribe()) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = crate::ws::conn::shutting_down(&mut shutdown) => return,
+        }
+        let Some(st) = state.upgrade() else { return };
+        let r = tokio::task::spawn_blocking(move || {
+            let audit = st
+                .store
+                .audit_prune(retention, berth_identity::users::now_ms())
+                .map_err(|e| e.to_string())?;
+            let sessions = st
+                .store
+                .prune_sessions(7 * 86_400_000)
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((audit, sessions))
+        })
+        .await;
+        match r {
+            Ok(Ok((audit, sessions))) if audit + u64::from(sessions) > 0 => {
+                tracing::info!(audit, sessions, "pruned old records");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = e, "housekeeping failed"),
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
+    }
+}
+
+/// Creates the first admin on an empty store. A generated password goes to a file only
+/// Berth's user can read — never to the log, which viewers can read as container logs
+/// when Berth runs in a container — and must be changed at the first login.
+fn first_admin(
+    store: &Store,
+    config: &Config,
+    data_dir: &std::path::Path,
+) -> Result<(), ServeError> {
+    use berth_identity::bootstrap::{Bootstrap, ensure_first_admin};
+    let password = config.admin_password.as_ref().map(|s| s.expose());
+    match ensure_first_admin(store, config.admin_user.as_deref(), password)? {
+        Bootstrap::Existing => {}
+        Bootstrap::Configured { name } => tracing::info!(
+            user = name,
+            "created the first admin from the configuration"
+        ),
+        Bootstrap::Generated { name, password } => {
+            let path = berth_core::datadir::initial_password_path(data_dir);
+            write_private(&path, &format!("{password}\n"))?;
+            tracing::warn!(
+                user = name,
+                file = %path.display(),
+                "no users yet and no BERTH_ADMIN_PASSWORD: created admin user {name:?} with a generated \
+                 password, written to {} (readable only by Berth's user); log in with it and choose your \
+                 own — the file is deleted then",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes a new file readable only by its owner (0600), replacing any old one.
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), ServeError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot install SIGTERM handler");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}

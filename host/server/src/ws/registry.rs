@@ -1,0 +1,372 @@
+//! The method and channel registry: every method and channel kind of the catalogue
+//! (`berth_protocol::api::catalogue`) bound to its handler. The role check and the
+//! audit record happen here, in one place, never in handlers.
+
+pub use crate::errors::{bad_field, internal};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use berth_protocol::api::catalogue::{
+    CHANNELS, ChannelInfo, ChannelKind, METHODS, Method, MethodInfo,
+};
+use berth_protocol::error::{ErrorBody, ErrorCode};
+use serde_json::Value;
+
+use super::outbox::ChannelSink;
+use crate::server::AppState;
+use berth_identity::audit::AuditRecord;
+use berth_identity::principal::Principal;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type MethodFn = dyn Fn(Call, Value) -> BoxFuture<Result<Value, ErrorBody>> + Send + Sync;
+type ChannelFn = dyn Fn(Call, Value, ChannelSink) -> Result<BoxFuture<()>, ErrorBody> + Send + Sync;
+
+/// How a channel's producer ended: the `close` payload, or an error.
+pub type ChannelEnd = Result<Option<Value>, ErrorBody>;
+
+/// What a handler knows about its caller.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub state: Arc<AppState>,
+    pub principal: Principal,
+    pub client: SocketAddr,
+}
+
+impl Call {
+    /// Runs blocking store work off the async threads.
+    pub async fn blocking<T, F>(&self, f: F) -> Result<T, ErrorBody>
+    where
+        F: FnOnce(&AppState) -> Result<T, ErrorBody> + Send + 'static,
+        T: Send + 'static,
+    {
+        let state = Arc::clone(&self.state);
+        tokio::task::spawn_blocking(move || f(&state))
+            .await
+            .map_err(|e| internal(&e))?
+    }
+}
+
+fn decode_params<T: serde::de::DeserializeOwned>(p: Value) -> Result<T, ErrorBody> {
+    serde_json::from_value(p).map_err(|e| {
+        let msg = e.to_string();
+        // serde names the field in "missing field `x`" / "unknown variant ..."; pass it on.
+        let field = msg
+            .split('`')
+            .nth(1)
+            .filter(|_| msg.starts_with("missing field"))
+            .unwrap_or("p")
+            .to_owned();
+        bad_field(&field, format!("bad params: {msg}"))
+    })
+}
+
+/// The audit target of a call, from its params: the first of `name`, `id`, `user`,
+/// `container`; else the `targets` of a backup (`container web, volume data`) or the
+/// `ids` of a bulk action; with a volume path appended (`data:/etc/app.conf`).
+fn target_of(p: &Value) -> Option<String> {
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let named = ["name", "id", "user", "container"]
+        .iter()
+        .find_map(|k| p.get(*k).and_then(text));
+    let listed = || {
+        let targets: Vec<String> = p
+            .get("targets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                Some(format!(
+                    "{} {}",
+                    t.get("kind")?.as_str()?,
+                    t.get("name")?.as_str()?
+                ))
+            })
+            .collect();
+        let ids: Vec<String> = p
+            .get("ids")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(text).collect())
+            .unwrap_or_default();
+        [targets, ids]
+            .into_iter()
+            .find(|l| !l.is_empty())
+            .map(|l| l.join(", "))
+    };
+    let mut target = named.or_else(listed)?;
+    if let Some(path) = p.get("path").and_then(Value::as_str) {
+        target = format!("{target}:{path}");
+    }
+    Some(target.chars().take(200).collect())
+}
+
+struct MethodEntry {
+    info: MethodInfo,
+    handler: Box<MethodFn>,
+}
+
+struct ChannelEntry {
+    info: ChannelInfo,
+    open: Box<ChannelFn>,
+}
+
+/// All handlers of this build.
+pub struct Registry {
+    methods: HashMap<&'static str, MethodEntry>,
+    channels: HashMap<&'static str, ChannelEntry>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("methods", &self.methods.len())
+            .field("channels", &self.channels.len())
+            .finish()
+    }
+}
+
+fn info_of<M: Method>() -> MethodInfo {
+    *METHODS
+        .iter()
+        .find(|m| m.name == M::NAME)
+        .expect("every Method type is in METHODS")
+}
+
+impl Registry {
+    fn empty() -> Self {
+        Self {
+            methods: HashMap::new(),
+            channels: HashMap::new(),
+        }
+    }
+
+    /// Binds a method of the catalogue to its handler.
+    pub fn method<M, F, Fut>(&mut self, _: M, f: F) -> &mut Self
+    where
+        M: Method,
+        F: Fn(Call, M::Params) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<M::Result, ErrorBody>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        let handler: Box<MethodFn> = Box::new(move |call, p| {
+            let f = Arc::clone(&f);
+            Box::pin(async move {
+                let params: M::Params = decode_params(p)?;
+                let result = f(call, params).await?;
+                serde_json::to_value(result).map_err(|e| internal(&e))
+            })
+        });
+        let prev = self.methods.insert(
+            M::NAME,
+            MethodEntry {
+                info: info_of::<M>(),
+                handler,
+            },
+        );
+        assert!(prev.is_none(), "method {} bound twice", M::NAME);
+        self
+    }
+
+    /// Binds a channel kind to its producer. `f` validates the params synchronously
+    /// (errors close the channel before `opened`) and returns the producer future.
+    pub fn channel<K, F, Fut>(&mut self, _: K, f: F) -> &mut Self
+    where
+        K: ChannelKind,
+        F: Fn(Call, K::Params, ChannelSink) -> Result<Fut, ErrorBody> + Send + Sync + 'static,
+        Fut: Future<Output = ChannelEnd> + Send + 'static,
+    {
+        let open: Box<ChannelFn> = Box::new(move |call, p, sink: ChannelSink| {
+            let params: K::Params = decode_params(p)?;
+            let end = sink.clone();
+            let fut = f(call, params, sink)?;
+            Ok(Box::pin(async move {
+                match fut.await {
+                    Ok(p) => end.finish(p, None),
+                    Err(e) => end.finish(None, Some(e)),
+                }
+            }) as BoxFuture<()>)
+        });
+        let info = *CHANNELS
+            .iter()
+            .find(|c| c.name == K::NAME)
+            .expect("every ChannelKind type is in CHANNELS");
+        let prev = self.channels.insert(K::NAME, ChannelEntry { info, open });
+        assert!(prev.is_none(), "channel kind {} bound twice", K::NAME);
+        self
+    }
+
+    /// The registry of this build. Panics (at start, and in the tests) if a method or
+    /// channel kind of the catalogue has no handler.
+    pub fn standard() -> Self {
+        let mut r = Self::empty();
+        crate::api::register(&mut r);
+        for m in METHODS {
+            assert!(
+                r.methods.contains_key(m.name),
+                "method {} has no handler",
+                m.name
+            );
+        }
+        for c in CHANNELS {
+            assert!(
+                r.channels.contains_key(c.name),
+                "channel kind {} has no handler",
+                c.name
+            );
+        }
+        r
+    }
+
+    pub fn channel_info(&self, kind: &str) -> Option<ChannelInfo> {
+        self.channels.get(kind).map(|c| c.info)
+    }
+
+    /// Authorises, runs and (when the method is audited) records one call.
+    pub async fn call(&self, call: Call, method: &str, p: Value) -> Result<Value, ErrorBody> {
+        let Some(entry) = self.methods.get(method) else {
+            return Err(ErrorBody::new(
+                ErrorCode::Unsupported,
+                format!("unknown method {method:?}"),
+            )
+            .with_details(serde_json::json!({ "method": method })));
+        };
+        let target = if entry.info.audited {
+            target_of(&p)
+        } else {
+            None
+        };
+        let result = if !call.principal.role.allows(entry.info.role) {
+            Err(forbidden(entry.info.role))
+        } else if call.principal.must_change_password && !PASSWORD_CHANGE_ALLOWS.contains(&method) {
+            Err(password_change_required())
+        } else {
+            (entry.handler)(call.clone(), p).await
+        };
+        if entry.info.audited {
+            let outcome = match &result {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => code_str(e.code),
+            };
+            record(
+                &call.state,
+                AuditRecord {
+                    time_ms: berth_identity::users::now_ms(),
+                    actor: call.principal.user.clone(),
+                    token: call.principal.token_name().map(str::to_owned),
+                    client: call.client.ip().to_string(),
+                    method: method.to_owned(),
+                    target,
+                    outcome,
+                    count: None,
+                    detail: None,
+                },
+            )
+            .await;
+        }
+        result
+    }
+
+    /// Authorises and starts a channel's producer.
+    pub fn open(
+        &self,
+        call: Call,
+        kind: &str,
+        p: Value,
+        sink: ChannelSink,
+    ) -> Result<BoxFuture<()>, ErrorBody> {
+        let Some(entry) = self.channels.get(kind) else {
+            return Err(ErrorBody::new(
+                ErrorCode::Unsupported,
+                format!("unknown channel kind {kind:?}"),
+            ));
+        };
+        if !call.principal.role.allows(entry.info.role) {
+            return Err(forbidden(entry.info.role));
+        }
+        if call.principal.must_change_password {
+            return Err(password_change_required());
+        }
+        (entry.open)(call, p, sink)
+    }
+}
+
+/// What a user whose password must be changed may still call.
+const PASSWORD_CHANGE_ALLOWS: &[&str] = &["auth.whoami", "auth.change_password"];
+
+/// The answer to everything else until the generated password is changed.
+pub fn password_change_required() -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::Forbidden,
+        "choose your own password first (auth.change_password): this one was generated",
+    )
+    .with_details(serde_json::json!({ "reason": "password_change_required" }))
+}
+
+pub fn forbidden(need: berth_protocol::role::Role) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::Forbidden,
+        format!("this needs the {} role", need.as_str()),
+    )
+}
+
+pub fn code_str(code: ErrorCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Writes an audit record off the async threads (repeated failures fold into one,
+/// see [`berth_identity::audit::AuditLog`]). A failure to audit is logged, not returned: the
+/// action already happened.
+pub async fn record(state: &Arc<AppState>, rec: AuditRecord) {
+    state
+        .audit
+        .record(Arc::clone(&state.store), rec, None)
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalogue_entry_has_a_handler() {
+        let r = Registry::standard();
+        assert_eq!(r.methods.len(), METHODS.len());
+        assert_eq!(r.channels.len(), CHANNELS.len());
+    }
+
+    #[test]
+    fn audit_targets_name_what_was_acted_on() {
+        let t = |v: Value| target_of(&v);
+        assert_eq!(t(serde_json::json!({"id": "web"})).as_deref(), Some("web"));
+        assert_eq!(
+            t(
+                serde_json::json!({"targets": [{"kind": "container", "name": "web"},
+                                               {"kind": "volume", "name": "data"}]})
+            )
+            .as_deref(),
+            Some("container web, volume data")
+        );
+        assert_eq!(
+            t(serde_json::json!({"action": "stop", "ids": ["a", "b"]})).as_deref(),
+            Some("a, b")
+        );
+        assert_eq!(
+            t(serde_json::json!({"name": "data", "path": "/etc/x"})).as_deref(),
+            Some("data:/etc/x")
+        );
+        assert_eq!(t(serde_json::json!({})), None);
+    }
+
+    #[test]
+    fn params_errors_name_the_field() {
+        let e = decode_params::<berth_protocol::api::users::UserName>(serde_json::json!({}))
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadRequest);
+        assert_eq!(e.details.unwrap()["field"], "name");
+    }
+}
