@@ -4,12 +4,14 @@
 //!   wasm-bindgen, content-hashed assets) and the built-in plugins (wasm32-wasip2), then
 //!   the release host with both embedded: `target/release/berth`.
 //! - `run [ARGS]` — `dist`, then `target/release/berth serve ARGS`.
-//! - `test` — the whole gate: fmt, clippy (native, wasm32, wasip2), every test.
+//! - `test` — the whole gate: tidy, fmt, clippy (native, wasm32, wasip2), every test.
 //! - `bench` — `dist`, then the foundation benchmark (figures for docs/BENCHMARKS.md).
+//! - `tidy` — the house rules the compiler does not check (run first by `test`).
 
 mod assets;
 mod outputs;
 mod steps;
+mod tidy;
 
 use std::process::ExitCode;
 
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
         "bench" => steps::bench(),
         "ui" => steps::ui().map(|_| ()),
         "plugins" => steps::plugins().map(|_| ()),
+        "tidy" => tidy::tidy(),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
                  run [ARGS]    dist, then `berth serve ARGS` (default: 127.0.0.1:8080, ./data)\n  \
                  test          fmt + clippy + every test (unit, Docker, browser)\n  \
                  bench         dist, then measure the figures in docs/BENCHMARKS.md\n  \
+                 tidy          the house rules: crate layers, code map, schema version\n  \
                  ui | plugins  build only the web UI or the built-in plugins"
             );
             return ExitCode::from(2);

@@ -223,6 +223,7 @@ pub fn dist() -> Result<PathBuf> {
 /// The whole gate. Stops at the first failure.
 pub fn test() -> Result<()> {
     let started = Instant::now();
+    crate::tidy::tidy()?;
     ui()?;
     plugins()?;
     test_plugins()?;

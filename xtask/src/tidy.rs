@@ -1,0 +1,164 @@
+//! `cargo xtask tidy`: the house rules a compiler does not check, checked on the tree
+//! (run first by `cargo xtask test`).
+//!
+//! - The host crates depend on each other one way only (the order below), and the
+//!   crates under the server never name the wire's transport or error types.
+//! - Every host source file is named in ARCHITECTURE.md's code map.
+//! - The store schema version ARCHITECTURE.md states is the code's.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::steps::root;
+
+/// The host crates, lowest first. A crate may depend only on crates before it, and not
+/// on a crate of its own rank.
+const LAYERS: &[(&str, u8)] = &[
+    ("berth-core", 0),
+    ("berth-identity", 1),
+    ("berth-docker", 1),
+    ("berth-plugins", 1),
+    ("berth-engine", 2),
+    ("berth-server", 3),
+    ("berth", 4),
+];
+
+/// What only the server may name (the transport and the wire's errors).
+const SERVER_ONLY: &[&str] = &["axum", "ErrorBody", "AppState", "berth_protocol::error"];
+
+pub fn tidy() -> Result<()> {
+    let mut problems = Vec::new();
+    for dir in crate_dirs()? {
+        check_crate(&dir, &mut problems)?;
+    }
+    check_code_map(&mut problems)?;
+    check_schema_version(&mut problems)?;
+    if !problems.is_empty() {
+        bail!(
+            "tidy found {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        );
+    }
+    eprintln!("    tidy: layers, code map and schema version agree");
+    Ok(())
+}
+
+fn crate_dirs() -> Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root().join("host"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+fn rank(name: &str) -> Option<u8> {
+    LAYERS.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
+}
+
+/// The `name = "…"` of a manifest's `[package]`.
+fn package_name(manifest: &str) -> Option<&str> {
+    manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+}
+
+fn check_crate(dir: &Path, problems: &mut Vec<String>) -> Result<()> {
+    let manifest = fs::read_to_string(dir.join("Cargo.toml"))?;
+    let name =
+        package_name(&manifest).with_context(|| format!("no package name in {}", dir.display()))?;
+    let Some(own) = rank(name) else {
+        problems.push(format!(
+            "host crate {name} is not in xtask/src/tidy.rs LAYERS"
+        ));
+        return Ok(());
+    };
+    for line in manifest.lines() {
+        let dep = line.split(['.', ' ', '=']).next().unwrap_or_default();
+        if let Some(theirs) = rank(dep)
+            && dep != name
+            && theirs >= own
+        {
+            problems.push(format!("{name} depends on {dep}, which is not below it"));
+        }
+    }
+    if own < rank("berth-server").expect("listed") {
+        for file in rust_files(&dir.join("src"))? {
+            let text = fs::read_to_string(&file)?;
+            for word in SERVER_ONLY {
+                if text.contains(word) {
+                    problems.push(format!("{} names {word} (server only)", rel(&file)));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn rust_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(rust_files(&path)?);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn rel(p: &Path) -> String {
+    p.strip_prefix(root()).unwrap_or(p).display().to_string()
+}
+
+/// Every host source file but `lib.rs`/`mod.rs`/`main.rs` is named (`` `name.rs` ``)
+/// in ARCHITECTURE.md, and every module folder (`` `name/` ``).
+fn check_code_map(problems: &mut Vec<String>) -> Result<()> {
+    let map = fs::read_to_string(root().join("ARCHITECTURE.md"))?;
+    for dir in crate_dirs()? {
+        for file in rust_files(&dir.join("src"))? {
+            let stem = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let named = match stem {
+                "lib.rs" | "main.rs" => true,
+                "mod.rs" => {
+                    let folder = file.parent().and_then(Path::file_name);
+                    let folder = folder.and_then(|f| f.to_str()).unwrap_or_default();
+                    map.contains(&format!("`{folder}/`"))
+                }
+                _ => map.contains(&format!("`{stem}`")),
+            };
+            if !named {
+                problems.push(format!(
+                    "{} is not in ARCHITECTURE.md's code map",
+                    rel(&file)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_schema_version(problems: &mut Vec<String>) -> Result<()> {
+    let store = fs::read_to_string(root().join("host/core/src/store.rs"))?;
+    let version = store
+        .lines()
+        .find_map(|l| l.strip_prefix("pub const SCHEMA_VERSION: u64 = "))
+        .and_then(|v| v.strip_suffix(';'))
+        .context("no SCHEMA_VERSION in host/core/src/store.rs")?;
+    let map = fs::read_to_string(root().join("ARCHITECTURE.md"))?;
+    if !map.contains(&format!("schema v{version} ")) {
+        problems.push(format!(
+            "ARCHITECTURE.md does not state the store's schema v{version}"
+        ));
+    }
+    Ok(())
+}
