@@ -8,6 +8,9 @@
 //! - `bench` — `dist`, then the foundation benchmark (figures for docs/BENCHMARKS.md).
 //! - `tidy` — the house rules the compiler does not check (run first by `test`).
 
+// Needs no unsafe code; forbid (the workspace only denies) keeps it that way.
+#![forbid(unsafe_code)]
+
 mod assets;
 mod outputs;
 mod steps;

@@ -10,6 +10,9 @@
 //! (`negotiate_version`); the negotiated client is kept and thrown away on failure so
 //! that the next use reconnects by itself when the daemon comes back.
 
+// Needs no unsafe code; forbid (the workspace only denies) keeps it that way.
+#![forbid(unsafe_code)]
+
 pub mod args;
 pub mod errors;
 pub mod events;

@@ -3,6 +3,9 @@
 //! storages and the store, through the narrow [`Engine`] handle. It never sees the
 //! wire: errors are [`EngineError`], mapped to protocol errors by the server.
 
+// Needs no unsafe code; forbid (the workspace only denies) keeps it that way.
+#![forbid(unsafe_code)]
+
 pub mod backup;
 mod engine;
 pub mod error;

@@ -7,6 +7,9 @@
 //! written to a private file ([`bootstrap`]). Time is passed in or read from
 //! `berth_core::time`; nothing here knows the wire or the server.
 
+// Needs no unsafe code; forbid (the workspace only denies) keeps it that way.
+#![forbid(unsafe_code)]
+
 pub mod audit;
 pub mod bootstrap;
 pub mod hashgate;

@@ -28,6 +28,9 @@
 //! - [`http::login`] exchanges a user name and password for a session token;
 //!   [`backoff`] gives jittered reconnection delays.
 
+// Needs no unsafe code; forbid (the workspace only denies) keeps it that way.
+#![forbid(unsafe_code)]
+
 pub mod backoff;
 mod binary;
 mod client;

@@ -12,6 +12,9 @@
 //! - [`auth`]: the login request and answer, and the HTTP error body;
 //! - [`api`]: parameters and results of every method and channel kind.
 
+// Needs no unsafe code; forbid (the workspace only denies) keeps it that way.
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod auth;
 pub mod error;
