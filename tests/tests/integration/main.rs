@@ -1,0 +1,26 @@
+//! The integration suites, one module per area, in one test binary: each binary
+//! links the host, wasmtime and bollard, and 22 of them took minutes to link and
+//! gigabytes of disk. Run one area with `cargo test --test integration <area>::`.
+
+mod backup_decrypt;
+mod backup_restore;
+mod browser;
+mod browser_docker;
+mod browser_identity;
+mod ctl;
+mod docker_api;
+mod docker_harness;
+mod docker_outage;
+mod host;
+mod identity;
+mod identity_api;
+mod login;
+mod plugin_install;
+mod plugin_notify;
+mod plugin_sandbox;
+mod plugin_storage;
+mod plugin_template;
+mod security;
+mod self_protection;
+mod web;
+mod ws_protocol;
