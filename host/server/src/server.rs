@@ -398,29 +398,34 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     drop(server);
     // Handlers are gone; close the store before releasing the data-dir lock. Aborted
-    // request and channel tasks release their references as the runtime drops them, so
-    // allow them a moment.
-    let mut state = state;
+    // request, channel and job tasks release their references as the runtime drops
+    // them, so allow them a moment. The store closes with the last of the state and
+    // the engine (the state, running jobs and the plugin services share it).
     let deadline = Instant::now() + Duration::from_secs(1);
-    loop {
-        match Arc::try_unwrap(state) {
-            Ok(s) => {
-                drop(s);
-                break;
-            }
-            Err(s) if Instant::now() < deadline => {
-                state = s;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            Err(_) => {
-                tracing::warn!("state still referenced at shutdown; the store closes at exit");
-                break;
-            }
-        }
+    if !(release(state, deadline).await && release(engine, deadline).await) {
+        tracing::warn!("state still referenced at shutdown; the store closes at exit");
     }
     drop(data_dir);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits until `shared` is the last reference and drops it; false if something still
+/// holds it at `deadline`.
+async fn release<T>(mut shared: Arc<T>, deadline: Instant) -> bool {
+    loop {
+        match Arc::try_unwrap(shared) {
+            Ok(value) => {
+                drop(value);
+                return true;
+            }
+            Err(still) if Instant::now() < deadline => {
+                shared = still;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(_) => return false,
+        }
+    }
 }
 
 /// Hourly: audit retention, and forgetting sessions that ended more than a week ago.
