@@ -33,7 +33,28 @@ pub fn plugins_dist() -> PathBuf {
 }
 
 fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    // `cargo xtask` runs this binary with xtask's own package variables set
+    // (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, …). Build scripts such as ring's rerun when
+    // those change, so passing them on made every build through xtask and every plain
+    // `cargo build` invalidate each other's artifacts (minutes of rebuilding).
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || matches!(
+                &*key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_MANIFEST_LINKS"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            cmd.env_remove(&*key);
+        }
+    }
+    cmd
 }
 
 /// Runs a command, echoing it, and fails with its exit status.
