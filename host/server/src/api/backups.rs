@@ -1,5 +1,5 @@
-//! `backups.*`, `jobs.*` and the `job.progress` channel: requests become jobs in the
-//! queue (`berth_engine::jobs`); the work itself is `berth_engine::backup`.
+//! `backups.*`: requests become jobs in the queue (`berth_engine::jobs`, served by
+//! [`super::jobs`]); the work itself is `berth_engine::backup`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,10 +14,10 @@ use berth_protocol::api::backups::{
 use berth_protocol::api::catalogue::{
     BackupsBulkDelete, BackupsBundleTicket, BackupsCreate, BackupsDelete, BackupsDownloadTicket,
     BackupsList, BackupsPreview, BackupsRescan, BackupsRestore, BackupsUploadTicket, BackupsVerify,
-    JobProgress, JobsCancel, JobsGet, JobsList, NetworkBackup, NetworkRestore,
+    NetworkBackup, NetworkRestore,
 };
 use berth_protocol::api::containers::{BulkItem, BulkResult};
-use berth_protocol::api::jobs::{JobDetail, JobList, JobRef, JobsQueued};
+use berth_protocol::api::jobs::{JobRef, JobsQueued};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
 use tokio::io::AsyncReadExt;
@@ -565,54 +565,5 @@ pub fn register(r: &mut Registry) {
             )
             .wire()?;
         Ok(JobRef { id })
-    });
-
-    r.method(JobsList, |call, q| async move {
-        call.blocking(move |st| {
-            Ok(JobList {
-                jobs: st.engine.jobs.list(&st.store, &q).wire()?,
-            })
-        })
-        .await
-    });
-
-    r.method(JobsGet, |call, p| async move {
-        call.blocking(move |st| {
-            let rec = st.engine.jobs.get(&st.store, &p.id).wire()?;
-            Ok(JobDetail {
-                job: rec.info,
-                log: rec.log,
-            })
-        })
-        .await
-    });
-
-    r.method(JobsCancel, |call, p| async move {
-        call.blocking(move |st| st.engine.jobs.cancel(&st.store, &p.id).wire())
-            .await
-    });
-
-    r.channel(JobProgress, |call, params, sink| {
-        let jobs = Arc::clone(&call.state.engine.jobs);
-        // A finished job's last state is sent and the channel ends; otherwise the
-        // current progress first, then every change.
-        let mut ended = None;
-        if let Some(id) = &params.job {
-            let rec = jobs.get(&call.state.store, id).wire()?;
-            if rec.info.progress.state.is_terminal() {
-                ended = Some(serde_json::to_value(&rec.info.progress).map_err(|e| internal(&e))?);
-            }
-        }
-        if ended.is_none() {
-            jobs.subscribe(Box::new(sink.clone()), params.job.clone());
-        }
-        Ok(async move {
-            if let Some(last) = ended {
-                let _ = sink.send(last).await;
-                return Ok(None);
-            }
-            sink.closed().await;
-            Ok(None)
-        })
     });
 }

@@ -8,6 +8,7 @@ mod backups;
 mod containers;
 mod events;
 mod images;
+mod jobs;
 mod networks;
 mod notifications;
 mod plugin_install;
@@ -29,6 +30,7 @@ pub fn register(r: &mut Registry) {
     users::register(r);
     audit::register(r);
     backups::register(r);
+    jobs::register(r);
     system::register(r);
     events::register(r);
     containers::register(r);
