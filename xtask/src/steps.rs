@@ -184,7 +184,8 @@ fn test_plugin_ids() -> Result<Vec<String>> {
 }
 
 /// Names of the directories under `dir` that hold a Cargo.toml, sorted.
-fn crate_dirs(dir: &Path) -> Result<Vec<String>> {
+/// The names of the folders under `dir` that hold a crate (a Cargo.toml).
+pub fn crate_dirs(dir: &Path) -> Result<Vec<String>> {
     let mut ids = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -192,7 +193,7 @@ fn crate_dirs(dir: &Path) -> Result<Vec<String>> {
             ids.push(
                 path.file_name()
                     .and_then(|n| n.to_str())
-                    .context("plugin dir name")?
+                    .context("crate folder name")?
                     .to_owned(),
             );
         }

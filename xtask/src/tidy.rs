@@ -47,9 +47,10 @@ pub fn tidy() -> Result<()> {
 }
 
 fn crate_dirs() -> Result<Vec<PathBuf>> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(root().join("host"))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("Cargo.toml").is_file())
+    let host = root().join("host");
+    let mut dirs: Vec<PathBuf> = crate::steps::crate_dirs(&host)?
+        .into_iter()
+        .map(|name| host.join(name))
         .collect();
     dirs.sort();
     Ok(dirs)

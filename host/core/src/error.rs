@@ -2,6 +2,16 @@
 //! types: the server maps a [`Kind`] to a protocol error code in one place, and the job
 //! queue records its name. The domain crates never name the wire's error types.
 
+/// Logs an unexpected failure (a bug) with its cause under a fresh trace id, and
+/// returns the id: users get the id, never the cause.
+pub fn log_internal(cause: &dyn std::fmt::Display) -> String {
+    let mut id = [0u8; 8];
+    getrandom::fill(&mut id).expect("the OS random source works");
+    let trace_id = hex::encode(id);
+    tracing::error!(trace_id, error = %cause, "internal error");
+    trace_id
+}
+
 /// The meaning of a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -150,11 +150,20 @@ impl EngineError {
         if !self.is_hidden() {
             return self.to_string();
         }
-        let mut id = [0u8; 8];
-        getrandom::fill(&mut id).expect("the OS random source works");
-        let trace_id = hex::encode(id);
-        tracing::error!(trace_id, error = %self, "internal error");
+        berth_core::error::log_internal(self);
         "internal error; see the server log".to_owned()
+    }
+}
+
+impl From<berth_plugins::ServiceError> for EngineError {
+    fn from(e: berth_plugins::ServiceError) -> Self {
+        match e {
+            berth_plugins::ServiceError::NoStorage(_) => Self::NotFound {
+                field: Some("storage".to_owned()),
+                message: e.to_string(),
+            },
+            other => Self::internal(&other),
+        }
     }
 }
 

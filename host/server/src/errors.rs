@@ -30,10 +30,7 @@ pub fn code(kind: Kind) -> ErrorCode {
 
 /// An unexpected failure: the cause goes to the log under a trace id, which users get.
 pub fn internal(cause: &dyn std::fmt::Display) -> ErrorBody {
-    let mut id = [0u8; 8];
-    getrandom::fill(&mut id).expect("the OS random source works");
-    let trace_id = hex::encode(id);
-    tracing::error!(trace_id, error = %cause, "internal error");
+    let trace_id = berth_core::error::log_internal(cause);
     ErrorBody::new(ErrorCode::Internal, "internal error; see the server log")
         .with(&details::Trace { trace_id })
 }
@@ -180,17 +177,10 @@ impl Wire for StoreError {
     }
 }
 
+/// Through the engine's mapping, so a storage lookup fails the same way everywhere.
 impl Wire for ServiceError {
     fn into_body(self) -> ErrorBody {
-        match self {
-            ServiceError::NoStorage(_) => about_field(
-                ErrorCode::NotFound,
-                self.to_string(),
-                Some("storage".to_owned()),
-            ),
-            ServiceError::Store(e) => store(&e),
-            ServiceError::Secrets(_) => internal(&self),
-        }
+        engine(self.into())
     }
 }
 

@@ -90,13 +90,7 @@ pub async fn run_job(
 
 /// The storage instance named, or the default one.
 pub fn storage(st: &Engine, name: Option<&str>) -> Result<StorageInstance, EngineError> {
-    st.services.storage(name).map_err(|e| match e {
-        berth_plugins::ServiceError::NoStorage(_) => EngineError::NotFound {
-            field: Some("storage".to_owned()),
-            message: e.to_string(),
-        },
-        other => EngineError::internal(&other),
-    })
+    st.services.storage(name).map_err(EngineError::from)
 }
 
 /// Opens a storage session for a job.
