@@ -16,6 +16,7 @@ pub mod members;
 pub mod order;
 pub mod origin;
 pub mod pargz;
+pub mod plan;
 pub mod privileges;
 pub mod rebase;
 pub mod rescan;
