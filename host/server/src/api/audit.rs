@@ -30,32 +30,38 @@ async fn query(
 }
 
 pub fn register(r: &mut Registry) {
-    r.method(AuditList, |call, q| async move {
-        let (entries, next_cursor) = query(&call, q).await?;
-        Ok(AuditPage {
-            entries,
-            next_cursor,
-        })
-    });
+    r.method(AuditList, list);
+    r.method(AuditExport, export);
+}
 
-    r.method(AuditExport, |call, params| async move {
-        let first = params.query.cursor.is_none();
-        let (entries, next_cursor) = query(&call, params.query).await?;
-        let mut content = String::new();
-        if params.format == ExportFormat::Csv && first {
-            content.push_str(&csv_header());
-        }
-        for e in &entries {
-            content.push_str(&match params.format {
-                ExportFormat::Jsonl => jsonl_line(e),
-                ExportFormat::Csv => csv_row(e),
-            });
-        }
-        Ok(AuditExportPage {
-            format: params.format,
-            content,
-            count: entries.len() as u32,
-            next_cursor,
-        })
-    });
+async fn list(call: Call, q: AuditQuery) -> Result<AuditPage, ErrorBody> {
+    let (entries, next_cursor) = query(&call, q).await?;
+    Ok(AuditPage {
+        entries,
+        next_cursor,
+    })
+}
+
+async fn export(
+    call: Call,
+    params: berth_protocol::api::audit::AuditExport,
+) -> Result<AuditExportPage, ErrorBody> {
+    let first = params.query.cursor.is_none();
+    let (entries, next_cursor) = query(&call, params.query).await?;
+    let mut content = String::new();
+    if params.format == ExportFormat::Csv && first {
+        content.push_str(&csv_header());
+    }
+    for e in &entries {
+        content.push_str(&match params.format {
+            ExportFormat::Jsonl => jsonl_line(e),
+            ExportFormat::Csv => csv_row(e),
+        });
+    }
+    Ok(AuditExportPage {
+        format: params.format,
+        content,
+        count: entries.len() as u32,
+        next_cursor,
+    })
 }

@@ -1,6 +1,11 @@
 //! `auth.*`: the caller's identity, password, sessions and second factor.
 
 use berth_protocol::api::Empty;
+use berth_protocol::api::auth::ChangePassword;
+use berth_protocol::api::auth::ConfirmPassword;
+use berth_protocol::api::auth::ListSessions;
+use berth_protocol::api::auth::RevokeSession;
+use berth_protocol::api::auth::TotpCode;
 use berth_protocol::api::auth::{
     Credential, RecoveryCodes, Revoked, SessionInfo, SessionList, TotpEnrollment, Whoami,
 };
@@ -23,191 +28,199 @@ use berth_identity::users::now_ms;
 use berth_identity::{UserError, password};
 
 pub fn register(r: &mut Registry) {
-    r.method(AuthWhoami, |call, _: Empty| async move {
-        let p = &call.principal;
-        let credential = match &p.via {
-            Via::Session { id, expires_ms } => Credential::Session {
-                id: id.clone(),
-                expires_at: rfc3339(*expires_ms),
-            },
-            Via::Token {
-                id,
-                name,
-                expires_ms,
-            } => Credential::Token {
-                id: id.clone(),
-                name: name.clone(),
-                expires_at: expires_ms.map(rfc3339),
-            },
-        };
-        Ok(Whoami {
-            user: UserInfo {
-                name: p.user.clone(),
-                role: p.user_role,
-            },
-            role: p.role,
-            credential,
-            totp_enabled: p.totp_enabled,
-            must_change_password: p.must_change_password,
-        })
-    });
+    r.method(AuthWhoami, whoami);
+    r.method(AuthChangePassword, change_password);
+    r.method(AuthSessionsList, sessions_list);
+    r.method(AuthSessionsRevoke, sessions_revoke);
+    r.method(AuthTotpEnroll, totp_enroll);
+    r.method(AuthTotpConfirm, totp_confirm);
+    r.method(AuthTotpDisable, totp_disable);
+}
 
-    r.method(AuthChangePassword, |call, params| async move {
-        own_account(&call)?;
-        let me = call.principal.user.clone();
-        let keep = match &call.principal.via {
-            Via::Session { id, .. } => Some(id.clone()),
-            Via::Token { .. } => None,
-        };
-        confirm_password(&call, params.current, "current").await?;
-        call.blocking(move |st| {
-            st.store.set_password(&me, &params.new).map_err(user_err)?;
-            // A generated first password has done its job once replaced.
-            let initial = berth_core::datadir::initial_password_path(&st.data_dir);
-            if initial.exists() && let Err(e) = std::fs::remove_file(&initial) {
-                tracing::warn!(file = %initial.display(), error = %e, "cannot delete the initial password file");
-            }
-            // Everyone else holding this password's sessions is signed out.
-            st.store
-                .revoke_sessions_where(|s| s.user == me && Some(&s.id) != keep.as_ref())
-                .map_err(user_err)?;
-            Ok(Empty {})
-        })
-        .await
-    });
+async fn whoami(call: Call, _: Empty) -> Result<Whoami, ErrorBody> {
+    let p = &call.principal;
+    let credential = match &p.via {
+        Via::Session { id, expires_ms } => Credential::Session {
+            id: id.clone(),
+            expires_at: rfc3339(*expires_ms),
+        },
+        Via::Token {
+            id,
+            name,
+            expires_ms,
+        } => Credential::Token {
+            id: id.clone(),
+            name: name.clone(),
+            expires_at: expires_ms.map(rfc3339),
+        },
+    };
+    Ok(Whoami {
+        user: UserInfo {
+            name: p.user.clone(),
+            role: p.user_role,
+        },
+        role: p.role,
+        credential,
+        totp_enabled: p.totp_enabled,
+        must_change_password: p.must_change_password,
+    })
+}
 
-    r.method(AuthSessionsList, |call, params| async move {
-        let me = call.principal.user.clone();
-        let user = params.user.unwrap_or_else(|| me.clone());
-        if user != me && call.principal.role != Role::Admin {
-            return Err(forbidden(Role::Admin));
+async fn change_password(call: Call, params: ChangePassword) -> Result<Empty, ErrorBody> {
+    own_account(&call)?;
+    let me = call.principal.user.clone();
+    let keep = match &call.principal.via {
+        Via::Session { id, .. } => Some(id.clone()),
+        Via::Token { .. } => None,
+    };
+    confirm_password(&call, params.current, "current").await?;
+    call.blocking(move |st| {
+        st.store.set_password(&me, &params.new).map_err(user_err)?;
+        // A generated first password has done its job once replaced.
+        let initial = berth_core::datadir::initial_password_path(&st.data_dir);
+        if initial.exists() && let Err(e) = std::fs::remove_file(&initial) {
+            tracing::warn!(file = %initial.display(), error = %e, "cannot delete the initial password file");
         }
-        let current = match &call.principal.via {
-            Via::Session { id, .. } => Some(id.clone()),
-            Via::Token { .. } => None,
-        };
-        let sessions = call
-            .blocking(move |st| st.store.list_sessions(Some(&user)).map_err(user_err))
-            .await?;
-        Ok(SessionList {
-            sessions: sessions
-                .into_iter()
-                .map(|s| SessionInfo {
-                    current: Some(&s.id) == current.as_ref(),
-                    id: s.id,
-                    user: s.user,
-                    created_at: rfc3339(s.created_ms),
-                    expires_at: rfc3339(s.expires_ms),
-                    client: s.client,
-                })
-                .collect(),
-        })
-    });
+        // Everyone else holding this password's sessions is signed out.
+        st.store
+            .revoke_sessions_where(|s| s.user == me && Some(&s.id) != keep.as_ref())
+            .map_err(user_err)?;
+        Ok(Empty {})
+    })
+    .await
+}
 
-    r.method(AuthSessionsRevoke, |call, params| async move {
-        let me = call.principal.user.clone();
-        let admin = call.principal.role == Role::Admin;
-        let n = call
-            .blocking(move |st| {
-                st.store
-                    .revoke_sessions_where(|s| s.id == params.id && (admin || s.user == me))
-                    .map_err(user_err)
+async fn sessions_list(call: Call, params: ListSessions) -> Result<SessionList, ErrorBody> {
+    let me = call.principal.user.clone();
+    let user = params.user.unwrap_or_else(|| me.clone());
+    if user != me && call.principal.role != Role::Admin {
+        return Err(forbidden(Role::Admin));
+    }
+    let current = match &call.principal.via {
+        Via::Session { id, .. } => Some(id.clone()),
+        Via::Token { .. } => None,
+    };
+    let sessions = call
+        .blocking(move |st| st.store.list_sessions(Some(&user)).map_err(user_err))
+        .await?;
+    Ok(SessionList {
+        sessions: sessions
+            .into_iter()
+            .map(|s| SessionInfo {
+                current: Some(&s.id) == current.as_ref(),
+                id: s.id,
+                user: s.user,
+                created_at: rfc3339(s.created_ms),
+                expires_at: rfc3339(s.expires_ms),
+                client: s.client,
             })
-            .await?;
-        if n == 0 {
-            return Err(ErrorBody::new(ErrorCode::NotFound, "no such session"));
-        }
-        Ok(Revoked { revoked: n })
-    });
+            .collect(),
+    })
+}
 
-    r.method(AuthTotpEnroll, |call, params| async move {
-        own_account(&call)?;
-        confirm_password(&call, params.password, "password").await?;
-        let me = call.principal.user.clone();
-        call.blocking(move |st| {
-            let secret = totp::new_secret();
-            let sealed = st.secret_key.seal(secret.as_bytes());
+async fn sessions_revoke(call: Call, params: RevokeSession) -> Result<Revoked, ErrorBody> {
+    let me = call.principal.user.clone();
+    let admin = call.principal.role == Role::Admin;
+    let n = call
+        .blocking(move |st| {
             st.store
-                .update_user(&me, |u| {
-                    if u.totp_enabled() {
-                        return Err(UserError::Conflict(
-                            "two-factor authentication is already on; disable it first".to_owned(),
-                        ));
-                    }
-                    u.totp = Some(TotpState {
-                        sealed_secret: sealed,
-                        confirmed: false,
-                        recovery: vec![],
-                        last_step: 0,
-                    });
-                    Ok(())
-                })
-                .map_err(user_err)?;
-            let uri = totp::uri(&secret, &me);
-            Ok(TotpEnrollment {
-                qr_svg: totp::qr_svg(&uri),
-                uri,
-                secret,
+                .revoke_sessions_where(|s| s.id == params.id && (admin || s.user == me))
+                .map_err(user_err)
+        })
+        .await?;
+    if n == 0 {
+        return Err(ErrorBody::new(ErrorCode::NotFound, "no such session"));
+    }
+    Ok(Revoked { revoked: n })
+}
+
+async fn totp_enroll(call: Call, params: ConfirmPassword) -> Result<TotpEnrollment, ErrorBody> {
+    own_account(&call)?;
+    confirm_password(&call, params.password, "password").await?;
+    let me = call.principal.user.clone();
+    call.blocking(move |st| {
+        let secret = totp::new_secret();
+        let sealed = st.secret_key.seal(secret.as_bytes());
+        st.store
+            .update_user(&me, |u| {
+                if u.totp_enabled() {
+                    return Err(UserError::Conflict(
+                        "two-factor authentication is already on; disable it first".to_owned(),
+                    ));
+                }
+                u.totp = Some(TotpState {
+                    sealed_secret: sealed,
+                    confirmed: false,
+                    recovery: vec![],
+                    last_step: 0,
+                });
+                Ok(())
             })
+            .map_err(user_err)?;
+        let uri = totp::uri(&secret, &me);
+        Ok(TotpEnrollment {
+            qr_svg: totp::qr_svg(&uri),
+            uri,
+            secret,
         })
-        .await
-    });
+    })
+    .await
+}
 
-    r.method(AuthTotpConfirm, |call, params| async move {
-        own_account(&call)?;
-        let me = call.principal.user.clone();
-        call.blocking(move |st| {
-            let (codes, hashes) = totp::new_recovery_codes();
-            let mut outcome = Err(bad_field("code", "start with auth.totp.enroll"));
-            st.store
-                .update_user(&me, |u| {
-                    let Some(t) = u.totp.as_mut() else {
-                        return Ok(());
-                    };
-                    if t.confirmed {
-                        outcome = Err(ErrorBody::new(
-                            ErrorCode::Conflict,
-                            "two-factor authentication is already on",
-                        ));
-                        return Ok(());
+async fn totp_confirm(call: Call, params: TotpCode) -> Result<RecoveryCodes, ErrorBody> {
+    own_account(&call)?;
+    let me = call.principal.user.clone();
+    call.blocking(move |st| {
+        let (codes, hashes) = totp::new_recovery_codes();
+        let mut outcome = Err(bad_field("code", "start with auth.totp.enroll"));
+        st.store
+            .update_user(&me, |u| {
+                let Some(t) = u.totp.as_mut() else {
+                    return Ok(());
+                };
+                if t.confirmed {
+                    outcome = Err(ErrorBody::new(
+                        ErrorCode::Conflict,
+                        "two-factor authentication is already on",
+                    ));
+                    return Ok(());
+                }
+                match t.check(&st.secret_key, &params.code, now_ms() / 1000) {
+                    Some(ok @ totp::Accepted::Totp { .. }) => {
+                        t.consume(ok);
+                        t.confirmed = true;
+                        t.recovery = hashes;
+                        outcome = Ok(());
                     }
-                    match t.check(&st.secret_key, &params.code, now_ms() / 1000) {
-                        Some(ok @ totp::Accepted::Totp { .. }) => {
-                            t.consume(ok);
-                            t.confirmed = true;
-                            t.recovery = hashes;
-                            outcome = Ok(());
-                        }
-                        _ => {
-                            outcome = Err(bad_field(
-                                "code",
-                                "that code is not valid now; check the time on your device",
-                            ))
-                        }
+                    _ => {
+                        outcome = Err(bad_field(
+                            "code",
+                            "that code is not valid now; check the time on your device",
+                        ))
                     }
-                    Ok(())
-                })
-                .map_err(user_err)?;
-            outcome.map(|()| RecoveryCodes { codes })
-        })
-        .await
-    });
+                }
+                Ok(())
+            })
+            .map_err(user_err)?;
+        outcome.map(|()| RecoveryCodes { codes })
+    })
+    .await
+}
 
-    r.method(AuthTotpDisable, |call, params| async move {
-        own_account(&call)?;
-        confirm_password(&call, params.password, "password").await?;
-        let me = call.principal.user.clone();
-        call.blocking(move |st| {
-            st.store
-                .update_user(&me, |u| {
-                    u.totp = None;
-                    Ok(())
-                })
-                .map_err(user_err)?;
-            Ok(Empty {})
-        })
-        .await
-    });
+async fn totp_disable(call: Call, params: ConfirmPassword) -> Result<Empty, ErrorBody> {
+    own_account(&call)?;
+    confirm_password(&call, params.password, "password").await?;
+    let me = call.principal.user.clone();
+    call.blocking(move |st| {
+        st.store
+            .update_user(&me, |u| {
+                u.totp = None;
+                Ok(())
+            })
+            .map_err(user_err)?;
+        Ok(Empty {})
+    })
+    .await
 }
 
 /// Security settings (password, second factor) belong to the account holder: an API

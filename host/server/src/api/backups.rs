@@ -8,6 +8,13 @@ use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use berth_protocol::api::Empty;
+use berth_protocol::api::backups::BackupQuery;
+use berth_protocol::api::backups::BackupRef;
+use berth_protocol::api::backups::BulkDeleteBackups;
+use berth_protocol::api::backups::BundleBackups;
+use berth_protocol::api::backups::RescanStorage;
+use berth_protocol::api::backups::UploadBackup;
+use berth_protocol::api::backups::VerifyBackup;
 use berth_protocol::api::backups::{
     BackupList, BackupStatus, BackupTarget, CreateBackup, RestoreBackup, RestorePreview,
 };
@@ -18,6 +25,8 @@ use berth_protocol::api::catalogue::{
 };
 use berth_protocol::api::containers::{BulkItem, BulkResult};
 use berth_protocol::api::jobs::{JobRef, JobsQueued};
+use berth_protocol::api::networks::NetworkRef;
+use berth_protocol::api::transfers::Ticket;
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
 use tokio::io::AsyncReadExt;
@@ -55,7 +64,7 @@ fn record(st: &AppState, id: &str) -> Result<CatalogRecord, ErrorBody> {
 
 /// Deletes a backup's object from its storage, then its catalog entry; refused while
 /// a job uses it.
-async fn delete(st: &Arc<AppState>, id: &str) -> Result<(), ErrorBody> {
+async fn delete_backup(st: &Arc<AppState>, id: &str) -> Result<(), ErrorBody> {
     let rec = deletable(st, id)?;
     let inst = berth_engine::backup::storage(&st.engine, Some(&rec.entry.storage)).wire()?;
     let sess = berth_engine::backup::session(&st.engine, &inst)
@@ -250,48 +259,48 @@ pub async fn download_bundle(st: &Arc<AppState>, ids: &[String]) -> Result<Respo
 }
 
 /// `backups.create` (and `network.backup`): one queued job per target.
-async fn create(call: Call, p: CreateBackup) -> Result<JobsQueued, ErrorBody> {
-    if p.targets.is_empty() || p.targets.len() > MAX_TARGETS {
+async fn create(call: Call, params: CreateBackup) -> Result<JobsQueued, ErrorBody> {
+    if params.targets.is_empty() || params.targets.len() > MAX_TARGETS {
         return Err(bad_field("targets", format!("1 to {MAX_TARGETS} targets")));
     }
-    for t in &p.targets {
+    for t in &params.targets {
         docker_args::object("targets", t.name()).wire()?;
         let containers = matches!(
             t,
             BackupTarget::Container { .. } | BackupTarget::Project { .. }
         );
-        if p.include_image && !containers {
+        if params.include_image && !containers {
             return Err(bad_field(
                 "include_image",
                 "only container and project targets have images to carry",
             ));
         }
-        if !p.hooks.is_empty() && !containers {
+        if !params.hooks.is_empty() && !containers {
             return Err(bad_field(
                 "hooks",
                 "hooks run inside containers: only container and project targets take them",
             ));
         }
     }
-    berth_engine::backup::hooks::resolve(&p.hooks, &Default::default()).wire()?;
-    call.state.hosts.get(p.host.as_deref()).wire()?;
+    berth_engine::backup::hooks::resolve(&params.hooks, &Default::default()).wire()?;
+    call.state.hosts.get(params.host.as_deref()).wire()?;
     // The storage must exist now, not only when the job runs.
-    berth_engine::backup::storage(&call.state.engine, p.storage.as_deref()).wire()?;
-    let sealed = seal_passphrase(&call.state.engine, p.passphrase.as_deref()).wire()?;
-    let consistency = p.consistency.unwrap_or_default();
+    berth_engine::backup::storage(&call.state.engine, params.storage.as_deref()).wire()?;
+    let sealed = seal_passphrase(&call.state.engine, params.passphrase.as_deref()).wire()?;
+    let consistency = params.consistency.unwrap_or_default();
     let who = actor(&call);
     let mut jobs = Vec::new();
-    for t in p.targets {
+    for t in params.targets {
         let title = format!("Back up {} {}", t.kind(), t.name());
         let spec = JobSpec::Backup(BackupSpec {
-            host: p.host.clone(),
+            host: params.host.clone(),
             target: t,
             consistency,
-            storage: p.storage.clone(),
+            storage: params.storage.clone(),
             passphrase: sealed.clone(),
             trigger: Default::default(),
-            hooks: p.hooks.clone(),
-            include_image: p.include_image,
+            hooks: params.hooks.clone(),
+            include_image: params.include_image,
         });
         jobs.push(
             call.state
@@ -305,22 +314,22 @@ async fn create(call: Call, p: CreateBackup) -> Result<JobsQueued, ErrorBody> {
 }
 
 /// `backups.restore` (and `network.restore`): checked, then queued.
-async fn restore(call: Call, p: RestoreBackup) -> Result<JobRef, ErrorBody> {
-    let rec = record(&call.state, &p.id)?;
+async fn restore(call: Call, params: RestoreBackup) -> Result<JobRef, ErrorBody> {
+    let rec = record(&call.state, &params.id)?;
     if rec.entry.status != BackupStatus::Complete {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
-            format!("backup {} is not complete", p.id),
+            format!("backup {} is not complete", params.id),
         ));
     }
-    let host = call.state.hosts.get(p.host.as_deref()).wire()?;
-    if let Some(n) = &p.name {
+    let host = call.state.hosts.get(params.host.as_deref()).wire()?;
+    if let Some(n) = &params.name {
         docker_args::object("name", n).wire()?;
     }
-    for n in p.volumes.values() {
+    for n in params.volumes.values() {
         docker_args::object("volumes", n).wire()?;
     }
-    if rec.entry.encrypted && p.passphrase.is_none() {
+    if rec.entry.encrypted && params.passphrase.is_none() {
         return Err(bad_field(
             "passphrase",
             "this backup is encrypted; give its passphrase",
@@ -333,14 +342,14 @@ async fn restore(call: Call, p: RestoreBackup) -> Result<JobRef, ErrorBody> {
     let checked = berth_engine::backup::restore::check(
         &host.docker().await.wire()?,
         &rec.manifest,
-        &p,
+        &params,
         rec.entry.origin,
     )
     .await
     .wire()?;
     checked.refuse().wire()?;
-    checked.authorise(admin, &p.approve).wire()?;
-    let mut request = p;
+    checked.authorise(admin, &params.approve).wire()?;
+    let mut request = params;
     request.passphrase =
         seal_passphrase(&call.state.engine, request.passphrase.as_deref()).wire()?;
     let what = match &rec.entry.target {
@@ -371,199 +380,212 @@ async fn restore(call: Call, p: RestoreBackup) -> Result<JobRef, ErrorBody> {
 
 pub fn register(r: &mut Registry) {
     r.method(BackupsCreate, create);
-    r.method(NetworkBackup, |call, p| async move {
-        create(
-            call,
-            CreateBackup {
-                host: p.host,
-                targets: vec![BackupTarget::Network { name: p.id }],
-                ..Default::default()
-            },
-        )
-        .await
-    });
+    r.method(NetworkBackup, network_backup);
+    r.method(BackupsList, list);
+    r.method(BackupsDelete, delete);
+    r.method(BackupsBulkDelete, bulk_delete);
+    r.method(BackupsPreview, preview);
+    r.method(BackupsDownloadTicket, download_ticket);
+    r.method(BackupsBundleTicket, bundle_ticket);
+    r.method(BackupsUploadTicket, upload_ticket);
 
-    r.method(BackupsList, |call, q| async move {
-        call.blocking(move |st| {
-            let mut backups: Vec<_> = st
-                .store
-                .backups()
-                .map_err(|e| internal(&e))?
-                .into_iter()
-                .map(|r| r.entry)
-                .filter(|e| catalog::matches(e, &q))
-                .collect();
-            backups.reverse();
-            Ok(BackupList { backups })
-        })
-        .await
-    });
+    r.method(BackupsRestore, restore);
+    r.method(NetworkRestore, network_restore);
+    r.method(BackupsVerify, verify);
+    r.method(BackupsRescan, rescan);
+}
 
-    r.method(BackupsDelete, |call, p| async move {
-        delete(&call.state, &p.id).await?;
-        Ok(Empty {})
-    });
+async fn network_backup(call: Call, params: NetworkRef) -> Result<JobsQueued, ErrorBody> {
+    create(
+        call,
+        CreateBackup {
+            host: params.host,
+            targets: vec![BackupTarget::Network { name: params.id }],
+            ..Default::default()
+        },
+    )
+    .await
+}
 
-    r.method(BackupsBulkDelete, |call, p| async move {
-        if p.ids.is_empty() || p.ids.len() > 500 {
-            return Err(bad_field("ids", "1 to 500 ids"));
-        }
-        let done = delete_all(&call.state, &p.ids).await;
-        let results = p
-            .ids
+async fn list(call: Call, q: BackupQuery) -> Result<BackupList, ErrorBody> {
+    call.blocking(move |st| {
+        let mut backups: Vec<_> = st
+            .store
+            .backups()
+            .map_err(|e| internal(&e))?
             .into_iter()
-            .zip(done)
-            .map(|(id, r)| BulkItem {
-                id,
-                ok: r.is_ok(),
-                error: r.err(),
-            })
+            .map(|r| r.entry)
+            .filter(|e| catalog::matches(e, &q))
             .collect();
-        Ok(BulkResult { results })
-    });
+        backups.reverse();
+        Ok(BackupList { backups })
+    })
+    .await
+}
 
-    r.method(BackupsPreview, |call, p| async move {
-        let rec = record(&call.state, &p.id)?;
-        let host = call.state.hosts.get(p.host.as_deref()).wire()?;
-        let checked = berth_engine::backup::restore::check(
-            &host.docker().await.wire()?,
-            &rec.manifest,
-            &p,
-            rec.entry.origin,
-        )
-        .await
-        .wire()?;
-        Ok(RestorePreview {
-            backup: rec.entry,
-            manifest: rec.manifest,
-            conflicts: checked.conflicts,
-            privileges: checked.privileges,
-            needs_approval: checked.needs_approval,
-            overwrites: checked.recreate,
+async fn delete(call: Call, params: BackupRef) -> Result<Empty, ErrorBody> {
+    delete_backup(&call.state, &params.id).await?;
+    Ok(Empty {})
+}
+
+async fn bulk_delete(call: Call, params: BulkDeleteBackups) -> Result<BulkResult, ErrorBody> {
+    if params.ids.is_empty() || params.ids.len() > 500 {
+        return Err(bad_field("ids", "1 to 500 ids"));
+    }
+    let done = delete_all(&call.state, &params.ids).await;
+    let results = params
+        .ids
+        .into_iter()
+        .zip(done)
+        .map(|(id, r)| BulkItem {
+            id,
+            ok: r.is_ok(),
+            error: r.err(),
         })
-    });
+        .collect();
+    Ok(BulkResult { results })
+}
 
-    r.method(BackupsDownloadTicket, |call, p| async move {
-        let rec = record(&call.state, &p.id)?;
+async fn preview(call: Call, params: RestoreBackup) -> Result<RestorePreview, ErrorBody> {
+    let rec = record(&call.state, &params.id)?;
+    let host = call.state.hosts.get(params.host.as_deref()).wire()?;
+    let checked = berth_engine::backup::restore::check(
+        &host.docker().await.wire()?,
+        &rec.manifest,
+        &params,
+        rec.entry.origin,
+    )
+    .await
+    .wire()?;
+    Ok(RestorePreview {
+        backup: rec.entry,
+        manifest: rec.manifest,
+        conflicts: checked.conflicts,
+        privileges: checked.privileges,
+        needs_approval: checked.needs_approval,
+        overwrites: checked.recreate,
+    })
+}
+
+async fn download_ticket(call: Call, params: BackupRef) -> Result<Ticket, ErrorBody> {
+    let rec = record(&call.state, &params.id)?;
+    if rec.entry.status != BackupStatus::Complete {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!("backup {} is not complete", params.id),
+        ));
+    }
+    let filename = rec
+        .entry
+        .key
+        .rsplit('/')
+        .next()
+        .unwrap_or(&rec.entry.key)
+        .to_owned();
+    call.state.transfers.mint(
+        &call.principal.user,
+        Role::Operator,
+        filename,
+        crate::transfers::Source::Backup { id: params.id },
+    )
+}
+
+async fn bundle_ticket(call: Call, params: BundleBackups) -> Result<Ticket, ErrorBody> {
+    if params.ids.is_empty() || params.ids.len() > MAX_BUNDLE {
+        return Err(bad_field("ids", format!("1 to {MAX_BUNDLE} backups")));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for id in &params.ids {
+        if !seen.insert(id) {
+            return Err(bad_field("ids", format!("{id} is listed twice")));
+        }
+        let rec = record(&call.state, id)?;
         if rec.entry.status != BackupStatus::Complete {
             return Err(ErrorBody::new(
                 ErrorCode::Conflict,
-                format!("backup {} is not complete", p.id),
+                format!("backup {id} is not complete"),
             ));
         }
-        let filename = rec
-            .entry
-            .key
-            .rsplit('/')
-            .next()
-            .unwrap_or(&rec.entry.key)
-            .to_owned();
-        call.state.transfers.mint(
-            &call.principal.user,
-            Role::Operator,
-            filename,
-            crate::transfers::Source::Backup { id: p.id },
-        )
-    });
+    }
+    call.state.transfers.mint(
+        &call.principal.user,
+        Role::Operator,
+        format!("berth-backups-{}.tar", params.ids.len()),
+        crate::transfers::Source::BackupBundle { ids: params.ids },
+    )
+}
 
-    r.method(BackupsBundleTicket, |call, p| async move {
-        if p.ids.is_empty() || p.ids.len() > MAX_BUNDLE {
-            return Err(bad_field("ids", format!("1 to {MAX_BUNDLE} backups")));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for id in &p.ids {
-            if !seen.insert(id) {
-                return Err(bad_field("ids", format!("{id} is listed twice")));
-            }
-            let rec = record(&call.state, id)?;
-            if rec.entry.status != BackupStatus::Complete {
-                return Err(ErrorBody::new(
-                    ErrorCode::Conflict,
-                    format!("backup {id} is not complete"),
-                ));
-            }
-        }
-        call.state.transfers.mint(
-            &call.principal.user,
-            Role::Operator,
-            format!("berth-backups-{}.tar", p.ids.len()),
-            crate::transfers::Source::BackupBundle { ids: p.ids },
-        )
-    });
+async fn upload_ticket(call: Call, params: UploadBackup) -> Result<Ticket, ErrorBody> {
+    // Checked now, so a wrong name fails before the bytes travel.
+    let inst =
+        berth_engine::backup::storage(&call.state.engine, params.storage.as_deref()).wire()?;
+    let passphrase = seal_passphrase(&call.state.engine, params.passphrase.as_deref()).wire()?;
+    call.state.transfers.mint(
+        &call.principal.user,
+        Role::Operator,
+        "backup.tar.gz".into(),
+        crate::transfers::Source::BackupUpload {
+            storage: Some(inst.name),
+            passphrase,
+        },
+    )
+}
 
-    r.method(BackupsUploadTicket, |call, p| async move {
-        // Checked now, so a wrong name fails before the bytes travel.
-        let inst =
-            berth_engine::backup::storage(&call.state.engine, p.storage.as_deref()).wire()?;
-        let passphrase = seal_passphrase(&call.state.engine, p.passphrase.as_deref()).wire()?;
-        call.state.transfers.mint(
-            &call.principal.user,
-            Role::Operator,
-            "backup.tar.gz".into(),
-            crate::transfers::Source::BackupUpload {
-                storage: Some(inst.name),
+async fn network_restore(call: Call, params: RestoreBackup) -> Result<JobRef, ErrorBody> {
+    if !matches!(
+        record(&call.state, &params.id)?.entry.target,
+        BackupTarget::Network { .. }
+    ) {
+        return Err(bad_field(
+            "id",
+            format!("backup {} is not of a network", params.id),
+        ));
+    }
+    restore(call, params).await
+}
+
+async fn verify(call: Call, params: VerifyBackup) -> Result<JobRef, ErrorBody> {
+    call.state
+        .store
+        .backup(&params.id)
+        .map_err(|e| internal(&e))?
+        .ok_or_else(|| not_found(&params.id))?;
+    let passphrase = seal_passphrase(&call.state.engine, params.passphrase.as_deref()).wire()?;
+    let id = call
+        .state
+        .engine
+        .jobs
+        .enqueue(
+            &call.state.store,
+            JobSpec::Verify(VerifySpec {
+                backup: params.id.clone(),
                 passphrase,
-            },
+            }),
+            format!("Verify backup {}", params.id),
+            actor(&call),
         )
-    });
+        .wire()?;
+    Ok(JobRef { id })
+}
 
-    r.method(BackupsRestore, restore);
-    r.method(NetworkRestore, |call, p| async move {
-        if !matches!(
-            record(&call.state, &p.id)?.entry.target,
-            BackupTarget::Network { .. }
-        ) {
-            return Err(bad_field(
-                "id",
-                format!("backup {} is not of a network", p.id),
-            ));
-        }
-        restore(call, p).await
-    });
-
-    r.method(BackupsVerify, |call, p| async move {
-        call.state
-            .store
-            .backup(&p.id)
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| not_found(&p.id))?;
-        let passphrase = seal_passphrase(&call.state.engine, p.passphrase.as_deref()).wire()?;
-        let id = call
-            .state
-            .engine
-            .jobs
-            .enqueue(
-                &call.state.store,
-                JobSpec::Verify(VerifySpec {
-                    backup: p.id.clone(),
-                    passphrase,
-                }),
-                format!("Verify backup {}", p.id),
-                actor(&call),
-            )
-            .wire()?;
-        Ok(JobRef { id })
-    });
-
-    r.method(BackupsRescan, |call, p| async move {
-        // Checked now, so a wrong name fails before queuing.
-        let inst =
-            berth_engine::backup::storage(&call.state.engine, p.storage.as_deref()).wire()?;
-        let passphrase = seal_passphrase(&call.state.engine, p.passphrase.as_deref()).wire()?;
-        let id = call
-            .state
-            .engine
-            .jobs
-            .enqueue(
-                &call.state.store,
-                JobSpec::Rescan(berth_engine::backup::RescanSpec {
-                    storage: Some(inst.name.clone()),
-                    passphrase,
-                }),
-                format!("Rebuild the catalog from storage {}", inst.name),
-                actor(&call),
-            )
-            .wire()?;
-        Ok(JobRef { id })
-    });
+async fn rescan(call: Call, params: RescanStorage) -> Result<JobRef, ErrorBody> {
+    // Checked now, so a wrong name fails before queuing.
+    let inst =
+        berth_engine::backup::storage(&call.state.engine, params.storage.as_deref()).wire()?;
+    let passphrase = seal_passphrase(&call.state.engine, params.passphrase.as_deref()).wire()?;
+    let id = call
+        .state
+        .engine
+        .jobs
+        .enqueue(
+            &call.state.store,
+            JobSpec::Rescan(berth_engine::backup::RescanSpec {
+                storage: Some(inst.name.clone()),
+                passphrase,
+            }),
+            format!("Rebuild the catalog from storage {}", inst.name),
+            actor(&call),
+        )
+        .wire()?;
+    Ok(JobRef { id })
 }

@@ -8,9 +8,17 @@ use berth_protocol::api::catalogue::{
     ContainerRemove, ContainerRename, ContainerRestart, ContainerStart, ContainerStop,
     ContainerUnpause, ContainersBulk, ContainersList,
 };
+use berth_protocol::api::containers::BulkAction;
+use berth_protocol::api::containers::ContainerRef;
+use berth_protocol::api::containers::KillContainer;
+use berth_protocol::api::containers::Redeployed;
+use berth_protocol::api::containers::RemoveContainer;
+use berth_protocol::api::containers::RenameContainer;
+use berth_protocol::api::containers::StopContainer;
 use berth_protocol::api::containers::{
     BulkItem, BulkResult, BulkVerb, ContainerInspect, ContainerList, ContainerState,
 };
+use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
 use bollard::Docker;
@@ -21,7 +29,7 @@ use bollard::query_parameters::{
 
 use crate::errors::WireResult;
 use crate::errors::docker_call as docker_err;
-use crate::ws::registry::{Registry, bad_field, forbidden};
+use crate::ws::registry::{Call, Registry, bad_field, forbidden};
 use berth_docker::args as docker_args;
 use berth_docker::hosts::Host;
 use berth_docker::model;
@@ -30,7 +38,7 @@ use berth_docker::model;
 const BULK_MAX: usize = 500;
 
 pub(crate) async fn host_docker(
-    call: &crate::ws::registry::Call,
+    call: &Call,
     host: Option<&str>,
 ) -> Result<(Arc<Host>, Docker), ErrorBody> {
     let h = call.state.hosts.get(host).wire()?;
@@ -165,137 +173,195 @@ pub(crate) async fn act(
 }
 
 pub fn register(r: &mut Registry) {
-    r.method(ContainersList, |call, p| async move {
-        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-        let list = all_containers(&d, false).await?;
-        let viewer = !call.principal.role.allows(Role::Operator);
-        let summaries = list
-            .into_iter()
-            .map(|c| model::summary(c, h.self_id.as_deref()))
-            .map(|mut s| {
-                if viewer {
-                    berth_docker::redact::redact_labels(s.labels.iter_mut());
-                }
-                s
-            })
-            .collect();
-        Ok(ContainerList {
-            groups: model::group(summaries),
+    r.method(ContainersList, list);
+    r.method(InspectM, inspect);
+
+    r.method(ContainerStart, start);
+    r.method(ContainerPause, pause);
+    r.method(ContainerUnpause, unpause);
+    r.method(ContainerStop, stop);
+    r.method(ContainerRestart, restart);
+    r.method(ContainerKill, kill);
+    r.method(ContainerRemove, remove);
+    r.method(ContainerRename, rename);
+    r.method(ContainerRedeploy, redeploy);
+    r.method(ContainersBulk, bulk);
+}
+
+async fn list(call: Call, params: HostOnly) -> Result<ContainerList, ErrorBody> {
+    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    let list = all_containers(&d, false).await?;
+    let viewer = !call.principal.role.allows(Role::Operator);
+    let summaries = list
+        .into_iter()
+        .map(|c| model::summary(c, h.self_id.as_deref()))
+        .map(|mut s| {
+            if viewer {
+                berth_docker::redact::redact_labels(s.labels.iter_mut());
+            }
+            s
         })
-    });
+        .collect();
+    Ok(ContainerList {
+        groups: model::group(summaries),
+    })
+}
 
-    r.method(InspectM, |call, p| async move {
-        docker_args::object("id", &p.id).wire()?;
-        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-        let i = d
-            .inspect_container(&p.id, None)
-            .await
-            .map_err(|e| docker_err(&e, &format!("container {}", p.id)))?;
-        // Berth's own environment may carry its first admin's password.
-        let own = i.id.is_some() && i.id == h.self_id;
-        let mut inspect = serde_json::to_value(i).map_err(|e| crate::ws::registry::internal(&e))?;
-        let redacted = !call.principal.role.allows(Role::Operator)
-            || (own && !call.principal.role.allows(Role::Admin));
-        if redacted {
-            berth_docker::redact::redact_inspect(&mut inspect);
-        }
-        Ok(ContainerInspect { inspect, redacted })
-    });
-
-    macro_rules! simple {
-        ($m:expr, $verb:expr) => {
-            r.method($m, |call, p| async move {
-                let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-                act(&h, &d, $verb, &p.id, None, false, None).await
-            });
-        };
+async fn inspect(call: Call, params: ContainerRef) -> Result<ContainerInspect, ErrorBody> {
+    docker_args::object("id", &params.id).wire()?;
+    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    let i = d
+        .inspect_container(&params.id, None)
+        .await
+        .map_err(|e| docker_err(&e, &format!("container {}", params.id)))?;
+    // Berth's own environment may carry its first admin's password.
+    let own = i.id.is_some() && i.id == h.self_id;
+    let mut inspect = serde_json::to_value(i).map_err(|e| crate::ws::registry::internal(&e))?;
+    let redacted = !call.principal.role.allows(Role::Operator)
+        || (own && !call.principal.role.allows(Role::Admin));
+    if redacted {
+        berth_docker::redact::redact_inspect(&mut inspect);
     }
-    simple!(ContainerStart, BulkVerb::Start);
-    simple!(ContainerPause, BulkVerb::Pause);
-    simple!(ContainerUnpause, BulkVerb::Unpause);
+    Ok(ContainerInspect { inspect, redacted })
+}
 
-    r.method(ContainerStop, |call, p| async move {
-        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-        act(&h, &d, BulkVerb::Stop, &p.id, p.timeout_s, false, None).await
-    });
-    r.method(ContainerRestart, |call, p| async move {
-        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-        act(&h, &d, BulkVerb::Restart, &p.id, p.timeout_s, false, None).await
-    });
-    r.method(ContainerKill, |call, p| async move {
-        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-        act(
+async fn start(call: Call, params: ContainerRef) -> Result<ContainerState, ErrorBody> {
+    simple(call, params, BulkVerb::Start).await
+}
+
+async fn pause(call: Call, params: ContainerRef) -> Result<ContainerState, ErrorBody> {
+    simple(call, params, BulkVerb::Pause).await
+}
+
+async fn unpause(call: Call, params: ContainerRef) -> Result<ContainerState, ErrorBody> {
+    simple(call, params, BulkVerb::Unpause).await
+}
+
+/// An action that takes no options.
+async fn simple(
+    call: Call,
+    params: ContainerRef,
+    verb: BulkVerb,
+) -> Result<ContainerState, ErrorBody> {
+    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    act(&h, &d, verb, &params.id, None, false, None).await
+}
+
+async fn stop(call: Call, params: StopContainer) -> Result<ContainerState, ErrorBody> {
+    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    act(
+        &h,
+        &d,
+        BulkVerb::Stop,
+        &params.id,
+        params.timeout_s,
+        false,
+        None,
+    )
+    .await
+}
+
+async fn restart(call: Call, params: StopContainer) -> Result<ContainerState, ErrorBody> {
+    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    act(
+        &h,
+        &d,
+        BulkVerb::Restart,
+        &params.id,
+        params.timeout_s,
+        false,
+        None,
+    )
+    .await
+}
+
+async fn kill(call: Call, params: KillContainer) -> Result<ContainerState, ErrorBody> {
+    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    act(
+        &h,
+        &d,
+        BulkVerb::Kill,
+        &params.id,
+        None,
+        false,
+        params.signal.as_deref(),
+    )
+    .await
+}
+
+async fn remove(call: Call, params: RemoveContainer) -> Result<ContainerState, ErrorBody> {
+    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    docker_args::object("id", &params.id).wire()?;
+    let (full, _) = resolve(&d, &params.id).await?;
+    refuse_self(&h, &full, "remove")?;
+    let o = RemoveContainerOptionsBuilder::default()
+        .force(params.force)
+        .v(params.volumes)
+        .build();
+    d.remove_container(&full, Some(o))
+        .await
+        .map_err(|e| docker_err(&e, &format!("container {}", params.id)))?;
+    Ok(ContainerState {
+        id: full,
+        state: "removed".into(),
+    })
+}
+
+async fn rename(call: Call, params: RenameContainer) -> Result<ContainerState, ErrorBody> {
+    docker_args::object("id", &params.id).wire()?;
+    docker_args::object("name", &params.name).wire()?;
+    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let o = RenameContainerOptionsBuilder::default()
+        .name(&params.name)
+        .build();
+    d.rename_container(&params.id, o)
+        .await
+        .map_err(|e| docker_err(&e, &format!("container {}", params.id)))?;
+    state_of(&d, &params.name).await
+}
+
+async fn redeploy(call: Call, params: ContainerRef) -> Result<Redeployed, ErrorBody> {
+    docker_args::object("id", &params.id).wire()?;
+    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    berth_docker::redeploy::redeploy(&h, &d, &params.id)
+        .await
+        .wire()
+}
+
+async fn bulk(call: Call, params: BulkAction) -> Result<BulkResult, ErrorBody> {
+    if params.ids.is_empty() || params.ids.len() > BULK_MAX {
+        return Err(bad_field("ids", format!("1 to {BULK_MAX} containers")));
+    }
+    if params.action == BulkVerb::Remove && !call.principal.role.allows(Role::Admin) {
+        return Err(forbidden(Role::Admin));
+    }
+    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    let mut results = Vec::with_capacity(params.ids.len());
+    // One at a time: the engine serialises most of these anyway, and the results
+    // then come back in the order of the ids.
+    for id in params.ids {
+        let r = act(
             &h,
             &d,
-            BulkVerb::Kill,
-            &p.id,
+            params.action,
+            &id,
+            params.timeout_s,
+            params.force,
             None,
-            false,
-            p.signal.as_deref(),
         )
-        .await
-    });
-    r.method(ContainerRemove, |call, p| async move {
-        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-        docker_args::object("id", &p.id).wire()?;
-        let (full, _) = resolve(&d, &p.id).await?;
-        refuse_self(&h, &full, "remove")?;
-        let o = RemoveContainerOptionsBuilder::default()
-            .force(p.force)
-            .v(p.volumes)
-            .build();
-        d.remove_container(&full, Some(o))
-            .await
-            .map_err(|e| docker_err(&e, &format!("container {}", p.id)))?;
-        Ok(ContainerState {
-            id: full,
-            state: "removed".into(),
-        })
-    });
-    r.method(ContainerRename, |call, p| async move {
-        docker_args::object("id", &p.id).wire()?;
-        docker_args::object("name", &p.name).wire()?;
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        let o = RenameContainerOptionsBuilder::default()
-            .name(&p.name)
-            .build();
-        d.rename_container(&p.id, o)
-            .await
-            .map_err(|e| docker_err(&e, &format!("container {}", p.id)))?;
-        state_of(&d, &p.name).await
-    });
-    r.method(ContainerRedeploy, |call, p| async move {
-        docker_args::object("id", &p.id).wire()?;
-        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-        berth_docker::redeploy::redeploy(&h, &d, &p.id).await.wire()
-    });
-
-    r.method(ContainersBulk, |call, p| async move {
-        if p.ids.is_empty() || p.ids.len() > BULK_MAX {
-            return Err(bad_field("ids", format!("1 to {BULK_MAX} containers")));
-        }
-        if p.action == BulkVerb::Remove && !call.principal.role.allows(Role::Admin) {
-            return Err(forbidden(Role::Admin));
-        }
-        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-        let mut results = Vec::with_capacity(p.ids.len());
-        // One at a time: the engine serialises most of these anyway, and the results
-        // then come back in the order of the ids.
-        for id in p.ids {
-            let r = act(&h, &d, p.action, &id, p.timeout_s, p.force, None).await;
-            results.push(match r {
-                Ok(_) => BulkItem {
-                    id,
-                    ok: true,
-                    error: None,
-                },
-                Err(e) => BulkItem {
-                    id,
-                    ok: false,
-                    error: Some(e),
-                },
-            });
-        }
-        Ok(BulkResult { results })
-    });
+        .await;
+        results.push(match r {
+            Ok(_) => BulkItem {
+                id,
+                ok: true,
+                error: None,
+            },
+            Err(e) => BulkItem {
+                id,
+                ok: false,
+                error: Some(e),
+            },
+        });
+    }
+    Ok(BulkResult { results })
 }

@@ -2,14 +2,13 @@
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{Events, HostsList};
-use berth_protocol::api::events::EventsCursor;
+use berth_protocol::api::events::{EventsCursor, EventsParams};
 use berth_protocol::api::hosts::{HostList, HostStatus};
-
 use berth_protocol::error::{ErrorBody, ErrorCode};
 
 use crate::errors::WireResult;
 use crate::ws::outbox::ChannelSink;
-use crate::ws::registry::Registry;
+use crate::ws::registry::{Call, ChannelEnd, Registry};
 
 fn overflow_error() -> ErrorBody {
     ErrorBody::new(
@@ -25,49 +24,60 @@ fn close_overflow(sink: &ChannelSink, cursor: String) {
 }
 
 pub fn register(r: &mut Registry) {
-    r.method(HostsList, |call, _: Empty| async move {
-        let mut hosts = Vec::new();
-        for h in call.state.hosts.all() {
-            let probe = h.conn.probe().await;
-            hosts.push(HostStatus {
-                name: h.name.clone(),
-                endpoint: h.conn.describe(),
-                healthy: probe.is_ok(),
-                error: probe.as_ref().err().map(ToString::to_string),
-                engine_version: probe.as_ref().ok().map(|e| e.version.clone()),
-                api_version: probe.ok().map(|e| e.api_version),
-            });
-        }
-        Ok(HostList { hosts })
-    });
+    r.method(HostsList, hosts_list);
 
-    r.channel(Events, |call, params, sink| {
-        let host = call.state.hosts.get(params.host.as_deref()).wire()?;
-        let rx = match host.events.subscribe(
-            Box::new(sink.clone()),
-            params.filters,
-            params.since.as_deref(),
-        ) {
-            Ok(rx) => Some(rx),
-            Err(cursor) => {
-                close_overflow(&sink, cursor);
-                None
-            }
+    r.channel(Events, events);
+}
+
+/// Docker's events from the host's shared watcher, replayed from `since`; ends with
+/// `overflow` and the cursor to resume from when `since` is too old or this channel
+/// falls behind.
+fn events(
+    call: Call,
+    params: EventsParams,
+    sink: ChannelSink,
+) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
+    let host = call.state.hosts.get(params.host.as_deref()).wire()?;
+    let subscribed = host.events.subscribe(
+        Box::new(sink.clone()),
+        params.filters,
+        params.since.as_deref(),
+    );
+    let overflowed = match subscribed {
+        Ok(overflowed) => Some(overflowed),
+        Err(cursor) => {
+            close_overflow(&sink, cursor);
+            None
+        }
+    };
+    Ok(async move {
+        let Some(overflowed) = overflowed else {
+            return Ok(None);
         };
-        let sink = sink.clone();
-        Ok(async move {
-            let Some(rx) = rx else {
-                return Ok(None);
-            };
-            tokio::select! {
-                cursor = rx => {
-                    if let Ok(cursor) = cursor {
-                        close_overflow(&sink, cursor);
-                    }
+        tokio::select! {
+            cursor = overflowed => {
+                if let Ok(cursor) = cursor {
+                    close_overflow(&sink, cursor);
                 }
-                () = sink.closed() => {}
             }
-            Ok(None)
-        })
-    });
+            () = sink.closed() => {}
+        }
+        Ok(None)
+    })
+}
+
+async fn hosts_list(call: Call, _: Empty) -> Result<HostList, ErrorBody> {
+    let mut hosts = Vec::new();
+    for h in call.state.hosts.all() {
+        let probe = h.conn.probe().await;
+        hosts.push(HostStatus {
+            name: h.name.clone(),
+            endpoint: h.conn.describe(),
+            healthy: probe.is_ok(),
+            error: probe.as_ref().err().map(ToString::to_string),
+            engine_version: probe.as_ref().ok().map(|e| e.version.clone()),
+            api_version: probe.ok().map(|e| e.api_version),
+        });
+    }
+    Ok(HostList { hosts })
 }

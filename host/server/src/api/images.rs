@@ -3,9 +3,12 @@
 use std::collections::HashMap;
 
 use berth_protocol::api::catalogue::{ImagesList, ImagesPrune, ImagesRemove, SystemDf};
+use berth_protocol::api::hosts::HostOnly;
+use berth_protocol::api::images::RemoveImage;
 use berth_protocol::api::images::{ImageList, ImageSummary, Pruned, RemovedImages};
 use berth_protocol::api::rfc3339;
 use berth_protocol::api::system::{DfRow, SystemDf as Df};
+use berth_protocol::error::ErrorBody;
 use bollard::query_parameters::{
     ListImagesOptionsBuilder, PruneImagesOptionsBuilder, RemoveImageOptionsBuilder,
 };
@@ -13,7 +16,7 @@ use bollard::query_parameters::{
 use super::containers::{all_containers, host_docker};
 use crate::errors::WireResult;
 use crate::errors::docker_call as docker_err;
-use crate::ws::registry::Registry;
+use crate::ws::registry::{Call, Registry};
 use berth_docker::args as docker_args;
 use berth_docker::model::container_name;
 
@@ -22,135 +25,142 @@ fn dangling(tags: &[String]) -> bool {
 }
 
 pub fn register(r: &mut Registry) {
-    r.method(ImagesList, |call, p| async move {
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        let images = d
-            .list_images(Some(ListImagesOptionsBuilder::default().build()))
-            .await
-            .map_err(|e| docker_err(&e, "images"))?;
-        let cs = all_containers(&d, false).await?;
-        let mut users: HashMap<String, Vec<String>> = HashMap::new();
-        for c in cs {
-            if let Some(img) = c.image_id.clone() {
-                users
-                    .entry(img)
-                    .or_default()
-                    .push(container_name(c.names.as_ref()));
-            }
+    r.method(ImagesList, list);
+    r.method(ImagesRemove, remove);
+    r.method(ImagesPrune, prune);
+    r.method(SystemDf, system_df);
+}
+
+async fn list(call: Call, params: HostOnly) -> Result<ImageList, ErrorBody> {
+    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let images = d
+        .list_images(Some(ListImagesOptionsBuilder::default().build()))
+        .await
+        .map_err(|e| docker_err(&e, "images"))?;
+    let cs = all_containers(&d, false).await?;
+    let mut users: HashMap<String, Vec<String>> = HashMap::new();
+    for c in cs {
+        if let Some(img) = c.image_id.clone() {
+            users
+                .entry(img)
+                .or_default()
+                .push(container_name(c.names.as_ref()));
         }
-        let mut out: Vec<ImageSummary> = images
-            .into_iter()
-            .map(|i| {
-                let tags: Vec<String> = i
-                    .repo_tags
-                    .into_iter()
-                    .filter(|t| t != "<none>:<none>")
-                    .collect();
-                let mut used_by = users.get(&i.id).cloned().unwrap_or_default();
-                used_by.sort();
-                ImageSummary {
-                    dangling: dangling(&tags),
-                    tags,
-                    size: i.size,
-                    created: rfc3339(i.created.max(0) as u64 * 1000),
-                    used_by,
-                    id: i.id,
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| {
-            (a.tags.is_empty(), &a.tags, &a.id).cmp(&(b.tags.is_empty(), &b.tags, &b.id))
-        });
-        Ok(ImageList { images: out })
-    });
-
-    r.method(ImagesRemove, |call, p| async move {
-        docker_args::image("id", &p.id).wire()?;
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        let o = RemoveImageOptionsBuilder::default().force(p.force).build();
-        let items = d
-            .remove_image(&p.id, Some(o), None)
-            .await
-            .map_err(|e| docker_err(&e, &format!("image {}", p.id)))?;
-        Ok(RemovedImages {
-            untagged: items.iter().filter_map(|i| i.untagged.clone()).collect(),
-            deleted: items.iter().filter_map(|i| i.deleted.clone()).collect(),
-        })
-    });
-
-    r.method(ImagesPrune, |call, p| async move {
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        let filters = HashMap::from([("dangling", vec!["true"])]);
-        let o = PruneImagesOptionsBuilder::default()
-            .filters(&filters)
-            .build();
-        let r = d
-            .prune_images(Some(o))
-            .await
-            .map_err(|e| docker_err(&e, "images"))?;
-        Ok(Pruned {
-            deleted: r
-                .images_deleted
-                .unwrap_or_default()
+    }
+    let mut out: Vec<ImageSummary> = images
+        .into_iter()
+        .map(|i| {
+            let tags: Vec<String> = i
+                .repo_tags
                 .into_iter()
-                .filter_map(|i| i.deleted.or(i.untagged))
-                .collect(),
-            space_reclaimed: r.space_reclaimed.unwrap_or(0),
+                .filter(|t| t != "<none>:<none>")
+                .collect();
+            let mut used_by = users.get(&i.id).cloned().unwrap_or_default();
+            used_by.sort();
+            ImageSummary {
+                dangling: dangling(&tags),
+                tags,
+                size: i.size,
+                created: rfc3339(i.created.max(0) as u64 * 1000),
+                used_by,
+                id: i.id,
+            }
         })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.tags.is_empty(), &a.tags, &a.id).cmp(&(b.tags.is_empty(), &b.tags, &b.id))
     });
+    Ok(ImageList { images: out })
+}
 
-    // Aggregated from the lists rather than Docker's `system/df`: bollard's model of
-    // that response is API 1.53's, and older engines' answers deserialise to nothing.
-    r.method(SystemDf, |call, p| async move {
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        let images = d
-            .list_images(Some(ListImagesOptionsBuilder::default().build()))
-            .await
-            .map_err(|e| docker_err(&e, "images"))?;
-        let cs = all_containers(&d, true).await?;
-        let vols = d
-            .list_volumes(None::<bollard::query_parameters::ListVolumesOptions>)
-            .await
-            .map_err(|e| docker_err(&e, "volumes"))?
-            .volumes
-            .unwrap_or_default();
-        let used_images: std::collections::HashSet<String> =
-            cs.iter().filter_map(|c| c.image_id.clone()).collect();
-        let mut df = Df::default();
-        for i in &images {
-            df.images.count += 1;
-            df.images.size += i.size;
-            if used_images.contains(&i.id) {
-                df.images.active += 1;
-            } else {
-                df.images.reclaimable += i.size;
-            }
+async fn remove(call: Call, params: RemoveImage) -> Result<RemovedImages, ErrorBody> {
+    docker_args::image("id", &params.id).wire()?;
+    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let o = RemoveImageOptionsBuilder::default()
+        .force(params.force)
+        .build();
+    let items = d
+        .remove_image(&params.id, Some(o), None)
+        .await
+        .map_err(|e| docker_err(&e, &format!("image {}", params.id)))?;
+    Ok(RemovedImages {
+        untagged: items.iter().filter_map(|i| i.untagged.clone()).collect(),
+        deleted: items.iter().filter_map(|i| i.deleted.clone()).collect(),
+    })
+}
+
+async fn prune(call: Call, params: HostOnly) -> Result<Pruned, ErrorBody> {
+    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let filters = HashMap::from([("dangling", vec!["true"])]);
+    let o = PruneImagesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let r = d
+        .prune_images(Some(o))
+        .await
+        .map_err(|e| docker_err(&e, "images"))?;
+    Ok(Pruned {
+        deleted: r
+            .images_deleted
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|i| i.deleted.or(i.untagged))
+            .collect(),
+        space_reclaimed: r.space_reclaimed.unwrap_or(0),
+    })
+}
+
+/// Aggregated from the lists rather than Docker's `system/df`: bollard's model of
+/// that response is API 1.53's, and older engines' answers deserialise to nothing.
+async fn system_df(call: Call, params: HostOnly) -> Result<Df, ErrorBody> {
+    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let images = d
+        .list_images(Some(ListImagesOptionsBuilder::default().build()))
+        .await
+        .map_err(|e| docker_err(&e, "images"))?;
+    let cs = all_containers(&d, true).await?;
+    let vols = d
+        .list_volumes(None::<bollard::query_parameters::ListVolumesOptions>)
+        .await
+        .map_err(|e| docker_err(&e, "volumes"))?
+        .volumes
+        .unwrap_or_default();
+    let used_images: std::collections::HashSet<String> =
+        cs.iter().filter_map(|c| c.image_id.clone()).collect();
+    let mut df = Df::default();
+    for i in &images {
+        df.images.count += 1;
+        df.images.size += i.size;
+        if used_images.contains(&i.id) {
+            df.images.active += 1;
+        } else {
+            df.images.reclaimable += i.size;
         }
-        for c in &cs {
-            let rw = c.size_rw.unwrap_or(0);
-            df.containers.count += 1;
-            df.containers.size += rw;
-            let running = c
-                .state
-                .is_some_and(|s| s.to_string() == "running" || s.to_string() == "paused");
-            if running {
-                df.containers.active += 1;
-            } else {
-                df.containers.reclaimable += rw;
-            }
+    }
+    for c in &cs {
+        let rw = c.size_rw.unwrap_or(0);
+        df.containers.count += 1;
+        df.containers.size += rw;
+        let running = c
+            .state
+            .is_some_and(|s| s.to_string() == "running" || s.to_string() == "paused");
+        if running {
+            df.containers.active += 1;
+        } else {
+            df.containers.reclaimable += rw;
         }
-        let users = super::volumes::volume_users(&cs);
-        for v in &vols {
-            let size = v.usage_data.as_ref().map_or(0, |u| u.size.max(0));
-            df.volumes.count += 1;
-            df.volumes.size += size;
-            if users.contains_key(&v.name) {
-                df.volumes.active += 1;
-            } else {
-                df.volumes.reclaimable += size;
-            }
+    }
+    let users = super::volumes::volume_users(&cs);
+    for v in &vols {
+        let size = v.usage_data.as_ref().map_or(0, |u| u.size.max(0));
+        df.volumes.count += 1;
+        df.volumes.size += size;
+        if users.contains_key(&v.name) {
+            df.volumes.active += 1;
+        } else {
+            df.volumes.reclaimable += size;
         }
-        df.build_cache = DfRow::default();
-        Ok(df)
-    });
+    }
+    df.build_cache = DfRow::default();
+    Ok(df)
 }

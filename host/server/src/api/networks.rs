@@ -4,6 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{NetworkInspect, NetworkRemove, NetworksList};
+use berth_protocol::api::hosts::HostOnly;
+use berth_protocol::api::networks::NetworkRef;
 use berth_protocol::api::networks::{NetworkList, NetworkSummary};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions};
@@ -11,7 +13,7 @@ use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions};
 use super::containers::{all_containers, host_docker};
 use crate::errors::WireResult;
 use crate::errors::docker_call as docker_err;
-use crate::ws::registry::{Registry, internal};
+use crate::ws::registry::{Call, Registry, internal};
 use berth_docker::args as docker_args;
 use berth_docker::model::{PROJECT_LABEL, container_name};
 
@@ -37,7 +39,7 @@ async fn attached(d: &bollard::Docker) -> Result<HashMap<String, Vec<(String, bo
     Ok(by_net)
 }
 
-async fn inspect(
+async fn inspect_network(
     d: &bollard::Docker,
     id: &str,
 ) -> Result<bollard::models::NetworkInspect, ErrorBody> {
@@ -47,81 +49,85 @@ async fn inspect(
 }
 
 pub fn register(r: &mut Registry) {
-    r.method(NetworksList, |call, p| async move {
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        let nets = d
-            .list_networks(None::<ListNetworksOptions>)
-            .await
-            .map_err(|e| docker_err(&e, "networks"))?;
-        let by_net = attached(&d).await?;
-        let mut networks: Vec<NetworkSummary> = nets
-            .into_iter()
-            .map(|n| {
-                let name = n.name.unwrap_or_default();
-                let users = by_net.get(&name).cloned().unwrap_or_default();
-                let labels: BTreeMap<String, String> =
-                    n.labels.unwrap_or_default().into_iter().collect();
-                let mut containers: Vec<String> = users.iter().map(|(c, _)| c.clone()).collect();
-                containers.sort();
-                NetworkSummary {
-                    id: n.id.unwrap_or_default(),
-                    driver: n.driver.unwrap_or_default(),
-                    scope: n.scope.unwrap_or_default(),
-                    internal: n.internal.unwrap_or(false),
-                    builtin: BUILTIN.contains(&name.as_str()),
-                    subnets: n
-                        .ipam
-                        .and_then(|i| i.config)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter_map(|c| c.subnet)
-                        .collect(),
-                    containers_running: users.iter().filter(|(_, r)| *r).count() as u32,
-                    containers_stopped: users.iter().filter(|(_, r)| !*r).count() as u32,
-                    containers,
-                    stack: labels.get(PROJECT_LABEL).cloned(),
-                    labels,
-                    name,
-                }
-            })
-            .collect();
-        networks.sort_by(|a, b| (!a.builtin, &a.name).cmp(&(!b.builtin, &b.name)));
-        Ok(NetworkList { networks })
-    });
+    r.method(NetworksList, list);
+    r.method(NetworkInspect, inspect);
+    r.method(NetworkRemove, remove);
+}
 
-    r.method(NetworkInspect, |call, p| async move {
-        docker_args::object("id", &p.id).wire()?;
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        let n = inspect(&d, &p.id).await?;
-        serde_json::to_value(n).map_err(|e| internal(&e))
-    });
+async fn list(call: Call, params: HostOnly) -> Result<NetworkList, ErrorBody> {
+    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let nets = d
+        .list_networks(None::<ListNetworksOptions>)
+        .await
+        .map_err(|e| docker_err(&e, "networks"))?;
+    let by_net = attached(&d).await?;
+    let mut networks: Vec<NetworkSummary> = nets
+        .into_iter()
+        .map(|n| {
+            let name = n.name.unwrap_or_default();
+            let users = by_net.get(&name).cloned().unwrap_or_default();
+            let labels: BTreeMap<String, String> =
+                n.labels.unwrap_or_default().into_iter().collect();
+            let mut containers: Vec<String> = users.iter().map(|(c, _)| c.clone()).collect();
+            containers.sort();
+            NetworkSummary {
+                id: n.id.unwrap_or_default(),
+                driver: n.driver.unwrap_or_default(),
+                scope: n.scope.unwrap_or_default(),
+                internal: n.internal.unwrap_or(false),
+                builtin: BUILTIN.contains(&name.as_str()),
+                subnets: n
+                    .ipam
+                    .and_then(|i| i.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.subnet)
+                    .collect(),
+                containers_running: users.iter().filter(|(_, r)| *r).count() as u32,
+                containers_stopped: users.iter().filter(|(_, r)| !*r).count() as u32,
+                containers,
+                stack: labels.get(PROJECT_LABEL).cloned(),
+                labels,
+                name,
+            }
+        })
+        .collect();
+    networks.sort_by(|a, b| (!a.builtin, &a.name).cmp(&(!b.builtin, &b.name)));
+    Ok(NetworkList { networks })
+}
 
-    r.method(NetworkRemove, |call, p| async move {
-        docker_args::object("id", &p.id).wire()?;
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        let n = inspect(&d, &p.id).await?;
-        let name = n.name.clone().unwrap_or_default();
-        if BUILTIN.contains(&name.as_str()) {
-            return Err(ErrorBody::new(
-                ErrorCode::Conflict,
-                format!("{name} is one of Docker's built-in networks"),
-            ));
-        }
-        let users = attached(&d).await?.remove(&name).unwrap_or_default();
-        if !users.is_empty() {
-            let names: Vec<String> = users.into_iter().map(|(c, _)| c).collect();
-            return Err(ErrorBody::new(
-                ErrorCode::Conflict,
-                format!(
-                    "network {name} has containers attached: {}",
-                    names.join(", ")
-                ),
-            )
-            .with_details(serde_json::json!({ "containers": names })));
-        }
-        d.remove_network(&name)
-            .await
-            .map_err(|e| docker_err(&e, &format!("network {name}")))?;
-        Ok(Empty {})
-    });
+async fn inspect(call: Call, params: NetworkRef) -> Result<serde_json::Value, ErrorBody> {
+    docker_args::object("id", &params.id).wire()?;
+    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let n = inspect_network(&d, &params.id).await?;
+    serde_json::to_value(n).map_err(|e| internal(&e))
+}
+
+async fn remove(call: Call, params: NetworkRef) -> Result<Empty, ErrorBody> {
+    docker_args::object("id", &params.id).wire()?;
+    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let n = inspect_network(&d, &params.id).await?;
+    let name = n.name.clone().unwrap_or_default();
+    if BUILTIN.contains(&name.as_str()) {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!("{name} is one of Docker's built-in networks"),
+        ));
+    }
+    let users = attached(&d).await?.remove(&name).unwrap_or_default();
+    if !users.is_empty() {
+        let names: Vec<String> = users.into_iter().map(|(c, _)| c).collect();
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!(
+                "network {name} has containers attached: {}",
+                names.join(", ")
+            ),
+        )
+        .with_details(serde_json::json!({ "containers": names })));
+    }
+    d.remove_network(&name)
+        .await
+        .map_err(|e| docker_err(&e, &format!("network {name}")))?;
+    Ok(Empty {})
 }

@@ -10,7 +10,7 @@ use berth_protocol::api::plugins::{NotifyEvent, NotifyRoute, NotifyRoutes};
 use berth_protocol::error::ErrorBody;
 
 use crate::server::AppState;
-use crate::ws::registry::{Registry, bad_field, internal};
+use crate::ws::registry::{Call, Registry, bad_field, internal};
 use berth_engine::prelude::*;
 use berth_plugins::PluginKind;
 use berth_plugins::instances::PluginSettings;
@@ -32,7 +32,7 @@ fn notifier_names(state: &AppState) -> Result<Vec<(String, String)>, ErrorBody> 
         .collect())
 }
 
-fn routes(state: &AppState, settings: &PluginSettings) -> Result<NotifyRoutes, ErrorBody> {
+fn routes_of(state: &AppState, settings: &PluginSettings) -> Result<NotifyRoutes, ErrorBody> {
     let routes = notifier_names(state)?
         .into_iter()
         .map(|(name, _)| NotifyRoute {
@@ -47,34 +47,37 @@ fn routes(state: &AppState, settings: &PluginSettings) -> Result<NotifyRoutes, E
 }
 
 pub fn register(r: &mut Registry) {
-    r.method(NotificationsRoutes, |call, _: Empty| async move {
-        call.blocking(|st| {
-            let settings = st.store.plugin_settings().map_err(|e| internal(&e))?;
-            routes(st, &settings)
-        })
-        .await
-    });
+    r.method(NotificationsRoutes, routes);
+    r.method(NotificationsSetRoutes, set_routes);
+}
 
-    r.method(NotificationsSetRoutes, |call, p: NotifyRoutes| async move {
-        call.blocking(move |st| {
-            let known: BTreeSet<String> = notifier_names(st)?.into_iter().map(|(n, _)| n).collect();
-            if let Some(r) = p.routes.iter().find(|r| !known.contains(&r.name)) {
-                return Err(bad_field(
-                    "routes",
-                    format!("{:?} is not a notifier instance", r.name),
-                ));
-            }
-            let settings = st
-                .store
-                .update_plugin_settings(|s| {
-                    for r in &p.routes {
-                        s.routes
-                            .insert(r.name.clone(), r.events.iter().copied().collect());
-                    }
-                })
-                .map_err(|e| internal(&e))?;
-            routes(st, &settings)
-        })
-        .await
-    });
+async fn routes(call: Call, _: Empty) -> Result<NotifyRoutes, ErrorBody> {
+    call.blocking(|st| {
+        let settings = st.store.plugin_settings().map_err(|e| internal(&e))?;
+        routes_of(st, &settings)
+    })
+    .await
+}
+
+async fn set_routes(call: Call, params: NotifyRoutes) -> Result<NotifyRoutes, ErrorBody> {
+    call.blocking(move |st| {
+        let known: BTreeSet<String> = notifier_names(st)?.into_iter().map(|(n, _)| n).collect();
+        if let Some(r) = params.routes.iter().find(|r| !known.contains(&r.name)) {
+            return Err(bad_field(
+                "routes",
+                format!("{:?} is not a notifier instance", r.name),
+            ));
+        }
+        let settings = st
+            .store
+            .update_plugin_settings(|s| {
+                for r in &params.routes {
+                    s.routes
+                        .insert(r.name.clone(), r.events.iter().copied().collect());
+                }
+            })
+            .map_err(|e| internal(&e))?;
+        routes_of(st, &settings)
+    })
+    .await
 }

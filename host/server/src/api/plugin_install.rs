@@ -18,6 +18,7 @@ use berth_protocol::api::catalogue::{PluginsInstall, PluginsUninstall, PluginsUp
 use berth_protocol::api::plugins::{
     Capability, InstallPlugin, PluginInfo, PluginKind, PluginRef, StagedPlugin,
 };
+use berth_protocol::api::transfers::Ticket;
 use berth_protocol::api::{Empty, rfc3339};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use futures_util::StreamExt;
@@ -26,7 +27,7 @@ use tokio::io::AsyncWriteExt;
 use crate::errors::Wire;
 use crate::server::AppState;
 use crate::transfers::Source;
-use crate::ws::registry::{Registry, bad_field, internal};
+use crate::ws::registry::{Call, Registry, bad_field, internal};
 use berth_engine::prelude::*;
 use berth_plugins::PluginRuntime;
 use berth_plugins::manifest::{Manifest, ManifestKind};
@@ -248,13 +249,17 @@ async fn write_capped(path: &Path, body: axum::body::Body) -> Result<(), ErrorBo
     f.flush().await.map_err(|e| internal(&e))
 }
 
-async fn install(state: &AppState, user: &str, p: InstallPlugin) -> Result<PluginInfo, ErrorBody> {
-    let path = state.staging.get(&p.staged, user)?;
+async fn install_upload(
+    state: &AppState,
+    user: &str,
+    params: InstallPlugin,
+) -> Result<PluginInfo, ErrorBody> {
+    let path = state.staging.get(&params.staged, user)?;
     let pkg = tokio::task::spawn_blocking(move || read_package(&path))
         .await
         .map_err(|e| internal(&e))??;
     admissible(&pkg)?;
-    let approved: BTreeSet<&str> = p.approve.iter().map(String::as_str).collect();
+    let approved: BTreeSet<&str> = params.approve.iter().map(String::as_str).collect();
     let missing: Vec<String> = needs_approval(state, &pkg.manifest)
         .into_iter()
         .filter(|k| !approved.contains(k.as_str()))
@@ -271,7 +276,7 @@ async fn install(state: &AppState, user: &str, p: InstallPlugin) -> Result<Plugi
     }
     let r = install_package(state, user, pkg).await;
     // Installed or refused by the compiler, the staged file has served its purpose.
-    state.staging.remove(&p.staged);
+    state.staging.remove(&params.staged);
     r
 }
 
@@ -315,7 +320,7 @@ async fn install_package(
     ))
 }
 
-fn uninstall(state: &AppState, id: &str) -> Result<Empty, ErrorBody> {
+fn uninstall_package(state: &AppState, id: &str) -> Result<Empty, ErrorBody> {
     if PluginRuntime::is_builtin(id) {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
@@ -383,20 +388,25 @@ pub fn load_installed(root: &Path) -> (Vec<berth_plugins::ExtraPlugin>, Vec<(Str
 }
 
 pub fn register(r: &mut Registry) {
-    r.method(PluginsUploadTicket, |call, _: Empty| async move {
-        call.state.transfers.mint(
-            &call.principal.user,
-            berth_protocol::role::Role::Admin,
-            "plugin package".into(),
-            Source::PluginPackage,
-        )
-    });
+    r.method(PluginsUploadTicket, upload_ticket);
+    r.method(PluginsInstall, install);
+    r.method(PluginsUninstall, uninstall);
+}
 
-    r.method(PluginsInstall, |call, p: InstallPlugin| async move {
-        install(&call.state, &call.principal.user, p).await
-    });
+async fn upload_ticket(call: Call, _: Empty) -> Result<Ticket, ErrorBody> {
+    call.state.transfers.mint(
+        &call.principal.user,
+        berth_protocol::role::Role::Admin,
+        "plugin package".into(),
+        Source::PluginPackage,
+    )
+}
 
-    r.method(PluginsUninstall, |call, p: PluginRef| async move {
-        call.blocking(move |st| uninstall(st, &p.id)).await
-    });
+async fn install(call: Call, params: InstallPlugin) -> Result<PluginInfo, ErrorBody> {
+    install_upload(&call.state, &call.principal.user, params).await
+}
+
+async fn uninstall(call: Call, params: PluginRef) -> Result<Empty, ErrorBody> {
+    call.blocking(move |st| uninstall_package(st, &params.id))
+        .await
 }

@@ -13,6 +13,7 @@ use berth_protocol::api::catalogue::{
     PluginsInstances, PluginsList, PluginsTest, PluginsUnconfigure, StorageList, StorageSetDefault,
     StorageTest,
 };
+use berth_protocol::api::plugins::StorageRef;
 use berth_protocol::api::plugins::{
     ConfigureInstance, InstanceList, InstanceRef, NotifierInfo, NotifierList, NotifyTestResult,
     PluginHealth, PluginInfo, PluginInstance, PluginKind, PluginList, PluginManifestInfo,
@@ -24,7 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::errors::{Wire, WireResult};
 use crate::server::AppState;
-use crate::ws::registry::{Registry, bad_field, internal};
+use crate::ws::registry::{Call, Registry, bad_field, internal};
 use berth_engine::prelude::*;
 use berth_plugins::egress::{self, Pattern};
 use berth_plugins::instances::{self, InstanceRecord, LOCAL, PluginSettings};
@@ -122,50 +123,53 @@ fn check_storage_path(state: &AppState, path: &str) -> Result<PathBuf, ErrorBody
 /// Checks a configuration request and turns it into the record to store.
 fn build_record(
     state: &AppState,
-    p: ConfigureInstance,
+    params: ConfigureInstance,
     existing: Option<InstanceRecord>,
 ) -> Result<InstanceRecord, ErrorBody> {
-    if !instances::valid_name(&p.name) {
+    if !instances::valid_name(&params.name) {
         return Err(bad_field(
             "name",
             format!(
                 "instance name {:?}: use 1–40 of a-z, 0-9, '-', '_', starting with a letter or digit",
-                p.name
+                params.name
             ),
         ));
     }
-    if p.name == LOCAL {
+    if params.name == LOCAL {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
             "\"local\" is the built-in storage instance; choose another name",
         ));
     }
-    let plugin = state.plugins.get(&p.plugin).map_err(|e| e.into_body())?;
+    let plugin = state
+        .plugins
+        .get(&params.plugin)
+        .map_err(|e| e.into_body())?;
     if plugin.kind == berth_plugins::PluginKind::Base {
         return Err(bad_field(
             "plugin",
-            format!("plugin {} has nothing to configure", p.plugin),
+            format!("plugin {} has nothing to configure", params.plugin),
         ));
     }
     if let Some(old) = &existing
-        && old.plugin != p.plugin
+        && old.plugin != params.plugin
     {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
             format!(
                 "instance {:?} belongs to plugin {}; choose another name",
-                p.name, old.plugin
+                params.name, old.plugin
             ),
         ));
     }
     let secret_names = secret_names(&plugin.manifest, plugin.schema.as_ref());
-    let mut config = match p.config {
+    let mut config = match params.config {
         Value::Null => Map::new(),
         Value::Object(m) => m,
         _ => return Err(bad_field("config", "the configuration is a JSON object")),
     };
     // Secrets may come inline in `config` (a form posts one object) or in `secrets`.
-    let mut changes: BTreeMap<String, Option<String>> = p.secrets;
+    let mut changes: BTreeMap<String, Option<String>> = params.secrets;
     for name in &secret_names {
         if let Some(v) = config.remove(name) {
             match v {
@@ -182,7 +186,7 @@ fn build_record(
             "secrets",
             format!(
                 "{k:?} is not a secret field of {} (its secrets: {})",
-                p.plugin,
+                params.plugin,
                 secret_names.join(", ")
             ),
         ));
@@ -203,12 +207,12 @@ fn build_record(
     }
     let now = berth_identity::users::now_ms();
     let mut rec = InstanceRecord {
-        name: p.name,
-        plugin: p.plugin.clone(),
+        name: params.name,
+        plugin: params.plugin.clone(),
         config: Value::Object(config),
         secrets: sealed,
         egress: Vec::new(),
-        allow_private: p.allow_private,
+        allow_private: params.allow_private,
         path: None,
         created_ms: existing.as_ref().map_or(now, |e| e.created_ms),
         updated_ms: now,
@@ -222,19 +226,19 @@ fn build_record(
         None if full.as_object().is_some_and(|m| !m.is_empty()) => {
             return Err(bad_field(
                 "config",
-                format!("plugin {} takes no configuration", p.plugin),
+                format!("plugin {} takes no configuration", params.plugin),
             ));
         }
         None => {}
     }
     // Egress: only for plugins whose manifest has HTTP, each grant within it.
     let manifest_http = plugin.manifest.http_patterns();
-    let mut egress = p.egress;
+    let mut egress = params.egress;
     if manifest_http.is_empty() {
-        if !egress.is_empty() || p.allow_private {
+        if !egress.is_empty() || params.allow_private {
             return Err(bad_field(
                 "egress",
-                format!("plugin {} has no network access to grant", p.plugin),
+                format!("plugin {} has no network access to grant", params.plugin),
             ));
         }
     } else {
@@ -253,7 +257,7 @@ fn build_record(
                     "egress",
                     format!(
                         "{g} is outside what plugin {} may reach ({})",
-                        p.plugin,
+                        params.plugin,
                         plugin.manifest.capabilities.http.join(", ")
                     ),
                 ));
@@ -277,10 +281,10 @@ fn build_record(
     }
     rec.egress = egress;
     if plugin.kind == berth_plugins::PluginKind::Storage {
-        if let Some(path) = &p.path {
+        if let Some(path) = &params.path {
             rec.path = Some(check_storage_path(state, path)?.display().to_string());
         }
-    } else if p.path.is_some() {
+    } else if params.path.is_some() {
         return Err(bad_field("path", "only storage instances have a directory"));
     }
     Ok(rec)
@@ -459,227 +463,248 @@ fn find_storage(state: &AppState, name: Option<&str>) -> Result<StorageInstance,
 }
 
 pub fn register(r: &mut Registry) {
-    r.method(PluginsList, |call, _: Empty| async move {
-        let st = &call.state;
+    r.method(PluginsList, list);
+    r.method(PluginsEnable, enable);
+    r.method(PluginsDisable, disable);
+    r.method(PluginsInstances, instances);
+    r.method(PluginsConfigure, configure);
+    r.method(PluginsUnconfigure, unconfigure);
+    r.method(PluginsTest, test);
+    r.method(StorageList, storage_list);
+    r.method(StorageSetDefault, storage_set_default);
+    r.method(StorageTest, storage_test);
+    r.method(NotificationsList, notifications_list);
+    r.method(NotificationsTest, notifications_test);
+}
+
+async fn list(call: Call, _: Empty) -> Result<PluginList, ErrorBody> {
+    let st = &call.state;
+    let settings = st.store.plugin_settings().map_err(store_err)?;
+    let rt = &st.plugins;
+    let plugins = rt
+        .all()
+        .map(|(id, p)| plugin_info(st, &id, p.as_ref().map(|p| &**p), &settings))
+        .collect();
+    Ok(PluginList { plugins })
+}
+
+async fn enable(call: Call, params: PluginRef) -> Result<Empty, ErrorBody> {
+    call.state
+        .plugins
+        .get(&params.id)
+        .map_err(|e| e.into_body())?;
+    call.blocking(move |st| {
+        st.store
+            .update_plugin_settings(|s| {
+                s.disabled.remove(&params.id);
+            })
+            .map_err(store_err)?;
+        Ok(Empty {})
+    })
+    .await
+}
+
+async fn disable(call: Call, params: PluginRef) -> Result<Empty, ErrorBody> {
+    call.state
+        .plugins
+        .get(&params.id)
+        .map_err(|e| e.into_body())?;
+    call.blocking(move |st| {
         let settings = st.store.plugin_settings().map_err(store_err)?;
-        let rt = &st.plugins;
-        let plugins = rt
-            .all()
-            .map(|(id, p)| plugin_info(st, &id, p.as_ref().map(|p| &**p), &settings))
-            .collect();
-        Ok(PluginList { plugins })
-    });
-
-    r.method(PluginsEnable, |call, p: PluginRef| async move {
-        call.state.plugins.get(&p.id).map_err(|e| e.into_body())?;
-        call.blocking(move |st| {
-            st.store
-                .update_plugin_settings(|s| {
-                    s.disabled.remove(&p.id);
-                })
-                .map_err(store_err)?;
-            Ok(Empty {})
-        })
-        .await
-    });
-
-    r.method(PluginsDisable, |call, p: PluginRef| async move {
-        call.state.plugins.get(&p.id).map_err(|e| e.into_body())?;
-        call.blocking(move |st| {
-            let settings = st.store.plugin_settings().map_err(store_err)?;
-            let default = default_storage(&settings);
-            let default_plugin = if default == LOCAL {
-                Some("storage-local".to_owned())
-            } else {
-                st.store.instance(default).map_err(store_err)?.map(|r| r.plugin)
-            };
-            if default_plugin.as_deref() == Some(p.id.as_str()) {
-                return Err(ErrorBody::new(
-                    ErrorCode::Conflict,
-                    format!("plugin {} holds the default storage {default:?}; make another instance the default first", p.id),
-                ));
-            }
-            st.store
-                .update_plugin_settings(|s| {
-                    s.disabled.insert(p.id.clone());
-                })
-                .map_err(store_err)?;
-            Ok(Empty {})
-        })
-        .await
-    });
-
-    r.method(PluginsInstances, |call, _: Empty| async move {
-        call.blocking(|st| {
-            let settings = st.store.plugin_settings().map_err(store_err)?;
-            let instances = st
-                .store
-                .instances()
-                .map_err(store_err)?
-                .iter()
-                .map(|r| instance_view(st, r, &settings))
-                .collect();
-            Ok(InstanceList { instances })
-        })
-        .await
-    });
-
-    r.method(PluginsConfigure, |call, p: ConfigureInstance| async move {
-        let st = call.state.clone();
-        let name = p.name.clone();
-        let existing = st.store.instance(&name).map_err(store_err)?;
-        let rec = build_record(&st, p, existing)?;
-        // The plugin judges the configuration too (its own rules, e.g. "Gotify needs
-        // a token") before anything is saved.
-        let kind = st.plugins.get(&rec.plugin).map_err(|e| e.into_body())?.kind;
-        let dir =
-            (kind == berth_plugins::PluginKind::Storage).then(|| st.services.storage_dir(&rec));
-        if let Some(d) = &dir {
-            std::fs::create_dir_all(d)
-                .map_err(|e| bad_field("path", format!("cannot create {}: {e}", d.display())))?;
-        }
-        let config = st.services.full_config(&rec).wire()?.to_string();
-        st.plugins
-            .init_and_check(&rec.plugin, dir.as_deref(), &config)
-            .await
-            .map_err(|e| e.into_body())?;
-        call.blocking(move |st| {
-            st.store.put_instance(&rec).map_err(store_err)?;
-            tracing::info!(
-                instance = rec.name,
-                plugin = rec.plugin,
-                "plugin instance configured"
-            );
-            let settings = st.store.plugin_settings().map_err(store_err)?;
-            Ok(instance_view(st, &rec, &settings))
-        })
-        .await
-    });
-
-    r.method(PluginsUnconfigure, |call, p: InstanceRef| async move {
-        if p.name == LOCAL {
+        let default = default_storage(&settings);
+        let default_plugin = if default == LOCAL {
+            Some("storage-local".to_owned())
+        } else {
+            st.store.instance(default).map_err(store_err)?.map(|r| r.plugin)
+        };
+        if default_plugin.as_deref() == Some(params.id.as_str()) {
             return Err(ErrorBody::new(
                 ErrorCode::Conflict,
-                "the built-in storage instance \"local\" cannot be removed",
+                format!("plugin {} holds the default storage {default:?}; make another instance the default first", params.id),
             ));
         }
-        call.blocking(move |st| {
-            if !st.store.delete_instance(&p.name).map_err(store_err)? {
-                return Err(not_found("plugin instance", &p.name));
-            }
-            st.store
-                .update_plugin_settings(|s| {
-                    s.routes.remove(&p.name);
-                })
-                .map_err(store_err)?;
-            Ok(Empty {})
-        })
-        .await
-    });
+        st.store
+            .update_plugin_settings(|s| {
+                s.disabled.insert(params.id.clone());
+            })
+            .map_err(store_err)?;
+        Ok(Empty {})
+    })
+    .await
+}
 
-    r.method(PluginsTest, |call, p: InstanceRef| async move {
-        let st = &call.state;
-        let rec = if p.name == LOCAL {
-            None
-        } else {
-            Some(
-                st.store
-                    .instance(&p.name)
-                    .map_err(store_err)?
-                    .ok_or_else(|| not_found("plugin instance", &p.name))?,
-            )
-        };
-        let kind = match &rec {
-            None => berth_plugins::PluginKind::Storage,
-            Some(r) => st.plugins.get(&r.plugin).map_err(|e| e.into_body())?.kind,
-        };
-        match kind {
-            berth_plugins::PluginKind::Notifier => {
-                Ok(PluginTestResult::Notifier(notify_test(st, &p.name).await?))
-            }
-            _ => {
-                let inst = find_storage(st, Some(&p.name))?;
-                Ok(PluginTestResult::Storage(
-                    storage_round_trip(st, inst).await?,
-                ))
-            }
+async fn instances(call: Call, _: Empty) -> Result<InstanceList, ErrorBody> {
+    call.blocking(|st| {
+        let settings = st.store.plugin_settings().map_err(store_err)?;
+        let instances = st
+            .store
+            .instances()
+            .map_err(store_err)?
+            .iter()
+            .map(|r| instance_view(st, r, &settings))
+            .collect();
+        Ok(InstanceList { instances })
+    })
+    .await
+}
+
+async fn configure(call: Call, params: ConfigureInstance) -> Result<PluginInstance, ErrorBody> {
+    let st = call.state.clone();
+    let name = params.name.clone();
+    let existing = st.store.instance(&name).map_err(store_err)?;
+    let rec = build_record(&st, params, existing)?;
+    // The plugin judges the configuration too (its own rules, e.g. "Gotify needs
+    // a token") before anything is saved.
+    let kind = st.plugins.get(&rec.plugin).map_err(|e| e.into_body())?.kind;
+    let dir = (kind == berth_plugins::PluginKind::Storage).then(|| st.services.storage_dir(&rec));
+    if let Some(d) = &dir {
+        std::fs::create_dir_all(d)
+            .map_err(|e| bad_field("path", format!("cannot create {}: {e}", d.display())))?;
+    }
+    let config = st.services.full_config(&rec).wire()?.to_string();
+    st.plugins
+        .init_and_check(&rec.plugin, dir.as_deref(), &config)
+        .await
+        .map_err(|e| e.into_body())?;
+    call.blocking(move |st| {
+        st.store.put_instance(&rec).map_err(store_err)?;
+        tracing::info!(
+            instance = rec.name,
+            plugin = rec.plugin,
+            "plugin instance configured"
+        );
+        let settings = st.store.plugin_settings().map_err(store_err)?;
+        Ok(instance_view(st, &rec, &settings))
+    })
+    .await
+}
+
+async fn unconfigure(call: Call, params: InstanceRef) -> Result<Empty, ErrorBody> {
+    if params.name == LOCAL {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            "the built-in storage instance \"local\" cannot be removed",
+        ));
+    }
+    call.blocking(move |st| {
+        if !st.store.delete_instance(&params.name).map_err(store_err)? {
+            return Err(not_found("plugin instance", &params.name));
         }
-    });
+        st.store
+            .update_plugin_settings(|s| {
+                s.routes.remove(&params.name);
+            })
+            .map_err(store_err)?;
+        Ok(Empty {})
+    })
+    .await
+}
 
-    r.method(StorageList, |call, _: Empty| async move {
-        call.blocking(|st| {
-            let settings = st.store.plugin_settings().map_err(store_err)?;
-            let default = default_storage(&settings).to_owned();
-            let storage = st
-                .services
-                .storage_instances()
-                .into_iter()
-                .map(|s| StorageInfo {
-                    default: s.name == default,
-                    location: s
-                        .dir
-                        .as_ref()
-                        .map_or_else(String::new, |d| format!("directory {}", d.display())),
-                    name: s.name,
-                    plugin: s.plugin,
-                })
-                .collect();
-            Ok(StorageInstances { storage })
-        })
-        .await
-    });
-
-    r.method(StorageSetDefault, |call, p: InstanceRef| async move {
-        call.blocking(move |st| {
-            if !st
-                .services
-                .storage_instances()
-                .iter()
-                .any(|s| s.name == p.name)
-            {
-                return Err(not_found("storage instance", &p.name));
-            }
+async fn test(call: Call, params: InstanceRef) -> Result<PluginTestResult, ErrorBody> {
+    let st = &call.state;
+    let rec = if params.name == LOCAL {
+        None
+    } else {
+        Some(
             st.store
-                .update_plugin_settings(|s| {
-                    s.default_storage = (p.name != LOCAL).then(|| p.name.clone());
-                })
-                .map_err(store_err)?;
-            Ok(Empty {})
-        })
-        .await
-    });
-
-    r.method(StorageTest, |call, p| async move {
-        let inst = find_storage(&call.state, p.name.as_deref())?;
-        storage_round_trip(&call.state, inst).await
-    });
-
-    r.method(NotificationsList, |call, _: Empty| async move {
-        call.blocking(|st| {
-            let settings = st.store.plugin_settings().map_err(store_err)?;
-            let notifiers = st
-                .store
-                .instances()
+                .instance(&params.name)
                 .map_err(store_err)?
-                .into_iter()
-                .filter(|r| {
-                    st.plugins
-                        .get(&r.plugin)
-                        .is_ok_and(|p| p.kind == berth_plugins::PluginKind::Notifier)
-                })
-                .map(|r| NotifierInfo {
-                    health: health_of(st.plugins.call_health(&r.plugin).status),
-                    enabled: !settings.disabled.contains(&r.plugin),
-                    name: r.name,
-                    plugin: r.plugin,
-                })
-                .collect();
-            Ok(NotifierList { notifiers })
-        })
-        .await
-    });
+                .ok_or_else(|| not_found("plugin instance", &params.name))?,
+        )
+    };
+    let kind = match &rec {
+        None => berth_plugins::PluginKind::Storage,
+        Some(r) => st.plugins.get(&r.plugin).map_err(|e| e.into_body())?.kind,
+    };
+    match kind {
+        berth_plugins::PluginKind::Notifier => Ok(PluginTestResult::Notifier(
+            notify_test(st, &params.name).await?,
+        )),
+        _ => {
+            let inst = find_storage(st, Some(&params.name))?;
+            Ok(PluginTestResult::Storage(
+                storage_round_trip(st, inst).await?,
+            ))
+        }
+    }
+}
 
-    r.method(NotificationsTest, |call, p: InstanceRef| async move {
-        notify_test(&call.state, &p.name).await
-    });
+async fn storage_list(call: Call, _: Empty) -> Result<StorageInstances, ErrorBody> {
+    call.blocking(|st| {
+        let settings = st.store.plugin_settings().map_err(store_err)?;
+        let default = default_storage(&settings).to_owned();
+        let storage = st
+            .services
+            .storage_instances()
+            .into_iter()
+            .map(|s| StorageInfo {
+                default: s.name == default,
+                location: s
+                    .dir
+                    .as_ref()
+                    .map_or_else(String::new, |d| format!("directory {}", d.display())),
+                name: s.name,
+                plugin: s.plugin,
+            })
+            .collect();
+        Ok(StorageInstances { storage })
+    })
+    .await
+}
+
+async fn storage_set_default(call: Call, params: InstanceRef) -> Result<Empty, ErrorBody> {
+    call.blocking(move |st| {
+        if !st
+            .services
+            .storage_instances()
+            .iter()
+            .any(|s| s.name == params.name)
+        {
+            return Err(not_found("storage instance", &params.name));
+        }
+        st.store
+            .update_plugin_settings(|s| {
+                s.default_storage = (params.name != LOCAL).then(|| params.name.clone());
+            })
+            .map_err(store_err)?;
+        Ok(Empty {})
+    })
+    .await
+}
+
+async fn storage_test(call: Call, params: StorageRef) -> Result<StorageTestResult, ErrorBody> {
+    let inst = find_storage(&call.state, params.name.as_deref())?;
+    storage_round_trip(&call.state, inst).await
+}
+
+async fn notifications_list(call: Call, _: Empty) -> Result<NotifierList, ErrorBody> {
+    call.blocking(|st| {
+        let settings = st.store.plugin_settings().map_err(store_err)?;
+        let notifiers = st
+            .store
+            .instances()
+            .map_err(store_err)?
+            .into_iter()
+            .filter(|r| {
+                st.plugins
+                    .get(&r.plugin)
+                    .is_ok_and(|p| p.kind == berth_plugins::PluginKind::Notifier)
+            })
+            .map(|r| NotifierInfo {
+                health: health_of(st.plugins.call_health(&r.plugin).status),
+                enabled: !settings.disabled.contains(&r.plugin),
+                name: r.name,
+                plugin: r.plugin,
+            })
+            .collect();
+        Ok(NotifierList { notifiers })
+    })
+    .await
+}
+
+async fn notifications_test(
+    call: Call,
+    params: InstanceRef,
+) -> Result<NotifyTestResult, ErrorBody> {
+    notify_test(&call.state, &params.name).await
 }

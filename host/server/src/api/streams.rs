@@ -3,7 +3,7 @@
 //! slows the source instead of growing memory.
 
 use berth_protocol::api::catalogue::{ContainerLogs, ContainerStats, Exec};
-use berth_protocol::api::streams::ExitStatus;
+use berth_protocol::api::streams::{ExecParams, ExitStatus, LogsParams, StatsParams};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::frame::{MAX_PAYLOAD, Stream};
 use bollard::container::LogOutput;
@@ -16,11 +16,12 @@ use tokio::io::AsyncWriteExt;
 use super::containers::host_docker;
 use crate::errors::WireResult;
 use crate::errors::docker_call as docker_err;
-use crate::ws::outbox::Input;
-use crate::ws::registry::{Registry, bad_field};
+use crate::ws::outbox::{ChannelSink, Input};
+use crate::ws::registry::{Call, ChannelEnd, Registry, bad_field};
 use berth_docker::args as docker_args;
 use berth_docker::stats::Filter;
 use berth_identity::audit::AuditRecord;
+use bollard::Docker;
 
 /// Most containers one `container.stats` channel may name.
 const STATS_IDS_MAX: usize = 256;
@@ -93,11 +94,11 @@ where
 /// once held the generated first password; its filesystem holds the installation
 /// key). The channel keeps needing the admin role, so a demotion closes it.
 async fn own_container(
-    call: &crate::ws::registry::Call,
+    call: &Call,
     h: &berth_docker::hosts::Host,
-    d: &bollard::Docker,
+    d: &Docker,
     id: &str,
-    sink: &crate::ws::outbox::ChannelSink,
+    sink: &ChannelSink,
 ) -> Result<(), ErrorBody> {
     use berth_protocol::role::Role;
     if !h.is_self(d, id).await.wire()? {
@@ -126,7 +127,7 @@ struct ExecAudit {
 }
 
 impl ExecAudit {
-    fn start(call: &crate::ws::registry::Call, container: &str, cmd: &[String]) -> Self {
+    fn start(call: &Call, container: &str, cmd: &[String]) -> Self {
         let mut rec = AuditRecord::new(
             &call.principal.user,
             &call.client.ip().to_string(),
@@ -169,172 +170,242 @@ impl Drop for ExecAudit {
 }
 
 pub fn register(r: &mut Registry) {
-    r.channel(ContainerStats, |call, p, sink| {
-        if p.ids.len() > STATS_IDS_MAX {
-            return Err(bad_field(
-                "ids",
-                format!("at most {STATS_IDS_MAX} containers"),
-            ));
-        }
-        for id in &p.ids {
-            docker_args::object("ids", id).wire()?;
-        }
-        let host = call.state.hosts.get(p.host.as_deref()).wire()?;
-        host.stats
-            .subscribe(Box::new(sink.clone()), Filter::new(p.ids));
-        // The sampler feeds the channel; this task only lives as long as it.
-        Ok(async move {
-            sink.closed().await;
-            Ok(None)
-        })
-    });
+    r.channel(ContainerStats, stats);
+    r.channel(ContainerLogs, logs);
+    r.channel(Exec, exec);
+}
 
-    r.channel(ContainerLogs, |call, p, sink| {
-        docker_args::object("id", &p.id).wire()?;
-        Ok(async move {
-            let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-            own_container(&call, &h, &d, &p.id, &sink).await?;
-            let mut o = LogsOptionsBuilder::default()
-                .follow(p.follow)
-                .stdout(true)
-                .stderr(true)
-                .timestamps(p.timestamps);
-            o = match p.tail {
-                Some(n) => o.tail(&n.to_string()),
-                None => o.tail("all"),
-            };
-            if let Some(s) = p.since {
-                o = o.since(s.clamp(0, i64::from(i32::MAX)) as i32);
-            }
-            let mut logs = std::pin::pin!(coalesced(d.logs(&p.id, Some(o.build()))));
-            loop {
-                tokio::select! {
-                    item = logs.next() => match item {
-                        None => return Ok(None),
-                        Some(Ok((stream, data))) => if sink.send_bytes(stream, data).await.is_err() { return Ok(None) },
-                        Some(Err(e)) => return Err(docker_err(&e, &format!("container {}", p.id))),
-                    },
-                    () = sink.closed() => return Ok(None),
-                }
-            }
-        })
-    });
+fn stats(
+    call: Call,
+    params: StatsParams,
+    sink: ChannelSink,
+) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
+    if params.ids.len() > STATS_IDS_MAX {
+        return Err(bad_field(
+            "ids",
+            format!("at most {STATS_IDS_MAX} containers"),
+        ));
+    }
+    for id in &params.ids {
+        docker_args::object("ids", id).wire()?;
+    }
+    let host = call.state.hosts.get(params.host.as_deref()).wire()?;
+    host.stats
+        .subscribe(Box::new(sink.clone()), Filter::new(params.ids));
+    // The sampler feeds the channel; this task only lives as long as it.
+    Ok(async move {
+        sink.closed().await;
+        Ok(None)
+    })
+}
 
-    r.channel(Exec, |call, p, sink| {
-        docker_args::object("container", &p.container).wire()?;
-        if p.env.len() > ENV_MAX || p.env.iter().any(|e| !e.contains('=') || e.starts_with('=')) {
-            return Err(bad_field("env", format!("at most {ENV_MAX} KEY=value entries")));
+fn logs(
+    call: Call,
+    params: LogsParams,
+    sink: ChannelSink,
+) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
+    docker_args::object("id", &params.id).wire()?;
+    Ok(stream_logs(call, params, sink))
+}
+
+async fn stream_logs(call: Call, params: LogsParams, sink: ChannelSink) -> ChannelEnd {
+    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    own_container(&call, &h, &d, &params.id, &sink).await?;
+    let mut o = LogsOptionsBuilder::default()
+        .follow(params.follow)
+        .stdout(true)
+        .stderr(true)
+        .timestamps(params.timestamps);
+    o = match params.tail {
+        Some(n) => o.tail(&n.to_string()),
+        None => o.tail("all"),
+    };
+    if let Some(s) = params.since {
+        o = o.since(s.clamp(0, i64::from(i32::MAX)) as i32);
+    }
+    let mut logs = std::pin::pin!(coalesced(d.logs(&params.id, Some(o.build()))));
+    loop {
+        tokio::select! {
+            item = logs.next() => match item {
+                None => return Ok(None),
+                Some(Ok((stream, data))) => if sink.send_bytes(stream, data).await.is_err() { return Ok(None) },
+                Some(Err(e)) => return Err(docker_err(&e, &format!("container {}", params.id))),
+            },
+            () = sink.closed() => return Ok(None),
         }
-        if p.cmd.iter().any(|c| c.contains('\0')) {
-            return Err(bad_field("cmd", "arguments may not contain NUL"));
-        }
-        let Some(mut input) = sink.take_input() else {
-            return Err(crate::ws::registry::internal(&"exec channel without input"));
-        };
-        Ok(async move {
-            let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-            own_container(&call, &h, &d, &p.container, &sink).await?;
-            let what = format!("container {}", p.container);
-            let cmd = if p.cmd.is_empty() {
-                vec!["/bin/sh".to_owned()]
-            } else {
-                p.cmd.clone()
-            };
-            let mut env = p.env.clone();
-            if p.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-                env.push("TERM=xterm-256color".into());
-            }
-            let created = d
-                .create_exec(
-                    &p.container,
-                    CreateExecOptions {
-                        attach_stdin: Some(true),
-                        attach_stdout: Some(true),
-                        attach_stderr: Some(true),
-                        tty: Some(p.tty),
-                        env: Some(env),
-                        cmd: Some(cmd.clone()),
-                        user: p.user.clone(),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| docker_err(&e, &what))?;
-            let exec_id = created.id;
-            let mut audit = ExecAudit::start(&call, &p.container, &cmd);
-            let started = d
-                .start_exec(
-                    &exec_id,
-                    Some(StartExecOptions {
-                        detach: false,
-                        tty: p.tty,
-                        output_capacity: None,
-                    }),
-                )
-                .await
-                .map_err(|e| docker_err(&e, &what))?;
-            let StartExecResults::Attached {
-                output,
-                input: mut stdin,
-            } = started
-            else {
-                return Err(ErrorBody::new(ErrorCode::Internal, "exec started detached"));
-            };
-            let mut output = std::pin::pin!(coalesced(output));
-            // The initial size: bollard's exec options have no console_size, so resize
-            // right after start (before the shell draws its first prompt).
-            if let (Some(c), Some(r)) = (p.cols, p.rows)
-                && p.tty
-            {
-                let o = ResizeExecOptionsBuilder::default().w(c.into()).h(r.into()).build();
-                let _ = d.resize_exec(&exec_id, o).await;
-            }
-            let mut stdin_open = true;
-            // Resizes may still come after stdin ended; only a gone connection ends input.
-            let mut input_open = true;
-            loop {
-                tokio::select! {
-                    item = output.next() => match item {
-                        None => break,
-                        Some(Ok((stream, data))) => if sink.send_bytes(stream, data).await.is_err() { return Ok(None) },
-                        Some(Err(e)) => return Err(docker_err(&e, &what)),
-                    },
-                    msg = input.recv(), if input_open => match msg {
-                        Some(Input::Data(b)) => {
-                            if stdin_open
-                                && (stdin.write_all(&b).await.is_err() || stdin.flush().await.is_err())
-                            {
-                                stdin_open = false;
-                            }
-                        }
-                        Some(Input::Resize { cols, rows }) => {
-                            if cols > 0 && rows > 0 {
-                                let o = ResizeExecOptionsBuilder::default().w(cols.into()).h(rows.into()).build();
-                                let _ = d.resize_exec(&exec_id, o).await;
-                            }
-                        }
-                        Some(Input::Eof) => {
-                            if stdin_open {
-                                let _ = stdin.shutdown().await;
-                                stdin_open = false;
-                            }
-                        }
-                        None => input_open = false,
-                    },
-                    () = sink.closed() => return Ok(None),
+    }
+}
+
+fn exec(
+    call: Call,
+    params: ExecParams,
+    sink: ChannelSink,
+) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
+    docker_args::object("container", &params.container).wire()?;
+    if params.env.len() > ENV_MAX
+        || params
+            .env
+            .iter()
+            .any(|e| !e.contains('=') || e.starts_with('='))
+    {
+        return Err(bad_field(
+            "env",
+            format!("at most {ENV_MAX} KEY=value entries"),
+        ));
+    }
+    if params.cmd.iter().any(|c| c.contains('\0')) {
+        return Err(bad_field("cmd", "arguments may not contain NUL"));
+    }
+    let Some(input) = sink.take_input() else {
+        return Err(crate::ws::registry::internal(&"exec channel without input"));
+    };
+    Ok(run_exec(call, params, sink, input))
+}
+
+/// A started exec: its id, its output and its stdin.
+struct Attached {
+    id: String,
+    output: std::pin::Pin<Box<dyn futures_util::Stream<Item = Chunk> + Send>>,
+    stdin: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
+async fn run_exec(
+    call: Call,
+    params: ExecParams,
+    sink: ChannelSink,
+    input: tokio::sync::mpsc::Receiver<Input>,
+) -> ChannelEnd {
+    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    own_container(&call, &h, &d, &params.container, &sink).await?;
+    let cmd = if params.cmd.is_empty() {
+        vec!["/bin/sh".to_owned()]
+    } else {
+        params.cmd.clone()
+    };
+    let exec_id = create_exec(&d, &params, cmd.clone()).await?;
+    let mut audit = ExecAudit::start(&call, &params.container, &cmd);
+    let attached = attach(&d, &params, exec_id).await?;
+    // The initial size: bollard's exec options have no console_size, so resize right
+    // after start (before the shell draws its first prompt).
+    if let (Some(c), Some(r)) = (params.cols, params.rows)
+        && params.tty
+    {
+        let o = ResizeExecOptionsBuilder::default()
+            .w(c.into())
+            .h(r.into())
+            .build();
+        let _ = d.resize_exec(&attached.id, o).await;
+    }
+    let exec_id = attached.id.clone();
+    let what = format!("container {}", params.container);
+    if !pump(&d, attached, input, &sink, &what).await? {
+        return Ok(None);
+    }
+    let code = d
+        .inspect_exec(&exec_id)
+        .await
+        .ok()
+        .and_then(|i| i.exit_code);
+    audit.exit_code = code;
+    Ok(Some(
+        serde_json::to_value(ExitStatus { exit_code: code }).expect("serialises"),
+    ))
+}
+
+async fn create_exec(d: &Docker, p: &ExecParams, cmd: Vec<String>) -> Result<String, ErrorBody> {
+    let what = format!("container {}", p.container);
+    let mut env = p.env.clone();
+    if p.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm-256color".into());
+    }
+    let created = d
+        .create_exec(
+            &p.container,
+            CreateExecOptions {
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                tty: Some(p.tty),
+                env: Some(env),
+                cmd: Some(cmd),
+                user: p.user.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| docker_err(&e, &what))?;
+    Ok(created.id)
+}
+
+async fn attach(d: &Docker, p: &ExecParams, exec_id: String) -> Result<Attached, ErrorBody> {
+    let options = StartExecOptions {
+        detach: false,
+        tty: p.tty,
+        output_capacity: None,
+    };
+    let started = d
+        .start_exec(&exec_id, Some(options))
+        .await
+        .map_err(|e| docker_err(&e, &format!("container {}", p.container)))?;
+    let StartExecResults::Attached { output, input } = started else {
+        return Err(ErrorBody::new(ErrorCode::Internal, "exec started detached"));
+    };
+    Ok(Attached {
+        id: exec_id,
+        output: Box::pin(coalesced(output)),
+        stdin: input,
+    })
+}
+
+/// Copies output to the channel and the channel's input to the exec until the output
+/// ends (`true`) or the client is gone (`false`).
+async fn pump(
+    d: &Docker,
+    attached: Attached,
+    mut input: tokio::sync::mpsc::Receiver<Input>,
+    sink: &ChannelSink,
+    what: &str,
+) -> Result<bool, ErrorBody> {
+    let Attached {
+        id: exec_id,
+        mut output,
+        mut stdin,
+    } = attached;
+    let mut stdin_open = true;
+    // Resizes may still come after stdin ended; only a gone connection ends input.
+    let mut input_open = true;
+    loop {
+        tokio::select! {
+            item = output.next() => match item {
+                None => return Ok(true),
+                Some(Ok((stream, data))) => if sink.send_bytes(stream, data).await.is_err() { return Ok(false) },
+                Some(Err(e)) => return Err(docker_err(&e, what)),
+            },
+            msg = input.recv(), if input_open => match msg {
+                Some(Input::Data(b)) => {
+                    if stdin_open
+                        && (stdin.write_all(&b).await.is_err() || stdin.flush().await.is_err())
+                    {
+                        stdin_open = false;
+                    }
                 }
-            }
-            let code = d
-                .inspect_exec(&exec_id)
-                .await
-                .ok()
-                .and_then(|i| i.exit_code);
-            audit.exit_code = code;
-            Ok(Some(
-                serde_json::to_value(ExitStatus { exit_code: code }).expect("serialises"),
-            ))
-        })
-    });
+                Some(Input::Resize { cols, rows }) => {
+                    if cols > 0 && rows > 0 {
+                        let o = ResizeExecOptionsBuilder::default().w(cols.into()).h(rows.into()).build();
+                        let _ = d.resize_exec(&exec_id, o).await;
+                    }
+                }
+                Some(Input::Eof) => {
+                    if stdin_open {
+                        let _ = stdin.shutdown().await;
+                        stdin_open = false;
+                    }
+                }
+                None => input_open = false,
+            },
+            () = sink.closed() => return Ok(false),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,14 +6,17 @@ use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
     DiagSpeedtest, SystemInfo as SystemInfoM, SystemStats as SystemStatsK,
 };
-use berth_protocol::api::system::{DockerCounts, DockerVersion, SystemInfo};
+use berth_protocol::api::system::{
+    DockerCounts, DockerVersion, SpeedtestParams, SystemInfo, SystemStatsParams,
+};
+use berth_protocol::error::ErrorBody;
 
-use crate::ws::registry::bad_field;
+use crate::ws::outbox::ChannelSink;
+use crate::ws::registry::{Call, ChannelEnd, Registry, bad_field};
 
 /// Largest speed test.
 const SPEEDTEST_MAX: u64 = 1 << 30;
 use crate::errors::WireResult;
-use crate::ws::registry::Registry;
 
 /// Bytes under `dir`, not following symlinks.
 fn dir_bytes(dir: &Path) -> u64 {
@@ -46,90 +49,100 @@ fn os_name() -> String {
 }
 
 pub fn register(r: &mut Registry) {
-    r.method(SystemInfoM, |call, _: Empty| async move {
-        let host = call.state.hosts.local();
-        let docker = host.conn.probe().await;
-        let info = match host.docker().await {
-            Ok(d) => d.info().await.ok(),
-            Err(_) => None,
+    r.method(SystemInfoM, info);
+
+    r.channel(SystemStatsK, stats);
+    r.channel(DiagSpeedtest, speedtest);
+}
+
+fn stats(
+    call: Call,
+    params: SystemStatsParams,
+    sink: ChannelSink,
+) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
+    call.state.hosts.get(params.host.as_deref()).wire()?;
+    // The shared sampler writes into this channel's outbox directly; the producer only
+    // has to live as long as the channel.
+    call.state.stats.subscribe(sink.clone());
+    Ok(async move {
+        sink.closed().await;
+        Ok(None)
+    })
+}
+
+fn speedtest(
+    _: Call,
+    params: SpeedtestParams,
+    sink: ChannelSink,
+) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
+    if !(1..=SPEEDTEST_MAX).contains(&params.bytes) {
+        return Err(bad_field("bytes", format!("between 1 and {SPEEDTEST_MAX}")));
+    }
+    Ok(send_zeros(params.bytes, sink))
+}
+
+/// `bytes` of test data as fast as the channel's credit lets them go.
+async fn send_zeros(bytes: u64, sink: ChannelSink) -> ChannelEnd {
+    use berth_protocol::frame::{HEADER_LEN, MAX_PAYLOAD, Stream};
+    // One 32 KiB frame, encoded once and shared: the writer sends it without copying,
+    // so the test measures the link and not this producer.
+    let frame = sink.encode_frame(Stream::Stdout, &vec![0x5a; MAX_PAYLOAD]);
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(MAX_PAYLOAD as u64) as usize;
+        // Backpressure: waits while the channel's queue is full (no credit).
+        let sent = if n == MAX_PAYLOAD {
+            sink.send_frame(frame.clone()).await
+        } else {
+            sink.send_bytes(Stream::Stdout, frame.slice(HEADER_LEN..HEADER_LEN + n))
+                .await
         };
-        let (data_dir, bytes, schema) = call
-            .blocking(|st| {
-                let bytes = dir_bytes(&st.data_dir);
-                let schema = st
-                    .store
-                    .schema_version()
-                    .map_err(|e| crate::ws::registry::internal(&e))?;
-                Ok((st.data_dir.display().to_string(), bytes, schema))
-            })
-            .await?;
-        Ok(SystemInfo {
-            version: crate::VERSION.to_owned(),
-            uptime_s: call.state.started.elapsed().as_secs(),
-            data_dir,
-            data_dir_bytes: bytes,
-            store_schema: schema,
-            host_os: os_name(),
-            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .map(|s| s.trim().to_owned())
-                .unwrap_or_default(),
-            docker_error: docker.as_ref().err().map(ToString::to_string),
-            docker: docker.ok().map(|e| DockerVersion {
-                version: e.version,
-                api_version: e.api_version,
-                os: info.as_ref().and_then(|i| i.operating_system.clone()),
-                counts: info.as_ref().map(|i| DockerCounts {
-                    containers_running: i.containers_running.unwrap_or(0).max(0) as u64,
-                    containers_paused: i.containers_paused.unwrap_or(0).max(0) as u64,
-                    containers_stopped: i.containers_stopped.unwrap_or(0).max(0) as u64,
-                    images: i.images.unwrap_or(0).max(0) as u64,
-                }),
-            }),
-        })
-    });
-
-    r.channel(SystemStatsK, |call, params, sink| {
-        call.state.hosts.get(params.host.as_deref()).wire()?;
-        // The shared sampler writes into this channel's outbox directly; the producer
-        // only has to live as long as the channel.
-        call.state.stats.subscribe(sink.clone());
-        Ok(async move {
-            sink.closed().await;
-            Ok(None)
-        })
-    });
-
-    r.channel(DiagSpeedtest, |_call, params, sink| {
-        if !(1..=SPEEDTEST_MAX).contains(&params.bytes) {
-            return Err(bad_field("bytes", format!("between 1 and {SPEEDTEST_MAX}")));
+        if sent.is_err() {
+            return Ok(None);
         }
-        Ok(async move {
-            // One 32 KiB frame, encoded once and shared: the writer sends it without
-            // copying, so the test measures the link and not this producer.
-            let full = berth_protocol::frame::MAX_PAYLOAD;
-            let frame = sink.encode_frame(berth_protocol::frame::Stream::Stdout, &vec![0x5a; full]);
-            let mut left = params.bytes;
-            while left > 0 {
-                let n = left.min(full as u64) as usize;
-                // Backpressure: waits while the channel's queue is full (no credit).
-                let sent = if n == full {
-                    sink.send_frame(frame.clone()).await
-                } else {
-                    sink.send_bytes(
-                        berth_protocol::frame::Stream::Stdout,
-                        frame.slice(
-                            berth_protocol::frame::HEADER_LEN
-                                ..berth_protocol::frame::HEADER_LEN + n,
-                        ),
-                    )
-                    .await
-                };
-                if sent.is_err() {
-                    return Ok(None);
-                }
-                left -= n as u64;
-            }
-            Ok(Some(serde_json::json!({ "bytes": params.bytes })))
+        left -= n as u64;
+    }
+    Ok(Some(serde_json::json!({ "bytes": bytes })))
+}
+
+async fn info(call: Call, _: Empty) -> Result<SystemInfo, ErrorBody> {
+    let host = call.state.hosts.local();
+    let docker = host.conn.probe().await;
+    let info = match host.docker().await {
+        Ok(d) => d.info().await.ok(),
+        Err(_) => None,
+    };
+    let (data_dir, bytes, schema) = call
+        .blocking(|st| {
+            let bytes = dir_bytes(&st.data_dir);
+            let schema = st
+                .store
+                .schema_version()
+                .map_err(|e| crate::ws::registry::internal(&e))?;
+            Ok((st.data_dir.display().to_string(), bytes, schema))
         })
-    });
+        .await?;
+    Ok(SystemInfo {
+        version: crate::VERSION.to_owned(),
+        uptime_s: call.state.started.elapsed().as_secs(),
+        data_dir,
+        data_dir_bytes: bytes,
+        store_schema: schema,
+        host_os: os_name(),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default(),
+        docker_error: docker.as_ref().err().map(ToString::to_string),
+        docker: docker.ok().map(|e| DockerVersion {
+            version: e.version,
+            api_version: e.api_version,
+            os: info.as_ref().and_then(|i| i.operating_system.clone()),
+            counts: info.as_ref().map(|i| DockerCounts {
+                containers_running: i.containers_running.unwrap_or(0).max(0) as u64,
+                containers_paused: i.containers_paused.unwrap_or(0).max(0) as u64,
+                containers_stopped: i.containers_stopped.unwrap_or(0).max(0) as u64,
+                images: i.images.unwrap_or(0).max(0) as u64,
+            }),
+        }),
+    })
 }

@@ -3,12 +3,15 @@
 use berth_protocol::api::auth::Revoked;
 use berth_protocol::api::catalogue::{TokensCreate, TokensList, TokensRevoke};
 use berth_protocol::api::rfc3339;
+use berth_protocol::api::tokens::CreateToken;
+use berth_protocol::api::tokens::ListTokens;
+use berth_protocol::api::tokens::RevokeToken;
 use berth_protocol::api::tokens::{CreatedToken, TokenInfo, TokenList};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
 
 use super::user_err;
-use crate::ws::registry::{Registry, bad_field, forbidden};
+use crate::ws::registry::{Call, Registry, bad_field, forbidden};
 use berth_identity::prelude::*;
 use berth_identity::principal::Via;
 use berth_identity::tokens::ApiToken;
@@ -28,86 +31,90 @@ fn info(t: ApiToken) -> TokenInfo {
 }
 
 pub fn register(r: &mut Registry) {
-    r.method(TokensCreate, |call, params| async move {
-        let mine = call.principal.role;
-        let role = params.role.unwrap_or(mine);
-        if !mine.allows(role) {
-            return Err(ErrorBody::new(
-                ErrorCode::Forbidden,
+    r.method(TokensCreate, create);
+    r.method(TokensList, list);
+    r.method(TokensRevoke, revoke);
+}
+
+async fn create(call: Call, params: CreateToken) -> Result<CreatedToken, ErrorBody> {
+    let mine = call.principal.role;
+    let role = params.role.unwrap_or(mine);
+    if !mine.allows(role) {
+        return Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            format!(
+                "a token cannot have more rights than its creator ({})",
+                mine.as_str()
+            ),
+        ));
+    }
+    let ttl = match params.expires_in_days {
+        None => None,
+        Some(d) if (1..=MAX_DAYS).contains(&d) => Some(u64::from(d) * 86_400_000),
+        Some(_) => {
+            return Err(bad_field(
+                "expires_in_days",
+                format!("between 1 and {MAX_DAYS} days, or absent for no expiry"),
+            ));
+        }
+    };
+    // A token that expires cannot mint one that outlives it: that would turn a
+    // short-lived credential (a leaked CI secret) into a permanent one.
+    if let Via::Token {
+        expires_ms: Some(until),
+        ..
+    } = &call.principal.via
+    {
+        let now = berth_identity::users::now_ms();
+        if ttl.is_none_or(|t| now + t > *until) {
+            return Err(bad_field(
+                "expires_in_days",
                 format!(
-                    "a token cannot have more rights than its creator ({})",
-                    mine.as_str()
+                    "this token expires at {}; a token it creates must expire no later",
+                    rfc3339(*until)
                 ),
             ));
         }
-        let ttl = match params.expires_in_days {
-            None => None,
-            Some(d) if (1..=MAX_DAYS).contains(&d) => Some(u64::from(d) * 86_400_000),
-            Some(_) => {
-                return Err(bad_field(
-                    "expires_in_days",
-                    format!("between 1 and {MAX_DAYS} days, or absent for no expiry"),
-                ));
-            }
-        };
-        // A token that expires cannot mint one that outlives it: that would turn a
-        // short-lived credential (a leaked CI secret) into a permanent one.
-        if let Via::Token {
-            expires_ms: Some(until),
-            ..
-        } = &call.principal.via
-        {
-            let now = berth_identity::users::now_ms();
-            if ttl.is_none_or(|t| now + t > *until) {
-                return Err(bad_field(
-                    "expires_in_days",
-                    format!(
-                        "this token expires at {}; a token it creates must expire no later",
-                        rfc3339(*until)
-                    ),
-                ));
-            }
-        }
-        let me = call.principal.user.clone();
-        let (secret, token) = call
-            .blocking(move |st| {
-                st.store
-                    .create_token(&me, &params.name, role, ttl)
-                    .map_err(user_err)
-            })
-            .await?;
-        Ok(CreatedToken {
-            token: info(token),
-            secret,
+    }
+    let me = call.principal.user.clone();
+    let (secret, token) = call
+        .blocking(move |st| {
+            st.store
+                .create_token(&me, &params.name, role, ttl)
+                .map_err(user_err)
         })
-    });
+        .await?;
+    Ok(CreatedToken {
+        token: info(token),
+        secret,
+    })
+}
 
-    r.method(TokensList, |call, params| async move {
-        if params.all && call.principal.role != Role::Admin {
-            return Err(forbidden(Role::Admin));
-        }
-        let me = (!params.all).then(|| call.principal.user.clone());
-        let tokens = call
-            .blocking(move |st| st.store.list_tokens(me.as_deref()).map_err(user_err))
-            .await?;
-        Ok(TokenList {
-            tokens: tokens.into_iter().map(info).collect(),
+async fn list(call: Call, params: ListTokens) -> Result<TokenList, ErrorBody> {
+    if params.all && call.principal.role != Role::Admin {
+        return Err(forbidden(Role::Admin));
+    }
+    let me = (!params.all).then(|| call.principal.user.clone());
+    let tokens = call
+        .blocking(move |st| st.store.list_tokens(me.as_deref()).map_err(user_err))
+        .await?;
+    Ok(TokenList {
+        tokens: tokens.into_iter().map(info).collect(),
+    })
+}
+
+async fn revoke(call: Call, params: RevokeToken) -> Result<Revoked, ErrorBody> {
+    let me = call.principal.user.clone();
+    let admin = call.principal.role == Role::Admin;
+    let removed = call
+        .blocking(move |st| {
+            st.store
+                .revoke_token(&params.id, |t| admin || t.user == me)
+                .map_err(user_err)
         })
-    });
-
-    r.method(TokensRevoke, |call, params| async move {
-        let me = call.principal.user.clone();
-        let admin = call.principal.role == Role::Admin;
-        let removed = call
-            .blocking(move |st| {
-                st.store
-                    .revoke_token(&params.id, |t| admin || t.user == me)
-                    .map_err(user_err)
-            })
-            .await?;
-        match removed {
-            Some(_) => Ok(Revoked { revoked: 1 }),
-            None => Err(ErrorBody::new(ErrorCode::NotFound, "no such token")),
-        }
-    });
+        .await?;
+    match removed {
+        Some(_) => Ok(Revoked { revoked: 1 }),
+        None => Err(ErrorBody::new(ErrorCode::NotFound, "no such token")),
+    }
 }

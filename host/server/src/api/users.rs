@@ -5,12 +5,15 @@ use std::collections::HashMap;
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{UsersCreate, UsersDelete, UsersList, UsersUpdate};
 use berth_protocol::api::rfc3339;
+use berth_protocol::api::users::CreateUser;
+use berth_protocol::api::users::UpdateUser;
+use berth_protocol::api::users::UserName;
 use berth_protocol::api::users::{UserList, UserSummary};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 
 use super::user_err;
 use crate::server::AppState;
-use crate::ws::registry::Registry;
+use crate::ws::registry::{Call, Registry};
 use berth_identity::prelude::*;
 use berth_identity::{User, password};
 
@@ -34,77 +37,82 @@ fn live_sessions(st: &AppState, user: Option<&str>) -> Result<HashMap<String, u3
 }
 
 pub fn register(r: &mut Registry) {
-    r.method(UsersList, |call, _: Empty| async move {
-        call.blocking(|st| {
-            let counts = live_sessions(st, None)?;
-            let users = st.store.list_users().map_err(user_err)?;
-            Ok(UserList {
-                users: users
-                    .iter()
-                    .map(|u| summary(u, counts.get(&u.name).copied().unwrap_or(0)))
-                    .collect(),
-            })
-        })
-        .await
-    });
+    r.method(UsersList, list);
+    r.method(UsersCreate, create);
+    r.method(UsersUpdate, update);
+    r.method(UsersDelete, delete);
+}
 
-    r.method(UsersCreate, |call, params| async move {
-        call.blocking(move |st| {
-            let u = st
-                .store
-                .create_user(&params.name, params.role, &params.password)
-                .map_err(user_err)?;
-            Ok(summary(&u, 0))
+async fn list(call: Call, _: Empty) -> Result<UserList, ErrorBody> {
+    call.blocking(|st| {
+        let counts = live_sessions(st, None)?;
+        let users = st.store.list_users().map_err(user_err)?;
+        Ok(UserList {
+            users: users
+                .iter()
+                .map(|u| summary(u, counts.get(&u.name).copied().unwrap_or(0)))
+                .collect(),
         })
-        .await
-    });
+    })
+    .await
+}
 
-    r.method(UsersUpdate, |call, params| async move {
-        call.blocking(move |st| {
-            let hash = match &params.password {
-                Some(p) => {
-                    password::check_policy(p).map_err(|e| {
-                        crate::ws::registry::bad_field("password", format!("password {e}"))
-                    })?;
-                    Some(password::hash(p).map_err(|e| crate::ws::registry::internal(&e))?)
-                }
-                None => None,
-            };
-            let u = st
-                .store
-                .update_user(&params.name, |u| {
-                    if let Some(role) = params.role {
-                        u.role = role;
-                    }
-                    if let Some(h) = hash {
-                        u.password_hash = h;
-                    }
-                    if params.reset_totp {
-                        u.totp = None;
-                    }
-                    Ok(())
-                })
-                .map_err(user_err)?;
-            if params.revoke_sessions || params.password.is_some() {
-                st.store
-                    .revoke_sessions_where(|s| s.user == u.name)
-                    .map_err(user_err)?;
+async fn create(call: Call, params: CreateUser) -> Result<UserSummary, ErrorBody> {
+    call.blocking(move |st| {
+        let u = st
+            .store
+            .create_user(&params.name, params.role, &params.password)
+            .map_err(user_err)?;
+        Ok(summary(&u, 0))
+    })
+    .await
+}
+
+async fn update(call: Call, params: UpdateUser) -> Result<UserSummary, ErrorBody> {
+    call.blocking(move |st| {
+        let hash = match &params.password {
+            Some(p) => {
+                password::check_policy(p).map_err(|e| {
+                    crate::ws::registry::bad_field("password", format!("password {e}"))
+                })?;
+                Some(password::hash(p).map_err(|e| crate::ws::registry::internal(&e))?)
             }
-            let n = live_sessions(st, Some(&u.name))?;
-            Ok(summary(&u, n.get(&u.name).copied().unwrap_or(0)))
-        })
-        .await
-    });
-
-    r.method(UsersDelete, |call, params| async move {
-        if params.name == call.principal.user {
-            return Err(ErrorBody::new(
-                ErrorCode::Conflict,
-                "you cannot delete your own account; ask another admin",
-            ));
+            None => None,
+        };
+        let u = st
+            .store
+            .update_user(&params.name, |u| {
+                if let Some(role) = params.role {
+                    u.role = role;
+                }
+                if let Some(h) = hash {
+                    u.password_hash = h;
+                }
+                if params.reset_totp {
+                    u.totp = None;
+                }
+                Ok(())
+            })
+            .map_err(user_err)?;
+        if params.revoke_sessions || params.password.is_some() {
+            st.store
+                .revoke_sessions_where(|s| s.user == u.name)
+                .map_err(user_err)?;
         }
-        call.blocking(move |st| st.store.delete_user(&params.name).map_err(user_err))
-            .await?;
-        Ok(Empty {})
-    });
+        let n = live_sessions(st, Some(&u.name))?;
+        Ok(summary(&u, n.get(&u.name).copied().unwrap_or(0)))
+    })
+    .await
+}
+
+async fn delete(call: Call, params: UserName) -> Result<Empty, ErrorBody> {
+    if params.name == call.principal.user {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            "you cannot delete your own account; ask another admin",
+        ));
+    }
+    call.blocking(move |st| st.store.delete_user(&params.name).map_err(user_err))
+        .await?;
+    Ok(Empty {})
 }

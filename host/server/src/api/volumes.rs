@@ -11,7 +11,15 @@ use berth_protocol::api::catalogue::{
     VolumesList, VolumesRemove,
 };
 use berth_protocol::api::containers::{BulkItem, BulkResult};
+use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::api::rfc3339;
+use berth_protocol::api::transfers::Ticket;
+use berth_protocol::api::volumes::BrowseVolume;
+use berth_protocol::api::volumes::BulkRemoveVolumes;
+use berth_protocol::api::volumes::DownloadVolumePath;
+use berth_protocol::api::volumes::ReadFile;
+use berth_protocol::api::volumes::RemoveVolume;
+use berth_protocol::api::volumes::VolumeRef;
 use berth_protocol::api::volumes::{
     Entry, FileChunk, Listing, VolumeInspect, VolumeList, VolumeSummary,
 };
@@ -29,7 +37,7 @@ use futures_util::TryStreamExt;
 use super::containers::{all_containers, host_docker};
 use crate::errors::WireResult;
 use crate::errors::docker_call as docker_err;
-use crate::ws::registry::{Registry, bad_field, internal};
+use crate::ws::registry::{Call, Registry, bad_field, internal};
 use berth_docker::args as docker_args;
 use berth_docker::helper::Helper;
 use berth_docker::hosts::Host;
@@ -315,190 +323,200 @@ pub(crate) async fn download(
 }
 
 pub fn register(r: &mut Registry) {
-    r.method(VolumeDownloadTicket, |call, p| async move {
-        docker_args::object("name", &p.name).wire()?;
-        let (host, d) = host_docker(&call, p.host.as_deref()).await?;
-        // Checked now, so a bad name or path fails here and not in a browser download.
-        let (_helper, parts, stat) = open_path(&d, &p.name, &p.path).await?;
-        let dir = stat.file_mode & GO_MODE_DIR != 0;
-        let needs = guard_own(&host, &d, call.principal.role, &p.name, &parts, dir).await?;
-        call.state.transfers.mint(
-            &call.principal.user,
-            needs,
-            download_name(&p.name, &parts, dir),
-            crate::transfers::Source::VolumePath {
-                host: host.name.clone(),
-                volume: p.name,
-                path: volpath::display(&parts),
-            },
-        )
-    });
+    r.method(VolumeDownloadTicket, download_ticket);
+    r.method(VolumesList, list);
+    r.method(VolumesInspect, inspect);
+    r.method(VolumesRemove, remove);
+    r.method(VolumesBulkRemove, bulk_remove);
+    r.method(VolumeBrowse, browse);
+    r.method(VolumeReadFile, read_file);
+}
 
-    r.method(VolumesList, |call, p| async move {
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        let list = d
-            .list_volumes(None::<ListVolumesOptions>)
-            .await
-            .map_err(|e| docker_err(&e, "volumes"))?;
-        let users = current_users(&d).await?;
-        let mut volumes: Vec<VolumeSummary> = list
-            .volumes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|v| VolumeSummary {
-                used_by: users.get(&v.name).cloned().unwrap_or_default(),
-                anonymous: v.name.len() == 64
-                    && v.name.bytes().all(|b| b.is_ascii_hexdigit())
-                    && v.labels.is_empty(),
-                created: v.created_at.map(|t| t.to_rfc3339()),
-                labels: v.labels.into_iter().collect::<BTreeMap<_, _>>(),
-                size: v.usage_data.map(|u| u.size).filter(|s| *s >= 0),
-                name: v.name,
-                driver: v.driver,
-                mountpoint: v.mountpoint,
-            })
-            .collect();
-        volumes.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(VolumeList { volumes })
-    });
+async fn download_ticket(call: Call, params: DownloadVolumePath) -> Result<Ticket, ErrorBody> {
+    docker_args::object("name", &params.name).wire()?;
+    let (host, d) = host_docker(&call, params.host.as_deref()).await?;
+    // Checked now, so a bad name or path fails here and not in a browser download.
+    let (_helper, parts, stat) = open_path(&d, &params.name, &params.path).await?;
+    let dir = stat.file_mode & GO_MODE_DIR != 0;
+    let needs = guard_own(&host, &d, call.principal.role, &params.name, &parts, dir).await?;
+    call.state.transfers.mint(
+        &call.principal.user,
+        needs,
+        download_name(&params.name, &parts, dir),
+        crate::transfers::Source::VolumePath {
+            host: host.name.clone(),
+            volume: params.name,
+            path: volpath::display(&parts),
+        },
+    )
+}
 
-    r.method(VolumesInspect, |call, p| async move {
-        docker_args::object("name", &p.name).wire()?;
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        let v = d
-            .inspect_volume(&p.name)
-            .await
-            .map_err(|e| docker_err(&e, &format!("volume {}", p.name)))?;
-        let users = current_users(&d).await?;
-        Ok(VolumeInspect {
-            inspect: serde_json::to_value(v).map_err(|e| internal(&e))?,
-            used_by: users.get(&p.name).cloned().unwrap_or_default(),
+async fn list(call: Call, params: HostOnly) -> Result<VolumeList, ErrorBody> {
+    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let list = d
+        .list_volumes(None::<ListVolumesOptions>)
+        .await
+        .map_err(|e| docker_err(&e, "volumes"))?;
+    let users = current_users(&d).await?;
+    let mut volumes: Vec<VolumeSummary> = list
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| VolumeSummary {
+            used_by: users.get(&v.name).cloned().unwrap_or_default(),
+            anonymous: v.name.len() == 64
+                && v.name.bytes().all(|b| b.is_ascii_hexdigit())
+                && v.labels.is_empty(),
+            created: v.created_at.map(|t| t.to_rfc3339()),
+            labels: v.labels.into_iter().collect::<BTreeMap<_, _>>(),
+            size: v.usage_data.map(|u| u.size).filter(|s| *s >= 0),
+            name: v.name,
+            driver: v.driver,
+            mountpoint: v.mountpoint,
         })
-    });
+        .collect();
+    volumes.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(VolumeList { volumes })
+}
 
-    r.method(VolumesRemove, |call, p| async move {
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        let users = current_users(&d).await?;
-        remove_one(&d, &p.name, &users).await.map(|()| Empty {})
-    });
+async fn inspect(call: Call, params: VolumeRef) -> Result<VolumeInspect, ErrorBody> {
+    docker_args::object("name", &params.name).wire()?;
+    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let v = d
+        .inspect_volume(&params.name)
+        .await
+        .map_err(|e| docker_err(&e, &format!("volume {}", params.name)))?;
+    let users = current_users(&d).await?;
+    Ok(VolumeInspect {
+        inspect: serde_json::to_value(v).map_err(|e| internal(&e))?,
+        used_by: users.get(&params.name).cloned().unwrap_or_default(),
+    })
+}
 
-    r.method(VolumesBulkRemove, |call, p| async move {
-        if p.names.is_empty() || p.names.len() > 500 {
-            return Err(bad_field("names", "1 to 500 volumes"));
-        }
-        let (_, d) = host_docker(&call, p.host.as_deref()).await?;
-        // Users once for the batch: removing a volume frees no other.
-        let users = current_users(&d).await?;
-        let mut results = Vec::new();
-        for name in p.names {
-            let r = remove_one(&d, &name, &users).await;
-            results.push(BulkItem {
-                ok: r.is_ok(),
-                error: r.err(),
-                id: name,
+async fn remove(call: Call, params: RemoveVolume) -> Result<Empty, ErrorBody> {
+    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let users = current_users(&d).await?;
+    remove_one(&d, &params.name, &users)
+        .await
+        .map(|()| Empty {})
+}
+
+async fn bulk_remove(call: Call, params: BulkRemoveVolumes) -> Result<BulkResult, ErrorBody> {
+    if params.names.is_empty() || params.names.len() > 500 {
+        return Err(bad_field("names", "1 to 500 volumes"));
+    }
+    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    // Users once for the batch: removing a volume frees no other.
+    let users = current_users(&d).await?;
+    let mut results = Vec::new();
+    for name in params.names {
+        let r = remove_one(&d, &name, &users).await;
+        results.push(BulkItem {
+            ok: r.is_ok(),
+            error: r.err(),
+            id: name,
+        });
+    }
+    Ok(BulkResult { results })
+}
+
+async fn browse(call: Call, params: BrowseVolume) -> Result<Listing, ErrorBody> {
+    docker_args::object("name", &params.name).wire()?;
+    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (helper, parts, stat) = open_path(&d, &params.name, &params.path).await?;
+    guard_own(&h, &d, call.principal.role, &params.name, &parts, false).await?;
+    if stat.file_mode & GO_MODE_DIR == 0 {
+        return Err(bad_field(
+            "path",
+            format!("{} is not a directory", volpath::display(&parts)),
+        ));
+    }
+    let reader = archive_reader(&d, &helper.id, &volpath::in_helper(&parts));
+    let entries = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        let mut archive = tar::Archive::new(reader);
+        for e in archive.entries()? {
+            let e = e?;
+            let path = e.path()?.into_owned();
+            let comps: Vec<_> = path.components().collect();
+            // The first component is the listed directory itself.
+            if comps.len() != 2 || out.len() >= LIST_MAX {
+                continue;
+            }
+            let h = e.header();
+            out.push(Entry {
+                name: comps[1].as_os_str().to_string_lossy().into_owned(),
+                kind: kind_of(h.entry_type()).to_owned(),
+                size: h.size().unwrap_or(0),
+                mode: h.mode().unwrap_or(0) & 0o7777,
+                mtime: rfc3339(h.mtime().unwrap_or(0) * 1000),
+                link_target: e
+                    .link_name()
+                    .ok()
+                    .flatten()
+                    .map(|l| l.to_string_lossy().into_owned()),
             });
         }
-        Ok(BulkResult { results })
-    });
+        Ok(out)
+    })
+    .await
+    .map_err(|e| internal(&e))?
+    .map_err(|e| ErrorBody::new(ErrorCode::Unavailable, format!("reading the volume: {e}")))?;
+    let mut entries = entries;
+    entries.sort_by(|a, b| (a.kind != "dir", &a.name).cmp(&(b.kind != "dir", &b.name)));
+    Ok(Listing {
+        path: volpath::display(&parts),
+        entries,
+    })
+}
 
-    r.method(VolumeBrowse, |call, p| async move {
-        docker_args::object("name", &p.name).wire()?;
-        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-        let (helper, parts, stat) = open_path(&d, &p.name, &p.path).await?;
-        guard_own(&h, &d, call.principal.role, &p.name, &parts, false).await?;
-        if stat.file_mode & GO_MODE_DIR == 0 {
-            return Err(bad_field(
-                "path",
-                format!("{} is not a directory", volpath::display(&parts)),
-            ));
-        }
-        let reader = archive_reader(&d, &helper.id, &volpath::in_helper(&parts));
-        let entries = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Entry>> {
-            let mut out = Vec::new();
-            let mut archive = tar::Archive::new(reader);
-            for e in archive.entries()? {
-                let e = e?;
-                let path = e.path()?.into_owned();
-                let comps: Vec<_> = path.components().collect();
-                // The first component is the listed directory itself.
-                if comps.len() != 2 || out.len() >= LIST_MAX {
-                    continue;
-                }
-                let h = e.header();
-                out.push(Entry {
-                    name: comps[1].as_os_str().to_string_lossy().into_owned(),
-                    kind: kind_of(h.entry_type()).to_owned(),
-                    size: h.size().unwrap_or(0),
-                    mode: h.mode().unwrap_or(0) & 0o7777,
-                    mtime: rfc3339(h.mtime().unwrap_or(0) * 1000),
-                    link_target: e
-                        .link_name()
-                        .ok()
-                        .flatten()
-                        .map(|l| l.to_string_lossy().into_owned()),
-                });
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| internal(&e))?
-        .map_err(|e| ErrorBody::new(ErrorCode::Unavailable, format!("reading the volume: {e}")))?;
-        let mut entries = entries;
-        entries.sort_by(|a, b| (a.kind != "dir", &a.name).cmp(&(b.kind != "dir", &b.name)));
-        Ok(Listing {
-            path: volpath::display(&parts),
-            entries,
-        })
-    });
-
-    r.method(VolumeReadFile, |call, p| async move {
-        docker_args::object("name", &p.name).wire()?;
-        let limit = p.limit.unwrap_or(READ_MAX).min(READ_MAX);
-        let (h, d) = host_docker(&call, p.host.as_deref()).await?;
-        let (helper, parts, stat) = open_path(&d, &p.name, &p.path).await?;
-        guard_own(&h, &d, call.principal.role, &p.name, &parts, false).await?;
-        if stat.file_mode & (GO_MODE_DIR | GO_MODE_SYMLINK) != 0 {
-            return Err(bad_field(
-                "path",
-                format!("{} is not a file", volpath::display(&parts)),
-            ));
-        }
-        let size = stat.size.max(0) as u64;
-        let offset = p.offset.min(size);
-        let reader = archive_reader(&d, &helper.id, &volpath::in_helper(&parts));
-        let data = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-            let mut archive = tar::Archive::new(reader);
-            let mut entries = archive.entries()?;
-            let Some(e) = entries.next() else {
-                return Ok(Vec::new());
-            };
-            let mut e = e?;
-            std::io::copy(&mut (&mut e).take(offset), &mut std::io::sink())?;
-            let mut buf = Vec::with_capacity(limit as usize);
-            (&mut e).take(limit).read_to_end(&mut buf)?;
-            Ok(buf)
-        })
-        .await
-        .map_err(|e| internal(&e))?
-        .map_err(|e| ErrorBody::new(ErrorCode::Unavailable, format!("reading the volume: {e}")))?;
-        let more = offset + (data.len() as u64) < size;
-        // Text is valid UTF-8 without NUL bytes (which no text file has); anything else
-        // travels as base64 so no byte is mangled.
-        let (encoding, data) = if data.contains(&0) {
-            ("base64", BASE64.encode(&data))
-        } else {
-            match String::from_utf8(data) {
-                Ok(s) => ("text", s),
-                Err(e) => ("base64", BASE64.encode(e.as_bytes())),
-            }
+async fn read_file(call: Call, params: ReadFile) -> Result<FileChunk, ErrorBody> {
+    docker_args::object("name", &params.name).wire()?;
+    let limit = params.limit.unwrap_or(READ_MAX).min(READ_MAX);
+    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (helper, parts, stat) = open_path(&d, &params.name, &params.path).await?;
+    guard_own(&h, &d, call.principal.role, &params.name, &parts, false).await?;
+    if stat.file_mode & (GO_MODE_DIR | GO_MODE_SYMLINK) != 0 {
+        return Err(bad_field(
+            "path",
+            format!("{} is not a file", volpath::display(&parts)),
+        ));
+    }
+    let size = stat.size.max(0) as u64;
+    let offset = params.offset.min(size);
+    let reader = archive_reader(&d, &helper.id, &volpath::in_helper(&parts));
+    let data = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut archive = tar::Archive::new(reader);
+        let mut entries = archive.entries()?;
+        let Some(e) = entries.next() else {
+            return Ok(Vec::new());
         };
-        Ok(FileChunk {
-            path: volpath::display(&parts),
-            size,
-            offset,
-            encoding: encoding.to_owned(),
-            data,
-            more,
-        })
-    });
+        let mut e = e?;
+        std::io::copy(&mut (&mut e).take(offset), &mut std::io::sink())?;
+        let mut buf = Vec::with_capacity(limit as usize);
+        (&mut e).take(limit).read_to_end(&mut buf)?;
+        Ok(buf)
+    })
+    .await
+    .map_err(|e| internal(&e))?
+    .map_err(|e| ErrorBody::new(ErrorCode::Unavailable, format!("reading the volume: {e}")))?;
+    let more = offset + (data.len() as u64) < size;
+    // Text is valid UTF-8 without NUL bytes (which no text file has); anything else
+    // travels as base64 so no byte is mangled.
+    let (encoding, data) = if data.contains(&0) {
+        ("base64", BASE64.encode(&data))
+    } else {
+        match String::from_utf8(data) {
+            Ok(s) => ("text", s),
+            Err(e) => ("base64", BASE64.encode(e.as_bytes())),
+        }
+    };
+    Ok(FileChunk {
+        path: volpath::display(&parts),
+        size,
+        offset,
+        encoding: encoding.to_owned(),
+        data,
+        more,
+    })
 }
