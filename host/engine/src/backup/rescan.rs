@@ -10,13 +10,17 @@ use crate::prelude::*;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use berth_protocol::api::backups::BackupOrigin;
 use berth_protocol::api::jobs::{JobState, LogLevel};
 use serde::{Deserialize, Serialize};
 
 use super::catalog::CatalogRecord;
+use super::crypt::Secret;
 use super::{archive, open_passphrase, read_stored, session, storage};
 use crate::Engine;
 use crate::jobs::JobCtx;
+use berth_plugins::ObjectMeta;
+use berth_plugins::storage::Session;
 
 /// A catalog rebuild, as queued.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,12 +46,58 @@ pub async fn run(st: &Arc<Engine>, spec: &RescanSpec, ctx: &JobCtx) -> Result<St
     let inst = storage(st, spec.storage.as_deref())?;
     let secret = open_passphrase(st, spec.passphrase.as_deref())?;
     let sess = session(st, &inst).await?;
+    let found = unknown_objects(st, &inst.name, &sess, ctx).await?;
+    ctx.log(
+        LogLevel::Info,
+        format!(
+            "{} object(s) in {} the catalog does not know",
+            found.len(),
+            inst.name
+        ),
+    );
+    ctx.totals(found.iter().map(|o| o.size).sum(), found.len() as u64);
+    ctx.set_state(JobState::Running, "reading");
+    let (mut added, mut refused) = (0usize, 0usize);
+    for object in &found {
+        ctx.check()?;
+        ctx.phase(&format!("reading {}", object.key));
+        let rescan = Rescan {
+            engine: st,
+            storage: &inst.name,
+            session: &sess,
+            ctx,
+        };
+        if rescan.admit(&object.key, secret.as_ref()).await? {
+            added += 1;
+        } else {
+            refused += 1;
+        }
+        ctx.item_done();
+    }
+    Ok(format!(
+        "{added} backup(s) added to the catalog from {}{}",
+        inst.name,
+        if refused > 0 {
+            format!("; {refused} object(s) not added (see the log)")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// The backup objects of the storage the catalog does not know, page by page.
+async fn unknown_objects(
+    st: &Engine,
+    storage: &str,
+    sess: &Session,
+    ctx: &JobCtx,
+) -> Result<Vec<ObjectMeta>, EngineError> {
     let known: HashSet<String> = st
         .store
         .backups()
         .map_err(|e| EngineError::internal(&e))?
         .into_iter()
-        .filter(|r| r.entry.storage == inst.name)
+        .filter(|r| r.entry.storage == storage)
         .map(|r| r.entry.key)
         .collect();
     let mut found = Vec::new();
@@ -65,99 +115,80 @@ pub async fn run(st: &Arc<Engine>, spec: &RescanSpec, ctx: &JobCtx) -> Result<St
         );
         match page.next_cursor {
             Some(c) => cursor = Some(c),
-            None => break,
+            None => return Ok(found),
         }
     }
-    ctx.log(
-        LogLevel::Info,
-        format!(
-            "{} object(s) in {} the catalog does not know",
-            found.len(),
-            inst.name
-        ),
-    );
-    ctx.totals(found.iter().map(|o| o.size).sum(), found.len() as u64);
-    ctx.set_state(JobState::Running, "reading");
-    let (mut added, mut refused) = (0usize, 0usize);
-    for o in &found {
-        ctx.check()?;
-        ctx.phase(&format!("reading {}", o.key));
-        let sealed = o.key.ends_with(".enc");
+}
+
+/// One storage being read back into the catalog.
+struct Rescan<'a> {
+    engine: &'a Engine,
+    storage: &'a str,
+    session: &'a Session,
+    ctx: &'a JobCtx,
+}
+
+impl Rescan<'_> {
+    /// Reads one object whole and enters it when it is an intact backup the catalog
+    /// lacks; `false` (with the reason in the log) when it is not added.
+    async fn admit(&self, key: &str, secret: Option<&Secret>) -> Result<bool, EngineError> {
+        let ctx = self.ctx;
+        let sealed = key.ends_with(".enc");
         if sealed && secret.is_none() {
             ctx.log(
                 LogLevel::Warn,
-                format!("{}: encrypted; rescan with its passphrase to add it", o.key),
+                format!("{key}: encrypted; rescan with its passphrase to add it"),
             );
-            refused += 1;
-            ctx.item_done();
-            continue;
+            return Ok(false);
         }
         let read = tokio::select! {
-            r = read_stored(&sess, &o.key, secret.clone(), ctx, archive::check_part) => r,
+            r = read_stored(self.session, key, secret.cloned(), ctx, archive::check_part) => r,
             () = ctx.cancel.cancelled() => Err(ctx.cancelled()),
         };
         match read {
-            Ok(w) => {
-                let id = w.manifest.id.clone();
-                let exists = st
-                    .store
-                    .backup(&id)
-                    .map_err(|e| EngineError::internal(&e))?;
-                if let Some(other) = exists {
-                    ctx.log(
-                        LogLevel::Warn,
-                        format!(
-                            "{}: backup {id} is already in the catalog (as {} in {})",
-                            o.key, other.entry.key, other.entry.storage
-                        ),
-                    );
-                    refused += 1;
-                } else {
-                    let origin = super::origin::origin(&st.secret_key, &w.manifest);
-                    let entry = super::upload::entry_of(
-                        &w.manifest,
-                        &inst.name,
-                        &o.key,
-                        sealed,
-                        &w,
-                        origin,
-                    );
-                    st.store
-                        .put_backup(&CatalogRecord {
-                            entry,
-                            manifest: w.manifest,
-                        })
-                        .map_err(|e| EngineError::internal(&e))?;
-                    ctx.log(
-                        LogLevel::Info,
-                        format!(
-                            "{}: added as backup {id}{}",
-                            o.key,
-                            match origin {
-                                berth_protocol::api::backups::BackupOrigin::ThisInstallation => "",
-                                berth_protocol::api::backups::BackupOrigin::Foreign =>
-                                    " (not written by this installation: restoring it needs an admin)",
-                            }
-                        ),
-                    );
-                    added += 1;
-                }
-            }
-            Err(e) if e.kind() == berth_core::error::Kind::Cancelled => return Err(e),
+            Ok(walked) => self.enter(key, sealed, walked),
+            Err(e) if e.kind() == berth_core::error::Kind::Cancelled => Err(e),
             Err(e) => {
-                ctx.log(LogLevel::Warn, format!("{}: not added: {}", o.key, e));
-                refused += 1;
+                ctx.log(LogLevel::Warn, format!("{key}: not added: {e}"));
+                Ok(false)
             }
         }
-        ctx.item_done();
     }
-    Ok(format!(
-        "{added} backup(s) added to the catalog from {}{}",
-        inst.name,
-        if refused > 0 {
-            format!("; {refused} object(s) not added (see the log)")
-        } else {
-            String::new()
+
+    /// Enters a walked backup unless one with its id is catalogued already.
+    fn enter(&self, key: &str, sealed: bool, walked: archive::Walked) -> Result<bool, EngineError> {
+        let (store, ctx) = (&self.engine.store, self.ctx);
+        let id = walked.manifest.id.clone();
+        let exists = store.backup(&id).map_err(|e| EngineError::internal(&e))?;
+        if let Some(other) = exists {
+            ctx.log(
+                LogLevel::Warn,
+                format!(
+                    "{key}: backup {id} is already in the catalog (as {} in {})",
+                    other.entry.key, other.entry.storage
+                ),
+            );
+            return Ok(false);
         }
-    ))
+        let origin = super::origin::origin(&self.engine.secret_key, &walked.manifest);
+        let entry =
+            super::upload::entry_of(&walked.manifest, self.storage, key, sealed, &walked, origin);
+        store
+            .put_backup(&CatalogRecord {
+                entry,
+                manifest: walked.manifest,
+            })
+            .map_err(|e| EngineError::internal(&e))?;
+        let foreign = match origin {
+            BackupOrigin::ThisInstallation => "",
+            BackupOrigin::Foreign => {
+                " (not written by this installation: restoring it needs an admin)"
+            }
+        };
+        ctx.log(
+            LogLevel::Info,
+            format!("{key}: added as backup {id}{foreign}"),
+        );
+        Ok(true)
+    }
 }

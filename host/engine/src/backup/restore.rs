@@ -802,191 +802,18 @@ pub async fn check(
     req: &RestoreBackup,
     origin: BackupOrigin,
 ) -> Result<Checked, EngineError> {
-    let mut conflicts = Vec::new();
-    let mut recreate = Vec::new();
-    let mut add = |kind, name: String, message: String| {
-        conflicts.push(Conflict {
-            kind,
-            name,
-            message,
-        });
+    let mut checker = Checker {
+        docker: d,
+        manifest,
+        request: req,
+        conflicts: Vec::new(),
     };
-    for v in &manifest.volumes {
-        let name = members::volume_name(manifest, req, v);
-        berth_docker::args::object("volumes", &name)?;
-        if d.inspect_volume(&name).await.is_ok() {
-            match req.existing {
-                ExistingVolume::Refuse => add(
-                    ConflictKind::VolumeExists,
-                    name.clone(),
-                    format!(
-                        "volume {name} already exists; restore into a new name or choose overwrite"
-                    ),
-                ),
-                ExistingVolume::Overwrite => {
-                    let users = volume_users(d, &name).await?;
-                    if users.is_empty() {
-                        recreate.push(name.clone());
-                    } else {
-                        add(
-                            ConflictKind::VolumeInUse,
-                            name.clone(),
-                            format!(
-                                "volume {name} is used by {}; remove or stop-and-remove them first",
-                                users.join(", ")
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-    }
-    if let BackupTarget::Network { name } = &manifest.target {
-        let name = req.name.clone().unwrap_or_else(|| name.clone());
-        berth_docker::args::object("name", &name)?;
-        if d.inspect_network(&name, None).await.is_ok() {
-            add(
-                ConflictKind::NameInUse,
-                name.clone(),
-                format!("a network named {name} already exists; restore it under another name"),
-            );
-        }
-    }
+    let recreate = checker.volumes().await?;
+    checker.target_network().await?;
     let (members, own) = members::plan(manifest, req)?;
-    if let Some(n) = &req.network {
-        berth_docker::args::object("network", n)?;
-        if members.is_empty() {
-            return Err(EngineError::bad(
-                "network",
-                "only container and project restores join a network",
-            ));
-        }
-        if d.inspect_network(n, None).await.is_err() {
-            add(
-                ConflictKind::NetworkNotFound,
-                n.clone(),
-                format!("network {n} does not exist on this host; create it or choose another"),
-            );
-        }
-    }
-    // Images the backup carries need not be here.
-    let carried: Vec<(&str, &str)> = manifest
-        .image
-        .iter()
-        .flat_map(|i| {
-            std::iter::once((i.reference.as_str(), i.id.as_str())).chain(
-                i.others
-                    .iter()
-                    .map(|o| (o.reference.as_str(), o.id.as_str())),
-            )
-        })
-        .collect();
-    let taken = if members.is_empty() {
-        Vec::new()
-    } else {
-        ports_in_use(d).await?
-    };
-    let mut networks: Vec<OwnNetwork> = Vec::new();
-    let mut images_missing: Vec<String> = Vec::new();
-    let mut nets_missing: Vec<String> = Vec::new();
-    for m in &members {
-        berth_docker::args::object("name", &m.name)?;
-        if d.inspect_container(&m.name, None).await.is_ok() {
-            add(
-                ConflictKind::NameInUse,
-                m.name.clone(),
-                format!("a container named {} already exists", m.name),
-            );
-        }
-        let image = m
-            .config
-            .config
-            .as_ref()
-            .and_then(|c| c.image.clone())
-            .unwrap_or_default();
-        let by_id = m.config.image.clone().unwrap_or_default();
-        let is_carried = carried.iter().any(|(r, i)| *r == image || *i == by_id);
-        if !is_carried
-            && !images_missing.contains(&image)
-            && !image_present(d, &image, &by_id).await
-        {
-            images_missing.push(image.clone());
-            add(
-                ConflictKind::ImageMissing,
-                image.clone(),
-                format!("image {image} is not on this host; pull or load it, then restore again"),
-            );
-        }
-        // Host ports as they will be published (after remapping).
-        let bindings = m
-            .config
-            .host_config
-            .as_ref()
-            .and_then(|h| h.port_bindings.clone())
-            .unwrap_or_default();
-        for (port, b) in &bindings {
-            let wanted: Vec<u16> = match m.ports.get(port) {
-                Some(to) => vec![*to],
-                None => b
-                    .iter()
-                    .flatten()
-                    .filter_map(|x| x.host_port.as_deref().and_then(|p| p.parse().ok()))
-                    .collect(),
-            };
-            for p in wanted.into_iter().filter(|p| *p != 0 && taken.contains(p)) {
-                add(
-                    ConflictKind::PortTaken,
-                    p.to_string(),
-                    format!(
-                        "host port {p} (for {port} of {}) is taken; remap it",
-                        m.name
-                    ),
-                );
-            }
-        }
-        if req.network.is_some() {
-            continue;
-        }
-        let nets = m
-            .config
-            .network_settings
-            .as_ref()
-            .and_then(|n| n.networks.clone())
-            .unwrap_or_default();
-        for net in nets.keys() {
-            if networks.iter().any(|n| &n.name == net) || nets_missing.contains(net) {
-                continue;
-            }
-            if d.inspect_network(net, None).await.is_ok() {
-                continue;
-            }
-            match own.iter().find(|o| &o.name == net) {
-                Some(o) => networks.push(o.clone()),
-                None => {
-                    nets_missing.push(net.clone());
-                    add(
-                        ConflictKind::NetworkMissing,
-                        net.clone(),
-                        format!(
-                            "network {net} does not exist on this host; {} will not be connected to it",
-                            m.name
-                        ),
-                    );
-                }
-            }
-        }
-    }
-    let target_net = match (&manifest.target, &manifest.network) {
-        (BackupTarget::Network { name }, Some(n)) => Some((
-            req.name.clone().unwrap_or_else(|| name.clone()),
-            serde_json::from_value::<NetworkCreateRequest>(n.clone()).map_err(|e| {
-                EngineError::bad_request(format!(
-                    "the backup's network definition does not parse: {e}"
-                ))
-            })?,
-        )),
-        _ => None,
-    };
+    checker.joined_network(&members).await?;
+    let networks = checker.members(&members, &own).await?;
+    let target_net = target_network_body(manifest, req)?;
     let privileges = super::privileges::of_restore(
         manifest,
         &members,
@@ -999,10 +826,248 @@ pub async fn check(
         recreate,
         members,
         networks,
-        conflicts,
+        conflicts: checker.conflicts,
         privileges,
         needs_approval,
     })
+}
+
+/// A restore's conflicts as they are found, one kind of object at a time.
+struct Checker<'a> {
+    docker: &'a Docker,
+    manifest: &'a Manifest,
+    request: &'a RestoreBackup,
+    conflicts: Vec<Conflict>,
+}
+
+/// What the members' checks have found so far, so each missing image or network is
+/// named once.
+#[derive(Default)]
+struct Found {
+    images_missing: Vec<String>,
+    networks_missing: Vec<String>,
+    /// The project's own networks this host lacks, to create.
+    networks: Vec<OwnNetwork>,
+}
+
+impl Checker<'_> {
+    fn add(&mut self, kind: ConflictKind, name: String, message: String) {
+        self.conflicts.push(Conflict {
+            kind,
+            name,
+            message,
+        });
+    }
+
+    /// The volumes that exist already: a conflict, or (when overwriting and nothing
+    /// uses them) the ones to recreate, which this returns.
+    async fn volumes(&mut self) -> Result<Vec<String>, EngineError> {
+        let mut recreate = Vec::new();
+        for volume in &self.manifest.volumes {
+            let name = members::volume_name(self.manifest, self.request, volume);
+            berth_docker::args::object("volumes", &name)?;
+            if self.docker.inspect_volume(&name).await.is_err() {
+                continue;
+            }
+            if self.request.existing == ExistingVolume::Refuse {
+                let message = format!(
+                    "volume {name} already exists; restore into a new name or choose overwrite"
+                );
+                self.add(ConflictKind::VolumeExists, name, message);
+                continue;
+            }
+            let users = volume_users(self.docker, &name).await?;
+            if users.is_empty() {
+                recreate.push(name);
+            } else {
+                let message = format!(
+                    "volume {name} is used by {}; remove or stop-and-remove them first",
+                    users.join(", ")
+                );
+                self.add(ConflictKind::VolumeInUse, name, message);
+            }
+        }
+        Ok(recreate)
+    }
+
+    /// A network backup's network, under its restored name.
+    async fn target_network(&mut self) -> Result<(), EngineError> {
+        let BackupTarget::Network { name } = &self.manifest.target else {
+            return Ok(());
+        };
+        let name = self.request.name.clone().unwrap_or_else(|| name.clone());
+        berth_docker::args::object("name", &name)?;
+        if self.docker.inspect_network(&name, None).await.is_ok() {
+            let message =
+                format!("a network named {name} already exists; restore it under another name");
+            self.add(ConflictKind::NameInUse, name, message);
+        }
+        Ok(())
+    }
+
+    /// The network the request asks the containers to join instead of their own.
+    async fn joined_network(&mut self, members: &[Member]) -> Result<(), EngineError> {
+        let Some(network) = &self.request.network else {
+            return Ok(());
+        };
+        berth_docker::args::object("network", network)?;
+        if members.is_empty() {
+            return Err(EngineError::bad(
+                "network",
+                "only container and project restores join a network",
+            ));
+        }
+        if self.docker.inspect_network(network, None).await.is_err() {
+            let message = format!(
+                "network {network} does not exist on this host; create it or choose another"
+            );
+            self.add(ConflictKind::NetworkNotFound, network.clone(), message);
+        }
+        Ok(())
+    }
+
+    /// Each container's name, image, host ports and networks; returns the project's
+    /// own networks to create.
+    async fn members(
+        &mut self,
+        members: &[Member],
+        own: &[OwnNetwork],
+    ) -> Result<Vec<OwnNetwork>, EngineError> {
+        let taken = if members.is_empty() {
+            Vec::new()
+        } else {
+            ports_in_use(self.docker).await?
+        };
+        let mut found = Found::default();
+        for member in members {
+            berth_docker::args::object("name", &member.name)?;
+            if self
+                .docker
+                .inspect_container(&member.name, None)
+                .await
+                .is_ok()
+            {
+                let message = format!("a container named {} already exists", member.name);
+                self.add(ConflictKind::NameInUse, member.name.clone(), message);
+            }
+            self.member_image(member, &mut found).await;
+            self.member_ports(member, &taken);
+            if self.request.network.is_none() {
+                self.member_networks(member, own, &mut found).await;
+            }
+        }
+        Ok(found.networks)
+    }
+
+    /// The member's image, unless the backup carries it or the host has it.
+    async fn member_image(&mut self, member: &Member, found: &mut Found) {
+        let image = member
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default();
+        let by_id = member.config.image.clone().unwrap_or_default();
+        let carried =
+            carried_images(self.manifest).any(|(reference, id)| reference == image || id == by_id);
+        if carried
+            || found.images_missing.contains(&image)
+            || image_present(self.docker, &image, &by_id).await
+        {
+            return;
+        }
+        found.images_missing.push(image.clone());
+        let message =
+            format!("image {image} is not on this host; pull or load it, then restore again");
+        self.add(ConflictKind::ImageMissing, image, message);
+    }
+
+    /// Host ports as they will be published (after remapping) that running
+    /// containers already publish.
+    fn member_ports(&mut self, member: &Member, taken: &[u16]) {
+        let bindings = member
+            .config
+            .host_config
+            .as_ref()
+            .and_then(|h| h.port_bindings.clone())
+            .unwrap_or_default();
+        for (port, bound) in &bindings {
+            let wanted: Vec<u16> = match member.ports.get(port) {
+                Some(to) => vec![*to],
+                None => bound
+                    .iter()
+                    .flatten()
+                    .filter_map(|x| x.host_port.as_deref().and_then(|p| p.parse().ok()))
+                    .collect(),
+            };
+            for host_port in wanted.into_iter().filter(|p| *p != 0 && taken.contains(p)) {
+                let message = format!(
+                    "host port {host_port} (for {port} of {}) is taken; remap it",
+                    member.name
+                );
+                self.add(ConflictKind::PortTaken, host_port.to_string(), message);
+            }
+        }
+    }
+
+    /// The member's networks this host lacks: the project's own are created, others
+    /// are a (non-blocking) conflict.
+    async fn member_networks(&mut self, member: &Member, own: &[OwnNetwork], found: &mut Found) {
+        let networks = member
+            .config
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.clone())
+            .unwrap_or_default();
+        for network in networks.keys() {
+            let known = found.networks.iter().any(|n| &n.name == network)
+                || found.networks_missing.contains(network);
+            if known || self.docker.inspect_network(network, None).await.is_ok() {
+                continue;
+            }
+            if let Some(ours) = own.iter().find(|o| &o.name == network) {
+                found.networks.push(ours.clone());
+                continue;
+            }
+            found.networks_missing.push(network.clone());
+            let message = format!(
+                "network {network} does not exist on this host; {} will not be connected to it",
+                member.name
+            );
+            self.add(ConflictKind::NetworkMissing, network.clone(), message);
+        }
+    }
+}
+
+/// The images the backup carries (which need not be on the host): (reference, id).
+fn carried_images(manifest: &Manifest) -> impl Iterator<Item = (&str, &str)> {
+    manifest.image.iter().flat_map(|i| {
+        std::iter::once((i.reference.as_str(), i.id.as_str())).chain(
+            i.others
+                .iter()
+                .map(|o| (o.reference.as_str(), o.id.as_str())),
+        )
+    })
+}
+
+/// A network backup's network as it would be created: (name, request).
+fn target_network_body(
+    manifest: &Manifest,
+    req: &RestoreBackup,
+) -> Result<Option<(String, NetworkCreateRequest)>, EngineError> {
+    let (BackupTarget::Network { name }, Some(network)) = (&manifest.target, &manifest.network)
+    else {
+        return Ok(None);
+    };
+    let body = serde_json::from_value::<NetworkCreateRequest>(network.clone()).map_err(|e| {
+        EngineError::bad_request(format!(
+            "the backup's network definition does not parse: {e}"
+        ))
+    })?;
+    Ok(Some((
+        req.name.clone().unwrap_or_else(|| name.clone()),
+        body,
+    )))
 }
 
 #[cfg(test)]

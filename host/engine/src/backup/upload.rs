@@ -74,6 +74,63 @@ where
     let sess = session(st, &inst).await?;
 
     // The first bytes say whether it is sealed, which names the object.
+    let head = read_head(&mut chunks).await?;
+    let sealed = crypt::is_encrypted(&head);
+    if sealed && secret.is_none() {
+        return Err(EngineError::bad_request(
+            "this backup is encrypted: ask for the upload ticket with its passphrase, so it can be checked",
+        ));
+    }
+    let key = upload_key(&berth_identity::sessions::new_token()[..24], sealed);
+
+    // One feeder, two readers: the storage upload and the walk.
+    let (put_tx, mut put_rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(2);
+    let (walk_w, walk_r) = tokio::io::duplex(256 << 10);
+    let walk = tokio::task::spawn_blocking(move || {
+        archive::walk_archive(
+            SyncIoBridge::new(walk_r),
+            secret.as_ref(),
+            None,
+            archive::check_part,
+        )
+    });
+    let feed = feed(head, chunks, put_tx, walk_w);
+    let put = sess.put(
+        &key,
+        StreamReader::new(futures_util::stream::poll_fn(move |cx| {
+            put_rx.poll_recv(cx)
+        })),
+    );
+    let (fed, stored) = tokio::join!(feed, put);
+    let walked = walk.await.map_err(|e| EngineError::internal(&e))?;
+    let outcome = match judge(walked, stored, fed) {
+        Ok(walked) => admit(st, &inst.name, &key, sealed, walked),
+        Err(e) => Err(e),
+    };
+    // A rescan that ran between the put and the catalog check may have catalogued
+    // this very object: then it is someone's backup now, not a leftover.
+    let catalogued = || {
+        st.store.backups().is_ok_and(|all| {
+            all.iter()
+                .any(|r| r.entry.storage == inst.name && r.entry.key == key)
+        })
+    };
+    if outcome.is_err() && !catalogued() {
+        // Nothing of a refused file stays (the put may have finished before the walk
+        // found the damage at the end).
+        if let Err(e) = sess.delete(&key).await {
+            tracing::debug!(key, error = %e, "nothing to delete after a refused upload");
+        }
+    }
+    outcome
+}
+
+/// The first bytes of the upload, enough to tell a sealed archive from a plain one.
+async fn read_head<S, E>(chunks: &mut S) -> Result<Vec<u8>, EngineError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
     let mut head = Vec::new();
     while head.len() < crypt::MAGIC.len() {
         match chunks.next().await {
@@ -87,65 +144,58 @@ where
             "the upload is empty: send a backup file",
         ));
     }
-    let sealed = crypt::is_encrypted(&head);
-    if sealed && secret.is_none() {
-        return Err(EngineError::bad_request(
-            "this backup is encrypted: ask for the upload ticket with its passphrase, so it can be checked",
-        ));
-    }
-    let key = upload_key(&berth_identity::sessions::new_token()[..24], sealed);
+    Ok(head)
+}
 
-    // One feeder, two readers: the storage upload and the walk.
-    let (put_tx, mut put_rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(2);
-    let (mut walk_w, walk_r) = tokio::io::duplex(256 << 10);
-    let walk = tokio::task::spawn_blocking(move || {
-        archive::walk_archive(
-            SyncIoBridge::new(walk_r),
-            secret.as_ref(),
-            None,
-            archive::check_part,
-        )
-    });
-    let feed = async move {
-        let mut next = Some(Ok(Bytes::from(head)));
-        while let Some(c) = next {
-            let c = match c {
-                Ok(c) => c,
-                Err(e) => {
-                    let msg = format!("the upload broke off: {e}");
-                    let _ = put_tx.send(Err(std::io::Error::other(msg.clone()))).await;
-                    return Err(Fed::BrokeOff(msg));
-                }
-            };
-            // A walk that already failed stops reading; the storage must not then
-            // see a clean end.
-            if walk_w.write_all(&c).await.is_err() {
-                let _ = put_tx
-                    .send(Err(std::io::Error::other("the archive was refused")))
-                    .await;
-                return Err(Fed::WalkStopped);
+/// Hands every chunk (the head first) to the walk and to the storage upload.
+async fn feed<S, E>(
+    head: Vec<u8>,
+    mut chunks: S,
+    put_tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    mut walk_w: tokio::io::DuplexStream,
+) -> Result<(), Fed>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut next = Some(Ok(Bytes::from(head)));
+    while let Some(c) = next {
+        let c = match c {
+            Ok(c) => c,
+            Err(e) => {
+                let msg = format!("the upload broke off: {e}");
+                let _ = put_tx.send(Err(std::io::Error::other(msg.clone()))).await;
+                return Err(Fed::BrokeOff(msg));
             }
-            if put_tx.send(Ok(c)).await.is_err() {
-                return Ok(());
-            }
-            next = chunks.next().await.map(|r| r.map_err(|e| e.to_string()));
+        };
+        // A walk that already failed stops reading; the storage must not then see a
+        // clean end.
+        if walk_w.write_all(&c).await.is_err() {
+            let _ = put_tx
+                .send(Err(std::io::Error::other("the archive was refused")))
+                .await;
+            return Err(Fed::WalkStopped);
         }
-        // A walk that ended first has said why already.
-        let _ = walk_w.shutdown().await;
-        Ok(())
-    };
-    let put = sess.put(
-        &key,
-        StreamReader::new(futures_util::stream::poll_fn(move |cx| {
-            put_rx.poll_recv(cx)
-        })),
-    );
-    let (fed, stored) = tokio::join!(feed, put);
-    let walked = walk.await.map_err(|e| EngineError::internal(&e))?;
-    let outcome = match (walked, stored, fed) {
-        // The walk's own finding says most (damage, a wrong passphrase); then the
-        // storage's; then the connection's; a walk that just could not read on is
-        // a file that is not a backup, or not all of one.
+        if put_tx.send(Ok(c)).await.is_err() {
+            return Ok(());
+        }
+        next = chunks.next().await.map(|r| r.map_err(|e| e.to_string()));
+    }
+    // A walk that ended first has said why already.
+    let _ = walk_w.shutdown().await;
+    Ok(())
+}
+
+/// What came of an upload, from the walk's, the storage's and the feeder's results.
+/// The walk's own finding says most (damage, a wrong passphrase); then the storage's;
+/// then the connection's; a walk that just could not read on is a file that is not a
+/// backup, or not all of one.
+fn judge(
+    walked: std::io::Result<Walked>,
+    stored: Result<u64, berth_plugins::PluginError>,
+    fed: Result<(), Fed>,
+) -> Result<Walked, EngineError> {
+    match (walked, stored, fed) {
         (Err(e), _, _)
             if matches!(
                 e.kind(),
@@ -166,24 +216,8 @@ where
             "the storage kept {size} bytes of {}",
             w.stored.bytes
         ))),
-        (Ok(w), Ok(_), Ok(())) => admit(st, &inst.name, &key, sealed, w),
-    };
-    // A rescan that ran between the put and the catalog check may have catalogued
-    // this very object: then it is someone's backup now, not a leftover.
-    let catalogued = || {
-        st.store.backups().is_ok_and(|all| {
-            all.iter()
-                .any(|r| r.entry.storage == inst.name && r.entry.key == key)
-        })
-    };
-    if outcome.is_err() && !catalogued() {
-        // Nothing of a refused file stays (the put may have finished before the walk
-        // found the damage at the end).
-        if let Err(e) = sess.delete(&key).await {
-            tracing::debug!(key, error = %e, "nothing to delete after a refused upload");
-        }
+        (Ok(w), Ok(_), Ok(())) => Ok(w),
     }
-    outcome
 }
 
 /// Why the feeder stopped early.
