@@ -319,30 +319,8 @@ async fn dispatch(args: CtlArgs) -> Result<(), Fail> {
     let client = Client::connect(&url, &token).await?;
     match args.command {
         CtlCommand::Login { .. } => unreachable!("handled above"),
-        CtlCommand::Logout => {
-            let me = client.call::<AuthWhoami>(Empty {}).await?;
-            if let Credential::Token { id, .. } = me.credential {
-                client.call::<cat::TokensRevoke>(RevokeToken { id }).await?;
-            }
-            if let Ok(p) = saved_path() {
-                let _ = std::fs::remove_file(p);
-            }
-            if !json {
-                println!("logged out");
-            }
-        }
-        CtlCommand::Whoami => {
-            let me = client.call::<AuthWhoami>(Empty {}).await?;
-            if json {
-                print_json(&me);
-            } else {
-                let via = match &me.credential {
-                    Credential::Token { name, .. } => format!("token {name:?}"),
-                    Credential::Session { .. } => "session".to_owned(),
-                };
-                println!("{} ({}) via {via}", me.user.name, me.role.as_str());
-            }
-        }
+        CtlCommand::Logout => logout(&client, json).await?,
+        CtlCommand::Whoami => whoami(&client, json).await?,
         CtlCommand::Call { method, params } => {
             let v = client
                 .call_raw(&method, parse_params(params.as_deref())?)
@@ -353,19 +331,7 @@ async fn dispatch(args: CtlArgs) -> Result<(), Fail> {
             kind,
             params,
             count,
-        } => {
-            let mut sub = client
-                .open_raw(&kind, parse_params(params.as_deref())?, None)
-                .await?;
-            let mut n = 0;
-            while let Some(item) = sub.next().await {
-                println!("{}", serde_json::to_string(&item?).expect("serialisable"));
-                n += 1;
-                if count.is_some_and(|c| n >= c) {
-                    break;
-                }
-            }
-        }
+        } => watch(&client, &kind, params.as_deref(), count).await?,
         CtlCommand::Tokens(cmd) => tokens(&client, cmd, json).await?,
         CtlCommand::Users(cmd) => users(&client, cmd, json).await?,
         CtlCommand::Audit {
@@ -386,60 +352,118 @@ async fn dispatch(args: CtlArgs) -> Result<(), Fail> {
                 since,
                 until,
             };
-            if let Some(fmt) = export {
-                let format = match fmt.as_str() {
-                    "csv" => ExportFormat::Csv,
-                    "jsonl" => ExportFormat::Jsonl,
-                    _ => {
-                        return Err(Fail(
-                            2,
-                            format!("unknown export format {fmt:?}: use csv or jsonl"),
-                        ));
-                    }
-                };
-                let mut cursor = None;
-                loop {
-                    let page = client
-                        .call::<cat::AuditExport>(AuditExport {
-                            format,
-                            query: AuditQuery {
-                                filter: filter.clone(),
-                                cursor,
-                                limit: Some(1000),
-                            },
-                        })
-                        .await?;
-                    print!("{}", page.content);
-                    match page.next_cursor {
-                        Some(c) => cursor = Some(c),
-                        None => break,
-                    }
-                }
-                return Ok(());
-            }
-            let page = client
-                .call::<cat::AuditList>(AuditQuery {
-                    filter,
-                    cursor: None,
-                    limit: Some(limit),
-                })
-                .await?;
-            if json {
-                print_json(&page);
-            } else {
-                for e in page.entries {
-                    println!(
-                        "{}  {:<12} {:<22} {:<16} {:<14} {}",
-                        e.time,
-                        e.actor,
-                        e.method,
-                        e.target.unwrap_or_default(),
-                        e.outcome,
-                        e.client
-                    );
-                }
+            match export {
+                Some(format) => audit_export(&client, filter, &format).await?,
+                None => audit(&client, filter, limit, json).await?,
             }
         }
+    }
+    Ok(())
+}
+
+/// Revokes the token in use (a session ends with its connection) and forgets it.
+async fn logout(client: &Client, json: bool) -> Result<(), Fail> {
+    let me = client.call::<AuthWhoami>(Empty {}).await?;
+    if let Credential::Token { id, .. } = me.credential {
+        client.call::<cat::TokensRevoke>(RevokeToken { id }).await?;
+    }
+    if let Ok(p) = saved_path() {
+        let _ = std::fs::remove_file(p);
+    }
+    if !json {
+        println!("logged out");
+    }
+    Ok(())
+}
+
+async fn whoami(client: &Client, json: bool) -> Result<(), Fail> {
+    let me = client.call::<AuthWhoami>(Empty {}).await?;
+    if json {
+        print_json(&me);
+    } else {
+        let via = match &me.credential {
+            Credential::Token { name, .. } => format!("token {name:?}"),
+            Credential::Session { .. } => "session".to_owned(),
+        };
+        println!("{} ({}) via {via}", me.user.name, me.role.as_str());
+    }
+    Ok(())
+}
+
+/// Prints a channel's items as JSON lines, `count` of them or until it ends.
+async fn watch(
+    client: &Client,
+    kind: &str,
+    params: Option<&str>,
+    count: Option<u64>,
+) -> Result<(), Fail> {
+    let mut sub = client.open_raw(kind, parse_params(params)?, None).await?;
+    let mut n = 0;
+    while let Some(item) = sub.next().await {
+        println!("{}", serde_json::to_string(&item?).expect("serialisable"));
+        n += 1;
+        if count.is_some_and(|c| n >= c) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The whole filtered audit log in `format` (csv or jsonl), page by page.
+async fn audit_export(client: &Client, filter: AuditFilter, format: &str) -> Result<(), Fail> {
+    let format = match format {
+        "csv" => ExportFormat::Csv,
+        "jsonl" => ExportFormat::Jsonl,
+        _ => {
+            return Err(Fail(
+                2,
+                format!("unknown export format {format:?}: use csv or jsonl"),
+            ));
+        }
+    };
+    let mut cursor = None;
+    loop {
+        let page = client
+            .call::<cat::AuditExport>(AuditExport {
+                format,
+                query: AuditQuery {
+                    filter: filter.clone(),
+                    cursor,
+                    limit: Some(1000),
+                },
+            })
+            .await?;
+        print!("{}", page.content);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The newest `limit` audit entries matching `filter`.
+async fn audit(client: &Client, filter: AuditFilter, limit: u32, json: bool) -> Result<(), Fail> {
+    let page = client
+        .call::<cat::AuditList>(AuditQuery {
+            filter,
+            cursor: None,
+            limit: Some(limit),
+        })
+        .await?;
+    if json {
+        print_json(&page);
+        return Ok(());
+    }
+    for e in page.entries {
+        println!(
+            "{}  {:<12} {:<22} {:<16} {:<14} {}",
+            e.time,
+            e.actor,
+            e.method,
+            e.target.unwrap_or_default(),
+            e.outcome,
+            e.client
+        );
     }
     Ok(())
 }

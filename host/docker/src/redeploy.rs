@@ -182,54 +182,8 @@ pub async fn redeploy(h: &Host, d: &Docker, id: &str) -> Result<Redeployed, Dock
     let mut body = create_body(&old)?;
     body.image = Some(image.clone());
 
-    // Step aside.
-    if running {
-        d.stop_container(
-            &old_id,
-            Some(StopContainerOptionsBuilder::default().build()),
-        )
-        .await
-        .map_err(|e| docker_err(&e, &what))?;
-    }
-    let aside = format!("{name}-berth-old-{}", berth_core::time::now_ms());
-    d.rename_container(
-        &old_id,
-        RenameContainerOptionsBuilder::default()
-            .name(&aside)
-            .build(),
-    )
-    .await
-    .map_err(|e| docker_err(&e, &what))?;
-
-    let attempt = async {
-        let created = d
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                body,
-            )
-            .await
-            .map_err(|e| (None, docker_err(&e, &format!("new container {name}"))))?;
-        let new_id = created.id;
-        connect_others(d, &old, &new_id).await.map_err(|(net, e)| {
-            (
-                Some(new_id.clone()),
-                DockerError::Answered {
-                    kind: e.kind(),
-                    message: format!("network {net}: {e}"),
-                },
-            )
-        })?;
-        if running {
-            d.start_container(&new_id, None).await.map_err(|e| {
-                (
-                    Some(new_id.clone()),
-                    docker_err(&e, &format!("new container {name}")),
-                )
-            })?;
-        }
-        Ok::<_, (Option<String>, DockerError)>(new_id)
-    };
-    match attempt.await {
+    let aside = step_aside(d, &old_id, &name, running, &what).await?;
+    match replace(d, &old, body, &name, running).await {
         Ok(new_id) => {
             let rm = RemoveContainerOptionsBuilder::default().force(true).build();
             if let Err(e) = d.remove_container(&old_id, Some(rm)).await {
@@ -257,4 +211,67 @@ pub async fn redeploy(h: &Host, d: &Docker, id: &str) -> Result<Redeployed, Dock
             Err(err)
         }
     }
+}
+
+/// Stops the old container and renames it out of the way; returns its new name.
+async fn step_aside(
+    d: &Docker,
+    old_id: &str,
+    name: &str,
+    running: bool,
+    what: &str,
+) -> Result<String, DockerError> {
+    if running {
+        d.stop_container(old_id, Some(StopContainerOptionsBuilder::default().build()))
+            .await
+            .map_err(|e| docker_err(&e, what))?;
+    }
+    let aside = format!("{name}-berth-old-{}", berth_core::time::now_ms());
+    d.rename_container(
+        old_id,
+        RenameContainerOptionsBuilder::default()
+            .name(&aside)
+            .build(),
+    )
+    .await
+    .map_err(|e| docker_err(&e, what))?;
+    Ok(aside)
+}
+
+/// Creates the new container under the old name, on the old one's networks, and
+/// starts it if the old one ran. The error carries the new container's id when there
+/// is one to remove.
+async fn replace(
+    d: &Docker,
+    old: &ContainerInspectResponse,
+    body: ContainerCreateBody,
+    name: &str,
+    running: bool,
+) -> Result<String, (Option<String>, DockerError)> {
+    let created = d
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(name).build()),
+            body,
+        )
+        .await
+        .map_err(|e| (None, docker_err(&e, &format!("new container {name}"))))?;
+    let new_id = created.id;
+    connect_others(d, old, &new_id).await.map_err(|(net, e)| {
+        (
+            Some(new_id.clone()),
+            DockerError::Answered {
+                kind: e.kind(),
+                message: format!("network {net}: {e}"),
+            },
+        )
+    })?;
+    if running {
+        d.start_container(&new_id, None).await.map_err(|e| {
+            (
+                Some(new_id.clone()),
+                docker_err(&e, &format!("new container {name}")),
+            )
+        })?;
+    }
+    Ok(new_id)
 }

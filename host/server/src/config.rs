@@ -226,189 +226,233 @@ impl Config {
             Some((path, origin)) => Some((read_file(&path, origin)?, path)),
             None => None,
         };
+        let sources = Sources { flags, env, table };
+        // Fields in the order they are checked: the first bad value is the one named.
+        Ok(Self {
+            listen: sources.listen()?,
+            data_dir: sources.data_dir()?,
+            docker_host: sources.docker_host()?,
+            log_format: sources.log_format()?,
+            log_level: sources.log_level()?,
+            admin_user: sources.admin_user()?,
+            admin_password: sources.admin_password()?,
+            login_lockout: sources.seconds("login_lockout_s", 1..=3600)?,
+            allowed_origins: sources.allowed_origins()?,
+            audit_retention: berth_identity::audit::Retention {
+                max_age_ms: sources.number("audit_retention_days", 1..=3650, "a number of days")?
+                    * 86_400_000,
+                max_entries: sources.number(
+                    "audit_max_entries",
+                    100..=10_000_000,
+                    "a number of entries",
+                )?,
+            },
+            ws_heartbeat: sources.seconds("ws_heartbeat_s", 1..=300)?,
+            ws_write_timeout: sources.seconds("ws_write_timeout_s", 1..=300)?,
+            job_concurrency: sources.number("job_concurrency", 1..=8, "a number of jobs")? as usize,
+        })
+    }
+}
 
-        let pick = |key: &Key| -> Option<(String, Origin)> {
-            let flag = match key.name {
-                "listen" => &flags.listen,
-                "data_dir" => &flags.data_dir,
-                "docker_host" => &flags.docker_host,
-                "log_format" => &flags.log_format,
-                "log_level" => &flags.log_level,
-                "admin_user" => &flags.admin_user,
-                "admin_password" => &flags.admin_password,
-                "login_lockout_s" => &flags.login_lockout_s,
-                "allowed_origins" => &flags.allowed_origins,
-                "audit_retention_days" => &flags.audit_retention_days,
-                "audit_max_entries" => &flags.audit_max_entries,
-                "ws_heartbeat_s" => &flags.ws_heartbeat_s,
-                "ws_write_timeout_s" => &flags.ws_write_timeout_s,
-                "job_concurrency" => &flags.job_concurrency,
-                _ => &None,
-            };
-            if let Some(v) = flag {
-                return Some((v.clone(), Origin::Flag(key.flag)));
-            }
-            if let Some(v) = env(key.env) {
-                return Some((v, Origin::Env(key.env)));
-            }
-            if let Some((t, path)) = &table
-                && let Some(v) = t.get(key.name)
-            {
-                return Some((v.clone(), Origin::File(path.clone())));
-            }
-            key.default.map(|d| (d.to_owned(), Origin::Default))
-        };
-        let key = |name: &str| KEYS.iter().find(|k| k.name == name).expect("known key");
-        let err = |k: &Key, origin: Origin, reason: String| ConfigError {
-            key: k.name.to_owned(),
-            origin,
-            reason,
-        };
+/// The four layers a value may come from, highest first.
+struct Sources<'a, E> {
+    flags: &'a Flags,
+    env: E,
+    /// The TOML file's values and its path.
+    table: Option<(std::collections::BTreeMap<String, String>, PathBuf)>,
+}
 
-        let k = key("listen");
-        let (v, o) = pick(k).expect("has default");
-        let listen = v.parse::<SocketAddr>().map_err(|_| {
-            err(
-                k,
-                o,
-                format!("{v:?} is not a socket address such as 127.0.0.1:8080 or [::]:8080"),
-            )
-        })?;
-
-        let k = key("data_dir");
-        let (v, o) = pick(k).expect("has default");
-        if v.trim().is_empty() {
-            return Err(err(k, o, "must not be empty".to_owned()));
+impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
+    fn flag(&self, name: &str) -> &Option<String> {
+        let flags = self.flags;
+        match name {
+            "listen" => &flags.listen,
+            "data_dir" => &flags.data_dir,
+            "docker_host" => &flags.docker_host,
+            "log_format" => &flags.log_format,
+            "log_level" => &flags.log_level,
+            "admin_user" => &flags.admin_user,
+            "admin_password" => &flags.admin_password,
+            "login_lockout_s" => &flags.login_lockout_s,
+            "allowed_origins" => &flags.allowed_origins,
+            "audit_retention_days" => &flags.audit_retention_days,
+            "audit_max_entries" => &flags.audit_max_entries,
+            "ws_heartbeat_s" => &flags.ws_heartbeat_s,
+            "ws_write_timeout_s" => &flags.ws_write_timeout_s,
+            "job_concurrency" => &flags.job_concurrency,
+            _ => &None,
         }
-        let data_dir = PathBuf::from(&v);
+    }
+
+    /// The key's value and where it came from: a flag, else the environment, else the
+    /// file, else the default (`None`: none of them).
+    fn pick(&self, name: &str) -> (&'static Key, Option<(String, Origin)>) {
+        let key = KEYS.iter().find(|k| k.name == name).expect("known key");
+        if let Some(value) = self.flag(name) {
+            return (key, Some((value.clone(), Origin::Flag(key.flag))));
+        }
+        if let Some(value) = (self.env)(key.env) {
+            return (key, Some((value, Origin::Env(key.env))));
+        }
+        if let Some((table, path)) = &self.table
+            && let Some(value) = table.get(key.name)
+        {
+            return (key, Some((value.clone(), Origin::File(path.clone()))));
+        }
+        let default = key.default.map(|d| (d.to_owned(), Origin::Default));
+        (key, default)
+    }
+
+    /// A key that has a default, so always has a value.
+    fn required(&self, name: &str) -> (&'static Key, String, Origin) {
+        let (key, picked) = self.pick(name);
+        let (value, origin) = picked.expect("has default");
+        (key, value, origin)
+    }
+
+    fn number(
+        &self,
+        name: &str,
+        range: std::ops::RangeInclusive<u64>,
+        what: &str,
+    ) -> Result<u64, ConfigError> {
+        let (key, value, origin) = self.required(name);
+        match value.parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(invalid(
+                key,
+                origin,
+                format!(
+                    "{value:?} is not {what} from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        }
+    }
+
+    fn seconds(
+        &self,
+        name: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<std::time::Duration, ConfigError> {
+        self.number(name, range, "a number of seconds")
+            .map(std::time::Duration::from_secs)
+    }
+
+    fn listen(&self) -> Result<SocketAddr, ConfigError> {
+        let (key, value, origin) = self.required("listen");
+        value.parse::<SocketAddr>().map_err(|_| {
+            invalid(
+                key,
+                origin,
+                format!("{value:?} is not a socket address such as 127.0.0.1:8080 or [::]:8080"),
+            )
+        })
+    }
+
+    fn data_dir(&self) -> Result<PathBuf, ConfigError> {
+        let (key, value, origin) = self.required("data_dir");
+        if value.trim().is_empty() {
+            return Err(invalid(key, origin, "must not be empty".to_owned()));
+        }
+        let data_dir = PathBuf::from(&value);
         if data_dir.exists() && !data_dir.is_dir() {
-            return Err(err(k, o, format!("{v:?} exists and is not a directory")));
+            return Err(invalid(
+                key,
+                origin,
+                format!("{value:?} exists and is not a directory"),
+            ));
         }
+        Ok(data_dir)
+    }
 
-        let k = key("docker_host");
-        let docker_host = match pick(k) {
-            Some((v, o)) => Some(Endpoint::parse(&v).map_err(|reason| err(k, o, reason))?),
-            None => None,
-        };
+    fn docker_host(&self) -> Result<Option<Endpoint>, ConfigError> {
+        match self.pick("docker_host") {
+            (key, Some((value, origin))) => Endpoint::parse(&value)
+                .map(Some)
+                .map_err(|reason| invalid(key, origin, reason)),
+            (_, None) => Ok(None),
+        }
+    }
 
-        let k = key("log_format");
-        let (v, o) = pick(k).expect("has default");
-        let log_format = match v.as_str() {
-            "human" => LogFormat::Human,
-            "json" => LogFormat::Json,
-            _ => return Err(err(k, o, format!("{v:?} is not one of: human, json"))),
-        };
+    fn log_format(&self) -> Result<LogFormat, ConfigError> {
+        let (key, value, origin) = self.required("log_format");
+        match value.as_str() {
+            "human" => Ok(LogFormat::Human),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(invalid(
+                key,
+                origin,
+                format!("{value:?} is not one of: human, json"),
+            )),
+        }
+    }
 
-        let k = key("log_level");
-        let (v, o) = pick(k).expect("has default");
-        tracing_subscriber::EnvFilter::try_new(&v).map_err(|e| {
-            err(
-                k,
-                o,
-                format!("{v:?} is not a log filter such as info or berth=debug ({e})"),
-            )
-        })?;
+    fn log_level(&self) -> Result<String, ConfigError> {
+        let (key, value, origin) = self.required("log_level");
+        match tracing_subscriber::EnvFilter::try_new(&value) {
+            Ok(_) => Ok(value),
+            Err(e) => Err(invalid(
+                key,
+                origin,
+                format!("{value:?} is not a log filter such as info or berth=debug ({e})"),
+            )),
+        }
+    }
 
-        let log_level = v;
-
-        let k = key("admin_user");
-        let admin_user = match pick(k) {
-            Some((v, o)) => {
-                berth_identity::users::validate_name(&v).map_err(|e| err(k, o, e.to_string()))?;
-                Some(v)
+    fn admin_user(&self) -> Result<Option<String>, ConfigError> {
+        match self.pick("admin_user") {
+            (key, Some((value, origin))) => {
+                berth_identity::users::validate_name(&value)
+                    .map_err(|e| invalid(key, origin, e.to_string()))?;
+                Ok(Some(value))
             }
-            None => None,
-        };
-        let k = key("admin_password");
-        let admin_password = match pick(k) {
+            (_, None) => Ok(None),
+        }
+    }
+
+    fn admin_password(&self) -> Result<Option<Secret>, ConfigError> {
+        match self.pick("admin_password") {
             // The reason never contains the value.
-            Some((v, o)) => {
-                berth_identity::password::check_policy(&v).map_err(|reason| err(k, o, reason))?;
-                Some(Secret(v))
+            (key, Some((value, origin))) => {
+                berth_identity::password::check_policy(&value)
+                    .map_err(|reason| invalid(key, origin, reason))?;
+                Ok(Some(Secret(value)))
             }
-            None => None,
-        };
+            (_, None) => Ok(None),
+        }
+    }
 
-        let k = key("login_lockout_s");
-        let (v, o) = pick(k).expect("has default");
-        let login_lockout = match v.parse::<u64>() {
-            Ok(s) if (1..=3600).contains(&s) => std::time::Duration::from_secs(s),
-            _ => {
-                return Err(err(
-                    k,
-                    o,
-                    format!("{v:?} is not a number of seconds from 1 to 3600"),
+    fn allowed_origins(&self) -> Result<Vec<String>, ConfigError> {
+        let (key, Some((value, origin))) = self.pick("allowed_origins") else {
+            return Ok(Vec::new());
+        };
+        let mut allowed = Vec::new();
+        for listed in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let rest = listed
+                .strip_prefix("http://")
+                .or_else(|| listed.strip_prefix("https://"));
+            if rest.is_none_or(|r| r.is_empty() || r.contains('/')) {
+                return Err(invalid(
+                    key,
+                    origin,
+                    format!(
+                        "{listed:?} is not an origin such as https://berth.example.com (scheme and host, no path)"
+                    ),
                 ));
             }
-        };
-
-        let k = key("allowed_origins");
-        let mut allowed_origins = Vec::new();
-        if let Some((v, o)) = pick(k) {
-            for origin in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let rest = origin
-                    .strip_prefix("http://")
-                    .or_else(|| origin.strip_prefix("https://"));
-                if rest.is_none_or(|r| r.is_empty() || r.contains('/')) {
-                    return Err(err(
-                        k,
-                        o,
-                        format!(
-                            "{origin:?} is not an origin such as https://berth.example.com (scheme and host, no path)"
-                        ),
-                    ));
-                }
-                allowed_origins.push(origin.to_owned());
-            }
+            allowed.push(listed.to_owned());
         }
-        let number = |name: &str, range: std::ops::RangeInclusive<u64>, what: &str| {
-            let k = key(name);
-            let (v, o) = pick(k).expect("has default");
-            match v.parse::<u64>() {
-                Ok(n) if range.contains(&n) => Ok(n),
-                _ => Err(err(
-                    k,
-                    o,
-                    format!(
-                        "{v:?} is not {what} from {} to {}",
-                        range.start(),
-                        range.end()
-                    ),
-                )),
-            }
-        };
-        let audit_retention = berth_identity::audit::Retention {
-            max_age_ms: number("audit_retention_days", 1..=3650, "a number of days")? * 86_400_000,
-            max_entries: number("audit_max_entries", 100..=10_000_000, "a number of entries")?,
-        };
-        let ws_heartbeat = std::time::Duration::from_secs(number(
-            "ws_heartbeat_s",
-            1..=300,
-            "a number of seconds",
-        )?);
-        let ws_write_timeout = std::time::Duration::from_secs(number(
-            "ws_write_timeout_s",
-            1..=300,
-            "a number of seconds",
-        )?);
+        Ok(allowed)
+    }
+}
 
-        let job_concurrency = number("job_concurrency", 1..=8, "a number of jobs")? as usize;
-
-        Ok(Self {
-            job_concurrency,
-            allowed_origins,
-            audit_retention,
-            ws_heartbeat,
-            ws_write_timeout,
-            listen,
-            data_dir,
-            docker_host,
-            log_format,
-            log_level,
-            admin_user,
-            admin_password,
-            login_lockout,
-        })
+fn invalid(key: &Key, origin: Origin, reason: String) -> ConfigError {
+    ConfigError {
+        key: key.name.to_owned(),
+        origin,
+        reason,
     }
 }
 

@@ -274,6 +274,45 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     };
     first_admin(&store, &config, data_dir.root())?;
     berth_docker::helper::set_instance(store.instance_id()?);
+    let plugins = start_plugins(&data_dir).await?;
+    let hosts = connect_docker(&config, &data_dir).await;
+    let (state, engine) = assemble(&config, &data_dir, store, hosts, plugins, started)?;
+    tokio::spawn(housekeeping(Arc::downgrade(&state), config.audit_retention));
+    tokio::spawn(plugin_recovery(Arc::downgrade(&state)));
+    tokio::spawn(berth_engine::jobs::runner(
+        Arc::downgrade(&engine),
+        config.job_concurrency,
+    ));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        url = %format!("http://{addr}"),
+        data_dir = %data_dir.root().display(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "berth listening on http://{addr}"
+    );
+    run_until_signal(listener, &state).await?;
+    // Handlers are gone; close the store before releasing the data-dir lock. Aborted
+    // request, channel and job tasks release their references as the runtime drops
+    // them, so allow them a moment. The store closes with the last of the state and
+    // the engine (the state, running jobs and the plugin services share it).
+    let deadline = Instant::now() + Duration::from_secs(1);
+    if !(release(state, deadline).await && release(engine, deadline).await) {
+        tracing::warn!("state still referenced at shutdown; the store closes at exit");
+    }
+    drop(data_dir);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The plugin runtime with the built-in and installed plugins (a damaged installed
+/// package is listed as broken, not fatal).
+async fn start_plugins(data_dir: &DataDir) -> Result<PluginRuntime, ServeError> {
     let (installed, damaged) = crate::api::load_installed(data_dir.root());
     let plugins = PluginRuntime::start_with(
         &data_dir.plugin_cache_dir(),
@@ -285,9 +324,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     for (id, why) in damaged {
         plugins.mark_broken(&id, why);
     }
+    Ok(plugins)
+}
+
+/// The Docker hosts, the local one negotiated now so the first request does not pay
+/// for it; failure is not fatal (`/readyz` reports it and the next use retries).
+async fn connect_docker(config: &Config, data_dir: &DataDir) -> Hosts {
     let hosts = Hosts::new(config.docker_host.clone(), data_dir.root());
-    // Negotiate now so the first request does not pay for it; failure is not fatal
-    // (`/readyz` reports it and the next use retries).
     match hosts.local().conn.probe().await {
         Ok(e) => tracing::info!(
             endpoint = hosts.local().conn.describe(),
@@ -298,8 +341,18 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         Err(e) => tracing::warn!(error = %e, "docker not reachable yet"),
     }
     hosts.start();
+    hosts
+}
 
-    let limiter = berth_identity::ratelimit::LoginLimiter::new(config.login_lockout);
+/// The engine and the server's state over the shared handles.
+fn assemble(
+    config: &Config,
+    data_dir: &DataDir,
+    store: Store,
+    hosts: Hosts,
+    plugins: PluginRuntime,
+    started: Instant,
+) -> Result<(Arc<AppState>, Arc<Engine>), ServeError> {
     let secret_key = berth_core::secrets::SecretKey::load_or_create(&data_dir.secret_key_path())
         .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
     let stats = crate::hoststats::HostStats::new(data_dir.root().to_path_buf());
@@ -330,7 +383,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         plugins,
         services,
         engine: Arc::clone(&engine),
-        limiter,
+        limiter: berth_identity::ratelimit::LoginLimiter::new(config.login_lockout),
         registry: Arc::new(crate::ws::registry::Registry::standard()),
         secret_key,
         shutdown: tokio::sync::watch::Sender::new(false),
@@ -346,31 +399,20 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         started,
         data_dir: data_dir.root().to_path_buf(),
     });
-    tokio::spawn(housekeeping(Arc::downgrade(&state), config.audit_retention));
-    tokio::spawn(plugin_recovery(Arc::downgrade(&state)));
-    tokio::spawn(berth_engine::jobs::runner(
-        Arc::downgrade(&engine),
-        config.job_concurrency,
-    ));
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr()?;
-    tracing::info!(
-        url = %format!("http://{addr}"),
-        data_dir = %data_dir.root().display(),
-        startup_ms = started.elapsed().as_millis() as u64,
-        "berth listening on http://{addr}"
-    );
+    Ok((state, engine))
+}
 
+/// Serves until SIGINT/SIGTERM, then drains: HTTP requests and the upgraded
+/// WebSockets each get the grace period to finish.
+async fn run_until_signal(
+    listener: tokio::net::TcpListener,
+    state: &Arc<AppState>,
+) -> Result<(), ServeError> {
     let stop = Arc::new(tokio::sync::Notify::new());
     let stopped = Arc::clone(&stop);
     let server = axum::serve(
         listener,
-        router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>(),
+        router(Arc::clone(state)).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move { stopped.notified().await });
     // Boxed, not stack-pinned, so that `drop(server)` below really drops the router and
@@ -397,16 +439,6 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         }
     }
     drop(server);
-    // Handlers are gone; close the store before releasing the data-dir lock. Aborted
-    // request, channel and job tasks release their references as the runtime drops
-    // them, so allow them a moment. The store closes with the last of the state and
-    // the engine (the state, running jobs and the plugin services share it).
-    let deadline = Instant::now() + Duration::from_secs(1);
-    if !(release(state, deadline).await && release(engine, deadline).await) {
-        tracing::warn!("state still referenced at shutdown; the store closes at exit");
-    }
-    drop(data_dir);
-    tracing::info!("stopped");
     Ok(())
 }
 

@@ -126,61 +126,9 @@ fn build_record(
     params: ConfigureInstance,
     existing: Option<InstanceRecord>,
 ) -> Result<InstanceRecord, ErrorBody> {
-    if !instances::valid_name(&params.name) {
-        return Err(bad_field(
-            "name",
-            format!(
-                "instance name {:?}: use 1–40 of a-z, 0-9, '-', '_', starting with a letter or digit",
-                params.name
-            ),
-        ));
-    }
-    if params.name == LOCAL {
-        return Err(ErrorBody::new(
-            ErrorCode::Conflict,
-            "\"local\" is the built-in storage instance; choose another name",
-        ));
-    }
-    let plugin = state
-        .plugins
-        .get(&params.plugin)
-        .map_err(|e| e.into_body())?;
-    if plugin.kind == berth_plugins::PluginKind::Base {
-        return Err(bad_field(
-            "plugin",
-            format!("plugin {} has nothing to configure", params.plugin),
-        ));
-    }
-    if let Some(old) = &existing
-        && old.plugin != params.plugin
-    {
-        return Err(ErrorBody::new(
-            ErrorCode::Conflict,
-            format!(
-                "instance {:?} belongs to plugin {}; choose another name",
-                params.name, old.plugin
-            ),
-        ));
-    }
+    let plugin = configurable_plugin(state, &params, existing.as_ref())?;
     let secret_names = secret_names(&plugin.manifest, plugin.schema.as_ref());
-    let mut config = match params.config {
-        Value::Null => Map::new(),
-        Value::Object(m) => m,
-        _ => return Err(bad_field("config", "the configuration is a JSON object")),
-    };
-    // Secrets may come inline in `config` (a form posts one object) or in `secrets`.
-    let mut changes: BTreeMap<String, Option<String>> = params.secrets;
-    for name in &secret_names {
-        if let Some(v) = config.remove(name) {
-            match v {
-                Value::String(s) => {
-                    changes.entry(name.clone()).or_insert(Some(s));
-                }
-                Value::Null => {}
-                _ => return Err(bad_field(name, format!("{name}: must be a string"))),
-            }
-        }
-    }
+    let (config, changes) = split_secrets(params.config, params.secrets, &secret_names)?;
     if let Some(k) = changes.keys().find(|k| !secret_names.contains(k)) {
         return Err(bad_field(
             "secrets",
@@ -218,68 +166,8 @@ fn build_record(
         updated_ms: now,
     };
     let full = state.services.full_config(&rec).wire()?;
-    match &plugin.schema {
-        Some(s) => schema::validate(s, &full).map_err(|m| {
-            let field = m.split(':').next().unwrap_or("config").to_owned();
-            bad_field(&field, m)
-        })?,
-        None if full.as_object().is_some_and(|m| !m.is_empty()) => {
-            return Err(bad_field(
-                "config",
-                format!("plugin {} takes no configuration", params.plugin),
-            ));
-        }
-        None => {}
-    }
-    // Egress: only for plugins whose manifest has HTTP, each grant within it.
-    let manifest_http = plugin.manifest.http_patterns();
-    let mut egress = params.egress;
-    if manifest_http.is_empty() {
-        if !egress.is_empty() || params.allow_private {
-            return Err(bad_field(
-                "egress",
-                format!("plugin {} has no network access to grant", params.plugin),
-            ));
-        }
-    } else {
-        if egress.is_empty()
-            && let Some(o) = full
-                .get("url")
-                .and_then(Value::as_str)
-                .and_then(egress::origin_of)
-        {
-            egress.push(o);
-        }
-        for g in &egress {
-            let pat = Pattern::parse(g).map_err(|m| bad_field("egress", m))?;
-            if !pat.within(&manifest_http) {
-                return Err(bad_field(
-                    "egress",
-                    format!(
-                        "{g} is outside what plugin {} may reach ({})",
-                        params.plugin,
-                        plugin.manifest.capabilities.http.join(", ")
-                    ),
-                ));
-            }
-        }
-        if let Some(url) = full.get("url").and_then(Value::as_str) {
-            let granted = egress
-                .iter()
-                .filter_map(|g| Pattern::parse(g).ok())
-                .any(|g| g.allows_url(url));
-            if !granted {
-                return Err(bad_field(
-                    "egress",
-                    format!(
-                        "the URL's origin {} is not in the egress allow-list",
-                        egress::origin_of(url).unwrap_or_default()
-                    ),
-                ));
-            }
-        }
-    }
-    rec.egress = egress;
+    check_config(&plugin, &full)?;
+    rec.egress = granted_egress(&plugin, params.egress, params.allow_private, &full)?;
     if plugin.kind == berth_plugins::PluginKind::Storage {
         if let Some(path) = &params.path {
             rec.path = Some(check_storage_path(state, path)?.display().to_string());
@@ -288,6 +176,150 @@ fn build_record(
         return Err(bad_field("path", "only storage instances have a directory"));
     }
     Ok(rec)
+}
+
+/// The plugin an instance configures: a valid new name (or the same plugin's
+/// instance) of a plugin that takes configuration.
+fn configurable_plugin(
+    state: &AppState,
+    params: &ConfigureInstance,
+    existing: Option<&InstanceRecord>,
+) -> Result<std::sync::Arc<LoadedPlugin>, ErrorBody> {
+    if !instances::valid_name(&params.name) {
+        return Err(bad_field(
+            "name",
+            format!(
+                "instance name {:?}: use 1–40 of a-z, 0-9, '-', '_', starting with a letter or digit",
+                params.name
+            ),
+        ));
+    }
+    if params.name == LOCAL {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            "\"local\" is the built-in storage instance; choose another name",
+        ));
+    }
+    let plugin = state
+        .plugins
+        .get(&params.plugin)
+        .map_err(|e| e.into_body())?;
+    if plugin.kind == berth_plugins::PluginKind::Base {
+        return Err(bad_field(
+            "plugin",
+            format!("plugin {} has nothing to configure", params.plugin),
+        ));
+    }
+    if let Some(old) = existing
+        && old.plugin != params.plugin
+    {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!(
+                "instance {:?} belongs to plugin {}; choose another name",
+                params.name, old.plugin
+            ),
+        ));
+    }
+    Ok(plugin)
+}
+
+/// Secret fields to set (`Some`, non-empty) or clear.
+type SecretChanges = BTreeMap<String, Option<String>>;
+
+/// The plain configuration and the secret changes: secrets may come inline in
+/// `config` (a form posts one object) or in `secrets`.
+fn split_secrets(
+    config: Value,
+    secrets: SecretChanges,
+    secret_names: &[String],
+) -> Result<(Map<String, Value>, SecretChanges), ErrorBody> {
+    let mut config = match config {
+        Value::Null => Map::new(),
+        Value::Object(m) => m,
+        _ => return Err(bad_field("config", "the configuration is a JSON object")),
+    };
+    let mut changes = secrets;
+    for name in secret_names {
+        match config.remove(name) {
+            Some(Value::String(s)) => {
+                changes.entry(name.clone()).or_insert(Some(s));
+            }
+            Some(Value::Null) | None => {}
+            Some(_) => return Err(bad_field(name, format!("{name}: must be a string"))),
+        }
+    }
+    Ok((config, changes))
+}
+
+/// The whole configuration (secrets opened) against the plugin's schema.
+fn check_config(plugin: &LoadedPlugin, full: &Value) -> Result<(), ErrorBody> {
+    match &plugin.schema {
+        Some(s) => schema::validate(s, full).map_err(|m| {
+            let field = m.split(':').next().unwrap_or("config").to_owned();
+            bad_field(&field, m)
+        }),
+        None if full.as_object().is_some_and(|m| !m.is_empty()) => Err(bad_field(
+            "config",
+            format!("plugin {} takes no configuration", plugin.manifest.id),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Egress: only for plugins whose manifest has HTTP, each grant within it; a `url`
+/// in the configuration must be granted (its origin is, when nothing is given).
+fn granted_egress(
+    plugin: &LoadedPlugin,
+    mut egress: Vec<String>,
+    allow_private: bool,
+    full: &Value,
+) -> Result<Vec<String>, ErrorBody> {
+    let id = &plugin.manifest.id;
+    let manifest_http = plugin.manifest.http_patterns();
+    if manifest_http.is_empty() {
+        if !egress.is_empty() || allow_private {
+            return Err(bad_field(
+                "egress",
+                format!("plugin {id} has no network access to grant"),
+            ));
+        }
+        return Ok(egress);
+    }
+    let url = full.get("url").and_then(Value::as_str);
+    if egress.is_empty()
+        && let Some(origin) = url.and_then(egress::origin_of)
+    {
+        egress.push(origin);
+    }
+    for grant in &egress {
+        let pattern = Pattern::parse(grant).map_err(|m| bad_field("egress", m))?;
+        if !pattern.within(&manifest_http) {
+            return Err(bad_field(
+                "egress",
+                format!(
+                    "{grant} is outside what plugin {id} may reach ({})",
+                    plugin.manifest.capabilities.http.join(", ")
+                ),
+            ));
+        }
+    }
+    if let Some(url) = url {
+        let granted = egress
+            .iter()
+            .filter_map(|g| Pattern::parse(g).ok())
+            .any(|g| g.allows_url(url));
+        if !granted {
+            return Err(bad_field(
+                "egress",
+                format!(
+                    "the URL's origin {} is not in the egress allow-list",
+                    egress::origin_of(url).unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    Ok(egress)
 }
 
 /// Writes, reads back, lists and deletes 256 KiB through a storage instance.

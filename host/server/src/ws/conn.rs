@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use berth_protocol::api::catalogue::{ChannelInfo, Overflow};
 use berth_protocol::error::{ErrorBody, ErrorCode, close};
 use berth_protocol::frame::{DataFrame, Stream};
 use berth_protocol::wire::{
@@ -836,30 +837,8 @@ impl Conn {
             )));
             return Flow::Continue;
         };
-        let w = window.unwrap_or_default();
-        let (unit, size) = if info.binary {
-            (
-                Unit::Bytes,
-                w.bytes
-                    .unwrap_or(DEFAULT_WINDOW_BYTES)
-                    .min(LIMITS.max_window_bytes),
-            )
-        } else {
-            (
-                Unit::Msgs,
-                w.msgs
-                    .unwrap_or(DEFAULT_WINDOW_MSGS)
-                    .min(LIMITS.max_window_msgs),
-            )
-        };
-        let cap = match info.overflow {
-            berth_protocol::api::catalogue::Overflow::LatestValue => 1,
-            berth_protocol::api::catalogue::Overflow::Bounded => 1024,
-            // Binary items are ≤ 32 KiB chunks: 16 of them keep the writer fed while the
-            // producer refills, at most 512 KiB queued per channel.
-            berth_protocol::api::catalogue::Overflow::Backpressure if info.binary => 16,
-            berth_protocol::api::catalogue::Overflow::Backpressure => 8,
-        };
+        let (unit, size) = window_of(&info, window.unwrap_or_default());
+        let cap = queue_capacity(&info);
         let (input_tx, input_rx) = if info.input {
             let (tx, rx) = mpsc::channel(INPUT_QUEUE);
             (Some(tx), Some(rx))
@@ -878,20 +857,10 @@ impl Conn {
                 return Flow::Continue;
             }
         };
-        let granted = match unit {
-            Unit::Msgs => Window {
-                msgs: Some(size),
-                bytes: None,
-            },
-            Unit::Bytes => Window {
-                msgs: None,
-                bytes: Some(size),
-            },
-        };
         self.out.priority(&ServerMsg::Opened {
             ch,
             p: serde_json::json!({}),
-            window: granted,
+            window: granted(unit, size),
         });
         let task = tokio::spawn(producer);
         self.chans.insert(
@@ -903,6 +872,44 @@ impl Conn {
             },
         );
         Flow::Continue
+    }
+}
+
+/// The credit unit of a channel kind and the window granted (what the client asked,
+/// or the default, within the limit).
+fn window_of(info: &ChannelInfo, asked: Window) -> (Unit, u32) {
+    if info.binary {
+        let size = asked.bytes.unwrap_or(DEFAULT_WINDOW_BYTES);
+        (Unit::Bytes, size.min(LIMITS.max_window_bytes))
+    } else {
+        let size = asked.msgs.unwrap_or(DEFAULT_WINDOW_MSGS);
+        (Unit::Msgs, size.min(LIMITS.max_window_msgs))
+    }
+}
+
+/// How many items a channel's queue holds before its overflow policy applies.
+fn queue_capacity(info: &ChannelInfo) -> usize {
+    match info.overflow {
+        Overflow::LatestValue => 1,
+        Overflow::Bounded => 1024,
+        // Binary items are ≤ 32 KiB chunks: 16 of them keep the writer fed while the
+        // producer refills, at most 512 KiB queued per channel.
+        Overflow::Backpressure if info.binary => 16,
+        Overflow::Backpressure => 8,
+    }
+}
+
+/// The window as the `opened` message states it.
+fn granted(unit: Unit, size: u32) -> Window {
+    match unit {
+        Unit::Msgs => Window {
+            msgs: Some(size),
+            bytes: None,
+        },
+        Unit::Bytes => Window {
+            msgs: None,
+            bytes: Some(size),
+        },
     }
 }
 
