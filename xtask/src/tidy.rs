@@ -5,6 +5,7 @@
 //!   crates under the server never name the wire's transport or error types.
 //! - Every host source file is named in ARCHITECTURE.md's code map.
 //! - The store schema version ARCHITECTURE.md states is the code's.
+//! - The plugins workspace lints its crates (and the plugin SDK) as the root does.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ pub fn tidy() -> Result<()> {
     }
     check_code_map(&mut problems)?;
     check_schema_version(&mut problems)?;
+    check_plugin_lints(&mut problems)?;
     if !problems.is_empty() {
         bail!(
             "tidy found {} problem(s):\n  {}",
@@ -42,7 +44,7 @@ pub fn tidy() -> Result<()> {
             problems.join("\n  ")
         );
     }
-    eprintln!("    tidy: layers, code map and schema version agree");
+    eprintln!("    tidy: layers, code map, schema version and lints agree");
     Ok(())
 }
 
@@ -162,4 +164,55 @@ fn check_schema_version(problems: &mut Vec<String>) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The settings of a manifest's `[workspace.lints.*]` tables, comments aside.
+fn lint_settings(manifest: &str) -> Vec<&str> {
+    let mut settings = Vec::new();
+    let mut inside = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = line.starts_with("[workspace.lints.");
+            if inside {
+                settings.push(line);
+            }
+        } else if inside && !line.is_empty() && !line.starts_with('#') {
+            settings.push(line);
+        }
+    }
+    settings
+}
+
+/// Cargo cannot inherit lints across workspaces: the plugins workspace repeats the
+/// root's list, and this keeps the copy true.
+fn check_plugin_lints(problems: &mut Vec<String>) -> Result<()> {
+    let ours = fs::read_to_string(root().join("Cargo.toml"))?;
+    let plugins = fs::read_to_string(root().join("plugins/Cargo.toml"))?;
+    if lint_settings(&ours) != lint_settings(&plugins) {
+        problems.push(
+            "plugins/Cargo.toml's [workspace.lints] differ from the root Cargo.toml's".to_owned(),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lint_settings;
+
+    #[test]
+    fn lint_settings_are_the_lint_tables_without_comments() {
+        let manifest = "[workspace]\nmembers = []\n\n# why\n[workspace.lints.rust]\nunsafe_code = \"deny\" \n# a comment\n\n[workspace.lints.clippy]\nall = \"warn\"\n[profile.dev]\ndebug = false\n";
+        assert_eq!(
+            lint_settings(manifest),
+            [
+                "[workspace.lints.rust]",
+                "unsafe_code = \"deny\"",
+                "[workspace.lints.clippy]",
+                "all = \"warn\"",
+            ]
+        );
+        let changed = manifest.replace("deny", "warn");
+        assert_ne!(lint_settings(manifest), lint_settings(&changed));
+    }
 }
