@@ -13,6 +13,7 @@ pub mod backup;
 mod engine;
 pub mod error;
 pub mod jobs;
+pub mod runner;
 
 pub use engine::Engine;
 

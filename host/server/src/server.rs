@@ -279,7 +279,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let (state, engine) = assemble(&config, &data_dir, store, hosts, plugins, started)?;
     tokio::spawn(housekeeping(Arc::downgrade(&state), config.audit_retention));
     tokio::spawn(plugin_recovery(Arc::downgrade(&state)));
-    tokio::spawn(berth_engine::jobs::runner(
+    tokio::spawn(berth_engine::runner::runner(
         Arc::downgrade(&engine),
         config.job_concurrency,
     ));

@@ -177,7 +177,7 @@ impl Holding {
 }
 
 fn ctx_store(ctx: &JobCtx) -> &Store {
-    &ctx.app().store
+    ctx.store()
 }
 
 async fn undo(d: &Docker, e: &JournalEntry) -> Result<(), bollard::errors::Error> {

@@ -28,66 +28,19 @@ use crate::EngineError;
 use crate::prelude::*;
 use std::sync::Arc;
 
-use berth_protocol::api::backups::{BackupStatus, BackupTarget, Consistency, Trigger};
+use berth_protocol::api::backups::BackupStatus;
 use berth_protocol::api::jobs::{JobState, LogLevel};
 use bollard::Docker;
 use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
 use futures_util::TryStreamExt;
-use serde::{Deserialize, Serialize};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::Engine;
-use crate::jobs::{JobCtx, JobSpec};
+use crate::jobs::JobCtx;
 use berth_plugins::storage::{Session, StorageInstance};
 
-pub use rescan::RescanSpec;
-pub use restore::RestoreSpec;
-
-/// A backup job, as queued.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BackupSpec {
-    #[serde(default)]
-    pub host: Option<String>,
-    pub target: BackupTarget,
-    pub consistency: Consistency,
-    /// `None`: the default storage at the time the job runs.
-    #[serde(default)]
-    pub storage: Option<String>,
-    /// Sealed with the installation key.
-    #[serde(default)]
-    pub passphrase: Option<String>,
-    #[serde(default)]
-    pub trigger: Trigger,
-    #[serde(default)]
-    pub hooks: berth_protocol::api::backups::Hooks,
-    /// Carry the image (container targets).
-    #[serde(default)]
-    pub include_image: bool,
-}
-
-/// A verification job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VerifySpec {
-    pub backup: String,
-    /// Sealed with the installation key.
-    #[serde(default)]
-    pub passphrase: Option<String>,
-}
-
-/// Runs one job of the queue; the message says what came of it.
-pub async fn run_job(
-    st: &Arc<Engine>,
-    spec: &JobSpec,
-    ctx: &JobCtx,
-) -> Result<String, EngineError> {
-    match spec {
-        // Boxed: each job's state machine is large and runs once.
-        JobSpec::Backup(s) => Box::pin(create::run(st, s, ctx)).await,
-        JobSpec::Restore(s) => Box::pin(restore::run(st, s, ctx)).await,
-        JobSpec::Verify(s) => Box::pin(verify(st, s, ctx)).await,
-        JobSpec::Rescan(s) => Box::pin(rescan::run(st, s, ctx)).await,
-    }
-}
+// The specs are the queue's (`jobs::spec`); named here too, where their jobs are.
+pub use crate::jobs::spec::{BackupSpec, RescanSpec, RestoreSpec, VerifySpec};
 
 /// The storage instance named, or the default one.
 pub fn storage(st: &Engine, name: Option<&str>) -> Result<StorageInstance, EngineError> {
@@ -153,7 +106,7 @@ pub fn io_body(e: &std::io::Error) -> EngineError {
 
 /// Reads a stored backup whole: checksum as catalogued, manifest, every volume against
 /// its checksums.
-async fn verify(st: &Arc<Engine>, s: &VerifySpec, ctx: &JobCtx) -> Result<String, EngineError> {
+pub async fn verify(st: &Arc<Engine>, s: &VerifySpec, ctx: &JobCtx) -> Result<String, EngineError> {
     ctx.set_state(JobState::Starting, "opening the backup");
     ctx.set_backup(&s.backup);
     let rec = st

@@ -12,26 +12,15 @@ use std::sync::Arc;
 
 use berth_protocol::api::backups::BackupOrigin;
 use berth_protocol::api::jobs::{JobState, LogLevel};
-use serde::{Deserialize, Serialize};
 
 use super::catalog::CatalogRecord;
 use super::crypt::Secret;
 use super::{archive, open_passphrase, read_stored, session, storage};
 use crate::Engine;
 use crate::jobs::JobCtx;
+use crate::jobs::spec::RescanSpec;
 use berth_plugins::ObjectMeta;
 use berth_plugins::storage::Session;
-
-/// A catalog rebuild, as queued.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RescanSpec {
-    /// `None`: the default storage when the job runs.
-    #[serde(default)]
-    pub storage: Option<String>,
-    /// Sealed with the installation key; opens the encrypted objects it fits.
-    #[serde(default)]
-    pub passphrase: Option<String>,
-}
 
 /// Object keys that can hold a backup.
 fn is_backup_key(key: &str) -> bool {

@@ -26,7 +26,6 @@ use bollard::query_parameters::{
     RemoveVolumeOptionsBuilder,
 };
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
 use super::catalog::CatalogRecord;
 use super::members::{self, Member, OwnNetwork};
@@ -34,17 +33,8 @@ use super::{archive, open_passphrase, session, storage};
 use crate::Engine;
 use crate::error::docker_err;
 use crate::jobs::JobCtx;
+use crate::jobs::spec::RestoreSpec;
 use berth_docker::helper::Helper;
-
-/// A restore job, as queued: the request with its passphrase sealed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RestoreSpec {
-    pub request: RestoreBackup,
-    /// Whether an admin asked for it: only an admin's restore may replace existing
-    /// volumes or grant what the backup's configuration asks of the host.
-    #[serde(default)]
-    pub admin: bool,
-}
 
 async fn volume_users(d: &Docker, name: &str) -> Result<Vec<String>, EngineError> {
     let users = d

@@ -12,22 +12,21 @@
 
 pub mod locks;
 pub mod progress;
+pub mod spec;
+
+pub use spec::JobSpec;
 
 use crate::EngineError;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
-use berth_protocol::api::jobs::{
-    JobInfo, JobKind, JobLogLine, JobProgress, JobState, JobsQuery, LogLevel,
-};
-use futures_util::FutureExt;
+use berth_protocol::api::jobs::{JobInfo, JobLogLine, JobProgress, JobState, JobsQuery, LogLevel};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::Engine;
 use berth_core::fanout::{Fanout, Sink};
 use berth_core::store::{Store, StoreError};
 use berth_core::time::now_ms;
@@ -40,28 +39,6 @@ pub(crate) const JOBS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("
 pub const LOG_MAX: usize = 1_000;
 /// Finished jobs kept in the table.
 pub const HISTORY_MAX: usize = 2_000;
-
-/// What a job does, with everything it needs to run after a restart. Passphrases are
-/// sealed with the installation key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "do", rename_all = "snake_case")]
-pub enum JobSpec {
-    Backup(crate::backup::BackupSpec),
-    Restore(crate::backup::RestoreSpec),
-    Verify(crate::backup::VerifySpec),
-    Rescan(crate::backup::RescanSpec),
-}
-
-impl JobSpec {
-    pub fn kind(&self) -> JobKind {
-        match self {
-            Self::Backup(_) => JobKind::Backup,
-            Self::Restore(_) => JobKind::Restore,
-            Self::Verify(_) => JobKind::Verify,
-            Self::Rescan(_) => JobKind::Rescan,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobRecord {
@@ -191,7 +168,7 @@ fn store_err(e: StoreError) -> EngineError {
 #[derive(Debug, Default)]
 pub struct Jobs {
     pub(crate) progress: Fanout<Option<String>>,
-    wake: Notify,
+    pub(crate) wake: Notify,
     /// Running jobs and their cancel tokens.
     running: Mutex<HashMap<String, CancellationToken>>,
     /// The Docker objects running jobs hold.
@@ -201,7 +178,7 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+    pub(crate) fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
         self.running
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -394,190 +371,6 @@ fn with_live(mut info: JobInfo, live: &HashMap<String, JobProgress>) -> JobInfo 
         info.progress = p.clone();
     }
     info
-}
-
-/// The runner: starts the oldest queued jobs while fewer than `limit` run, sleeps
-/// while the queue is empty or full. Holds the state weakly so shutdown is not held up.
-pub async fn runner(state: Weak<Engine>, limit: usize) {
-    let Some(jobs) = state.upgrade().map(|s| Arc::clone(&s.jobs)) else {
-        return;
-    };
-    // Undo what interrupted backups left (containers held, partial objects) before
-    // the queue runs again — here rather than before listening, so a slow or absent
-    // Docker daemon does not hold up the start.
-    if let Some(st) = state.upgrade() {
-        crate::backup::reconcile(&st).await;
-    }
-    loop {
-        let Some(st) = state.upgrade() else { return };
-        let busy = jobs.running().len();
-        let next = if busy >= limit {
-            None
-        } else {
-            match st.store.jobs() {
-                Ok(all) => {
-                    let running = jobs.running();
-                    all.into_iter().find(|j| {
-                        j.info.progress.state == JobState::Queued
-                            && !running.contains_key(&j.info.id)
-                    })
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the job queue");
-                    None
-                }
-            }
-        };
-        let Some(rec) = next else {
-            drop(st);
-            jobs.wake.notified().await;
-            continue;
-        };
-        if busy == 0 {
-            // Containers a backup held while Docker was unreachable at the start —
-            // only while no job runs, as a running one's holds are its own.
-            crate::backup::release_held(&st).await;
-        }
-        let token = CancellationToken::new();
-        jobs.running().insert(rec.info.id.clone(), token.clone());
-        let one = async move {
-            let id = rec.info.id.clone();
-            run_one(&st, rec, token).await;
-            st.jobs.running().remove(&id);
-            if let Err(e) = st.store.trim_jobs(HISTORY_MAX) {
-                tracing::warn!(error = %e, "cannot trim the job history");
-            }
-            st.jobs.wake.notify_one();
-        };
-        if limit == 1 {
-            one.await;
-        } else {
-            tokio::spawn(one);
-        }
-    }
-}
-
-async fn run_one(st: &Arc<Engine>, rec: JobRecord, token: CancellationToken) {
-    let id = rec.info.id.clone();
-    let ctx = JobCtx::new(Arc::clone(st), rec.info.clone(), token.clone());
-    ctx.set_state(JobState::Waiting, "waiting");
-    tracing::info!(job = id, kind = ?rec.info.kind, title = rec.info.title, "job started");
-    // A bug in one job (a panic) fails that job with the reason and the queue goes
-    // on: without this, one panic stopped the runner until Berth restarted.
-    let outcome = std::panic::AssertUnwindSafe(crate::backup::run_job(st, &rec.spec, &ctx))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|panic| Err(panicked(&id, panic.as_ref())));
-    if outcome.is_err() {
-        // Whatever the job still held stopped or paused (a panic skips its own
-        // release) is started again now, not at the next start of Berth.
-        crate::backup::release_job(st, &id).await;
-    }
-    match outcome {
-        Ok(message) => {
-            tracing::info!(job = id, "job complete");
-            ctx.finish(JobState::Complete, message, None);
-        }
-        Err(e) if e.kind() == berth_core::error::Kind::Cancelled || token.is_cancelled() => {
-            tracing::info!(job = id, "job cancelled");
-            ctx.finish(
-                JobState::Cancelled,
-                format!("cancelled: {}", e.public()),
-                None,
-            );
-        }
-        Err(e) => {
-            let code = e.kind().name().to_owned();
-            let message = e.public();
-            tracing::warn!(job = id, code, error = message, "job failed");
-            ctx.finish(JobState::Failed, message, Some(code));
-        }
-    }
-    notify_outcome(st, &id);
-    // What the job freed goes back to the system rather than into the next job's peak.
-    let _ = tokio::task::spawn_blocking(berth_core::alloc::trim).await;
-}
-
-/// The error a panicked job ends with; the panic's text goes to the log and the job.
-fn panicked(job: &str, panic: &(dyn std::any::Any + Send)) -> EngineError {
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned());
-    tracing::error!(job, panic = what, "job panicked; the queue goes on");
-    EngineError::failed(format!(
-        "the job stopped on an internal error (a bug; please report it): {}",
-        berth_core::text::head(&what, 500)
-    ))
-}
-
-/// Tells the notifiers how a job ended (a cancelled job was someone's choice, and a
-/// verification that passes is no news).
-fn notify_outcome(st: &Arc<Engine>, id: &str) {
-    use berth_plugins::notifier::Level;
-    use berth_protocol::api::plugins::NotifyEvent;
-    let info = match st.store.job(id) {
-        Ok(Some(rec)) => rec.info,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::error!(job = id, error = %e, "cannot read a finished job");
-            return;
-        }
-    };
-    let ok = match info.progress.state {
-        JobState::Complete => true,
-        JobState::Failed => false,
-        _ => return,
-    };
-    let (event, level, title) = match (info.kind, ok) {
-        (JobKind::Backup, true) => (
-            NotifyEvent::BackupSucceeded,
-            Level::Success,
-            format!("{} succeeded", info.title),
-        ),
-        (JobKind::Backup, false) => (
-            NotifyEvent::BackupFailed,
-            Level::Error,
-            format!("{} failed", info.title),
-        ),
-        (JobKind::Restore, true) => (
-            NotifyEvent::RestoreSucceeded,
-            Level::Success,
-            format!("{} succeeded", info.title),
-        ),
-        (JobKind::Restore, false) => (
-            NotifyEvent::RestoreFailed,
-            Level::Error,
-            format!("{} failed", info.title),
-        ),
-        (JobKind::Verify | JobKind::Rescan, true) => return,
-        (JobKind::Rescan, false) => return,
-        // A backup that no longer verifies is a backup that is gone.
-        (JobKind::Verify, false) => (
-            NotifyEvent::BackupFailed,
-            Level::Error,
-            format!("{} failed", info.title),
-        ),
-    };
-    let mut fields = vec![
-        ("job".to_owned(), info.id.clone()),
-        ("actor".to_owned(), info.actor.clone()),
-    ];
-    if let Some(b) = &info.backup {
-        fields.push(("backup".to_owned(), b.clone()));
-    }
-    if let Some(code) = &info.error_code {
-        fields.push(("error_code".to_owned(), code.clone()));
-    }
-    st.services.dispatch(
-        event,
-        level,
-        title,
-        info.progress.message.clone(),
-        fields,
-        None,
-    );
 }
 
 #[cfg(test)]

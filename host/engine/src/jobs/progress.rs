@@ -3,7 +3,6 @@
 //! cancel token.
 
 use crate::EngineError;
-use crate::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,8 +10,8 @@ use std::time::{Duration, Instant};
 use berth_protocol::api::jobs::{JobInfo, JobLogLine, JobProgress, JobState, LogLevel};
 use tokio_util::sync::CancellationToken;
 
-use super::LOG_MAX;
-use crate::Engine;
+use super::{Jobs, JobsTable, LOG_MAX};
+use berth_core::store::Store;
 use berth_core::time::now_ms;
 
 /// Byte-count updates closer together than this are coalesced: smooth for a progress
@@ -27,10 +26,12 @@ struct Inner {
     running_since: Option<Instant>,
 }
 
-/// Handed to the code that runs a job.
+/// Handed to the code that runs a job. It holds the queue and the store, not the
+/// engine: the queue knows nothing of what its jobs do.
 #[derive(Debug, Clone)]
 pub struct JobCtx {
-    state: Arc<Engine>,
+    jobs: Arc<Jobs>,
+    store: Arc<Store>,
     pub id: String,
     inner: Arc<Mutex<Inner>>,
     /// Bytes moved in the current phase (updated lock-free from the data path).
@@ -39,9 +40,15 @@ pub struct JobCtx {
 }
 
 impl JobCtx {
-    pub fn new(state: Arc<Engine>, info: JobInfo, cancel: CancellationToken) -> Self {
+    pub fn new(
+        jobs: Arc<Jobs>,
+        store: Arc<Store>,
+        info: JobInfo,
+        cancel: CancellationToken,
+    ) -> Self {
         Self {
-            state,
+            jobs,
+            store,
             id: info.id.clone(),
             inner: Arc::new(Mutex::new(Inner {
                 progress: info.progress,
@@ -53,8 +60,9 @@ impl JobCtx {
         }
     }
 
-    pub fn app(&self) -> &Arc<Engine> {
-        &self.state
+    /// The store the job's state is written to.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -80,7 +88,7 @@ impl JobCtx {
     /// Holds these Docker objects for the rest of the job (until the guard drops),
     /// waiting — in state `waiting`, cancellable — while another job holds any.
     pub async fn hold_objects(&self, keys: Vec<String>) -> Result<super::locks::Held, EngineError> {
-        let locks = Arc::clone(&self.state.jobs.locks);
+        let locks = Arc::clone(&self.jobs.locks);
         let (was, phase) = {
             let i = self.inner();
             (i.progress.state, i.progress.phase.clone())
@@ -124,7 +132,7 @@ impl JobCtx {
                 r.info.started_ms = Some(now_ms());
             }
         });
-        self.state.jobs.publish(&p);
+        self.jobs.publish(&p);
     }
 
     /// A new phase in the same state (`volume data`, `verifying logs`).
@@ -135,7 +143,7 @@ impl JobCtx {
             i.last_publish = Some(Instant::now());
             i.progress.clone()
         };
-        self.state.jobs.publish(&p);
+        self.jobs.publish(&p);
     }
 
     /// Sets the totals for the byte and item counters (and resets the bytes done).
@@ -154,7 +162,7 @@ impl JobCtx {
             i.progress.items_done += 1;
             i.progress.clone()
         };
-        self.state.jobs.publish(&p);
+        self.jobs.publish(&p);
     }
 
     /// A counter the data path adds to; [`JobCtx::tick`] publishes it.
@@ -183,7 +191,7 @@ impl JobCtx {
             i.last_publish = Some(Instant::now());
             i.progress.clone()
         };
-        self.state.jobs.publish(&p);
+        self.jobs.publish(&p);
     }
 
     /// Adds a line to the job's log (kept in the store) and to the host's log.
@@ -238,11 +246,11 @@ impl JobCtx {
             r.info.finished_ms = Some(now_ms());
             r.info.error_code = code.clone();
         });
-        self.state.jobs.publish(&p);
+        self.jobs.publish(&p);
     }
 
     fn persist(&self, f: impl FnOnce(&mut super::JobRecord)) {
-        if let Err(e) = self.state.store.update_job(&self.id, f) {
+        if let Err(e) = self.store.update_job(&self.id, f) {
             tracing::error!(job = self.id, error = %e, "cannot record the job's progress");
         }
     }

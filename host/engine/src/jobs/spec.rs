@@ -1,0 +1,81 @@
+//! What a job is asked to do, as queued and persisted: plain data, so the queue
+//! (`jobs`) knows the kinds of job without depending on the code that runs them
+//! (`backup`, dispatched by `runner`).
+
+use berth_protocol::api::backups::{BackupTarget, Consistency, RestoreBackup, Trigger};
+use berth_protocol::api::jobs::JobKind;
+use serde::{Deserialize, Serialize};
+
+/// What a job does, with everything it needs to run after a restart. Passphrases are
+/// sealed with the installation key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case")]
+pub enum JobSpec {
+    Backup(BackupSpec),
+    Restore(RestoreSpec),
+    Verify(VerifySpec),
+    Rescan(RescanSpec),
+}
+
+impl JobSpec {
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Self::Backup(_) => JobKind::Backup,
+            Self::Restore(_) => JobKind::Restore,
+            Self::Verify(_) => JobKind::Verify,
+            Self::Rescan(_) => JobKind::Rescan,
+        }
+    }
+}
+
+/// A backup job, as queued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupSpec {
+    #[serde(default)]
+    pub host: Option<String>,
+    pub target: BackupTarget,
+    pub consistency: Consistency,
+    /// `None`: the default storage at the time the job runs.
+    #[serde(default)]
+    pub storage: Option<String>,
+    /// Sealed with the installation key.
+    #[serde(default)]
+    pub passphrase: Option<String>,
+    #[serde(default)]
+    pub trigger: Trigger,
+    #[serde(default)]
+    pub hooks: berth_protocol::api::backups::Hooks,
+    /// Carry the image (container targets).
+    #[serde(default)]
+    pub include_image: bool,
+}
+
+/// A verification job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifySpec {
+    pub backup: String,
+    /// Sealed with the installation key.
+    #[serde(default)]
+    pub passphrase: Option<String>,
+}
+
+/// A restore job, as queued: the request with its passphrase sealed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreSpec {
+    pub request: RestoreBackup,
+    /// Whether an admin asked for it: only an admin's restore may replace existing
+    /// volumes or grant what the backup's configuration asks of the host.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// A catalog rebuild, as queued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RescanSpec {
+    /// `None`: the default storage when the job runs.
+    #[serde(default)]
+    pub storage: Option<String>,
+    /// Sealed with the installation key; opens the encrypted objects it fits.
+    #[serde(default)]
+    pub passphrase: Option<String>,
+}
