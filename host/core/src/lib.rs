@@ -11,6 +11,7 @@ pub mod alloc;
 pub mod datadir;
 pub mod error;
 pub mod fanout;
+pub mod records;
 pub mod secrets;
 pub mod store;
 pub mod text;

@@ -27,9 +27,9 @@ pub mod prelude {
 
 /// Creates this crate's tables (see `berth_core::store::Tables`).
 pub fn tables(tx: &redb::WriteTransaction) -> Result<(), redb::TableError> {
-    tx.open_table(jobs::JOBS)?;
-    tx.open_table(backup::catalog::BACKUPS)?;
-    tx.open_table(backup::journal::JOURNAL)?;
+    tx.open_table(jobs::JOBS.definition())?;
+    tx.open_table(backup::catalog::BACKUPS.definition())?;
+    tx.open_table(backup::journal::JOURNAL.definition())?;
     Ok(())
 }
 pub use error::EngineError;

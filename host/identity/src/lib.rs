@@ -37,9 +37,9 @@ pub mod prelude {
 
 /// Creates this crate's tables (see `berth_core::store::Tables`).
 pub fn tables(tx: &redb::WriteTransaction) -> Result<(), redb::TableError> {
-    tx.open_table(users::USERS)?;
-    tx.open_table(sessions::SESSIONS)?;
-    tx.open_table(tokens::TOKENS)?;
+    tx.open_table(users::USERS.definition())?;
+    tx.open_table(sessions::SESSIONS.definition())?;
+    tx.open_table(tokens::TOKENS.definition())?;
     tx.open_table(audit::AUDIT)?;
     Ok(())
 }

@@ -5,7 +5,8 @@
 //! cookie or to a script as a bearer token. The store keeps `sha256(token)` as the key,
 //! so a copy of the data directory does not hand out live sessions.
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use berth_core::records::RecordTable;
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -13,7 +14,8 @@ use super::UserError;
 use super::users::now_ms;
 use berth_core::store::Store;
 
-pub(crate) const SESSIONS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("sessions");
+pub(crate) const SESSIONS: RecordTable<Session> =
+    RecordTable::with_secret_keys("sessions", "session");
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,10 +47,7 @@ pub fn new_token() -> String {
 }
 
 fn decode(bytes: &[u8]) -> Result<Session, UserError> {
-    serde_json::from_slice(bytes).map_err(|e| UserError::Corrupt {
-        name: "session".to_owned(),
-        reason: e.to_string(),
-    })
+    Ok(SESSIONS.decode("", bytes)?)
 }
 
 /// Whether a stored session record belongs to `user` (unreadable records do not).
@@ -77,13 +76,8 @@ pub trait SessionsTable: berth_core::store::StoreAccess {
         };
         let tx = self.db().begin_write()?;
         {
-            let mut t = tx.open_table(SESSIONS)?;
-            t.insert(
-                hash.as_str(),
-                serde_json::to_vec(&session)
-                    .expect("serialisable")
-                    .as_slice(),
-            )?;
+            let mut t = tx.open_table(SESSIONS.definition())?;
+            t.insert(hash.as_str(), SESSIONS.encode(&session).as_slice())?;
         }
         tx.commit()?;
         Ok((token, session))
@@ -92,7 +86,7 @@ pub trait SessionsTable: berth_core::store::StoreAccess {
     /// The live session a token belongs to; `None` when unknown, expired or revoked.
     fn session_for_token(&self, token: &str) -> Result<Option<Session>, UserError> {
         let tx = self.db().begin_read()?;
-        let t = tx.open_table(SESSIONS)?;
+        let t = tx.open_table(SESSIONS.definition())?;
         let Some(v) = t.get(token_hash(token).as_str())? else {
             return Ok(None);
         };
@@ -105,7 +99,7 @@ pub trait SessionsTable: berth_core::store::StoreAccess {
         let hash = token_hash(token);
         let tx = self.db().begin_write()?;
         let found = {
-            let mut t = tx.open_table(SESSIONS)?;
+            let mut t = tx.open_table(SESSIONS.definition())?;
             let current = t
                 .get(hash.as_str())?
                 .map(|v| decode(v.value()))
@@ -113,10 +107,7 @@ pub trait SessionsTable: berth_core::store::StoreAccess {
             match current {
                 Some(mut s) if s.revoked_ms.is_none() => {
                     s.revoked_ms = Some(now_ms());
-                    t.insert(
-                        hash.as_str(),
-                        serde_json::to_vec(&s).expect("serialisable").as_slice(),
-                    )?;
+                    t.insert(hash.as_str(), SESSIONS.encode(&s).as_slice())?;
                     true
                 }
                 _ => false,
@@ -131,7 +122,7 @@ pub trait SessionsTable: berth_core::store::StoreAccess {
     fn list_sessions(&self, user: Option<&str>) -> Result<Vec<Session>, UserError> {
         let now = now_ms();
         let tx = self.db().begin_read()?;
-        let t = tx.open_table(SESSIONS)?;
+        let t = tx.open_table(SESSIONS.definition())?;
         let mut out = Vec::new();
         for r in t.iter()? {
             let (_, v) = r?;
@@ -150,7 +141,7 @@ pub trait SessionsTable: berth_core::store::StoreAccess {
         let tx = self.db().begin_write()?;
         let mut n = 0;
         {
-            let mut t = tx.open_table(SESSIONS)?;
+            let mut t = tx.open_table(SESSIONS.definition())?;
             let mut hits = Vec::new();
             for r in t.iter()? {
                 let (k, v) = r?;
@@ -161,10 +152,7 @@ pub trait SessionsTable: berth_core::store::StoreAccess {
             }
             for (k, mut s) in hits {
                 s.revoked_ms = Some(now);
-                t.insert(
-                    k.as_str(),
-                    serde_json::to_vec(&s).expect("serialisable").as_slice(),
-                )?;
+                t.insert(k.as_str(), SESSIONS.encode(&s).as_slice())?;
                 n += 1;
             }
         }
@@ -180,7 +168,7 @@ pub trait SessionsTable: berth_core::store::StoreAccess {
         let cutoff = now_ms().saturating_sub(keep_ms);
         let tx = self.db().begin_write()?;
         let n = {
-            let mut t = tx.open_table(SESSIONS)?;
+            let mut t = tx.open_table(SESSIONS.definition())?;
             let before = t.len()?;
             t.retain(|_, v| {
                 decode(v).is_ok_and(|s| s.expires_ms.min(s.revoked_ms.unwrap_or(u64::MAX)) > cutoff)

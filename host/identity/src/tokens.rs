@@ -1,9 +1,10 @@
 //! API tokens: `berth_` + 256 random bits, stored only as their SHA-256, with a role at
 //! most their creator's, an optional expiry and the time they were last used.
 
+use berth_core::records::RecordTable;
 use berth_protocol::api::tokens::TOKEN_PREFIX;
 use berth_protocol::role::Role;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use super::UserError;
@@ -11,7 +12,7 @@ use super::sessions::{new_token, token_hash};
 use super::users::now_ms;
 use berth_core::store::Store;
 
-pub(crate) const TOKENS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("tokens");
+pub(crate) const TOKENS: RecordTable<ApiToken> = RecordTable::with_secret_keys("tokens", "token");
 
 /// `last_used_ms` is written at most this often per token: authentication is a read,
 /// and a busy script must not turn every connection into a store commit.
@@ -36,10 +37,7 @@ impl ApiToken {
 }
 
 fn decode(bytes: &[u8]) -> Result<ApiToken, UserError> {
-    serde_json::from_slice(bytes).map_err(|e| UserError::Corrupt {
-        name: "token".to_owned(),
-        reason: e.to_string(),
-    })
+    Ok(TOKENS.decode("", bytes)?)
 }
 
 pub(crate) fn belongs_to(bytes: &[u8], user: &str) -> bool {
@@ -84,7 +82,7 @@ pub trait TokensTable: berth_core::store::StoreAccess + crate::sessions::Session
         };
         let tx = self.db().begin_write()?;
         {
-            let mut t = tx.open_table(TOKENS)?;
+            let mut t = tx.open_table(TOKENS.definition())?;
             for r in t.iter()? {
                 let (_, v) = r?;
                 let other = decode(v.value())?;
@@ -94,10 +92,7 @@ pub trait TokensTable: berth_core::store::StoreAccess + crate::sessions::Session
                     )));
                 }
             }
-            t.insert(
-                hash.as_str(),
-                serde_json::to_vec(&token).expect("serialisable").as_slice(),
-            )?;
+            t.insert(hash.as_str(), TOKENS.encode(&token).as_slice())?;
         }
         tx.commit()?;
         Ok((secret, token))
@@ -109,7 +104,7 @@ pub trait TokensTable: berth_core::store::StoreAccess + crate::sessions::Session
         let now = now_ms();
         let found = {
             let tx = self.db().begin_read()?;
-            let t = tx.open_table(TOKENS)?;
+            let t = tx.open_table(TOKENS.definition())?;
             match t.get(hash.as_str())? {
                 Some(v) => decode(v.value())?,
                 None => return Ok(None),
@@ -126,15 +121,10 @@ pub trait TokensTable: berth_core::store::StoreAccess + crate::sessions::Session
             touched.last_used_ms = Some(now);
             let tx = self.db().begin_write()?;
             {
-                let mut t = tx.open_table(TOKENS)?;
+                let mut t = tx.open_table(TOKENS.definition())?;
                 // Only if it was not revoked in between.
                 if t.get(hash.as_str())?.is_some() {
-                    t.insert(
-                        hash.as_str(),
-                        serde_json::to_vec(&touched)
-                            .expect("serialisable")
-                            .as_slice(),
-                    )?;
+                    t.insert(hash.as_str(), TOKENS.encode(&touched).as_slice())?;
                 }
             }
             tx.commit()?;
@@ -146,7 +136,7 @@ pub trait TokensTable: berth_core::store::StoreAccess + crate::sessions::Session
     /// Tokens of one user, or everyone's, newest first.
     fn list_tokens(&self, user: Option<&str>) -> Result<Vec<ApiToken>, UserError> {
         let tx = self.db().begin_read()?;
-        let t = tx.open_table(TOKENS)?;
+        let t = tx.open_table(TOKENS.definition())?;
         let mut out = Vec::new();
         for r in t.iter()? {
             let (_, v) = r?;
@@ -167,7 +157,7 @@ pub trait TokensTable: berth_core::store::StoreAccess + crate::sessions::Session
     ) -> Result<Option<ApiToken>, UserError> {
         let tx = self.db().begin_write()?;
         let removed = {
-            let mut t = tx.open_table(TOKENS)?;
+            let mut t = tx.open_table(TOKENS.definition())?;
             let mut hit = None;
             for r in t.iter()? {
                 let (k, v) = r?;

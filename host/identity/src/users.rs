@@ -1,13 +1,14 @@
 //! The `users` table: one JSON record per user name.
 
 use berth_protocol::role::Role;
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 use super::password;
+use berth_core::records::RecordTable;
 use berth_core::store::{Store, StoreError};
 
-pub(crate) const USERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("users");
+pub(crate) const USERS: RecordTable<User> = RecordTable::new("users", "user");
 
 /// A user as stored. The hash never leaves the host.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,8 +61,6 @@ pub enum UserError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Conflict(String),
-    #[error("corrupt user record {name:?}: {reason}")]
-    Corrupt { name: String, reason: String },
 }
 
 berth_core::from_redb!(UserError:
@@ -92,10 +91,7 @@ pub fn validate_name(name: &str) -> Result<(), UserError> {
 pub use berth_core::time::now_ms;
 
 fn decode(name: &str, bytes: &[u8]) -> Result<User, UserError> {
-    serde_json::from_slice(bytes).map_err(|e| UserError::Corrupt {
-        name: name.to_owned(),
-        reason: e.to_string(),
-    })
+    Ok(USERS.decode(name, bytes)?)
 }
 
 pub trait UsersTable: berth_core::store::StoreAccess {
@@ -115,14 +111,11 @@ pub trait UsersTable: berth_core::store::StoreAccess {
         };
         let tx = self.db().begin_write()?;
         {
-            let mut t = tx.open_table(USERS)?;
+            let mut t = tx.open_table(USERS.definition())?;
             if t.get(name)?.is_some() {
                 return Err(UserError::Exists(name.to_owned()));
             }
-            t.insert(
-                name,
-                serde_json::to_vec(&user).expect("serialisable").as_slice(),
-            )?;
+            t.insert(name, USERS.encode(&user).as_slice())?;
         }
         tx.commit()?;
         Ok(user)
@@ -130,14 +123,14 @@ pub trait UsersTable: berth_core::store::StoreAccess {
 
     fn get_user(&self, name: &str) -> Result<Option<User>, UserError> {
         let tx = self.db().begin_read()?;
-        let t = tx.open_table(USERS)?;
+        let t = tx.open_table(USERS.definition())?;
         t.get(name)?.map(|v| decode(name, v.value())).transpose()
     }
 
     /// All users, ordered by name.
     fn list_users(&self) -> Result<Vec<User>, UserError> {
         let tx = self.db().begin_read()?;
-        let t = tx.open_table(USERS)?;
+        let t = tx.open_table(USERS.definition())?;
         t.iter()?
             .map(|r| {
                 let (k, v) = r?;
@@ -148,7 +141,7 @@ pub trait UsersTable: berth_core::store::StoreAccess {
 
     fn count_users(&self) -> Result<u64, UserError> {
         let tx = self.db().begin_read()?;
-        Ok(tx.open_table(USERS)?.len()?)
+        Ok(tx.open_table(USERS.definition())?.len()?)
     }
 
     /// Replaces a user's password (which ends any demand to change it).
@@ -176,7 +169,7 @@ pub trait UsersTable: berth_core::store::StoreAccess {
     ) -> Result<User, UserError> {
         let tx = self.db().begin_write()?;
         let user = {
-            let mut t = tx.open_table(USERS)?;
+            let mut t = tx.open_table(USERS.definition())?;
             let mut user = match t.get(name)? {
                 Some(v) => decode(name, v.value())?,
                 None => return Err(UserError::NotFound(name.to_owned())),
@@ -188,10 +181,7 @@ pub trait UsersTable: berth_core::store::StoreAccess {
                 ensure_another_admin(&t, name)?;
             }
             user.updated_ms = now_ms();
-            t.insert(
-                name,
-                serde_json::to_vec(&user).expect("serialisable").as_slice(),
-            )?;
+            t.insert(name, USERS.encode(&user).as_slice())?;
             user
         };
         tx.commit()?;
@@ -204,7 +194,7 @@ pub trait UsersTable: berth_core::store::StoreAccess {
     fn delete_user(&self, name: &str) -> Result<(), UserError> {
         let tx = self.db().begin_write()?;
         {
-            let mut t = tx.open_table(USERS)?;
+            let mut t = tx.open_table(USERS.definition())?;
             let user = match t.get(name)? {
                 Some(v) => decode(name, v.value())?,
                 None => return Err(UserError::NotFound(name.to_owned())),
@@ -213,9 +203,9 @@ pub trait UsersTable: berth_core::store::StoreAccess {
                 ensure_another_admin(&t, name)?;
             }
             t.remove(name)?;
-            let mut sessions = tx.open_table(super::sessions::SESSIONS)?;
+            let mut sessions = tx.open_table(super::sessions::SESSIONS.definition())?;
             sessions.retain(|_, v| !super::sessions::belongs_to(v, name))?;
-            let mut tokens = tx.open_table(super::tokens::TOKENS)?;
+            let mut tokens = tx.open_table(super::tokens::TOKENS.definition())?;
             tokens.retain(|_, v| !super::tokens::belongs_to(v, name))?;
         }
         tx.commit()?;

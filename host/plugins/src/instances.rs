@@ -9,15 +9,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use berth_protocol::api::plugins::NotifyEvent;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use berth_core::records::RecordTable;
 use berth_core::store::{Store, StoreError};
 
-pub(crate) const INSTANCES: TableDefinition<'_, &str, &[u8]> =
-    TableDefinition::new("plugin_instances");
-pub(crate) const PLUGIN_SETTINGS: TableDefinition<'_, &str, &[u8]> =
-    TableDefinition::new("plugin_settings");
+pub(crate) const INSTANCES: RecordTable<InstanceRecord> =
+    RecordTable::new("plugin_instances", "plugin instance");
+pub(crate) const PLUGIN_SETTINGS: RecordTable<PluginSettings> =
+    RecordTable::new("plugin_settings", "plugin settings");
 const SETTINGS_KEY: &str = "settings";
 
 /// The built-in storage instance's name (always present, not stored).
@@ -87,70 +87,44 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
-}
-
-/// The settings record of a table (read or write transaction); the default when absent.
-fn settings_in(
-    t: &impl ReadableTable<&'static str, &'static [u8]>,
-) -> Result<PluginSettings, StoreError> {
-    match t.get(SETTINGS_KEY)? {
-        Some(v) => serde_json::from_slice(v.value()).map_err(|e| corrupt("settings", e)),
-        None => Ok(PluginSettings::default()),
-    }
-}
-
 pub trait InstancesTable: berth_core::store::StoreAccess {
     fn instances(&self) -> Result<Vec<InstanceRecord>, StoreError> {
-        let tx = self.db().begin_read()?;
-        let t = tx.open_table(INSTANCES)?;
-        let mut out = Vec::new();
-        for row in t.iter()? {
-            let (k, v) = row?;
-            out.push(serde_json::from_slice(v.value()).map_err(|e| corrupt(k.value(), e))?);
-        }
-        Ok(out)
+        INSTANCES.all(self.db())
     }
 
     fn instance(&self, name: &str) -> Result<Option<InstanceRecord>, StoreError> {
-        let tx = self.db().begin_read()?;
-        let t = tx.open_table(INSTANCES)?;
-        t.get(name)?
-            .map(|v| serde_json::from_slice(v.value()).map_err(|e| corrupt(name, e)))
-            .transpose()
+        INSTANCES.get(self.db(), name)
     }
 
     fn put_instance(&self, rec: &InstanceRecord) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(rec).expect("records serialise");
-        let tx = self.db().begin_write()?;
-        tx.open_table(INSTANCES)?
-            .insert(rec.name.as_str(), bytes.as_slice())?;
-        tx.commit()?;
-        Ok(())
+        INSTANCES.put(self.db(), &rec.name, rec)
     }
 
     /// Removes an instance; when it was the default storage, the default goes back to
     /// `local` in the same transaction.
     fn delete_instance(&self, name: &str) -> Result<bool, StoreError> {
         let tx = self.db().begin_write()?;
-        let existed = tx.open_table(INSTANCES)?.remove(name)?.is_some();
+        let existed = tx
+            .open_table(INSTANCES.definition())?
+            .remove(name)?
+            .is_some();
         {
-            let mut t = tx.open_table(PLUGIN_SETTINGS)?;
-            let mut s = settings_in(&t)?;
+            let mut t = tx.open_table(PLUGIN_SETTINGS.definition())?;
+            let mut s = PLUGIN_SETTINGS.read(&t, SETTINGS_KEY)?.unwrap_or_default();
             if s.default_storage.as_deref() == Some(name) {
                 s.default_storage = None;
-                let bytes = serde_json::to_vec(&s).expect("settings serialise");
-                t.insert(SETTINGS_KEY, bytes.as_slice())?;
+                PLUGIN_SETTINGS.write(&mut t, SETTINGS_KEY, &s)?;
             }
         }
         tx.commit()?;
         Ok(existed)
     }
 
+    /// The settings; the defaults when none were saved.
     fn plugin_settings(&self) -> Result<PluginSettings, StoreError> {
-        let tx = self.db().begin_read()?;
-        settings_in(&tx.open_table(PLUGIN_SETTINGS)?)
+        Ok(PLUGIN_SETTINGS
+            .get(self.db(), SETTINGS_KEY)?
+            .unwrap_or_default())
     }
 
     /// Read-modify-write of the settings in one transaction.
@@ -160,11 +134,10 @@ pub trait InstancesTable: berth_core::store::StoreAccess {
     ) -> Result<PluginSettings, StoreError> {
         let tx = self.db().begin_write()?;
         let s = {
-            let mut t = tx.open_table(PLUGIN_SETTINGS)?;
-            let mut s = settings_in(&t)?;
+            let mut t = tx.open_table(PLUGIN_SETTINGS.definition())?;
+            let mut s = PLUGIN_SETTINGS.read(&t, SETTINGS_KEY)?.unwrap_or_default();
             f(&mut s);
-            let bytes = serde_json::to_vec(&s).expect("settings serialise");
-            t.insert(SETTINGS_KEY, bytes.as_slice())?;
+            PLUGIN_SETTINGS.write(&mut t, SETTINGS_KEY, &s)?;
             s
         };
         tx.commit()?;

@@ -741,7 +741,7 @@ pub use services::{PluginServices, ServiceError};
 
 /// Creates this crate's tables (see `berth_core::store::Tables`).
 pub fn tables(tx: &redb::WriteTransaction) -> Result<(), redb::TableError> {
-    tx.open_table(instances::INSTANCES)?;
-    tx.open_table(instances::PLUGIN_SETTINGS)?;
+    tx.open_table(instances::INSTANCES.definition())?;
+    tx.open_table(instances::PLUGIN_SETTINGS.definition())?;
     Ok(())
 }

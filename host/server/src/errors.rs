@@ -88,7 +88,7 @@ pub fn user(e: UserError) -> ErrorBody {
             ErrorBody::new(ErrorCode::Conflict, e.to_string())
         }
         UserError::NotFound(_) => ErrorBody::new(ErrorCode::NotFound, e.to_string()),
-        UserError::Hash(_) | UserError::Store(_) | UserError::Corrupt { .. } => internal(&e),
+        UserError::Hash(_) | UserError::Store(_) => internal(&e),
     }
 }
 

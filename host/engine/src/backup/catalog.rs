@@ -5,12 +5,12 @@
 //! finished) is deleted and the entry dropped.
 
 use berth_protocol::api::backups::{BackupEntry, BackupQuery, BackupStatus, Manifest};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use berth_core::records::RecordTable;
 use berth_core::store::{Store, StoreError};
 
-pub(crate) const BACKUPS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("backups");
+pub(crate) const BACKUPS: RecordTable<CatalogRecord> = RecordTable::new("backups", "backup");
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CatalogRecord {
@@ -20,45 +20,22 @@ pub struct CatalogRecord {
     pub manifest: Manifest,
 }
 
-fn corrupt(id: &str, e: serde_json::Error) -> StoreError {
-    StoreError::Corrupt(format!("backup {id}: {e}"))
-}
-
 pub trait CatalogTable: berth_core::store::StoreAccess {
     fn put_backup(&self, rec: &CatalogRecord) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(rec).expect("catalog records serialise");
-        let tx = self.db().begin_write()?;
-        tx.open_table(BACKUPS)?
-            .insert(rec.entry.id.as_str(), bytes.as_slice())?;
-        tx.commit()?;
-        Ok(())
+        BACKUPS.put(self.db(), &rec.entry.id, rec)
     }
 
     fn backup(&self, id: &str) -> Result<Option<CatalogRecord>, StoreError> {
-        let tx = self.db().begin_read()?;
-        let t = tx.open_table(BACKUPS)?;
-        t.get(id)?
-            .map(|v| serde_json::from_slice(v.value()).map_err(|e| corrupt(id, e)))
-            .transpose()
+        BACKUPS.get(self.db(), id)
     }
 
     fn delete_backup(&self, id: &str) -> Result<bool, StoreError> {
-        let tx = self.db().begin_write()?;
-        let existed = tx.open_table(BACKUPS)?.remove(id)?.is_some();
-        tx.commit()?;
-        Ok(existed)
+        BACKUPS.remove(self.db(), id)
     }
 
     /// Every backup, oldest first (ids sort by time).
     fn backups(&self) -> Result<Vec<CatalogRecord>, StoreError> {
-        let tx = self.db().begin_read()?;
-        let t = tx.open_table(BACKUPS)?;
-        let mut out = Vec::new();
-        for row in t.iter()? {
-            let (k, v) = row?;
-            out.push(serde_json::from_slice(v.value()).map_err(|e| corrupt(k.value(), e))?);
-        }
-        Ok(out)
+        BACKUPS.all(self.db())
     }
 }
 

@@ -7,14 +7,14 @@ use crate::EngineError;
 use berth_protocol::api::jobs::LogLevel;
 use bollard::Docker;
 use bollard::query_parameters::StopContainerOptionsBuilder;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::error::docker_err;
 use crate::jobs::JobCtx;
+use berth_core::records::RecordTable;
 use berth_core::store::{Store, StoreError};
 
-pub(crate) const JOURNAL: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("backup_journal");
+pub(crate) const JOURNAL: RecordTable<JournalEntry> = RecordTable::new("backup_journal", "journal");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -34,33 +34,15 @@ pub struct JournalEntry {
 
 pub trait JournalTable: berth_core::store::StoreAccess {
     fn journal_put(&self, e: &JournalEntry) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(e).expect("journal entries serialise");
-        let tx = self.db().begin_write()?;
-        tx.open_table(JOURNAL)?
-            .insert(e.container.as_str(), bytes.as_slice())?;
-        tx.commit()?;
-        Ok(())
+        JOURNAL.put(self.db(), &e.container, e)
     }
 
     fn journal_remove(&self, container: &str) -> Result<(), StoreError> {
-        let tx = self.db().begin_write()?;
-        tx.open_table(JOURNAL)?.remove(container)?;
-        tx.commit()?;
-        Ok(())
+        JOURNAL.remove(self.db(), container).map(drop)
     }
 
     fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
-        let tx = self.db().begin_read()?;
-        let t = tx.open_table(JOURNAL)?;
-        let mut out = Vec::new();
-        for row in t.iter()? {
-            let (k, v) = row?;
-            out.push(
-                serde_json::from_slice(v.value())
-                    .map_err(|e| StoreError::Corrupt(format!("journal {}: {e}", k.value())))?,
-            );
-        }
-        Ok(out)
+        JOURNAL.all(self.db())
     }
 }
 

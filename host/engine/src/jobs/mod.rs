@@ -22,18 +22,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use berth_protocol::api::jobs::{JobInfo, JobLogLine, JobProgress, JobState, JobsQuery, LogLevel};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use berth_core::fanout::{Fanout, Sink};
+use berth_core::records::RecordTable;
 use berth_core::store::{Store, StoreError};
 use berth_core::time::now_ms;
 
 pub use progress::JobCtx;
 
-pub(crate) const JOBS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("jobs");
+pub(crate) const JOBS: RecordTable<JobRecord> = RecordTable::new("jobs", "job");
 
 /// A job's log keeps its first lines and its last ones.
 pub const LOG_MAX: usize = 1_000;
@@ -47,26 +47,13 @@ pub struct JobRecord {
     pub log: Vec<JobLogLine>,
 }
 
-fn corrupt(id: &str, e: serde_json::Error) -> StoreError {
-    StoreError::Corrupt(format!("job {id}: {e}"))
-}
-
 pub trait JobsTable: berth_core::store::StoreAccess {
     fn put_job(&self, rec: &JobRecord) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(rec).expect("jobs serialise");
-        let tx = self.db().begin_write()?;
-        tx.open_table(JOBS)?
-            .insert(rec.info.id.as_str(), bytes.as_slice())?;
-        tx.commit()?;
-        Ok(())
+        JOBS.put(self.db(), &rec.info.id, rec)
     }
 
     fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
-        let tx = self.db().begin_read()?;
-        let t = tx.open_table(JOBS)?;
-        t.get(id)?
-            .map(|v| serde_json::from_slice(v.value()).map_err(|e| corrupt(id, e)))
-            .transpose()
+        JOBS.get(self.db(), id)
     }
 
     /// Read-modify-write of one job in one transaction; `None` when it does not exist.
@@ -75,35 +62,12 @@ pub trait JobsTable: berth_core::store::StoreAccess {
         id: &str,
         f: impl FnOnce(&mut JobRecord),
     ) -> Result<Option<JobRecord>, StoreError> {
-        let tx = self.db().begin_write()?;
-        let rec = {
-            let mut t = tx.open_table(JOBS)?;
-            let Some(mut rec) = t
-                .get(id)?
-                .map(|v| serde_json::from_slice::<JobRecord>(v.value()).map_err(|e| corrupt(id, e)))
-                .transpose()?
-            else {
-                return Ok(None);
-            };
-            f(&mut rec);
-            let bytes = serde_json::to_vec(&rec).expect("jobs serialise");
-            t.insert(id, bytes.as_slice())?;
-            rec
-        };
-        tx.commit()?;
-        Ok(Some(rec))
+        JOBS.update(self.db(), id, f)
     }
 
     /// Every job, oldest first (ids sort by creation time).
     fn jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
-        let tx = self.db().begin_read()?;
-        let t = tx.open_table(JOBS)?;
-        let mut out = Vec::new();
-        for row in t.iter()? {
-            let (k, v) = row?;
-            out.push(serde_json::from_slice(v.value()).map_err(|e| corrupt(k.value(), e))?);
-        }
-        Ok(out)
+        JOBS.all(self.db())
     }
 
     /// Forgets the oldest finished jobs beyond `keep`.
@@ -120,7 +84,7 @@ pub trait JobsTable: berth_core::store::StoreAccess {
         }
         let tx = self.db().begin_write()?;
         {
-            let mut t = tx.open_table(JOBS)?;
+            let mut t = tx.open_table(JOBS.definition())?;
             for id in &finished[..excess] {
                 t.remove(id.as_str())?;
             }
