@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod assets;
+mod modules;
 mod outputs;
 mod steps;
 mod tidy;
