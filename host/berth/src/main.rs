@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use berth_identity::prelude::*;
-use berth_server::config::{Config, Flags};
+use berth_server::config::{Config, Flags, KEYS};
 use clap::{Args, Parser, Subcommand};
 
 /// Berth: a self-hosted control plane for Docker hosts — containers, volumes, images,
@@ -110,57 +110,53 @@ struct DataDirArgs {
     config: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+/// `berth serve`'s flags: `--config` and one flag per configuration key, made from
+/// `config::KEYS` (the keys are declared once, there).
+#[derive(Debug)]
 struct ServeArgs {
-    /// TOML configuration file [env: BERTH_CONFIG]
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Address to listen on [env: BERTH_LISTEN] [default: 127.0.0.1:8080]
-    #[arg(long, value_name = "ADDR")]
-    listen: Option<String>,
-    /// Directory for the store, plugin cache and local backups [env: BERTH_DATA_DIR] [default: ./data]
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<String>,
-    /// Docker endpoint: unix:///path, tcp://host:port or https://host:port
-    /// [env: BERTH_DOCKER_HOST] [default: $DOCKER_HOST, else the local socket]
-    #[arg(long, value_name = "URL")]
-    docker_host: Option<String>,
-    /// Log format: human or json [env: BERTH_LOG_FORMAT] [default: human]
-    #[arg(long, value_name = "FORMAT")]
-    log_format: Option<String>,
-    /// Log filter, e.g. info or berth=debug [env: BERTH_LOG_LEVEL] [default: info]
-    #[arg(long, value_name = "FILTER")]
-    log_level: Option<String>,
-    /// Name of the first admin, created on an empty store [env: BERTH_ADMIN_USER] [default: admin]
-    #[arg(long, value_name = "NAME")]
-    admin_user: Option<String>,
-    /// Password of the first admin; prefer the environment variable, flags are visible
-    /// to other local users [env: BERTH_ADMIN_PASSWORD] [default: generated, printed once]
-    #[arg(long, value_name = "PASSWORD")]
-    admin_password: Option<String>,
-    /// Seconds of the first lockout after 5 failed logins; doubles per further failure,
-    /// up to 15 min [env: BERTH_LOGIN_LOCKOUT_S] [default: 30]
-    #[arg(long, value_name = "SECONDS")]
-    login_lockout_s: Option<String>,
-    /// Extra origins (comma-separated) whose pages may use the session cookie on the
-    /// WebSocket; the server's own origin is always allowed [env: BERTH_ALLOWED_ORIGINS]
-    #[arg(long, value_name = "ORIGINS")]
-    allowed_origins: Option<String>,
-    /// Days of audit log kept [env: BERTH_AUDIT_RETENTION_DAYS] [default: 90]
-    #[arg(long, value_name = "DAYS")]
-    audit_retention_days: Option<String>,
-    /// Most audit entries kept; the oldest go first [env: BERTH_AUDIT_MAX_ENTRIES] [default: 100000]
-    #[arg(long, value_name = "N")]
-    audit_max_entries: Option<String>,
-    /// WebSocket ping interval; two missed pings drop a connection [env: BERTH_WS_HEARTBEAT_S] [default: 20]
-    #[arg(long, value_name = "SECONDS")]
-    ws_heartbeat_s: Option<String>,
-    /// A socket write stalled this long closes the connection (4008) [env: BERTH_WS_WRITE_TIMEOUT_S] [default: 10]
-    #[arg(long, value_name = "SECONDS")]
-    ws_write_timeout_s: Option<String>,
-    /// Jobs (backups, restores) run at once; they never hold the same container or volume together [env: BERTH_JOB_CONCURRENCY] [default: 1]
-    #[arg(long, value_name = "N")]
-    job_concurrency: Option<String>,
+    flags: Flags,
+}
+
+impl clap::FromArgMatches for ServeArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = Flags {
+            config: matches.get_one::<PathBuf>("config").cloned(),
+            ..Flags::default()
+        };
+        for key in KEYS {
+            if let Some(value) = matches.get_one::<String>(key.name) {
+                flags.values.insert(key.name, value.clone());
+            }
+        }
+        Ok(Self { flags })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for ServeArgs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        let config = clap::Arg::new("config")
+            .long("config")
+            .value_name("FILE")
+            .value_parser(clap::value_parser!(PathBuf))
+            .help("TOML configuration file [env: BERTH_CONFIG]");
+        KEYS.iter().fold(command.arg(config), |command, key| {
+            command.arg(
+                clap::Arg::new(key.name)
+                    .long(key.flag.trim_start_matches("--"))
+                    .value_name(key.value_name)
+                    .help(key.help()),
+            )
+        })
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
 }
 
 fn main() -> ExitCode {
@@ -248,11 +244,13 @@ fn user(cmd: UserCommand) -> anyhow::Result<()> {
         | UserCommand::Passwd { dir, .. }
         | UserCommand::List { dir, .. } => dir,
     };
-    let flags = Flags {
+    let mut flags = Flags {
         config: dir.config.clone(),
-        data_dir: dir.data_dir.clone(),
         ..Flags::default()
     };
+    if let Some(data_dir) = &dir.data_dir {
+        flags = flags.with("data_dir", data_dir);
+    }
     let config = Config::load(&flags, |k| std::env::var(k).ok()).map_err(|e| {
         eprintln!("berth: {e}");
         std::process::exit(2)
@@ -335,23 +333,7 @@ fn user(cmd: UserCommand) -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    let flags = Flags {
-        config: args.config,
-        listen: args.listen,
-        data_dir: args.data_dir,
-        docker_host: args.docker_host,
-        log_format: args.log_format,
-        log_level: args.log_level,
-        admin_user: args.admin_user,
-        admin_password: args.admin_password,
-        login_lockout_s: args.login_lockout_s,
-        allowed_origins: args.allowed_origins,
-        audit_retention_days: args.audit_retention_days,
-        audit_max_entries: args.audit_max_entries,
-        ws_heartbeat_s: args.ws_heartbeat_s,
-        ws_write_timeout_s: args.ws_write_timeout_s,
-        job_concurrency: args.job_concurrency,
-    };
+    let flags = args.flags;
     let config = match Config::load(&flags, |k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => {

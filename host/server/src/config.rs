@@ -62,24 +62,21 @@ pub enum LogFormat {
     Json,
 }
 
-/// Values given on the command line; `None` means "not given".
+/// Values given on the command line: the config file, and each key's flag by key
+/// name (absent: not given).
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
     pub config: Option<PathBuf>,
-    pub listen: Option<String>,
-    pub data_dir: Option<String>,
-    pub docker_host: Option<String>,
-    pub log_format: Option<String>,
-    pub log_level: Option<String>,
-    pub admin_user: Option<String>,
-    pub admin_password: Option<String>,
-    pub login_lockout_s: Option<String>,
-    pub allowed_origins: Option<String>,
-    pub audit_retention_days: Option<String>,
-    pub audit_max_entries: Option<String>,
-    pub ws_heartbeat_s: Option<String>,
-    pub ws_write_timeout_s: Option<String>,
-    pub job_concurrency: Option<String>,
+    pub values: std::collections::BTreeMap<&'static str, String>,
+}
+
+impl Flags {
+    /// Flags with one key set (by its TOML name), for callers and tests.
+    pub fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        debug_assert!(KEYS.iter().any(|k| k.name == key), "unknown key {key}");
+        self.values.insert(key, value.into());
+        self
+    }
 }
 
 /// One invalid value. Displayed as a single line.
@@ -111,100 +108,181 @@ impl fmt::Display for Origin {
     }
 }
 
-/// A configuration key: its name in TOML, its environment variable and its flag.
-struct Key {
-    name: &'static str,
-    env: &'static str,
-    flag: &'static str,
-    default: Option<&'static str>,
+/// A configuration key, declared once: its TOML name, environment variable and flag,
+/// its default, and the words the CLI help and the README's table show (the table is
+/// generated from these, see `readme_table`).
+#[derive(Debug)]
+pub struct Key {
+    pub name: &'static str,
+    pub env: &'static str,
+    pub flag: &'static str,
+    pub default: Option<&'static str>,
+    /// The flag's value placeholder (`ADDR`, `SECONDS`).
+    pub value_name: &'static str,
+    /// The default as documented (it may depend on the environment: `$DOCKER_HOST`).
+    pub shown_default: &'static str,
+    /// What the key does, in Markdown.
+    pub meaning: &'static str,
 }
 
-const KEYS: &[Key] = &[
+impl Key {
+    /// The flag's help line: the meaning in plain text, the variable and the default.
+    pub fn help(&self) -> String {
+        let plain = |text: &str| text.replace('`', "");
+        format!(
+            "{} [env: {}] [default: {}]",
+            plain(self.meaning),
+            self.env,
+            plain(self.shown_default)
+        )
+    }
+}
+
+/// Every key, in the order they are documented.
+pub const KEYS: &[Key] = &[
     Key {
         name: "listen",
         env: "BERTH_LISTEN",
         flag: "--listen",
         default: Some("127.0.0.1:8080"),
+        value_name: "ADDR",
+        shown_default: "`127.0.0.1:8080`",
+        meaning: "address of the HTTP/WebSocket server",
     },
     Key {
         name: "data_dir",
         env: "BERTH_DATA_DIR",
         flag: "--data-dir",
         default: Some("./data"),
+        value_name: "DIR",
+        shown_default: "`./data`",
+        meaning: "store (`berth.redb`), plugin cache, local backups; locked by one process",
     },
     Key {
         name: "docker_host",
         env: "BERTH_DOCKER_HOST",
         flag: "--docker-host",
         default: None,
+        value_name: "URL",
+        shown_default: "`$DOCKER_HOST`, else `unix:///var/run/docker.sock`",
+        meaning: "`unix://`, `tcp://`/`http://` (TLS if `DOCKER_TLS_VERIFY`), `https://`",
     },
     Key {
         name: "log_format",
         env: "BERTH_LOG_FORMAT",
         flag: "--log-format",
         default: Some("human"),
+        value_name: "FORMAT",
+        shown_default: "`human`",
+        meaning: "`human` or `json` (one object per line, on stderr)",
     },
     Key {
         name: "log_level",
         env: "BERTH_LOG_LEVEL",
         flag: "--log-level",
         default: Some("info"),
+        value_name: "FILTER",
+        shown_default: "`info`",
+        meaning: "a `tracing` filter, e.g. `info,berth=debug`",
     },
     Key {
         name: "admin_user",
         env: "BERTH_ADMIN_USER",
         flag: "--admin-user",
         default: None,
-    },
-    Key {
-        name: "admin_password",
-        env: "BERTH_ADMIN_PASSWORD",
-        flag: "--admin-password",
-        default: None,
+        value_name: "NAME",
+        shown_default: "`admin`",
+        meaning: "name of the first admin, created only when the store has no users",
     },
     Key {
         name: "login_lockout_s",
         env: "BERTH_LOGIN_LOCKOUT_S",
         flag: "--login-lockout-s",
         default: Some("30"),
+        value_name: "SECONDS",
+        shown_default: "`30`",
+        meaning: "first lockout (seconds) after 5 failed logins for a user or an address; doubles per further failure, up to 15 min",
+    },
+    Key {
+        name: "admin_password",
+        env: "BERTH_ADMIN_PASSWORD",
+        flag: "--admin-password",
+        default: None,
+        value_name: "PASSWORD",
+        shown_default: "generated",
+        meaning: "password of the first admin (≥ 10 characters); without it a random one is generated into `<data_dir>/initial-admin-password` (0600), to be changed at the first login. Prefer the environment variable: flags are visible to other local users",
     },
     Key {
         name: "allowed_origins",
         env: "BERTH_ALLOWED_ORIGINS",
         flag: "--allowed-origins",
         default: None,
+        value_name: "ORIGINS",
+        shown_default: "none",
+        meaning: "extra origins (comma-separated, e.g. `https://berth.example.com`) whose pages may use the session cookie on the WebSocket; the server's own origin is always allowed",
     },
     Key {
         name: "audit_retention_days",
         env: "BERTH_AUDIT_RETENTION_DAYS",
         flag: "--audit-retention-days",
         default: Some("90"),
+        value_name: "DAYS",
+        shown_default: "`90`",
+        meaning: "audit entries older than this are pruned (at start and hourly)",
     },
     Key {
         name: "audit_max_entries",
         env: "BERTH_AUDIT_MAX_ENTRIES",
         flag: "--audit-max-entries",
         default: Some("100000"),
+        value_name: "N",
+        shown_default: "`100000`",
+        meaning: "the oldest audit entries beyond this count are pruned",
     },
     Key {
         name: "ws_heartbeat_s",
         env: "BERTH_WS_HEARTBEAT_S",
         flag: "--ws-heartbeat-s",
         default: Some("20"),
+        value_name: "SECONDS",
+        shown_default: "`20`",
+        meaning: "WebSocket ping interval; a connection silent for two is dropped",
     },
     Key {
         name: "ws_write_timeout_s",
         env: "BERTH_WS_WRITE_TIMEOUT_S",
         flag: "--ws-write-timeout-s",
         default: Some("10"),
+        value_name: "SECONDS",
+        shown_default: "`10`",
+        meaning: "a socket write stalled this long closes the connection (4008 `slow_consumer`)",
     },
     Key {
         name: "job_concurrency",
         env: "BERTH_JOB_CONCURRENCY",
         flag: "--job-concurrency",
         default: Some("1"),
+        value_name: "N",
+        shown_default: "`1`",
+        meaning: "backups and restores run at once (1–8); jobs never hold the same container or volume together — one waits, saying for what",
     },
 ];
+
+/// The README's configuration table (between its `config-table` markers), generated
+/// from [`KEYS`]; a test keeps the README equal to it.
+pub fn readme_table() -> String {
+    let mut table = String::from(
+        "| key (TOML) | flag | environment | default | meaning |\n|---|---|---|---|---|\n",
+    );
+    for key in KEYS {
+        table.push_str(&format!(
+            "| `{}` | `{}` | `{}` | {} | {} |\n",
+            key.name, key.flag, key.env, key.shown_default, key.meaning
+        ));
+    }
+    table.push_str("| — | `--config` | `BERTH_CONFIG` | none | the TOML file |\n");
+    table
+}
 
 /// The names of all keys, for error messages and docs.
 pub fn key_names() -> impl Iterator<Item = &'static str> {
@@ -263,32 +341,11 @@ struct Sources<'a, E> {
 }
 
 impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
-    fn flag(&self, name: &str) -> &Option<String> {
-        let flags = self.flags;
-        match name {
-            "listen" => &flags.listen,
-            "data_dir" => &flags.data_dir,
-            "docker_host" => &flags.docker_host,
-            "log_format" => &flags.log_format,
-            "log_level" => &flags.log_level,
-            "admin_user" => &flags.admin_user,
-            "admin_password" => &flags.admin_password,
-            "login_lockout_s" => &flags.login_lockout_s,
-            "allowed_origins" => &flags.allowed_origins,
-            "audit_retention_days" => &flags.audit_retention_days,
-            "audit_max_entries" => &flags.audit_max_entries,
-            "ws_heartbeat_s" => &flags.ws_heartbeat_s,
-            "ws_write_timeout_s" => &flags.ws_write_timeout_s,
-            "job_concurrency" => &flags.job_concurrency,
-            _ => &None,
-        }
-    }
-
     /// The key's value and where it came from: a flag, else the environment, else the
     /// file, else the default (`None`: none of them).
     fn pick(&self, name: &str) -> (&'static Key, Option<(String, Origin)>) {
         let key = KEYS.iter().find(|k| k.name == name).expect("known key");
-        if let Some(value) = self.flag(name) {
+        if let Some(value) = self.flags.values.get(name) {
             return (key, Some((value.clone(), Origin::Flag(key.flag))));
         }
         if let Some(value) = (self.env)(key.env) {
@@ -518,6 +575,30 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
+    #[test]
+    fn the_readme_configuration_table_is_the_declared_keys() {
+        const START: &str = "<!-- config-table:start -->\n";
+        const END: &str = "<!-- config-table:end -->";
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+        let readme = std::fs::read_to_string(&path).unwrap();
+        let from = readme
+            .find(START)
+            .expect("README has the config-table markers")
+            + START.len();
+        let to = readme
+            .find(END)
+            .expect("README has the config-table end marker");
+        let generated = format!("{}{}{}", &readme[..from], readme_table(), &readme[to..]);
+        if std::env::var_os("BERTH_UPDATE_README").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        assert!(
+            readme == generated,
+            "README.md's configuration table is out of date with config::KEYS; \
+             regenerate it with BERTH_UPDATE_README=1 cargo test -p berth-server config"
+        );
+    }
+
     fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("berth.toml");
@@ -542,9 +623,9 @@ mod tests {
         );
         let flags = Flags {
             config: Some(path),
-            listen: Some("127.0.0.1:1003".into()),
             ..Flags::default()
-        };
+        }
+        .with("listen", "127.0.0.1:1003");
         let c = Config::load(
             &flags,
             env(&[
@@ -585,29 +666,20 @@ mod tests {
             "{line}"
         );
 
-        let flags = Flags {
-            log_format: Some("xml".into()),
-            ..Flags::default()
-        };
+        let flags = Flags::default().with("log_format", "xml");
         let e = Config::load(&flags, env(&[])).unwrap_err();
         assert_eq!(
             (e.key.as_str(), e.origin),
             ("log_format", Origin::Flag("--log-format"))
         );
 
-        let flags = Flags {
-            docker_host: Some("ftp://x".into()),
-            ..Flags::default()
-        };
+        let flags = Flags::default().with("docker_host", "ftp://x");
         assert_eq!(
             Config::load(&flags, env(&[])).unwrap_err().key,
             "docker_host"
         );
 
-        let flags = Flags {
-            log_level: Some("berth=loud[".into()),
-            ..Flags::default()
-        };
+        let flags = Flags::default().with("log_level", "berth=loud[");
         assert_eq!(Config::load(&flags, env(&[])).unwrap_err().key, "log_level");
     }
 
@@ -678,10 +750,7 @@ mod tests {
     #[test]
     fn data_dir_that_is_a_file_is_refused() {
         let (_d, path) = file("");
-        let flags = Flags {
-            data_dir: Some(path.to_str().unwrap().into()),
-            ..Flags::default()
-        };
+        let flags = Flags::default().with("data_dir", path.to_str().unwrap());
         assert_eq!(Config::load(&flags, env(&[])).unwrap_err().key, "data_dir");
     }
 }
