@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveVolumeOptionsBuilder, WaitContainerOptionsBuilder,
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures_util::TryStreamExt;
 use tokio::sync::OnceCell;
@@ -186,6 +186,21 @@ impl Scope {
         format!("berth-test-{}-{base}", self.run)
     }
 
+    /// A container of the test image, described step by step and then created,
+    /// started or run to its end: `scope.container("app").volume(&v, "/data")
+    /// .sh("…").start().await`.
+    pub fn container(&self, base: &str) -> ContainerBuilder<'_> {
+        ContainerBuilder {
+            scope: self,
+            name: Some(self.name(base)),
+            body: ContainerCreateBody {
+                labels: Some(self.labels()),
+                host_config: Some(HostConfig::default()),
+                ..Default::default()
+            },
+        }
+    }
+
     /// Creates (not starts) a container from the test image running `cmd`.
     pub async fn create_container(&self, base: &str, cmd: &[&str]) -> String {
         self.create_container_with(base, cmd, &[]).await
@@ -220,6 +235,20 @@ impl Scope {
             .await
             .expect("create container")
             .id
+    }
+
+    /// Creates a volume named [`Scope::name`]`(base)`; returns its name.
+    pub async fn create_volume(&self, base: &str) -> String {
+        let name = self.name(base);
+        self.docker
+            .create_volume(bollard::models::VolumeCreateRequest {
+                name: Some(name.clone()),
+                labels: Some(self.labels()),
+                ..Default::default()
+            })
+            .await
+            .expect("create volume");
+        name
     }
 
     /// Creates a bridge network named [`Scope::name`]`(base)`; returns its name.
@@ -433,5 +462,151 @@ impl Drop for SocketProxy {
             t.abort();
         }
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A test container being described (see [`Scope::container`]); labelled with its
+/// scope, so it is removed with it.
+#[derive(Debug)]
+pub struct ContainerBuilder<'a> {
+    scope: &'a Scope,
+    /// `None`: let Docker name it.
+    name: Option<String>,
+    body: ContainerCreateBody,
+}
+
+impl ContainerBuilder<'_> {
+    fn host_config(&mut self) -> &mut HostConfig {
+        self.body
+            .host_config
+            .get_or_insert_with(HostConfig::default)
+    }
+
+    /// Runs `script` with `sh -c`.
+    pub fn sh(mut self, script: &str) -> Self {
+        self.body.cmd = Some(vec!["sh".into(), "-c".into(), script.into()]);
+        self
+    }
+
+    /// Runs `cmd` as given.
+    pub fn cmd(mut self, cmd: &[&str]) -> Self {
+        self.body.cmd = Some(cmd.iter().map(|s| (*s).to_owned()).collect());
+        self
+    }
+
+    /// Mounts the named volume `volume` at `target`.
+    pub fn volume(mut self, volume: &str, target: &str) -> Self {
+        self.host_config()
+            .mounts
+            .get_or_insert_with(Vec::new)
+            .push(Mount {
+                typ: Some(MountType::VOLUME),
+                source: Some(volume.to_owned()),
+                target: Some(target.to_owned()),
+                ..Default::default()
+            });
+        self
+    }
+
+    pub fn label(mut self, key: &str, value: &str) -> Self {
+        self.body
+            .labels
+            .get_or_insert_with(HashMap::new)
+            .insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Sets `KEY=value` in the environment.
+    pub fn env(mut self, pair: &str) -> Self {
+        self.body
+            .env
+            .get_or_insert_with(Vec::new)
+            .push(pair.to_owned());
+        self
+    }
+
+    /// Publishes `port` (e.g. `8080/tcp`) on a host port Docker picks.
+    pub fn publish(mut self, port: &str) -> Self {
+        self.body
+            .exposed_ports
+            .get_or_insert_with(Vec::new)
+            .push(port.to_owned());
+        self.host_config()
+            .port_bindings
+            .get_or_insert_with(HashMap::new)
+            .insert(
+                port.to_owned(),
+                Some(vec![PortBinding {
+                    host_ip: None,
+                    host_port: Some(String::new()),
+                }]),
+            );
+        self
+    }
+
+    /// Another image than the test image (one a test built from it).
+    pub fn image(mut self, reference: &str) -> Self {
+        self.body.image = Some(reference.to_owned());
+        self
+    }
+
+    /// A name of the test's choosing (as compose would name a service's container).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = Some(name.to_owned());
+        self
+    }
+
+    /// Leaves the name to Docker.
+    pub fn unnamed(mut self) -> Self {
+        self.name = None;
+        self
+    }
+
+    /// Creates the container; returns its id.
+    pub async fn create(mut self) -> String {
+        if self.body.image.is_none() {
+            let image = ensure_test_image(&self.scope.docker).await;
+            self.body.image = Some(image.to_owned());
+        }
+        let options = self
+            .name
+            .as_deref()
+            .map(|name| CreateContainerOptionsBuilder::default().name(name).build());
+        self.scope
+            .docker
+            .create_container(options, self.body)
+            .await
+            .expect("create container")
+            .id
+    }
+
+    /// Creates and starts the container; returns its id.
+    pub async fn start(self) -> String {
+        let docker = self.scope.docker.clone();
+        let id = self.create().await;
+        docker
+            .start_container(&id, None)
+            .await
+            .expect("start container");
+        id
+    }
+
+    /// Starts the container, waits until it exits 0 and returns its output (stdout
+    /// and stderr).
+    pub async fn run(self) -> String {
+        let scope = self.scope;
+        let id = self.start().await;
+        scope.wait_success(&id).await;
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let output: Vec<_> = scope
+            .docker
+            .logs(&id, Some(options))
+            .try_collect()
+            .await
+            .expect("container output");
+        output.iter().map(ToString::to_string).collect()
     }
 }

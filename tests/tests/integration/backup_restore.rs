@@ -30,61 +30,16 @@ use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::jobs::{WAIT, code, end_state, follow, log_of, upload};
 use berth_tests::server::{Berth, serve_command};
 use berth_tests::ws;
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
-use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
-use futures_util::{StreamExt, TryStreamExt};
-
-fn mount(vol: &str) -> Mount {
-    Mount {
-        typ: Some(MountType::VOLUME),
-        source: Some(vol.to_owned()),
-        target: Some("/data".into()),
-        ..Default::default()
-    }
-}
+use futures_util::StreamExt;
 
 /// Runs `script` in a throwaway container with `vol` at /data; returns its output.
 async fn run_with(scope: &Scope, vol: &str, base: &str, script: &str) -> String {
-    let image = ensure_test_image(&scope.docker).await;
-    let id = scope
-        .docker
-        .create_container(
-            Some(
-                CreateContainerOptionsBuilder::default()
-                    .name(&scope.name(base))
-                    .build(),
-            ),
-            ContainerCreateBody {
-                image: Some(image.to_owned()),
-                cmd: Some(vec!["sh".into(), "-c".into(), script.into()]),
-                labels: Some(scope.labels()),
-                host_config: Some(HostConfig {
-                    mounts: Some(vec![mount(vol)]),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        )
+    scope
+        .container(base)
+        .volume(vol, "/data")
+        .sh(script)
+        .run()
         .await
-        .expect("create")
-        .id;
-    scope.docker.start_container(&id, None).await.unwrap();
-    scope.wait_success(&id).await;
-    let out: Vec<_> = scope
-        .docker
-        .logs(
-            &id,
-            Some(
-                LogsOptionsBuilder::default()
-                    .stdout(true)
-                    .stderr(true)
-                    .build(),
-            ),
-        )
-        .try_collect()
-        .await
-        .unwrap();
-    out.iter().map(ToString::to_string).collect()
 }
 
 /// Varied contents: nested and empty directories, symlinks, a hard link, modes,
@@ -134,48 +89,17 @@ async fn app(scope: &Scope, base: &str, vol: &str) -> String {
 }
 
 async fn app_with(scope: &Scope, base: &str, vol: &str, labels: &[(&str, &str)]) -> String {
-    let mut all = scope.labels();
-    for (k, v) in labels {
-        all.insert((*k).to_owned(), (*v).to_owned());
-    }
-    let image = ensure_test_image(&scope.docker).await;
-    let id = scope
-        .docker
-        .create_container(
-            Some(
-                CreateContainerOptionsBuilder::default()
-                    .name(&scope.name(base))
-                    .build(),
-            ),
-            ContainerCreateBody {
-                image: Some(image.to_owned()),
-                cmd: Some(vec![
-                    "sh".into(),
-                    "-c".into(),
-                    "while true; do sleep 1; done".into(),
-                ]),
-                env: Some(vec!["APP_MODE=production".into()]),
-                labels: Some(all),
-                exposed_ports: Some(vec!["8080/tcp".to_owned()]),
-                host_config: Some(HostConfig {
-                    mounts: Some(vec![mount(vol)]),
-                    port_bindings: Some(std::collections::HashMap::from([(
-                        "8080/tcp".to_owned(),
-                        Some(vec![PortBinding {
-                            host_ip: None,
-                            host_port: Some(String::new()),
-                        }]),
-                    )])),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        )
+    let app = scope
+        .container(base)
+        .volume(vol, "/data")
+        .sh("while true; do sleep 1; done")
+        .env("APP_MODE=production")
+        .publish("8080/tcp");
+    labels
+        .iter()
+        .fold(app, |app, (key, value)| app.label(key, value))
+        .start()
         .await
-        .expect("create app")
-        .id;
-    scope.docker.start_container(&id, None).await.unwrap();
-    id
 }
 
 async fn running(scope: &Scope, id: &str) -> bool {
@@ -1383,23 +1307,11 @@ async fn a_backup_can_carry_its_image_and_the_restore_loads_it_where_it_is_missi
         .id;
     let name = scope.name("imgapp");
     scope
-        .docker
-        .create_container(
-            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-            ContainerCreateBody {
-                image: Some(reference.clone()),
-                cmd: Some(vec![
-                    "sh".into(),
-                    "-c".into(),
-                    "while true; do sleep 1; done".into(),
-                ]),
-                labels: Some(scope.labels()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    scope.docker.start_container(&name, None).await.unwrap();
+        .container("imgapp")
+        .image(&reference)
+        .sh("while true; do sleep 1; done")
+        .start()
+        .await;
 
     let bad = op
         .call::<BackupsCreate>(CreateBackup {
@@ -1514,7 +1426,6 @@ async fn containers_sharing_a_volume_stop_dependents_first_and_start_them_last()
     let scope = Scope::new().await;
     let (_tmp, berth) = ws::start().await;
     let op = ws::admin(&berth).await;
-    let image = ensure_test_image(&scope.docker).await;
     let vol = make_volume(&scope, "shared").await;
     let project = scope.name("shop");
     // Labelled as compose v2 labels its services; `web` depends on `db`. `web` is
@@ -1522,35 +1433,17 @@ async fn containers_sharing_a_volume_stop_dependents_first_and_start_them_last()
     // stop the database under the running web app.
     let mut names = BTreeMap::new();
     for (service, deps) in [("web", Some("db:service_started:false")), ("db", None)] {
-        let name = scope.name(service);
-        let mut labels = scope.labels();
-        labels.insert("com.docker.compose.project".into(), project.clone());
-        labels.insert("com.docker.compose.service".into(), service.into());
+        let mut member = scope
+            .container(service)
+            .volume(&vol, "/data")
+            .sh("trap 'exit 0' TERM; while true; do sleep 1; done")
+            .label("com.docker.compose.project", &project)
+            .label("com.docker.compose.service", service);
         if let Some(d) = deps {
-            labels.insert("com.docker.compose.depends_on".into(), d.into());
+            member = member.label("com.docker.compose.depends_on", d);
         }
-        scope
-            .docker
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                ContainerCreateBody {
-                    image: Some(image.to_owned()),
-                    cmd: Some(vec![
-                        "sh".into(),
-                        "-c".into(),
-                        "trap 'exit 0' TERM; while true; do sleep 1; done".into(),
-                    ]),
-                    labels: Some(labels),
-                    host_config: Some(HostConfig {
-                        mounts: Some(vec![mount(&vol)]),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        scope.docker.start_container(&name, None).await.unwrap();
+        member.start().await;
+        let name = scope.name(service);
         names.insert(service, name);
     }
     let q = op

@@ -52,53 +52,16 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
 /// reports the exit code; then a volume's files browsed and previewed.
 #[tokio::test]
 async fn container_page_shows_logs_stats_and_a_working_terminal_and_volumes_browse() {
-    use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
     use fantoccini::Locator;
 
     let scope = Scope::new().await;
-    let image = berth_tests::docker::ensure_test_image(&scope.docker).await;
-    let vol = scope.name("files");
-    scope
-        .docker
-        .create_volume(bollard::models::VolumeCreateRequest {
-            name: Some(vol.clone()),
-            labels: Some(scope.labels()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let vol = scope.create_volume("files").await;
     let id = scope
-        .docker
-        .create_container(
-            Some(
-                bollard::query_parameters::CreateContainerOptionsBuilder::default()
-                    .name(&scope.name("page"))
-                    .build(),
-            ),
-            ContainerCreateBody {
-                image: Some(image.to_owned()),
-                cmd: Some(vec![
-                    "sh".into(),
-                    "-c".into(),
-                    "echo hello > /data/notes.txt; busybox seq 1 200000; printf '\\033[31mRED\\033[0m\\n'; trap 'exit 0' TERM; while true; do sleep 0.2; done".into(),
-                ]),
-                labels: Some(scope.labels()),
-                host_config: Some(HostConfig {
-                    mounts: Some(vec![Mount {
-                        typ: Some(MountType::VOLUME),
-                        source: Some(vol.clone()),
-                        target: Some("/data".into()),
-                        ..Default::default()
-                    }]),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .id;
-    scope.docker.start_container(&id, None).await.unwrap();
+        .container("page")
+        .volume(&vol, "/data")
+        .sh("echo hello > /data/notes.txt; busybox seq 1 200000; printf '\\033[31mRED\\033[0m\\n'; trap 'exit 0' TERM; while true; do sleep 0.2; done")
+        .start()
+        .await;
     let name = scope.name("page");
     let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();
@@ -195,53 +158,15 @@ async fn container_page_shows_logs_stats_and_a_working_terminal_and_volumes_brow
 /// `complete`, then restored from the Backups page under a new name — and running.
 #[tokio::test]
 async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
-    use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
-
     let scope = Scope::new().await;
-    let image = berth_tests::docker::ensure_test_image(&scope.docker).await;
-    let vol = scope.name("uidata");
-    scope
-        .docker
-        .create_volume(bollard::models::VolumeCreateRequest {
-            name: Some(vol.clone()),
-            labels: Some(scope.labels()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let vol = scope.create_volume("uidata").await;
     let name = scope.name("uiapp");
     let id = scope
-        .docker
-        .create_container(
-            Some(
-                bollard::query_parameters::CreateContainerOptionsBuilder::default()
-                    .name(&name)
-                    .build(),
-            ),
-            ContainerCreateBody {
-                image: Some(image.to_owned()),
-                cmd: Some(vec![
-                    "sh".into(),
-                    "-c".into(),
-                    "echo kept > /data/file; while true; do sleep 1; done".into(),
-                ]),
-                labels: Some(scope.labels()),
-                host_config: Some(HostConfig {
-                    mounts: Some(vec![Mount {
-                        typ: Some(MountType::VOLUME),
-                        source: Some(vol.clone()),
-                        target: Some("/data".into()),
-                        ..Default::default()
-                    }]),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .id;
-    scope.docker.start_container(&id, None).await.unwrap();
+        .container("uiapp")
+        .volume(&vol, "/data")
+        .sh("echo kept > /data/file; while true; do sleep 1; done")
+        .start()
+        .await;
     // A network listed before `bridge` in the restore form: a restore that does not
     // choose one must keep the container's own, not take the first in the list.
     let other_net = scope.create_network("aa-other").await;
@@ -354,38 +279,18 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compose_project_is_backed_up_and_restored_onto_a_chosen_network_from_the_ui() {
-    use bollard::models::ContainerCreateBody;
-
     let scope = Scope::new().await;
-    let image = berth_tests::docker::ensure_test_image(&scope.docker).await;
     // One service labelled as compose labels it, named as compose v2 names it.
     let project = scope.name("uiproj");
     let app = format!("{project}-app-1");
-    let mut labels = scope.labels();
-    labels.insert("com.docker.compose.project".into(), project.clone());
-    labels.insert("com.docker.compose.service".into(), "app".into());
     scope
-        .docker
-        .create_container(
-            Some(
-                bollard::query_parameters::CreateContainerOptionsBuilder::default()
-                    .name(&app)
-                    .build(),
-            ),
-            ContainerCreateBody {
-                image: Some(image.to_owned()),
-                cmd: Some(vec![
-                    "sh".into(),
-                    "-c".into(),
-                    "while true; do sleep 1; done".into(),
-                ]),
-                labels: Some(labels),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    scope.docker.start_container(&app, None).await.unwrap();
+        .container("app")
+        .named(&app)
+        .label("com.docker.compose.project", &project)
+        .label("com.docker.compose.service", "app")
+        .sh("while true; do sleep 1; done")
+        .start()
+        .await;
     let lan = scope.create_network("uilan").await;
     let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();

@@ -330,49 +330,13 @@ async fn a_network_backup_that_binds_host_interfaces_needs_an_admins_approval() 
 
 /// Runs `script` in a throwaway container with `vol` at /data; returns its output.
 async fn in_volume(scope: &Scope, vol: &str, script: &str) -> String {
-    use futures_util::TryStreamExt;
-    let image = ensure_test_image(&scope.docker).await;
-    let id = scope
-        .docker
-        .create_container(
-            None::<bollard::query_parameters::CreateContainerOptions>,
-            bollard::models::ContainerCreateBody {
-                image: Some(image.to_owned()),
-                cmd: Some(vec!["sh".into(), "-c".into(), script.into()]),
-                labels: Some(scope.labels()),
-                host_config: Some(bollard::models::HostConfig {
-                    binds: Some(vec![format!("{vol}:/data")]),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        )
+    scope
+        .container("in-volume")
+        .unnamed()
+        .volume(vol, "/data")
+        .sh(script)
+        .run()
         .await
-        .unwrap()
-        .id;
-    scope.docker.start_container(&id, None).await.unwrap();
-    scope.wait_success(&id).await;
-    let out: Vec<_> = scope
-        .docker
-        .logs(
-            &id,
-            Some(
-                bollard::query_parameters::LogsOptionsBuilder::default()
-                    .stdout(true)
-                    .build(),
-            ),
-        )
-        .try_collect()
-        .await
-        .unwrap();
-    let _ = scope
-        .docker
-        .remove_container(
-            &id,
-            None::<bollard::query_parameters::RemoveContainerOptions>,
-        )
-        .await;
-    out.iter().map(ToString::to_string).collect()
 }
 
 async fn backup_volume(c: &Client, vol: &str) -> BackupEntry {
