@@ -52,7 +52,7 @@ pub fn instance() -> Option<String> {
 /// Removes the helpers an earlier run of this Berth instance left behind (a `kill -9`
 /// mid-read leaves its never-started helper, and a helper keeps its volume in use).
 /// Other instances' helpers and this run's are left alone. Returns how many went.
-pub async fn sweep(d: &Docker) -> Result<usize, DockerError> {
+pub async fn sweep(docker: &Docker) -> Result<usize, DockerError> {
     let Some(instance) = INSTANCE.get() else {
         return Ok(0);
     };
@@ -60,7 +60,7 @@ pub async fn sweep(d: &Docker) -> Result<usize, DockerError> {
         "label".to_owned(),
         vec![LABEL.to_owned(), format!("{LABEL_INSTANCE}={instance}")],
     )]);
-    let found = d
+    let found = docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default()
                 .all(true)
@@ -76,7 +76,7 @@ pub async fn sweep(d: &Docker) -> Result<usize, DockerError> {
             continue;
         };
         let o = RemoveContainerOptionsBuilder::default().force(true).build();
-        match d.remove_container(&id, Some(o)).await {
+        match docker.remove_container(&id, Some(o)).await {
             Ok(()) => removed += 1,
             Err(e) => tracing::warn!(container = id, error = %e, "cannot remove a stale helper"),
         }
@@ -85,8 +85,8 @@ pub async fn sweep(d: &Docker) -> Result<usize, DockerError> {
 }
 
 /// The helper image, imported if missing.
-pub async fn ensure_image(d: &Docker) -> Result<(), DockerError> {
-    if d.inspect_image(IMAGE).await.is_ok() {
+pub async fn ensure_image(docker: &Docker) -> Result<(), DockerError> {
+    if docker.inspect_image(IMAGE).await.is_ok() {
         return Ok(());
     }
     let mut tar = tar::Builder::new(Vec::new());
@@ -106,7 +106,8 @@ pub async fn ensure_image(d: &Docker) -> Result<(), DockerError> {
         .changes(vec![r#"CMD ["/BERTH-HELPER"]"#.to_owned()])
         .message("Berth helper")
         .build();
-    d.create_image(Some(o), Some(bollard::body_full(bytes.into())), None)
+    docker
+        .create_image(Some(o), Some(bollard::body_full(bytes.into())), None)
         .try_collect::<Vec<_>>()
         .await
         .map_err(|e| docker_err(&e, "helper image"))?;
@@ -123,17 +124,17 @@ pub struct Helper {
 }
 
 impl Helper {
-    pub async fn for_volume(d: &Docker, volume: &str) -> Result<Self, DockerError> {
-        Self::create(d, volume, true).await
+    pub async fn for_volume(docker: &Docker, volume: &str) -> Result<Self, DockerError> {
+        Self::create(docker, volume, true).await
     }
 
     /// A helper that may write into the volume (a restore's target).
-    pub async fn for_volume_rw(d: &Docker, volume: &str) -> Result<Self, DockerError> {
-        Self::create(d, volume, false).await
+    pub async fn for_volume_rw(docker: &Docker, volume: &str) -> Result<Self, DockerError> {
+        Self::create(docker, volume, false).await
     }
 
-    async fn create(d: &Docker, volume: &str, read_only: bool) -> Result<Self, DockerError> {
-        ensure_image(d).await?;
+    async fn create(docker: &Docker, volume: &str, read_only: bool) -> Result<Self, DockerError> {
+        ensure_image(docker).await?;
         let mut suffix = [0u8; 6];
         let _ = getrandom::fill(&mut suffix);
         let name = format!("berth-helper-{}", data_encoding::HEXLOWER.encode(&suffix));
@@ -166,7 +167,7 @@ impl Helper {
             }),
             ..Default::default()
         };
-        let created = d
+        let created = docker
             .create_container(
                 Some(CreateContainerOptionsBuilder::default().name(&name).build()),
                 body,
@@ -174,7 +175,7 @@ impl Helper {
             .await
             .map_err(|e| docker_err(&e, &format!("volume {volume}")))?;
         Ok(Self {
-            docker: d.clone(),
+            docker: docker.clone(),
             id: created.id,
         })
     }

@@ -97,14 +97,14 @@ fn own_data_of(
 
 impl Host {
     /// Whether container `id` (an id, a prefix or a name) is the one Berth runs in.
-    pub async fn is_self(&self, d: &Docker, id: &str) -> Result<bool, DockerError> {
+    pub async fn is_self(&self, docker: &Docker, id: &str) -> Result<bool, DockerError> {
         let Some(me) = &self.self_id else {
             return Ok(false);
         };
         if id == me {
             return Ok(true);
         }
-        match d.inspect_container(id, None).await {
+        match docker.inspect_container(id, None).await {
             Ok(c) => Ok(c.id.as_deref() == Some(me.as_str())),
             Err(e) => Err(crate::docker_err(&e, &format!("container {id}"))),
         }
@@ -112,13 +112,13 @@ impl Host {
 
     /// The volumes of Berth's own container that hold its data directory (none when
     /// Berth does not run in a container). Asked of Docker once.
-    pub async fn own_data(&self, d: &Docker) -> Result<&[OwnData], DockerError> {
+    pub async fn own_data(&self, docker: &Docker) -> Result<&[OwnData], DockerError> {
         let Some(me) = &self.self_id else {
             return Ok(&[]);
         };
         self.own_data
             .get_or_try_init(|| async {
-                let c = d
+                let c = docker
                     .inspect_container(me, None)
                     .await
                     .map_err(|e| crate::docker_err(&e, "Berth's own container"))?;
@@ -129,9 +129,13 @@ impl Host {
     }
 
     /// The protected volume `name`, if it is one.
-    pub async fn own_volume(&self, d: &Docker, name: &str) -> Result<Option<OwnData>, DockerError> {
+    pub async fn own_volume(
+        &self,
+        docker: &Docker,
+        name: &str,
+    ) -> Result<Option<OwnData>, DockerError> {
         Ok(self
-            .own_data(d)
+            .own_data(docker)
             .await?
             .iter()
             .find(|o| o.volume == name)

@@ -27,7 +27,7 @@ use crate::{DockerError, docker_err};
 const PULL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Tries to pull `image`; the error text when it cannot.
-async fn pull(d: &Docker, image: &str) -> Result<(), String> {
+async fn pull(docker: &Docker, image: &str) -> Result<(), String> {
     let (repo, tag) = match image.rsplit_once(':') {
         Some((r, t)) if !t.contains('/') => (r, t),
         _ => (image, "latest"),
@@ -38,7 +38,9 @@ async fn pull(d: &Docker, image: &str) -> Result<(), String> {
         .build();
     let pulled = tokio::time::timeout(
         PULL_TIMEOUT,
-        d.create_image(Some(o), None, None).try_collect::<Vec<_>>(),
+        docker
+            .create_image(Some(o), None, None)
+            .try_collect::<Vec<_>>(),
     )
     .await;
     match pulled {
@@ -118,7 +120,7 @@ fn networks_of(c: &ContainerInspectResponse) -> HashMap<String, EndpointSettings
 /// Connects `new_id` to the networks of `old` other than the one it was created on;
 /// the first failure names its network.
 pub async fn connect_others(
-    d: &Docker,
+    docker: &Docker,
     old: &ContainerInspectResponse,
     new_id: &str,
 ) -> Result<(), (String, DockerError)> {
@@ -136,16 +138,17 @@ pub async fn connect_others(
             container: new_id.to_owned(),
             endpoint_config: Some(endpoint(&e, short)),
         };
-        d.connect_network(&net, req)
+        docker
+            .connect_network(&net, req)
             .await
             .map_err(|err| (net.clone(), docker_err(&err, &format!("network {net}"))))?;
     }
     Ok(())
 }
 
-pub async fn redeploy(h: &Host, d: &Docker, id: &str) -> Result<Redeployed, DockerError> {
+pub async fn redeploy(h: &Host, docker: &Docker, id: &str) -> Result<Redeployed, DockerError> {
     let what = format!("container {id}");
-    let old = d
+    let old = docker
         .inspect_container(id, None)
         .await
         .map_err(|e| docker_err(&e, &what))?;
@@ -168,8 +171,8 @@ pub async fn redeploy(h: &Host, d: &Docker, id: &str) -> Result<Redeployed, Dock
     let image = config.image.clone().unwrap_or_default();
     let running = old.state.as_ref().and_then(|s| s.running).unwrap_or(false);
 
-    let pull_error = pull(d, &image).await.err();
-    if pull_error.is_some() && d.inspect_image(&image).await.is_err() {
+    let pull_error = pull(docker, &image).await.err();
+    if pull_error.is_some() && docker.inspect_image(&image).await.is_err() {
         return Err(DockerError::NotFound {
             field: None,
             message: format!(
@@ -182,11 +185,11 @@ pub async fn redeploy(h: &Host, d: &Docker, id: &str) -> Result<Redeployed, Dock
     let mut body = create_body(&old)?;
     body.image = Some(image.clone());
 
-    let aside = step_aside(d, &old_id, &name, running, &what).await?;
-    match replace(d, &old, body, &name, running).await {
+    let aside = step_aside(docker, &old_id, &name, running, &what).await?;
+    match replace(docker, &old, body, &name, running).await {
         Ok(new_id) => {
             let rm = RemoveContainerOptionsBuilder::default().force(true).build();
-            if let Err(e) = d.remove_container(&old_id, Some(rm)).await {
+            if let Err(e) = docker.remove_container(&old_id, Some(rm)).await {
                 tracing::warn!(container = aside, error = %e, "redeploy: old container left behind");
             }
             Ok(Redeployed {
@@ -200,12 +203,12 @@ pub async fn redeploy(h: &Host, d: &Docker, id: &str) -> Result<Redeployed, Dock
             // Put everything back as it was.
             if let Some(n) = new_id {
                 let rm = RemoveContainerOptionsBuilder::default().force(true).build();
-                let _ = d.remove_container(&n, Some(rm)).await;
+                let _ = docker.remove_container(&n, Some(rm)).await;
             }
             let back = RenameContainerOptionsBuilder::default().name(&name).build();
-            let _ = d.rename_container(&old_id, back).await;
+            let _ = docker.rename_container(&old_id, back).await;
             if running {
-                let _ = d.start_container(&old_id, None).await;
+                let _ = docker.start_container(&old_id, None).await;
             }
             tracing::warn!(container = name, error = %err, "redeploy failed; old container restored");
             Err(err)
@@ -215,26 +218,28 @@ pub async fn redeploy(h: &Host, d: &Docker, id: &str) -> Result<Redeployed, Dock
 
 /// Stops the old container and renames it out of the way; returns its new name.
 async fn step_aside(
-    d: &Docker,
+    docker: &Docker,
     old_id: &str,
     name: &str,
     running: bool,
     what: &str,
 ) -> Result<String, DockerError> {
     if running {
-        d.stop_container(old_id, Some(StopContainerOptionsBuilder::default().build()))
+        docker
+            .stop_container(old_id, Some(StopContainerOptionsBuilder::default().build()))
             .await
             .map_err(|e| docker_err(&e, what))?;
     }
     let aside = format!("{name}-berth-old-{}", berth_core::time::now_ms());
-    d.rename_container(
-        old_id,
-        RenameContainerOptionsBuilder::default()
-            .name(&aside)
-            .build(),
-    )
-    .await
-    .map_err(|e| docker_err(&e, what))?;
+    docker
+        .rename_container(
+            old_id,
+            RenameContainerOptionsBuilder::default()
+                .name(&aside)
+                .build(),
+        )
+        .await
+        .map_err(|e| docker_err(&e, what))?;
     Ok(aside)
 }
 
@@ -242,13 +247,13 @@ async fn step_aside(
 /// starts it if the old one ran. The error carries the new container's id when there
 /// is one to remove.
 async fn replace(
-    d: &Docker,
+    docker: &Docker,
     old: &ContainerInspectResponse,
     body: ContainerCreateBody,
     name: &str,
     running: bool,
 ) -> Result<String, (Option<String>, DockerError)> {
-    let created = d
+    let created = docker
         .create_container(
             Some(CreateContainerOptionsBuilder::default().name(name).build()),
             body,
@@ -256,17 +261,19 @@ async fn replace(
         .await
         .map_err(|e| (None, docker_err(&e, &format!("new container {name}"))))?;
     let new_id = created.id;
-    connect_others(d, old, &new_id).await.map_err(|(net, e)| {
-        (
-            Some(new_id.clone()),
-            DockerError::Answered {
-                kind: e.kind(),
-                message: format!("network {net}: {e}"),
-            },
-        )
-    })?;
+    connect_others(docker, old, &new_id)
+        .await
+        .map_err(|(net, e)| {
+            (
+                Some(new_id.clone()),
+                DockerError::Answered {
+                    kind: e.kind(),
+                    message: format!("network {net}: {e}"),
+                },
+            )
+        })?;
     if running {
-        d.start_container(&new_id, None).await.map_err(|e| {
+        docker.start_container(&new_id, None).await.map_err(|e| {
             (
                 Some(new_id.clone()),
                 docker_err(&e, &format!("new container {name}")),

@@ -127,14 +127,14 @@ pub async fn run(host: Arc<Host>) {
 
 /// One round: the running containers somebody wants, sampled and encoded.
 async fn sample_once(
-    d: &Docker,
+    docker: &Docker,
     filters: &[Filter],
     prev: &mut HashMap<String, CpuMark>,
 ) -> Vec<Encoded> {
     let o = ListContainersOptionsBuilder::default()
         .filters(&HashMap::from([("status", vec!["running"])]))
         .build();
-    let Ok(running) = d.list_containers(Some(o)).await else {
+    let Ok(running) = docker.list_containers(Some(o)).await else {
         return Vec::new();
     };
     let wanted: Vec<(String, String)> = running
@@ -148,7 +148,7 @@ async fn sample_once(
                 .stream(false)
                 .one_shot(true)
                 .build();
-            let s = d.stats(&id, Some(o)).next().await?.ok()?;
+            let s = docker.stats(&id, Some(o)).next().await?.ok()?;
             Some((id, name, s))
         })
         .buffer_unordered(CONCURRENCY)

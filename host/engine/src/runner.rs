@@ -73,11 +73,11 @@ pub async fn runner(state: Weak<Engine>, limit: usize) {
     }
 }
 
-async fn run_one(st: &Arc<Engine>, rec: JobRecord, token: CancellationToken) {
+async fn run_one(engine: &Arc<Engine>, rec: JobRecord, token: CancellationToken) {
     let id = rec.info.id.clone();
     let ctx = JobCtx::new(
-        Arc::clone(&st.jobs),
-        Arc::clone(&st.store),
+        Arc::clone(&engine.jobs),
+        Arc::clone(&engine.store),
         rec.info.clone(),
         token.clone(),
     );
@@ -85,14 +85,14 @@ async fn run_one(st: &Arc<Engine>, rec: JobRecord, token: CancellationToken) {
     tracing::info!(job = id, kind = ?rec.info.kind, title = rec.info.title, "job started");
     // A bug in one job (a panic) fails that job with the reason and the queue goes
     // on: without this, one panic stopped the runner until Berth restarted.
-    let outcome = std::panic::AssertUnwindSafe(run_job(st, &rec.spec, &ctx))
+    let outcome = std::panic::AssertUnwindSafe(run_job(engine, &rec.spec, &ctx))
         .catch_unwind()
         .await
         .unwrap_or_else(|panic| Err(panicked(&id, panic.as_ref())));
     if outcome.is_err() {
         // Whatever the job still held stopped or paused (a panic skips its own
         // release) is started again now, not at the next start of Berth.
-        backup::release_job(st, &id).await;
+        backup::release_job(engine, &id).await;
     }
     match outcome {
         Ok(message) => {
@@ -114,7 +114,7 @@ async fn run_one(st: &Arc<Engine>, rec: JobRecord, token: CancellationToken) {
             ctx.finish(JobState::Failed, message, Some(code));
         }
     }
-    notify_outcome(st, &id);
+    notify_outcome(engine, &id);
     // What the job freed goes back to the system rather than into the next job's peak.
     let _ = tokio::task::spawn_blocking(berth_core::alloc::trim).await;
 }
@@ -135,10 +135,10 @@ fn panicked(job: &str, panic: &(dyn std::any::Any + Send)) -> EngineError {
 
 /// Tells the notifiers how a job ended (a cancelled job was someone's choice, and a
 /// verification that passes is no news).
-fn notify_outcome(st: &Arc<Engine>, id: &str) {
+fn notify_outcome(engine: &Arc<Engine>, id: &str) {
     use berth_plugins::notifier::Level;
     use berth_protocol::api::plugins::NotifyEvent;
-    let info = match st.store.job(id) {
+    let info = match engine.store.job(id) {
         Ok(Some(rec)) => rec.info,
         Ok(None) => return,
         Err(e) => {
@@ -191,7 +191,7 @@ fn notify_outcome(st: &Arc<Engine>, id: &str) {
     if let Some(code) = &info.error_code {
         fields.push(("error_code".to_owned(), code.clone()));
     }
-    st.services.dispatch(
+    engine.services.dispatch(
         event,
         level,
         title,
@@ -203,15 +203,15 @@ fn notify_outcome(st: &Arc<Engine>, id: &str) {
 
 /// Runs one job of the queue; the message says what came of it.
 pub async fn run_job(
-    st: &Arc<Engine>,
+    engine: &Arc<Engine>,
     spec: &JobSpec,
     ctx: &JobCtx,
 ) -> Result<String, EngineError> {
     match spec {
         // Boxed: each job's state machine is large and runs once.
-        JobSpec::Backup(s) => Box::pin(backup::create::run(st, s, ctx)).await,
-        JobSpec::Restore(s) => Box::pin(backup::restore::run(st, s, ctx)).await,
-        JobSpec::Verify(s) => Box::pin(backup::verify(st, s, ctx)).await,
-        JobSpec::Rescan(s) => Box::pin(backup::rescan::run(st, s, ctx)).await,
+        JobSpec::Backup(s) => Box::pin(backup::create::run(engine, s, ctx)).await,
+        JobSpec::Restore(s) => Box::pin(backup::restore::run(engine, s, ctx)).await,
+        JobSpec::Verify(s) => Box::pin(backup::verify(engine, s, ctx)).await,
+        JobSpec::Rescan(s) => Box::pin(backup::rescan::run(engine, s, ctx)).await,
     }
 }

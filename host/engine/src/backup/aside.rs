@@ -47,16 +47,22 @@ fn aside_name(original: &str, job: &str) -> String {
     )
 }
 
-async fn remove(d: &Docker, name: &str) -> Result<(), EngineError> {
-    d.remove_volume(name, Some(RemoveVolumeOptionsBuilder::default().build()))
+async fn remove(docker: &Docker, name: &str) -> Result<(), EngineError> {
+    docker
+        .remove_volume(name, Some(RemoveVolumeOptionsBuilder::default().build()))
         .await
         .map_err(|e| docker_err(&e, &format!("volume {name}")))
 }
 
 impl SetAside {
     /// Copies `name`'s contents aside (verified), then removes it for the restore.
-    pub async fn keep(&mut self, d: &Docker, name: &str, ctx: &JobCtx) -> Result<(), EngineError> {
-        let v = d
+    pub async fn keep(
+        &mut self,
+        docker: &Docker,
+        name: &str,
+        ctx: &JobCtx,
+    ) -> Result<(), EngineError> {
+        let v = docker
             .inspect_volume(name)
             .await
             .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
@@ -79,21 +85,22 @@ impl SetAside {
             labels.insert(berth_docker::helper::LABEL_INSTANCE.to_owned(), i);
         }
         ctx.phase(&format!("keeping the contents of {name} aside"));
-        d.create_volume(VolumeCreateRequest {
-            name: Some(aside.clone()),
-            labels: Some(labels),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| docker_err(&e, &format!("volume {aside}")))?;
-        let digest = match volume_io::copy(d, name, &aside).await {
+        docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(aside.clone()),
+                labels: Some(labels),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| docker_err(&e, &format!("volume {aside}")))?;
+        let digest = match volume_io::copy(docker, name, &aside).await {
             Ok(dg) => dg,
             Err(e) => {
-                let _ = remove(d, &aside).await;
+                let _ = remove(docker, &aside).await;
                 return Err(e);
             }
         };
-        remove(d, name).await?;
+        remove(docker, name).await?;
         ctx.log(
             LogLevel::Warn,
             format!("volume {name}: its contents are kept in {aside} until the restored data is verified"),
@@ -110,9 +117,9 @@ impl SetAside {
     /// The restore failed: each volume is created again as it was and refilled from
     /// its aside copy (verified); only then does the copy go. A volume that cannot be
     /// put back keeps its aside copy, and the log says where the data is.
-    pub async fn put_back(self, d: &Docker, ctx: &JobCtx) {
+    pub async fn put_back(self, docker: &Docker, ctx: &JobCtx) {
         for k in self.kept {
-            match put_back_one(d, &k).await {
+            match put_back_one(docker, &k).await {
                 Ok(()) => ctx.log(
                     LogLevel::Warn,
                     format!("volume {}: its old contents are back (the restore failed)", k.original),
@@ -129,9 +136,9 @@ impl SetAside {
     }
 
     /// The restored data is verified: the old contents go.
-    pub async fn discard(self, d: &Docker, ctx: &JobCtx) {
+    pub async fn discard(self, docker: &Docker, ctx: &JobCtx) {
         for k in self.kept {
-            if let Err(e) = remove(d, &k.aside).await {
+            if let Err(e) = remove(docker, &k.aside).await {
                 ctx.log(
                     LogLevel::Warn,
                     format!(
@@ -144,28 +151,29 @@ impl SetAside {
     }
 }
 
-async fn put_back_one(d: &Docker, k: &Kept) -> Result<(), EngineError> {
+async fn put_back_one(docker: &Docker, k: &Kept) -> Result<(), EngineError> {
     // Whatever the failed restore left under the name (it may hold part of the new data).
-    if d.inspect_volume(&k.original).await.is_ok() {
-        remove(d, &k.original).await?;
+    if docker.inspect_volume(&k.original).await.is_ok() {
+        remove(docker, &k.original).await?;
     }
-    d.create_volume(k.create.clone())
+    docker
+        .create_volume(k.create.clone())
         .await
         .map_err(|e| docker_err(&e, &format!("volume {}", k.original)))?;
-    let digest = volume_io::copy(d, &k.aside, &k.original).await?;
+    let digest = volume_io::copy(docker, &k.aside, &k.original).await?;
     if digest != k.digest {
         return Err(EngineError::internal(&format!(
             "volume {} reads back differently from its aside copy",
             k.original
         )));
     }
-    remove(d, &k.aside).await
+    remove(docker, &k.aside).await
 }
 
 /// At start: volumes an interrupted restore had set aside (this instance's) are put
 /// back — the restore never finished, so the old contents are the ones to keep.
 /// Returns how many were put back; one that cannot be is left, with a warning.
-pub async fn reconcile(d: &Docker) -> Result<usize, EngineError> {
+pub async fn reconcile(docker: &Docker) -> Result<usize, EngineError> {
     let Some(instance) = berth_docker::helper::instance() else {
         return Ok(0);
     };
@@ -176,7 +184,7 @@ pub async fn reconcile(d: &Docker) -> Result<usize, EngineError> {
             format!("{}={instance}", berth_docker::helper::LABEL_INSTANCE),
         ],
     )]);
-    let found = d
+    let found = docker
         .list_volumes(Some(
             ListVolumesOptionsBuilder::default()
                 .filters(&filters)
@@ -194,7 +202,7 @@ pub async fn reconcile(d: &Docker) -> Result<usize, EngineError> {
         ) else {
             continue;
         };
-        let digest = match volume_io::digest_of(d, &v.name).await {
+        let digest = match volume_io::digest_of(docker, &v.name).await {
             Ok(dg) => dg.hex,
             Err(e) => {
                 tracing::warn!(
@@ -211,7 +219,7 @@ pub async fn reconcile(d: &Docker) -> Result<usize, EngineError> {
             create,
             digest,
         };
-        match put_back_one(d, &k).await {
+        match put_back_one(docker, &k).await {
             Ok(()) => {
                 n += 1;
                 tracing::warn!(

@@ -34,13 +34,13 @@ use berth_plugins::storage::{Session, StorageInstance};
 
 /// Images as `docker save` writes them, as a blocking `Read` for the archive thread.
 /// Must be created on the runtime.
-fn image_reader(d: &Docker, names: &[String]) -> impl Read + Send + use<> {
+fn image_reader(docker: &Docker, names: &[String]) -> impl Read + Send + use<> {
     use futures_util::{StreamExt, TryStreamExt};
     let stream = match names {
-        [one] => d.export_image(one).boxed(),
+        [one] => docker.export_image(one).boxed(),
         many => {
             let many: Vec<&str> = many.iter().map(String::as_str).collect();
-            d.export_images(&many).boxed()
+            docker.export_images(&many).boxed()
         }
     };
     tokio_util::io::SyncIoBridge::new(StreamReader::new(stream.map_err(std::io::Error::other)))
@@ -486,14 +486,14 @@ fn spawn_archive_writer(
 /// Post hooks in start order (the reverse of `hooks`); every one runs, the first
 /// failure is the result.
 async fn post_hooks(
-    d: &Docker,
+    docker: &Docker,
     resolved: &[(String, hooks::Resolved)],
     ctx: &JobCtx,
 ) -> Result<(), EngineError> {
     let mut first = Ok(());
     for (c, h) in resolved.iter().rev() {
         if let Some(post) = &h.post {
-            let r = hooks::run(d, c, "post", post, h, ctx).await;
+            let r = hooks::run(docker, c, "post", post, h, ctx).await;
             if first.is_ok() {
                 first = r;
             }
@@ -503,9 +503,9 @@ async fn post_hooks(
 }
 
 /// A backup that did not complete leaves nothing: no object, no catalog entry.
-async fn forget(st: &Engine, id: &str) {
-    match st.store.backup(id) {
-        Ok(Some(rec)) => super::discard(st, &rec.entry).await,
+async fn forget(engine: &Engine, id: &str) {
+    match engine.store.backup(id) {
+        Ok(Some(rec)) => super::discard(engine, &rec.entry).await,
         Ok(None) => {}
         Err(e) => tracing::error!(backup = id, error = %e, "cannot read the catalog"),
     }

@@ -79,7 +79,7 @@ pub fn resolve(req: &Hooks, labels: &HashMap<String, String>) -> Result<Resolved
 
 /// Runs `cmd` in the container; `Err` with the reason when it fails and is essential.
 pub async fn run(
-    d: &Docker,
+    docker: &Docker,
     container: &str,
     which: &str,
     cmd: &str,
@@ -87,7 +87,7 @@ pub async fn run(
     ctx: &JobCtx,
 ) -> Result<(), EngineError> {
     ctx.phase(&format!("{which} hook"));
-    let outcome = tokio::time::timeout(h.timeout, exec(d, container, cmd)).await;
+    let outcome = tokio::time::timeout(h.timeout, exec(docker, container, cmd)).await;
     let failure = match outcome {
         Ok(Ok((0, out))) => {
             ctx.log(
@@ -112,9 +112,9 @@ pub async fn run(
     }
 }
 
-async fn exec(d: &Docker, container: &str, cmd: &str) -> Result<(i64, String), EngineError> {
+async fn exec(docker: &Docker, container: &str, cmd: &str) -> Result<(i64, String), EngineError> {
     let what = format!("container {container}");
-    let e = d
+    let e = docker
         .create_exec(
             container,
             CreateExecOptions {
@@ -127,7 +127,7 @@ async fn exec(d: &Docker, container: &str, cmd: &str) -> Result<(i64, String), E
         .await
         .map_err(|e| docker_err(&e, &what))?;
     let mut out = String::new();
-    if let StartExecResults::Attached { mut output, .. } = d
+    if let StartExecResults::Attached { mut output, .. } = docker
         .start_exec(&e.id, Some(StartExecOptions::default()))
         .await
         .map_err(|e| docker_err(&e, &what))?
@@ -140,7 +140,7 @@ async fn exec(d: &Docker, container: &str, cmd: &str) -> Result<(i64, String), E
             }
         }
     }
-    let code = d
+    let code = docker
         .inspect_exec(&e.id)
         .await
         .map_err(|e| docker_err(&e, &what))?

@@ -71,14 +71,14 @@ fn store_err(e: StoreError) -> EngineError {
 /// Stops (or pauses) the running containers among `subjects`, in order, writing each
 /// to the journal first. On failure, what was already held is released.
 pub async fn hold(
-    d: &Docker,
+    docker: &Docker,
     store: &Store,
     ctx: &JobCtx,
     subjects: &[Subject],
     how: Held,
 ) -> Result<Holding, EngineError> {
     let mut h = Holding {
-        docker: d.clone(),
+        docker: docker.clone(),
         held: Vec::new(),
     };
     for s in subjects {
@@ -102,12 +102,13 @@ pub async fn hold(
         let done = match how {
             Held::Stopped => {
                 ctx.phase(&format!("stopping {}", s.name));
-                d.stop_container(&s.id, Some(StopContainerOptionsBuilder::default().build()))
+                docker
+                    .stop_container(&s.id, Some(StopContainerOptionsBuilder::default().build()))
                     .await
             }
             Held::Paused => {
                 ctx.phase(&format!("pausing {}", s.name));
-                d.pause_container(&s.id).await
+                docker.pause_container(&s.id).await
             }
         };
         h.held.push(entry);
@@ -162,10 +163,10 @@ fn ctx_store(ctx: &JobCtx) -> &Store {
     ctx.store()
 }
 
-async fn undo(d: &Docker, e: &JournalEntry) -> Result<(), bollard::errors::Error> {
+async fn undo(docker: &Docker, e: &JournalEntry) -> Result<(), bollard::errors::Error> {
     let r = match e.held {
-        Held::Stopped => d.start_container(&e.container, None).await,
-        Held::Paused => d.unpause_container(&e.container).await,
+        Held::Stopped => docker.start_container(&e.container, None).await,
+        Held::Paused => docker.unpause_container(&e.container).await,
     };
     match r {
         Ok(()) => Ok(()),
@@ -200,14 +201,18 @@ fn settled(undone: &Result<(), bollard::errors::Error>) -> bool {
 /// that never finished (at start), or by one job that ended without releasing (`job`,
 /// after a panic). Entries whose container cannot be started yet stay for the next
 /// attempt. Returns how many entries were tried.
-pub async fn reconcile(d: &Docker, store: &Store, job: Option<&str>) -> Result<usize, StoreError> {
+pub async fn reconcile(
+    docker: &Docker,
+    store: &Store,
+    job: Option<&str>,
+) -> Result<usize, StoreError> {
     let entries: Vec<JournalEntry> = store
         .journal()?
         .into_iter()
         .filter(|e| job.is_none_or(|j| e.job == j))
         .collect();
     for e in &entries {
-        let undone = undo(d, e).await;
+        let undone = undo(docker, e).await;
         match &undone {
             Ok(()) => tracing::warn!(
                 container = e.name,

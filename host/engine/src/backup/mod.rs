@@ -43,35 +43,40 @@ use berth_plugins::storage::{Session, StorageInstance};
 pub use crate::jobs::spec::{BackupSpec, RescanSpec, RestoreSpec, VerifySpec};
 
 /// The storage instance named, or the default one.
-pub fn storage(st: &Engine, name: Option<&str>) -> Result<StorageInstance, EngineError> {
-    st.services.storage(name).map_err(EngineError::from)
+pub fn storage(engine: &Engine, name: Option<&str>) -> Result<StorageInstance, EngineError> {
+    engine.services.storage(name).map_err(EngineError::from)
 }
 
 /// Opens a storage session for a job.
-pub async fn session(st: &Engine, inst: &StorageInstance) -> Result<Session, EngineError> {
-    st.plugins.session(inst).await.map_err(EngineError::from)
+pub async fn session(engine: &Engine, inst: &StorageInstance) -> Result<Session, EngineError> {
+    engine
+        .plugins
+        .session(inst)
+        .await
+        .map_err(EngineError::from)
 }
 
 /// Seals a passphrase for a queued job.
-pub fn seal_passphrase(st: &Engine, p: Option<&str>) -> Result<Option<String>, EngineError> {
+pub fn seal_passphrase(engine: &Engine, p: Option<&str>) -> Result<Option<String>, EngineError> {
     match p {
         None => Ok(None),
         Some(p) if p.len() < 8 => Err(EngineError::bad(
             "passphrase",
             "a passphrase has at least 8 characters",
         )),
-        Some(p) => Ok(Some(st.secret_key.seal(p.as_bytes()))),
+        Some(p) => Ok(Some(engine.secret_key.seal(p.as_bytes()))),
     }
 }
 
 /// Opens a job's sealed passphrase.
 pub fn open_passphrase(
-    st: &Engine,
+    engine: &Engine,
     sealed: Option<&str>,
 ) -> Result<Option<crypt::Secret>, EngineError> {
     sealed
         .map(|s| {
-            st.secret_key
+            engine
+                .secret_key
                 .open(s)
                 .map_err(|e| EngineError::internal(&e))
                 .and_then(|b| String::from_utf8(b).map_err(|e| EngineError::internal(&e)))
@@ -83,13 +88,13 @@ pub fn open_passphrase(
 /// A volume's tar, read through a helper container (Docker's archive API), as a
 /// blocking `Read` for the archive thread. Must be created on the runtime.
 pub fn volume_reader(
-    d: &Docker,
+    docker: &Docker,
     helper: &str,
 ) -> SyncIoBridge<impl tokio::io::AsyncRead + Unpin + Send + use<>> {
     let o = DownloadFromContainerOptionsBuilder::default()
         .path(&format!("{}/.", berth_docker::volpath::MOUNT))
         .build();
-    let s = d
+    let s = docker
         .download_from_container(helper, Some(o))
         .map_err(std::io::Error::other);
     SyncIoBridge::new(StreamReader::new(s))
@@ -106,17 +111,21 @@ pub fn io_body(e: &std::io::Error) -> EngineError {
 
 /// Reads a stored backup whole: checksum as catalogued, manifest, every volume against
 /// its checksums.
-pub async fn verify(st: &Arc<Engine>, s: &VerifySpec, ctx: &JobCtx) -> Result<String, EngineError> {
+pub async fn verify(
+    engine: &Arc<Engine>,
+    s: &VerifySpec,
+    ctx: &JobCtx,
+) -> Result<String, EngineError> {
     ctx.set_state(JobState::Starting, "opening the backup");
     ctx.set_backup(&s.backup);
-    let rec = st
+    let rec = engine
         .store
         .backup(&s.backup)
         .map_err(|e| EngineError::internal(&e))?
         .ok_or_else(|| EngineError::not_found(format!("no backup {}", s.backup)))?;
-    let secret = open_passphrase(st, s.passphrase.as_deref())?;
-    let inst = storage(st, Some(&rec.entry.storage))?;
-    let sess = session(st, &inst).await?;
+    let secret = open_passphrase(engine, s.passphrase.as_deref())?;
+    let inst = storage(engine, Some(&rec.entry.storage))?;
+    let sess = session(engine, &inst).await?;
     ctx.totals(rec.entry.size, rec.manifest.volumes.len() as u64);
     ctx.set_state(JobState::Verifying, "verifying");
     let walked = read_stored(&sess, &rec.entry.key, secret, ctx, archive::check_part).await?;
@@ -179,8 +188,8 @@ where
 }
 
 /// Removes what interrupted backups left: a `pending` catalog entry and its object.
-pub async fn reconcile(st: &Arc<Engine>) {
-    match st.jobs.reconcile(&st.store) {
+pub async fn reconcile(engine: &Arc<Engine>) {
+    match engine.jobs.reconcile(&engine.store) {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             jobs = n,
@@ -188,8 +197,8 @@ pub async fn reconcile(st: &Arc<Engine>) {
         ),
         Err(e) => tracing::error!(error = %e, "cannot reconcile the job queue"),
     }
-    release_held(st).await;
-    let pending = match catalog::pending(&st.store) {
+    release_held(engine).await;
+    let pending = match catalog::pending(&engine.store) {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the backup catalog");
@@ -197,7 +206,7 @@ pub async fn reconcile(st: &Arc<Engine>) {
         }
     };
     for rec in pending {
-        discard(st, &rec.entry).await;
+        discard(engine, &rec.entry).await;
     }
 }
 
@@ -208,9 +217,9 @@ static HELPERS_SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicB
 /// paused, and removes the helper containers an earlier run of Berth left behind.
 /// Entries (and the sweep) wait while Docker cannot be reached, so the next call
 /// (before every job) retries them.
-pub async fn release_held(st: &Engine) {
+pub async fn release_held(engine: &Engine) {
     use std::sync::atomic::Ordering;
-    let held = match st.store.journal() {
+    let held = match engine.store.journal() {
         Ok(j) => !j.is_empty(),
         Err(e) => {
             tracing::error!(error = %e, "cannot read the backup journal");
@@ -221,7 +230,7 @@ pub async fn release_held(st: &Engine) {
     if !held && swept {
         return;
     }
-    let Ok(d) = st.hosts.local().docker().await else {
+    let Ok(d) = engine.hosts.local().docker().await else {
         if held {
             tracing::warn!("Docker unreachable: containers held by interrupted backups wait");
         }
@@ -247,7 +256,7 @@ pub async fn release_held(st: &Engine) {
     if !held {
         return;
     }
-    match journal::reconcile(&d, &st.store, None).await {
+    match journal::reconcile(&d, &engine.store, None).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             containers = n,
@@ -258,17 +267,17 @@ pub async fn release_held(st: &Engine) {
 }
 
 /// Starts again what one job left held (a job that panicked skips its own release).
-pub async fn release_job(st: &Engine, job: &str) {
-    let held = st
+pub async fn release_job(engine: &Engine, job: &str) {
+    let held = engine
         .store
         .journal()
         .is_ok_and(|j| j.iter().any(|e| e.job == job));
     if !held {
         return;
     }
-    match st.hosts.local().docker().await {
+    match engine.hosts.local().docker().await {
         Ok(d) => {
-            if let Err(e) = journal::reconcile(&d, &st.store, Some(job)).await {
+            if let Err(e) = journal::reconcile(&d, &engine.store, Some(job)).await {
                 tracing::error!(job, error = %e, "cannot read the backup journal");
             }
         }
@@ -277,9 +286,9 @@ pub async fn release_job(st: &Engine, job: &str) {
 }
 
 /// Deletes a backup's object (if any) and its catalog entry.
-pub async fn discard(st: &Engine, e: &berth_protocol::api::backups::BackupEntry) {
-    let deleted = match storage(st, Some(&e.storage)) {
-        Ok(inst) => match session(st, &inst).await {
+pub async fn discard(engine: &Engine, e: &berth_protocol::api::backups::BackupEntry) {
+    let deleted = match storage(engine, Some(&e.storage)) {
+        Ok(inst) => match session(engine, &inst).await {
             Ok(s) => s.delete(&e.key).await.map_err(|e| e.to_string()),
             Err(err) => Err(err.to_string()),
         },
@@ -296,7 +305,7 @@ pub async fn discard(st: &Engine, e: &berth_protocol::api::backups::BackupEntry)
     if e.status == BackupStatus::Pending {
         tracing::warn!(backup = e.id, "partial backup removed");
     }
-    if let Err(err) = st.store.delete_backup(&e.id) {
+    if let Err(err) = engine.store.delete_backup(&e.id) {
         tracing::error!(backup = e.id, error = %err, "cannot update the catalog");
     }
 }

@@ -30,12 +30,16 @@ fn is_backup_key(key: &str) -> bool {
 /// Most objects listed per page.
 const PAGE: u32 = 1_000;
 
-pub async fn run(st: &Arc<Engine>, spec: &RescanSpec, ctx: &JobCtx) -> Result<String, EngineError> {
+pub async fn run(
+    engine: &Arc<Engine>,
+    spec: &RescanSpec,
+    ctx: &JobCtx,
+) -> Result<String, EngineError> {
     ctx.set_state(JobState::Starting, "listing the storage");
-    let inst = storage(st, spec.storage.as_deref())?;
-    let secret = open_passphrase(st, spec.passphrase.as_deref())?;
-    let sess = session(st, &inst).await?;
-    let found = unknown_objects(st, &inst.name, &sess, ctx).await?;
+    let inst = storage(engine, spec.storage.as_deref())?;
+    let secret = open_passphrase(engine, spec.passphrase.as_deref())?;
+    let sess = session(engine, &inst).await?;
+    let found = unknown_objects(engine, &inst.name, &sess, ctx).await?;
     ctx.log(
         LogLevel::Info,
         format!(
@@ -51,7 +55,7 @@ pub async fn run(st: &Arc<Engine>, spec: &RescanSpec, ctx: &JobCtx) -> Result<St
         ctx.check()?;
         ctx.phase(&format!("reading {}", object.key));
         let rescan = Rescan {
-            engine: st,
+            engine,
             storage: &inst.name,
             session: &sess,
             ctx,
@@ -76,12 +80,12 @@ pub async fn run(st: &Arc<Engine>, spec: &RescanSpec, ctx: &JobCtx) -> Result<St
 
 /// The backup objects of the storage the catalog does not know, page by page.
 async fn unknown_objects(
-    st: &Engine,
+    engine: &Engine,
     storage: &str,
     sess: &Session,
     ctx: &JobCtx,
 ) -> Result<Vec<ObjectMeta>, EngineError> {
-    let known: HashSet<String> = st
+    let known: HashSet<String> = engine
         .store
         .backups()
         .map_err(|e| EngineError::internal(&e))?

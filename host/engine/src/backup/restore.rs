@@ -36,8 +36,8 @@ use crate::jobs::JobCtx;
 use crate::jobs::spec::RestoreSpec;
 use berth_docker::helper::Helper;
 
-async fn volume_users(d: &Docker, name: &str) -> Result<Vec<String>, EngineError> {
-    let users = d
+async fn volume_users(docker: &Docker, name: &str) -> Result<Vec<String>, EngineError> {
+    let users = docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default()
                 .all(true)
@@ -62,9 +62,9 @@ async fn volume_users(d: &Docker, name: &str) -> Result<Vec<String>, EngineError
 }
 
 /// Whether the host has the image, by reference or by id.
-async fn image_present(d: &Docker, reference: &str, id: &str) -> bool {
-    d.inspect_image(reference).await.is_ok()
-        || (!id.is_empty() && d.inspect_image(id).await.is_ok())
+async fn image_present(docker: &Docker, reference: &str, id: &str) -> bool {
+    docker.inspect_image(reference).await.is_ok()
+        || (!id.is_empty() && docker.inspect_image(id).await.is_ok())
 }
 
 /// A `docker save` stream with every name it carries removed: `docker load` tags images
@@ -131,7 +131,7 @@ fn strip_names(v: &mut serde_json::Value) {
 /// bytes against the manifest on the way (a mismatch fails the load).
 fn load_image(
     rt: &tokio::runtime::Handle,
-    d: &Docker,
+    docker: &Docker,
     i: &ManifestImage,
     ctx: &JobCtx,
     r: &mut dyn std::io::Read,
@@ -139,9 +139,9 @@ fn load_image(
     use futures_util::StreamExt;
     ctx.phase(&format!("loading image {}", i.reference));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-    let d = d.clone();
+    let docker = docker.clone();
     let up = rt.spawn(async move {
-        let mut answers = d.import_image_stream(
+        let mut answers = docker.import_image_stream(
             ImportImageOptionsBuilder::default().quiet(true).build(),
             futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
             None,
@@ -175,7 +175,7 @@ fn load_image(
 
 /// What the restore job reads from the catalog and the request.
 struct Restore<'a> {
-    st: &'a Arc<Engine>,
+    engine: &'a Arc<Engine>,
     req: &'a RestoreBackup,
     rec: CatalogRecord,
     d: Docker,
@@ -183,19 +183,19 @@ struct Restore<'a> {
 }
 
 pub async fn run(
-    st: &Arc<Engine>,
+    engine: &Arc<Engine>,
     spec: &RestoreSpec,
     ctx: &JobCtx,
 ) -> Result<String, EngineError> {
     let req = &spec.request;
     ctx.set_state(JobState::Starting, "checking for conflicts");
     ctx.set_backup(&req.id);
-    let rec = st
+    let rec = engine
         .store
         .backup(&req.id)
         .map_err(|e| EngineError::internal(&e))?
         .ok_or_else(|| EngineError::not_found(format!("no backup {}", req.id)))?;
-    let host = st.hosts.get(req.host.as_deref())?;
+    let host = engine.hosts.get(req.host.as_deref())?;
     let d = host.docker().await?;
     if rec.entry.encrypted && req.passphrase.is_none() {
         return Err(EngineError::bad(
@@ -224,7 +224,7 @@ pub async fn run(
     }
     ctx.check()?;
     let r = Restore {
-        st,
+        engine,
         req,
         rec,
         d,
@@ -292,8 +292,8 @@ impl Restore<'_> {
         }
         ctx.totals(self.rec.entry.size, manifest.volumes.len() as u64);
         ctx.phase("restoring data");
-        let inst = storage(self.st, Some(&self.rec.entry.storage))?;
-        let sess = session(self.st, &inst).await?;
+        let inst = storage(self.engine, Some(&self.rec.entry.storage))?;
+        let sess = session(self.engine, &inst).await?;
         // The image the backup carries is loaded only where the host lacks it (and is
         // checked against its checksum either way).
         let load = match &manifest.image {
@@ -324,7 +324,7 @@ impl Restore<'_> {
                 Ok(())
             }
         };
-        let secret = open_passphrase(self.st, self.req.passphrase.as_deref())?;
+        let secret = open_passphrase(self.engine, self.req.passphrase.as_deref())?;
         let walked = tokio::select! {
             r = super::read_stored(&sess, &self.rec.entry.key, secret, ctx, upload) => r,
             () = ctx.cancel.cancelled() => Err(ctx.cancelled()),
@@ -454,32 +454,33 @@ impl Restore<'_> {
 
 /// Tags an image loaded by id with the reference its container names, when the
 /// host has no image by that reference.
-async fn tag_if_missing(d: &Docker, reference: &str, id: &str) -> Result<(), EngineError> {
-    if reference.contains('@') || d.inspect_image(reference).await.is_ok() {
+async fn tag_if_missing(docker: &Docker, reference: &str, id: &str) -> Result<(), EngineError> {
+    if reference.contains('@') || docker.inspect_image(reference).await.is_ok() {
         return Ok(());
     }
     let (repo, tag) = match reference.rsplit_once(':') {
         Some((r, t)) if !t.contains('/') => (r, t),
         _ => (reference, "latest"),
     };
-    d.tag_image(
-        id,
-        Some(
-            bollard::query_parameters::TagImageOptionsBuilder::default()
-                .repo(repo)
-                .tag(tag)
-                .build(),
-        ),
-    )
-    .await
-    .map_err(|e| docker_err(&e, &format!("image {reference}")))
+    docker
+        .tag_image(
+            id,
+            Some(
+                bollard::query_parameters::TagImageOptionsBuilder::default()
+                    .repo(repo)
+                    .tag(tag)
+                    .build(),
+            ),
+        )
+        .await
+        .map_err(|e| docker_err(&e, &format!("image {reference}")))
 }
 
 /// Creates the project's missing networks, then the containers in start order; a
 /// failure removes what this created (the verified volumes stay).
 #[allow(clippy::too_many_arguments)]
 async fn create_members(
-    d: &Docker,
+    docker: &Docker,
     backup: &str,
     members: &[Member],
     networks: &[OwnNetwork],
@@ -501,7 +502,7 @@ async fn create_members(
                 .ipam
                 .as_ref()
                 .is_some_and(|i| i.config.as_ref().is_some_and(|c| !c.is_empty()));
-            let mut created = d.create_network(body.clone()).await;
+            let mut created = docker.create_network(body.clone()).await;
             // The subnet was most likely Docker's pick, now taken (by the original
             // project, when restoring a copy beside it): let Docker pick again.
             if fixed
@@ -518,7 +519,7 @@ async fn create_members(
                         n.name
                     ),
                 );
-                created = d.create_network(body).await;
+                created = docker.create_network(body).await;
             }
             created.map_err(|e| docker_err(&e, &format!("network {}", n.name)))?;
             nets.push(n.name.clone());
@@ -535,7 +536,7 @@ async fn create_members(
                     hc.network_mode = Some(shared);
                 }
             }
-            let c = d
+            let c = docker
                 .create_container(
                     Some(
                         CreateContainerOptionsBuilder::default()
@@ -549,7 +550,7 @@ async fn create_members(
             created.push((m.clone(), c.id.clone()));
             if rejoin
                 && let Err((net, e)) =
-                    berth_docker::redeploy::connect_others(d, &m.config, &c.id).await
+                    berth_docker::redeploy::connect_others(docker, &m.config, &c.id).await
             {
                 ctx.log(
                     LogLevel::Warn,
@@ -562,7 +563,7 @@ async fn create_members(
     .await;
     if let Err(e) = r {
         for (m, id) in created.iter().rev() {
-            let _ = d
+            let _ = docker
                 .remove_container(
                     id,
                     Some(
@@ -578,7 +579,7 @@ async fn create_members(
             );
         }
         for n in nets.iter().rev() {
-            let _ = d.remove_network(n).await;
+            let _ = docker.remove_network(n).await;
         }
         ctx.log(
             LogLevel::Warn,
@@ -609,9 +610,10 @@ fn objects(manifest: &Manifest, req: &RestoreBackup) -> Result<Vec<String>, Engi
 }
 
 /// Removes volumes a failed restore created.
-async fn undo_volumes(d: &Docker, names: &[String], ctx: &JobCtx) {
+async fn undo_volumes(docker: &Docker, names: &[String], ctx: &JobCtx) {
     for n in names {
-        if d.remove_volume(n, Some(RemoveVolumeOptionsBuilder::default().build()))
+        if docker
+            .remove_volume(n, Some(RemoveVolumeOptionsBuilder::default().build()))
             .await
             .is_ok()
         {
@@ -771,8 +773,8 @@ impl Checked {
 }
 
 /// Host ports (`"8080"`) that running containers publish.
-async fn ports_in_use(d: &Docker) -> Result<Vec<u16>, EngineError> {
-    let running = d
+async fn ports_in_use(docker: &Docker) -> Result<Vec<u16>, EngineError> {
+    let running = docker
         .list_containers(Some(ListContainersOptionsBuilder::default().build()))
         .await
         .map_err(|e| docker_err(&e, "containers"))?;
@@ -787,13 +789,13 @@ async fn ports_in_use(d: &Docker) -> Result<Vec<u16>, EngineError> {
 /// (or are in use, when overwriting), host ports taken, images or networks missing.
 /// Names that cannot be Docker names are `bad_request` at once.
 pub async fn check(
-    d: &Docker,
+    docker: &Docker,
     manifest: &Manifest,
     req: &RestoreBackup,
     origin: BackupOrigin,
 ) -> Result<Checked, EngineError> {
     let mut checker = Checker {
-        docker: d,
+        docker,
         manifest,
         request: req,
         conflicts: Vec::new(),

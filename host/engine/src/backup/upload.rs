@@ -60,7 +60,7 @@ pub fn entry_of(
 
 /// Takes in one uploaded backup (the request body's chunks); returns its catalog entry.
 pub async fn receive<S, E>(
-    st: &Arc<Engine>,
+    engine: &Arc<Engine>,
     storage_name: Option<&str>,
     sealed_passphrase: Option<&str>,
     mut chunks: S,
@@ -69,9 +69,9 @@ where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let inst = storage(st, storage_name)?;
-    let secret = open_passphrase(st, sealed_passphrase)?;
-    let sess = session(st, &inst).await?;
+    let inst = storage(engine, storage_name)?;
+    let secret = open_passphrase(engine, sealed_passphrase)?;
+    let sess = session(engine, &inst).await?;
 
     // The first bytes say whether it is sealed, which names the object.
     let head = read_head(&mut chunks).await?;
@@ -104,13 +104,13 @@ where
     let (fed, stored) = tokio::join!(feed, put);
     let walked = walk.await.map_err(|e| EngineError::internal(&e))?;
     let outcome = match judge(walked, stored, fed) {
-        Ok(walked) => admit(st, &inst.name, &key, sealed, walked),
+        Ok(walked) => admit(engine, &inst.name, &key, sealed, walked),
         Err(e) => Err(e),
     };
     // A rescan that ran between the put and the catalog check may have catalogued
     // this very object: then it is someone's backup now, not a leftover.
     let catalogued = || {
-        st.store.backups().is_ok_and(|all| {
+        engine.store.backups().is_ok_and(|all| {
             all.iter()
                 .any(|r| r.entry.storage == inst.name && r.entry.key == key)
         })
@@ -230,13 +230,13 @@ enum Fed {
 
 /// Enters a checked archive into the catalog, unless its id is there already.
 fn admit(
-    st: &Engine,
+    engine: &Engine,
     storage_name: &str,
     key: &str,
     sealed: bool,
     w: Walked,
 ) -> Result<BackupEntry, EngineError> {
-    if st
+    if engine
         .store
         .backup(&w.manifest.id)
         .map_err(|e| EngineError::internal(&e))?
@@ -247,9 +247,10 @@ fn admit(
             w.manifest.id
         )));
     }
-    let origin = super::origin::origin(&st.secret_key, &w.manifest);
+    let origin = super::origin::origin(&engine.secret_key, &w.manifest);
     let entry = entry_of(&w.manifest, storage_name, key, sealed, &w, origin);
-    st.store
+    engine
+        .store
         .put_backup(&CatalogRecord {
             entry: entry.clone(),
             manifest: w.manifest,

@@ -23,22 +23,23 @@ use berth_docker::volpath::MOUNT_NAME;
 /// Blocking: runs on the caller's blocking thread, with `rt` for the upload.
 pub fn fill(
     rt: &tokio::runtime::Handle,
-    d: &Docker,
+    docker: &Docker,
     helper: &str,
     r: &mut dyn Read,
     expect: Option<&str>,
 ) -> io::Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, io::Error>>(8);
-    let (d, helper) = (d.clone(), helper.to_owned());
+    let (docker, helper) = (docker.clone(), helper.to_owned());
     let up = rt.spawn(async move {
         let body =
             bollard::body_try_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
-        d.upload_to_container(
-            &helper,
-            Some(UploadToContainerOptionsBuilder::default().path("/").build()),
-            body,
-        )
-        .await
+        docker
+            .upload_to_container(
+                &helper,
+                Some(UploadToContainerOptionsBuilder::default().path("/").build()),
+                body,
+            )
+            .await
     });
     let mut tap = Tap::new(r, None);
     let written = rebase::rebase(&mut tap, ChanWriter(tx.clone()), MOUNT_NAME).and_then(|()| {
@@ -80,9 +81,12 @@ impl<R: Read, W: Write> Read for Tee<R, W> {
 }
 
 /// The content digest of a volume as it reads now.
-pub async fn digest_of(d: &Docker, volume: &str) -> Result<digest::ContentDigest, EngineError> {
-    let h = Helper::for_volume(d, volume).await?;
-    let src = volume_reader(d, &h.id);
+pub async fn digest_of(
+    docker: &Docker,
+    volume: &str,
+) -> Result<digest::ContentDigest, EngineError> {
+    let h = Helper::for_volume(docker, volume).await?;
+    let src = volume_reader(docker, &h.id);
     let got = tokio::task::spawn_blocking(move || digest::digest_tar(src))
         .await
         .map_err(|e| EngineError::internal(&e))?
@@ -93,20 +97,20 @@ pub async fn digest_of(d: &Docker, volume: &str) -> Result<digest::ContentDigest
 
 /// Copies volume `from` into the empty volume `to`, then reads `to` back: returns the
 /// content digest both have, or fails if the copy differs.
-pub async fn copy(d: &Docker, from: &str, to: &str) -> Result<String, EngineError> {
-    let src_helper = Helper::for_volume(d, from).await?;
-    let dst_helper = Helper::for_volume_rw(d, to).await?;
-    let src = volume_reader(d, &src_helper.id);
+pub async fn copy(docker: &Docker, from: &str, to: &str) -> Result<String, EngineError> {
+    let src_helper = Helper::for_volume(docker, from).await?;
+    let dst_helper = Helper::for_volume_rw(docker, to).await?;
+    let src = volume_reader(docker, &src_helper.id);
     let rt = tokio::runtime::Handle::current();
-    let (d2, dst) = (d.clone(), dst_helper.id.clone());
+    let (d2, dst) = (docker.clone(), dst_helper.id.clone());
     let copied = tokio::task::spawn_blocking(move || {
         let (mut pipe_r, pipe_w) = io::pipe()?;
         let digest = std::thread::spawn(move || {
-            let d = digest::digest_tar(&mut pipe_r);
+            let docker = digest::digest_tar(&mut pipe_r);
             // The tar's end marker is not the stream's end: the rest is read too, or
             // the copy writing it would meet a closed pipe.
             let _ = io::copy(&mut pipe_r, &mut io::sink());
-            d
+            docker
         });
         let mut tee = Tee {
             inner: src,
@@ -126,7 +130,7 @@ pub async fn copy(d: &Docker, from: &str, to: &str) -> Result<String, EngineErro
     src_helper.remove().await;
     dst_helper.remove().await;
     let copied = copied?;
-    let landed = digest_of(d, to).await?;
+    let landed = digest_of(docker, to).await?;
     if landed.hex != copied.hex {
         return Err(EngineError::internal(&format!(
             "volume {to} reads back differently from {from} after the copy"

@@ -48,21 +48,22 @@ pub(crate) async fn host_docker(
 
 /// Every container, running or not (`size`: with their writable-layer sizes).
 pub(crate) async fn all_containers(
-    d: &Docker,
+    docker: &Docker,
     size: bool,
 ) -> Result<Vec<bollard::models::ContainerSummary>, ErrorBody> {
     let o = ListContainersOptionsBuilder::default()
         .all(true)
         .size(size)
         .build();
-    d.list_containers(Some(o))
+    docker
+        .list_containers(Some(o))
         .await
         .map_err(|e| docker_err(&e, "containers"))
 }
 
 /// The container's full id and state; `not_found` with Docker's message otherwise.
-async fn resolve(d: &Docker, id: &str) -> Result<(String, String), ErrorBody> {
-    let i = d
+async fn resolve(docker: &Docker, id: &str) -> Result<(String, String), ErrorBody> {
+    let i = docker
         .inspect_container(id, None)
         .await
         .map_err(|e| docker_err(&e, &format!("container {id}")))?;
@@ -74,8 +75,8 @@ async fn resolve(d: &Docker, id: &str) -> Result<(String, String), ErrorBody> {
     Ok((i.id.unwrap_or_else(|| id.to_owned()), state))
 }
 
-async fn state_of(d: &Docker, id: &str) -> Result<ContainerState, ErrorBody> {
-    let (id, state) = resolve(d, id).await?;
+async fn state_of(docker: &Docker, id: &str) -> Result<ContainerState, ErrorBody> {
+    let (id, state) = resolve(docker, id).await?;
     Ok(ContainerState { id, state })
 }
 
@@ -92,7 +93,7 @@ fn refuse_self(h: &Host, id: &str, verb: &str) -> Result<(), ErrorBody> {
 /// One lifecycle action; shared by the single-container methods and `containers.bulk`.
 pub(crate) async fn act(
     h: &Host,
-    d: &Docker,
+    docker: &Docker,
     verb: BulkVerb,
     id: &str,
     timeout_s: Option<u32>,
@@ -100,12 +101,12 @@ pub(crate) async fn act(
     signal: Option<&str>,
 ) -> Result<ContainerState, ErrorBody> {
     docker_args::object("id", id).wire()?;
-    let (full, _) = resolve(d, id).await?;
+    let (full, _) = resolve(docker, id).await?;
     let what = format!("container {id}");
     let err = |e: bollard::errors::Error| docker_err(&e, &what);
     let t = timeout_s.map(|t| t.min(3600) as i32);
     match verb {
-        BulkVerb::Start => match d.start_container(&full, None).await {
+        BulkVerb::Start => match docker.start_container(&full, None).await {
             // 304: already running — the state the caller asked for.
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 304, ..
@@ -118,7 +119,7 @@ pub(crate) async fn act(
             if let Some(t) = t {
                 o = o.t(t);
             }
-            match d.stop_container(&full, Some(o.build())).await {
+            match docker.stop_container(&full, Some(o.build())).await {
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 304, ..
                 }) => {}
@@ -131,7 +132,8 @@ pub(crate) async fn act(
             if let Some(t) = t {
                 o = o.t(t);
             }
-            d.restart_container(&full, Some(o.build()))
+            docker
+                .restart_container(&full, Some(o.build()))
                 .await
                 .map_err(err)?;
         }
@@ -150,26 +152,26 @@ pub(crate) async fn act(
                 ));
             }
             let o = KillContainerOptionsBuilder::default().signal(sig).build();
-            d.kill_container(&full, Some(o)).await.map_err(err)?;
+            docker.kill_container(&full, Some(o)).await.map_err(err)?;
         }
         BulkVerb::Pause => {
             refuse_self(h, &full, "pause")?;
-            d.pause_container(&full).await.map_err(err)?;
+            docker.pause_container(&full).await.map_err(err)?;
         }
-        BulkVerb::Unpause => d.unpause_container(&full).await.map_err(err)?,
+        BulkVerb::Unpause => docker.unpause_container(&full).await.map_err(err)?,
         BulkVerb::Remove => {
             refuse_self(h, &full, "remove")?;
             let o = RemoveContainerOptionsBuilder::default()
                 .force(force)
                 .build();
-            d.remove_container(&full, Some(o)).await.map_err(err)?;
+            docker.remove_container(&full, Some(o)).await.map_err(err)?;
             return Ok(ContainerState {
                 id: full,
                 state: "removed".into(),
             });
         }
     }
-    state_of(d, &full).await
+    state_of(docker, &full).await
 }
 
 pub fn register(r: &mut Registry) {

@@ -96,12 +96,12 @@ where
 async fn own_container(
     call: &Call,
     h: &berth_docker::hosts::Host,
-    d: &Docker,
+    docker: &Docker,
     id: &str,
     sink: &ChannelSink,
 ) -> Result<(), ErrorBody> {
     use berth_protocol::role::Role;
-    if !h.is_self(d, id).await.wire()? {
+    if !h.is_self(docker, id).await.wire()? {
         return Ok(());
     }
     sink.require(Role::Admin);
@@ -312,13 +312,17 @@ async fn run_exec(
     ))
 }
 
-async fn create_exec(d: &Docker, p: &ExecParams, cmd: Vec<String>) -> Result<String, ErrorBody> {
+async fn create_exec(
+    docker: &Docker,
+    p: &ExecParams,
+    cmd: Vec<String>,
+) -> Result<String, ErrorBody> {
     let what = format!("container {}", p.container);
     let mut env = p.env.clone();
     if p.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm-256color".into());
     }
-    let created = d
+    let created = docker
         .create_exec(
             &p.container,
             CreateExecOptions {
@@ -337,13 +341,13 @@ async fn create_exec(d: &Docker, p: &ExecParams, cmd: Vec<String>) -> Result<Str
     Ok(created.id)
 }
 
-async fn attach(d: &Docker, p: &ExecParams, exec_id: String) -> Result<Attached, ErrorBody> {
+async fn attach(docker: &Docker, p: &ExecParams, exec_id: String) -> Result<Attached, ErrorBody> {
     let options = StartExecOptions {
         detach: false,
         tty: p.tty,
         output_capacity: None,
     };
-    let started = d
+    let started = docker
         .start_exec(&exec_id, Some(options))
         .await
         .map_err(|e| docker_err(&e, &format!("container {}", p.container)))?;
@@ -360,7 +364,7 @@ async fn attach(d: &Docker, p: &ExecParams, exec_id: String) -> Result<Attached,
 /// Copies output to the channel and the channel's input to the exec until the output
 /// ends (`true`) or the client is gone (`false`).
 async fn pump(
-    d: &Docker,
+    docker: &Docker,
     attached: Attached,
     mut input: tokio::sync::mpsc::Receiver<Input>,
     sink: &ChannelSink,
@@ -392,7 +396,7 @@ async fn pump(
                 Some(Input::Resize { cols, rows }) => {
                     if cols > 0 && rows > 0 {
                         let o = ResizeExecOptionsBuilder::default().w(cols.into()).h(rows.into()).build();
-                        let _ = d.resize_exec(&exec_id, o).await;
+                        let _ = docker.resize_exec(&exec_id, o).await;
                     }
                 }
                 Some(Input::Eof) => {

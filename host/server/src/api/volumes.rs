@@ -79,12 +79,12 @@ pub(crate) fn volume_users(cs: &[DockerSummary]) -> HashMap<String, Vec<String>>
 }
 
 /// The users of every volume, asked of Docker now.
-async fn current_users(d: &Docker) -> Result<HashMap<String, Vec<String>>, ErrorBody> {
-    Ok(volume_users(&all_containers(d, false).await?))
+async fn current_users(docker: &Docker) -> Result<HashMap<String, Vec<String>>, ErrorBody> {
+    Ok(volume_users(&all_containers(docker, false).await?))
 }
 
 async fn remove_one(
-    d: &Docker,
+    docker: &Docker,
     name: &str,
     users: &HashMap<String, Vec<String>>,
 ) -> Result<(), ErrorBody> {
@@ -96,14 +96,15 @@ async fn remove_one(
         )
         .with(&berth_protocol::error::details::UsedBy { used_by: u.clone() }));
     }
-    d.remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+    docker
+        .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
         .await
         .map_err(|e| docker_err(&e, &format!("volume {name}")))
 }
 
 /// Resolves `path` inside the helper's volume, following links while they stay in it.
 async fn resolve(
-    d: &Docker,
+    docker: &Docker,
     helper: &str,
     path: &str,
 ) -> Result<(Vec<String>, PathStatResponse), ErrorBody> {
@@ -115,7 +116,7 @@ async fn resolve(
             let o = ContainerArchiveInfoOptionsBuilder::default()
                 .path(&p)
                 .build();
-            let stat = d
+            let stat = docker
                 .get_container_archive_info(helper, Some(o))
                 .await
                 .map_err(|e| {
@@ -149,15 +150,16 @@ async fn resolve(
 /// The helper mounting volume `name` and `path` resolved inside it; `not_found` for a
 /// volume that does not exist (a mount would silently create it).
 async fn open_path(
-    d: &Docker,
+    docker: &Docker,
     name: &str,
     path: &str,
 ) -> Result<(Helper, Vec<String>, PathStatResponse), ErrorBody> {
-    d.inspect_volume(name)
+    docker
+        .inspect_volume(name)
         .await
         .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
-    let helper = Helper::for_volume(d, name).await.wire()?;
-    let (parts, stat) = resolve(d, &helper.id, path).await?;
+    let helper = Helper::for_volume(docker, name).await.wire()?;
+    let (parts, stat) = resolve(docker, &helper.id, path).await?;
     Ok((helper, parts, stat))
 }
 
@@ -167,13 +169,13 @@ async fn open_path(
 /// `whole`: the request reads everything under `parts` (a directory download).
 async fn guard_own(
     h: &Host,
-    d: &Docker,
+    docker: &Docker,
     role: Role,
     volume: &str,
     parts: &[String],
     whole: bool,
 ) -> Result<Role, ErrorBody> {
-    let Some(own) = h.own_volume(d, volume).await.wire()? else {
+    let Some(own) = h.own_volume(docker, volume).await.wire()? else {
         return Ok(Role::Operator);
     };
     if own.is_secret(parts) || (whole && own.holds_data_dir(parts)) {
@@ -207,11 +209,11 @@ fn kind_of(t: tar::EntryType) -> &'static str {
 }
 
 /// The archive of `path` as a blocking reader (for the tar parser, on a blocking thread).
-fn archive_reader(d: &Docker, helper: &str, path: &str) -> impl Read + Send + 'static {
+fn archive_reader(docker: &Docker, helper: &str, path: &str) -> impl Read + Send + 'static {
     let o = DownloadFromContainerOptionsBuilder::default()
         .path(path)
         .build();
-    let stream = d
+    let stream = docker
         .download_from_container(helper, Some(o))
         .map_err(std::io::Error::other);
     tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(Box::pin(stream)))
