@@ -193,6 +193,7 @@ impl Scope {
         ContainerBuilder {
             scope: self,
             name: Some(self.name(base)),
+            throwaway: false,
             body: ContainerCreateBody {
                 labels: Some(self.labels()),
                 host_config: Some(HostConfig::default()),
@@ -473,6 +474,9 @@ pub struct ContainerBuilder<'a> {
     /// `None`: let Docker name it.
     name: Option<String>,
     body: ContainerCreateBody,
+    /// Removed as soon as `run` has its output (it would otherwise count as a user of
+    /// its volumes until the scope ends).
+    throwaway: bool,
 }
 
 impl ContainerBuilder<'_> {
@@ -556,6 +560,12 @@ impl ContainerBuilder<'_> {
         self
     }
 
+    /// Removes the container once `run` has its output.
+    pub fn throwaway(mut self) -> Self {
+        self.throwaway = true;
+        self
+    }
+
     /// Leaves the name to Docker.
     pub fn unnamed(mut self) -> Self {
         self.name = None;
@@ -592,9 +602,9 @@ impl ContainerBuilder<'_> {
     }
 
     /// Starts the container, waits until it exits 0 and returns its output (stdout
-    /// and stderr).
+    /// and stderr); a [`throwaway`](Self::throwaway) container is removed then.
     pub async fn run(self) -> String {
-        let scope = self.scope;
+        let (scope, throwaway) = (self.scope, self.throwaway);
         let id = self.start().await;
         scope.wait_success(&id).await;
         let options = LogsOptionsBuilder::default()
@@ -607,6 +617,15 @@ impl ContainerBuilder<'_> {
             .try_collect()
             .await
             .expect("container output");
+        if throwaway {
+            let _ = scope
+                .docker
+                .remove_container(
+                    &id,
+                    None::<bollard::query_parameters::RemoveContainerOptions>,
+                )
+                .await;
+        }
         output.iter().map(ToString::to_string).collect()
     }
 }

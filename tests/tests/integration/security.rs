@@ -333,6 +333,7 @@ async fn in_volume(scope: &Scope, vol: &str, script: &str) -> String {
     scope
         .container("in-volume")
         .unnamed()
+        .throwaway()
         .volume(vol, "/data")
         .sh(script)
         .run()
