@@ -157,7 +157,25 @@ async fn plan_volume(
     name: &str,
 ) -> Result<Plan, EngineError> {
     let (driver, labels) = volume_meta(docker, name).await?;
-    let users = docker
+    let users = volume_users(docker, name)
+        .await?
+        .into_iter()
+        .filter(|c| host_self != c.id.as_deref())
+        .map(node_of_summary)
+        .collect();
+    Ok(Plan {
+        subjects: order::hold_order(users),
+        volumes: vec![blank_volume(name, None, driver, labels)],
+        ..Plan::default()
+    })
+}
+
+/// The containers (stopped ones too) that mount the volume, Berth's helpers aside.
+pub(super) async fn volume_users(
+    docker: &Docker,
+    name: &str,
+) -> Result<Vec<ContainerSummary>, EngineError> {
+    let listed = docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default()
                 .all(true)
@@ -169,17 +187,10 @@ async fn plan_volume(
         ))
         .await
         .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
-    let users = users
+    Ok(listed
         .into_iter()
         .filter(|c| not_helper(c.labels.as_ref()))
-        .filter(|c| host_self != c.id.as_deref())
-        .map(node_of_summary)
-        .collect();
-    Ok(Plan {
-        subjects: order::hold_order(users),
-        volumes: vec![blank_volume(name, None, driver, labels)],
-        ..Plan::default()
-    })
+        .collect())
 }
 
 fn node_of_summary(container: ContainerSummary) -> Node {

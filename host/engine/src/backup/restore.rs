@@ -36,26 +36,11 @@ use crate::jobs::JobCtx;
 use crate::jobs::spec::RestoreSpec;
 use berth_docker::helper::Helper;
 
+/// The names of the containers that mount the volume.
 async fn volume_users(docker: &Docker, name: &str) -> Result<Vec<String>, EngineError> {
-    let users = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&HashMap::from([(
-                    "volume".to_owned(),
-                    vec![name.to_owned()],
-                )]))
-                .build(),
-        ))
-        .await
-        .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
-    Ok(users
+    Ok(super::plan::volume_users(docker, name)
+        .await?
         .into_iter()
-        .filter(|c| {
-            c.labels
-                .as_ref()
-                .is_none_or(|l| !l.contains_key(berth_docker::helper::LABEL))
-        })
         .filter_map(|c| c.names.and_then(|n| n.first().cloned()))
         .map(|n| n.trim_start_matches('/').to_owned())
         .collect())
