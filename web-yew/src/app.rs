@@ -48,9 +48,9 @@ fn gate() -> Html {
 fn password_gate() -> Html {
     use berth_protocol::api::Empty;
     use berth_protocol::api::catalogue::AuthWhoami;
-    let (me, reload) = pages::use_call::<AuthWhoami>(Empty {});
+    let (me, reload) = crate::hooks::use_call::<AuthWhoami>(Empty {});
     match me {
-        pages::Load::Ready(m) if m.must_change_password => html! {
+        crate::hooks::Load::Ready(m) if m.must_change_password => html! {
             <crate::login::ChoosePassword done={reload} />
         },
         _ => html! { <Shell /> },

@@ -1,18 +1,16 @@
 //! The login page (with the TOTP step) and logout.
 
 use berth_protocol::auth::{HttpError, LoginRequest};
-use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::hooks::{on_text, use_text};
 use crate::http::request;
 use crate::ws::use_ws;
 
 #[function_component(LoginPage)]
 pub fn login_page() -> Html {
     let ctx = use_ws();
-    let user = use_node_ref();
-    let password = use_node_ref();
-    let totp = use_node_ref();
+    let (user, password, totp) = (use_text(), use_text(), use_text());
     let need_totp = use_state(|| false);
     let error = use_state(|| None::<String>);
     let busy = use_state(|| false);
@@ -22,15 +20,10 @@ pub fn login_page() -> Html {
         let ws = ctx.ws.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let value = |r: &NodeRef| {
-                r.cast::<HtmlInputElement>()
-                    .map(|i| i.value())
-                    .unwrap_or_default()
-            };
             let req = LoginRequest {
-                username: value(&user).trim().to_owned(),
-                password: value(&password),
-                totp: Some(value(&totp)).filter(|t| !t.trim().is_empty()),
+                username: user.trim().to_owned(),
+                password: (*password).clone(),
+                totp: Some((*totp).clone()).filter(|t| !t.trim().is_empty()),
             };
             let (need_totp, error, busy, ws) =
                 (need_totp.clone(), error.clone(), busy.clone(), ws.clone());
@@ -69,14 +62,14 @@ pub fn login_page() -> Html {
             <form class="login-card" {onsubmit}>
                 <h1>{ "⚓ Berth" }</h1>
                 <label>{ "User name" }
-                    <input id="login-user" ref={user} autocomplete="username" required=true autofocus=true />
+                    <input id="login-user" value={(*user).clone()} oninput={on_text(&user)} autocomplete="username" required=true autofocus=true />
                 </label>
                 <label>{ "Password" }
-                    <input id="login-password" ref={password} type="password" autocomplete="current-password" required=true />
+                    <input id="login-password" value={(*password).clone()} oninput={on_text(&password)} type="password" autocomplete="current-password" required=true />
                 </label>
                 if *need_totp {
                     <label>{ "Authentication code" }
-                        <input id="login-totp" ref={totp} inputmode="numeric" autocomplete="one-time-code"
+                        <input id="login-totp" value={(*totp).clone()} oninput={on_text(&totp)} inputmode="numeric" autocomplete="one-time-code"
                                placeholder="123456 or a recovery code" required=true />
                     </label>
                 }
@@ -109,7 +102,7 @@ pub fn choose_password(p: &ChoosePasswordProps) -> Html {
     use berth_protocol::api::auth::ChangePassword;
     use berth_protocol::api::catalogue::AuthChangePassword;
     let ctx = use_ws();
-    let (current, new) = (use_node_ref(), use_node_ref());
+    let (current, new) = (use_text(), use_text());
     let error = use_state(|| None::<String>);
     let onsubmit = {
         let (current, new, error, done, ws) = (
@@ -121,14 +114,9 @@ pub fn choose_password(p: &ChoosePasswordProps) -> Html {
         );
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let value = |r: &NodeRef| {
-                r.cast::<HtmlInputElement>()
-                    .map(|i| i.value())
-                    .unwrap_or_default()
-            };
             let req = ChangePassword {
-                current: value(&current),
-                new: value(&new),
+                current: (*current).clone(),
+                new: (*new).clone(),
             };
             let (error, done, ws) = (error.clone(), done.clone(), ws.clone());
             wasm_bindgen_futures::spawn_local(async move {
@@ -145,10 +133,10 @@ pub fn choose_password(p: &ChoosePasswordProps) -> Html {
                 <h1>{ "Choose your password" }</h1>
                 <p>{ "You logged in with the generated password. Set your own to continue; the file that held it is then deleted." }</p>
                 <label>{ "Generated password" }
-                    <input id="first-current" ref={current} type="password" autocomplete="current-password" required=true />
+                    <input id="first-current" value={(*current).clone()} oninput={on_text(&current)} type="password" autocomplete="current-password" required=true />
                 </label>
                 <label>{ "New password (10+ characters)" }
-                    <input id="first-new" ref={new} type="password" autocomplete="new-password" required=true minlength="10" />
+                    <input id="first-new" value={(*new).clone()} oninput={on_text(&new)} type="password" autocomplete="new-password" required=true minlength="10" />
                 </label>
                 if let Some(e) = &*error {
                     <p id="first-error" class="error" role="alert">{ e }</p>

@@ -6,13 +6,17 @@
 use std::collections::BTreeSet;
 
 use berth_protocol::api::catalogue::{ContainersBulk, ContainersList};
-use berth_protocol::api::containers::{BulkAction, BulkVerb, ContainerSummary};
+use berth_protocol::api::containers::{
+    BulkAction, BulkVerb, ContainerGroup, ContainerList, ContainerSummary,
+};
 use berth_protocol::api::hosts::HostOnly;
+use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::{Flash, Load, confirm, error_view, flash_view, use_call};
+use crate::components::{confirm, loaded};
+use crate::hooks::{Action, use_action, use_call};
 use crate::route::Route;
 use crate::ws::use_ws;
 
@@ -79,90 +83,84 @@ fn matches(c: &ContainerSummary, q: &str) -> bool {
             .is_some_and(|s| s.to_lowercase().contains(q))
 }
 
+/// A lifecycle verb on some containers: (verb, ids, names for the messages).
+type Run = Callback<(BulkVerb, Vec<String>, Vec<String>)>;
+
+/// Any container event: refetch once. The list call is the source of truth (health,
+/// ports, status text), the event only says when to ask.
+#[hook]
+fn use_container_events(reload: Callback<()>) {
+    let ctx = use_ws();
+    use_effect_with((), move |()| {
+        let on_data = Callback::from(move |_| reload.emit(()));
+        let sub = ctx.ws.subscribe(
+            "events",
+            serde_json::json!({"filters": {"types": ["container", "host"]}}),
+            256,
+            on_data,
+            Callback::noop(),
+        );
+        move || drop(sub)
+    });
+}
+
+/// Runs `verb` on the containers (after a confirmation for destructive ones); the
+/// outcome names each container that refused.
+fn run_bulk(
+    action: &Action,
+    selected: &UseStateHandle<BTreeSet<String>>,
+    verb: BulkVerb,
+    ids: Vec<String>,
+    names: Vec<String>,
+) {
+    let destructive = matches!(verb, BulkVerb::Remove | BulkVerb::Kill | BulkVerb::Stop);
+    if destructive && !confirm(&format!("{} {}?", verb_label(verb), names.join(", "))) {
+        return;
+    }
+    let p = BulkAction {
+        host: None,
+        action: verb,
+        ids,
+        timeout_s: None,
+        force: verb == BulkVerb::Remove,
+    };
+    let selected = selected.clone();
+    action.run(move |ws| async move {
+        let r = ws.call_m::<ContainersBulk>(p).await?;
+        let failed: Vec<String> = r
+            .results
+            .iter()
+            .zip(&names)
+            .filter(|(x, _)| !x.ok)
+            .map(|(x, n)| {
+                format!(
+                    "{n}: {}",
+                    x.error.as_ref().map_or("failed", |e| e.message.as_str())
+                )
+            })
+            .collect();
+        selected.set(BTreeSet::new());
+        if failed.is_empty() {
+            Ok(format!("{} {}: done.", verb_label(verb), names.join(", ")))
+        } else {
+            Err(ErrorBody::new(ErrorCode::Conflict, failed.join("; ")))
+        }
+    });
+}
+
 #[function_component(ContainersPage)]
 pub fn containers_page() -> Html {
     let ctx = use_ws();
     let (list, reload) = use_call::<ContainersList>(HostOnly::default());
-    let flash: Flash = use_state(|| None);
+    use_container_events(reload.clone());
+    let action = use_action(reload);
     let filter = use_state(String::new);
     let selected = use_state(BTreeSet::<String>::new);
     let role = ctx.user().map_or(Role::Viewer, |u| u.role);
     let net: Option<NetworkFilter> = use_location().and_then(|l| l.query::<NetworkFilter>().ok());
-    {
-        // Any container event: refetch once. The list call is the source of truth
-        // (health, ports, status text), the event only says when to ask.
-        let reload = reload.clone();
-        let ws = ctx.ws.clone();
-        use_effect_with((), move |()| {
-            let on_data = Callback::from(move |_| reload.emit(()));
-            let sub = ws.subscribe(
-                "events",
-                serde_json::json!({"filters": {"types": ["container", "host"]}}),
-                256,
-                on_data,
-                Callback::noop(),
-            );
-            move || drop(sub)
-        });
-    }
-    let run = {
-        let (ws, flash, reload, selected) = (
-            ctx.ws.clone(),
-            flash.clone(),
-            reload.clone(),
-            selected.clone(),
-        );
-        Callback::from(
-            move |(verb, ids, names): (BulkVerb, Vec<String>, Vec<String>)| {
-                let destructive =
-                    matches!(verb, BulkVerb::Remove | BulkVerb::Kill | BulkVerb::Stop);
-                if destructive && !confirm(&format!("{} {}?", verb_label(verb), names.join(", "))) {
-                    return;
-                }
-                let (ws, flash, reload, selected) =
-                    (ws.clone(), flash.clone(), reload.clone(), selected.clone());
-                let p = BulkAction {
-                    host: None,
-                    action: verb,
-                    ids,
-                    timeout_s: None,
-                    force: verb == BulkVerb::Remove,
-                };
-                wasm_bindgen_futures::spawn_local(async move {
-                    match ws.call_m::<ContainersBulk>(p).await {
-                        Ok(r) => {
-                            let failed: Vec<String> = r
-                                .results
-                                .iter()
-                                .zip(&names)
-                                .filter(|(x, _)| !x.ok)
-                                .map(|(x, n)| {
-                                    format!(
-                                        "{n}: {}",
-                                        x.error.as_ref().map_or("failed", |e| e.message.as_str())
-                                    )
-                                })
-                                .collect();
-                            if failed.is_empty() {
-                                flash.set(Some(Ok(format!(
-                                    "{} {}: done.",
-                                    verb_label(verb),
-                                    names.join(", ")
-                                ))));
-                            } else {
-                                flash.set(Some(Err(berth_protocol::error::ErrorBody::new(
-                                    berth_protocol::error::ErrorCode::Conflict,
-                                    failed.join("; "),
-                                ))));
-                            }
-                            selected.set(BTreeSet::new());
-                        }
-                        Err(e) => flash.set(Some(Err(e))),
-                    }
-                    reload.emit(());
-                });
-            },
-        )
+    let run: Run = {
+        let (action, selected) = (action.clone(), selected.clone());
+        Callback::from(move |(verb, ids, names)| run_bulk(&action, &selected, verb, ids, names))
     };
     let oninput = {
         let filter = filter.clone();
@@ -174,120 +172,145 @@ pub fn containers_page() -> Html {
             filter.set(v.to_lowercase());
         })
     };
-    let can_act = role.allows(Role::Operator);
-    let body = match &list {
-        Load::Loading => html! { <p>{ "Loading…" }</p> },
-        Load::Failed(e) => error_view(e),
-        Load::Ready(l) if l.groups.is_empty() => {
-            html! { <p class="notice" id="containers-empty">{ "No containers on this host." }</p> }
-        }
-        Load::Ready(l) => {
-            let q = (*filter).clone();
-            let net = net.clone();
-            let matches = move |c: &ContainerSummary, q: &str| {
-                matches(c, q) && net.as_ref().is_none_or(|n| n.admits(c))
-            };
-            html! {
-                <>
-                { for l.groups.iter().filter(|g| g.containers.iter().any(|c| matches(c, &q))).map(|g| {
-                    let title = g.stack.clone().unwrap_or_else(|| "Standalone containers".to_owned());
-                    let status = serde_json::to_value(g.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                    html! {
-                    <div class="group" data-stack={g.stack.clone().unwrap_or_default()}>
-                        <h2>{ title }{ " " }<span class={classes!("badge", status.clone())}>{ status }</span></h2>
-                        <table class="grid containers">
-                            <thead><tr><th></th><th>{ "Name" }</th><th>{ "State" }</th><th>{ "Image" }</th><th>{ "Ports" }</th><th>{ "Status" }</th><th></th></tr></thead>
-                            <tbody>
-                            { for g.containers.iter().filter(|c| matches(c, &q)).map(|c| {
-                                let id = c.id.clone();
-                                let checked = selected.contains(&id);
-                                let ontoggle = {
-                                    let (selected, id) = (selected.clone(), id.clone());
-                                    Callback::from(move |_| {
-                                        let mut s = (*selected).clone();
-                                        if !s.remove(&id) { s.insert(id.clone()); }
-                                        selected.set(s);
-                                    })
-                                };
-                                let ports = c.ports.iter().map(|p| match p.public {
-                                    Some(pub_) => format!("{pub_}→{}/{}", p.private, p.proto),
-                                    None => format!("{}/{}", p.private, p.proto),
-                                }).collect::<Vec<_>>().join(", ");
-                                html! {
-                                <tr data-name={c.name.clone()} data-id={id.clone()}>
-                                    <td><input type="checkbox" class="select" checked={checked} onclick={ontoggle} disabled={!can_act} /></td>
-                                    <td class="name"><Link<Route> to={Route::Container { id: id.clone() }} classes="open">{ &c.name }</Link<Route>>{ if c.protected { html!{ <span class="badge">{ "Berth" }</span> } } else { html!{} } }</td>
-                                    <td><span class={classes!("state", c.state.clone())}>{ &c.state }</span>
-                                        { c.health.as_ref().map_or(html!{}, |h| html!{ <span class={classes!("badge", h.clone())}>{ h }</span> }) }</td>
-                                    <td class="image">{ &c.image }</td>
-                                    <td>{ ports }</td>
-                                    <td class="status">{ &c.status }</td>
-                                    <td class="actions">
-                                    { if can_act && !c.protected { html! { <>{ for actions_for(&c.state).iter().map(|&v| {
-                                        let run = run.clone();
-                                        let (id, name) = (id.clone(), c.name.clone());
-                                        html! { <button class={classes!("small", format!("act-{}", verb_slug(v)))}
-                                            onclick={Callback::from(move |_| run.emit((v, vec![id.clone()], vec![name.clone()])))}>{ verb_label(v) }</button> }
-                                    }) }</> } } else { html! {} } }
-                                    { if role.allows(Role::Admin) && !c.protected {
-                                        let run = run.clone();
-                                        let (id, name) = (id.clone(), c.name.clone());
-                                        html! { <button class="small danger act-remove"
-                                            onclick={Callback::from(move |_| run.emit((BulkVerb::Remove, vec![id.clone()], vec![name.clone()])))}>{ "Remove" }</button> }
-                                    } else { html! {} } }
-                                    </td>
-                                </tr>
-                                }
-                            }) }
-                            </tbody>
-                        </table>
-                    </div>
-                    }
-                }) }
-                </>
-            }
-        }
+    let rows = Rows {
+        run: run.clone(),
+        selected: selected.clone(),
+        role,
     };
-    let bulk_bar = if can_act && !selected.is_empty() {
-        let names: Vec<String> = match &list {
-            Load::Ready(l) => l
-                .groups
-                .iter()
-                .flat_map(|g| g.containers.iter())
-                .filter(|c| selected.contains(&c.id))
-                .map(|c| c.name.clone())
-                .collect(),
-            _ => vec![],
-        };
-        let ids: Vec<String> = selected.iter().cloned().collect();
-        let mut verbs = vec![BulkVerb::Start, BulkVerb::Stop, BulkVerb::Restart];
-        if role.allows(Role::Admin) {
-            verbs.push(BulkVerb::Remove);
+    let body = loaded(&list, |l| {
+        if l.groups.is_empty() {
+            return html! { <p class="notice" id="containers-empty">{ "No containers on this host." }</p> };
         }
-        html! {
-            <div class="bulk" id="bulk-bar">
-                { format!("{} selected: ", ids.len()) }
-                { for verbs.into_iter().map(|v| {
-                    let (run, ids, names) = (run.clone(), ids.clone(), names.clone());
-                    html! { <button class={classes!("small", format!("bulk-{}", verb_slug(v)))}
-                        onclick={Callback::from(move |_| run.emit((v, ids.clone(), names.clone())))}>{ verb_label(v) }</button> }
-                }) }
-            </div>
-        }
-    } else {
-        html! {}
-    };
+        let shown =
+            |c: &ContainerSummary| matches(c, &filter) && net.as_ref().is_none_or(|n| n.admits(c));
+        l.groups
+            .iter()
+            .filter(|g| g.containers.iter().any(shown))
+            .map(|g| rows.group(g, &shown))
+            .collect()
+    });
     html! {
         <section class="page" data-page="containers">
             <h1>{ "Containers" }</h1>
             <input type="search" id="container-filter" placeholder="Filter by name, image, state or stack" oninput={oninput} />
-            { net.as_ref().map_or(html!{}, |n| html! {
+            if let Some(n) = &net {
                 <p class="notice" id="network-filter">{ format!("Containers on network {} ", n.network) }
                     <Link<Route> to={Route::Containers}>{ "show all" }</Link<Route>></p>
-            }) }
-            { flash_view(&flash) }
-            { bulk_bar }
+            }
+            { action.view() }
+            if role.allows(Role::Operator) && !selected.is_empty() {
+                { bulk_bar(list.ready(), &selected, &run, role) }
+            }
             { body }
         </section>
+    }
+}
+
+/// What every row needs.
+struct Rows {
+    run: Run,
+    selected: UseStateHandle<BTreeSet<String>>,
+    role: Role,
+}
+
+impl Rows {
+    /// A compose project (or the standalone containers) with its status.
+    fn group(&self, g: &ContainerGroup, shown: &dyn Fn(&ContainerSummary) -> bool) -> Html {
+        let title = g
+            .stack
+            .clone()
+            .unwrap_or_else(|| "Standalone containers".to_owned());
+        let status = serde_json::to_value(g.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        html! {
+            <div class="group" data-stack={g.stack.clone().unwrap_or_default()}>
+                <h2>{ title }{ " " }<span class={classes!("badge", status.clone())}>{ status }</span></h2>
+                <table class="grid containers">
+                    <thead><tr><th></th><th>{ "Name" }</th><th>{ "State" }</th><th>{ "Image" }</th><th>{ "Ports" }</th><th>{ "Status" }</th><th></th></tr></thead>
+                    <tbody>{ for g.containers.iter().filter(|c| shown(c)).map(|c| self.row(c)) }</tbody>
+                </table>
+            </div>
+        }
+    }
+
+    fn row(&self, c: &ContainerSummary) -> Html {
+        let can_act = self.role.allows(Role::Operator);
+        let ontoggle = {
+            let (selected, id) = (self.selected.clone(), c.id.clone());
+            Callback::from(move |_| {
+                let mut s = (*selected).clone();
+                if !s.remove(&id) {
+                    s.insert(id.clone());
+                }
+                selected.set(s);
+            })
+        };
+        let ports = c
+            .ports
+            .iter()
+            .map(|p| match p.public {
+                Some(public) => format!("{public}→{}/{}", p.private, p.proto),
+                None => format!("{}/{}", p.private, p.proto),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let button = |v: BulkVerb, class: Option<&'static str>| {
+            let (run, id, name) = (self.run.clone(), c.id.clone(), c.name.clone());
+            let onclick =
+                Callback::from(move |_| run.emit((v, vec![id.clone()], vec![name.clone()])));
+            html! { <button class={classes!("small", class, format!("act-{}", verb_slug(v)))} {onclick}>{ verb_label(v) }</button> }
+        };
+        html! {
+            <tr data-name={c.name.clone()} data-id={c.id.clone()}>
+                <td><input type="checkbox" class="select" checked={self.selected.contains(&c.id)} onclick={ontoggle} disabled={!can_act} /></td>
+                <td class="name"><Link<Route> to={Route::Container { id: c.id.clone() }} classes="open">{ &c.name }</Link<Route>>
+                    if c.protected { <span class="badge">{ "Berth" }</span> }</td>
+                <td><span class={classes!("state", c.state.clone())}>{ &c.state }</span>
+                    if let Some(h) = &c.health { <span class={classes!("badge", h.clone())}>{ h }</span> }</td>
+                <td class="image">{ &c.image }</td>
+                <td>{ ports }</td>
+                <td class="status">{ &c.status }</td>
+                <td class="actions">
+                    if can_act && !c.protected { { for actions_for(&c.state).iter().map(|&v| button(v, None)) } }
+                    if self.role.allows(Role::Admin) && !c.protected { { button(BulkVerb::Remove, Some("danger")) } }
+                </td>
+            </tr>
+        }
+    }
+}
+
+/// What applies to the selection.
+fn bulk_bar(
+    list: Option<&ContainerList>,
+    selected: &BTreeSet<String>,
+    run: &Run,
+    role: Role,
+) -> Html {
+    let names: Vec<String> = list
+        .map(|l| {
+            l.groups
+                .iter()
+                .flat_map(|g| g.containers.iter())
+                .filter(|c| selected.contains(&c.id))
+                .map(|c| c.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let ids: Vec<String> = selected.iter().cloned().collect();
+    let mut verbs = vec![BulkVerb::Start, BulkVerb::Stop, BulkVerb::Restart];
+    if role.allows(Role::Admin) {
+        verbs.push(BulkVerb::Remove);
+    }
+    html! {
+        <div class="bulk" id="bulk-bar">
+            { format!("{} selected: ", ids.len()) }
+            { for verbs.into_iter().map(|v| {
+                let (run, ids, names) = (run.clone(), ids.clone(), names.clone());
+                html! { <button class={classes!("small", format!("bulk-{}", verb_slug(v)))}
+                    onclick={Callback::from(move |_| run.emit((v, ids.clone(), names.clone())))}>{ verb_label(v) }</button> }
+            }) }
+        </div>
     }
 }

@@ -13,7 +13,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
-use super::{Load, bytes, error_view, use_call};
+use crate::components::error_view;
+use crate::format::bytes;
+use crate::hooks::{Load, use_call};
 use crate::http::js_error;
 use crate::ws::use_ws;
 
@@ -75,11 +77,97 @@ fn docker_view(
     }
 }
 
+/// The host's figures (`system.stats`), the newest sample.
+#[hook]
+fn use_host_stats() -> UseStateHandle<Option<SystemStats>> {
+    let ctx = use_ws();
+    let stats = use_state(|| None::<SystemStats>);
+    let (ws, sample) = (ctx.ws.clone(), stats.clone());
+    use_effect_with((), move |()| {
+        let on_data = Callback::from(move |v| {
+            if let Ok(s) = serde_json::from_value::<SystemStats>(v) {
+                sample.set(Some(s));
+            }
+        });
+        let sub = ws.subscribe(
+            "system.stats",
+            serde_json::json!({"host": "local"}),
+            1,
+            on_data,
+            Callback::noop(),
+        );
+        move || drop(sub)
+    });
+    stats
+}
+
+fn host_view(stats: Option<&SystemStats>) -> Html {
+    match stats {
+        None => html! { <p class="notice">{ "Waiting for the first sample…" }</p> },
+        Some(s) => html! {
+            <div class="tiles" id="host-stats" data-ts={s.ts_ms.to_string()}>
+                <div class="tile"><span class="label">{ "CPU" }</span>
+                    <span class="value" id="host-cpu">{ format!("{:.1} %", s.cpu_percent) }</span>
+                    <meter min="0" max="100" value={s.cpu_percent.to_string()}></meter>
+                    <span class="sub">{ format!("{} CPUs, load {:.2} {:.2} {:.2}", s.cpus, s.load[0], s.load[1], s.load[2]) }</span></div>
+                <div class="tile"><span class="label">{ "Memory" }</span>
+                    <span class="value" id="host-mem">{ format!("{} of {}", bytes(s.mem_used), bytes(s.mem_total)) }</span>
+                    <meter min="0" max={s.mem_total.to_string()} value={s.mem_used.to_string()}></meter></div>
+                <div class="tile"><span class="label">{ "Data disk" }</span>
+                    <span class="value" id="host-disk">{ format!("{} free of {}", bytes(s.disk_free), bytes(s.disk_total)) }</span>
+                    <meter min="0" max={s.disk_total.to_string()} value={(s.disk_total - s.disk_free.min(s.disk_total)).to_string()}></meter></div>
+            </div>
+        },
+    }
+}
+
+fn checks_view(readiness: Option<&Result<Readiness, String>>) -> Html {
+    match readiness {
+        None => html! { <p>{ "Checking the server…" }</p> },
+        Some(Err(e)) => {
+            html! { <p class="error">{ format!("The server is not reachable: {e}") }</p> }
+        }
+        Some(Ok(r)) => html! {
+            <>
+            <p>{ format!("Berth {} — {}", r.version, if r.ready { "ready" } else { "not ready" }) }</p>
+            <table class="checks">
+                <thead><tr><th>{ "Component" }</th><th>{ "State" }</th><th>{ "Detail" }</th></tr></thead>
+                <tbody>
+                { for r.checks.iter().map(|c| html! {
+                    <tr class={if c.ok { "ok" } else { "failed" }}>
+                        <td>{ &c.name }</td>
+                        <td>{ if c.ok { "OK" } else { "Failing" } }</td>
+                        <td>{ &c.detail }</td>
+                    </tr>
+                }) }
+                </tbody>
+            </table>
+            </>
+        },
+    }
+}
+
+/// The newest events first.
+fn recent_view(recent: &VecDeque<Event>) -> Html {
+    if recent.is_empty() {
+        html! { <p class="muted" id="recent-empty">{ "Nothing has happened since this page opened." }</p> }
+    } else {
+        html! {
+            <ul class="events" id="recent-events">
+            { for recent.iter().map(|e| html! {
+                <li data-action={e.action.clone()}><span class="muted">{ e.time.get(11..19).unwrap_or(&e.time).to_owned() }</span>{ " " }
+                    { format!("{} {} {}", e.typ, e.name.clone().unwrap_or_else(|| e.id.chars().take(12).collect()), e.action) }</li>
+            }) }
+            </ul>
+        }
+    }
+}
+
 #[function_component(Dashboard)]
 pub fn dashboard() -> Html {
     let ctx = use_ws();
     let readiness = use_state(|| None::<Result<Readiness, String>>);
-    let stats = use_state(|| None::<SystemStats>);
+    let stats = use_host_stats();
     let (info, reload_info) = use_call::<SystemInfo>(Empty {});
     let (df, reload_df) = use_call::<SystemDf>(HostOnly::default());
     let recent = use_mut_ref(VecDeque::<Event>::new);
@@ -124,85 +212,19 @@ pub fn dashboard() -> Html {
             });
         });
     }
-    {
-        let stats = stats.clone();
-        let ws = ctx.ws.clone();
-        use_effect_with((), move |()| {
-            let on_data = Callback::from(move |v| {
-                if let Ok(s) = serde_json::from_value::<SystemStats>(v) {
-                    stats.set(Some(s));
-                }
-            });
-            let sub = ws.subscribe(
-                "system.stats",
-                serde_json::json!({"host": "local"}),
-                1,
-                on_data,
-                Callback::noop(),
-            );
-            move || drop(sub)
-        });
-    }
-    let host = match &*stats {
-        None => html! { <p class="notice">{ "Waiting for the first sample…" }</p> },
-        Some(s) => html! {
-            <div class="tiles" id="host-stats" data-ts={s.ts_ms.to_string()}>
-                <div class="tile"><span class="label">{ "CPU" }</span>
-                    <span class="value" id="host-cpu">{ format!("{:.1} %", s.cpu_percent) }</span>
-                    <meter min="0" max="100" value={s.cpu_percent.to_string()}></meter>
-                    <span class="sub">{ format!("{} CPUs, load {:.2} {:.2} {:.2}", s.cpus, s.load[0], s.load[1], s.load[2]) }</span></div>
-                <div class="tile"><span class="label">{ "Memory" }</span>
-                    <span class="value" id="host-mem">{ format!("{} of {}", bytes(s.mem_used), bytes(s.mem_total)) }</span>
-                    <meter min="0" max={s.mem_total.to_string()} value={s.mem_used.to_string()}></meter></div>
-                <div class="tile"><span class="label">{ "Data disk" }</span>
-                    <span class="value" id="host-disk">{ format!("{} free of {}", bytes(s.disk_free), bytes(s.disk_total)) }</span>
-                    <meter min="0" max={s.disk_total.to_string()} value={(s.disk_total - s.disk_free.min(s.disk_total)).to_string()}></meter></div>
-            </div>
-        },
-    };
-    let checks = match &*readiness {
-        None => html! { <p>{ "Checking the server…" }</p> },
-        Some(Err(e)) => {
-            html! { <p class="error">{ format!("The server is not reachable: {e}") }</p> }
-        }
-        Some(Ok(r)) => html! {
-            <>
-            <p>{ format!("Berth {} — {}", r.version, if r.ready { "ready" } else { "not ready" }) }</p>
-            <table class="checks">
-                <thead><tr><th>{ "Component" }</th><th>{ "State" }</th><th>{ "Detail" }</th></tr></thead>
-                <tbody>
-                { for r.checks.iter().map(|c| html! {
-                    <tr class={if c.ok { "ok" } else { "failed" }}>
-                        <td>{ &c.name }</td>
-                        <td>{ if c.ok { "OK" } else { "Failing" } }</td>
-                        <td>{ &c.detail }</td>
-                    </tr>
-                }) }
-                </tbody>
-            </table>
-            </>
-        },
-    };
     html! {
         <section class="page" data-page="dashboard">
             <h1>{ "Dashboard" }</h1>
             <h2>{ "Host" }</h2>
-            { host }
+            { host_view(stats.as_ref()) }
             <h2>{ "Docker" }</h2>
             { docker_view(&info, &df) }
             <h2>{ "Backups and jobs" }</h2>
-            <super::backups::RecentJobs />
+            <crate::components::RecentJobs />
             <h2>{ "Recent activity" }</h2>
-            { if recent.borrow().is_empty() { html! { <p class="muted" id="recent-empty">{ "Nothing has happened since this page opened." }</p> } } else { html! {
-                <ul class="events" id="recent-events">
-                { for recent.borrow().iter().map(|e| html! {
-                    <li data-action={e.action.clone()}><span class="muted">{ e.time.get(11..19).unwrap_or(&e.time).to_owned() }</span>{ " " }
-                        { format!("{} {} {}", e.typ, e.name.clone().unwrap_or_else(|| e.id.chars().take(12).collect()), e.action) }</li>
-                }) }
-                </ul>
-            } } }
+            { recent_view(&recent.borrow()) }
             <h2>{ "Server" }</h2>
-            { checks }
+            { checks_view(readiness.as_ref()) }
         </section>
     }
 }

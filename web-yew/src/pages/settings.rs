@@ -11,7 +11,8 @@ use berth_protocol::api::plugins::{InstanceRef, NotifyEvent, NotifyRoute, Notify
 use berth_protocol::role::Role;
 use yew::prelude::*;
 
-use super::{Flash, Load, error_view, flash_view, use_call};
+use crate::components::{error_view, loaded};
+use crate::hooks::{Load, picked, use_action, use_call};
 use crate::ws::use_ws;
 
 #[function_component(SettingsPage)]
@@ -36,55 +37,45 @@ struct AdminProps {
 
 #[function_component(StorageDefault)]
 fn storage_default(props: &AdminProps) -> Html {
-    let ctx = use_ws();
     let (storage, reload) = use_call::<StorageList>(Empty {});
-    let flash: Flash = use_state(|| None);
+    let action = use_action(reload);
     let onchange = {
-        let (ws, flash, reload) = (ctx.ws.clone(), flash.clone(), reload.clone());
+        let action = action.clone();
         Callback::from(move |e: Event| {
-            let name = e
-                .target_unchecked_into::<web_sys::HtmlSelectElement>()
-                .value();
-            let (ws, flash, reload) = (ws.clone(), flash.clone(), reload.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                let r = ws
-                    .call_m::<StorageSetDefault>(InstanceRef { name: name.clone() })
-                    .await
-                    .map(|_| format!("Backups now go to {name} by default."));
-                flash.set(Some(r));
-                reload.emit(());
+            let name = picked(&e);
+            action.run(move |ws| async move {
+                ws.call_m::<StorageSetDefault>(InstanceRef { name: name.clone() })
+                    .await?;
+                Ok(format!("Backups now go to {name} by default."))
             });
         })
     };
-    let body = match &storage {
-        Load::Loading => html! { <p>{ "Loading…" }</p> },
-        Load::Failed(e) => error_view(e),
-        Load::Ready(l) => html! {
+    let body = loaded(&storage, |l| {
+        html! {
             <label class="field">{ "Default storage for backups " }
-                <select id="default-storage" disabled={!props.admin} onchange={onchange}>
+                <select id="default-storage" disabled={!props.admin} {onchange}>
                 { for l.storage.iter().map(|s| html!{
                     <option value={s.name.clone()} selected={s.default}>
                         { format!("{} — {} ({})", s.name, s.location, s.plugin) }</option>
                 }) }
                 </select>
             </label>
-        },
-    };
+        }
+    });
     html! {
         <div class="card" id="settings-storage">
             <h2>{ "Storage" }</h2>
             <p class="muted">{ "Add storage instances on the Plugins page; each backup may still choose another." }</p>
             { body }
-            <div id="storage-default-result">{ flash_view(&flash) }</div>
+            <div id="storage-default-result">{ action.view() }</div>
         </div>
     }
 }
 
 #[function_component(Routes)]
 fn routes() -> Html {
-    let ctx = use_ws();
     let (routes, reload) = use_call::<NotificationsRoutes>(Empty {});
-    let flash: Flash = use_state(|| None);
+    let action = use_action(reload);
     // Edits not saved yet: instance → events.
     let edits = use_state(BTreeMap::<String, BTreeSet<NotifyEvent>>::new);
     let current = |r: &NotifyRoute| -> BTreeSet<NotifyEvent> {
@@ -94,8 +85,7 @@ fn routes() -> Html {
             .unwrap_or_else(|| r.events.iter().copied().collect())
     };
     let onsave = {
-        let (ws, flash, reload, edits) =
-            (ctx.ws.clone(), flash.clone(), reload.clone(), edits.clone());
+        let (action, edits) = (action.clone(), edits.clone());
         Callback::from(move |_| {
             let routes: Vec<NotifyRoute> = edits
                 .iter()
@@ -104,18 +94,12 @@ fn routes() -> Html {
                     events: events.iter().copied().collect(),
                 })
                 .collect();
-            let (ws, flash, reload, edits) =
-                (ws.clone(), flash.clone(), reload.clone(), edits.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                let r = ws
-                    .call_m::<NotificationsSetRoutes>(NotifyRoutes { routes })
-                    .await
-                    .map(|_| "Notification routes saved.".to_owned());
-                if r.is_ok() {
-                    edits.set(BTreeMap::new());
-                }
-                flash.set(Some(r));
-                reload.emit(());
+            let edits = edits.clone();
+            action.run(move |ws| async move {
+                ws.call_m::<NotificationsSetRoutes>(NotifyRoutes { routes })
+                    .await?;
+                edits.set(BTreeMap::new());
+                Ok("Notification routes saved.".to_owned())
             });
         })
     };
@@ -165,7 +149,7 @@ fn routes() -> Html {
             <h2>{ "Notifications" }</h2>
             <p class="muted">{ "Which events each notifier receives. New notifiers get the failures." }</p>
             { body }
-            <div id="routes-result">{ flash_view(&flash) }</div>
+            <div id="routes-result">{ action.view() }</div>
         </div>
     }
 }

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use berth_protocol::api::streams::ContainerStats;
 use yew::prelude::*;
 
-use super::bytes;
+use crate::format::bytes;
 use crate::ws::use_ws;
 
 /// Samples kept for the charts (about one a second).

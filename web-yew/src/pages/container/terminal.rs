@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
-use super::value_of;
+use crate::hooks::on_text;
 use crate::http::js_error;
 use crate::ws::{Closed, SubHandle, Ws, use_ws};
 
@@ -266,7 +266,7 @@ pub fn terminal_view(props: &Props) -> Html {
     let term_slot: Shared<Term> = use_mut_ref(|| None);
     let sub_slot: Shared<SubHandle> = use_mut_ref(|| None);
     let screen = use_node_ref();
-    let cmd_ref = use_node_ref();
+    let command = use_state(|| "/bin/sh".to_owned());
     {
         // Leaving the tab ends the session (the process gets its stdin closed).
         let (term_slot, sub_slot) = (term_slot.clone(), sub_slot.clone());
@@ -278,11 +278,11 @@ pub fn terminal_view(props: &Props) -> Html {
         });
     }
     let onconnect = {
-        let (ws, id, screen, cmd_ref) = (
+        let (ws, id, screen, command) = (
             ctx.ws.clone(),
             props.id.clone(),
             screen.clone(),
-            cmd_ref.clone(),
+            command.clone(),
         );
         let (term_slot, sub_slot, status, error) = (
             term_slot.clone(),
@@ -292,10 +292,7 @@ pub fn terminal_view(props: &Props) -> Html {
         );
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let cmd: Vec<String> = value_of(&cmd_ref)
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect();
+            let cmd: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
             let cmd = if cmd.is_empty() {
                 vec!["/bin/sh".to_owned()]
             } else {
@@ -336,7 +333,7 @@ pub fn terminal_view(props: &Props) -> Html {
             Status::Idle => "idle", Status::Starting => "starting", Status::Running => "running", Status::Ended(_) => "ended",
         }}>
             <form class="toolbar" onsubmit={onconnect}>
-                <label>{ "Command " }<input type="text" id="terminal-cmd" ref={cmd_ref} value="/bin/sh" disabled={busy} /></label>
+                <label>{ "Command " }<input type="text" id="terminal-cmd" value={(*command).clone()} oninput={on_text(&command)} disabled={busy} /></label>
                 <button type="submit" id="terminal-connect" disabled={busy}>{ if matches!(*status, Status::Ended(_)) { "Reconnect" } else { "Connect" } }</button>
                 if busy {
                     <button type="button" class="small" id="terminal-eof" onclick={ondisconnect} title="Close the process's input (Ctrl-D)">{ "End input" }</button>

@@ -3,12 +3,16 @@
 //! hold secrets; the host enforces it, the page says so.
 
 use berth_protocol::api::catalogue::{VolumeBrowse, VolumeDownloadTicket, VolumeReadFile};
-use berth_protocol::api::volumes::{BrowseVolume, DownloadVolumePath, FileChunk, ReadFile};
+use berth_protocol::api::volumes::{
+    BrowseVolume, DownloadVolumePath, Entry, FileChunk, Listing, ReadFile,
+};
 use berth_protocol::error::ErrorBody;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::{Load, bytes, error_view, use_call};
+use crate::components::{error_view, loaded};
+use crate::format::bytes;
+use crate::hooks::use_call;
 use crate::route::Route;
 use crate::ws::{Ws, use_ws};
 
@@ -94,77 +98,17 @@ pub fn volume_files_page(props: &Props) -> Html {
             });
         })
     };
-    let body = match &listing {
-        Load::Loading => html! { <p>{ "Loading…" }</p> },
-        Load::Failed(e) => error_view(e),
-        Load::Ready(l) => html! {
-            <table class="grid" id="files-table" data-path={l.path.clone()}>
-                <thead><tr><th>{ "Name" }</th><th>{ "Size" }</th><th>{ "Mode" }</th><th>{ "Modified" }</th><th></th></tr></thead>
-                <tbody>
-                { if l.path != "/" {
-                    let up = l.path.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/".to_owned() } else { d.to_owned() }).unwrap_or_else(|| "/".to_owned());
-                    let go = go.clone();
-                    html! { <tr><td colspan="5"><a href="#" class="up" onclick={Callback::from(move |e: MouseEvent| { e.prevent_default(); go.emit(up.clone()) })}>{ "↑ .." }</a></td></tr> }
-                } else { html! {} } }
-                { for l.entries.iter().map(|e| {
-                    let full = join(&l.path, &e.name);
-                    let open = {
-                        let (go, open_file, full, kind) = (go.clone(), open_file.clone(), full.clone(), e.kind.clone());
-                        Callback::from(move |ev: MouseEvent| {
-                            ev.prevent_default();
-                            match kind.as_str() {
-                                "dir" | "symlink" => go.emit(full.clone()),
-                                _ => open_file.emit(full.clone()),
-                            }
-                        })
-                    };
-                    let dl = {
-                        let (fetch, full) = (fetch.clone(), full.clone());
-                        Callback::from(move |_| fetch.emit(full.clone()))
-                    };
-                    html! {
-                    <tr data-name={e.name.clone()} data-kind={e.kind.clone()}>
-                        <td><a href="#" class={classes!("entry", e.kind.clone())} onclick={open}>
-                            { if e.kind == "dir" { "📁 " } else if e.kind == "symlink" { "↪ " } else { "" } }{ &e.name }</a>
-                            { e.link_target.as_ref().map_or(html!{}, |t| html!{ <span class="muted">{ format!(" → {t}") }</span> }) }</td>
-                        <td>{ if e.kind == "file" { bytes(e.size) } else { String::new() } }</td>
-                        <td class="mono">{ format!("{:o}", e.mode & 0o7777) }</td>
-                        <td>{ &e.mtime }</td>
-                        <td>{ if matches!(e.kind.as_str(), "file" | "dir") {
-                            html! { <button type="button" class="small download" onclick={dl}>{ if e.kind == "dir" { "Download (tar)" } else { "Download" } }</button> }
-                        } else { html! {} } }</td>
-                    </tr>
-                    }
-                }) }
-                </tbody>
-            </table>
-        },
-    };
+    let body = loaded(&listing, |l| table(l, &go, &open_file, &fetch));
     let here = (*path).clone();
     let download_here = {
         let (fetch, here) = (fetch.clone(), here.clone());
         Callback::from(move |_| fetch.emit(here.clone()))
     };
-    let preview_view = match &*preview {
-        None => html! {},
-        Some(Err(e)) => error_view(e),
-        Some(Ok(c)) => html! {
-            <div class="preview" id="file-preview" data-path={c.path.clone()}>
-                <h2>{ &c.path }<span class="muted">{ format!(" — {}", bytes(c.size)) }</span></h2>
-                { if c.encoding == "text" {
-                    html! { <pre class="file-text" id="file-text">{ &c.data }</pre> }
-                } else {
-                    html! { <p class="notice">{ "Binary file: download it to look inside." }</p> }
-                } }
-                { if c.more { html! { <p class="muted">{ format!("Showing the first {}; download the file for the rest.", bytes(PREVIEW)) }</p> } } else { html! {} } }
-            </div>
-        },
-    };
     html! {
         <section class="page" data-page="volume-files" data-volume={props.name.clone()}>
             <p class="crumbs"><Link<Route> to={Route::Volumes}>{ "Volumes" }</Link<Route>>{ " / " }</p>
             <h1>{ &props.name }</h1>
-            <super::backups::BackUpNow target={berth_protocol::api::backups::BackupTarget::Volume { name: props.name.clone() }} />
+            <crate::components::BackUpNow target={berth_protocol::api::backups::BackupTarget::Volume { name: props.name.clone() }} />
             <nav class="path" id="files-path">
             { for crumbs(&here).into_iter().map(|(label, p)| {
                 let go = go.clone();
@@ -174,8 +118,110 @@ pub fn volume_files_page(props: &Props) -> Html {
             </nav>
             { failure.as_ref().map_or(html!{}, error_view) }
             { body }
-            { preview_view }
+            { preview.as_ref().map(preview_view).unwrap_or_default() }
         </section>
+    }
+}
+
+/// The directory's entries, with a way up.
+fn table(
+    l: &Listing,
+    go: &Callback<String>,
+    open_file: &Callback<String>,
+    fetch: &Callback<String>,
+) -> Html {
+    let up = (l.path != "/").then(|| {
+        let up = l.path.rsplit_once('/').map_or_else(
+            || "/".to_owned(),
+            |(d, _)| {
+                if d.is_empty() {
+                    "/".to_owned()
+                } else {
+                    d.to_owned()
+                }
+            },
+        );
+        let go = go.clone();
+        let onclick = Callback::from(move |e: MouseEvent| {
+            e.prevent_default();
+            go.emit(up.clone());
+        });
+        html! { <tr><td colspan="5"><a href="#" class="up" {onclick}>{ "↑ .." }</a></td></tr> }
+    });
+    html! {
+        <table class="grid" id="files-table" data-path={l.path.clone()}>
+            <thead><tr><th>{ "Name" }</th><th>{ "Size" }</th><th>{ "Mode" }</th><th>{ "Modified" }</th><th></th></tr></thead>
+            <tbody>
+            { up.unwrap_or_default() }
+            { for l.entries.iter().map(|e| entry_row(e, &join(&l.path, &e.name), go, open_file, fetch)) }
+            </tbody>
+        </table>
+    }
+}
+
+fn entry_row(
+    e: &Entry,
+    full: &str,
+    go: &Callback<String>,
+    open_file: &Callback<String>,
+    fetch: &Callback<String>,
+) -> Html {
+    let open = {
+        let (go, open_file, full, kind) = (
+            go.clone(),
+            open_file.clone(),
+            full.to_owned(),
+            e.kind.clone(),
+        );
+        Callback::from(move |ev: MouseEvent| {
+            ev.prevent_default();
+            match kind.as_str() {
+                "dir" | "symlink" => go.emit(full.clone()),
+                _ => open_file.emit(full.clone()),
+            }
+        })
+    };
+    let download = {
+        let (fetch, full) = (fetch.clone(), full.to_owned());
+        Callback::from(move |_| fetch.emit(full.clone()))
+    };
+    let icon = match e.kind.as_str() {
+        "dir" => "📁 ",
+        "symlink" => "↪ ",
+        _ => "",
+    };
+    html! {
+        <tr data-name={e.name.clone()} data-kind={e.kind.clone()}>
+            <td><a href="#" class={classes!("entry", e.kind.clone())} onclick={open}>{ icon }{ &e.name }</a>
+                if let Some(t) = &e.link_target { <span class="muted">{ format!(" → {t}") }</span> }</td>
+            <td>{ if e.kind == "file" { bytes(e.size) } else { String::new() } }</td>
+            <td class="mono">{ format!("{:o}", e.mode & 0o7777) }</td>
+            <td>{ &e.mtime }</td>
+            <td>if matches!(e.kind.as_str(), "file" | "dir") {
+                <button type="button" class="small download" onclick={download}>{ if e.kind == "dir" { "Download (tar)" } else { "Download" } }</button>
+            }</td>
+        </tr>
+    }
+}
+
+/// The start of a file: its text, or a note that it is binary.
+fn preview_view(preview: &Result<FileChunk, ErrorBody>) -> Html {
+    let c = match preview {
+        Err(e) => return error_view(e),
+        Ok(c) => c,
+    };
+    html! {
+        <div class="preview" id="file-preview" data-path={c.path.clone()}>
+            <h2>{ &c.path }<span class="muted">{ format!(" — {}", bytes(c.size)) }</span></h2>
+            if c.encoding == "text" {
+                <pre class="file-text" id="file-text">{ &c.data }</pre>
+            } else {
+                <p class="notice">{ "Binary file: download it to look inside." }</p>
+            }
+            if c.more {
+                <p class="muted">{ format!("Showing the first {}; download the file for the rest.", bytes(PREVIEW)) }</p>
+            }
+        </div>
     }
 }
 

@@ -9,10 +9,16 @@ use serde_json::Value;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::logs::LogsView;
-use super::stats::StatsView;
-use super::terminal::TerminalView;
-use super::{Load, error_view, use_call};
+mod logs;
+mod stats;
+mod terminal;
+
+use logs::LogsView;
+use stats::StatsView;
+use terminal::TerminalView;
+
+use crate::components::error_view;
+use crate::hooks::{Load, use_call};
 use crate::route::Route;
 use crate::ws::use_ws;
 
@@ -193,7 +199,7 @@ pub fn container_page(props: &Props) -> Html {
             <p class="crumbs"><Link<Route> to={Route::Containers}>{ "Containers" }</Link<Route>>{ " / " }</p>
             <h1 id="container-name">{ name.clone() }</h1>
             { if matches!(inspect, Load::Ready(_)) { html!{
-                <super::backups::BackUpNow target={berth_protocol::api::backups::BackupTarget::Container { name: name.clone() }} />
+                <crate::components::BackUpNow target={berth_protocol::api::backups::BackupTarget::Container { name: name.clone() }} />
             } } else { html!{} } }
             <div class="tabs" role="tablist">
             { for Tab::ALL.iter().map(|&t| {

@@ -3,12 +3,15 @@
 //! are in the DOM, so a chatty container cannot freeze the tab), with search, ANSI
 //! colours, stdout/stderr marking and download.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use yew::prelude::*;
 
+use crate::hooks::on_text;
 use crate::ws::{Closed, SubHandle, use_ws};
 
 /// Lines kept; older ones fall off the front (counted, and said so).
@@ -125,78 +128,82 @@ pub struct Props {
     pub name: String,
 }
 
-#[function_component(LogsView)]
-pub fn logs_view(props: &Props) -> Html {
+type Buffer = Rc<RefCell<LogBuf>>;
+
+/// Follows the container's log into `buf` while the component lives, starting over when
+/// `id` or the options change; `ended` says why the stream stopped.
+#[hook]
+fn use_log_stream(
+    id: String,
+    timestamps: bool,
+    tail: u64,
+    restart: u32,
+) -> (Buffer, UseStateHandle<Option<String>>) {
     let ctx = use_ws();
     let buf = use_mut_ref(LogBuf::default);
     let redraw = use_force_update();
     let ended = use_state(|| None::<String>);
-    let follow = use_state(|| true);
-    let timestamps = use_state(|| false);
-    let tail = use_state(|| 1000u64);
-    let restart = use_state(|| 0u32);
-    let query = use_state(String::new);
-    let scroll = use_state(|| (0.0f64, 400.0f64));
-    let viewport = use_node_ref();
     let sub = use_mut_ref(|| None::<SubHandle>);
+    let (ws, b, e) = (ctx.ws.clone(), buf.clone(), ended.clone());
+    use_effect_with(
+        (id, timestamps, tail, restart),
+        move |(id, timestamps, tail, _)| {
+            *b.borrow_mut() = LogBuf::default();
+            e.set(None);
+            let on_close = {
+                let b = b.clone();
+                Callback::from(move |c: Closed| {
+                    b.borrow_mut().finish();
+                    e.set(Some(match c.error {
+                        Some(e) => e.message,
+                        None => "The log ended (the container stopped).".to_owned(),
+                    }));
+                })
+            };
+            *sub.borrow_mut() = Some(ws.subscribe_binary(
+            "container.logs",
+            serde_json::json!({"id": id, "follow": true, "tail": tail, "timestamps": timestamps}),
+            WINDOW,
+            on_frames(b, redraw),
+            on_close,
+        ));
+            move || {
+                sub.borrow_mut().take();
+            }
+        },
+    );
+    (buf, ended)
+}
+
+/// Appends each frame; one render per animation frame, however many frames arrive in
+/// it: a 100,000-line tail is a few dozen renders.
+fn on_frames(buf: Buffer, redraw: UseForceUpdateHandle) -> Callback<(u8, Vec<u8>)> {
+    Callback::from(move |(stream, bytes): (u8, Vec<u8>)| {
+        let mut b = buf.borrow_mut();
+        b.push(stream, &bytes);
+        if !b.redraw_queued {
+            b.redraw_queued = true;
+            let (buf, redraw) = (buf.clone(), redraw.clone());
+            let tick = Closure::once_into_js(move || {
+                buf.borrow_mut().redraw_queued = false;
+                redraw.force_update();
+            });
+            if let Some(w) = web_sys::window() {
+                let _ = w.request_animation_frame(tick.unchecked_ref());
+            }
+        }
+    })
+}
+
+/// Keeps the newest line in view while following; scrolling up stops following and
+/// reaching the bottom resumes it. Returns the viewport's scroll handler.
+#[hook]
+fn use_follow(
+    viewport: NodeRef,
+    follow: UseStateHandle<bool>,
+    scroll: UseStateHandle<(f64, f64)>,
+) -> Callback<Event> {
     {
-        let (ws, buf, redraw, ended, sub) = (
-            ctx.ws.clone(),
-            buf.clone(),
-            redraw.clone(),
-            ended.clone(),
-            sub.clone(),
-        );
-        use_effect_with(
-            (props.id.clone(), *timestamps, *tail, *restart),
-            move |(id, timestamps, tail, _)| {
-                *buf.borrow_mut() = LogBuf::default();
-                ended.set(None);
-                let on_bytes = {
-                    let (buf, redraw) = (buf.clone(), redraw.clone());
-                    Callback::from(move |(stream, bytes): (u8, Vec<u8>)| {
-                        let mut b = buf.borrow_mut();
-                        b.push(stream, &bytes);
-                        // One render per animation frame, however many frames arrive
-                        // in it: a 100,000-line tail is a few dozen renders.
-                        if !b.redraw_queued {
-                            b.redraw_queued = true;
-                            let (buf, redraw) = (buf.clone(), redraw.clone());
-                            let tick = Closure::once_into_js(move || {
-                                buf.borrow_mut().redraw_queued = false;
-                                redraw.force_update();
-                            });
-                            if let Some(w) = web_sys::window() {
-                                let _ = w.request_animation_frame(tick.unchecked_ref());
-                            }
-                        }
-                    })
-                };
-                let on_close = {
-                    let buf = buf.clone();
-                    Callback::from(move |c: Closed| {
-                        buf.borrow_mut().finish();
-                        ended.set(Some(match c.error {
-                            Some(e) => e.message,
-                            None => "The log ended (the container stopped).".to_owned(),
-                        }));
-                    })
-                };
-                *sub.borrow_mut() = Some(ws.subscribe_binary(
-                    "container.logs",
-                    serde_json::json!({"id": id, "follow": true, "tail": tail, "timestamps": timestamps}),
-                    WINDOW,
-                    on_bytes,
-                    on_close,
-                ));
-                move || {
-                    sub.borrow_mut().take();
-                }
-            },
-        );
-    }
-    {
-        // Following: keep the newest line in view after every render.
         let (viewport, follow) = (viewport.clone(), *follow);
         use_effect(move || {
             if follow && let Some(el) = viewport.cast::<web_sys::Element>() {
@@ -205,52 +212,30 @@ pub fn logs_view(props: &Props) -> Html {
         });
     }
     let last_top = use_mut_ref(|| 0.0f64);
-    let onscroll = {
-        let (scroll, follow, viewport) = (scroll.clone(), follow.clone(), viewport.clone());
-        Callback::from(move |_: Event| {
-            if let Some(el) = viewport.cast::<web_sys::Element>() {
-                let (top, h) = (f64::from(el.scroll_top()), f64::from(el.client_height()));
-                scroll.set((top, h));
-                // Scrolling up stops following; reaching the bottom resumes it. Only a
-                // move *up* counts: a scroll event that lands while a batch of lines
-                // has grown the log but not yet been scrolled to is not the user's.
-                let at_bottom = top + h >= f64::from(el.scroll_height()) - 2.0 * LINE_H;
-                let up = top + 1.0 < *last_top.borrow();
-                *last_top.borrow_mut() = top;
-                if at_bottom && !*follow {
-                    follow.set(true);
-                } else if up && !at_bottom && *follow {
-                    follow.set(false);
-                }
-            }
-        })
-    };
-    let oninput = {
-        let query = query.clone();
-        Callback::from(move |e: InputEvent| {
-            let v = e
-                .target_dyn_into::<web_sys::HtmlInputElement>()
-                .map(|i| i.value())
-                .unwrap_or_default();
-            query.set(v);
-        })
-    };
-    let ondownload = {
-        let (buf, name) = (buf.clone(), props.name.clone());
-        Callback::from(move |_| {
-            let b = buf.borrow();
-            let mut text = String::new();
-            for (_, l) in &b.lines {
-                text.push_str(&plain(l));
-                text.push('\n');
-            }
-            let _ = crate::http::download(&format!("{name}.log"), "text/plain", &text);
-        })
-    };
-    let b = buf.borrow();
+    Callback::from(move |_: Event| {
+        let Some(el) = viewport.cast::<web_sys::Element>() else {
+            return;
+        };
+        let (top, h) = (f64::from(el.scroll_top()), f64::from(el.client_height()));
+        scroll.set((top, h));
+        // Only a move *up* counts: a scroll event that lands while a batch of lines has
+        // grown the log but not yet been scrolled to is not the user's.
+        let at_bottom = top + h >= f64::from(el.scroll_height()) - 2.0 * LINE_H;
+        let up = top + 1.0 < *last_top.borrow();
+        *last_top.borrow_mut() = top;
+        if at_bottom && !*follow {
+            follow.set(true);
+        } else if up && !at_bottom && *follow {
+            follow.set(false);
+        }
+    })
+}
+
+/// The rows in view (of the lines matching `query`), where they start, and how many
+/// lines match. Without a search no index is built: renders stay O(rows in view)
+/// while a log streams.
+fn visible(b: &LogBuf, query: &str, (top, height): (f64, f64)) -> (Html, usize, usize) {
     let q = query.to_lowercase();
-    // Indices of the lines matching the search; without one, every line is shown and
-    // no index is built (renders stay O(rows in view) while a log streams).
     let matches: Option<Vec<usize>> = (!q.is_empty()).then(|| {
         b.lines
             .iter()
@@ -259,11 +244,10 @@ pub fn logs_view(props: &Props) -> Html {
             .map(|(i, _)| i)
             .collect()
     });
-    let shown_len = matches.as_ref().map_or(b.lines.len(), Vec::len);
-    let (top, height) = *scroll;
+    let shown = matches.as_ref().map_or(b.lines.len(), Vec::len);
     let first = ((top / LINE_H) as usize).saturating_sub(OVERSCAN);
     let count = (height / LINE_H) as usize + 2 * OVERSCAN;
-    let last = (first + count).min(shown_len);
+    let last = (first + count).min(shown);
     let first = first.min(last);
     let rows = (first..last).map(|k| {
         let i = matches.as_ref().map_or(k, |m| m[k]);
@@ -278,21 +262,42 @@ pub fn logs_view(props: &Props) -> Html {
             </div>
         }
     });
-    let on_follow = {
-        let follow = follow.clone();
-        Callback::from(move |_| follow.set(!*follow))
-    };
-    let on_ts = {
-        let timestamps = timestamps.clone();
-        Callback::from(move |_| timestamps.set(!*timestamps))
+    (rows.collect(), first, shown)
+}
+
+/// A callback that flips a boolean state.
+fn toggle(flag: &UseStateHandle<bool>) -> Callback<MouseEvent> {
+    let flag = flag.clone();
+    Callback::from(move |_| flag.set(!*flag))
+}
+
+#[function_component(LogsView)]
+pub fn logs_view(props: &Props) -> Html {
+    let follow = use_state(|| true);
+    let timestamps = use_state(|| false);
+    let tail = use_state(|| 1000u64);
+    let restart = use_state(|| 0u32);
+    let query = use_state(String::new);
+    let scroll = use_state(|| (0.0f64, 400.0f64));
+    let viewport = use_node_ref();
+    let (buf, ended) = use_log_stream(props.id.clone(), *timestamps, *tail, *restart);
+    let onscroll = use_follow(viewport.clone(), follow.clone(), scroll.clone());
+    let ondownload = {
+        let (buf, name) = (buf.clone(), props.name.clone());
+        Callback::from(move |_| {
+            let text: String = buf
+                .borrow()
+                .lines
+                .iter()
+                .map(|(_, l)| plain(l) + "\n")
+                .collect();
+            let _ = crate::http::download(&format!("{name}.log"), "text/plain", &text);
+        })
     };
     let on_tail = {
         let tail = tail.clone();
         Callback::from(move |e: Event| {
-            if let Some(v) = e
-                .target_dyn_into::<web_sys::HtmlSelectElement>()
-                .and_then(|s| s.value().parse().ok())
-            {
+            if let Ok(v) = crate::hooks::picked(&e).parse() {
                 tail.set(v);
             }
         })
@@ -301,12 +306,14 @@ pub fn logs_view(props: &Props) -> Html {
         let restart = restart.clone();
         Callback::from(move |_| restart.set(restart.wrapping_add(1)))
     };
+    let b = buf.borrow();
+    let (rows, first, shown_len) = visible(&b, &query, *scroll);
     html! {
         <div class="logs" id="logs">
             <div class="toolbar">
-                <input type="search" id="log-search" placeholder="Search the log" oninput={oninput} />
-                <label><input type="checkbox" id="log-follow" checked={*follow} onclick={on_follow} />{ " Follow" }</label>
-                <label><input type="checkbox" id="log-timestamps" checked={*timestamps} onclick={on_ts} />{ " Timestamps" }</label>
+                <input type="search" id="log-search" placeholder="Search the log" value={(*query).clone()} oninput={on_text(&query)} />
+                <label><input type="checkbox" id="log-follow" checked={*follow} onclick={toggle(&follow)} />{ " Follow" }</label>
+                <label><input type="checkbox" id="log-timestamps" checked={*timestamps} onclick={toggle(&timestamps)} />{ " Timestamps" }</label>
                 <label>{ "Last " }<select id="log-tail" onchange={on_tail}>
                     { for [100u64, 1000, 10_000, 100_000].iter().map(|&n| html! {
                         <option value={n.to_string()} selected={*tail == n}>{ n.to_string() }</option>
@@ -314,20 +321,19 @@ pub fn logs_view(props: &Props) -> Html {
                 </select>{ " lines" }</label>
                 <button type="button" class="small" id="log-download" onclick={ondownload}>{ "Download" }</button>
                 <span class="muted" id="log-count">{ format!("{} of {} lines", shown_len, b.lines.len()) }
-                    { if b.dropped > 0 { format!(" ({} older lines dropped)", b.dropped) } else { String::new() } }</span>
+                    if b.dropped > 0 { { format!(" ({} older lines dropped)", b.dropped) } }</span>
             </div>
-            <div class="log-viewport" ref={viewport} onscroll={onscroll}>
+            <div class="log-viewport" ref={viewport} {onscroll}>
                 <div class="log-canvas" style={format!("height:{}px", shown_len as f64 * LINE_H)}>
                     <div class="log-rows" style={format!("transform:translateY({}px)", first as f64 * LINE_H)}>
-                        { for rows }
+                        { rows }
                     </div>
                 </div>
             </div>
-            { match &*ended {
-                Some(why) => html! { <p class="notice" id="log-ended">{ why }{ " " }
-                    <button type="button" class="small" id="log-restart" onclick={on_restart}>{ "Reload" }</button></p> },
-                None => html! {},
-            } }
+            if let Some(why) = &*ended {
+                <p class="notice" id="log-ended">{ why }{ " " }
+                    <button type="button" class="small" id="log-restart" onclick={on_restart}>{ "Reload" }</button></p>
+            }
         </div>
     }
 }

@@ -1,0 +1,51 @@
+//! Widgets more than one page uses: error lines, confirmations, loading states, the
+//! "Back up now" panel and the recent-jobs table.
+
+mod back_up_now;
+mod recent_jobs;
+
+pub use back_up_now::{BackUpNow, ProjectBackup};
+use berth_protocol::error::{ErrorBody, ErrorCode};
+pub use recent_jobs::RecentJobs;
+use yew::prelude::*;
+
+use crate::hooks::Load;
+use crate::ws::describe;
+
+/// An error paragraph; a role refusal is marked so tests and users can tell.
+pub fn error_view(e: &ErrorBody) -> Html {
+    let class = if e.code == ErrorCode::Forbidden {
+        "error forbidden"
+    } else {
+        "error"
+    };
+    html! { <p class={class} role="alert">{ describe(e) }</p> }
+}
+
+/// "Loading…", the error, or what `ready` makes of the result.
+pub fn loaded<T>(load: &Load<T>, ready: impl FnOnce(&T) -> Html) -> Html {
+    match load {
+        Load::Loading => html! { <p>{ "Loading…" }</p> },
+        Load::Failed(e) => error_view(e),
+        Load::Ready(t) => ready(t),
+    }
+}
+
+/// Asks the user to confirm a destructive action (the browser's own dialog).
+pub fn confirm(text: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.confirm_with_message(text).ok())
+        .unwrap_or(false)
+}
+
+/// Asks the user for a line of text (the browser's own dialog); `None` if dismissed.
+pub fn prompt(text: &str) -> Option<String> {
+    web_sys::window().and_then(|w| w.prompt_with_message(text).ok().flatten())
+}
+
+/// Starts a browser download of `url` or shows why it could not start.
+pub fn start_download(action: &crate::hooks::Action, filename: &str, url: &str) {
+    if let Err(e) = crate::http::download_url(filename, url) {
+        action.fail_local(e);
+    }
+}

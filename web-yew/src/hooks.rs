@@ -1,0 +1,244 @@
+//! The hooks every page uses: a call that loads with the page (`use_call`), an action
+//! whose outcome shows in one line (`use_action`), form fields kept in component state
+//! (`use_text`, `use_flag`) and live job progress (`use_job_progress`).
+
+use std::future::Future;
+
+use berth_protocol::api::catalogue::Method;
+use berth_protocol::api::jobs::JobProgress;
+use berth_protocol::error::{ErrorBody, ErrorCode};
+use yew::prelude::*;
+
+use crate::components::error_view;
+use crate::ws::{Ws, WsState, use_ws};
+
+/// The state of a call a page made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load<T> {
+    Loading,
+    Ready(T),
+    Failed(ErrorBody),
+}
+
+impl<T> Load<T> {
+    /// The result, once it arrived.
+    pub fn ready(&self) -> Option<&T> {
+        match self {
+            Load::Ready(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// Calls `M` when the page mounts, when the connection (re)opens and on `reload`.
+#[hook]
+pub fn use_call<M>(params: M::Params) -> (Load<M::Result>, Callback<()>)
+where
+    M: Method,
+    M::Params: Clone + PartialEq,
+    M::Result: Clone + PartialEq,
+{
+    let ctx = use_ws();
+    let state = use_state(|| Load::Loading);
+    let tick = use_state(|| 0u32);
+    let open = matches!(ctx.state, WsState::Open(_));
+    {
+        let state = state.clone();
+        let ws = ctx.ws.clone();
+        use_effect_with((params, open, *tick), move |(params, open, _)| {
+            if *open {
+                let params = params.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    state.set(match ws.call_m::<M>(params).await {
+                        Ok(r) => Load::Ready(r),
+                        Err(e) => Load::Failed(e),
+                    });
+                });
+            }
+        });
+    }
+    let reload = {
+        let tick = tick.clone();
+        Callback::from(move |()| tick.set(tick.wrapping_add(1)))
+    };
+    ((*state).clone(), reload)
+}
+
+/// What a user did and how it went: one line under the form or table, a busy flag
+/// while a call is in flight, and what to reload afterwards.
+#[derive(Clone)]
+pub struct Action {
+    ws: Ws,
+    outcome: UseStateHandle<Option<Result<String, ErrorBody>>>,
+    busy: UseStateHandle<bool>,
+    after: Callback<()>,
+}
+
+impl PartialEq for Action {
+    fn eq(&self, other: &Self) -> bool {
+        self.outcome == other.outcome && self.busy == other.busy && self.after == other.after
+    }
+}
+
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Action")
+            .field("outcome", &*self.outcome)
+            .field("busy", &*self.busy)
+            .finish()
+    }
+}
+
+impl Action {
+    /// Runs `call` on the connection, shows the sentence it returns (or its error),
+    /// then reloads what the page asked for.
+    pub fn run<F, Fut>(&self, call: F)
+    where
+        F: FnOnce(Ws) -> Fut + 'static,
+        Fut: Future<Output = Result<String, ErrorBody>> + 'static,
+    {
+        let this = self.clone();
+        self.busy.set(true);
+        wasm_bindgen_futures::spawn_local(async move {
+            let outcome = call(this.ws.clone()).await;
+            this.busy.set(false);
+            this.outcome.set(Some(outcome));
+            this.after.emit(());
+        });
+    }
+
+    /// Runs `call` and hands its result to `done` without showing or reloading
+    /// anything unless `done` does (a download, a dialog that opens).
+    pub fn spawn<F, Fut>(&self, call: F)
+    where
+        F: FnOnce(Ws, Action) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let this = self.clone();
+        self.busy.set(true);
+        wasm_bindgen_futures::spawn_local(async move {
+            call(this.ws.clone(), this.clone()).await;
+            this.busy.set(false);
+        });
+    }
+
+    /// Shows an outcome.
+    pub fn show(&self, outcome: Result<String, ErrorBody>) {
+        self.outcome.set(Some(outcome));
+    }
+
+    /// Shows an error.
+    pub fn fail(&self, error: ErrorBody) {
+        self.show(Err(error));
+    }
+
+    /// Shows a failure of the browser itself (a download that could not start).
+    pub fn fail_local(&self, message: impl Into<String>) {
+        self.fail(ErrorBody::new(ErrorCode::Internal, message.into()));
+    }
+
+    /// Forgets the last outcome.
+    pub fn clear(&self) {
+        self.outcome.set(None);
+    }
+
+    /// Reloads what the page asked for.
+    pub fn reload(&self) {
+        self.after.emit(());
+    }
+
+    /// True while a call runs.
+    pub fn busy(&self) -> bool {
+        *self.busy
+    }
+
+    /// The outcome line: an error, or what just happened.
+    pub fn view(&self) -> Html {
+        match &*self.outcome {
+            None => html! {},
+            Some(Ok(m)) => html! { <p class="ok-note" role="status">{ m }</p> },
+            Some(Err(e)) => error_view(e),
+        }
+    }
+}
+
+/// An action whose outcome this component shows; `after` runs once each call ended
+/// (a list's reload, or `Callback::noop()`).
+#[hook]
+pub fn use_action(after: Callback<()>) -> Action {
+    let ctx = use_ws();
+    Action {
+        ws: ctx.ws,
+        outcome: use_state(|| None),
+        busy: use_state(|| false),
+        after,
+    }
+}
+
+/// A text field's value, kept in component state as the user types.
+#[hook]
+pub fn use_text() -> UseStateHandle<String> {
+    use_state(String::new)
+}
+
+/// A checkbox's state.
+#[hook]
+pub fn use_flag(initial: bool) -> UseStateHandle<bool> {
+    use_state(move || initial)
+}
+
+/// Keeps `field` equal to what an `<input>` or `<textarea>` holds.
+pub fn on_text(field: &UseStateHandle<String>) -> Callback<InputEvent> {
+    let field = field.clone();
+    Callback::from(move |e: InputEvent| {
+        if let Some(i) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
+            field.set(i.value());
+        } else if let Some(t) = e.target_dyn_into::<web_sys::HtmlTextAreaElement>() {
+            field.set(t.value());
+        }
+    })
+}
+
+/// Keeps `field` equal to what a `<select>` picked.
+pub fn on_pick(field: &UseStateHandle<String>) -> Callback<Event> {
+    let field = field.clone();
+    Callback::from(move |e: Event| field.set(picked(&e)))
+}
+
+/// Keeps `flag` equal to a checkbox.
+pub fn on_check(flag: &UseStateHandle<bool>) -> Callback<Event> {
+    let flag = flag.clone();
+    Callback::from(move |e: Event| {
+        if let Some(i) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
+            flag.set(i.checked());
+        }
+    })
+}
+
+/// The value a `<select>`'s `change` event picked.
+pub fn picked(e: &Event) -> String {
+    e.target_dyn_into::<web_sys::HtmlSelectElement>()
+        .map(|s| s.value())
+        .unwrap_or_default()
+}
+
+/// Every job's progress (`job.progress` for all jobs) while the component lives.
+#[hook]
+pub fn use_job_progress(on: Callback<JobProgress>) {
+    let ctx = use_ws();
+    use_effect_with((), move |()| {
+        let on_data = Callback::from(move |v| {
+            if let Ok(p) = serde_json::from_value::<JobProgress>(v) {
+                on.emit(p);
+            }
+        });
+        let sub = ctx.ws.subscribe(
+            "job.progress",
+            serde_json::json!({}),
+            64,
+            on_data,
+            Callback::noop(),
+        );
+        move || drop(sub)
+    });
+}

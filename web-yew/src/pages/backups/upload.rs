@@ -1,0 +1,146 @@
+//! Upload a backup file (dropped on the zone or picked) on a fresh ticket, with a
+//! progress bar; Berth checks it as it arrives and answers with its catalog entry.
+
+use berth_protocol::api::backups::{BackupEntry, UploadBackup};
+use berth_protocol::api::catalogue::BackupsUploadTicket;
+use berth_protocol::error::{ErrorBody, ErrorCode};
+use yew::prelude::*;
+
+use crate::format::{bytes, given};
+use crate::hooks::{on_pick, on_text, use_action, use_text};
+use crate::ws::Ws;
+
+#[derive(Properties, PartialEq)]
+pub struct UploadProps {
+    pub storages: Vec<String>,
+    /// After a file entered the catalog.
+    pub onchange: Callback<()>,
+}
+
+/// Bytes sent and the file's size, while an upload runs.
+type Progress = UseStateHandle<Option<(f64, f64)>>;
+
+#[function_component(UploadPanel)]
+pub fn upload_panel(props: &UploadProps) -> Html {
+    let action = use_action(Callback::noop());
+    let progress: Progress = use_state(|| None);
+    let over = use_state(|| false);
+    let (passphrase, storage) = (use_text(), use_text());
+    let send = {
+        let (action, progress, onchange) =
+            (action.clone(), progress.clone(), props.onchange.clone());
+        let (passphrase, storage) = (passphrase.clone(), storage.clone());
+        Callback::from(move |file: web_sys::File| {
+            let request = UploadBackup {
+                storage: given(&storage),
+                passphrase: given(&passphrase),
+            };
+            progress.set(Some((0.0, file.size())));
+            action.clear();
+            let (progress, onchange) = (progress.clone(), onchange.clone());
+            action.spawn(move |ws, action| async move {
+                let outcome = upload(&ws, request, &file, &progress).await;
+                progress.set(None);
+                if outcome.is_ok() {
+                    onchange.emit(());
+                }
+                action.show(outcome);
+            });
+        })
+    };
+    let picked = {
+        let send = send.clone();
+        Callback::from(move |e: Event| {
+            let file = e
+                .target_dyn_into::<web_sys::HtmlInputElement>()
+                .and_then(|i| i.files())
+                .and_then(|f| f.get(0));
+            if let Some(f) = file {
+                send.emit(f);
+            }
+        })
+    };
+    let dragover = {
+        let over = over.clone();
+        Callback::from(move |e: DragEvent| {
+            // Without this the browser opens the file instead of handing it over.
+            e.prevent_default();
+            over.set(true);
+        })
+    };
+    let dragleave = {
+        let over = over.clone();
+        Callback::from(move |_: DragEvent| over.set(false))
+    };
+    let drop = {
+        let (send, over) = (send.clone(), over.clone());
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            over.set(false);
+            if let Some(f) = e
+                .data_transfer()
+                .and_then(|d| d.files())
+                .and_then(|f| f.get(0))
+            {
+                send.emit(f);
+            }
+        })
+    };
+    html! {
+        <div id="backups-upload" class={classes!("dropzone", (*over).then_some("over"))}
+            ondragover={dragover} ondragleave={dragleave} ondrop={drop}>
+            <strong>{ "Upload a backup" }</strong>
+            <span>{ " — drop a .tar.gz or .tar.gz.enc here, or " }</span>
+            <input type="file" id="backups-upload-file" onchange={picked}
+                accept=".gz,.enc,application/gzip" />
+            <input type="password" id="backups-upload-passphrase" value={(*passphrase).clone()} oninput={on_text(&passphrase)}
+                placeholder="passphrase (encrypted files)" autocomplete="off" />
+            <select id="backups-upload-storage" onchange={on_pick(&storage)}>
+                <option value="">{ "default storage" }</option>
+                { for props.storages.iter().map(|n| html!{ <option value={n.clone()} selected={*storage == *n}>{ n }</option> }) }
+            </select>
+            if let Some((done, all)) = *progress {
+                <div class="upload-progress">
+                    <progress id="backups-upload-progress" max={all.max(1.0).to_string()} value={done.to_string()} />
+                    <span>{ format!(" {} of {}", bytes(done as u64), bytes(all as u64)) }</span>
+                </div>
+            }
+            <div id="backups-upload-result">{ action.view() }</div>
+        </div>
+    }
+}
+
+/// Sends the file on a fresh ticket; the sentence says what entered the catalog.
+async fn upload(
+    ws: &Ws,
+    request: UploadBackup,
+    file: &web_sys::File,
+    progress: &Progress,
+) -> Result<String, ErrorBody> {
+    let ticket = ws.call_m::<BackupsUploadTicket>(request).await?;
+    let p = progress.clone();
+    let (status, text) =
+        crate::http::put_file_with_progress(&ticket.url, file, move |done, all| {
+            p.set(Some((done, all)));
+        })
+        .await
+        .map_err(|e| ErrorBody::new(ErrorCode::Unavailable, e))?;
+    if status != 200 {
+        return Err(
+            serde_json::from_str::<berth_protocol::auth::HttpError>(&text)
+                .map(|e| e.error)
+                .unwrap_or_else(|_| {
+                    ErrorBody::new(ErrorCode::Internal, format!("upload failed: HTTP {status}"))
+                }),
+        );
+    }
+    let entry: BackupEntry = serde_json::from_str(&text)
+        .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))?;
+    Ok(format!(
+        "{} is intact and now in the catalog as backup {} ({} {}).",
+        file.name(),
+        entry.id,
+        entry.target.kind(),
+        entry.target.name()
+    ))
+}

@@ -1,0 +1,33 @@
+//! Images, volumes and networks: what exists, what uses it, and removal where it is
+//! safe (the host refuses in-use removals with a message naming the users); a volume's
+//! file browser.
+
+mod files;
+mod images;
+mod networks;
+mod volumes;
+
+pub use files::VolumeFilesPage;
+pub use images::ImagesPage;
+pub use networks::NetworksPage;
+pub use volumes::VolumesPage;
+
+use berth_protocol::api::catalogue::Method;
+
+use crate::components::confirm;
+use crate::hooks::Action;
+
+/// Removes `label` with `M` after a confirmation, then reports and reloads.
+fn remove<M>(action: &Action, label: String, params: M::Params)
+where
+    M: Method,
+    M::Params: 'static,
+{
+    if !confirm(&format!("Remove {label}?")) {
+        return;
+    }
+    action.run(move |ws| async move {
+        ws.call_m::<M>(params).await?;
+        Ok(format!("Removed {label}."))
+    });
+}
