@@ -8,6 +8,8 @@
 //! - The plugins workspace lints its crates (and the plugin SDK) as the root does.
 //! - No module cycles inside the crates that must have none (`ACYCLIC`); the others'
 //!   cycles are printed (see `modules`).
+//! - No web UI component is longer than `COMPONENT_LINES` (clippy's `too_many_lines`
+//!   does not see them: `#[function_component]` rewrites the function).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,9 @@ const LAYERS: &[(&str, u8)] = &[
 /// Host crates whose modules must not depend on each other in a circle.
 const ACYCLIC: &[&str] = &["engine"];
 
+/// Longest `#[function_component]`, in lines from the attribute to the closing brace.
+const COMPONENT_LINES: usize = 120;
+
 /// What only the server may name (the transport and the wire's errors).
 const SERVER_ONLY: &[&str] = &["axum", "ErrorBody", "AppState", "berth_protocol::error"];
 
@@ -43,6 +48,7 @@ pub fn tidy() -> Result<()> {
     check_schema_version(&mut problems)?;
     check_plugin_lints(&mut problems)?;
     check_module_cycles(&mut problems)?;
+    check_components(&mut problems)?;
     if !problems.is_empty() {
         bail!(
             "tidy found {} problem(s):\n  {}",
@@ -50,7 +56,9 @@ pub fn tidy() -> Result<()> {
             problems.join("\n  ")
         );
     }
-    eprintln!("    tidy: layers, code map, schema version, lints and acyclic modules agree");
+    eprintln!(
+        "    tidy: layers, code map, schema version, lints, acyclic modules and component lengths agree"
+    );
     Ok(())
 }
 
@@ -221,6 +229,45 @@ fn check_module_cycles(problems: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
+/// Every web UI component is at most `COMPONENT_LINES` long.
+fn check_components(problems: &mut Vec<String>) -> Result<()> {
+    for file in rust_files(&root().join("web-yew/src"))? {
+        let text = fs::read_to_string(&file)?;
+        for (name, line, length) in long_components(&text, COMPONENT_LINES) {
+            problems.push(format!(
+                "{}:{line}: component {name} is {length} lines (at most {COMPONENT_LINES}; split it)",
+                rel(&file)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `(name, first line, length)` of each `#[function_component(Name)]` longer than
+/// `limit`: from the attribute to the first line that closes it at its indentation.
+fn long_components(text: &str, limit: usize) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (start, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let Some(rest) = trimmed.strip_prefix("#[function_component(") else {
+            continue;
+        };
+        let name = rest.split(')').next().unwrap_or_default().to_owned();
+        let indent = &line[..line.len() - trimmed.len()];
+        let close = format!("{indent}}}");
+        let end = lines[start..]
+            .iter()
+            .position(|l| *l == close)
+            .map_or(lines.len(), |i| start + i);
+        let length = end - start + 1;
+        if length > limit {
+            out.push((name, start + 1, length));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::lint_settings;
@@ -239,5 +286,15 @@ mod tests {
         );
         let changed = manifest.replace("deny", "warn");
         assert_ne!(lint_settings(manifest), lint_settings(&changed));
+    }
+
+    #[test]
+    fn long_components_are_found_by_their_closing_brace() {
+        let body = "    let x = 1;\n".repeat(3);
+        let text = format!(
+            "#[function_component(Short)]\nfn short() -> Html {{\n}}\n\n#[function_component(Long)]\nfn long() -> Html {{\n{body}}}\n"
+        );
+        let found = super::long_components(&text, 4);
+        assert_eq!(found, vec![("Long".to_owned(), 5, 6)]);
     }
 }
