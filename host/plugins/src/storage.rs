@@ -27,8 +27,6 @@ pub const GUEST_DIR: &str = "/data";
 /// Bytes per plugin call when streaming (the notes measured small chunks as costly:
 /// 14–39 µs per call, so 1 MiB keeps the overhead far below 1 %).
 pub const CHUNK: usize = 1 << 20;
-/// Longest object key.
-pub const KEY_MAX: usize = 512;
 
 /// One configured storage instance.
 #[derive(Debug, Clone)]
@@ -54,27 +52,6 @@ impl StorageInstance {
             config: "{}".into(),
         }
     }
-}
-
-/// Object keys the host accepts: `/`-separated non-empty segments of
-/// `[A-Za-z0-9._-]`, never `.` or `..` (the plugin SDK's `key::check` applies the same
-/// rule inside plugins; a plugin must not trust the host's input either).
-pub fn check_key(key: &str) -> Result<(), String> {
-    if key.is_empty() || key.len() > KEY_MAX {
-        return Err(format!("a key has 1 to {KEY_MAX} characters"));
-    }
-    for seg in key.split('/') {
-        if seg.is_empty() || seg == "." || seg == ".." {
-            return Err(format!("{key:?}: empty, `.` or `..` segment"));
-        }
-        if let Some(c) = seg
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-        {
-            return Err(format!("{key:?}: character {c:?} is not allowed"));
-        }
-    }
-    Ok(())
 }
 
 /// One page of a listing.
@@ -456,7 +433,7 @@ impl Session {
     }
 
     fn key(&self, key: &str) -> Result<(), PluginError> {
-        check_key(key).map_err(|reason| PluginError::Usage {
+        berth_protocol::storage_key::check(key).map_err(|reason| PluginError::Usage {
             id: self.plugin.clone(),
             reason: format!("bad object key: {reason}"),
         })
@@ -644,31 +621,5 @@ impl Session {
             }
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_key;
-
-    #[test]
-    fn keys_are_confined_to_safe_segments() {
-        assert!(check_key("backups/2026/b-1.tar.gz").is_ok());
-        for bad in [
-            "",
-            "/abs",
-            "a//b",
-            "a/../b",
-            "..",
-            ".",
-            "a/./b",
-            "a b",
-            "a\\b",
-            "ä",
-            "trailing/",
-        ] {
-            assert!(check_key(bad).is_err(), "{bad:?} accepted");
-        }
-        assert!(check_key(&"a".repeat(513)).is_err());
     }
 }

@@ -155,32 +155,10 @@ pub fn now_ms() -> u64 {
     host::now_ms()
 }
 
-/// Object keys: what every storage backend accepts (the host checks the same rule
-/// before calling a plugin; a plugin checks again because it must not trust input).
-pub mod key {
-    /// Longest key.
-    pub const MAX_LEN: usize = 512;
-
-    /// `Ok` for `/`-separated, non-empty segments of `[A-Za-z0-9._-]` that are not `.`
-    /// or `..`; otherwise why not.
-    pub fn check(key: &str) -> Result<(), String> {
-        if key.is_empty() || key.len() > MAX_LEN {
-            return Err(format!("a key has 1 to {MAX_LEN} characters"));
-        }
-        for seg in key.split('/') {
-            if seg.is_empty() || seg == "." || seg == ".." {
-                return Err(format!("{key:?}: empty, `.` or `..` segment"));
-            }
-            if let Some(c) = seg
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-            {
-                return Err(format!("{key:?}: character {c:?} is not allowed"));
-            }
-        }
-        Ok(())
-    }
-}
+/// Object keys: what every storage backend accepts. The rule lives in
+/// `berth-protocol`, so the host (which checks before calling a plugin) and the plugin
+/// (which checks again because it must not trust input) apply the same one.
+pub use berth_protocol::storage_key as key;
 
 /// Configuration helpers.
 pub mod config {

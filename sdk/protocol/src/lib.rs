@@ -10,7 +10,8 @@
 //! - [`frame`]: binary data frames (terminal and log bytes);
 //! - [`health`]: the `/healthz` and `/readyz` bodies;
 //! - [`auth`]: the login request and answer, and the HTTP error body;
-//! - [`api`]: parameters and results of every method and channel kind.
+//! - [`api`]: parameters and results of every method and channel kind;
+//! - [`storage_key`]: the object-key rule the host and every storage plugin share.
 
 // Needs no unsafe code; forbid (the workspace only denies) keeps it that way.
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod frame;
 pub mod health;
 pub mod role;
 pub mod schema;
+pub mod storage_key;
 pub mod wire;
 
 /// Version of this crate, which is the Berth version the types belong to.
