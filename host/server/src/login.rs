@@ -18,6 +18,7 @@ use berth_protocol::error::{ErrorBody, ErrorCode};
 
 use crate::server::AppState;
 use crate::ws::registry::record;
+use berth_engine::Engine;
 use berth_identity::audit::AuditRecord;
 use berth_identity::password;
 use berth_identity::prelude::*;
@@ -83,11 +84,11 @@ fn decoy_hash() -> &'static str {
 
 /// The password, then the second factor, then a new session.
 fn check_login(
-    st: &AppState,
+    engine: &Engine,
     req: &LoginRequest,
     client: &str,
 ) -> Result<Checked, berth_identity::UserError> {
-    let user = st.store.get_user(&req.username)?;
+    let user = engine.store.get_user(&req.username)?;
     let hash = user
         .as_ref()
         .map_or(decoy_hash(), |u| u.password_hash.as_str());
@@ -102,9 +103,9 @@ fn check_login(
             return Ok(Checked::TotpRequired);
         };
         let mut accepted = false;
-        user = st.store.update_user(&user.name, |u| {
+        user = engine.store.update_user(&user.name, |u| {
             if let Some(t) = u.totp.as_mut()
-                && let Some(ok) = t.check(&st.secret_key, code, now_ms() / 1000)
+                && let Some(ok) = t.check(&engine.secret_key, code, now_ms() / 1000)
             {
                 t.consume(ok);
                 accepted = true;
@@ -116,7 +117,8 @@ fn check_login(
         }
     }
     let (token, session) =
-        st.store
+        engine
+            .store
             .create_session(&user.name, SESSION_TTL.as_millis() as u64, client)?;
     Ok(Checked::Ok(Box::new((user, token, session))))
 }
@@ -162,30 +164,49 @@ pub enum Refusal {
 /// guesses cannot all pass the lockout check first); the caller clears it on success
 /// (`limiter.success`) or hands it back when it was not a guess (`limiter.refund`).
 pub async fn guarded<T, F>(
-    state: &Arc<AppState>,
+    guard: &PasswordGuard,
     ip: IpAddr,
     name: &str,
     check: F,
 ) -> Result<T, Refusal>
 where
-    F: FnOnce(&AppState) -> T + Send + 'static,
+    F: FnOnce(&Engine) -> T + Send + 'static,
     T: Send + 'static,
 {
-    state
+    guard
         .limiter
         .begin(ip, name, Instant::now())
         .map_err(Refusal::Locked)?;
-    let Ok(turn) = state.hash_gate.enter().await else {
-        state.limiter.refund(ip, name);
+    let Ok(turn) = guard.hash_gate.enter().await else {
+        guard.limiter.refund(ip, name);
         return Err(Refusal::Busy);
     };
-    let st = Arc::clone(state);
+    let engine = Arc::clone(&guard.engine);
     tokio::task::spawn_blocking(move || {
         let _turn = turn;
-        check(&st)
+        check(&engine)
     })
     .await
     .map_err(|e| Refusal::Internal(e.to_string()))
+}
+
+/// What a password check needs: the engine (the store, the secret key for TOTP), the
+/// login limiter and the hashing gate.
+#[derive(Debug, Clone)]
+pub struct PasswordGuard {
+    pub engine: Arc<Engine>,
+    pub limiter: Arc<berth_identity::ratelimit::LoginLimiter>,
+    pub hash_gate: Arc<berth_identity::hashgate::HashGate>,
+}
+
+impl PasswordGuard {
+    pub fn of(state: &AppState) -> Self {
+        Self {
+            engine: Arc::clone(&state.engine),
+            limiter: Arc::clone(&state.limiter),
+            hash_gate: Arc::clone(&state.hash_gate),
+        }
+    }
 }
 
 /// The HTTP answer to a refused login.
@@ -283,7 +304,11 @@ pub async fn login(
     // The deliberately slow hash and the store commit run on the blocking pool, never
     // on the threads that serve other connections, and only a few at a time.
     let name = req.username.clone();
-    let checked = guarded(&state, ip, &name, move |st| check_login(st, &req, &client)).await;
+    let guard = PasswordGuard::of(&state);
+    let checked = guarded(&guard, ip, &name, move |engine| {
+        check_login(engine, &req, &client)
+    })
+    .await;
     let (user, token, session) = match checked {
         Ok(Ok(Checked::Ok(found))) => *found,
         Ok(Ok(failed)) => return login_failed(&state, failed, &req_name, ip).await,
@@ -295,7 +320,7 @@ pub async fn login(
                 let window = state.limiter.check(ip, &req_name, Instant::now()).err();
                 state
                     .audit
-                    .record(Arc::clone(&state.store), audit(o), window)
+                    .record(Arc::clone(&state.engine.store), audit(o), window)
                     .await;
             }
             return resp;
@@ -365,8 +390,11 @@ pub async fn logout(
     if let Some(token) = request_token(&headers) {
         let st = Arc::clone(&state);
         let found = tokio::task::spawn_blocking(move || {
-            let who = st.store.authenticate(&token).ok().flatten();
-            st.store.revoke_session_token(&token).map(|r| (r, who))
+            let who = st.engine.store.authenticate(&token).ok().flatten();
+            st.engine
+                .store
+                .revoke_session_token(&token)
+                .map(|r| (r, who))
         })
         .await;
         match found.map(|r| r.map(|(revoked, who)| (revoked, who.map(|p| p.user)))) {

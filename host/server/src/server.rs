@@ -58,32 +58,35 @@ pub enum ServeError {
 /// What every handler can reach.
 #[derive(Debug)]
 pub struct AppState {
-    pub store: Arc<Store>,
+    /// Jobs and what they run, and the handles they share: the store, the Docker
+    /// hosts, the plugin runtime and services, the secret key.
+    pub engine: Arc<Engine>,
     pub audit: Arc<berth_identity::audit::AuditLog>,
     /// Bounds password hashing in flight (logins and password checks).
-    pub hash_gate: berth_identity::hashgate::HashGate,
-    pub hosts: Arc<Hosts>,
-    pub plugins: Arc<PluginRuntime>,
-    /// The configured storages and notifiers.
-    pub services: Arc<PluginServices>,
-    /// Jobs and what they run; shares the store, hosts, plugins and key above.
-    pub engine: Arc<Engine>,
-    pub limiter: berth_identity::ratelimit::LoginLimiter,
+    pub hash_gate: Arc<berth_identity::hashgate::HashGate>,
+    pub limiter: Arc<berth_identity::ratelimit::LoginLimiter>,
     pub registry: Arc<crate::ws::registry::Registry>,
-    pub secret_key: Arc<berth_core::secrets::SecretKey>,
     /// Flips to true once at shutdown; every connection says `bye` and closes.
     pub shutdown: tokio::sync::watch::Sender<bool>,
     pub ws: crate::ws::conn::WsSettings,
     pub allowed_origins: Vec<String>,
     pub stats: Arc<crate::hoststats::HostStats>,
-    pub transfers: crate::transfers::Transfers,
+    pub transfers: Arc<crate::transfers::Transfers>,
     /// Plugin packages uploaded and waiting for `plugins.install`.
-    pub staging: crate::api::Staging,
+    pub staging: Arc<crate::api::Staging>,
     /// Open WebSocket connections (shutdown waits for them to say goodbye).
     pub websockets: tokio::sync::watch::Sender<usize>,
     pub started: Instant,
     pub data_dir: std::path::PathBuf,
 }
+
+/// Berth's data directory (where the first-login password file lives).
+#[derive(Debug, Clone)]
+pub struct DataRoot(pub std::path::PathBuf);
+
+/// How long this server has been running.
+#[derive(Debug, Clone, Copy)]
+pub struct Uptime(pub Duration);
 
 /// The router, with compression and request tracing.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -161,6 +164,7 @@ pub async fn readiness(state: &AppState) -> Readiness {
     checks.push(check(
         "store",
         state
+            .engine
             .store
             .schema_version()
             .map(|v| format!("open, schema v{v}"))
@@ -169,6 +173,7 @@ pub async fn readiness(state: &AppState) -> Readiness {
     checks.push(check(
         "docker",
         state
+            .engine
             .hosts
             .local()
             .conn
@@ -177,7 +182,7 @@ pub async fn readiness(state: &AppState) -> Readiness {
             .map(|e| format!("engine {} (API {})", e.version, e.api_version))
             .map_err(|e| e.to_string()),
     ));
-    let ids = state.plugins.ids();
+    let ids = state.engine.plugins.ids();
     if ids.is_empty() {
         checks.push(check(
             "plugins",
@@ -198,6 +203,7 @@ pub async fn readiness(state: &AppState) -> Readiness {
 /// directory of its (first) instance.
 async fn probe_plugin(state: &AppState, id: &str) -> Result<String, String> {
     let dir = state
+        .engine
         .services
         .storage_instances()
         .into_iter()
@@ -206,7 +212,7 @@ async fn probe_plugin(state: &AppState, id: &str) -> Result<String, String> {
     if let Some(d) = &dir {
         let _ = std::fs::create_dir_all(d);
     }
-    match state.plugins.health(id, dir.as_deref()).await {
+    match state.engine.plugins.health(id, dir.as_deref()).await {
         Ok(h) if h.status == HealthStatus::Healthy => Ok("healthy".to_owned()),
         Ok(h) => Err(format!("{:?}: {}", h.status, h.message).to_lowercase()),
         Err(e) => Err(e.to_string()),
@@ -220,16 +226,16 @@ async fn probe_plugin(state: &AppState, id: &str) -> Result<String, String> {
 async fn plugin_recovery(state: std::sync::Weak<AppState>) {
     let Some((mut shutdown, wake)) = state
         .upgrade()
-        .map(|s| (s.shutdown.subscribe(), s.plugins.health_wake()))
+        .map(|s| (s.shutdown.subscribe(), s.engine.plugins.health_wake()))
     else {
         return;
     };
     loop {
         let next = {
             let Some(st) = state.upgrade() else { return };
-            for (id, why) in st.plugins.turned_unhealthy() {
+            for (id, why) in st.engine.plugins.turned_unhealthy() {
                 tracing::warn!(plugin = id, error = why, "plugin turned unhealthy");
-                st.services.dispatch(
+                st.engine.services.dispatch(
                     berth_protocol::api::plugins::NotifyEvent::PluginUnhealthy,
                     berth_plugins::notifier::Level::Warning,
                     format!("Plugin {id} is unhealthy"),
@@ -240,13 +246,13 @@ async fn plugin_recovery(state: std::sync::Weak<AppState>) {
                     Some(&id),
                 );
             }
-            for id in st.plugins.due_for_probe() {
+            for id in st.engine.plugins.due_for_probe() {
                 match probe_plugin(&st, &id).await {
                     Ok(_) => tracing::info!(plugin = id, "plugin recovered"),
                     Err(e) => tracing::warn!(plugin = id, error = e, "plugin still unhealthy"),
                 }
             }
-            st.plugins.next_probe()
+            st.engine.plugins.next_probe()
         };
         let until_due = async {
             match next {
@@ -368,24 +374,21 @@ fn assemble(
         data_dir.root().to_path_buf(),
     ));
     let engine = Arc::new(Engine {
-        store: Arc::clone(&store),
-        hosts: Arc::clone(&hosts),
-        plugins: Arc::clone(&plugins),
-        services: Arc::clone(&services),
-        secret_key: Arc::clone(&secret_key),
-        jobs: Arc::default(),
-    });
-    let state = Arc::new(AppState {
         store,
-        audit: Arc::new(berth_identity::audit::AuditLog::new(config.audit_retention)),
-        hash_gate: berth_identity::hashgate::HashGate::for_this_machine(),
         hosts,
         plugins,
         services,
-        engine: Arc::clone(&engine),
-        limiter: berth_identity::ratelimit::LoginLimiter::new(config.login_lockout),
-        registry: Arc::new(crate::ws::registry::Registry::standard()),
         secret_key,
+        jobs: Arc::default(),
+    });
+    let state = Arc::new(AppState {
+        engine: Arc::clone(&engine),
+        audit: Arc::new(berth_identity::audit::AuditLog::new(config.audit_retention)),
+        hash_gate: Arc::new(berth_identity::hashgate::HashGate::for_this_machine()),
+        limiter: Arc::new(berth_identity::ratelimit::LoginLimiter::new(
+            config.login_lockout,
+        )),
+        registry: Arc::new(crate::ws::registry::Registry::standard()),
         shutdown: tokio::sync::watch::Sender::new(false),
         ws: crate::ws::conn::WsSettings {
             heartbeat: config.ws_heartbeat,
@@ -393,8 +396,8 @@ fn assemble(
         },
         allowed_origins: config.allowed_origins.clone(),
         stats,
-        transfers: crate::transfers::Transfers::default(),
-        staging: crate::api::Staging::default(),
+        transfers: Arc::default(),
+        staging: Arc::default(),
         websockets: tokio::sync::watch::Sender::new(0),
         started,
         data_dir: data_dir.root().to_path_buf(),
@@ -478,10 +481,12 @@ async fn housekeeping(
         let Some(st) = state.upgrade() else { return };
         let r = tokio::task::spawn_blocking(move || {
             let audit = st
+                .engine
                 .store
                 .audit_prune(retention, berth_identity::users::now_ms())
                 .map_err(|e| e.to_string())?;
             let sessions = st
+                .engine
                 .store
                 .prune_sessions(7 * 86_400_000)
                 .map_err(|e| e.to_string())?;

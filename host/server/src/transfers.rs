@@ -274,7 +274,7 @@ async fn requester(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Princip
         ));
     };
     let st = Arc::clone(state);
-    match tokio::task::spawn_blocking(move || st.store.authenticate(&secret)).await {
+    match tokio::task::spawn_blocking(move || st.engine.store.authenticate(&secret)).await {
         Ok(Ok(Some(p))) => Ok(p),
         Ok(Ok(None)) => Err(ErrorBody::new(
             ErrorCode::Unauthenticated,
@@ -303,9 +303,11 @@ pub async fn upload(
     };
     tracing::info!(user, filename, "upload started");
     let r = match source {
-        Source::PluginPackage => crate::api::receive_plugin_package(&state, &user, body)
-            .await
-            .map(|staged| axum::Json(staged).into_response()),
+        Source::PluginPackage => {
+            crate::api::receive_plugin_package(&crate::api::Installer::of(&state), &user, body)
+                .await
+                .map(|staged| axum::Json(staged).into_response())
+        }
         Source::BackupUpload {
             storage,
             passphrase,
@@ -350,8 +352,8 @@ pub async fn download(
             crate::api::volumes::download(&state, caller.role, &host, &volume, &path, &headers)
                 .await
         }
-        Source::Backup { id } => crate::api::download_backup(&state, &id, &headers).await,
-        Source::BackupBundle { ids } => crate::api::download_backups(&state, &ids).await,
+        Source::Backup { id } => crate::api::download_backup(&state.engine, &id, &headers).await,
+        Source::BackupBundle { ids } => crate::api::download_backups(&state.engine, &ids).await,
         Source::PluginPackage | Source::BackupUpload { .. } => Err(ErrorBody::new(
             ErrorCode::BadRequest,
             "this ticket is for an upload: use PUT",

@@ -4,7 +4,10 @@ use berth_protocol::api::audit::{AuditExportPage, AuditPage, AuditQuery, ExportF
 use berth_protocol::api::catalogue::{AuditExport, AuditList};
 use berth_protocol::error::ErrorBody;
 
-use crate::ws::registry::{Call, Registry, bad_field, internal};
+use std::sync::Arc;
+
+use crate::ws::registry::{Registry, bad_field, blocking, internal};
+use berth_core::store::Store;
 use berth_identity::audit::{Filter, csv_header, csv_row, jsonl_line};
 use berth_identity::prelude::*;
 
@@ -12,7 +15,7 @@ const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
 
 async fn query(
-    call: &Call,
+    store: Arc<Store>,
     q: AuditQuery,
 ) -> Result<(Vec<berth_protocol::api::audit::AuditEntry>, Option<u64>), ErrorBody> {
     let filter = Filter::new(&q.filter).map_err(|(field, why)| bad_field(field, why))?;
@@ -21,8 +24,8 @@ async fn query(
         return Err(bad_field("limit", format!("between 1 and {MAX_LIMIT}")));
     }
     let cursor = q.cursor;
-    call.blocking(move |st| {
-        st.store
+    blocking(move || {
+        store
             .audit_query(&filter, cursor, limit as usize)
             .map_err(|e| internal(&e))
     })
@@ -34,8 +37,8 @@ pub fn register(r: &mut Registry) {
     r.method(AuditExport, export);
 }
 
-async fn list(call: Call, q: AuditQuery) -> Result<AuditPage, ErrorBody> {
-    let (entries, next_cursor) = query(&call, q).await?;
+async fn list(store: Arc<Store>, q: AuditQuery) -> Result<AuditPage, ErrorBody> {
+    let (entries, next_cursor) = query(store, q).await?;
     Ok(AuditPage {
         entries,
         next_cursor,
@@ -43,11 +46,11 @@ async fn list(call: Call, q: AuditQuery) -> Result<AuditPage, ErrorBody> {
 }
 
 async fn export(
-    call: Call,
+    store: Arc<Store>,
     params: berth_protocol::api::audit::AuditExport,
 ) -> Result<AuditExportPage, ErrorBody> {
     let first = params.query.cursor.is_none();
-    let (entries, next_cursor) = query(&call, params.query).await?;
+    let (entries, next_cursor) = query(store, params.query).await?;
     let mut content = String::new();
     if params.format == ExportFormat::Csv && first {
         content.push_str(&csv_header());

@@ -1,5 +1,6 @@
 //! `auth.*`: the caller's identity, password, sessions and second factor.
 
+use berth_identity::principal::Principal;
 use berth_protocol::api::Empty;
 use berth_protocol::api::auth::ChangePassword;
 use berth_protocol::api::auth::ConfirmPassword;
@@ -19,8 +20,14 @@ use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
 
 use super::user_err;
-use crate::login::{Refusal, guarded};
-use crate::ws::registry::{Call, Registry, bad_field, forbidden, internal};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::login::{PasswordGuard, Refusal, guarded};
+use crate::server::DataRoot;
+use crate::ws::registry::{Registry, bad_field, blocking, forbidden, internal};
+use berth_core::store::Store;
+use berth_engine::Engine;
 use berth_identity::prelude::*;
 use berth_identity::principal::Via;
 use berth_identity::totp::{self, TotpState};
@@ -37,8 +44,8 @@ pub fn register(r: &mut Registry) {
     r.method(AuthTotpDisable, totp_disable);
 }
 
-async fn whoami(call: Call, _: Empty) -> Result<Whoami, ErrorBody> {
-    let p = &call.principal;
+async fn whoami(principal: Principal, _: Empty) -> Result<Whoami, ErrorBody> {
+    let p = &principal;
     let credential = match &p.via {
         Via::Session { id, expires_ms } => Credential::Session {
             id: id.clone(),
@@ -66,23 +73,27 @@ async fn whoami(call: Call, _: Empty) -> Result<Whoami, ErrorBody> {
     })
 }
 
-async fn change_password(call: Call, params: ChangePassword) -> Result<Empty, ErrorBody> {
-    own_account(&call)?;
-    let me = call.principal.user.clone();
-    let keep = match &call.principal.via {
+async fn change_password(
+    (principal, client, guard, data_dir): (Principal, SocketAddr, PasswordGuard, DataRoot),
+    params: ChangePassword,
+) -> Result<Empty, ErrorBody> {
+    own_account(&principal)?;
+    let me = principal.user.clone();
+    let keep = match &principal.via {
         Via::Session { id, .. } => Some(id.clone()),
         Via::Token { .. } => None,
     };
-    confirm_password(&call, params.current, "current").await?;
-    call.blocking(move |st| {
-        st.store.set_password(&me, &params.new).map_err(user_err)?;
+    confirm_password(&guard, &principal, client, params.current, "current").await?;
+    let store = Arc::clone(&guard.engine.store);
+    blocking(move || {
+        store.set_password(&me, &params.new).map_err(user_err)?;
         // A generated first password has done its job once replaced.
-        let initial = berth_core::datadir::initial_password_path(&st.data_dir);
+        let initial = berth_core::datadir::initial_password_path(&data_dir.0);
         if initial.exists() && let Err(e) = std::fs::remove_file(&initial) {
             tracing::warn!(file = %initial.display(), error = %e, "cannot delete the initial password file");
         }
         // Everyone else holding this password's sessions is signed out.
-        st.store
+        store
             .revoke_sessions_where(|s| s.user == me && Some(&s.id) != keep.as_ref())
             .map_err(user_err)?;
         Ok(Empty {})
@@ -90,19 +101,20 @@ async fn change_password(call: Call, params: ChangePassword) -> Result<Empty, Er
     .await
 }
 
-async fn sessions_list(call: Call, params: ListSessions) -> Result<SessionList, ErrorBody> {
-    let me = call.principal.user.clone();
+async fn sessions_list(
+    (principal, store): (Principal, Arc<Store>),
+    params: ListSessions,
+) -> Result<SessionList, ErrorBody> {
+    let me = principal.user.clone();
     let user = params.user.unwrap_or_else(|| me.clone());
-    if user != me && call.principal.role != Role::Admin {
+    if user != me && principal.role != Role::Admin {
         return Err(forbidden(Role::Admin));
     }
-    let current = match &call.principal.via {
+    let current = match &principal.via {
         Via::Session { id, .. } => Some(id.clone()),
         Via::Token { .. } => None,
     };
-    let sessions = call
-        .blocking(move |st| st.store.list_sessions(Some(&user)).map_err(user_err))
-        .await?;
+    let sessions = blocking(move || store.list_sessions(Some(&user)).map_err(user_err)).await?;
     Ok(SessionList {
         sessions: sessions
             .into_iter()
@@ -118,30 +130,37 @@ async fn sessions_list(call: Call, params: ListSessions) -> Result<SessionList, 
     })
 }
 
-async fn sessions_revoke(call: Call, params: RevokeSession) -> Result<Revoked, ErrorBody> {
-    let me = call.principal.user.clone();
-    let admin = call.principal.role == Role::Admin;
-    let n = call
-        .blocking(move |st| {
-            st.store
-                .revoke_sessions_where(|s| s.id == params.id && (admin || s.user == me))
-                .map_err(user_err)
-        })
-        .await?;
+async fn sessions_revoke(
+    (principal, store): (Principal, Arc<Store>),
+    params: RevokeSession,
+) -> Result<Revoked, ErrorBody> {
+    let me = principal.user.clone();
+    let admin = principal.role == Role::Admin;
+    let n = blocking(move || {
+        store
+            .revoke_sessions_where(|s| s.id == params.id && (admin || s.user == me))
+            .map_err(user_err)
+    })
+    .await?;
     if n == 0 {
         return Err(ErrorBody::new(ErrorCode::NotFound, "no such session"));
     }
     Ok(Revoked { revoked: n })
 }
 
-async fn totp_enroll(call: Call, params: ConfirmPassword) -> Result<TotpEnrollment, ErrorBody> {
-    own_account(&call)?;
-    confirm_password(&call, params.password, "password").await?;
-    let me = call.principal.user.clone();
-    call.blocking(move |st| {
+async fn totp_enroll(
+    (principal, client, guard): (Principal, SocketAddr, PasswordGuard),
+    params: ConfirmPassword,
+) -> Result<TotpEnrollment, ErrorBody> {
+    own_account(&principal)?;
+    confirm_password(&guard, &principal, client, params.password, "password").await?;
+    let me = principal.user.clone();
+    let engine = Arc::clone(&guard.engine);
+    blocking(move || {
         let secret = totp::new_secret();
-        let sealed = st.secret_key.seal(secret.as_bytes());
-        st.store
+        let sealed = engine.secret_key.seal(secret.as_bytes());
+        engine
+            .store
             .update_user(&me, |u| {
                 if u.totp_enabled() {
                     return Err(UserError::Conflict(
@@ -167,13 +186,17 @@ async fn totp_enroll(call: Call, params: ConfirmPassword) -> Result<TotpEnrollme
     .await
 }
 
-async fn totp_confirm(call: Call, params: TotpCode) -> Result<RecoveryCodes, ErrorBody> {
-    own_account(&call)?;
-    let me = call.principal.user.clone();
-    call.blocking(move |st| {
+async fn totp_confirm(
+    (principal, engine): (Principal, Arc<Engine>),
+    params: TotpCode,
+) -> Result<RecoveryCodes, ErrorBody> {
+    own_account(&principal)?;
+    let me = principal.user.clone();
+    blocking(move || {
         let (codes, hashes) = totp::new_recovery_codes();
         let mut outcome = Err(bad_field("code", "start with auth.totp.enroll"));
-        st.store
+        engine
+            .store
             .update_user(&me, |u| {
                 let Some(t) = u.totp.as_mut() else {
                     return Ok(());
@@ -185,7 +208,7 @@ async fn totp_confirm(call: Call, params: TotpCode) -> Result<RecoveryCodes, Err
                     ));
                     return Ok(());
                 }
-                match t.check(&st.secret_key, &params.code, now_ms() / 1000) {
+                match t.check(&engine.secret_key, &params.code, now_ms() / 1000) {
                     Some(ok @ totp::Accepted::Totp { .. }) => {
                         t.consume(ok);
                         t.confirmed = true;
@@ -207,12 +230,16 @@ async fn totp_confirm(call: Call, params: TotpCode) -> Result<RecoveryCodes, Err
     .await
 }
 
-async fn totp_disable(call: Call, params: ConfirmPassword) -> Result<Empty, ErrorBody> {
-    own_account(&call)?;
-    confirm_password(&call, params.password, "password").await?;
-    let me = call.principal.user.clone();
-    call.blocking(move |st| {
-        st.store
+async fn totp_disable(
+    (principal, client, guard): (Principal, SocketAddr, PasswordGuard),
+    params: ConfirmPassword,
+) -> Result<Empty, ErrorBody> {
+    own_account(&principal)?;
+    confirm_password(&guard, &principal, client, params.password, "password").await?;
+    let me = principal.user.clone();
+    let store = Arc::clone(&guard.engine.store);
+    blocking(move || {
+        store
             .update_user(&me, |u| {
                 u.totp = None;
                 Ok(())
@@ -226,8 +253,8 @@ async fn totp_disable(call: Call, params: ConfirmPassword) -> Result<Empty, Erro
 /// Security settings (password, second factor) belong to the account holder: an API
 /// token capped below its user's role — handed to a script to *read* — must not be
 /// able to change them (and so raise itself back to the user's full power).
-fn own_account(call: &Call) -> Result<(), ErrorBody> {
-    if call.principal.role < call.principal.user_role {
+fn own_account(principal: &Principal) -> Result<(), ErrorBody> {
+    if principal.role < principal.user_role {
         return Err(ErrorBody::new(
             ErrorCode::Forbidden,
             "a token limited to a lower role cannot change security settings; log in instead",
@@ -239,19 +266,26 @@ fn own_account(call: &Call) -> Result<(), ErrorBody> {
 /// The caller's password, checked like a login: behind the per-user and per-IP
 /// lockout (so this is no unthrottled password oracle) and the hashing gate. `field`
 /// names the parameter a wrong password is reported against.
-async fn confirm_password(call: &Call, password: String, field: &str) -> Result<(), ErrorBody> {
-    let ip = call.client.ip();
-    let me = call.principal.user.clone();
+async fn confirm_password(
+    guard: &PasswordGuard,
+    principal: &Principal,
+    client: SocketAddr,
+    password: String,
+    field: &str,
+) -> Result<(), ErrorBody> {
+    let ip = client.ip();
+    let me = principal.user.clone();
     let name = me.clone();
-    let checked = guarded(&call.state, ip, &me, move |st| {
-        st.store
+    let checked = guarded(guard, ip, &me, move |engine| {
+        engine
+            .store
             .get_user(&name)
             .map(|u| u.is_some_and(|u| password::verify(&password, &u.password_hash)))
     })
     .await;
     match checked {
         Ok(Ok(true)) => {
-            call.state.limiter.success(ip, &me);
+            guard.limiter.success(ip, &me);
             Ok(())
         }
         Ok(Ok(false)) => Err(bad_field(

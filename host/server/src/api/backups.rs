@@ -1,6 +1,9 @@
 //! `backups.*`: requests become jobs in the queue (`berth_engine::jobs`, served by
 //! [`super::jobs`]); the work itself is `berth_engine::backup`.
 
+use crate::transfers::Transfers;
+use berth_engine::Engine;
+use berth_identity::principal::Principal;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -33,8 +36,8 @@ use tokio::io::AsyncReadExt;
 
 use crate::errors::Wire;
 use crate::errors::WireResult;
-use crate::server::AppState;
-use crate::ws::registry::{Call, Registry, bad_field, internal};
+use crate::ws::registry::{Registry, bad_field, blocking, internal};
+use berth_core::store::Store;
 use berth_docker::args as docker_args;
 use berth_engine::backup::catalog::CatalogRecord;
 use berth_engine::backup::{BackupSpec, RestoreSpec, VerifySpec, catalog, seal_passphrase};
@@ -44,10 +47,10 @@ use berth_engine::prelude::*;
 /// Most targets one request may queue.
 pub const MAX_TARGETS: usize = 100;
 
-fn actor(call: &Call) -> String {
-    match call.principal.token_name() {
-        Some(t) => format!("{} (token {t})", call.principal.user),
-        None => call.principal.user.clone(),
+fn actor(principal: &Principal) -> String {
+    match principal.token_name() {
+        Some(t) => format!("{} (token {t})", principal.user),
+        None => principal.user.clone(),
     }
 }
 
@@ -55,8 +58,9 @@ fn not_found(id: &str) -> ErrorBody {
     ErrorBody::new(ErrorCode::NotFound, format!("no backup {id}"))
 }
 
-fn record(st: &AppState, id: &str) -> Result<CatalogRecord, ErrorBody> {
-    st.store
+fn record(engine: &Engine, id: &str) -> Result<CatalogRecord, ErrorBody> {
+    engine
+        .store
         .backup(id)
         .map_err(|e| internal(&e))?
         .ok_or_else(|| not_found(id))
@@ -64,23 +68,21 @@ fn record(st: &AppState, id: &str) -> Result<CatalogRecord, ErrorBody> {
 
 /// Deletes a backup's object from its storage, then its catalog entry; refused while
 /// a job uses it.
-async fn delete_backup(st: &Arc<AppState>, id: &str) -> Result<(), ErrorBody> {
-    let rec = deletable(st, id)?;
-    let inst = berth_engine::backup::storage(&st.engine, Some(&rec.entry.storage)).wire()?;
-    let sess = berth_engine::backup::session(&st.engine, &inst)
-        .await
-        .wire()?;
+async fn delete_backup(engine: &Engine, id: &str) -> Result<(), ErrorBody> {
+    let rec = deletable(engine, id)?;
+    let inst = berth_engine::backup::storage(engine, Some(&rec.entry.storage)).wire()?;
+    let sess = berth_engine::backup::session(engine, &inst).await.wire()?;
     sess.delete(&rec.entry.key)
         .await
         .map_err(|e| e.into_body())?;
-    st.store.delete_backup(id).map_err(|e| internal(&e))?;
+    engine.store.delete_backup(id).map_err(|e| internal(&e))?;
     Ok(())
 }
 
 /// The backup `id`, unless a job uses it.
-fn deletable(st: &AppState, id: &str) -> Result<CatalogRecord, ErrorBody> {
-    let rec = record(st, id)?;
-    if st.engine.jobs.uses_backup(&st.store, id).wire()? {
+fn deletable(engine: &Engine, id: &str) -> Result<CatalogRecord, ErrorBody> {
+    let rec = record(engine, id)?;
+    if engine.jobs.uses_backup(&engine.store, id).wire()? {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
             format!("backup {id} is being used by a job; cancel it or wait"),
@@ -92,12 +94,12 @@ fn deletable(st: &AppState, id: &str) -> Result<CatalogRecord, ErrorBody> {
 /// `backups.bulk_delete`: as [`delete`] for each id, with one storage session per
 /// storage and its objects deleted in batches (one plugin-thread hop per batch, not
 /// per backup). Results keep the order of `ids`.
-async fn delete_all(st: &Arc<AppState>, ids: &[String]) -> Vec<Result<(), ErrorBody>> {
+async fn delete_all(engine: &Engine, ids: &[String]) -> Vec<Result<(), ErrorBody>> {
     let mut out: Vec<Result<(), ErrorBody>> = Vec::with_capacity(ids.len());
     // storage name → (index in `ids`, backup id, object key)
     let mut by_storage: BTreeMap<String, Vec<(usize, String, String)>> = BTreeMap::new();
     for (i, id) in ids.iter().enumerate() {
-        match deletable(st, id) {
+        match deletable(engine, id) {
             Ok(rec) => {
                 out.push(Ok(()));
                 by_storage.entry(rec.entry.storage).or_default().push((
@@ -110,8 +112,8 @@ async fn delete_all(st: &Arc<AppState>, ids: &[String]) -> Vec<Result<(), ErrorB
         }
     }
     for (storage, items) in by_storage {
-        let sess = match berth_engine::backup::storage(&st.engine, Some(&storage)) {
-            Ok(inst) => berth_engine::backup::session(&st.engine, &inst).await,
+        let sess = match berth_engine::backup::storage(engine, Some(&storage)) {
+            Ok(inst) => berth_engine::backup::session(engine, &inst).await,
             Err(e) => Err(e),
         };
         let sess = match sess.wire() {
@@ -126,7 +128,8 @@ async fn delete_all(st: &Arc<AppState>, ids: &[String]) -> Vec<Result<(), ErrorB
         let keys: Vec<String> = items.iter().map(|(.., k)| k.clone()).collect();
         for ((i, id, _), r) in items.iter().zip(sess.delete_many(&keys).await) {
             out[*i] = r.map_err(|e| e.into_body()).and_then(|()| {
-                st.store
+                engine
+                    .store
                     .delete_backup(id)
                     .map(drop)
                     .map_err(|e| internal(&e))
@@ -140,20 +143,18 @@ async fn delete_all(st: &Arc<AppState>, ids: &[String]) -> Vec<Result<(), ErrorB
 /// its storage; a `Range` is served by skipping to its start (storage plugins read
 /// objects front to back).
 pub async fn download(
-    st: &Arc<AppState>,
+    engine: &Engine,
     id: &str,
     headers: &HeaderMap,
 ) -> Result<Response, ErrorBody> {
-    let rec = record(st, id)?;
+    let rec = record(engine, id)?;
     let size = rec.entry.size;
     let (range, first, len) = match crate::transfers::ranged(headers, size) {
         Ok(r) => r,
         Err(answer) => return Ok(*answer),
     };
-    let inst = berth_engine::backup::storage(&st.engine, Some(&rec.entry.storage)).wire()?;
-    let sess = berth_engine::backup::session(&st.engine, &inst)
-        .await
-        .wire()?;
+    let inst = berth_engine::backup::storage(engine, Some(&rec.entry.storage)).wire()?;
+    let sess = berth_engine::backup::session(engine, &inst).await.wire()?;
     let (w, mut r) = tokio::io::duplex(256 << 10);
     let key = rec.entry.key.clone();
     tokio::spawn(async move {
@@ -183,14 +184,14 @@ fn bundle_len(sizes: impl Iterator<Item = u64>) -> u64 {
 /// length is known in advance, so the browser shows real progress). An object that
 /// cannot be read whole cuts the stream short, which the client sees against
 /// `Content-Length`.
-pub async fn download_bundle(st: &Arc<AppState>, ids: &[String]) -> Result<Response, ErrorBody> {
+pub async fn download_bundle(engine: &Arc<Engine>, ids: &[String]) -> Result<Response, ErrorBody> {
     let recs = ids
         .iter()
-        .map(|id| record(st, id))
+        .map(|id| record(engine, id))
         .collect::<Result<Vec<_>, _>>()?;
     let len = bundle_len(recs.iter().map(|r| r.entry.size));
     let (mut w, r) = tokio::io::duplex(256 << 10);
-    let st = Arc::clone(st);
+    let engine = Arc::clone(engine);
     tokio::spawn(async move {
         use tokio::io::AsyncWriteExt;
         for rec in recs {
@@ -214,8 +215,8 @@ pub async fn download_bundle(st: &Arc<AppState>, ids: &[String]) -> Result<Respo
             if w.write_all(h.as_bytes()).await.is_err() {
                 return;
             }
-            let got = match berth_engine::backup::storage(&st.engine, Some(&e.storage)) {
-                Ok(inst) => match berth_engine::backup::session(&st.engine, &inst).await {
+            let got = match berth_engine::backup::storage(&engine, Some(&e.storage)) {
+                Ok(inst) => match berth_engine::backup::session(&engine, &inst).await {
                     Ok(sess) => sess
                         .get(&e.key, &mut w)
                         .await
@@ -259,7 +260,10 @@ pub async fn download_bundle(st: &Arc<AppState>, ids: &[String]) -> Result<Respo
 }
 
 /// `backups.create` (and `network.backup`): one queued job per target.
-async fn create(call: Call, params: CreateBackup) -> Result<JobsQueued, ErrorBody> {
+async fn create(
+    (principal, engine): (Principal, Arc<Engine>),
+    params: CreateBackup,
+) -> Result<JobsQueued, ErrorBody> {
     if params.targets.is_empty() || params.targets.len() > MAX_TARGETS {
         return Err(bad_field("targets", format!("1 to {MAX_TARGETS} targets")));
     }
@@ -283,12 +287,12 @@ async fn create(call: Call, params: CreateBackup) -> Result<JobsQueued, ErrorBod
         }
     }
     berth_engine::backup::hooks::resolve(&params.hooks, &Default::default()).wire()?;
-    call.state.hosts.get(params.host.as_deref()).wire()?;
+    engine.hosts.get(params.host.as_deref()).wire()?;
     // The storage must exist now, not only when the job runs.
-    berth_engine::backup::storage(&call.state.engine, params.storage.as_deref()).wire()?;
-    let sealed = seal_passphrase(&call.state.engine, params.passphrase.as_deref()).wire()?;
+    berth_engine::backup::storage(&engine, params.storage.as_deref()).wire()?;
+    let sealed = seal_passphrase(&engine, params.passphrase.as_deref()).wire()?;
     let consistency = params.consistency.unwrap_or_default();
-    let who = actor(&call);
+    let who = actor(&principal);
     let mut jobs = Vec::new();
     for t in params.targets {
         let title = format!("Back up {} {}", t.kind(), t.name());
@@ -303,10 +307,9 @@ async fn create(call: Call, params: CreateBackup) -> Result<JobsQueued, ErrorBod
             include_image: params.include_image,
         });
         jobs.push(
-            call.state
-                .engine
+            engine
                 .jobs
-                .enqueue(&call.state.store, spec, title, who.clone())
+                .enqueue(&engine.store, spec, title, who.clone())
                 .wire()?,
         );
     }
@@ -314,15 +317,18 @@ async fn create(call: Call, params: CreateBackup) -> Result<JobsQueued, ErrorBod
 }
 
 /// `backups.restore` (and `network.restore`): checked, then queued.
-async fn restore(call: Call, params: RestoreBackup) -> Result<JobRef, ErrorBody> {
-    let rec = record(&call.state, &params.id)?;
+async fn restore(
+    (principal, engine): (Principal, Arc<Engine>),
+    params: RestoreBackup,
+) -> Result<JobRef, ErrorBody> {
+    let rec = record(&engine, &params.id)?;
     if rec.entry.status != BackupStatus::Complete {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
             format!("backup {} is not complete", params.id),
         ));
     }
-    let host = call.state.hosts.get(params.host.as_deref()).wire()?;
+    let host = engine.hosts.get(params.host.as_deref()).wire()?;
     if let Some(n) = &params.name {
         docker_args::object("name", n).wire()?;
     }
@@ -338,7 +344,7 @@ async fn restore(call: Call, params: RestoreBackup) -> Result<JobRef, ErrorBody>
     // Refused now rather than as a failed job: the conflict is named at once, and what
     // only an admin may do (replace volumes, grant host-level settings, restore a
     // backup another installation wrote) is refused to others before it is queued.
-    let admin = call.principal.role == Role::Admin;
+    let admin = principal.role == Role::Admin;
     let checked = berth_engine::backup::restore::check(
         &host.docker().await.wire()?,
         &rec.manifest,
@@ -350,8 +356,7 @@ async fn restore(call: Call, params: RestoreBackup) -> Result<JobRef, ErrorBody>
     checked.refuse().wire()?;
     checked.authorise(admin, &params.approve).wire()?;
     let mut request = params;
-    request.passphrase =
-        seal_passphrase(&call.state.engine, request.passphrase.as_deref()).wire()?;
+    request.passphrase = seal_passphrase(&engine, request.passphrase.as_deref()).wire()?;
     let what = match &rec.entry.target {
         BackupTarget::Container { name } => {
             format!("container {}", request.name.as_deref().unwrap_or(name))
@@ -364,15 +369,13 @@ async fn restore(call: Call, params: RestoreBackup) -> Result<JobRef, ErrorBody>
             format!("project {}", request.name.as_deref().unwrap_or(name))
         }
     };
-    let id = call
-        .state
-        .engine
+    let id = engine
         .jobs
         .enqueue(
-            &call.state.store,
+            &engine.store,
             JobSpec::Restore(RestoreSpec { request, admin }),
             format!("Restore {what}"),
-            actor(&call),
+            actor(&principal),
         )
         .wire()?;
     Ok(JobRef { id })
@@ -395,9 +398,12 @@ pub fn register(r: &mut Registry) {
     r.method(BackupsRescan, rescan);
 }
 
-async fn network_backup(call: Call, params: NetworkRef) -> Result<JobsQueued, ErrorBody> {
+async fn network_backup(
+    caller: (Principal, Arc<Engine>),
+    params: NetworkRef,
+) -> Result<JobsQueued, ErrorBody> {
     create(
-        call,
+        caller,
         CreateBackup {
             host: params.host,
             targets: vec![BackupTarget::Network { name: params.id }],
@@ -407,10 +413,9 @@ async fn network_backup(call: Call, params: NetworkRef) -> Result<JobsQueued, Er
     .await
 }
 
-async fn list(call: Call, q: BackupQuery) -> Result<BackupList, ErrorBody> {
-    call.blocking(move |st| {
-        let mut backups: Vec<_> = st
-            .store
+async fn list(store: Arc<Store>, q: BackupQuery) -> Result<BackupList, ErrorBody> {
+    blocking(move || {
+        let mut backups: Vec<_> = store
             .backups()
             .map_err(|e| internal(&e))?
             .into_iter()
@@ -423,16 +428,19 @@ async fn list(call: Call, q: BackupQuery) -> Result<BackupList, ErrorBody> {
     .await
 }
 
-async fn delete(call: Call, params: BackupRef) -> Result<Empty, ErrorBody> {
-    delete_backup(&call.state, &params.id).await?;
+async fn delete(engine: Arc<Engine>, params: BackupRef) -> Result<Empty, ErrorBody> {
+    delete_backup(&engine, &params.id).await?;
     Ok(Empty {})
 }
 
-async fn bulk_delete(call: Call, params: BulkDeleteBackups) -> Result<BulkResult, ErrorBody> {
+async fn bulk_delete(
+    engine: Arc<Engine>,
+    params: BulkDeleteBackups,
+) -> Result<BulkResult, ErrorBody> {
     if params.ids.is_empty() || params.ids.len() > 500 {
         return Err(bad_field("ids", "1 to 500 ids"));
     }
-    let done = delete_all(&call.state, &params.ids).await;
+    let done = delete_all(&engine, &params.ids).await;
     let results = params
         .ids
         .into_iter()
@@ -446,9 +454,9 @@ async fn bulk_delete(call: Call, params: BulkDeleteBackups) -> Result<BulkResult
     Ok(BulkResult { results })
 }
 
-async fn preview(call: Call, params: RestoreBackup) -> Result<RestorePreview, ErrorBody> {
-    let rec = record(&call.state, &params.id)?;
-    let host = call.state.hosts.get(params.host.as_deref()).wire()?;
+async fn preview(engine: Arc<Engine>, params: RestoreBackup) -> Result<RestorePreview, ErrorBody> {
+    let rec = record(&engine, &params.id)?;
+    let host = engine.hosts.get(params.host.as_deref()).wire()?;
     let checked = berth_engine::backup::restore::check(
         &host.docker().await.wire()?,
         &rec.manifest,
@@ -467,8 +475,11 @@ async fn preview(call: Call, params: RestoreBackup) -> Result<RestorePreview, Er
     })
 }
 
-async fn download_ticket(call: Call, params: BackupRef) -> Result<Ticket, ErrorBody> {
-    let rec = record(&call.state, &params.id)?;
+async fn download_ticket(
+    (principal, engine, transfers): (Principal, Arc<Engine>, Arc<Transfers>),
+    params: BackupRef,
+) -> Result<Ticket, ErrorBody> {
+    let rec = record(&engine, &params.id)?;
     if rec.entry.status != BackupStatus::Complete {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
@@ -482,15 +493,18 @@ async fn download_ticket(call: Call, params: BackupRef) -> Result<Ticket, ErrorB
         .next()
         .unwrap_or(&rec.entry.key)
         .to_owned();
-    call.state.transfers.mint(
-        &call.principal.user,
+    transfers.mint(
+        &principal.user,
         Role::Operator,
         filename,
         crate::transfers::Source::Backup { id: params.id },
     )
 }
 
-async fn bundle_ticket(call: Call, params: BundleBackups) -> Result<Ticket, ErrorBody> {
+async fn bundle_ticket(
+    (principal, engine, transfers): (Principal, Arc<Engine>, Arc<Transfers>),
+    params: BundleBackups,
+) -> Result<Ticket, ErrorBody> {
     if params.ids.is_empty() || params.ids.len() > MAX_BUNDLE {
         return Err(bad_field("ids", format!("1 to {MAX_BUNDLE} backups")));
     }
@@ -499,7 +513,7 @@ async fn bundle_ticket(call: Call, params: BundleBackups) -> Result<Ticket, Erro
         if !seen.insert(id) {
             return Err(bad_field("ids", format!("{id} is listed twice")));
         }
-        let rec = record(&call.state, id)?;
+        let rec = record(&engine, id)?;
         if rec.entry.status != BackupStatus::Complete {
             return Err(ErrorBody::new(
                 ErrorCode::Conflict,
@@ -507,21 +521,23 @@ async fn bundle_ticket(call: Call, params: BundleBackups) -> Result<Ticket, Erro
             ));
         }
     }
-    call.state.transfers.mint(
-        &call.principal.user,
+    transfers.mint(
+        &principal.user,
         Role::Operator,
         format!("berth-backups-{}.tar", params.ids.len()),
         crate::transfers::Source::BackupBundle { ids: params.ids },
     )
 }
 
-async fn upload_ticket(call: Call, params: UploadBackup) -> Result<Ticket, ErrorBody> {
+async fn upload_ticket(
+    (principal, transfers, engine): (Principal, Arc<Transfers>, Arc<Engine>),
+    params: UploadBackup,
+) -> Result<Ticket, ErrorBody> {
     // Checked now, so a wrong name fails before the bytes travel.
-    let inst =
-        berth_engine::backup::storage(&call.state.engine, params.storage.as_deref()).wire()?;
-    let passphrase = seal_passphrase(&call.state.engine, params.passphrase.as_deref()).wire()?;
-    call.state.transfers.mint(
-        &call.principal.user,
+    let inst = berth_engine::backup::storage(&engine, params.storage.as_deref()).wire()?;
+    let passphrase = seal_passphrase(&engine, params.passphrase.as_deref()).wire()?;
+    transfers.mint(
+        &principal.user,
         Role::Operator,
         "backup.tar.gz".into(),
         crate::transfers::Source::BackupUpload {
@@ -531,9 +547,12 @@ async fn upload_ticket(call: Call, params: UploadBackup) -> Result<Ticket, Error
     )
 }
 
-async fn network_restore(call: Call, params: RestoreBackup) -> Result<JobRef, ErrorBody> {
+async fn network_restore(
+    caller: (Principal, Arc<Engine>),
+    params: RestoreBackup,
+) -> Result<JobRef, ErrorBody> {
     if !matches!(
-        record(&call.state, &params.id)?.entry.target,
+        record(&caller.1, &params.id)?.entry.target,
         BackupTarget::Network { .. }
     ) {
         return Err(bad_field(
@@ -541,50 +560,51 @@ async fn network_restore(call: Call, params: RestoreBackup) -> Result<JobRef, Er
             format!("backup {} is not of a network", params.id),
         ));
     }
-    restore(call, params).await
+    restore(caller, params).await
 }
 
-async fn verify(call: Call, params: VerifyBackup) -> Result<JobRef, ErrorBody> {
-    call.state
+async fn verify(
+    (principal, engine): (Principal, Arc<Engine>),
+    params: VerifyBackup,
+) -> Result<JobRef, ErrorBody> {
+    engine
         .store
         .backup(&params.id)
         .map_err(|e| internal(&e))?
         .ok_or_else(|| not_found(&params.id))?;
-    let passphrase = seal_passphrase(&call.state.engine, params.passphrase.as_deref()).wire()?;
-    let id = call
-        .state
-        .engine
+    let passphrase = seal_passphrase(&engine, params.passphrase.as_deref()).wire()?;
+    let id = engine
         .jobs
         .enqueue(
-            &call.state.store,
+            &engine.store,
             JobSpec::Verify(VerifySpec {
                 backup: params.id.clone(),
                 passphrase,
             }),
             format!("Verify backup {}", params.id),
-            actor(&call),
+            actor(&principal),
         )
         .wire()?;
     Ok(JobRef { id })
 }
 
-async fn rescan(call: Call, params: RescanStorage) -> Result<JobRef, ErrorBody> {
+async fn rescan(
+    (principal, engine): (Principal, Arc<Engine>),
+    params: RescanStorage,
+) -> Result<JobRef, ErrorBody> {
     // Checked now, so a wrong name fails before queuing.
-    let inst =
-        berth_engine::backup::storage(&call.state.engine, params.storage.as_deref()).wire()?;
-    let passphrase = seal_passphrase(&call.state.engine, params.passphrase.as_deref()).wire()?;
-    let id = call
-        .state
-        .engine
+    let inst = berth_engine::backup::storage(&engine, params.storage.as_deref()).wire()?;
+    let passphrase = seal_passphrase(&engine, params.passphrase.as_deref()).wire()?;
+    let id = engine
         .jobs
         .enqueue(
-            &call.state.store,
+            &engine.store,
             JobSpec::Rescan(berth_engine::backup::RescanSpec {
                 storage: Some(inst.name.clone()),
                 passphrase,
             }),
             format!("Rebuild the catalog from storage {}", inst.name),
-            actor(&call),
+            actor(&principal),
         )
         .wire()?;
     Ok(JobRef { id })

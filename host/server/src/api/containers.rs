@@ -1,6 +1,8 @@
 //! `containers.*` and `container.*`: the grouped list, inspect, lifecycle, redeploy and
 //! bulk actions.
 
+use berth_docker::hosts::Hosts;
+use berth_identity::principal::Principal;
 use std::sync::Arc;
 
 use berth_protocol::api::catalogue::{
@@ -29,7 +31,7 @@ use bollard::query_parameters::{
 
 use crate::errors::WireResult;
 use crate::errors::docker_call as docker_err;
-use crate::ws::registry::{Call, Registry, bad_field, forbidden};
+use crate::ws::registry::{Registry, bad_field, forbidden};
 use berth_docker::args as docker_args;
 use berth_docker::hosts::Host;
 use berth_docker::model;
@@ -38,10 +40,10 @@ use berth_docker::model;
 const BULK_MAX: usize = 500;
 
 pub(crate) async fn host_docker(
-    call: &Call,
+    hosts: &Hosts,
     host: Option<&str>,
 ) -> Result<(Arc<Host>, Docker), ErrorBody> {
-    let h = call.state.hosts.get(host).wire()?;
+    let h = hosts.get(host).wire()?;
     let d = h.docker().await.wire()?;
     Ok((h, d))
 }
@@ -190,10 +192,13 @@ pub fn register(r: &mut Registry) {
     r.method(ContainersBulk, bulk);
 }
 
-async fn list(call: Call, params: HostOnly) -> Result<ContainerList, ErrorBody> {
-    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+async fn list(
+    (hosts, principal): (Arc<Hosts>, Principal),
+    params: HostOnly,
+) -> Result<ContainerList, ErrorBody> {
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let list = all_containers(&d, false).await?;
-    let viewer = !call.principal.role.allows(Role::Operator);
+    let viewer = !principal.role.allows(Role::Operator);
     let summaries = list
         .into_iter()
         .map(|c| model::summary(c, h.self_id.as_deref()))
@@ -209,9 +214,12 @@ async fn list(call: Call, params: HostOnly) -> Result<ContainerList, ErrorBody> 
     })
 }
 
-async fn inspect(call: Call, params: ContainerRef) -> Result<ContainerInspect, ErrorBody> {
+async fn inspect(
+    (hosts, principal): (Arc<Hosts>, Principal),
+    params: ContainerRef,
+) -> Result<ContainerInspect, ErrorBody> {
     docker_args::object("id", &params.id).wire()?;
-    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let i = d
         .inspect_container(&params.id, None)
         .await
@@ -219,38 +227,38 @@ async fn inspect(call: Call, params: ContainerRef) -> Result<ContainerInspect, E
     // Berth's own environment may carry its first admin's password.
     let own = i.id.is_some() && i.id == h.self_id;
     let mut inspect = serde_json::to_value(i).map_err(|e| crate::ws::registry::internal(&e))?;
-    let redacted = !call.principal.role.allows(Role::Operator)
-        || (own && !call.principal.role.allows(Role::Admin));
+    let redacted =
+        !principal.role.allows(Role::Operator) || (own && !principal.role.allows(Role::Admin));
     if redacted {
         berth_docker::redact::redact_inspect(&mut inspect);
     }
     Ok(ContainerInspect { inspect, redacted })
 }
 
-async fn start(call: Call, params: ContainerRef) -> Result<ContainerState, ErrorBody> {
-    simple(call, params, BulkVerb::Start).await
+async fn start(hosts: Arc<Hosts>, params: ContainerRef) -> Result<ContainerState, ErrorBody> {
+    simple(hosts, params, BulkVerb::Start).await
 }
 
-async fn pause(call: Call, params: ContainerRef) -> Result<ContainerState, ErrorBody> {
-    simple(call, params, BulkVerb::Pause).await
+async fn pause(hosts: Arc<Hosts>, params: ContainerRef) -> Result<ContainerState, ErrorBody> {
+    simple(hosts, params, BulkVerb::Pause).await
 }
 
-async fn unpause(call: Call, params: ContainerRef) -> Result<ContainerState, ErrorBody> {
-    simple(call, params, BulkVerb::Unpause).await
+async fn unpause(hosts: Arc<Hosts>, params: ContainerRef) -> Result<ContainerState, ErrorBody> {
+    simple(hosts, params, BulkVerb::Unpause).await
 }
 
 /// An action that takes no options.
 async fn simple(
-    call: Call,
+    hosts: Arc<Hosts>,
     params: ContainerRef,
     verb: BulkVerb,
 ) -> Result<ContainerState, ErrorBody> {
-    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
     act(&h, &d, verb, &params.id, None, false, None).await
 }
 
-async fn stop(call: Call, params: StopContainer) -> Result<ContainerState, ErrorBody> {
-    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+async fn stop(hosts: Arc<Hosts>, params: StopContainer) -> Result<ContainerState, ErrorBody> {
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
     act(
         &h,
         &d,
@@ -263,8 +271,8 @@ async fn stop(call: Call, params: StopContainer) -> Result<ContainerState, Error
     .await
 }
 
-async fn restart(call: Call, params: StopContainer) -> Result<ContainerState, ErrorBody> {
-    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+async fn restart(hosts: Arc<Hosts>, params: StopContainer) -> Result<ContainerState, ErrorBody> {
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
     act(
         &h,
         &d,
@@ -277,8 +285,8 @@ async fn restart(call: Call, params: StopContainer) -> Result<ContainerState, Er
     .await
 }
 
-async fn kill(call: Call, params: KillContainer) -> Result<ContainerState, ErrorBody> {
-    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+async fn kill(hosts: Arc<Hosts>, params: KillContainer) -> Result<ContainerState, ErrorBody> {
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
     act(
         &h,
         &d,
@@ -291,8 +299,8 @@ async fn kill(call: Call, params: KillContainer) -> Result<ContainerState, Error
     .await
 }
 
-async fn remove(call: Call, params: RemoveContainer) -> Result<ContainerState, ErrorBody> {
-    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+async fn remove(hosts: Arc<Hosts>, params: RemoveContainer) -> Result<ContainerState, ErrorBody> {
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
     docker_args::object("id", &params.id).wire()?;
     let (full, _) = resolve(&d, &params.id).await?;
     refuse_self(&h, &full, "remove")?;
@@ -309,10 +317,10 @@ async fn remove(call: Call, params: RemoveContainer) -> Result<ContainerState, E
     })
 }
 
-async fn rename(call: Call, params: RenameContainer) -> Result<ContainerState, ErrorBody> {
+async fn rename(hosts: Arc<Hosts>, params: RenameContainer) -> Result<ContainerState, ErrorBody> {
     docker_args::object("id", &params.id).wire()?;
     docker_args::object("name", &params.name).wire()?;
-    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let o = RenameContainerOptionsBuilder::default()
         .name(&params.name)
         .build();
@@ -322,22 +330,25 @@ async fn rename(call: Call, params: RenameContainer) -> Result<ContainerState, E
     state_of(&d, &params.name).await
 }
 
-async fn redeploy(call: Call, params: ContainerRef) -> Result<Redeployed, ErrorBody> {
+async fn redeploy(hosts: Arc<Hosts>, params: ContainerRef) -> Result<Redeployed, ErrorBody> {
     docker_args::object("id", &params.id).wire()?;
-    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
     berth_docker::redeploy::redeploy(&h, &d, &params.id)
         .await
         .wire()
 }
 
-async fn bulk(call: Call, params: BulkAction) -> Result<BulkResult, ErrorBody> {
+async fn bulk(
+    (hosts, principal): (Arc<Hosts>, Principal),
+    params: BulkAction,
+) -> Result<BulkResult, ErrorBody> {
     if params.ids.is_empty() || params.ids.len() > BULK_MAX {
         return Err(bad_field("ids", format!("1 to {BULK_MAX} containers")));
     }
-    if params.action == BulkVerb::Remove && !call.principal.role.allows(Role::Admin) {
+    if params.action == BulkVerb::Remove && !principal.role.allows(Role::Admin) {
         return Err(forbidden(Role::Admin));
     }
-    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let mut results = Vec::with_capacity(params.ids.len());
     // One at a time: the engine serialises most of these anyway, and the results
     // then come back in the order of the ids.

@@ -1,14 +1,16 @@
 //! The `events` channel and `hosts.list`.
 
+use berth_docker::hosts::Hosts;
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{Events, HostsList};
 use berth_protocol::api::events::{EventsCursor, EventsParams};
 use berth_protocol::api::hosts::{HostList, HostStatus};
 use berth_protocol::error::{ErrorBody, ErrorCode};
+use std::sync::Arc;
 
 use crate::errors::WireResult;
 use crate::ws::outbox::ChannelSink;
-use crate::ws::registry::{Call, ChannelEnd, Registry};
+use crate::ws::registry::{ChannelEnd, Registry};
 
 fn overflow_error() -> ErrorBody {
     ErrorBody::new(
@@ -33,11 +35,11 @@ pub fn register(r: &mut Registry) {
 /// `overflow` and the cursor to resume from when `since` is too old or this channel
 /// falls behind.
 fn events(
-    call: Call,
+    hosts: Arc<Hosts>,
     params: EventsParams,
     sink: ChannelSink,
 ) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
-    let host = call.state.hosts.get(params.host.as_deref()).wire()?;
+    let host = hosts.get(params.host.as_deref()).wire()?;
     let subscribed = host.events.subscribe(
         Box::new(sink.clone()),
         params.filters,
@@ -66,11 +68,11 @@ fn events(
     })
 }
 
-async fn hosts_list(call: Call, _: Empty) -> Result<HostList, ErrorBody> {
-    let mut hosts = Vec::new();
-    for h in call.state.hosts.all() {
+async fn hosts_list(hosts: Arc<Hosts>, _: Empty) -> Result<HostList, ErrorBody> {
+    let mut statuses = Vec::new();
+    for h in hosts.all() {
         let probe = h.conn.probe().await;
-        hosts.push(HostStatus {
+        statuses.push(HostStatus {
             name: h.name.clone(),
             endpoint: h.conn.describe(),
             healthy: probe.is_ok(),
@@ -79,5 +81,5 @@ async fn hosts_list(call: Call, _: Empty) -> Result<HostList, ErrorBody> {
             api_version: probe.ok().map(|e| e.api_version),
         });
     }
-    Ok(HostList { hosts })
+    Ok(HostList { hosts: statuses })
 }

@@ -1,6 +1,8 @@
 //! `images.*` and `system.df`.
 
+use berth_docker::hosts::Hosts;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use berth_protocol::api::catalogue::{ImagesList, ImagesPrune, ImagesRemove, SystemDf};
 use berth_protocol::api::hosts::HostOnly;
@@ -16,7 +18,7 @@ use bollard::query_parameters::{
 use super::containers::{all_containers, host_docker};
 use crate::errors::WireResult;
 use crate::errors::docker_call as docker_err;
-use crate::ws::registry::{Call, Registry};
+use crate::ws::registry::Registry;
 use berth_docker::args as docker_args;
 use berth_docker::model::container_name;
 
@@ -31,8 +33,8 @@ pub fn register(r: &mut Registry) {
     r.method(SystemDf, system_df);
 }
 
-async fn list(call: Call, params: HostOnly) -> Result<ImageList, ErrorBody> {
-    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+async fn list(hosts: Arc<Hosts>, params: HostOnly) -> Result<ImageList, ErrorBody> {
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let images = d
         .list_images(Some(ListImagesOptionsBuilder::default().build()))
         .await
@@ -73,9 +75,9 @@ async fn list(call: Call, params: HostOnly) -> Result<ImageList, ErrorBody> {
     Ok(ImageList { images: out })
 }
 
-async fn remove(call: Call, params: RemoveImage) -> Result<RemovedImages, ErrorBody> {
+async fn remove(hosts: Arc<Hosts>, params: RemoveImage) -> Result<RemovedImages, ErrorBody> {
     docker_args::image("id", &params.id).wire()?;
-    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let o = RemoveImageOptionsBuilder::default()
         .force(params.force)
         .build();
@@ -89,8 +91,8 @@ async fn remove(call: Call, params: RemoveImage) -> Result<RemovedImages, ErrorB
     })
 }
 
-async fn prune(call: Call, params: HostOnly) -> Result<Pruned, ErrorBody> {
-    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+async fn prune(hosts: Arc<Hosts>, params: HostOnly) -> Result<Pruned, ErrorBody> {
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let filters = HashMap::from([("dangling", vec!["true"])]);
     let o = PruneImagesOptionsBuilder::default()
         .filters(&filters)
@@ -112,8 +114,8 @@ async fn prune(call: Call, params: HostOnly) -> Result<Pruned, ErrorBody> {
 
 /// Aggregated from the lists rather than Docker's `system/df`: bollard's model of
 /// that response is API 1.53's, and older engines' answers deserialise to nothing.
-async fn system_df(call: Call, params: HostOnly) -> Result<Df, ErrorBody> {
-    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+async fn system_df(hosts: Arc<Hosts>, params: HostOnly) -> Result<Df, ErrorBody> {
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let images = d
         .list_images(Some(ListImagesOptionsBuilder::default().build()))
         .await

@@ -1,6 +1,7 @@
 //! `jobs.*` and the `job.progress` channel: the queue as users see it
 //! (`berth_engine::jobs`). What queues a job is the noun's own module (`backups.rs`).
 
+use berth_engine::Engine;
 use std::sync::Arc;
 
 use berth_protocol::api::catalogue::{JobProgress, JobsCancel, JobsGet, JobsList};
@@ -11,7 +12,7 @@ use berth_protocol::error::ErrorBody;
 
 use crate::errors::WireResult;
 use crate::ws::outbox::ChannelSink;
-use crate::ws::registry::{Call, ChannelEnd, Registry, internal};
+use crate::ws::registry::{ChannelEnd, Registry, blocking, internal};
 
 pub fn register(r: &mut Registry) {
     r.method(JobsList, list);
@@ -20,18 +21,18 @@ pub fn register(r: &mut Registry) {
     r.channel(JobProgress, progress);
 }
 
-async fn list(call: Call, query: JobsQuery) -> Result<JobList, ErrorBody> {
-    call.blocking(move |state| {
+async fn list(engine: Arc<Engine>, query: JobsQuery) -> Result<JobList, ErrorBody> {
+    blocking(move || {
         Ok(JobList {
-            jobs: state.engine.jobs.list(&state.store, &query).wire()?,
+            jobs: engine.jobs.list(&engine.store, &query).wire()?,
         })
     })
     .await
 }
 
-async fn get(call: Call, job: JobRef) -> Result<JobDetail, ErrorBody> {
-    call.blocking(move |state| {
-        let record = state.engine.jobs.get(&state.store, &job.id).wire()?;
+async fn get(engine: Arc<Engine>, job: JobRef) -> Result<JobDetail, ErrorBody> {
+    blocking(move || {
+        let record = engine.jobs.get(&engine.store, &job.id).wire()?;
         Ok(JobDetail {
             job: record.info,
             log: record.log,
@@ -40,22 +41,21 @@ async fn get(call: Call, job: JobRef) -> Result<JobDetail, ErrorBody> {
     .await
 }
 
-async fn cancel(call: Call, job: JobRef) -> Result<JobInfo, ErrorBody> {
-    call.blocking(move |state| state.engine.jobs.cancel(&state.store, &job.id).wire())
-        .await
+async fn cancel(engine: Arc<Engine>, job: JobRef) -> Result<JobInfo, ErrorBody> {
+    blocking(move || engine.jobs.cancel(&engine.store, &job.id).wire()).await
 }
 
 /// A finished job's last state is sent and the channel ends; otherwise the current
 /// progress first, then every change.
 fn progress(
-    call: Call,
+    engine: Arc<Engine>,
     params: JobProgressParams,
     sink: ChannelSink,
 ) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
-    let jobs = Arc::clone(&call.state.engine.jobs);
+    let jobs = Arc::clone(&engine.jobs);
     let mut ended = None;
     if let Some(id) = &params.job {
-        let record = jobs.get(&call.state.store, id).wire()?;
+        let record = jobs.get(&engine.store, id).wire()?;
         if record.info.progress.state.is_terminal() {
             ended = Some(serde_json::to_value(&record.info.progress).map_err(|e| internal(&e))?);
         }

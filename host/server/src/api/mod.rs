@@ -15,7 +15,7 @@ mod plugin_install;
 mod plugins;
 
 pub use backups::{download as download_backup, download_bundle as download_backups};
-pub use plugin_install::{Staging, load_installed, receive as receive_plugin_package};
+pub use plugin_install::{Installer, Staging, load_installed, receive as receive_plugin_package};
 mod streams;
 mod system;
 mod tokens;

@@ -1,6 +1,8 @@
 //! `networks.list`, `network.inspect`, `network.remove`.
 
+use berth_docker::hosts::Hosts;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{NetworkInspect, NetworkRemove, NetworksList};
@@ -13,7 +15,7 @@ use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions};
 use super::containers::{all_containers, host_docker};
 use crate::errors::WireResult;
 use crate::errors::docker_call as docker_err;
-use crate::ws::registry::{Call, Registry, internal};
+use crate::ws::registry::{Registry, internal};
 use berth_docker::args as docker_args;
 use berth_docker::model::{PROJECT_LABEL, container_name};
 
@@ -54,8 +56,8 @@ pub fn register(r: &mut Registry) {
     r.method(NetworkRemove, remove);
 }
 
-async fn list(call: Call, params: HostOnly) -> Result<NetworkList, ErrorBody> {
-    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+async fn list(hosts: Arc<Hosts>, params: HostOnly) -> Result<NetworkList, ErrorBody> {
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let nets = d
         .list_networks(None::<ListNetworksOptions>)
         .await
@@ -96,16 +98,16 @@ async fn list(call: Call, params: HostOnly) -> Result<NetworkList, ErrorBody> {
     Ok(NetworkList { networks })
 }
 
-async fn inspect(call: Call, params: NetworkRef) -> Result<serde_json::Value, ErrorBody> {
+async fn inspect(hosts: Arc<Hosts>, params: NetworkRef) -> Result<serde_json::Value, ErrorBody> {
     docker_args::object("id", &params.id).wire()?;
-    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let n = inspect_network(&d, &params.id).await?;
     serde_json::to_value(n).map_err(|e| internal(&e))
 }
 
-async fn remove(call: Call, params: NetworkRef) -> Result<Empty, ErrorBody> {
+async fn remove(hosts: Arc<Hosts>, params: NetworkRef) -> Result<Empty, ErrorBody> {
     docker_args::object("id", &params.id).wire()?;
-    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let n = inspect_network(&d, &params.id).await?;
     let name = n.name.clone().unwrap_or_default();
     if BUILTIN.contains(&name.as_str()) {

@@ -9,21 +9,23 @@ use berth_protocol::api::catalogue::{NotificationsRoutes, NotificationsSetRoutes
 use berth_protocol::api::plugins::{NotifyEvent, NotifyRoute, NotifyRoutes};
 use berth_protocol::error::ErrorBody;
 
-use crate::server::AppState;
-use crate::ws::registry::{Call, Registry, bad_field, internal};
+use std::sync::Arc;
+
+use crate::ws::registry::{Registry, bad_field, blocking, internal};
+use berth_engine::Engine;
 use berth_engine::prelude::*;
 use berth_plugins::PluginKind;
 use berth_plugins::instances::PluginSettings;
 
 /// The names of the notifier instances.
-fn notifier_names(state: &AppState) -> Result<Vec<(String, String)>, ErrorBody> {
-    Ok(state
+fn notifier_names(engine: &Engine) -> Result<Vec<(String, String)>, ErrorBody> {
+    Ok(engine
         .store
         .instances()
         .map_err(|e| internal(&e))?
         .into_iter()
         .filter(|r| {
-            state
+            engine
                 .plugins
                 .get(&r.plugin)
                 .is_ok_and(|p| p.kind == PluginKind::Notifier)
@@ -32,8 +34,8 @@ fn notifier_names(state: &AppState) -> Result<Vec<(String, String)>, ErrorBody> 
         .collect())
 }
 
-fn routes_of(state: &AppState, settings: &PluginSettings) -> Result<NotifyRoutes, ErrorBody> {
-    let routes = notifier_names(state)?
+fn routes_of(engine: &Engine, settings: &PluginSettings) -> Result<NotifyRoutes, ErrorBody> {
+    let routes = notifier_names(engine)?
         .into_iter()
         .map(|(name, _)| NotifyRoute {
             events: NotifyEvent::ALL
@@ -51,24 +53,27 @@ pub fn register(r: &mut Registry) {
     r.method(NotificationsSetRoutes, set_routes);
 }
 
-async fn routes(call: Call, _: Empty) -> Result<NotifyRoutes, ErrorBody> {
-    call.blocking(|st| {
-        let settings = st.store.plugin_settings().map_err(|e| internal(&e))?;
-        routes_of(st, &settings)
+async fn routes(engine: Arc<Engine>, _: Empty) -> Result<NotifyRoutes, ErrorBody> {
+    blocking(move || {
+        let settings = engine.store.plugin_settings().map_err(|e| internal(&e))?;
+        routes_of(&engine, &settings)
     })
     .await
 }
 
-async fn set_routes(call: Call, params: NotifyRoutes) -> Result<NotifyRoutes, ErrorBody> {
-    call.blocking(move |st| {
-        let known: BTreeSet<String> = notifier_names(st)?.into_iter().map(|(n, _)| n).collect();
+async fn set_routes(engine: Arc<Engine>, params: NotifyRoutes) -> Result<NotifyRoutes, ErrorBody> {
+    blocking(move || {
+        let known: BTreeSet<String> = notifier_names(&engine)?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         if let Some(r) = params.routes.iter().find(|r| !known.contains(&r.name)) {
             return Err(bad_field(
                 "routes",
                 format!("{:?} is not a notifier instance", r.name),
             ));
         }
-        let settings = st
+        let settings = engine
             .store
             .update_plugin_settings(|s| {
                 for r in &params.routes {
@@ -77,7 +82,7 @@ async fn set_routes(call: Call, params: NotifyRoutes) -> Result<NotifyRoutes, Er
                 }
             })
             .map_err(|e| internal(&e))?;
-        routes_of(st, &settings)
+        routes_of(&engine, &settings)
     })
     .await
 }

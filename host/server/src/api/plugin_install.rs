@@ -9,6 +9,8 @@
 //! into the runtime. Upgrades need approval only for capabilities the installed
 //! version was not granted.
 
+use crate::transfers::Transfers;
+use berth_identity::principal::Principal;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,7 +29,8 @@ use tokio::io::AsyncWriteExt;
 use crate::errors::Wire;
 use crate::server::AppState;
 use crate::transfers::Source;
-use crate::ws::registry::{Call, Registry, bad_field, internal};
+use crate::ws::registry::{Registry, bad_field, blocking, internal};
+use berth_engine::Engine;
 use berth_engine::prelude::*;
 use berth_plugins::PluginRuntime;
 use berth_plugins::manifest::{Manifest, ManifestKind};
@@ -92,7 +95,26 @@ impl Staging {
     }
 }
 
-fn installed_dir(state: &AppState) -> InstalledDir {
+/// What installing plugins needs: the engine (the runtime and the store), the staged
+/// uploads and the data directory the packages are kept in.
+#[derive(Debug, Clone)]
+pub struct Installer {
+    pub engine: Arc<Engine>,
+    pub staging: Arc<Staging>,
+    pub data_dir: PathBuf,
+}
+
+impl Installer {
+    pub fn of(state: &AppState) -> Self {
+        Self {
+            engine: Arc::clone(&state.engine),
+            staging: Arc::clone(&state.staging),
+            data_dir: state.data_dir.clone(),
+        }
+    }
+}
+
+fn installed_dir(state: &Installer) -> InstalledDir {
     InstalledDir::new(berth_core::datadir::installed_plugins_dir(&state.data_dir))
 }
 
@@ -114,7 +136,7 @@ fn kind_of(k: ManifestKind) -> PluginKind {
 }
 
 /// The keys of `m` the admin still has to approve, given what `id` was granted before.
-fn needs_approval(state: &AppState, m: &Manifest) -> Vec<String> {
+fn needs_approval(state: &Installer, m: &Manifest) -> Vec<String> {
     let before = installed_dir(state)
         .approval(&m.id)
         .map(|a| a.approved)
@@ -146,7 +168,7 @@ fn admissible(p: &Package) -> Result<(), ErrorBody> {
 
 /// The `PUT` of a `plugins.upload_ticket`: stream, check, stage.
 pub async fn receive(
-    state: &AppState,
+    state: &Installer,
     user: &str,
     body: axum::body::Body,
 ) -> Result<StagedPlugin, ErrorBody> {
@@ -184,6 +206,7 @@ pub async fn receive(
     let m = &pkg.manifest;
     let schema_v = m.schema().map_err(|e| bad_field("plugin.toml", e))?;
     let installed_version = state
+        .engine
         .plugins
         .get(&m.id)
         .ok()
@@ -194,7 +217,11 @@ pub async fn receive(
         id: m.id.clone(),
         kind: kind_of(m.kind),
         sha256: m.sha256.clone().unwrap_or_default(),
-        manifest: super::plugins::manifest_info(m, schema_v.as_ref(), state.plugins.limits_for(m)),
+        manifest: super::plugins::manifest_info(
+            m,
+            schema_v.as_ref(),
+            state.engine.plugins.limits_for(m),
+        ),
         capabilities: package::capability_keys(m)
             .into_iter()
             .map(|key| Capability {
@@ -250,7 +277,7 @@ async fn write_capped(path: &Path, body: axum::body::Body) -> Result<(), ErrorBo
 }
 
 async fn install_upload(
-    state: &AppState,
+    state: &Installer,
     user: &str,
     params: InstallPlugin,
 ) -> Result<PluginInfo, ErrorBody> {
@@ -281,13 +308,14 @@ async fn install_upload(
 }
 
 async fn install_package(
-    state: &AppState,
+    state: &Installer,
     user: &str,
     pkg: Package,
 ) -> Result<PluginInfo, ErrorBody> {
     let id = pkg.manifest.id.clone();
     // Compile before touching the disk: a package that does not link changes nothing.
     let loaded = state
+        .engine
         .plugins
         .prepare(&id, pkg.wasm.clone(), &pkg.manifest_text)
         .await
@@ -304,23 +332,27 @@ async fn install_package(
         .await
         .map_err(|e| internal(&e))?
         .map_err(package_error)?;
-    state.plugins.activate(Arc::clone(&loaded));
+    state.engine.plugins.activate(Arc::clone(&loaded));
     tracing::info!(
         user,
         plugin = id,
         version = loaded.manifest.version,
         "plugin installed"
     );
-    let settings = state.store.plugin_settings().map_err(|e| internal(&e))?;
+    let settings = state
+        .engine
+        .store
+        .plugin_settings()
+        .map_err(|e| internal(&e))?;
     Ok(super::plugins::plugin_info(
-        state,
+        &state.engine,
         &id,
         Ok(&loaded),
         &settings,
     ))
 }
 
-fn uninstall_package(state: &AppState, id: &str) -> Result<Empty, ErrorBody> {
+fn uninstall_package(state: &Installer, id: &str) -> Result<Empty, ErrorBody> {
     if PluginRuntime::is_builtin(id) {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
@@ -328,6 +360,7 @@ fn uninstall_package(state: &AppState, id: &str) -> Result<Empty, ErrorBody> {
         ));
     }
     let users: Vec<String> = state
+        .engine
         .store
         .instances()
         .map_err(|e| internal(&e))?
@@ -350,8 +383,9 @@ fn uninstall_package(state: &AppState, id: &str) -> Result<Empty, ErrorBody> {
             format!("no installed plugin {id:?}"),
         ));
     }
-    state.plugins.uninstall(id);
+    state.engine.plugins.uninstall(id);
     state
+        .engine
         .store
         .update_plugin_settings(|s| {
             s.disabled.remove(id);
@@ -393,20 +427,25 @@ pub fn register(r: &mut Registry) {
     r.method(PluginsUninstall, uninstall);
 }
 
-async fn upload_ticket(call: Call, _: Empty) -> Result<Ticket, ErrorBody> {
-    call.state.transfers.mint(
-        &call.principal.user,
+async fn upload_ticket(
+    (principal, transfers): (Principal, Arc<Transfers>),
+    _: Empty,
+) -> Result<Ticket, ErrorBody> {
+    transfers.mint(
+        &principal.user,
         berth_protocol::role::Role::Admin,
         "plugin package".into(),
         Source::PluginPackage,
     )
 }
 
-async fn install(call: Call, params: InstallPlugin) -> Result<PluginInfo, ErrorBody> {
-    install_upload(&call.state, &call.principal.user, params).await
+async fn install(
+    (principal, installer): (Principal, Installer),
+    params: InstallPlugin,
+) -> Result<PluginInfo, ErrorBody> {
+    install_upload(&installer, &principal.user, params).await
 }
 
-async fn uninstall(call: Call, params: PluginRef) -> Result<Empty, ErrorBody> {
-    call.blocking(move |st| uninstall_package(st, &params.id))
-        .await
+async fn uninstall(installer: Installer, params: PluginRef) -> Result<Empty, ErrorBody> {
+    blocking(move || uninstall_package(&installer, &params.id)).await
 }

@@ -4,8 +4,10 @@
 //! names of the fields that are set; they are sealed before they reach the store and
 //! opened only to build the configuration handed to the plugin's `init`.
 
+use berth_engine::Engine;
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use berth_protocol::api::catalogue::{
@@ -24,8 +26,7 @@ use berth_protocol::error::{ErrorBody, ErrorCode};
 use serde_json::{Map, Value};
 
 use crate::errors::{Wire, WireResult};
-use crate::server::AppState;
-use crate::ws::registry::{Call, Registry, bad_field, internal};
+use crate::ws::registry::{Registry, bad_field, blocking, internal};
 use berth_engine::prelude::*;
 use berth_plugins::egress::{self, Pattern};
 use berth_plugins::instances::{self, InstanceRecord, LOCAL, PluginSettings};
@@ -77,11 +78,15 @@ fn default_storage(settings: &PluginSettings) -> &str {
 }
 
 fn instance_view(
-    state: &AppState,
+    engine: &Engine,
     rec: &InstanceRecord,
     settings: &PluginSettings,
 ) -> PluginInstance {
-    let kind = state.plugins.get(&rec.plugin).ok().map(|p| kind_of(p.kind));
+    let kind = engine
+        .plugins
+        .get(&rec.plugin)
+        .ok()
+        .map(|p| kind_of(p.kind));
     PluginInstance {
         name: rec.name.clone(),
         plugin: rec.plugin.clone(),
@@ -91,7 +96,7 @@ fn instance_view(
         egress: rec.egress.clone(),
         allow_private: rec.allow_private,
         path: (kind == Some(PluginKind::Storage))
-            .then(|| state.services.storage_dir(rec).display().to_string()),
+            .then(|| engine.services.storage_dir(rec).display().to_string()),
         enabled: !settings.disabled.contains(&rec.plugin),
         created_at: rfc3339(rec.created_ms),
         updated_at: rfc3339(rec.updated_ms),
@@ -100,7 +105,7 @@ fn instance_view(
 
 /// A storage directory an admin may choose: absolute, no `..`, not the root, and not
 /// in or above the data directory ([`storage_path_refusal`]).
-fn check_storage_path(state: &AppState, path: &str) -> Result<PathBuf, ErrorBody> {
+fn check_storage_path(engine: &Engine, path: &str) -> Result<PathBuf, ErrorBody> {
     let p = Path::new(path);
     let bad = |m: &str| Err(bad_field("path", format!("{path:?}: {m}")));
     if !p.is_absolute() {
@@ -114,7 +119,7 @@ fn check_storage_path(state: &AppState, path: &str) -> Result<PathBuf, ErrorBody
     if p.parent().is_none() || berth_plugins::services::resolved(p).parent().is_none() {
         return bad("must not be the root directory");
     }
-    if let Some(why) = state.services.storage_path_refusal(p) {
+    if let Some(why) = engine.services.storage_path_refusal(p) {
         return bad(why);
     }
     Ok(p.to_path_buf())
@@ -122,11 +127,11 @@ fn check_storage_path(state: &AppState, path: &str) -> Result<PathBuf, ErrorBody
 
 /// Checks a configuration request and turns it into the record to store.
 fn build_record(
-    state: &AppState,
+    engine: &Engine,
     params: ConfigureInstance,
     existing: Option<InstanceRecord>,
 ) -> Result<InstanceRecord, ErrorBody> {
-    let plugin = configurable_plugin(state, &params, existing.as_ref())?;
+    let plugin = configurable_plugin(engine, &params, existing.as_ref())?;
     let secret_names = secret_names(&plugin.manifest, plugin.schema.as_ref());
     let (config, changes) = split_secrets(params.config, params.secrets, &secret_names)?;
     if let Some(k) = changes.keys().find(|k| !secret_names.contains(k)) {
@@ -146,7 +151,7 @@ fn build_record(
     for (k, v) in changes {
         match v {
             Some(v) if !v.is_empty() => {
-                sealed.insert(k, state.secret_key.seal(v.as_bytes()));
+                sealed.insert(k, engine.secret_key.seal(v.as_bytes()));
             }
             _ => {
                 sealed.remove(&k);
@@ -165,12 +170,12 @@ fn build_record(
         created_ms: existing.as_ref().map_or(now, |e| e.created_ms),
         updated_ms: now,
     };
-    let full = state.services.full_config(&rec).wire()?;
+    let full = engine.services.full_config(&rec).wire()?;
     check_config(&plugin, &full)?;
     rec.egress = granted_egress(&plugin, params.egress, params.allow_private, &full)?;
     if plugin.kind == berth_plugins::PluginKind::Storage {
         if let Some(path) = &params.path {
-            rec.path = Some(check_storage_path(state, path)?.display().to_string());
+            rec.path = Some(check_storage_path(engine, path)?.display().to_string());
         }
     } else if params.path.is_some() {
         return Err(bad_field("path", "only storage instances have a directory"));
@@ -181,10 +186,10 @@ fn build_record(
 /// The plugin an instance configures: a valid new name (or the same plugin's
 /// instance) of a plugin that takes configuration.
 fn configurable_plugin(
-    state: &AppState,
+    engine: &Engine,
     params: &ConfigureInstance,
     existing: Option<&InstanceRecord>,
-) -> Result<std::sync::Arc<LoadedPlugin>, ErrorBody> {
+) -> Result<Arc<LoadedPlugin>, ErrorBody> {
     if !instances::valid_name(&params.name) {
         return Err(bad_field(
             "name",
@@ -200,7 +205,7 @@ fn configurable_plugin(
             "\"local\" is the built-in storage instance; choose another name",
         ));
     }
-    let plugin = state
+    let plugin = engine
         .plugins
         .get(&params.plugin)
         .map_err(|e| e.into_body())?;
@@ -324,7 +329,7 @@ fn granted_egress(
 
 /// Writes, reads back, lists and deletes 256 KiB through a storage instance.
 async fn storage_round_trip(
-    state: &AppState,
+    engine: &Engine,
     inst: StorageInstance,
 ) -> Result<StorageTestResult, ErrorBody> {
     if let Some(dir) = &inst.dir {
@@ -340,7 +345,7 @@ async fn storage_round_trip(
         })?;
     }
     let started = Instant::now();
-    let session = state
+    let session = engine
         .plugins
         .session(&inst)
         .await
@@ -389,20 +394,20 @@ async fn storage_round_trip(
     })
 }
 
-async fn notify_test(state: &AppState, name: &str) -> Result<NotifyTestResult, ErrorBody> {
-    let rec = state
+async fn notify_test(engine: &Engine, name: &str) -> Result<NotifyTestResult, ErrorBody> {
+    let rec = engine
         .store
         .instance(name)
         .map_err(store_err)?
         .ok_or_else(|| not_found("notifier instance", name))?;
-    let settings = state.store.plugin_settings().map_err(store_err)?;
+    let settings = engine.store.plugin_settings().map_err(store_err)?;
     if settings.disabled.contains(&rec.plugin) {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
             format!("plugin {} is disabled; enable it first", rec.plugin),
         ));
     }
-    let inst = state.services.notifier_instance(&rec).wire()?;
+    let inst = engine.services.notifier_instance(&rec).wire()?;
     let n = Notification {
         kind: "test".into(),
         level: Level::Info,
@@ -413,7 +418,7 @@ async fn notify_test(state: &AppState, name: &str) -> Result<NotifyTestResult, E
             ("berth".into(), crate::VERSION.to_owned()),
         ],
     };
-    let d = state
+    let d = engine
         .plugins
         .notify(&inst, &n)
         .await
@@ -447,7 +452,7 @@ pub(super) fn manifest_info(
 
 /// One row of `plugins.list`.
 pub(super) fn plugin_info(
-    st: &AppState,
+    engine: &Engine,
     id: &str,
     p: Result<&LoadedPlugin, &String>,
     settings: &PluginSettings,
@@ -456,7 +461,7 @@ pub(super) fn plugin_info(
     let enabled = !settings.disabled.contains(id);
     match p {
         Ok(p) => {
-            let h = st.plugins.call_health(id);
+            let h = engine.plugins.call_health(id);
             PluginInfo {
                 id: id.to_owned(),
                 kind: Some(kind_of(p.kind)),
@@ -483,10 +488,10 @@ pub(super) fn plugin_info(
     }
 }
 
-fn find_storage(state: &AppState, name: Option<&str>) -> Result<StorageInstance, ErrorBody> {
-    let settings = state.store.plugin_settings().map_err(store_err)?;
+fn find_storage(engine: &Engine, name: Option<&str>) -> Result<StorageInstance, ErrorBody> {
+    let settings = engine.store.plugin_settings().map_err(store_err)?;
     let name = name.unwrap_or(default_storage(&settings)).to_owned();
-    state
+    engine
         .services
         .storage_instances()
         .into_iter()
@@ -509,24 +514,21 @@ pub fn register(r: &mut Registry) {
     r.method(NotificationsTest, notifications_test);
 }
 
-async fn list(call: Call, _: Empty) -> Result<PluginList, ErrorBody> {
-    let st = &call.state;
-    let settings = st.store.plugin_settings().map_err(store_err)?;
-    let rt = &st.plugins;
+async fn list(engine: Arc<Engine>, _: Empty) -> Result<PluginList, ErrorBody> {
+    let settings = engine.store.plugin_settings().map_err(store_err)?;
+    let rt = &engine.plugins;
     let plugins = rt
         .all()
-        .map(|(id, p)| plugin_info(st, &id, p.as_ref().map(|p| &**p), &settings))
+        .map(|(id, p)| plugin_info(&engine, &id, p.as_ref().map(|p| &**p), &settings))
         .collect();
     Ok(PluginList { plugins })
 }
 
-async fn enable(call: Call, params: PluginRef) -> Result<Empty, ErrorBody> {
-    call.state
-        .plugins
-        .get(&params.id)
-        .map_err(|e| e.into_body())?;
-    call.blocking(move |st| {
-        st.store
+async fn enable(engine: Arc<Engine>, params: PluginRef) -> Result<Empty, ErrorBody> {
+    engine.plugins.get(&params.id).map_err(|e| e.into_body())?;
+    blocking(move || {
+        engine
+            .store
             .update_plugin_settings(|s| {
                 s.disabled.remove(&params.id);
             })
@@ -536,18 +538,15 @@ async fn enable(call: Call, params: PluginRef) -> Result<Empty, ErrorBody> {
     .await
 }
 
-async fn disable(call: Call, params: PluginRef) -> Result<Empty, ErrorBody> {
-    call.state
-        .plugins
-        .get(&params.id)
-        .map_err(|e| e.into_body())?;
-    call.blocking(move |st| {
-        let settings = st.store.plugin_settings().map_err(store_err)?;
+async fn disable(engine: Arc<Engine>, params: PluginRef) -> Result<Empty, ErrorBody> {
+    engine.plugins.get(&params.id).map_err(|e| e.into_body())?;
+    blocking(move || {
+        let settings = engine.store.plugin_settings().map_err(store_err)?;
         let default = default_storage(&settings);
         let default_plugin = if default == LOCAL {
             Some("storage-local".to_owned())
         } else {
-            st.store.instance(default).map_err(store_err)?.map(|r| r.plugin)
+            engine.store.instance(default).map_err(store_err)?.map(|r| r.plugin)
         };
         if default_plugin.as_deref() == Some(params.id.as_str()) {
             return Err(ErrorBody::new(
@@ -555,7 +554,7 @@ async fn disable(call: Call, params: PluginRef) -> Result<Empty, ErrorBody> {
                 format!("plugin {} holds the default storage {default:?}; make another instance the default first", params.id),
             ));
         }
-        st.store
+        engine.store
             .update_plugin_settings(|s| {
                 s.disabled.insert(params.id.clone());
             })
@@ -565,64 +564,77 @@ async fn disable(call: Call, params: PluginRef) -> Result<Empty, ErrorBody> {
     .await
 }
 
-async fn instances(call: Call, _: Empty) -> Result<InstanceList, ErrorBody> {
-    call.blocking(|st| {
-        let settings = st.store.plugin_settings().map_err(store_err)?;
-        let instances = st
+async fn instances(engine: Arc<Engine>, _: Empty) -> Result<InstanceList, ErrorBody> {
+    blocking(move || {
+        let settings = engine.store.plugin_settings().map_err(store_err)?;
+        let instances = engine
             .store
             .instances()
             .map_err(store_err)?
             .iter()
-            .map(|r| instance_view(st, r, &settings))
+            .map(|r| instance_view(&engine, r, &settings))
             .collect();
         Ok(InstanceList { instances })
     })
     .await
 }
 
-async fn configure(call: Call, params: ConfigureInstance) -> Result<PluginInstance, ErrorBody> {
-    let st = call.state.clone();
+async fn configure(
+    engine: Arc<Engine>,
+    params: ConfigureInstance,
+) -> Result<PluginInstance, ErrorBody> {
     let name = params.name.clone();
-    let existing = st.store.instance(&name).map_err(store_err)?;
-    let rec = build_record(&st, params, existing)?;
+    let existing = engine.store.instance(&name).map_err(store_err)?;
+    let rec = build_record(&engine, params, existing)?;
     // The plugin judges the configuration too (its own rules, e.g. "Gotify needs
     // a token") before anything is saved.
-    let kind = st.plugins.get(&rec.plugin).map_err(|e| e.into_body())?.kind;
-    let dir = (kind == berth_plugins::PluginKind::Storage).then(|| st.services.storage_dir(&rec));
+    let kind = engine
+        .plugins
+        .get(&rec.plugin)
+        .map_err(|e| e.into_body())?
+        .kind;
+    let dir =
+        (kind == berth_plugins::PluginKind::Storage).then(|| engine.services.storage_dir(&rec));
     if let Some(d) = &dir {
         std::fs::create_dir_all(d)
             .map_err(|e| bad_field("path", format!("cannot create {}: {e}", d.display())))?;
     }
-    let config = st.services.full_config(&rec).wire()?.to_string();
-    st.plugins
+    let config = engine.services.full_config(&rec).wire()?.to_string();
+    engine
+        .plugins
         .init_and_check(&rec.plugin, dir.as_deref(), &config)
         .await
         .map_err(|e| e.into_body())?;
-    call.blocking(move |st| {
-        st.store.put_instance(&rec).map_err(store_err)?;
+    blocking(move || {
+        engine.store.put_instance(&rec).map_err(store_err)?;
         tracing::info!(
             instance = rec.name,
             plugin = rec.plugin,
             "plugin instance configured"
         );
-        let settings = st.store.plugin_settings().map_err(store_err)?;
-        Ok(instance_view(st, &rec, &settings))
+        let settings = engine.store.plugin_settings().map_err(store_err)?;
+        Ok(instance_view(&engine, &rec, &settings))
     })
     .await
 }
 
-async fn unconfigure(call: Call, params: InstanceRef) -> Result<Empty, ErrorBody> {
+async fn unconfigure(engine: Arc<Engine>, params: InstanceRef) -> Result<Empty, ErrorBody> {
     if params.name == LOCAL {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
             "the built-in storage instance \"local\" cannot be removed",
         ));
     }
-    call.blocking(move |st| {
-        if !st.store.delete_instance(&params.name).map_err(store_err)? {
+    blocking(move || {
+        if !engine
+            .store
+            .delete_instance(&params.name)
+            .map_err(store_err)?
+        {
             return Err(not_found("plugin instance", &params.name));
         }
-        st.store
+        engine
+            .store
             .update_plugin_settings(|s| {
                 s.routes.remove(&params.name);
             })
@@ -632,13 +644,13 @@ async fn unconfigure(call: Call, params: InstanceRef) -> Result<Empty, ErrorBody
     .await
 }
 
-async fn test(call: Call, params: InstanceRef) -> Result<PluginTestResult, ErrorBody> {
-    let st = &call.state;
+async fn test(engine: Arc<Engine>, params: InstanceRef) -> Result<PluginTestResult, ErrorBody> {
     let rec = if params.name == LOCAL {
         None
     } else {
         Some(
-            st.store
+            engine
+                .store
                 .instance(&params.name)
                 .map_err(store_err)?
                 .ok_or_else(|| not_found("plugin instance", &params.name))?,
@@ -646,26 +658,32 @@ async fn test(call: Call, params: InstanceRef) -> Result<PluginTestResult, Error
     };
     let kind = match &rec {
         None => berth_plugins::PluginKind::Storage,
-        Some(r) => st.plugins.get(&r.plugin).map_err(|e| e.into_body())?.kind,
+        Some(r) => {
+            engine
+                .plugins
+                .get(&r.plugin)
+                .map_err(|e| e.into_body())?
+                .kind
+        }
     };
     match kind {
         berth_plugins::PluginKind::Notifier => Ok(PluginTestResult::Notifier(
-            notify_test(st, &params.name).await?,
+            notify_test(&engine, &params.name).await?,
         )),
         _ => {
-            let inst = find_storage(st, Some(&params.name))?;
+            let inst = find_storage(&engine, Some(&params.name))?;
             Ok(PluginTestResult::Storage(
-                storage_round_trip(st, inst).await?,
+                storage_round_trip(&engine, inst).await?,
             ))
         }
     }
 }
 
-async fn storage_list(call: Call, _: Empty) -> Result<StorageInstances, ErrorBody> {
-    call.blocking(|st| {
-        let settings = st.store.plugin_settings().map_err(store_err)?;
+async fn storage_list(engine: Arc<Engine>, _: Empty) -> Result<StorageInstances, ErrorBody> {
+    blocking(move || {
+        let settings = engine.store.plugin_settings().map_err(store_err)?;
         let default = default_storage(&settings).to_owned();
-        let storage = st
+        let storage = engine
             .services
             .storage_instances()
             .into_iter()
@@ -684,9 +702,9 @@ async fn storage_list(call: Call, _: Empty) -> Result<StorageInstances, ErrorBod
     .await
 }
 
-async fn storage_set_default(call: Call, params: InstanceRef) -> Result<Empty, ErrorBody> {
-    call.blocking(move |st| {
-        if !st
+async fn storage_set_default(engine: Arc<Engine>, params: InstanceRef) -> Result<Empty, ErrorBody> {
+    blocking(move || {
+        if !engine
             .services
             .storage_instances()
             .iter()
@@ -694,7 +712,8 @@ async fn storage_set_default(call: Call, params: InstanceRef) -> Result<Empty, E
         {
             return Err(not_found("storage instance", &params.name));
         }
-        st.store
+        engine
+            .store
             .update_plugin_settings(|s| {
                 s.default_storage = (params.name != LOCAL).then(|| params.name.clone());
             })
@@ -704,26 +723,30 @@ async fn storage_set_default(call: Call, params: InstanceRef) -> Result<Empty, E
     .await
 }
 
-async fn storage_test(call: Call, params: StorageRef) -> Result<StorageTestResult, ErrorBody> {
-    let inst = find_storage(&call.state, params.name.as_deref())?;
-    storage_round_trip(&call.state, inst).await
+async fn storage_test(
+    engine: Arc<Engine>,
+    params: StorageRef,
+) -> Result<StorageTestResult, ErrorBody> {
+    let inst = find_storage(&engine, params.name.as_deref())?;
+    storage_round_trip(&engine, inst).await
 }
 
-async fn notifications_list(call: Call, _: Empty) -> Result<NotifierList, ErrorBody> {
-    call.blocking(|st| {
-        let settings = st.store.plugin_settings().map_err(store_err)?;
-        let notifiers = st
+async fn notifications_list(engine: Arc<Engine>, _: Empty) -> Result<NotifierList, ErrorBody> {
+    blocking(move || {
+        let settings = engine.store.plugin_settings().map_err(store_err)?;
+        let notifiers = engine
             .store
             .instances()
             .map_err(store_err)?
             .into_iter()
             .filter(|r| {
-                st.plugins
+                engine
+                    .plugins
                     .get(&r.plugin)
                     .is_ok_and(|p| p.kind == berth_plugins::PluginKind::Notifier)
             })
             .map(|r| NotifierInfo {
-                health: health_of(st.plugins.call_health(&r.plugin).status),
+                health: health_of(engine.plugins.call_health(&r.plugin).status),
                 enabled: !settings.disabled.contains(&r.plugin),
                 name: r.name,
                 plugin: r.plugin,
@@ -735,8 +758,8 @@ async fn notifications_list(call: Call, _: Empty) -> Result<NotifierList, ErrorB
 }
 
 async fn notifications_test(
-    call: Call,
+    engine: Arc<Engine>,
     params: InstanceRef,
 ) -> Result<NotifyTestResult, ErrorBody> {
-    notify_test(&call.state, &params.name).await
+    notify_test(&engine, &params.name).await
 }

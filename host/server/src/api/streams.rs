@@ -2,6 +2,7 @@
 //! stream while the client has no credit (the sink's queue is full), so a slow browser
 //! slows the source instead of growing memory.
 
+use berth_docker::hosts::Hosts;
 use berth_protocol::api::catalogue::{ContainerLogs, ContainerStats, Exec};
 use berth_protocol::api::streams::{ExecParams, ExitStatus, LogsParams, StatsParams};
 use berth_protocol::error::{ErrorBody, ErrorCode};
@@ -11,16 +12,20 @@ use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::query_parameters::{LogsOptionsBuilder, ResizeExecOptionsBuilder};
 use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, StreamExt};
+use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
 use super::containers::host_docker;
 use crate::errors::WireResult;
 use crate::errors::docker_call as docker_err;
 use crate::ws::outbox::{ChannelSink, Input};
-use crate::ws::registry::{Call, ChannelEnd, Registry, bad_field};
+use std::net::SocketAddr;
+
+use crate::ws::registry::{Auditor, ChannelEnd, Registry, bad_field};
 use berth_docker::args as docker_args;
 use berth_docker::stats::Filter;
 use berth_identity::audit::AuditRecord;
+use berth_identity::principal::Principal;
 use bollard::Docker;
 
 /// Most containers one `container.stats` channel may name.
@@ -94,7 +99,7 @@ where
 /// once held the generated first password; its filesystem holds the installation
 /// key). The channel keeps needing the admin role, so a demotion closes it.
 async fn own_container(
-    call: &Call,
+    principal: &Principal,
     h: &berth_docker::hosts::Host,
     docker: &Docker,
     id: &str,
@@ -105,7 +110,7 @@ async fn own_container(
         return Ok(());
     }
     sink.require(Role::Admin);
-    if call.principal.role.allows(Role::Admin) {
+    if principal.role.allows(Role::Admin) {
         Ok(())
     } else {
         Err(ErrorBody::new(
@@ -120,30 +125,31 @@ async fn own_container(
 /// when the session is cut off (the channel closed, the connection gone), since this
 /// guard is dropped with the producer.
 struct ExecAudit {
-    state: std::sync::Arc<crate::server::AppState>,
+    auditor: Auditor,
     rec: AuditRecord,
     started: std::time::Instant,
     exit_code: Option<i64>,
 }
 
 impl ExecAudit {
-    fn start(call: &Call, container: &str, cmd: &[String]) -> Self {
+    fn start(caller: &Caller, container: &str, cmd: &[String]) -> Self {
+        let (principal, client, auditor) = caller;
         let mut rec = AuditRecord::new(
-            &call.principal.user,
-            &call.client.ip().to_string(),
+            &principal.user,
+            &client.ip().to_string(),
             "exec",
             Some(container.chars().take(200).collect()),
             "ok",
         );
-        rec.token = call.principal.token_name().map(str::to_owned);
+        rec.token = principal.token_name().map(str::to_owned);
         rec.detail = Some(format!(
             "started: {}",
             berth_core::text::head(&cmd.join(" "), 500)
         ));
-        let (state, first) = (std::sync::Arc::clone(&call.state), rec.clone());
-        tokio::spawn(async move { crate::ws::registry::record(&state, first).await });
+        let (first, log) = (rec.clone(), auditor.clone());
+        tokio::spawn(async move { log.record(first).await });
         Self {
-            state: std::sync::Arc::clone(&call.state),
+            auditor: auditor.clone(),
             rec,
             started: std::time::Instant::now(),
             exit_code: None,
@@ -162,9 +168,9 @@ impl Drop for ExecAudit {
                 .map(|c| format!(", exit code {c}"))
                 .unwrap_or_else(|| ", cut off".to_owned())
         ));
-        let state = std::sync::Arc::clone(&self.state);
+        let auditor = self.auditor.clone();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move { crate::ws::registry::record(&state, rec).await });
+            rt.spawn(async move { auditor.record(rec).await });
         }
     }
 }
@@ -176,7 +182,7 @@ pub fn register(r: &mut Registry) {
 }
 
 fn stats(
-    call: Call,
+    hosts: Arc<Hosts>,
     params: StatsParams,
     sink: ChannelSink,
 ) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
@@ -189,7 +195,7 @@ fn stats(
     for id in &params.ids {
         docker_args::object("ids", id).wire()?;
     }
-    let host = call.state.hosts.get(params.host.as_deref()).wire()?;
+    let host = hosts.get(params.host.as_deref()).wire()?;
     host.stats
         .subscribe(Box::new(sink.clone()), Filter::new(params.ids));
     // The sampler feeds the channel; this task only lives as long as it.
@@ -200,17 +206,22 @@ fn stats(
 }
 
 fn logs(
-    call: Call,
+    (hosts, principal): (Arc<Hosts>, Principal),
     params: LogsParams,
     sink: ChannelSink,
 ) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
     docker_args::object("id", &params.id).wire()?;
-    Ok(stream_logs(call, params, sink))
+    Ok(stream_logs(hosts, principal, params, sink))
 }
 
-async fn stream_logs(call: Call, params: LogsParams, sink: ChannelSink) -> ChannelEnd {
-    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
-    own_container(&call, &h, &d, &params.id, &sink).await?;
+async fn stream_logs(
+    hosts: Arc<Hosts>,
+    principal: Principal,
+    params: LogsParams,
+    sink: ChannelSink,
+) -> ChannelEnd {
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
+    own_container(&principal, &h, &d, &params.id, &sink).await?;
     let mut o = LogsOptionsBuilder::default()
         .follow(params.follow)
         .stdout(true)
@@ -237,7 +248,7 @@ async fn stream_logs(call: Call, params: LogsParams, sink: ChannelSink) -> Chann
 }
 
 fn exec(
-    call: Call,
+    (hosts, principal, client, auditor): (Arc<Hosts>, Principal, SocketAddr, Auditor),
     params: ExecParams,
     sink: ChannelSink,
 ) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
@@ -259,7 +270,13 @@ fn exec(
     let Some(input) = sink.take_input() else {
         return Err(crate::ws::registry::internal(&"exec channel without input"));
     };
-    Ok(run_exec(call, params, sink, input))
+    Ok(run_exec(
+        hosts,
+        (principal, client, auditor),
+        params,
+        sink,
+        input,
+    ))
 }
 
 /// A started exec: its id, its output and its stdin.
@@ -269,21 +286,25 @@ struct Attached {
     stdin: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
 }
 
+/// Who runs an exec: the principal, their address, and where the session is audited.
+type Caller = (Principal, SocketAddr, Auditor);
+
 async fn run_exec(
-    call: Call,
+    hosts: Arc<Hosts>,
+    caller: Caller,
     params: ExecParams,
     sink: ChannelSink,
     input: tokio::sync::mpsc::Receiver<Input>,
 ) -> ChannelEnd {
-    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
-    own_container(&call, &h, &d, &params.container, &sink).await?;
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
+    own_container(&caller.0, &h, &d, &params.container, &sink).await?;
     let cmd = if params.cmd.is_empty() {
         vec!["/bin/sh".to_owned()]
     } else {
         params.cmd.clone()
     };
     let exec_id = create_exec(&d, &params, cmd.clone()).await?;
-    let mut audit = ExecAudit::start(&call, &params.container, &cmd);
+    let mut audit = ExecAudit::start(&caller, &params.container, &cmd);
     let attached = attach(&d, &params, exec_id).await?;
     // The initial size: bollard's exec options have no console_size, so resize right
     // after start (before the shell draws its first prompt).

@@ -1,6 +1,9 @@
 //! `system.info` and the `system.stats` channel.
 
+use crate::hoststats::HostStats;
+use berth_docker::hosts::Hosts;
 use std::path::Path;
+use std::sync::Arc;
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
@@ -11,8 +14,10 @@ use berth_protocol::api::system::{
 };
 use berth_protocol::error::ErrorBody;
 
+use crate::server::{DataRoot, Uptime};
 use crate::ws::outbox::ChannelSink;
-use crate::ws::registry::{Call, ChannelEnd, Registry, bad_field};
+use crate::ws::registry::{ChannelEnd, Registry, bad_field, blocking};
+use berth_engine::Engine;
 
 /// Largest speed test.
 const SPEEDTEST_MAX: u64 = 1 << 30;
@@ -56,14 +61,14 @@ pub fn register(r: &mut Registry) {
 }
 
 fn stats(
-    call: Call,
+    (hosts, stats): (Arc<Hosts>, Arc<HostStats>),
     params: SystemStatsParams,
     sink: ChannelSink,
 ) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
-    call.state.hosts.get(params.host.as_deref()).wire()?;
+    hosts.get(params.host.as_deref()).wire()?;
     // The shared sampler writes into this channel's outbox directly; the producer only
     // has to live as long as the channel.
-    call.state.stats.subscribe(sink.clone());
+    stats.subscribe(sink.clone());
     Ok(async move {
         sink.closed().await;
         Ok(None)
@@ -71,7 +76,7 @@ fn stats(
 }
 
 fn speedtest(
-    _: Call,
+    (): (),
     params: SpeedtestParams,
     sink: ChannelSink,
 ) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
@@ -105,26 +110,28 @@ async fn send_zeros(bytes: u64, sink: ChannelSink) -> ChannelEnd {
     Ok(Some(serde_json::json!({ "bytes": bytes })))
 }
 
-async fn info(call: Call, _: Empty) -> Result<SystemInfo, ErrorBody> {
-    let host = call.state.hosts.local();
+async fn info(
+    (engine, data_root, uptime): (Arc<Engine>, DataRoot, Uptime),
+    _: Empty,
+) -> Result<SystemInfo, ErrorBody> {
+    let host = engine.hosts.local();
     let docker = host.conn.probe().await;
     let info = match host.docker().await {
         Ok(d) => d.info().await.ok(),
         Err(_) => None,
     };
-    let (data_dir, bytes, schema) = call
-        .blocking(|st| {
-            let bytes = dir_bytes(&st.data_dir);
-            let schema = st
-                .store
-                .schema_version()
-                .map_err(|e| crate::ws::registry::internal(&e))?;
-            Ok((st.data_dir.display().to_string(), bytes, schema))
-        })
-        .await?;
+    let store = Arc::clone(&engine.store);
+    let (data_dir, bytes, schema) = blocking(move || {
+        let bytes = dir_bytes(&data_root.0);
+        let schema = store
+            .schema_version()
+            .map_err(|e| crate::ws::registry::internal(&e))?;
+        Ok((data_root.0.display().to_string(), bytes, schema))
+    })
+    .await?;
     Ok(SystemInfo {
         version: crate::VERSION.to_owned(),
-        uptime_s: call.state.started.elapsed().as_secs(),
+        uptime_s: uptime.0.as_secs(),
         data_dir,
         data_dir_bytes: bytes,
         store_schema: schema,

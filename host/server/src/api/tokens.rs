@@ -11,8 +11,12 @@ use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
 
 use super::user_err;
-use crate::ws::registry::{Call, Registry, bad_field, forbidden};
+use std::sync::Arc;
+
+use crate::ws::registry::{Registry, bad_field, blocking, forbidden};
+use berth_core::store::Store;
 use berth_identity::prelude::*;
+use berth_identity::principal::Principal;
 use berth_identity::principal::Via;
 use berth_identity::tokens::ApiToken;
 
@@ -36,8 +40,11 @@ pub fn register(r: &mut Registry) {
     r.method(TokensRevoke, revoke);
 }
 
-async fn create(call: Call, params: CreateToken) -> Result<CreatedToken, ErrorBody> {
-    let mine = call.principal.role;
+async fn create(
+    (principal, store): (Principal, Arc<Store>),
+    params: CreateToken,
+) -> Result<CreatedToken, ErrorBody> {
+    let mine = principal.role;
     let role = params.role.unwrap_or(mine);
     if !mine.allows(role) {
         return Err(ErrorBody::new(
@@ -63,7 +70,7 @@ async fn create(call: Call, params: CreateToken) -> Result<CreatedToken, ErrorBo
     if let Via::Token {
         expires_ms: Some(until),
         ..
-    } = &call.principal.via
+    } = &principal.via
     {
         let now = berth_identity::users::now_ms();
         if ttl.is_none_or(|t| now + t > *until) {
@@ -76,43 +83,45 @@ async fn create(call: Call, params: CreateToken) -> Result<CreatedToken, ErrorBo
             ));
         }
     }
-    let me = call.principal.user.clone();
-    let (secret, token) = call
-        .blocking(move |st| {
-            st.store
-                .create_token(&me, &params.name, role, ttl)
-                .map_err(user_err)
-        })
-        .await?;
+    let me = principal.user.clone();
+    let (secret, token) = blocking(move || {
+        store
+            .create_token(&me, &params.name, role, ttl)
+            .map_err(user_err)
+    })
+    .await?;
     Ok(CreatedToken {
         token: info(token),
         secret,
     })
 }
 
-async fn list(call: Call, params: ListTokens) -> Result<TokenList, ErrorBody> {
-    if params.all && call.principal.role != Role::Admin {
+async fn list(
+    (principal, store): (Principal, Arc<Store>),
+    params: ListTokens,
+) -> Result<TokenList, ErrorBody> {
+    if params.all && principal.role != Role::Admin {
         return Err(forbidden(Role::Admin));
     }
-    let me = (!params.all).then(|| call.principal.user.clone());
-    let tokens = call
-        .blocking(move |st| st.store.list_tokens(me.as_deref()).map_err(user_err))
-        .await?;
+    let me = (!params.all).then(|| principal.user.clone());
+    let tokens = blocking(move || store.list_tokens(me.as_deref()).map_err(user_err)).await?;
     Ok(TokenList {
         tokens: tokens.into_iter().map(info).collect(),
     })
 }
 
-async fn revoke(call: Call, params: RevokeToken) -> Result<Revoked, ErrorBody> {
-    let me = call.principal.user.clone();
-    let admin = call.principal.role == Role::Admin;
-    let removed = call
-        .blocking(move |st| {
-            st.store
-                .revoke_token(&params.id, |t| admin || t.user == me)
-                .map_err(user_err)
-        })
-        .await?;
+async fn revoke(
+    (principal, store): (Principal, Arc<Store>),
+    params: RevokeToken,
+) -> Result<Revoked, ErrorBody> {
+    let me = principal.user.clone();
+    let admin = principal.role == Role::Admin;
+    let removed = blocking(move || {
+        store
+            .revoke_token(&params.id, |t| admin || t.user == me)
+            .map_err(user_err)
+    })
+    .await?;
     match removed {
         Some(_) => Ok(Revoked { revoked: 1 }),
         None => Err(ErrorBody::new(ErrorCode::NotFound, "no such token")),

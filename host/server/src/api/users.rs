@@ -1,6 +1,7 @@
 //! `users.*` (admin): accounts, roles, password resets.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{UsersCreate, UsersDelete, UsersList, UsersUpdate};
@@ -12,9 +13,10 @@ use berth_protocol::api::users::{UserList, UserSummary};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 
 use super::user_err;
-use crate::server::AppState;
-use crate::ws::registry::{Call, Registry};
+use crate::ws::registry::{Registry, blocking};
+use berth_core::store::Store;
 use berth_identity::prelude::*;
+use berth_identity::principal::Principal;
 use berth_identity::{User, password};
 
 fn summary(u: &User, sessions: u32) -> UserSummary {
@@ -28,9 +30,9 @@ fn summary(u: &User, sessions: u32) -> UserSummary {
     }
 }
 
-fn live_sessions(st: &AppState, user: Option<&str>) -> Result<HashMap<String, u32>, ErrorBody> {
+fn live_sessions(store: &Store, user: Option<&str>) -> Result<HashMap<String, u32>, ErrorBody> {
     let mut n = HashMap::new();
-    for s in st.store.list_sessions(user).map_err(user_err)? {
+    for s in store.list_sessions(user).map_err(user_err)? {
         *n.entry(s.user).or_insert(0) += 1;
     }
     Ok(n)
@@ -43,10 +45,10 @@ pub fn register(r: &mut Registry) {
     r.method(UsersDelete, delete);
 }
 
-async fn list(call: Call, _: Empty) -> Result<UserList, ErrorBody> {
-    call.blocking(|st| {
-        let counts = live_sessions(st, None)?;
-        let users = st.store.list_users().map_err(user_err)?;
+async fn list(store: Arc<Store>, _: Empty) -> Result<UserList, ErrorBody> {
+    blocking(move || {
+        let counts = live_sessions(&store, None)?;
+        let users = store.list_users().map_err(user_err)?;
         Ok(UserList {
             users: users
                 .iter()
@@ -57,10 +59,9 @@ async fn list(call: Call, _: Empty) -> Result<UserList, ErrorBody> {
     .await
 }
 
-async fn create(call: Call, params: CreateUser) -> Result<UserSummary, ErrorBody> {
-    call.blocking(move |st| {
-        let u = st
-            .store
+async fn create(store: Arc<Store>, params: CreateUser) -> Result<UserSummary, ErrorBody> {
+    blocking(move || {
+        let u = store
             .create_user(&params.name, params.role, &params.password)
             .map_err(user_err)?;
         Ok(summary(&u, 0))
@@ -68,8 +69,8 @@ async fn create(call: Call, params: CreateUser) -> Result<UserSummary, ErrorBody
     .await
 }
 
-async fn update(call: Call, params: UpdateUser) -> Result<UserSummary, ErrorBody> {
-    call.blocking(move |st| {
+async fn update(store: Arc<Store>, params: UpdateUser) -> Result<UserSummary, ErrorBody> {
+    blocking(move || {
         let hash = match &params.password {
             Some(p) => {
                 password::check_policy(p).map_err(|e| {
@@ -79,8 +80,7 @@ async fn update(call: Call, params: UpdateUser) -> Result<UserSummary, ErrorBody
             }
             None => None,
         };
-        let u = st
-            .store
+        let u = store
             .update_user(&params.name, |u| {
                 if let Some(role) = params.role {
                     u.role = role;
@@ -95,24 +95,26 @@ async fn update(call: Call, params: UpdateUser) -> Result<UserSummary, ErrorBody
             })
             .map_err(user_err)?;
         if params.revoke_sessions || params.password.is_some() {
-            st.store
+            store
                 .revoke_sessions_where(|s| s.user == u.name)
                 .map_err(user_err)?;
         }
-        let n = live_sessions(st, Some(&u.name))?;
+        let n = live_sessions(&store, Some(&u.name))?;
         Ok(summary(&u, n.get(&u.name).copied().unwrap_or(0)))
     })
     .await
 }
 
-async fn delete(call: Call, params: UserName) -> Result<Empty, ErrorBody> {
-    if params.name == call.principal.user {
+async fn delete(
+    (principal, store): (Principal, Arc<Store>),
+    params: UserName,
+) -> Result<Empty, ErrorBody> {
+    if params.name == principal.user {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
             "you cannot delete your own account; ask another admin",
         ));
     }
-    call.blocking(move |st| st.store.delete_user(&params.name).map_err(user_err))
-        .await?;
+    blocking(move || store.delete_user(&params.name).map_err(user_err)).await?;
     Ok(Empty {})
 }

@@ -2,8 +2,12 @@
 //! never-started helper container ([`berth_docker::helper`]) and the archive API, as
 //! a streamed tar that is parsed as it arrives (memory stays flat for any volume).
 
+use crate::transfers::Transfers;
+use berth_docker::hosts::Hosts;
+use berth_identity::principal::Principal;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
+use std::sync::Arc;
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
@@ -37,7 +41,7 @@ use futures_util::TryStreamExt;
 use super::containers::{all_containers, host_docker};
 use crate::errors::WireResult;
 use crate::errors::docker_call as docker_err;
-use crate::ws::registry::{Call, Registry, bad_field, internal};
+use crate::ws::registry::{Registry, bad_field, internal};
 use berth_docker::args as docker_args;
 use berth_docker::helper::Helper;
 use berth_docker::hosts::Host;
@@ -249,7 +253,7 @@ pub(crate) async fn download(
     use axum::http::header;
     use axum::response::IntoResponse;
 
-    let h = state.hosts.get(Some(host)).wire()?;
+    let h = state.engine.hosts.get(Some(host)).wire()?;
     let d = h.docker().await.wire()?;
     let (helper, parts, stat) = open_path(&d, volume, path).await?;
     // Resolved again as it is now (a link may have been swapped since the ticket).
@@ -334,15 +338,18 @@ pub fn register(r: &mut Registry) {
     r.method(VolumeReadFile, read_file);
 }
 
-async fn download_ticket(call: Call, params: DownloadVolumePath) -> Result<Ticket, ErrorBody> {
+async fn download_ticket(
+    (hosts, principal, transfers): (Arc<Hosts>, Principal, Arc<Transfers>),
+    params: DownloadVolumePath,
+) -> Result<Ticket, ErrorBody> {
     docker_args::object("name", &params.name).wire()?;
-    let (host, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (host, d) = host_docker(&hosts, params.host.as_deref()).await?;
     // Checked now, so a bad name or path fails here and not in a browser download.
     let (_helper, parts, stat) = open_path(&d, &params.name, &params.path).await?;
     let dir = stat.file_mode & GO_MODE_DIR != 0;
-    let needs = guard_own(&host, &d, call.principal.role, &params.name, &parts, dir).await?;
-    call.state.transfers.mint(
-        &call.principal.user,
+    let needs = guard_own(&host, &d, principal.role, &params.name, &parts, dir).await?;
+    transfers.mint(
+        &principal.user,
         needs,
         download_name(&params.name, &parts, dir),
         crate::transfers::Source::VolumePath {
@@ -353,8 +360,8 @@ async fn download_ticket(call: Call, params: DownloadVolumePath) -> Result<Ticke
     )
 }
 
-async fn list(call: Call, params: HostOnly) -> Result<VolumeList, ErrorBody> {
-    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+async fn list(hosts: Arc<Hosts>, params: HostOnly) -> Result<VolumeList, ErrorBody> {
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let list = d
         .list_volumes(None::<ListVolumesOptions>)
         .await
@@ -381,9 +388,9 @@ async fn list(call: Call, params: HostOnly) -> Result<VolumeList, ErrorBody> {
     Ok(VolumeList { volumes })
 }
 
-async fn inspect(call: Call, params: VolumeRef) -> Result<VolumeInspect, ErrorBody> {
+async fn inspect(hosts: Arc<Hosts>, params: VolumeRef) -> Result<VolumeInspect, ErrorBody> {
     docker_args::object("name", &params.name).wire()?;
-    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let v = d
         .inspect_volume(&params.name)
         .await
@@ -395,19 +402,22 @@ async fn inspect(call: Call, params: VolumeRef) -> Result<VolumeInspect, ErrorBo
     })
 }
 
-async fn remove(call: Call, params: RemoveVolume) -> Result<Empty, ErrorBody> {
-    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+async fn remove(hosts: Arc<Hosts>, params: RemoveVolume) -> Result<Empty, ErrorBody> {
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let users = current_users(&d).await?;
     remove_one(&d, &params.name, &users)
         .await
         .map(|()| Empty {})
 }
 
-async fn bulk_remove(call: Call, params: BulkRemoveVolumes) -> Result<BulkResult, ErrorBody> {
+async fn bulk_remove(
+    hosts: Arc<Hosts>,
+    params: BulkRemoveVolumes,
+) -> Result<BulkResult, ErrorBody> {
     if params.names.is_empty() || params.names.len() > 500 {
         return Err(bad_field("names", "1 to 500 volumes"));
     }
-    let (_, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     // Users once for the batch: removing a volume frees no other.
     let users = current_users(&d).await?;
     let mut results = Vec::new();
@@ -422,11 +432,14 @@ async fn bulk_remove(call: Call, params: BulkRemoveVolumes) -> Result<BulkResult
     Ok(BulkResult { results })
 }
 
-async fn browse(call: Call, params: BrowseVolume) -> Result<Listing, ErrorBody> {
+async fn browse(
+    (hosts, principal): (Arc<Hosts>, Principal),
+    params: BrowseVolume,
+) -> Result<Listing, ErrorBody> {
     docker_args::object("name", &params.name).wire()?;
-    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let (helper, parts, stat) = open_path(&d, &params.name, &params.path).await?;
-    guard_own(&h, &d, call.principal.role, &params.name, &parts, false).await?;
+    guard_own(&h, &d, principal.role, &params.name, &parts, false).await?;
     if stat.file_mode & GO_MODE_DIR == 0 {
         return Err(bad_field(
             "path",
@@ -472,12 +485,15 @@ async fn browse(call: Call, params: BrowseVolume) -> Result<Listing, ErrorBody> 
     })
 }
 
-async fn read_file(call: Call, params: ReadFile) -> Result<FileChunk, ErrorBody> {
+async fn read_file(
+    (hosts, principal): (Arc<Hosts>, Principal),
+    params: ReadFile,
+) -> Result<FileChunk, ErrorBody> {
     docker_args::object("name", &params.name).wire()?;
     let limit = params.limit.unwrap_or(READ_MAX).min(READ_MAX);
-    let (h, d) = host_docker(&call, params.host.as_deref()).await?;
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let (helper, parts, stat) = open_path(&d, &params.name, &params.path).await?;
-    guard_own(&h, &d, call.principal.role, &params.name, &parts, false).await?;
+    guard_own(&h, &d, principal.role, &params.name, &parts, false).await?;
     if stat.file_mode & (GO_MODE_DIR | GO_MODE_SYMLINK) != 0 {
         return Err(bad_field(
             "path",

@@ -128,7 +128,7 @@ pub async fn run(socket: WebSocket, state: Arc<AppState>, peer: SocketAddr, upgr
         Arc::clone(&dead),
     ));
     let mut conn = Conn {
-        identity_gen: state.store.identity_generation(),
+        identity_gen: state.engine.store.identity_generation(),
         state,
         peer,
         out: Arc::clone(&out),
@@ -291,7 +291,7 @@ impl Conn {
         let mut heartbeat =
             tokio::time::interval_at(Instant::now() + settings.heartbeat, settings.heartbeat);
         let mut last_seen = Instant::now();
-        let mut identity = self.state.store.watch_identity();
+        let mut identity = self.state.engine.store.watch_identity();
         loop {
             let expiry = self.expiry();
             tokio::select! {
@@ -537,7 +537,7 @@ impl Conn {
             (Some(secret), _) => {
                 let st = Arc::clone(&self.state);
                 let s = secret.clone();
-                match tokio::task::spawn_blocking(move || st.store.authenticate(&s)).await {
+                match tokio::task::spawn_blocking(move || st.engine.store.authenticate(&s)).await {
                     Ok(Ok(Some(p))) => Some((p, secret)),
                     Ok(Ok(None)) => None,
                     Ok(Err(e)) => {
@@ -621,13 +621,13 @@ impl Conn {
             Via::Session { expires_ms, .. } => now >= *expires_ms,
             Via::Token { expires_ms, .. } => expires_ms.is_some_and(|e| now >= e),
         };
-        let current_gen = self.state.store.identity_generation();
+        let current_gen = self.state.engine.store.identity_generation();
         if !expired && current_gen == self.identity_gen {
             return Flow::Continue;
         }
         let st = Arc::clone(&self.state);
         let s = secret.clone();
-        let fresh = tokio::task::spawn_blocking(move || st.store.authenticate(&s)).await;
+        let fresh = tokio::task::spawn_blocking(move || st.engine.store.authenticate(&s)).await;
         let fresh = match fresh {
             Ok(Ok(p)) => p.filter(|_| !expired),
             Ok(Err(e)) => {

@@ -85,7 +85,7 @@ pub async fn upgrade(
         Some(secret) => {
             let st = Arc::clone(&state);
             let s = secret.clone();
-            match tokio::task::spawn_blocking(move || st.store.authenticate(&s)).await {
+            match tokio::task::spawn_blocking(move || st.engine.store.authenticate(&s)).await {
                 Ok(Ok(Some(principal))) => UpgradeAuth::Valid { principal, secret },
                 Ok(Ok(None)) => UpgradeAuth::Invalid,
                 Ok(Err(e)) => return registry_internal(&e),

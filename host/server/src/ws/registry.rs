@@ -27,7 +27,8 @@ type ChannelFn = dyn Fn(Call, Value, ChannelSink) -> Result<BoxFuture<()>, Error
 /// How a channel's producer ended: the `close` payload, or an error.
 pub type ChannelEnd = Result<Option<Value>, ErrorBody>;
 
-/// What a handler knows about its caller.
+/// One call as the registry sees it: the server's state, who calls and from where.
+/// Handlers never get it whole: they name what they use ([`FromCall`]).
 #[derive(Debug, Clone)]
 pub struct Call {
     pub state: Arc<AppState>,
@@ -35,18 +36,104 @@ pub struct Call {
     pub client: SocketAddr,
 }
 
-impl Call {
-    /// Runs blocking store work off the async threads.
-    pub async fn blocking<T, F>(&self, f: F) -> Result<T, ErrorBody>
-    where
-        F: FnOnce(&AppState) -> Result<T, ErrorBody> + Send + 'static,
-        T: Send + 'static,
-    {
-        let state = Arc::clone(&self.state);
-        tokio::task::spawn_blocking(move || f(&state))
-            .await
-            .map_err(|e| internal(&e))?
+/// What a handler takes from its call, named in its signature the way axum handlers
+/// name their extractors: the services it uses (`Arc<Hosts>`, `Arc<Engine>`,
+/// `Principal`, …) rather than the whole state. A handler needing several takes a
+/// tuple.
+pub trait FromCall: Send + 'static {
+    fn from_call(call: &Call) -> Self;
+}
+
+impl FromCall for Principal {
+    fn from_call(call: &Call) -> Self {
+        call.principal.clone()
     }
+}
+
+/// The caller's address.
+impl FromCall for SocketAddr {
+    fn from_call(call: &Call) -> Self {
+        call.client
+    }
+}
+
+/// `FromCall` for a handle the state holds: `$ty` from `state.$($path).+`.
+macro_rules! from_state {
+    ($($ty:ty => $($path:ident).+;)+) => {$(
+        impl FromCall for $ty {
+            fn from_call(call: &Call) -> Self {
+                call.state.$($path).+.clone()
+            }
+        }
+    )+};
+}
+
+from_state! {
+    Arc<berth_engine::Engine> => engine;
+    Arc<berth_docker::hosts::Hosts> => engine.hosts;
+    Arc<berth_core::store::Store> => engine.store;
+    Arc<berth_identity::audit::AuditLog> => audit;
+    Arc<crate::transfers::Transfers> => transfers;
+    Arc<crate::api::Staging> => staging;
+    Arc<crate::hoststats::HostStats> => stats;
+}
+
+impl FromCall for crate::login::PasswordGuard {
+    fn from_call(call: &Call) -> Self {
+        Self::of(&call.state)
+    }
+}
+
+impl FromCall for crate::api::Installer {
+    fn from_call(call: &Call) -> Self {
+        Self::of(&call.state)
+    }
+}
+
+impl FromCall for crate::server::DataRoot {
+    fn from_call(call: &Call) -> Self {
+        Self(call.state.data_dir.clone())
+    }
+}
+
+impl FromCall for crate::server::Uptime {
+    fn from_call(call: &Call) -> Self {
+        Self(call.state.started.elapsed())
+    }
+}
+
+impl<A: FromCall, B: FromCall> FromCall for (A, B) {
+    fn from_call(call: &Call) -> Self {
+        (A::from_call(call), B::from_call(call))
+    }
+}
+
+impl<A: FromCall, B: FromCall, C: FromCall> FromCall for (A, B, C) {
+    fn from_call(call: &Call) -> Self {
+        (A::from_call(call), B::from_call(call), C::from_call(call))
+    }
+}
+
+impl<A: FromCall, B: FromCall, C: FromCall, D: FromCall> FromCall for (A, B, C, D) {
+    fn from_call(call: &Call) -> Self {
+        (
+            A::from_call(call),
+            B::from_call(call),
+            C::from_call(call),
+            D::from_call(call),
+        )
+    }
+}
+
+/// Runs blocking store work off the async threads.
+pub async fn blocking<T, F>(f: F) -> Result<T, ErrorBody>
+where
+    F: FnOnce() -> Result<T, ErrorBody> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| internal(&e))?
 }
 
 fn decode_params<T: serde::de::DeserializeOwned>(p: Value) -> Result<T, ErrorBody> {
@@ -143,10 +230,11 @@ impl Registry {
     }
 
     /// Binds a method of the catalogue to its handler.
-    pub fn method<M, F, Fut>(&mut self, _: M, f: F) -> &mut Self
+    pub fn method<M, A, F, Fut>(&mut self, _: M, f: F) -> &mut Self
     where
         M: Method,
-        F: Fn(Call, M::Params) -> Fut + Send + Sync + 'static,
+        A: FromCall,
+        F: Fn(A, M::Params) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<M::Result, ErrorBody>> + Send + 'static,
     {
         let f = Arc::new(f);
@@ -154,7 +242,7 @@ impl Registry {
             let f = Arc::clone(&f);
             Box::pin(async move {
                 let params: M::Params = decode_params(p)?;
-                let result = f(call, params).await?;
+                let result = f(A::from_call(&call), params).await?;
                 serde_json::to_value(result).map_err(|e| internal(&e))
             })
         });
@@ -171,16 +259,17 @@ impl Registry {
 
     /// Binds a channel kind to its producer. `f` validates the params synchronously
     /// (errors close the channel before `opened`) and returns the producer future.
-    pub fn channel<K, F, Fut>(&mut self, _: K, f: F) -> &mut Self
+    pub fn channel<K, A, F, Fut>(&mut self, _: K, f: F) -> &mut Self
     where
         K: ChannelKind,
-        F: Fn(Call, K::Params, ChannelSink) -> Result<Fut, ErrorBody> + Send + Sync + 'static,
+        A: FromCall,
+        F: Fn(A, K::Params, ChannelSink) -> Result<Fut, ErrorBody> + Send + Sync + 'static,
         Fut: Future<Output = ChannelEnd> + Send + 'static,
     {
-        let open: Box<ChannelFn> = Box::new(move |call, p, sink: ChannelSink| {
+        let open: Box<ChannelFn> = Box::new(move |call: Call, p, sink: ChannelSink| {
             let params: K::Params = decode_params(p)?;
             let end = sink.clone();
-            let fut = f(call, params, sink)?;
+            let fut = f(A::from_call(&call), params, sink)?;
             Ok(Box::pin(async move {
                 match fut.await {
                     Ok(p) => end.finish(p, None),
@@ -322,10 +411,38 @@ pub fn code_str(code: ErrorCode) -> String {
 /// see [`berth_identity::audit::AuditLog`]). A failure to audit is logged, not returned: the
 /// action already happened.
 pub async fn record(state: &Arc<AppState>, rec: AuditRecord) {
-    state
-        .audit
-        .record(Arc::clone(&state.store), rec, None)
-        .await;
+    Auditor::of(state).record(rec).await;
+}
+
+/// Writes audit records: the log and the store it persists to.
+#[derive(Debug, Clone)]
+pub struct Auditor {
+    log: Arc<berth_identity::audit::AuditLog>,
+    store: Arc<berth_core::store::Store>,
+}
+
+impl Auditor {
+    pub fn of(state: &AppState) -> Self {
+        Self {
+            log: Arc::clone(&state.audit),
+            store: Arc::clone(&state.engine.store),
+        }
+    }
+
+    pub async fn record(&self, rec: AuditRecord) {
+        self.log.record(Arc::clone(&self.store), rec, None).await;
+    }
+}
+
+impl FromCall for Auditor {
+    fn from_call(call: &Call) -> Self {
+        Self::of(&call.state)
+    }
+}
+
+/// For handlers that need nothing from their call.
+impl FromCall for () {
+    fn from_call(_: &Call) -> Self {}
 }
 
 #[cfg(test)]
