@@ -548,6 +548,40 @@ impl ContainerBuilder<'_> {
         self
     }
 
+    /// Publishes `port` (e.g. `8080/tcp`) on `127.0.0.1:host_port`.
+    pub fn publish_at(mut self, port: &str, host_port: u16) -> Self {
+        self.body
+            .exposed_ports
+            .get_or_insert_with(Vec::new)
+            .push(port.to_owned());
+        self.host_config()
+            .port_bindings
+            .get_or_insert_with(HashMap::new)
+            .insert(
+                port.to_owned(),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(host_port.to_string()),
+                }]),
+            );
+        self
+    }
+
+    /// Bind-mounts as Docker's `source:target[:options]`.
+    pub fn bind(mut self, spec: &str) -> Self {
+        self.host_config()
+            .binds
+            .get_or_insert_with(Vec::new)
+            .push(spec.to_owned());
+        self
+    }
+
+    /// Runs in `mode`: a network's name, or `host`.
+    pub fn network(mut self, mode: &str) -> Self {
+        self.host_config().network_mode = Some(mode.to_owned());
+        self
+    }
+
     /// Another image than the test image (one a test built from it).
     pub fn image(mut self, reference: &str) -> Self {
         self.body.image = Some(reference.to_owned());

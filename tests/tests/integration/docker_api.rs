@@ -28,10 +28,9 @@ use berth_protocol::api::volumes::{
 };
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
-use berth_tests::docker::{Scope, ensure_test_image};
+use berth_tests::docker::{ContainerBuilder, Scope, ensure_test_image};
 use berth_tests::ws;
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, NetworkCreateRequest};
-use bollard::query_parameters::CreateContainerOptionsBuilder;
+use bollard::models::NetworkCreateRequest;
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,36 +48,10 @@ fn r(id: &str) -> ContainerRef {
     }
 }
 
-/// Creates a container with env, labels and optional volume mount; returns its id.
-async fn create(
-    scope: &Scope,
-    base: &str,
-    cmd: &str,
-    extra: impl FnOnce(&mut ContainerCreateBody),
-) -> String {
-    let image = ensure_test_image(&scope.docker).await;
-    let mut body = ContainerCreateBody {
-        image: Some(image.to_owned()),
-        cmd: Some(vec!["sh".into(), "-c".into(), cmd.into()]),
-        env: Some(vec!["SECRET_TOKEN=hunter2".into()]),
-        labels: Some(scope.labels()),
-        host_config: Some(HostConfig::default()),
-        ..Default::default()
-    };
-    extra(&mut body);
-    scope
-        .docker
-        .create_container(
-            Some(
-                CreateContainerOptionsBuilder::default()
-                    .name(&scope.name(base))
-                    .build(),
-            ),
-            body,
-        )
-        .await
-        .expect("create")
-        .id
+/// A container of the test image running `script`, with a secret in its environment
+/// (which viewers must see redacted).
+fn container<'a>(scope: &'a Scope, base: &str, script: &str) -> ContainerBuilder<'a> {
+    scope.container(base).sh(script).env("SECRET_TOKEN=hunter2")
 }
 
 /// Waits for the next event matching `pred`.
@@ -135,17 +108,12 @@ async fn container_lifecycle_events_bulk_redeploy_and_roles() {
     assert!(hosts.hosts[0].healthy, "{:?}", hosts.hosts[0]);
     assert_eq!(hosts.hosts[0].api_version.as_deref(), Some("1.41"));
 
-    let id = create(&scope, "web", LOOP, |b| {
-        let mut l = b.labels.clone().unwrap();
-        l.insert(
-            "com.docker.compose.project".into(),
-            format!("proj-{}", scope.run),
-        );
-        l.insert("com.docker.compose.service".into(), "web".into());
-        b.labels = Some(l);
-    })
-    .await;
-    let solo = create(&scope, "solo", LOOP, |_| {}).await;
+    let id = container(&scope, "web", LOOP)
+        .label("com.docker.compose.project", &format!("proj-{}", scope.run))
+        .label("com.docker.compose.service", "web")
+        .create()
+        .await;
+    let solo = container(&scope, "solo", LOOP).create().await;
 
     let mut events = viewer
         .open::<Events>(EventsParams {
@@ -421,13 +389,9 @@ async fn logs_and_exec_stream_binary_frames_both_ways() {
     let admin = ws::admin(&berth).await;
     let op = ws::user(&berth, &admin, "otto", Role::Operator).await;
     let viewer = ws::user(&berth, &admin, "vera", Role::Viewer).await;
-    let id = create(
-        &scope,
-        "chatty",
-        "echo line-one; echo to-stderr >&2; while true; do if [ -f /tmp/go ]; then echo line-three; rm /tmp/go; fi; sleep 0.1; done",
-        |_| {},
-    )
-    .await;
+    let id = container(&scope, "chatty", "echo line-one; echo to-stderr >&2; while true; do if [ -f /tmp/go ]; then echo line-three; rm /tmp/go; fi; sleep 0.1; done")
+        .create()
+        .await;
     scope.docker.start_container(&id, None).await.unwrap();
 
     // Logs: stdout and stderr as separate streams, then follow sees a new line.
@@ -564,22 +528,13 @@ async fn volumes_are_browsed_read_and_confined_and_in_use_removal_is_refused() {
         })
         .await
         .unwrap();
-    let writer = create(
+    let writer = container(
         &scope,
         "writer",
         "echo hello > /data/a.txt && mkdir /data/d && printf '\\000\\001\\002' > /data/d/bin && busybox ln -s /etc /data/esc && busybox ln -s d /data/inside && echo x > /data/d/y.txt && busybox seq 1 60000 > /data/d/big.txt",
-        |b| {
-            b.host_config = Some(HostConfig {
-                mounts: Some(vec![Mount {
-                    typ: Some(MountType::VOLUME),
-                    source: Some(vol.clone()),
-                    target: Some("/data".into()),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            });
-        },
     )
+    .volume(&vol, "/data")
+    .create()
     .await;
     scope.docker.start_container(&writer, None).await.unwrap();
     scope.wait_success(&writer).await;
@@ -817,13 +772,10 @@ async fn networks_images_and_disk_use() {
         })
         .await
         .unwrap();
-    let c = create(&scope, "member", LOOP, |b| {
-        b.host_config = Some(HostConfig {
-            network_mode: Some(net.clone()),
-            ..Default::default()
-        });
-    })
-    .await;
+    let c = container(&scope, "member", LOOP)
+        .network(&net)
+        .create()
+        .await;
 
     let nets = admin
         .call::<NetworksList>(HostOnly::default())
@@ -891,8 +843,10 @@ async fn container_stats_come_from_one_sampler_per_host() {
     let (_tmp, berth) = ws::start().await;
     let admin = ws::admin(&berth).await;
     let viewer = ws::user(&berth, &admin, "vic", Role::Viewer).await;
-    let busy = create(&scope, "busy", "while :; do :; done", |_| {}).await;
-    let idle = create(&scope, "idle", LOOP, |_| {}).await;
+    let busy = container(&scope, "busy", "while :; do :; done")
+        .create()
+        .await;
+    let idle = container(&scope, "idle", LOOP).create().await;
     for id in [&busy, &idle] {
         scope.docker.start_container(id, None).await.unwrap();
     }

@@ -1009,41 +1009,14 @@ async fn viewers_see_no_secrets_in_labels_or_command_lines() {
 
 /// A container publishing host port `port` (as 8080/tcp) that exits on SIGTERM.
 async fn publishing(scope: &Scope, base: &str, port: u16, vol: Option<&str>) -> String {
-    let image = ensure_test_image(&scope.docker).await;
-    scope
-        .docker
-        .create_container(
-            Some(
-                bollard::query_parameters::CreateContainerOptionsBuilder::default()
-                    .name(&scope.name(base))
-                    .build(),
-            ),
-            bollard::models::ContainerCreateBody {
-                image: Some(image.to_owned()),
-                cmd: Some(vec![
-                    "sh".into(),
-                    "-c".into(),
-                    "trap 'exit 0' TERM; while true; do sleep 1; done".into(),
-                ]),
-                labels: Some(scope.labels()),
-                exposed_ports: Some(vec!["8080/tcp".to_owned()]),
-                host_config: Some(bollard::models::HostConfig {
-                    binds: vol.map(|v| vec![format!("{v}:/data")]),
-                    port_bindings: Some(HashMap::from([(
-                        "8080/tcp".to_owned(),
-                        Some(vec![bollard::models::PortBinding {
-                            host_ip: Some("127.0.0.1".into()),
-                            host_port: Some(port.to_string()),
-                        }]),
-                    )])),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .id
+    let mut container = scope
+        .container(base)
+        .sh("trap 'exit 0' TERM; while true; do sleep 1; done")
+        .publish_at("8080/tcp", port);
+    if let Some(v) = vol {
+        container = container.bind(&format!("{v}:/data"));
+    }
+    container.create().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,9 +19,8 @@ use berth_protocol::api::volumes::{BrowseVolume, DownloadVolumePath, ReadFile};
 use berth_protocol::auth::LoginRequest;
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
-use berth_tests::docker::{Scope, ensure_test_image};
+use berth_tests::docker::Scope;
 use berth_tests::jobs::{code, end_state};
-use bollard::models::{ContainerCreateBody, HostConfig};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
@@ -31,7 +30,6 @@ const PASSWORD: &str = "the-admin-password";
 /// libraries mounted read-only, its data directory at `/data/state` on `volume`, the
 /// Docker socket, the host's network (listening on a free loopback port).
 async fn berth_in_a_container(scope: &Scope, volume: &str) -> (String, String) {
-    let image = ensure_test_image(&scope.docker).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -40,41 +38,21 @@ async fn berth_in_a_container(scope: &Scope, volume: &str) -> (String, String) {
     let bin = berth_tests::server::bin();
     let socket = berth_tests::docker::engine_socket();
     let id = scope
-        .docker
-        .create_container(
-            Some(
-                bollard::query_parameters::CreateContainerOptionsBuilder::default()
-                    .name(&scope.name("berth"))
-                    .build(),
-            ),
-            ContainerCreateBody {
-                image: Some(image.to_owned()),
-                cmd: Some(vec!["/berth".into(), "serve".into()]),
-                env: Some(vec![
-                    format!("BERTH_LISTEN=127.0.0.1:{port}"),
-                    "BERTH_DATA_DIR=/data/state".into(),
-                    format!("BERTH_ADMIN_PASSWORD={PASSWORD}"),
-                    "DOCKER_HOST=unix:///var/run/docker.sock".into(),
-                ]),
-                labels: Some(scope.labels()),
-                host_config: Some(HostConfig {
-                    binds: Some(vec![
-                        format!("{}:/berth:ro", bin.display()),
-                        "/usr:/usr:ro".into(),
-                        "/lib:/lib:ro".into(),
-                        "/lib64:/lib64:ro".into(),
-                        format!("{}:/var/run/docker.sock", socket.display()),
-                        format!("{volume}:/data"),
-                    ]),
-                    network_mode: Some("host".into()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .id;
+        .container("berth")
+        .cmd(&["/berth", "serve"])
+        .env(&format!("BERTH_LISTEN=127.0.0.1:{port}"))
+        .env("BERTH_DATA_DIR=/data/state")
+        .env(&format!("BERTH_ADMIN_PASSWORD={PASSWORD}"))
+        .env("DOCKER_HOST=unix:///var/run/docker.sock")
+        .bind(&format!("{}:/berth:ro", bin.display()))
+        .bind("/usr:/usr:ro")
+        .bind("/lib:/lib:ro")
+        .bind("/lib64:/lib64:ro")
+        .bind(&format!("{}:/var/run/docker.sock", socket.display()))
+        .bind(&format!("{volume}:/data"))
+        .network("host")
+        .create()
+        .await;
     scope.docker.start_container(&id, None).await.unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(90);
