@@ -316,6 +316,24 @@ async fn create(
     Ok(JobsQueued { jobs })
 }
 
+/// What restoring `rec` with `params` on `host` would meet (conflicts, host-level
+/// settings needing approval): the one check `backups.preview` shows and
+/// `backups.restore` enforces.
+async fn check_on(
+    host: &berth_docker::hosts::Host,
+    rec: &CatalogRecord,
+    params: &RestoreBackup,
+) -> Result<berth_engine::backup::restore::Checked, ErrorBody> {
+    berth_engine::backup::restore::check(
+        &host.docker().await.wire()?,
+        &rec.manifest,
+        params,
+        rec.entry.origin,
+    )
+    .await
+    .wire()
+}
+
 /// `backups.restore` (and `network.restore`): checked, then queued.
 async fn restore(
     (principal, engine): (Principal, Arc<Engine>),
@@ -345,14 +363,7 @@ async fn restore(
     // only an admin may do (replace volumes, grant host-level settings, restore a
     // backup another installation wrote) is refused to others before it is queued.
     let admin = principal.role == Role::Admin;
-    let checked = berth_engine::backup::restore::check(
-        &host.docker().await.wire()?,
-        &rec.manifest,
-        &params,
-        rec.entry.origin,
-    )
-    .await
-    .wire()?;
+    let checked = check_on(&host, &rec, &params).await?;
     checked.refuse().wire()?;
     checked.authorise(admin, &params.approve).wire()?;
     let mut request = params;
@@ -457,14 +468,7 @@ async fn bulk_delete(
 async fn preview(engine: Arc<Engine>, params: RestoreBackup) -> Result<RestorePreview, ErrorBody> {
     let rec = record(&engine, &params.id)?;
     let host = engine.hosts.get(params.host.as_deref()).wire()?;
-    let checked = berth_engine::backup::restore::check(
-        &host.docker().await.wire()?,
-        &rec.manifest,
-        &params,
-        rec.entry.origin,
-    )
-    .await
-    .wire()?;
+    let checked = check_on(&host, &rec, &params).await?;
     Ok(RestorePreview {
         backup: rec.entry,
         manifest: rec.manifest,
