@@ -530,26 +530,16 @@ impl ContainerBuilder<'_> {
     }
 
     /// Publishes `port` (e.g. `8080/tcp`) on a host port Docker picks.
-    pub fn publish(mut self, port: &str) -> Self {
-        self.body
-            .exposed_ports
-            .get_or_insert_with(Vec::new)
-            .push(port.to_owned());
-        self.host_config()
-            .port_bindings
-            .get_or_insert_with(HashMap::new)
-            .insert(
-                port.to_owned(),
-                Some(vec![PortBinding {
-                    host_ip: None,
-                    host_port: Some(String::new()),
-                }]),
-            );
-        self
+    pub fn publish(self, port: &str) -> Self {
+        self.port_binding(port, None, String::new())
     }
 
     /// Publishes `port` (e.g. `8080/tcp`) on `127.0.0.1:host_port`.
-    pub fn publish_at(mut self, port: &str, host_port: u16) -> Self {
+    pub fn publish_at(self, port: &str, host_port: u16) -> Self {
+        self.port_binding(port, Some("127.0.0.1".into()), host_port.to_string())
+    }
+
+    fn port_binding(mut self, port: &str, host_ip: Option<String>, host_port: String) -> Self {
         self.body
             .exposed_ports
             .get_or_insert_with(Vec::new)
@@ -560,8 +550,8 @@ impl ContainerBuilder<'_> {
             .insert(
                 port.to_owned(),
                 Some(vec![PortBinding {
-                    host_ip: Some("127.0.0.1".into()),
-                    host_port: Some(host_port.to_string()),
+                    host_ip,
+                    host_port: Some(host_port),
                 }]),
             );
         self
