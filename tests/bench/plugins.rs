@@ -74,6 +74,7 @@ async fn storage_figures(tmp: &Path) -> String {
         plugin: "storage-local".into(),
         dir: Some(dir.clone()),
         config: "{}".into(),
+        ..StorageInstance::default()
     };
     let session = rt.session(&inst).await.unwrap();
     // Writes are disk-bound and noisy on a VM: rounds alternate plugin and native

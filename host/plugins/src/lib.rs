@@ -602,12 +602,16 @@ impl PluginRuntime {
 
     /// Instantiates the plugin in a fresh store (on the plugin threads), initialises it
     /// with `{}` and asks for its health. `dir` is the directory a storage backend is
-    /// granted (its instance's); other plugins get none. A notifier needs its
-    /// instance's configuration to do anything, so for it this proves that it links
-    /// and starts (instantiation) and no more.
+    /// granted (its instance's); other plugins get none. A notifier or a network
+    /// storage backend needs its instance's configuration to do anything, so for it
+    /// this proves that it links and starts (instantiation) and no more.
     pub async fn health(&self, id: &str, dir: Option<&Path>) -> Result<HealthReport, PluginError> {
         let plugin = self.get(id)?;
-        if plugin.kind != PluginKind::Notifier {
+        // Notifiers and network storage (no directory of their own) take everything
+        // from an instance's configuration: without one, loading is what can be proven.
+        let configured = plugin.kind == PluginKind::Notifier
+            || (plugin.kind == PluginKind::Storage && !plugin.manifest.capabilities.storage_dir);
+        if !configured {
             return self.init_and_check(id, dir, "{}").await;
         }
         let limits = plugin.limits;

@@ -93,22 +93,35 @@ impl PluginServices {
             }
         };
         for rec in records {
-            let is_storage = self
+            let Some(plugin) = self
                 .runtime
                 .get(&rec.plugin)
-                .is_ok_and(|p| p.kind == PluginKind::Storage);
-            if !is_storage || settings.disabled.contains(&rec.plugin) {
+                .ok()
+                .filter(|p| p.kind == PluginKind::Storage)
+            else {
+                continue;
+            };
+            if settings.disabled.contains(&rec.plugin) {
                 continue;
             }
-            // Checked again at every use: a symlink can be planted after configuration.
-            let dir = self.storage_dir(&rec);
-            if let Some(why) = self.storage_path_refusal(&dir) {
+            // A directory only for the plugins that keep files (and checked again at
+            // every use: a symlink can be planted after configuration).
+            let dir = plugin
+                .manifest
+                .capabilities
+                .storage_dir
+                .then(|| self.storage_dir(&rec));
+            if let Some(dir) = &dir
+                && let Some(why) = self.storage_path_refusal(dir)
+            {
                 tracing::error!(instance = rec.name, path = %dir.display(), why, "storage instance refused");
                 continue;
             }
             match self.full_config(&rec) {
                 Ok(config) => out.push(StorageInstance {
-                    dir: Some(dir),
+                    dir,
+                    egress: granted(&rec),
+                    allow_private: rec.allow_private,
                     name: rec.name,
                     plugin: rec.plugin,
                     config: config.to_string(),
@@ -146,11 +159,7 @@ impl PluginServices {
             name: rec.name.clone(),
             plugin: rec.plugin.clone(),
             config: self.full_config(rec)?.to_string(),
-            egress: rec
-                .egress
-                .iter()
-                .filter_map(|p| Pattern::parse(p).ok())
-                .collect(),
+            egress: granted(rec),
             allow_private: rec.allow_private,
         })
     }
@@ -286,4 +295,12 @@ mod tests {
         );
         assert!(refusal(&data, &tmp.path().join("elsewhere/new")).is_none());
     }
+}
+
+/// The origins granted to an instance (stored as text, checked when granted).
+fn granted(rec: &InstanceRecord) -> Vec<Pattern> {
+    rec.egress
+        .iter()
+        .filter_map(|p| Pattern::parse(p).ok())
+        .collect()
 }

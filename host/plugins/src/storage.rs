@@ -20,6 +20,7 @@ use wasmtime::component::ResourceAny;
 
 use super::bindings::storage_world::StorageBackend;
 use super::bindings::storage_world::exports::berth::plugin::storage::Guest as StorageGuest;
+use super::egress::Pattern;
 use super::{Limits, ObjectMeta, PluginError, PluginRuntime, PluginState, epoch};
 
 /// Where a storage instance sees its granted directory.
@@ -29,7 +30,7 @@ pub const GUEST_DIR: &str = "/data";
 pub const CHUNK: usize = 1 << 20;
 
 /// One configured storage instance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StorageInstance {
     /// The instance's name (`local` for the built-in default).
     pub name: String,
@@ -39,6 +40,10 @@ pub struct StorageInstance {
     pub dir: Option<PathBuf>,
     /// Settings handed to the plugin's `init`, as JSON.
     pub config: String,
+    /// Origins the instance may reach (for plugins whose manifest asks for HTTP).
+    pub egress: Vec<Pattern>,
+    /// Whether those may be private or loopback addresses.
+    pub allow_private: bool,
 }
 
 impl StorageInstance {
@@ -50,6 +55,7 @@ impl StorageInstance {
             plugin: "storage-local".into(),
             dir: Some(dir),
             config: "{}".into(),
+            ..Self::default()
         }
     }
 }
@@ -133,8 +139,14 @@ impl PluginRuntime {
                 reason: "is not a storage backend".into(),
             });
         };
+        let policy = super::EgressPolicy::new(
+            &id,
+            plugin.manifest.http_patterns(),
+            inst.egress.clone(),
+            inst.allow_private,
+        );
         let mut store = self
-            .new_store(&id, inst.dir.as_deref(), super::EgressPolicy::default())
+            .new_store(&id, inst.dir.as_deref(), policy)
             .map_err(|e| PluginError::Trap {
                 id: id.clone(),
                 reason: format!("cannot grant its directory: {e:#}"),

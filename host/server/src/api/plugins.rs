@@ -291,7 +291,11 @@ fn granted_egress(
         }
         return Ok(egress);
     }
-    let url = full.get("url").and_then(Value::as_str);
+    // The address the instance talks to: a notifier's `url`, a storage's `endpoint`.
+    let url = ["url", "endpoint"]
+        .iter()
+        .find_map(|field| full.get(*field).and_then(Value::as_str))
+        .filter(|u| !u.is_empty());
     if egress.is_empty()
         && let Some(origin) = url.and_then(egress::origin_of)
     {
