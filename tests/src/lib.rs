@@ -13,6 +13,7 @@
 //! - [`http_sink`] is a real HTTP endpoint on loopback that records what notifier
 //!   plugins send and answers with scripted statuses.
 //! - [`plugin_package`] builds third-party plugin packages for the install tests.
+//! - [`s3`] runs a real S3 server (`s3s-fs`) on loopback for the storage-s3 tests.
 //! - [`jobs`] follows jobs to their end, uploads backup files and makes archives by
 //!   hand (what an attacker would upload).
 //!
@@ -23,6 +24,7 @@ pub mod docker;
 pub mod http_sink;
 pub mod jobs;
 pub mod plugin_package;
+pub mod s3;
 pub mod server;
 pub mod ws;
 

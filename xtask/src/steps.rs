@@ -320,6 +320,7 @@ pub fn test() -> Result<()> {
     embed_env(&mut cmd);
     sh("build host (debug)", cmd)?;
 
+    test_servers()?;
     let mut cmd = cargo();
     cmd.current_dir(root())
         .args(["test", "--workspace", "--no-fail-fast"]);
@@ -369,5 +370,31 @@ pub fn bench() -> Result<()> {
     embed_env(&mut cmd);
     cmd.env("BERTH_BIN", &bin);
     sh("backup benchmark", cmd)?;
+    Ok(())
+}
+
+/// The S3 server the storage-s3 tests start (`s3s-fs`, which checks signatures),
+/// installed into cargo's bin directory once per machine.
+const S3S_FS: &str = "0.14.1";
+
+/// Installs the servers the integration tests start that no package manager ships.
+fn test_servers() -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .context("neither CARGO_HOME nor HOME is set")?;
+    let installed = Command::new(home.join("bin").join("s3s-fs"))
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(S3S_FS));
+    if !installed {
+        let mut cmd = cargo();
+        cmd.args(["install", "s3s-fs", "--version", S3S_FS]).args([
+            "--features",
+            "binary",
+            "--locked",
+        ]);
+        sh("install s3s-fs (the S3 test server)", cmd)?;
+    }
     Ok(())
 }

@@ -38,8 +38,8 @@ async fn shell_navigates_reloads_deep_links_and_toggles_theme() {
                 .unwrap();
             assert_eq!(
                 rows.len(),
-                5,
-                "store, docker, plugin:notify-webhook, plugin:probe, plugin:storage-local"
+                6,
+                "store, docker, plugin:notify-webhook, plugin:probe, plugin:storage-local, plugin:storage-s3"
             );
 
             c.find(Locator::Css("#nav-containers"))

@@ -28,7 +28,8 @@ async fn starts_and_is_ready_with_store_docker_and_plugin() {
             "docker",
             "plugin:notify-webhook",
             "plugin:probe",
-            "plugin:storage-local"
+            "plugin:storage-local",
+            "plugin:storage-s3"
         ],
         "{ready:?}"
     );
@@ -48,7 +49,7 @@ async fn starts_and_is_ready_with_store_docker_and_plugin() {
     let cached = std::fs::read_dir(berth.data_dir.join("plugins/cache"))
         .unwrap()
         .count();
-    assert_eq!(cached, 3, "one .cwasm per built-in plugin");
+    assert_eq!(cached, 4, "one .cwasm per built-in plugin");
 }
 
 #[tokio::test]

@@ -6,23 +6,29 @@
 //!
 //! Needs the plugins embedded: `cargo xtask test` builds them first.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use berth_plugins::egress::Pattern as Origin;
 use berth_plugins::storage::{Session, StorageInstance};
 use berth_plugins::{PluginError, PluginKind, PluginRuntime};
 use berth_protocol::api::Empty;
-use berth_protocol::api::catalogue::{PluginsList, StorageList, StorageTest};
-use berth_protocol::api::plugins::{PluginHealth, PluginKind as Kind, StorageRef};
+use berth_protocol::api::catalogue::{PluginsConfigure, PluginsList, StorageList, StorageTest};
+use berth_protocol::api::plugins::{
+    ConfigureInstance, PluginHealth, PluginKind as Kind, StorageRef,
+};
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
+use berth_tests::s3::{self, S3sFs};
 use berth_tests::ws;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 
 const PLUGIN: &str = "storage-local";
+const S3_PLUGIN: &str = "storage-s3";
 
 async fn runtime(tmp: &Path) -> PluginRuntime {
     let rt = PluginRuntime::start(&tmp.join("cache")).await.unwrap();
@@ -47,6 +53,7 @@ fn instance(dir: &Path) -> StorageInstance {
         plugin: PLUGIN.into(),
         dir: Some(dir.to_path_buf()),
         config: "{}".into(),
+        ..StorageInstance::default()
     }
 }
 
@@ -169,34 +176,26 @@ fn partials(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storage_local_passes_the_conformance_suite() {
-    let tmp = tempfile::tempdir().unwrap();
-    let rt = runtime(tmp.path()).await;
-    let dir = tmp.path().join("store");
-    let s = rt.session(&instance(&dir)).await.unwrap();
-
+/// What every storage backend must do, through the host's session: round trips
+/// (1 GiB streamed, the empty object), stat, listing by prefix with paging, batched
+/// stat and delete, not-found mapping, a failing source leaving nothing, atomic
+/// replacement, and keys refused before the plugin sees them. The backend starts
+/// empty; it ends holding `a/x.tar.gz` (777 bytes), `empty` and `list/k1`…`list/k5`.
+async fn conformance(s: &Session, plugin: &str) {
     // 1 GiB streamed in and out, byte for byte.
     let gib = 1u64 << 30;
     let stored = s.put("big/one-gib.bin", Pattern::new(gib)).await.unwrap();
     assert_eq!(stored, gib);
     assert_eq!(
-        read_back(&s, "big/one-gib.bin").await,
+        read_back(s, "big/one-gib.bin").await,
         (gib, Pattern::sha(gib))
-    );
-    assert_eq!(
-        std::fs::metadata(dir.join("big/one-gib.bin"))
-            .unwrap()
-            .len(),
-        gib,
-        "a plain file under the granted directory"
     );
     s.delete("big/one-gib.bin").await.unwrap();
 
     // The empty object.
     assert_eq!(s.put("empty", tokio::io::empty()).await.unwrap(), 0);
     assert_eq!(s.stat("empty").await.unwrap().size, 0);
-    assert_eq!(read_back(&s, "empty").await.0, 0);
+    assert_eq!(read_back(s, "empty").await.0, 0);
 
     // stat, and not-found mapped for stat, get and (idempotent) delete.
     s.put("a/x.tar.gz", Pattern::new(12_345)).await.unwrap();
@@ -205,7 +204,7 @@ async fn storage_local_passes_the_conformance_suite() {
     assert!(meta.modified_ms > 1_600_000_000_000, "{}", meta.modified_ms);
     let missing = s.stat("a/nope").await.unwrap_err();
     assert_eq!(code(&missing), ErrorCode::NotFound, "{missing}");
-    assert!(missing.to_string().contains(PLUGIN), "{missing}");
+    assert!(missing.to_string().contains(plugin), "{missing}");
     let missing = s.get("a/nope", &mut Sink::default()).await.unwrap_err();
     assert_eq!(code(&missing), ErrorCode::NotFound);
     s.delete("a/nope").await.unwrap();
@@ -288,27 +287,38 @@ async fn storage_local_passes_the_conformance_suite() {
         code(&s.stat("a/broken").await.unwrap_err()),
         ErrorCode::NotFound
     );
-    assert_eq!(partials(&dir), 0, "the aborted upload left a partial file");
 
     // Replacing an object is atomic: the old content until the new one is complete.
     s.put("a/x.tar.gz", Pattern::new(777)).await.unwrap();
     assert_eq!(s.stat("a/x.tar.gz").await.unwrap().size, 777);
 
     // Keys are checked by the host before the plugin sees them.
-    for bad in [
-        "../escape",
-        "/etc/passwd",
-        "a//b",
-        "a/./b",
-        "sp ace",
-        ".partial/x",
-    ] {
-        let e = match bad {
-            ".partial/x" => s.put(bad, tokio::io::empty()).await.unwrap_err(),
-            _ => s.stat(bad).await.unwrap_err(),
-        };
+    for bad in ["../escape", "/etc/passwd", "a//b", "a/./b", "sp ace"] {
+        let e = s.stat(bad).await.unwrap_err();
         assert_eq!(code(&e), ErrorCode::BadRequest, "{bad}: {e}");
     }
+    let e = s.put("../escape", tokio::io::empty()).await.unwrap_err();
+    assert_eq!(code(&e), ErrorCode::BadRequest, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_local_passes_the_conformance_suite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime(tmp.path()).await;
+    let dir = tmp.path().join("store");
+    let s = rt.session(&instance(&dir)).await.unwrap();
+    conformance(&s, PLUGIN).await;
+
+    // Objects are plain files under the granted directory, and the failed upload of
+    // the suite left no partial file behind.
+    assert_eq!(
+        std::fs::metadata(dir.join("a/x.tar.gz")).unwrap().len(),
+        777
+    );
+    assert_eq!(partials(&dir), 0, "the aborted upload left a partial file");
+    // The plugin's own workspace is not a key.
+    let e = s.put(".partial/x", tokio::io::empty()).await.unwrap_err();
+    assert_eq!(code(&e), ErrorCode::BadRequest, "{e}");
 
     // The preopen is the boundary: a symlink out of the directory does not lead out.
     std::os::unix::fs::symlink("/etc", dir.join("out")).unwrap();
@@ -336,6 +346,62 @@ async fn storage_local_passes_the_conformance_suite() {
     }
     // The session is still usable after the refusals.
     assert_eq!(s.stat("empty").await.unwrap().size, 0);
+}
+
+/// An instance of `storage-s3` on `server`'s bucket `bucket`, allowed to reach it (a
+/// loopback address, so with the private-address grant).
+fn s3_instance(server: &S3sFs, bucket: &str, secret: &str) -> StorageInstance {
+    StorageInstance {
+        name: "s3".into(),
+        plugin: S3_PLUGIN.into(),
+        dir: None,
+        config: serde_json::json!({
+            "endpoint": server.url,
+            "bucket": bucket,
+            "access_key_id": s3::ACCESS_KEY,
+            "secret_access_key": secret,
+            "part_size_mib": 8,
+        })
+        .to_string(),
+        egress: vec![Origin::parse(&server.url).unwrap()],
+        allow_private: true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_s3_passes_the_conformance_suite_against_s3s_fs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime(tmp.path()).await;
+    assert!(
+        rt.get(S3_PLUGIN)
+            .is_ok_and(|p| p.kind == PluginKind::Storage),
+        "storage-s3 embedded as a storage backend"
+    );
+    let server = S3sFs::start("backups");
+    let s = rt
+        .session(&s3_instance(&server, "backups", s3::SECRET_KEY))
+        .await
+        .unwrap();
+    conformance(&s, S3_PLUGIN).await;
+    // What the suite left is in the bucket, as the server stores it.
+    let object = server.object_path("backups", "a/x.tar.gz");
+    assert_eq!(std::fs::metadata(&object).unwrap().len(), 777);
+
+    // A wrong secret is refused by the server's signature check, and said so.
+    let wrong = rt
+        .session(&s3_instance(&server, "backups", "not-the-secret"))
+        .await
+        .unwrap();
+    let e = wrong.stat("a/x.tar.gz").await.unwrap_err();
+    assert_eq!(code(&e), ErrorCode::Forbidden, "{e}");
+    // A bucket that does not exist is a configuration error naming it.
+    let missing = rt
+        .session(&s3_instance(&server, "no-such-bucket", s3::SECRET_KEY))
+        .await
+        .unwrap();
+    let e = missing.list("", None, 10).await.unwrap_err();
+    assert_eq!(code(&e), ErrorCode::BadRequest, "{e}");
+    assert!(e.to_string().contains("no-such-bucket"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -439,6 +505,67 @@ async fn plugins_and_storage_over_the_protocol() {
         .await
         .unwrap_err();
     assert_eq!(missing.body().map(|b| b.code), Some(ErrorCode::NotFound));
+}
+
+/// An S3 instance configured the way an admin does it (the form or `berth ctl`): the
+/// keys go in as secrets, the endpoint's origin becomes the egress grant, and
+/// `storage.test` proves the bucket end to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_instance_is_configured_tested_and_keeps_its_keys_secret() {
+    let server = S3sFs::start("berth");
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let configure = |secret: &str| ConfigureInstance {
+        plugin: S3_PLUGIN.into(),
+        name: "offsite".into(),
+        config: serde_json::json!({ "endpoint": server.url, "bucket": "berth", "prefix": "host-a" }),
+        secrets: BTreeMap::from([
+            ("access_key_id".to_owned(), Some(s3::ACCESS_KEY.to_owned())),
+            ("secret_access_key".to_owned(), Some(secret.to_owned())),
+        ]),
+        egress: Vec::new(),
+        allow_private: true,
+        path: None,
+    };
+    let saved = admin
+        .call::<PluginsConfigure>(configure(s3::SECRET_KEY))
+        .await
+        .unwrap();
+    assert_eq!(
+        saved.egress,
+        vec![server.url.clone()],
+        "the endpoint's origin"
+    );
+    assert!(saved.secrets_set.contains(&"secret_access_key".to_owned()));
+    let stored = serde_json::to_string(&saved).unwrap();
+    assert!(
+        !stored.contains(s3::SECRET_KEY),
+        "the secret never comes back"
+    );
+
+    let r = admin
+        .call::<StorageTest>(StorageRef {
+            name: Some("offsite".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!((r.name.as_str(), r.bytes), ("offsite", 256 * 1024));
+    // The round trip went to the bucket, under the prefix, and cleaned up after itself.
+    let prefix = server.object_path("berth", "host-a");
+    assert!(walk(&prefix).is_empty(), "{:?}", walk(&prefix));
+
+    // Wrong keys: refused by the server, reported as such.
+    admin
+        .call::<PluginsConfigure>(configure("wrong-secret"))
+        .await
+        .unwrap();
+    let e = admin
+        .call::<StorageTest>(StorageRef {
+            name: Some("offsite".into()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.body().map(|b| b.code), Some(ErrorCode::Forbidden), "{e}");
 }
 
 /// Regular files under `dir`, recursively.
