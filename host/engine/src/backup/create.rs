@@ -377,6 +377,11 @@ impl BackupJob<'_> {
         let written = writer.await.map_err(|e| EngineError::internal(&e))?;
         drop(helpers);
         let written = match (written, stored) {
+            // The writer stops on a broken pipe when the upload ended first: the
+            // storage's own error says why.
+            (Err(e), Err(refused)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                return Err(EngineError::from(refused));
+            }
             (Err(e), _) => return Err(super::io_body(&e)),
             (Ok(_), Err(e)) => return Err(EngineError::from(e)),
             (Ok(w), Ok(size)) if size != w.bytes => {
