@@ -15,6 +15,7 @@ mod host;
 mod identity;
 mod identity_api;
 mod login;
+mod offsite;
 mod plugin_install;
 mod plugin_notify;
 mod plugin_sandbox;

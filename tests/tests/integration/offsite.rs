@@ -1,0 +1,218 @@
+//! Off-site storage end to end: a Berth backs a volume up, encrypted, to an S3 bucket
+//! (a real server, `s3s-fs`, on loopback); its data directory and the volume are then
+//! gone, and a second Berth with an empty data directory — given only the bucket and
+//! the passphrase — rebuilds its catalog from the bucket and restores the volume byte
+//! for byte.
+
+use std::collections::BTreeMap;
+
+use berth_client::Client;
+use berth_protocol::api::backups::{
+    BackupOrigin, BackupQuery, BackupTarget, CreateBackup, RescanStorage, RestoreBackup,
+};
+use berth_protocol::api::catalogue::{
+    BackupsCreate, BackupsList, BackupsPreview, BackupsRescan, BackupsRestore, PluginsConfigure,
+};
+use berth_protocol::api::jobs::JobState;
+use berth_protocol::api::plugins::ConfigureInstance;
+use berth_tests::docker::Scope;
+use berth_tests::jobs::end_state;
+use berth_tests::s3::{self, S3sFs};
+use berth_tests::ws;
+
+const PASSPHRASE: &str = "off-site passphrase 42";
+
+/// Files of several kinds and 40 MiB of random data: with 5 MiB parts, the upload is
+/// multipart.
+const FILL: &str = r#"set -e
+cd /data
+mkdir -p app/conf 'with space'
+echo 'listen 8080' > app/conf/server.conf
+echo spaced > 'with space/name.txt'
+busybox ln -s app/conf/server.conf link
+echo secret > private && chmod 0600 private && chown 1234:5678 private
+busybox dd if=/dev/urandom of=blob.bin bs=1048576 count=40 2>/dev/null
+"#;
+
+/// Path, type, mode, owner, size and sha256 of everything under /data.
+const LIST: &str = r#"cd /data && busybox find . | busybox sort | while read -r p; do
+  s=$(busybox stat -c '%F %a %u %g %s' "$p")
+  if [ -f "$p" ] && [ ! -L "$p" ]; then h=$(busybox sha256sum < "$p"); else h=-; fi
+  echo "$p|$s|$h"
+done"#;
+
+/// The bucket as a storage instance named `offsite`, configured as an admin would.
+async fn configure_bucket(admin: &Client, server: &S3sFs) {
+    configure(admin, server, "offsite", s3::SECRET_KEY).await;
+}
+
+async fn configure(admin: &Client, server: &S3sFs, name: &str, secret: &str) {
+    admin
+        .call::<PluginsConfigure>(ConfigureInstance {
+            plugin: "storage-s3".into(),
+            name: name.into(),
+            config: serde_json::json!({
+                "endpoint": server.url, "bucket": "berth-dr", "prefix": "berth", "part_size_mib": 5,
+            }),
+            secrets: BTreeMap::from([
+                ("access_key_id".to_owned(), Some(s3::ACCESS_KEY.to_owned())),
+                ("secret_access_key".to_owned(), Some(secret.to_owned())),
+            ]),
+            egress: Vec::new(),
+            allow_private: true,
+            path: None,
+        })
+        .await
+        .unwrap();
+}
+
+async fn contents(scope: &Scope, volume: &str) -> String {
+    scope
+        .container("dr-list")
+        .volume(volume, "/data")
+        .sh(LIST)
+        .throwaway()
+        .run()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_berth_restores_a_volume_from_the_bucket_alone() {
+    let scope = Scope::new().await;
+    let server = S3sFs::start("berth-dr");
+    let volume = scope.create_volume("dr-data").await;
+    scope
+        .container("dr-fill")
+        .volume(&volume, "/data")
+        .sh(FILL)
+        .throwaway()
+        .run()
+        .await;
+    let before = contents(&scope, &volume).await;
+
+    // The first installation backs the volume up to the bucket, and then is gone.
+    {
+        let (_data, berth) = ws::start().await;
+        let admin = ws::admin(&berth).await;
+        configure_bucket(&admin, &server).await;
+        // Keys the server refuses: the job fails with the storage's reason.
+        configure(&admin, &server, "refused", "not-the-secret").await;
+        let queued = admin
+            .call::<BackupsCreate>(CreateBackup {
+                targets: vec![BackupTarget::Volume {
+                    name: volume.clone(),
+                }],
+                storage: Some("refused".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let (state, message) = end_state(&admin, &queued.jobs[0]).await;
+        assert_eq!(state, JobState::Failed, "{message}");
+        assert!(
+            message.contains("storage-s3"),
+            "the storage's reason: {message}"
+        );
+        let queued = admin
+            .call::<BackupsCreate>(CreateBackup {
+                targets: vec![BackupTarget::Volume {
+                    name: volume.clone(),
+                }],
+                storage: Some("offsite".into()),
+                passphrase: Some(PASSPHRASE.into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let (state, message) = end_state(&admin, &queued.jobs[0]).await;
+        assert_eq!(state, JobState::Complete, "{message}");
+    }
+    let in_bucket = walk(&server.object_path("berth-dr", "berth"));
+    assert_eq!(
+        in_bucket.len(),
+        1,
+        "one object under the prefix: {in_bucket:?}"
+    );
+    assert!(in_bucket[0].ends_with(".tar.gz.enc"), "{in_bucket:?}");
+    scope
+        .docker
+        .remove_volume(
+            &volume,
+            None::<bollard::query_parameters::RemoveVolumeOptions>,
+        )
+        .await
+        .unwrap();
+
+    // A new installation: an empty data directory, the bucket and the passphrase.
+    let (_data, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    configure_bucket(&admin, &server).await;
+    let job = admin
+        .call::<BackupsRescan>(RescanStorage {
+            storage: Some("offsite".into()),
+            passphrase: Some(PASSPHRASE.into()),
+        })
+        .await
+        .unwrap();
+    let (state, message) = end_state(&admin, &job.id).await;
+    assert_eq!(state, JobState::Complete, "{message}");
+    assert!(message.starts_with("1 backup(s) added"), "{message}");
+    let found = admin
+        .call::<BackupsList>(BackupQuery {
+            target: Some(volume.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .backups;
+    assert_eq!(found.len(), 1, "{found:?}");
+    let backup = &found[0];
+    assert_eq!(backup.storage, "offsite");
+    assert!(backup.encrypted);
+    assert_eq!(
+        backup.origin,
+        BackupOrigin::Foreign,
+        "another installation wrote it"
+    );
+
+    // Restored where it was, after the admin approved what a foreign backup grants.
+    let request = RestoreBackup {
+        id: backup.id.clone(),
+        passphrase: Some(PASSPHRASE.into()),
+        ..Default::default()
+    };
+    let preview = admin.call::<BackupsPreview>(request.clone()).await.unwrap();
+    assert!(preview.conflicts.is_empty(), "{:?}", preview.conflicts);
+    let job = admin
+        .call::<BackupsRestore>(RestoreBackup {
+            approve: preview.needs_approval,
+            ..request
+        })
+        .await
+        .unwrap();
+    let (state, message) = end_state(&admin, &job.id).await;
+    assert_eq!(state, JobState::Complete, "{message}");
+    assert_eq!(contents(&scope, &volume).await, before, "byte for byte");
+    scope
+        .docker
+        .remove_volume(
+            &volume,
+            None::<bollard::query_parameters::RemoveVolumeOptions>,
+        )
+        .await
+        .unwrap();
+}
+
+/// Regular files under `dir`, recursively.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.display().to_string());
+        }
+    }
+    out
+}
