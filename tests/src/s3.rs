@@ -1,7 +1,10 @@
-//! A real S3 server on loopback: `s3s-fs` (which checks SigV4 signatures), started on a
-//! free port over a temporary directory and killed when dropped. `cargo xtask test`
-//! installs it (`cargo install s3s-fs --version 0.14.1 --features binary`).
+//! Real S3 servers on loopback, two independent implementations: `s3s-fs` (Rust; checks
+//! SigV4 signatures, keeps objects as files) and `moto_server` (Python; accepts any
+//! keys, keeps objects in memory). Each starts on a free port and is killed when
+//! dropped. `cargo xtask test` installs both (`cargo install s3s-fs --version 0.14.1
+//! --features binary`; `moto[server]` into a venv under `target/test-tools`).
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -12,14 +15,14 @@ pub const ACCESS_KEY: &str = "berth-test-access";
 /// Its secret.
 pub const SECRET_KEY: &str = "berth-test-secret-0123456789";
 
-/// A running `s3s-fs`.
+/// A running S3 server.
 #[derive(Debug)]
-pub struct S3sFs {
+pub struct S3Server {
     child: Child,
     /// Its base URL, `http://127.0.0.1:<port>`.
     pub url: String,
-    /// What it serves: each folder is a bucket.
-    pub root: tempfile::TempDir,
+    /// What `s3s-fs` serves (each folder is a bucket); `None` for moto (memory).
+    root: Option<tempfile::TempDir>,
 }
 
 fn binary() -> PathBuf {
@@ -34,15 +37,37 @@ fn binary() -> PathBuf {
     PathBuf::from("s3s-fs")
 }
 
-impl S3sFs {
-    /// Starts the server with one empty bucket, `bucket`.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Waits until something listens on `port`.
+fn wait_listening(port: u16, what: &str) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on {addr}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// moto's server script: `BERTH_MOTO_SERVER`, else the venv `cargo xtask test` makes.
+fn moto_binary() -> PathBuf {
+    std::env::var_os("BERTH_MOTO_SERVER").map_or_else(
+        || crate::workspace_root().join("target/test-tools/venv/bin/moto_server"),
+        PathBuf::from,
+    )
+}
+
+impl S3Server {
+    /// Starts `s3s-fs` with one empty bucket, `bucket`.
     pub fn start(bucket: &str) -> Self {
         let root = tempfile::tempdir().expect("temporary directory");
         std::fs::create_dir(root.path().join(bucket)).expect("bucket folder");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let child = Command::new(binary())
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
@@ -56,24 +81,57 @@ impl S3sFs {
         let server = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
-            root,
+            root: Some(root),
         };
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_listening(port, "s3s-fs");
         server
     }
 
-    /// The file an object is kept in.
+    /// Starts `moto_server` with one empty bucket, `bucket`.
+    pub fn start_moto(bucket: &str) -> Self {
+        let port = free_port();
+        let child = Command::new(moto_binary())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start moto_server ({e}): run `cargo xtask test`, which installs it")
+            });
+        let server = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            root: None,
+        };
+        wait_listening(port, "moto_server");
+        // moto takes any keys, and an unsigned request too.
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to moto");
+        let request = format!(
+            "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        stream
+            .write_all(request.as_bytes())
+            .expect("create the bucket");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("moto's answer");
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "creating the bucket: {answer}"
+        );
+        server
+    }
+
+    /// The file `s3s-fs` keeps an object in.
     pub fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
-        self.root.path().join(bucket).join(key)
+        let root = self
+            .root
+            .as_ref()
+            .expect("only s3s-fs keeps objects as files");
+        root.path().join(bucket).join(key)
     }
 }
 
-impl Drop for S3sFs {
+impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -326,7 +326,11 @@ pub fn test() -> Result<()> {
         .args(["test", "--workspace", "--no-fail-fast"]);
     embed_env(&mut cmd);
     cmd.env("BERTH_BIN", target_dir().join("debug").join("berth"))
-        .env("BERTH_TEST_PLUGINS", test_plugins_dist());
+        .env("BERTH_TEST_PLUGINS", test_plugins_dist())
+        .env(
+            "BERTH_MOTO_SERVER",
+            test_venv().join("bin").join("moto_server"),
+        );
     sh("cargo test --workspace", cmd)?;
     eprintln!(
         "==> all checks passed in {:.0}s",
@@ -376,9 +380,40 @@ pub fn bench() -> Result<()> {
 /// The S3 server the storage-s3 tests start (`s3s-fs`, which checks signatures),
 /// installed into cargo's bin directory once per machine.
 const S3S_FS: &str = "0.14.1";
+/// The second, independent S3 implementation (`moto_server`), from PyPI into a venv.
+const MOTO: &str = "5.2.5";
+
+/// Where the Python test servers live (`target/test-tools/venv`).
+pub fn test_venv() -> PathBuf {
+    target_dir().join("test-tools").join("venv")
+}
 
 /// Installs the servers the integration tests start that no package manager ships.
 fn test_servers() -> Result<()> {
+    s3s_fs()?;
+    moto()
+}
+
+/// `moto[server]` in its own venv (its dependencies pinned by the version).
+fn moto() -> Result<()> {
+    let venv = test_venv();
+    let pip = venv.join("bin").join("pip");
+    let installed = Command::new(&pip)
+        .args(["show", "moto"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {MOTO}")));
+    if installed {
+        return Ok(());
+    }
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "venv"]).arg(&venv);
+    sh("make the test-tools venv", cmd)?;
+    let mut cmd = Command::new(&pip);
+    cmd.args(["install", "--quiet", &format!("moto[server]=={MOTO}")]);
+    sh("install moto (the second S3 test server)", cmd)
+}
+
+fn s3s_fs() -> Result<()> {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))

@@ -17,7 +17,7 @@ use berth_protocol::api::jobs::JobState;
 use berth_protocol::api::plugins::ConfigureInstance;
 use berth_tests::docker::Scope;
 use berth_tests::jobs::end_state;
-use berth_tests::s3::{self, S3sFs};
+use berth_tests::s3::{self, S3Server};
 use berth_tests::ws;
 
 const PASSPHRASE: &str = "off-site passphrase 42";
@@ -42,11 +42,11 @@ const LIST: &str = r#"cd /data && busybox find . | busybox sort | while read -r 
 done"#;
 
 /// The bucket as a storage instance named `offsite`, configured as an admin would.
-async fn configure_bucket(admin: &Client, server: &S3sFs) {
+async fn configure_bucket(admin: &Client, server: &S3Server) {
     configure(admin, server, "offsite", s3::SECRET_KEY).await;
 }
 
-async fn configure(admin: &Client, server: &S3sFs, name: &str, secret: &str) {
+async fn configure(admin: &Client, server: &S3Server, name: &str, secret: &str) {
     admin
         .call::<PluginsConfigure>(ConfigureInstance {
             plugin: "storage-s3".into(),
@@ -79,7 +79,7 @@ async fn contents(scope: &Scope, volume: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_berth_restores_a_volume_from_the_bucket_alone() {
     let scope = Scope::new().await;
-    let server = S3sFs::start("berth-dr");
+    let server = S3Server::start("berth-dr");
     let volume = scope.create_volume("dr-data").await;
     scope
         .container("dr-fill")

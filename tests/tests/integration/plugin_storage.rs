@@ -22,7 +22,7 @@ use berth_protocol::api::plugins::{
 };
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
-use berth_tests::s3::{self, S3sFs};
+use berth_tests::s3::{self, S3Server};
 use berth_tests::ws;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
@@ -350,7 +350,7 @@ async fn storage_local_passes_the_conformance_suite() {
 
 /// An instance of `storage-s3` on `server`'s bucket `bucket`, allowed to reach it (a
 /// loopback address, so with the private-address grant).
-fn s3_instance(server: &S3sFs, bucket: &str, secret: &str) -> StorageInstance {
+fn s3_instance(server: &S3Server, bucket: &str, secret: &str) -> StorageInstance {
     StorageInstance {
         name: "s3".into(),
         plugin: S3_PLUGIN.into(),
@@ -377,7 +377,7 @@ async fn storage_s3_passes_the_conformance_suite_against_s3s_fs() {
             .is_ok_and(|p| p.kind == PluginKind::Storage),
         "storage-s3 embedded as a storage backend"
     );
-    let server = S3sFs::start("backups");
+    let server = S3Server::start("backups");
     let s = rt
         .session(&s3_instance(&server, "backups", s3::SECRET_KEY))
         .await
@@ -402,6 +402,19 @@ async fn storage_s3_passes_the_conformance_suite_against_s3s_fs() {
     let e = missing.list("", None, 10).await.unwrap_err();
     assert_eq!(code(&e), ErrorCode::BadRequest, "{e}");
     assert!(e.to_string().contains("no-such-bucket"), "{e}");
+}
+
+/// The same suite against a second, independent S3 implementation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_s3_passes_the_conformance_suite_against_moto() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime(tmp.path()).await;
+    let server = S3Server::start_moto("backups");
+    let s = rt
+        .session(&s3_instance(&server, "backups", s3::SECRET_KEY))
+        .await
+        .unwrap();
+    conformance(&s, S3_PLUGIN).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -512,7 +525,7 @@ async fn plugins_and_storage_over_the_protocol() {
 /// `storage.test` proves the bucket end to end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_s3_instance_is_configured_tested_and_keeps_its_keys_secret() {
-    let server = S3sFs::start("berth");
+    let server = S3Server::start("berth");
     let (_tmp, berth) = ws::start().await;
     let admin = ws::admin(&berth).await;
     let configure = |secret: &str| ConfigureInstance {
