@@ -265,6 +265,14 @@ pub fn refusal(data_dir: &Path, p: &Path) -> Option<&'static str> {
     })
 }
 
+/// The origins granted to an instance (stored as text, checked when granted).
+fn granted(rec: &InstanceRecord) -> Vec<Pattern> {
+    rec.egress
+        .iter()
+        .filter_map(|p| Pattern::parse(p).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,12 +303,4 @@ mod tests {
         );
         assert!(refusal(&data, &tmp.path().join("elsewhere/new")).is_none());
     }
-}
-
-/// The origins granted to an instance (stored as text, checked when granted).
-fn granted(rec: &InstanceRecord) -> Vec<Pattern> {
-    rec.egress
-        .iter()
-        .filter_map(|p| Pattern::parse(p).ok())
-        .collect()
 }
