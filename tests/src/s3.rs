@@ -4,11 +4,14 @@
 //! dropped. `cargo xtask test` installs both (`cargo install s3s-fs --version 0.14.1
 //! --features binary`; `moto[server]` into a venv under `target/test-tools`).
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use berth_protocol::api::plugins::ConfigureInstance;
 
 /// The access key the server accepts.
 pub const ACCESS_KEY: &str = "berth-test-access";
@@ -119,6 +122,35 @@ impl S3Server {
             "creating the bucket: {answer}"
         );
         server
+    }
+
+    /// A `plugins.configure` request for a `storage-s3` instance `name` on this server's
+    /// `bucket`, as an admin sends it: `settings` (prefix, part size…) besides the
+    /// endpoint and bucket, the keys as secrets (`secret` as the secret key), and the
+    /// private-address grant a loopback server needs.
+    pub fn configure_request(
+        &self,
+        name: &str,
+        bucket: &str,
+        settings: serde_json::Value,
+        secret: &str,
+    ) -> ConfigureInstance {
+        let mut config = serde_json::json!({ "endpoint": self.url, "bucket": bucket });
+        if let (Some(all), serde_json::Value::Object(more)) = (config.as_object_mut(), settings) {
+            all.extend(more);
+        }
+        ConfigureInstance {
+            plugin: "storage-s3".into(),
+            name: name.into(),
+            config,
+            secrets: BTreeMap::from([
+                ("access_key_id".to_owned(), Some(ACCESS_KEY.to_owned())),
+                ("secret_access_key".to_owned(), Some(secret.to_owned())),
+            ]),
+            egress: Vec::new(),
+            allow_private: true,
+            path: None,
+        }
     }
 
     /// The file `s3s-fs` keeps an object in.

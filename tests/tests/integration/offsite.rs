@@ -4,8 +4,6 @@
 //! the passphrase — rebuilds its catalog from the bucket and restores the volume byte
 //! for byte.
 
-use std::collections::BTreeMap;
-
 use berth_client::Client;
 use berth_protocol::api::backups::{
     BackupOrigin, BackupQuery, BackupTarget, CreateBackup, RescanStorage, RestoreBackup,
@@ -14,7 +12,6 @@ use berth_protocol::api::catalogue::{
     BackupsCreate, BackupsList, BackupsPreview, BackupsRescan, BackupsRestore, PluginsConfigure,
 };
 use berth_protocol::api::jobs::JobState;
-use berth_protocol::api::plugins::ConfigureInstance;
 use berth_tests::docker::Scope;
 use berth_tests::jobs::end_state;
 use berth_tests::s3::{self, S3Server};
@@ -47,21 +44,20 @@ async fn configure_bucket(admin: &Client, server: &S3Server) {
 }
 
 async fn configure(admin: &Client, server: &S3Server, name: &str, secret: &str) {
+    let settings = serde_json::json!({ "prefix": "berth", "part_size_mib": 5 });
     admin
-        .call::<PluginsConfigure>(ConfigureInstance {
-            plugin: "storage-s3".into(),
-            name: name.into(),
-            config: serde_json::json!({
-                "endpoint": server.url, "bucket": "berth-dr", "prefix": "berth", "part_size_mib": 5,
-            }),
-            secrets: BTreeMap::from([
-                ("access_key_id".to_owned(), Some(s3::ACCESS_KEY.to_owned())),
-                ("secret_access_key".to_owned(), Some(secret.to_owned())),
-            ]),
-            egress: Vec::new(),
-            allow_private: true,
-            path: None,
-        })
+        .call::<PluginsConfigure>(server.configure_request(name, "berth-dr", settings, secret))
+        .await
+        .unwrap();
+}
+
+async fn remove_volume(scope: &Scope, volume: &str) {
+    scope
+        .docker
+        .remove_volume(
+            volume,
+            None::<bollard::query_parameters::RemoveVolumeOptions>,
+        )
         .await
         .unwrap();
 }
@@ -134,14 +130,7 @@ async fn a_fresh_berth_restores_a_volume_from_the_bucket_alone() {
         "one object under the prefix: {in_bucket:?}"
     );
     assert!(in_bucket[0].ends_with(".tar.gz.enc"), "{in_bucket:?}");
-    scope
-        .docker
-        .remove_volume(
-            &volume,
-            None::<bollard::query_parameters::RemoveVolumeOptions>,
-        )
-        .await
-        .unwrap();
+    remove_volume(&scope, &volume).await;
 
     // A new installation: an empty data directory, the bucket and the passphrase.
     let (_data, berth) = ws::start().await;
@@ -193,14 +182,7 @@ async fn a_fresh_berth_restores_a_volume_from_the_bucket_alone() {
     let (state, message) = end_state(&admin, &job.id).await;
     assert_eq!(state, JobState::Complete, "{message}");
     assert_eq!(contents(&scope, &volume).await, before, "byte for byte");
-    scope
-        .docker
-        .remove_volume(
-            &volume,
-            None::<bollard::query_parameters::RemoveVolumeOptions>,
-        )
-        .await
-        .unwrap();
+    remove_volume(&scope, &volume).await;
 }
 
 /// Regular files under `dir`, recursively.

@@ -6,7 +6,6 @@
 //!
 //! Needs the plugins embedded: `cargo xtask test` builds them first.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
@@ -17,9 +16,7 @@ use berth_plugins::storage::{Session, StorageInstance};
 use berth_plugins::{PluginError, PluginKind, PluginRuntime};
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{PluginsConfigure, PluginsList, StorageList, StorageTest};
-use berth_protocol::api::plugins::{
-    ConfigureInstance, PluginHealth, PluginKind as Kind, StorageRef,
-};
+use berth_protocol::api::plugins::{PluginHealth, PluginKind as Kind, StorageRef};
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
 use berth_tests::s3::{self, S3Server};
@@ -528,17 +525,9 @@ async fn an_s3_instance_is_configured_tested_and_keeps_its_keys_secret() {
     let server = S3Server::start("berth");
     let (_tmp, berth) = ws::start().await;
     let admin = ws::admin(&berth).await;
-    let configure = |secret: &str| ConfigureInstance {
-        plugin: S3_PLUGIN.into(),
-        name: "offsite".into(),
-        config: serde_json::json!({ "endpoint": server.url, "bucket": "berth", "prefix": "host-a" }),
-        secrets: BTreeMap::from([
-            ("access_key_id".to_owned(), Some(s3::ACCESS_KEY.to_owned())),
-            ("secret_access_key".to_owned(), Some(secret.to_owned())),
-        ]),
-        egress: Vec::new(),
-        allow_private: true,
-        path: None,
+    let configure = |secret: &str| {
+        let settings = serde_json::json!({ "prefix": "host-a" });
+        server.configure_request("offsite", "berth", settings, secret)
     };
     let saved = admin
         .call::<PluginsConfigure>(configure(s3::SECRET_KEY))
