@@ -1,0 +1,222 @@
+//! Storage plugins on opendal: what every opendal-based Berth storage backend shares.
+//!
+//! - [`over_wasi_http`] gives an operator the host's `wasi:http` as its transport (a
+//!   plugin has no sockets; the host lets requests through only to granted origins).
+//! - [`Download`] reads an object in ranged requests of [`READ_AHEAD`] bytes, so no
+//!   read buffers a whole object.
+//! - [`list_page`] pages through a prefix in key order, whether or not the service
+//!   lists in order.
+//! - [`Errors`] maps opendal's errors to the host's variants, naming what the user
+//!   configured (the bucket, the server).
+//!
+//! A plugin enables the one opendal service it speaks and writes its own uploads (S3's
+//! are multipart; WebDAV's are one streamed PUT).
+
+pub mod transport;
+
+use berth_plugin_sdk::key;
+use berth_plugin_sdk::store::{ObjectMeta, ObjectPage, ObjectReader, PluginError};
+use opendal::{ErrorKind, Operator};
+
+pub use transport::WasiHttp;
+
+/// Bytes fetched per ranged GET when reading (large enough that a slow server is not
+/// the per-request overhead's hostage; notes §6 measured 1 MiB ranges at 5 MB/s).
+pub const READ_AHEAD: u64 = 8 << 20;
+
+/// Runs a future to completion inside a plugin call (plugin calls are synchronous).
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    wstd::runtime::block_on(f)
+}
+
+/// `op` sending its requests through the host's `wasi:http`.
+pub fn over_wasi_http(op: Operator) -> Operator {
+    let context = opendal::OperationContext::new()
+        .with_http_transport(opendal::HttpTransporter::new(WasiHttp));
+    op.with_context(context)
+}
+
+/// opendal's error as the host's variant: refused credentials, a server worth
+/// retrying, a missing object, or a plain failure.
+pub fn plugin_error(e: opendal::Error) -> PluginError {
+    let message = e.to_string();
+    match e.kind() {
+        ErrorKind::NotFound => PluginError::NotFound(message),
+        ErrorKind::PermissionDenied => PluginError::Unauthorized(message),
+        ErrorKind::ConfigInvalid => PluginError::InvalidConfig(message),
+        ErrorKind::RateLimited => PluginError::Unavailable(message),
+        _ if e.is_temporary() => PluginError::Unavailable(message),
+        _ => PluginError::Other(message),
+    }
+}
+
+/// A service's error mapping: [`plugin_error`] refined with what the service knows
+/// (S3 names a missing bucket), given the name the user configured.
+pub type ErrorMap = fn(&str, opendal::Error) -> PluginError;
+
+/// Maps errors for one configured target.
+#[derive(Debug, Clone)]
+pub struct Errors {
+    /// What the user configured (a bucket, a server), for the messages.
+    context: String,
+    map: ErrorMap,
+}
+
+impl Errors {
+    pub fn new(context: impl Into<String>, map: ErrorMap) -> Self {
+        Self {
+            context: context.into(),
+            map,
+        }
+    }
+
+    pub fn map(&self, e: opendal::Error) -> PluginError {
+        (self.map)(&self.context, e)
+    }
+}
+
+/// The object `key`'s size and modification time.
+pub fn stat(op: &Operator, key: &str, errors: &Errors) -> Result<ObjectMeta, PluginError> {
+    let meta = block_on(op.stat(key)).map_err(|e| errors.map(e))?;
+    if meta.is_dir() {
+        return Err(PluginError::NotFound(format!("{key} is a folder")));
+    }
+    Ok(ObjectMeta {
+        key: key.to_owned(),
+        size: meta.content_length(),
+        modified_ms: modified_ms(&meta),
+    })
+}
+
+/// Up to `limit` objects whose keys start with `prefix`, in key order, after `cursor`.
+///
+/// Lists the folder the prefix is in, flat. A service that lists in key order (S3) is
+/// read only as far as the page goes; one that does not (WebDAV) is read whole and
+/// sorted, which a catalogue of backups affords. Names that are not valid keys (a
+/// WebDAV upload in progress, files someone else put there) are not objects.
+pub fn list_page(
+    op: &Operator,
+    prefix: &str,
+    cursor: Option<&str>,
+    limit: usize,
+    errors: &Errors,
+) -> Result<ObjectPage, PluginError> {
+    block_on(list_async(op, prefix, cursor, limit, errors))
+}
+
+async fn list_async(
+    op: &Operator,
+    prefix: &str,
+    cursor: Option<&str>,
+    limit: usize,
+    errors: &Errors,
+) -> Result<ObjectPage, PluginError> {
+    use futures_util::TryStreamExt;
+    let ordered = op.info().capability().list_with_start_after;
+    let folder = prefix.rfind('/').map_or("", |i| &prefix[..=i]);
+    let mut lister = op.lister_with(folder).recursive(true);
+    if ordered && let Some(after) = cursor {
+        lister = lister.start_after(after);
+    }
+    let mut entries = lister.await.map_err(|e| errors.map(e))?;
+    let mut objects = Vec::new();
+    while let Some(entry) = entries.try_next().await.map_err(|e| errors.map(e))? {
+        let key = entry.path();
+        let meta = entry.metadata();
+        if meta.is_dir()
+            || !key.starts_with(prefix)
+            || key::check(key).is_err()
+            || cursor.is_some_and(|c| key <= c)
+        {
+            continue;
+        }
+        objects.push(ObjectMeta {
+            key: key.to_owned(),
+            size: meta.content_length(),
+            modified_ms: modified_ms(meta),
+        });
+        if ordered && objects.len() == limit {
+            break;
+        }
+    }
+    if !ordered {
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        objects.truncate(limit);
+    }
+    let next_cursor = (objects.len() == limit)
+        .then(|| objects.last().map(|o| o.key.clone()))
+        .flatten();
+    Ok(ObjectPage {
+        objects,
+        next_cursor,
+    })
+}
+
+/// Milliseconds since the epoch, 0 when the service did not say.
+pub fn modified_ms(meta: &opendal::Metadata) -> u64 {
+    meta.last_modified().map_or(0, |t| {
+        u64::try_from(t.into_inner().as_millisecond()).unwrap_or(0)
+    })
+}
+
+/// A download: ranged GETs of [`READ_AHEAD`] bytes, served in the sizes the host asks.
+#[derive(Debug)]
+pub struct Download {
+    op: Operator,
+    errors: Errors,
+    key: String,
+    size: u64,
+    /// Where the next range starts.
+    position: u64,
+    buffer: Vec<u8>,
+    /// How much of `buffer` has been handed out.
+    taken: usize,
+}
+
+impl Download {
+    /// Opens `key` (its size from a `stat`, so a missing object fails here).
+    pub fn open(op: &Operator, key: &str, errors: &Errors) -> Result<Self, PluginError> {
+        let meta = stat(op, key, errors)?;
+        Ok(Self {
+            op: op.clone(),
+            errors: errors.clone(),
+            key: key.to_owned(),
+            size: meta.size,
+            position: 0,
+            buffer: Vec::new(),
+            taken: 0,
+        })
+    }
+
+    fn fetch(&mut self) -> Result<(), PluginError> {
+        let end = (self.position + READ_AHEAD).min(self.size);
+        let range = self.position..end;
+        let data = block_on(async { self.op.read_with(&self.key).range(range).await })
+            .map_err(|e| self.errors.map(e))?;
+        self.buffer = data.to_vec();
+        self.taken = 0;
+        if self.buffer.is_empty() {
+            return Err(PluginError::Io(format!(
+                "{}: the object ended at {} of {} bytes",
+                self.key, self.position, self.size
+            )));
+        }
+        self.position += self.buffer.len() as u64;
+        Ok(())
+    }
+}
+
+impl ObjectReader for Download {
+    fn read(&mut self, max: usize) -> Result<Vec<u8>, PluginError> {
+        if self.taken == self.buffer.len() {
+            if self.position >= self.size {
+                return Ok(Vec::new());
+            }
+            self.fetch()?;
+        }
+        let n = max.min(self.buffer.len() - self.taken);
+        let out = self.buffer[self.taken..self.taken + n].to_vec();
+        self.taken += n;
+        Ok(out)
+    }
+}
