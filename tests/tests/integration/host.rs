@@ -29,7 +29,8 @@ async fn starts_and_is_ready_with_store_docker_and_plugin() {
             "plugin:notify-webhook",
             "plugin:probe",
             "plugin:storage-local",
-            "plugin:storage-s3"
+            "plugin:storage-s3",
+            "plugin:storage-webdav"
         ],
         "{ready:?}"
     );
@@ -49,7 +50,7 @@ async fn starts_and_is_ready_with_store_docker_and_plugin() {
     let cached = std::fs::read_dir(berth.data_dir.join("plugins/cache"))
         .unwrap()
         .count();
-    assert_eq!(cached, 4, "one .cwasm per built-in plugin");
+    assert_eq!(cached, 5, "one .cwasm per built-in plugin");
 }
 
 #[tokio::test]

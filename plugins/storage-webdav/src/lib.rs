@@ -1,0 +1,118 @@
+//! `storage-webdav`: backups as files on a WebDAV server — Nextcloud, ownCloud, a NAS,
+//! `rclone serve webdav` — through opendal's WebDAV service.
+//!
+//! The plugin has no sockets and no files: every request goes out through the host's
+//! `wasi:http`, which lets it reach only the origins the admin granted the instance.
+//! Reads, listings, `stat` and deletes are opendal's (ranged reads and sorted paging
+//! from the shared `berth-plugin-opendal`). Uploads are not: opendal's WebDAV writer
+//! holds the whole object in memory, so an upload here is one PUT whose body streams
+//! through the host as the chunks arrive (see [`upload`]).
+
+mod upload;
+
+use berth_plugin_opendal::{Download, Errors, block_on};
+use berth_plugin_sdk::store::{ObjectMeta, ObjectPage, PluginError, StorageBackend};
+use opendal::Operator;
+use serde::Deserialize;
+
+use crate::upload::{Target, Upload};
+
+/// The instance's configuration (the manifest's schema).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The WebDAV address (a Nextcloud user's files, a share).
+    url: String,
+    /// A folder under `url` holding the keys.
+    #[serde(default)]
+    root: String,
+    username: String,
+    password: String,
+}
+
+/// One configured server folder.
+#[derive(Debug)]
+pub struct WebDav {
+    op: Operator,
+    errors: Errors,
+    target: Target,
+}
+
+/// What went wrong, as the host's variants; a refused login names the server.
+/// opendal reports a 401 as unexpected (only 403 as denied), so the status it quotes
+/// decides.
+fn plugin_error(server: &str, e: opendal::Error) -> PluginError {
+    if e.to_string().contains("status: 401") {
+        return PluginError::Unauthorized(format!(
+            "{server} refused the user or password (HTTP 401)"
+        ));
+    }
+    match berth_plugin_opendal::plugin_error(e) {
+        PluginError::Unauthorized(m) => {
+            PluginError::Unauthorized(format!("{server} refused access: {m}"))
+        }
+        other => other,
+    }
+}
+
+fn operator(c: &Config) -> Result<Operator, PluginError> {
+    let builder = opendal::services::Webdav::default()
+        .endpoint(c.url.trim_end_matches('/'))
+        .root(&upload::root_path(&c.root))
+        .username(&c.username)
+        .password(&c.password);
+    let op = Operator::new(builder).map_err(|e| PluginError::InvalidConfig(e.to_string()))?;
+    Ok(berth_plugin_opendal::over_wasi_http(op))
+}
+
+impl StorageBackend for WebDav {
+    type Config = Config;
+    type Writer = Upload;
+    type Reader = Download;
+
+    fn new(config: Config) -> Result<Self, PluginError> {
+        let target = Target::new(
+            &config.url,
+            &config.root,
+            &config.username,
+            &config.password,
+        )?;
+        let op = operator(&config)?;
+        Ok(Self {
+            errors: Errors::new(target.origin(), plugin_error),
+            op,
+            target,
+        })
+    }
+
+    fn start_upload(&self, key: &str) -> Result<Upload, PluginError> {
+        Upload::start(&self.op, &self.errors, &self.target, key)
+    }
+
+    fn open_download(&self, key: &str) -> Result<Download, PluginError> {
+        Download::open(&self.op, key, &self.errors)
+    }
+
+    fn stat(&self, key: &str) -> Result<ObjectMeta, PluginError> {
+        berth_plugin_opendal::stat(&self.op, key, &self.errors)
+    }
+
+    fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ObjectPage, PluginError> {
+        berth_plugin_opendal::list_page(&self.op, prefix, cursor, limit as usize, &self.errors)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), PluginError> {
+        match block_on(self.op.delete(key)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.errors.map(e)),
+        }
+    }
+}
+
+berth_plugin_sdk::export_storage_plugin!(WebDav);
