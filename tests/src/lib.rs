@@ -14,6 +14,7 @@
 //!   plugins send and answers with scripted statuses.
 //! - [`plugin_package`] builds third-party plugin packages for the install tests.
 //! - [`s3`] runs a real S3 server (`s3s-fs`) on loopback for the storage-s3 tests.
+//! - [`webdav`] runs a real WebDAV server (`rclone serve webdav`, wsgidav) on loopback.
 //! - [`jobs`] follows jobs to their end, uploads backup files and makes archives by
 //!   hand (what an attacker would upload).
 //!
@@ -26,6 +27,7 @@ pub mod jobs;
 pub mod plugin_package;
 pub mod s3;
 pub mod server;
+pub mod webdav;
 pub mod ws;
 
 use std::path::PathBuf;

@@ -40,7 +40,7 @@ fn binary() -> PathBuf {
     PathBuf::from("s3s-fs")
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -48,7 +48,7 @@ fn free_port() -> u16 {
 }
 
 /// Waits until something listens on `port`.
-fn wait_listening(port: u16, what: &str) {
+pub(crate) fn wait_listening(port: u16, what: &str) {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
@@ -151,6 +151,23 @@ impl S3Server {
             allow_private: true,
             path: None,
         }
+    }
+
+    /// moto's answer to a `HEAD` of `key` in `bucket`: the status line and headers,
+    /// lowercased. The request carries an authorization header with a dummy
+    /// signature (moto does not check signatures, but treats a request without one
+    /// as anonymous and refuses it); s3s-fs would refuse it.
+    pub fn moto_head(&self, bucket: &str, key: &str) -> String {
+        let authority = self.url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(authority).expect("connect to moto");
+        let request = format!(
+            "HEAD /{bucket}/{key} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).expect("ask moto");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("moto's answer");
+        answer.to_lowercase()
     }
 
     /// The file `s3s-fs` keeps an object in.

@@ -260,7 +260,8 @@ pub fn test() -> Result<()> {
     sh("cargo fmt --check (plugins)", cmd)?;
     let mut cmd = Command::new("rustfmt");
     cmd.args(["--edition", "2024", "--check"])
-        .arg(root().join("sdk/plugin/src/lib.rs"));
+        .arg(root().join("sdk/plugin/src/lib.rs"))
+        .arg(root().join("sdk/plugin-opendal/src/lib.rs"));
     sh("rustfmt --check (plugin sdk)", cmd)?;
     let mut cmd = Command::new("rustfmt");
     cmd.args(["--edition", "2024", "--check"])
@@ -290,8 +291,11 @@ pub fn test() -> Result<()> {
         "warnings",
     ]);
     sh("cargo clippy (web UI, wasm32)", cmd)?;
-    // Per plugin, like the build: each selects its world by an SDK feature.
-    for id in plugin_ids()? {
+    // Per plugin, like the build: each selects its world by an SDK feature. The
+    // opendal helper crate is linted on its own (a plugin's run lints only the plugin).
+    let mut linted = plugin_ids()?;
+    linted.push("berth-plugin-opendal".to_owned());
+    for id in linted {
         let mut cmd = cargo();
         cmd.current_dir(root().join("plugins"))
             .args([
@@ -330,7 +334,8 @@ pub fn test() -> Result<()> {
         .env(
             "BERTH_MOTO_SERVER",
             test_venv().join("bin").join("moto_server"),
-        );
+        )
+        .env("BERTH_WSGIDAV", test_venv().join("bin").join("wsgidav"));
     sh("cargo test --workspace", cmd)?;
     eprintln!(
         "==> all checks passed in {:.0}s",
@@ -382,6 +387,9 @@ pub fn bench() -> Result<()> {
 const S3S_FS: &str = "0.14.1";
 /// The second, independent S3 implementation (`moto_server`), from PyPI into a venv.
 const MOTO: &str = "5.2.5";
+/// The second WebDAV server (the first is Debian's rclone): wsgidav on cheroot, the
+/// versions test-servers.md §5 verified.
+const WSGIDAV: [&str; 2] = ["wsgidav==4.4.0", "cheroot==11.1.2"];
 
 /// Where the Python test servers live (`target/test-tools/venv`).
 pub fn test_venv() -> PathBuf {
@@ -391,26 +399,36 @@ pub fn test_venv() -> PathBuf {
 /// Installs the servers the integration tests start that no package manager ships.
 fn test_servers() -> Result<()> {
     s3s_fs()?;
-    moto()
+    let moto = format!("moto[server]=={MOTO}");
+    python_tool("moto (the second S3 test server)", &[&moto])?;
+    python_tool("wsgidav (the second WebDAV test server)", &WSGIDAV)
 }
 
-/// `moto[server]` in its own venv (its dependencies pinned by the version).
-fn moto() -> Result<()> {
+/// Installs `packages` (`name==version`) into the test-tools venv unless there.
+fn python_tool(what: &str, packages: &[&str]) -> Result<()> {
     let venv = test_venv();
     let pip = venv.join("bin").join("pip");
-    let installed = Command::new(&pip)
-        .args(["show", "moto"])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {MOTO}")));
+    let installed = packages.iter().all(|package| {
+        let (name, version) = package.split_once("==").unwrap_or((package, ""));
+        let name = name.split('[').next().unwrap_or(name);
+        Command::new(&pip)
+            .args(["show", name])
+            .output()
+            .is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {version}\n"))
+            })
+    });
     if installed {
         return Ok(());
     }
-    let mut cmd = Command::new("python3");
-    cmd.args(["-m", "venv"]).arg(&venv);
-    sh("make the test-tools venv", cmd)?;
+    if !pip.is_file() {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-m", "venv"]).arg(&venv);
+        sh("make the test-tools venv", cmd)?;
+    }
     let mut cmd = Command::new(&pip);
-    cmd.args(["install", "--quiet", &format!("moto[server]=={MOTO}")]);
-    sh("install moto (the second S3 test server)", cmd)
+    cmd.args(["install", "--quiet"]).args(packages);
+    sh(&format!("install {what}"), cmd)
 }
 
 fn s3s_fs() -> Result<()> {

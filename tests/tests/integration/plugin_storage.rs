@@ -20,12 +20,14 @@ use berth_protocol::api::plugins::{PluginHealth, PluginKind as Kind, StorageRef}
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
 use berth_tests::s3::{self, S3Server};
+use berth_tests::webdav::{self, WebDavServer};
 use berth_tests::ws;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 
 const PLUGIN: &str = "storage-local";
 const S3_PLUGIN: &str = "storage-s3";
+const WEBDAV_PLUGIN: &str = "storage-webdav";
 
 async fn runtime(tmp: &Path) -> PluginRuntime {
     let rt = PluginRuntime::start(&tmp.join("cache")).await.unwrap();
@@ -348,18 +350,31 @@ async fn storage_local_passes_the_conformance_suite() {
 /// An instance of `storage-s3` on `server`'s bucket `bucket`, allowed to reach it (a
 /// loopback address, so with the private-address grant).
 fn s3_instance(server: &S3Server, bucket: &str, secret: &str) -> StorageInstance {
+    s3_instance_with(server, bucket, secret, serde_json::json!({}))
+}
+
+/// [`s3_instance`] with more settings (storage class, encryption…).
+fn s3_instance_with(
+    server: &S3Server,
+    bucket: &str,
+    secret: &str,
+    settings: serde_json::Value,
+) -> StorageInstance {
+    let mut config = serde_json::json!({
+        "endpoint": server.url,
+        "bucket": bucket,
+        "access_key_id": s3::ACCESS_KEY,
+        "secret_access_key": secret,
+        "part_size_mib": 8,
+    });
+    if let (Some(all), serde_json::Value::Object(more)) = (config.as_object_mut(), settings) {
+        all.extend(more);
+    }
     StorageInstance {
         name: "s3".into(),
         plugin: S3_PLUGIN.into(),
         dir: None,
-        config: serde_json::json!({
-            "endpoint": server.url,
-            "bucket": bucket,
-            "access_key_id": s3::ACCESS_KEY,
-            "secret_access_key": secret,
-            "part_size_mib": 8,
-        })
-        .to_string(),
+        config: config.to_string(),
         egress: vec![Origin::parse(&server.url).unwrap()],
         allow_private: true,
     }
@@ -412,6 +427,112 @@ async fn storage_s3_passes_the_conformance_suite_against_moto() {
         .await
         .unwrap();
     conformance(&s, S3_PLUGIN).await;
+}
+
+/// The storage class and server-side encryption asked for are what the server
+/// records, for a single PUT and a multipart upload alike; an archive class that
+/// cannot be restored from directly is refused up front.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_storage_class_and_encryption_reach_the_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime(tmp.path()).await;
+    let server = S3Server::start_moto("backups");
+    let settings = serde_json::json!({
+        "storage_class": "STANDARD_IA",
+        "server_side_encryption": "AES256",
+    });
+    let classed = rt
+        .session(&s3_instance_with(
+            &server,
+            "backups",
+            s3::SECRET_KEY,
+            settings,
+        ))
+        .await
+        .unwrap();
+    for (key, len) in [("class/small", 1000), ("class/multipart", 20 << 20)] {
+        classed.put(key, Pattern::new(len)).await.unwrap();
+        let head = server.moto_head("backups", key);
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(head.contains("x-amz-storage-class: standard_ia"), "{head}");
+        assert!(
+            head.contains("x-amz-server-side-encryption: aes256"),
+            "{head}"
+        );
+    }
+    let settings = serde_json::json!({ "storage_class": "DEEP_ARCHIVE" });
+    let e = rt
+        .session(&s3_instance_with(
+            &server,
+            "backups",
+            s3::SECRET_KEY,
+            settings,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), ErrorCode::BadRequest, "{e}");
+    assert!(e.to_string().contains("storage_class"), "{e}");
+}
+
+/// An instance of `storage-webdav` on `server`'s folder `root`, allowed to reach it.
+fn webdav_instance(server: &WebDavServer, root: &str, password: &str) -> StorageInstance {
+    StorageInstance {
+        name: "dav".into(),
+        plugin: WEBDAV_PLUGIN.into(),
+        dir: None,
+        config: serde_json::json!({
+            "url": server.url,
+            "root": root,
+            "username": webdav::USER,
+            "password": password,
+        })
+        .to_string(),
+        egress: vec![Origin::parse(&server.url).unwrap()],
+        allow_private: true,
+    }
+}
+
+/// The suite against one WebDAV server, then what only a server shows: the objects as
+/// plain files under the folder (no temporary upload left), and a wrong password
+/// refused with the server named.
+async fn webdav_conformance(server: &WebDavServer) {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime(tmp.path()).await;
+    let s = rt
+        .session(&webdav_instance(server, "berth/backups", webdav::PASSWORD))
+        .await
+        .unwrap();
+    conformance(&s, WEBDAV_PLUGIN).await;
+    let file = server.file("berth/backups", "a/x.tar.gz");
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 777);
+    let files = server.files("berth/backups");
+    assert!(files.iter().all(|f| !f.contains('~')), "{files:?}");
+    assert!(files.contains(&"list/k3".to_owned()), "{files:?}");
+
+    let wrong = rt
+        .session(&webdav_instance(
+            server,
+            "berth/backups",
+            "not-the-password",
+        ))
+        .await
+        .unwrap();
+    let e = wrong.stat("a/x.tar.gz").await.unwrap_err();
+    assert_eq!(code(&e), ErrorCode::Forbidden, "{e}");
+    assert!(e.to_string().contains(&server.url), "{e}");
+    let e = wrong.put("a/y", Pattern::new(3 << 20)).await.unwrap_err();
+    assert_eq!(code(&e), ErrorCode::Forbidden, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_webdav_passes_the_conformance_suite_against_rclone() {
+    webdav_conformance(&WebDavServer::start_rclone()).await;
+}
+
+/// The same suite against a second, independent WebDAV implementation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_webdav_passes_the_conformance_suite_against_wsgidav() {
+    webdav_conformance(&WebDavServer::start_wsgidav()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -567,6 +688,45 @@ async fn an_s3_instance_is_configured_tested_and_keeps_its_keys_secret() {
         })
         .await
         .unwrap_err();
+    assert_eq!(e.body().map(|b| b.code), Some(ErrorCode::Forbidden), "{e}");
+}
+
+/// The same for WebDAV over the protocol: the password a write-only secret, the URL's
+/// origin the egress grant, `storage.test` a round trip in the folder that leaves
+/// nothing, and a wrong password reported as refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webdav_instance_is_configured_tested_and_keeps_its_password_secret() {
+    let server = WebDavServer::start_rclone();
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let saved = admin
+        .call::<PluginsConfigure>(server.configure_request("nas", "berth", webdav::PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(saved.egress, vec![server.url.clone()], "the URL's origin");
+    assert!(saved.secrets_set.contains(&"password".to_owned()));
+    let stored = serde_json::to_string(&saved).unwrap();
+    assert!(
+        !stored.contains(webdav::PASSWORD),
+        "the password never comes back"
+    );
+
+    let nas = || StorageRef {
+        name: Some("nas".into()),
+    };
+    let r = admin.call::<StorageTest>(nas()).await.unwrap();
+    assert_eq!((r.name.as_str(), r.bytes), ("nas", 256 * 1024));
+    assert!(
+        server.files("berth").is_empty(),
+        "{:?}",
+        server.files("berth")
+    );
+
+    admin
+        .call::<PluginsConfigure>(server.configure_request("nas", "berth", "wrong"))
+        .await
+        .unwrap();
+    let e = admin.call::<StorageTest>(nas()).await.unwrap_err();
     assert_eq!(e.body().map(|b| b.code), Some(ErrorCode::Forbidden), "{e}");
 }
 
