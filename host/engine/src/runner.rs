@@ -172,10 +172,11 @@ fn notify_outcome(engine: &Arc<Engine>, id: &str) {
             Level::Error,
             format!("{} failed", info.title),
         ),
-        (JobKind::Verify | JobKind::Rescan, true) => return,
+        (JobKind::Verify | JobKind::Rescan | JobKind::Copy, true) => return,
         (JobKind::Rescan, false) => return,
-        // A backup that no longer verifies is a backup that is gone.
-        (JobKind::Verify, false) => (
+        // A backup that no longer verifies is a backup that is gone; a copy that
+        // failed is a backup less off-site than asked.
+        (JobKind::Verify | JobKind::Copy, false) => (
             NotifyEvent::BackupFailed,
             Level::Error,
             format!("{} failed", info.title),
@@ -213,5 +214,6 @@ pub async fn run_job(
         JobSpec::Restore(s) => Box::pin(backup::restore::run(engine, s, ctx)).await,
         JobSpec::Verify(s) => Box::pin(backup::verify(engine, s, ctx)).await,
         JobSpec::Rescan(s) => Box::pin(backup::rescan::run(engine, s, ctx)).await,
+        JobSpec::Copy(s) => Box::pin(backup::copy::run(engine, s, ctx)).await,
     }
 }

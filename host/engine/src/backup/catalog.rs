@@ -44,7 +44,9 @@ impl CatalogTable for Store {}
 /// Whether `e` passes the filters of `q`.
 pub fn matches(e: &BackupEntry, q: &BackupQuery) -> bool {
     q.target.as_deref().is_none_or(|t| e.target.name() == t)
-        && q.storage.as_deref().is_none_or(|s| e.storage == s)
+        && q.storage
+            .as_deref()
+            .is_none_or(|s| e.storages().any(|name| name == s))
         && q.trigger.is_none_or(|t| e.trigger == t)
 }
 

@@ -319,6 +319,7 @@ impl BackupJob<'_> {
             volumes: plan.volumes.iter().map(|v| v.name.clone()).collect(),
             data_bytes: plan.volumes.iter().map(|v| v.tar_bytes).sum(),
             origin: BackupOrigin::ThisInstallation,
+            copies: Vec::new(),
         };
         self.put_catalog(&entry, &manifest)?;
         Ok((entry, manifest))

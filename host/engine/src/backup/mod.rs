@@ -1,12 +1,14 @@
 //! Backups: the archive format ([`archive`], [`digest`], [`pargz`], [`crypt`]), the
 //! catalog ([`catalog`]), the crash journal ([`journal`]) and the three jobs the queue
-//! runs — [`create`] (a backup), [`restore`] and verify — and backups brought in from
-//! outside ([`upload`], and [`rescan`] rebuilding the catalog from a storage). `berth backup decrypt` in
+//! runs — [`create`] (a backup), [`restore`] and verify — [`copy`] (a backup sent to
+//! another storage), and backups brought in from outside ([`upload`], and [`rescan`]
+//! rebuilding the catalog from a storage). `berth backup decrypt` in
 //! `main.rs` uses [`crypt`] directly.
 
 pub mod archive;
 pub mod aside;
 pub mod catalog;
+pub mod copy;
 pub mod create;
 pub mod crypt;
 pub mod digest;
@@ -40,7 +42,7 @@ use crate::jobs::JobCtx;
 use berth_plugins::storage::{Session, StorageInstance};
 
 // The specs are the queue's (`jobs::spec`); named here too, where their jobs are.
-pub use crate::jobs::spec::{BackupSpec, RescanSpec, RestoreSpec, VerifySpec};
+pub use crate::jobs::spec::{BackupSpec, CopySpec, RescanSpec, RestoreSpec, VerifySpec};
 
 /// The storage instance named, or the default one.
 pub fn storage(engine: &Engine, name: Option<&str>) -> Result<StorageInstance, EngineError> {

@@ -55,6 +55,7 @@ pub fn entry_of(
         volumes: m.volumes.iter().map(|v| v.name.clone()).collect(),
         data_bytes: m.volumes.iter().map(|v| v.tar_bytes).sum(),
         origin,
+        copies: Vec::new(),
     }
 }
 

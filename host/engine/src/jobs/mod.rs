@@ -298,6 +298,7 @@ impl Jobs {
                     || match &j.spec {
                         JobSpec::Restore(r) => r.request.id == id,
                         JobSpec::Verify(v) => v.backup == id,
+                        JobSpec::Copy(c) => c.backup == id,
                         JobSpec::Backup(_) | JobSpec::Rescan(_) => false,
                     })
         }))

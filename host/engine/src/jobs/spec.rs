@@ -15,6 +15,7 @@ pub enum JobSpec {
     Restore(RestoreSpec),
     Verify(VerifySpec),
     Rescan(RescanSpec),
+    Copy(CopySpec),
 }
 
 impl JobSpec {
@@ -24,6 +25,7 @@ impl JobSpec {
             Self::Restore(_) => JobKind::Restore,
             Self::Verify(_) => JobKind::Verify,
             Self::Rescan(_) => JobKind::Rescan,
+            Self::Copy(_) => JobKind::Copy,
         }
     }
 }
@@ -48,6 +50,13 @@ pub struct BackupSpec {
     /// Carry the image (container targets).
     #[serde(default)]
     pub include_image: bool,
+}
+
+/// A copy job: backup `backup` to the storage instance `storage`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopySpec {
+    pub backup: String,
+    pub storage: String,
 }
 
 /// A verification job.

@@ -17,14 +17,14 @@ use berth_protocol::api::backups::BulkDeleteBackups;
 use berth_protocol::api::backups::BundleBackups;
 use berth_protocol::api::backups::RescanStorage;
 use berth_protocol::api::backups::UploadBackup;
-use berth_protocol::api::backups::VerifyBackup;
 use berth_protocol::api::backups::{
     BackupList, BackupStatus, BackupTarget, CreateBackup, RestoreBackup, RestorePreview,
 };
+use berth_protocol::api::backups::{CopyBackup, VerifyBackup};
 use berth_protocol::api::catalogue::{
-    BackupsBulkDelete, BackupsBundleTicket, BackupsCreate, BackupsDelete, BackupsDownloadTicket,
-    BackupsList, BackupsPreview, BackupsRescan, BackupsRestore, BackupsUploadTicket, BackupsVerify,
-    NetworkBackup, NetworkRestore,
+    BackupsBulkDelete, BackupsBundleTicket, BackupsCopy, BackupsCreate, BackupsDelete,
+    BackupsDownloadTicket, BackupsList, BackupsPreview, BackupsRescan, BackupsRestore,
+    BackupsUploadTicket, BackupsVerify, NetworkBackup, NetworkRestore,
 };
 use berth_protocol::api::containers::{BulkItem, BulkResult};
 use berth_protocol::api::jobs::{JobRef, JobsQueued};
@@ -66,16 +66,31 @@ fn record(engine: &Engine, id: &str) -> Result<CatalogRecord, ErrorBody> {
         .ok_or_else(|| not_found(id))
 }
 
-/// Deletes a backup's object from its storage, then its catalog entry; refused while
-/// a job uses it.
+/// Deletes a backup's object from its storage and its copies', then its catalog entry;
+/// refused while a job uses it.
 async fn delete_backup(engine: &Engine, id: &str) -> Result<(), ErrorBody> {
     let rec = deletable(engine, id)?;
+    delete_copies(engine, &rec).await?;
     let inst = berth_engine::backup::storage(engine, Some(&rec.entry.storage)).wire()?;
     let sess = berth_engine::backup::session(engine, &inst).await.wire()?;
     sess.delete(&rec.entry.key)
         .await
         .map_err(|e| e.into_body())?;
     engine.store.delete_backup(id).map_err(|e| internal(&e))?;
+    Ok(())
+}
+
+/// Deletes a backup's copies (`backups.copy`), recording each one gone as it goes,
+/// so a failure part way leaves the catalog listing exactly what is left.
+async fn delete_copies(engine: &Engine, rec: &CatalogRecord) -> Result<(), ErrorBody> {
+    let mut rec = rec.clone();
+    while let Some(copy) = rec.entry.copies.first().cloned() {
+        let inst = berth_engine::backup::storage(engine, Some(&copy.storage)).wire()?;
+        let sess = berth_engine::backup::session(engine, &inst).await.wire()?;
+        sess.delete(&copy.key).await.map_err(|e| e.into_body())?;
+        rec.entry.copies.remove(0);
+        engine.store.put_backup(&rec).map_err(|e| internal(&e))?;
+    }
     Ok(())
 }
 
@@ -100,6 +115,10 @@ async fn delete_all(engine: &Engine, ids: &[String]) -> Vec<Result<(), ErrorBody
     let mut by_storage: BTreeMap<String, Vec<(usize, String, String)>> = BTreeMap::new();
     for (i, id) in ids.iter().enumerate() {
         match deletable(engine, id) {
+            // Copies live on other storages: one at a time, like `backups.delete`.
+            Ok(rec) if !rec.entry.copies.is_empty() => {
+                out.push(Box::pin(delete_backup(engine, id)).await);
+            }
             Ok(rec) => {
                 out.push(Ok(()));
                 by_storage.entry(rec.entry.storage).or_default().push((
@@ -407,6 +426,27 @@ pub fn register(r: &mut Registry) {
     r.method(NetworkRestore, network_restore);
     r.method(BackupsVerify, verify);
     r.method(BackupsRescan, rescan);
+    r.method(BackupsCopy, copy);
+}
+
+/// `backups.copy`: checked now (the backup, the storage, not there already), so a
+/// mistake fails before queuing; the job checks again when it runs.
+async fn copy(
+    (principal, engine): (Principal, Arc<Engine>),
+    params: CopyBackup,
+) -> Result<JobRef, ErrorBody> {
+    let inst = berth_engine::backup::storage(&engine, Some(&params.storage)).wire()?;
+    let spec = berth_engine::backup::CopySpec {
+        backup: params.id.clone(),
+        storage: inst.name,
+    };
+    berth_engine::backup::copy::copyable(&engine, &spec).wire()?;
+    let title = format!("Copy backup {} to {}", spec.backup, spec.storage);
+    let id = engine
+        .jobs
+        .enqueue(&engine.store, JobSpec::Copy(spec), title, actor(&principal))
+        .wire()?;
+    Ok(JobRef { id })
 }
 
 async fn network_backup(

@@ -196,6 +196,34 @@ pub struct BackupEntry {
     /// this read as foreign).
     #[serde(default)]
     pub origin: BackupOrigin,
+    /// Further verified copies on other storages (`backups.copy`), besides `storage`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<StoredCopy>,
+}
+
+impl BackupEntry {
+    /// Every storage instance holding the backup: its own, then its copies'.
+    pub fn storages(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.storage.as_str()).chain(self.copies.iter().map(|c| c.storage.as_str()))
+    }
+}
+
+/// A copy of a backup on another storage, byte for byte (same size and sha256),
+/// read back and checked there before it was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StoredCopy {
+    pub storage: String,
+    pub key: String,
+    pub copied_ms: u64,
+}
+
+/// `backups.copy`: sends a backup to another storage as a job (local → S3 after the
+/// fact, a second bucket); it counts once read back intact there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CopyBackup {
+    pub id: String,
+    /// The storage instance to copy to.
+    pub storage: String,
 }
 
 /// `backups.list`: newest first, filtered.

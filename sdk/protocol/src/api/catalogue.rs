@@ -268,6 +268,9 @@ methods! {
     /// Queues a verification: the stored object re-read, its checksum, structure and
     /// every volume's contents checked against the manifest.
     BackupsVerify = "backups.verify" (backups::VerifyBackup) -> jobs::JobRef, Operator, audited = true;
+    /// Queues a copy: the backup streamed to another storage, read back there and
+    /// checked against its sha256, then listed in the entry's `copies`.
+    BackupsCopy = "backups.copy" (backups::CopyBackup) -> jobs::JobRef, Operator, audited = true;
     /// Jobs, newest first.
     JobsList = "jobs.list" (jobs::JobsQuery) -> jobs::JobList, Viewer, audited = false;
     /// One job with its log.

@@ -66,6 +66,8 @@ pub enum JobKind {
     Verify,
     /// A catalog rebuild from a storage (`backups.rescan`).
     Rescan,
+    /// A backup sent to another storage (`backups.copy`).
+    Copy,
 }
 
 /// One `job.progress` message, also each job's last known progress.
