@@ -1,15 +1,15 @@
 //! The catalog's table: one row per backup with what an operator may do to it.
 
 use berth_protocol::api::backups::{
-    BackupEntry, BackupOrigin, BackupRef, BackupStatus, Trigger, VerifyBackup,
+    BackupEntry, BackupOrigin, BackupRef, BackupStatus, CopyBackup, Trigger, VerifyBackup,
 };
-use berth_protocol::api::catalogue::{BackupsDownloadTicket, BackupsVerify};
+use berth_protocol::api::catalogue::{BackupsCopy, BackupsDownloadTicket, BackupsVerify};
 use yew::prelude::*;
 
 use super::vault::delete_backups;
 use crate::components::{prompt, start_download};
 use crate::format::{bytes, when};
-use crate::hooks::Action;
+use crate::hooks::{Action, on_pick, use_text};
 
 #[derive(Properties, PartialEq)]
 pub struct TableProps {
@@ -19,6 +19,8 @@ pub struct TableProps {
     pub on_restore: Callback<BackupEntry>,
     pub operator: bool,
     pub admin: bool,
+    /// Every storage instance, for "Copy to".
+    pub storages: Vec<String>,
 }
 
 #[function_component(BackupsTable)]
@@ -42,7 +44,8 @@ pub fn backups_table(props: &TableProps) -> Html {
             { for props.backups.iter().map(|b| html! {
                 <BackupRow key={b.id.clone()} backup={b.clone()} selected={props.selected.contains(&b.id)}
                     on_select={on_select.clone()} on_restore={props.on_restore.clone()}
-                    action={props.action.clone()} operator={props.operator} admin={props.admin} />
+                    action={props.action.clone()} operator={props.operator} admin={props.admin}
+                    storages={props.storages.clone()} />
             }) }
             </tbody>
         </table>
@@ -58,6 +61,7 @@ struct RowProps {
     action: Action,
     operator: bool,
     admin: bool,
+    storages: Vec<String>,
 }
 
 #[function_component(BackupRow)]
@@ -86,7 +90,7 @@ fn backup_row(props: &RowProps) -> Html {
             <td>{ when(b.created_ms) }</td>
             <td>{ match b.trigger { Trigger::Manual => "manual", Trigger::Scheduled => "scheduled" } }</td>
             <td>{ bytes(b.size) }</td>
-            <td>{ &b.storage }</td>
+            <td class="storages">{ b.storages().collect::<Vec<_>>().join(" + ") }</td>
             <td>{ if b.encrypted { "yes" } else { "no" } }</td>
             <td class={classes!("status", if complete { "complete" } else { "pending" })}>
                 { if complete { "complete" } else { "pending" } }</td>
@@ -95,12 +99,57 @@ fn backup_row(props: &RowProps) -> Html {
                     <button class="small restore" onclick={emit(&props.on_restore)}>{ "Restore…" }</button>
                     <button class="small verify" onclick={with_action(verify)}>{ "Verify" }</button>
                     <button class="small download" onclick={with_action(download)}>{ "Download" }</button>
+                    <CopyTo backup={b.clone()} storages={props.storages.clone()} action={props.action.clone()} />
                 }
                 if props.admin {
                     <button class="small danger delete" onclick={with_action(|a, b| delete_backups(a, vec![b.id.clone()]))}>{ "Delete" }</button>
                 }
             </td>
         </tr>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct CopyToProps {
+    backup: BackupEntry,
+    storages: Vec<String>,
+    action: Action,
+}
+
+/// "Copy to": the storages the backup is not on yet, and a button queuing the copy.
+#[function_component(CopyTo)]
+fn copy_to(props: &CopyToProps) -> Html {
+    let target = use_text();
+    let others: Vec<&String> = props
+        .storages
+        .iter()
+        .filter(|s| !props.backup.storages().any(|on| on == s.as_str()))
+        .collect();
+    if others.is_empty() {
+        return html! {};
+    }
+    let copy = {
+        let (action, id, target) = (
+            props.action.clone(),
+            props.backup.id.clone(),
+            target.clone(),
+        );
+        Callback::from(move |_| {
+            let (id, storage) = (id.clone(), (*target).clone());
+            action.run(move |ws| async move {
+                let job = ws.call_m::<BackupsCopy>(CopyBackup { id, storage }).await?;
+                Ok(format!("Copy queued (job {}).", job.id))
+            });
+        })
+    };
+    html! {
+        <span class="copy-to">
+            <select class="copy-target" onchange={on_pick(&target)} title="Another storage to keep this backup on">
+                <option value="" selected={target.is_empty()}>{ "Copy to…" }</option>
+                { for others.iter().map(|n| html! { <option value={(*n).clone()} selected={*target == **n}>{ n }</option> }) }
+            </select>
+            <button class="small copy" disabled={target.is_empty()} onclick={copy}>{ "Copy" }</button>
+        </span>
     }
 }
 

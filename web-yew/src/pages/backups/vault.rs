@@ -54,7 +54,7 @@ pub fn backups_page() -> Html {
             }
         } else {
             html! { <BackupsTable backups={l.backups.clone()} selected={selected.clone()}
-            action={action.clone()} {on_restore} {operator} {admin} /> }
+            action={action.clone()} {on_restore} {operator} {admin} storages={storages.clone()} /> }
         }
     });
     html! {
