@@ -155,7 +155,8 @@ async fn container_page_shows_logs_stats_and_a_working_terminal_and_volumes_brow
 }
 
 /// A container backed up from its page, the progress followed on the Jobs page to
-/// `complete`, then restored from the Backups page under a new name — and running.
+/// `complete`, then restored from the Backups page under a new name — and running;
+/// the backup uploaded again through the vault, and copied to a second storage.
 #[tokio::test]
 async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
     let scope = Scope::new().await;
@@ -247,14 +248,41 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
                 note.text().await.unwrap().contains(&b.id),
                 "the answer names the backup"
             );
-            wait_for(
+            let row = format!("#backups-table tr[data-id='{}']", b.id);
+            wait_for(&c, &format!("{row}[data-target='{name}']")).await;
+
+            // Copied to a second storage from the row: listed on both once verified.
+            op.call::<berth_protocol::api::catalogue::PluginsConfigure>(
+                berth_protocol::api::plugins::ConfigureInstance {
+                    plugin: "storage-local".into(),
+                    name: "spare".into(),
+                    config: serde_json::json!({}),
+                    secrets: Default::default(),
+                    egress: Vec::new(),
+                    allow_private: false,
+                    path: None,
+                },
+            )
+            .await
+            .unwrap();
+            click(&c, "#nav-dashboard").await;
+            click(&c, "#nav-backups").await;
+            click(
                 &c,
-                &format!(
-                    "#backups-table tr[data-id='{}'][data-target='{name}']",
-                    b.id
-                ),
+                &format!("{row} select.copy-target option[value='spare']"),
             )
             .await;
+            click(&c, &format!("{row} button.copy")).await;
+            wait_for(&c, "#backups-result p.ok-note").await;
+            click(&c, "#nav-jobs").await;
+            wait_for(
+                &c,
+                "#jobs-table tr[data-kind='copy'][data-state='complete']",
+            )
+            .await;
+            click(&c, "#nav-backups").await;
+            let storages = wait_for(&c, &format!("{row} td.storages")).await;
+            assert_eq!(storages.text().await.unwrap(), "local + spare");
         })
         .await;
     let restored = scope

@@ -2,20 +2,24 @@
 //! (a real server, `s3s-fs`, on loopback); its data directory and the volume are then
 //! gone, and a second Berth with an empty data directory — given only the bucket and
 //! the passphrase — rebuilds its catalog from the bucket and restores the volume byte
-//! for byte.
+//! for byte. And a backup made locally is copied to the bucket after the fact.
 
 use berth_client::Client;
 use berth_protocol::api::backups::{
-    BackupOrigin, BackupQuery, BackupTarget, CreateBackup, RescanStorage, RestoreBackup,
+    BackupEntry, BackupOrigin, BackupQuery, BackupRef, BackupTarget, CopyBackup, CreateBackup,
+    RescanStorage, RestoreBackup,
 };
 use berth_protocol::api::catalogue::{
-    BackupsCreate, BackupsList, BackupsPreview, BackupsRescan, BackupsRestore, PluginsConfigure,
+    BackupsCopy, BackupsCreate, BackupsDelete, BackupsList, BackupsPreview, BackupsRescan,
+    BackupsRestore, PluginsConfigure,
 };
 use berth_protocol::api::jobs::JobState;
+use berth_protocol::error::ErrorCode;
 use berth_tests::docker::Scope;
 use berth_tests::jobs::end_state;
 use berth_tests::s3::{self, S3Server};
 use berth_tests::ws;
+use sha2::{Digest, Sha256};
 
 const PASSPHRASE: &str = "off-site passphrase 42";
 
@@ -197,4 +201,105 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// `backups.copy`: a backup made on the local storage is sent to the bucket after the
+/// fact, read back there, and listed on both; a copy the bucket refuses leaves no
+/// trace; deleting the backup deletes both objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_backup_is_copied_to_the_bucket_and_lives_on_both() {
+    let scope = Scope::new().await;
+    let server = S3Server::start("berth-dr");
+    let volume = scope.create_volume("copy-data").await;
+    scope
+        .container("copy-fill")
+        .volume(&volume, "/data")
+        .sh(FILL)
+        .throwaway()
+        .run()
+        .await;
+    let (_data, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    configure_bucket(&admin, &server).await;
+    configure(&admin, &server, "refused", "not-the-secret").await;
+    let queued = admin
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Volume {
+                name: volume.clone(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (state, message) = end_state(&admin, &queued.jobs[0]).await;
+    assert_eq!(state, JobState::Complete, "{message}");
+    let local = only_backup(&admin, &volume).await;
+    assert_eq!(local.storage, "local");
+    let copy = |storage: &str| CopyBackup {
+        id: local.id.clone(),
+        storage: storage.into(),
+    };
+
+    // Refused keys: the job fails with the storage's reason; nothing is recorded.
+    let job = admin.call::<BackupsCopy>(copy("refused")).await.unwrap();
+    let (state, message) = end_state(&admin, &job.id).await;
+    assert_eq!(state, JobState::Failed, "{message}");
+    assert!(message.contains("storage-s3"), "{message}");
+    assert!(only_backup(&admin, &volume).await.copies.is_empty());
+
+    let job = admin.call::<BackupsCopy>(copy("offsite")).await.unwrap();
+    let (state, message) = end_state(&admin, &job.id).await;
+    assert_eq!(state, JobState::Complete, "{message}");
+    let copied = only_backup(&admin, &volume).await;
+    let storages: Vec<&str> = copied.storages().collect();
+    assert_eq!(storages, ["local", "offsite"]);
+    let object = server.object_path("berth-dr", &format!("berth/{}", copied.copies[0].key));
+    let bytes = std::fs::read(&object).unwrap();
+    assert_eq!(bytes.len() as u64, copied.size);
+    assert_eq!(hex::encode(Sha256::digest(&bytes)), copied.sha256);
+    // Listed under either storage.
+    let on_bucket = admin
+        .call::<BackupsList>(BackupQuery {
+            storage: Some("offsite".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .backups;
+    assert_eq!(on_bucket.len(), 1, "{on_bucket:?}");
+
+    // Asked again, or to a storage that does not exist: refused before queuing.
+    let e = admin
+        .call::<BackupsCopy>(copy("offsite"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.body().map(|b| b.code), Some(ErrorCode::Conflict), "{e}");
+    let e = admin
+        .call::<BackupsCopy>(copy("nowhere"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.body().map(|b| b.code), Some(ErrorCode::NotFound), "{e}");
+
+    // Deleting the backup deletes the copy too.
+    admin
+        .call::<BackupsDelete>(BackupRef {
+            id: copied.id.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(!object.exists(), "the bucket's copy is gone");
+}
+
+/// The one backup of `volume` in the catalog.
+async fn only_backup(admin: &Client, volume: &str) -> BackupEntry {
+    let mut found = admin
+        .call::<BackupsList>(BackupQuery {
+            target: Some(volume.to_owned()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .backups;
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.remove(0)
 }
