@@ -45,6 +45,33 @@ pub async fn follow(c: &Client, job: &str) -> Vec<berth_protocol::api::jobs::Job
     seen
 }
 
+/// Follows `job` until a progress value satisfies `reached`, and returns it; panics
+/// if the job ends first.
+pub async fn until(
+    c: &Client,
+    job: &str,
+    reached: impl Fn(&berth_protocol::api::jobs::JobProgress) -> bool,
+) -> berth_protocol::api::jobs::JobProgress {
+    let mut sub = c
+        .open::<JobProgress>(JobProgressParams {
+            job: Some(job.to_owned()),
+        })
+        .await
+        .expect("open job.progress");
+    tokio::time::timeout(WAIT, async {
+        while let Some(p) = sub.next().await {
+            let p = p.expect("progress");
+            if reached(&p) {
+                return p;
+            }
+            assert!(!p.state.is_terminal(), "job {job} ended first: {p:?}");
+        }
+        panic!("job {job}: the progress channel closed");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("job {job} did not get there in {WAIT:?}"))
+}
+
 /// How `job` ended, and its last message.
 pub async fn end_state(c: &Client, job: &str) -> (JobState, String) {
     let p = follow(c, job).await;

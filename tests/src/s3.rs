@@ -26,6 +26,7 @@ pub struct S3Server {
     pub url: String,
     /// What `s3s-fs` serves (each folder is a bucket); `None` for moto (memory).
     root: Option<tempfile::TempDir>,
+    port: u16,
 }
 
 fn binary() -> PathBuf {
@@ -57,6 +58,20 @@ pub(crate) fn wait_listening(port: u16, what: &str) {
     }
 }
 
+/// `s3s-fs` serving `root` on `port`.
+fn s3s_fs(root: &std::path::Path, port: u16) -> Child {
+    Command::new(binary())
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+        .arg(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start s3s-fs ({e}): run `cargo xtask test`, which installs it")
+        })
+}
+
 /// moto's server script: `BERTH_MOTO_SERVER`, else the venv `cargo xtask test` makes.
 fn moto_binary() -> PathBuf {
     std::env::var_os("BERTH_MOTO_SERVER").map_or_else(
@@ -71,23 +86,28 @@ impl S3Server {
         let root = tempfile::tempdir().expect("temporary directory");
         std::fs::create_dir(root.path().join(bucket)).expect("bucket folder");
         let port = free_port();
-        let child = Command::new(binary())
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(root.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start s3s-fs ({e}): run `cargo xtask test`, which installs it")
-            });
+        let child = s3s_fs(root.path(), port);
         let server = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
             root: Some(root),
+            port,
         };
         wait_listening(port, "s3s-fs");
         server
+    }
+
+    /// Kills the server (`s3s-fs`) as a crash would: connections reset mid-request.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the killed `s3s-fs` again on the same port and files.
+    pub fn restart(&mut self) {
+        let root = self.root.as_ref().expect("only s3s-fs restarts");
+        self.child = s3s_fs(root.path(), self.port);
+        wait_listening(self.port, "s3s-fs");
     }
 
     /// Starts `moto_server` with one empty bucket, `bucket`.
@@ -105,6 +125,7 @@ impl S3Server {
             child,
             url: format!("http://127.0.0.1:{port}"),
             root: None,
+            port,
         };
         wait_listening(port, "moto_server");
         // moto takes any keys, and an unsigned request too.
