@@ -14,6 +14,7 @@
 //!   plugins send and answers with scripted statuses.
 //! - [`plugin_package`] builds third-party plugin packages for the install tests.
 //! - [`s3`] runs a real S3 server (`s3s-fs`) on loopback for the storage-s3 tests.
+//! - [`flaky`] puts a proxy answering 503 on demand in front of a test server.
 //! - [`webdav`] runs a real WebDAV server (`rclone serve webdav`, wsgidav) on loopback.
 //! - [`jobs`] follows jobs to their end, uploads backup files and makes archives by
 //!   hand (what an attacker would upload).
@@ -22,6 +23,7 @@
 
 pub mod browser;
 pub mod docker;
+pub mod flaky;
 pub mod http_sink;
 pub mod jobs;
 pub mod plugin_package;

@@ -181,7 +181,7 @@ impl StorageBackend for S3 {
     }
 
     fn delete(&self, key: &str) -> Result<(), PluginError> {
-        block_on(self.op.delete(key)).map_err(|e| self.errors.map(e))
+        berth_plugin_opendal::delete(&self.op, key, &self.errors)
     }
 }
 

@@ -10,7 +10,7 @@
 
 mod upload;
 
-use berth_plugin_opendal::{Download, Errors, block_on};
+use berth_plugin_opendal::{Download, Errors};
 use berth_plugin_sdk::store::{ObjectMeta, ObjectPage, PluginError, StorageBackend};
 use opendal::Operator;
 use serde::Deserialize;
@@ -107,11 +107,7 @@ impl StorageBackend for WebDav {
     }
 
     fn delete(&self, key: &str) -> Result<(), PluginError> {
-        match block_on(self.op.delete(key)) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(self.errors.map(e)),
-        }
+        berth_plugin_opendal::delete(&self.op, key, &self.errors)
     }
 }
 

@@ -8,11 +8,14 @@
 //!   lists in order.
 //! - [`Errors`] maps opendal's errors to the host's variants, naming what the user
 //!   configured (the bucket, the server).
+//! - [`retried`] repeats an idempotent request that failed temporarily, backing off.
 //!
 //! A plugin enables the one opendal service it speaks and writes its own uploads (S3's
 //! are multipart; WebDAV's are one streamed PUT).
 
 pub mod transport;
+
+use std::time::Duration;
 
 use berth_plugin_sdk::key;
 use berth_plugin_sdk::store::{ObjectMeta, ObjectPage, ObjectReader, PluginError};
@@ -23,6 +26,37 @@ pub use transport::WasiHttp;
 /// Bytes fetched per ranged GET when reading (large enough that a slow server is not
 /// the per-request overhead's hostage; notes §6 measured 1 MiB ranges at 5 MB/s).
 pub const READ_AHEAD: u64 = 8 << 20;
+
+/// Tries of an idempotent request (stat, a listing, a ranged read, delete) that failed
+/// in a way worth retrying: a 5xx, a timeout, a dropped connection.
+pub const ATTEMPTS: u32 = 4;
+/// The wait before the second try; each further wait is four times longer (0.25 s,
+/// 1 s, 4 s: a server restarting has time to come back, and the plugin call's time
+/// limit is not reached).
+const FIRST_DELAY: Duration = Duration::from_millis(250);
+
+/// `request` again while it fails temporarily, up to [`ATTEMPTS`] tries, backing off.
+/// Only for requests that may be repeated; an upload's part is not one (opendal's
+/// writer is spent once a part failed): a failed upload fails, and its job can be
+/// run again.
+pub async fn retried<T, F, Fut>(mut request: F) -> opendal::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = opendal::Result<T>>,
+{
+    let mut delay = FIRST_DELAY;
+    let mut attempt = 1;
+    loop {
+        match request().await {
+            Err(e) if e.is_temporary() && attempt < ATTEMPTS => {
+                wstd::task::sleep(delay.into()).await;
+                delay *= 4;
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
 
 /// Runs a future to completion inside a plugin call (plugin calls are synchronous).
 pub fn block_on<F: Future>(f: F) -> F::Output {
@@ -77,7 +111,7 @@ impl Errors {
 
 /// The object `key`'s size and modification time.
 pub fn stat(op: &Operator, key: &str, errors: &Errors) -> Result<ObjectMeta, PluginError> {
-    let meta = block_on(op.stat(key)).map_err(|e| errors.map(e))?;
+    let meta = block_on(retried(|| op.stat(key))).map_err(|e| errors.map(e))?;
     if meta.is_dir() {
         return Err(PluginError::NotFound(format!("{key} is a folder")));
     }
@@ -101,7 +135,16 @@ pub fn list_page(
     limit: usize,
     errors: &Errors,
 ) -> Result<ObjectPage, PluginError> {
-    block_on(list_async(op, prefix, cursor, limit, errors))
+    block_on(retried(|| list_async(op, prefix, cursor, limit))).map_err(|e| errors.map(e))
+}
+
+/// Deletes `key`; a missing object is not an error.
+pub fn delete(op: &Operator, key: &str, errors: &Errors) -> Result<(), PluginError> {
+    match block_on(retried(|| op.delete(key))) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(errors.map(e)),
+    }
 }
 
 async fn list_async(
@@ -109,8 +152,7 @@ async fn list_async(
     prefix: &str,
     cursor: Option<&str>,
     limit: usize,
-    errors: &Errors,
-) -> Result<ObjectPage, PluginError> {
+) -> opendal::Result<ObjectPage> {
     use futures_util::TryStreamExt;
     let ordered = op.info().capability().list_with_start_after;
     let folder = prefix.rfind('/').map_or("", |i| &prefix[..=i]);
@@ -118,9 +160,9 @@ async fn list_async(
     if ordered && let Some(after) = cursor {
         lister = lister.start_after(after);
     }
-    let mut entries = lister.await.map_err(|e| errors.map(e))?;
+    let mut entries = lister.await?;
     let mut objects = Vec::new();
-    while let Some(entry) = entries.try_next().await.map_err(|e| errors.map(e))? {
+    while let Some(entry) = entries.try_next().await? {
         let key = entry.path();
         let meta = entry.metadata();
         if meta.is_dir()
@@ -191,8 +233,13 @@ impl Download {
     fn fetch(&mut self) -> Result<(), PluginError> {
         let end = (self.position + READ_AHEAD).min(self.size);
         let range = self.position..end;
-        let data = block_on(async { self.op.read_with(&self.key).range(range).await })
-            .map_err(|e| self.errors.map(e))?;
+        let data = block_on(retried(|| {
+            self.op
+                .read_with(&self.key)
+                .range(range.clone())
+                .into_future()
+        }))
+        .map_err(|e| self.errors.map(e))?;
         self.buffer = data.to_vec();
         self.taken = 0;
         if self.buffer.is_empty() {

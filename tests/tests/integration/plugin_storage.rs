@@ -19,6 +19,7 @@ use berth_protocol::api::catalogue::{PluginsConfigure, PluginsList, StorageList,
 use berth_protocol::api::plugins::{PluginHealth, PluginKind as Kind, StorageRef};
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
+use berth_tests::flaky::FlakyProxy;
 use berth_tests::s3::{self, S3Server};
 use berth_tests::webdav::{self, WebDavServer};
 use berth_tests::ws;
@@ -427,6 +428,41 @@ async fn storage_s3_passes_the_conformance_suite_against_moto() {
         .await
         .unwrap();
     conformance(&s, S3_PLUGIN).await;
+}
+
+/// A request that fails temporarily (503) is tried again, backing off: two refusals
+/// go unnoticed; a server that keeps refusing is `unavailable` after four tries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_requests_that_fail_temporarily_are_retried() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime(tmp.path()).await;
+    let server = S3Server::start("backups");
+    let proxy = FlakyProxy::start(&server.url);
+    let mut inst = s3_instance(&server, "backups", s3::SECRET_KEY);
+    inst.config = inst.config.replace(&server.url, &proxy.url);
+    inst.egress = vec![Origin::parse(&proxy.url).unwrap()];
+    let s = rt.session(&inst).await.unwrap();
+    s.put("flaky/object", Pattern::new(9 << 20)).await.unwrap();
+
+    proxy.fail_next(2);
+    assert_eq!(s.stat("flaky/object").await.unwrap().size, 9 << 20);
+    assert_eq!(proxy.failed(), 2);
+    proxy.fail_next(2);
+    assert_eq!(
+        read_back(&s, "flaky/object").await,
+        (9 << 20, Pattern::sha(9 << 20))
+    );
+    proxy.fail_next(2);
+    let page = s.list("flaky/", None, 10).await.unwrap();
+    assert_eq!(page.objects.len(), 1);
+    assert_eq!(proxy.failed(), 6);
+
+    proxy.fail_next(100);
+    let e = s.stat("flaky/object").await.unwrap_err();
+    assert_eq!(code(&e), ErrorCode::Unavailable, "{e}");
+    assert_eq!(proxy.failed(), 6 + 4, "four tries");
+    proxy.fail_next(0);
+    s.delete("flaky/object").await.unwrap();
 }
 
 /// The storage class and server-side encryption asked for are what the server
