@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use berth_plugin_sdk::key;
 use berth_plugin_sdk::store::{ObjectMeta, ObjectPage, ObjectReader, PluginError};
-use opendal::{ErrorKind, Operator};
+use opendal::{Buffer, ErrorKind, Operator};
 
 pub use transport::WasiHttp;
 
@@ -210,7 +210,8 @@ pub struct Download {
     size: u64,
     /// Where the next range starts.
     position: u64,
-    buffer: Vec<u8>,
+    /// The current range as it arrived (not joined: that would hold it twice).
+    buffer: Buffer,
     /// How much of `buffer` has been handed out.
     taken: usize,
 }
@@ -225,7 +226,7 @@ impl Download {
             key: key.to_owned(),
             size: meta.size,
             position: 0,
-            buffer: Vec::new(),
+            buffer: Buffer::new(),
             taken: 0,
         })
     }
@@ -240,7 +241,7 @@ impl Download {
                 .into_future()
         }))
         .map_err(|e| self.errors.map(e))?;
-        self.buffer = data.to_vec();
+        self.buffer = data;
         self.taken = 0;
         if self.buffer.is_empty() {
             return Err(PluginError::Io(format!(
@@ -262,7 +263,7 @@ impl ObjectReader for Download {
             self.fetch()?;
         }
         let n = max.min(self.buffer.len() - self.taken);
-        let out = self.buffer[self.taken..self.taken + n].to_vec();
+        let out = self.buffer.slice(self.taken..self.taken + n).to_vec();
         self.taken += n;
         Ok(out)
     }

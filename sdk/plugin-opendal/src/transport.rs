@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use http::header::CONTENT_LENGTH;
 use http_body_util::BodyDataStream;
@@ -22,18 +21,14 @@ impl HttpTransport for WasiHttp {
     async fn fetch(&self, req: http::Request<Buffer>) -> opendal::Result<http::Response<HttpBody>> {
         let (mut parts, body) = req.into_parts();
         let head = parts.method == http::Method::HEAD;
-        let body = body.to_bytes();
         // A body of unknown length goes chunked, which S3 servers refuse (notes §6).
         if !parts.headers.contains_key(CONTENT_LENGTH) {
             parts.headers.insert(CONTENT_LENGTH, body.len().into());
         }
-        // An empty body as an empty stream: a zero-byte write races the host closing
-        // the body and resets the connection (notes §6).
-        let body = if body.is_empty() {
-            wstd::http::Body::from_stream(futures_util::stream::empty::<Bytes>())
-        } else {
-            wstd::http::Body::from(body)
-        };
+        // The buffer's chunks as they are: joining them first would hold a multipart
+        // upload's part twice. An empty body is an empty stream too: a zero-byte write
+        // races the host closing the body and resets the connection (notes §6).
+        let body = wstd::http::Body::from_stream(futures_util::stream::iter(body));
         let mut client = wstd::http::Client::new();
         client.set_connect_timeout(Duration::from_secs(10));
         client.set_first_byte_timeout(Duration::from_secs(60));
