@@ -221,6 +221,13 @@ pub struct PluginState {
     egress: EgressPolicy,
 }
 
+impl PluginState {
+    /// Bytes of linear memory the instance holds (its peak: wasm memory never shrinks).
+    pub fn memory_bytes(&self) -> usize {
+        self.limits.used()
+    }
+}
+
 impl std::fmt::Debug for PluginState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginState")

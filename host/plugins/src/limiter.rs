@@ -26,6 +26,12 @@ impl TotalMemory {
             granted: 0,
         }
     }
+
+    /// Bytes of linear memory granted so far: the instance's peak, since wasm memory
+    /// never shrinks.
+    pub fn used(&self) -> usize {
+        self.used
+    }
 }
 
 impl ResourceLimiter for TotalMemory {

@@ -99,6 +99,10 @@ enum Cmd {
         key: String,
         reply: Reply<()>,
     },
+    /// The instance's linear memory in bytes (no plugin call).
+    Memory {
+        reply: oneshot::Sender<u64>,
+    },
     /// One operation on many keys in one command: the caller waits for one hop, not
     /// one per key (a hop between runtimes costs more than the call itself).
     Each {
@@ -258,6 +262,10 @@ async fn serve(
                     next_cursor: p.next_cursor,
                 });
                 outcome(health, id, r, reply)
+            }
+            Cmd::Memory { reply } => {
+                let _ = reply.send(store.data().memory_bytes() as u64);
+                false
             }
             Cmd::Delete { key, reply } => {
                 reset_deadline(&mut store);
@@ -562,6 +570,17 @@ impl Session {
         self.key(key)?;
         let key = key.to_owned();
         self.ask(|reply| Cmd::Delete { key, reply }).await
+    }
+
+    /// The bytes of linear memory the session's instance holds: its peak so far, since
+    /// wasm memory never shrinks (what a plugin's memory figure is measured with).
+    pub async fn memory_bytes(&self) -> Result<u64, PluginError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmds
+            .send(Cmd::Memory { reply: tx })
+            .await
+            .map_err(|_| ended(&self.plugin))?;
+        rx.await.map_err(|_| ended(&self.plugin))
     }
 
     /// `stat` of each key, in order, in as few plugin-thread hops as [`BATCH_MAX`]
