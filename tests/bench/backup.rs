@@ -9,6 +9,8 @@
 //! - Berth's peak RSS while backing up 1 GiB and 4 GiB (bounded memory: the same for
 //!   both);
 //! - the cost of encryption: the same backup with a passphrase;
+//! - the same backup to an S3 bucket (`storage-s3` against `s3s-fs` on loopback)
+//!   against `storage-local`;
 //! - the size of Berth's archive against `tar | pigz`'s (the same compression).
 //!
 //! Each timed figure is the median of [`RUNS`] runs: this machine's run-to-run noise is
@@ -29,10 +31,11 @@ use berth_protocol::api::backups::{
     BackupQuery, BackupTarget, Consistency, CreateBackup, RestoreBackup,
 };
 use berth_protocol::api::catalogue::{
-    BackupsCreate, BackupsList, BackupsRestore, JobProgress, JobsGet,
+    BackupsCreate, BackupsList, BackupsRestore, JobProgress, JobsGet, PluginsConfigure,
 };
 use berth_protocol::api::jobs::{JobProgressParams, JobRef, JobState};
 use berth_tests::docker::{Scope, ensure_test_image};
+use berth_tests::s3::S3Server;
 use berth_tests::ws;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
@@ -174,6 +177,16 @@ async fn run_job(c: &Client, job: &str) -> Timing {
 }
 
 async fn backup(c: &Client, vol: &str, passphrase: Option<&str>) -> (Timing, String) {
+    backup_to(c, vol, passphrase, None).await
+}
+
+/// [`backup`] to the storage instance `storage` (`None`: the default, local).
+async fn backup_to(
+    c: &Client,
+    vol: &str,
+    passphrase: Option<&str>,
+    storage: Option<&str>,
+) -> (Timing, String) {
     let q = c
         .call::<BackupsCreate>(CreateBackup {
             targets: vec![BackupTarget::Volume {
@@ -181,6 +194,7 @@ async fn backup(c: &Client, vol: &str, passphrase: Option<&str>) -> (Timing, Str
             }],
             consistency: Some(Consistency::Hot),
             passphrase: passphrase.map(str::to_owned),
+            storage: storage.map(str::to_owned),
             ..Default::default()
         })
         .await
@@ -193,6 +207,33 @@ async fn backup(c: &Client, vol: &str, passphrase: Option<&str>) -> (Timing, Str
         .await
         .unwrap();
     (d, job.job.backup.unwrap())
+}
+
+/// The same backup to an S3 bucket (`s3s-fs` on loopback, through `storage-s3`)
+/// against `local`'s time (`local`, the default storage, measured above).
+async fn offsite_row(c: &Client, vol: &str, gib: u64, local: Duration) -> String {
+    let server = S3Server::start("bench");
+    let settings = serde_json::json!({ "prefix": "berth" });
+    c.call::<PluginsConfigure>(server.configure_request(
+        "offsite",
+        "bench",
+        settings,
+        berth_tests::s3::SECRET_KEY,
+    ))
+    .await
+    .unwrap();
+    let s3_d = median_of(|| backup_to(c, vol, None, Some("offsite")), |r| r.0.all)
+        .await
+        .0
+        .all;
+    let bytes = gib << 30;
+    let (s, l) = (mbps(bytes, s3_d), mbps(bytes, local));
+    format!(
+        "| the backup to an S3 bucket (`storage-s3`, `s3s-fs` on loopback), whole job | {s:.0} MB/s ({:.1} s) | {l:.0} MB/s ({:.1} s) to `storage-local` | **{:.2}×** | ≥ 0.85× |\n",
+        s3_d.as_secs_f64(),
+        local.as_secs_f64(),
+        s / l
+    )
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -363,6 +404,7 @@ fn main() {
                 berth_d.as_secs_f64(),
                 (enc_d.as_secs_f64() / berth_d.as_secs_f64() - 1.0) * 100.0
             );
+            md += &offsite_row(&c, &vol, *gib, berth_d).await;
         }
         let idle = rss_kib(pid) * 1024;
         let list: Vec<String> = rss

@@ -345,9 +345,11 @@ pub fn test() -> Result<()> {
 }
 
 /// Builds the release binary and runs the benchmarks (foundation, protocol, docker,
-/// plugins, backup) against it.
+/// plugins, backup, offsite) against it.
 pub fn bench() -> Result<()> {
     let bin = dist()?;
+    // The backup and offsite benchmarks run an S3 server.
+    test_servers()?;
     let mut cmd = cargo();
     cmd.current_dir(root())
         .args(["bench", "-p", "berth-tests", "--bench", "foundation"]);
@@ -379,6 +381,11 @@ pub fn bench() -> Result<()> {
     embed_env(&mut cmd);
     cmd.env("BERTH_BIN", &bin);
     sh("backup benchmark", cmd)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root())
+        .args(["bench", "-p", "berth-tests", "--bench", "offsite"]);
+    embed_env(&mut cmd);
+    sh("off-site storage benchmark", cmd)?;
     Ok(())
 }
 
