@@ -61,8 +61,12 @@ pub async fn run(engine: &Arc<Engine>, s: &CopySpec, ctx: &JobCtx) -> Result<Str
         JobState::Verifying,
         &format!("reading back from {}", s.storage),
     );
-    let mut digest = Digest256::new(ctx);
-    let checked = match destination.get(&entry.key, &mut digest).await {
+    let mut digest = Digest256::default();
+    let read_back = Counted {
+        inner: &mut digest,
+        ctx,
+    };
+    let checked = match destination.get(&entry.key, read_back).await {
         Ok(bytes) if bytes == entry.size && digest.hex() == entry.sha256 => Ok(()),
         Ok(bytes) => Err(EngineError::conflict(format!(
             "the copy on {} reads back as {bytes} bytes with sha256 {}, not as recorded",
@@ -124,7 +128,8 @@ fn record_copy(engine: &Engine, s: &CopySpec, key: &str) -> Result<(), EngineErr
         .map_err(|e| EngineError::internal(&e))
 }
 
-/// The download's side of the pipe, counting into the job's progress.
+/// A writer counting into the job's progress: the download's side of the pipe, and
+/// the read-back's hashing.
 struct Counted<'a, W> {
     inner: W,
     ctx: &'a JobCtx,
@@ -184,36 +189,25 @@ impl<R: AsyncRead + Unpin> AsyncRead for Exact<R> {
     }
 }
 
-/// A sink hashing what the read-back delivers, counting into the job's progress.
-struct Digest256<'a> {
+/// A sink hashing what the read-back delivers.
+#[derive(Default)]
+struct Digest256 {
     sha: Sha256,
-    ctx: &'a JobCtx,
 }
 
-impl<'a> Digest256<'a> {
-    fn new(ctx: &'a JobCtx) -> Self {
-        Self {
-            sha: Sha256::new(),
-            ctx,
-        }
-    }
-
+impl Digest256 {
     fn hex(&self) -> String {
         hex::encode(self.sha.clone().finalize())
     }
 }
 
-impl AsyncWrite for Digest256<'_> {
+impl AsyncWrite for Digest256 {
     fn poll_write(
         mut self: Pin<&mut Self>,
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         self.sha.update(buf);
-        self.ctx
-            .byte_counter()
-            .fetch_add(buf.len() as u64, Ordering::Relaxed);
-        self.ctx.tick();
         Poll::Ready(Ok(buf.len()))
     }
 
