@@ -146,9 +146,7 @@ fn cancel(put: Put) {
         body,
         answer,
     } = put;
-    let flushed = stream.blocking_flush();
-    drop(stream);
-    if flushed.is_err() || OutgoingBody::finish(body, None).is_err() {
+    if !matches!(end_body(stream, body), Some(Ok(()))) {
         return;
     }
     let nanos = u64::try_from(CANCEL_TIMEOUT.as_nanos()).unwrap_or(u64::MAX);
@@ -325,6 +323,17 @@ fn write_all(stream: &OutputStream, mut data: &[u8]) -> Result<(), StreamError> 
     Ok(())
 }
 
+/// Flushes and ends the body cleanly (the stream goes first: it belongs to the body),
+/// with how ending it went; `None` when it could not be flushed — then it is dropped
+/// unfinished, which aborts the request, and the server's answer says why.
+fn end_body(stream: OutputStream, body: OutgoingBody) -> Option<Result<(), PluginError>> {
+    let flushed = stream.blocking_flush();
+    drop(stream);
+    flushed
+        .ok()
+        .map(|()| OutgoingBody::finish(body, None).map_err(|e| send_error(&e)))
+}
+
 /// The server's answer to the PUT, as success or the host's error variant.
 fn answer(put: Put) -> Result<(), PluginError> {
     let Put {
@@ -332,12 +341,8 @@ fn answer(put: Put) -> Result<(), PluginError> {
         body,
         answer,
     } = put;
-    let flushed = stream.blocking_flush();
-    drop(stream);
-    if flushed.is_ok() {
-        OutgoingBody::finish(body, None).map_err(|e| send_error(&e))?;
-    } else {
-        drop(body);
+    if let Some(Err(e)) = end_body(stream, body) {
+        return Err(e);
     }
     answer.subscribe().block();
     let response = match answer.get() {
