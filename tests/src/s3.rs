@@ -58,9 +58,22 @@ pub(crate) fn wait_listening(port: u16, what: &str) {
     }
 }
 
-/// `s3s-fs` serving `root` on `port`.
-fn s3s_fs(root: &std::path::Path, port: u16) -> Child {
-    Command::new(binary())
+/// `s3s-fs` serving `root` on `port`; with `clock`, under libfaketime's `faketime` with
+/// its wall clock moved by that offset (e.g. `-2h`), as on a machine whose clock drifted
+/// (its monotonic clock, which only times its work, is left alone).
+fn s3s_fs(root: &std::path::Path, port: u16, clock: Option<&str>) -> Child {
+    let mut command = match clock {
+        Some(offset) => {
+            let mut faked = Command::new("faketime");
+            faked
+                .args(["-f", offset])
+                .arg(binary())
+                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+            faked
+        }
+        None => Command::new(binary()),
+    };
+    command
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
         .arg(root)
@@ -83,10 +96,20 @@ fn moto_binary() -> PathBuf {
 impl S3Server {
     /// Starts `s3s-fs` with one empty bucket, `bucket`.
     pub fn start(bucket: &str) -> Self {
+        Self::start_at(bucket, None)
+    }
+
+    /// Starts `s3s-fs` with one empty bucket, `bucket`, on a clock `offset` from this
+    /// machine's (`-2h`: two hours behind; `faketime` from Debian's `faketime`).
+    pub fn start_with_clock(bucket: &str, offset: &str) -> Self {
+        Self::start_at(bucket, Some(offset))
+    }
+
+    fn start_at(bucket: &str, clock: Option<&str>) -> Self {
         let root = tempfile::tempdir().expect("temporary directory");
         std::fs::create_dir(root.path().join(bucket)).expect("bucket folder");
         let port = free_port();
-        let child = s3s_fs(root.path(), port);
+        let child = s3s_fs(root.path(), port, clock);
         let server = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -106,7 +129,7 @@ impl S3Server {
     /// Starts the killed `s3s-fs` again on the same port and files.
     pub fn restart(&mut self) {
         let root = self.root.as_ref().expect("only s3s-fs restarts");
-        self.child = s3s_fs(root.path(), self.port);
+        self.child = s3s_fs(root.path(), self.port, None);
         wait_listening(self.port, "s3s-fs");
     }
 

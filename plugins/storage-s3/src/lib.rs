@@ -69,10 +69,44 @@ pub struct S3 {
 /// What went wrong: a missing bucket is a configuration error naming it; the rest as
 /// every opendal-based backend maps it.
 fn plugin_error(bucket: &str, e: opendal::Error) -> PluginError {
-    if e.to_string().contains("NoSuchBucket") {
+    let message = e.to_string();
+    if message.contains("NoSuchBucket") {
         return PluginError::InvalidConfig(format!("the bucket {bucket:?} does not exist"));
     }
+    if message.contains("RequestTimeTooSkewed") {
+        return PluginError::Unauthorized(clock_skew(&message));
+    }
     berth_plugin_opendal::plugin_error(e)
+}
+
+/// What to tell the admin when the server refused a request's signing time: SigV4
+/// signatures are valid for 15 minutes either side of the server's clock, so a
+/// machine whose clock drifted (no NTP, a restored VM) is refused with the right
+/// keys. The skew is measured against the `Date` of the refusal when it has one.
+fn clock_skew(message: &str) -> String {
+    let advice = "S3 accepts 15 minutes either way; set this machine's clock (NTP)";
+    let Some(skew_ms) = server_date(message).map(|server| {
+        opendal::raw::Timestamp::now().into_inner().as_millisecond()
+            - server.into_inner().as_millisecond()
+    }) else {
+        return format!("the server refused the request's time as too far from its own: {advice}");
+    };
+    let minutes = skew_ms.unsigned_abs() / 60_000;
+    let direction = if skew_ms > 0 { "ahead of" } else { "behind" };
+    format!(
+        "this machine's clock is {} h {} min {direction} the server's, so it refused the \
+         request's signature: {advice}",
+        minutes / 60,
+        minutes % 60
+    )
+}
+
+/// The `Date` header of the response an opendal error reports (its context holds the
+/// response's head, e.g. `"date": "Sat, 05 Dec 2026 01:00:00 GMT"`).
+fn server_date(message: &str) -> Option<opendal::raw::Timestamp> {
+    let start = message.find("\"date\": \"")? + "\"date\": \"".len();
+    let end = start + message[start..].find('"')?;
+    opendal::raw::Timestamp::parse_rfc2822(&message[start..end]).ok()
 }
 
 /// The storage classes a backup can be restored from without a separate retrieval

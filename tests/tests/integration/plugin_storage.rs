@@ -727,6 +727,33 @@ async fn an_s3_instance_is_configured_tested_and_keeps_its_keys_secret() {
     assert_eq!(e.body().map(|b| b.code), Some(ErrorCode::Forbidden), "{e}");
 }
 
+/// A server whose clock is two hours behind this machine's refuses every signature
+/// as too old (SigV4 allows 15 minutes); `storage.test` says so, and by how much,
+/// rather than leaving the admin to suspect the keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_test_reports_a_clock_the_s3_server_refuses() {
+    let server = S3Server::start_with_clock("berth", "-2h");
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let request =
+        server.configure_request("skewed", "berth", serde_json::json!({}), s3::SECRET_KEY);
+    admin.call::<PluginsConfigure>(request).await.unwrap();
+    let e = admin
+        .call::<StorageTest>(StorageRef {
+            name: Some("skewed".into()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.body().map(|b| b.code), Some(ErrorCode::Forbidden), "{e}");
+    let message = e.to_string();
+    assert!(
+        message.contains("clock is 2 h 0 min ahead of the server's")
+            || message.contains("clock is 1 h 59 min ahead of the server's"),
+        "{message}"
+    );
+    assert!(message.contains("NTP"), "{message}");
+}
+
 /// The same for WebDAV over the protocol: the password a write-only secret, the URL's
 /// origin the egress grant, `storage.test` a round trip in the folder that leaves
 /// nothing, and a wrong password reported as refused.
