@@ -3,21 +3,21 @@
 //!
 //! The plugin has no sockets and no files: every request goes out through the host's
 //! `wasi:http`, which lets it reach only the origins the admin granted the instance.
-//! Uploads are multipart in `part_size_mib` parts (only one part is held in memory);
-//! a failed, cancelled or dropped upload aborts its multipart upload, so no parts are
-//! left behind to be billed. Downloads are ranged reads (the shared
+//! Uploads are multipart, in parts of `part_size_mib` that double every 1,000 parts
+//! (two parts are held in memory); a failed, cancelled or dropped upload aborts its
+//! multipart upload, so no parts are left behind to be billed. Downloads are ranged reads (the shared
 //! `berth-plugin-opendal`), so nothing buffers a whole object.
+
+mod parts;
 
 use berth_plugin_opendal::{Download, Errors, block_on};
 use berth_plugin_sdk::store::{ObjectMeta, ObjectPage, ObjectWriter, PluginError, StorageBackend};
 use opendal::Operator;
+use parts::{MAX_PART_MIB, part_size};
 use serde::Deserialize;
 
 /// The smallest part S3 accepts (except the last).
 const MIN_PART_MIB: u32 = 5;
-/// The largest part this plugin holds: one part lives in memory, and the host caps a
-/// plugin at 256 MiB.
-const MAX_PART_MIB: u32 = 128;
 
 fn default_region() -> String {
     "us-east-1".to_owned()
@@ -188,12 +188,17 @@ impl StorageBackend for S3 {
     }
 
     fn start_upload(&self, key: &str) -> Result<Upload, PluginError> {
-        let writer = block_on(async { self.op.writer_with(key).chunk(self.part_size).await })
-            .map_err(|e| self.errors.map(e))?;
+        // No `chunk`: the upload cuts its own parts (each write is one part), so
+        // their size can grow.
+        let writer = block_on(self.op.writer(key)).map_err(|e| self.errors.map(e))?;
         Ok(Upload {
             writer: Some(writer),
             errors: self.errors.clone(),
             size: 0,
+            first_part: self.part_size,
+            parts: 0,
+            pending: Vec::new(),
+            pending_len: 0,
         })
     }
 
@@ -219,11 +224,20 @@ impl StorageBackend for S3 {
     }
 }
 
-/// An upload: opendal's multipart writer, one part buffered at a time.
+/// An upload: the next part filling here, handed whole to opendal's multipart writer
+/// (which holds it until the one after arrives, so the last is known for a small
+/// object's single PUT).
 pub struct Upload {
     writer: Option<opendal::Writer>,
     errors: Errors,
     size: u64,
+    /// The size of the first parts (see [`parts`]).
+    first_part: usize,
+    /// Parts handed to the writer.
+    parts: u32,
+    /// The chunks of the next part, as they came (not joined: that would copy them).
+    pending: Vec<bytes::Bytes>,
+    pending_len: usize,
 }
 
 // opendal's writer is not `Debug`; what matters when debugging is whether it is open.
@@ -232,6 +246,7 @@ impl std::fmt::Debug for Upload {
         f.debug_struct("Upload")
             .field("open", &self.writer.is_some())
             .field("size", &self.size)
+            .field("parts", &self.parts)
             .finish()
     }
 }
@@ -242,22 +257,44 @@ impl Upload {
             .as_mut()
             .ok_or_else(|| PluginError::Conflict("the upload has ended".into()))
     }
+
+    /// Hands the filled part to the writer.
+    fn send_part(&mut self) -> Result<(), PluginError> {
+        let part = opendal::Buffer::from(std::mem::take(&mut self.pending));
+        self.pending_len = 0;
+        let errors = self.errors.clone();
+        let writer = self.writer()?;
+        block_on(writer.write(part)).map_err(|e| errors.map(e))?;
+        self.parts += 1;
+        Ok(())
+    }
 }
 
 impl ObjectWriter for Upload {
     fn write(&mut self, chunk: &[u8]) -> Result<(), PluginError> {
-        let errors = self.errors.clone();
-        let writer = self.writer()?;
-        block_on(writer.write(chunk.to_vec())).map_err(|e| errors.map(e))?;
+        self.writer()?;
+        self.pending.push(bytes::Bytes::copy_from_slice(chunk));
+        self.pending_len += chunk.len();
         self.size += chunk.len() as u64;
+        if self.pending_len >= part_size(self.first_part, self.parts) {
+            self.send_part()?;
+        }
         Ok(())
     }
 
     fn finish(&mut self) -> Result<u64, PluginError> {
+        let last_part = match self.pending_len {
+            0 => Ok(()),
+            _ => self.send_part(),
+        };
         let mut writer = self
             .writer
             .take()
             .ok_or_else(|| PluginError::Conflict("the upload has ended".into()))?;
+        if let Err(e) = last_part {
+            let _ = block_on(writer.abort());
+            return Err(e);
+        }
         match block_on(writer.close()) {
             Ok(_) => Ok(self.size),
             Err(e) => {

@@ -1,0 +1,53 @@
+//! How large each part of a multipart upload is.
+//!
+//! The host does not say how large an upload will be, and S3 allows 10,000 parts per
+//! object. Starting at the configured size keeps a small backup's memory small;
+//! doubling the size every [`PARTS_PER_SIZE`] parts lets a large one fit. Pure
+//! arithmetic with no plugin dependency, so the root workspace's tests include this
+//! file and check it on the host.
+
+/// The largest part the plugin sends. Two parts live in memory (one going up while
+/// the next fills), and the host caps a plugin at 256 MiB.
+pub const MAX_PART_MIB: u32 = 112;
+/// Parts of one size before the size doubles.
+pub const PARTS_PER_SIZE: u32 = 1000;
+
+/// The size of part `index` (from 0) of an upload whose first parts are `first` bytes.
+pub fn part_size(first: usize, index: u32) -> usize {
+    let doublings = (index / PARTS_PER_SIZE).min(8);
+    (first << doublings).min(MAX_PART_MIB as usize * (1 << 20))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+    /// S3's limit of parts per object.
+    const MAX_PARTS: u32 = 10_000;
+
+    /// The most an upload starting with `first`-byte parts can hold, in GiB.
+    fn largest_upload_gib(first: usize) -> u64 {
+        let bytes: u64 = (0..MAX_PARTS).map(|i| part_size(first, i) as u64).sum();
+        bytes >> 30
+    }
+
+    #[test]
+    fn parts_keep_their_size_for_a_thousand_then_double_up_to_the_cap() {
+        assert_eq!(part_size(16 * MIB, 0), 16 * MIB);
+        assert_eq!(part_size(16 * MIB, 999), 16 * MIB);
+        assert_eq!(part_size(16 * MIB, 1000), 32 * MIB);
+        assert_eq!(part_size(16 * MIB, 2500), 64 * MIB);
+        assert_eq!(part_size(16 * MIB, 3000), 112 * MIB);
+        assert_eq!(part_size(16 * MIB, 9999), 112 * MIB);
+        assert_eq!(part_size(112 * MIB, 0), 112 * MIB);
+    }
+
+    #[test]
+    fn the_default_reaches_far_beyond_fixed_parts() {
+        // Fixed 16 MiB parts stopped at 156 GiB.
+        assert_eq!(largest_upload_gib(16 * MIB), 875);
+        assert_eq!(largest_upload_gib(5 * MIB), 698);
+        assert_eq!(largest_upload_gib(112 * MIB), 1093);
+    }
+}
