@@ -14,6 +14,10 @@ use serde_json::{Value, json};
 
 /// How long element waits may take before a test fails.
 pub const WAIT: Duration = Duration::from_secs(20);
+/// How long [`wait_for_work`] waits: the page shows the outcome of work on the server
+/// (a job, a storage round trip), which on a loaded 2-core CI machine running a 1 GiB
+/// transfer beside the test takes longer than any page update should.
+pub const WORK_WAIT: Duration = Duration::from_secs(120);
 
 fn tool(var: &str, default: &str, package: &str) -> PathBuf {
     let path = std::env::var_os(var)
@@ -176,12 +180,22 @@ impl WebDriverCompatibleCommand for BrowserLog {
 
 /// Waits for an element matching `css` and returns it.
 pub async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
+    wait_within(client, css, WAIT).await
+}
+
+/// Waits for the element matching `css` that appears when work on the server ends
+/// (a job's row turning complete, a storage test's result), up to [`WORK_WAIT`].
+pub async fn wait_for_work(client: &Client, css: &str) -> fantoccini::elements::Element {
+    wait_within(client, css, WORK_WAIT).await
+}
+
+async fn wait_within(client: &Client, css: &str, limit: Duration) -> fantoccini::elements::Element {
     client
         .wait()
-        .at_most(WAIT)
+        .at_most(limit)
         .for_element(Locator::Css(css))
         .await
-        .unwrap_or_else(|e| panic!("no element {css:?} within {WAIT:?}: {e}"))
+        .unwrap_or_else(|e| panic!("no element {css:?} within {limit:?}: {e}"))
 }
 
 /// The current URL's path.

@@ -1,7 +1,7 @@
 //! The web UI in a real browser: loads, navigates by clicking, survives a reload of a
 //! deep link, toggles the theme, and logs no console errors.
 
-use berth_tests::browser::{Browser, click, login, path, type_into, wait_for};
+use berth_tests::browser::{Browser, click, login, path, type_into, wait_for, wait_for_work};
 use berth_tests::ws::{self, ADMIN_PASSWORD};
 use fantoccini::{Client, Locator};
 
@@ -129,7 +129,7 @@ async fn plugins_page_lists_plugins_and_tests_storage() {
             .click()
             .await
             .unwrap();
-            let done = wait_for(&c, "#storage-test-result .ok-note").await;
+            let done = wait_for_work(&c, "#storage-test-result .ok-note").await;
             let text = done.text().await.unwrap();
             assert!(
                 text.starts_with("Storage local works: 256 KiB written"),

@@ -2,7 +2,7 @@
 //! a container stopped from the UI, and one started behind the UI's back, change state
 //! without a reload.
 
-use berth_tests::browser::{Browser, click, login, type_into, wait_for};
+use berth_tests::browser::{Browser, click, login, type_into, wait_for, wait_for_work};
 use berth_tests::docker::Scope;
 use berth_tests::s3;
 use berth_tests::ws::{self, ADMIN_PASSWORD};
@@ -190,7 +190,7 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
             click(&c, "#backup-start").await;
             wait_for(&c, "#backup-now-result p.ok-note").await;
             click(&c, "#nav-jobs").await;
-            wait_for(
+            wait_for_work(
                 &c,
                 "#jobs-table tr[data-kind='backup'][data-state='complete']",
             )
@@ -206,14 +206,14 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
             click(&c, "#restore-submit").await;
             wait_for(&c, "#restore-result p.ok-note").await;
             click(&c, "#nav-jobs").await;
-            wait_for(
+            wait_for_work(
                 &c,
                 "#jobs-table tr[data-kind='restore'][data-state='complete']",
             )
             .await;
             // The dashboard lists the last jobs.
             click(&c, "#nav-dashboard").await;
-            wait_for(
+            wait_for_work(
                 &c,
                 "#dashboard-jobs tr[data-kind='restore'][data-state='complete']",
             )
@@ -271,7 +271,7 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
             click(&c, &format!("{row} button.copy")).await;
             wait_for(&c, "#backups-result p.ok-note").await;
             click(&c, "#nav-jobs").await;
-            wait_for(
+            wait_for_work(
                 &c,
                 "#jobs-table tr[data-kind='copy'][data-state='complete']",
             )
@@ -337,7 +337,7 @@ async fn a_compose_project_is_backed_up_and_restored_onto_a_chosen_network_from_
             click(&c, "#project-backup #backup-start").await;
             wait_for(&c, "#backup-now-result p.ok-note").await;
             click(&c, "#nav-jobs").await;
-            wait_for(
+            wait_for_work(
                 &c,
                 "#jobs-table tr[data-kind='backup'][data-state='complete']",
             )
@@ -358,7 +358,7 @@ async fn a_compose_project_is_backed_up_and_restored_onto_a_chosen_network_from_
             click(&c, "#restore-submit").await;
             wait_for(&c, "#restore-result p.ok-note").await;
             click(&c, "#nav-jobs").await;
-            wait_for(
+            wait_for_work(
                 &c,
                 "#jobs-table tr[data-kind='restore'][data-state='complete']",
             )
@@ -446,7 +446,7 @@ async fn an_s3_bucket_is_configured_tested_and_used_to_back_up_and_restore_in_th
                 "#storage-table tr[data-name='offsite'] button.storage-test",
             )
             .await;
-            let done = wait_for(&c, "#storage-test-result .ok-note").await;
+            let done = wait_for_work(&c, "#storage-test-result .ok-note").await;
             let text = done.text().await.unwrap();
             assert!(text.starts_with("Storage offsite works"), "{text}");
 
@@ -456,7 +456,7 @@ async fn an_s3_bucket_is_configured_tested_and_used_to_back_up_and_restore_in_th
             click(&c, "#backup-start").await;
             wait_for(&c, "#backup-now-result p.ok-note").await;
             click(&c, "#nav-jobs").await;
-            wait_for(
+            wait_for_work(
                 &c,
                 "#jobs-table tr[data-kind='backup'][data-state='complete']",
             )
@@ -470,7 +470,7 @@ async fn an_s3_bucket_is_configured_tested_and_used_to_back_up_and_restore_in_th
             click(&c, "#restore-submit").await;
             wait_for(&c, "#restore-result p.ok-note").await;
             click(&c, "#nav-jobs").await;
-            wait_for(
+            wait_for_work(
                 &c,
                 "#jobs-table tr[data-kind='restore'][data-state='complete']",
             )
