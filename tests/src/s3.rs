@@ -202,16 +202,23 @@ impl S3Server {
     /// signature (moto does not check signatures, but treats a request without one
     /// as anonymous and refuses it); s3s-fs would refuse it.
     pub fn moto_head(&self, bucket: &str, key: &str) -> String {
+        self.moto_request("HEAD", &format!("/{bucket}/{key}"))
+            .to_lowercase()
+    }
+
+    /// moto's whole answer to a bodiless `method` of `target` (a path and query), sent
+    /// with a dummy signature as [`Self::moto_head`] does.
+    pub fn moto_request(&self, method: &str, target: &str) -> String {
         let authority = self.url.trim_start_matches("http://");
         let mut stream = TcpStream::connect(authority).expect("connect to moto");
         let request = format!(
-            "HEAD /{bucket}/{key} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
+            "{method} {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: 0\r\n\
              Authorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00\r\n\r\n"
         );
         stream.write_all(request.as_bytes()).expect("ask moto");
         let mut answer = String::new();
         stream.read_to_string(&mut answer).expect("moto's answer");
-        answer.to_lowercase()
+        answer
     }
 
     /// The file `s3s-fs` keeps an object in.

@@ -8,10 +8,13 @@
 //! multipart upload, so no parts are left behind to be billed. Downloads are ranged reads (the shared
 //! `berth-plugin-opendal`), so nothing buffers a whole object.
 
+mod age;
 mod parts;
+mod stale;
 
 use berth_plugin_opendal::{Download, Errors, block_on};
 use berth_plugin_sdk::store::{ObjectMeta, ObjectPage, ObjectWriter, PluginError, StorageBackend};
+use berth_plugin_sdk::{LogLevel, log};
 use opendal::Operator;
 use parts::{MAX_PART_MIB, part_size};
 use serde::Deserialize;
@@ -64,6 +67,7 @@ pub struct S3 {
     op: Operator,
     errors: Errors,
     part_size: usize,
+    stale: stale::Sweeper,
 }
 
 /// What went wrong: a missing bucket is a configuration error naming it; the rest as
@@ -150,6 +154,19 @@ fn check(c: &Config) -> Result<(), PluginError> {
     Ok(())
 }
 
+/// The bucket's URL as opendal addresses it: the endpoint (AWS's for the region when
+/// empty), then the bucket as a path or, with virtual-host addressing, a subdomain.
+fn bucket_url(c: &Config) -> String {
+    let endpoint = match c.endpoint.trim_end_matches('/') {
+        "" => format!("https://s3.{}.amazonaws.com", c.region),
+        given => given.to_owned(),
+    };
+    match (c.virtual_host_style, endpoint.split_once("://")) {
+        (true, Some((scheme, host))) => format!("{scheme}://{}.{host}", c.bucket),
+        _ => format!("{endpoint}/{}", c.bucket),
+    }
+}
+
 fn operator(c: &Config) -> Result<Operator, PluginError> {
     check(c)?;
     let root = format!("/{}", c.prefix.trim_matches('/'));
@@ -180,14 +197,34 @@ impl StorageBackend for S3 {
     type Reader = Download;
 
     fn new(config: Config) -> Result<Self, PluginError> {
+        let op = operator(&config)?;
+        let stale = stale::Sweeper::new(
+            bucket_url(&config),
+            op.info().root().trim_start_matches('/').to_owned(),
+            &config.region,
+            &config.access_key_id,
+            &config.secret_access_key,
+        );
         Ok(Self {
-            op: operator(&config)?,
+            op,
             part_size: config.part_size_mib as usize * (1 << 20),
             errors: Errors::new(config.bucket, plugin_error),
+            stale,
         })
     }
 
     fn start_upload(&self, key: &str) -> Result<Upload, PluginError> {
+        // Leftovers of killed uploads are aborted here, where a plugin runs anyway; a
+        // failure to is no reason to refuse the backup.
+        let now_ms = opendal::raw::Timestamp::now().into_inner().as_millisecond();
+        match block_on(self.stale.sweep(now_ms)) {
+            Ok(0) => {}
+            Ok(n) => log(
+                LogLevel::Info,
+                &format!("aborted {n} stale multipart uploads"),
+            ),
+            Err(e) => log(LogLevel::Warn, &format!("stale multipart uploads: {e}")),
+        }
         // No `chunk`: the upload cuts its own parts (each write is one part), so
         // their size can grow.
         let writer = block_on(self.op.writer(key)).map_err(|e| self.errors.map(e))?;

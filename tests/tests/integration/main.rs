@@ -21,10 +21,13 @@ mod plugin_notify;
 mod plugin_sandbox;
 mod plugin_storage;
 mod plugin_template;
-/// The S3 plugin's part sizes: pure arithmetic, compiled here from the plugin's source
-/// (plugins build only for wasm32) so that its unit tests run on the host.
+/// The S3 plugin's pure logic (part sizes, the age of a stale upload), compiled here
+/// from the plugin's source (plugins build only for wasm32) so that its unit tests run
+/// on the host.
 #[path = "../../../plugins/storage-s3/src/parts.rs"]
 mod s3_parts;
+#[path = "../../../plugins/storage-s3/src/age.rs"]
+mod s3_stale_age;
 mod security;
 mod self_protection;
 mod web;

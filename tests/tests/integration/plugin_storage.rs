@@ -727,6 +727,47 @@ async fn an_s3_instance_is_configured_tested_and_keeps_its_keys_secret() {
     assert_eq!(e.body().map(|b| b.code), Some(ErrorCode::Forbidden), "{e}");
 }
 
+/// Starts a multipart upload of `key` at moto (as a killed plugin leaves one) and
+/// returns its id.
+fn unfinished_upload(server: &S3Server, key: &str) -> String {
+    let answer = server.moto_request("POST", &format!("/berth/{key}?uploads"));
+    let start = answer.find("<UploadId>").expect(&answer) + "<UploadId>".len();
+    let end = answer[start..].find("</UploadId>").expect(&answer);
+    answer[start..start + end].to_owned()
+}
+
+/// Multipart uploads a killed plugin left behind under the prefix are aborted by the
+/// next upload; others in the bucket are not Berth's and are kept. (moto reports
+/// every upload as begun on 2010-11-10, so here all are old; which age is stale is
+/// the unit tests' of `age.rs`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_multipart_uploads_under_the_prefix_are_aborted() {
+    let server = S3Server::start_moto("berth");
+    let stale = unfinished_upload(&server, "host-a/container-app/stale.tar.gz");
+    let elsewhere = unfinished_upload(&server, "other/old.tar.gz");
+    let listed = server.moto_request("GET", "/berth?uploads");
+    assert!(
+        listed.contains(&stale) && listed.contains(&elsewhere),
+        "{listed}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime(tmp.path()).await;
+    let settings = serde_json::json!({ "prefix": "host-a" });
+    let instance = s3_instance_with(&server, "berth", s3::SECRET_KEY, settings);
+    let s = rt.session(&instance).await.unwrap();
+    s.put("container-app/new.tar.gz", Pattern::new(1000))
+        .await
+        .unwrap();
+    let listed = server.moto_request("GET", "/berth?uploads");
+    assert!(
+        !listed.contains(&stale),
+        "the stale upload is aborted: {listed}"
+    );
+    assert!(listed.contains(&elsewhere), "outside the prefix: {listed}");
+    assert_eq!(read_back(&s, "container-app/new.tar.gz").await.0, 1000);
+}
+
 /// A server whose clock is two hours behind this machine's refuses every signature
 /// as too old (SigV4 allows 15 minutes); `storage.test` says so, and by how much,
 /// rather than leaving the admin to suspect the keys.

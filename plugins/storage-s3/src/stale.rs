@@ -1,0 +1,185 @@
+//! Multipart uploads nobody will finish: a plugin killed mid-upload (the host crashed,
+//! the machine lost power) never sends the abort, and S3 keeps — and bills — the parts
+//! already sent until someone aborts the upload.
+//!
+//! Before each upload the plugin lists the multipart uploads in progress under its
+//! prefix and aborts those begun more than a day ago (`age.rs`).
+//! opendal has no call for either request, so they are built here and signed with
+//! reqsign, the signer opendal itself uses, and sent through the host's `wasi:http`.
+
+use std::time::Duration;
+
+use berth_plugin_sdk::store::PluginError;
+use reqsign_aws_v4::{Credential, RequestSigner, StaticCredentialProvider};
+use reqsign_core::{Context, Signer};
+use serde::Deserialize;
+
+/// The SHA-256 of an empty body: these requests carry none.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+/// Uploads aborted per sweep at most, so that a bucket full of leftovers cannot hold
+/// one upload past its call's time limit; the next upload goes on.
+const MAX_ABORTS: usize = 100;
+
+/// Lists and aborts a bucket's stale multipart uploads under a prefix.
+#[derive(Debug)]
+pub struct Sweeper {
+    signer: Signer<Credential>,
+    /// `https://host/bucket` or `https://bucket.host`, without a trailing `/`.
+    bucket_url: String,
+    /// Keys under Berth's prefix start with this (empty, or ending in `/`).
+    prefix: String,
+}
+
+/// One page of `ListMultipartUploads`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct Listing {
+    upload: Vec<Unfinished>,
+    is_truncated: bool,
+    next_key_marker: String,
+    next_upload_id_marker: String,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct Unfinished {
+    key: String,
+    upload_id: String,
+    /// RFC 3339, e.g. `2026-12-03T10:00:00.000Z`.
+    initiated: String,
+}
+
+impl Sweeper {
+    pub fn new(
+        bucket_url: String,
+        prefix: String,
+        region: &str,
+        key_id: &str,
+        secret: &str,
+    ) -> Self {
+        let signer = Signer::new(
+            Context::new(),
+            StaticCredentialProvider::new(key_id, secret),
+            RequestSigner::new("s3", region),
+        );
+        Self {
+            signer,
+            bucket_url,
+            prefix,
+        }
+    }
+
+    /// Aborts the uploads under the prefix that are stale at `now_ms`; returns how
+    /// many.
+    pub async fn sweep(&self, now_ms: i64) -> Result<usize, PluginError> {
+        let mut aborted = 0;
+        let mut markers = (String::new(), String::new());
+        loop {
+            let page = self.list(&markers).await?;
+            for upload in &page.upload {
+                if aborted == MAX_ABORTS {
+                    return Ok(aborted);
+                }
+                if crate::age::is_stale(&upload.initiated, now_ms) {
+                    self.abort(upload).await?;
+                    aborted += 1;
+                }
+            }
+            if !page.is_truncated || page.next_key_marker.is_empty() {
+                return Ok(aborted);
+            }
+            markers = (page.next_key_marker, page.next_upload_id_marker);
+        }
+    }
+
+    async fn list(&self, (key, upload_id): &(String, String)) -> Result<Listing, PluginError> {
+        let mut query = format!("uploads=&prefix={}", encode(&self.prefix, false));
+        if !key.is_empty() {
+            query += &format!(
+                "&key-marker={}&upload-id-marker={}",
+                encode(key, false),
+                encode(upload_id, false)
+            );
+        }
+        let url = format!("{}/?{query}", self.bucket_url);
+        match self.send(http::Method::GET, &url).await? {
+            (200..=299, body) => quick_xml::de::from_str(&body)
+                .map_err(|e| PluginError::Other(format!("the server's list of uploads: {e}"))),
+            // A server without the call (s3s-fs) has nothing this could sweep.
+            (501, _) => Ok(Listing::default()),
+            (status, body) => Err(refused(&url, status, &body)),
+        }
+    }
+
+    async fn abort(&self, upload: &Unfinished) -> Result<(), PluginError> {
+        let url = format!(
+            "{}/{}?uploadId={}",
+            self.bucket_url,
+            encode(&upload.key, true),
+            encode(&upload.upload_id, false)
+        );
+        match self.send(http::Method::DELETE, &url).await? {
+            // 404: finished or aborted meanwhile.
+            (200..=299 | 404, _) => Ok(()),
+            (status, body) => Err(refused(&url, status, &body)),
+        }
+    }
+
+    /// Sends a signed request without a body; the answer's status and body.
+    async fn send(&self, method: http::Method, url: &str) -> Result<(u16, String), PluginError> {
+        let failed = |e: &dyn std::fmt::Display| PluginError::Unavailable(format!("{url}: {e}"));
+        let request = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("x-amz-content-sha256", EMPTY_SHA256)
+            .body(())
+            .map_err(|e| failed(&e))?;
+        let (mut head, ()) = request.into_parts();
+        self.signer
+            .sign(&mut head, None)
+            .await
+            .map_err(|e| PluginError::Unauthorized(e.to_string()))?;
+        // Signed over, but wasi:http sends the URL's authority itself and refuses the
+        // header.
+        head.headers.remove(http::header::HOST);
+        let mut client = wstd::http::Client::new();
+        client.set_connect_timeout(Duration::from_secs(10));
+        client.set_first_byte_timeout(Duration::from_secs(60));
+        let request = http::Request::from_parts(head, wstd::http::Body::empty());
+        let response = client.send(request).await.map_err(|e| failed(&e))?;
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let text = body
+            .str_contents()
+            .await
+            .map_err(|e| failed(&e))?
+            .to_owned();
+        Ok((status, text))
+    }
+}
+
+/// A refusal as the host's variant: credentials, or a server to try again later.
+fn refused(url: &str, status: u16, body: &str) -> PluginError {
+    let message = format!("{url}: {status}: {body}");
+    match status {
+        401 | 403 => PluginError::Unauthorized(message),
+        _ => PluginError::Unavailable(message),
+    }
+}
+
+/// `text` percent-encoded as SigV4 wants it: everything but `A-Za-z0-9-._~` (and `/`
+/// in a path).
+fn encode(text: &str, path: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(byte as char)
+            }
+            b'/' if path => out.push('/'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
