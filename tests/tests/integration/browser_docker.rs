@@ -411,6 +411,8 @@ async fn an_s3_bucket_is_configured_tested_and_used_to_back_up_and_restore_in_th
         .run(|c| async move {
             login(&c, &url, "admin", ADMIN_PASSWORD).await;
             click(&c, "#nav-plugins").await;
+            // The select is drawn before the plugin list arrives to fill it.
+            wait_for(&c, "#instance-plugin option[value='storage-s3']").await;
             wait_for(&c, "#instance-plugin")
                 .await
                 .select_by_value("storage-s3")
