@@ -90,7 +90,8 @@ impl StorageBackend for WebDav {
     }
 
     fn open_download(&self, key: &str) -> Result<Download, PluginError> {
-        Download::open(&self.op, key, &self.errors)
+        // One range at a time: the 64 MiB cap has no room for more in flight.
+        Download::open(&self.op, key, &self.errors, 1)
     }
 
     fn stat(&self, key: &str) -> Result<ObjectMeta, PluginError> {

@@ -2,8 +2,8 @@
 //!
 //! - [`over_wasi_http`] gives an operator the host's `wasi:http` as its transport (a
 //!   plugin has no sockets; the host lets requests through only to granted origins).
-//! - [`Download`] reads an object in ranged requests of [`READ_AHEAD`] bytes, so no
-//!   read buffers a whole object.
+//! - [`Download`] reads an object in ranged requests of [`READ_AHEAD`] bytes, several
+//!   at once, so no read buffers a whole object.
 //! - [`list_page`] pages through a prefix in key order, whether or not the service
 //!   lists in order.
 //! - [`Errors`] maps opendal's errors to the host's variants, naming what the user
@@ -201,13 +201,18 @@ pub fn modified_ms(meta: &opendal::Metadata) -> u64 {
     })
 }
 
-/// A download: ranged GETs of [`READ_AHEAD`] bytes, served in the sizes the host asks.
+/// A download: ranged GETs of [`READ_AHEAD`] bytes, `streams` at a time (one stream
+/// leaves the server and the network idle while each answer is turned around; rclone
+/// reads large files in four), served in the sizes the host asks. Each stream holds
+/// up to [`READ_AHEAD`] while the host consumes them.
 #[derive(Debug)]
 pub struct Download {
     op: Operator,
     errors: Errors,
     key: String,
     size: u64,
+    /// Ranged GETs in flight at once.
+    streams: u64,
     /// Where the next range starts.
     position: u64,
     /// The current range as it arrived (not joined: that would hold it twice).
@@ -218,30 +223,40 @@ pub struct Download {
 
 impl Download {
     /// Opens `key` (its size from a `stat`, so a missing object fails here).
-    pub fn open(op: &Operator, key: &str, errors: &Errors) -> Result<Self, PluginError> {
+    pub fn open(
+        op: &Operator,
+        key: &str,
+        errors: &Errors,
+        streams: u64,
+    ) -> Result<Self, PluginError> {
         let meta = stat(op, key, errors)?;
         Ok(Self {
             op: op.clone(),
             errors: errors.clone(),
             key: key.to_owned(),
             size: meta.size,
+            streams: streams.max(1),
             position: 0,
             buffer: Buffer::new(),
             taken: 0,
         })
     }
 
+    /// The next `streams` ranges, fetched at once, each retried on its own.
     fn fetch(&mut self) -> Result<(), PluginError> {
-        let end = (self.position + READ_AHEAD).min(self.size);
-        let range = self.position..end;
-        let data = block_on(retried(|| {
-            self.op
-                .read_with(&self.key)
-                .range(range.clone())
-                .into_future()
-        }))
-        .map_err(|e| self.errors.map(e))?;
-        self.buffer = data;
+        let (op, key, size, position) = (&self.op, self.key.as_str(), self.size, self.position);
+        let reads = (0..self.streams)
+            .map(|i| position + i * READ_AHEAD)
+            .take_while(|start| *start < size)
+            .map(|start| {
+                let range = start..(start + READ_AHEAD).min(size);
+                retried(move || op.read_with(key).range(range.clone()).into_future())
+            });
+        let answers =
+            block_on(futures_util::future::try_join_all(reads)).map_err(|e| self.errors.map(e))?;
+        // The answers' chunks as they came, in order: one buffer, nothing copied.
+        let chunks: Vec<bytes::Bytes> = answers.into_iter().flatten().collect();
+        self.buffer = Buffer::from(chunks);
         self.taken = 0;
         if self.buffer.is_empty() {
             return Err(PluginError::Io(format!(
