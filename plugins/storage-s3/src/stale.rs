@@ -4,18 +4,17 @@
 //!
 //! Before each upload the plugin lists the multipart uploads in progress under its
 //! prefix and aborts those begun more than a day ago (`age.rs`).
-//! opendal has no call for either request, so they are built here and signed with
-//! reqsign, the signer opendal itself uses, and sent through the host's `wasi:http`.
+//! opendal has no call for either request, so they are built here (encoded as opendal
+//! encodes its own), signed with reqsign, the signer opendal uses, and sent through
+//! the shared `wasi:http` transport.
 
-use std::time::Duration;
-
+use berth_plugin_opendal::WasiHttp;
 use berth_plugin_sdk::store::PluginError;
-use reqsign_aws_v4::{Credential, RequestSigner, StaticCredentialProvider};
+use opendal::raw::percent_encode_path as encode;
+use opendal::{Buffer, HttpTransport};
+use reqsign_aws_v4::{Credential, EMPTY_STRING_SHA256, RequestSigner, StaticCredentialProvider};
 use reqsign_core::{Context, Signer};
 use serde::Deserialize;
-
-/// The SHA-256 of an empty body: these requests carry none.
-const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /// Uploads aborted per sweep at most, so that a bucket full of leftovers cannot hold
 /// one upload past its call's time limit; the next upload goes on.
 const MAX_ABORTS: usize = 100;
@@ -94,12 +93,12 @@ impl Sweeper {
     }
 
     async fn list(&self, (key, upload_id): &(String, String)) -> Result<Listing, PluginError> {
-        let mut query = format!("uploads=&prefix={}", encode(&self.prefix, false));
+        let mut query = format!("uploads=&prefix={}", encode(&self.prefix));
         if !key.is_empty() {
             query += &format!(
                 "&key-marker={}&upload-id-marker={}",
-                encode(key, false),
-                encode(upload_id, false)
+                encode(key),
+                encode(upload_id)
             );
         }
         let url = format!("{}/?{query}", self.bucket_url);
@@ -116,8 +115,8 @@ impl Sweeper {
         let url = format!(
             "{}/{}?uploadId={}",
             self.bucket_url,
-            encode(&upload.key, true),
-            encode(&upload.upload_id, false)
+            encode(&upload.key),
+            encode(&upload.upload_id)
         );
         match self.send(http::Method::DELETE, &url).await? {
             // 404: finished or aborted meanwhile.
@@ -132,7 +131,7 @@ impl Sweeper {
         let request = http::Request::builder()
             .method(method)
             .uri(url)
-            .header("x-amz-content-sha256", EMPTY_SHA256)
+            .header("x-amz-content-sha256", EMPTY_STRING_SHA256)
             .body(())
             .map_err(|e| failed(&e))?;
         let (mut head, ()) = request.into_parts();
@@ -143,18 +142,15 @@ impl Sweeper {
         // Signed over, but wasi:http sends the URL's authority itself and refuses the
         // header.
         head.headers.remove(http::header::HOST);
-        let mut client = wstd::http::Client::new();
-        client.set_connect_timeout(Duration::from_secs(10));
-        client.set_first_byte_timeout(Duration::from_secs(60));
-        let request = http::Request::from_parts(head, wstd::http::Body::empty());
-        let response = client.send(request).await.map_err(|e| failed(&e))?;
+        let request = http::Request::from_parts(head, Buffer::new());
+        let response = WasiHttp.fetch(request).await.map_err(|e| failed(&e))?;
         let status = response.status().as_u16();
-        let mut body = response.into_body();
-        let text = body
-            .str_contents()
+        let body = response
+            .into_body()
+            .to_buffer()
             .await
-            .map_err(|e| failed(&e))?
-            .to_owned();
+            .map_err(|e| failed(&e))?;
+        let text = String::from_utf8_lossy(&body.to_bytes()).into_owned();
         Ok((status, text))
     }
 }
@@ -166,20 +162,4 @@ fn refused(url: &str, status: u16, body: &str) -> PluginError {
         401 | 403 => PluginError::Unauthorized(message),
         _ => PluginError::Unavailable(message),
     }
-}
-
-/// `text` percent-encoded as SigV4 wants it: everything but `A-Za-z0-9-._~` (and `/`
-/// in a path).
-fn encode(text: &str, path: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(byte as char)
-            }
-            b'/' if path => out.push('/'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
