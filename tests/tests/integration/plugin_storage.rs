@@ -666,12 +666,17 @@ async fn plugins_and_storage_over_the_protocol() {
     let leftovers: Vec<_> = walk(&berth.data_dir.join("backups"));
     assert!(leftovers.is_empty(), "{leftovers:?}");
     let missing = admin
-        .call::<StorageTest>(StorageRef {
-            name: Some("s3-nope".into()),
-        })
+        .call::<StorageTest>(named("s3-nope"))
         .await
         .unwrap_err();
     assert_eq!(missing.body().map(|b| b.code), Some(ErrorCode::NotFound));
+}
+
+/// The storage instance `name`, as `storage.test` and friends name it.
+fn named(name: &str) -> StorageRef {
+    StorageRef {
+        name: Some(name.into()),
+    }
 }
 
 /// An S3 instance configured the way an admin does it (the form or `berth ctl`): the
@@ -702,12 +707,7 @@ async fn an_s3_instance_is_configured_tested_and_keeps_its_keys_secret() {
         "the secret never comes back"
     );
 
-    let r = admin
-        .call::<StorageTest>(StorageRef {
-            name: Some("offsite".into()),
-        })
-        .await
-        .unwrap();
+    let r = admin.call::<StorageTest>(named("offsite")).await.unwrap();
     assert_eq!((r.name.as_str(), r.bytes), ("offsite", 256 * 1024));
     // The round trip went to the bucket, under the prefix, and cleaned up after itself.
     let prefix = server.object_path("berth", "host-a");
@@ -719,9 +719,7 @@ async fn an_s3_instance_is_configured_tested_and_keeps_its_keys_secret() {
         .await
         .unwrap();
     let e = admin
-        .call::<StorageTest>(StorageRef {
-            name: Some("offsite".into()),
-        })
+        .call::<StorageTest>(named("offsite"))
         .await
         .unwrap_err();
     assert_eq!(e.body().map(|b| b.code), Some(ErrorCode::Forbidden), "{e}");
@@ -780,9 +778,7 @@ async fn storage_test_reports_a_clock_the_s3_server_refuses() {
         server.configure_request("skewed", "berth", serde_json::json!({}), s3::SECRET_KEY);
     admin.call::<PluginsConfigure>(request).await.unwrap();
     let e = admin
-        .call::<StorageTest>(StorageRef {
-            name: Some("skewed".into()),
-        })
+        .call::<StorageTest>(named("skewed"))
         .await
         .unwrap_err();
     assert_eq!(e.body().map(|b| b.code), Some(ErrorCode::Forbidden), "{e}");
@@ -815,10 +811,7 @@ async fn a_webdav_instance_is_configured_tested_and_keeps_its_password_secret() 
         "the password never comes back"
     );
 
-    let nas = || StorageRef {
-        name: Some("nas".into()),
-    };
-    let r = admin.call::<StorageTest>(nas()).await.unwrap();
+    let r = admin.call::<StorageTest>(named("nas")).await.unwrap();
     assert_eq!((r.name.as_str(), r.bytes), ("nas", 256 * 1024));
     assert!(
         server.files("berth").is_empty(),
@@ -830,7 +823,7 @@ async fn a_webdav_instance_is_configured_tested_and_keeps_its_password_secret() 
         .call::<PluginsConfigure>(server.configure_request("nas", "berth", "wrong"))
         .await
         .unwrap();
-    let e = admin.call::<StorageTest>(nas()).await.unwrap_err();
+    let e = admin.call::<StorageTest>(named("nas")).await.unwrap_err();
     assert_eq!(e.body().map(|b| b.code), Some(ErrorCode::Forbidden), "{e}");
 }
 
