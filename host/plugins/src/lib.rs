@@ -62,6 +62,10 @@ pub struct Limits {
     pub call_timeout: Duration,
     /// Linear memory cap of one instance.
     pub memory: usize,
+    /// Bytes the host reads ahead of a storage instance's `write` calls: a backend that
+    /// sends whole parts over the network asks for a part's worth, so the backup keeps
+    /// compressing the next part while this one goes out. Host memory, per upload.
+    pub upload_buffer: usize,
 }
 
 impl Default for Limits {
@@ -70,6 +74,7 @@ impl Default for Limits {
         Self {
             call_timeout: Duration::from_secs(120),
             memory: 256 << 20,
+            upload_buffer: 64 << 20,
         }
     }
 }
@@ -79,6 +84,8 @@ impl Limits {
     pub const UNSTATED: Limits = Limits {
         call_timeout: Duration::from_secs(10),
         memory: 64 << 20,
+        // Two of the host's 1 MiB chunks: one being written, one being read.
+        upload_buffer: 2 << 20,
     };
 
     /// The manifest's request (or [`Self::UNSTATED`]), capped by `self`.
@@ -87,12 +94,14 @@ impl Limits {
             .limits
             .call_timeout_ms
             .map_or(Self::UNSTATED.call_timeout, Duration::from_millis);
-        let asked_mem = m.limits.memory_mib.map_or(Self::UNSTATED.memory, |mib| {
-            (mib as usize).saturating_mul(1 << 20)
-        });
+        let mib = |asked: Option<u64>, unstated: usize| {
+            asked.map_or(unstated, |mib| (mib as usize).saturating_mul(1 << 20))
+        };
         Limits {
             call_timeout: asked_ms.min(self.call_timeout),
-            memory: asked_mem.min(self.memory),
+            memory: mib(m.limits.memory_mib, Self::UNSTATED.memory).min(self.memory),
+            upload_buffer: mib(m.limits.upload_buffer_mib, Self::UNSTATED.upload_buffer)
+                .min(self.upload_buffer),
         }
     }
 }

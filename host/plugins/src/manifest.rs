@@ -45,6 +45,8 @@ pub struct Capabilities {
 pub struct RequestedLimits {
     pub memory_mib: Option<u64>,
     pub call_timeout_ms: Option<u64>,
+    /// Storage only: how far the host reads ahead of `write` (see `Limits`).
+    pub upload_buffer_mib: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,6 +119,9 @@ impl Manifest {
         }
         if self.capabilities.storage_dir && self.kind != ManifestKind::Storage {
             return bad("capabilities.storage_dir is for storage plugins".into());
+        }
+        if self.limits.upload_buffer_mib.is_some() && self.kind != ManifestKind::Storage {
+            return bad("limits.upload_buffer_mib is for storage plugins".into());
         }
         if let Some(s) = &self.sha256
             && (s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -228,6 +233,25 @@ secrets = ["token"]
 [limits]
 memory_mib = 32
 "#;
+
+    #[test]
+    fn storage_plugins_ask_for_an_upload_buffer_within_the_cap() {
+        let storage = |mib: u64| {
+            format!(
+                "id = \"store\"\nname = \"S\"\nversion = \"1.0.0\"\nkind = \"storage\"\n\
+                 api = \"berth:plugin@0.1\"\n[limits]\nupload_buffer_mib = {mib}\n"
+            )
+        };
+        let caps = super::super::Limits::default();
+        let buffer = |m: &Manifest| caps.for_manifest(m).upload_buffer;
+        assert_eq!(buffer(&Manifest::parse(&storage(16)).unwrap()), 16 << 20);
+        assert_eq!(buffer(&Manifest::parse(&storage(4096)).unwrap()), 64 << 20);
+        let unstated = Manifest::implicit("s", ManifestKind::Storage);
+        assert_eq!(buffer(&unstated), 2 << 20);
+        let notifier = WEBHOOK.replace("memory_mib = 32", "upload_buffer_mib = 8");
+        let refused = Manifest::parse(&notifier).unwrap_err().to_string();
+        assert!(refused.contains("for storage plugins"), "{refused}");
+    }
 
     #[test]
     fn parses_a_manifest_and_describes_it() {

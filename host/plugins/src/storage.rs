@@ -129,6 +129,8 @@ pub const BATCH_MAX: usize = 1_000;
 pub struct Session {
     plugin: String,
     cmds: mpsc::Sender<Cmd>,
+    /// Chunks `put` reads ahead of the plugin (its manifest's upload buffer).
+    read_ahead: usize,
 }
 
 impl PluginRuntime {
@@ -195,7 +197,11 @@ impl PluginRuntime {
             }
         });
         ready_rx.await.map_err(|_| ended(&id))??;
-        Ok(Session { plugin: id, cmds })
+        Ok(Session {
+            plugin: id,
+            cmds,
+            read_ahead: (limits.upload_buffer / CHUNK).max(2),
+        })
     }
 }
 
@@ -467,8 +473,9 @@ impl Session {
         mut src: impl AsyncRead + Unpin,
     ) -> Result<u64, PluginError> {
         self.key(key)?;
-        // Two chunks in flight: one being written by the plugin, one being read here.
-        let (tx, chunks) = mpsc::channel(2);
+        // At least two chunks in flight (one being written by the plugin, one being
+        // read here); more where the plugin asked to overlap sending with reading.
+        let (tx, chunks) = mpsc::channel(self.read_ahead);
         let (rtx, rrx) = oneshot::channel();
         self.cmds
             .send(Cmd::Put {

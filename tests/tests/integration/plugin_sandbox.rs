@@ -13,6 +13,7 @@ use berth_protocol::error::ErrorCode;
 const LIMITS: Limits = Limits {
     call_timeout: Duration::from_millis(1500),
     memory: 32 << 20,
+    upload_buffer: 2 << 20,
 };
 
 async fn runtime() -> (tempfile::TempDir, PluginRuntime) {
