@@ -1,5 +1,5 @@
-//! A TCP proxy in front of a test server that answers the next N connections with
-//! `503 Service Unavailable` (what an overloaded S3 endpoint or a reverse proxy in
+//! A TCP proxy in front of a test server that answers the next N connections (or the N
+//! after the next few) with `503 Service Unavailable` (what an overloaded S3 endpoint or a reverse proxy in
 //! front of a restarting server says) and relays every other connection untouched.
 //! Plugins open one connection per request, so N connections are N requests.
 
@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct FlakyProxy {
     /// Its URL, `http://127.0.0.1:<port>`.
     pub url: String,
+    to_pass: Arc<AtomicUsize>,
     to_fail: Arc<AtomicUsize>,
     failed: Arc<AtomicUsize>,
 }
@@ -23,14 +24,21 @@ impl FlakyProxy {
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let url = format!("http://{}", listener.local_addr().expect("its address"));
+        let to_pass = Arc::new(AtomicUsize::new(0));
         let to_fail = Arc::new(AtomicUsize::new(0));
         let failed = Arc::new(AtomicUsize::new(0));
-        let (to_fail2, failed2) = (Arc::clone(&to_fail), Arc::clone(&failed));
+        let (to_pass2, to_fail2, failed2) = (
+            Arc::clone(&to_pass),
+            Arc::clone(&to_fail),
+            Arc::clone(&failed),
+        );
+        let take = |n: &AtomicUsize| {
+            n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        };
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let failing = to_fail2
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                    .is_ok();
+                let failing = !take(&to_pass2) && take(&to_fail2);
                 if failing {
                     failed2.fetch_add(1, Ordering::SeqCst);
                     std::thread::spawn(move || refuse(client));
@@ -42,6 +50,7 @@ impl FlakyProxy {
         });
         Self {
             url,
+            to_pass,
             to_fail,
             failed,
         }
@@ -49,7 +58,13 @@ impl FlakyProxy {
 
     /// Answers the next `n` connections with 503.
     pub fn fail_next(&self, n: usize) {
+        self.fail_after(0, n);
+    }
+
+    /// Relays the next `pass` connections, then answers `n` with 503.
+    pub fn fail_after(&self, pass: usize, n: usize) {
         self.to_fail.store(n, Ordering::SeqCst);
+        self.to_pass.store(pass, Ordering::SeqCst);
     }
 
     /// How many connections were answered with 503 so far.

@@ -3,8 +3,9 @@
 //!
 //! The plugin has no sockets and no files: every request goes out through the host's
 //! `wasi:http`, which lets it reach only the origins the admin granted the instance.
-//! Uploads are multipart, in parts of `part_size_mib` that double every 1,000 parts
-//! (two parts are held in memory); a failed, cancelled or dropped upload aborts its
+//! Uploads are multipart, in parts of `part_size_mib` that double every 1,000 parts,
+//! `upload_concurrency` of them going up at once (one more is held in memory); a
+//! failed, cancelled or dropped upload aborts its
 //! multipart upload, and the next upload aborts ones a killed plugin left, so no parts
 //! are billed for ever. Downloads are ranged reads, four at once (the shared
 //! `berth-plugin-opendal`), so nothing buffers a whole object.
@@ -13,11 +14,11 @@ mod age;
 mod parts;
 mod stale;
 
-use berth_plugin_opendal::{Download, Errors, block_on};
+use berth_plugin_opendal::{Download, Errors, block_on, close_upload, write_part};
 use berth_plugin_sdk::store::{ObjectMeta, ObjectPage, ObjectWriter, PluginError, StorageBackend};
 use berth_plugin_sdk::{LogLevel, log};
 use opendal::Operator;
-use parts::{MAX_PART_MIB, part_size};
+use parts::{MAX_PART_MIB, concurrency_for, part_size};
 use serde::Deserialize;
 
 /// Ranged GETs in flight when reading: four 8 MiB ranges (66 MiB peak measured), well
@@ -33,6 +34,16 @@ fn default_region() -> String {
 fn default_part_size() -> u32 {
     16
 }
+
+fn default_concurrency() -> u32 {
+    DEFAULT_CONCURRENCY
+}
+
+/// Parts going up at once unless configured: two keep one request in flight while
+/// the other's answer is awaited, for 16 MiB more memory than one.
+const DEFAULT_CONCURRENCY: u32 = 2;
+/// The most an instance may ask for (rclone's and restic's defaults are 4 and 5).
+const MAX_CONCURRENCY: u32 = 8;
 
 /// The instance's configuration (the manifest's schema).
 #[derive(Debug, Deserialize)]
@@ -52,6 +63,9 @@ pub struct Config {
     virtual_host_style: bool,
     #[serde(default = "default_part_size")]
     part_size_mib: u32,
+    /// Parts uploaded at once.
+    #[serde(default = "default_concurrency")]
+    upload_concurrency: u32,
     /// Empty: the bucket's default (STANDARD).
     #[serde(default)]
     storage_class: String,
@@ -71,6 +85,7 @@ pub struct S3 {
     op: Operator,
     errors: Errors,
     part_size: usize,
+    concurrency: u32,
     stale: stale::Sweeper,
 }
 
@@ -136,6 +151,11 @@ fn check(c: &Config) -> Result<(), PluginError> {
     if !(MIN_PART_MIB..=MAX_PART_MIB).contains(&c.part_size_mib) {
         return invalid(format!(
             "part_size_mib: between {MIN_PART_MIB} (S3's smallest part) and {MAX_PART_MIB}"
+        ));
+    }
+    if !(1..=MAX_CONCURRENCY).contains(&c.upload_concurrency) {
+        return invalid(format!(
+            "upload_concurrency: between 1 and {MAX_CONCURRENCY} parts at once"
         ));
     }
     if !c.storage_class.is_empty() && !STORAGE_CLASSES.contains(&c.storage_class.as_str()) {
@@ -212,6 +232,7 @@ impl StorageBackend for S3 {
         Ok(Self {
             op,
             part_size: config.part_size_mib as usize * (1 << 20),
+            concurrency: config.upload_concurrency,
             errors: Errors::new(config.bucket, plugin_error),
             stale,
         })
@@ -230,14 +251,22 @@ impl StorageBackend for S3 {
             Err(e) => log(LogLevel::Warn, &format!("stale multipart uploads: {e}")),
         }
         // No `chunk`: the upload cuts its own parts (each write is one part), so
-        // their size can grow.
-        let writer = block_on(self.op.writer(key)).map_err(|e| self.errors.map(e))?;
+        // their size can grow. The concurrency asked for is the most any batch uses.
+        let writer = block_on(
+            self.op
+                .writer_with(key)
+                .concurrent(self.concurrency as usize)
+                .into_future(),
+        )
+        .map_err(|e| self.errors.map(e))?;
         Ok(Upload {
             writer: Some(writer),
             errors: self.errors.clone(),
             size: 0,
             first_part: self.part_size,
+            concurrency: self.concurrency,
             parts: 0,
+            full: Vec::new(),
             pending: Vec::new(),
             pending_len: 0,
         })
@@ -265,8 +294,9 @@ impl StorageBackend for S3 {
     }
 }
 
-/// An upload: the next part filling here, handed whole to opendal's multipart writer
-/// (which holds it until the one after arrives, so the last is known for a small
+/// An upload: parts fill here and go to opendal's multipart writer in batches of the
+/// instance's concurrency, sent side by side within one call (opendal holds the last
+/// of each batch back until the next arrives, so the last is known for a small
 /// object's single PUT).
 pub struct Upload {
     writer: Option<opendal::Writer>,
@@ -274,8 +304,11 @@ pub struct Upload {
     size: u64,
     /// The size of the first parts (see [`parts`]).
     first_part: usize,
-    /// Parts handed to the writer.
+    concurrency: u32,
+    /// Parts cut so far.
     parts: u32,
+    /// Full parts not yet handed to the writer.
+    full: Vec<opendal::Buffer>,
     /// The chunks of the next part, as they came (not joined: that would copy them).
     pending: Vec<bytes::Bytes>,
     pending_len: usize,
@@ -299,15 +332,32 @@ impl Upload {
             .ok_or_else(|| PluginError::Conflict("the upload has ended".into()))
     }
 
-    /// Hands the filled part to the writer.
-    fn send_part(&mut self) -> Result<(), PluginError> {
-        let part = opendal::Buffer::from(std::mem::take(&mut self.pending));
+    /// Closes the filling part; sends the batch once it is as large as the
+    /// concurrency allows for parts of this size.
+    fn cut_part(&mut self) -> Result<(), PluginError> {
+        let part_len = self.pending_len;
+        self.full
+            .push(opendal::Buffer::from(std::mem::take(&mut self.pending)));
         self.pending_len = 0;
+        self.parts += 1;
+        if self.full.len() >= concurrency_for(self.concurrency, part_len) {
+            self.send_parts()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the full parts to the writer in one call, so they go up side by side.
+    fn send_parts(&mut self) -> Result<(), PluginError> {
+        let batch = std::mem::take(&mut self.full);
         let errors = self.errors.clone();
         let writer = self.writer()?;
-        block_on(writer.write(part)).map_err(|e| errors.map(e))?;
-        self.parts += 1;
-        Ok(())
+        block_on(async {
+            for part in batch {
+                write_part(writer, part).await?;
+            }
+            Ok(())
+        })
+        .map_err(|e| errors.map(e))
     }
 }
 
@@ -318,16 +368,18 @@ impl ObjectWriter for Upload {
         self.pending_len += chunk.len();
         self.size += chunk.len() as u64;
         if self.pending_len >= part_size(self.first_part, self.parts) {
-            self.send_part()?;
+            self.cut_part()?;
         }
         Ok(())
     }
 
     fn finish(&mut self) -> Result<u64, PluginError> {
-        let last_part = match self.pending_len {
-            0 => Ok(()),
-            _ => self.send_part(),
-        };
+        if self.pending_len > 0 {
+            self.full
+                .push(opendal::Buffer::from(std::mem::take(&mut self.pending)));
+            self.pending_len = 0;
+        }
+        let last_part = self.send_parts();
         let mut writer = self
             .writer
             .take()
@@ -336,8 +388,8 @@ impl ObjectWriter for Upload {
             let _ = block_on(writer.abort());
             return Err(e);
         }
-        match block_on(writer.close()) {
-            Ok(_) => Ok(self.size),
+        match block_on(close_upload(&mut writer)) {
+            Ok(()) => Ok(self.size),
             Err(e) => {
                 // Nothing may stay behind: the parts sent so far are discarded.
                 let _ = block_on(writer.abort());

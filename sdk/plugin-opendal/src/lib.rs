@@ -8,7 +8,8 @@
 //!   lists in order.
 //! - [`Errors`] maps opendal's errors to the host's variants, naming what the user
 //!   configured (the bucket, the server).
-//! - [`retried`] repeats an idempotent request that failed temporarily, backing off.
+//! - [`retried`] repeats an idempotent request that failed temporarily, backing off;
+//!   [`write_part`] and [`close_upload`] do the same for a multipart upload's parts.
 //!
 //! A plugin enables the one opendal service it speaks and writes its own uploads (S3's
 //! are multipart; WebDAV's are one streamed PUT).
@@ -35,25 +36,72 @@ pub const ATTEMPTS: u32 = 4;
 /// limit is not reached).
 const FIRST_DELAY: Duration = Duration::from_millis(250);
 
+/// The waits between tries of a request that failed temporarily.
+struct Backoff {
+    delay: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Self {
+            delay: FIRST_DELAY,
+            attempt: 1,
+        }
+    }
+
+    /// Whether `result` calls for another try; if so, waits first.
+    async fn again<T>(&mut self, result: &opendal::Result<T>) -> bool {
+        match result {
+            Err(e) if e.is_temporary() && self.attempt < ATTEMPTS => {
+                wstd::task::sleep(self.delay.into()).await;
+                self.delay *= 4;
+                self.attempt += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// `request` again while it fails temporarily, up to [`ATTEMPTS`] tries, backing off.
-/// Only for requests that may be repeated; an upload's part is not one (opendal's
-/// writer is spent once a part failed): a failed upload fails, and its job can be
-/// run again.
+/// Only for requests that may be repeated.
 pub async fn retried<T, F, Fut>(mut request: F) -> opendal::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = opendal::Result<T>>,
 {
-    let mut delay = FIRST_DELAY;
-    let mut attempt = 1;
+    let mut backoff = Backoff::new();
     loop {
-        match request().await {
-            Err(e) if e.is_temporary() && attempt < ATTEMPTS => {
-                wstd::task::sleep(delay.into()).await;
-                delay *= 4;
-                attempt += 1;
-            }
-            done => return done,
+        let result = request().await;
+        if !backoff.again(&result).await {
+            return result;
+        }
+    }
+}
+
+/// Hands `part` to a multipart writer, tried again like [`retried`] while a part
+/// fails temporarily. Handing the same part again is safe: after a temporary failure
+/// opendal's multipart writer still holds the part it failed to send (and restarts a
+/// concurrent part's task), and `part` itself was not taken.
+pub async fn write_part(writer: &mut opendal::Writer, part: Buffer) -> opendal::Result<()> {
+    let mut backoff = Backoff::new();
+    loop {
+        let result = writer.write(part.clone()).await;
+        if !backoff.again(&result).await {
+            return result;
+        }
+    }
+}
+
+/// Completes a multipart writer, tried again like [`retried`]: opendal keeps the
+/// parts it has sent, so a second `close` sends only what failed, then completes.
+pub async fn close_upload(writer: &mut opendal::Writer) -> opendal::Result<()> {
+    let mut backoff = Backoff::new();
+    loop {
+        let result = writer.close().await.map(drop);
+        if !backoff.again(&result).await {
+            return result;
         }
     }
 }
@@ -63,11 +111,26 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
     wstd::runtime::block_on(f)
 }
 
-/// `op` sending its requests through the host's `wasi:http`.
+/// `op` sending its requests through the host's `wasi:http`, running a writer's
+/// concurrent parts as tasks of the plugin call's reactor ([`CallTasks`]).
 pub fn over_wasi_http(op: Operator) -> Operator {
     let context = opendal::OperationContext::new()
-        .with_http_transport(opendal::HttpTransporter::new(WasiHttp));
+        .with_http_transport(opendal::HttpTransporter::new(WasiHttp))
+        .with_executor(opendal::Executor::with(CallTasks));
     op.with_context(context)
+}
+
+/// opendal's executor for concurrent parts inside a plugin: each task is spawned on
+/// the reactor of the [`block_on`] that runs the call, which returns only once every
+/// task it holds has finished. Tasks therefore run side by side within one call and
+/// never outlive it (a request held open across calls is never woken again).
+#[derive(Debug, Clone, Copy)]
+pub struct CallTasks;
+
+impl opendal::Execute for CallTasks {
+    fn execute(&self, task: opendal::raw::BoxedStaticFuture<()>) {
+        wstd::runtime::spawn(task).detach();
+    }
 }
 
 /// opendal's error as the host's variant: refused credentials, a server worth

@@ -417,21 +417,29 @@ async fn storage_s3_passes_the_conformance_suite_against_s3s_fs() {
     assert!(e.to_string().contains("no-such-bucket"), "{e}");
 }
 
-/// The same suite against a second, independent S3 implementation.
+/// The same suite against a second, independent S3 implementation, with four parts
+/// going up at once (s3s-fs's run uses the default two).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_s3_passes_the_conformance_suite_against_moto() {
     let tmp = tempfile::tempdir().unwrap();
     let rt = runtime(tmp.path()).await;
     let server = S3Server::start_moto("backups");
+    let four_at_once = serde_json::json!({ "upload_concurrency": 4 });
     let s = rt
-        .session(&s3_instance(&server, "backups", s3::SECRET_KEY))
+        .session(&s3_instance_with(
+            &server,
+            "backups",
+            s3::SECRET_KEY,
+            four_at_once,
+        ))
         .await
         .unwrap();
     conformance(&s, S3_PLUGIN).await;
 }
 
-/// A request that fails temporarily (503) is tried again, backing off: two refusals
-/// go unnoticed; a server that keeps refusing is `unavailable` after four tries.
+/// A request that fails temporarily (503) is tried again, backing off — upload parts,
+/// stat, reads, listings: two refusals go unnoticed; a server that keeps refusing is
+/// `unavailable` after four tries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_requests_that_fail_temporarily_are_retried() {
     let tmp = tempfile::tempdir().unwrap();
@@ -444,9 +452,20 @@ async fn s3_requests_that_fail_temporarily_are_retried() {
     let s = rt.session(&inst).await.unwrap();
     s.put("flaky/object", Pattern::new(9 << 20)).await.unwrap();
 
+    // An upload's parts are sent again: past the stale-upload sweep and the multipart
+    // upload's start, the first tries of its two parts are refused.
+    proxy.fail_after(2, 2);
+    s.put("flaky/parts", Pattern::new(9 << 20)).await.unwrap();
+    assert_eq!(proxy.failed(), 2);
+    assert_eq!(
+        read_back(&s, "flaky/parts").await,
+        (9 << 20, Pattern::sha(9 << 20))
+    );
+    s.delete("flaky/parts").await.unwrap();
+
     proxy.fail_next(2);
     assert_eq!(s.stat("flaky/object").await.unwrap().size, 9 << 20);
-    assert_eq!(proxy.failed(), 2);
+    assert_eq!(proxy.failed(), 4);
     proxy.fail_next(2);
     assert_eq!(
         read_back(&s, "flaky/object").await,
@@ -455,12 +474,12 @@ async fn s3_requests_that_fail_temporarily_are_retried() {
     proxy.fail_next(2);
     let page = s.list("flaky/", None, 10).await.unwrap();
     assert_eq!(page.objects.len(), 1);
-    assert_eq!(proxy.failed(), 6);
+    assert_eq!(proxy.failed(), 8);
 
     proxy.fail_next(100);
     let e = s.stat("flaky/object").await.unwrap_err();
     assert_eq!(code(&e), ErrorCode::Unavailable, "{e}");
-    assert_eq!(proxy.failed(), 6 + 4, "four tries");
+    assert_eq!(proxy.failed(), 8 + 4, "four tries");
     proxy.fail_next(0);
     s.delete("flaky/object").await.unwrap();
 }
@@ -508,6 +527,20 @@ async fn s3_storage_class_and_encryption_reach_the_server() {
         .unwrap_err();
     assert_eq!(code(&e), ErrorCode::BadRequest, "{e}");
     assert!(e.to_string().contains("storage_class"), "{e}");
+    for concurrency in [0, 9] {
+        let settings = serde_json::json!({ "upload_concurrency": concurrency });
+        let e = rt
+            .session(&s3_instance_with(
+                &server,
+                "backups",
+                s3::SECRET_KEY,
+                settings,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), ErrorCode::BadRequest, "{e}");
+        assert!(e.to_string().contains("upload_concurrency"), "{e}");
+    }
 }
 
 /// An instance of `storage-webdav` on `server`'s folder `root`, allowed to reach it.
