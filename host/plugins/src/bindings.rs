@@ -24,6 +24,20 @@ pub mod storage_world {
     });
 }
 
+/// The `storage-upkeep` interface (0.1.1) on its own: looked for in a storage
+/// component beside `storage-backend`, so that one built against 0.1.0 still loads.
+pub mod upkeep_world {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "storage-upkeep-only",
+        exports: { default: async },
+        with: {
+            "berth:plugin/types": super::berth::plugin::types,
+            "berth:plugin/host": super::berth::plugin::host,
+        },
+    });
+}
+
 /// The `notifier` world, sharing `types` and `host` the same way.
 pub mod notifier_world {
     wasmtime::component::bindgen!({

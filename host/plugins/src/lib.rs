@@ -289,6 +289,8 @@ pub struct LoadedPlugin {
     pub limits: Limits,
     pre: bindings::BasePre<PluginState>,
     storage_pre: Option<bindings::storage_world::StorageBackendPre<PluginState>>,
+    /// Whether the storage component exports `storage-upkeep` (built against 0.1.1+).
+    upkeep_pre: Option<bindings::upkeep_world::StorageUpkeepOnlyPre<PluginState>>,
     notifier_pre: Option<bindings::notifier_world::NotifierPre<PluginState>>,
 }
 
@@ -475,6 +477,9 @@ impl PluginRuntime {
         // world decides the kind.
         let storage_pre =
             bindings::storage_world::StorageBackendPre::new(instance_pre.clone()).ok();
+        let upkeep_pre = storage_pre.as_ref().and_then(|_| {
+            bindings::upkeep_world::StorageUpkeepOnlyPre::new(instance_pre.clone()).ok()
+        });
         let notifier_pre = bindings::notifier_world::NotifierPre::new(instance_pre.clone()).ok();
         let pre = bindings::BasePre::new(instance_pre)
             .map_err(|e| compile(format!("wrong world: {e:#}")))?;
@@ -505,6 +510,7 @@ impl PluginRuntime {
             schema,
             pre,
             storage_pre,
+            upkeep_pre,
             notifier_pre,
         })
     }

@@ -20,6 +20,9 @@ use wasmtime::component::ResourceAny;
 
 use super::bindings::storage_world::StorageBackend;
 use super::bindings::storage_world::exports::berth::plugin::storage::Guest as StorageGuest;
+use super::bindings::upkeep_world::StorageUpkeepOnly;
+use super::bindings::upkeep_world::exports::berth::plugin::storage_upkeep::Guest as UpkeepGuest;
+pub use super::bindings::upkeep_world::exports::berth::plugin::storage_upkeep::IncompleteUpload;
 use super::egress::Pattern;
 use super::{Limits, ObjectMeta, PluginError, PluginRuntime, PluginState, epoch};
 
@@ -99,6 +102,15 @@ enum Cmd {
         key: String,
         reply: Reply<()>,
     },
+    /// `None` in the reply: the plugin has no `storage-upkeep` (built against 0.1.0).
+    IncompleteUploads {
+        limit: u32,
+        reply: Reply<Option<Vec<IncompleteUpload>>>,
+    },
+    AbortIncompleteUploads {
+        before_ms: u64,
+        reply: Reply<Option<u32>>,
+    },
     /// The instance's linear memory in bytes (no plugin call).
     Memory {
         reply: oneshot::Sender<u64>,
@@ -139,6 +151,7 @@ impl PluginRuntime {
     pub async fn session(&self, inst: &StorageInstance) -> Result<Session, PluginError> {
         let plugin = self.get(&inst.plugin)?;
         let id = plugin.id.clone();
+        let upkeep_pre = plugin.upkeep_pre.is_some();
         let Some(pre) = plugin.storage_pre.clone() else {
             return Err(PluginError::Usage {
                 id,
@@ -169,10 +182,18 @@ impl PluginRuntime {
             let _active = active;
             let start = async {
                 reset_deadline(&mut store);
-                let b = pre
+                let trap = |e: wasmtime::Error| PluginError::from_trap(&tid, limits, &e);
+                let instance = pre
+                    .instance_pre()
                     .instantiate_async(&mut store)
                     .await
-                    .map_err(|e| PluginError::from_trap(&tid, limits, &e))?;
+                    .map_err(trap)?;
+                let b = StorageBackend::new(&mut store, &instance).map_err(trap)?;
+                // One instance serves both: the upkeep calls see the same `init`.
+                let upkeep = match upkeep_pre {
+                    true => Some(StorageUpkeepOnly::new(&mut store, &instance).map_err(trap)?),
+                    false => None,
+                };
                 reset_deadline(&mut store);
                 b.berth_plugin_lifecycle()
                     .call_init(&mut store, &config)
@@ -182,7 +203,7 @@ impl PluginRuntime {
                         id: tid.clone(),
                         error,
                     })?;
-                Ok::<_, PluginError>(b)
+                Ok::<_, PluginError>(Backend { storage: b, upkeep })
             };
             match start.await {
                 Ok(b) => {
@@ -225,15 +246,22 @@ fn fatal(e: &PluginError) -> bool {
     )
 }
 
+/// What a storage instance exports: storage, and upkeep when built against 0.1.1+.
+struct Backend {
+    storage: StorageBackend,
+    upkeep: Option<StorageUpkeepOnly>,
+}
+
 /// The session task: one command at a time until the handle drops or a call traps.
 async fn serve(
     id: &str,
     mut store: Store<PluginState>,
-    b: StorageBackend,
+    b: Backend,
     mut rx: mpsc::Receiver<Cmd>,
     health: &super::health::HealthBook,
 ) {
-    let g = b.berth_plugin_storage();
+    let g = b.storage.berth_plugin_storage();
+    let upkeep = b.upkeep.as_ref().map(|u| u.berth_plugin_storage_upkeep());
     let limits = store.data().limits_cfg;
     while let Some(cmd) = rx.recv().await {
         let failed = match cmd {
@@ -269,6 +297,32 @@ async fn serve(
                 });
                 outcome(health, id, r, reply)
             }
+            Cmd::IncompleteUploads { limit, reply } => {
+                reset_deadline(&mut store);
+                let r = match upkeep {
+                    Some(u) => flat(
+                        id,
+                        limits,
+                        u.call_incomplete_uploads(&mut store, limit).await,
+                    )
+                    .map(Some),
+                    None => Ok(None),
+                };
+                outcome(health, id, r, reply)
+            }
+            Cmd::AbortIncompleteUploads { before_ms, reply } => {
+                reset_deadline(&mut store);
+                let r = match upkeep {
+                    Some(u) => flat(
+                        id,
+                        limits,
+                        u.call_abort_incomplete_uploads(&mut store, before_ms).await,
+                    )
+                    .map(Some),
+                    None => Ok(None),
+                };
+                outcome(health, id, r, reply)
+            }
             Cmd::Memory { reply } => {
                 let _ = reply.send(store.data().memory_bytes() as u64);
                 false
@@ -279,25 +333,7 @@ async fn serve(
                 outcome(health, id, r, reply)
             }
             Cmd::Each { op, keys, reply } => {
-                let mut done = Vec::with_capacity(keys.len());
-                let mut dead = false;
-                for key in &keys {
-                    if dead {
-                        done.push(Err(ended(id)));
-                        continue;
-                    }
-                    reset_deadline(&mut store);
-                    let r = match op {
-                        Each::Stat => {
-                            flat(id, limits, g.call_stat(&mut store, key).await).map(Some)
-                        }
-                        Each::Delete => {
-                            flat(id, limits, g.call_delete(&mut store, key).await).map(|()| None)
-                        }
-                    };
-                    dead = record(health, id, &r);
-                    done.push(r);
-                }
+                let (done, dead) = each(id, &mut store, g, upkeep, op, &keys, health).await;
                 let _ = reply.send(done);
                 dead
             }
@@ -310,6 +346,83 @@ async fn serve(
 }
 
 /// Records the result in the health book and replies; `true` when the Store is dead.
+/// [`Cmd::Each`]: deletes in one `delete-objects` call where the plugin has it; else
+/// the operation key by key, the keys after a call that killed the Store failing
+/// unasked. Returns the results and whether the Store died.
+async fn each(
+    id: &str,
+    store: &mut Store<PluginState>,
+    g: &StorageGuest,
+    upkeep: Option<&UpkeepGuest>,
+    op: Each,
+    keys: &[String],
+    health: &super::health::HealthBook,
+) -> (Vec<Result<Option<ObjectMeta>, PluginError>>, bool) {
+    let limits = store.data().limits_cfg;
+    let mut dead = false;
+    if let (Each::Delete, Some(u)) = (op, upkeep) {
+        reset_deadline(store);
+        let done = delete_objects(id, store, u, keys).await;
+        for r in &done {
+            dead |= record(health, id, r);
+        }
+        return (done, dead);
+    }
+    let mut done = Vec::with_capacity(keys.len());
+    for key in keys {
+        if dead {
+            done.push(Err(ended(id)));
+            continue;
+        }
+        reset_deadline(store);
+        let r = match op {
+            Each::Stat => flat(id, limits, g.call_stat(&mut *store, key).await).map(Some),
+            Each::Delete => flat(id, limits, g.call_delete(&mut *store, key).await).map(|()| None),
+        };
+        dead = record(health, id, &r);
+        done.push(r);
+    }
+    (done, dead)
+}
+
+/// `keys` deleted in one `delete-objects` call: one result per key, in order. A trap
+/// fails every key; a plugin answering for more or fewer keys broke the contract.
+async fn delete_objects(
+    id: &str,
+    store: &mut Store<PluginState>,
+    upkeep: &UpkeepGuest,
+    keys: &[String],
+) -> Vec<Result<Option<ObjectMeta>, PluginError>> {
+    let limits = store.data().limits_cfg;
+    let broken = |reason: String| PluginError::Trap {
+        id: id.to_owned(),
+        reason,
+    };
+    match upkeep.call_delete_objects(&mut *store, keys).await {
+        Err(trap) => keys
+            .iter()
+            .map(|_| Err(PluginError::from_trap(id, limits, &trap)))
+            .collect(),
+        Ok(results) if results.len() != keys.len() => {
+            let reason = format!(
+                "broke the storage contract: {} results for {} keys",
+                results.len(),
+                keys.len()
+            );
+            keys.iter().map(|_| Err(broken(reason.clone()))).collect()
+        }
+        Ok(results) => results
+            .into_iter()
+            .map(|r| {
+                r.map(|()| None).map_err(|error| PluginError::Failed {
+                    id: id.to_owned(),
+                    error,
+                })
+            })
+            .collect(),
+    }
+}
+
 fn outcome<T>(
     health: &super::health::HealthBook,
     id: &str,
@@ -608,7 +721,29 @@ impl Session {
             .collect()
     }
 
-    /// `delete` of each key, in order, batched as [`Session::stat_many`] is.
+    /// The uploads the backend holds that were begun and never completed, oldest
+    /// first, at most `limit`; `None` when it cannot tell (built against 0.1.0).
+    pub async fn incomplete_uploads(
+        &self,
+        limit: u32,
+    ) -> Result<Option<Vec<IncompleteUpload>>, PluginError> {
+        self.ask(|reply| Cmd::IncompleteUploads { limit, reply })
+            .await
+    }
+
+    /// Discards the incomplete uploads begun before `before_ms`; how many (`None`
+    /// as for [`Session::incomplete_uploads`]).
+    pub async fn abort_incomplete_uploads(
+        &self,
+        before_ms: u64,
+    ) -> Result<Option<u32>, PluginError> {
+        self.ask(|reply| Cmd::AbortIncompleteUploads { before_ms, reply })
+            .await
+    }
+
+    /// `delete` of each key, in order, batched as [`Session::stat_many`] is — in one
+    /// `delete-objects` call per batch where the plugin has it (S3: one request per
+    /// 1,000 keys).
     pub async fn delete_many(&self, keys: &[String]) -> Vec<Result<(), PluginError>> {
         self.each(Each::Delete, keys)
             .await

@@ -15,7 +15,9 @@ mod parts;
 mod stale;
 
 use berth_plugin_opendal::{Download, Errors, block_on, close_upload, write_part};
-use berth_plugin_sdk::store::{ObjectMeta, ObjectPage, ObjectWriter, PluginError, StorageBackend};
+use berth_plugin_sdk::store::{
+    IncompleteUpload, ObjectMeta, ObjectPage, ObjectWriter, PluginError, StorageBackend,
+};
 use berth_plugin_sdk::{LogLevel, log};
 use opendal::Operator;
 use parts::{MAX_PART_MIB, concurrency_for, part_size};
@@ -291,6 +293,20 @@ impl StorageBackend for S3 {
 
     fn delete(&self, key: &str) -> Result<(), PluginError> {
         berth_plugin_opendal::delete(&self.op, key, &self.errors)
+    }
+
+    fn delete_many(&self, keys: &[String]) -> Vec<Result<(), PluginError>> {
+        berth_plugin_opendal::delete_many(&self.op, keys, &self.errors)
+    }
+
+    fn incomplete_uploads(&self, limit: u32) -> Result<Vec<IncompleteUpload>, PluginError> {
+        block_on(self.stale.incomplete(limit as usize))
+    }
+
+    fn abort_incomplete_uploads(&self, before_ms: u64) -> Result<u32, PluginError> {
+        let before = i64::try_from(before_ms).unwrap_or(i64::MAX);
+        let aborted = block_on(self.stale.abort_before(before, stale::MAX_ABORTS_ASKED))?;
+        Ok(aborted as u32)
     }
 }
 

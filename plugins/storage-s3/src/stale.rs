@@ -3,13 +3,14 @@
 //! already sent until someone aborts the upload.
 //!
 //! Before each upload the plugin lists the multipart uploads in progress under its
-//! prefix and aborts those begun more than a day ago (`age.rs`).
+//! prefix and aborts those begun more than a day ago (`age.rs`); the admin can list
+//! them and abort those begun before a moment of their choosing (`storage.uploads`).
 //! opendal has no call for either request, so they are built here (encoded as opendal
 //! encodes its own), signed with reqsign, the signer opendal uses, and sent through
 //! the shared `wasi:http` transport.
 
 use berth_plugin_opendal::WasiHttp;
-use berth_plugin_sdk::store::PluginError;
+use berth_plugin_sdk::store::{IncompleteUpload, PluginError};
 use opendal::raw::percent_encode_path as encode;
 use opendal::{Buffer, HttpTransport};
 use reqsign_aws_v4::{Credential, EMPTY_STRING_SHA256, RequestSigner, StaticCredentialProvider};
@@ -18,6 +19,11 @@ use serde::Deserialize;
 /// Uploads aborted per sweep at most, so that a bucket full of leftovers cannot hold
 /// one upload past its call's time limit; the next upload goes on.
 const MAX_ABORTS: usize = 100;
+/// Uploads aborted per explicit request at most (the admin's action; the host asks
+/// again while some are left).
+pub const MAX_ABORTS_ASKED: usize = 1_000;
+/// Pages of 1,000 uploads read at most to list the incomplete uploads.
+const MAX_PAGES: usize = 10;
 
 /// Lists and aborts a bucket's stale multipart uploads under a prefix.
 #[derive(Debug)]
@@ -72,15 +78,21 @@ impl Sweeper {
     /// Aborts the uploads under the prefix that are stale at `now_ms`; returns how
     /// many.
     pub async fn sweep(&self, now_ms: i64) -> Result<usize, PluginError> {
+        self.abort_before(now_ms - crate::age::STALE_AFTER_MS, MAX_ABORTS)
+            .await
+    }
+
+    /// Aborts up to `max` uploads under the prefix begun before `before_ms`.
+    pub async fn abort_before(&self, before_ms: i64, max: usize) -> Result<usize, PluginError> {
         let mut aborted = 0;
         let mut markers = (String::new(), String::new());
         loop {
             let page = self.list(&markers).await?;
             for upload in &page.upload {
-                if aborted == MAX_ABORTS {
+                if aborted == max {
                     return Ok(aborted);
                 }
-                if crate::age::is_stale(&upload.initiated, now_ms) {
+                if crate::age::begun_before(&upload.initiated, before_ms) {
                     self.abort(upload).await?;
                     aborted += 1;
                 }
@@ -90,6 +102,36 @@ impl Sweeper {
             }
             markers = (page.next_key_marker, page.next_upload_id_marker);
         }
+    }
+
+    /// Up to `limit` uploads in progress under the prefix, oldest first: key (under
+    /// the prefix) and start.
+    pub async fn incomplete(&self, limit: usize) -> Result<Vec<IncompleteUpload>, PluginError> {
+        let mut found = Vec::new();
+        let mut markers = (String::new(), String::new());
+        // S3 lists by key, not by age: the oldest are only known once all are read,
+        // so a bucket with more leftovers than this is read in part.
+        for _ in 0..MAX_PAGES {
+            let page = self.list(&markers).await?;
+            found.extend(page.upload.into_iter().map(|u| {
+                IncompleteUpload {
+                    key: u
+                        .key
+                        .strip_prefix(&self.prefix)
+                        .unwrap_or(&u.key)
+                        .to_owned(),
+                    started_ms: crate::age::started_ms(&u.initiated)
+                        .map_or(0, |ms| ms.max(0) as u64),
+                }
+            }));
+            if !page.is_truncated || page.next_key_marker.is_empty() {
+                break;
+            }
+            markers = (page.next_key_marker, page.next_upload_id_marker);
+        }
+        found.sort_by_key(|u| u.started_ms);
+        found.truncate(limit);
+        Ok(found)
     }
 
     async fn list(&self, (key, upload_id): &(String, String)) -> Result<Listing, PluginError> {

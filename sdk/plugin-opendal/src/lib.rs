@@ -8,6 +8,7 @@
 //!   lists in order.
 //! - [`Errors`] maps opendal's errors to the host's variants, naming what the user
 //!   configured (the bucket, the server).
+//! - [`delete_many`] deletes in batches where the service can.
 //! - [`retried`] repeats an idempotent request that failed temporarily, backing off;
 //!   [`write_part`] and [`close_upload`] do the same for a multipart upload's parts.
 //!
@@ -207,6 +208,21 @@ pub fn delete(op: &Operator, key: &str, errors: &Errors) -> Result<(), PluginErr
         Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
         Err(e) => Err(errors.map(e)),
+    }
+}
+
+/// Deletes `keys` in as few requests as the service allows (opendal batches them where
+/// it can: S3's `DeleteObjects`, 1,000 keys a request), tried again like [`retried`].
+/// A batch the server refuses is deleted key by key, so each key gets its own result.
+pub fn delete_many(
+    op: &Operator,
+    keys: &[String],
+    errors: &Errors,
+) -> Vec<Result<(), PluginError>> {
+    let batch = block_on(retried(|| op.delete_iter(keys.iter().map(String::as_str))));
+    match batch {
+        Ok(()) => keys.iter().map(|_| Ok(())).collect(),
+        Err(_) => keys.iter().map(|k| delete(op, k, errors)).collect(),
     }
 }
 

@@ -71,7 +71,7 @@ pub mod base {
 pub mod storage {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "storage-backend",
+        world: "storage-backend-with-upkeep",
         pub_export_macro: true,
         export_macro_name: "export_storage_backend",
         default_bindings_module: "berth_plugin_sdk::storage",
@@ -320,6 +320,7 @@ pub mod store {
         HealthReport, HealthStatus, ObjectMeta, PluginError,
     };
     pub use crate::storage::exports::berth::plugin::storage::ObjectPage;
+    pub use crate::storage::exports::berth::plugin::storage_upkeep::IncompleteUpload;
 
     /// A storage backend plugin.
     pub trait StorageBackend: Sized + 'static {
@@ -349,6 +350,24 @@ pub mod store {
         ) -> Result<ObjectPage, PluginError>;
         /// Deleting a missing object is not an error.
         fn delete(&self, key: &str) -> Result<(), PluginError>;
+        /// Several keys (every one already checked), one result each, in order; the
+        /// default deletes them one at a time. A service that deletes in batches (S3's
+        /// `DeleteObjects`) overrides it.
+        fn delete_many(&self, keys: &[String]) -> Vec<Result<(), PluginError>> {
+            keys.iter().map(|k| self.delete(k)).collect()
+        }
+        /// Uploads begun and never finished nor aborted that still hold stored data
+        /// (S3's multipart uploads), oldest first, at most `limit`. The default: none,
+        /// right for a backend whose failed uploads leave nothing behind.
+        fn incomplete_uploads(&self, limit: u32) -> Result<Vec<IncompleteUpload>, PluginError> {
+            let _ = limit;
+            Ok(Vec::new())
+        }
+        /// Discards the incomplete uploads begun before `before_ms`; how many.
+        fn abort_incomplete_uploads(&self, before_ms: u64) -> Result<u32, PluginError> {
+            let _ = before_ms;
+            Ok(0)
+        }
     }
 
     /// An object being written.
@@ -513,6 +532,43 @@ macro_rules! export_storage_plugin {
                 }
                 fn delete(key: String) -> Result<(), PluginError> {
                     with(|b| b.delete($crate::store::checked(&key)?))
+                }
+            }
+            impl $crate::storage::exports::berth::plugin::storage_upkeep::Guest for Glue {
+                fn incomplete_uploads(
+                    limit: u32,
+                ) -> Result<Vec<$crate::store::IncompleteUpload>, PluginError> {
+                    with(|b| b.incomplete_uploads(limit.clamp(1, 1_000)))
+                }
+                fn abort_incomplete_uploads(before_ms: u64) -> Result<u32, PluginError> {
+                    with(|b| b.abort_incomplete_uploads(before_ms))
+                }
+                fn delete_objects(keys: Vec<String>) -> Vec<Result<(), PluginError>> {
+                    // A bad key fails alone; the rest go to the backend together.
+                    let checked: Vec<Result<(), PluginError>> = keys
+                        .iter()
+                        .map(|k| $crate::store::checked(k).map(drop))
+                        .collect();
+                    let good: Vec<String> = keys
+                        .iter()
+                        .zip(&checked)
+                        .filter(|(_, c)| c.is_ok())
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    let mut done = match with(|b| Ok(b.delete_many(&good))) {
+                        Ok(done) => done.into_iter(),
+                        Err(e) => return keys.iter().map(|_| Err(e.clone())).collect(),
+                    };
+                    checked
+                        .into_iter()
+                        .map(|c| {
+                            c.and_then(|()| {
+                                done.next().unwrap_or_else(|| {
+                                    Err(PluginError::Other("the backend skipped a key".into()))
+                                })
+                            })
+                        })
+                        .collect()
                 }
             }
             $crate::storage::export_storage_backend!(Glue);

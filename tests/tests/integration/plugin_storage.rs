@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use berth_plugins::egress::Pattern as Origin;
 use berth_plugins::storage::{Session, StorageInstance};
-use berth_plugins::{PluginError, PluginKind, PluginRuntime};
+use berth_plugins::{ExtraPlugin, Limits, PluginError, PluginKind, PluginRuntime};
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{PluginsConfigure, PluginsList, StorageList, StorageTest};
 use berth_protocol::api::plugins::{PluginHealth, PluginKind as Kind, StorageRef};
@@ -437,6 +437,16 @@ async fn storage_s3_passes_the_conformance_suite_against_moto() {
     conformance(&s, S3_PLUGIN).await;
 }
 
+/// An S3 instance on `server`'s bucket `backups`, reaching it through a proxy that
+/// refuses the requests it is told to.
+fn behind_flaky_proxy(server: &S3Server) -> (FlakyProxy, StorageInstance) {
+    let proxy = FlakyProxy::start(&server.url);
+    let mut inst = s3_instance(server, "backups", s3::SECRET_KEY);
+    inst.config = inst.config.replace(&server.url, &proxy.url);
+    inst.egress = vec![Origin::parse(&proxy.url).unwrap()];
+    (proxy, inst)
+}
+
 /// A request that fails temporarily (503) is tried again, backing off — upload parts,
 /// stat, reads, listings: two refusals go unnoticed; a server that keeps refusing is
 /// `unavailable` after four tries.
@@ -445,10 +455,7 @@ async fn s3_requests_that_fail_temporarily_are_retried() {
     let tmp = tempfile::tempdir().unwrap();
     let rt = runtime(tmp.path()).await;
     let server = S3Server::start("backups");
-    let proxy = FlakyProxy::start(&server.url);
-    let mut inst = s3_instance(&server, "backups", s3::SECRET_KEY);
-    inst.config = inst.config.replace(&server.url, &proxy.url);
-    inst.egress = vec![Origin::parse(&proxy.url).unwrap()];
+    let (proxy, inst) = behind_flaky_proxy(&server);
     let s = rt.session(&inst).await.unwrap();
     s.put("flaky/object", Pattern::new(9 << 20)).await.unwrap();
 
@@ -797,6 +804,84 @@ async fn stale_multipart_uploads_under_the_prefix_are_aborted() {
     );
     assert!(listed.contains(&elsewhere), "outside the prefix: {listed}");
     assert_eq!(read_back(&s, "container-app/new.tar.gz").await.0, 1000);
+}
+
+/// A storage plugin built against `berth:plugin@0.1.0` — `storage-local` as built before
+/// 0.1.1 added `storage-upkeep` (tests/fixtures) — still loads, stores, reads and
+/// deletes (one key per call), and says it cannot tell its incomplete uploads; the
+/// built-in one, built against 0.1.1, answers that it holds none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_plugin_built_against_api_0_1_0_still_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/storage-local-api-0.1.0.wasm"
+    );
+    let manifest = "id = \"legacy-local\"\nname = \"Legacy\"\nversion = \"0.1.0\"\n\
+                    kind = \"storage\"\napi = \"berth:plugin@0.1\"\n\
+                    [capabilities]\nstorage_dir = true\n";
+    let legacy = ExtraPlugin {
+        id: "legacy-local".into(),
+        wasm: std::fs::read(fixture).unwrap(),
+        manifest: Some(manifest.into()),
+    };
+    let cache = tmp.path().join("cache");
+    let rt = PluginRuntime::start_with(&cache, Limits::default(), vec![legacy])
+        .await
+        .unwrap();
+    assert_eq!(rt.get("legacy-local").unwrap().kind, PluginKind::Storage);
+    let instance = |plugin: &str| {
+        let dir = tmp.path().join(plugin);
+        std::fs::create_dir_all(&dir).unwrap();
+        StorageInstance {
+            name: plugin.into(),
+            plugin: plugin.into(),
+            dir: Some(dir),
+            config: "{}".into(),
+            ..StorageInstance::default()
+        }
+    };
+    let s = rt.session(&instance("legacy-local")).await.unwrap();
+    let keys: Vec<String> = ["a/1", "a/2"].map(String::from).into();
+    for key in &keys {
+        s.put(key, Pattern::new(1000)).await.unwrap();
+    }
+    assert_eq!(read_back(&s, "a/2").await, (1000, Pattern::sha(1000)));
+    let done = s.delete_many(&keys).await;
+    assert!(done.iter().all(Result::is_ok), "{done:?}");
+    for key in &keys {
+        assert_eq!(code(&s.stat(key).await.unwrap_err()), ErrorCode::NotFound);
+    }
+    assert!(s.incomplete_uploads(10).await.unwrap().is_none());
+    assert!(s.abort_incomplete_uploads(0).await.unwrap().is_none());
+
+    let current = rt.session(&instance(PLUGIN)).await.unwrap();
+    let none = current.incomplete_uploads(10).await.unwrap();
+    assert!(none.is_some_and(|u| u.is_empty()));
+}
+
+/// Deleting many keys from S3 is one `DeleteObjects` request, not one per key: with
+/// every request after the first refused, all three are still deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_deletes_many_keys_in_one_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime(tmp.path()).await;
+    let server = S3Server::start("backups");
+    let (proxy, inst) = behind_flaky_proxy(&server);
+    let s = rt.session(&inst).await.unwrap();
+    let keys: Vec<String> = ["a/1", "a/2", "b/3"].map(String::from).into();
+    for key in &keys {
+        s.put(key, Pattern::new(1000)).await.unwrap();
+    }
+    proxy.fail_after(1, 100);
+    let done = s.delete_many(&keys).await;
+    assert!(done.iter().all(Result::is_ok), "{done:?}");
+    assert_eq!(proxy.failed(), 0);
+    proxy.fail_next(0);
+    for key in &keys {
+        let e = s.stat(key).await.unwrap_err();
+        assert_eq!(code(&e), ErrorCode::NotFound, "{key}: {e}");
+    }
 }
 
 /// A server whose clock is two hours behind this machine's refuses every signature
