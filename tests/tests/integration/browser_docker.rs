@@ -451,6 +451,19 @@ async fn an_s3_bucket_is_configured_tested_and_used_to_back_up_and_restore_in_th
             let done = wait_for_work(&c, "#storage-test-result .ok-note").await;
             let text = done.text().await.unwrap();
             assert!(text.starts_with("Storage offsite works"), "{text}");
+            // The bucket's incomplete uploads: none after a clean round trip.
+            click(
+                &c,
+                "#storage-table tr[data-name='offsite'] button.storage-uploads",
+            )
+            .await;
+            c.wait()
+                .at_most(std::time::Duration::from_secs(120))
+                .for_element(fantoccini::Locator::XPath(
+                    "//div[@id='storage-test-result']//*[contains(., 'holds no incomplete uploads')]",
+                ))
+                .await
+                .expect("the bucket's incomplete uploads are listed");
 
             c.goto(&format!("{url}/containers/{id}")).await.unwrap();
             click(&c, "#backup-now").await;

@@ -15,8 +15,10 @@ use berth_plugins::egress::Pattern as Origin;
 use berth_plugins::storage::{Session, StorageInstance};
 use berth_plugins::{ExtraPlugin, Limits, PluginError, PluginKind, PluginRuntime};
 use berth_protocol::api::Empty;
-use berth_protocol::api::catalogue::{PluginsConfigure, PluginsList, StorageList, StorageTest};
-use berth_protocol::api::plugins::{PluginHealth, PluginKind as Kind, StorageRef};
+use berth_protocol::api::catalogue::{
+    PluginsConfigure, PluginsList, StorageAbortUploads, StorageList, StorageTest, StorageUploads,
+};
+use berth_protocol::api::plugins::{AbortUploads, PluginHealth, PluginKind as Kind, StorageRef};
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
 use berth_tests::flaky::FlakyProxy;
@@ -804,6 +806,58 @@ async fn stale_multipart_uploads_under_the_prefix_are_aborted() {
     );
     assert!(listed.contains(&elsewhere), "outside the prefix: {listed}");
     assert_eq!(read_back(&s, "container-app/new.tar.gz").await.0, 1000);
+}
+
+/// An admin sees the incomplete multipart uploads under the instance's prefix and
+/// aborts those older than asked; others in the bucket are left; a viewer may do
+/// neither; a local instance holds none. (moto dates every upload 2010-11-10.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_lists_and_aborts_incomplete_uploads() {
+    let server = S3Server::start_moto("berth");
+    unfinished_upload(&server, "host-a/container-app/one.tar.gz");
+    unfinished_upload(&server, "host-a/container-db/two.tar.gz");
+    let elsewhere = unfinished_upload(&server, "other/old.tar.gz");
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let settings = serde_json::json!({ "prefix": "host-a" });
+    let request = server.configure_request("bucket", "berth", settings, s3::SECRET_KEY);
+    admin.call::<PluginsConfigure>(request).await.unwrap();
+
+    let found = admin.call::<StorageUploads>(named("bucket")).await.unwrap();
+    assert!(found.supported);
+    let keys: Vec<&str> = found.uploads.iter().map(|u| u.key.as_str()).collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.contains(&"container-app/one.tar.gz"), "{keys:?}");
+    assert!(found.uploads.iter().all(|u| u.started_ms > 0));
+
+    let viewer = ws::user(&berth, &admin, "vic", Role::Viewer).await;
+    let abort = |hours: Option<u32>| AbortUploads {
+        name: Some("bucket".into()),
+        older_than_hours: hours,
+    };
+    let denied = viewer.call::<StorageAbortUploads>(abort(None)).await;
+    assert_eq!(
+        denied.unwrap_err().body().map(|b| b.code),
+        Some(ErrorCode::Forbidden)
+    );
+    let e = admin
+        .call::<StorageAbortUploads>(abort(Some(0)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.body().map(|b| b.code), Some(ErrorCode::BadRequest), "{e}");
+
+    let done = admin
+        .call::<StorageAbortUploads>(abort(None))
+        .await
+        .unwrap();
+    assert_eq!(done.aborted, 2);
+    let found = admin.call::<StorageUploads>(named("bucket")).await.unwrap();
+    assert!(found.uploads.is_empty(), "{:?}", found.uploads);
+    let listed = server.moto_request("GET", "/berth?uploads");
+    assert!(listed.contains(&elsewhere), "outside the prefix: {listed}");
+
+    let local = admin.call::<StorageUploads>(named("local")).await.unwrap();
+    assert!(local.supported && local.uploads.is_empty());
 }
 
 /// A storage plugin built against `berth:plugin@0.1.0` — `storage-local` as built before

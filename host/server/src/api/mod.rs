@@ -19,6 +19,7 @@ pub use plugin_install::{Installer, Staging, load_installed, receive as receive_
 mod streams;
 mod system;
 mod tokens;
+mod uploads;
 mod users;
 pub(crate) mod volumes;
 
@@ -41,6 +42,7 @@ pub fn register(r: &mut Registry) {
     plugins::register(r);
     plugin_install::register(r);
     notifications::register(r);
+    uploads::register(r);
 }
 
 pub(crate) use crate::errors::user as user_err;

@@ -492,7 +492,10 @@ pub(super) fn plugin_info(
     }
 }
 
-fn find_storage(engine: &Engine, name: Option<&str>) -> Result<StorageInstance, ErrorBody> {
+pub(super) fn find_storage(
+    engine: &Engine,
+    name: Option<&str>,
+) -> Result<StorageInstance, ErrorBody> {
     let settings = engine.store.plugin_settings().map_err(store_err)?;
     let name = name.unwrap_or(default_storage(&settings)).to_owned();
     engine

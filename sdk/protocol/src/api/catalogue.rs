@@ -208,6 +208,12 @@ methods! {
     StorageList = "storage.list" (Empty) -> plugins::StorageInstances, Viewer, audited = false;
     /// Round-trips a small object through a storage instance and reports the timings.
     StorageTest = "storage.test" (plugins::StorageRef) -> plugins::StorageTestResult, Admin, audited = true;
+    /// The uploads a storage instance holds that were begun and never completed (S3
+    /// multipart uploads: stored and billed, part of no object), oldest first.
+    StorageUploads = "storage.uploads" (plugins::StorageRef) -> plugins::IncompleteUploads, Admin, audited = false;
+    /// Discards a storage instance's incomplete uploads begun `older_than_hours` ago
+    /// or earlier (default 24).
+    StorageAbortUploads = "storage.abort_uploads" (plugins::AbortUploads) -> plugins::UploadsAborted, Admin, audited = true;
     /// Makes a storage instance the default for backups.
     StorageSetDefault = "storage.set_default" (plugins::InstanceRef) -> Empty, Admin, audited = true;
     /// Enables a plugin (its instances are used again).

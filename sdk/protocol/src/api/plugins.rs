@@ -82,6 +82,46 @@ pub struct StorageRef {
     pub name: Option<String>,
 }
 
+/// One upload a storage instance holds that was begun and neither finished nor aborted
+/// (an S3 multipart upload whose parts are stored, and billed, as no object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IncompleteUpload {
+    /// The object key it would have written.
+    pub key: String,
+    /// When it began, milliseconds since the Unix epoch (0 when the server did not say).
+    pub started_ms: u64,
+}
+
+/// `storage.uploads`: what a storage instance holds of uploads never completed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IncompleteUploads {
+    pub name: String,
+    /// False when the backend cannot tell (a plugin built against `berth:plugin@0.1.0`);
+    /// `uploads` is then empty.
+    pub supported: bool,
+    /// Oldest first, at most 1,000.
+    pub uploads: Vec<IncompleteUpload>,
+}
+
+/// `storage.abort_uploads`: which incomplete uploads to discard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AbortUploads {
+    /// The instance; the default one when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Those begun at least this many hours ago (1–8760, default 24): a backup
+    /// running now keeps its upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub older_than_hours: Option<u32>,
+}
+
+/// How many incomplete uploads `storage.abort_uploads` discarded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UploadsAborted {
+    pub name: String,
+    pub aborted: u32,
+}
+
 /// The outcome of a round trip: write, stat, read back, compare, list, delete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StorageTestResult {

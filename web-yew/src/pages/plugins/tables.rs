@@ -1,17 +1,18 @@
 //! The plugins, storage and notifier tables, and what an admin does from them.
 
 use berth_protocol::api::catalogue::{
-    NotificationsTest, PluginsDisable, PluginsEnable, PluginsUninstall, StorageSetDefault,
-    StorageTest,
+    NotificationsTest, PluginsDisable, PluginsEnable, PluginsUninstall, StorageAbortUploads,
+    StorageSetDefault, StorageTest, StorageUploads,
 };
 use berth_protocol::api::plugins::{
-    InstanceRef, NotifierList, PluginInfo, PluginKind, PluginList, PluginRef, StorageInstances,
-    StorageRef,
+    AbortUploads, InstanceRef, NotifierList, PluginInfo, PluginKind, PluginList, PluginRef,
+    StorageInstances, StorageRef,
 };
 use yew::prelude::*;
 
 use super::{health, kind};
 use crate::components::confirm;
+use crate::format::when;
 use crate::hooks::Action;
 
 /// A button's callback that runs `f` with the action and a name.
@@ -98,6 +99,8 @@ pub fn storage(l: &StorageInstances, action: &Action, admin: bool, busy: bool) -
                     <td class="mono">{ &s.location }</td>
                     <td>if admin {
                         <button class="small storage-test" disabled={busy} onclick={on(action, &s.name, test_storage)}>{ "Test" }</button>
+                        <button class="small storage-uploads" disabled={busy} onclick={on(action, &s.name, list_uploads)}>{ "Incomplete uploads" }</button>
+                        <button class="small danger storage-abort-uploads" disabled={busy} onclick={on(action, &s.name, abort_uploads)}>{ "Abort stale uploads" }</button>
                         if !s.default {
                             <button class="small storage-default" onclick={on(action, &s.name, make_default)}>{ "Make default" }</button>
                         }
@@ -121,6 +124,52 @@ fn test_storage(action: &Action, name: String) {
             r.write_ms,
             r.read_ms,
             r.total_ms
+        ))
+    });
+}
+
+fn list_uploads(action: &Action, name: String) {
+    action.run(move |ws| async move {
+        let r = ws
+            .call_m::<StorageUploads>(StorageRef { name: Some(name) })
+            .await?;
+        Ok(match (r.supported, r.uploads.first()) {
+            (false, _) => format!(
+                "Storage {} cannot tell: its plugin predates incomplete-upload listing.",
+                r.name
+            ),
+            (true, None) => format!("Storage {} holds no incomplete uploads.", r.name),
+            (true, Some(oldest)) => format!(
+                "Storage {} holds {} incomplete upload(s), the oldest begun {}: {}.",
+                r.name,
+                r.uploads.len(),
+                when(oldest.started_ms),
+                r.uploads
+                    .iter()
+                    .take(5)
+                    .map(|u| u.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+    });
+}
+
+fn abort_uploads(action: &Action, name: String) {
+    if !confirm(&format!(
+        "Abort the incomplete uploads of {name} begun over 24 hours ago? Their stored parts are deleted; no backup is touched."
+    )) {
+        return;
+    }
+    action.run(move |ws| async move {
+        let params = AbortUploads {
+            name: Some(name),
+            older_than_hours: None,
+        };
+        let r = ws.call_m::<StorageAbortUploads>(params).await?;
+        Ok(format!(
+            "Aborted {} incomplete upload(s) on {}.",
+            r.aborted, r.name
         ))
     });
 }
