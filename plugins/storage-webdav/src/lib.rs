@@ -11,7 +11,9 @@
 mod upload;
 
 use berth_plugin_opendal::{Download, Errors};
-use berth_plugin_sdk::store::{ObjectMeta, ObjectPage, PluginError, StorageBackend};
+use berth_plugin_sdk::store::{
+    IncompleteUpload, ObjectMeta, ObjectPage, PluginError, StorageBackend,
+};
 use opendal::Operator;
 use serde::Deserialize;
 
@@ -110,6 +112,40 @@ impl StorageBackend for WebDav {
     fn delete(&self, key: &str) -> Result<(), PluginError> {
         berth_plugin_opendal::delete(&self.op, key, &self.errors)
     }
+
+    /// The temporary files uploads killed with the plugin left (each upload sweeps
+    /// its own folder's once a day old; these are all of them, now).
+    fn incomplete_uploads(&self, limit: u32) -> Result<Vec<IncompleteUpload>, PluginError> {
+        let mut found: Vec<IncompleteUpload> = upload::leftovers(&self.op)
+            .map_err(|e| self.errors.map(e))?
+            .into_iter()
+            .map(|l| IncompleteUpload {
+                key: l.key,
+                started_ms: l.started_ms,
+            })
+            .collect();
+        found.sort_by_key(|u| u.started_ms);
+        found.truncate(limit as usize);
+        Ok(found)
+    }
+
+    fn abort_incomplete_uploads(&self, before_ms: u64) -> Result<u32, PluginError> {
+        let mut aborted = 0;
+        let leftovers = upload::leftovers(&self.op).map_err(|e| self.errors.map(e))?;
+        for l in leftovers
+            .iter()
+            .filter(|l| l.started_ms < before_ms)
+            .take(ABORTS_MAX)
+        {
+            berth_plugin_opendal::delete(&self.op, &l.path, &self.errors)?;
+            aborted += 1;
+        }
+        Ok(aborted)
+    }
 }
+
+/// Temporary files deleted per `abort_incomplete_uploads` at most (the host asks again
+/// while some are left).
+const ABORTS_MAX: usize = 1_000;
 
 berth_plugin_sdk::export_storage_plugin!(WebDav);

@@ -129,6 +129,44 @@ const TEMPORARY_MARK: &str = "~upload-";
 /// A temporary file this old belongs to no running upload (see `Upload::sweep`).
 const STALE_AFTER_MS: u64 = 24 * 3600 * 1000;
 
+/// A temporary file under the root: what an upload killed with the plugin left.
+#[derive(Debug)]
+pub struct Leftover {
+    /// Its path under the root.
+    pub path: String,
+    /// The key its upload was writing.
+    pub key: String,
+    /// When that upload began (ms since the Unix epoch).
+    pub started_ms: u64,
+}
+
+/// Every temporary file under the root: a walk of the folder tree, one `PROPFIND
+/// Depth: 1` per folder (servers refuse `Depth: infinity` more often than not).
+pub fn leftovers(op: &Operator) -> opendal::Result<Vec<Leftover>> {
+    let mut found = Vec::new();
+    let mut folders = vec![String::new()];
+    while let Some(folder) = folders.pop() {
+        for entry in block_on(op.list(&folder))? {
+            let path = entry.path();
+            if path == folder || path == "/" {
+                continue; // the folder itself (the root lists as `/`)
+            }
+            if path.ends_with('/') {
+                folders.push(path.to_owned());
+            } else if let Some((key, started)) = path.rsplit_once(TEMPORARY_MARK)
+                && let Ok(started_ms) = started.parse()
+            {
+                found.push(Leftover {
+                    path: path.to_owned(),
+                    key: key.to_owned(),
+                    started_ms,
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// How often a temporary file is deleted before giving up (it reappears only while
 /// the server is still finishing the cancelled PUT).
 const DELETE_ATTEMPTS: usize = 5;

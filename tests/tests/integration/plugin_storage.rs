@@ -860,6 +860,40 @@ async fn an_admin_lists_and_aborts_incomplete_uploads() {
     assert!(local.supported && local.uploads.is_empty());
 }
 
+/// WebDAV's incomplete uploads are the temporary files an upload killed with the
+/// plugin leaves (`<key>~upload-<ms>`): listed with the key and start they carry,
+/// aborted by age, the stored objects untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webdav_temporary_files_are_its_incomplete_uploads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime(tmp.path()).await;
+    // wsgidav: rclone's server caches folder listings, so files made on its disk
+    // behind its back stay unseen for minutes.
+    let server = WebDavServer::start_wsgidav();
+    let s = rt
+        .session(&webdav_instance(&server, "berth", webdav::PASSWORD))
+        .await
+        .unwrap();
+    s.put("a/kept.tar.gz", Pattern::new(1000)).await.unwrap();
+    let old = server.file("berth", "a/old.tar.gz~upload-1000");
+    let young = server.file("berth", "young.tar.gz~upload-9999999999999");
+    std::fs::write(&old, b"part of a killed upload").unwrap();
+    std::fs::write(&young, b"an upload running now").unwrap();
+
+    let found = s.incomplete_uploads(10).await.unwrap().unwrap();
+    let listed: Vec<(&str, u64)> = found
+        .iter()
+        .map(|u| (u.key.as_str(), u.started_ms))
+        .collect();
+    assert_eq!(
+        listed,
+        [("a/old.tar.gz", 1000), ("young.tar.gz", 9_999_999_999_999)]
+    );
+    assert_eq!(s.abort_incomplete_uploads(5_000).await.unwrap(), Some(1));
+    assert!(!old.exists() && young.exists());
+    assert_eq!(read_back(&s, "a/kept.tar.gz").await.0, 1000);
+}
+
 /// A storage plugin built against `berth:plugin@0.1.0` — `storage-local` as built before
 /// 0.1.1 added `storage-upkeep` (tests/fixtures) — still loads, stores, reads and
 /// deletes (one key per call), and says it cannot tell its incomplete uploads; the
