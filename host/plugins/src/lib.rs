@@ -289,8 +289,9 @@ pub struct LoadedPlugin {
     pub limits: Limits,
     pre: bindings::BasePre<PluginState>,
     storage_pre: Option<bindings::storage_world::StorageBackendPre<PluginState>>,
-    /// Whether the storage component exports `storage-upkeep` (built against 0.1.1+).
-    upkeep_pre: Option<bindings::upkeep_world::StorageUpkeepOnlyPre<PluginState>>,
+    /// Whether the storage component exports `storage-upkeep` (built against 0.1.1+;
+    /// its types checked at load).
+    has_upkeep: bool,
     notifier_pre: Option<bindings::notifier_world::NotifierPre<PluginState>>,
 }
 
@@ -477,9 +478,8 @@ impl PluginRuntime {
         // world decides the kind.
         let storage_pre =
             bindings::storage_world::StorageBackendPre::new(instance_pre.clone()).ok();
-        let upkeep_pre = storage_pre.as_ref().and_then(|_| {
-            bindings::upkeep_world::StorageUpkeepOnlyPre::new(instance_pre.clone()).ok()
-        });
+        let has_upkeep = storage_pre.is_some()
+            && bindings::upkeep_world::StorageUpkeepOnlyPre::new(instance_pre.clone()).is_ok();
         let notifier_pre = bindings::notifier_world::NotifierPre::new(instance_pre.clone()).ok();
         let pre = bindings::BasePre::new(instance_pre)
             .map_err(|e| compile(format!("wrong world: {e:#}")))?;
@@ -510,7 +510,7 @@ impl PluginRuntime {
             schema,
             pre,
             storage_pre,
-            upkeep_pre,
+            has_upkeep,
             notifier_pre,
         })
     }

@@ -151,7 +151,7 @@ impl PluginRuntime {
     pub async fn session(&self, inst: &StorageInstance) -> Result<Session, PluginError> {
         let plugin = self.get(&inst.plugin)?;
         let id = plugin.id.clone();
-        let upkeep_pre = plugin.upkeep_pre.is_some();
+        let has_upkeep = plugin.has_upkeep;
         let Some(pre) = plugin.storage_pre.clone() else {
             return Err(PluginError::Usage {
                 id,
@@ -190,7 +190,7 @@ impl PluginRuntime {
                     .map_err(trap)?;
                 let b = StorageBackend::new(&mut store, &instance).map_err(trap)?;
                 // One instance serves both: the upkeep calls see the same `init`.
-                let upkeep = match upkeep_pre {
+                let upkeep = match has_upkeep {
                     true => Some(StorageUpkeepOnly::new(&mut store, &instance).map_err(trap)?),
                     false => None,
                 };
@@ -345,7 +345,6 @@ async fn serve(
     }
 }
 
-/// Records the result in the health book and replies; `true` when the Store is dead.
 /// [`Cmd::Each`]: deletes in one `delete-objects` call where the plugin has it; else
 /// the operation key by key, the keys after a call that killed the Store failing
 /// unasked. Returns the results and whether the Store died.
@@ -394,10 +393,6 @@ async fn delete_objects(
     keys: &[String],
 ) -> Vec<Result<Option<ObjectMeta>, PluginError>> {
     let limits = store.data().limits_cfg;
-    let broken = |reason: String| PluginError::Trap {
-        id: id.to_owned(),
-        reason,
-    };
     match upkeep.call_delete_objects(&mut *store, keys).await {
         Err(trap) => keys
             .iter()
@@ -409,7 +404,14 @@ async fn delete_objects(
                 results.len(),
                 keys.len()
             );
-            keys.iter().map(|_| Err(broken(reason.clone()))).collect()
+            keys.iter()
+                .map(|_| {
+                    Err(PluginError::Trap {
+                        id: id.to_owned(),
+                        reason: reason.clone(),
+                    })
+                })
+                .collect()
         }
         Ok(results) => results
             .into_iter()
@@ -423,6 +425,7 @@ async fn delete_objects(
     }
 }
 
+/// Records the result in the health book and replies; `true` when the Store is dead.
 fn outcome<T>(
     health: &super::health::HealthBook,
     id: &str,

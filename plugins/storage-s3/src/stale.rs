@@ -22,7 +22,7 @@ const MAX_ABORTS: usize = 100;
 /// Uploads aborted per explicit request at most (the admin's action; the host asks
 /// again while some are left).
 pub const MAX_ABORTS_ASKED: usize = 1_000;
-/// Pages of 1,000 uploads read at most to list the incomplete uploads.
+/// Pages of (up to 1,000) uploads read at most per sweep, listing or abort.
 const MAX_PAGES: usize = 10;
 
 /// Lists and aborts a bucket's stale multipart uploads under a prefix.
@@ -84,53 +84,54 @@ impl Sweeper {
 
     /// Aborts up to `max` uploads under the prefix begun before `before_ms`.
     pub async fn abort_before(&self, before_ms: i64, max: usize) -> Result<usize, PluginError> {
+        let unfinished = self.unfinished().await?;
+        let old = unfinished
+            .iter()
+            .filter(|u| crate::age::begun_before(&u.initiated, before_ms))
+            .take(max);
         let mut aborted = 0;
-        let mut markers = (String::new(), String::new());
-        loop {
-            let page = self.list(&markers).await?;
-            for upload in &page.upload {
-                if aborted == max {
-                    return Ok(aborted);
-                }
-                if crate::age::begun_before(&upload.initiated, before_ms) {
-                    self.abort(upload).await?;
-                    aborted += 1;
-                }
-            }
-            if !page.is_truncated || page.next_key_marker.is_empty() {
-                return Ok(aborted);
-            }
-            markers = (page.next_key_marker, page.next_upload_id_marker);
+        for upload in old {
+            self.abort(upload).await?;
+            aborted += 1;
         }
+        Ok(aborted)
     }
 
     /// Up to `limit` uploads in progress under the prefix, oldest first: key (under
     /// the prefix) and start.
     pub async fn incomplete(&self, limit: usize) -> Result<Vec<IncompleteUpload>, PluginError> {
+        let mut found: Vec<IncompleteUpload> = self
+            .unfinished()
+            .await?
+            .into_iter()
+            .map(|u| IncompleteUpload {
+                key: u
+                    .key
+                    .strip_prefix(&self.prefix)
+                    .unwrap_or(&u.key)
+                    .to_owned(),
+                started_ms: crate::age::started_ms(&u.initiated).map_or(0, |ms| ms.max(0) as u64),
+            })
+            .collect();
+        found.sort_by_key(|u| u.started_ms);
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// The uploads in progress under the prefix, up to [`MAX_PAGES`] pages of them.
+    /// S3 lists by key, not by age, so a bucket with more leftovers is read in part
+    /// (and what is left is found by the next sweep or request).
+    async fn unfinished(&self) -> Result<Vec<Unfinished>, PluginError> {
         let mut found = Vec::new();
         let mut markers = (String::new(), String::new());
-        // S3 lists by key, not by age: the oldest are only known once all are read,
-        // so a bucket with more leftovers than this is read in part.
         for _ in 0..MAX_PAGES {
             let page = self.list(&markers).await?;
-            found.extend(page.upload.into_iter().map(|u| {
-                IncompleteUpload {
-                    key: u
-                        .key
-                        .strip_prefix(&self.prefix)
-                        .unwrap_or(&u.key)
-                        .to_owned(),
-                    started_ms: crate::age::started_ms(&u.initiated)
-                        .map_or(0, |ms| ms.max(0) as u64),
-                }
-            }));
+            found.extend(page.upload);
             if !page.is_truncated || page.next_key_marker.is_empty() {
                 break;
             }
             markers = (page.next_key_marker, page.next_upload_id_marker);
         }
-        found.sort_by_key(|u| u.started_ms);
-        found.truncate(limit);
         Ok(found)
     }
 

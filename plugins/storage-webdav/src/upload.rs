@@ -140,6 +140,18 @@ pub struct Leftover {
     pub started_ms: u64,
 }
 
+impl Leftover {
+    /// The temporary file at `path`, or `None` for any other file.
+    fn from_path(path: &str) -> Option<Self> {
+        let (key, started) = path.rsplit_once(TEMPORARY_MARK)?;
+        Some(Self {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            started_ms: started.parse().ok()?,
+        })
+    }
+}
+
 /// Every temporary file under the root: a walk of the folder tree, one `PROPFIND
 /// Depth: 1` per folder (servers refuse `Depth: infinity` more often than not).
 pub fn leftovers(op: &Operator) -> opendal::Result<Vec<Leftover>> {
@@ -153,14 +165,8 @@ pub fn leftovers(op: &Operator) -> opendal::Result<Vec<Leftover>> {
             }
             if path.ends_with('/') {
                 folders.push(path.to_owned());
-            } else if let Some((key, started)) = path.rsplit_once(TEMPORARY_MARK)
-                && let Ok(started_ms) = started.parse()
-            {
-                found.push(Leftover {
-                    path: path.to_owned(),
-                    key: key.to_owned(),
-                    started_ms,
-                });
+            } else if let Some(leftover) = Leftover::from_path(path) {
+                found.push(leftover);
             }
         }
     }
@@ -255,11 +261,8 @@ impl Upload {
         };
         let now = berth_plugin_sdk::now_ms();
         for entry in entries {
-            let started = entry
-                .path()
-                .rsplit_once(TEMPORARY_MARK)
-                .and_then(|(_, ms)| ms.parse::<u64>().ok());
-            if started.is_some_and(|ms| now.saturating_sub(ms) > STALE_AFTER_MS)
+            let leftover = Leftover::from_path(entry.path());
+            if leftover.is_some_and(|l| now.saturating_sub(l.started_ms) > STALE_AFTER_MS)
                 && let Err(e) = block_on(self.op.delete(entry.path()))
             {
                 berth_plugin_sdk::log(
