@@ -857,11 +857,14 @@ impl Conn {
                 return Flow::Continue;
             }
         };
-        self.out.priority(&ServerMsg::Opened {
+        self.out.opened(
             ch,
-            p: serde_json::json!({}),
-            window: granted(unit, size),
-        });
+            &ServerMsg::Opened {
+                ch,
+                p: serde_json::json!({}),
+                window: granted(unit, size),
+            },
+        );
         let task = tokio::spawn(producer);
         self.chans.insert(
             ch,

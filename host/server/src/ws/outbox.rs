@@ -76,11 +76,18 @@ struct ChanQ {
     /// worth its cross-thread hop.
     blocked: bool,
     space: Arc<Notify>,
+    /// Until its `opened` is queued, nothing of the channel is written: a fan-out
+    /// source may push to the sink the moment it subscribes, and the client must see
+    /// `opened` before any data.
+    held: bool,
 }
 
 impl ChanQ {
     /// Whether the writer can take the front item now.
     fn sendable(&self) -> bool {
+        if self.held {
+            return false;
+        }
         match self.items.front() {
             None => false,
             Some(Item::End { .. }) => true,
@@ -193,7 +200,8 @@ impl Outbox {
         g.closing.is_some() || g.done
     }
 
-    /// Registers channel `ch` with its window; returns the producer's handle.
+    /// Registers channel `ch` with its window; returns the producer's handle. What the
+    /// producer queues is held back until [`Outbox::opened`].
     pub fn open_channel(
         self: &Arc<Self>,
         ch: u32,
@@ -216,6 +224,7 @@ impl Outbox {
                 in_ready: false,
                 blocked: false,
                 space: Arc::clone(&space),
+                held: true,
             },
         );
         ChannelSink {
@@ -225,6 +234,23 @@ impl Outbox {
             input: Arc::new(Mutex::new(input)),
             required: Arc::new(std::sync::atomic::AtomicU8::new(0)),
         }
+    }
+
+    /// Queues the channel's `opened` on the priority lane and, in the same step,
+    /// releases what its producer queued, so the data cannot overtake it.
+    pub fn opened(&self, ch: u32, msg: &ServerMsg) -> bool {
+        let mut g = self.lock();
+        if g.closing.is_some() || g.done || g.prio.len() >= MAX_PRIORITY_QUEUE {
+            return false;
+        }
+        g.prio.push_back(text(msg));
+        if let Some(q) = g.chans.get_mut(&ch) {
+            q.held = false;
+        }
+        g.mark_ready(ch);
+        drop(g);
+        self.wake.notify_one();
+        true
     }
 
     /// Drops a channel's queue (its producer sees `Closed`) and, with `reply`, queues
@@ -640,7 +666,21 @@ enum Mode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_protocol::wire::Window;
     use serde_json::json;
+
+    /// A channel as the connection opens it: registered, then `opened`.
+    fn open(out: &Arc<Outbox>, ch: u32, unit: Unit, window: u64, cap: usize) -> ChannelSink {
+        let sink = out.open_channel(ch, unit, window, cap, None);
+        let opened = ServerMsg::Opened {
+            ch,
+            p: json!({}),
+            window: Window::default(),
+        };
+        assert!(out.opened(ch, &opened));
+        assert_eq!(t(now(out))["t"], "opened");
+        sink
+    }
 
     fn now(out: &Outbox) -> Option<Message> {
         match out.try_next() {
@@ -657,10 +697,28 @@ mod tests {
     }
 
     #[test]
+    fn data_queued_before_opened_waits_for_it() {
+        let out = Outbox::new();
+        // A fan-out source (job progress) pushes the moment it subscribes, while the
+        // connection is still opening the channel.
+        let s = out.open_channel(1, Unit::Msgs, 4, 4, None);
+        s.try_send(json!({"early": true})).unwrap();
+        assert!(now(&out).is_none(), "data must not go before opened");
+        let opened = ServerMsg::Opened {
+            ch: 1,
+            p: json!({}),
+            window: Window::default(),
+        };
+        assert!(out.opened(1, &opened));
+        assert_eq!(t(now(&out))["t"], "opened");
+        assert_eq!(t(now(&out))["p"], json!({"early": true}));
+    }
+
+    #[test]
     fn priority_first_then_channels_round_robin_within_credit() {
         let out = Outbox::new();
-        let a = out.open_channel(1, Unit::Msgs, 2, 8, None);
-        let b = out.open_channel(2, Unit::Msgs, 8, 8, None);
+        let a = open(&out, 1, Unit::Msgs, 2, 8);
+        let b = open(&out, 2, Unit::Msgs, 8, 8);
         for i in 0..4 {
             a.try_send(json!({"a": i})).unwrap();
             b.try_send(json!({"b": i})).unwrap();
@@ -681,7 +739,7 @@ mod tests {
     #[test]
     fn latest_value_never_queues_stale_values() {
         let out = Outbox::new();
-        let s = out.open_channel(3, Unit::Msgs, 1, 1, None);
+        let s = open(&out, 3, Unit::Msgs, 1, 1);
         s.replace(json!(1)).unwrap();
         assert_eq!(t(now(&out))["p"], 1);
         for i in 2..100 {
@@ -696,7 +754,7 @@ mod tests {
     #[test]
     fn keyed_latest_value_keeps_the_newest_per_key() {
         let out = Outbox::new();
-        let s = out.open_channel(5, Unit::Msgs, 10, 1, None);
+        let s = open(&out, 5, Unit::Msgs, 10, 1);
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
         for i in 0..50 {
             s.replace_keyed(&a, Arc::from(format!(r#"{{"k":"a","i":{i}}}"#)))
@@ -724,12 +782,12 @@ mod tests {
     #[test]
     fn bounded_buffers_report_full_and_binary_is_chunked_by_credit() {
         let out = Outbox::new();
-        let s = out.open_channel(4, Unit::Msgs, 0, 2, None);
+        let s = open(&out, 4, Unit::Msgs, 0, 2);
         s.try_send(json!(1)).unwrap();
         s.try_send(json!(2)).unwrap();
         assert_eq!(s.try_send(json!(3)), Err(SendError::Full));
 
-        let bin = out.open_channel(5, Unit::Bytes, 40_000, 4, None);
+        let bin = open(&out, 5, Unit::Bytes, 40_000, 4);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -758,7 +816,7 @@ mod tests {
     #[test]
     fn raw_payloads_are_framed_exactly_like_data_messages() {
         let out = Outbox::new();
-        let s = out.open_channel(9, Unit::Msgs, 4, 1, None);
+        let s = open(&out, 9, Unit::Msgs, 4, 1);
         s.replace_raw(Arc::from(r#"{"cpu":1.5,"x":[1,2]}"#))
             .unwrap();
         let got: ServerMsg = serde_json::from_value(t(now(&out))).unwrap();
@@ -775,7 +833,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_pauses_the_producer_until_the_writer_takes_an_item() {
         let out = Outbox::new();
-        let s = out.open_channel(7, Unit::Msgs, 1, 2, None);
+        let s = open(&out, 7, Unit::Msgs, 1, 2);
         s.send(json!(1)).await.unwrap();
         s.send(json!(2)).await.unwrap();
         let mut third = Box::pin(s.send(json!(3)));
@@ -795,7 +853,7 @@ mod tests {
     #[test]
     fn producer_encoded_frames_go_out_whole_or_split_by_credit() {
         let out = Outbox::new();
-        let s = out.open_channel(8, Unit::Bytes, 50_000, 4, None);
+        let s = open(&out, 8, Unit::Bytes, 50_000, 4);
         let frame = s.encode_frame(Stream::Stdout, &[1u8; MAX_PAYLOAD]);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -825,7 +883,7 @@ mod tests {
     #[test]
     fn end_follows_data_and_close_frame_is_last() {
         let out = Outbox::new();
-        let s = out.open_channel(6, Unit::Msgs, 5, 4, None);
+        let s = open(&out, 6, Unit::Msgs, 5, 4);
         s.try_send(json!("x")).unwrap();
         s.finish(Some(json!({"exit_code": 0})), None);
         assert_eq!(t(now(&out))["t"], "data");
