@@ -4,6 +4,8 @@
 //! usage or input; 3 not logged in, credentials rejected, or not allowed; 4 cannot
 //! reach the server.
 
+mod schedules;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +78,9 @@ enum CtlCommand {
     /// Users (admin).
     #[command(subcommand)]
     Users(UsersCmd),
+    /// Cron schedules: backups with retention, lifecycle actions, sleep windows.
+    #[command(subcommand)]
+    Schedules(schedules::SchedulesCmd),
     /// The audit log (admin), newest first.
     Audit {
         #[arg(long)]
@@ -334,6 +339,7 @@ async fn dispatch(args: CtlArgs) -> Result<(), Fail> {
         } => watch(&client, &kind, params.as_deref(), count).await?,
         CtlCommand::Tokens(cmd) => tokens(&client, cmd, json).await?,
         CtlCommand::Users(cmd) => users(&client, cmd, json).await?,
+        CtlCommand::Schedules(cmd) => schedules::schedules(&client, cmd, json).await?,
         CtlCommand::Audit {
             actor,
             method,

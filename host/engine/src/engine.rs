@@ -21,4 +21,7 @@ pub struct Engine {
     pub services: Arc<PluginServices>,
     pub secret_key: Arc<SecretKey>,
     pub jobs: Arc<Jobs>,
+    /// Wakes the scheduler task: a schedule changed, so its next due time is to be
+    /// computed again (`notify_one` keeps the wake-up if the task is busy).
+    pub scheduler: Arc<tokio::sync::Notify>,
 }

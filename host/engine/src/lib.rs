@@ -14,6 +14,7 @@ mod engine;
 pub mod error;
 pub mod jobs;
 pub mod runner;
+pub mod schedule;
 
 pub use engine::Engine;
 
@@ -30,6 +31,8 @@ pub fn tables(tx: &redb::WriteTransaction) -> Result<(), redb::TableError> {
     tx.open_table(jobs::JOBS.definition())?;
     tx.open_table(backup::catalog::BACKUPS.definition())?;
     tx.open_table(backup::journal::JOURNAL.definition())?;
+    tx.open_table(schedule::store::SCHEDULES.definition())?;
+    tx.open_table(schedule::store::RUNS.definition())?;
     Ok(())
 }
 pub use error::EngineError;

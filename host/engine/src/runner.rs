@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::jobs::{HISTORY_MAX, JobCtx, JobRecord, JobSpec, JobsTable};
-use crate::{Engine, EngineError, backup};
+use crate::{Engine, EngineError, backup, schedule};
 
 /// The runner: starts the oldest queued jobs while fewer than `limit` run, sleeps
 /// while the queue is empty or full. Holds the state weakly so shutdown is not held up.
@@ -115,6 +115,7 @@ async fn run_one(engine: &Arc<Engine>, rec: JobRecord, token: CancellationToken)
         }
     }
     notify_outcome(engine, &id);
+    schedule::scheduler::job_finished(engine, &id);
     // What the job freed goes back to the system rather than into the next job's peak.
     let _ = tokio::task::spawn_blocking(berth_core::alloc::trim).await;
 }
@@ -172,7 +173,9 @@ fn notify_outcome(engine: &Arc<Engine>, id: &str) {
             Level::Error,
             format!("{} failed", info.title),
         ),
-        (JobKind::Verify | JobKind::Rescan | JobKind::Copy, true) => return,
+        (JobKind::Verify | JobKind::Rescan | JobKind::Copy | JobKind::Action, true) => return,
+        // A failed action is reported with its schedule's run (`schedule_failed`).
+        (JobKind::Action, false) => return,
         (JobKind::Rescan, false) => return,
         // A backup that no longer verifies is a backup that is gone; a copy that
         // failed is a backup less off-site than asked.
@@ -210,10 +213,19 @@ pub async fn run_job(
 ) -> Result<String, EngineError> {
     match spec {
         // Boxed: each job's state machine is large and runs once.
-        JobSpec::Backup(s) => Box::pin(backup::create::run(engine, s, ctx)).await,
+        JobSpec::Backup(s) => {
+            let message = Box::pin(backup::create::run(engine, s, ctx)).await?;
+            // Retention only after a success, in the same job (its log shows both).
+            let pruned = match &s.schedule {
+                Some(by) => schedule::prune::after_backup(engine, &s.target, by, ctx).await,
+                None => String::new(),
+            };
+            Ok(message + &pruned)
+        }
         JobSpec::Restore(s) => Box::pin(backup::restore::run(engine, s, ctx)).await,
         JobSpec::Verify(s) => Box::pin(backup::verify(engine, s, ctx)).await,
         JobSpec::Rescan(s) => Box::pin(backup::rescan::run(engine, s, ctx)).await,
         JobSpec::Copy(s) => Box::pin(backup::copy::run(engine, s, ctx)).await,
+        JobSpec::Action(s) => Box::pin(schedule::action::run(engine, s, ctx)).await,
     }
 }

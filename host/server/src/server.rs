@@ -289,6 +289,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         Arc::downgrade(&engine),
         config.job_concurrency,
     ));
+    tokio::spawn(berth_engine::schedule::scheduler::scheduler(
+        Arc::downgrade(&engine),
+    ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -380,6 +383,7 @@ fn assemble(
         services,
         secret_key,
         jobs: Arc::default(),
+        scheduler: Arc::default(),
     });
     let state = Arc::new(AppState {
         engine: Arc::clone(&engine),

@@ -28,6 +28,7 @@ mod plugin_template;
 mod s3_parts;
 #[path = "../../../plugins/storage-s3/src/age.rs"]
 mod s3_stale_age;
+mod schedules;
 mod security;
 mod self_protection;
 mod web;

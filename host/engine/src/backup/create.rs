@@ -320,6 +320,8 @@ impl BackupJob<'_> {
             data_bytes: plan.volumes.iter().map(|v| v.tar_bytes).sum(),
             origin: BackupOrigin::ThisInstallation,
             copies: Vec::new(),
+            schedule: spec.schedule.as_ref().map(|s| s.name.clone()),
+            pinned: false,
         };
         self.put_catalog(&entry, &manifest)?;
         Ok((entry, manifest))

@@ -193,7 +193,7 @@ pub(super) async fn volume_users(
         .collect())
 }
 
-fn node_of_summary(container: ContainerSummary) -> Node {
+pub(crate) fn node_of_summary(container: ContainerSummary) -> Node {
     let state = container.state.as_ref().map(ToString::to_string);
     let subject = Subject {
         name: container

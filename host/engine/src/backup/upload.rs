@@ -56,6 +56,8 @@ pub fn entry_of(
         data_bytes: m.volumes.iter().map(|v| v.tar_bytes).sum(),
         origin,
         copies: Vec::new(),
+        schedule: None,
+        pinned: false,
     }
 }
 

@@ -299,7 +299,7 @@ impl Jobs {
                         JobSpec::Restore(r) => r.request.id == id,
                         JobSpec::Verify(v) => v.backup == id,
                         JobSpec::Copy(c) => c.backup == id,
-                        JobSpec::Backup(_) | JobSpec::Rescan(_) => false,
+                        JobSpec::Backup(_) | JobSpec::Rescan(_) | JobSpec::Action(_) => false,
                     })
         }))
     }

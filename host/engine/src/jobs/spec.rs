@@ -16,6 +16,7 @@ pub enum JobSpec {
     Verify(VerifySpec),
     Rescan(RescanSpec),
     Copy(CopySpec),
+    Action(ActionSpec),
 }
 
 impl JobSpec {
@@ -26,6 +27,7 @@ impl JobSpec {
             Self::Verify(_) => JobKind::Verify,
             Self::Rescan(_) => JobKind::Rescan,
             Self::Copy(_) => JobKind::Copy,
+            Self::Action(_) => JobKind::Action,
         }
     }
 }
@@ -50,6 +52,29 @@ pub struct BackupSpec {
     /// Carry the image (container targets).
     #[serde(default)]
     pub include_image: bool,
+    /// The schedule that queued it, and the retention to apply after it succeeds.
+    #[serde(default)]
+    pub schedule: Option<ScheduledBy>,
+}
+
+/// A scheduled backup's origin: the schedule's name, and its retention policy with
+/// the zone its periods are counted in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduledBy {
+    pub name: String,
+    #[serde(default)]
+    pub retention: Option<berth_protocol::api::schedules::Retention>,
+    #[serde(default)]
+    pub zone: String,
+}
+
+/// A lifecycle action on containers and projects (a schedule's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionSpec {
+    #[serde(default)]
+    pub host: Option<String>,
+    pub action: berth_protocol::api::schedules::ScheduleAction,
+    pub targets: Vec<BackupTarget>,
 }
 
 /// A copy job: backup `backup` to the storage instance `storage`.

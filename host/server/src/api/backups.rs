@@ -324,6 +324,7 @@ async fn create(
             trigger: Default::default(),
             hooks: params.hooks.clone(),
             include_image: params.include_image,
+            schedule: None,
         });
         jobs.push(
             engine

@@ -16,6 +16,7 @@ mod plugins;
 
 pub use backups::{download as download_backup, download_bundle as download_backups};
 pub use plugin_install::{Installer, Staging, load_installed, receive as receive_plugin_package};
+mod schedules;
 mod streams;
 mod system;
 mod tokens;
@@ -42,6 +43,7 @@ pub fn register(r: &mut Registry) {
     plugins::register(r);
     plugin_install::register(r);
     notifications::register(r);
+    schedules::register(r);
     uploads::register(r);
 }
 

@@ -199,6 +199,19 @@ pub struct BackupEntry {
     /// Further verified copies on other storages (`backups.copy`), besides `storage`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub copies: Vec<StoredCopy>,
+    /// The schedule that made it (its retention applies to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Never deleted by a retention policy (`backups.pin`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
+}
+
+/// `backups.pin`: keep a backup whatever the retention policies say (or stop).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PinBackup {
+    pub id: String,
+    pub pinned: bool,
 }
 
 impl BackupEntry {

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     Empty, audit, auth, backups, containers, events, hosts, images, jobs, networks, plugins,
-    streams, system, tokens, transfers, users, volumes,
+    schedules, streams, system, tokens, transfers, users, volumes,
 };
 use crate::role::Role;
 
@@ -277,6 +277,28 @@ methods! {
     /// Queues a copy: the backup streamed to another storage, read back there and
     /// checked against its sha256, then listed in the entry's `copies`.
     BackupsCopy = "backups.copy" (backups::CopyBackup) -> jobs::JobRef, Operator, audited = true;
+    /// Pins a backup (never deleted by a retention policy) or unpins it.
+    BackupsPin = "backups.pin" (backups::PinBackup) -> backups::BackupEntry, Operator, audited = true;
+    /// Every schedule with its next runs, description and last run.
+    SchedulesList = "schedules.list" (Empty) -> schedules::ScheduleList, Viewer, audited = false;
+    /// Creates a schedule, validated fully (expression, zone, targets, storage,
+    /// retention); the answer holds its next 5 runs.
+    SchedulesCreate = "schedules.create" (schedules::ScheduleSpec) -> schedules::ScheduleInfo, Operator, audited = true;
+    /// Replaces a schedule's definition (due times start over from now).
+    SchedulesUpdate = "schedules.update" (schedules::ScheduleSpec) -> schedules::ScheduleInfo, Operator, audited = true;
+    /// Deletes a schedule; its history stays.
+    SchedulesDelete = "schedules.delete" (schedules::ScheduleRef) -> Empty, Operator, audited = true;
+    /// Pauses (`enabled: false`) or resumes a schedule; resuming does not catch up.
+    SchedulesEnable = "schedules.enable" (schedules::ScheduleEnable) -> schedules::ScheduleInfo, Operator, audited = true;
+    /// Runs a schedule now (recorded as manual; skipped while its last run is active).
+    SchedulesRunNow = "schedules.run_now" (schedules::ScheduleRef) -> schedules::ScheduleRun, Operator, audited = true;
+    /// An expression's next runs and description, without saving anything.
+    SchedulesPreview = "schedules.preview" (schedules::PreviewSchedule) -> schedules::SchedulePreview, Viewer, audited = false;
+    /// Runs, newest first: one schedule's or all.
+    SchedulesHistory = "schedules.history" (schedules::HistoryQuery) -> schedules::ScheduleHistory, Viewer, audited = false;
+    /// What a retention policy would keep (and why) and delete of a schedule's
+    /// backups now.
+    SchedulesRetentionPreview = "schedules.retention_preview" (schedules::RetentionPreviewParams) -> schedules::RetentionPreview, Viewer, audited = false;
     /// Jobs, newest first.
     JobsList = "jobs.list" (jobs::JobsQuery) -> jobs::JobList, Viewer, audited = false;
     /// One job with its log.

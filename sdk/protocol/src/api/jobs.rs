@@ -68,6 +68,8 @@ pub enum JobKind {
     Rescan,
     /// A backup sent to another storage (`backups.copy`).
     Copy,
+    /// A scheduled start, stop, restart, pause or unpause.
+    Action,
 }
 
 /// One `job.progress` message, also each job's last known progress.

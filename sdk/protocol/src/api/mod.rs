@@ -15,6 +15,7 @@ pub mod images;
 pub mod jobs;
 pub mod networks;
 pub mod plugins;
+pub mod schedules;
 pub mod streams;
 pub mod system;
 pub mod tokens;

@@ -1,0 +1,526 @@
+//! The scheduler task: it sleeps until the earliest due time of any schedule (or
+//! until a schedule changes), then fires what is due. Nothing polls. A run queues
+//! jobs in the one queue, so the engine's order, locks and crash journal apply; the
+//! run's outcome follows from its jobs ([`job_finished`]).
+
+use std::sync::{Arc, Weak};
+
+use berth_core::time::now_ms;
+use berth_protocol::api::jobs::JobState;
+use berth_protocol::api::schedules::{RunOutcome, RunTrigger, ScheduleAction, ScheduleRun};
+use chrono::{DateTime, Utc};
+
+use super::store::{ScheduleRecord, SchedulesTable};
+use super::{Compiled, targets, timing};
+use crate::jobs::spec::{ActionSpec, BackupSpec, ScheduledBy};
+use crate::jobs::{JobSpec, JobsTable};
+use crate::{Engine, EngineError};
+
+/// A due time this far behind is a catch-up, not a punctual run (so is one that
+/// passed before the scheduler started: Berth was down).
+const LATE_MS: u64 = 60_000;
+
+/// What decides one phase's due times: its expression and zone, and the
+/// schedule's name (for the jitter), jitter window (s) and grace (ms).
+struct Clock<'a> {
+    cron: &'a super::cron::Cron,
+    zone: chrono_tz::Tz,
+    name: &'a str,
+    jitter: u32,
+    grace: u64,
+}
+
+/// Which of a schedule's expressions a due time belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Main,
+    /// A sleep window's end.
+    Until,
+}
+
+/// What to do about one phase of one schedule now.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    /// Run for this due time (the latest passed within grace).
+    Fire {
+        due_ms: u64,
+        trigger: RunTrigger,
+    },
+    /// Due times passed beyond grace: record one `missed`.
+    Missed {
+        due_ms: u64,
+    },
+    /// Nothing before this instant (ms).
+    Wait(u64),
+    Never,
+}
+
+fn at(ms: u64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms as i64).unwrap_or_default()
+}
+
+/// The decision for `cron` whose due times up to `checked` are handled: the latest
+/// due time passed within `grace` fires once (never a burst); older ones are missed.
+fn decide(clock: &Clock<'_>, checked: u64, now: u64, boot: u64) -> Decision {
+    let Clock {
+        cron,
+        zone,
+        name,
+        jitter,
+        grace,
+    } = *clock;
+    let fire_at = |due: DateTime<Utc>| {
+        let ms = due.timestamp_millis() as u64;
+        (
+            ms,
+            ms + timing::jitter(name, ms, jitter).num_milliseconds() as u64,
+        )
+    };
+    let Some(first) = timing::next_after(cron, zone, at(checked)) else {
+        return Decision::Never;
+    };
+    let (first_due, first_fire) = fire_at(first);
+    if first_fire > now {
+        return Decision::Wait(first_fire);
+    }
+    // The latest due time passed, looked for within the grace window only.
+    let mut t = at(checked.max(now.saturating_sub(grace + 1)));
+    let mut latest = None;
+    for _ in 0..100_000 {
+        let Some(next) = timing::next_after(cron, zone, t) else {
+            break;
+        };
+        let (due, fire) = fire_at(next);
+        if fire > now {
+            break;
+        }
+        latest = Some(due);
+        t = next;
+    }
+    match latest {
+        Some(due) if now - due <= grace => Decision::Fire {
+            due_ms: due,
+            trigger: if now - due > LATE_MS || due < boot {
+                RunTrigger::CatchUp
+            } else {
+                RunTrigger::Due
+            },
+        },
+        _ => Decision::Missed { due_ms: first_due },
+    }
+}
+
+/// The scheduler task. Holds the engine weakly, so shutdown is not held up.
+pub async fn scheduler(engine: Weak<Engine>) {
+    let boot = now_ms();
+    loop {
+        let Some(st) = engine.upgrade() else { return };
+        let scheduler = Arc::clone(&st.scheduler);
+        let next = tick(&st, boot).await;
+        drop(st);
+        match next {
+            Some(ms) => {
+                let wait = ms.saturating_sub(now_ms());
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                    () = scheduler.notified() => {}
+                }
+            }
+            None => scheduler.notified().await,
+        }
+    }
+}
+
+/// Fires what is due; returns when to look again (ms), `None` when nothing is due
+/// ever (no enabled schedule).
+async fn tick(engine: &Arc<Engine>, boot: u64) -> Option<u64> {
+    let records = match engine.store.schedules() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the schedules; trying again in a minute");
+            return Some(now_ms() + 60_000);
+        }
+    };
+    let mut earliest: Option<u64> = None;
+    for rec in records
+        .into_iter()
+        .filter(|r| r.spec.enabled.unwrap_or(true))
+    {
+        let Ok(c) = Compiled::of(&rec.spec) else {
+            continue;
+        };
+        for phase in [Phase::Main, Phase::Until] {
+            if let Some(wait) = handle(engine, &rec, &c, phase, boot).await {
+                earliest = Some(earliest.map_or(wait, |e| e.min(wait)));
+            }
+        }
+    }
+    earliest
+}
+
+/// One phase of one schedule: fire or record a miss if due; when to look again.
+async fn handle(
+    engine: &Arc<Engine>,
+    rec: &ScheduleRecord,
+    c: &Compiled,
+    phase: Phase,
+    boot: u64,
+) -> Option<u64> {
+    let (cron, checked, action) = match phase {
+        Phase::Main => (&c.cron, rec.checked_ms, rec.spec.action),
+        Phase::Until => (
+            c.until.as_ref()?,
+            rec.until_checked_ms,
+            rec.spec.action.undo()?,
+        ),
+    };
+    let now = now_ms();
+    let name = &rec.spec.name;
+    let clock = Clock {
+        cron,
+        zone: c.zone,
+        name,
+        jitter: rec.spec.jitter_s.unwrap_or(0),
+        grace: super::grace_ms(&rec.spec),
+    };
+    let decision = decide(&clock, checked, now, boot);
+    match decision {
+        Decision::Wait(ms) => return Some(ms),
+        Decision::Never => return None,
+        Decision::Fire { due_ms, trigger } => {
+            fire(engine, rec, due_ms, trigger, action).await;
+        }
+        Decision::Missed { due_ms } => {
+            let run = new_run(
+                name,
+                RunTrigger::Due,
+                action,
+                due_ms,
+                RunOutcome::Missed,
+                format!(
+                    "due at {} while Berth was not running, and past the grace period of {} s",
+                    at(due_ms).to_rfc3339(),
+                    super::grace_ms(&rec.spec) / 1000
+                ),
+            );
+            tracing::warn!(schedule = name, due = due_ms, "a scheduled run was missed");
+            record(engine, name, &run, None);
+        }
+    }
+    let handled = now_ms();
+    let _ = engine.store.update_schedule(name, |r| match phase {
+        Phase::Main => r.checked_ms = r.checked_ms.max(handled),
+        Phase::Until => r.until_checked_ms = r.until_checked_ms.max(handled),
+    });
+    // Look again at once: the next due time is computed from the new state.
+    Some(handled)
+}
+
+fn new_run(
+    schedule: &str,
+    trigger: RunTrigger,
+    action: ScheduleAction,
+    due_ms: u64,
+    outcome: RunOutcome,
+    message: String,
+) -> ScheduleRun {
+    ScheduleRun {
+        id: crate::jobs::new_id("r"),
+        schedule: schedule.to_owned(),
+        trigger,
+        action,
+        due_ms,
+        at_ms: now_ms(),
+        outcome,
+        message,
+        jobs: Vec::new(),
+    }
+}
+
+/// Writes a run, and makes it the schedule's last one; `failed` counts a failure in
+/// a row (or resets the count on success).
+fn record(engine: &Engine, name: &str, run: &ScheduleRun, failed: Option<bool>) {
+    if let Err(e) = engine.store.put_run(run) {
+        tracing::error!(schedule = name, error = %e, "cannot record a scheduled run");
+    }
+    let _ = engine.store.update_schedule(name, |r| {
+        r.last_run = Some(run.clone());
+        match failed {
+            Some(true) => r.failures += 1,
+            Some(false) => r.failures = 0,
+            None => {}
+        }
+    });
+}
+
+/// Whether any of the run's jobs is still queued or running.
+fn still_active(engine: &Engine, run: &ScheduleRun) -> bool {
+    run.outcome == RunOutcome::Running
+        && run.jobs.iter().any(|id| {
+            matches!(engine.store.job(id), Ok(Some(j)) if !j.info.progress.state.is_terminal())
+        })
+}
+
+/// Runs a schedule once for `due_ms`: skipped while its previous run is active,
+/// otherwise its targets resolved and one job queued per target.
+pub async fn fire(
+    engine: &Arc<Engine>,
+    rec: &ScheduleRecord,
+    due_ms: u64,
+    trigger: RunTrigger,
+    action: ScheduleAction,
+) -> ScheduleRun {
+    let name = &rec.spec.name;
+    // The record read at wake-up may be older than the last run.
+    let last = engine
+        .store
+        .schedule(name)
+        .ok()
+        .flatten()
+        .and_then(|r| r.last_run);
+    if let Some(previous) = last.filter(|r| still_active(engine, r)) {
+        let run = new_run(
+            name,
+            trigger,
+            action,
+            due_ms,
+            RunOutcome::Skipped,
+            format!(
+                "skipped: the previous run ({}) is still active",
+                previous.id
+            ),
+        );
+        tracing::info!(schedule = name, "previous run still active; skipped");
+        record(engine, name, &run, None);
+        return run;
+    }
+    let mut run = new_run(
+        name,
+        trigger,
+        action,
+        due_ms,
+        RunOutcome::Running,
+        String::new(),
+    );
+    match queue(engine, rec, action).await {
+        Ok(jobs) if jobs.is_empty() => {
+            run.outcome = RunOutcome::Succeeded;
+            run.message = "nothing to do: the selector matches no target".into();
+        }
+        Ok(jobs) => {
+            run.message = format!("queued {} job(s)", jobs.len());
+            run.jobs = jobs;
+        }
+        Err(e) => {
+            run.outcome = RunOutcome::Failed;
+            run.message = e.public();
+            notify_failed(engine, &run);
+        }
+    }
+    tracing::info!(schedule = name, run = run.id, outcome = ?run.outcome, "scheduled run");
+    let failed = (run.outcome != RunOutcome::Running).then_some(run.outcome == RunOutcome::Failed);
+    record(engine, name, &run, failed);
+    run
+}
+
+/// Resolves the targets and queues the jobs of one run.
+async fn queue(
+    engine: &Arc<Engine>,
+    rec: &ScheduleRecord,
+    action: ScheduleAction,
+) -> Result<Vec<String>, EngineError> {
+    let spec = &rec.spec;
+    let host = engine.hosts.get(spec.host.as_deref())?;
+    let docker = host.docker().await?;
+    let found = targets::resolve(&docker, spec, host.self_id.as_deref()).await?;
+    let actor = super::actor(&spec.name);
+    let zone = Compiled::of(spec)?.zone.name().to_owned();
+    let mut jobs = Vec::new();
+    if action != ScheduleAction::Backup {
+        if found.is_empty() {
+            return Ok(jobs);
+        }
+        let title = format!(
+            "{} {} target(s) (schedule {})",
+            capitalised(action.as_str()),
+            found.len(),
+            spec.name
+        );
+        let job = JobSpec::Action(ActionSpec {
+            host: spec.host.clone(),
+            action,
+            targets: found,
+        });
+        jobs.push(engine.jobs.enqueue(&engine.store, job, title, actor)?);
+        return Ok(jobs);
+    }
+    let options = spec.backup.clone().unwrap_or_default();
+    for target in found {
+        let title = format!("Back up {} {}", target.kind(), target.name());
+        let job = JobSpec::Backup(BackupSpec {
+            host: spec.host.clone(),
+            target,
+            consistency: options.consistency.unwrap_or_default(),
+            storage: options.storage.clone(),
+            passphrase: None,
+            trigger: berth_protocol::api::backups::Trigger::Scheduled,
+            hooks: options.hooks.clone(),
+            include_image: options.include_image,
+            schedule: Some(ScheduledBy {
+                name: spec.name.clone(),
+                retention: options.retention.clone(),
+                zone: zone.clone(),
+            }),
+        });
+        jobs.push(
+            engine
+                .jobs
+                .enqueue(&engine.store, job, title, actor.clone())?,
+        );
+    }
+    Ok(jobs)
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// A job ended: if it belongs to its schedule's last run and was the run's last
+/// active job, the run's outcome is settled (and a failure notified).
+pub fn job_finished(engine: &Engine, job: &str) {
+    let Ok(Some(rec)) = engine.store.job(job) else {
+        return;
+    };
+    let Some(name) = rec.info.actor.strip_prefix("schedule:") else {
+        return;
+    };
+    let Ok(Some(schedule)) = engine.store.schedule(name) else {
+        return;
+    };
+    let Some(mut run) = schedule
+        .last_run
+        .filter(|r| r.jobs.iter().any(|j| j == job))
+    else {
+        return;
+    };
+    let states: Vec<(String, JobState, String)> = run
+        .jobs
+        .iter()
+        .filter_map(|id| engine.store.job(id).ok().flatten())
+        .map(|j| (j.info.title, j.info.progress.state, j.info.progress.message))
+        .collect();
+    if states.iter().any(|(_, s, _)| !s.is_terminal()) {
+        return;
+    }
+    let failures: Vec<String> = states
+        .iter()
+        .filter(|(_, s, _)| *s != JobState::Complete)
+        .map(|(title, _, message)| format!("{title}: {message}"))
+        .collect();
+    if failures.is_empty() {
+        run.outcome = RunOutcome::Succeeded;
+        run.message = format!("{} job(s) succeeded", states.len());
+    } else {
+        run.outcome = RunOutcome::Failed;
+        run.message = format!(
+            "{} of {} job(s) failed — {}",
+            failures.len(),
+            states.len(),
+            failures.join("; ")
+        );
+        notify_failed(engine, &run);
+    }
+    record(engine, name, &run, Some(run.outcome == RunOutcome::Failed));
+}
+
+fn notify_failed(engine: &Engine, run: &ScheduleRun) {
+    use berth_plugins::notifier::Level;
+    use berth_protocol::api::plugins::NotifyEvent;
+    engine.services.dispatch(
+        NotifyEvent::ScheduleFailed,
+        Level::Error,
+        format!("Schedule {} failed", run.schedule),
+        run.message.clone(),
+        vec![
+            ("schedule".into(), run.schedule.clone()),
+            ("run".into(), run.id.clone()),
+        ],
+        None,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compiled(expr: &str) -> Compiled {
+        Compiled::of(&berth_protocol::api::schedules::ScheduleSpec {
+            cron: expr.into(),
+            zone: Some("UTC".into()),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    const HOUR: u64 = 3_600_000;
+    // 2026-12-05T00:00:00Z
+    const BASE: u64 = 1_796_428_800_000;
+
+    fn decide_for(c: &Compiled, jitter: u32, grace: u64, now: u64) -> Decision {
+        let clock = Clock {
+            cron: &c.cron,
+            zone: c.zone,
+            name: "s",
+            jitter,
+            grace,
+        };
+        decide(&clock, BASE, now, BASE)
+    }
+
+    #[test]
+    fn one_catch_up_within_grace_one_miss_beyond_and_no_burst() {
+        let c = compiled("0 * * * *");
+        // Down from 00:00 to 05:30, grace 1 h: the 05:00 run catches up, once.
+        let d = decide_for(&c, 0, HOUR, BASE + 5 * HOUR + HOUR / 2);
+        assert_eq!(
+            d,
+            Decision::Fire {
+                due_ms: BASE + 5 * HOUR,
+                trigger: RunTrigger::CatchUp
+            }
+        );
+        // Grace 10 min: the 05:00 run is 30 min late; missed, named by the first due.
+        let d = decide_for(&c, 0, HOUR / 6, BASE + 5 * HOUR + HOUR / 2);
+        assert_eq!(
+            d,
+            Decision::Missed {
+                due_ms: BASE + HOUR
+            }
+        );
+        // On time.
+        let d = decide_for(&c, 0, HOUR, BASE + HOUR + 20);
+        assert_eq!(
+            d,
+            Decision::Fire {
+                due_ms: BASE + HOUR,
+                trigger: RunTrigger::Due
+            }
+        );
+        assert_eq!(
+            decide_for(&c, 0, HOUR, BASE + 10),
+            Decision::Wait(BASE + HOUR)
+        );
+    }
+
+    #[test]
+    fn jitter_delays_the_wait() {
+        let c = compiled("0 * * * *");
+        let Decision::Wait(ms) = decide_for(&c, 600, HOUR, BASE + 10) else {
+            panic!()
+        };
+        assert!((BASE + HOUR..BASE + HOUR + 600_000).contains(&ms));
+    }
+}
