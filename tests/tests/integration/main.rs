@@ -7,6 +7,7 @@ mod backup_restore;
 mod browser;
 mod browser_docker;
 mod browser_identity;
+mod browser_schedules;
 mod ctl;
 mod docker_api;
 mod docker_harness;

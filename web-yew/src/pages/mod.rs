@@ -9,6 +9,7 @@ mod dashboard;
 mod plugins;
 mod profile;
 mod resources;
+mod schedules;
 mod settings;
 mod tokens;
 mod users;
@@ -33,6 +34,7 @@ pub fn render(route: Route) -> Html {
         Route::Settings => html! { <settings::SettingsPage /> },
         Route::Backups => html! { <backups::BackupsPage /> },
         Route::Jobs => html! { <backups::JobsPage /> },
+        Route::Schedules => html! { <schedules::SchedulesPage /> },
         Route::Profile => html! { <profile::ProfilePage /> },
         Route::NotFound => html! {
             <section class="page" data-page="not-found">
@@ -40,7 +42,7 @@ pub fn render(route: Route) -> Html {
                 <p>{ "There is no page at this address. Pick a section on the left." }</p>
             </section>
         },
-        other => html! { <Upcoming route={other} /> },
+        other @ Route::Stacks => html! { <Upcoming route={other} /> },
     }
 }
 
@@ -48,25 +50,8 @@ pub fn render(route: Route) -> Html {
 /// empty table.
 fn plan(route: &Route) -> &'static str {
     match route {
-        Route::Containers => {
-            "All containers grouped by compose project, with live state, logs, stats, terminals and lifecycle actions."
-        }
         Route::Stacks => {
             "Compose stacks: the stacks directory, an editor with validation, and live up/down/pull output."
-        }
-        Route::Backups => {
-            "Backups of containers, volumes, networks and stacks, with verified restore, upload and download."
-        }
-        Route::Jobs => {
-            "The job queue: backups, restores and scheduled actions with live progress and logs."
-        }
-        Route::Schedules => {
-            "Cron schedules for backups and start/stop/restart/pause, with a next-run preview and run history."
-        }
-        Route::Volumes => "Volumes with sizes, users and a file browser.",
-        Route::Images => "Images with tags, sizes and what uses them; remove and prune.",
-        Route::Networks => {
-            "Networks with their containers; backup and restore of network definitions."
         }
         _ => "",
     }
