@@ -37,6 +37,25 @@ pub trait CatalogTable: berth_core::store::StoreAccess {
     fn backups(&self) -> Result<Vec<CatalogRecord>, StoreError> {
         BACKUPS.all(self.db())
     }
+
+    /// Every backup's entry, oldest first, without building its manifest (a
+    /// container's whole inspect document): listing 10,000 stays cheap.
+    fn backup_entries(&self) -> Result<Vec<BackupEntry>, StoreError> {
+        #[derive(Deserialize)]
+        struct EntryOnly {
+            entry: BackupEntry,
+        }
+        Ok(BACKUPS
+            .all_as::<EntryOnly>(self.db())?
+            .into_iter()
+            .map(|r| r.entry)
+            .collect())
+    }
+
+    /// Writes several backups in one transaction (a rebuild, a bulk import).
+    fn put_backups(&self, recs: &[CatalogRecord]) -> Result<(), StoreError> {
+        BACKUPS.put_all(self.db(), recs.iter().map(|r| (r.entry.id.as_str(), r)))
+    }
 }
 
 impl CatalogTable for Store {}

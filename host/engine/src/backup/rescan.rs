@@ -87,11 +87,11 @@ async fn unknown_objects(
 ) -> Result<Vec<ObjectMeta>, EngineError> {
     let known: HashSet<String> = engine
         .store
-        .backups()
+        .backup_entries()
         .map_err(|e| EngineError::internal(&e))?
         .into_iter()
-        .filter(|r| r.entry.storage == storage)
-        .map(|r| r.entry.key)
+        .filter(|e| e.storage == storage)
+        .map(|e| e.key)
         .collect();
     let mut found = Vec::new();
     let mut cursor = None;

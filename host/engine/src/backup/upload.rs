@@ -113,10 +113,10 @@ where
     // A rescan that ran between the put and the catalog check may have catalogued
     // this very object: then it is someone's backup now, not a leftover.
     let catalogued = || {
-        engine.store.backups().is_ok_and(|all| {
-            all.iter()
-                .any(|r| r.entry.storage == inst.name && r.entry.key == key)
-        })
+        engine
+            .store
+            .backup_entries()
+            .is_ok_and(|all| all.iter().any(|e| e.storage == inst.name && e.key == key))
     };
     if outcome.is_err() && !catalogued() {
         // Nothing of a refused file stays (the put may have finished before the walk

@@ -316,15 +316,14 @@ pub fn candidates(
     only: Option<&BackupTarget>,
 ) -> Result<Vec<(BackupTarget, Vec<Candidate>)>, EngineError> {
     use berth_protocol::api::backups::{BackupStatus, Trigger};
-    let all = engine.store.backups().map_err(store_err)?;
-    let ours: Vec<BackupTarget> = all
+    let all = engine.store.backup_entries().map_err(store_err)?;
+    let ours: std::collections::HashSet<BackupTarget> = all
         .iter()
-        .filter(|r| r.entry.schedule.as_deref() == Some(schedule))
-        .map(|r| r.entry.target.clone())
+        .filter(|e| e.schedule.as_deref() == Some(schedule))
+        .map(|e| e.target.clone())
         .collect();
     let mut groups: Vec<(BackupTarget, Vec<Candidate>)> = Vec::new();
-    for rec in all {
-        let e = rec.entry;
+    for e in all {
         let mine = e.schedule.as_deref() == Some(schedule);
         let manual =
             policy.include_manual && e.trigger == Trigger::Manual && ours.contains(&e.target);

@@ -468,10 +468,9 @@ async fn network_backup(
 async fn list(store: Arc<Store>, q: BackupQuery) -> Result<BackupList, ErrorBody> {
     blocking(move || {
         let mut backups: Vec<_> = store
-            .backups()
+            .backup_entries()
             .map_err(|e| internal(&e))?
             .into_iter()
-            .map(|r| r.entry)
             .filter(|e| catalog::matches(e, &q))
             .collect();
         backups.reverse();
