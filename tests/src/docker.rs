@@ -12,7 +12,7 @@ use bollard::query_parameters::{
     ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, WaitContainerOptionsBuilder,
 };
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
 /// Label on everything the tests create; the value is the run id `<pid>-<millis>-<n>`.
@@ -264,6 +264,35 @@ impl Scope {
             .await
             .expect("create network");
         name
+    }
+
+    /// The exit code of `cmd` run inside a running container.
+    pub async fn exec(&self, container: &str, cmd: &[&str]) -> i64 {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let e = self
+            .docker
+            .create_exec(
+                container,
+                CreateExecOptions {
+                    cmd: Some(cmd.iter().map(|s| (*s).to_owned()).collect()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        if let StartExecResults::Attached { mut output, .. } =
+            self.docker.start_exec(&e.id, None).await.unwrap()
+        {
+            while output.next().await.is_some() {}
+        }
+        self.docker
+            .inspect_exec(&e.id)
+            .await
+            .unwrap()
+            .exit_code
+            .unwrap_or(-1)
     }
 
     /// Waits until the container has exited; panics unless it exited 0.

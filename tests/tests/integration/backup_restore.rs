@@ -1497,36 +1497,6 @@ fn compose(dir: &std::path::Path, project: &str, args: &[&str]) {
     );
 }
 
-/// The exit code of `cmd` run inside a container.
-async fn exec(scope: &Scope, container: &str, cmd: &[&str]) -> i64 {
-    use bollard::exec::{CreateExecOptions, StartExecResults};
-    let e = scope
-        .docker
-        .create_exec(
-            container,
-            CreateExecOptions {
-                cmd: Some(cmd.iter().map(|s| (*s).to_owned()).collect()),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    if let StartExecResults::Attached { mut output, .. } =
-        scope.docker.start_exec(&e.id, None).await.unwrap()
-    {
-        while output.next().await.is_some() {}
-    }
-    scope
-        .docker
-        .inspect_exec(&e.id)
-        .await
-        .unwrap()
-        .exit_code
-        .unwrap_or(-1)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compose_project_is_one_backup_and_restores_as_a_running_copy_under_a_new_name() {
     let scope = Scope::new().await;
@@ -1752,17 +1722,19 @@ networks:
     assert_eq!(vol.labels["com.docker.compose.project"], copy);
     let probe = after["probe"].id.clone().unwrap();
     assert_eq!(
-        exec(&scope, &probe, &["sh", "-c", "ping -c1 -W5 db >/dev/null"]).await,
+        scope
+            .exec(&probe, &["sh", "-c", "ping -c1 -W5 db >/dev/null"])
+            .await,
         0,
         "probe reaches db by its service name"
     );
     assert_eq!(
-        exec(
-            &scope,
-            &db_id,
-            &["sh", "-c", "[ \"$(cat /data/greeting)\" = kept ]"]
-        )
-        .await,
+        scope
+            .exec(
+                &db_id,
+                &["sh", "-c", "[ \"$(cat /data/greeting)\" = kept ]"]
+            )
+            .await,
         0,
         "the volume's data came back"
     );

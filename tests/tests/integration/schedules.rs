@@ -344,6 +344,44 @@ async fn schedules_are_validated_previewed_and_guarded_by_role() {
     assert_eq!(window.next_until.len(), 5);
     assert_eq!(window.until_description.as_deref(), Some("At 07:00"));
 
+    // A passphrase: refused when short; kept sealed, never returned.
+    let sealed = |passphrase: &str| ScheduleSpec {
+        name: "sealed".into(),
+        backup: Some(ScheduleBackup {
+            passphrase: Some(passphrase.into()),
+            ..Default::default()
+        }),
+        ..spec("@daily")
+    };
+    let short = op
+        .call::<SchedulesCreate>(sealed("short"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        short
+            .body()
+            .and_then(|b| b.details.as_ref())
+            .and_then(|d| d["field"].as_str()),
+        Some("backup.passphrase")
+    );
+    let encrypted = op
+        .call::<SchedulesCreate>(sealed("a long passphrase"))
+        .await
+        .unwrap();
+    assert!(encrypted.encrypted);
+    assert_eq!(encrypted.spec.backup.unwrap().passphrase, None);
+    let listed = op.call::<SchedulesList>(Empty {}).await.unwrap();
+    assert!(
+        !serde_json::to_string(&listed)
+            .unwrap()
+            .contains("a long passphrase")
+    );
+    op.call::<SchedulesDelete>(ScheduleRef {
+        name: "sealed".into(),
+    })
+    .await
+    .unwrap();
+
     let viewer = ws::user(&berth, &op, "watcher", berth_protocol::role::Role::Viewer).await;
     assert_eq!(
         viewer
@@ -524,4 +562,91 @@ async fn a_project_is_stopped_dependents_first_and_started_dependencies_first() 
         let settled = history(&op, name).await;
         assert_eq!(settled[0].outcome, RunOutcome::Succeeded, "{settled:?}");
     }
+    // Redeployed: both recreated (new ids), running again, dependencies first.
+    op.call::<SchedulesCreate>(ScheduleSpec {
+        name: "stack-redeploy".into(),
+        cron: "0 0 1 1 *".into(),
+        action: ScheduleAction::Redeploy,
+        targets: vec![target],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let run = op
+        .call::<SchedulesRunNow>(ScheduleRef {
+            name: "stack-redeploy".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(end_state(&op, &run.jobs[0]).await.0, JobState::Complete);
+    for (old, base) in [(&db, "stack-db"), (&web, "stack-web")] {
+        let now = scope
+            .docker
+            .inspect_container(&scope.name(base), None)
+            .await
+            .unwrap();
+        assert_ne!(now.id.as_ref(), Some(old), "{base} recreated");
+        assert_eq!(
+            now.state.and_then(|s| s.running),
+            Some(true),
+            "{base} running"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_previous_run_is_still_busy_is_skipped() {
+    let scope = Scope::new().await;
+    ensure_test_image(&scope.docker).await;
+    let (_tmp, berth) = ws::start().await;
+    let op = ws::admin(&berth).await;
+    let app = scope.name("slow-app");
+    let app_id = scope.container("slow-app").sh("sleep 600").start().await;
+    // The backup's pre hook waits for a file the test creates once a run was skipped.
+    op.call::<SchedulesCreate>(ScheduleSpec {
+        name: "slow".into(),
+        cron: "*/2 * * * * *".into(),
+        zone: Some("UTC".into()),
+        targets: vec![container(&app)],
+        backup: Some(ScheduleBackup {
+            consistency: Some(Consistency::Hot),
+            hooks: berth_protocol::api::backups::Hooks {
+                pre: Some("while [ ! -e /tmp/go ]; do sleep 0.1; done".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let skipped = tokio::time::timeout(WAIT, async {
+        loop {
+            let runs = history(&op, "slow").await;
+            if let Some(s) = runs.iter().find(|r| r.outcome == RunOutcome::Skipped) {
+                return (s.clone(), runs);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("a skipped run");
+    let (skipped, runs) = skipped;
+    let busy = runs
+        .iter()
+        .find(|r| !r.jobs.is_empty())
+        .expect("the busy run");
+    assert!(skipped.message.contains(&busy.id), "{}", skipped.message);
+    assert!(skipped.jobs.is_empty());
+    op.call::<SchedulesEnable>(ScheduleEnable {
+        name: "slow".into(),
+        enabled: false,
+    })
+    .await
+    .unwrap();
+    assert_eq!(scope.exec(&app_id, &["touch", "/tmp/go"]).await, 0);
+    assert_eq!(end_state(&op, &busy.jobs[0]).await.0, JobState::Complete);
+    let settled = history(&op, "slow").await;
+    let done = settled.iter().find(|r| r.id == busy.id).unwrap();
+    assert_eq!(done.outcome, RunOutcome::Succeeded, "{settled:?}");
 }

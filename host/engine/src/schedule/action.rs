@@ -1,5 +1,6 @@
 //! A scheduled lifecycle action as a job: the targets' containers found when it runs,
-//! held against other jobs, then started, stopped, restarted, paused or unpaused in
+//! held against other jobs, then started, stopped, restarted, paused, unpaused or
+//! redeployed (recreated from their configuration) in
 //! dependency order — dependents stopped (or paused) first and started last, as
 //! `docker compose` does and as backups hold them.
 
@@ -10,6 +11,8 @@ use berth_protocol::api::jobs::{JobState, LogLevel};
 use berth_protocol::api::schedules::ScheduleAction;
 use bollard::Docker;
 use bollard::query_parameters::{ListContainersOptionsBuilder, StopContainerOptionsBuilder};
+
+use berth_docker::hosts::Host;
 
 use crate::backup::journal::Subject;
 use crate::backup::order::{PROJECT, hold_order};
@@ -56,6 +59,22 @@ async fn containers(
 
 /// One container's action; `None` when it is already in the state asked for.
 async fn act(
+    host: &Host,
+    docker: &Docker,
+    action: ScheduleAction,
+    s: &Subject,
+) -> Result<Option<()>, EngineError> {
+    if action == ScheduleAction::Redeploy {
+        berth_docker::redeploy::redeploy(host, docker, &s.id).await?;
+        return Ok(Some(()));
+    }
+    change(docker, action, s)
+        .await
+        .map_err(|e| docker_err(&e, &s.name))
+}
+
+/// A state change through Docker's lifecycle endpoints.
+async fn change(
     docker: &Docker,
     action: ScheduleAction,
     s: &Subject,
@@ -71,13 +90,14 @@ async fn act(
         A::Pause => docker.pause_container(&s.id).await.map(Some),
         A::Unpause if !s.paused => Ok(None),
         A::Unpause => docker.unpause_container(&s.id).await.map(Some),
-        A::Restart | A::Backup => Ok(None),
+        A::Restart | A::Backup | A::Redeploy => Ok(None),
     }
 }
 
 /// Runs `steps` (action, containers in order), logging each; failures are collected
 /// so one broken container does not keep the others in the wrong state.
 async fn apply(
+    host: &Host,
     docker: &Docker,
     ctx: &JobCtx,
     steps: Vec<(ScheduleAction, Vec<Subject>)>,
@@ -85,7 +105,7 @@ async fn apply(
     let (mut done, mut failed) = (0, Vec::new());
     for (action, subjects) in steps {
         for s in subjects {
-            match act(docker, action, &s).await {
+            match act(host, docker, action, &s).await {
                 Ok(Some(())) => {
                     done += 1;
                     ctx.log(LogLevel::Info, format!("{} {}", action.as_str(), s.name));
@@ -95,12 +115,7 @@ async fn apply(
                     format!("{}: already {}", s.name, state_word(action)),
                 ),
                 Err(e) => {
-                    let message = format!(
-                        "{} {}: {}",
-                        action.as_str(),
-                        s.name,
-                        docker_err(&e, &s.name).public()
-                    );
+                    let message = format!("{} {}: {}", action.as_str(), s.name, e.public());
                     ctx.log(LogLevel::Error, message.clone());
                     failed.push(message);
                 }
@@ -140,7 +155,9 @@ pub async fn run(
     ctx.set_state(JobState::Running, spec.action.as_str());
     let steps = match spec.action {
         ScheduleAction::Stop | ScheduleAction::Pause => vec![(spec.action, stop_order)],
-        ScheduleAction::Start | ScheduleAction::Unpause => vec![(spec.action, start_order)],
+        ScheduleAction::Start | ScheduleAction::Unpause | ScheduleAction::Redeploy => {
+            vec![(spec.action, start_order)]
+        }
         ScheduleAction::Restart => {
             // Those running now come back; stopped ones stay stopped.
             let running: Vec<Subject> = start_order.into_iter().filter(|s| s.running).collect();
@@ -163,7 +180,7 @@ pub async fn run(
         }
     };
     ctx.totals(0, steps.iter().map(|(_, s)| s.len() as u64).sum());
-    let (done, failed) = apply(&docker, ctx, steps).await;
+    let (done, failed) = apply(&host, &docker, ctx, steps).await;
     if failed.is_empty() {
         Ok(format!(
             "{}: {done} container(s) changed, {} found",

@@ -167,6 +167,7 @@ pub fn info(rec: &ScheduleRecord) -> ScheduleInfo {
         next_until,
         last_run: rec.last_run.clone(),
         failures: rec.failures,
+        encrypted: rec.passphrase.is_some(),
         created_ms: rec.created_ms,
         updated_ms: rec.updated_ms,
     }
@@ -193,7 +194,43 @@ fn get(engine: &Engine, name: &str) -> Result<ScheduleRecord, EngineError> {
         })
 }
 
-pub async fn create(engine: &Engine, spec: ScheduleSpec) -> Result<ScheduleInfo, EngineError> {
+/// What a spec asks of the sealed passphrase.
+enum Passphrase {
+    /// Absent: keep the one set.
+    Keep,
+    /// Empty: no encryption.
+    Remove,
+    Set(String),
+}
+
+impl Passphrase {
+    fn sealed(self) -> Option<String> {
+        match self {
+            Self::Set(sealed) => Some(sealed),
+            Self::Keep | Self::Remove => None,
+        }
+    }
+}
+
+/// Takes the passphrase out of the spec (the spec is stored without it), sealed.
+fn take_passphrase(engine: &Engine, spec: &mut ScheduleSpec) -> Result<Passphrase, EngineError> {
+    let Some(given) = spec.backup.as_mut().and_then(|b| b.passphrase.take()) else {
+        return Ok(Passphrase::Keep);
+    };
+    if given.is_empty() {
+        return Ok(Passphrase::Remove);
+    }
+    let sealed = crate::backup::seal_passphrase(engine, Some(&given)).map_err(|_| {
+        EngineError::bad(
+            "backup.passphrase",
+            "a passphrase has at least 8 characters",
+        )
+    })?;
+    Ok(sealed.map_or(Passphrase::Remove, Passphrase::Set))
+}
+
+pub async fn create(engine: &Engine, mut spec: ScheduleSpec) -> Result<ScheduleInfo, EngineError> {
+    let passphrase = take_passphrase(engine, &mut spec)?.sealed();
     validate(engine, &spec).await?;
     if engine
         .store
@@ -215,6 +252,8 @@ pub async fn create(engine: &Engine, spec: ScheduleSpec) -> Result<ScheduleInfo,
         until_checked_ms: now,
         failures: 0,
         last_run: None,
+        last_queued: None,
+        passphrase,
     };
     engine.store.put_schedule(&rec).map_err(store_err)?;
     engine.scheduler.notify_one();
@@ -223,7 +262,8 @@ pub async fn create(engine: &Engine, spec: ScheduleSpec) -> Result<ScheduleInfo,
 
 /// Replaces a schedule's definition; due times start over from now (an edit is not
 /// a reason to catch up).
-pub async fn update(engine: &Engine, spec: ScheduleSpec) -> Result<ScheduleInfo, EngineError> {
+pub async fn update(engine: &Engine, mut spec: ScheduleSpec) -> Result<ScheduleInfo, EngineError> {
+    let passphrase = take_passphrase(engine, &mut spec)?;
     validate(engine, &spec).await?;
     get(engine, &spec.name)?;
     let now = now_ms();
@@ -231,6 +271,11 @@ pub async fn update(engine: &Engine, spec: ScheduleSpec) -> Result<ScheduleInfo,
         .store
         .update_schedule(&spec.name.clone(), |rec| {
             rec.spec = spec;
+            match passphrase {
+                Passphrase::Keep => {}
+                Passphrase::Remove => rec.passphrase = None,
+                Passphrase::Set(sealed) => rec.passphrase = Some(sealed),
+            }
             rec.updated_ms = now;
             rec.checked_ms = now;
             rec.until_checked_ms = now;

@@ -113,11 +113,21 @@ fn decide(clock: &Clock<'_>, checked: u64, now: u64, boot: u64) -> Decision {
 /// The scheduler task. Holds the engine weakly, so shutdown is not held up.
 pub async fn scheduler(engine: Weak<Engine>) {
     let boot = now_ms();
+    let mut first = true;
     loop {
         let Some(st) = engine.upgrade() else { return };
         let scheduler = Arc::clone(&st.scheduler);
-        let next = tick(&st, boot).await;
+        let started = std::time::Instant::now();
+        let (next, count) = tick(&st, boot).await;
         drop(st);
+        if std::mem::take(&mut first) {
+            tracing::info!(
+                schedules = count,
+                elapsed_us = started.elapsed().as_micros() as u64,
+                next_ms = next,
+                "scheduler started"
+            );
+        }
         match next {
             Some(ms) => {
                 let wait = ms.saturating_sub(now_ms());
@@ -131,16 +141,17 @@ pub async fn scheduler(engine: Weak<Engine>) {
     }
 }
 
-/// Fires what is due; returns when to look again (ms), `None` when nothing is due
-/// ever (no enabled schedule).
-async fn tick(engine: &Arc<Engine>, boot: u64) -> Option<u64> {
+/// Fires what is due; returns when to look again (ms) — `None` when nothing is due
+/// ever (no enabled schedule) — and how many schedules there are.
+async fn tick(engine: &Arc<Engine>, boot: u64) -> (Option<u64>, usize) {
     let records = match engine.store.schedules() {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the schedules; trying again in a minute");
-            return Some(now_ms() + 60_000);
+            return (Some(now_ms() + 60_000), 0);
         }
     };
+    let count = records.len();
     let mut earliest: Option<u64> = None;
     for rec in records
         .into_iter()
@@ -155,7 +166,7 @@ async fn tick(engine: &Arc<Engine>, boot: u64) -> Option<u64> {
             }
         }
     }
-    earliest
+    (earliest, count)
 }
 
 /// One phase of one schedule: fire or record a miss if due; when to look again.
@@ -244,7 +255,14 @@ fn record(engine: &Engine, name: &str, run: &ScheduleRun, failed: Option<bool>) 
         tracing::error!(schedule = name, error = %e, "cannot record a scheduled run");
     }
     let _ = engine.store.update_schedule(name, |r| {
-        r.last_run = Some(run.clone());
+        // A run settled after newer ones were recorded (skipped meanwhile) stays
+        // behind them.
+        if r.last_run.as_ref().is_none_or(|last| last.at_ms <= run.at_ms) {
+            r.last_run = Some(run.clone());
+        }
+        if !run.jobs.is_empty() {
+            r.last_queued = Some(run.clone());
+        }
         match failed {
             Some(true) => r.failures += 1,
             Some(false) => r.failures = 0,
@@ -271,13 +289,14 @@ pub async fn fire(
     action: ScheduleAction,
 ) -> ScheduleRun {
     let name = &rec.spec.name;
-    // The record read at wake-up may be older than the last run.
+    // The record read at wake-up may be older than the last run; the run to wait for
+    // is the last one that queued jobs (skipped runs queue none).
     let last = engine
         .store
         .schedule(name)
         .ok()
         .flatten()
-        .and_then(|r| r.last_run);
+        .and_then(|r| r.last_queued);
     if let Some(previous) = last.filter(|r| still_active(engine, r)) {
         let run = new_run(
             name,
@@ -362,7 +381,7 @@ async fn queue(
             target,
             consistency: options.consistency.unwrap_or_default(),
             storage: options.storage.clone(),
-            passphrase: None,
+            passphrase: rec.passphrase.clone(),
             trigger: berth_protocol::api::backups::Trigger::Scheduled,
             hooks: options.hooks.clone(),
             include_image: options.include_image,
@@ -401,7 +420,7 @@ pub fn job_finished(engine: &Engine, job: &str) {
         return;
     };
     let Some(mut run) = schedule
-        .last_run
+        .last_queued
         .filter(|r| r.jobs.iter().any(|j| j == job))
     else {
         return;

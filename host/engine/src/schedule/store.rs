@@ -29,6 +29,14 @@ pub struct ScheduleRecord {
     pub failures: u32,
     #[serde(default)]
     pub last_run: Option<ScheduleRun>,
+    /// The last run that queued jobs: the one a new run waits for (overlap), and the
+    /// one whose outcome its jobs settle.
+    #[serde(default)]
+    pub last_queued: Option<ScheduleRun>,
+    /// The backups' passphrase, sealed with the installation key (the spec never
+    /// holds it at rest).
+    #[serde(default)]
+    pub passphrase: Option<String>,
 }
 
 fn run_key(run: &ScheduleRun) -> String {

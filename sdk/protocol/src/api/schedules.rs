@@ -18,6 +18,8 @@ pub enum ScheduleAction {
     Restart,
     Pause,
     Unpause,
+    /// Recreate each container from its configuration, pulling nothing.
+    Redeploy,
 }
 
 impl ScheduleAction {
@@ -29,6 +31,7 @@ impl ScheduleAction {
             Self::Restart => "restart",
             Self::Pause => "pause",
             Self::Unpause => "unpause",
+            Self::Redeploy => "redeploy",
         }
     }
 
@@ -97,6 +100,11 @@ pub struct ScheduleBackup {
     pub include_image: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Retention>,
+    /// Encrypts each backup with a key derived from it (at least 8 characters). Write
+    /// only: kept sealed, never returned (`encrypted` says whether one is set). On
+    /// update, absent keeps the one set; empty removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
 }
 
 /// A schedule as created or updated.
@@ -155,6 +163,9 @@ pub struct ScheduleInfo {
     pub last_run: Option<ScheduleRun>,
     /// Runs that failed in a row, up to now.
     pub failures: u32,
+    /// Whether its backups are encrypted (a passphrase is set).
+    #[serde(default)]
+    pub encrypted: bool,
     pub created_ms: u64,
     pub updated_ms: u64,
 }
