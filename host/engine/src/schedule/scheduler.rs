@@ -257,7 +257,10 @@ fn record(engine: &Engine, name: &str, run: &ScheduleRun, failed: Option<bool>) 
     let _ = engine.store.update_schedule(name, |r| {
         // A run settled after newer ones were recorded (skipped meanwhile) stays
         // behind them.
-        if r.last_run.as_ref().is_none_or(|last| last.at_ms <= run.at_ms) {
+        if r.last_run
+            .as_ref()
+            .is_none_or(|last| last.at_ms <= run.at_ms)
+        {
             r.last_run = Some(run.clone());
         }
         if !run.jobs.is_empty() {
