@@ -1,5 +1,6 @@
 //! The Schedules page in a real browser: a schedule made with a preset, its meaning
-//! and next runs shown as it is built, run now, and the job it queued.
+//! and next runs shown as it is built, run now, the job it queued, the retention
+//! preview when editing it, and its next run on the dashboard.
 
 use berth_tests::browser::{Browser, click, login, type_into, wait_for, wait_for_work};
 use berth_tests::docker::{Scope, ensure_test_image};

@@ -1,11 +1,13 @@
 //! Widgets more than one page uses: error lines, confirmations, loading states, the
-//! "Back up now" panel and the recent-jobs table.
+//! "Back up now" panel, the recent-jobs table and the schedules' next runs.
 
 mod back_up_now;
+mod next_runs;
 mod recent_jobs;
 
 pub use back_up_now::{BackUpNow, ProjectBackup};
 use berth_protocol::error::{ErrorBody, ErrorCode};
+pub use next_runs::{Covered, NextRuns};
 pub use recent_jobs::RecentJobs;
 use yew::prelude::*;
 

@@ -1,5 +1,5 @@
 //! The dashboard: the server's readiness checks, live host figures, the last backups
-//! and failures.
+//! and failures, the schedules' next runs and failing schedules.
 
 use std::collections::VecDeque;
 
@@ -221,6 +221,8 @@ pub fn dashboard() -> Html {
             { docker_view(&info, &df) }
             <h2>{ "Backups and jobs" }</h2>
             <crate::components::RecentJobs />
+            <h2>{ "Next runs" }</h2>
+            <crate::components::NextRuns />
             <h2>{ "Recent activity" }</h2>
             { recent_view(&recent.borrow()) }
             <h2>{ "Server" }</h2>

@@ -124,6 +124,17 @@ fn facts(i: &Value) -> Html {
     }
 }
 
+/// What decides whether a schedule covers this container.
+fn covered(i: &Value, name: &str) -> crate::components::Covered {
+    let label = |k: &str| i["Config"]["Labels"][k].as_str().map(str::to_owned);
+    crate::components::Covered {
+        name: name.to_owned(),
+        project: label("com.docker.compose.project"),
+        schedule_label: label("berth.schedule"),
+        skipped: label("berth.backup.skip").as_deref() == Some("true"),
+    }
+}
+
 #[function_component(ContainerPage)]
 pub fn container_page(props: &Props) -> Html {
     let ctx = use_ws();
@@ -166,6 +177,8 @@ pub fn container_page(props: &Props) -> Html {
             html! {
                 <>
                 { facts(&i.inspect) }
+                <h2>{ "Schedules" }</h2>
+                <crate::components::NextRuns only={Some(covered(&i.inspect, &name))} />
                 { if i.redacted { html!{ <p class="notice" id="inspect-redacted">{ "Environment values are hidden from viewers." }</p> } } else { html!{} } }
                 <details id="inspect">
                     <summary>{ "Full inspect document" }</summary>

@@ -1,10 +1,10 @@
-//! Creating a schedule: a cron builder (hourly, daily at, weekly on, monthly on, or
+//! Creating (or editing) a schedule: a cron builder (hourly, daily at, weekly on, monthly on, or
 //! the raw expression), what it means and its next 5 runs as you type (the server's
 //! `schedules.preview`), the action and its targets, a sleep window's end, and a
 //! backup's retention.
 
 use berth_protocol::api::backups::BackupTarget;
-use berth_protocol::api::catalogue::{SchedulesCreate, SchedulesPreview};
+use berth_protocol::api::catalogue::{SchedulesCreate, SchedulesPreview, SchedulesUpdate};
 use berth_protocol::api::schedules::{
     PreviewSchedule, Retention, ScheduleAction, ScheduleBackup, SchedulePreview, ScheduleSpec,
     Selector,
@@ -13,15 +13,16 @@ use yew::prelude::*;
 
 use crate::components::loaded;
 use crate::format::{given, when};
-use crate::hooks::{Action, on_pick, on_text, use_call, use_text};
+use crate::hooks::{Action, on_pick, on_text, use_call};
 
-const ACTIONS: [ScheduleAction; 6] = [
+const ACTIONS: [ScheduleAction; 7] = [
     ScheduleAction::Backup,
     ScheduleAction::Start,
     ScheduleAction::Stop,
     ScheduleAction::Restart,
     ScheduleAction::Pause,
     ScheduleAction::Unpause,
+    ScheduleAction::Redeploy,
 ];
 const DAYS: [&str; 7] = [
     "Sunday",
@@ -142,57 +143,164 @@ impl Fields {
     }
 }
 
-#[hook]
-fn use_fields() -> Fields {
-    let field = |v: &str| {
-        let v = v.to_owned();
-        move || v
+/// The initial values: a new schedule's defaults, or what `spec` holds (its
+/// expression as a raw one: the builder cannot always tell which preset made it).
+fn initial(spec: Option<&ScheduleSpec>) -> [String; 15] {
+    let Some(s) = spec else {
+        return [
+            "",
+            "backup",
+            "daily",
+            "02:30",
+            "0",
+            "1",
+            "",
+            "",
+            "",
+            "container",
+            "",
+            "none",
+            "",
+            "",
+            "",
+        ]
+        .map(String::from);
     };
+    let (kind, target) = s.targets.first().map_or(("container", String::new()), |t| {
+        (t.kind(), t.name().to_owned())
+    });
+    let (selector, label) = match &s.selector {
+        Some(Selector::Label { value }) => ("label", value.clone()),
+        Some(Selector::AllProjects) => ("all_projects", String::new()),
+        Some(Selector::AllContainers) => ("all_containers", String::new()),
+        None => ("none", String::new()),
+    };
+    let keep = s
+        .backup
+        .as_ref()
+        .and_then(|b| b.retention.clone())
+        .unwrap_or_default();
+    let n = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+    [
+        s.name.clone(),
+        s.action.as_str().to_owned(),
+        "custom".into(),
+        "02:30".into(),
+        "0".into(),
+        "1".into(),
+        s.cron.clone(),
+        String::new(),
+        s.zone.clone().unwrap_or_default(),
+        kind.to_owned(),
+        target,
+        selector.to_owned(),
+        label,
+        n(keep.last),
+        n(keep.daily),
+    ]
+}
+
+#[hook]
+fn use_fields(spec: Option<&ScheduleSpec>) -> Fields {
+    let keep = spec
+        .and_then(|s| s.backup.as_ref())
+        .and_then(|b| b.retention.clone())
+        .unwrap_or_default();
+    let n = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+    let (weekly, monthly) = (n(keep.weekly), n(keep.monthly));
+    let [
+        name,
+        action,
+        preset,
+        time,
+        weekday,
+        monthday,
+        raw,
+        until,
+        zone,
+        kind,
+        target,
+        selector,
+        label,
+        last,
+        daily,
+    ] = initial(spec);
     Fields {
-        name: use_text(),
-        action: use_state(field("backup")),
-        preset: use_state(field("daily")),
-        time: use_state(field("02:30")),
-        weekday: use_state(field("0")),
-        monthday: use_state(field("1")),
-        raw: use_text(),
-        until: use_text(),
-        zone: use_text(),
-        kind: use_state(field("container")),
-        target: use_text(),
-        selector: use_state(field("none")),
-        label: use_text(),
-        keep: [use_text(), use_text(), use_text(), use_text()],
+        name: use_state(move || name),
+        action: use_state(move || action),
+        preset: use_state(move || preset),
+        time: use_state(move || time),
+        weekday: use_state(move || weekday),
+        monthday: use_state(move || monthday),
+        raw: use_state(move || raw),
+        until: use_state(move || until),
+        zone: use_state(move || zone),
+        kind: use_state(move || kind),
+        target: use_state(move || target),
+        selector: use_state(move || selector),
+        label: use_state(move || label),
+        keep: [
+            use_state(move || last),
+            use_state(move || daily),
+            use_state(move || weekly),
+            use_state(move || monthly),
+        ],
     }
 }
 
 #[derive(Properties, PartialEq)]
 pub struct CreateProps {
     pub action: Action,
+    /// The schedule being edited (its name cannot change); `None`: a new one.
+    #[prop_or_default]
+    pub editing: Option<ScheduleSpec>,
 }
 
 #[function_component(CreateForm)]
 pub fn create_form(props: &CreateProps) -> Html {
-    let f = use_fields();
+    let f = use_fields(props.editing.as_ref());
     let (preview, _) = use_call::<SchedulesPreview>(PreviewSchedule {
         cron: f.cron(),
         zone: given(f.zone.trim()),
         count: Some(5),
     });
+    let editing = props.editing.is_some();
     let onsubmit = {
-        let (action, f) = (props.action.clone(), f.clone());
+        let (action, f, base) = (props.action.clone(), f.clone(), props.editing.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let spec = f.spec();
+            let mut spec = f.spec();
+            if let Some(base) = &base {
+                // What the form does not show is kept as it was.
+                spec.enabled = base.enabled;
+                spec.jitter_s = base.jitter_s;
+                spec.grace_s = base.grace_s;
+                spec.host = base.host.clone();
+                if let (Some(b), Some(old)) = (&mut spec.backup, &base.backup) {
+                    b.consistency = old.consistency;
+                    b.storage = old.storage.clone();
+                    b.hooks = old.hooks.clone();
+                    b.include_image = old.include_image;
+                }
+            }
             action.run(move |ws| async move {
-                let s = ws.call_m::<SchedulesCreate>(spec).await?;
-                Ok(format!("Created {}: {}.", s.spec.name, s.description))
+                let s = if editing {
+                    ws.call_m::<SchedulesUpdate>(spec).await?
+                } else {
+                    ws.call_m::<SchedulesCreate>(spec).await?
+                };
+                Ok(format!(
+                    "{} {}: {}.",
+                    if editing { "Saved" } else { "Created" },
+                    s.spec.name,
+                    s.description
+                ))
             });
         })
     };
     html! {
         <form class="stacked-form" id="schedule-create" {onsubmit}>
-            <label>{ "Name " }<input id="schedule-name" value={(*f.name).clone()} oninput={on_text(&f.name)} placeholder="nightly" required=true /></label>
+            <label>{ "Name " }<input id="schedule-name" value={(*f.name).clone()} oninput={on_text(&f.name)} placeholder="nightly" required=true readonly={editing} /></label>
             <label>{ "Action " }<select id="schedule-action" onchange={on_pick(&f.action)}>
                 { for ACTIONS.iter().map(|a| html! { <option value={a.as_str()} selected={*f.action == a.as_str()}>{ a.as_str() }</option> }) }
             </select></label>
@@ -200,7 +308,10 @@ pub fn create_form(props: &CreateProps) -> Html {
             { loaded(&preview, preview_view) }
             { target_fields(&f) }
             if *f.action == "backup" { { retention_fields(&f) } }
-            <button type="submit" class="primary" id="schedule-submit">{ "Create schedule" }</button>
+            if editing && *f.action == "backup" {
+                <super::retention::RetentionPreviewPanel schedule={(*f.name).clone()} retention={f.spec().backup.and_then(|b| b.retention)} />
+            }
+            <button type="submit" class="primary" id="schedule-submit">{ if editing { "Save schedule" } else { "Create schedule" } }</button>
         </form>
     }
 }

@@ -1,16 +1,17 @@
 //! The Schedules page: every schedule with its next run and last result, run now,
-//! pause or resume, delete; a form to create one (`form`); a schedule's runs
-//! (`history`).
+//! pause or resume, edit, delete; a form to create or edit one (`form`, with the
+//! retention preview of `retention`); a schedule's runs (`history`).
 
 mod form;
 mod history;
+mod retention;
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
     SchedulesDelete, SchedulesEnable, SchedulesList, SchedulesRunNow,
 };
 use berth_protocol::api::schedules::{
-    RunOutcome, ScheduleEnable, ScheduleInfo, ScheduleList, ScheduleRef,
+    RunOutcome, ScheduleEnable, ScheduleInfo, ScheduleList, ScheduleRef, ScheduleSpec,
 };
 use berth_protocol::role::Role;
 use yew::prelude::*;
@@ -26,19 +27,23 @@ pub fn schedules_page() -> Html {
     let (list, reload) = use_call::<SchedulesList>(Empty {});
     let action = use_action(reload);
     let shown = use_state(|| None::<String>);
+    let editing = use_state(|| None::<ScheduleSpec>);
     let operator = ctx.user().is_some_and(|u| u.role.allows(Role::Operator));
     html! {
         <section class="page" data-page="schedules">
             <h1>{ "Schedules" }</h1>
             <p class="muted">{ "Backups with retention, and start/stop/restart/pause of containers and stacks, on a cron schedule. Each run queues jobs; a run missed while Berth was down catches up once within its grace period." }</p>
             <div id="schedules-result">{ action.view() }</div>
-            { loaded(&list, |l| table(l, &action, &shown, operator)) }
+            { loaded(&list, |l| table(l, &action, &Row { shown: shown.clone(), editing: editing.clone() }, operator)) }
             if let Some(name) = (*shown).clone() {
                 <history::History {name} />
             }
-            if operator {
+            if let (true, Some(spec)) = (operator, (*editing).clone()) {
+                <h2>{ format!("Edit {}", spec.name) }</h2>
+                <form::CreateForm key={spec.name.clone()} action={action.clone()} editing={Some(spec.clone())} />
+            } else if operator {
                 <h2>{ "New schedule" }</h2>
-                <form::CreateForm action={action.clone()} />
+                <form::CreateForm key="new" action={action.clone()} />
             }
         </section>
     }
@@ -54,29 +59,25 @@ fn outcome(o: RunOutcome) -> &'static str {
     }
 }
 
-fn table(
-    l: &ScheduleList,
-    action: &Action,
-    shown: &UseStateHandle<Option<String>>,
-    operator: bool,
-) -> Html {
+/// What a row's buttons open: the history panel, the edit form.
+struct Row {
+    shown: UseStateHandle<Option<String>>,
+    editing: UseStateHandle<Option<ScheduleSpec>>,
+}
+
+fn table(l: &ScheduleList, action: &Action, open: &Row, operator: bool) -> Html {
     if l.schedules.is_empty() {
         return html! { <p class="notice" id="schedules-empty">{ "No schedules yet." }</p> };
     }
     html! {
         <table class="grid" id="schedules-table">
             <thead><tr><th>{ "Name" }</th><th>{ "Does" }</th><th>{ "When" }</th><th>{ "Next run" }</th><th>{ "Last run" }</th><th></th></tr></thead>
-            <tbody>{ for l.schedules.iter().map(|s| row(s, action, shown, operator)) }</tbody>
+            <tbody>{ for l.schedules.iter().map(|s| row(s, action, open, operator)) }</tbody>
         </table>
     }
 }
 
-fn row(
-    s: &ScheduleInfo,
-    action: &Action,
-    shown: &UseStateHandle<Option<String>>,
-    operator: bool,
-) -> Html {
+fn row(s: &ScheduleInfo, action: &Action, open: &Row, operator: bool) -> Html {
     let name = s.spec.name.clone();
     let enabled = s.spec.enabled.unwrap_or(true);
     let call = |what: &'static str| {
@@ -111,8 +112,12 @@ fn row(
         })
     };
     let onhistory = {
-        let (shown, name) = (shown.clone(), name.clone());
+        let (shown, name) = (open.shown.clone(), name.clone());
         Callback::from(move |_| shown.set(Some(name.clone())))
+    };
+    let onedit = {
+        let (editing, spec) = (open.editing.clone(), s.spec.clone());
+        Callback::from(move |_| editing.set(Some(spec.clone())))
     };
     let last = s.last_run.as_ref().map_or_else(
         || html! { <span class="muted">{ "never" }</span> },
@@ -142,6 +147,7 @@ fn row(
                 <button type="button" class="schedule-history" onclick={onhistory}>{ "History" }</button>
                 if operator {
                     <button type="button" class="schedule-run" onclick={call("run")}>{ "Run now" }</button>
+                    <button type="button" class="schedule-edit" onclick={onedit}>{ "Edit" }</button>
                     <button type="button" class="schedule-toggle" onclick={call("toggle")}>{ if enabled { "Pause" } else { "Resume" } }</button>
                     <button type="button" class="danger schedule-delete" onclick={call("delete")}>{ "Delete" }</button>
                 }
