@@ -21,6 +21,8 @@ pub struct Engine {
     pub services: Arc<PluginServices>,
     pub secret_key: Arc<SecretKey>,
     pub jobs: Arc<Jobs>,
+    /// The audit log (the server's requests and the scheduler's runs write to it).
+    pub audit: Arc<berth_identity::audit::AuditLog>,
     /// Wakes the scheduler task: a schedule changed, so its next due time is to be
     /// computed again (`notify_one` keeps the wake-up if the task is busy).
     pub scheduler: Arc<tokio::sync::Notify>,

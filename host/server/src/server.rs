@@ -383,11 +383,12 @@ fn assemble(
         services,
         secret_key,
         jobs: Arc::default(),
+        audit: Arc::new(berth_identity::audit::AuditLog::new(config.audit_retention)),
         scheduler: Arc::default(),
     });
     let state = Arc::new(AppState {
         engine: Arc::clone(&engine),
-        audit: Arc::new(berth_identity::audit::AuditLog::new(config.audit_retention)),
+        audit: Arc::clone(&engine.audit),
         hash_gate: Arc::new(berth_identity::hashgate::HashGate::for_this_machine()),
         limiter: Arc::new(berth_identity::ratelimit::LoginLimiter::new(
             config.login_lockout,

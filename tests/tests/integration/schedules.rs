@@ -206,6 +206,26 @@ async fn a_schedule_every_few_seconds_backs_up_and_keeps_the_last_two() {
     assert_eq!(verdicts.len(), 2);
     assert_eq!(verdicts[0].reasons, ["last"]);
     assert_eq!(verdicts[1].reasons, ["pinned"]);
+    // Each run is in the audit log as the schedule's own act.
+    let audited = op
+        .call::<berth_protocol::api::catalogue::AuditList>(berth_protocol::api::audit::AuditQuery {
+            filter: berth_protocol::api::audit::AuditFilter {
+                actor: Some("schedule:every-3s".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .entries;
+    assert!(
+        audited
+            .iter()
+            .filter(|e| e.method == "schedules.fire" && e.outcome == "ok")
+            .count()
+            >= 4,
+        "{audited:?}"
+    );
     op.call::<SchedulesDelete>(ScheduleRef {
         name: "every-3s".into(),
     })
@@ -649,4 +669,61 @@ async fn a_run_whose_previous_run_is_still_busy_is_skipped() {
     let settled = history(&op, "slow").await;
     let done = settled.iter().find(|r| r.id == busy.id).unwrap();
     assert_eq!(done.outcome, RunOutcome::Succeeded, "{settled:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sleep_window_stops_and_starts_its_container_on_time() {
+    let scope = Scope::new().await;
+    ensure_test_image(&scope.docker).await;
+    let (_tmp, berth) = ws::start().await;
+    let op = ws::admin(&berth).await;
+    let app = scope.name("sleepy");
+    let app_id = scope.container("sleepy").sh("sleep 600").start().await;
+    // Stopped at seconds 0, 4, 8 … and started again two seconds later.
+    let window = op
+        .call::<SchedulesCreate>(ScheduleSpec {
+            name: "nap".into(),
+            cron: "*/4 * * * * *".into(),
+            until: Some("2-59/4 * * * * *".into()),
+            zone: Some("UTC".into()),
+            action: ScheduleAction::Stop,
+            targets: vec![container(&app)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(window.next_until.len(), 5);
+    assert!(window.next_until[0] % 4_000 == 2_000 && window.next_runs[0] % 4_000 == 0);
+    let settled = tokio::time::timeout(WAIT, async {
+        loop {
+            let runs = history(&op, "nap").await;
+            let done = |a: ScheduleAction| {
+                runs.iter()
+                    .any(|r| r.action == a && r.outcome == RunOutcome::Succeeded)
+            };
+            if done(ScheduleAction::Stop) && done(ScheduleAction::Start) {
+                return runs;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the window closed and opened");
+    op.call::<SchedulesEnable>(ScheduleEnable {
+        name: "nap".into(),
+        enabled: false,
+    })
+    .await
+    .unwrap();
+    for run in &settled {
+        assert_eq!(run.due_ms % 2_000, 0, "{run:?}");
+        let expected = if run.due_ms % 4_000 == 0 {
+            ScheduleAction::Stop
+        } else {
+            ScheduleAction::Start
+        };
+        assert_eq!(run.action, expected, "{run:?}");
+    }
+    // Whatever state the last run left, the container is one Docker knows.
+    assert!(scope.docker.inspect_container(&app_id, None).await.is_ok());
 }

@@ -216,6 +216,7 @@ async fn handle(
             );
             tracing::warn!(schedule = name, due = due_ms, "a scheduled run was missed");
             record(engine, name, &run, None);
+            audit(engine, &run);
         }
     }
     let handled = now_ms();
@@ -274,6 +275,27 @@ fn record(engine: &Engine, name: &str, run: &ScheduleRun, failed: Option<bool>) 
     });
 }
 
+/// Writes a run to the audit log as the schedule's own act (`schedule:<name>`,
+/// method `schedules.fire`): what it queued, or why it did not run.
+fn audit(engine: &Engine, run: &ScheduleRun) {
+    let outcome = match run.outcome {
+        RunOutcome::Running | RunOutcome::Succeeded => "ok",
+        RunOutcome::Skipped => "skipped",
+        RunOutcome::Missed => "missed",
+        RunOutcome::Failed => "failed",
+    };
+    let mut rec = berth_identity::audit::AuditRecord::new(
+        &super::actor(&run.schedule),
+        "scheduler",
+        "schedules.fire",
+        Some(run.schedule.clone()),
+        outcome,
+    );
+    rec.detail = Some(berth_core::text::head(&run.message, 500).to_owned());
+    let (log, store) = (Arc::clone(&engine.audit), Arc::clone(&engine.store));
+    tokio::spawn(async move { log.record(store, rec, None).await });
+}
+
 /// Whether any of the run's jobs is still queued or running.
 fn still_active(engine: &Engine, run: &ScheduleRun) -> bool {
     run.outcome == RunOutcome::Running
@@ -314,6 +336,7 @@ pub async fn fire(
         );
         tracing::info!(schedule = name, "previous run still active; skipped");
         record(engine, name, &run, None);
+        audit(engine, &run);
         return run;
     }
     let mut run = new_run(
@@ -342,6 +365,7 @@ pub async fn fire(
     tracing::info!(schedule = name, run = run.id, outcome = ?run.outcome, "scheduled run");
     let failed = (run.outcome != RunOutcome::Running).then_some(run.outcome == RunOutcome::Failed);
     record(engine, name, &run, failed);
+    audit(engine, &run);
     run
 }
 
