@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_tests::median;
+use berth_tests::{http_status, median};
 
 const RUNS: usize = 15;
 const ADMIN_PASSWORD: &str = "bench-admin-password";
@@ -40,19 +40,6 @@ fn bin() -> PathBuf {
     std::env::var_os("BERTH_BIN")
         .map(PathBuf::from)
         .expect("run through `cargo xtask bench` (sets BERTH_BIN)")
-}
-
-/// A minimal HTTP/1.1 GET over a fresh TCP connection: no client library in the path.
-fn http_status(addr: &str, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut head = [0u8; 12];
-    s.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
 fn start(data_dir: &Path, port: u16) -> Child {

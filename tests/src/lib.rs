@@ -32,6 +32,8 @@ pub mod server;
 pub mod webdav;
 pub mod ws;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 
 /// The workspace root.
@@ -47,4 +49,17 @@ pub fn workspace_root() -> PathBuf {
 pub fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
     v.sort_by(|a, b| a.partial_cmp(b).expect("comparable measurements"));
     v[v.len() / 2]
+}
+
+/// A minimal HTTP/1.1 GET over a fresh TCP connection: no client library in the path.
+pub fn http_status(addr: &str, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }

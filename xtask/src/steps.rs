@@ -345,7 +345,7 @@ pub fn test() -> Result<()> {
 }
 
 /// Builds the release binary and runs the benchmarks (foundation, protocol, docker,
-/// plugins, backup, offsite) against it.
+/// plugins, backup, offsite, schedules) against it.
 pub fn bench() -> Result<()> {
     let bin = dist()?;
     // The backup and offsite benchmarks run an S3 server.
@@ -386,6 +386,12 @@ pub fn bench() -> Result<()> {
         .args(["bench", "-p", "berth-tests", "--bench", "offsite"]);
     embed_env(&mut cmd);
     sh("off-site storage benchmark", cmd)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root())
+        .args(["bench", "-p", "berth-tests", "--bench", "schedules"]);
+    embed_env(&mut cmd);
+    cmd.env("BERTH_BIN", &bin);
+    sh("scheduler benchmark", cmd)?;
     Ok(())
 }
 
