@@ -54,12 +54,6 @@ impl<T: Serialize + DeserializeOwned> RecordTable<T> {
 
     /// A stored record, or `Corrupt` naming it (by its key unless that is secret).
     pub fn decode(&self, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
-        self.decode_as(key, bytes)
-    }
-
-    /// A stored record decoded as `U` — a view of some of its fields (serde skips the
-    /// rest without building them).
-    fn decode_as<U: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<U, StoreError> {
         serde_json::from_slice(bytes).map_err(|e| {
             let key = if self.secret_keys {
                 "(key withheld)"
@@ -145,39 +139,6 @@ impl<T: Serialize + DeserializeOwned> RecordTable<T> {
         }
         Ok(records)
     }
-
-    /// Every record in key order, as the view `U` (see [`Self::decode_as`]): reading
-    /// a small part of large records costs a scan, not a build of every field.
-    pub fn all_as<U: DeserializeOwned>(&self, db: &Database) -> Result<Vec<U>, StoreError> {
-        let tx = db.begin_read()?;
-        let table = tx.open_table(self.definition())?;
-        let mut records = Vec::new();
-        for row in table.iter()? {
-            let (key, value) = row?;
-            records.push(self.decode_as(key.value(), value.value())?);
-        }
-        Ok(records)
-    }
-
-    /// Writes several records in one transaction (one commit, not one per record).
-    pub fn put_all<'a>(
-        &self,
-        db: &Database,
-        records: impl IntoIterator<Item = (&'a str, &'a T)>,
-    ) -> Result<(), StoreError>
-    where
-        T: 'a,
-    {
-        let tx = db.begin_write()?;
-        {
-            let mut table = tx.open_table(self.definition())?;
-            for (key, record) in records {
-                self.write(&mut table, key, record)?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -208,19 +169,6 @@ mod tests {
         assert_eq!(all, [10, 2]);
         assert!(NOTES.remove(&db, "a").unwrap());
         assert!(!NOTES.remove(&db, "a").unwrap());
-    }
-
-    #[test]
-    fn many_are_written_at_once_and_read_as_a_view() {
-        let (_dir, db) = database();
-        let notes = [("a".to_owned(), 1), ("b".to_owned(), 2)];
-        NOTES
-            .put_all(&db, notes.iter().map(|n| (n.0.as_str(), n)))
-            .unwrap();
-        // The first field only; the second is skipped, not built.
-        let firsts: Vec<(String, serde::de::IgnoredAny)> = NOTES.all_as(&db).unwrap();
-        let names: Vec<String> = firsts.into_iter().map(|n| n.0).collect();
-        assert_eq!(names, ["a", "b"]);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub mod prelude {
 /// Creates this crate's tables (see `berth_core::store::Tables`).
 pub fn tables(tx: &redb::WriteTransaction) -> Result<(), redb::TableError> {
     tx.open_table(jobs::JOBS.definition())?;
-    tx.open_table(backup::catalog::BACKUPS.definition())?;
+    backup::catalog::tables(tx)?;
     tx.open_table(backup::journal::JOURNAL.definition())?;
     tx.open_table(schedule::store::SCHEDULES.definition())?;
     tx.open_table(schedule::store::RUNS.definition())?;

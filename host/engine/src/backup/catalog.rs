@@ -11,6 +11,34 @@ use berth_core::records::RecordTable;
 use berth_core::store::{Store, StoreError};
 
 pub(crate) const BACKUPS: RecordTable<CatalogRecord> = RecordTable::new("backups", "backup");
+/// Each backup's entry alone, under the same key, written in the same transaction as
+/// its record: listings read these (a few hundred bytes each) instead of the records
+/// with their manifests (a whole inspect document each).
+pub(crate) const ENTRIES: RecordTable<BackupEntry> =
+    RecordTable::new("backup_entries", "backup entry");
+
+/// Creates the catalog's tables; fills the entries from the records when a store
+/// catalogued backups before the entries had a table of their own.
+pub(crate) fn tables(tx: &redb::WriteTransaction) -> Result<(), redb::TableError> {
+    use redb::{ReadableTable, ReadableTableMetadata};
+    let records = tx.open_table(BACKUPS.definition())?;
+    let mut entries = tx.open_table(ENTRIES.definition())?;
+    if entries.len()? > 0 || records.len()? == 0 {
+        return Ok(());
+    }
+    #[derive(Deserialize)]
+    struct EntryOnly {
+        entry: BackupEntry,
+    }
+    for row in records.iter()? {
+        let (key, value) = row?;
+        // A damaged record is reported where it is read; its entry is left out.
+        if let Ok(r) = serde_json::from_slice::<EntryOnly>(value.value()) {
+            entries.insert(key.value(), ENTRIES.encode(&r.entry).as_slice())?;
+        }
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CatalogRecord {
@@ -22,7 +50,7 @@ pub struct CatalogRecord {
 
 pub trait CatalogTable: berth_core::store::StoreAccess {
     fn put_backup(&self, rec: &CatalogRecord) -> Result<(), StoreError> {
-        BACKUPS.put(self.db(), &rec.entry.id, rec)
+        self.put_backups(std::slice::from_ref(rec))
     }
 
     fn backup(&self, id: &str) -> Result<Option<CatalogRecord>, StoreError> {
@@ -30,7 +58,11 @@ pub trait CatalogTable: berth_core::store::StoreAccess {
     }
 
     fn delete_backup(&self, id: &str) -> Result<bool, StoreError> {
-        BACKUPS.remove(self.db(), id)
+        let tx = self.db().begin_write()?;
+        let existed = tx.open_table(BACKUPS.definition())?.remove(id)?.is_some();
+        tx.open_table(ENTRIES.definition())?.remove(id)?;
+        tx.commit()?;
+        Ok(existed)
     }
 
     /// Every backup, oldest first (ids sort by time).
@@ -38,23 +70,25 @@ pub trait CatalogTable: berth_core::store::StoreAccess {
         BACKUPS.all(self.db())
     }
 
-    /// Every backup's entry, oldest first, without building its manifest (a
-    /// container's whole inspect document): listing 10,000 stays cheap.
+    /// Every backup's entry, oldest first, from the entries table (no manifests):
+    /// listing 10,000 stays cheap.
     fn backup_entries(&self) -> Result<Vec<BackupEntry>, StoreError> {
-        #[derive(Deserialize)]
-        struct EntryOnly {
-            entry: BackupEntry,
-        }
-        Ok(BACKUPS
-            .all_as::<EntryOnly>(self.db())?
-            .into_iter()
-            .map(|r| r.entry)
-            .collect())
+        ENTRIES.all(self.db())
     }
 
-    /// Writes several backups in one transaction (a rebuild, a bulk import).
+    /// Writes backups (records and entries) in one transaction.
     fn put_backups(&self, recs: &[CatalogRecord]) -> Result<(), StoreError> {
-        BACKUPS.put_all(self.db(), recs.iter().map(|r| (r.entry.id.as_str(), r)))
+        let tx = self.db().begin_write()?;
+        {
+            let mut records = tx.open_table(BACKUPS.definition())?;
+            let mut entries = tx.open_table(ENTRIES.definition())?;
+            for rec in recs {
+                BACKUPS.write(&mut records, &rec.entry.id, rec)?;
+                ENTRIES.write(&mut entries, &rec.entry.id, &rec.entry)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 }
 
