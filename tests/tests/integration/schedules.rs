@@ -10,13 +10,14 @@ use berth_protocol::api::Empty;
 use berth_protocol::api::backups::{BackupQuery, BackupTarget, Consistency, Trigger};
 use berth_protocol::api::catalogue::{
     BackupsList, BackupsPin, JobProgress, JobsGet, SchedulesCreate, SchedulesDelete,
-    SchedulesEnable, SchedulesHistory, SchedulesList, SchedulesPreview, SchedulesRetentionPreview,
-    SchedulesRunNow,
+    SchedulesEnable, SchedulesHistory, SchedulesList, SchedulesMatches, SchedulesPreview,
+    SchedulesRetentionPreview, SchedulesRunNow,
 };
 use berth_protocol::api::jobs::{JobProgressParams, JobRef, JobState};
 use berth_protocol::api::schedules::{
-    HistoryQuery, PreviewSchedule, Retention, RetentionPreviewParams, RunOutcome, RunTrigger,
-    ScheduleAction, ScheduleBackup, ScheduleEnable, ScheduleRef, ScheduleRun, ScheduleSpec,
+    HistoryQuery, MatchSelector, PreviewSchedule, Retention, RetentionPreviewParams, RunOutcome,
+    RunTrigger, ScheduleAction, ScheduleBackup, ScheduleEnable, ScheduleRef, ScheduleRun,
+    ScheduleSpec, Selector,
 };
 use berth_protocol::error::ErrorCode;
 use berth_tests::docker::{Scope, ensure_test_image};
@@ -401,6 +402,39 @@ async fn schedules_are_validated_previewed_and_guarded_by_role() {
     })
     .await
     .unwrap();
+
+    // What a selector matches now.
+    let labelled = scope.name("labelled");
+    scope
+        .container("labelled")
+        .label("berth.schedule", "nightly-set")
+        .sh("sleep 600")
+        .start()
+        .await;
+    let found = |selector: Selector| {
+        let op = &op;
+        async move {
+            op.call::<SchedulesMatches>(MatchSelector {
+                host: None,
+                selector,
+            })
+            .await
+            .map(|m| m.targets)
+        }
+    };
+    let by_label = found(Selector::Label {
+        value: "nightly-set".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(by_label, [container(&labelled)]);
+    let all = found(Selector::AllContainers).await.unwrap();
+    assert!(all.contains(&container(&labelled)) && all.contains(&container(&app)));
+    let bad = found(Selector::Label {
+        value: "../x".into(),
+    })
+    .await;
+    assert_eq!(code(&bad), Some(ErrorCode::BadRequest));
 
     let viewer = ws::user(&berth, &op, "watcher", berth_protocol::role::Role::Viewer).await;
     assert_eq!(

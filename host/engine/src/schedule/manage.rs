@@ -330,6 +330,23 @@ pub fn preview(params: &PreviewSchedule) -> Result<SchedulePreview, EngineError>
     })
 }
 
+/// What `selector` matches on the host now.
+pub async fn matches(
+    engine: &Engine,
+    host: Option<&str>,
+    selector: Selector,
+) -> Result<Vec<BackupTarget>, EngineError> {
+    if let Selector::Label { value } = &selector {
+        berth_docker::args::object("selector.value", value)?;
+    }
+    let host = engine.hosts.get(host)?;
+    let spec = ScheduleSpec {
+        selector: Some(selector),
+        ..Default::default()
+    };
+    targets::resolve(&host.docker().await?, &spec, host.self_id.as_deref()).await
+}
+
 pub fn history(engine: &Engine, q: &HistoryQuery) -> Result<Vec<ScheduleRun>, EngineError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1_000) as usize;
     engine

@@ -11,12 +11,13 @@ use berth_protocol::api::Empty;
 use berth_protocol::api::backups::{BackupEntry, PinBackup};
 use berth_protocol::api::catalogue::{
     BackupsPin, SchedulesCreate, SchedulesDelete, SchedulesEnable, SchedulesHistory, SchedulesList,
-    SchedulesPreview, SchedulesRetentionPreview, SchedulesRunNow, SchedulesUpdate,
+    SchedulesMatches, SchedulesPreview, SchedulesRetentionPreview, SchedulesRunNow,
+    SchedulesUpdate,
 };
 use berth_protocol::api::schedules::{
-    HistoryQuery, PreviewSchedule, RetentionPreview, RetentionPreviewParams, ScheduleEnable,
-    ScheduleHistory, ScheduleInfo, ScheduleList, SchedulePreview, ScheduleRef, ScheduleRun,
-    ScheduleSpec,
+    HistoryQuery, MatchSelector, PreviewSchedule, RetentionPreview, RetentionPreviewParams,
+    ScheduleEnable, ScheduleHistory, ScheduleInfo, ScheduleList, SchedulePreview, ScheduleRef,
+    ScheduleRun, ScheduleSpec, SelectorMatches,
 };
 use berth_protocol::error::{ErrorBody, ErrorCode};
 
@@ -32,6 +33,7 @@ pub fn register(r: &mut Registry) {
     r.method(SchedulesRunNow, run_now);
     r.method(SchedulesPreview, preview);
     r.method(SchedulesHistory, history);
+    r.method(SchedulesMatches, matches);
     r.method(SchedulesRetentionPreview, retention_preview);
     r.method(BackupsPin, pin);
 }
@@ -72,6 +74,14 @@ async fn run_now(engine: Arc<Engine>, params: ScheduleRef) -> Result<ScheduleRun
 
 async fn preview(_: Arc<Engine>, params: PreviewSchedule) -> Result<SchedulePreview, ErrorBody> {
     manage::preview(&params).wire()
+}
+
+async fn matches(engine: Arc<Engine>, params: MatchSelector) -> Result<SelectorMatches, ErrorBody> {
+    Ok(SelectorMatches {
+        targets: manage::matches(&engine, params.host.as_deref(), params.selector)
+            .await
+            .wire()?,
+    })
 }
 
 async fn history(engine: Arc<Engine>, q: HistoryQuery) -> Result<ScheduleHistory, ErrorBody> {

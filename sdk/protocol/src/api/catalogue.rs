@@ -294,6 +294,8 @@ methods! {
     SchedulesRunNow = "schedules.run_now" (schedules::ScheduleRef) -> schedules::ScheduleRun, Operator, audited = true;
     /// An expression's next runs and description, without saving anything.
     SchedulesPreview = "schedules.preview" (schedules::PreviewSchedule) -> schedules::SchedulePreview, Viewer, audited = false;
+    /// What a selector matches on the host now (a schedule resolves it at each run).
+    SchedulesMatches = "schedules.matches" (schedules::MatchSelector) -> schedules::SelectorMatches, Viewer, audited = false;
     /// Runs, newest first: one schedule's or all.
     SchedulesHistory = "schedules.history" (schedules::HistoryQuery) -> schedules::ScheduleHistory, Viewer, audited = false;
     /// What a retention policy would keep (and why) and delete of a schedule's

@@ -267,6 +267,19 @@ pub struct ScheduleHistory {
     pub runs: Vec<ScheduleRun>,
 }
 
+/// `schedules.matches`: what a selector finds on the host now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MatchSelector {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub selector: Selector,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SelectorMatches {
+    pub targets: Vec<BackupTarget>,
+}
+
 /// `schedules.retention_preview`: what `retention` would keep of the backups of
 /// `schedule`'s targets (or of one target), now.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -4,10 +4,12 @@
 //! backup's retention.
 
 use berth_protocol::api::backups::BackupTarget;
-use berth_protocol::api::catalogue::{SchedulesCreate, SchedulesPreview, SchedulesUpdate};
+use berth_protocol::api::catalogue::{
+    SchedulesCreate, SchedulesMatches, SchedulesPreview, SchedulesUpdate,
+};
 use berth_protocol::api::schedules::{
-    PreviewSchedule, Retention, ScheduleAction, ScheduleBackup, SchedulePreview, ScheduleSpec,
-    Selector,
+    MatchSelector, PreviewSchedule, Retention, ScheduleAction, ScheduleBackup, SchedulePreview,
+    ScheduleSpec, Selector,
 };
 use yew::prelude::*;
 
@@ -383,8 +385,33 @@ fn target_fields(f: &Fields) -> Html {
             if *f.selector == "label" {
                 <input id="schedule-label" value={(*f.label).clone()} oninput={on_text(&f.label)} placeholder="label value" />
             }
+            if let Some(selector) = f.spec().selector.filter(|s| !matches!(s, Selector::Label { value } if value.is_empty())) {
+                <Matches {selector} />
+            }
         </fieldset>
     }
+}
+
+#[derive(Properties, PartialEq)]
+struct MatchesProps {
+    selector: Selector,
+}
+
+/// What the selector finds now (it is resolved again at each run).
+#[function_component(Matches)]
+fn matches(props: &MatchesProps) -> Html {
+    let (found, _) = use_call::<SchedulesMatches>(MatchSelector {
+        host: None,
+        selector: props.selector.clone(),
+    });
+    loaded(&found, |m| {
+        let names: Vec<String> = m
+            .targets
+            .iter()
+            .map(|t| format!("{} {}", t.kind(), t.name()))
+            .collect();
+        html! { <p class="muted" id="selector-matches">{ format!("Matches now ({}): {}", names.len(), if names.is_empty() { "nothing".to_owned() } else { names.join(", ") }) }</p> }
+    })
 }
 
 fn retention_fields(f: &Fields) -> Html {
