@@ -292,16 +292,29 @@ impl Jobs {
 
     /// Whether a job not yet ended reads or writes backup `id`.
     pub fn uses_backup(&self, store: &Store, id: &str) -> Result<bool, EngineError> {
-        Ok(store.jobs().map_err(store_err)?.iter().any(|j| {
-            !j.info.progress.state.is_terminal()
-                && (j.info.backup.as_deref() == Some(id)
-                    || match &j.spec {
-                        JobSpec::Restore(r) => r.request.id == id,
-                        JobSpec::Verify(v) => v.backup == id,
-                        JobSpec::Copy(c) => c.backup == id,
-                        JobSpec::Backup(_) | JobSpec::Rescan(_) | JobSpec::Action(_) => false,
-                    })
-        }))
+        Ok(self.backups_in_use(store)?.contains(id))
+    }
+
+    /// Every backup a job not yet ended reads or writes (one pass over the jobs, for
+    /// a caller asking about many backups).
+    pub fn backups_in_use(
+        &self,
+        store: &Store,
+    ) -> Result<std::collections::HashSet<String>, EngineError> {
+        let mut used = std::collections::HashSet::new();
+        for j in store.jobs().map_err(store_err)? {
+            if j.info.progress.state.is_terminal() {
+                continue;
+            }
+            used.extend(j.info.backup);
+            used.extend(match j.spec {
+                JobSpec::Restore(r) => Some(r.request.id),
+                JobSpec::Verify(v) => Some(v.backup),
+                JobSpec::Copy(c) => Some(c.backup),
+                JobSpec::Backup(_) | JobSpec::Rescan(_) | JobSpec::Action(_) => None,
+            });
+        }
+        Ok(used)
     }
 
     /// Marks jobs that were running when Berth stopped as failed. Queued jobs stay

@@ -250,12 +250,6 @@ impl Cron {
         None
     }
 
-    /// Whether the expression names a second (6 fields) — such schedules may fire
-    /// more than once a minute.
-    pub fn with_seconds(&self) -> bool {
-        self.with_seconds
-    }
-
     /// The expression in words: "At 02:30, Monday to Friday".
     pub fn describe(&self) -> String {
         super::describe::describe(&self.fields, self.with_seconds)

@@ -51,6 +51,7 @@ async fn prune(
 ) -> Result<(usize, usize), EngineError> {
     let zone = super::timing::zone(Some(&by.zone)).unwrap_or(chrono_tz::Tz::UTC);
     let groups = super::manage::candidates(engine, &by.name, policy, Some(target))?;
+    let in_use = engine.jobs.backups_in_use(&engine.store)?;
     let mut doomed = Vec::new();
     for (_, candidates) in groups {
         for d in retention::plan(&candidates, policy, zone) {
@@ -59,7 +60,7 @@ async fn prune(
                     LogLevel::Info,
                     format!("retention keeps {} ({})", d.id, d.reasons.join(", ")),
                 );
-            } else if engine.jobs.uses_backup(&engine.store, &d.id)? {
+            } else if in_use.contains(&d.id) {
                 ctx.log(
                     LogLevel::Warn,
                     format!("retention keeps {} for now: a job is using it", d.id),
