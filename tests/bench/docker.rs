@@ -26,6 +26,7 @@ use berth_protocol::api::events::EventsParams;
 use berth_protocol::api::hosts::HostOnly;
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::ws;
+use berth_tests::{cpu_time, ms, pct};
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig};
@@ -45,26 +46,6 @@ const IDLE: Duration = Duration::from_secs(60);
 const BASELINE_IDLE: Duration = Duration::from_secs(20);
 /// Lines the chatty container prints (`seq`: ~6.9 bytes each → ~6.9 MB).
 const LOG_LINES: u32 = 1_000_000;
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// User + system CPU time of a process, from /proc (clock ticks are 100 Hz here).
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is parenthesised and may hold spaces.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11).and_then(|s| s.parse().ok()).unwrap_or(0)
-        + f.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Duration::from_millis(ticks * 10)
-}
 
 async fn create(scope: &Scope, base: &str, cmd: &str, tty: bool) -> String {
     let image = ensure_test_image(&scope.docker).await;

@@ -35,31 +35,13 @@ use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::jobs::end_state;
 use berth_tests::server::{Berth, Process, serve_command};
 use berth_tests::ws;
+use berth_tests::{cpu_time, ms, pct};
 
 const SCHEDULES: usize = 1_000;
 const BACKUPS: usize = 10_000;
 const IDLE: Duration = Duration::from_secs(20);
 const STARTS: usize = 5;
 const PREVIEWS: usize = 20;
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// User + system CPU time of a process, from /proc (clock ticks are 100 Hz here).
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11).and_then(|s| s.parse().ok()).unwrap_or(0)
-        + f.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Duration::from_millis(ticks * 10)
-}
 
 fn command(data_dir: &Path) -> std::process::Command {
     let mut cmd = serve_command(data_dir);
