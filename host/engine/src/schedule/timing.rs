@@ -185,7 +185,12 @@ mod reference {
         let mut runs = Vec::new();
         let start = after.timestamp() / 60 * 60;
         let mut t = DateTime::from_timestamp(start, 0).unwrap();
-        let mut high_water = t.with_timezone(&tz).naive_local();
+        // The wall clock may have been later before `after` (a fall-back repeats up
+        // to an hour or two): the minutes it passed then were passed, so look back.
+        let mut high_water = (0..=180)
+            .map(|back| (t - Duration::minutes(back)).with_timezone(&tz).naive_local())
+            .max()
+            .unwrap();
         while runs.len() < count {
             t += Duration::minutes(1);
             let local = t.with_timezone(&tz).naive_local();
