@@ -110,33 +110,75 @@ fn decide(clock: &Clock<'_>, checked: u64, now: u64, boot: u64) -> Decision {
     }
 }
 
+/// The longest the scheduler trusts one sleep. Tokio's timers run on the monotonic
+/// clock, which stands still while the host is suspended, and the wall clock can be
+/// stepped (NTP); a night-long sleep could wake hours late. So a long wait is cut into
+/// naps, and after each the wall clock is compared with the due time: one clock read,
+/// no pass over the schedules unless something is due.
+const NAP: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What the scheduler does next, given the earliest due time (ms) and the time now.
+#[derive(Debug, PartialEq, Eq)]
+enum Wake {
+    /// Something is due: pass over the schedules.
+    Now,
+    /// Sleep this long (or until a schedule changes), then look at the clock again.
+    After(std::time::Duration),
+    /// No enabled schedule: sleep until one changes.
+    OnChange,
+}
+
+fn wake(next: Option<u64>, now: u64) -> Wake {
+    match next {
+        None => Wake::OnChange,
+        Some(ms) if ms <= now => Wake::Now,
+        Some(ms) => Wake::After(std::time::Duration::from_millis(ms - now).min(NAP)),
+    }
+}
+
 /// The scheduler task. Holds the engine weakly, so shutdown is not held up.
 pub async fn scheduler(engine: Weak<Engine>) {
     let boot = now_ms();
     let mut first = true;
+    let mut next = Some(boot);
+    let Some(scheduler) = engine.upgrade().map(|e| Arc::clone(&e.scheduler)) else {
+        return;
+    };
     loop {
-        let Some(st) = engine.upgrade() else { return };
-        let scheduler = Arc::clone(&st.scheduler);
-        let started = std::time::Instant::now();
-        let (next, count) = tick(&st, boot).await;
-        drop(st);
-        if std::mem::take(&mut first) {
-            tracing::info!(
-                schedules = count,
-                elapsed_us = started.elapsed().as_micros() as u64,
-                next_ms = next,
-                "scheduler started"
-            );
-        }
-        match next {
-            Some(ms) => {
-                let wait = ms.saturating_sub(now_ms());
-                tokio::select! {
-                    () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
-                    () = scheduler.notified() => {}
+        let pause = match wake(next, now_ms()) {
+            Wake::Now => {
+                let Some(st) = engine.upgrade() else { return };
+                let started = std::time::Instant::now();
+                let count;
+                (next, count) = tick(&st, boot).await;
+                drop(st);
+                if std::mem::take(&mut first) {
+                    tracing::info!(
+                        schedules = count,
+                        elapsed_us = started.elapsed().as_micros() as u64,
+                        next_ms = next,
+                        "scheduler started"
+                    );
                 }
+                continue;
             }
-            None => scheduler.notified().await,
+            Wake::After(nap) => Some(nap),
+            Wake::OnChange => None,
+        };
+        let changed = async {
+            scheduler.notified().await;
+            true
+        };
+        let slept = async {
+            match pause {
+                Some(nap) => tokio::time::sleep(nap).await,
+                None => std::future::pending().await,
+            }
+            false
+        };
+        if tokio::select! { c = changed => c, s = slept => s } {
+            // A schedule changed: its due times are computed afresh.
+            next = Some(now_ms());
         }
     }
 }
@@ -559,6 +601,21 @@ mod tests {
             decide_for(&c, 0, HOUR, BASE + 10),
             Decision::Wait(BASE + HOUR)
         );
+    }
+
+    #[test]
+    fn long_waits_are_cut_into_naps_checked_against_the_wall_clock() {
+        assert_eq!(wake(None, BASE), Wake::OnChange);
+        assert_eq!(wake(Some(BASE), BASE), Wake::Now);
+        assert_eq!(wake(Some(BASE - 1), BASE), Wake::Now);
+        assert_eq!(
+            wake(Some(BASE + 1_500), BASE),
+            Wake::After(std::time::Duration::from_millis(1_500))
+        );
+        // Due in 8 h: a nap, not one long sleep that a suspended host would stretch.
+        assert_eq!(wake(Some(BASE + 8 * HOUR), BASE), Wake::After(NAP));
+        // The host slept through the due time: the next look fires it.
+        assert_eq!(wake(Some(BASE + 8 * HOUR), BASE + 9 * HOUR), Wake::Now);
     }
 
     #[test]
