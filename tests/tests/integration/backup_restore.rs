@@ -1871,8 +1871,9 @@ async fn with_job_concurrency_two_jobs_run_at_once_but_never_on_the_same_volume(
     }
     let log = log_of(&op, &ja2).await;
     assert!(
-        log.iter()
-            .any(|l| l.starts_with("waiting: another job holds") && l.contains(&a)),
-        "the second backup of {a} said what it waited for: {log:?}"
+        log.iter().any(|l| l.starts_with("waiting: ")
+            && l.contains(&format!("job {ja} "))
+            && l.contains(&format!("holds volume:{a}"))),
+        "the second backup of {a} said which job it waited for: {log:?}"
     );
 }

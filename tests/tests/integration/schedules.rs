@@ -1,7 +1,8 @@
 //! The scheduler against the real engine and the real clock: a 6-field schedule
 //! backing a container up every few seconds and pruning by keep-last; validation and
 //! previews; runs missed while Berth was down (one catch-up within grace, a `missed`
-//! record beyond it); a project stopped and started in dependency order.
+//! record beyond it); a project stopped and started in dependency order; two
+//! schedules on one container kept apart by the job locks.
 
 use std::time::Duration;
 
@@ -40,6 +41,19 @@ async fn history(c: &Client, name: &str) -> Vec<ScheduleRun> {
     .await
     .unwrap()
     .runs
+}
+
+/// Hot backups whose pre hook waits until the test creates `/tmp/go` in the
+/// container: a run kept busy for as long as the test needs.
+fn held_until_go() -> Option<ScheduleBackup> {
+    Some(ScheduleBackup {
+        consistency: Some(Consistency::Hot),
+        hooks: berth_protocol::api::backups::Hooks {
+            pre: Some("while [ ! -e /tmp/go ]; do sleep 0.1; done".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
 }
 
 /// Waits (on `job.progress` for every job) until `n` jobs other than `old` have
@@ -662,14 +676,7 @@ async fn a_run_whose_previous_run_is_still_busy_is_skipped() {
         cron: "*/2 * * * * *".into(),
         zone: Some("UTC".into()),
         targets: vec![container(&app)],
-        backup: Some(ScheduleBackup {
-            consistency: Some(Consistency::Hot),
-            hooks: berth_protocol::api::backups::Hooks {
-                pre: Some("while [ ! -e /tmp/go ]; do sleep 0.1; done".into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        }),
+        backup: held_until_go(),
         ..Default::default()
     })
     .await
@@ -760,4 +767,86 @@ async fn a_sleep_window_stops_and_starts_its_container_on_time() {
     }
     // Whatever state the last run left, the container is one Docker knows.
     assert!(scope.docker.inspect_container(&app_id, None).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_schedules_on_one_container_never_run_at_once_and_the_later_says_why() {
+    let scope = Scope::new().await;
+    ensure_test_image(&scope.docker).await;
+    // Two jobs may run at once: only the locks keep these two apart.
+    let (_tmp, berth) = ws::start_with(|c| {
+        c.env("BERTH_JOB_CONCURRENCY", "2");
+    })
+    .await;
+    let op = ws::admin(&berth).await;
+    let app = scope.name("shared-app");
+    let app_id = scope.container("shared-app").sh("sleep 600").start().await;
+    let started_at = || async {
+        let c = scope.docker.inspect_container(&app_id, None).await.unwrap();
+        c.state.and_then(|s| s.started_at).unwrap()
+    };
+    let first_start = started_at().await;
+    // Due once a year: both run only when asked.
+    let yearly = |name: &str, action| ScheduleSpec {
+        name: name.into(),
+        cron: "0 0 1 1 *".into(),
+        zone: Some("UTC".into()),
+        action,
+        targets: vec![container(&app)],
+        ..Default::default()
+    };
+    op.call::<SchedulesCreate>(ScheduleSpec {
+        backup: held_until_go(),
+        ..yearly("hold", ScheduleAction::Backup)
+    })
+    .await
+    .unwrap();
+    op.call::<SchedulesCreate>(yearly("bounce", ScheduleAction::Restart))
+        .await
+        .unwrap();
+    let run = |name: &'static str| {
+        let op = &op;
+        async move {
+            let r = op
+                .call::<SchedulesRunNow>(ScheduleRef { name: name.into() })
+                .await
+                .unwrap();
+            assert_eq!(r.jobs.len(), 1, "{r:?}");
+            r.jobs[0].clone()
+        }
+    };
+    let backup = run("hold").await;
+    berth_tests::jobs::until(&op, &backup, |p| p.phase == "pre hook").await;
+    let restart = run("bounce").await;
+    let waiting = berth_tests::jobs::until(&op, &restart, |p| {
+        p.state == JobState::Waiting && p.phase.starts_with("waiting: ")
+    })
+    .await;
+    assert!(
+        waiting.phase.contains(&format!("job {backup} "))
+            && waiting.phase.contains(&format!("container:{app_id}")),
+        "the restart says which job holds what: {waiting:?}"
+    );
+    assert_eq!(
+        started_at().await,
+        first_start,
+        "not restarted while backed up"
+    );
+    assert_eq!(scope.exec(&app_id, &["touch", "/tmp/go"]).await, 0);
+    assert_eq!(end_state(&op, &backup).await.0, JobState::Complete);
+    assert_eq!(end_state(&op, &restart).await.0, JobState::Complete);
+    assert_ne!(
+        started_at().await,
+        first_start,
+        "restarted after the backup"
+    );
+    let log = berth_tests::jobs::log_of(&op, &restart).await;
+    assert!(
+        log.iter().any(|l| l.starts_with("waiting: job ")),
+        "the waiting is in the restart's log: {log:?}"
+    );
+    for name in ["hold", "bounce"] {
+        let runs = history(&op, name).await;
+        assert_eq!(runs[0].outcome, RunOutcome::Succeeded, "{name}: {runs:?}");
+    }
 }

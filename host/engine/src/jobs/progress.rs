@@ -33,6 +33,7 @@ pub struct JobCtx {
     jobs: Arc<Jobs>,
     store: Arc<Store>,
     pub id: String,
+    title: String,
     inner: Arc<Mutex<Inner>>,
     /// Bytes moved in the current phase (updated lock-free from the data path).
     bytes: Arc<AtomicU64>,
@@ -50,6 +51,7 @@ impl JobCtx {
             jobs,
             store,
             id: info.id.clone(),
+            title: info.title.clone(),
             inner: Arc::new(Mutex::new(Inner {
                 progress: info.progress,
                 last_publish: None,
@@ -94,12 +96,15 @@ impl JobCtx {
             (i.progress.state, i.progress.phase.clone())
         };
         let mut told = false;
-        let wait = locks.take(&keys, |busy| {
+        let me = format!("job {} ({})", self.id, self.title);
+        let wait = locks.take(&keys, &me, |busy| {
             if !told {
                 told = true;
-                let what = busy.join(", ");
-                self.log(LogLevel::Info, format!("waiting: another job holds {what}"));
-                self.set_state(JobState::Waiting, &format!("waiting for {what}"));
+                let what: Vec<String> =
+                    busy.iter().map(|(k, h)| format!("{h} holds {k}")).collect();
+                let what = what.join("; ");
+                self.log(LogLevel::Info, format!("waiting: {what}"));
+                self.set_state(JobState::Waiting, &format!("waiting: {what}"));
             }
         });
         let held = tokio::select! {
