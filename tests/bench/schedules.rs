@@ -299,6 +299,7 @@ async fn retention_figures(scope: &Scope) -> String {
             .call::<SchedulesRetentionPreview>(RetentionPreviewParams {
                 schedule: "keep".into(),
                 retention: Some(policy.clone()),
+                target_retention: None,
             })
             .await
             .unwrap();

@@ -18,7 +18,7 @@ use berth_protocol::api::jobs::{JobProgressParams, JobRef, JobState};
 use berth_protocol::api::schedules::{
     HistoryQuery, MatchSelector, PreviewSchedule, Retention, RetentionPreviewParams, RunOutcome,
     RunTrigger, ScheduleAction, ScheduleBackup, ScheduleEnable, ScheduleRef, ScheduleRun,
-    ScheduleSpec, Selector,
+    ScheduleSpec, Selector, TargetRetention,
 };
 use berth_protocol::error::ErrorCode;
 use berth_tests::docker::{Scope, ensure_test_image};
@@ -214,6 +214,7 @@ async fn a_schedule_every_few_seconds_backs_up_and_keeps_the_last_two() {
                 last: Some(1),
                 ..Default::default()
             }),
+            target_retention: None,
         })
         .await
         .unwrap();
@@ -221,6 +222,32 @@ async fn a_schedule_every_few_seconds_backs_up_and_keeps_the_last_two() {
     assert_eq!(verdicts.len(), 2);
     assert_eq!(verdicts[0].reasons, ["last"]);
     assert_eq!(verdicts[1].reasons, ["pinned"]);
+    assert!(!preview.groups[0].own_policy);
+    // A target's own policy wins over the schedule's for its backups.
+    let own = op
+        .call::<SchedulesRetentionPreview>(RetentionPreviewParams {
+            schedule: "every-3s".into(),
+            retention: Some(Retention {
+                last: Some(1),
+                ..Default::default()
+            }),
+            target_retention: Some(vec![TargetRetention {
+                target: container(&app),
+                retention: Retention {
+                    last: Some(2),
+                    ..Default::default()
+                },
+            }]),
+        })
+        .await
+        .unwrap();
+    assert!(own.groups[0].own_policy);
+    let reasons: Vec<_> = own.groups[0]
+        .backups
+        .iter()
+        .map(|b| b.reasons.clone())
+        .collect();
+    assert_eq!(reasons, [vec!["last"], vec!["pinned", "last"]]);
     // Each run is in the audit log as the schedule's own act.
     let audited = op
         .call::<berth_protocol::api::catalogue::AuditList>(berth_protocol::api::audit::AuditQuery {

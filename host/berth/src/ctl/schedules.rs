@@ -138,6 +138,27 @@ pub async fn schedules(client: &Client, cmd: SchedulesCmd, json: bool) -> Result
     Ok(())
 }
 
+/// A retention preview for people: each target, then each backup's verdict and why.
+fn print_retention(p: &berth_protocol::api::schedules::RetentionPreview) {
+    for g in &p.groups {
+        let own = if g.own_policy {
+            " (its own policy)"
+        } else {
+            ""
+        };
+        println!("{} {}{own}", g.target.kind(), g.target.name());
+        for b in &g.backups {
+            let verdict = if b.keep { "keep  " } else { "delete" };
+            println!(
+                "  {verdict} {} {} {}",
+                b.id,
+                time(b.created_ms),
+                b.reasons.join(",")
+            );
+        }
+    }
+}
+
 async fn others(client: &Client, cmd: SchedulesCmd, json: bool) -> Result<(), Fail> {
     let value = match cmd {
         SchedulesCmd::Delete { name } => {
@@ -202,21 +223,11 @@ async fn others(client: &Client, cmd: SchedulesCmd, json: bool) -> Result<(), Fa
                 .call::<cat::SchedulesRetentionPreview>(RetentionPreviewParams {
                     schedule: name,
                     retention,
+                    target_retention: None,
                 })
                 .await?;
             if !json {
-                for g in &p.groups {
-                    println!("{} {}", g.target.kind(), g.target.name());
-                    for b in &g.backups {
-                        let verdict = if b.keep { "keep  " } else { "delete" };
-                        println!(
-                            "  {verdict} {} {} {}",
-                            b.id,
-                            time(b.created_ms),
-                            b.reasons.join(",")
-                        );
-                    }
-                }
+                print_retention(&p);
                 return Ok(());
             }
             serde_json::to_value(p).expect("serialisable")

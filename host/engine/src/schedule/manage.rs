@@ -7,9 +7,9 @@ use std::sync::Arc;
 use berth_core::time::now_ms;
 use berth_protocol::api::backups::BackupTarget;
 use berth_protocol::api::schedules::{
-    HistoryQuery, PreviewSchedule, Retention, RetentionGroup, RetentionPreview,
-    RetentionPreviewParams, ScheduleAction, ScheduleInfo, SchedulePreview, ScheduleRun,
-    ScheduleSpec, Selector,
+    HistoryQuery, PreviewSchedule, RetentionGroup, RetentionPreview, RetentionPreviewParams,
+    ScheduleAction, ScheduleBackup, ScheduleInfo, SchedulePreview, ScheduleRun, ScheduleSpec,
+    Selector,
 };
 use chrono::Utc;
 
@@ -105,8 +105,31 @@ fn validate_backup(engine: &Engine, spec: &ScheduleSpec) -> Result<(), EngineErr
             "only container and project targets have images to carry",
         ));
     }
+    check_retention(options, "backup.")
+}
+
+/// The policies of a backup schedule: each valid, one per target at most. `prefix`
+/// goes before the field names in errors.
+fn check_retention(options: &ScheduleBackup, prefix: &str) -> Result<(), EngineError> {
     if let Some(r) = &options.retention {
-        retention::validate(r).map_err(|e| EngineError::bad("backup.retention", e))?;
+        retention::validate(r).map_err(|e| EngineError::bad(&format!("{prefix}retention"), e))?;
+    }
+    for (i, own) in options.target_retention.iter().enumerate() {
+        let field = format!("{prefix}target_retention[{i}]");
+        if options.target_retention[..i]
+            .iter()
+            .any(|t| t.target == own.target)
+        {
+            return Err(EngineError::bad(
+                &field,
+                format!(
+                    "{} {} has a policy already",
+                    own.target.kind(),
+                    own.target.name()
+                ),
+            ));
+        }
+        retention::validate(&own.retention).map_err(|e| EngineError::bad(&field, e))?;
     }
     Ok(())
 }
@@ -369,12 +392,13 @@ pub async fn run_now(engine: &Arc<Engine>, name: &str) -> Result<ScheduleRun, En
     .await)
 }
 
-/// The backups a retention policy would consider for a schedule: its own, and with
-/// `include_manual` the manual ones of the same targets; grouped by target.
+/// The backups a retention policy would consider for a schedule: its own, and the
+/// manual ones of the same targets where `include_manual` says so (the target's
+/// policy's `include_manual`); grouped by target.
 pub fn candidates(
     engine: &Engine,
     schedule: &str,
-    policy: &Retention,
+    include_manual: &dyn Fn(&BackupTarget) -> bool,
     only: Option<&BackupTarget>,
 ) -> Result<Vec<(BackupTarget, Vec<Candidate>)>, EngineError> {
     use berth_protocol::api::backups::{BackupStatus, Trigger};
@@ -388,7 +412,7 @@ pub fn candidates(
     for e in all {
         let mine = e.schedule.as_deref() == Some(schedule);
         let manual =
-            policy.include_manual && e.trigger == Trigger::Manual && ours.contains(&e.target);
+            e.trigger == Trigger::Manual && ours.contains(&e.target) && include_manual(&e.target);
         if !(mine || manual)
             || e.status != BackupStatus::Complete
             || only.is_some_and(|t| *t != e.target)
@@ -413,25 +437,33 @@ pub fn retention_preview(
     params: &RetentionPreviewParams,
 ) -> Result<RetentionPreview, EngineError> {
     let rec = get(engine, &params.schedule)?;
-    let policy = match (
-        params.retention.clone(),
-        rec.spec.backup.as_ref().and_then(|b| b.retention.clone()),
-    ) {
-        (Some(p), _) | (None, Some(p)) => p,
-        (None, None) => {
-            return Err(EngineError::bad(
-                "retention",
-                "the schedule has no retention policy; give one to try",
-            ));
-        }
-    };
-    retention::validate(&policy).map_err(|e| EngineError::bad("retention", e))?;
+    // The policies tried, each in place of the schedule's own where given.
+    let mut options = rec.spec.backup.clone().unwrap_or_default();
+    if params.retention.is_some() {
+        options.retention = params.retention.clone();
+    }
+    if let Some(own) = &params.target_retention {
+        options.target_retention = own.clone();
+    }
+    if options.retention.is_none() && options.target_retention.is_empty() {
+        return Err(EngineError::bad(
+            "retention",
+            "the schedule has no retention policy; give one to try",
+        ));
+    }
+    check_retention(&options, "")?;
     let zone = Compiled::of(&rec.spec)?.zone;
-    let groups = candidates(engine, &params.schedule, &policy, None)?
+    let include_manual =
+        |t: &BackupTarget| options.retention_for(t).is_some_and(|p| p.include_manual);
+    let groups = candidates(engine, &params.schedule, &include_manual, None)?
         .into_iter()
-        .map(|(target, list)| RetentionGroup {
-            target,
-            backups: retention::plan(&list, &policy, zone),
+        .filter_map(|(target, list)| {
+            let policy = options.retention_for(&target)?;
+            Some(RetentionGroup {
+                own_policy: options.target_retention.iter().any(|t| t.target == target),
+                backups: retention::plan(&list, policy, zone),
+                target,
+            })
         })
         .collect();
     Ok(RetentionPreview { groups })

@@ -50,7 +50,8 @@ async fn prune(
     ctx: &JobCtx,
 ) -> Result<(usize, usize), EngineError> {
     let zone = super::timing::zone(Some(&by.zone)).unwrap_or(chrono_tz::Tz::UTC);
-    let groups = super::manage::candidates(engine, &by.name, policy, Some(target))?;
+    let include_manual = |_: &BackupTarget| policy.include_manual;
+    let groups = super::manage::candidates(engine, &by.name, &include_manual, Some(target))?;
     let in_use = engine.jobs.backups_in_use(&engine.store)?;
     let mut doomed = Vec::new();
     for (_, candidates) in groups {

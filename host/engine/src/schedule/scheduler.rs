@@ -445,6 +445,7 @@ async fn queue(
     let options = spec.backup.clone().unwrap_or_default();
     for target in found {
         let title = format!("Back up {} {}", target.kind(), target.name());
+        let retention = options.retention_for(&target).cloned();
         let job = JobSpec::Backup(BackupSpec {
             host: spec.host.clone(),
             target,
@@ -456,7 +457,7 @@ async fn queue(
             include_image: options.include_image,
             schedule: Some(ScheduledBy {
                 name: spec.name.clone(),
-                retention: options.retention.clone(),
+                retention,
                 zone: zone.clone(),
             }),
         });

@@ -85,6 +85,24 @@ pub struct Retention {
     pub include_manual: bool,
 }
 
+/// One target's own retention policy within a backup schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TargetRetention {
+    pub target: BackupTarget,
+    pub retention: Retention,
+}
+
+impl ScheduleBackup {
+    /// The policy for `target`'s backups: its own, else the schedule's.
+    pub fn retention_for(&self, target: &BackupTarget) -> Option<&Retention> {
+        self.target_retention
+            .iter()
+            .find(|t| t.target == *target)
+            .map(|t| &t.retention)
+            .or(self.retention.as_ref())
+    }
+}
+
 /// A backup schedule's options: those of `backups.create`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ScheduleBackup {
@@ -100,6 +118,11 @@ pub struct ScheduleBackup {
     pub include_image: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Retention>,
+    /// Targets with a policy of their own, in place of `retention` for their backups
+    /// (keep a database longer than the rest); a target found by a selector counts by
+    /// its kind and name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_retention: Vec<TargetRetention>,
     /// Encrypts each backup with a key derived from it (at least 8 characters). Write
     /// only: kept sealed, never returned (`encrypted` says whether one is set). On
     /// update, absent keeps the one set; empty removes it.
@@ -288,6 +311,9 @@ pub struct RetentionPreviewParams {
     /// The policy to try (the schedule's own when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Retention>,
+    /// The targets' own policies to try (the schedule's when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_retention: Option<Vec<TargetRetention>>,
 }
 
 /// One backup and the policy's verdict on it.
@@ -305,10 +331,39 @@ pub struct RetentionDecision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RetentionGroup {
     pub target: BackupTarget,
+    /// The target's own policy applied (`target_retention`), not the schedule's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_policy: bool,
     pub backups: Vec<RetentionDecision>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RetentionPreview {
     pub groups: Vec<RetentionGroup>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_policy_wins_over_the_schedules_for_that_target_only() {
+        let keep = |n| Retention {
+            last: Some(n),
+            ..Default::default()
+        };
+        let db = BackupTarget::Container { name: "db".into() };
+        let web = BackupTarget::Container { name: "web".into() };
+        let options = ScheduleBackup {
+            retention: Some(keep(7)),
+            target_retention: vec![TargetRetention {
+                target: db.clone(),
+                retention: keep(30),
+            }],
+            ..Default::default()
+        };
+        assert_eq!(options.retention_for(&db), Some(&keep(30)));
+        assert_eq!(options.retention_for(&web), Some(&keep(7)));
+        assert_eq!(ScheduleBackup::default().retention_for(&web), None);
+    }
 }
