@@ -188,7 +188,11 @@ mod reference {
         // The wall clock may have been later before `after` (a fall-back repeats up
         // to an hour or two): the minutes it passed then were passed, so look back.
         let mut high_water = (0..=180)
-            .map(|back| (t - Duration::minutes(back)).with_timezone(&tz).naive_local())
+            .map(|back| {
+                (t - Duration::minutes(back))
+                    .with_timezone(&tz)
+                    .naive_local()
+            })
             .max()
             .unwrap();
         while runs.len() < count {
