@@ -226,6 +226,15 @@ pub async fn click(client: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
 }
 
+/// Picks the option with `value` in the `<select>` matching `css`.
+pub async fn pick(client: &Client, css: &str, value: &str) {
+    wait_for(client, css)
+        .await
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("picking {value} in {css}: {e}"));
+}
+
 /// Opens `url`, logs in through the login page and waits for the shell.
 pub async fn login(client: &Client, url: &str, user: &str, password: &str) {
     client.goto(url).await.expect("open the UI");

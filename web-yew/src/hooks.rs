@@ -215,10 +215,14 @@ pub fn on_check(flag: &UseStateHandle<bool>) -> Callback<Event> {
     })
 }
 
-/// The value a `<select>`'s `change` event picked.
+/// The value a `<select>`'s (or an `<input>`'s) `change` event picked.
 pub fn picked(e: &Event) -> String {
     e.target_dyn_into::<web_sys::HtmlSelectElement>()
         .map(|s| s.value())
+        .or_else(|| {
+            e.target_dyn_into::<web_sys::HtmlInputElement>()
+                .map(|i| i.value())
+        })
         .unwrap_or_default()
 }
 

@@ -18,6 +18,9 @@ pub enum Route {
     Backups,
     #[at("/jobs")]
     Jobs,
+    /// The jobs page with one job's log open.
+    #[at("/jobs/:id")]
+    Job { id: String },
     #[at("/schedules")]
     Schedules,
     #[at("/volumes")]
@@ -71,7 +74,7 @@ impl Route {
             Route::Containers | Route::Container { .. } => "Containers",
             Route::Stacks => "Stacks",
             Route::Backups => "Backups",
-            Route::Jobs => "Jobs",
+            Route::Jobs | Route::Job { .. } => "Jobs",
             Route::Schedules => "Schedules",
             Route::Volumes | Route::VolumeFiles { .. } => "Volumes",
             Route::Images => "Images",
@@ -95,6 +98,7 @@ impl Route {
             Route::Stacks => "stacks",
             Route::Backups => "backups",
             Route::Jobs => "jobs",
+            Route::Job { .. } => "job",
             Route::Schedules => "schedules",
             Route::Volumes => "volumes",
             Route::VolumeFiles { .. } => "volume-files",

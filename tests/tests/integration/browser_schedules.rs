@@ -1,8 +1,11 @@
 //! The Schedules page in a real browser: a schedule made with a preset, its meaning
-//! and next runs shown as it is built, run now, the job it queued, the retention
-//! preview when editing it, and its next run on the dashboard.
+//! and next runs shown as it is built, its backup options and retention saved as
+//! chosen, run now, and the log of the job it queued.
 
-use berth_tests::browser::{Browser, click, login, type_into, wait_for, wait_for_work};
+use berth_protocol::api::Empty;
+use berth_protocol::api::backups::{BackupTarget, Consistency};
+use berth_protocol::api::catalogue::SchedulesList;
+use berth_tests::browser::{Browser, click, login, pick, type_into, wait_for, wait_for_work};
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::ws::{self, ADMIN_PASSWORD};
 use fantoccini::Locator;
@@ -15,6 +18,7 @@ async fn a_schedule_is_built_from_a_preset_previewed_run_and_its_job_seen() {
     scope.container("ui-sched").sh("sleep 600").start().await;
     let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();
+    let op = ws::admin(&berth).await;
     Browser::start("schedules")
         .await
         .run(|c| async move {
@@ -35,28 +39,40 @@ async fn a_schedule_is_built_from_a_preset_previewed_run_and_its_job_seen() {
                 }
             };
             described("At 02:30").await;
-            c.find(Locator::Css("#schedule-preset"))
-                .await
-                .unwrap()
-                .select_by_value("weekly")
-                .await
-                .unwrap();
-            c.find(Locator::Css("#schedule-weekday"))
-                .await
-                .unwrap()
-                .select_by_value("5")
-                .await
-                .unwrap();
+            pick(&c, "#schedule-preset", "weekly").await;
+            pick(&c, "#schedule-weekday", "5").await;
             described("At 02:30, Friday").await;
             let next = c.find_all(Locator::Css("#schedule-next li")).await.unwrap();
             assert_eq!(next.len(), 5);
-            type_into(&c, "#schedule-target", &app).await;
+            type_into(&c, "#schedule-target-0", &app).await;
+            pick(&c, "#backup-consistency", "pause").await;
             type_into(&c, "#schedule-keep-last", "3").await;
+            type_into(&c, "#schedule-keep-within", "7d").await;
+            // The same policy, also as the target's own.
+            click(&c, "#schedule-own-apply").await;
+            let own = wait_for(&c, "#schedule-own-retention .own-policy").await;
+            assert!(own.text().await.unwrap().contains("last 3, within 7d"));
             click(&c, "#schedule-submit").await;
             let row = "tr[data-schedule='ui-weekly']";
             wait_for(&c, &format!("{row} .schedule-next")).await;
             let when = wait_for(&c, &format!("{row} .schedule-when")).await;
             assert!(when.text().await.unwrap().contains("At 02:30, Friday"));
+            let listed = op.call::<SchedulesList>(Empty {}).await.unwrap();
+            let spec = &listed.schedules[0].spec;
+            assert_eq!(
+                spec.targets,
+                [BackupTarget::Container { name: app.clone() }]
+            );
+            let options = spec.backup.clone().expect("backup options saved");
+            assert_eq!(options.consistency, Some(Consistency::Pause));
+            let retention = options.retention.expect("retention saved");
+            assert_eq!(
+                (retention.last, retention.within.as_deref()),
+                (Some(3), Some("7d"))
+            );
+            assert_eq!(options.target_retention.len(), 1);
+            assert_eq!(options.target_retention[0].target, spec.targets[0]);
+            assert_eq!(options.target_retention[0].retention, retention);
             click(&c, &format!("{row} .schedule-run")).await;
             c.wait()
                 .for_element(Locator::XPath(
@@ -66,7 +82,15 @@ async fn a_schedule_is_built_from_a_preset_previewed_run_and_its_job_seen() {
                 .expect("run now says what it queued");
             click(&c, &format!("{row} .schedule-history")).await;
             wait_for(&c, "#schedule-runs tr[data-run]").await;
-            click(&c, "#schedule-runs a").await;
+            click(&c, "#schedule-runs a.run-job").await;
+            // The link opens the job's own log.
+            let log = wait_for(&c, "#job-log h2").await;
+            assert!(
+                log.text()
+                    .await
+                    .unwrap()
+                    .contains(&format!("Back up container {app}"))
+            );
             wait_for_work(
                 &c,
                 "#jobs-table tr[data-kind='backup'][data-state='complete']",

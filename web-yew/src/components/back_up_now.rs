@@ -1,10 +1,11 @@
 //! "Back up now" on container, volume, network and project pages, and the compose
-//! project chooser of the backups page.
+//! project chooser of the backups page. Its options form is also a backup schedule's.
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::backups::{BackupTarget, Consistency, CreateBackup, Hooks};
 use berth_protocol::api::catalogue::{BackupsCreate, ContainersList, StorageList};
 use berth_protocol::api::hosts::HostOnly;
+use berth_protocol::api::schedules::{Retention, ScheduleBackup, TargetRetention};
 use berth_protocol::role::Role;
 use yew::prelude::*;
 
@@ -17,9 +18,9 @@ pub struct BackUpNowProps {
     pub target: BackupTarget,
 }
 
-/// What the form holds.
+/// What the options form holds.
 #[derive(Clone, PartialEq)]
-struct Choices {
+pub struct Choices {
     consistency: UseStateHandle<String>,
     storage: UseStateHandle<String>,
     pre: UseStateHandle<String>,
@@ -28,28 +29,77 @@ struct Choices {
     passphrase: UseStateHandle<String>,
 }
 
+/// The options form's state, starting from a schedule's options (`None`: the
+/// defaults). A passphrase is never shown: empty keeps the one set.
+#[hook]
+pub fn use_choices(initial: Option<&ScheduleBackup>) -> Choices {
+    let initial = initial.cloned().unwrap_or_default();
+    let consistency = match initial.consistency.unwrap_or_default() {
+        Consistency::Pause => "pause",
+        Consistency::Hot => "hot",
+        Consistency::Stop => "stop",
+    };
+    Choices {
+        consistency: use_state(|| consistency.to_owned()),
+        storage: use_state(|| initial.storage.clone().unwrap_or_default()),
+        pre: use_state(|| initial.hooks.pre.clone().unwrap_or_default()),
+        post: use_state(|| initial.hooks.post.clone().unwrap_or_default()),
+        include_image: use_flag(initial.include_image),
+        passphrase: use_text(),
+    }
+}
+
 impl Choices {
-    fn request(&self, target: BackupTarget) -> CreateBackup {
-        let consistency = match self.consistency.as_str() {
+    fn consistency(&self) -> Consistency {
+        match self.consistency.as_str() {
             "pause" => Consistency::Pause,
             "hot" => Consistency::Hot,
             _ => Consistency::Stop,
-        };
+        }
+    }
+
+    fn hooks(&self) -> Hooks {
         // A hook of only blanks is no hook (the label's, if any, applies).
         let hook =
             |h: &UseStateHandle<String>| Some((**h).clone()).filter(|v| !v.trim().is_empty());
+        Hooks {
+            pre: hook(&self.pre),
+            post: hook(&self.post),
+            ..Default::default()
+        }
+    }
+
+    fn request(&self, target: BackupTarget) -> CreateBackup {
         CreateBackup {
-            hooks: Hooks {
-                pre: hook(&self.pre),
-                post: hook(&self.post),
-                ..Default::default()
-            },
+            hooks: self.hooks(),
             host: None,
             targets: vec![target],
-            consistency: Some(consistency),
+            consistency: Some(self.consistency()),
             storage: given(&self.storage),
             passphrase: given(&self.passphrase),
             include_image: *self.include_image,
+        }
+    }
+
+    /// A backup schedule's options, with its retention and the targets' own
+    /// policies. Hooks other than pre/post (a schedule's `base`) are kept as they were.
+    pub fn scheduled(
+        &self,
+        base: Option<&ScheduleBackup>,
+        retention: Retention,
+        target_retention: Vec<TargetRetention>,
+    ) -> ScheduleBackup {
+        let mut hooks = base.map(|b| b.hooks.clone()).unwrap_or_default();
+        let chosen = self.hooks();
+        (hooks.pre, hooks.post) = (chosen.pre, chosen.post);
+        ScheduleBackup {
+            consistency: Some(self.consistency()),
+            storage: given(&self.storage),
+            hooks,
+            include_image: *self.include_image,
+            retention: (retention != Retention::default()).then_some(retention),
+            target_retention,
+            passphrase: given(&self.passphrase),
         }
     }
 }
@@ -60,15 +110,8 @@ pub fn back_up_now(props: &BackUpNowProps) -> Html {
     let ctx = use_ws();
     let action = use_action(Callback::noop());
     let open = use_state(|| false);
-    let choices = Choices {
-        consistency: use_state(|| "stop".to_owned()),
-        storage: use_text(),
-        pre: use_text(),
-        post: use_text(),
-        include_image: use_flag(false),
-        passphrase: use_text(),
-    };
-    let (stores, _) = use_call::<StorageList>(Empty {});
+    let choices = use_choices(None);
+    let storages = use_storages();
     if !ctx.user().is_some_and(|u| u.role.allows(Role::Operator)) {
         return html! {};
     }
@@ -89,10 +132,6 @@ pub fn back_up_now(props: &BackUpNowProps) -> Html {
         let open = open.clone();
         Callback::from(move |_| open.set(!*open))
     };
-    let storages: Vec<String> = stores
-        .ready()
-        .map(|l| l.storage.iter().map(|s| s.name.clone()).collect())
-        .unwrap_or_default();
     let runs_commands = matches!(
         props.target,
         BackupTarget::Container { .. } | BackupTarget::Project { .. }
@@ -111,8 +150,19 @@ pub fn back_up_now(props: &BackUpNowProps) -> Html {
     }
 }
 
+/// The storage instances' names, for the storage choice.
+#[hook]
+pub fn use_storages() -> Vec<String> {
+    let (stores, _) = use_call::<StorageList>(Empty {});
+    stores
+        .ready()
+        .map(|l| l.storage.iter().map(|s| s.name.clone()).collect())
+        .unwrap_or_default()
+}
+
 impl Choices {
-    fn fields(&self, storages: &[String], runs_commands: bool) -> Html {
+    /// The fields; hooks and the image only for targets that run commands.
+    pub fn fields(&self, storages: &[String], runs_commands: bool) -> Html {
         let c = &self.consistency;
         html! { <>
             <label class="field">{ "Consistency " }

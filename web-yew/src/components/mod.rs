@@ -5,7 +5,7 @@ mod back_up_now;
 mod next_runs;
 mod recent_jobs;
 
-pub use back_up_now::{BackUpNow, ProjectBackup};
+pub use back_up_now::{BackUpNow, Choices, ProjectBackup, use_choices, use_storages};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 pub use next_runs::{Covered, NextRuns};
 pub use recent_jobs::RecentJobs;

@@ -34,6 +34,9 @@ pub fn render(route: Route) -> Html {
         Route::Settings => html! { <settings::SettingsPage /> },
         Route::Backups => html! { <backups::BackupsPage /> },
         Route::Jobs => html! { <backups::JobsPage /> },
+        Route::Job { id } => {
+            html! { <backups::JobsPage key={id.clone()} open={Some(id.clone())} /> }
+        }
         Route::Schedules => html! { <schedules::SchedulesPage /> },
         Route::Profile => html! { <profile::ProfilePage /> },
         Route::NotFound => html! {

@@ -1,4 +1,5 @@
-//! The jobs page: the queue with live progress, cancel, and each job's log.
+//! The jobs page: the queue with live progress, cancel, and each job's log (open from
+//! the start at `/jobs/<id>`, where schedule runs link).
 
 use std::collections::HashMap;
 
@@ -16,8 +17,15 @@ use crate::hooks::{Action, use_action, use_call, use_job_progress};
 use crate::route::Route;
 use crate::ws::use_ws;
 
+#[derive(Properties, PartialEq)]
+pub struct JobsProps {
+    /// A job whose log is shown when the page opens.
+    #[prop_or_default]
+    pub open: Option<String>,
+}
+
 #[function_component(JobsPage)]
-pub fn jobs_page() -> Html {
+pub fn jobs_page(props: &JobsProps) -> Html {
     let ctx = use_ws();
     let (list, reload) = use_call::<JobsList>(JobsQuery::default());
     let live = use_state(HashMap::<String, JobProgress>::new);
@@ -48,6 +56,14 @@ pub fn jobs_page() -> Html {
             });
         })
     };
+    {
+        let show_log = show_log.clone();
+        use_effect_with(props.open.clone(), move |open| {
+            if let Some(id) = open {
+                show_log.emit(id.clone());
+            }
+        });
+    }
     let failed = list
         .ready()
         .is_some_and(|l| l.jobs.iter().any(|j| j.progress.state == JobState::Failed));

@@ -1,21 +1,20 @@
 //! Creating (or editing) a schedule: a cron builder (hourly, daily at, weekly on, monthly on, or
 //! the raw expression), what it means and its next 5 runs as you type (the server's
 //! `schedules.preview`), the action and its targets, a sleep window's end, and a
-//! backup's retention.
+//! backup's options (those of "Back up now") and retention.
 
-use berth_protocol::api::backups::BackupTarget;
 use berth_protocol::api::catalogue::{
     SchedulesCreate, SchedulesMatches, SchedulesPreview, SchedulesUpdate,
 };
 use berth_protocol::api::schedules::{
-    MatchSelector, PreviewSchedule, Retention, ScheduleAction, ScheduleBackup, SchedulePreview,
-    ScheduleSpec, Selector,
+    MatchSelector, PreviewSchedule, Retention, ScheduleAction, SchedulePreview, ScheduleSpec,
+    Selector, TargetRetention,
 };
 use yew::prelude::*;
 
-use crate::components::loaded;
+use crate::components::{Choices, loaded, use_choices, use_storages};
 use crate::format::{given, when};
-use crate::hooks::{Action, on_pick, on_text, use_call};
+use crate::hooks::{Action, on_check, on_pick, on_text, use_call, use_flag};
 
 const ACTIONS: [ScheduleAction; 7] = [
     ScheduleAction::Backup,
@@ -69,14 +68,54 @@ struct Fields {
     raw: UseStateHandle<String>,
     until: UseStateHandle<String>,
     zone: UseStateHandle<String>,
-    kind: UseStateHandle<String>,
-    target: UseStateHandle<String>,
+    /// Explicit targets: (kind, name).
+    targets: UseStateHandle<Vec<(String, String)>>,
     selector: UseStateHandle<String>,
     label: UseStateHandle<String>,
-    keep: [UseStateHandle<String>; 4],
+    /// Retention: last, within, hourly, daily, weekly, monthly, yearly.
+    keep: [UseStateHandle<String>; 7],
+    include_manual: UseStateHandle<bool>,
+    /// Targets with a policy of their own.
+    own: UseStateHandle<Vec<TargetRetention>>,
+    options: Choices,
+    /// The schedule being edited, for what the form does not show.
+    base: Option<ScheduleSpec>,
+}
+
+/// Retention's fields in the order of [`Fields::keep`].
+const KEEP: [&str; 7] = [
+    "last", "within", "hourly", "daily", "weekly", "monthly", "yearly",
+];
+
+fn keep_values(r: &Retention) -> [String; 7] {
+    let n = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+    [
+        n(r.last),
+        r.within.clone().unwrap_or_default(),
+        n(r.hourly),
+        n(r.daily),
+        n(r.weekly),
+        n(r.monthly),
+        n(r.yearly),
+    ]
 }
 
 impl Fields {
+    /// The schedule's retention, from the keep fields.
+    fn retention(&self) -> Retention {
+        let [last, within, hourly, daily, weekly, monthly, yearly] = &self.keep;
+        Retention {
+            last: number(last),
+            within: given(within.trim()),
+            hourly: number(hourly),
+            daily: number(daily),
+            weekly: number(weekly),
+            monthly: number(monthly),
+            yearly: number(yearly),
+            include_manual: *self.include_manual,
+        }
+    }
+
     fn cron(&self) -> String {
         cron_of(
             &self.preset,
@@ -93,14 +132,11 @@ impl Fields {
             .copied()
             .find(|a| a.as_str() == *self.action)
             .unwrap_or_default();
-        let name = self.target.trim().to_owned();
-        let target = match self.kind.as_str() {
-            _ if name.is_empty() => None,
-            "project" => Some(BackupTarget::Project { name }),
-            "volume" => Some(BackupTarget::Volume { name }),
-            "network" => Some(BackupTarget::Network { name }),
-            _ => Some(BackupTarget::Container { name }),
-        };
+        let targets = self
+            .targets
+            .iter()
+            .filter_map(|(kind, name)| super::targets::target(kind, name))
+            .collect();
         let selector = match self.selector.as_str() {
             "label" => Some(Selector::Label {
                 value: self.label.trim().to_owned(),
@@ -109,14 +145,7 @@ impl Fields {
             "all_containers" => Some(Selector::AllContainers),
             _ => None,
         };
-        let [last, daily, weekly, monthly] = &self.keep;
-        let retention = Retention {
-            last: number(last),
-            daily: number(daily),
-            weekly: number(weekly),
-            monthly: number(monthly),
-            ..Default::default()
-        };
+        let retention = self.retention();
         let until = (action.undo().is_some() && !self.until.is_empty()).then(|| {
             cron_of(
                 &self.preset,
@@ -132,57 +161,36 @@ impl Fields {
             until,
             zone: given(self.zone.trim()),
             action,
-            targets: target.into_iter().collect(),
+            targets,
             selector,
-            backup: (action == ScheduleAction::Backup && retention != Retention::default()).then(
-                || ScheduleBackup {
-                    retention: Some(retention),
-                    ..Default::default()
-                },
-            ),
-            ..Default::default()
+            backup: (action == ScheduleAction::Backup).then(|| {
+                let base = self.base.as_ref().and_then(|b| b.backup.as_ref());
+                self.options.scheduled(base, retention, (*self.own).clone())
+            }),
+            // What the form does not show is kept as it was.
+            enabled: self.base.as_ref().and_then(|b| b.enabled),
+            jitter_s: self.base.as_ref().and_then(|b| b.jitter_s),
+            grace_s: self.base.as_ref().and_then(|b| b.grace_s),
+            host: self.base.as_ref().and_then(|b| b.host.clone()),
         }
     }
 }
 
 /// The initial values: a new schedule's defaults, or what `spec` holds (its
 /// expression as a raw one: the builder cannot always tell which preset made it).
-fn initial(spec: Option<&ScheduleSpec>) -> [String; 15] {
+fn initial(spec: Option<&ScheduleSpec>) -> [String; 11] {
     let Some(s) = spec else {
         return [
-            "",
-            "backup",
-            "daily",
-            "02:30",
-            "0",
-            "1",
-            "",
-            "",
-            "",
-            "container",
-            "",
-            "none",
-            "",
-            "",
-            "",
+            "", "backup", "daily", "02:30", "0", "1", "", "", "", "none", "",
         ]
         .map(String::from);
     };
-    let (kind, target) = s.targets.first().map_or(("container", String::new()), |t| {
-        (t.kind(), t.name().to_owned())
-    });
     let (selector, label) = match &s.selector {
         Some(Selector::Label { value }) => ("label", value.clone()),
         Some(Selector::AllProjects) => ("all_projects", String::new()),
         Some(Selector::AllContainers) => ("all_containers", String::new()),
         None => ("none", String::new()),
     };
-    let keep = s
-        .backup
-        .as_ref()
-        .and_then(|b| b.retention.clone())
-        .unwrap_or_default();
-    let n = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
     [
         s.name.clone(),
         s.action.as_str().to_owned(),
@@ -193,23 +201,23 @@ fn initial(spec: Option<&ScheduleSpec>) -> [String; 15] {
         s.cron.clone(),
         String::new(),
         s.zone.clone().unwrap_or_default(),
-        kind.to_owned(),
-        target,
         selector.to_owned(),
         label,
-        n(keep.last),
-        n(keep.daily),
     ]
 }
 
 #[hook]
 fn use_fields(spec: Option<&ScheduleSpec>) -> Fields {
-    let keep = spec
-        .and_then(|s| s.backup.as_ref())
-        .and_then(|b| b.retention.clone())
+    let backup = spec.and_then(|s| s.backup.as_ref());
+    let retention = backup.and_then(|b| b.retention.clone()).unwrap_or_default();
+    let targets: Vec<(String, String)> = spec
+        .map(|s| {
+            s.targets
+                .iter()
+                .map(|t| (t.kind().to_owned(), t.name().to_owned()))
+                .collect()
+        })
         .unwrap_or_default();
-    let n = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
-    let (weekly, monthly) = (n(keep.weekly), n(keep.monthly));
     let [
         name,
         action,
@@ -220,13 +228,10 @@ fn use_fields(spec: Option<&ScheduleSpec>) -> Fields {
         raw,
         until,
         zone,
-        kind,
-        target,
         selector,
         label,
-        last,
-        daily,
     ] = initial(spec);
+    let [last, within, hourly, daily, weekly, monthly, yearly] = keep_values(&retention);
     Fields {
         name: use_state(move || name),
         action: use_state(move || action),
@@ -237,16 +242,26 @@ fn use_fields(spec: Option<&ScheduleSpec>) -> Fields {
         raw: use_state(move || raw),
         until: use_state(move || until),
         zone: use_state(move || zone),
-        kind: use_state(move || kind),
-        target: use_state(move || target),
+        targets: use_state(move || targets),
         selector: use_state(move || selector),
         label: use_state(move || label),
         keep: [
             use_state(move || last),
+            use_state(move || within),
+            use_state(move || hourly),
             use_state(move || daily),
             use_state(move || weekly),
             use_state(move || monthly),
+            use_state(move || yearly),
         ],
+        include_manual: use_flag(retention.include_manual),
+        own: use_state(|| {
+            backup
+                .map(|b| b.target_retention.clone())
+                .unwrap_or_default()
+        }),
+        options: use_choices(backup),
+        base: spec.cloned(),
     }
 }
 
@@ -256,6 +271,9 @@ pub struct CreateProps {
     /// The schedule being edited (its name cannot change); `None`: a new one.
     #[prop_or_default]
     pub editing: Option<ScheduleSpec>,
+    /// Whether the schedule being edited has a passphrase set.
+    #[prop_or_default]
+    pub encrypted: bool,
 }
 
 #[function_component(CreateForm)]
@@ -268,23 +286,10 @@ pub fn create_form(props: &CreateProps) -> Html {
     });
     let editing = props.editing.is_some();
     let onsubmit = {
-        let (action, f, base) = (props.action.clone(), f.clone(), props.editing.clone());
+        let (action, f) = (props.action.clone(), f.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let mut spec = f.spec();
-            if let Some(base) = &base {
-                // What the form does not show is kept as it was.
-                spec.enabled = base.enabled;
-                spec.jitter_s = base.jitter_s;
-                spec.grace_s = base.grace_s;
-                spec.host = base.host.clone();
-                if let (Some(b), Some(old)) = (&mut spec.backup, &base.backup) {
-                    b.consistency = old.consistency;
-                    b.storage = old.storage.clone();
-                    b.hooks = old.hooks.clone();
-                    b.include_image = old.include_image;
-                }
-            }
+            let spec = f.spec();
             action.run(move |ws| async move {
                 let s = if editing {
                     ws.call_m::<SchedulesUpdate>(spec).await?
@@ -309,9 +314,12 @@ pub fn create_form(props: &CreateProps) -> Html {
             { when_fields(&f) }
             { loaded(&preview, preview_view) }
             { target_fields(&f) }
-            if *f.action == "backup" { { retention_fields(&f) } }
+            if *f.action == "backup" {
+                <BackupOptions choices={f.options.clone()} encrypted={props.encrypted} />
+                { retention_fields(&f) }
+            }
             if editing && *f.action == "backup" {
-                <super::retention::RetentionPreviewPanel schedule={(*f.name).clone()} retention={f.spec().backup.and_then(|b| b.retention)} />
+                <super::retention::RetentionPreviewPanel schedule={(*f.name).clone()} options={f.spec().backup.unwrap_or_default()} />
             }
             <button type="submit" class="primary" id="schedule-submit">{ if editing { "Save schedule" } else { "Create schedule" } }</button>
         </form>
@@ -363,7 +371,6 @@ fn preview_view(p: &SchedulePreview) -> Html {
 }
 
 fn target_fields(f: &Fields) -> Html {
-    let kinds = ["container", "project", "volume", "network"];
     let selectors = [
         ("none", "no selector"),
         ("label", "containers labelled berth.schedule="),
@@ -375,13 +382,10 @@ fn target_fields(f: &Fields) -> Html {
     ];
     html! {
         <fieldset id="schedule-targets"><legend>{ "Targets" }</legend>
-            <select id="schedule-kind" onchange={on_pick(&f.kind)}>
-                { for kinds.iter().map(|k| html! { <option value={*k} selected={*f.kind == *k}>{ *k }</option> }) }
-            </select>
-            <input id="schedule-target" value={(*f.target).clone()} oninput={on_text(&f.target)} placeholder="name" />
-            <select id="schedule-selector" onchange={on_pick(&f.selector)}>
+            <super::targets::TargetRows rows={f.targets.clone()} />
+            <label>{ "and " }<select id="schedule-selector" onchange={on_pick(&f.selector)}>
                 { for selectors.iter().map(|(v, l)| html! { <option value={*v} selected={*f.selector == *v}>{ *l }</option> }) }
-            </select>
+            </select></label>
             if *f.selector == "label" {
                 <input id="schedule-label" value={(*f.label).clone()} oninput={on_text(&f.label)} placeholder="label value" />
             }
@@ -415,12 +419,41 @@ fn matches(props: &MatchesProps) -> Html {
 }
 
 fn retention_fields(f: &Fields) -> Html {
-    let names = ["last", "daily", "weekly", "monthly"];
+    let title = |n: &str| match n {
+        "last" => "the newest N",
+        "within" => "everything within this long of the newest: 36h, 7d, 2w, 6m, 1y",
+        _ => "the newest in each of the last N periods",
+    };
     html! {
-        <fieldset id="schedule-retention"><legend>{ "Keep (empty: keep everything)" }</legend>
-            { for names.iter().zip(f.keep.iter()).map(|(n, v)| html! {
-                <label>{ format!("{n} ") }<input id={format!("schedule-keep-{n}")} type="number" min="1" value={(**v).clone()} oninput={on_text(v)} /></label>
+        <fieldset id="schedule-retention"><legend>{ "Keep (empty: keep everything; pinned backups always stay)" }</legend>
+            { for KEEP.iter().zip(f.keep.iter()).map(|(n, v)| html! {
+                <label title={title(n)}>{ format!("{n} ") }<input id={format!("schedule-keep-{n}")}
+                    type={if *n == "within" { "text" } else { "number" }} min="1" size="6"
+                    value={(**v).clone()} oninput={on_text(v)} /></label>
             }) }
+            <label><input type="checkbox" id="schedule-keep-manual" checked={*f.include_manual}
+                onchange={on_check(&f.include_manual)} />{ " also prune the targets' manual backups" }</label>
+            <super::retention::OwnPolicies own={f.own.clone()} targets={f.spec().targets} current={f.retention()} />
+        </fieldset>
+    }
+}
+
+/// A backup schedule's options: those of "Back up now".
+#[derive(Properties, PartialEq)]
+struct OptionsProps {
+    choices: Choices,
+    encrypted: bool,
+}
+
+#[function_component(BackupOptions)]
+fn backup_options(props: &OptionsProps) -> Html {
+    let storages = use_storages();
+    html! {
+        <fieldset id="schedule-options"><legend>{ "Backup options" }</legend>
+            { props.choices.fields(&storages, true) }
+            if props.encrypted {
+                <p class="muted">{ "Encrypted: a passphrase is set. Leave the field empty to keep it." }</p>
+            }
         </fieldset>
     }
 }

@@ -1,4 +1,5 @@
-//! One schedule's runs, newest first: why each ran, how it went, its jobs.
+//! One schedule's runs, newest first: why each ran, how it went, its jobs (each a
+//! link to the job's log).
 
 use berth_protocol::api::catalogue::SchedulesHistory;
 use berth_protocol::api::schedules::{HistoryQuery, RunTrigger, ScheduleHistory};
@@ -55,7 +56,9 @@ fn table(h: &ScheduleHistory) -> Html {
                 <tr data-run={r.id.clone()} data-outcome={outcome(r.outcome)}>
                     <td>{ when(r.at_ms) }</td><td>{ when(r.due_ms) }</td><td>{ format!("{} ({})", trigger(r.trigger), r.action.as_str()) }</td>
                     <td>{ outcome(r.outcome) }</td><td>{ &r.message }</td>
-                    <td>{ if r.jobs.is_empty() { html! {} } else { html! { <Link<Route> to={Route::Jobs}>{ format!("{} job(s)", r.jobs.len()) }</Link<Route>> } } }</td>
+                    <td class="run-jobs">{ for r.jobs.iter().map(|id| html! {
+                        <Link<Route> to={Route::Job { id: id.clone() }} classes="run-job">{ format!("job {id} ") }</Link<Route>>
+                    }) }</td>
                 </tr>
             }) }
             </tbody>

@@ -1,10 +1,12 @@
 //! The Schedules page: every schedule with its next run and last result, run now,
 //! pause or resume, edit, delete; a form to create or edit one (`form`, with the
-//! retention preview of `retention`); a schedule's runs (`history`).
+//! retention preview of `retention` and the target rows of `targets`); a schedule's
+//! runs (`history`).
 
 mod form;
 mod history;
 mod retention;
+mod targets;
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
@@ -27,7 +29,7 @@ pub fn schedules_page() -> Html {
     let (list, reload) = use_call::<SchedulesList>(Empty {});
     let action = use_action(reload);
     let shown = use_state(|| None::<String>);
-    let editing = use_state(|| None::<ScheduleSpec>);
+    let editing = use_state(|| None::<(ScheduleSpec, bool)>);
     let operator = ctx.user().is_some_and(|u| u.role.allows(Role::Operator));
     html! {
         <section class="page" data-page="schedules">
@@ -38,9 +40,9 @@ pub fn schedules_page() -> Html {
             if let Some(name) = (*shown).clone() {
                 <history::History {name} />
             }
-            if let (true, Some(spec)) = (operator, (*editing).clone()) {
+            if let (true, Some((spec, encrypted))) = (operator, (*editing).clone()) {
                 <h2>{ format!("Edit {}", spec.name) }</h2>
-                <form::CreateForm key={spec.name.clone()} action={action.clone()} editing={Some(spec.clone())} />
+                <form::CreateForm key={spec.name.clone()} action={action.clone()} editing={Some(spec.clone())} {encrypted} />
             } else if operator {
                 <h2>{ "New schedule" }</h2>
                 <form::CreateForm key="new" action={action.clone()} />
@@ -62,7 +64,8 @@ fn outcome(o: RunOutcome) -> &'static str {
 /// What a row's buttons open: the history panel, the edit form.
 struct Row {
     shown: UseStateHandle<Option<String>>,
-    editing: UseStateHandle<Option<ScheduleSpec>>,
+    /// The schedule being edited, and whether it has a passphrase.
+    editing: UseStateHandle<Option<(ScheduleSpec, bool)>>,
 }
 
 fn table(l: &ScheduleList, action: &Action, open: &Row, operator: bool) -> Html {
@@ -116,8 +119,8 @@ fn row(s: &ScheduleInfo, action: &Action, open: &Row, operator: bool) -> Html {
         Callback::from(move |_| shown.set(Some(name.clone())))
     };
     let onedit = {
-        let (editing, spec) = (open.editing.clone(), s.spec.clone());
-        Callback::from(move |_| editing.set(Some(spec.clone())))
+        let (editing, spec, encrypted) = (open.editing.clone(), s.spec.clone(), s.encrypted);
+        Callback::from(move |_| editing.set(Some((spec.clone(), encrypted))))
     };
     let last = s.last_run.as_ref().map_or_else(
         || html! { <span class="muted">{ "never" }</span> },
