@@ -128,6 +128,56 @@ impl<T: Serialize + DeserializeOwned> RecordTable<T> {
         Ok(Some(record))
     }
 
+    /// Writes `record` under `key` in the group of keys starting `<group>/`, and drops
+    /// the group's first keys (the oldest, when keys sort by time) beyond `keep`.
+    pub fn put_in_group(
+        &self,
+        db: &Database,
+        group: &str,
+        key: &str,
+        record: &T,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        let tx = db.begin_write()?;
+        {
+            let mut table = tx.open_table(self.definition())?;
+            self.write(&mut table, key, record)?;
+            // `0` follows `/` in ASCII: the range is exactly the group's keys.
+            let (low, high) = (format!("{group}/"), format!("{group}0"));
+            let count = table.range(low.as_str()..high.as_str())?.count();
+            if count > keep {
+                let old: Vec<String> = table
+                    .range(low.as_str()..high.as_str())?
+                    .take(count - keep)
+                    .map(|row| row.map(|(k, _)| k.value().to_owned()))
+                    .collect::<Result<_, _>>()?;
+                for key in old {
+                    table.remove(key.as_str())?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The group's records (keys starting `<group>/`), last key first, at most `limit`.
+    pub fn group_newest(
+        &self,
+        db: &Database,
+        group: &str,
+        limit: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let tx = db.begin_read()?;
+        let table = tx.open_table(self.definition())?;
+        let (low, high) = (format!("{group}/"), format!("{group}0"));
+        let mut records = Vec::new();
+        for row in table.range(low.as_str()..high.as_str())?.rev().take(limit) {
+            let (k, v) = row?;
+            records.push(self.decode(k.value(), v.value())?);
+        }
+        Ok(records)
+    }
+
     /// Every record, in key order.
     pub fn all(&self, db: &Database) -> Result<Vec<T>, StoreError> {
         let tx = db.begin_read()?;

@@ -6,7 +6,6 @@
 use berth_core::records::RecordTable;
 use berth_core::store::{StoreAccess, StoreError};
 use berth_protocol::api::schedules::{ScheduleRun, ScheduleSpec};
-use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 pub(crate) const SCHEDULES: RecordTable<ScheduleRecord> = RecordTable::new("schedules", "schedule");
@@ -72,49 +71,17 @@ pub trait SchedulesTable: StoreAccess {
     /// Records a run (new or updated: same schedule, time and id), dropping the
     /// schedule's oldest beyond [`RUNS_KEPT`].
     fn put_run(&self, run: &ScheduleRun) -> Result<(), StoreError> {
-        let tx = self.db().begin_write()?;
-        {
-            let mut table = tx.open_table(RUNS.definition())?;
-            RUNS.write(&mut table, &run_key(run), run)?;
-            let (low, high) = (format!("{}/", run.schedule), format!("{}0", run.schedule));
-            let count = table.range(low.as_str()..high.as_str())?.count();
-            if count > RUNS_KEPT {
-                let old: Vec<String> = table
-                    .range(low.as_str()..high.as_str())?
-                    .take(count - RUNS_KEPT)
-                    .map(|row| row.map(|(k, _)| k.value().to_owned()))
-                    .collect::<Result<_, _>>()?;
-                for key in old {
-                    table.remove(key.as_str())?;
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        RUNS.put_in_group(self.db(), &run.schedule, &run_key(run), run, RUNS_KEPT)
     }
 
     /// Runs newest first: one schedule's, or every schedule's.
     fn runs(&self, schedule: Option<&str>, limit: usize) -> Result<Vec<ScheduleRun>, StoreError> {
-        let tx = self.db().begin_read()?;
-        let table = tx.open_table(RUNS.definition())?;
-        let mut runs = Vec::new();
-        match schedule {
-            Some(name) => {
-                let (low, high) = (format!("{name}/"), format!("{name}0"));
-                for row in table.range(low.as_str()..high.as_str())?.rev().take(limit) {
-                    let (k, v) = row?;
-                    runs.push(RUNS.decode(k.value(), v.value())?);
-                }
-            }
-            None => {
-                for row in table.iter()? {
-                    let (k, v) = row?;
-                    runs.push(RUNS.decode(k.value(), v.value())?);
-                }
-                runs.sort_by_key(|run: &ScheduleRun| std::cmp::Reverse(run.at_ms));
-                runs.truncate(limit);
-            }
+        if let Some(name) = schedule {
+            return RUNS.group_newest(self.db(), name, limit);
         }
+        let mut runs = RUNS.all(self.db())?;
+        runs.sort_by_key(|run: &ScheduleRun| std::cmp::Reverse(run.at_ms));
+        runs.truncate(limit);
         Ok(runs)
     }
 }
