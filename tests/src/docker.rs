@@ -682,3 +682,30 @@ impl ContainerBuilder<'_> {
         output.iter().map(ToString::to_string).collect()
     }
 }
+
+/// Runs `compose.yaml` in `dir` as `project`: `docker compose` (v2) where the Docker
+/// CLI has it, else `docker-compose` (v1); panics with its stderr on failure.
+pub fn compose(dir: &std::path::Path, project: &str, args: &[&str]) {
+    let v2 = std::process::Command::new("docker")
+        .args(["compose", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mut cmd = if v2 {
+        let mut c = std::process::Command::new("docker");
+        c.arg("compose");
+        c
+    } else {
+        std::process::Command::new("docker-compose")
+    };
+    let out = cmd
+        .current_dir(dir)
+        .args(["-p", project, "-f", "compose.yaml"])
+        .args(args)
+        .output()
+        .expect("compose runs");
+    assert!(
+        out.status.success(),
+        "compose {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -5,6 +5,7 @@
 //! reach the server.
 
 mod schedules;
+mod stacks;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -81,6 +82,9 @@ enum CtlCommand {
     /// Cron schedules: backups with retention, lifecycle actions, sleep windows.
     #[command(subcommand)]
     Schedules(schedules::SchedulesCmd),
+    /// Compose stacks' files: list, get, validate, create, save, delete, versions.
+    #[command(subcommand)]
+    Stacks(stacks::StacksCmd),
     /// The audit log (admin), newest first.
     Audit {
         #[arg(long)]
@@ -340,6 +344,7 @@ async fn dispatch(args: CtlArgs) -> Result<(), Fail> {
         CtlCommand::Tokens(cmd) => tokens(&client, cmd, json).await?,
         CtlCommand::Users(cmd) => users(&client, cmd, json).await?,
         CtlCommand::Schedules(cmd) => schedules::schedules(&client, cmd, json).await?,
+        CtlCommand::Stacks(cmd) => stacks::stacks(&client, cmd, json).await?,
         CtlCommand::Audit {
             actor,
             method,

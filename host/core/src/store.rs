@@ -9,7 +9,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 /// The schema this build writes and understands.
-pub const SCHEMA_VERSION: u64 = 8;
+pub const SCHEMA_VERSION: u64 = 9;
 
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const SCHEMA_KEY: &str = "schema_version";
@@ -106,7 +106,7 @@ impl Store {
         // Steps, in order. 0 → 1: the meta table (above). 1 → 2: users. 2 → 3: sessions.
         // 3 → 4: API tokens. 4 → 5: the audit log. (User records gained an optional
         // `totp` field in 5; older records read it as absent.) 5 → 6: plugin instances
-        // and plugin settings. 7 → 8: schedules and their runs.
+        // and plugin settings. 7 → 8: schedules and their runs. 8 → 9: stack versions.
         for tables in schema {
             tables(&tx)?;
         }

@@ -3,7 +3,8 @@
 //! containers that read and write volumes ([`helper`], [`volpath`]), what a container's
 //! inspect document becomes ([`model`], [`redact`]) and how a container is recreated
 //! from it ([`redeploy`]), and the checks on names that go into Docker's API paths
-//! ([`args`]). Errors are [`DockerError`]; nothing here knows the wire.
+//! ([`args`]), and the compose CLI ([`compose`]). Errors are [`DockerError`]; nothing
+//! here knows the wire.
 //!
 //! Only this crate (and the features built on it) talks to Docker. The engine may be
 //! older than bollard's default API version, so every connection negotiates first
@@ -17,6 +18,7 @@
 #![warn(clippy::too_many_lines)]
 
 pub mod args;
+pub mod compose;
 pub mod errors;
 pub mod events;
 pub mod helper;

@@ -26,4 +26,6 @@ pub struct Engine {
     /// Wakes the scheduler task: a schedule changed, so its next due time is to be
     /// computed again (`notify_one` keeps the wake-up if the task is busy).
     pub scheduler: Arc<tokio::sync::Notify>,
+    /// The stacks directory: one folder per compose stack.
+    pub stacks_dir: std::path::PathBuf,
 }

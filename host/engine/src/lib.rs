@@ -1,5 +1,6 @@
 //! Berth's engine: the job queue ([`jobs`]) and what it runs — backups, restores,
-//! verifications, catalog rebuilds ([`backup`]) — on the Docker hosts, the plugins'
+//! verifications, catalog rebuilds ([`backup`]), schedules ([`schedule`]) and compose
+//! stacks' files ([`stacks`]) — on the Docker hosts, the plugins'
 //! storages and the store, through the narrow [`Engine`] handle. It never sees the
 //! wire: errors are [`EngineError`], mapped to protocol errors by the server.
 
@@ -15,6 +16,7 @@ pub mod error;
 pub mod jobs;
 pub mod runner;
 pub mod schedule;
+pub mod stacks;
 
 pub use engine::Engine;
 
@@ -33,6 +35,7 @@ pub fn tables(tx: &redb::WriteTransaction) -> Result<(), redb::TableError> {
     tx.open_table(backup::journal::JOURNAL.definition())?;
     tx.open_table(schedule::store::SCHEDULES.definition())?;
     tx.open_table(schedule::store::RUNS.definition())?;
+    tx.open_table(stacks::versions::VERSIONS.definition())?;
     Ok(())
 }
 pub use error::EngineError;

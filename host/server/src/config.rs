@@ -38,6 +38,8 @@ pub struct Config {
     /// Jobs run at once (default 1). Jobs never hold the same container or volume at
     /// the same time, whatever this is.
     pub job_concurrency: usize,
+    /// One folder per compose stack.
+    pub stacks_dir: PathBuf,
 }
 
 /// A value that must not appear in logs or debug output.
@@ -258,6 +260,15 @@ pub const KEYS: &[Key] = &[
         meaning: "a socket write stalled this long closes the connection (4008 `slow_consumer`)",
     },
     Key {
+        name: "stacks_dir",
+        env: "BERTH_STACKS_DIR",
+        flag: "--stacks-dir",
+        default: None,
+        value_name: "DIR",
+        shown_default: "`<data_dir>/stacks`",
+        meaning: "compose stacks, one folder each (`compose.yaml`, `.env`, relative bind mounts); when Berth runs in a container, mount it at the same path inside and outside (the engine resolves relative bind mounts on the host)",
+    },
+    Key {
         name: "job_concurrency",
         env: "BERTH_JOB_CONCURRENCY",
         flag: "--job-concurrency",
@@ -305,10 +316,10 @@ impl Config {
             None => None,
         };
         let sources = Sources { flags, env, table };
+        let data_dir = sources.data_dir()?;
         // Fields in the order they are checked: the first bad value is the one named.
         Ok(Self {
             listen: sources.listen()?,
-            data_dir: sources.data_dir()?,
             docker_host: sources.docker_host()?,
             log_format: sources.log_format()?,
             log_level: sources.log_level()?,
@@ -328,6 +339,8 @@ impl Config {
             ws_heartbeat: sources.seconds("ws_heartbeat_s", 1..=300)?,
             ws_write_timeout: sources.seconds("ws_write_timeout_s", 1..=300)?,
             job_concurrency: sources.number("job_concurrency", 1..=8, "a number of jobs")? as usize,
+            stacks_dir: sources.stacks_dir(&data_dir)?,
+            data_dir,
         })
     }
 }
@@ -422,6 +435,24 @@ impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
             ));
         }
         Ok(data_dir)
+    }
+
+    /// `stacks_dir`, default `<data_dir>/stacks`; it must not be a file.
+    fn stacks_dir(&self, data_dir: &Path) -> Result<PathBuf, ConfigError> {
+        match self.pick("stacks_dir") {
+            (key, Some((value, origin))) => {
+                let dir = PathBuf::from(&value);
+                if value.trim().is_empty() || (dir.exists() && !dir.is_dir()) {
+                    return Err(invalid(
+                        key,
+                        origin,
+                        format!("{value:?} is not a directory"),
+                    ));
+                }
+                Ok(dir)
+            }
+            (_, None) => Ok(data_dir.join("stacks")),
+        }
     }
 
     fn docker_host(&self) -> Result<Option<Endpoint>, ConfigError> {

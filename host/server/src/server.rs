@@ -385,6 +385,7 @@ fn assemble(
         jobs: Arc::default(),
         audit: Arc::new(berth_identity::audit::AuditLog::new(config.audit_retention)),
         scheduler: Arc::default(),
+        stacks_dir: config.stacks_dir.clone(),
     });
     let state = Arc::new(AppState {
         engine: Arc::clone(&engine),

@@ -26,7 +26,7 @@ use berth_protocol::api::catalogue::{
 use berth_protocol::api::jobs::{JobProgressParams, JobRef, JobState};
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
-use berth_tests::docker::{Scope, ensure_test_image};
+use berth_tests::docker::{Scope, compose, ensure_test_image};
 use berth_tests::jobs::{WAIT, code, end_state, follow, log_of, upload};
 use berth_tests::server::{Berth, serve_command};
 use berth_tests::ws;
@@ -1469,32 +1469,6 @@ async fn containers_sharing_a_volume_stop_dependents_first_and_start_them_last()
     for n in names.values() {
         assert!(running(&scope, n).await, "{n} runs again");
     }
-}
-
-/// `docker compose` (v2) where the engine has it, else `docker-compose` (v1).
-fn compose(dir: &std::path::Path, project: &str, args: &[&str]) {
-    let v2 = std::process::Command::new("docker")
-        .args(["compose", "version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let mut cmd = if v2 {
-        let mut c = std::process::Command::new("docker");
-        c.arg("compose");
-        c
-    } else {
-        std::process::Command::new("docker-compose")
-    };
-    let out = cmd
-        .current_dir(dir)
-        .args(["-p", project, "-f", "compose.yaml"])
-        .args(args)
-        .output()
-        .expect("compose runs");
-    assert!(
-        out.status.success(),
-        "compose {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

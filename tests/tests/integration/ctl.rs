@@ -177,3 +177,75 @@ async fn ctl_logs_in_calls_watches_and_manages_tokens_users_and_audit() {
         Some(4)
     );
 }
+
+#[tokio::test]
+async fn ctl_validates_creates_saves_and_lists_stacks() {
+    let (_tmp, berth) = ws::start().await;
+    let cfg = tempfile::tempdir().unwrap();
+    let (c, url) = (cfg.path(), berth.url.as_str());
+    let login = &["login", "--user", "admin", "--password-stdin"];
+    assert!(
+        ctl(c, url, login, &format!("{ADMIN_PASSWORD}\n"))
+            .status
+            .success()
+    );
+    let files = tempfile::tempdir().unwrap();
+    let (typo, good) = (
+        files.path().join("typo.yaml"),
+        files.path().join("good.yaml"),
+    );
+    std::fs::write(&typo, "services:\n  web:\n    imagee: x\n").unwrap();
+    std::fs::write(&good, "services:\n  web:\n    image: x\n").unwrap();
+    let o = ctl(
+        c,
+        url,
+        &["stacks", "validate", "web", typo.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("3:5: Schema: unknown option `imagee`"),
+        "{said}"
+    );
+    let good = good.to_str().unwrap();
+    assert!(
+        ctl(c, url, &["stacks", "create", "web", good], "")
+            .status
+            .success()
+    );
+    let o = ctl(c, url, &["stacks", "get", "web"], "");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "services:\n  web:\n    image: x\n"
+    );
+    let typo = typo.to_str().unwrap();
+    assert!(
+        ctl(c, url, &["stacks", "save", "web", typo, "--draft"], "")
+            .status
+            .success()
+    );
+    let history = ok_json(&ctl(c, url, &["stacks", "history", "web", "--json"], ""));
+    let id = history["versions"][0]["id"].as_str().unwrap().to_owned();
+    assert!(
+        ctl(c, url, &["stacks", "restore", "web", &id], "")
+            .status
+            .success()
+    );
+    let listed = ok_json(&ctl(c, url, &["stacks", "list", "--json"], ""));
+    let web = &listed["stacks"][0];
+    assert_eq!(
+        (web["name"].as_str(), web["managed"].as_bool()),
+        (Some("web"), Some(true))
+    );
+    assert_eq!(
+        web["draft"].as_bool(),
+        None,
+        "the restored version validates"
+    );
+    assert!(
+        ctl(c, url, &["stacks", "delete", "web"], "")
+            .status
+            .success()
+    );
+}

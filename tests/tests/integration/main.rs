@@ -32,5 +32,6 @@ mod s3_stale_age;
 mod schedules;
 mod security;
 mod self_protection;
+mod stacks;
 mod web;
 mod ws_protocol;

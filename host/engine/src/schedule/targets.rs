@@ -21,7 +21,7 @@ pub const SKIP_LABEL: &str = "berth.backup.skip";
 
 /// Every container (stopped ones too) with `label` (`key` or `key=value`), Berth's
 /// helpers and Berth itself aside.
-async fn containers(
+pub(crate) async fn containers(
     docker: &Docker,
     label: Option<String>,
     host_self: Option<&str>,

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     Empty, audit, auth, backups, containers, events, hosts, images, jobs, networks, plugins,
-    schedules, streams, system, tokens, transfers, users, volumes,
+    schedules, stacks, streams, system, tokens, transfers, users, volumes,
 };
 use crate::role::Role;
 
@@ -301,6 +301,27 @@ methods! {
     /// What a retention policy would keep (and why) and delete of a schedule's
     /// backups now.
     SchedulesRetentionPreview = "schedules.retention_preview" (schedules::RetentionPreviewParams) -> schedules::RetentionPreview, Viewer, audited = false;
+    /// Managed stacks (folders in the stacks directory) and external compose projects,
+    /// each with its services' states.
+    StacksList = "stacks.list" (Empty) -> stacks::StackList, Viewer, audited = false;
+    /// The same, read afresh from the directory and Docker (`stacks.list` does too;
+    /// kept for the contract).
+    StacksScan = "stacks.scan" (Empty) -> stacks::StackList, Viewer, audited = false;
+    /// A stack's compose file and `.env` (values redacted below operator).
+    StacksGet = "stacks.get" (stacks::StackRef) -> stacks::StackDetail, Viewer, audited = false;
+    /// Validates a compose file (YAML, the compose shape, then the compose CLI's
+    /// `config` check) without saving it.
+    StacksValidate = "stacks.validate" (stacks::StackFiles) -> stacks::Validation, Viewer, audited = false;
+    /// Creates a stack's folder with its files (validated unless `draft`).
+    StacksCreate = "stacks.create" (stacks::StackFiles) -> stacks::StackDetail, Admin, audited = true;
+    /// Saves a stack's files (validated unless `draft`); the previous version is kept.
+    StacksSave = "stacks.save" (stacks::StackFiles) -> stacks::StackDetail, Admin, audited = true;
+    /// Deletes a stack's folder, optionally after `compose down`.
+    StacksDelete = "stacks.delete" (stacks::StackDelete) -> Empty, Admin, audited = true;
+    /// A stack's earlier versions, newest first.
+    StacksHistory = "stacks.history" (stacks::StackRef) -> stacks::StackHistory, Admin, audited = false;
+    /// Saves an earlier version as the current one (the current one is kept too).
+    StacksRestoreVersion = "stacks.restore_version" (stacks::VersionRef) -> stacks::StackDetail, Admin, audited = true;
     /// Jobs, newest first.
     JobsList = "jobs.list" (jobs::JobsQuery) -> jobs::JobList, Viewer, audited = false;
     /// One job with its log.

@@ -1,0 +1,202 @@
+//! `berth ctl stacks …`: the compose stacks' files from the command line.
+
+use std::path::{Path, PathBuf};
+
+use berth_client::Client;
+use berth_protocol::api::Empty;
+use berth_protocol::api::catalogue as cat;
+use berth_protocol::api::stacks::{
+    StackDelete, StackFiles, StackRef, StackSummary, Validation, VersionRef,
+};
+use clap::{Args, Subcommand};
+
+use super::{Fail, print_json};
+
+#[derive(Debug, Subcommand)]
+pub enum StacksCmd {
+    /// Managed stacks and external compose projects, with their services' states.
+    List,
+    /// A stack's compose file (and `.env` with `--env`).
+    Get {
+        name: String,
+        #[arg(long)]
+        env: bool,
+    },
+    /// Check a compose file (and an `.env`) without saving it.
+    Validate {
+        name: String,
+        compose: PathBuf,
+        #[arg(long)]
+        env: Option<PathBuf>,
+    },
+    /// Create a stack from a compose file (and an `.env`).
+    Create(FilesArgs),
+    /// Save a stack's compose file (and `.env`); the previous files are kept.
+    Save(FilesArgs),
+    /// Delete a stack's folder (`--down` first runs `compose down`).
+    Delete {
+        name: String,
+        #[arg(long)]
+        down: bool,
+        #[arg(long)]
+        keep_volumes: bool,
+    },
+    /// A stack's earlier versions, newest first.
+    History { name: String },
+    /// Make an earlier version the current one.
+    Restore { name: String, id: String },
+}
+
+/// A stack's files as given on the command line.
+#[derive(Debug, Args)]
+pub struct FilesArgs {
+    name: String,
+    compose: PathBuf,
+    #[arg(long)]
+    env: Option<PathBuf>,
+    /// Keep it even if it does not validate.
+    #[arg(long)]
+    draft: bool,
+}
+
+impl FilesArgs {
+    fn files(self) -> Result<StackFiles, Fail> {
+        files(self.name, &self.compose, self.env.as_deref(), self.draft)
+    }
+}
+
+fn read(path: &Path) -> Result<String, Fail> {
+    std::fs::read_to_string(path).map_err(|e| Fail(2, format!("{}: {e}", path.display())))
+}
+
+fn files(
+    name: String,
+    compose: &Path,
+    env: Option<&Path>,
+    draft: bool,
+) -> Result<StackFiles, Fail> {
+    Ok(StackFiles {
+        name,
+        compose: read(compose)?,
+        env: env.map(read).transpose()?,
+        draft,
+    })
+}
+
+fn print_summary(s: &StackSummary) {
+    let services: Vec<String> = s
+        .services
+        .iter()
+        .map(|x| format!("{} {}/{}", x.name, x.running, x.containers))
+        .collect();
+    println!(
+        "{:<24} {:<9} {:<12} {}{}",
+        s.name,
+        if s.managed { "managed" } else { "external" },
+        format!("{:?}", s.state).to_lowercase(),
+        services.join(", "),
+        s.error
+            .as_deref()
+            .map(|e| format!("  ({e})"))
+            .unwrap_or_default()
+    );
+}
+
+fn print_validation(v: &Validation) -> Result<(), Fail> {
+    for p in &v.problems {
+        let at = p
+            .line
+            .map(|l| format!("{l}:{}: ", p.column.unwrap_or(1)))
+            .unwrap_or_default();
+        eprintln!("{at}{:?}: {}", p.source, p.message);
+    }
+    for w in &v.warnings {
+        eprintln!("warning: {w}");
+    }
+    if v.valid {
+        println!("valid");
+        Ok(())
+    } else {
+        Err(Fail(1, "the compose file does not validate".into()))
+    }
+}
+
+pub async fn stacks(client: &Client, cmd: StacksCmd, json: bool) -> Result<(), Fail> {
+    let detail = match cmd {
+        StacksCmd::List => {
+            let l = client.call::<cat::StacksList>(Empty {}).await?;
+            if json {
+                print_json(&l);
+            } else {
+                l.stacks.iter().for_each(print_summary);
+            }
+            return Ok(());
+        }
+        StacksCmd::Get { name, env } => {
+            let d = client.call::<cat::StacksGet>(StackRef { name }).await?;
+            if json {
+                print_json(&d);
+            } else {
+                print!(
+                    "{}",
+                    if env {
+                        d.env.unwrap_or_default()
+                    } else {
+                        d.compose
+                    }
+                );
+            }
+            return Ok(());
+        }
+        StacksCmd::Validate { name, compose, env } => {
+            let v = client
+                .call::<cat::StacksValidate>(files(name, &compose, env.as_deref(), false)?)
+                .await?;
+            if json {
+                print_json(&v);
+                return Ok(());
+            }
+            return print_validation(&v);
+        }
+        StacksCmd::Create(args) => client.call::<cat::StacksCreate>(args.files()?).await?,
+        StacksCmd::Save(args) => client.call::<cat::StacksSave>(args.files()?).await?,
+        StacksCmd::Restore { name, id } => {
+            client
+                .call::<cat::StacksRestoreVersion>(VersionRef { name, id })
+                .await?
+        }
+        StacksCmd::Delete {
+            name,
+            down,
+            keep_volumes,
+        } => {
+            client
+                .call::<cat::StacksDelete>(StackDelete {
+                    name,
+                    down,
+                    keep_volumes,
+                })
+                .await?;
+            return Ok(());
+        }
+        StacksCmd::History { name } => {
+            let h = client.call::<cat::StacksHistory>(StackRef { name }).await?;
+            if json {
+                print_json(&h);
+            } else {
+                for v in &h.versions {
+                    let when = berth_protocol::api::rfc3339(v.replaced_ms);
+                    println!("{}  replaced {when} by {}", v.id, v.by);
+                }
+            }
+            return Ok(());
+        }
+    };
+    if json {
+        print_json(&detail);
+    } else {
+        let state = if detail.draft { "draft" } else { "valid" };
+        println!("{} saved in {} ({state})", detail.name, detail.dir);
+    }
+    Ok(())
+}

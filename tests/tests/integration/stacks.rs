@@ -1,0 +1,262 @@
+//! Compose stacks' files against the real compose CLI and Docker: created with an
+//! error (refused at its line, kept as a draft), fixed, saved and rolled back through
+//! its versions; listed beside an external project with their services' states;
+//! names and symbolic links that would leave the stacks directory refused; `.env`
+//! values hidden from viewers, writing kept to admins; deleted after `compose down`.
+
+use berth_protocol::api::Empty;
+use berth_protocol::api::catalogue::{
+    StacksCreate, StacksDelete, StacksGet, StacksHistory, StacksList, StacksRestoreVersion,
+    StacksSave, StacksValidate,
+};
+use berth_protocol::api::stacks::{
+    ProblemSource, ServiceState, StackDelete, StackFiles, StackRef, VersionRef,
+};
+use berth_protocol::error::ErrorCode;
+use berth_protocol::role::Role;
+use berth_tests::docker::{Scope, compose, ensure_test_image};
+use berth_tests::jobs::code;
+use berth_tests::ws;
+
+/// A one-service stack labelled for the test's clean-up; `extra` goes into the service.
+fn stack_file(image: &str, run: &str, extra: &str) -> String {
+    format!(
+        "services:\n  app:\n    image: {image}\n    init: true\n    command: [\"sh\", \"-c\", \"while true; do sleep 1; done\"]\n    labels: {{ berth.test: \"{run}\" }}\n{extra}networks:\n  default:\n    labels: {{ berth.test: \"{run}\" }}\n"
+    )
+}
+
+fn files(name: &str, compose: &str, env: Option<&str>) -> StackFiles {
+    StackFiles {
+        name: name.to_owned(),
+        compose: compose.to_owned(),
+        env: env.map(str::to_owned),
+        draft: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_is_validated_saved_versioned_listed_and_deleted() {
+    let scope = Scope::new().await;
+    let image = ensure_test_image(&scope.docker).await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let name = scope.name("shop").to_lowercase().replace('.', "-");
+    let good = stack_file(image, &scope.run, "");
+    // A typo: refused at its line, with the option meant.
+    let typo = good.replace("    init: true\n", "    init: true\n    imagee: x\n");
+    let refused = admin.call::<StacksCreate>(files(&name, &typo, None)).await;
+    assert_eq!(code(&refused), Some(ErrorCode::BadRequest));
+    let message = refused.unwrap_err().to_string();
+    assert!(
+        message.contains("line 5") && message.contains("did you mean `image`"),
+        "{message}"
+    );
+    let checked = admin
+        .call::<StacksValidate>(files(&name, "services:\n  app: [\n", None))
+        .await
+        .unwrap();
+    assert!(!checked.valid);
+    assert_eq!(checked.problems[0].source, ProblemSource::Yaml);
+    assert!(checked.problems[0].line.is_some());
+    // The compose CLI's own check: a dependency on a service that does not exist.
+    let dangling = good.replace(
+        "    init: true\n",
+        "    init: true\n    depends_on: [nope]\n",
+    );
+    let checked = admin
+        .call::<StacksValidate>(files(&name, &dangling, None))
+        .await
+        .unwrap();
+    assert!(!checked.valid, "{checked:?}");
+    assert_eq!(checked.problems[0].source, ProblemSource::Compose);
+    assert!(checked.problems[0].message.contains("nope"), "{checked:?}");
+    // Kept as a draft when asked; then fixed.
+    let draft = admin
+        .call::<StacksCreate>(StackFiles {
+            draft: true,
+            ..files(&name, &typo, None)
+        })
+        .await
+        .unwrap();
+    assert!(draft.draft);
+    let saved = admin
+        .call::<StacksSave>(files(&name, &good, Some("PASSWORD=hunter2\n")))
+        .await
+        .unwrap();
+    assert!(!saved.draft && saved.validation.valid, "{saved:?}");
+    assert_eq!(saved.compose_file, "compose.yaml");
+    let dir = std::path::PathBuf::from(&saved.dir);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("compose.yaml")).unwrap(),
+        good
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join(".env"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, ".env is the owner's only");
+    // Versions: the draft was replaced; restoring it keeps the current one too.
+    let history = admin
+        .call::<StacksHistory>(StackRef { name: name.clone() })
+        .await
+        .unwrap();
+    assert_eq!(history.versions.len(), 1);
+    assert_eq!(history.versions[0].compose, typo);
+    assert_eq!(history.versions[0].by, "admin");
+    let restored = admin
+        .call::<StacksRestoreVersion>(VersionRef {
+            name: name.clone(),
+            id: history.versions[0].id.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(restored.compose, typo);
+    assert!(restored.draft);
+    let history = admin
+        .call::<StacksHistory>(StackRef { name: name.clone() })
+        .await
+        .unwrap();
+    assert_eq!(history.versions[0].compose, good);
+    assert!(!dir.join(".env").exists(), "the version had no .env");
+    let env = Some("PASSWORD=hunter2\n");
+    admin
+        .call::<StacksSave>(files(&name, &good, env))
+        .await
+        .unwrap();
+    admin
+        .call::<StacksSave>(files(&name, &good, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join(".env")).unwrap(),
+        "PASSWORD=hunter2\n",
+        "env absent keeps .env"
+    );
+    listed_with_states_and_deleted(&scope, &berth, &admin, &name, &dir).await;
+}
+
+async fn listed_with_states_and_deleted(
+    scope: &Scope,
+    berth: &berth_tests::server::Berth,
+    admin: &berth_client::Client,
+    name: &str,
+    dir: &std::path::Path,
+) {
+    let state_of = |l: &berth_protocol::api::stacks::StackList, n: &str| {
+        l.stacks
+            .iter()
+            .find(|s| s.name == n)
+            .map(|s| (s.managed, s.state))
+    };
+    let listed = admin.call::<StacksList>(Empty {}).await.unwrap();
+    assert!(listed.compose.is_some(), "a compose CLI was found");
+    assert_eq!(
+        state_of(&listed, name),
+        Some((true, ServiceState::NotCreated))
+    );
+    // Up by the CLI (as `stacks.up` will), and an external project from elsewhere.
+    compose(dir, name, &["up", "-d"]);
+    let outside = tempfile::tempdir().unwrap();
+    let external = scope.name("ext").to_lowercase().replace('.', "-");
+    std::fs::write(
+        outside.path().join("compose.yaml"),
+        stack_file(berth_tests::docker::TEST_IMAGE, &scope.run, ""),
+    )
+    .unwrap();
+    compose(outside.path(), &external, &["up", "-d"]);
+    let listed = admin.call::<StacksList>(Empty {}).await.unwrap();
+    assert_eq!(state_of(&listed, name), Some((true, ServiceState::Running)));
+    assert_eq!(
+        state_of(&listed, &external),
+        Some((false, ServiceState::Running))
+    );
+    let ext = listed.stacks.iter().find(|s| s.name == external).unwrap();
+    assert_eq!(ext.services[0].name, "app");
+    compose(outside.path(), &external, &["down", "-t", "1"]);
+    // Viewers see names, not values; only admins write.
+    let viewer = ws::user(berth, admin, "vera", Role::Viewer).await;
+    let operator = ws::user(berth, admin, "otto", Role::Operator).await;
+    let seen = viewer
+        .call::<StacksGet>(StackRef {
+            name: name.to_owned(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen.env.as_deref(), Some("PASSWORD=<redacted>"));
+    assert!(seen.env_redacted);
+    let good = seen.compose.clone();
+    for c in [&viewer, &operator] {
+        let r = c.call::<StacksSave>(files(name, &good, None)).await;
+        assert_eq!(code(&r), Some(ErrorCode::Forbidden));
+    }
+    admin
+        .call::<StacksDelete>(StackDelete {
+            name: name.to_owned(),
+            down: true,
+            keep_volumes: false,
+        })
+        .await
+        .unwrap();
+    assert!(!dir.exists());
+    let listed = admin.call::<StacksList>(Empty {}).await.unwrap();
+    assert_eq!(state_of(&listed, name), None, "no folder, no containers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_and_links_that_leave_the_stacks_directory_are_refused() {
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let compose = "services:\n  app:\n    image: x\n";
+    for bad in ["../escape", "a/b", "..", ".hidden", "Upper", ""] {
+        let r = admin.call::<StacksCreate>(files(bad, compose, None)).await;
+        assert_eq!(code(&r), Some(ErrorCode::BadRequest), "{bad:?}");
+        let r = admin
+            .call::<StacksGet>(StackRef {
+                name: bad.to_owned(),
+            })
+            .await;
+        assert_eq!(code(&r), Some(ErrorCode::BadRequest), "{bad:?}");
+    }
+    assert!(!berth.data_dir.join("escape").exists());
+    // A stack folder that is a link out of the directory, and a linked `.env`.
+    let stacks = berth.data_dir.join("stacks");
+    std::fs::create_dir_all(&stacks).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("compose.yaml"), compose).unwrap();
+    std::fs::write(outside.path().join("secret"), "ROOT=1").unwrap();
+    std::os::unix::fs::symlink(outside.path(), stacks.join("linked")).unwrap();
+    let r = admin
+        .call::<StacksGet>(StackRef {
+            name: "linked".into(),
+        })
+        .await;
+    assert_eq!(code(&r), Some(ErrorCode::Forbidden));
+    let r = admin
+        .call::<StacksSave>(files("linked", compose, None))
+        .await;
+    assert_eq!(code(&r), Some(ErrorCode::Forbidden));
+    std::fs::create_dir(stacks.join("real")).unwrap();
+    std::fs::write(stacks.join("real/compose.yaml"), compose).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), stacks.join("real/.env")).unwrap();
+    let r = admin
+        .call::<StacksGet>(StackRef {
+            name: "real".into(),
+        })
+        .await;
+    assert_eq!(code(&r), Some(ErrorCode::Forbidden));
+    let r = admin
+        .call::<StacksSave>(files("real", compose, Some("X=1")))
+        .await;
+    assert!(r.is_err());
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("secret")).unwrap(),
+        "ROOT=1"
+    );
+    let r = admin
+        .call::<StacksGet>(StackRef {
+            name: "none".into(),
+        })
+        .await;
+    assert_eq!(code(&r), Some(ErrorCode::NotFound));
+}
