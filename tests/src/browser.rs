@@ -198,6 +198,34 @@ async fn wait_within(client: &Client, css: &str, limit: Duration) -> fantoccini:
         .unwrap_or_else(|e| panic!("no element {css:?} within {limit:?}: {e}"))
 }
 
+/// Waits (up to 20 s, looking every 100 ms) until the form field matching `css` holds
+/// `expected` — a field's value is a property, which selectors cannot see.
+pub async fn wait_for_value(client: &Client, css: &str, expected: &str) {
+    let mut last = None;
+    let seen = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let value = client
+                .execute(
+                    "const e = document.querySelector(arguments[0]); return e ? e.value : null;",
+                    vec![css.into()],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned));
+            if value.as_deref() == Some(expected) {
+                return;
+            }
+            last = value;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        seen.is_ok(),
+        "{css} never held {expected:?} (last {last:?})"
+    );
+}
+
 /// The current URL's path.
 pub async fn path(client: &Client) -> String {
     client

@@ -14,6 +14,9 @@ pub enum Route {
     Container { id: String },
     #[at("/stacks")]
     Stacks,
+    /// One stack: its files, their versions.
+    #[at("/stacks/:name")]
+    Stack { name: String },
     #[at("/backups")]
     Backups,
     #[at("/jobs")]
@@ -72,7 +75,7 @@ impl Route {
         match self {
             Route::Dashboard => "Dashboard",
             Route::Containers | Route::Container { .. } => "Containers",
-            Route::Stacks => "Stacks",
+            Route::Stacks | Route::Stack { .. } => "Stacks",
             Route::Backups => "Backups",
             Route::Jobs | Route::Job { .. } => "Jobs",
             Route::Schedules => "Schedules",
@@ -96,6 +99,7 @@ impl Route {
             Route::Containers => "containers",
             Route::Container { .. } => "container",
             Route::Stacks => "stacks",
+            Route::Stack { .. } => "stack",
             Route::Backups => "backups",
             Route::Jobs => "jobs",
             Route::Job { .. } => "job",

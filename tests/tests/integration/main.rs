@@ -8,6 +8,7 @@ mod browser;
 mod browser_docker;
 mod browser_identity;
 mod browser_schedules;
+mod browser_stacks;
 mod ctl;
 mod docker_api;
 mod docker_harness;

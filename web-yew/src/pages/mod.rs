@@ -1,5 +1,5 @@
-//! One page per section. Sections whose features have not landed say so plainly —
-//! no fake data.
+//! One page per section, and the pages of one thing in a section (a container, a
+//! volume's files, a stack, a job's log).
 
 mod audit;
 mod backups;
@@ -11,6 +11,7 @@ mod profile;
 mod resources;
 mod schedules;
 mod settings;
+mod stacks;
 mod tokens;
 mod users;
 
@@ -45,32 +46,9 @@ pub fn render(route: Route) -> Html {
                 <p>{ "There is no page at this address. Pick a section on the left." }</p>
             </section>
         },
-        other @ Route::Stacks => html! { <Upcoming route={other} /> },
-    }
-}
-
-/// What each section will hold, so a user knows what is coming rather than seeing an
-/// empty table.
-fn plan(route: &Route) -> &'static str {
-    match route {
-        Route::Stacks => {
-            "Compose stacks: the stacks directory, an editor with validation, and live up/down/pull output."
+        Route::Stacks => html! { <stacks::StacksPage /> },
+        Route::Stack { name } => {
+            html! { <stacks::StackPage key={name.clone()} name={name.clone()} /> }
         }
-        _ => "",
-    }
-}
-
-#[derive(Debug, PartialEq, Properties)]
-struct UpcomingProps {
-    route: Route,
-}
-
-#[function_component(Upcoming)]
-fn upcoming(props: &UpcomingProps) -> Html {
-    html! {
-        <section class="page" data-page={props.route.slug()}>
-            <h1>{ props.route.label() }</h1>
-            <p class="notice">{ "Not built yet. " }{ plan(&props.route) }</p>
-        </section>
     }
 }

@@ -1,0 +1,110 @@
+//! The Stacks page: managed stacks (folders in the stacks directory) beside external
+//! compose projects, each with its services' states; a new stack (admins); one
+//! stack's page with its editor (`editor`) and its versions (`versions`).
+
+mod editor;
+mod versions;
+
+use berth_protocol::api::Empty;
+use berth_protocol::api::catalogue::{StacksGet, StacksList};
+use berth_protocol::api::stacks::{ServiceState, StackList, StackRef, StackSummary};
+use berth_protocol::role::Role;
+use yew::prelude::*;
+use yew_router::prelude::Link;
+
+use crate::components::loaded;
+use crate::hooks::use_call;
+use crate::route::Route;
+use crate::ws::use_ws;
+
+pub fn state_name(s: ServiceState) -> &'static str {
+    match s {
+        ServiceState::Running => "running",
+        ServiceState::Partial => "partial",
+        ServiceState::Stopped => "stopped",
+        ServiceState::NotCreated => "not created",
+    }
+}
+
+#[function_component(StacksPage)]
+pub fn stacks_page() -> Html {
+    let ctx = use_ws();
+    let (list, reload) = use_call::<StacksList>(Empty {});
+    let admin = ctx.user().is_some_and(|u| u.role.allows(Role::Admin));
+    html! {
+        <section class="page" data-page="stacks">
+            <h1>{ "Stacks" }</h1>
+            { loaded(&list, table) }
+            if admin {
+                <h2>{ "New stack" }</h2>
+                <editor::Editor key="new" name={None::<String>} compose={editor::STARTER.to_owned()} env={None::<String>} editable=true saved={reload} />
+            }
+        </section>
+    }
+}
+
+fn table(l: &StackList) -> Html {
+    let cli = l.compose.as_ref().map_or_else(
+        || "No compose CLI found: stacks can be edited, not run.".to_owned(),
+        |c| format!("{} {}", c.command, c.version),
+    );
+    html! { <>
+        <p class="muted" id="stacks-dir">{ format!("Stacks directory {} · {cli}", l.stacks_dir) }</p>
+        if l.stacks.is_empty() {
+            <p class="notice" id="stacks-empty">{ "No stacks yet." }</p>
+        } else {
+            <table class="grid" id="stacks-table">
+                <thead><tr><th>{ "Stack" }</th><th>{ "State" }</th><th>{ "Services" }</th><th>{ "Folder" }</th></tr></thead>
+                <tbody>{ for l.stacks.iter().map(row) }</tbody>
+            </table>
+        }
+    </> }
+}
+
+fn row(s: &StackSummary) -> Html {
+    let services: Vec<String> = s
+        .services
+        .iter()
+        .map(|x| format!("{} {}/{}", x.name, x.running, x.containers))
+        .collect();
+    html! {
+        <tr data-stack={s.name.clone()} data-state={state_name(s.state)} data-managed={s.managed.to_string()}>
+            <td>if s.managed {
+                    <Link<Route> to={Route::Stack { name: s.name.clone() }} classes="stack-open">{ &s.name }</Link<Route>>
+                } else {
+                    { &s.name }<span class="badge">{ " external" }</span>
+                }
+                if s.draft { <span class="badge warn">{ " draft" }</span> }</td>
+            <td class={classes!("state", state_name(s.state).replace(' ', "-"))}>{ state_name(s.state) }</td>
+            <td>{ services.join(", ") }{ s.error.as_deref().map(|e| html! { <div class="error">{ e }</div> }).unwrap_or_default() }</td>
+            <td class="mono muted">{ s.dir.clone().unwrap_or_default() }</td>
+        </tr>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct StackProps {
+    pub name: String,
+}
+
+/// One stack: its files in the editor (admins save), its versions.
+#[function_component(StackPage)]
+pub fn stack_page(props: &StackProps) -> Html {
+    let ctx = use_ws();
+    let (detail, reload) = use_call::<StacksGet>(StackRef {
+        name: props.name.clone(),
+    });
+    let admin = ctx.user().is_some_and(|u| u.role.allows(Role::Admin));
+    html! {
+        <section class="page" data-page="stack">
+            <h1>{ format!("Stack {}", props.name) }</h1>
+            <p><Link<Route> to={Route::Stacks}>{ "All stacks" }</Link<Route>></p>
+            { loaded(&detail, |d| html! { <>
+                <p class="muted mono" id="stack-dir">{ format!("{}/{}", d.dir, d.compose_file) }</p>
+                <editor::Editor key={format!("{}-{}", d.name, d.versions)} name={Some(d.name.clone())} compose={d.compose.clone()}
+                    env={d.env.clone()} editable={admin} saved={reload.clone()} />
+                if admin { <versions::Versions key={d.versions.to_string()} name={d.name.clone()} count={d.versions} restored={reload.clone()} /> }
+            </> }) }
+        </section>
+    }
+}

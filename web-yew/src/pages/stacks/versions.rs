@@ -1,0 +1,63 @@
+//! A stack's earlier versions (each save keeps the files it replaced), each with who
+//! saved over it and a button to make it current again.
+
+use berth_protocol::api::catalogue::{StacksHistory, StacksRestoreVersion};
+use berth_protocol::api::stacks::{StackHistory, StackRef, VersionRef};
+use yew::prelude::*;
+
+use crate::components::loaded;
+use crate::format::when;
+use crate::hooks::{Action, use_action, use_call};
+
+#[derive(Properties, PartialEq)]
+pub struct VersionsProps {
+    pub name: String,
+    /// How many there are (a change reloads the list).
+    pub count: u32,
+    pub restored: Callback<()>,
+}
+
+#[function_component(Versions)]
+pub fn versions(props: &VersionsProps) -> Html {
+    let (list, _) = use_call::<StacksHistory>(StackRef {
+        name: props.name.clone(),
+    });
+    let action = use_action(props.restored.clone());
+    html! {
+        <div id="stack-versions">
+            <h2>{ format!("Earlier versions ({})", props.count) }</h2>
+            <div id="stack-versions-result">{ action.view() }</div>
+            { loaded(&list, |h| table(h, &props.name, &action)) }
+        </div>
+    }
+}
+
+fn table(h: &StackHistory, name: &str, action: &Action) -> Html {
+    if h.versions.is_empty() {
+        return html! { <p class="muted">{ "None yet: each save keeps the files it replaces." }</p> };
+    }
+    html! {
+        <table class="grid">
+            <thead><tr><th>{ "Replaced" }</th><th>{ "By" }</th><th>{ "Compose file" }</th><th></th></tr></thead>
+            <tbody>{ for h.versions.iter().map(|v| {
+                let restore = {
+                    let (action, name, id) = (action.clone(), name.to_owned(), v.id.clone());
+                    Callback::from(move |_| {
+                        let (name, id) = (name.clone(), id.clone());
+                        action.run(move |ws| async move {
+                            ws.call_m::<StacksRestoreVersion>(VersionRef { name, id }).await?;
+                            Ok("Restored; the files it replaced are a version now.".to_owned())
+                        });
+                    })
+                };
+                html! {
+                    <tr data-version={v.id.clone()}>
+                        <td>{ when(v.replaced_ms) }</td><td>{ &v.by }</td>
+                        <td><details><summary>{ format!("{} lines", v.compose.lines().count()) }</summary><pre class="mono">{ &v.compose }</pre></details></td>
+                        <td><button type="button" class="small stack-restore" onclick={restore}>{ "Restore" }</button></td>
+                    </tr>
+                }
+            }) }</tbody>
+        </table>
+    }
+}
