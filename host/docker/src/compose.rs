@@ -75,16 +75,9 @@ impl Compose {
             .join(" ")
     }
 
-    /// Runs `args` for `project` with `file` from `dir`, within `limit`; the CLI is
-    /// killed when the limit passes or the caller stops waiting.
-    pub async fn run(
-        &self,
-        project: &str,
-        dir: &Path,
-        file: &Path,
-        args: &[&str],
-        limit: Duration,
-    ) -> Result<Run, DockerError> {
+    /// The command for `args` on `project` with `file` from `dir`, its output piped
+    /// and killed when dropped.
+    pub fn command_for(&self, project: &str, dir: &Path, file: &Path, args: &[&str]) -> Command {
         let mut command = Command::new(self.program);
         command
             .args(self.prefix)
@@ -95,7 +88,23 @@ impl Compose {
             .args(args)
             .current_dir(dir)
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
+        command
+    }
+
+    /// Runs `args` for `project` with `file` from `dir`, within `limit`; the CLI is
+    /// killed when the limit passes or the caller stops waiting.
+    pub async fn run(
+        &self,
+        project: &str,
+        dir: &Path,
+        file: &Path,
+        args: &[&str],
+        limit: Duration,
+    ) -> Result<Run, DockerError> {
+        let mut command = self.command_for(project, dir, file, args);
         let out = tokio::time::timeout(limit, command.output())
             .await
             .map_err(|_| {

@@ -1,14 +1,23 @@
 //! The Stacks page in a real browser: a new stack with a typo shown at its line and
-//! refused, fixed and saved, opened on its own page, edited, and an earlier version
-//! restored.
+//! refused, fixed and saved, opened on its own page, edited, an earlier version
+//! restored, then brought up and down with the compose CLI's output on the page.
 
 use berth_tests::browser::{Browser, click, login, type_into, wait_for, wait_for_value};
+use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::ws::{self, ADMIN_PASSWORD};
+use fantoccini::Locator;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
+    let scope = Scope::new().await;
+    let image = ensure_test_image(&scope.docker).await;
     let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();
+    let runnable = format!(
+        "services:\n  web:\n    image: {image}\n    init: true\n    command: [\"sleep\", \"600\"]\n    labels: {{ berth.test: \"{run}\" }}\nnetworks:\n  default:\n    labels: {{ berth.test: \"{run}\" }}\n",
+        run = scope.run
+    );
+    let expected = runnable.clone();
     let dir = berth.data_dir.join("stacks/web-ui");
     Browser::start("stacks")
         .await
@@ -40,6 +49,21 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
             wait_for(&c, "#stack-versions tr[data-version]").await;
             click(&c, "#stack-versions .stack-restore").await;
             wait_for_value(&c, "#stack-compose", "services:\n  web:\n    image: x\n").await;
+            // A file that runs, up and down with the CLI's output on the page.
+            type_into(&c, "#stack-compose", &runnable).await;
+            click(&c, "#stack-save").await;
+            wait_for(&c, "#stack-versions tr[data-version]:nth-child(3)").await;
+            click(&c, "#stack-action-up").await;
+            wait_for(&c, "#stack-action-status[data-exit='0']").await;
+            let said = wait_for(&c, "#stack-output").await.text().await.unwrap();
+            assert!(said.contains("web"), "the CLI's output is shown: {said}");
+            click(&c, "#stack-action-down").await;
+            c.wait()
+                .for_element(Locator::XPath(
+                    "//p[@id='stack-action-status' and text()='down done.']",
+                ))
+                .await
+                .expect("down ends");
             click(&c, "#nav-stacks").await;
             wait_for(
                 &c,
@@ -49,5 +73,5 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
         })
         .await;
     let saved = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
-    assert_eq!(saved, "services:\n  web:\n    image: x\n");
+    assert_eq!(saved, expected);
 }

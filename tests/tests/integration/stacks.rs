@@ -1,6 +1,7 @@
 //! Compose stacks' files against the real compose CLI and Docker: created with an
 //! error (refused at its line, kept as a draft), fixed, saved and rolled back through
 //! its versions; listed beside an external project with their services' states;
+//! brought up, stopped and started over `stack.output` with the CLI's output streamed;
 //! names and symbolic links that would leave the stacks directory refused; `.env`
 //! values hidden from viewers, writing kept to admins; deleted after `compose down`.
 
@@ -136,6 +137,28 @@ async fn a_stack_is_validated_saved_versioned_listed_and_deleted() {
     listed_with_states_and_deleted(&scope, &berth, &admin, &name, &dir).await;
 }
 
+/// Runs `action` on stack `name` over `stack.output`: its exit code and what it said.
+async fn run_action(c: &berth_client::Client, name: &str, action: &str) -> (Option<i64>, String) {
+    use tokio::io::AsyncReadExt;
+    let mut channel = c
+        .open_binary(
+            "stack.output",
+            serde_json::json!({"stack": name, "action": action}),
+            Some(65536),
+        )
+        .await
+        .unwrap();
+    let mut said = Vec::new();
+    tokio::time::timeout(berth_tests::jobs::WAIT, channel.read_to_end(&mut said))
+        .await
+        .expect("the action ends")
+        .unwrap();
+    let code = channel
+        .close_payload()
+        .and_then(|p| p["exit_code"].as_i64());
+    (code, String::from_utf8_lossy(&said).into_owned())
+}
+
 async fn listed_with_states_and_deleted(
     scope: &Scope,
     berth: &berth_tests::server::Berth,
@@ -155,8 +178,10 @@ async fn listed_with_states_and_deleted(
         state_of(&listed, name),
         Some((true, ServiceState::NotCreated))
     );
-    // Up by the CLI (as `stacks.up` will), and an external project from elsewhere.
-    compose(dir, name, &["up", "-d"]);
+    // Up through `stack.output`, its output streamed; an external project from elsewhere.
+    let (exit, said) = run_action(admin, name, "up").await;
+    assert_eq!(exit, Some(0), "{said}");
+    assert!(said.contains("app"), "the CLI's output is streamed: {said}");
     let outside = tempfile::tempdir().unwrap();
     let external = scope.name("ext").to_lowercase().replace('.', "-");
     std::fs::write(
@@ -174,6 +199,10 @@ async fn listed_with_states_and_deleted(
     let ext = listed.stacks.iter().find(|s| s.name == external).unwrap();
     assert_eq!(ext.services[0].name, "app");
     compose(outside.path(), &external, &["down", "-t", "1"]);
+    let (exit, said) = run_action(admin, name, "stop").await;
+    assert_eq!(exit, Some(0), "{said}");
+    let listed = admin.call::<StacksList>(Empty {}).await.unwrap();
+    assert_eq!(state_of(&listed, name), Some((true, ServiceState::Stopped)));
     // Viewers see names, not values; only admins write.
     let viewer = ws::user(berth, admin, "vera", Role::Viewer).await;
     let operator = ws::user(berth, admin, "otto", Role::Operator).await;
@@ -190,6 +219,17 @@ async fn listed_with_states_and_deleted(
         let r = c.call::<StacksSave>(files(name, &good, None)).await;
         assert_eq!(code(&r), Some(ErrorCode::Forbidden));
     }
+    // Operators run actions; viewers do not.
+    let (exit, said) = run_action(&operator, name, "start").await;
+    assert_eq!(exit, Some(0), "{said}");
+    let denied = viewer
+        .open_binary(
+            "stack.output",
+            serde_json::json!({"stack": name, "action": "stop"}),
+            None,
+        )
+        .await;
+    assert_eq!(code(&denied), Some(ErrorCode::Forbidden));
     admin
         .call::<StacksDelete>(StackDelete {
             name: name.to_owned(),

@@ -183,7 +183,7 @@ fn redact_env(text: &str) -> String {
 }
 
 /// A stack's folder and compose file name; `not_found` when there is no such stack.
-fn located(engine: &Engine, name: &str) -> Result<(PathBuf, &'static str), EngineError> {
+pub(crate) fn located(engine: &Engine, name: &str) -> Result<(PathBuf, &'static str), EngineError> {
     let root = folder::root(&engine.stacks_dir)?;
     let dir = folder::existing(&root, name)?
         .ok_or_else(|| EngineError::not_found(format!("no stack {name} in {}", root.display())))?;

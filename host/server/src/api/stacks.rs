@@ -5,21 +5,28 @@
 use std::sync::Arc;
 
 use berth_engine::Engine;
-use berth_engine::stacks::manage;
+use std::net::SocketAddr;
+
+use berth_engine::stacks::{actions, manage};
 use berth_identity::principal::Principal;
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
-    StacksCreate, StacksDelete, StacksGet, StacksHistory, StacksList, StacksRestoreVersion,
-    StacksSave, StacksScan, StacksValidate,
+    StackOutput, StacksCreate, StacksDelete, StacksGet, StacksHistory, StacksList,
+    StacksRestoreVersion, StacksSave, StacksScan, StacksValidate,
 };
 use berth_protocol::api::stacks::{
-    StackDelete, StackDetail, StackFiles, StackHistory, StackList, StackRef, Validation, VersionRef,
+    StackDelete, StackDetail, StackFiles, StackHistory, StackList, StackOutputParams, StackRef,
+    Validation, VersionRef,
 };
 use berth_protocol::error::ErrorBody;
+use berth_protocol::frame::Stream;
 use berth_protocol::role::Role;
+use tokio::io::AsyncReadExt;
 
+use super::streams::SessionAudit;
 use crate::errors::WireResult;
-use crate::ws::registry::{Registry, blocking};
+use crate::ws::outbox::ChannelSink;
+use crate::ws::registry::{Auditor, ChannelEnd, Registry, blocking};
 
 pub fn register(r: &mut Registry) {
     r.method(StacksList, list);
@@ -31,6 +38,48 @@ pub fn register(r: &mut Registry) {
     r.method(StacksDelete, delete);
     r.method(StacksHistory, history);
     r.method(StacksRestoreVersion, restore_version);
+    r.channel(StackOutput, output);
+}
+
+/// `stack.output`: the action's output as it comes (stdout on stream 1, stderr on 2);
+/// closing the channel kills the CLI. Audited as a session, like a terminal.
+fn output(
+    (engine, principal, client, auditor): (Arc<Engine>, Principal, SocketAddr, Auditor),
+    params: StackOutputParams,
+    sink: ChannelSink,
+) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
+    berth_engine::stacks::folder::check_name(&params.stack).wire()?;
+    Ok(async move {
+        let caller = (principal, client, auditor);
+        let doing = format!("compose {}", actions::args(params.action).join(" "));
+        let mut audit = SessionAudit::start(&caller, "stack.output", &params.stack, &doing);
+        let mut child = actions::start(&engine, &params.stack, params.action)
+            .await
+            .wire()?;
+        let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take())
+        else {
+            return Err(crate::ws::registry::internal(&"compose without pipes"));
+        };
+        let (mut out, mut err) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+        let (mut out_open, mut err_open) = (true, true);
+        while out_open || err_open {
+            tokio::select! {
+                n = stdout.read(&mut out), if out_open => match n {
+                    Ok(n) if n > 0 => if sink.send_bytes(Stream::Stdout, out[..n].to_vec().into()).await.is_err() { return Ok(None) },
+                    _ => out_open = false,
+                },
+                n = stderr.read(&mut err), if err_open => match n {
+                    Ok(n) if n > 0 => if sink.send_bytes(Stream::Stderr, err[..n].to_vec().into()).await.is_err() { return Ok(None) },
+                    _ => err_open = false,
+                },
+                // The CLI is killed as `child` drops.
+                () = sink.closed() => return Ok(None),
+            }
+        }
+        let code = child.wait().await.ok().and_then(|s| s.code());
+        audit.exit_code = code.map(i64::from);
+        Ok(Some(serde_json::json!({ "exit_code": code })))
+    })
 }
 
 async fn list(engine: Arc<Engine>, _: Empty) -> Result<StackList, ErrorBody> {

@@ -120,32 +120,29 @@ async fn own_container(
     }
 }
 
-/// An exec session in the audit log: one record when it starts (who, which container,
-/// what command) and one when it ends (how long it ran, its exit code) — written even
-/// when the session is cut off (the channel closed, the connection gone), since this
-/// guard is dropped with the producer.
-struct ExecAudit {
+/// A session in the audit log (an exec, a stack action): one record when it starts
+/// (who, on what, doing what) and one when it ends (how long it ran, its exit code) —
+/// written even when the session is cut off (the channel closed, the connection gone),
+/// since this guard is dropped with the producer.
+pub(crate) struct SessionAudit {
     auditor: Auditor,
     rec: AuditRecord,
     started: std::time::Instant,
-    exit_code: Option<i64>,
+    pub(crate) exit_code: Option<i64>,
 }
 
-impl ExecAudit {
-    fn start(caller: &Caller, container: &str, cmd: &[String]) -> Self {
+impl SessionAudit {
+    pub(crate) fn start(caller: &Caller, method: &str, target: &str, doing: &str) -> Self {
         let (principal, client, auditor) = caller;
         let mut rec = AuditRecord::new(
             &principal.user,
             &client.ip().to_string(),
-            "exec",
-            Some(container.chars().take(200).collect()),
+            method,
+            Some(target.chars().take(200).collect()),
             "ok",
         );
         rec.token = principal.token_name().map(str::to_owned);
-        rec.detail = Some(format!(
-            "started: {}",
-            berth_core::text::head(&cmd.join(" "), 500)
-        ));
+        rec.detail = Some(format!("started: {}", berth_core::text::head(doing, 500)));
         let (first, log) = (rec.clone(), auditor.clone());
         tokio::spawn(async move { log.record(first).await });
         Self {
@@ -157,7 +154,7 @@ impl ExecAudit {
     }
 }
 
-impl Drop for ExecAudit {
+impl Drop for SessionAudit {
     fn drop(&mut self) {
         let mut rec = self.rec.clone();
         rec.time_ms = berth_identity::users::now_ms();
@@ -287,7 +284,7 @@ struct Attached {
 }
 
 /// Who runs an exec: the principal, their address, and where the session is audited.
-type Caller = (Principal, SocketAddr, Auditor);
+pub(crate) type Caller = (Principal, SocketAddr, Auditor);
 
 async fn run_exec(
     hosts: Arc<Hosts>,
@@ -304,7 +301,7 @@ async fn run_exec(
         params.cmd.clone()
     };
     let exec_id = create_exec(&d, &params, cmd.clone()).await?;
-    let mut audit = ExecAudit::start(&caller, &params.container, &cmd);
+    let mut audit = SessionAudit::start(&caller, "exec", &params.container, &cmd.join(" "));
     let attached = attach(&d, &params, exec_id).await?;
     // The initial size: bollard's exec options have no console_size, so resize right
     // after start (before the shell draws its first prompt).

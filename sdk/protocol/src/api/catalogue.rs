@@ -347,6 +347,9 @@ channels! {
     /// A process in a container: binary frames both ways, `resize`, `eof`; `close`
     /// carries `exit_code`.
     Exec = "exec" (streams::ExecParams) -> system::BinaryFrames, Operator, Backpressure, binary = true, input = true;
+    /// Runs `up`, `down`, `restart`, `pull`, `stop` or `start` on a managed stack with
+    /// the compose CLI and streams its output; `close` carries `exit_code`.
+    StackOutput = "stack.output" (stacks::StackOutputParams) -> system::BinaryFrames, Operator, Backpressure, binary = true;
     /// Progress of one job, or of every job: latest value wins per job.
     JobProgress = "job.progress" (jobs::JobProgressParams) -> jobs::JobProgress, Viewer, LatestValue, binary = false;
 }

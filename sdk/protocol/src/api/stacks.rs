@@ -183,3 +183,41 @@ pub struct VersionRef {
     pub name: String,
     pub id: String,
 }
+
+/// What `stack.output` runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StackAction {
+    /// `up -d --remove-orphans`: create and start what the file says.
+    #[default]
+    Up,
+    /// `down`: stop and remove the containers and networks (volumes stay).
+    Down,
+    Restart,
+    /// Pull the images (then `up` updates the services).
+    Pull,
+    Stop,
+    Start,
+}
+
+impl StackAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+            Self::Restart => "restart",
+            Self::Pull => "pull",
+            Self::Stop => "stop",
+            Self::Start => "start",
+        }
+    }
+}
+
+/// Opens `stack.output`: runs the action on a managed stack and streams the compose
+/// CLI's output (binary frames: stream 1 stdout, 2 stderr); `close` carries
+/// `{exit_code}`. Closing the channel stops the CLI.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StackOutputParams {
+    pub stack: String,
+    pub action: StackAction,
+}

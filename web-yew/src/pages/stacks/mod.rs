@@ -1,7 +1,9 @@
 //! The Stacks page: managed stacks (folders in the stacks directory) beside external
 //! compose projects, each with its services' states; a new stack (admins); one
-//! stack's page with its editor (`editor`) and its versions (`versions`).
+//! stack's page with its compose actions and their output (`actions`), its editor
+//! (`editor`) and its versions (`versions`).
 
+mod actions;
 mod editor;
 mod versions;
 
@@ -95,10 +97,12 @@ pub fn stack_page(props: &StackProps) -> Html {
         name: props.name.clone(),
     });
     let admin = ctx.user().is_some_and(|u| u.role.allows(Role::Admin));
+    let operator = ctx.user().is_some_and(|u| u.role.allows(Role::Operator));
     html! {
         <section class="page" data-page="stack">
             <h1>{ format!("Stack {}", props.name) }</h1>
             <p><Link<Route> to={Route::Stacks}>{ "All stacks" }</Link<Route>></p>
+            if operator { <actions::StackActions name={props.name.clone()} done={Callback::noop()} /> }
             { loaded(&detail, |d| html! { <>
                 <p class="muted mono" id="stack-dir">{ format!("{}/{}", d.dir, d.compose_file) }</p>
                 <editor::Editor key={format!("{}-{}", d.name, d.versions)} name={Some(d.name.clone())} compose={d.compose.clone()}
