@@ -45,6 +45,9 @@ async fn a_schedule_is_built_from_a_preset_previewed_run_and_its_job_seen() {
             let next = c.find_all(Locator::Css("#schedule-next li")).await.unwrap();
             assert_eq!(next.len(), 5);
             type_into(&c, "#schedule-target-0", &app).await;
+            // A target row takes its name when the field is left (`change`).
+            click(&c, "#schedule-targets legend").await;
+            wait_for(&c, "#schedule-target-1").await;
             pick(&c, "#backup-consistency", "pause").await;
             type_into(&c, "#schedule-keep-last", "3").await;
             type_into(&c, "#schedule-keep-within", "7d").await;
