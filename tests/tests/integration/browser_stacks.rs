@@ -1,7 +1,9 @@
 //! The Stacks page in a real browser: a new stack with a typo shown at its line and
 //! refused, fixed and saved, opened on its own page, edited, an earlier version
-//! restored, then brought up and down with the compose CLI's output on the page.
+//! restored, then brought up and down with the compose CLI's output on the page; the
+//! schedules covering it listed there.
 
+use berth_protocol::api::schedules::{ScheduleAction, ScheduleSpec, Selector};
 use berth_tests::browser::{Browser, click, login, type_into, wait_for, wait_for_value};
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::ws::{self, ADMIN_PASSWORD};
@@ -18,6 +20,18 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
         run = scope.run
     );
     let expected = runnable.clone();
+    // A schedule over every compose project covers the stack.
+    ws::admin(&berth)
+        .await
+        .call::<berth_protocol::api::catalogue::SchedulesCreate>(ScheduleSpec {
+            name: "every-project".into(),
+            cron: "0 3 * * *".into(),
+            action: ScheduleAction::Restart,
+            selector: Some(Selector::AllProjects),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let dir = berth.data_dir.join("stacks/web-ui");
     Browser::start("stacks")
         .await
@@ -43,6 +57,7 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
             click(&c, "#stack-save").await;
             // Saved: the stack's own page.
             let at = wait_for(&c, "#stack-dir").await;
+            wait_for(&c, "#stack-schedules li[data-schedule='every-project']").await;
             assert!(at.text().await.unwrap().ends_with("web-ui/compose.yaml"));
             type_into(&c, "#stack-compose", "services:\n  web:\n    image: y\n").await;
             click(&c, "#stack-save").await;

@@ -1,7 +1,7 @@
 //! The Stacks page: managed stacks (folders in the stacks directory) beside external
 //! compose projects, each with its services' states; a new stack (admins); one
-//! stack's page with its compose actions and their output (`actions`), its editor
-//! (`editor`) and its versions (`versions`).
+//! stack's page with its compose actions and their output (`actions`), the schedules
+//! covering it, its editor (`editor`) and its versions (`versions`).
 
 mod actions;
 mod editor;
@@ -14,7 +14,7 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::Link;
 
-use crate::components::loaded;
+use crate::components::{Covered, loaded};
 use crate::hooks::use_call;
 use crate::route::Route;
 use crate::ws::use_ws;
@@ -103,6 +103,10 @@ pub fn stack_page(props: &StackProps) -> Html {
             <h1>{ format!("Stack {}", props.name) }</h1>
             <p><Link<Route> to={Route::Stacks}>{ "All stacks" }</Link<Route>></p>
             if operator { <actions::StackActions name={props.name.clone()} done={Callback::noop()} /> }
+            <div class="card" id="stack-schedules">
+                <h2>{ "Schedules covering it" }</h2>
+                <crate::components::NextRuns only={Some(Covered { project: Some(props.name.clone()), ..Covered::default() })} />
+            </div>
             { loaded(&detail, |d| html! { <>
                 <p class="muted mono" id="stack-dir">{ format!("{}/{}", d.dir, d.compose_file) }</p>
                 <editor::Editor key={format!("{}-{}", d.name, d.versions)} name={Some(d.name.clone())} compose={d.compose.clone()}
