@@ -289,6 +289,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         Arc::downgrade(&engine),
         config.job_concurrency,
     ));
+    // Found once, before the first stack needs it (a few hundred ms for v1's Python).
+    tokio::spawn(async {
+        berth_docker::compose::detect().await;
+    });
     tokio::spawn(berth_engine::schedule::scheduler::scheduler(
         Arc::downgrade(&engine),
     ));

@@ -174,6 +174,11 @@ async fn listed_with_states_and_deleted(
     };
     let listed = admin.call::<StacksList>(Empty {}).await.unwrap();
     assert!(listed.compose.is_some(), "a compose CLI was found");
+    let info = admin
+        .call::<berth_protocol::api::catalogue::SystemInfo>(Empty {})
+        .await
+        .unwrap();
+    assert_eq!(info.compose, listed.compose, "system.info names it too");
     assert_eq!(
         state_of(&listed, name),
         Some((true, ServiceState::NotCreated))

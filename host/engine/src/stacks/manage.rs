@@ -163,11 +163,16 @@ pub async fn list(engine: &Engine) -> Result<StackList, EngineError> {
     }));
     Ok(StackList {
         stacks_dir: root.display().to_string(),
-        compose: compose::detect().await.map(|c| ComposeCli {
-            command: c.command(),
-            version: c.version.clone(),
-        }),
+        compose: compose_cli().await,
         stacks,
+    })
+}
+
+/// The compose CLI stacks run with, as users see it.
+pub async fn compose_cli() -> Option<ComposeCli> {
+    compose::detect().await.map(|c| ComposeCli {
+        command: c.command(),
+        version: c.version.clone(),
     })
 }
 

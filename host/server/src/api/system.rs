@@ -139,6 +139,7 @@ async fn info(
         kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_owned())
             .unwrap_or_default(),
+        compose: berth_engine::stacks::manage::compose_cli().await,
         docker_error: docker.as_ref().err().map(ToString::to_string),
         docker: docker.ok().map(|e| DockerVersion {
             version: e.version,

@@ -19,6 +19,10 @@ pub struct SystemInfo {
     /// Why Docker is not reachable, when it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker_error: Option<String>,
+    /// The compose CLI stacks run with; absent when neither `docker compose` nor
+    /// `docker-compose` runs here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<super::stacks::ComposeCli>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
