@@ -85,6 +85,10 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
                 "#stacks-table tr[data-stack='web-ui'][data-state='not created']",
             )
             .await;
+            // The dashboard counts stacks by state.
+            click(&c, "#nav-dashboard").await;
+            let tile = wait_for(&c, "#stack-counts .sub").await;
+            assert!(tile.text().await.unwrap().contains("1 not created"));
         })
         .await;
     let saved = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();

@@ -77,6 +77,25 @@ fn docker_view(
     }
 }
 
+/// Stacks by state: managed ones (folders in the stacks directory) and external.
+#[function_component(StackCounts)]
+fn stack_counts() -> Html {
+    use berth_protocol::api::stacks::ServiceState as S;
+    let (list, _) = use_call::<berth_protocol::api::catalogue::StacksList>(Empty {});
+    let Load::Ready(l) = &list else {
+        return html! {};
+    };
+    let count = |state: S| l.stacks.iter().filter(|s| s.state == state).count();
+    let external = l.stacks.iter().filter(|s| !s.managed).count();
+    html! {
+        <div class="tiles" id="stack-counts">
+            <div class="tile"><span class="label">{ "Stacks" }</span>
+                <span class="value" id="count-stacks-running">{ format!("{} running", count(S::Running)) }</span>
+                <span class="sub">{ format!("{} partial, {} stopped, {} not created; {} external", count(S::Partial), count(S::Stopped), count(S::NotCreated), external) }</span></div>
+        </div>
+    }
+}
+
 /// The host's figures (`system.stats`), the newest sample.
 #[hook]
 fn use_host_stats() -> UseStateHandle<Option<SystemStats>> {
@@ -219,6 +238,7 @@ pub fn dashboard() -> Html {
             { host_view(stats.as_ref()) }
             <h2>{ "Docker" }</h2>
             { docker_view(&info, &df) }
+            <StackCounts />
             <h2>{ "Backups and jobs" }</h2>
             <crate::components::RecentJobs />
             <h2>{ "Next runs" }</h2>
