@@ -683,21 +683,26 @@ impl ContainerBuilder<'_> {
     }
 }
 
-/// Runs `compose.yaml` in `dir` as `project`: `docker compose` (v2) where the Docker
-/// CLI has it, else `docker-compose` (v1); panics with its stderr on failure.
-pub fn compose(dir: &std::path::Path, project: &str, args: &[&str]) {
+/// The compose CLI as a user runs it: `docker compose` (v2) where the Docker CLI has
+/// it, else `docker-compose` (v1).
+pub fn compose_command() -> std::process::Command {
     let v2 = std::process::Command::new("docker")
         .args(["compose", "version"])
         .output()
         .is_ok_and(|o| o.status.success());
-    let mut cmd = if v2 {
+    if v2 {
         let mut c = std::process::Command::new("docker");
         c.arg("compose");
         c
     } else {
         std::process::Command::new("docker-compose")
-    };
-    let out = cmd
+    }
+}
+
+/// Runs `compose.yaml` in `dir` as `project`: `docker compose` (v2) where the Docker
+/// CLI has it, else `docker-compose` (v1); panics with its stderr on failure.
+pub fn compose(dir: &std::path::Path, project: &str, args: &[&str]) {
+    let out = compose_command()
         .current_dir(dir)
         .args(["-p", project, "-f", "compose.yaml"])
         .args(args)

@@ -345,7 +345,7 @@ pub fn test() -> Result<()> {
 }
 
 /// Builds the release binary and runs the benchmarks (foundation, protocol, docker,
-/// plugins, backup, offsite, schedules) against it.
+/// plugins, backup, offsite, schedules, stacks) against it.
 pub fn bench() -> Result<()> {
     let bin = dist()?;
     // The backup and offsite benchmarks run an S3 server.
@@ -392,6 +392,12 @@ pub fn bench() -> Result<()> {
     embed_env(&mut cmd);
     cmd.env("BERTH_BIN", &bin);
     sh("scheduler benchmark", cmd)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root())
+        .args(["bench", "-p", "berth-tests", "--bench", "stacks"]);
+    embed_env(&mut cmd);
+    cmd.env("BERTH_BIN", &bin);
+    sh("stacks benchmark", cmd)?;
     Ok(())
 }
 
