@@ -111,10 +111,19 @@ async fn admin_creates_a_viewer_who_is_refused_admin_pages_and_tokens_come_and_g
                         .await
                         .unwrap();
                     let mut methods = vec![];
+                    let mut stale = false;
                     for r in &rows {
-                        methods.push(r.attr("data-method").await.unwrap().unwrap_or_default());
+                        // The table re-renders as the filtered list arrives: a row
+                        // found a moment ago may be gone; look again.
+                        match r.attr("data-method").await {
+                            Ok(m) => methods.push(m.unwrap_or_default()),
+                            Err(_) => stale = true,
+                        }
                     }
-                    if !methods.is_empty() && methods.iter().all(|m| m.starts_with("tokens.")) {
+                    if !stale
+                        && !methods.is_empty()
+                        && methods.iter().all(|m| m.starts_with("tokens."))
+                    {
                         return methods;
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
