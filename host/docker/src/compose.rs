@@ -7,10 +7,11 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 use tokio::sync::OnceCell;
 
 use crate::errors::DockerError;
+use crate::terminal;
 
 /// The CLI found on this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,34 @@ pub struct Run {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+}
+
+/// A compose CLI at work in a terminal: what it writes (stdout and stderr together,
+/// as a terminal shows them) is read from `output`; a read error is its end (a
+/// terminal answers `EIO` once the CLI has exited).
+#[derive(Debug)]
+pub struct Session {
+    pub child: Child,
+    pub output: tokio::fs::File,
+}
+
+impl Session {
+    /// Stops the CLI as Ctrl-C would (compose then stops what it started cleanly),
+    /// and for good when it is still running after `grace`.
+    pub async fn interrupt(&mut self, grace: Duration) {
+        let group = self
+            .child
+            .id()
+            .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+        if let Some(group) = group {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::INT);
+            if tokio::time::timeout(grace, self.child.wait()).await.is_ok() {
+                return;
+            }
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+        let _ = self.child.kill().await;
+    }
 }
 
 static FOUND: OnceCell<Option<Compose>> = OnceCell::const_new();
@@ -78,20 +107,62 @@ impl Compose {
     /// The command for `args` on `project` with `file` from `dir`, its output piped
     /// and killed when dropped.
     pub fn command_for(&self, project: &str, dir: &Path, file: &Path, args: &[&str]) -> Command {
+        let mut command = self.base(project, dir, file, &["--ansi", "never"]);
+        command
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    fn base(&self, project: &str, dir: &Path, file: &Path, options: &[&str]) -> Command {
         let mut command = Command::new(self.program);
         command
             .args(self.prefix)
-            .args(["--ansi", "never", "-p", project, "-f"])
+            .args(options)
+            .args(["-p", project, "-f"])
             .arg(file)
             .arg("--project-directory")
             .arg(dir)
-            .args(args)
             .current_dir(dir)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .kill_on_drop(true);
         command
+    }
+
+    /// Starts `args` on `project` in a terminal of its own, so the CLI draws its
+    /// progress as a user at a shell sees it (the UI shows it in a terminal). It runs
+    /// in a process group of its own: `docker compose` is the Docker CLI running a
+    /// plugin, and stopping only the parent would leave the plugin at work.
+    pub fn spawn_in_terminal(
+        &self,
+        project: &str,
+        dir: &Path,
+        file: &Path,
+        args: &[&str],
+    ) -> Result<Session, DockerError> {
+        let (output, writer) = terminal::open()?;
+        let mut command = self.base(project, dir, file, &[]);
+        let second = writer
+            .try_clone()
+            .map_err(|e| DockerError::Internal(format!("cannot share a terminal: {e}")))?;
+        command
+            .args(args)
+            .env("TERM", "xterm-256color")
+            .env("COLUMNS", terminal::COLUMNS.to_string())
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::from(second))
+            .process_group(0);
+        // `command` holds the terminal's writing side until it drops: without this
+        // drop, reading the output would never see its end.
+        let child = command
+            .spawn()
+            .map_err(|e| DockerError::Internal(format!("cannot run {}: {e}", self.command())));
+        drop(command);
+        Ok(Session {
+            child: child?,
+            output: tokio::fs::File::from_std(std::fs::File::from(output)),
+        })
     }
 
     /// Runs `args` for `project` with `file` from `dir`, within `limit`; the CLI is

@@ -27,6 +27,7 @@ pub mod model;
 pub mod redact;
 pub mod redeploy;
 pub mod stats;
+pub mod terminal;
 pub mod volpath;
 
 use std::path::PathBuf;

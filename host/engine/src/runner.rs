@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::jobs::{HISTORY_MAX, JobCtx, JobRecord, JobSpec, JobsTable};
-use crate::{Engine, EngineError, backup, schedule};
+use crate::{Engine, EngineError, backup, schedule, stacks};
 
 /// The runner: starts the oldest queued jobs while fewer than `limit` run, sleeps
 /// while the queue is empty or full. Holds the state weakly so shutdown is not held up.
@@ -60,6 +60,7 @@ pub async fn runner(state: Weak<Engine>, limit: usize) {
             let id = rec.info.id.clone();
             run_one(&st, rec, token).await;
             st.jobs.running().remove(&id);
+            st.jobs.take_watcher(&id);
             if let Err(e) = st.store.trim_jobs(HISTORY_MAX) {
                 tracing::warn!(error = %e, "cannot trim the job history");
             }
@@ -173,9 +174,13 @@ fn notify_outcome(engine: &Arc<Engine>, id: &str) {
             Level::Error,
             format!("{} failed", info.title),
         ),
-        (JobKind::Verify | JobKind::Rescan | JobKind::Copy | JobKind::Action, true) => return,
-        // A failed action is reported with its schedule's run (`schedule_failed`).
-        (JobKind::Action, false) => return,
+        (
+            JobKind::Verify | JobKind::Rescan | JobKind::Copy | JobKind::Action | JobKind::Stack,
+            true,
+        ) => return,
+        // A failed action is reported with its schedule's run (`schedule_failed`); a
+        // stack action's failure is in front of the user who asked for it.
+        (JobKind::Action | JobKind::Stack, false) => return,
         (JobKind::Rescan, false) => return,
         // A backup that no longer verifies is a backup that is gone; a copy that
         // failed is a backup less off-site than asked.
@@ -227,5 +232,6 @@ pub async fn run_job(
         JobSpec::Rescan(s) => Box::pin(backup::rescan::run(engine, s, ctx)).await,
         JobSpec::Copy(s) => Box::pin(backup::copy::run(engine, s, ctx)).await,
         JobSpec::Action(s) => Box::pin(schedule::action::run(engine, s, ctx)).await,
+        JobSpec::Stack(s) => Box::pin(stacks::actions::run(engine, s, ctx)).await,
     }
 }

@@ -243,6 +243,26 @@ async fn ctl_validates_creates_saves_and_lists_stacks() {
         None,
         "the restored version validates"
     );
+    // Actions: streamed (the exit code compose's) or queued as a job.
+    let o = ctl(c, url, &["stacks", "stop", "web"], "");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let queued = ok_json(&ctl(
+        c,
+        url,
+        &["stacks", "stop", "web", "--detach", "--json"],
+        "",
+    ));
+    assert!(queued["id"].as_str().is_some_and(|id| id.starts_with("j-")));
+    // `docker run` → compose, what compose cannot say on stderr.
+    let o = ctl(
+        c,
+        url,
+        &["stacks", "convert-run", "-"],
+        "docker run --rm -p 8080:80 --name web nginx\n",
+    );
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("container_name: web"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not converted: --rm"));
     assert!(
         ctl(c, url, &["stacks", "delete", "web"], "")
             .status

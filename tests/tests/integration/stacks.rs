@@ -1,15 +1,17 @@
 //! Compose stacks' files against the real compose CLI and Docker: created with an
 //! error (refused at its line, kept as a draft), fixed, saved and rolled back through
 //! its versions; listed beside an external project with their services' states;
-//! brought up, stopped and started over `stack.output` with the CLI's output streamed;
+//! brought up, stopped and started as jobs — over `stack.output` with the CLI's output
+//! streamed from a terminal, or queued by `stacks.stop` — and cancelled mid-way;
 //! names and symbolic links that would leave the stacks directory refused; `.env`
 //! values hidden from viewers, writing kept to admins; deleted after `compose down`.
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
-    StacksCreate, StacksDelete, StacksGet, StacksHistory, StacksList, StacksRestoreVersion,
-    StacksSave, StacksValidate,
+    JobsCancel, StacksCreate, StacksDelete, StacksGet, StacksHistory, StacksList,
+    StacksRestoreVersion, StacksSave, StacksStop, StacksUp, StacksValidate,
 };
+use berth_protocol::api::jobs::{JobRef, JobState};
 use berth_protocol::api::stacks::{
     ProblemSource, ServiceState, StackDelete, StackFiles, StackRef, VersionRef,
 };
@@ -139,6 +141,16 @@ async fn a_stack_is_validated_saved_versioned_listed_and_deleted() {
 
 /// Runs `action` on stack `name` over `stack.output`: its exit code and what it said.
 async fn run_action(c: &berth_client::Client, name: &str, action: &str) -> (Option<i64>, String) {
+    let (code, said, _) = run_action_job(c, name, action).await;
+    (code, said)
+}
+
+/// [`run_action`], with the job that ran it.
+async fn run_action_job(
+    c: &berth_client::Client,
+    name: &str,
+    action: &str,
+) -> (Option<i64>, String, String) {
     use tokio::io::AsyncReadExt;
     let mut channel = c
         .open_binary(
@@ -156,7 +168,12 @@ async fn run_action(c: &berth_client::Client, name: &str, action: &str) -> (Opti
     let code = channel
         .close_payload()
         .and_then(|p| p["exit_code"].as_i64());
-    (code, String::from_utf8_lossy(&said).into_owned())
+    let job = channel
+        .close_payload()
+        .and_then(|p| p["job"].as_str())
+        .expect("the close names the job")
+        .to_owned();
+    (code, String::from_utf8_lossy(&said).into_owned(), job)
 }
 
 async fn listed_with_states_and_deleted(
@@ -183,10 +200,25 @@ async fn listed_with_states_and_deleted(
         state_of(&listed, name),
         Some((true, ServiceState::NotCreated))
     );
-    // Up through `stack.output`, its output streamed; an external project from elsewhere.
-    let (exit, said) = run_action(admin, name, "up").await;
+    // Up through `stack.output`, its output streamed from a terminal (the CLI draws
+    // with escape sequences only there) and kept as a job's log in plain lines.
+    let (exit, said, job) = run_action_job(admin, name, "up").await;
     assert_eq!(exit, Some(0), "{said}");
     assert!(said.contains("app"), "the CLI's output is streamed: {said}");
+    assert!(
+        said.contains("\x1b["),
+        "the CLI ran in a terminal: {said:?}"
+    );
+    assert_eq!(
+        berth_tests::jobs::end_state(admin, &job).await.0,
+        JobState::Complete
+    );
+    let log = berth_tests::jobs::log_of(admin, &job).await;
+    assert!(log[0].contains(" up -d"), "{log:?}");
+    assert!(
+        log.iter().any(|l| l.contains("app") && !l.contains('\x1b')),
+        "{log:?}"
+    );
     let outside = tempfile::tempdir().unwrap();
     let external = scope.name("ext").to_lowercase().replace('.', "-");
     std::fs::write(
@@ -204,8 +236,15 @@ async fn listed_with_states_and_deleted(
     let ext = listed.stacks.iter().find(|s| s.name == external).unwrap();
     assert_eq!(ext.services[0].name, "app");
     compose(outside.path(), &external, &["down", "-t", "1"]);
-    let (exit, said) = run_action(admin, name, "stop").await;
-    assert_eq!(exit, Some(0), "{said}");
+    // `stacks.stop`: queued as a job, no channel needed.
+    let job = admin
+        .call::<StacksStop>(StackRef {
+            name: name.to_owned(),
+        })
+        .await
+        .unwrap();
+    let (state, message) = berth_tests::jobs::end_state(admin, &job.id).await;
+    assert_eq!(state, JobState::Complete, "{message}");
     let listed = admin.call::<StacksList>(Empty {}).await.unwrap();
     assert_eq!(state_of(&listed, name), Some((true, ServiceState::Stopped)));
     // Viewers see names, not values; only admins write.
@@ -227,6 +266,12 @@ async fn listed_with_states_and_deleted(
     // Operators run actions; viewers do not.
     let (exit, said) = run_action(&operator, name, "start").await;
     assert_eq!(exit, Some(0), "{said}");
+    let refused = viewer
+        .call::<StacksUp>(StackRef {
+            name: name.to_owned(),
+        })
+        .await;
+    assert_eq!(code(&refused), Some(ErrorCode::Forbidden));
     let denied = viewer
         .open_binary(
             "stack.output",
@@ -304,4 +349,73 @@ async fn names_and_links_that_leave_the_stacks_directory_are_refused() {
         })
         .await;
     assert_eq!(code(&r), Some(ErrorCode::NotFound));
+}
+
+/// A stack whose `up` waits for a health check that never passes: the job is
+/// cancelled, the CLI stopped, and what it was waiting for is left to `down`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_an_action_stops_the_compose_cli() {
+    let scope = Scope::new().await;
+    let image = ensure_test_image(&scope.docker).await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let name = scope.name("wait").to_lowercase().replace('.', "-");
+    let waits = format!(
+        "    depends_on:\n      db: {{ condition: service_healthy }}\n  db:\n    image: {image}\n    init: true\n    command: [\"sh\", \"-c\", \"while true; do sleep 1; done\"]\n    labels: {{ berth.test: \"{run}\" }}\n    healthcheck: {{ test: [\"CMD\", \"false\"], interval: 1h, start_period: 1h }}\n",
+        run = scope.run,
+    );
+    let file = stack_file(image, &scope.run, &waits);
+    admin
+        .call::<StacksCreate>(files(&name, &file, None))
+        .await
+        .unwrap();
+    let job = admin
+        .call::<StacksUp>(StackRef { name: name.clone() })
+        .await
+        .unwrap();
+    // `up` waits on `db`'s health once `db` runs.
+    let db_running = || async {
+        let filters = std::collections::HashMap::from([(
+            "label".to_owned(),
+            vec![
+                format!("com.docker.compose.project={name}"),
+                "com.docker.compose.service=db".to_owned(),
+            ],
+        )]);
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let listed = scope.docker.list_containers(Some(options)).await.unwrap();
+        !listed.is_empty()
+    };
+    tokio::time::timeout(berth_tests::jobs::WAIT, async {
+        while !db_running().await {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("db starts");
+    admin
+        .call::<JobsCancel>(JobRef { id: job.id.clone() })
+        .await
+        .unwrap();
+    let (state, message) = berth_tests::jobs::end_state(&admin, &job.id).await;
+    assert_eq!(state, JobState::Cancelled, "{message}");
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", &format!("p {name} -f")])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "no compose CLI is left: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    admin
+        .call::<StacksDelete>(StackDelete {
+            name,
+            down: true,
+            keep_volumes: false,
+        })
+        .await
+        .unwrap();
 }

@@ -6,7 +6,8 @@ use berth_client::Client;
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue as cat;
 use berth_protocol::api::stacks::{
-    StackDelete, StackFiles, StackRef, StackSummary, Validation, VersionRef,
+    ConvertRun, StackAction, StackDelete, StackFiles, StackOutputParams, StackRef, StackSummary,
+    Validation, VersionRef,
 };
 use clap::{Args, Subcommand};
 
@@ -45,6 +46,30 @@ pub enum StacksCmd {
     History { name: String },
     /// Make an earlier version the current one.
     Restore { name: String, id: String },
+    /// `compose up -d`, showing its output as it comes.
+    Up(ActionArgs),
+    /// `compose down` (volumes stay).
+    Down(ActionArgs),
+    /// `compose restart`.
+    Restart(ActionArgs),
+    /// `compose pull` (then `up` updates the services).
+    Pull(ActionArgs),
+    /// `compose stop`.
+    Stop(ActionArgs),
+    /// `compose start`.
+    Start(ActionArgs),
+    /// A `docker run …` line as a compose file (`-`: read it from stdin); flags
+    /// compose cannot say go to stderr.
+    ConvertRun { command: String },
+}
+
+/// A compose action on a stack.
+#[derive(Debug, Args)]
+pub struct ActionArgs {
+    name: String,
+    /// Queue it and print the job's id instead of showing its output.
+    #[arg(long)]
+    detach: bool,
 }
 
 /// A stack's files as given on the command line.
@@ -121,8 +146,90 @@ fn print_validation(v: &Validation) -> Result<(), Fail> {
     }
 }
 
+/// Runs `action` on a stack: its output copied to stdout as it comes, the exit code
+/// the CLI's; with `--detach` only queued.
+async fn act(
+    client: &Client,
+    args: ActionArgs,
+    action: StackAction,
+    json: bool,
+) -> Result<(), Fail> {
+    if args.detach {
+        let stack = StackRef { name: args.name };
+        let job = match action {
+            StackAction::Up => client.call::<cat::StacksUp>(stack).await?,
+            StackAction::Down => client.call::<cat::StacksDown>(stack).await?,
+            StackAction::Restart => client.call::<cat::StacksRestart>(stack).await?,
+            StackAction::Pull => client.call::<cat::StacksPull>(stack).await?,
+            StackAction::Stop => client.call::<cat::StacksStop>(stack).await?,
+            StackAction::Start => client.call::<cat::StacksStart>(stack).await?,
+        };
+        if json {
+            print_json(&job);
+        } else {
+            println!("queued as job {}", job.id);
+        }
+        return Ok(());
+    }
+    let params = serde_json::to_value(StackOutputParams {
+        stack: args.name,
+        action,
+    })
+    .expect("serialisable");
+    let mut channel = client.open_binary("stack.output", params, None).await?;
+    let mut stdout = tokio::io::stdout();
+    tokio::io::copy(&mut channel, &mut stdout)
+        .await
+        .map_err(|e| Fail(1, format!("the output broke off: {e}")))?;
+    if let Some(e) = channel.close_error() {
+        return Err(Fail::from(berth_client::ClientError::Server(e.clone())));
+    }
+    let code = channel
+        .close_payload()
+        .and_then(|p| p.get("exit_code"))
+        .and_then(serde_json::Value::as_i64);
+    match code {
+        Some(0) => Ok(()),
+        Some(c) => Err(Fail(
+            u8::try_from(c).unwrap_or(1).max(1),
+            format!("compose {} exited with code {c}", action.as_str()),
+        )),
+        None => Err(Fail(1, "the action was cut off".into())),
+    }
+}
+
+async fn convert_run(client: &Client, command: String, json: bool) -> Result<(), Fail> {
+    let command = if command == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|e| Fail(2, format!("stdin: {e}")))?
+    } else {
+        command
+    };
+    let converted = client
+        .call::<cat::ComposeFromDockerRun>(ConvertRun { command })
+        .await?;
+    if json {
+        print_json(&converted);
+        return Ok(());
+    }
+    print!("{}", converted.compose);
+    for flag in &converted.unsupported {
+        eprintln!("not converted: {flag}");
+    }
+    for warning in &converted.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
+}
+
 pub async fn stacks(client: &Client, cmd: StacksCmd, json: bool) -> Result<(), Fail> {
     let detail = match cmd {
+        StacksCmd::Up(a) => return act(client, a, StackAction::Up, json).await,
+        StacksCmd::Down(a) => return act(client, a, StackAction::Down, json).await,
+        StacksCmd::Restart(a) => return act(client, a, StackAction::Restart, json).await,
+        StacksCmd::Pull(a) => return act(client, a, StackAction::Pull, json).await,
+        StacksCmd::Stop(a) => return act(client, a, StackAction::Stop, json).await,
+        StacksCmd::Start(a) => return act(client, a, StackAction::Start, json).await,
+        StacksCmd::ConvertRun { command } => return convert_run(client, command, json).await,
         StacksCmd::List => {
             let l = client.call::<cat::StacksList>(Empty {}).await?;
             if json {

@@ -46,8 +46,11 @@ impl Plan {
             .map(|s| format!("container:{}", s.id))
             .chain(self.volumes.iter().map(|v| format!("volume:{}", v.name)))
             .collect();
-        if let BackupTarget::Network { name } = target {
-            keys.push(format!("network:{name}"));
+        match target {
+            BackupTarget::Network { name } => keys.push(format!("network:{name}")),
+            // A compose action on the stack would create or remove what is planned.
+            BackupTarget::Project { name } => keys.push(crate::jobs::locks::stack_key(name)),
+            _ => {}
         }
         keys.sort();
         keys

@@ -1,5 +1,6 @@
 //! What running jobs hold: Docker objects (`container:<id>`, `volume:<name>`,
-//! `network:<name>`) that two jobs must never stop, read or rewrite at the same time.
+//! `network:<name>`, a compose stack as `stack:<name>`) that two jobs must never stop,
+//! read or rewrite at the same time.
 //! With several jobs running at once, a job takes all its objects in one step or waits
 //! — never some and then the rest — so two jobs cannot wait on each other. Each key
 //! knows its holder, so a waiting job can say which job it waits for.
@@ -8,6 +9,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
+
+/// The key of a compose stack (project): held by its compose actions and by backups
+/// of the project, so neither creates or removes what the other is working on.
+pub fn stack_key(stack: &str) -> String {
+    format!("stack:{stack}")
+}
 
 #[derive(Debug, Default)]
 pub struct Locks {

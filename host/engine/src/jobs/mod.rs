@@ -139,13 +139,43 @@ pub struct Jobs {
     pub locks: Arc<locks::Locks>,
     /// The latest progress of jobs not yet finished (what a new subscriber sees first).
     pub(crate) live: Mutex<HashMap<String, JobProgress>>,
+    /// Who watches a job's raw output (a `stack.output` channel), by job id: taken
+    /// by the job when it runs, dropped when it ends.
+    watchers: Mutex<HashMap<String, Watcher>>,
 }
+
+/// What a job that runs a command sends whoever watches it: the command's output as
+/// it comes, then its exit code — or why the job failed before it got that far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Bytes(bytes::Bytes),
+    Exit(Option<i32>),
+    Failed {
+        kind: berth_core::error::Kind,
+        message: String,
+    },
+}
+
+/// The receiving end is the watcher's; a full buffer slows the command down.
+pub type Watcher = tokio::sync::mpsc::Sender<Output>;
 
 impl Jobs {
     pub(crate) fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
         self.running
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn watchers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Watcher>> {
+        self.watchers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The watcher of job `id`, now the caller's (a job takes it when it runs; the
+    /// runner drops what a job left when it ends).
+    pub(crate) fn take_watcher(&self, id: &str) -> Option<Watcher> {
+        self.watchers().remove(id)
     }
 
     pub(crate) fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobProgress>> {
@@ -199,7 +229,23 @@ impl Jobs {
         title: String,
         actor: String,
     ) -> Result<String, EngineError> {
+        self.enqueue_watched(store, spec, title, actor, None)
+    }
+
+    /// Writes a new job whose output `watcher` receives (attached before the runner
+    /// can start it, so nothing it prints is missed) and wakes the runner.
+    pub fn enqueue_watched(
+        &self,
+        store: &Store,
+        spec: JobSpec,
+        title: String,
+        actor: String,
+        watcher: Option<Watcher>,
+    ) -> Result<String, EngineError> {
         let id = new_id("j");
+        if let Some(w) = watcher {
+            self.watchers().insert(id.clone(), w);
+        }
         let progress = JobProgress {
             job: id.clone(),
             state: JobState::Queued,
@@ -228,7 +274,10 @@ impl Jobs {
             spec,
             log: Vec::new(),
         };
-        store.put_job(&rec).map_err(store_err)?;
+        if let Err(e) = store.put_job(&rec) {
+            self.watchers().remove(&id);
+            return Err(store_err(e));
+        }
         self.publish(&progress);
         self.wake.notify_one();
         Ok(id)
@@ -280,6 +329,7 @@ impl Jobs {
             })
             .map_err(store_err)?
             .ok_or_else(|| EngineError::not_found(format!("no job {id}")))?;
+        self.take_watcher(id);
         if let Some(state) = refused {
             return Err(EngineError::conflict(format!(
                 "job {id} has already ended ({})",
@@ -311,7 +361,10 @@ impl Jobs {
                 JobSpec::Restore(r) => Some(r.request.id),
                 JobSpec::Verify(v) => Some(v.backup),
                 JobSpec::Copy(c) => Some(c.backup),
-                JobSpec::Backup(_) | JobSpec::Rescan(_) | JobSpec::Action(_) => None,
+                JobSpec::Backup(_)
+                | JobSpec::Rescan(_)
+                | JobSpec::Action(_)
+                | JobSpec::Stack(_) => None,
             });
         }
         Ok(used)

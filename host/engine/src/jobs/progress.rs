@@ -62,6 +62,11 @@ impl JobCtx {
         }
     }
 
+    /// Whoever watches this job's output (see [`super::Jobs::enqueue_watched`]).
+    pub fn take_watcher(&self) -> Option<super::Watcher> {
+        self.jobs.take_watcher(&self.id)
+    }
+
     /// The store the job's state is written to.
     pub fn store(&self) -> &Arc<Store> {
         &self.store

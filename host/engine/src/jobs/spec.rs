@@ -17,6 +17,7 @@ pub enum JobSpec {
     Rescan(RescanSpec),
     Copy(CopySpec),
     Action(ActionSpec),
+    Stack(StackSpec),
 }
 
 impl JobSpec {
@@ -28,6 +29,7 @@ impl JobSpec {
             Self::Rescan(_) => JobKind::Rescan,
             Self::Copy(_) => JobKind::Copy,
             Self::Action(_) => JobKind::Action,
+            Self::Stack(_) => JobKind::Stack,
         }
     }
 }
@@ -75,6 +77,13 @@ pub struct ActionSpec {
     pub host: Option<String>,
     pub action: berth_protocol::api::schedules::ScheduleAction,
     pub targets: Vec<BackupTarget>,
+}
+
+/// A compose action on a managed stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackSpec {
+    pub stack: String,
+    pub action: berth_protocol::api::stacks::StackAction,
 }
 
 /// A copy job: backup `backup` to the storage instance `storage`.

@@ -15,6 +15,7 @@
 //! lets only admins call what writes.
 
 pub mod actions;
+pub mod convert;
 pub mod folder;
 pub mod manage;
 pub mod validate;

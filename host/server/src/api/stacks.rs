@@ -7,21 +7,23 @@ use std::sync::Arc;
 use berth_engine::Engine;
 use std::net::SocketAddr;
 
-use berth_engine::stacks::{actions, manage};
+use berth_engine::jobs::Output;
+use berth_engine::stacks::{actions, convert, manage};
 use berth_identity::principal::Principal;
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
-    StackOutput, StacksCreate, StacksDelete, StacksGet, StacksHistory, StacksList,
-    StacksRestoreVersion, StacksSave, StacksScan, StacksValidate,
+    ComposeFromDockerRun, StackOutput, StacksCreate, StacksDelete, StacksDown, StacksGet,
+    StacksHistory, StacksList, StacksPull, StacksRestart, StacksRestoreVersion, StacksSave,
+    StacksScan, StacksStart, StacksStop, StacksUp, StacksValidate,
 };
+use berth_protocol::api::jobs::JobRef;
 use berth_protocol::api::stacks::{
-    StackDelete, StackDetail, StackFiles, StackHistory, StackList, StackOutputParams, StackRef,
-    Validation, VersionRef,
+    ConvertRun, ConvertedRun, StackAction, StackDelete, StackDetail, StackFiles, StackHistory,
+    StackList, StackOutputParams, StackRef, Validation, VersionRef,
 };
 use berth_protocol::error::ErrorBody;
 use berth_protocol::frame::Stream;
 use berth_protocol::role::Role;
-use tokio::io::AsyncReadExt;
 
 use super::streams::SessionAudit;
 use crate::errors::WireResult;
@@ -38,11 +40,20 @@ pub fn register(r: &mut Registry) {
     r.method(StacksDelete, delete);
     r.method(StacksHistory, history);
     r.method(StacksRestoreVersion, restore_version);
+    r.method(StacksUp, up);
+    r.method(StacksDown, down);
+    r.method(StacksRestart, restart);
+    r.method(StacksPull, pull);
+    r.method(StacksStop, stop);
+    r.method(StacksStart, start);
+    r.method(ComposeFromDockerRun, from_docker_run);
     r.channel(StackOutput, output);
 }
 
-/// `stack.output`: the action's output as it comes (stdout on stream 1, stderr on 2);
-/// closing the channel kills the CLI. Audited as a session, like a terminal.
+/// `stack.output`: queues the action as a job and streams what the CLI writes to its
+/// terminal (stream 1); `close` carries `{exit_code, job}`. Closing the channel
+/// cancels the job (the CLI is stopped as Ctrl-C would). Audited as a session, like
+/// a terminal.
 fn output(
     (engine, principal, client, auditor): (Arc<Engine>, Principal, SocketAddr, Auditor),
     params: StackOutputParams,
@@ -50,36 +61,76 @@ fn output(
 ) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
     berth_engine::stacks::folder::check_name(&params.stack).wire()?;
     Ok(async move {
+        let user = principal.user.clone();
         let caller = (principal, client, auditor);
         let doing = format!("compose {}", actions::args(params.action).join(" "));
         let mut audit = SessionAudit::start(&caller, "stack.output", &params.stack, &doing);
-        let mut child = actions::start(&engine, &params.stack, params.action)
+        let (watcher, mut output) = tokio::sync::mpsc::channel(64);
+        let job = actions::queue(&engine, &params.stack, params.action, &user, Some(watcher))
             .await
             .wire()?;
-        let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take())
-        else {
-            return Err(crate::ws::registry::internal(&"compose without pipes"));
-        };
-        let (mut out, mut err) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
-        let (mut out_open, mut err_open) = (true, true);
-        while out_open || err_open {
-            tokio::select! {
-                n = stdout.read(&mut out), if out_open => match n {
-                    Ok(n) if n > 0 => if sink.send_bytes(Stream::Stdout, out[..n].to_vec().into()).await.is_err() { return Ok(None) },
-                    _ => out_open = false,
-                },
-                n = stderr.read(&mut err), if err_open => match n {
-                    Ok(n) if n > 0 => if sink.send_bytes(Stream::Stderr, err[..n].to_vec().into()).await.is_err() { return Ok(None) },
-                    _ => err_open = false,
-                },
-                // The CLI is killed as `child` drops.
-                () = sink.closed() => return Ok(None),
+        let mut code = None;
+        loop {
+            let item = tokio::select! {
+                item = output.recv() => item,
+                () = sink.closed() => None,
+            };
+            match item {
+                Some(Output::Bytes(bytes)) => {
+                    if sink.send_bytes(Stream::Stdout, bytes).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Output::Exit(exit)) => code = Some(exit),
+                Some(Output::Failed { kind, message }) if code.is_none() => {
+                    return Err(ErrorBody::new(crate::errors::code(kind), message));
+                }
+                Some(Output::Failed { .. }) => {}
+                None => break,
             }
         }
-        let code = child.wait().await.ok().and_then(|s| s.code());
+        let Some(code) = code else {
+            // Cut off: the channel closed, or the job was cancelled while queued.
+            let _ = engine.jobs.cancel(&engine.store, &job);
+            return Ok(None);
+        };
         audit.exit_code = code.map(i64::from);
-        Ok(Some(serde_json::json!({ "exit_code": code })))
+        Ok(Some(serde_json::json!({ "exit_code": code, "job": job })))
     })
+}
+
+/// `stacks.up` … `stacks.start`: the action queued; its job keeps the output.
+async fn queue(
+    engine: &Engine,
+    principal: &Principal,
+    params: StackRef,
+    action: StackAction,
+) -> Result<JobRef, ErrorBody> {
+    berth_engine::stacks::folder::check_name(&params.name).wire()?;
+    let id = actions::queue(engine, &params.name, action, &principal.user, None)
+        .await
+        .wire()?;
+    Ok(JobRef { id })
+}
+
+macro_rules! stack_action {
+    ($($name:ident => $action:ident),* $(,)?) => {$(
+        async fn $name(
+            (engine, principal): (Arc<Engine>, Principal),
+            params: StackRef,
+        ) -> Result<JobRef, ErrorBody> {
+            queue(&engine, &principal, params, StackAction::$action).await
+        }
+    )*};
+}
+
+stack_action! {
+    up => Up,
+    down => Down,
+    restart => Restart,
+    pull => Pull,
+    stop => Stop,
+    start => Start,
 }
 
 async fn list(engine: Arc<Engine>, _: Empty) -> Result<StackList, ErrorBody> {
@@ -135,4 +186,14 @@ async fn restore_version(
     manage::restore_version(&engine, &params.name, &params.id, &principal.user)
         .await
         .wire()
+}
+
+async fn from_docker_run(_: Arc<Engine>, params: ConvertRun) -> Result<ConvertedRun, ErrorBody> {
+    let converted = convert::from_docker_run(&params.command).wire()?;
+    Ok(ConvertedRun {
+        service: converted.service,
+        compose: converted.compose,
+        unsupported: converted.unsupported,
+        warnings: converted.warnings,
+    })
 }

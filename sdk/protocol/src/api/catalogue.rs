@@ -322,6 +322,22 @@ methods! {
     StacksHistory = "stacks.history" (stacks::StackRef) -> stacks::StackHistory, Admin, audited = false;
     /// Saves an earlier version as the current one (the current one is kept too).
     StacksRestoreVersion = "stacks.restore_version" (stacks::VersionRef) -> stacks::StackDetail, Admin, audited = true;
+    /// Queues `compose up -d` on a managed stack; the job's log keeps the output
+    /// (`stack.output` runs the same job and streams it).
+    StacksUp = "stacks.up" (stacks::StackRef) -> jobs::JobRef, Operator, audited = true;
+    /// Queues `compose down` (containers and networks go; volumes stay).
+    StacksDown = "stacks.down" (stacks::StackRef) -> jobs::JobRef, Operator, audited = true;
+    /// Queues `compose restart`.
+    StacksRestart = "stacks.restart" (stacks::StackRef) -> jobs::JobRef, Operator, audited = true;
+    /// Queues `compose pull` (then `stacks.up` updates the services).
+    StacksPull = "stacks.pull" (stacks::StackRef) -> jobs::JobRef, Operator, audited = true;
+    /// Queues `compose stop`.
+    StacksStop = "stacks.stop" (stacks::StackRef) -> jobs::JobRef, Operator, audited = true;
+    /// Queues `compose start`.
+    StacksStart = "stacks.start" (stacks::StackRef) -> jobs::JobRef, Operator, audited = true;
+    /// A `docker run …` command line as a compose service; flags compose cannot say
+    /// are listed, never dropped. Nothing runs.
+    ComposeFromDockerRun = "compose.from_docker_run" (stacks::ConvertRun) -> stacks::ConvertedRun, Viewer, audited = false;
     /// Jobs, newest first.
     JobsList = "jobs.list" (jobs::JobsQuery) -> jobs::JobList, Viewer, audited = false;
     /// One job with its log.
@@ -348,7 +364,8 @@ channels! {
     /// carries `exit_code`.
     Exec = "exec" (streams::ExecParams) -> system::BinaryFrames, Operator, Backpressure, binary = true, input = true;
     /// Runs `up`, `down`, `restart`, `pull`, `stop` or `start` on a managed stack with
-    /// the compose CLI and streams its output; `close` carries `exit_code`.
+    /// the compose CLI (as a job, in a terminal) and streams its output; `close`
+    /// carries `exit_code` and `job`. Closing the channel cancels the job.
     StackOutput = "stack.output" (stacks::StackOutputParams) -> system::BinaryFrames, Operator, Backpressure, binary = true;
     /// Progress of one job, or of every job: latest value wins per job.
     JobProgress = "job.progress" (jobs::JobProgressParams) -> jobs::JobProgress, Viewer, LatestValue, binary = false;

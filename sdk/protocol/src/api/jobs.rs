@@ -70,6 +70,8 @@ pub enum JobKind {
     Copy,
     /// A scheduled start, stop, restart, pause or unpause.
     Action,
+    /// A compose action on a managed stack (`stacks.up` …, `stack.output`).
+    Stack,
 }
 
 /// One `job.progress` message, also each job's last known progress.

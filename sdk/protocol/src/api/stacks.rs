@@ -221,3 +221,25 @@ pub struct StackOutputParams {
     pub stack: String,
     pub action: StackAction,
 }
+
+/// `compose.from_docker_run`: a `docker run …` command line (split as a shell would;
+/// `sudo` and backslash-continued lines allowed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConvertRun {
+    pub command: String,
+}
+
+/// The command as one compose service.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConvertedRun {
+    /// The service's name (the container's `--name`, else the image's).
+    pub service: String,
+    /// A whole `compose.yaml`: the service, and the volumes and networks it names.
+    pub compose: String,
+    /// Flags compose has no key for, each with what to do instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
+    /// Mapped, with a difference worth knowing (a relative `--env-file`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
