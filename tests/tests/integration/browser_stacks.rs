@@ -1,4 +1,5 @@
-//! The Stacks page in a real browser: a new stack with a typo shown at its line and
+//! The Stacks page in a real browser: a `docker run` line converted into a new
+//! stack's file, then a new stack with a typo shown at its line and
 //! refused, fixed and saved, opened on its own page, edited, an earlier version
 //! restored, then brought up and down with the compose CLI's output on the page; the
 //! schedules covering it listed there.
@@ -39,7 +40,26 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
             login(&c, &url, "admin", ADMIN_PASSWORD).await;
             click(&c, "#nav-stacks").await;
             wait_for(&c, "#stacks-empty").await;
-            type_into(&c, "#stack-name", "web-ui").await;
+            // A README's `docker run` line becomes the file, with the name offered.
+            click(&c, "#from-run summary").await;
+            type_into(
+                &c,
+                "#run-command",
+                "docker run -d --rm --name web-ui -p 8080:80 -v site:/usr/share/nginx/html nginx",
+            )
+            .await;
+            click(&c, "#run-convert").await;
+            wait_for(&c, "#run-unsupported li").await;
+            let file = wait_for(&c, "#stack-compose")
+                .await
+                .prop("value")
+                .await
+                .unwrap();
+            assert!(
+                file.unwrap_or_default().contains("container_name: web-ui"),
+                "the converted file is in the editor"
+            );
+            wait_for_value(&c, "#stack-name", "web-ui").await;
             type_into(&c, "#stack-compose", "services:\n  web:\n    imagee: x\n").await;
             click(&c, "#stack-validate").await;
             let problem = wait_for(&c, "#stack-problems li[data-line='3']").await;

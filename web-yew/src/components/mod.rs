@@ -1,9 +1,10 @@
 //! Widgets more than one page uses: error lines, confirmations, loading states, the
-//! "Back up now" panel, the recent-jobs table and the schedules' next runs.
+//! "Back up now" panel, the recent-jobs table, the schedules' next runs and xterm.js.
 
 mod back_up_now;
 mod next_runs;
 mod recent_jobs;
+pub(crate) mod xterm;
 
 pub use back_up_now::{BackUpNow, Choices, ProjectBackup, use_choices, use_storages};
 use berth_protocol::error::{ErrorBody, ErrorCode};

@@ -1,13 +1,18 @@
 //! A stack's compose actions (up, down, restart, pull, stop, start) with the CLI's
-//! output as it comes, over `stack.output`; leaving the page or Cancel stops it.
+//! output drawn as it comes into an xterm.js terminal (the host runs it in a
+//! terminal, so colours and progress bars render), over `stack.output`; each action
+//! is a job, linked when it ends. Leaving the page or Cancel stops it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use berth_protocol::api::stacks::StackAction;
 use yew::prelude::*;
+use yew_router::prelude::Link;
 
-use crate::ws::{Closed, SubHandle, use_ws};
+use crate::components::xterm::{Term, ensure_xterm};
+use crate::route::Route;
+use crate::ws::{Closed, SubHandle, Ws, use_ws};
 
 const ACTIONS: [StackAction; 6] = [
     StackAction::Up,
@@ -25,44 +30,63 @@ pub struct ActionsProps {
     pub done: Callback<()>,
 }
 
+/// What the panel says: the action's state, its exit code and its job.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Status {
+    text: String,
+    exit: Option<i64>,
+    job: Option<String>,
+}
+
+type Shared<T> = Rc<RefCell<Option<T>>>;
+
 #[function_component(StackActions)]
 pub fn stack_actions(props: &ActionsProps) -> Html {
     let ctx = use_ws();
-    let output = use_mut_ref(String::new);
-    let sub = use_mut_ref(|| None::<SubHandle>);
-    let status = use_state(|| None::<(String, Option<i64>)>);
-    let redraw = use_force_update();
+    let term: Shared<Term> = use_mut_ref(|| None);
+    let sub: Shared<SubHandle> = use_mut_ref(|| None);
+    let status = use_state(|| None::<Status>);
+    let screen = use_node_ref();
     let run = |action: StackAction| {
-        let (ws, output, sub, status) =
-            (ctx.ws.clone(), output.clone(), sub.clone(), status.clone());
-        let (name, done, redraw) = (props.name.clone(), props.done.clone(), redraw.clone());
+        let (ws, term, sub, status, screen) = (
+            ctx.ws.clone(),
+            term.clone(),
+            sub.clone(),
+            status.clone(),
+            screen.clone(),
+        );
+        let (name, done) = (props.name.clone(), props.done.clone());
         Callback::from(move |_| {
-            output.borrow_mut().clear();
-            status.set(Some((format!("{} running…", action.as_str()), None)));
-            let on_bytes = {
-                let (output, redraw) = (output.clone(), redraw.clone());
-                Callback::from(move |(_, bytes): (u8, Vec<u8>)| {
-                    output
-                        .borrow_mut()
-                        .push_str(&String::from_utf8_lossy(&bytes));
-                    redraw.force_update();
-                })
+            let Some(el) = screen.cast::<web_sys::Element>() else {
+                return;
             };
-            let on_close = ended(action, status.clone(), sub.clone(), done.clone());
-            let params = serde_json::json!({"stack": name, "action": action.as_str()});
-            *sub.borrow_mut() =
-                Some(ws.subscribe_binary("stack.output", params, 65536, on_bytes, on_close));
+            status.set(Some(Status {
+                text: format!("{} running…", action.as_str()),
+                ..Status::default()
+            }));
+            let (ws, term, sub, status, done, name) = (
+                ws.clone(),
+                term.clone(),
+                sub.clone(),
+                status.clone(),
+                done.clone(),
+                name.clone(),
+            );
+            wasm_bindgen_futures::spawn_local(async move {
+                let ended = ended(action, status.clone(), sub.clone(), done);
+                if let Err(e) = start(ws, name, action, el, term, sub, ended).await {
+                    status.set(Some(Status {
+                        text: e,
+                        ..Status::default()
+                    }));
+                }
+            });
         })
     };
     let cancel = {
         let sub = sub.clone();
         Callback::from(move |_| drop(sub.borrow_mut().take()))
     };
-    let exit = status
-        .as_ref()
-        .and_then(|s| s.1)
-        .map(|c| c.to_string())
-        .unwrap_or_default();
     html! {
         <div class="card" id="stack-actions">
             { for ACTIONS.iter().map(|a| html! {
@@ -71,30 +95,76 @@ pub fn stack_actions(props: &ActionsProps) -> Html {
             if sub.borrow().is_some() {
                 <button type="button" class="danger" id="stack-action-cancel" onclick={cancel}>{ "Cancel" }</button>
             }
-            if let Some((text, _)) = &*status {
-                <p id="stack-action-status" data-exit={exit}>{ text }</p>
+            if let Some(s) = &*status {
+                <p id="stack-action-status" data-exit={s.exit.map(|c| c.to_string()).unwrap_or_default()}>
+                    { &s.text }
+                    if let Some(job) = &s.job {
+                        { " " }<Link<Route> to={Route::Job { id: job.clone() }} classes="stack-job">{ "See the job" }</Link<Route>>
+                    }
+                </p>
             }
-            <pre class="log" id="stack-output">{ output.borrow().clone() }</pre>
+            <div class="term-screen output" id="stack-output" ref={screen}></div>
         </div>
     }
 }
 
-/// What the channel's end means: the exit code, or why it stopped.
+/// Opens the channel for `action`, its output drawn into a terminal in `el` (made
+/// once, emptied for each action).
+async fn start(
+    ws: Ws,
+    name: String,
+    action: StackAction,
+    el: web_sys::Element,
+    term: Shared<Term>,
+    sub: Shared<SubHandle>,
+    on_close: Callback<Closed>,
+) -> Result<(), String> {
+    ensure_xterm().await?;
+    sub.borrow_mut().take();
+    if term.borrow().is_none() {
+        el.set_inner_html("");
+        *term.borrow_mut() = Some(Term::open_output(&el)?);
+    }
+    if let Some(t) = term.borrow().as_ref() {
+        t.reset();
+    }
+    let on_bytes = {
+        let term = term.clone();
+        Callback::from(move |(_, bytes): (u8, Vec<u8>)| {
+            if let Some(t) = term.borrow().as_ref() {
+                t.write(&bytes);
+            }
+        })
+    };
+    let params = serde_json::json!({"stack": name, "action": action.as_str()});
+    *sub.borrow_mut() =
+        Some(ws.subscribe_binary("stack.output", params, 256 * 1024, on_bytes, on_close));
+    Ok(())
+}
+
+/// What the channel's end means: the exit code and the job, or why it stopped.
 fn ended(
     action: StackAction,
-    status: UseStateHandle<Option<(String, Option<i64>)>>,
-    sub: Rc<RefCell<Option<SubHandle>>>,
+    status: UseStateHandle<Option<Status>>,
+    sub: Shared<SubHandle>,
     done: Callback<()>,
 ) -> Callback<Closed> {
     Callback::from(move |c: Closed| {
         let code = c.p.as_ref().and_then(|p| p["exit_code"].as_i64());
+        let job =
+            c.p.as_ref()
+                .and_then(|p| p["job"].as_str().map(str::to_owned));
         let text = match (&c.error, code) {
             (Some(e), _) => format!("{} failed: {}", action.as_str(), e.message),
             (None, Some(0)) => format!("{} done.", action.as_str()),
             (None, Some(n)) => format!("{} ended with exit code {n}.", action.as_str()),
             (None, None) => format!("{} stopped.", action.as_str()),
         };
-        status.set(Some((text, code)));
+        status.set(Some(Status {
+            text,
+            exit: code,
+            job,
+        }));
         sub.borrow_mut().take();
         done.emit(());
     })

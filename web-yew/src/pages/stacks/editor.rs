@@ -2,7 +2,7 @@
 //! and column), save (or keep as a draft), for a new stack or an existing one.
 
 use berth_protocol::api::catalogue::{StacksCreate, StacksSave, StacksValidate};
-use berth_protocol::api::stacks::{StackFiles, Validation};
+use berth_protocol::api::stacks::{ConvertedRun, StackFiles, Validation};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -78,9 +78,19 @@ pub fn editor(props: &EditorProps) -> Html {
             });
         })
     };
+    let converted = {
+        let (compose, name) = (compose.clone(), name.clone());
+        Callback::from(move |c: ConvertedRun| {
+            compose.set(c.compose);
+            if name.trim().is_empty() {
+                name.set(c.service);
+            }
+        })
+    };
     html! {
         <form class="stacked-form stack-editor" id="stack-editor" onsubmit={save}>
             if props.name.is_none() {
+                <super::from_run::FromRun converted={converted} />
                 <label>{ "Name " }<input id="stack-name" value={(*name).clone()} oninput={on_text(&name)} placeholder="media" required=true /></label>
             }
             <label>{ "compose.yaml" }<textarea id="stack-compose" class="mono code" rows="18" spellcheck="false"

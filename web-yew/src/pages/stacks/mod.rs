@@ -1,10 +1,12 @@
 //! The Stacks page: managed stacks (folders in the stacks directory) beside external
-//! compose projects, each with its services' states; a new stack (admins); one
+//! compose projects, each with its services' states; a new stack (admins), written
+//! or converted from a `docker run` line (`from_run`); one
 //! stack's page with its compose actions and their output (`actions`), the schedules
 //! covering it, its editor (`editor`) and its versions (`versions`).
 
 mod actions;
 mod editor;
+mod from_run;
 mod versions;
 
 use berth_protocol::api::Empty;
