@@ -34,5 +34,6 @@ mod schedules;
 mod security;
 mod self_protection;
 mod stacks;
+mod stacks_convert;
 mod web;
 mod ws_protocol;

@@ -714,7 +714,8 @@ mod tests {
 
     #[test]
     fn short_flags_combine_and_take_attached_values() {
-        let (s, _) = service("docker run -dit -p8080:80 -eA=1 -uroot -w/srv img");
+        let (s, _) = service("docker run -dit --privileged -p8080:80 -eA=1 -uroot -w/srv img");
+        assert_eq!(s["privileged"], true);
         assert_eq!(s["ports"][0], "8080:80");
         assert_eq!(s["environment"][0], "A=1");
         assert_eq!(s["user"], "root");
