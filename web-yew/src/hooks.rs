@@ -57,9 +57,17 @@ where
             }
         });
     }
+    // Counted outside the state handle: a `reload` kept by a long-lived callback (a
+    // channel's) holds an old handle whose value never moves on, and would set the
+    // same tick again — reloading once only.
+    let count = use_mut_ref(|| 0u32);
     let reload = {
         let tick = tick.clone();
-        Callback::from(move |()| tick.set(tick.wrapping_add(1)))
+        Callback::from(move |()| {
+            let next = count.borrow().wrapping_add(1);
+            *count.borrow_mut() = next;
+            tick.set(next);
+        })
     };
     ((*state).clone(), reload)
 }

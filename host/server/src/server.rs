@@ -182,6 +182,16 @@ pub async fn readiness(state: &AppState) -> Readiness {
             .map(|e| format!("engine {} (API {})", e.version, e.api_version))
             .map_err(|e| e.to_string()),
     ));
+    // Informational: without a compose CLI stacks can be edited, not run, and the
+    // rest of Berth works — so it never makes Berth unready.
+    let compose = match berth_docker::compose::detect().await {
+        Some(cli) => format!("{} {}", cli.command(), cli.version),
+        None => {
+            "neither `docker compose` nor `docker-compose` runs here: stacks can be edited, not run"
+                .to_owned()
+        }
+    };
+    checks.push(check("compose", Ok(compose)));
     let ids = state.engine.plugins.ids();
     if ids.is_empty() {
         checks.push(check(

@@ -2,7 +2,8 @@
 //! stack's file, then a new stack with a typo shown at its line and
 //! refused, fixed and saved, opened on its own page, edited, an earlier version
 //! restored, then brought up and down with the compose CLI's output on the page; the
-//! schedules covering it listed there.
+//! schedules covering it listed there; a compose project from elsewhere stopped from
+//! its row and adopted.
 
 use berth_protocol::api::schedules::{ScheduleAction, ScheduleSpec, Selector};
 use berth_tests::browser::{Browser, click, login, type_into, wait_for, wait_for_value};
@@ -34,6 +35,8 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
         .await
         .unwrap();
     let dir = berth.data_dir.join("stacks/web-ui");
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("compose.yaml"), &runnable).unwrap();
     Browser::start("stacks")
         .await
         .run(|c| async move {
@@ -109,8 +112,33 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
             click(&c, "#nav-dashboard").await;
             let tile = wait_for(&c, "#stack-counts .sub").await;
             assert!(tile.text().await.unwrap().contains("1 not created"));
+            // A project started outside Berth: stopped from its row, then adopted.
+            berth_tests::docker::compose(outside.path(), "outside-app", &["up", "-d"]);
+            click(&c, "#nav-stacks").await;
+            let row = "#stacks-table tr[data-stack='outside-app']";
+            click(&c, &format!("{row}[data-state='running'] .external-stop")).await;
+            wait_for(&c, &format!("{row}[data-state='stopped']")).await;
+            click(&c, &format!("{row} .external-adopt")).await;
+            let at = wait_for(&c, "#stack-dir").await;
+            assert!(
+                at.text()
+                    .await
+                    .unwrap()
+                    .ends_with("outside-app/compose.yaml")
+            );
         })
         .await;
+    ws::admin(&berth)
+        .await
+        .call::<berth_protocol::api::catalogue::StacksDelete>(
+            berth_protocol::api::stacks::StackDelete {
+                name: "outside-app".into(),
+                down: true,
+                keep_volumes: false,
+            },
+        )
+        .await
+        .unwrap();
     let saved = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
     assert_eq!(saved, expected);
 }

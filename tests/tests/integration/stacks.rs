@@ -1,6 +1,7 @@
 //! Compose stacks' files against the real compose CLI and Docker: created with an
 //! error (refused at its line, kept as a draft), fixed, saved and rolled back through
-//! its versions; listed beside an external project with their services' states;
+//! its versions; listed beside an external project with their services' states (the
+//! external one stopped through Docker, then adopted);
 //! brought up, stopped and started as jobs — over `stack.output` with the CLI's output
 //! streamed from a terminal, or queued by `stacks.stop` — and cancelled mid-way;
 //! names and symbolic links that would leave the stacks directory refused; `.env`
@@ -8,7 +9,7 @@
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
-    JobsCancel, StacksCreate, StacksDelete, StacksGet, StacksHistory, StacksList,
+    JobsCancel, StacksAdopt, StacksCreate, StacksDelete, StacksGet, StacksHistory, StacksList,
     StacksRestoreVersion, StacksSave, StacksStop, StacksUp, StacksValidate,
 };
 use berth_protocol::api::jobs::{JobRef, JobState};
@@ -139,6 +140,47 @@ async fn a_stack_is_validated_saved_versioned_listed_and_deleted() {
     listed_with_states_and_deleted(&scope, &berth, &admin, &name, &dir).await;
 }
 
+/// An external project: stopped through Docker (compose actions refused: Berth has
+/// no file), then adopted — its file copied into the stacks directory — and deleted
+/// as a managed stack.
+async fn external_stopped_and_adopted(
+    admin: &berth_client::Client,
+    name: &str,
+    dir: &std::path::Path,
+) {
+    let stack = || StackRef {
+        name: name.to_owned(),
+    };
+    let job = admin.call::<StacksStop>(stack()).await.unwrap();
+    let (state, message) = berth_tests::jobs::end_state(admin, &job.id).await;
+    assert_eq!(state, JobState::Complete, "{message}");
+    let listed = admin.call::<StacksList>(Empty {}).await.unwrap();
+    let ext = listed.stacks.iter().find(|s| s.name == name).unwrap();
+    assert_eq!((ext.managed, ext.state), (false, ServiceState::Stopped));
+    let refused = admin.call::<StacksUp>(stack()).await;
+    assert_eq!(code(&refused), Some(ErrorCode::BadRequest));
+    std::fs::write(dir.join(".env"), "TOKEN=abc\n").unwrap();
+    let adopted = admin.call::<StacksAdopt>(stack()).await.unwrap();
+    assert_eq!(
+        adopted.compose,
+        std::fs::read_to_string(dir.join("compose.yaml")).unwrap()
+    );
+    assert_eq!(adopted.env.as_deref(), Some("TOKEN=abc\n"));
+    let again = admin.call::<StacksAdopt>(stack()).await;
+    assert_eq!(code(&again), Some(ErrorCode::Conflict), "adopted once");
+    let listed = admin.call::<StacksList>(Empty {}).await.unwrap();
+    let now = listed.stacks.iter().find(|s| s.name == name).unwrap();
+    assert_eq!((now.managed, now.state), (true, ServiceState::Stopped));
+    admin
+        .call::<StacksDelete>(StackDelete {
+            name: name.to_owned(),
+            down: true,
+            keep_volumes: false,
+        })
+        .await
+        .unwrap();
+}
+
 /// Runs `action` on stack `name` over `stack.output`: its exit code and what it said.
 async fn run_action(c: &berth_client::Client, name: &str, action: &str) -> (Option<i64>, String) {
     let (code, said, _) = run_action_job(c, name, action).await;
@@ -196,6 +238,23 @@ async fn listed_with_states_and_deleted(
         .await
         .unwrap();
     assert_eq!(info.compose, listed.compose, "system.info names it too");
+    let ready: serde_json::Value = reqwest::get(format!("{}/readyz", berth.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let check = ready["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "compose")
+        .expect("a compose check");
+    let cli = listed.compose.as_ref().unwrap();
+    assert_eq!(
+        check["detail"].as_str(),
+        Some(format!("{} {}", cli.command, cli.version).as_str())
+    );
     assert_eq!(
         state_of(&listed, name),
         Some((true, ServiceState::NotCreated))
@@ -235,7 +294,7 @@ async fn listed_with_states_and_deleted(
     );
     let ext = listed.stacks.iter().find(|s| s.name == external).unwrap();
     assert_eq!(ext.services[0].name, "app");
-    compose(outside.path(), &external, &["down", "-t", "1"]);
+    external_stopped_and_adopted(admin, &external, outside.path()).await;
     // `stacks.stop`: queued as a job, no channel needed.
     let job = admin
         .call::<StacksStop>(StackRef {

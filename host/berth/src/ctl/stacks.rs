@@ -46,7 +46,10 @@ pub enum StacksCmd {
     History { name: String },
     /// Make an earlier version the current one.
     Restore { name: String, id: String },
-    /// `compose up -d`, showing its output as it comes.
+    /// Copy an external compose project's files into a stack of the same name.
+    Adopt { name: String },
+    /// `compose up -d`, showing its output as it comes (an external project:
+    /// start, stop and restart go through Docker).
     Up(ActionArgs),
     /// `compose down` (volumes stay).
     Down(ActionArgs),
@@ -267,6 +270,13 @@ pub async fn stacks(client: &Client, cmd: StacksCmd, json: bool) -> Result<(), F
         }
         StacksCmd::Create(args) => client.call::<cat::StacksCreate>(args.files()?).await?,
         StacksCmd::Save(args) => client.call::<cat::StacksSave>(args.files()?).await?,
+        StacksCmd::Adopt { name } => {
+            let detail = client.call::<cat::StacksAdopt>(StackRef { name }).await?;
+            for warning in &detail.validation.warnings {
+                eprintln!("warning: {warning}");
+            }
+            detail
+        }
         StacksCmd::Restore { name, id } => {
             client
                 .call::<cat::StacksRestoreVersion>(VersionRef { name, id })

@@ -36,7 +36,9 @@ pub fn args(action: StackAction) -> &'static [&'static str] {
 
 /// Queues `action` on stack `name` for `actor`; `watcher` receives its output. The
 /// stack and the compose CLI are checked now, so a request for what cannot run is
-/// refused rather than queued.
+/// refused rather than queued. A compose project from outside the stacks directory
+/// is started, stopped or restarted through Docker instead (without a watcher: there
+/// is no CLI output to show).
 pub async fn queue(
     engine: &Engine,
     name: &str,
@@ -44,7 +46,13 @@ pub async fn queue(
     actor: &str,
     watcher: Option<Watcher>,
 ) -> Result<String, EngineError> {
-    super::manage::located(engine, name)?;
+    match super::manage::located(engine, name) {
+        Err(e) if e.kind() == berth_core::error::Kind::NotFound && watcher.is_none() => {
+            return super::external::queue_action(engine, name, action, actor).await;
+        }
+        Err(e) => return Err(e),
+        Ok(_) => {}
+    }
     cli().await?;
     let spec = JobSpec::Stack(StackSpec {
         stack: name.to_owned(),

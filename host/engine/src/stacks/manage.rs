@@ -83,7 +83,7 @@ fn overall(services: &[ServiceStatus]) -> ServiceState {
 }
 
 /// The services a compose file names, in its order.
-fn services_of(text: &str) -> Result<Vec<String>, String> {
+pub(crate) fn services_of(text: &str) -> Result<Vec<String>, String> {
     let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
     Ok(doc
         .get("services")

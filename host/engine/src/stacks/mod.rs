@@ -16,6 +16,7 @@
 
 pub mod actions;
 pub mod convert;
+pub mod external;
 pub mod folder;
 pub mod manage;
 pub mod validate;

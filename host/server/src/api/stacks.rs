@@ -8,13 +8,13 @@ use berth_engine::Engine;
 use std::net::SocketAddr;
 
 use berth_engine::jobs::Output;
-use berth_engine::stacks::{actions, convert, manage};
+use berth_engine::stacks::{actions, convert, external, manage};
 use berth_identity::principal::Principal;
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
-    ComposeFromDockerRun, StackOutput, StacksCreate, StacksDelete, StacksDown, StacksGet,
-    StacksHistory, StacksList, StacksPull, StacksRestart, StacksRestoreVersion, StacksSave,
-    StacksScan, StacksStart, StacksStop, StacksUp, StacksValidate,
+    ComposeFromDockerRun, StackOutput, StacksAdopt, StacksCreate, StacksDelete, StacksDown,
+    StacksGet, StacksHistory, StacksList, StacksPull, StacksRestart, StacksRestoreVersion,
+    StacksSave, StacksScan, StacksStart, StacksStop, StacksUp, StacksValidate,
 };
 use berth_protocol::api::jobs::JobRef;
 use berth_protocol::api::stacks::{
@@ -40,6 +40,7 @@ pub fn register(r: &mut Registry) {
     r.method(StacksDelete, delete);
     r.method(StacksHistory, history);
     r.method(StacksRestoreVersion, restore_version);
+    r.method(StacksAdopt, adopt);
     r.method(StacksUp, up);
     r.method(StacksDown, down);
     r.method(StacksRestart, restart);
@@ -196,4 +197,13 @@ async fn from_docker_run(_: Arc<Engine>, params: ConvertRun) -> Result<Converted
         unsupported: converted.unsupported,
         warnings: converted.warnings,
     })
+}
+
+async fn adopt(
+    (engine, principal): (Arc<Engine>, Principal),
+    params: StackRef,
+) -> Result<StackDetail, ErrorBody> {
+    external::adopt(&engine, &params.name, &principal.user)
+        .await
+        .wire()
 }

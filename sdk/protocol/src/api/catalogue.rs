@@ -322,6 +322,9 @@ methods! {
     StacksHistory = "stacks.history" (stacks::StackRef) -> stacks::StackHistory, Admin, audited = false;
     /// Saves an earlier version as the current one (the current one is kept too).
     StacksRestoreVersion = "stacks.restore_version" (stacks::VersionRef) -> stacks::StackDetail, Admin, audited = true;
+    /// Copies an external compose project's file (and `.env`) into a new stack of the
+    /// same name; relative paths it names are listed in `validation.warnings`.
+    StacksAdopt = "stacks.adopt" (stacks::StackRef) -> stacks::StackDetail, Admin, audited = true;
     /// Queues `compose up -d` on a managed stack; the job's log keeps the output
     /// (`stack.output` runs the same job and streams it).
     StacksUp = "stacks.up" (stacks::StackRef) -> jobs::JobRef, Operator, audited = true;

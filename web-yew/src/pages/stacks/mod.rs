@@ -1,23 +1,26 @@
 //! The Stacks page: managed stacks (folders in the stacks directory) beside external
-//! compose projects, each with its services' states; a new stack (admins), written
+//! compose projects (started, stopped, adopted: `external`), each with its services'
+//! states; a new stack (admins), written
 //! or converted from a `docker run` line (`from_run`); one
 //! stack's page with its compose actions and their output (`actions`), the schedules
 //! covering it, its editor (`editor`) and its versions (`versions`).
 
 mod actions;
 mod editor;
+mod external;
 mod from_run;
 mod versions;
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{StacksGet, StacksList};
+use berth_protocol::api::jobs::JobProgress;
 use berth_protocol::api::stacks::{ServiceState, StackList, StackRef, StackSummary};
 use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::Link;
 
 use crate::components::{Covered, loaded};
-use crate::hooks::use_call;
+use crate::hooks::{use_call, use_job_progress};
 use crate::route::Route;
 use crate::ws::use_ws;
 
@@ -34,6 +37,15 @@ pub fn state_name(s: ServiceState) -> &'static str {
 pub fn stacks_page() -> Html {
     let ctx = use_ws();
     let (list, reload) = use_call::<StacksList>(Empty {});
+    // A stack action or an external project's start/stop changed states.
+    {
+        let reload = reload.clone();
+        use_job_progress(Callback::from(move |p: JobProgress| {
+            if p.state.is_terminal() {
+                reload.emit(());
+            }
+        }));
+    }
     let admin = ctx.user().is_some_and(|u| u.role.allows(Role::Admin));
     html! {
         <section class="page" data-page="stacks">
@@ -58,7 +70,7 @@ fn table(l: &StackList) -> Html {
             <p class="notice" id="stacks-empty">{ "No stacks yet." }</p>
         } else {
             <table class="grid" id="stacks-table">
-                <thead><tr><th>{ "Stack" }</th><th>{ "State" }</th><th>{ "Services" }</th><th>{ "Folder" }</th></tr></thead>
+                <thead><tr><th>{ "Stack" }</th><th>{ "State" }</th><th>{ "Services" }</th><th>{ "Folder" }</th><th></th></tr></thead>
                 <tbody>{ for l.stacks.iter().map(row) }</tbody>
             </table>
         }
@@ -82,6 +94,7 @@ fn row(s: &StackSummary) -> Html {
             <td class={classes!("state", state_name(s.state).replace(' ', "-"))}>{ state_name(s.state) }</td>
             <td>{ services.join(", ") }{ s.error.as_deref().map(|e| html! { <div class="error">{ e }</div> }).unwrap_or_default() }</td>
             <td class="mono muted">{ s.dir.clone().unwrap_or_default() }</td>
+            <td>if !s.managed { <external::ExternalActions name={s.name.clone()} /> }</td>
         </tr>
     }
 }

@@ -1,0 +1,68 @@
+//! A compose project from outside the stacks directory: start, stop and restart
+//! through Docker (queued as jobs; the list reloads as they end) for operators, and
+//! "Adopt" — its files copied into the stacks directory — for admins.
+
+use berth_protocol::api::catalogue::{StacksAdopt, StacksRestart, StacksStart, StacksStop};
+use berth_protocol::api::stacks::StackRef;
+use berth_protocol::role::Role;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::hooks::use_action;
+use crate::route::Route;
+use crate::ws::use_ws;
+
+#[derive(Properties, PartialEq)]
+pub struct ExternalProps {
+    pub name: String,
+}
+
+#[function_component(ExternalActions)]
+pub fn external_actions(props: &ExternalProps) -> Html {
+    let ctx = use_ws();
+    let role = ctx.user().map(|u| u.role);
+    let action = use_action(Callback::noop());
+    let navigator = use_navigator();
+    let queue = |verb: &'static str| {
+        let (action, name) = (action.clone(), props.name.clone());
+        Callback::from(move |_| {
+            let stack = StackRef { name: name.clone() };
+            action.run(move |ws| async move {
+                let job = match verb {
+                    "start" => ws.call_m::<StacksStart>(stack).await?,
+                    "stop" => ws.call_m::<StacksStop>(stack).await?,
+                    _ => ws.call_m::<StacksRestart>(stack).await?,
+                };
+                Ok(format!("{verb}: queued as job {}.", job.id))
+            });
+        })
+    };
+    let adopt = {
+        let (action, name) = (action.clone(), props.name.clone());
+        Callback::from(move |_| {
+            let (stack, navigator) = (StackRef { name: name.clone() }, navigator.clone());
+            action.run(move |ws| async move {
+                let d = ws.call_m::<StacksAdopt>(stack).await?;
+                if let Some(n) = navigator {
+                    n.push(&Route::Stack {
+                        name: d.name.clone(),
+                    });
+                }
+                Ok(format!("Adopted {}.", d.name))
+            });
+        })
+    };
+    html! {
+        <div class="row-actions">
+            if role.is_some_and(|r| r.allows(Role::Operator)) {
+                { for ["start", "stop", "restart"].into_iter().map(|verb| html! {
+                    <button type="button" class={format!("small external-{verb}")} onclick={queue(verb)}>{ verb }</button>
+                }) }
+            }
+            if role.is_some_and(|r| r.allows(Role::Admin)) {
+                <button type="button" class="small external-adopt" title="Copy its compose file and .env into the stacks directory" onclick={adopt}>{ "Adopt" }</button>
+            }
+            { action.view() }
+        </div>
+    }
+}
