@@ -66,6 +66,10 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
             type_into(&c, "#stack-compose", "services:\n  web:\n    imagee: x\n").await;
             click(&c, "#stack-validate").await;
             let problem = wait_for(&c, "#stack-problems li[data-line='3']").await;
+            // The editor's gutter marks the line, the problem as its title.
+            let mark = wait_for(&c, "#stack-compose-gutter .bad[data-line='3']").await;
+            let title = mark.attr("title").await.unwrap().unwrap_or_default();
+            assert!(title.contains("imagee"), "{title}");
             assert!(
                 problem
                     .text()
@@ -83,6 +87,16 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
             wait_for(&c, "#stack-schedules li[data-schedule='every-project']").await;
             assert!(at.text().await.unwrap().ends_with("web-ui/compose.yaml"));
             type_into(&c, "#stack-compose", "services:\n  web:\n    image: y\n").await;
+            // What is about to be saved, as a diff; kept when the page is left.
+            let diff = wait_for(&c, "#stack-diff").await.text().await.unwrap();
+            assert!(
+                diff.contains("-     image: x") && diff.contains("+     image: y"),
+                "{diff}"
+            );
+            click(&c, "#nav-stacks").await;
+            click(&c, "#stacks-table tr[data-stack='web-ui'] .stack-open").await;
+            wait_for(&c, "#stack-unsaved").await;
+            wait_for_value(&c, "#stack-compose", "services:\n  web:\n    image: y\n").await;
             click(&c, "#stack-save").await;
             wait_for(&c, "#stack-versions tr[data-version]").await;
             click(&c, "#stack-versions .stack-restore").await;

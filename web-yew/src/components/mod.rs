@@ -1,7 +1,8 @@
 //! Widgets more than one page uses: error lines, confirmations, loading states, the
-//! "Back up now" panel, the recent-jobs table, the schedules' next runs and xterm.js.
+//! "Back up now" panel, the recent-jobs table, the schedules' next runs, xterm.js and line diffs.
 
 mod back_up_now;
+pub(crate) mod diff;
 mod next_runs;
 mod recent_jobs;
 pub(crate) mod xterm;

@@ -103,7 +103,8 @@ pub fn stack_actions(props: &ActionsProps) -> Html {
                     }
                 </p>
             }
-            <div class="term-screen output" id="stack-output" ref={screen}></div>
+            // Drawn once an action runs (an empty black box says nothing).
+            <div class={classes!("term-screen", "output", status.is_none().then_some("idle"))} id="stack-output" ref={screen}></div>
         </div>
     }
 }
@@ -120,6 +121,9 @@ async fn start(
     on_close: Callback<Closed>,
 ) -> Result<(), String> {
     ensure_xterm().await?;
+    // Shown before the terminal measures it (the render that shows it may not have
+    // happened yet when xterm.js was loaded already).
+    el.set_class_name("term-screen output");
     sub.borrow_mut().take();
     if term.borrow().is_none() {
         el.set_inner_html("");

@@ -26,7 +26,14 @@ pub struct EditorProps {
 #[function_component(Editor)]
 pub fn editor(props: &EditorProps) -> Html {
     let name = use_state(|| props.name.clone().unwrap_or_default());
-    let compose = use_state(|| props.compose.clone());
+    // An edit left unsaved when the page was last left comes back.
+    let compose = use_state(|| {
+        props
+            .name
+            .as_deref()
+            .and_then(super::unsaved::kept)
+            .unwrap_or_else(|| props.compose.clone())
+    });
     let env = use_state(|| props.env.clone().unwrap_or_default());
     let draft = use_flag(false);
     let checked = use_state(|| None::<Validation>);
@@ -93,8 +100,11 @@ pub fn editor(props: &EditorProps) -> Html {
                 <super::from_run::FromRun converted={converted} />
                 <label>{ "Name " }<input id="stack-name" value={(*name).clone()} oninput={on_text(&name)} placeholder="media" required=true /></label>
             }
-            <label>{ "compose.yaml" }<textarea id="stack-compose" class="mono code" rows="18" spellcheck="false"
-                value={(*compose).clone()} oninput={on_text(&compose)} readonly={!props.editable} /></label>
+            <label for="stack-compose">{ "compose.yaml" }</label>
+            <super::code::CodeArea id="stack-compose" value={compose.clone()} readonly={!props.editable} problems={problem_lines(checked.as_ref())} />
+            if let Some(name) = &props.name {
+                <super::unsaved::Unsaved name={name.clone()} saved={props.compose.clone()} compose={compose.clone()} />
+            }
             <label>{ ".env" }<textarea id="stack-env" class="mono code" rows="4" spellcheck="false"
                 value={(*env).clone()} oninput={on_text(&env)} readonly={!props.editable} /></label>
             { problems_view(checked.as_ref()) }
@@ -108,6 +118,17 @@ pub fn editor(props: &EditorProps) -> Html {
             <div id="stack-result">{ action.view() }</div>
         </form>
     }
+}
+
+/// The lines a validation found problems on, for the editor's gutter.
+fn problem_lines(v: Option<&Validation>) -> Vec<(u32, String)> {
+    v.map(|v| {
+        v.problems
+            .iter()
+            .filter_map(|p| p.line.map(|l| (l, p.message.clone())))
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 fn problems_view(v: Option<&Validation>) -> Html {

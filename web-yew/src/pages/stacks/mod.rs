@@ -3,12 +3,15 @@
 //! states; a new stack (admins), written
 //! or converted from a `docker run` line (`from_run`); one
 //! stack's page with its compose actions and their output (`actions`), the schedules
-//! covering it, its editor (`editor`) and its versions (`versions`).
+//! covering it, its editor (`editor`: the highlighted text with line numbers in
+//! `code`, what is unsaved in `unsaved`) and its versions (`versions`).
 
 mod actions;
+mod code;
 mod editor;
 mod external;
 mod from_run;
+mod unsaved;
 mod versions;
 
 use berth_protocol::api::Empty;
@@ -126,7 +129,7 @@ pub fn stack_page(props: &StackProps) -> Html {
                 <p class="muted mono" id="stack-dir">{ format!("{}/{}", d.dir, d.compose_file) }</p>
                 <editor::Editor key={format!("{}-{}", d.name, d.versions)} name={Some(d.name.clone())} compose={d.compose.clone()}
                     env={d.env.clone()} editable={admin} saved={reload.clone()} />
-                if admin { <versions::Versions key={d.versions.to_string()} name={d.name.clone()} count={d.versions} restored={reload.clone()} /> }
+                if admin { <versions::Versions key={d.versions.to_string()} name={d.name.clone()} count={d.versions} current={d.compose.clone()} restored={reload.clone()} /> }
             </> }) }
         </section>
     }

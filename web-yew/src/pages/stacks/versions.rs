@@ -1,10 +1,12 @@
 //! A stack's earlier versions (each save keeps the files it replaced), each with who
-//! saved over it and a button to make it current again.
+//! saved over it, what changed since (a diff against the current file) and a button
+//! to make it current again.
 
 use berth_protocol::api::catalogue::{StacksHistory, StacksRestoreVersion};
 use berth_protocol::api::stacks::{StackHistory, StackRef, VersionRef};
 use yew::prelude::*;
 
+use crate::components::diff::DiffView;
 use crate::components::loaded;
 use crate::format::when;
 use crate::hooks::{Action, use_action, use_call};
@@ -14,6 +16,8 @@ pub struct VersionsProps {
     pub name: String,
     /// How many there are (a change reloads the list).
     pub count: u32,
+    /// The compose file now, to show what each version differs in.
+    pub current: String,
     pub restored: Callback<()>,
 }
 
@@ -27,12 +31,12 @@ pub fn versions(props: &VersionsProps) -> Html {
         <div id="stack-versions">
             <h2>{ format!("Earlier versions ({})", props.count) }</h2>
             <div id="stack-versions-result">{ action.view() }</div>
-            { loaded(&list, |h| table(h, &props.name, &action)) }
+            { loaded(&list, |h| table(h, &props.name, &props.current, &action)) }
         </div>
     }
 }
 
-fn table(h: &StackHistory, name: &str, action: &Action) -> Html {
+fn table(h: &StackHistory, name: &str, current: &str, action: &Action) -> Html {
     if h.versions.is_empty() {
         return html! { <p class="muted">{ "None yet: each save keeps the files it replaces." }</p> };
     }
@@ -53,7 +57,8 @@ fn table(h: &StackHistory, name: &str, action: &Action) -> Html {
                 html! {
                     <tr data-version={v.id.clone()}>
                         <td>{ when(v.replaced_ms) }</td><td>{ &v.by }</td>
-                        <td><details><summary>{ format!("{} lines", v.compose.lines().count()) }</summary><pre class="mono">{ &v.compose }</pre></details></td>
+                        <td><details class="version-diff"><summary>{ format!("{} lines — changes since", v.compose.lines().count()) }</summary>
+                            <DiffView old={v.compose.clone()} new={current.to_owned()} /></details></td>
                         <td><button type="button" class="small stack-restore" onclick={restore}>{ "Restore" }</button></td>
                     </tr>
                 }
