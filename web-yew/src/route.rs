@@ -12,6 +12,9 @@ pub enum Route {
     /// One container: overview, logs, stats, terminal.
     #[at("/containers/:id")]
     Container { id: String },
+    /// One container opened on a tab (`logs`, `stats`, `terminal`).
+    #[at("/containers/:id/:tab")]
+    ContainerTab { id: String, tab: String },
     #[at("/stacks")]
     Stacks,
     /// One stack: its files, their versions.
@@ -74,7 +77,9 @@ impl Route {
     pub fn label(&self) -> &'static str {
         match self {
             Route::Dashboard => "Dashboard",
-            Route::Containers | Route::Container { .. } => "Containers",
+            Route::Containers | Route::Container { .. } | Route::ContainerTab { .. } => {
+                "Containers"
+            }
             Route::Stacks | Route::Stack { .. } => "Stacks",
             Route::Backups => "Backups",
             Route::Jobs | Route::Job { .. } => "Jobs",
@@ -97,7 +102,7 @@ impl Route {
         match self {
             Route::Dashboard => "dashboard",
             Route::Containers => "containers",
-            Route::Container { .. } => "container",
+            Route::Container { .. } | Route::ContainerTab { .. } => "container",
             Route::Stacks => "stacks",
             Route::Stack { .. } => "stack",
             Route::Backups => "backups",
@@ -135,6 +140,13 @@ mod tests {
             Route::recognize("/containers/abc123"),
             Some(Route::Container {
                 id: "abc123".into()
+            })
+        );
+        assert_eq!(
+            Route::recognize("/containers/abc123/terminal"),
+            Some(Route::ContainerTab {
+                id: "abc123".into(),
+                tab: "terminal".into()
             })
         );
         assert_eq!(

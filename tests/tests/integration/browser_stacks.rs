@@ -18,7 +18,7 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
     let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();
     let runnable = format!(
-        "services:\n  web:\n    image: {image}\n    init: true\n    command: [\"sleep\", \"600\"]\n    labels: {{ berth.test: \"{run}\" }}\nnetworks:\n  default:\n    labels: {{ berth.test: \"{run}\" }}\n",
+        "services:\n  web:\n    image: {image}\n    init: true\n    command: [\"sh\", \"-c\", \"echo hello-from-web; exec sleep 600\"]\n    labels: {{ berth.test: \"{run}\" }}\nnetworks:\n  default:\n    labels: {{ berth.test: \"{run}\" }}\n",
         run = scope.run
     );
     let expected = runnable.clone();
@@ -109,6 +109,20 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
             wait_for(&c, "#stack-action-status[data-exit='0']").await;
             let said = wait_for(&c, "#stack-output").await.text().await.unwrap();
             assert!(said.contains("web"), "the CLI's output is shown: {said}");
+            // Its service running, and the stack's logs with the service's name.
+            wait_for(&c, "#stack-services tr[data-service='web'][data-state='running']").await;
+            click(&c, "#stack-logs-open").await;
+            c.wait()
+                .for_element(Locator::XPath(
+                    "//pre[@id='stack-logs'][contains(., 'web | hello-from-web')]",
+                ))
+                .await
+                .expect("the combined logs show the service's line");
+            // A service's terminal is its container's, one click away.
+            click(&c, "#stack-services .service-terminal").await;
+            wait_for(&c, "#terminal[data-status='idle']").await;
+            c.back().await.unwrap();
+            wait_for(&c, "#stack-action-down").await;
             click(&c, "#stack-action-down").await;
             c.wait()
                 .for_element(Locator::XPath(

@@ -24,6 +24,9 @@ pub fn render(route: Route) -> Html {
         Route::Dashboard => html! { <dashboard::Dashboard /> },
         Route::Containers => html! { <containers::ContainersPage /> },
         Route::Container { id } => html! { <container::ContainerPage {id} /> },
+        Route::ContainerTab { id, tab } => {
+            html! { <container::ContainerPage {id} tab={Some(tab)} /> }
+        }
         Route::VolumeFiles { name } => html! { <resources::VolumeFilesPage {name} /> },
         Route::Images => html! { <resources::ImagesPage /> },
         Route::Volumes => html! { <resources::VolumesPage /> },

@@ -55,6 +55,9 @@ impl Tab {
 #[derive(Debug, PartialEq, Properties)]
 pub struct Props {
     pub id: String,
+    /// The tab to open on (its slug: `logs`, `stats`, `terminal`).
+    #[prop_or_default]
+    pub tab: Option<String>,
 }
 
 fn s(v: &Value) -> String {
@@ -138,7 +141,12 @@ fn covered(i: &Value, name: &str) -> crate::components::Covered {
 #[function_component(ContainerPage)]
 pub fn container_page(props: &Props) -> Html {
     let ctx = use_ws();
-    let tab = use_state(|| Tab::Overview);
+    let tab = use_state(|| {
+        Tab::ALL
+            .into_iter()
+            .find(|t| props.tab.as_deref() == Some(t.slug()))
+            .unwrap_or(Tab::Overview)
+    });
     let (inspect, reload) = use_call::<ContainerInspect>(ContainerRef {
         host: None,
         id: props.id.clone(),

@@ -11,6 +11,8 @@ mod code;
 mod editor;
 mod external;
 mod from_run;
+mod logs;
+mod services;
 mod unsaved;
 mod versions;
 
@@ -107,7 +109,8 @@ pub struct StackProps {
     pub name: String,
 }
 
-/// One stack: its files in the editor (admins save), its versions.
+/// One stack: its actions, services and combined logs, the schedules covering it,
+/// its files in the editor (admins save), its versions.
 #[function_component(StackPage)]
 pub fn stack_page(props: &StackProps) -> Html {
     let ctx = use_ws();
@@ -121,6 +124,7 @@ pub fn stack_page(props: &StackProps) -> Html {
             <h1>{ format!("Stack {}", props.name) }</h1>
             <p><Link<Route> to={Route::Stacks}>{ "All stacks" }</Link<Route>></p>
             if operator { <actions::StackActions name={props.name.clone()} done={Callback::noop()} /> }
+            <services::StackServices name={props.name.clone()} />
             <div class="card" id="stack-schedules">
                 <h2>{ "Schedules covering it" }</h2>
                 <crate::components::NextRuns only={Some(Covered { project: Some(props.name.clone()), ..Covered::default() })} />
