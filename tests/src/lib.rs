@@ -15,6 +15,7 @@
 //! - [`plugin_package`] builds third-party plugin packages for the install tests.
 //! - [`s3`] runs a real S3 server (`s3s-fs`) on loopback for the storage-s3 tests.
 //! - [`flaky`] puts a proxy answering 503 on demand in front of a test server.
+//! - [`registry`] runs a real image registry (Debian's `docker-registry`) on loopback.
 //! - [`webdav`] runs a real WebDAV server (`rclone serve webdav`, wsgidav) on loopback.
 //! - [`jobs`] follows jobs to their end, uploads backup files and makes archives by
 //!   hand (what an attacker would upload).
@@ -27,6 +28,7 @@ pub mod flaky;
 pub mod http_sink;
 pub mod jobs;
 pub mod plugin_package;
+pub mod registry;
 pub mod s3;
 pub mod server;
 pub mod webdav;

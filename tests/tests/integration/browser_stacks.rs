@@ -110,7 +110,11 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
             let said = wait_for(&c, "#stack-output").await.text().await.unwrap();
             assert!(said.contains("web"), "the CLI's output is shown: {said}");
             // Its service running, and the stack's logs with the service's name.
-            wait_for(&c, "#stack-services tr[data-service='web'][data-state='running']").await;
+            wait_for(
+                &c,
+                "#stack-services tr[data-service='web'][data-state='running']",
+            )
+            .await;
             click(&c, "#stack-logs-open").await;
             c.wait()
                 .for_element(Locator::XPath(

@@ -478,3 +478,93 @@ async fn cancelling_an_action_stops_the_compose_cli() {
         .await
         .unwrap();
 }
+
+/// Pull and update for real: a stack's image lives in a registry on loopback; a new
+/// image pushed under the same tag reaches the service through `stacks.pull` then
+/// `stacks.up`, and the job logs say what compose did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_then_up_moves_a_service_to_the_new_image() {
+    use berth_tests::registry::{Registry, docker};
+    let scope = Scope::new().await;
+    let base = ensure_test_image(&scope.docker).await;
+    let registry = Registry::start();
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let reference = format!("{}/berth-test/app-{}:latest", registry.host, scope.run);
+    // v1: the test image, pushed; v2: one file more, committed from a container.
+    docker(&["tag", base, &reference]);
+    docker(&["push", &reference]);
+    let v1 = docker(&["image", "inspect", "-f", "{{.Id}}", &reference]);
+    let maker = scope.name("v2");
+    docker(&[
+        "run",
+        "--name",
+        &maker,
+        "-l",
+        &format!("berth.test={}", scope.run),
+        base,
+        "sh",
+        "-c",
+        "echo two > /version",
+    ]);
+    let v2 = docker(&["commit", &maker, &reference]);
+    docker(&["rm", &maker]);
+    docker(&["push", &reference]);
+    // The host keeps v1 under the tag: only a pull brings v2 back.
+    docker(&["tag", &v1, &reference]);
+    docker(&["rmi", &v2]);
+    let name = scope.name("pull").to_lowercase().replace('.', "-");
+    admin
+        .call::<StacksCreate>(files(&name, &stack_file(&reference, &scope.run, ""), None))
+        .await
+        .unwrap();
+    let image_of_app = || {
+        docker(&[
+            "ps",
+            "--filter",
+            &format!("label=com.docker.compose.project={name}"),
+            "--format",
+            "{{.ID}}",
+        ])
+    };
+    let run = |action: &'static str| {
+        let (admin, name) = (admin.clone(), name.clone());
+        async move {
+            let stack = StackRef { name };
+            let job = match action {
+                "pull" => {
+                    admin
+                        .call::<berth_protocol::api::catalogue::StacksPull>(stack)
+                        .await
+                }
+                _ => admin.call::<StacksUp>(stack).await,
+            }
+            .unwrap();
+            let (state, message) = berth_tests::jobs::end_state(&admin, &job.id).await;
+            assert_eq!(state, JobState::Complete, "{action}: {message}");
+            berth_tests::jobs::log_of(&admin, &job.id).await.join("\n")
+        }
+    };
+    run("up").await;
+    let running = docker(&["inspect", "-f", "{{.Image}}", &image_of_app()]);
+    assert_eq!(running, v1);
+    let pulled = run("pull").await;
+    assert!(pulled.contains("app"), "compose said what it pulled: {pulled}");
+    assert_eq!(
+        docker(&["image", "inspect", "-f", "{{.Id}}", &reference]),
+        v2,
+        "the pull brought the new image: {pulled}"
+    );
+    let updated = run("up").await;
+    let running = docker(&["inspect", "-f", "{{.Image}}", &image_of_app()]);
+    assert_eq!(running, v2, "up recreated the service on it: {updated}");
+    admin
+        .call::<StacksDelete>(StackDelete {
+            name,
+            down: true,
+            keep_volumes: false,
+        })
+        .await
+        .unwrap();
+    docker(&["rmi", &reference]);
+}
