@@ -122,6 +122,10 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
                 ))
                 .await
                 .expect("the combined logs show the service's line");
+            // The stack backed up from its own page, listed there once verified.
+            click(&c, "#stack-backups #backup-now").await;
+            click(&c, "#stack-backups #backup-start").await;
+            wait_for(&c, "#stack-backups tr[data-backup]").await;
             // A service's terminal is its container's, one click away.
             click(&c, "#stack-services .service-terminal").await;
             wait_for(&c, "#terminal[data-status='idle']").await;

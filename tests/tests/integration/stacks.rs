@@ -549,7 +549,10 @@ async fn pull_then_up_moves_a_service_to_the_new_image() {
     let running = docker(&["inspect", "-f", "{{.Image}}", &image_of_app()]);
     assert_eq!(running, v1);
     let pulled = run("pull").await;
-    assert!(pulled.contains("app"), "compose said what it pulled: {pulled}");
+    assert!(
+        pulled.contains("app"),
+        "compose said what it pulled: {pulled}"
+    );
     assert_eq!(
         docker(&["image", "inspect", "-f", "{{.Id}}", &reference]),
         v2,

@@ -7,6 +7,7 @@
 //! `code`, what is unsaved in `unsaved`) and its versions (`versions`).
 
 mod actions;
+mod backups;
 mod code;
 mod editor;
 mod external;
@@ -109,7 +110,8 @@ pub struct StackProps {
     pub name: String,
 }
 
-/// One stack: its actions, services and combined logs, the schedules covering it,
+/// One stack: its actions, services and combined logs, its backups, the schedules
+/// covering it,
 /// its files in the editor (admins save), its versions.
 #[function_component(StackPage)]
 pub fn stack_page(props: &StackProps) -> Html {
@@ -125,6 +127,7 @@ pub fn stack_page(props: &StackProps) -> Html {
             <p><Link<Route> to={Route::Stacks}>{ "All stacks" }</Link<Route>></p>
             if operator { <actions::StackActions name={props.name.clone()} done={Callback::noop()} /> }
             <services::StackServices name={props.name.clone()} />
+            <backups::StackBackups name={props.name.clone()} />
             <div class="card" id="stack-schedules">
                 <h2>{ "Schedules covering it" }</h2>
                 <crate::components::NextRuns only={Some(Covered { project: Some(props.name.clone()), ..Covered::default() })} />
