@@ -61,6 +61,12 @@ impl Session {
 
 static FOUND: OnceCell<Option<Compose>> = OnceCell::const_new();
 
+/// What the search found, without waiting for it: `None` while it still runs (the
+/// Python `docker-compose` takes ~0.4 s to answer; readiness must not wait on it).
+pub fn found() -> Option<Option<&'static Compose>> {
+    FOUND.get().map(Option::as_ref)
+}
+
 /// The compose CLI, looked for on first use: `None` when neither runs.
 pub async fn detect() -> Option<&'static Compose> {
     FOUND

@@ -184,12 +184,14 @@ pub async fn readiness(state: &AppState) -> Readiness {
     ));
     // Informational: without a compose CLI stacks can be edited, not run, and the
     // rest of Berth works — so it never makes Berth unready.
-    let compose = match berth_docker::compose::detect().await {
-        Some(cli) => format!("{} {}", cli.command(), cli.version),
-        None => {
+    // Not waited for: the search started with Berth and may still be running.
+    let compose = match berth_docker::compose::found() {
+        Some(Some(cli)) => format!("{} {}", cli.command(), cli.version),
+        Some(None) => {
             "neither `docker compose` nor `docker-compose` runs here: stacks can be edited, not run"
                 .to_owned()
         }
+        None => "still looking for the compose CLI".to_owned(),
     };
     checks.push(check("compose", Ok(compose)));
     let ids = state.engine.plugins.ids();
