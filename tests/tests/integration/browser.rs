@@ -38,8 +38,8 @@ async fn shell_navigates_reloads_deep_links_and_toggles_theme() {
                 .unwrap();
             assert_eq!(
                 rows.len(),
-                7,
-                "store, docker, plugin:notify-webhook, plugin:probe, plugin:storage-local, plugin:storage-s3, plugin:storage-webdav"
+                8,
+                "store, docker, compose, plugin:notify-webhook, plugin:probe, plugin:storage-local, plugin:storage-s3, plugin:storage-webdav"
             );
 
             c.find(Locator::Css("#nav-containers"))

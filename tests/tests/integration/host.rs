@@ -26,6 +26,7 @@ async fn starts_and_is_ready_with_store_docker_and_plugin() {
         [
             "store",
             "docker",
+            "compose",
             "plugin:notify-webhook",
             "plugin:probe",
             "plugin:storage-local",
