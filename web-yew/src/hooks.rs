@@ -254,3 +254,14 @@ pub fn use_job_progress(on: Callback<JobProgress>) {
         move || drop(sub)
     });
 }
+
+/// Calls `reload` each time a job ends: what a page lists may have changed with it
+/// (a stack action, a backup, a project started).
+#[hook]
+pub fn use_reload_on_job_end(reload: Callback<()>) {
+    use_job_progress(Callback::from(move |p: JobProgress| {
+        if p.state.is_terminal() {
+            reload.emit(());
+        }
+    }));
+}

@@ -171,6 +171,11 @@ async fn external_stopped_and_adopted(
     let listed = admin.call::<StacksList>(Empty {}).await.unwrap();
     let now = listed.stacks.iter().find(|s| s.name == name).unwrap();
     assert_eq!((now.managed, now.state), (true, ServiceState::Stopped));
+    delete_after_down(admin, name).await;
+}
+
+/// Deletes stack `name` after `compose down` (its volumes too).
+async fn delete_after_down(admin: &berth_client::Client, name: &str) {
     admin
         .call::<StacksDelete>(StackDelete {
             name: name.to_owned(),
@@ -339,14 +344,7 @@ async fn listed_with_states_and_deleted(
         )
         .await;
     assert_eq!(code(&denied), Some(ErrorCode::Forbidden));
-    admin
-        .call::<StacksDelete>(StackDelete {
-            name: name.to_owned(),
-            down: true,
-            keep_volumes: false,
-        })
-        .await
-        .unwrap();
+    delete_after_down(admin, name).await;
     assert!(!dir.exists());
     let listed = admin.call::<StacksList>(Empty {}).await.unwrap();
     assert_eq!(state_of(&listed, name), None, "no folder, no containers");
@@ -469,14 +467,7 @@ async fn cancelling_an_action_stops_the_compose_cli() {
         "no compose CLI is left: {}",
         String::from_utf8_lossy(&left.stdout)
     );
-    admin
-        .call::<StacksDelete>(StackDelete {
-            name,
-            down: true,
-            keep_volumes: false,
-        })
-        .await
-        .unwrap();
+    delete_after_down(&admin, &name).await;
 }
 
 /// Pull and update for real: a stack's image lives in a registry on loopback; a new
@@ -561,13 +552,6 @@ async fn pull_then_up_moves_a_service_to_the_new_image() {
     let updated = run("up").await;
     let running = docker(&["inspect", "-f", "{{.Image}}", &image_of_app()]);
     assert_eq!(running, v2, "up recreated the service on it: {updated}");
-    admin
-        .call::<StacksDelete>(StackDelete {
-            name,
-            down: true,
-            keep_volumes: false,
-        })
-        .await
-        .unwrap();
+    delete_after_down(&admin, &name).await;
     docker(&["rmi", &reference]);
 }

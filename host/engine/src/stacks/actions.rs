@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_docker::compose::{self, Session};
-use berth_docker::model::PROJECT_LABEL;
 use berth_docker::terminal::Lines;
 use berth_protocol::api::jobs::{JobState, LogLevel};
 use berth_protocol::api::stacks::StackAction;
@@ -137,15 +136,8 @@ async fn run_watched(
 /// What a stack action holds: the stack itself (a backup of the project holds it
 /// too) and the containers it has now.
 async fn lock_keys(engine: &Engine, stack: &str) -> Result<Vec<String>, EngineError> {
-    let host = engine.hosts.get(None)?;
-    let docker = host.docker().await?;
-    let listed = crate::schedule::targets::containers(
-        &docker,
-        Some(format!("{PROJECT_LABEL}={stack}")),
-        host.self_id.as_deref(),
-    )
-    .await?;
-    let mut keys: Vec<String> = listed
+    let mut keys: Vec<String> = super::project_containers(engine, Some(stack))
+        .await?
         .into_iter()
         .filter_map(|c| c.id.map(|id| format!("container:{id}")))
         .collect();

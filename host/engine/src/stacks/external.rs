@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use berth_docker::model::PROJECT_LABEL;
 use berth_protocol::api::backups::BackupTarget;
 use berth_protocol::api::schedules::ScheduleAction;
 use berth_protocol::api::stacks::{StackAction, StackDetail, StackFiles};
@@ -24,15 +23,8 @@ const WORKING_DIR_LABEL: &str = "com.docker.compose.project.working_dir";
 
 /// The labels of a project's first container; `not_found` when Docker runs none.
 async fn labels_of(engine: &Engine, name: &str) -> Result<HashMap<String, String>, EngineError> {
-    let host = engine.hosts.get(None)?;
-    let docker = host.docker().await?;
-    let listed = crate::schedule::targets::containers(
-        &docker,
-        Some(format!("{PROJECT_LABEL}={name}")),
-        host.self_id.as_deref(),
-    )
-    .await?;
-    listed
+    super::project_containers(engine, Some(name))
+        .await?
         .into_iter()
         .find_map(|c| c.labels)
         .ok_or_else(|| EngineError::not_found(format!("no stack or compose project {name}")))

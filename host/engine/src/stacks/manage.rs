@@ -26,14 +26,7 @@ type Seen = BTreeMap<String, (Option<String>, BTreeMap<String, (u32, u32)>)>;
 
 /// What Docker runs, grouped by compose project and service.
 async fn seen(engine: &Engine) -> Result<Seen, EngineError> {
-    let host = engine.hosts.get(None)?;
-    let docker = host.docker().await?;
-    let listed = crate::schedule::targets::containers(
-        &docker,
-        Some(PROJECT_LABEL.to_owned()),
-        host.self_id.as_deref(),
-    )
-    .await?;
+    let listed = super::project_containers(engine, None).await?;
     let mut seen = Seen::new();
     for c in listed {
         let labels = c.labels.unwrap_or_default();

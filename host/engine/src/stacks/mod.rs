@@ -7,7 +7,9 @@
 //! - `validate`: YAML with line and column, the compose shape, then the compose CLI's
 //!   own `config` check.
 //! - `versions`: the files each save replaced, kept in the store (the last 20).
-//! - `actions`: the compose CLI run on a stack (`up`, `down`, …) for `stack.output`.
+//! - `actions`: compose actions on a stack as jobs, the CLI run in a terminal.
+//! - `convert`: a `docker run` line as a compose service.
+//! - `external`: projects from outside the directory, started/stopped or adopted.
 //! - `manage`: list (folders beside external projects found by their labels, each
 //!   with its services' states), get, create, save, delete, history.
 //!
@@ -21,3 +23,23 @@ pub mod folder;
 pub mod manage;
 pub mod validate;
 pub mod versions;
+
+use berth_docker::model::PROJECT_LABEL;
+use bollard::models::ContainerSummary;
+
+use crate::{Engine, EngineError};
+
+/// The containers of compose project `project` (every project's with `None`) on the
+/// local host, Berth itself aside, stopped ones too.
+pub(crate) async fn project_containers(
+    engine: &Engine,
+    project: Option<&str>,
+) -> Result<Vec<ContainerSummary>, EngineError> {
+    let host = engine.hosts.get(None)?;
+    let docker = host.docker().await?;
+    let filter = match project {
+        Some(name) => format!("{PROJECT_LABEL}={name}"),
+        None => PROJECT_LABEL.to_owned(),
+    };
+    crate::schedule::targets::containers(&docker, Some(filter), host.self_id.as_deref()).await
+}

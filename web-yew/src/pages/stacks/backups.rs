@@ -4,14 +4,13 @@
 
 use berth_protocol::api::backups::{BackupEntry, BackupQuery, BackupStatus, BackupTarget, Trigger};
 use berth_protocol::api::catalogue::BackupsList;
-use berth_protocol::api::jobs::JobProgress;
 use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::Link;
 
 use crate::components::{BackUpNow, loaded};
 use crate::format::{bytes, when};
-use crate::hooks::{use_call, use_job_progress};
+use crate::hooks::{use_call, use_reload_on_job_end};
 use crate::route::Route;
 use crate::ws::use_ws;
 
@@ -28,11 +27,7 @@ pub fn stack_backups(props: &BackupsProps) -> Html {
         target: Some(props.name.clone()),
         ..BackupQuery::default()
     });
-    use_job_progress(Callback::from(move |p: JobProgress| {
-        if p.state.is_terminal() {
-            reload.emit(());
-        }
-    }));
+    use_reload_on_job_end(reload);
     let target = BackupTarget::Project {
         name: props.name.clone(),
     };

@@ -19,14 +19,13 @@ mod versions;
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{StacksGet, StacksList};
-use berth_protocol::api::jobs::JobProgress;
 use berth_protocol::api::stacks::{ServiceState, StackList, StackRef, StackSummary};
 use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::Link;
 
 use crate::components::{Covered, loaded};
-use crate::hooks::{use_call, use_job_progress};
+use crate::hooks::{use_call, use_reload_on_job_end};
 use crate::route::Route;
 use crate::ws::use_ws;
 
@@ -44,14 +43,7 @@ pub fn stacks_page() -> Html {
     let ctx = use_ws();
     let (list, reload) = use_call::<StacksList>(Empty {});
     // A stack action or an external project's start/stop changed states.
-    {
-        let reload = reload.clone();
-        use_job_progress(Callback::from(move |p: JobProgress| {
-            if p.state.is_terminal() {
-                reload.emit(());
-            }
-        }));
-    }
+    use_reload_on_job_end(reload.clone());
     let admin = ctx.user().is_some_and(|u| u.role.allows(Role::Admin));
     html! {
         <section class="page" data-page="stacks">

@@ -5,13 +5,12 @@
 use berth_protocol::api::catalogue::ContainersList;
 use berth_protocol::api::containers::{ContainerList, ContainerSummary};
 use berth_protocol::api::hosts::HostOnly;
-use berth_protocol::api::jobs::JobProgress;
 use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::Link;
 
 use crate::components::loaded;
-use crate::hooks::{use_call, use_job_progress};
+use crate::hooks::{use_call, use_reload_on_job_end};
 use crate::route::Route;
 use crate::ws::use_ws;
 
@@ -37,11 +36,7 @@ pub fn stack_services(props: &ServicesProps) -> Html {
     let ctx = use_ws();
     let operator = ctx.user().is_some_and(|u| u.role.allows(Role::Operator));
     let (list, reload) = use_call::<ContainersList>(HostOnly::default());
-    use_job_progress(Callback::from(move |p: JobProgress| {
-        if p.state.is_terminal() {
-            reload.emit(());
-        }
-    }));
+    use_reload_on_job_end(reload);
     let name = props.name.clone();
     html! {
         <div id="stack-services">
