@@ -10,6 +10,12 @@ use bollard::models::{ContainerSummary as DockerSummary, EventMessage};
 
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 pub const SERVICE_LABEL: &str = "com.docker.compose.service";
+/// Where compose ran for the project: the stack's folder.
+pub const WORKING_DIR_LABEL: &str = "com.docker.compose.project.working_dir";
+/// The compose files it read, comma-separated absolute paths.
+pub const CONFIG_FILES_LABEL: &str = "com.docker.compose.project.config_files";
+/// The `.env`-style files it read (compose v2), comma-separated.
+pub const ENVIRONMENT_FILE_LABEL: &str = "com.docker.compose.project.environment_file";
 
 /// Docker's container name without the leading slash.
 pub fn container_name(names: Option<&Vec<String>>) -> String {

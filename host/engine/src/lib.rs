@@ -16,6 +16,7 @@ pub mod error;
 pub mod jobs;
 pub mod runner;
 pub mod schedule;
+pub mod stack_folder;
 pub mod stacks;
 
 pub use engine::Engine;

@@ -13,13 +13,11 @@ use berth_protocol::api::backups::BackupTarget;
 use berth_protocol::api::schedules::ScheduleAction;
 use berth_protocol::api::stacks::{StackAction, StackDetail, StackFiles};
 
-use super::folder;
 use crate::jobs::JobSpec;
 use crate::jobs::spec::ActionSpec;
+use crate::stack_folder as folder;
 use crate::{Engine, EngineError};
-
-const CONFIG_FILES_LABEL: &str = "com.docker.compose.project.config_files";
-const WORKING_DIR_LABEL: &str = "com.docker.compose.project.working_dir";
+use berth_docker::model::{CONFIG_FILES_LABEL, WORKING_DIR_LABEL};
 
 /// The labels of a project's first container; `not_found` when Docker runs none.
 async fn labels_of(engine: &Engine, name: &str) -> Result<HashMap<String, String>, EngineError> {

@@ -8,18 +8,16 @@ use std::time::Duration;
 
 use berth_core::time::now_ms;
 use berth_docker::compose::{self, Compose};
-use berth_docker::model::{PROJECT_LABEL, SERVICE_LABEL};
+use berth_docker::model::{PROJECT_LABEL, SERVICE_LABEL, WORKING_DIR_LABEL};
 use berth_protocol::api::stacks::{
     ComposeCli, ServiceState, ServiceStatus, StackDelete, StackDetail, StackFiles, StackHistory,
     StackList, StackSummary, StackVersion, Validation,
 };
 
-use super::folder::{self, MAX_FILE};
 use super::validate;
 use super::versions::StackVersionsTable;
+use crate::stack_folder::{self as folder, MAX_FILE};
 use crate::{Engine, EngineError};
-
-const WORKING_DIR_LABEL: &str = "com.docker.compose.project.working_dir";
 
 /// Per project: where compose ran it, and per service (containers, running).
 type Seen = BTreeMap<String, (Option<String>, BTreeMap<String, (u32, u32)>)>;

@@ -2,8 +2,9 @@
 //! per stack with a compose file, an optional `.env`, and whatever the stack
 //! bind-mounts relatively.
 //!
-//! - `folder`: stack names (compose project names), the folder confined to the
-//!   directory (no `..`, no symlinked folder or file), reading and atomic writing.
+//! - `crate::stack_folder` (beside this module, because backups read stack folders
+//!   too): stack names (compose project names), the folder confined to the directory
+//!   (no `..`, no symlinked folder or file), reading and atomic writing.
 //! - `validate`: YAML with line and column, the compose shape, then the compose CLI's
 //!   own `config` check.
 //! - `versions`: the files each save replaced, kept in the store (the last 20).
@@ -19,7 +20,6 @@
 pub mod actions;
 pub mod convert;
 pub mod external;
-pub mod folder;
 pub mod manage;
 pub mod validate;
 pub mod versions;

@@ -60,7 +60,7 @@ fn output(
     params: StackOutputParams,
     sink: ChannelSink,
 ) -> Result<impl Future<Output = ChannelEnd> + use<>, ErrorBody> {
-    berth_engine::stacks::folder::check_name(&params.stack).wire()?;
+    berth_engine::stack_folder::check_name(&params.stack).wire()?;
     Ok(async move {
         let user = principal.user.clone();
         let caller = (principal, client, auditor);
@@ -107,7 +107,7 @@ async fn queue(
     params: StackRef,
     action: StackAction,
 ) -> Result<JobRef, ErrorBody> {
-    berth_engine::stacks::folder::check_name(&params.name).wire()?;
+    berth_engine::stack_folder::check_name(&params.name).wire()?;
     let id = actions::queue(engine, &params.name, action, &principal.user, None)
         .await
         .wire()?;
