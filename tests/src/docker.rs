@@ -313,6 +313,42 @@ impl Scope {
         assert_eq!(w.first().map(|w| w.status_code), Some(0), "container {id}");
     }
 
+    /// The containers of compose project `project` (stopped ones too), inspected and
+    /// keyed by service.
+    pub async fn project_services(
+        &self,
+        project: &str,
+    ) -> std::collections::BTreeMap<String, bollard::models::ContainerInspectResponse> {
+        let listed = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&HashMap::from([(
+                        "label".to_owned(),
+                        vec![format!("com.docker.compose.project={project}")],
+                    )]))
+                    .build(),
+            ))
+            .await
+            .unwrap();
+        let mut by_service = std::collections::BTreeMap::new();
+        for c in listed {
+            let i = self
+                .docker
+                .inspect_container(c.id.as_deref().unwrap(), None)
+                .await
+                .unwrap();
+            let labels = i.config.as_ref().and_then(|c| c.labels.as_ref());
+            let service = labels
+                .and_then(|l| l.get("com.docker.compose.service"))
+                .cloned()
+                .unwrap_or_default();
+            by_service.insert(service, i);
+        }
+        by_service
+    }
+
     /// Ids of containers with this scope's label.
     pub async fn containers(&self) -> Vec<String> {
         let found = labelled(&self.docker, &format!("{LABEL}={}", self.run)).await;

@@ -123,23 +123,71 @@ pub struct Helper {
     pub id: String,
 }
 
+/// What a helper mounts at [`MOUNT`].
+enum Source<'a> {
+    Volume(&'a str),
+    /// A directory on the Docker host (a bind mount's source, a stack's folder).
+    HostPath(&'a str),
+}
+
 impl Helper {
     pub async fn for_volume(docker: &Docker, volume: &str) -> Result<Self, DockerError> {
-        Self::create(docker, volume, true).await
+        Self::create(docker, Source::Volume(volume), true).await
     }
 
     /// A helper that may write into the volume (a restore's target).
     pub async fn for_volume_rw(docker: &Docker, volume: &str) -> Result<Self, DockerError> {
-        Self::create(docker, volume, false).await
+        Self::create(docker, Source::Volume(volume), false).await
     }
 
-    async fn create(docker: &Docker, volume: &str, read_only: bool) -> Result<Self, DockerError> {
+    /// A helper reading a directory of the Docker host (which must exist: Docker
+    /// refuses a missing bind source rather than creating it).
+    pub async fn for_host_path(docker: &Docker, path: &str) -> Result<Self, DockerError> {
+        Self::create(docker, Source::HostPath(path), true).await
+    }
+
+    /// A helper writing into an existing directory of the Docker host.
+    pub async fn for_host_path_rw(docker: &Docker, path: &str) -> Result<Self, DockerError> {
+        Self::create(docker, Source::HostPath(path), false).await
+    }
+
+    async fn create(
+        docker: &Docker,
+        source: Source<'_>,
+        read_only: bool,
+    ) -> Result<Self, DockerError> {
         ensure_image(docker).await?;
         let mut suffix = [0u8; 6];
         let _ = getrandom::fill(&mut suffix);
         let name = format!("berth-helper-{}", data_encoding::HEXLOWER.encode(&suffix));
+        // The label names what the helper mounts (a volume's name, a host path).
+        let (mounted, what, mount) = match source {
+            Source::Volume(volume) => (
+                volume,
+                format!("volume {volume}"),
+                Mount {
+                    typ: Some(MountType::VOLUME),
+                    source: Some(volume.to_owned()),
+                    // An empty volume stays empty: no copy-up of the image's files.
+                    volume_options: Some(bollard::models::MountVolumeOptions {
+                        no_copy: Some(true),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ),
+            Source::HostPath(path) => (
+                path,
+                format!("host directory {path}"),
+                Mount {
+                    typ: Some(MountType::BIND),
+                    source: Some(path.to_owned()),
+                    ..Default::default()
+                },
+            ),
+        };
         let mut labels = HashMap::from([
-            (LABEL.to_owned(), volume.to_owned()),
+            (LABEL.to_owned(), mounted.to_owned()),
             (LABEL_BOOT.to_owned(), BOOT.clone()),
         ]);
         if let Some(i) = INSTANCE.get() {
@@ -151,16 +199,9 @@ impl Helper {
             network_disabled: Some(true),
             host_config: Some(HostConfig {
                 mounts: Some(vec![Mount {
-                    typ: Some(MountType::VOLUME),
-                    source: Some(volume.to_owned()),
                     target: Some(MOUNT.to_owned()),
                     read_only: Some(read_only),
-                    // An empty volume stays empty: no copy-up of the image's files.
-                    volume_options: Some(bollard::models::MountVolumeOptions {
-                        no_copy: Some(true),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
+                    ..mount
                 }]),
                 network_mode: Some("none".to_owned()),
                 ..Default::default()
@@ -173,7 +214,7 @@ impl Helper {
                 body,
             )
             .await
-            .map_err(|e| docker_err(&e, &format!("volume {volume}")))?;
+            .map_err(|e| docker_err(&e, &what))?;
         Ok(Self {
             docker: docker.clone(),
             id: created.id,

@@ -28,4 +28,6 @@ pub struct Engine {
     pub scheduler: Arc<tokio::sync::Notify>,
     /// The stacks directory: one folder per compose stack.
     pub stacks_dir: std::path::PathBuf,
+    /// Host directories whose bind mounts backups include (`backup_bind_roots`).
+    pub backup_bind_roots: Vec<std::path::PathBuf>,
 }

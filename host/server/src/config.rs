@@ -40,6 +40,9 @@ pub struct Config {
     pub job_concurrency: usize,
     /// One folder per compose stack.
     pub stacks_dir: PathBuf,
+    /// Host directories whose bind mounts backups may read and restores may write
+    /// (absolute, canonical); a stack's own folder needs no entry.
+    pub backup_bind_roots: Vec<PathBuf>,
 }
 
 /// A value that must not appear in logs or debug output.
@@ -269,6 +272,15 @@ pub const KEYS: &[Key] = &[
         meaning: "compose stacks, one folder each (`compose.yaml`, `.env`, relative bind mounts); when Berth runs in a container, mount it at the same path inside and outside (the engine resolves relative bind mounts on the host)",
     },
     Key {
+        name: "backup_bind_roots",
+        env: "BERTH_BACKUP_BIND_ROOTS",
+        flag: "--backup-bind-roots",
+        default: None,
+        value_name: "DIRS",
+        shown_default: "none",
+        meaning: "comma-separated host directories whose bind-mounted data backups include (and restores may write into empty folders of); other bind mounts are listed as skipped. A stack's own folder is always included",
+    },
+    Key {
         name: "job_concurrency",
         env: "BERTH_JOB_CONCURRENCY",
         flag: "--job-concurrency",
@@ -340,6 +352,7 @@ impl Config {
             ws_write_timeout: sources.seconds("ws_write_timeout_s", 1..=300)?,
             job_concurrency: sources.number("job_concurrency", 1..=8, "a number of jobs")? as usize,
             stacks_dir: sources.stacks_dir(&data_dir)?,
+            backup_bind_roots: sources.backup_bind_roots(&data_dir)?,
             data_dir,
         })
     }
@@ -510,6 +523,38 @@ impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
             }
             (_, None) => Ok(None),
         }
+    }
+
+    /// Absolute directories other than `/` (which would hand every host file to
+    /// whoever may back up a container), made canonical when they exist; none may
+    /// hold the data directory (its installation key would travel with backups).
+    fn backup_bind_roots(&self, data_dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+        let (key, Some((value, origin))) = self.pick("backup_bind_roots") else {
+            return Ok(Vec::new());
+        };
+        let mut roots = Vec::new();
+        for listed in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let path = Path::new(listed);
+            if !path.is_absolute() || path.parent().is_none() {
+                return Err(invalid(
+                    key,
+                    origin,
+                    format!("{listed:?} is not an absolute directory below / such as /srv/data"),
+                ));
+            }
+            let root = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            let data = std::fs::canonicalize(data_dir)
+                .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(data_dir));
+            if data.starts_with(&root) {
+                return Err(invalid(
+                    key,
+                    origin,
+                    format!("{listed:?} holds the data directory, whose key must not leave it"),
+                ));
+            }
+            roots.push(root);
+        }
+        Ok(roots)
     }
 
     fn allowed_origins(&self) -> Result<Vec<String>, ConfigError> {
@@ -783,5 +828,25 @@ mod tests {
         let (_d, path) = file("");
         let flags = Flags::default().with("data_dir", path.to_str().unwrap());
         assert_eq!(Config::load(&flags, env(&[])).unwrap_err().key, "data_dir");
+    }
+
+    #[test]
+    fn bind_roots_are_absolute_never_slash_and_never_hold_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let roots = |value: &str| {
+            let flags = Flags::default()
+                .with("data_dir", data.to_str().unwrap())
+                .with("backup_bind_roots", value);
+            Config::load(&flags, env(&[]))
+        };
+        for bad in ["/", "srv/data", dir.path().to_str().unwrap()] {
+            assert_eq!(roots(bad).unwrap_err().key, "backup_bind_roots", "{bad}");
+        }
+        let ok = roots("/srv/media, /opt/app").unwrap();
+        assert_eq!(
+            ok.backup_bind_roots,
+            vec![PathBuf::from("/srv/media"), PathBuf::from("/opt/app")]
+        );
     }
 }

@@ -402,6 +402,7 @@ fn assemble(
         audit: Arc::new(berth_identity::audit::AuditLog::new(config.audit_retention)),
         scheduler: Arc::default(),
         stacks_dir: config.stacks_dir.clone(),
+        backup_bind_roots: config.backup_bind_roots.clone(),
     });
     let state = Arc::new(AppState {
         engine: Arc::clone(&engine),

@@ -1516,37 +1516,7 @@ networks:
     )
     .unwrap();
     compose(dir.path(), &project, &["up", "-d"]);
-    let members = |p: &str| {
-        let d = scope.docker.clone();
-        let p = p.to_owned();
-        async move {
-            let listed = d
-                .list_containers(Some(
-                    bollard::query_parameters::ListContainersOptionsBuilder::default()
-                        .all(true)
-                        .filters(&std::collections::HashMap::from([(
-                            "label".to_owned(),
-                            vec![format!("com.docker.compose.project={p}")],
-                        )]))
-                        .build(),
-                ))
-                .await
-                .unwrap();
-            let mut by_service = BTreeMap::new();
-            for c in listed {
-                let i = d
-                    .inspect_container(c.id.as_deref().unwrap(), None)
-                    .await
-                    .unwrap();
-                let service = i.config.as_ref().unwrap().labels.as_ref().unwrap()
-                    ["com.docker.compose.service"]
-                    .clone();
-                by_service.insert(service, i);
-            }
-            by_service
-        }
-    };
-    let before = members(&project).await;
+    let before = scope.project_services(&project).await;
     assert_eq!(before.len(), 3, "compose started db, web and probe");
 
     // One backup of the whole project.
@@ -1589,7 +1559,7 @@ networks:
     );
     let data = format!("{project}_data");
     assert_eq!(entry.volumes, vec![data.clone()]);
-    for (_, c) in members(&project).await {
+    for (_, c) in scope.project_services(&project).await {
         assert!(c.state.unwrap().running.unwrap(), "the original runs again");
     }
 
@@ -1653,7 +1623,7 @@ networks:
         .unwrap();
     let (state, msg) = end_state(&op, &job.id).await;
     assert_eq!(state, JobState::Complete, "{msg}");
-    let after = members(&copy).await;
+    let after = scope.project_services(&copy).await;
     assert_eq!(
         after.keys().collect::<Vec<_>>(),
         vec!["db", "probe", "web"],
@@ -1712,7 +1682,7 @@ networks:
         0,
         "the volume's data came back"
     );
-    for (_, c) in members(&project).await {
+    for (_, c) in scope.project_services(&project).await {
         assert!(
             c.state.unwrap().running.unwrap(),
             "the original project is untouched"
@@ -1734,7 +1704,7 @@ networks:
         .unwrap();
     let (state, msg) = end_state(&op, &job.id).await;
     assert_eq!(state, JobState::Complete, "{msg}");
-    let on_lan = members(&third).await;
+    let on_lan = scope.project_services(&third).await;
     assert_eq!(on_lan.len(), 3);
     for (service, c) in &on_lan {
         assert!(!c.state.as_ref().unwrap().running.unwrap(), "start: false");

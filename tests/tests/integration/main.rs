@@ -34,6 +34,7 @@ mod schedules;
 mod security;
 mod self_protection;
 mod stacks;
+mod stacks_backup;
 mod stacks_convert;
 mod web;
 mod ws_protocol;

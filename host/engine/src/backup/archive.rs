@@ -8,7 +8,9 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use berth_protocol::api::backups::{FORMAT_VERSION, Manifest, ManifestImage, ManifestVolume};
+use berth_protocol::api::backups::{
+    FORMAT_HOST_PATHS, FORMAT_VERSION, Manifest, ManifestImage, ManifestVolume,
+};
 use bytes::Bytes;
 use flate2::Compression;
 use sha2::{Digest, Sha256};
@@ -323,6 +325,12 @@ pub fn walk_archive(
                     m.format
                 )));
             }
+            if m.format < FORMAT_HOST_PATHS && m.volumes.iter().any(|v| v.is_host_path()) {
+                return Err(damaged(format!(
+                    "a format {} backup cannot hold host directories",
+                    m.format
+                )));
+            }
             manifest = Some(m);
             continue;
         };
@@ -474,6 +482,7 @@ mod tests {
                     entries: 1,
                     driver: "local".into(),
                     labels: Default::default(),
+                    host_path: None,
                 })
                 .collect(),
             image: None,
@@ -542,6 +551,34 @@ mod tests {
     fn plain_and_sealed_archives_round_trip_and_damage_is_found() {
         round_trip(None);
         round_trip(Some(&Secret::Key([9; 32])));
+    }
+
+    #[test]
+    fn host_directories_need_format_two() {
+        let a = volume_tar(&[("compose.yaml", b"services: {}\n")]);
+        let mut m = manifest_for(&[("@stack", &a)]);
+        m.volumes[0].host_path = Some("/opt/stacks/web".into());
+        let write = |m: &Manifest| {
+            let sources: Vec<(ManifestVolume, Box<dyn Read + Send>)> =
+                vec![(m.volumes[0].clone(), Box::new(io::Cursor::new(a.clone())))];
+            write_archive(Vec::new(), None, m, None, sources, None)
+                .unwrap()
+                .0
+        };
+        m.format = 1;
+        let old = write(&m);
+        let refused = walk_archive(&old[..], None, None, check_part).unwrap_err();
+        assert!(
+            refused.to_string().contains("host directories"),
+            "{refused}"
+        );
+        m.format = FORMAT_HOST_PATHS;
+        let new = write(&m);
+        let walked = walk_archive(&new[..], None, None, check_part).unwrap();
+        assert_eq!(
+            walked.manifest.volumes[0].host_path.as_deref(),
+            Some("/opt/stacks/web")
+        );
     }
 
     #[test]

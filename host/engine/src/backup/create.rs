@@ -13,8 +13,8 @@ use std::io::Read;
 use std::sync::Arc;
 
 use berth_protocol::api::backups::{
-    BackupEntry, BackupOrigin, BackupStatus, BackupTarget, Consistency, FORMAT_VERSION, ImageName,
-    Manifest, ManifestImage, ManifestVolume,
+    BackupEntry, BackupOrigin, BackupStatus, BackupTarget, Consistency, FORMAT_HOST_PATHS,
+    ImageName, Manifest, ManifestImage, ManifestVolume,
 };
 use berth_protocol::api::jobs::{JobState, LogLevel};
 use bollard::Docker;
@@ -29,7 +29,6 @@ use super::{BackupSpec, archive, digest, hooks, open_passphrase, session, storag
 use crate::Engine;
 use crate::jobs::JobCtx;
 use berth_core::time::now_ms;
-use berth_docker::helper::Helper;
 use berth_plugins::storage::{Session, StorageInstance};
 
 /// Images as `docker save` writes them, as a blocking `Read` for the archive thread.
@@ -77,9 +76,10 @@ pub async fn run(
     let docker = host.docker().await?;
     let storage = storage(engine, spec.storage.as_deref())?;
     let secret = open_passphrase(engine, spec.passphrase.as_deref())?;
+    let paths = super::host_paths::HostPaths::for_target(engine, &spec.target)?;
     // Held until the job ends: no other job changes what this one reads.
     let (plan, _objects) =
-        plan::plan_and_hold(&docker, host.self_id.as_deref(), &spec.target, ctx).await?;
+        plan::plan_and_hold(&docker, host.self_id.as_deref(), &spec.target, &paths, ctx).await?;
     plan::refuse_own_data(host.own_data(&docker).await?, &plan)?;
     plan.log_binds(ctx);
     let session = session(engine, &storage).await?;
@@ -209,8 +209,9 @@ impl BackupJob<'_> {
         ctx.set_state(JobState::Running, "measuring");
         for volume in volumes {
             ctx.check()?;
-            ctx.phase(&format!("measuring {}", volume.name));
-            let helper = Helper::for_volume(&self.docker, &volume.name).await?;
+            let what = super::host_paths::what(volume);
+            ctx.phase(&format!("measuring {what}"));
+            let helper = super::host_paths::reader(&self.docker, volume).await?;
             let source = volume_reader(&self.docker, &helper.id);
             let (tar_bytes, sha256, digest) =
                 measure(source, ctx, |tap| digest::digest_tar(tap)).await?;
@@ -221,8 +222,8 @@ impl BackupJob<'_> {
             ctx.log(
                 LogLevel::Info,
                 format!(
-                    "volume {}: {} entries, {} bytes of tar",
-                    volume.name, volume.entries, volume.tar_bytes
+                    "{what}: {} entries, {} bytes of tar",
+                    volume.entries, volume.tar_bytes
                 ),
             );
         }
@@ -282,8 +283,9 @@ impl BackupJob<'_> {
         image: Option<&SavedImages>,
     ) -> Result<(BackupEntry, Manifest), EngineError> {
         let spec = self.spec;
+        let host_paths = plan.volumes.iter().any(ManifestVolume::is_host_path);
         let mut manifest = Manifest {
-            format: FORMAT_VERSION,
+            format: if host_paths { FORMAT_HOST_PATHS } else { 1 },
             berth_version: env!("CARGO_PKG_VERSION").to_owned(),
             id: self.id.clone(),
             host: self.host_name.clone(),
@@ -316,7 +318,7 @@ impl BackupJob<'_> {
             encrypted: self.secret.is_some(),
             sha256: String::new(),
             status: BackupStatus::Pending,
-            volumes: plan.volumes.iter().map(|v| v.name.clone()).collect(),
+            volumes: ManifestVolume::volume_names(&plan.volumes),
             data_bytes: plan.volumes.iter().map(|v| v.tar_bytes).sum(),
             origin: BackupOrigin::ThisInstallation,
             copies: Vec::new(),
@@ -359,7 +361,7 @@ impl BackupJob<'_> {
         let mut helpers = Vec::new();
         let mut sources: Vec<(ManifestVolume, Box<dyn Read + Send>)> = Vec::new();
         for volume in &plan.volumes {
-            let helper = Helper::for_volume(&self.docker, &volume.name).await?;
+            let helper = super::host_paths::reader(&self.docker, volume).await?;
             sources.push((
                 volume.clone(),
                 Box::new(volume_reader(&self.docker, &helper.id)),

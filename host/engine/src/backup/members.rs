@@ -8,9 +8,11 @@
 use crate::EngineError;
 use std::collections::{BTreeMap, HashMap};
 
+use berth_docker::model::{CONFIG_FILES_LABEL, ENVIRONMENT_FILE_LABEL, WORKING_DIR_LABEL};
 use berth_protocol::api::backups::{BackupTarget, Manifest, ManifestVolume, RestoreBackup};
-use bollard::models::{ContainerInspectResponse, NetworkCreateRequest};
+use bollard::models::{ContainerInspectResponse, MountType, NetworkCreateRequest};
 
+use super::host_paths::Destinations;
 use super::order::PROJECT;
 
 /// One container to create.
@@ -107,6 +109,7 @@ fn parse(c: &serde_json::Value) -> Result<ContainerInspectResponse, EngineError>
 pub fn plan(
     manifest: &Manifest,
     req: &RestoreBackup,
+    dest: &Destinations,
 ) -> Result<(Vec<Member>, Vec<OwnNetwork>), EngineError> {
     let rename = Rename::of(manifest, req);
     let mut members = Vec::new();
@@ -156,7 +159,9 @@ pub fn plan(
     for m in &mut members {
         if let Some(labels) = m.config.config.as_mut().and_then(|c| c.labels.as_mut()) {
             rename.labels(labels);
+            moved_labels(labels, dest);
         }
+        moved_binds(&mut m.config, dest);
         let net_name = |n: &str| {
             if own_old.iter().any(|o| o == n) {
                 rename.apply(n)
@@ -195,6 +200,41 @@ pub fn plan(
     };
     spread_ports(&mut members, &req.ports)?;
     Ok((members, own))
+}
+
+/// Compose's labels naming the stack's folder and files follow it to its new place.
+fn moved_labels(labels: &mut HashMap<String, String>, dest: &Destinations) {
+    for key in [
+        WORKING_DIR_LABEL,
+        CONFIG_FILES_LABEL,
+        ENVIRONMENT_FILE_LABEL,
+    ] {
+        if let Some(value) = labels.get_mut(key) {
+            let paths: Vec<String> = value.split(',').map(|p| dest.rewrite(p)).collect();
+            *value = paths.join(",");
+        }
+    }
+}
+
+/// Bind mounts of the stack's folder mount the restored folder.
+fn moved_binds(config: &mut ContainerInspectResponse, dest: &Destinations) {
+    let Some(hc) = config.host_config.as_mut() else {
+        return;
+    };
+    for b in hc.binds.iter_mut().flatten() {
+        if let Some((src, rest)) = b.split_once(':')
+            && src.starts_with('/')
+        {
+            *b = format!("{}:{rest}", dest.rewrite(src));
+        }
+    }
+    for m in hc.mounts.iter_mut().flatten() {
+        if m.typ == Some(MountType::BIND)
+            && let Some(src) = m.source.as_mut()
+        {
+            *src = dest.rewrite(src);
+        }
+    }
 }
 
 fn published(c: &ContainerInspectResponse) -> Vec<String> {

@@ -13,6 +13,7 @@ pub mod create;
 pub mod crypt;
 pub mod digest;
 pub mod hooks;
+pub mod host_paths;
 pub mod journal;
 pub mod members;
 pub mod order;

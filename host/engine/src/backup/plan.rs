@@ -11,6 +11,7 @@ use bollard::Docker;
 use bollard::models::{ContainerInspectResponse, ContainerSummary};
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListVolumesOptionsBuilder};
 
+use super::host_paths::{self, BindVerdict, HostPaths};
 use super::journal::Subject;
 use super::order::{self, Node};
 use crate::error::docker_err;
@@ -34,6 +35,7 @@ pub struct Plan {
     pub images: Vec<(String, String)>,
     pub members: Vec<ManifestMember>,
     pub networks: Vec<serde_json::Value>,
+    /// Bind mounts left out: `source → destination: reason`.
     pub binds: Vec<String>,
 }
 
@@ -44,7 +46,10 @@ impl Plan {
             .subjects
             .iter()
             .map(|s| format!("container:{}", s.id))
-            .chain(self.volumes.iter().map(|v| format!("volume:{}", v.name)))
+            .chain(self.volumes.iter().map(|v| match &v.host_path {
+                Some(path) => format!("path:{path}"),
+                None => format!("volume:{}", v.name),
+            }))
             .collect();
         match target {
             BackupTarget::Network { name } => keys.push(format!("network:{name}")),
@@ -56,13 +61,10 @@ impl Plan {
         keys
     }
 
-    /// Tells the job log what the backup leaves out.
+    /// Tells the job log what the backup leaves out, and why.
     pub fn log_binds(&self, ctx: &JobCtx) {
         for bind in &self.binds {
-            ctx.log(
-                LogLevel::Warn,
-                format!("bind mount {bind} is not backed up (a host path)"),
-            );
+            ctx.log(LogLevel::Warn, format!("bind mount {bind}: not backed up"));
         }
     }
 }
@@ -75,14 +77,15 @@ pub async fn plan_and_hold(
     docker: &Docker,
     host_self: Option<&str>,
     target: &BackupTarget,
+    paths: &HostPaths,
     ctx: &JobCtx,
 ) -> Result<(Plan, Held), EngineError> {
-    let mut plan = plan_of(docker, host_self, target).await?;
+    let mut plan = plan_of(docker, host_self, target, paths).await?;
     let mut objects = ctx.hold_objects(plan.objects(target)).await?;
     let mut tries = 0;
     while objects.waited && tries < 3 {
         tries += 1;
-        let now = plan_of(docker, host_self, target).await?;
+        let now = plan_of(docker, host_self, target, paths).await?;
         let same = now.objects(target) == plan.objects(target);
         plan = now;
         if same {
@@ -118,12 +121,13 @@ async fn plan_of(
     docker: &Docker,
     host_self: Option<&str>,
     target: &BackupTarget,
+    paths: &HostPaths,
 ) -> Result<Plan, EngineError> {
     match target {
-        BackupTarget::Container { name } => plan_container(docker, host_self, name).await,
+        BackupTarget::Container { name } => plan_container(docker, host_self, name, paths).await,
         BackupTarget::Volume { name } => plan_volume(docker, host_self, name).await,
         BackupTarget::Network { name } => plan_network(docker, name).await,
-        BackupTarget::Project { name } => plan_project(docker, host_self, name).await,
+        BackupTarget::Project { name } => plan_project(docker, host_self, name, paths).await,
     }
 }
 
@@ -131,13 +135,14 @@ async fn plan_container(
     docker: &Docker,
     host_self: Option<&str>,
     name: &str,
+    paths: &HostPaths,
 ) -> Result<Plan, EngineError> {
     let container = docker
         .inspect_container(name, None)
         .await
         .map_err(|e| docker_err(&e, &format!("container {name}")))?;
     let mut plan = Plan::default();
-    mounts_of(docker, &container, true, &mut plan).await?;
+    mounts_of(docker, &container, true, paths, &mut plan).await?;
     let subject = subject_of(&container);
     plan.was_running = subject.running;
     if subject.running {
@@ -241,6 +246,7 @@ async fn plan_project(
     docker: &Docker,
     host_self: Option<&str>,
     name: &str,
+    paths: &HostPaths,
 ) -> Result<Plan, EngineError> {
     let found = project_containers(docker, host_self, name).await?;
     // Dependents first: held (and hooked) in this order, started in reverse.
@@ -257,10 +263,15 @@ async fn plan_project(
         .map(|c| (c.id.clone().unwrap_or_default(), c))
         .collect();
     let mut plan = Plan::default();
+    // The stack's folder first: a restore puts the compose files back before the data.
+    if let Some(folder) = &paths.stack_folder {
+        let name = ManifestVolume::STACK_FOLDER.to_owned();
+        plan.volumes.push(host_paths::entry(name, folder, None));
+    }
     let mut networks = Vec::new();
     for subject in &subjects {
         let container = &by_id[&subject.id];
-        mounts_of(docker, container, false, &mut plan).await?;
+        mounts_of(docker, container, false, paths, &mut plan).await?;
         if subject.running {
             plan.hooked
                 .push((subject.name.clone(), labels_of(container)));
@@ -425,15 +436,17 @@ fn blank_volume(
         entries: 0,
         driver,
         labels,
+        host_path: None,
     }
 }
 
-/// A container's named volumes (each once across calls) and its bind mounts, which
-/// are not backed up.
+/// A container's named volumes and the bind mounts `paths` allows (each once across
+/// calls); other mounts are listed as skipped, with the reason.
 async fn mounts_of(
     docker: &Docker,
     container: &ContainerInspectResponse,
     destination: bool,
+    paths: &HostPaths,
     plan: &mut Plan,
 ) -> Result<(), EngineError> {
     for mount in container.mounts.clone().unwrap_or_default() {
@@ -450,11 +463,38 @@ async fn mounts_of(
                 plan.volumes
                     .push(blank_volume(&volume, path, driver, labels));
             }
-            _ => plan.binds.push(format!(
-                "{} → {}",
-                mount.source.unwrap_or_default(),
-                mount.destination.unwrap_or_default()
-            )),
+            typ => {
+                let source = mount.source.unwrap_or_default();
+                let target = mount.destination.unwrap_or_default();
+                let verdict = match typ {
+                    Some("bind") => paths.judge(&source),
+                    Some("tmpfs") => BindVerdict::Skip("a tmpfs, held in memory only".into()),
+                    other => BindVerdict::Skip(format!("a {} mount", other.unwrap_or("?"))),
+                };
+                match verdict {
+                    BindVerdict::InStackFolder => {}
+                    BindVerdict::Include(path) => {
+                        // Once, and not again inside a directory already held.
+                        let known = plan
+                            .volumes
+                            .iter()
+                            .any(|v| v.host_path.as_deref().is_some_and(|h| path.starts_with(h)));
+                        if !known {
+                            let n = plan
+                                .volumes
+                                .iter()
+                                .filter(|v| v.name.starts_with("@bind-"))
+                                .count();
+                            let entry_name = host_paths::bind_entry_name(n + 1);
+                            let at = Some(target).filter(|_| destination);
+                            plan.volumes.push(host_paths::entry(entry_name, &path, at));
+                        }
+                    }
+                    BindVerdict::Skip(reason) => {
+                        plan.binds.push(format!("{source} → {target}: {reason}"));
+                    }
+                }
+            }
         }
     }
     Ok(())

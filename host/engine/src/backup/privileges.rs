@@ -320,6 +320,7 @@ mod tests {
                 entries: 0,
                 driver: "local".into(),
                 labels: Default::default(),
+                host_path: None,
             }],
             image: None,
             binds_not_included: vec![],
@@ -331,7 +332,12 @@ mod tests {
 
     fn found(container: serde_json::Value) -> Vec<String> {
         let m = manifest(container);
-        let (members, own) = super::super::members::plan(&m, &RestoreBackup::default()).unwrap();
+        let (members, own) = super::super::members::plan(
+            &m,
+            &RestoreBackup::default(),
+            &super::super::host_paths::Destinations::default(),
+        )
+        .unwrap();
         of_restore(&m, &members, &own, None)
             .into_iter()
             .map(|p| p.key)

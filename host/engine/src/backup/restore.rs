@@ -28,6 +28,7 @@ use bollard::query_parameters::{
 use bytes::Bytes;
 
 use super::catalog::CatalogRecord;
+use super::host_paths::Destinations;
 use super::members::{self, Member, OwnNetwork};
 use super::{archive, open_passphrase, session, storage};
 use crate::Engine;
@@ -165,6 +166,8 @@ struct Restore<'a> {
     rec: CatalogRecord,
     d: Docker,
     ctx: &'a JobCtx,
+    /// Where the backup's host directories go.
+    dest: Destinations,
 }
 
 pub async fn run(
@@ -189,13 +192,14 @@ pub async fn run(
         ));
     }
     let manifest = rec.manifest.clone();
+    let dest = Destinations::of(engine, &manifest, req)?;
     // What the restore creates or rewrites, held from other jobs before it is checked.
-    let _objects = ctx.hold_objects(objects(&manifest, req)?).await?;
+    let _objects = ctx.hold_objects(objects(&manifest, req, &dest)?).await?;
 
     // Conflicts first: nothing changes unless everything can be restored — and only
     // what the requester may do (checked again here: the host may have changed since
     // the request, and a job runs with the authority of whoever asked).
-    let checked = check(&d, &manifest, req, rec.entry.origin).await?;
+    let checked = check(&d, &manifest, req, rec.entry.origin, &dest).await?;
     checked.refuse()?;
     checked.authorise(spec.admin, &req.approve)?;
     for c in &checked.conflicts {
@@ -214,6 +218,7 @@ pub async fn run(
         rec,
         d,
         ctx,
+        dest,
     };
     let load = r.volumes(&checked.recreate).await?;
     r.finish(checked, load).await
@@ -224,6 +229,13 @@ impl Restore<'_> {
         members::volume_name(&self.rec.manifest, self.req, v)
     }
 
+    /// Where a host directory entry is restored.
+    fn folder_of(&self, v: &ManifestVolume) -> Result<&std::path::Path, EngineError> {
+        self.dest
+            .to_of(&v.name)
+            .ok_or_else(|| EngineError::internal(&format!("no destination for {}", v.name)))
+    }
+
     /// The volumes (and the carried image): old contents kept aside, new ones written
     /// and verified; on failure, the volumes as they were. Returns whether the image
     /// was loaded.
@@ -231,7 +243,7 @@ impl Restore<'_> {
         let (d, ctx) = (&self.d, self.ctx);
         ctx.set_state(JobState::Running, "creating volumes");
         let mut aside = super::aside::SetAside::default();
-        let mut created = Vec::new();
+        let mut created = Created::default();
         let written = async {
             for name in recreate {
                 aside.keep(d, name, ctx).await?;
@@ -247,7 +259,8 @@ impl Restore<'_> {
                 Ok(load)
             }
             Err(e) => {
-                undo_volumes(d, &created, ctx).await;
+                undo_volumes(d, &created.volumes, ctx).await;
+                undo_folders(&created.folders, ctx);
                 aside.put_back(d, ctx).await;
                 Err(e)
             }
@@ -257,10 +270,17 @@ impl Restore<'_> {
     /// Creates the target volumes and streams the archive once, each volume's tar
     /// into its helper and the image into `docker load`. `created` names the volumes
     /// made so far (for the undo).
-    async fn write_volumes(&self, created: &mut Vec<String>) -> Result<bool, EngineError> {
+    async fn write_volumes(&self, created: &mut Created) -> Result<bool, EngineError> {
         let (d, ctx, manifest) = (&self.d, self.ctx, &self.rec.manifest);
         let mut helpers = HashMap::new();
         for v in &manifest.volumes {
+            if v.is_host_path() {
+                let to = self.folder_of(v)?;
+                created.folder(to)?;
+                let to = to.display().to_string();
+                helpers.insert(v.name.clone(), Helper::for_host_path_rw(d, &to).await?);
+                continue;
+            }
             let name = self.target_of(v);
             let mut labels = members::volume_labels(manifest, self.req, v);
             labels.insert("dev.berth.restored-from".into(), self.rec.entry.id.clone());
@@ -272,7 +292,7 @@ impl Restore<'_> {
             })
             .await
             .map_err(|e| docker_err(&e, &format!("volume {name}")))?;
-            created.push(name.clone());
+            created.volumes.push(name.clone());
             helpers.insert(v.name.clone(), Helper::for_volume_rw(d, &name).await?);
         }
         ctx.totals(self.rec.entry.size, manifest.volumes.len() as u64);
@@ -344,8 +364,15 @@ impl Restore<'_> {
         self.ctx
             .set_state(JobState::Verifying, "verifying restored volumes");
         for v in &self.rec.manifest.volumes {
-            let name = self.target_of(v);
-            let got = super::volume_io::digest_of(&self.d, &name).await?;
+            let (name, got) = if v.is_host_path() {
+                let to = self.folder_of(v)?.display().to_string();
+                let helper = Helper::for_host_path(&self.d, &to).await?;
+                (to, super::volume_io::digest_through(&self.d, helper).await?)
+            } else {
+                let name = self.target_of(v);
+                let got = super::volume_io::digest_of(&self.d, &name).await?;
+                (name, got)
+            };
             if got.hex != v.content_digest {
                 return Err(EngineError::failed(format!(
                     "volume {name} reads back differently from the backup (content digest {} ≠ {})",
@@ -577,12 +604,19 @@ async fn create_members(
 
 /// The Docker objects a restore creates or rewrites (see `jobs::locks`): by name, as
 /// they do not exist yet.
-fn objects(manifest: &Manifest, req: &RestoreBackup) -> Result<Vec<String>, EngineError> {
-    let (members, own) = members::plan(manifest, req)?;
+fn objects(
+    manifest: &Manifest,
+    req: &RestoreBackup,
+    dest: &Destinations,
+) -> Result<Vec<String>, EngineError> {
+    let (members, own) = members::plan(manifest, req, dest)?;
     let mut keys: Vec<String> = manifest
         .volumes
         .iter()
-        .map(|v| format!("volume:{}", members::volume_name(manifest, req, v)))
+        .map(|v| match dest.to_of(&v.name) {
+            Some(to) => format!("path:{}", to.display()),
+            None => format!("volume:{}", members::volume_name(manifest, req, v)),
+        })
         .chain(members.iter().map(|m| format!("container:{}", m.name)))
         .chain(own.iter().map(|n| format!("network:{}", n.name)))
         .collect();
@@ -592,6 +626,39 @@ fn objects(manifest: &Manifest, req: &RestoreBackup) -> Result<Vec<String>, Engi
     keys.sort();
     keys.dedup();
     Ok(keys)
+}
+
+/// What a restore made so far, for the undo.
+#[derive(Debug, Default)]
+struct Created {
+    volumes: Vec<String>,
+    /// Host directories it created (not those it found empty).
+    folders: Vec<std::path::PathBuf>,
+}
+
+impl Created {
+    /// Creates `path` (checked empty or missing before) as a restore's target.
+    fn folder(&mut self, path: &std::path::Path) -> Result<(), EngineError> {
+        if !path.exists() {
+            std::fs::create_dir_all(path).map_err(|e| {
+                EngineError::unavailable(format!("cannot create {}: {e}", path.display()))
+            })?;
+            self.folders.push(path.to_path_buf());
+        }
+        Ok(())
+    }
+}
+
+/// Removes the directories a failed restore created, with what it wrote in them.
+fn undo_folders(paths: &[std::path::PathBuf], ctx: &JobCtx) {
+    for path in paths {
+        if std::fs::remove_dir_all(path).is_ok() {
+            ctx.log(
+                LogLevel::Warn,
+                format!("{} removed again (the restore failed)", path.display()),
+            );
+        }
+    }
 }
 
 /// Removes volumes a failed restore created.
@@ -744,6 +811,8 @@ impl Checked {
             ConflictKind::ImageMissing => "image",
             ConflictKind::NetworkMissing | ConflictKind::NetworkNotFound => "network",
             ConflictKind::VolumeExists | ConflictKind::VolumeInUse => "volumes",
+            // The stack's new name is what the user can change.
+            ConflictKind::HostPath => "name",
         };
         Err(EngineError::Blocked {
             missing: matches!(
@@ -778,6 +847,7 @@ pub async fn check(
     manifest: &Manifest,
     req: &RestoreBackup,
     origin: BackupOrigin,
+    dest: &Destinations,
 ) -> Result<Checked, EngineError> {
     let mut checker = Checker {
         docker,
@@ -786,8 +856,11 @@ pub async fn check(
         conflicts: Vec::new(),
     };
     let recreate = checker.volumes().await?;
+    for (name, message) in dest.conflicts() {
+        checker.add(ConflictKind::HostPath, name, message);
+    }
     checker.target_network().await?;
-    let (members, own) = members::plan(manifest, req)?;
+    let (members, own) = members::plan(manifest, req, dest)?;
     checker.joined_network(&members).await?;
     let networks = checker.members(&members, &own).await?;
     let target_net = target_network_body(manifest, req)?;
@@ -840,7 +913,7 @@ impl Checker<'_> {
     /// uses them) the ones to recreate, which this returns.
     async fn volumes(&mut self) -> Result<Vec<String>, EngineError> {
         let mut recreate = Vec::new();
-        for volume in &self.manifest.volumes {
+        for volume in self.manifest.volumes.iter().filter(|v| !v.is_host_path()) {
             let name = members::volume_name(self.manifest, self.request, volume);
             berth_docker::args::object("volumes", &name)?;
             if self.docker.inspect_volume(&name).await.is_err() {
@@ -1099,7 +1172,7 @@ mod tests {
                 ports: [(port, 9090)].into_iter().collect(),
                 ..Default::default()
             };
-            if let Ok((members, own)) = members::plan(&m, &req) {
+            if let Ok((members, own)) = members::plan(&m, &req, &Destinations::default()) {
                 let _ = super::super::privileges::of_restore(&m, &members, &own, None);
                 for member in &members {
                     let _ = create_body(&member.config, &BTreeMap::new(), &member.ports);

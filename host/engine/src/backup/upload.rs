@@ -9,7 +9,9 @@ use crate::EngineError;
 use crate::prelude::*;
 use std::sync::Arc;
 
-use berth_protocol::api::backups::{BackupEntry, BackupOrigin, BackupStatus, Manifest};
+use berth_protocol::api::backups::{
+    BackupEntry, BackupOrigin, BackupStatus, Manifest, ManifestVolume,
+};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
@@ -52,7 +54,7 @@ pub fn entry_of(
         encrypted,
         sha256: walked.stored.sha256.clone(),
         status: BackupStatus::Complete,
-        volumes: m.volumes.iter().map(|v| v.name.clone()).collect(),
+        volumes: ManifestVolume::volume_names(&m.volumes),
         data_bytes: m.volumes.iter().map(|v| v.tar_bytes).sum(),
         origin,
         copies: Vec::new(),

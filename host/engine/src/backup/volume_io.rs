@@ -85,7 +85,14 @@ pub async fn digest_of(
     docker: &Docker,
     volume: &str,
 ) -> Result<digest::ContentDigest, EngineError> {
-    let h = Helper::for_volume(docker, volume).await?;
+    digest_through(docker, Helper::for_volume(docker, volume).await?).await
+}
+
+/// The content digest of what helper `h` mounts, as it reads now.
+pub async fn digest_through(
+    docker: &Docker,
+    h: Helper,
+) -> Result<digest::ContentDigest, EngineError> {
     let src = volume_reader(docker, &h.id);
     let got = tokio::task::spawn_blocking(move || digest::digest_tar(src))
         .await

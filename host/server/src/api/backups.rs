@@ -340,15 +340,19 @@ async fn create(
 /// settings needing approval): the one check `backups.preview` shows and
 /// `backups.restore` enforces.
 async fn check_on(
+    engine: &Engine,
     host: &berth_docker::hosts::Host,
     rec: &CatalogRecord,
     params: &RestoreBackup,
 ) -> Result<berth_engine::backup::restore::Checked, ErrorBody> {
+    let dest =
+        berth_engine::backup::host_paths::Destinations::of(engine, &rec.manifest, params).wire()?;
     berth_engine::backup::restore::check(
         &host.docker().await.wire()?,
         &rec.manifest,
         params,
         rec.entry.origin,
+        &dest,
     )
     .await
     .wire()
@@ -370,8 +374,11 @@ async fn restore(
     if let Some(n) = &params.name {
         docker_args::object("name", n).wire()?;
     }
-    for n in params.volumes.values() {
-        docker_args::object("volumes", n).wire()?;
+    // A host directory's entry maps to a path, checked where the restore is planned.
+    for (entry, n) in &params.volumes {
+        if !berth_engine::backup::host_paths::valid_entry_name(entry) {
+            docker_args::object("volumes", n).wire()?;
+        }
     }
     if rec.entry.encrypted && params.passphrase.is_none() {
         return Err(bad_field(
@@ -383,7 +390,7 @@ async fn restore(
     // only an admin may do (replace volumes, grant host-level settings, restore a
     // backup another installation wrote) is refused to others before it is queued.
     let admin = principal.role == Role::Admin;
-    let checked = check_on(&host, &rec, &params).await?;
+    let checked = check_on(&engine, &host, &rec, &params).await?;
     checked.refuse().wire()?;
     checked.authorise(admin, &params.approve).wire()?;
     let mut request = params;
@@ -508,7 +515,7 @@ async fn bulk_delete(
 async fn preview(engine: Arc<Engine>, params: RestoreBackup) -> Result<RestorePreview, ErrorBody> {
     let rec = record(&engine, &params.id)?;
     let host = engine.hosts.get(params.host.as_deref()).wire()?;
-    let checked = check_on(&host, &rec, &params).await?;
+    let checked = check_on(&engine, &host, &rec, &params).await?;
     Ok(RestorePreview {
         backup: rec.entry,
         manifest: rec.manifest,

@@ -7,8 +7,15 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The archive layout version this Berth writes (and the newest it reads).
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest archive layout version this Berth reads. It writes
+/// [`FORMAT_HOST_PATHS`] when a backup holds host directories, else 1, so an older
+/// Berth still reads every backup it can restore whole.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The layout version of a backup holding host directories (a stack's folder, bind
+/// mounts): entries with `host_path` set, which a Berth that knows only format 1
+/// would take for volumes.
+pub const FORMAT_HOST_PATHS: u32 = 2;
 
 /// How a container is held still while its volumes are read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -369,6 +376,31 @@ pub struct ManifestVolume {
     pub driver: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Set when the entry is a host directory rather than a volume (format 2): its
+    /// path on the Docker host when backed up. Such entries are named `@stack` (the
+    /// stack's folder) or `@bind-<n>` (a bind mount's source), names no volume can
+    /// have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_path: Option<String>,
+}
+
+impl ManifestVolume {
+    /// The entry holding a stack's folder (its compose files and what it
+    /// bind-mounts relatively).
+    pub const STACK_FOLDER: &'static str = "@stack";
+
+    pub fn is_host_path(&self) -> bool {
+        self.host_path.is_some()
+    }
+
+    /// The names of the Docker volumes among `entries` (what a catalog entry lists).
+    pub fn volume_names(entries: &[Self]) -> Vec<String> {
+        entries
+            .iter()
+            .filter(|v| !v.is_host_path())
+            .map(|v| v.name.clone())
+            .collect()
+    }
 }
 
 /// `manifest.json`, the first entry of every backup.
@@ -399,8 +431,9 @@ pub struct Manifest {
     /// The image, when the backup carries it (`image.tar`, right after the manifest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ManifestImage>,
-    /// Bind mounts of the container: not backed up (host paths), listed so a restore
-    /// can say what it does not bring back.
+    /// Bind mounts not backed up, each with the reason (outside the stack's folder
+    /// and every `backup_bind_roots` directory, a file rather than a directory…),
+    /// listed so a restore can say what it does not bring back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub binds_not_included: Vec<String>,
     /// Project backups: every container of the project, in the order they start.
@@ -472,6 +505,9 @@ pub enum ConflictKind {
     NetworkMissing,
     /// The network chosen for the restore does not exist.
     NetworkNotFound,
+    /// A host directory the restore would write (a stack's folder, a bind mount's
+    /// source) is not empty, or lies outside every `backup_bind_roots` directory.
+    HostPath,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
