@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use berth_protocol::api::backups::{
-    BackupEntry, BackupOrigin, BackupTarget, ExistingVolume, RestoreBackup, RestorePreview,
+    BackupEntry, BackupOrigin, BackupTarget, ExistingVolume, Manifest, ManifestVolume,
+    RestoreBackup, RestorePreview,
 };
 use berth_protocol::api::catalogue::{BackupsPreview, BackupsRestore, NetworksList};
 use berth_protocol::api::hosts::HostOnly;
@@ -187,22 +188,57 @@ pub fn restore_form(props: &RestoreProps) -> Html {
 
 impl Fields {
     fn volume_inputs(&self, volumes: &[String]) -> Html {
-        volumes.iter().map(|v| {
-            let oninput = {
-                let (map, v) = (self.volumes.clone(), v.clone());
-                Callback::from(move |e: InputEvent| {
-                    let value = e.target_unchecked_into::<web_sys::HtmlInputElement>().value();
-                    let mut next = (*map).clone();
-                    next.insert(v.clone(), value);
-                    map.set(next);
-                })
-            };
-            let value = self.volumes.get(v).cloned().unwrap_or_default();
-            html!{
-                <label class="field">{ format!("Volume {v} → ") }
-                    <input class="restore-volume" data-volume={v.clone()} {value} {oninput} placeholder={v.clone()} /></label>
+        volumes
+            .iter()
+            .map(|v| self.mapping_input(v, &format!("Volume {v} → "), v))
+            .collect()
+    }
+
+    /// One entry of the request's `volumes` map: where entry `key` is restored.
+    fn mapping_input(&self, key: &str, label: &str, placeholder: &str) -> Html {
+        let oninput = {
+            let (map, key) = (self.volumes.clone(), key.to_owned());
+            Callback::from(move |e: InputEvent| {
+                let value = e
+                    .target_unchecked_into::<web_sys::HtmlInputElement>()
+                    .value();
+                let mut next = (*map).clone();
+                next.insert(key.clone(), value);
+                map.set(next);
+            })
+        };
+        let value = self.volumes.get(key).cloned().unwrap_or_default();
+        html! {
+            <label class="field">{ label.to_owned() }
+                <input class="restore-volume" data-volume={key.to_owned()} {value} {oninput} placeholder={placeholder.to_owned()} /></label>
+        }
+    }
+
+    /// A backup's host directories (a stack's folder, bind sources) and the bind
+    /// mounts it left out, shown once the preview has read its manifest.
+    fn host_directories(&self, manifest: &Manifest) -> Html {
+        let dirs: Vec<_> = manifest
+            .volumes
+            .iter()
+            .filter_map(|v| v.host_path.as_ref().map(|p| (v, p)))
+            .collect();
+        html! { <>
+            if !dirs.is_empty() {
+                <div id="restore-host-dirs">
+                    { for dirs.iter().map(|(v, path)| if v.name == ManifestVolume::STACK_FOLDER {
+                        html!{ <p class="muted" data-entry={v.name.clone()}>{ format!("Stack folder (compose files, .env, relative bind mounts; was {path}) → the stacks directory, under the project name above") }</p> }
+                    } else {
+                        self.mapping_input(&v.name, &format!("Bind data {path} → "), path)
+                    }) }
+                </div>
             }
-        }).collect()
+            if !manifest.binds_not_included.is_empty() {
+                <div id="restore-skipped">
+                    <p>{ "Not in this backup:" }</p>
+                    <ul>{ for manifest.binds_not_included.iter().map(|b| html!{ <li><code>{ b }</code></li> }) }</ul>
+                </div>
+            }
+        </> }
     }
 }
 
@@ -264,6 +300,7 @@ fn preview_view(
                     { for pv.conflicts.iter().map(|c| html!{ <li class={format!("{:?}", c.kind).to_lowercase()}>{ &c.message }</li> }) }
                 </ul>
             }
+            { f.host_directories(&pv.manifest) }
             { approval_view(pv, admin, f) }
         </> },
     }
