@@ -41,6 +41,20 @@ fn ok_json(o: &Output) -> Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
 }
 
+/// A ctl configuration directory logged in as the first admin.
+fn logged_in(berth: &berth_tests::server::Berth) -> tempfile::TempDir {
+    let cfg = tempfile::tempdir().unwrap();
+    let login = &["login", "--user", "admin", "--password-stdin"];
+    let o = ctl(
+        cfg.path(),
+        &berth.url,
+        login,
+        &format!("{ADMIN_PASSWORD}\n"),
+    );
+    assert!(o.status.success());
+    cfg
+}
+
 #[tokio::test]
 async fn ctl_logs_in_calls_watches_and_manages_tokens_users_and_audit() {
     let (_tmp, berth) = ws::start().await;
@@ -181,14 +195,8 @@ async fn ctl_logs_in_calls_watches_and_manages_tokens_users_and_audit() {
 #[tokio::test]
 async fn ctl_validates_creates_saves_and_lists_stacks() {
     let (_tmp, berth) = ws::start().await;
-    let cfg = tempfile::tempdir().unwrap();
+    let cfg = logged_in(&berth);
     let (c, url) = (cfg.path(), berth.url.as_str());
-    let login = &["login", "--user", "admin", "--password-stdin"];
-    assert!(
-        ctl(c, url, login, &format!("{ADMIN_PASSWORD}\n"))
-            .status
-            .success()
-    );
     let files = tempfile::tempdir().unwrap();
     let (typo, good) = (
         files.path().join("typo.yaml"),
@@ -265,6 +273,87 @@ async fn ctl_validates_creates_saves_and_lists_stacks() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("not converted: --rm"));
     assert!(
         ctl(c, url, &["stacks", "delete", "web"], "")
+            .status
+            .success()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_shows_a_stacks_logs_by_service_in_time_order() {
+    let scope = berth_tests::docker::Scope::new().await;
+    let image = berth_tests::docker::ensure_test_image(&scope.docker).await;
+    let (_tmp, berth) = ws::start().await;
+    let cfg = logged_in(&berth);
+    let (c, url) = (cfg.path(), berth.url.as_str());
+    let name = scope.name("logs").to_lowercase().replace('.', "-");
+    let service = |s: &str| {
+        format!(
+            "  {s}:\n    image: {image}\n    init: true\n    command: [\"sh\", \"-c\", \"echo {s}-says-1; echo {s}-says-2; while true; do sleep 1; done\"]\n    labels: {{ berth.test: \"{}\" }}\n",
+            scope.run
+        )
+    };
+    let file = cfg.path().join("compose.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "services:\n{}{}networks:\n  default:\n    labels: {{ berth.test: \"{}\" }}\n",
+            service("one"),
+            service("two"),
+            scope.run
+        ),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    assert!(
+        ctl(c, url, &["stacks", "create", &name, file], "")
+            .status
+            .success()
+    );
+    let o = ctl(c, url, &["stacks", "up", &name], "");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The containers print as they start: asked again until all four lines are there.
+    let mut shown = String::new();
+    for _ in 0..50 {
+        let o = ctl(c, url, &["stacks", "logs", &name, "--timestamps"], "");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        shown = String::from_utf8_lossy(&o.stdout).into_owned();
+        if shown.lines().count() >= 4 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), 4, "{shown}");
+    for s in ["one", "two"] {
+        for n in [1, 2] {
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.starts_with(&format!("{s} | "))
+                        && l.ends_with(&format!("{s}-says-{n}"))),
+                "{shown}"
+            );
+        }
+    }
+    let keys: Vec<String> = lines
+        .iter()
+        .map(|l| berth_protocol::api::streams::log_sort_key(&l[6..]).0)
+        .collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] <= w[1]),
+        "in time order: {shown}"
+    );
+    let o = ctl(
+        c,
+        url,
+        &["stacks", "logs", &name, "--service", "two", "--tail", "1"],
+        "",
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "two | two-says-2\n");
+    let o = ctl(c, url, &["stacks", "logs", "nothing-here"], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        ctl(c, url, &["stacks", "delete", &name, "--down"], "")
             .status
             .success()
     );

@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use berth_client::Client;
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue as cat;
+use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::api::stacks::{
     ConvertRun, StackAction, StackDelete, StackFiles, StackOutputParams, StackRef, StackSummary,
     Validation, VersionRef,
 };
+use berth_protocol::api::streams::{LogsParams, log_sort_key};
 use clap::{Args, Subcommand};
 
 use super::{Fail, print_json};
@@ -61,6 +63,9 @@ pub enum StacksCmd {
     Stop(ActionArgs),
     /// `compose start`.
     Start(ActionArgs),
+    /// The stack's containers' logs in time order, each line led by its service
+    /// (`--follow`: then new lines as they come).
+    Logs(LogsArgs),
     /// A `docker run …` line as a compose file (`-`: read it from stdin); flags
     /// compose cannot say go to stderr.
     ConvertRun { command: String },
@@ -73,6 +78,106 @@ pub struct ActionArgs {
     /// Queue it and print the job's id instead of showing its output.
     #[arg(long)]
     detach: bool,
+}
+
+/// `stacks logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    name: String,
+    /// Only this service's containers.
+    #[arg(long)]
+    service: Option<String>,
+    /// The last N lines of each container (all when absent).
+    #[arg(long)]
+    tail: Option<u64>,
+    /// Keep printing new lines until interrupted.
+    #[arg(long, short)]
+    follow: bool,
+    /// Show Docker's timestamp in front of each line.
+    #[arg(long, short)]
+    timestamps: bool,
+}
+
+/// Each container's log as (service, timestamped line) down `lines`.
+async fn read_log(
+    client: Client,
+    id: String,
+    service: String,
+    args: LogsParams,
+    lines: tokio::sync::mpsc::Sender<(String, String)>,
+) -> Result<(), Fail> {
+    use tokio::io::AsyncBufReadExt;
+    let params = serde_json::to_value(LogsParams { id, ..args }).expect("serialisable");
+    let channel = client.open_binary("container.logs", params, None).await?;
+    let mut reader = tokio::io::BufReader::new(channel).lines();
+    while let Some(line) = reader
+        .next_line()
+        .await
+        .map_err(|e| Fail(1, format!("the log broke off: {e}")))?
+    {
+        if lines.send((service.clone(), line)).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// `stacks logs`: every container's log read at once; without `--follow` printed
+/// sorted by time once all have ended, with it printed as lines come.
+async fn logs(client: &Client, args: LogsArgs) -> Result<(), Fail> {
+    let listed = client
+        .call::<cat::ContainersList>(HostOnly::default())
+        .await?;
+    let members: Vec<_> = listed
+        .groups
+        .into_iter()
+        .filter(|g| g.stack.as_deref() == Some(args.name.as_str()))
+        .flat_map(|g| g.containers)
+        .filter(|c| args.service.is_none() || c.service == args.service)
+        .collect();
+    if members.is_empty() {
+        return Err(Fail(1, format!("stack {} has no containers", args.name)));
+    }
+    let width = members
+        .iter()
+        .map(|c| c.service.as_deref().unwrap_or(&c.name).len())
+        .max()
+        .unwrap_or(0);
+    let template = LogsParams {
+        follow: args.follow,
+        tail: args.tail,
+        timestamps: true,
+        ..LogsParams::default()
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let mut readers = tokio::task::JoinSet::new();
+    for c in members {
+        let service = c.service.clone().unwrap_or(c.name);
+        let (client, tx, template) = (client.clone(), tx.clone(), template.clone());
+        readers.spawn(read_log(client, c.id, service, template, tx));
+    }
+    drop(tx);
+    let show = |service: &str, line: &str| {
+        let (_, text) = log_sort_key(line);
+        let text = if args.timestamps { line } else { &text };
+        println!("{service:<width$} | {text}");
+    };
+    let mut held = Vec::new();
+    while let Some((service, line)) = rx.recv().await {
+        if args.follow {
+            show(&service, &line);
+        } else {
+            held.push((log_sort_key(&line).0, service, line));
+        }
+    }
+    held.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, service, line) in &held {
+        show(service, line);
+    }
+    while let Some(done) = readers.join_next().await {
+        done.map_err(|e| Fail(1, e.to_string()))??;
+    }
+    Ok(())
 }
 
 /// A stack's files as given on the command line.
@@ -233,6 +338,7 @@ pub async fn stacks(client: &Client, cmd: StacksCmd, json: bool) -> Result<(), F
         StacksCmd::Stop(a) => return act(client, a, StackAction::Stop, json).await,
         StacksCmd::Start(a) => return act(client, a, StackAction::Start, json).await,
         StacksCmd::ConvertRun { command } => return convert_run(client, command, json).await,
+        StacksCmd::Logs(args) => return logs(client, args).await,
         StacksCmd::List => {
             let l = client.call::<cat::StacksList>(Empty {}).await?;
             if json {

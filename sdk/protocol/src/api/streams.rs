@@ -22,6 +22,18 @@ pub struct LogsParams {
     pub timestamps: bool,
 }
 
+/// A `container.logs` line opened with `timestamps`: a key that sorts as time (Docker
+/// drops trailing zeros of the nanoseconds, so the text itself does not), and the text
+/// after the stamp. Lines of several containers interleave by this key.
+pub fn log_sort_key(line: &str) -> (String, String) {
+    let Some((stamp, text)) = line.split_once(' ') else {
+        return (String::new(), line.to_owned());
+    };
+    let stamp = stamp.trim_end_matches('Z');
+    let (seconds, fraction) = stamp.split_once('.').unwrap_or((stamp, ""));
+    (format!("{seconds}.{fraction:0<9}"), text.to_owned())
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExecParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -38,7 +38,7 @@ impl Merged {
         while let Some(end) = self.partial[from].iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.partial[from].drain(..=end).collect();
             let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
-            let (key, text) = sort_key(&text);
+            let (key, text) = berth_protocol::api::streams::log_sort_key(&text);
             let at = self.lines.partition_point(|l| l.0 <= key);
             self.lines.insert(at, (key, from, text));
         }
@@ -47,17 +47,6 @@ impl Merged {
             self.lines.drain(..excess);
         }
     }
-}
-
-/// A line's RFC 3339 timestamp as a key that sorts as time (Docker drops trailing
-/// zeros of the nanoseconds), and the text after it.
-fn sort_key(line: &str) -> (String, String) {
-    let Some((stamp, text)) = line.split_once(' ') else {
-        return (String::new(), line.to_owned());
-    };
-    let stamp = stamp.trim_end_matches('Z');
-    let (seconds, fraction) = stamp.split_once('.').unwrap_or((stamp, ""));
-    (format!("{seconds}.{fraction:0<9}"), text.to_owned())
 }
 
 #[function_component(StackLogs)]
