@@ -163,9 +163,13 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
     let scope = Scope::new().await;
     let vol = scope.create_volume("uidata").await;
     let name = scope.name("uiapp");
+    // A bind mount outside every backup_bind_roots directory: left out, and said so.
+    let cache = tempfile::tempdir().unwrap();
+    let cache_bind = format!("{}:/cache", cache.path().display());
     let id = scope
         .container("uiapp")
         .volume(&vol, "/data")
+        .bind(&cache_bind)
         .sh("echo kept > /data/file; while true; do sleep 1; done")
         .start()
         .await;
@@ -203,6 +207,18 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
             .await;
             type_into(&c, "#restore-name", &n2).await;
             type_into(&c, &format!(".restore-volume[data-volume='{vol}']"), &v2).await;
+            // The check names what the backup left out, and the bind to approve.
+            click(&c, "#restore-preview").await;
+            let skipped = wait_for(&c, "#restore-skipped li")
+                .await
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                skipped.contains("→ /cache") && skipped.contains("backup_bind_roots"),
+                "{skipped}"
+            );
+            click(&c, "#restore-approve").await;
             click(&c, "#restore-submit").await;
             wait_for(&c, "#restore-result p.ok-note").await;
             click(&c, "#nav-jobs").await;
@@ -288,7 +304,11 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
         .unwrap();
     assert_eq!(restored.state.unwrap().running, Some(true));
     let mounts = restored.mounts.unwrap();
-    assert_eq!(mounts[0].name.as_deref(), Some(new_vol.as_str()));
+    let data = mounts
+        .iter()
+        .find(|m| m.destination.as_deref() == Some("/data"))
+        .expect("the volume is mounted");
+    assert_eq!(data.name.as_deref(), Some(new_vol.as_str()));
     let nets = restored
         .network_settings
         .unwrap()
