@@ -18,6 +18,6 @@ ENV BERTH_LISTEN=0.0.0.0:8080 \
     BERTH_LOG_FORMAT=json
 VOLUME /data
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+HEALTHCHECK --interval=30s --timeout=5s CMD ["/usr/local/bin/berth", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/berth"]
 CMD ["serve"]

@@ -7,6 +7,7 @@
 #![warn(clippy::too_many_lines)]
 
 mod ctl;
+mod healthcheck;
 mod telemetry;
 
 use std::path::PathBuf;
@@ -41,6 +42,9 @@ enum Command {
     /// Work with backup files offline.
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Exit 0 when the Berth listening here is ready (`GET /readyz` answers 200), 1
+    /// otherwise: a container's HEALTHCHECK, with no shell or curl in the image.
+    Healthcheck(healthcheck::HealthArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +170,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Ctl(args) => ctl::run(args),
+        Command::Healthcheck(args) => healthcheck::run(&args),
         Command::Backup(cmd) => match backup(cmd) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

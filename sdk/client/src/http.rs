@@ -1,4 +1,5 @@
-//! The two HTTP endpoints a script needs besides the WebSocket: login and logout.
+//! The HTTP endpoints a script needs besides the WebSocket: login, logout, and the
+//! readiness probe a health check asks.
 //! Plain HTTP/1.1 over TCP (Berth listens on loopback or behind a TLS proxy; this client
 //! speaks `http://` and `ws://` only).
 
@@ -38,12 +39,23 @@ async fn post(
     headers: &str,
     body: &str,
 ) -> Result<(u16, String, String), ClientError> {
+    request(base, "POST", path, headers, body).await
+}
+
+/// One request; (status, head, body) of the answer.
+async fn request(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> Result<(u16, String, String), ClientError> {
     let (authority, prefix) = split_base(base)?;
     let mut stream = tokio::net::TcpStream::connect(&authority)
         .await
         .map_err(|e| ClientError::Connect(format!("{authority}: {e}")))?;
     let req = format!(
-        "POST {prefix}{path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
+        "{method} {prefix}{path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
         body.len()
     );
     stream
@@ -91,6 +103,12 @@ pub async fn login(base: &str, req: &LoginRequest) -> Result<(String, LoginRespo
         .ok_or_else(|| ClientError::Protocol("login set no session cookie".to_owned()))?;
     let resp = serde_json::from_str(&body).map_err(|e| ClientError::Protocol(e.to_string()))?;
     Ok((token, resp))
+}
+
+/// `GET /readyz`: its status (200 when ready, 503 otherwise) and its JSON body.
+pub async fn readiness(base: &str) -> Result<(u16, String), ClientError> {
+    let (status, _, body) = request(base, "GET", "/readyz", "", "").await?;
+    Ok((status, body))
 }
 
 /// Ends the session of `token`.

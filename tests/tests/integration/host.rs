@@ -140,6 +140,40 @@ async fn docker_unreachable_makes_readyz_503_with_the_reason() {
             .contains("/nonexistent/berth-test.sock"),
         "{ready:?}"
     );
+    let probe = healthcheck(&["--url", &berth.url], &[]);
+    assert_eq!(probe.status.code(), Some(1), "a 503 is unhealthy");
+    assert!(String::from_utf8_lossy(&probe.stderr).contains("HTTP 503"));
+}
+
+/// `berth healthcheck` with `args` and environment `env`.
+fn healthcheck(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = berth_command();
+    cmd.arg("healthcheck").args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[tokio::test]
+async fn healthcheck_is_healthy_only_when_ready() {
+    let berth = Berth::start().await;
+    let probe = healthcheck(&["--url", &berth.url], &[]);
+    assert!(probe.status.success(), "{probe:?}");
+    assert_eq!(String::from_utf8_lossy(&probe.stdout), "ready\n");
+    // Without --url: Berth's own listen setting, a wildcard asked on loopback.
+    let port = berth.url.rsplit(':').next().unwrap();
+    let listen = format!("0.0.0.0:{port}");
+    let probe = healthcheck(&[], &[("BERTH_LISTEN", &listen)]);
+    assert!(probe.status.success(), "{probe:?}");
+    let probe = healthcheck(&["--url", "http://127.0.0.1:9"], &[]);
+    assert_eq!(probe.status.code(), Some(1), "nobody listening");
+    let probe = healthcheck(&[], &[("BERTH_LISTEN", "nonsense")]);
+    assert_eq!(
+        probe.status.code(),
+        Some(2),
+        "a bad setting is a usage error"
+    );
 }
 
 #[tokio::test]
