@@ -30,6 +30,8 @@ pub struct Config {
     /// Origins besides the server's own whose pages may use the session cookie on the
     /// WebSocket (e.g. `https://berth.example.com` behind a proxy that rewrites `Host`).
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` / `-Proto` are believed.
+    pub trusted_proxies: Vec<crate::proxies::Cidr>,
     pub audit_retention: berth_identity::audit::Retention,
     /// WebSocket ping interval; a connection silent for two intervals is dropped.
     pub ws_heartbeat: std::time::Duration,
@@ -218,6 +220,15 @@ pub const KEYS: &[Key] = &[
         meaning: "password of the first admin (≥ 10 characters); without it a random one is generated into `<data_dir>/initial-admin-password` (0600), to be changed at the first login. Prefer the environment variable: flags are visible to other local users",
     },
     Key {
+        name: "trusted_proxies",
+        env: "BERTH_TRUSTED_PROXIES",
+        flag: "--trusted-proxies",
+        default: None,
+        value_name: "CIDRS",
+        shown_default: "none",
+        meaning: "comma-separated addresses or blocks (`127.0.0.1`, `10.0.0.0/8`) of reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` Berth believes (client address for the login lockout and the audit log; `Secure` session cookie over HTTPS); from anyone else they are ignored",
+    },
+    Key {
         name: "allowed_origins",
         env: "BERTH_ALLOWED_ORIGINS",
         flag: "--allowed-origins",
@@ -339,6 +350,7 @@ impl Config {
             admin_password: sources.admin_password()?,
             login_lockout: sources.seconds("login_lockout_s", 1..=3600)?,
             allowed_origins: sources.allowed_origins()?,
+            trusted_proxies: sources.trusted_proxies()?,
             audit_retention: berth_identity::audit::Retention {
                 max_age_ms: sources.number("audit_retention_days", 1..=3650, "a number of days")?
                     * 86_400_000,
@@ -523,6 +535,26 @@ impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
             }
             (_, None) => Ok(None),
         }
+    }
+
+    fn trusted_proxies(&self) -> Result<Vec<crate::proxies::Cidr>, ConfigError> {
+        let (key, Some((value, origin))) = self.pick("trusted_proxies") else {
+            return Ok(Vec::new());
+        };
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|listed| {
+                crate::proxies::Cidr::parse(listed).ok_or_else(|| {
+                    invalid(
+                        key,
+                        origin.clone(),
+                        format!("{listed:?} is not an address or block such as 10.0.0.0/8"),
+                    )
+                })
+            })
+            .collect()
     }
 
     /// Absolute directories other than `/` (which would hand every host file to

@@ -297,7 +297,8 @@ pub async fn login(
             );
         }
     };
-    let ip = peer.ip();
+    let seen = crate::proxies::client(peer, &headers, &state.trusted_proxies);
+    let ip = seen.ip;
     let req_name = req.username.clone();
     let audit = |outcome: &str| login_audit(&req_name, ip, outcome);
     let client = ip.to_string();
@@ -329,9 +330,12 @@ pub async fn login(
     record(&state, audit("ok")).await;
     state.limiter.success(ip, &req_name);
     tracing::info!(user = user.name, client = %ip, session = session.id, "login");
+    // Secure whenever the browser reached Berth over HTTPS (a trusted proxy says so),
+    // so the cookie never travels in clear once it has been sent encrypted.
     let cookie = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        SESSION_TTL.as_secs()
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        SESSION_TTL.as_secs(),
+        if seen.https { "; Secure" } else { "" }
     );
     let mut headers = HeaderMap::new();
     headers.insert(
@@ -406,7 +410,9 @@ pub async fn logout(
                         time_ms: now_ms(),
                         actor: who.unwrap_or_default(),
                         token: None,
-                        client: peer.ip().to_string(),
+                        client: crate::proxies::client(peer, &headers, &state.trusted_proxies)
+                            .ip
+                            .to_string(),
                         method: "auth.logout".to_owned(),
                         target: None,
                         outcome: "ok".to_owned(),

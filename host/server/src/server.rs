@@ -70,6 +70,8 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     pub ws: crate::ws::conn::WsSettings,
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies whose forwarded headers are believed (see `proxies`).
+    pub trusted_proxies: Vec<crate::proxies::Cidr>,
     pub stats: Arc<crate::hoststats::HostStats>,
     pub transfers: Arc<crate::transfers::Transfers>,
     /// Plugin packages uploaded and waiting for `plugins.install`.
@@ -418,6 +420,7 @@ fn assemble(
             write_timeout: config.ws_write_timeout,
         },
         allowed_origins: config.allowed_origins.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
         stats,
         transfers: Arc::default(),
         staging: Arc::default(),

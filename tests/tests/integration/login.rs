@@ -177,3 +177,118 @@ async fn repeated_failures_lock_the_user_out_until_the_lockout_expires() {
         .count();
     assert_eq!(failures, 5, "each failure is logged with the user");
 }
+
+/// A failed login from `forwarded_for` (an `X-Forwarded-For` header) for user `user`.
+async fn login_from(
+    berth: &Berth,
+    user: &str,
+    password: &str,
+    forwarded: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", berth.url))
+        .json(&serde_json::json!({"username": user, "password": password}));
+    for (k, v) in forwarded {
+        request = request.header(*k, *v);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_spoofed_forwarded_for_does_not_dodge_the_lockout() {
+    let (_tmp, berth) = start("60").await;
+    // Five guesses at five names, each claiming another client address: all from this
+    // one peer, which is locked out after them whatever the sixth claims.
+    for n in 0..5 {
+        let spoof = format!("203.0.113.{n}");
+        let r = login_from(
+            &berth,
+            &format!("nobody{n}"),
+            "guess",
+            &[("x-forwarded-for", &spoof)],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = login_from(
+        &berth,
+        "admin",
+        PASSWORD,
+        &[("x-forwarded-for", "198.51.100.1")],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the header is ignored"
+    );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_counts_and_https_makes_the_cookie_secure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let mut cmd = serve_command(&data_dir);
+    cmd.env("BERTH_ADMIN_PASSWORD", PASSWORD)
+        .env("BERTH_LOGIN_LOCKOUT_S", "60")
+        .env("BERTH_TRUSTED_PROXIES", "127.0.0.1, ::1");
+    let berth = Berth::start_with(cmd, &data_dir).await;
+    berth.wait_ready().await;
+    // One client behind the proxy guesses until it is locked out…
+    for n in 0..5 {
+        let r = login_from(
+            &berth,
+            &format!("nobody{n}"),
+            "guess",
+            &[("x-forwarded-for", "203.0.113.7")],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = login_from(
+        &berth,
+        "admin",
+        PASSWORD,
+        &[("x-forwarded-for", "203.0.113.7")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // …and another client behind the same proxy is not.
+    let https = [
+        ("x-forwarded-for", "198.51.100.1"),
+        ("x-forwarded-proto", "https"),
+    ];
+    let ok = login_from(&berth, "admin", PASSWORD, &https).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let cookie = ok.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.split("; ").any(|a| a == "Secure"), "{cookie}");
+    let plain = login_from(
+        &berth,
+        "admin",
+        PASSWORD,
+        &[("x-forwarded-for", "198.51.100.1")],
+    )
+    .await;
+    let cookie = plain.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    // The audit log names the forwarded client.
+    let token = session_token(&plain);
+    let c = berth_tests::ws::client(&berth, &token).await;
+    let page = c
+        .call::<berth_protocol::api::catalogue::AuditList>(Default::default())
+        .await
+        .unwrap();
+    let clients: Vec<&str> = page
+        .entries
+        .iter()
+        .filter(|e| e.method == "auth.login")
+        .map(|e| e.client.as_str())
+        .collect();
+    assert!(
+        clients.contains(&"203.0.113.7") && clients.contains(&"198.51.100.1"),
+        "{clients:?}"
+    );
+}

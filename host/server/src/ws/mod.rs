@@ -71,6 +71,8 @@ pub async fn upgrade(
             "offer the berth.v1 WebSocket subprotocol",
         );
     }
+    // The client behind a trusted proxy: what the audit log and the logs name.
+    let peer = crate::proxies::client(peer, &headers, &state.trusted_proxies).addr(peer);
     let cookie = session_cookie(&headers);
     if cookie.is_some() && !origin_allowed(&headers, &state.allowed_origins) {
         tracing::warn!(client = %peer, origin = ?headers.get(header::ORIGIN), "websocket with a session cookie from a foreign or missing origin refused");
