@@ -220,6 +220,15 @@ pub const KEYS: &[Key] = &[
         meaning: "password of the first admin (≥ 10 characters); without it a random one is generated into `<data_dir>/initial-admin-password` (0600), to be changed at the first login. Prefer the environment variable: flags are visible to other local users",
     },
     Key {
+        name: "admin_password_file",
+        env: "BERTH_ADMIN_PASSWORD_FILE",
+        flag: "--admin-password-file",
+        default: None,
+        value_name: "FILE",
+        shown_default: "none",
+        meaning: "a file whose first line is the first admin's password (a compose or Docker secret); `admin_password` wins when both are given",
+    },
+    Key {
         name: "trusted_proxies",
         env: "BERTH_TRUSTED_PROXIES",
         flag: "--trusted-proxies",
@@ -526,15 +535,23 @@ impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
     }
 
     fn admin_password(&self) -> Result<Option<Secret>, ConfigError> {
-        match self.pick("admin_password") {
-            // The reason never contains the value.
-            (key, Some((value, origin))) => {
-                berth_identity::password::check_policy(&value)
-                    .map_err(|reason| invalid(key, origin, reason))?;
-                Ok(Some(Secret(value)))
-            }
-            (_, None) => Ok(None),
-        }
+        let (key, value, origin) = match self.pick("admin_password") {
+            (key, Some((value, origin))) => (key, value, origin),
+            (_, None) => match self.pick("admin_password_file") {
+                (key, Some((path, origin))) => {
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        invalid(key, origin.clone(), format!("cannot read {path:?}: {e}"))
+                    })?;
+                    let first = text.lines().next().unwrap_or_default().to_owned();
+                    (key, first, origin)
+                }
+                (_, None) => return Ok(None),
+            },
+        };
+        // The reason never contains the value.
+        berth_identity::password::check_policy(&value)
+            .map_err(|reason| invalid(key, origin, reason))?;
+        Ok(Some(Secret(value)))
     }
 
     fn trusted_proxies(&self) -> Result<Vec<crate::proxies::Cidr>, ConfigError> {
@@ -879,6 +896,27 @@ mod tests {
         assert_eq!(
             ok.backup_bind_roots,
             vec![PathBuf::from("/srv/media"), PathBuf::from("/opt/app")]
+        );
+    }
+
+    #[test]
+    fn the_first_password_may_come_from_a_file() {
+        let (_d, path) = file("a-long-enough-secret\nignored\n");
+        let flags = Flags::default().with("admin_password_file", path.to_str().unwrap());
+        let c = Config::load(&flags, env(&[])).unwrap();
+        assert_eq!(
+            c.admin_password.as_ref().map(Secret::expose),
+            Some("a-long-enough-secret")
+        );
+        let (_d, short) = file("pw-1234\n");
+        let flags = Flags::default().with("admin_password_file", short.to_str().unwrap());
+        let e = Config::load(&flags, env(&[])).unwrap_err();
+        assert_eq!(e.key, "admin_password_file");
+        assert!(!e.to_string().contains("pw-1234"), "{e}");
+        let flags = Flags::default().with("admin_password_file", "/nonexistent/berth-secret");
+        assert_eq!(
+            Config::load(&flags, env(&[])).unwrap_err().key,
+            "admin_password_file"
         );
     }
 }
