@@ -23,6 +23,7 @@ mod plugin_notify;
 mod plugin_sandbox;
 mod plugin_storage;
 mod plugin_template;
+mod reverse_proxy;
 /// The S3 plugin's pure logic (part sizes, the age of a stale upload), compiled here
 /// from the plugin's source (plugins build only for wasm32) so that its unit tests run
 /// on the host.
