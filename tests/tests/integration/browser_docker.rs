@@ -200,6 +200,20 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
             )
             .await;
             click(&c, "#nav-backups").await;
+            // Filter pressed with nothing changed keeps every backup listed (the
+            // dropdowns start on "any", not on their last option).
+            click(&c, "#backups-filter-apply").await;
+            wait_for(&c, &format!("#backups-table tr[data-target='{name}']")).await;
+            for (select, any) in [("#backups-trigger", "any type"), ("#backups-storage", "any storage")] {
+                let shown = c
+                    .execute(
+                        &format!("const s = document.querySelector('{select}'); return s.options[s.selectedIndex].text;"),
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(shown.as_str(), Some(any), "{select}");
+            }
             click(
                 &c,
                 &format!("#backups-table tr[data-target='{name}'] button.restore"),

@@ -123,16 +123,19 @@ fn toolbar(props: &ToolbarProps) -> Html {
     html! {
         <div class="toolbar">
             <input id="backups-filter" placeholder="target name" value={(*target).clone()} oninput={on_text(&target)} />
+            // Every option says whether it is the chosen one: a select whose options
+            // are all `selected=false` shows whichever the browser last set, so a
+            // Filter pressed with nothing changed could filter on the last option.
             <select id="backups-trigger" onchange={on_pick(&trigger)}>
-                <option value="">{ "any type" }</option>
-                <option value="manual">{ "manual" }</option>
-                <option value="scheduled">{ "scheduled" }</option>
+                { for [("", "any type"), ("manual", "manual"), ("scheduled", "scheduled")].iter().map(|(v, label)| html!{
+                    <option value={*v} selected={trigger.as_str() == *v}>{ *label }</option>
+                }) }
             </select>
             <select id="backups-storage" onchange={on_pick(&storage)}>
-                <option value="">{ "any storage" }</option>
+                <option value="" selected={storage.is_empty()}>{ "any storage" }</option>
                 { for props.storages.iter().map(|n| html!{ <option value={n.clone()} selected={*storage == *n}>{ n }</option> }) }
             </select>
-            <button onclick={filter}>{ "Filter" }</button>
+            <button id="backups-filter-apply" onclick={filter}>{ "Filter" }</button>
             if props.operator {
                 <button id="backups-rescan" onclick={rescan}
                     title="Add the backups found in the chosen storage (or the default one) that the catalog does not list">
