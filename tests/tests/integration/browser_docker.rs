@@ -200,11 +200,16 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
             )
             .await;
             click(&c, "#nav-backups").await;
-            // Filter pressed with nothing changed keeps every backup listed (the
-            // dropdowns start on "any", not on their last option).
+            // Filter pressed with nothing changed keeps every backup listed, and the
+            // dropdowns show what they hold ("any"), not their last option.
             click(&c, "#backups-filter-apply").await;
             wait_for(&c, &format!("#backups-table tr[data-target='{name}']")).await;
-            for (select, any) in [("#backups-trigger", "any type"), ("#backups-storage", "any storage")] {
+            let untouched = [
+                ("#backups-trigger", "any type"),
+                ("#backups-storage", "any storage"),
+                ("#backups-upload-storage", "default storage"),
+            ];
+            for (select, any) in untouched {
                 let shown = c
                     .execute(
                         &format!("const s = document.querySelector('{select}'); return s.options[s.selectedIndex].text;"),

@@ -210,7 +210,7 @@ pub fn project_backup() -> Html {
         <div class="card" id="project-backup">
             <label class="field">{ "Back up a compose project (all its containers, volumes and networks in one backup) " }
                 <select id="backup-project" onchange={on_pick(&chosen)}>
-                    <option value="">{ "choose a project" }</option>
+                    <option value="" selected={chosen.is_empty()}>{ "choose a project" }</option>
                     { for stacks.iter().map(|s| html!{ <option value={s.clone()} selected={*chosen == *s}>{ s }</option> }) }
                 </select></label>
             if !chosen.is_empty() {

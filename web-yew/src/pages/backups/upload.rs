@@ -96,7 +96,7 @@ pub fn upload_panel(props: &UploadProps) -> Html {
             <input type="password" id="backups-upload-passphrase" value={(*passphrase).clone()} oninput={on_text(&passphrase)}
                 placeholder="passphrase (encrypted files)" autocomplete="off" />
             <select id="backups-upload-storage" onchange={on_pick(&storage)}>
-                <option value="">{ "default storage" }</option>
+                <option value="" selected={storage.is_empty()}>{ "default storage" }</option>
                 { for props.storages.iter().map(|n| html!{ <option value={n.clone()} selected={*storage == *n}>{ n }</option> }) }
             </select>
             if let Some((done, all)) = *progress {
