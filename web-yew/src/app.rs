@@ -1,5 +1,6 @@
 //! The shell: login gate, top bar, sidebar navigation and the routed page.
 
+use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -98,10 +99,12 @@ fn user_menu() -> Html {
 #[function_component(Sidebar)]
 fn sidebar() -> Html {
     let current = use_route::<Route>();
+    let ctx = use_ws();
+    let role = ctx.user().map_or(Role::Viewer, |u| u.role);
     html! {
         <nav class="sidebar" aria-label="Sections">
             <ul>
-            { for Route::SECTIONS.iter().map(|r| {
+            { for Route::SECTIONS.iter().filter(|r| role >= r.least_role()).map(|r| {
                 // A detail page lights up its section.
                 let active = current.as_ref().is_some_and(|c| c.label() == r.label());
                 let r = r.clone();

@@ -1,6 +1,7 @@
 //! The UI's URLs. Every section has a real path, so deep links and reloads work (the
 //! host serves `index.html` for any path that is not a file).
 
+use berth_protocol::role::Role;
 use yew_router::Routable;
 
 #[derive(Debug, Clone, PartialEq, Eq, Routable)]
@@ -97,6 +98,22 @@ impl Route {
         }
     }
 
+    /// The least role whose user the page serves: the role of the method it is built
+    /// on (the catalogue's), so a section a user could only be refused is not offered.
+    pub fn least_role(&self) -> Role {
+        use berth_protocol::api::catalogue::{
+            AuditList, Method, NotificationsRoutes, PluginsInstances, UsersList,
+        };
+        match self {
+            Route::Users => UsersList::ROLE,
+            Route::Audit => AuditList::ROLE,
+            Route::Plugins => PluginsInstances::ROLE,
+            // Notification routes and the default storage: an admin's to change.
+            Route::Settings => NotificationsRoutes::ROLE,
+            _ => Role::Viewer,
+        }
+    }
+
     /// A stable id for tests and links: `nav-containers`.
     pub fn slug(&self) -> &'static str {
         match self {
@@ -153,5 +170,25 @@ mod tests {
             Route::recognize("/definitely/not/a/section"),
             Some(Route::NotFound)
         );
+    }
+
+    #[test]
+    fn a_viewer_is_offered_no_admin_section() {
+        let offered = |role: Role| -> Vec<&str> {
+            Route::SECTIONS
+                .iter()
+                .filter(|r| role >= r.least_role())
+                .map(Route::slug)
+                .collect()
+        };
+        let viewer = offered(Role::Viewer);
+        for admin_only in ["users", "audit", "plugins", "settings"] {
+            assert!(
+                !viewer.contains(&admin_only),
+                "{admin_only} offered to a viewer"
+            );
+        }
+        assert!(viewer.contains(&"backups") && viewer.contains(&"tokens"));
+        assert_eq!(offered(Role::Admin).len(), Route::SECTIONS.len());
     }
 }

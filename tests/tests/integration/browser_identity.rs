@@ -59,18 +59,25 @@ async fn admin_creates_a_viewer_who_is_refused_admin_pages_and_tokens_come_and_g
                             .as_deref(),
                         Some("viewer")
                     );
-                    click(&v, "#nav-users").await;
+                    // The navigation offers what a viewer may use, and nothing else.
+                    wait_for(&v, "#nav-tokens").await;
+                    for admin_only in ["#nav-users", "#nav-audit", "#nav-plugins", "#nav-settings"]
+                    {
+                        assert!(
+                            v.find(Locator::Css(admin_only)).await.is_err(),
+                            "{admin_only} offered to a viewer"
+                        );
+                    }
+                    // A deep link is refused, naming the role it needs.
+                    v.goto(&format!("{url2}/users")).await.unwrap();
                     let refused = wait_for(&v, "section[data-page='users'] .forbidden").await;
                     assert!(refused.text().await.unwrap().contains("admin"));
                     assert!(
                         v.find(Locator::Css("#user-create")).await.is_err(),
                         "no create form for a viewer"
                     );
-                    click(&v, "#nav-audit").await;
+                    v.goto(&format!("{url2}/audit")).await.unwrap();
                     wait_for(&v, "section[data-page='audit'] .forbidden").await;
-                    // A deep link is refused the same way.
-                    v.goto(&format!("{url2}/users")).await.unwrap();
-                    wait_for(&v, "section[data-page='users'] .forbidden").await;
                     click(&v, "#logout").await;
                     wait_for(&v, "main[data-page='login'] #login-user").await;
                 })

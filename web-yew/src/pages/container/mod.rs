@@ -141,6 +141,10 @@ fn covered(i: &Value, name: &str) -> crate::components::Covered {
 #[function_component(ContainerPage)]
 pub fn container_page(props: &Props) -> Html {
     let ctx = use_ws();
+    let may_exec = ctx.user().is_some_and(|u| {
+        use berth_protocol::api::catalogue::{ChannelKind, Exec};
+        u.role >= Exec::ROLE
+    });
     let tab = use_state(|| {
         Tab::ALL
             .into_iter()
@@ -223,7 +227,8 @@ pub fn container_page(props: &Props) -> Html {
                 <crate::components::BackUpNow target={berth_protocol::api::backups::BackupTarget::Container { name: name.clone() }} />
             } } else { html!{} } }
             <div class="tabs" role="tablist">
-            { for Tab::ALL.iter().map(|&t| {
+            // The terminal is an operator's (`exec`): not offered to a viewer.
+            { for Tab::ALL.iter().filter(|t| **t != Tab::Terminal || may_exec).map(|&t| {
                 let tab = tab.clone();
                 html! { <button type="button" role="tab" id={format!("tab-{}", t.slug())}
                     class={classes!("tab", (*tab == t).then_some("active"))}
