@@ -90,7 +90,13 @@ async fn admin_creates_a_viewer_who_is_refused_admin_pages_and_tokens_come_and_g
             click(&c, "#token-submit").await;
             let secret = wait_for(&c, "#token-secret").await.text().await.unwrap();
             assert!(secret.starts_with("berth_"), "{secret}");
-            wait_for(&c, "#tokens-table tr[data-token='nightly script']").await;
+            let row = wait_for(&c, "#tokens-table tr[data-token='nightly script']").await;
+            let cells = row.find_all(Locator::Css("td")).await.unwrap();
+            assert_eq!(
+                cells[1].text().await.unwrap(),
+                "viewer",
+                "a new token has the lowest role unless another is chosen"
+            );
             click(&c, "#token-dismiss").await;
             // The secret is gone from the page for good.
             c.refresh().await.unwrap();

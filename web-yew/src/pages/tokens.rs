@@ -90,7 +90,8 @@ struct CreateProps {
 fn create_form(props: &CreateProps) -> Html {
     let ctx = use_ws();
     let my_role = ctx.user().map_or(Role::Viewer, |u| u.role);
-    // Empty: the user's own role, the list's preselected choice.
+    // Empty: the lowest role, the list's preselected choice — a script gets more
+    // only when someone chooses it.
     let (name, role, days) = (use_text(), use_text(), use_text());
     let onsubmit = {
         let (action, secret) = (props.action.clone(), props.secret.clone());
@@ -98,7 +99,7 @@ fn create_form(props: &CreateProps) -> Html {
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let chosen = if role.is_empty() {
-                my_role.as_str().to_owned()
+                Role::Viewer.as_str().to_owned()
             } else {
                 (*role).clone()
             };
@@ -118,7 +119,7 @@ fn create_form(props: &CreateProps) -> Html {
     };
     let selected = |r: Role| {
         if role.is_empty() {
-            r == my_role
+            r == Role::Viewer
         } else {
             *role == r.as_str()
         }
