@@ -42,17 +42,28 @@ where
     let state = use_state(|| Load::Loading);
     let tick = use_state(|| 0u32);
     let open = matches!(ctx.state, WsState::Open(_));
+    // The last call made: answers may arrive out of order (a preview typed "UT" then
+    // "UTC"), and only the answer to the newest call may be shown.
+    let latest = use_mut_ref(|| 0u64);
     {
         let state = state.clone();
         let ws = ctx.ws.clone();
         use_effect_with((params, open, *tick), move |(params, open, _)| {
             if *open {
                 let params = params.clone();
+                let call = {
+                    let mut last = latest.borrow_mut();
+                    *last = last.wrapping_add(1);
+                    *last
+                };
                 wasm_bindgen_futures::spawn_local(async move {
-                    state.set(match ws.call_m::<M>(params).await {
-                        Ok(r) => Load::Ready(r),
-                        Err(e) => Load::Failed(e),
-                    });
+                    let answer = ws.call_m::<M>(params).await;
+                    if *latest.borrow() == call {
+                        state.set(match answer {
+                            Ok(r) => Load::Ready(r),
+                            Err(e) => Load::Failed(e),
+                        });
+                    }
                 });
             }
         });
