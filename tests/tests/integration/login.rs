@@ -14,23 +14,24 @@ use reqwest::{StatusCode, header};
 const PASSWORD: &str = "the-admin-password";
 
 async fn start(lockout_s: &str) -> (tempfile::TempDir, Berth) {
+    start_with_env(lockout_s, &[]).await
+}
+
+/// [`start`] with more environment.
+async fn start_with_env(lockout_s: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, Berth) {
     let tmp = tempfile::tempdir().unwrap();
     let data_dir = tmp.path().join("data");
     let mut cmd = serve_command(&data_dir);
     cmd.env("BERTH_ADMIN_PASSWORD", PASSWORD)
-        .env("BERTH_LOGIN_LOCKOUT_S", lockout_s);
+        .env("BERTH_LOGIN_LOCKOUT_S", lockout_s)
+        .envs(env.iter().copied());
     let berth = Berth::start_with(cmd, &data_dir).await;
     berth.wait_ready().await;
     (tmp, berth)
 }
 
 async fn login(berth: &Berth, user: &str, password: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/login", berth.url))
-        .json(&serde_json::json!({"username": user, "password": password}))
-        .send()
-        .await
-        .unwrap()
+    login_from(berth, user, password, &[]).await
 }
 
 fn session_token(resp: &reqwest::Response) -> String {
@@ -178,7 +179,7 @@ async fn repeated_failures_lock_the_user_out_until_the_lockout_expires() {
     assert_eq!(failures, 5, "each failure is logged with the user");
 }
 
-/// A failed login from `forwarded_for` (an `X-Forwarded-For` header) for user `user`.
+/// A login carrying `forwarded` headers (`X-Forwarded-For`, `-Proto`).
 async fn login_from(
     berth: &Berth,
     user: &str,
@@ -194,22 +195,27 @@ async fn login_from(
     request.send().await.unwrap()
 }
 
+/// Five failed logins at five names, the `n`th claiming `X-Forwarded-For: from(n)`.
+async fn guess_five_times(berth: &Berth, from: impl Fn(u32) -> String) {
+    for n in 0..5 {
+        let claimed = from(n);
+        let r = login_from(
+            berth,
+            &format!("nobody{n}"),
+            "guess",
+            &[("x-forwarded-for", &claimed)],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
 #[tokio::test]
 async fn a_spoofed_forwarded_for_does_not_dodge_the_lockout() {
     let (_tmp, berth) = start("60").await;
     // Five guesses at five names, each claiming another client address: all from this
     // one peer, which is locked out after them whatever the sixth claims.
-    for n in 0..5 {
-        let spoof = format!("203.0.113.{n}");
-        let r = login_from(
-            &berth,
-            &format!("nobody{n}"),
-            "guess",
-            &[("x-forwarded-for", &spoof)],
-        )
-        .await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    }
+    guess_five_times(&berth, |n| format!("203.0.113.{n}")).await;
     let r = login_from(
         &berth,
         "admin",
@@ -226,25 +232,9 @@ async fn a_spoofed_forwarded_for_does_not_dodge_the_lockout() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_client_counts_and_https_makes_the_cookie_secure() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data_dir = tmp.path().join("data");
-    let mut cmd = serve_command(&data_dir);
-    cmd.env("BERTH_ADMIN_PASSWORD", PASSWORD)
-        .env("BERTH_LOGIN_LOCKOUT_S", "60")
-        .env("BERTH_TRUSTED_PROXIES", "127.0.0.1, ::1");
-    let berth = Berth::start_with(cmd, &data_dir).await;
-    berth.wait_ready().await;
+    let (_tmp, berth) = start_with_env("60", &[("BERTH_TRUSTED_PROXIES", "127.0.0.1, ::1")]).await;
     // One client behind the proxy guesses until it is locked out…
-    for n in 0..5 {
-        let r = login_from(
-            &berth,
-            &format!("nobody{n}"),
-            "guess",
-            &[("x-forwarded-for", "203.0.113.7")],
-        )
-        .await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    }
+    guess_five_times(&berth, |_| "203.0.113.7".to_owned()).await;
     let r = login_from(
         &berth,
         "admin",
