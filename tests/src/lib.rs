@@ -28,6 +28,7 @@ pub mod flaky;
 pub mod http_sink;
 pub mod jobs;
 pub mod plugin_package;
+pub mod prometheus;
 pub mod proxy;
 pub mod registry;
 pub mod s3;

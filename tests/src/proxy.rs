@@ -17,7 +17,8 @@ pub struct Proxy {
     _dir: tempfile::TempDir,
 }
 
-fn deploy(file: &str) -> String {
+/// The shipped file `deploy/<file>`.
+pub(crate) fn deploy(file: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../deploy")
         .join(file);
@@ -25,7 +26,7 @@ fn deploy(file: &str) -> String {
 }
 
 /// `text` with `from` replaced, which must be there (the snippet changed otherwise).
-fn swap(text: &str, from: &str, to: &str) -> String {
+pub(crate) fn swap(text: &str, from: &str, to: &str) -> String {
     assert!(text.contains(from), "the snippet no longer has {from:?}");
     text.replacen(from, to, 1)
 }

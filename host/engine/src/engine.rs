@@ -30,4 +30,6 @@ pub struct Engine {
     pub stacks_dir: std::path::PathBuf,
     /// Host directories whose bind mounts backups include (`backup_bind_roots`).
     pub backup_bind_roots: Vec<std::path::PathBuf>,
+    /// Jobs counted as they end, for `/metrics`.
+    pub metrics: crate::metrics::JobMetrics,
 }

@@ -14,6 +14,7 @@ pub mod backup;
 mod engine;
 pub mod error;
 pub mod jobs;
+pub mod metrics;
 pub mod runner;
 pub mod schedule;
 pub mod stack_folder;

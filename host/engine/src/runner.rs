@@ -1,14 +1,15 @@
 //! The runner: the one task that takes queued jobs from the store and runs them
 //! ([`run_job`] dispatches each kind to its code in `backup`), releases what a failed
-//! job held, and tells the notifiers how each ended. It sits above both the queue
-//! (`jobs`) and the jobs' code, so neither depends on the other.
+//! job held, counts each for `/metrics` and tells the notifiers how it ended. It sits
+//! above both the queue (`jobs`) and the jobs' code, so neither depends on the other.
 
 use std::sync::{Arc, Weak};
 
-use berth_protocol::api::jobs::{JobKind, JobState};
+use berth_protocol::api::jobs::{JobInfo, JobKind, JobState};
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::backup::catalog::CatalogTable;
 use crate::jobs::{HISTORY_MAX, JobCtx, JobRecord, JobSpec, JobsTable};
 use crate::{Engine, EngineError, backup, schedule, stacks};
 
@@ -115,7 +116,14 @@ async fn run_one(engine: &Arc<Engine>, rec: JobRecord, token: CancellationToken)
             ctx.finish(JobState::Failed, message, Some(code));
         }
     }
-    notify_outcome(engine, &id);
+    match engine.store.job(&id) {
+        Ok(Some(rec)) => {
+            count(engine, &rec.info);
+            notify_outcome(engine, &rec.info);
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(job = id, error = %e, "cannot read a finished job"),
+    }
     schedule::scheduler::job_finished(engine, &id);
     // What the job freed goes back to the system rather than into the next job's peak.
     let _ = tokio::task::spawn_blocking(berth_core::alloc::trim).await;
@@ -135,19 +143,21 @@ fn panicked(job: &str, panic: &(dyn std::any::Any + Send)) -> EngineError {
     ))
 }
 
+/// Counts the job for `/metrics`, with the volume data of the backup it made or read.
+fn count(engine: &Engine, info: &JobInfo) {
+    let data_bytes = info
+        .backup
+        .as_deref()
+        .and_then(|b| engine.store.backup(b).ok().flatten())
+        .map(|rec| rec.entry.data_bytes);
+    engine.metrics.observe(info, data_bytes);
+}
+
 /// Tells the notifiers how a job ended (a cancelled job was someone's choice, and a
 /// verification that passes is no news).
-fn notify_outcome(engine: &Arc<Engine>, id: &str) {
+fn notify_outcome(engine: &Arc<Engine>, info: &JobInfo) {
     use berth_plugins::notifier::Level;
     use berth_protocol::api::plugins::NotifyEvent;
-    let info = match engine.store.job(id) {
-        Ok(Some(rec)) => rec.info,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::error!(job = id, error = %e, "cannot read a finished job");
-            return;
-        }
-    };
     let ok = match info.progress.state {
         JobState::Complete => true,
         JobState::Failed => false,

@@ -45,6 +45,16 @@ pub struct Config {
     /// Host directories whose bind mounts backups may read and restores may write
     /// (absolute, canonical); a stack's own folder needs no entry.
     pub backup_bind_roots: Vec<PathBuf>,
+    /// Who may read `GET /metrics` (nobody unless enabled).
+    pub metrics: MetricsAccess,
+}
+
+/// `/metrics` is off unless enabled; then it answers API tokens of any role, and
+/// without a token the addresses in `open_to` (a Prometheus on the same network).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsAccess {
+    pub enabled: bool,
+    pub open_to: Vec<crate::proxies::Cidr>,
 }
 
 /// A value that must not appear in logs or debug output.
@@ -301,6 +311,24 @@ pub const KEYS: &[Key] = &[
         meaning: "comma-separated host directories whose bind-mounted data backups include (and restores may write into empty folders of); other bind mounts are listed as skipped. A stack's own folder is always included",
     },
     Key {
+        name: "metrics",
+        env: "BERTH_METRICS",
+        flag: "--metrics",
+        default: Some("off"),
+        value_name: "on|off",
+        shown_default: "`off`",
+        meaning: "serve Prometheus metrics at `GET /metrics`, to an API token of any role (`Authorization: Bearer`) or to `metrics_open_to`",
+    },
+    Key {
+        name: "metrics_open_to",
+        env: "BERTH_METRICS_OPEN_TO",
+        flag: "--metrics-open-to",
+        default: None,
+        value_name: "CIDRS",
+        shown_default: "none",
+        meaning: "comma-separated addresses or blocks that may read `/metrics` without a token (e.g. the Prometheus server's address)",
+    },
+    Key {
         name: "job_concurrency",
         env: "BERTH_JOB_CONCURRENCY",
         flag: "--job-concurrency",
@@ -359,7 +387,7 @@ impl Config {
             admin_password: sources.admin_password()?,
             login_lockout: sources.seconds("login_lockout_s", 1..=3600)?,
             allowed_origins: sources.allowed_origins()?,
-            trusted_proxies: sources.trusted_proxies()?,
+            trusted_proxies: sources.cidrs("trusted_proxies")?,
             audit_retention: berth_identity::audit::Retention {
                 max_age_ms: sources.number("audit_retention_days", 1..=3650, "a number of days")?
                     * 86_400_000,
@@ -374,6 +402,10 @@ impl Config {
             job_concurrency: sources.number("job_concurrency", 1..=8, "a number of jobs")? as usize,
             stacks_dir: sources.stacks_dir(&data_dir)?,
             backup_bind_roots: sources.backup_bind_roots(&data_dir)?,
+            metrics: MetricsAccess {
+                enabled: sources.switch("metrics")?,
+                open_to: sources.cidrs("metrics_open_to")?,
+            },
             data_dir,
         })
     }
@@ -554,8 +586,23 @@ impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
         Ok(Some(Secret(value)))
     }
 
-    fn trusted_proxies(&self) -> Result<Vec<crate::proxies::Cidr>, ConfigError> {
-        let (key, Some((value, origin))) = self.pick("trusted_proxies") else {
+    /// `on`/`off` (also `true`/`false`, as TOML booleans too).
+    fn switch(&self, name: &str) -> Result<bool, ConfigError> {
+        let (key, value, origin) = self.required(name);
+        match value.to_ascii_lowercase().as_str() {
+            "on" | "true" | "yes" | "1" => Ok(true),
+            "off" | "false" | "no" | "0" => Ok(false),
+            _ => Err(invalid(
+                key,
+                origin,
+                format!("{value:?} is neither on nor off"),
+            )),
+        }
+    }
+
+    /// A comma-separated list of addresses or blocks (none when not given).
+    fn cidrs(&self, name: &str) -> Result<Vec<crate::proxies::Cidr>, ConfigError> {
+        let (key, Some((value, origin))) = self.pick(name) else {
             return Ok(Vec::new());
         };
         value
@@ -806,6 +853,29 @@ mod tests {
 
         let flags = Flags::default().with("log_level", "berth=loud[");
         assert_eq!(Config::load(&flags, env(&[])).unwrap_err().key, "log_level");
+    }
+
+    #[test]
+    fn metrics_are_off_unless_switched_on_and_open_only_to_listed_blocks() {
+        let c = Config::load(&Flags::default(), env(&[])).unwrap();
+        assert_eq!(c.metrics, MetricsAccess::default());
+        let c = Config::load(
+            &Flags::default(),
+            env(&[
+                ("BERTH_METRICS", "on"),
+                ("BERTH_METRICS_OPEN_TO", "10.0.0.0/8, 192.168.1.5"),
+            ]),
+        )
+        .unwrap();
+        assert!(c.metrics.enabled);
+        assert_eq!(c.metrics.open_to.len(), 2);
+        for (key, value) in [
+            ("BERTH_METRICS", "maybe"),
+            ("BERTH_METRICS_OPEN_TO", "10.0.0.0/33"),
+        ] {
+            let e = Config::load(&Flags::default(), env(&[(key, value)])).unwrap_err();
+            assert_eq!(e.origin, Origin::Env(key), "{e}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod config;
 pub mod errors;
 pub mod hoststats;
 pub mod login;
+pub mod metrics;
 pub mod proxies;
 pub mod server;
 pub mod transfers;

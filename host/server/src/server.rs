@@ -80,6 +80,10 @@ pub struct AppState {
     pub websockets: tokio::sync::watch::Sender<usize>,
     pub started: Instant,
     pub data_dir: std::path::PathBuf,
+    /// Requests, jobs and the process, counted for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Whether `/metrics` answers, and to whom without a token.
+    pub metrics_access: crate::config::MetricsAccess,
 }
 
 /// Berth's data directory (where the first-login password file lives).
@@ -95,6 +99,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::serve))
         .route("/api/v1/auth/login", post(crate::login::login))
         .route("/api/v1/auth/logout", post(crate::login::logout))
         .route("/api/v1/ws", get(crate::ws::upgrade))
@@ -405,6 +410,7 @@ fn assemble(
         scheduler: Arc::default(),
         stacks_dir: config.stacks_dir.clone(),
         backup_bind_roots: config.backup_bind_roots.clone(),
+        metrics: berth_engine::metrics::JobMetrics::default(),
     });
     let state = Arc::new(AppState {
         engine: Arc::clone(&engine),
@@ -427,6 +433,11 @@ fn assemble(
         websockets: tokio::sync::watch::Sender::new(0),
         started,
         data_dir: data_dir.root().to_path_buf(),
+        metrics: Arc::new(
+            crate::metrics::Metrics::new(&engine.metrics)
+                .map_err(|e| ServeError::Io(std::io::Error::other(e)))?,
+        ),
+        metrics_access: config.metrics.clone(),
     });
     Ok((state, engine))
 }

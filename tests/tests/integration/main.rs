@@ -17,6 +17,7 @@ mod host;
 mod identity;
 mod identity_api;
 mod login;
+mod metrics;
 mod offsite;
 mod plugin_install;
 mod plugin_notify;

@@ -315,6 +315,9 @@ impl Registry {
     /// Authorises, runs and (when the method is audited) records one call.
     pub async fn call(&self, call: Call, method: &str, p: Value) -> Result<Value, ErrorBody> {
         let Some(entry) = self.methods.get(method) else {
+            call.state
+                .metrics
+                .observe_request("unknown", "unsupported", std::time::Duration::ZERO);
             return Err(ErrorBody::new(
                 ErrorCode::Unsupported,
                 format!("unknown method {method:?}"),
@@ -326,6 +329,7 @@ impl Registry {
         } else {
             None
         };
+        let began = std::time::Instant::now();
         let result = if !call.principal.role.allows(entry.info.role) {
             Err(forbidden(entry.info.role))
         } else if call.principal.must_change_password && !PASSWORD_CHANGE_ALLOWS.contains(&method) {
@@ -333,11 +337,14 @@ impl Registry {
         } else {
             (entry.handler)(call.clone(), p).await
         };
+        let outcome = match &result {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => code_str(e.code),
+        };
+        call.state
+            .metrics
+            .observe_request(entry.info.name, &outcome, began.elapsed());
         if entry.info.audited {
-            let outcome = match &result {
-                Ok(_) => "ok".to_owned(),
-                Err(e) => code_str(e.code),
-            };
             record(
                 &call.state,
                 AuditRecord {
