@@ -723,10 +723,21 @@ fn read_file(
             toml::Value::String(s) => {
                 out.insert(k, s);
             }
+            // `job_concurrency = 2` and `metrics = true` mean what they say; each
+            // key's own check then judges the value as it would the string.
+            toml::Value::Integer(n) => {
+                out.insert(k, n.to_string());
+            }
+            toml::Value::Boolean(b) => {
+                out.insert(k, b.to_string());
+            }
             other => {
                 return Err(file_err(
                     &k,
-                    format!("expected a string, found {}", other.type_str()),
+                    format!(
+                        "expected a string, a whole number or true/false, found {}",
+                        other.type_str()
+                    ),
                 ));
             }
         }
@@ -879,8 +890,27 @@ mod tests {
     }
 
     #[test]
+    fn file_numbers_and_booleans_are_taken_as_written() {
+        let (_d, path) = file("job_concurrency = 2\nmetrics = true\nws_heartbeat_s = 0\n");
+        let flags = Flags {
+            config: Some(path),
+            ..Flags::default()
+        };
+        let e = Config::load(&flags, env(&[])).unwrap_err();
+        assert_eq!(e.key, "ws_heartbeat_s", "judged like the string \"0\"");
+        let (_d, path) = file("job_concurrency = 2\nmetrics = true\n");
+        let flags = Flags {
+            config: Some(path),
+            ..Flags::default()
+        };
+        let c = Config::load(&flags, env(&[])).unwrap();
+        assert_eq!(c.job_concurrency, 2);
+        assert!(c.metrics.enabled);
+    }
+
+    #[test]
     fn file_problems_are_one_line_each() {
-        let (_d, path) = file("listen = 8080\n");
+        let (_d, path) = file("listen = [8080]\n");
         let flags = Flags {
             config: Some(path),
             ..Flags::default()
@@ -888,6 +918,7 @@ mod tests {
         let e = Config::load(&flags, env(&[])).unwrap_err();
         assert_eq!(e.key, "listen");
         assert!(e.reason.contains("expected a string"), "{e}");
+        assert!(e.reason.contains("found array"), "{e}");
 
         let (_d, path) = file("lisen = \"x\"\n");
         let flags = Flags {
