@@ -155,7 +155,7 @@ impl Drop for Process {
 #[derive(Debug)]
 pub struct Berth {
     pub process: Process,
-    /// `http://127.0.0.1:<port>`
+    /// `http://127.0.0.1:<port>` (`https://` with `tls_cert`)
     pub url: String,
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
@@ -176,7 +176,7 @@ impl Berth {
     pub async fn start_with(cmd: Command, data_dir: &Path) -> Self {
         let process = Process::spawn(cmd);
         let line = process.wait_for_line(Duration::from_secs(60), |l| {
-            l.contains("listening on http://")
+            l.contains("listening on http://") || l.contains("listening on https://")
         });
         let Some(line) = line else {
             panic!(
@@ -184,7 +184,8 @@ impl Berth {
                 process.lines().join("\n")
             );
         };
-        let url: String = line[line.find("http://").expect("url")..]
+        let at = line.find("listening on ").expect("url") + "listening on ".len();
+        let url: String = line[at..]
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || ":/.[]".contains(*c))
             .collect();

@@ -47,6 +47,15 @@ pub struct Config {
     pub backup_bind_roots: Vec<PathBuf>,
     /// Who may read `GET /metrics` (nobody unless enabled).
     pub metrics: MetricsAccess,
+    /// HTTPS served by Berth itself: the certificate chain and key (PEM files).
+    pub tls: Option<TlsFiles>,
+}
+
+/// `tls_cert` and `tls_key`, given together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// `/metrics` is off unless enabled; then it answers API tokens of any role, and
@@ -239,6 +248,24 @@ pub const KEYS: &[Key] = &[
         meaning: "a file whose first line is the first admin's password (a compose or Docker secret); `admin_password` wins when both are given",
     },
     Key {
+        name: "tls_cert",
+        env: "BERTH_TLS_CERT",
+        flag: "--tls-cert",
+        default: None,
+        value_name: "FILE",
+        shown_default: "none",
+        meaning: "serve HTTPS with this PEM certificate chain (the server's certificate first; with `tls_key`); SIGHUP reloads both files, HSTS is sent and session cookies are `Secure`",
+    },
+    Key {
+        name: "tls_key",
+        env: "BERTH_TLS_KEY",
+        flag: "--tls-key",
+        default: None,
+        value_name: "FILE",
+        shown_default: "none",
+        meaning: "the PEM private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1)",
+    },
+    Key {
         name: "trusted_proxies",
         env: "BERTH_TRUSTED_PROXIES",
         flag: "--trusted-proxies",
@@ -406,6 +433,7 @@ impl Config {
                 enabled: sources.switch("metrics")?,
                 open_to: sources.cidrs("metrics_open_to")?,
             },
+            tls: sources.tls()?,
             data_dir,
         })
     }
@@ -584,6 +612,40 @@ impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
         berth_identity::password::check_policy(&value)
             .map_err(|reason| invalid(key, origin, reason))?;
         Ok(Some(Secret(value)))
+    }
+
+    /// Both files or neither; each must be a readable file (what is in them is
+    /// checked when Berth starts serving).
+    fn tls(&self) -> Result<Option<TlsFiles>, ConfigError> {
+        let file = |name: &str| match self.pick(name) {
+            (_, None) => Ok(None),
+            (key, Some((value, origin))) => {
+                let path = PathBuf::from(&value);
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.is_file() => Ok(Some(path)),
+                    Ok(_) => Err(invalid(key, origin, format!("{value:?} is not a file"))),
+                    Err(e) => Err(invalid(key, origin, format!("cannot read {value:?}: {e}"))),
+                }
+            }
+        };
+        match (file("tls_cert")?, file("tls_key")?) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+            (None, None) => Ok(None),
+            (Some(_), None) | (None, Some(_)) => {
+                let (key, origin) = match self.pick("tls_cert") {
+                    (key, Some((_, origin))) => (key, origin),
+                    (_, None) => {
+                        let (key, picked) = self.pick("tls_key");
+                        (key, picked.map(|(_, o)| o).unwrap_or(Origin::Default))
+                    }
+                };
+                Err(invalid(
+                    key,
+                    origin,
+                    "HTTPS needs both tls_cert and tls_key".to_owned(),
+                ))
+            }
+        }
     }
 
     /// `on`/`off` (also `true`/`false`, as TOML booleans too).
@@ -887,6 +949,44 @@ mod tests {
             let e = Config::load(&Flags::default(), env(&[(key, value)])).unwrap_err();
             assert_eq!(e.origin, Origin::Env(key), "{e}");
         }
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_they_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&cert, "x").unwrap();
+        std::fs::write(&key, "x").unwrap();
+        let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        let loaded = Config::load(
+            &Flags::default(),
+            env(&[("BERTH_TLS_CERT", c), ("BERTH_TLS_KEY", k)]),
+        )
+        .unwrap();
+        assert_eq!(
+            loaded.tls,
+            Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone()
+            })
+        );
+        let e = Config::load(&Flags::default(), env(&[("BERTH_TLS_CERT", c)])).unwrap_err();
+        assert_eq!(e.key, "tls_cert");
+        assert!(e.reason.contains("both"), "{e}");
+        let e = Config::load(&Flags::default(), env(&[("BERTH_TLS_KEY", k)])).unwrap_err();
+        assert_eq!(e.key, "tls_key");
+        let missing = dir.path().join("nope.pem");
+        let e = Config::load(
+            &Flags::default(),
+            env(&[
+                ("BERTH_TLS_CERT", missing.to_str().unwrap()),
+                ("BERTH_TLS_KEY", k),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "tls_cert");
+        assert!(e.reason.contains("cannot read"), "{e}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod login;
 pub mod metrics;
 pub mod proxies;
 pub mod server;
+pub mod tls;
 pub mod transfers;
 pub mod ui;
 pub mod ws;

@@ -330,12 +330,17 @@ pub async fn login(
     record(&state, audit("ok")).await;
     state.limiter.success(ip, &req_name);
     tracing::info!(user = user.name, client = %ip, session = session.id, "login");
-    // Secure whenever the browser reached Berth over HTTPS (a trusted proxy says so),
-    // so the cookie never travels in clear once it has been sent encrypted.
+    // Secure whenever the browser reached Berth over HTTPS (Berth's own TLS, or a
+    // trusted proxy says so), so the cookie never travels in clear once it has been
+    // sent encrypted.
     let cookie = format!(
         "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
         SESSION_TTL.as_secs(),
-        if seen.https { "; Secure" } else { "" }
+        if seen.https || state.tls.is_some() {
+            "; Secure"
+        } else {
+            ""
+        }
     );
     let mut headers = HeaderMap::new();
     headers.insert(

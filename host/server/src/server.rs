@@ -14,6 +14,7 @@ use berth_protocol::auth::HttpError;
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::health::{Check, Liveness, Readiness};
 use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use berth_engine::Engine;
@@ -53,6 +54,8 @@ pub enum ServeError {
     },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot serve HTTPS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// What every handler can reach.
@@ -84,6 +87,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Whether `/metrics` answers, and to whom without a token.
     pub metrics_access: crate::config::MetricsAccess,
+    /// Berth's own HTTPS (`tls_cert`/`tls_key`), reloaded on SIGHUP.
+    pub tls: Option<Arc<crate::tls::Tls>>,
 }
 
 /// Berth's data directory (where the first-login password file lives).
@@ -94,9 +99,10 @@ pub struct DataRoot(pub std::path::PathBuf);
 #[derive(Debug, Clone, Copy)]
 pub struct Uptime(pub Duration);
 
-/// The router, with compression and request tracing.
+/// The router, with compression and request tracing; HSTS when Berth serves HTTPS.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let hsts = state.tls.is_some();
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::serve))
@@ -122,7 +128,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
-        )
+        );
+    if hsts {
+        // A year, this host only: Berth knows nothing of its sibling subdomains.
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            http::header::STRICT_TRANSPORT_SECURITY,
+            http::HeaderValue::from_static("max-age=31536000"),
+        ))
+    } else {
+        router
+    }
 }
 
 /// An error as the HTTP API answers it.
@@ -290,6 +305,11 @@ async fn plugin_recovery(state: std::sync::Weak<AppState>) {
 /// Runs Berth until SIGINT or SIGTERM.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let started = Instant::now();
+    // Before anything else: a bad certificate or key should not wait for the store.
+    let tls = match &config.tls {
+        Some(files) => Some(Arc::new(crate::tls::Tls::load(&files.cert, &files.key)?)),
+        None => None,
+    };
     let data_dir = DataDir::open(&config.data_dir)?;
     let store = {
         let path = data_dir.store_path();
@@ -301,7 +321,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     berth_docker::helper::set_instance(store.instance_id()?);
     let plugins = start_plugins(&data_dir).await?;
     let hosts = connect_docker(&config, &data_dir).await;
-    let (state, engine) = assemble(&config, &data_dir, store, hosts, plugins, started)?;
+    let (state, engine) = assemble(&config, &data_dir, store, hosts, plugins, tls, started)?;
     tokio::spawn(housekeeping(Arc::downgrade(&state), config.audit_retention));
     tokio::spawn(plugin_recovery(Arc::downgrade(&state)));
     tokio::spawn(berth_engine::runner::runner(
@@ -322,13 +342,21 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             source,
         })?;
     let addr = listener.local_addr()?;
+    let (incoming, scheme) = match &state.tls {
+        Some(tls) => (
+            crate::tls::Incoming::tls(listener, Arc::clone(tls))?,
+            "https",
+        ),
+        None => (crate::tls::Incoming::Plain(listener), "http"),
+    };
+    tokio::spawn(reload_on_hangup(Arc::downgrade(&state)));
     tracing::info!(
-        url = %format!("http://{addr}"),
+        url = %format!("{scheme}://{addr}"),
         data_dir = %data_dir.root().display(),
         startup_ms = started.elapsed().as_millis() as u64,
-        "berth listening on http://{addr}"
+        "berth listening on {scheme}://{addr}"
     );
-    run_until_signal(listener, &state).await?;
+    run_until_signal(incoming, &state).await?;
     // Handlers are gone; close the store before releasing the data-dir lock. Aborted
     // request, channel and job tasks release their references as the runtime drops
     // them, so allow them a moment. The store closes with the last of the state and
@@ -383,6 +411,7 @@ fn assemble(
     store: Store,
     hosts: Hosts,
     plugins: PluginRuntime,
+    tls: Option<Arc<crate::tls::Tls>>,
     started: Instant,
 ) -> Result<(Arc<AppState>, Arc<Engine>), ServeError> {
     let secret_key = berth_core::secrets::SecretKey::load_or_create(&data_dir.secret_key_path())
@@ -438,6 +467,7 @@ fn assemble(
                 .map_err(|e| ServeError::Io(std::io::Error::other(e)))?,
         ),
         metrics_access: config.metrics.clone(),
+        tls,
     });
     Ok((state, engine))
 }
@@ -445,13 +475,16 @@ fn assemble(
 /// Serves until SIGINT/SIGTERM, then drains: HTTP requests and the upgraded
 /// WebSockets each get the grace period to finish.
 async fn run_until_signal(
-    listener: tokio::net::TcpListener,
+    incoming: crate::tls::Incoming,
     state: &Arc<AppState>,
 ) -> Result<(), ServeError> {
+    use axum::serve::ListenerExt;
     let stop = Arc::new(tokio::sync::Notify::new());
     let stopped = Arc::clone(&stop);
     let server = axum::serve(
-        listener,
+        // Tapped (doing nothing) because axum gives connect info — the client's
+        // address — to its own listener and to tapped ones.
+        incoming.tap_io(|_| {}),
         router(Arc::clone(state)).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move { stopped.notified().await });
@@ -480,6 +513,31 @@ async fn run_until_signal(
     }
     drop(server);
     Ok(())
+}
+
+/// SIGHUP reloads the TLS certificate and key (a renewed certificate needs no
+/// restart); without TLS it is logged and ignored rather than ending Berth.
+async fn reload_on_hangup(state: std::sync::Weak<AppState>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; TLS files reload only at a restart");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let Some(st) = state.upgrade() else { return };
+        let Some(tls) = st.tls.clone() else {
+            tracing::info!("SIGHUP: nothing to reload (no tls_cert configured)");
+            continue;
+        };
+        match tokio::task::spawn_blocking(move || tls.reload()).await {
+            Ok(Ok(())) => tracing::info!("SIGHUP: TLS certificate and key reloaded"),
+            Ok(Err(e)) => tracing::error!(
+                error = %e,
+                "SIGHUP: TLS reload failed; still serving the previous certificate"
+            ),
+            Err(e) => tracing::error!(error = %e, "SIGHUP: TLS reload panicked"),
+        }
+    }
 }
 
 /// Waits until `shared` is the last reference and drops it; false if something still

@@ -38,5 +38,6 @@ mod self_protection;
 mod stacks;
 mod stacks_backup;
 mod stacks_convert;
+mod tls;
 mod web;
 mod ws_protocol;
