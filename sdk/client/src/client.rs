@@ -94,9 +94,14 @@ fn text(msg: &ClientMsg) -> Message {
     Message::Text(serde_json::to_string(msg).expect("serialisable").into())
 }
 
-fn ws_url(url: &str) -> Result<String, ClientError> {
-    let (authority, prefix) = crate::http::split_base(url)?;
-    Ok(format!("ws://{authority}{prefix}/api/v1/ws"))
+/// The WebSocket's URL, and whether it is over TLS.
+fn ws_url(url: &str) -> Result<(String, bool), ClientError> {
+    let base = crate::http::split_base(url)?;
+    let scheme = if base.tls { "wss" } else { "ws" };
+    Ok((
+        format!("{scheme}://{}{}/api/v1/ws", base.authority, base.prefix),
+        base.tls,
+    ))
 }
 
 impl Client {
@@ -106,7 +111,8 @@ impl Client {
     }
 
     pub async fn connect_with(opts: ConnectOptions) -> Result<Self, ClientError> {
-        let mut req = ws_url(&opts.url)?
+        let (url, tls) = ws_url(&opts.url)?;
+        let mut req = url
             .into_client_request()
             .map_err(|e| ClientError::Connect(e.to_string()))?;
         let h = req.headers_mut();
@@ -127,19 +133,25 @@ impl Client {
                 .map_err(|e| ClientError::Connect(format!("header name: {e}")))?;
             h.append(name, header(v)?);
         }
-        let (mut ws, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(resp) => {
-                    let body = resp
-                        .body()
-                        .as_deref()
-                        .map(|b| String::from_utf8_lossy(b).into_owned())
-                        .unwrap_or_default();
-                    ClientError::Connect(format!("HTTP {}: {body}", resp.status().as_u16()))
-                }
-                other => ClientError::Connect(other.to_string()),
-            })?;
+        let connector = if tls {
+            tokio_tungstenite::Connector::Rustls(crate::tls::config()?)
+        } else {
+            tokio_tungstenite::Connector::Plain
+        };
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(req, None, false, Some(connector))
+                .await
+                .map_err(|e| match e {
+                    tokio_tungstenite::tungstenite::Error::Http(resp) => {
+                        let body = resp
+                            .body()
+                            .as_deref()
+                            .map(|b| String::from_utf8_lossy(b).into_owned())
+                            .unwrap_or_default();
+                        ClientError::Connect(format!("HTTP {}: {body}", resp.status().as_u16()))
+                    }
+                    other => ClientError::Connect(other.to_string()),
+                })?;
         let hello = ClientMsg::Hello {
             client: Peer {
                 name: opts.client_name.clone(),

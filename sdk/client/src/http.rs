@@ -1,21 +1,39 @@
 //! The HTTP endpoints a script needs besides the WebSocket: login, logout, and the
-//! readiness probe a health check asks.
-//! Plain HTTP/1.1 over TCP (Berth listens on loopback or behind a TLS proxy; this client
-//! speaks `http://` and `ws://` only).
+//! readiness probe a health check asks. HTTP/1.1 over TCP, or over TLS for `https://`
+//! (see [`crate::tls`] for whom it trusts).
 
 use berth_protocol::auth::{HttpError, LoginRequest, LoginResponse, SESSION_COOKIE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::ClientError;
 
-/// `host:port` and path prefix of an `http://` base URL.
-pub(crate) fn split_base(base: &str) -> Result<(String, String), ClientError> {
-    let rest = base
-        .strip_prefix("http://")
-        .or_else(|| base.strip_prefix("ws://"))
+/// Where a base URL points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Base {
+    /// `https://` or `wss://`.
+    pub tls: bool,
+    /// `host:port` (the scheme's port when the URL names none).
+    pub authority: String,
+    /// The host alone, without brackets (what a certificate names).
+    pub host: String,
+    /// The path prefix, without a trailing `/`.
+    pub prefix: String,
+}
+
+/// Splits an `http://`, `https://`, `ws://` or `wss://` base URL.
+pub(crate) fn split_base(base: &str) -> Result<Base, ClientError> {
+    let schemes = [
+        ("http://", false),
+        ("ws://", false),
+        ("https://", true),
+        ("wss://", true),
+    ];
+    let (rest, tls) = schemes
+        .iter()
+        .find_map(|(scheme, tls)| base.strip_prefix(scheme).map(|rest| (rest, *tls)))
         .ok_or_else(|| {
             ClientError::Connect(format!(
-                "{base:?}: use an http:// URL such as http://127.0.0.1:8080 (https is not supported by this client; use an SSH tunnel or a local proxy)"
+                "{base:?}: use an http:// or https:// URL such as http://127.0.0.1:8080"
             ))
         })?;
     let (authority, path) = match rest.find('/') {
@@ -25,12 +43,26 @@ pub(crate) fn split_base(base: &str) -> Result<(String, String), ClientError> {
     if authority.is_empty() {
         return Err(ClientError::Connect(format!("{base:?} has no host")));
     }
-    let authority = if authority.contains(':') && !authority.ends_with(']') {
+    let has_port = authority.contains(':') && !authority.ends_with(']');
+    let host = if has_port {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    } else {
+        authority
+    };
+    let authority = if has_port {
         authority.to_owned()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{}", if tls { 443 } else { 80 })
     };
-    Ok((authority, path.to_owned()))
+    Ok(Base {
+        tls,
+        authority,
+        host: host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        prefix: path.to_owned(),
+    })
 }
 
 async fn post(
@@ -50,12 +82,16 @@ async fn request(
     headers: &str,
     body: &str,
 ) -> Result<(u16, String, String), ClientError> {
-    let (authority, prefix) = split_base(base)?;
-    let stream = tokio::net::TcpStream::connect(&authority)
+    let base = split_base(base)?;
+    let path = format!("{}{path}", base.prefix);
+    if base.tls {
+        let stream = crate::tls::connect(&base.authority, &base.host).await?;
+        return exchange(stream, &base.authority, method, &path, headers, body).await;
+    }
+    let stream = tokio::net::TcpStream::connect(&base.authority)
         .await
-        .map_err(|e| ClientError::Connect(format!("{authority}: {e}")))?;
-    let path = format!("{prefix}{path}");
-    exchange(stream, &authority, method, &path, headers, body).await
+        .map_err(|e| ClientError::Connect(format!("{}: {e}", base.authority)))?;
+    exchange(stream, &base.authority, method, &path, headers, body).await
 }
 
 /// One request over a connected stream (plain TCP, or TLS the caller set up).
@@ -162,15 +198,29 @@ mod tests {
 
     #[test]
     fn base_urls() {
+        let base = |tls: bool, authority: &str, host: &str, prefix: &str| Base {
+            tls,
+            authority: authority.to_owned(),
+            host: host.to_owned(),
+            prefix: prefix.to_owned(),
+        };
         assert_eq!(
             split_base("http://127.0.0.1:8080").unwrap(),
-            ("127.0.0.1:8080".to_owned(), String::new())
+            base(false, "127.0.0.1:8080", "127.0.0.1", "")
         );
         assert_eq!(
             split_base("http://berth.lan/prefix/").unwrap(),
-            ("berth.lan:80".to_owned(), "/prefix".to_owned())
+            base(false, "berth.lan:80", "berth.lan", "/prefix")
         );
-        assert!(split_base("https://x").is_err());
+        assert_eq!(
+            split_base("https://berth.example.com").unwrap(),
+            base(true, "berth.example.com:443", "berth.example.com", "")
+        );
+        assert_eq!(
+            split_base("wss://[::1]:8443/").unwrap(),
+            base(true, "[::1]:8443", "::1", "")
+        );
+        assert!(split_base("ftp://x").is_err());
         assert!(split_base("http://").is_err());
     }
 }

@@ -36,6 +36,7 @@ mod binary;
 mod client;
 mod error;
 pub mod http;
+mod tls;
 
 pub use binary::BinaryChannel;
 pub use client::{Client, ConnectOptions, Subscription};

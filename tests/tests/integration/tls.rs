@@ -1,6 +1,7 @@
 //! Berth's own HTTPS (`tls_cert`/`tls_key`) with certificates made by `openssl`: the
 //! UI, login and the WebSocket over TLS, HSTS and a `Secure` cookie, plain HTTP
-//! refused without harm, `berth healthcheck` pinning the configured certificate, and
+//! refused without harm, `berth ctl` over HTTPS trusting the certificate it is given,
+//! `berth healthcheck` pinning the configured certificate, and
 //! SIGHUP swapping in a renewed certificate — or keeping the old one when the new
 //! files are broken.
 
@@ -60,6 +61,33 @@ fn healthcheck(berth: &Berth, dir: &Path) -> std::process::Output {
         .env("BERTH_TLS_KEY", dir.join("key.pem"))
         .output()
         .unwrap()
+}
+
+/// `berth ctl <args>` against `berth` over HTTPS, trusting `trust` (a PEM file) or the
+/// system's CAs; the password on stdin.
+fn ctl(berth: &Berth, config: &Path, trust: Option<&Path>, args: &[&str]) -> std::process::Output {
+    use std::io::Write;
+    let mut cmd = berth_command();
+    cmd.arg("ctl")
+        .arg("--url")
+        .arg(&berth.url)
+        .args(args)
+        .env("XDG_CONFIG_HOME", config)
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(file) = trust {
+        cmd.env("SSL_CERT_FILE", file);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{ADMIN_PASSWORD}\n").as_bytes())
+        .unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
 }
 
 /// The WebSocket's upgrade and first exchange over TLS, trusting `name`.
@@ -148,6 +176,26 @@ async fn berth_serves_https_and_swaps_its_certificate_on_sighup() {
         .1
         .to_owned();
     websocket(&berth, dir, "first", &token).await;
+
+    // `berth ctl` over HTTPS: refused against the system's CAs, fine trusting the
+    // server's certificate.
+    let config = dir.join("ctl");
+    let login = ["login", "--user", "admin", "--password-stdin"];
+    let untrusted = ctl(&berth, &config, None, &login);
+    assert_eq!(untrusted.status.code(), Some(4), "{untrusted:?}");
+    assert!(
+        String::from_utf8_lossy(&untrusted.stderr).contains("certificate"),
+        "{untrusted:?}"
+    );
+    let first_cert = dir.join("first.crt");
+    let trusted = ctl(&berth, &config, Some(&first_cert), &login);
+    assert!(trusted.status.success(), "{trusted:?}");
+    let whoami = ctl(&berth, &config, Some(&first_cert), &["whoami", "--json"]);
+    assert!(whoami.status.success(), "{whoami:?}");
+    assert!(
+        String::from_utf8_lossy(&whoami.stdout).contains("\"admin\""),
+        "{whoami:?}"
+    );
 
     // Plain HTTP gets no answer, and costs Berth nothing.
     let plain = berth.url.replace("https://", "http://");
