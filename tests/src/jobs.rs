@@ -5,8 +5,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use berth_client::{Client, ClientError};
-use berth_protocol::api::backups::UploadBackup;
-use berth_protocol::api::catalogue::{BackupsUploadTicket, JobProgress, JobsGet};
+use berth_protocol::api::backups::{BackupTarget, CreateBackup, UploadBackup};
+use berth_protocol::api::catalogue::{BackupsCreate, BackupsUploadTicket, JobProgress, JobsGet};
 use berth_protocol::api::jobs::{JobProgressParams, JobRef, JobState};
 use berth_protocol::error::ErrorCode;
 use futures_util::StreamExt;
@@ -70,6 +70,21 @@ pub async fn until(
     })
     .await
     .unwrap_or_else(|_| panic!("job {job} did not get there in {WAIT:?}"))
+}
+
+/// Backs `target` up (to `storage`, else the default) and waits for the job, which
+/// must complete.
+pub async fn back_up(c: &Client, target: BackupTarget, storage: Option<&str>) {
+    let queued = c
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![target],
+            storage: storage.map(str::to_owned),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (state, message) = end_state(c, &queued.jobs[0]).await;
+    assert_eq!(state, JobState::Complete, "{message}");
 }
 
 /// How `job` ended, and its last message.

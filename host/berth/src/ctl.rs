@@ -6,6 +6,7 @@
 
 mod schedules;
 mod stacks;
+mod state;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -85,6 +86,9 @@ enum CtlCommand {
     /// Compose stacks' files: list, get, validate, create, save, delete, versions.
     #[command(subcommand)]
     Stacks(stacks::StacksCmd),
+    /// Berth's own state (admin): `state backup` to a storage instance.
+    #[command(subcommand)]
+    State(state::StateCmd),
     /// The audit log (admin), newest first.
     Audit {
         #[arg(long)]
@@ -345,6 +349,7 @@ async fn dispatch(args: CtlArgs) -> Result<(), Fail> {
         CtlCommand::Users(cmd) => users(&client, cmd, json).await?,
         CtlCommand::Schedules(cmd) => schedules::schedules(&client, cmd, json).await?,
         CtlCommand::Stacks(cmd) => stacks::stacks(&client, cmd, json).await?,
+        CtlCommand::State(cmd) => state::state(&client, cmd, json).await?,
         CtlCommand::Audit {
             actor,
             method,

@@ -8,6 +8,8 @@
 
 mod ctl;
 mod healthcheck;
+mod passphrase;
+mod state;
 mod telemetry;
 
 use std::path::PathBuf;
@@ -42,6 +44,9 @@ enum Command {
     /// Work with backup files offline.
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Berth's own state: restore a state backup (`berth ctl state backup` makes one).
+    #[command(subcommand)]
+    State(state::StateCommand),
     /// Exit 0 when the Berth listening here is ready (`GET /readyz` answers 200), 1
     /// otherwise: a container's HEALTHCHECK, with no shell or curl in the image.
     Healthcheck(healthcheck::HealthArgs),
@@ -178,6 +183,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::State(cmd) => match state::run(cmd) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("berth: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::User(cmd) => match user(cmd) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -202,16 +214,10 @@ fn backup(cmd: BackupCommand) -> anyhow::Result<()> {
         (Some(k), _) => Secret::key_file(
             &std::fs::read(&k).with_context(|| format!("reading {}", k.display()))?,
         )?,
-        (None, Some(p)) => {
-            let text =
-                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-            Secret::Passphrase(text.lines().next().unwrap_or_default().to_owned())
-        }
-        (None, None) => {
-            Secret::Passphrase(std::env::var("BERTH_BACKUP_PASSPHRASE").map_err(|_| {
-                anyhow::anyhow!("give BERTH_BACKUP_PASSPHRASE, --passphrase-file or --key-file")
-            })?)
-        }
+        (None, file) => Secret::Passphrase(
+            passphrase::read(file.as_deref(), "BERTH_BACKUP_PASSPHRASE")
+                .context("or give --key-file")?,
+        ),
     };
     let src =
         std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;

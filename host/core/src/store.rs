@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
 /// The schema this build writes and understands.
 pub const SCHEMA_VERSION: u64 = 9;
@@ -140,6 +140,62 @@ impl Store {
     }
 }
 
+/// Copies one table into `$write` if it has these key and value types; `false` when
+/// it has others (redb checks the types recorded with the table).
+macro_rules! copy_table_as {
+    ($read:expr, $write:expr, $name:expr, $key:ty, $value:ty) => {{
+        let definition: TableDefinition<'_, $key, $value> = TableDefinition::new($name);
+        match $read.open_table(definition) {
+            Ok(from) => {
+                let mut to = $write.open_table(definition)?;
+                for row in from.iter()? {
+                    let (key, value) = row?;
+                    to.insert(key.value(), value.value())?;
+                }
+                Ok::<bool, StoreError>(true)
+            }
+            Err(redb::TableError::TableTypeMismatch { .. }) => Ok(false),
+            Err(e) => Err(StoreError::from(e)),
+        }
+    }};
+}
+
+impl Store {
+    /// Writes every table, as one read transaction sees them, into a new store file at
+    /// `to`: a consistent copy taken while Berth keeps running (writers are not held
+    /// up). Returns the number of tables copied.
+    ///
+    /// Berth's tables have three shapes — records (`&str` → bytes), the audit log
+    /// (`u64` → bytes) and `meta` (`&str` → `u64`); a table of any other shape is an
+    /// error rather than a snapshot that silently lacks it.
+    pub fn snapshot(&self, to: &Path) -> Result<usize, StoreError> {
+        if to.exists() {
+            return Err(StoreError::Corrupt(format!(
+                "snapshot target {} already exists",
+                to.display()
+            )));
+        }
+        let read = self.db.begin_read()?;
+        let copy = Database::create(to)?;
+        let write = copy.begin_write()?;
+        let mut tables = 0;
+        for handle in read.list_tables()? {
+            let name = handle.name().to_owned();
+            let copied = copy_table_as!(read, write, name.as_str(), &str, &[u8])?
+                || copy_table_as!(read, write, name.as_str(), u64, &[u8])?
+                || copy_table_as!(read, write, name.as_str(), &str, u64)?;
+            if !copied {
+                return Err(StoreError::Corrupt(format!(
+                    "table {name} has a shape the snapshot does not know"
+                )));
+            }
+            tables += 1;
+        }
+        write.commit()?;
+        Ok(tables)
+    }
+}
+
 /// What the typed tables of the crates above reach the store through. Each crate adds
 /// its records as a trait with default methods over this one (`UsersTable`,
 /// `JobsTable`, …), implemented for [`Store`]: one store, tables owned by the crate that
@@ -194,6 +250,36 @@ mod tests {
         assert_eq!(id.len(), 16);
         assert_eq!(Store::open(&a, &[]).unwrap().instance_id().unwrap(), id);
         assert_ne!(Store::open(&b, &[]).unwrap().instance_id().unwrap(), id);
+    }
+
+    #[test]
+    fn a_snapshot_holds_every_table_of_every_shape() {
+        const RECORDS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("records");
+        const LOG: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("log");
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("berth.redb"), &[]).unwrap();
+        let tx = store.db.begin_write().unwrap();
+        tx.open_table(RECORDS)
+            .unwrap()
+            .insert("a", b"1".as_slice())
+            .unwrap();
+        tx.open_table(LOG)
+            .unwrap()
+            .insert(7, b"seven".as_slice())
+            .unwrap();
+        tx.commit().unwrap();
+        let to = tmp.path().join("snapshot.redb");
+        assert_eq!(store.snapshot(&to).unwrap(), 3, "meta, records, log");
+        assert!(store.snapshot(&to).is_err(), "never over an existing file");
+        let id = store.instance_id().unwrap();
+        drop(store);
+        let copy = Store::open(&to, &[]).unwrap();
+        assert_eq!(copy.instance_id().unwrap(), id);
+        let tx = copy.db.begin_read().unwrap();
+        let records = tx.open_table(RECORDS).unwrap();
+        assert_eq!(records.get("a").unwrap().unwrap().value(), b"1");
+        let log = tx.open_table(LOG).unwrap();
+        assert_eq!(log.get(7).unwrap().unwrap().value(), b"seven");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod runner;
 pub mod schedule;
 pub mod stack_folder;
 pub mod stacks;
+pub mod state;
 
 pub use engine::Engine;
 

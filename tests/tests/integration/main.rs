@@ -38,6 +38,7 @@ mod self_protection;
 mod stacks;
 mod stacks_backup;
 mod stacks_convert;
+mod state;
 mod tls;
 mod web;
 mod ws_protocol;

@@ -4,16 +4,14 @@
 //! schedule, jobs by outcome, schedule intervals — with the shipped alert rules
 //! loaded and healthy.
 
-use berth_protocol::api::backups::{BackupQuery, BackupTarget, CreateBackup};
-use berth_protocol::api::catalogue::{
-    BackupsCreate, BackupsList, SchedulesCreate, SchedulesRunNow, TokensCreate,
-};
+use berth_protocol::api::backups::{BackupQuery, BackupTarget};
+use berth_protocol::api::catalogue::{BackupsList, SchedulesCreate, SchedulesRunNow, TokensCreate};
 use berth_protocol::api::jobs::JobState;
 use berth_protocol::api::schedules::{ScheduleRef, ScheduleSpec};
 use berth_protocol::api::tokens::CreateToken;
 use berth_protocol::role::Role;
 use berth_tests::docker::Scope;
-use berth_tests::jobs::end_state;
+use berth_tests::jobs::{back_up, end_state};
 use berth_tests::prometheus::{Prometheus, deployed, promtool};
 use berth_tests::server::Berth;
 use berth_tests::ws;
@@ -128,17 +126,7 @@ async fn a_real_prometheus_sees_backups_jobs_and_schedules() {
     let target = BackupTarget::Volume {
         name: volume.clone(),
     };
-    let queued = admin
-        .call::<BackupsCreate>(CreateBackup {
-            targets: vec![target.clone()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        end_state(&admin, &queued.jobs[0]).await.0,
-        JobState::Complete
-    );
+    back_up(&admin, target.clone(), None).await;
     admin
         .call::<SchedulesCreate>(ScheduleSpec {
             name: "nightly".into(),

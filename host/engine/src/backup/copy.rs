@@ -14,10 +14,10 @@ use std::task::{Context, Poll};
 use berth_core::time::now_ms;
 use berth_protocol::api::backups::{BackupStatus, StoredCopy};
 use berth_protocol::api::jobs::{JobState, LogLevel};
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::catalog::{CatalogRecord, CatalogTable};
+use super::digest::Digest256;
 use super::{session, storage};
 use crate::Engine;
 use crate::jobs::JobCtx;
@@ -186,36 +186,5 @@ impl<R: AsyncRead + Unpin> AsyncRead for Exact<R> {
             self.left = self.left.saturating_sub(n);
         }
         polled
-    }
-}
-
-/// A sink hashing what the read-back delivers.
-#[derive(Default)]
-struct Digest256 {
-    sha: Sha256,
-}
-
-impl Digest256 {
-    fn hex(&self) -> String {
-        hex::encode(self.sha.clone().finalize())
-    }
-}
-
-impl AsyncWrite for Digest256 {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        self.sha.update(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
     }
 }

@@ -9,8 +9,11 @@
 //! directory is touched by the restore itself). Specified in `docs/backup-format.md`.
 
 use std::io::{self, Read};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncWrite;
 
 /// The digest and what it covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,5 +160,36 @@ mod tests {
         one[31] = 1;
         add(&mut s, &one);
         assert_eq!(s, [0, 0, 1, 0]);
+    }
+}
+
+/// A sink hashing what it is given (a read-back from storage).
+#[derive(Debug, Default)]
+pub struct Digest256 {
+    sha: Sha256,
+}
+
+impl Digest256 {
+    pub fn hex(&self) -> String {
+        hex::encode(self.sha.clone().finalize())
+    }
+}
+
+impl AsyncWrite for Digest256 {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.sha.update(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }

@@ -1,4 +1,4 @@
-//! `system.info` and the `system.stats` channel.
+//! `system.info`, `state.backup` and the `system.stats` channel.
 
 use crate::hoststats::HostStats;
 use berth_docker::hosts::Hosts;
@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
-    DiagSpeedtest, SystemInfo as SystemInfoM, SystemStats as SystemStatsK,
+    DiagSpeedtest, StateBackup as StateBackupM, SystemInfo as SystemInfoM,
+    SystemStats as SystemStatsK,
 };
 use berth_protocol::api::system::{
-    DockerCounts, DockerVersion, SpeedtestParams, SystemInfo, SystemStatsParams,
+    DockerCounts, DockerVersion, SpeedtestParams, StateBackupParams, StateBackupResult, SystemInfo,
+    SystemStatsParams,
 };
 use berth_protocol::error::ErrorBody;
 
@@ -55,9 +57,36 @@ fn os_name() -> String {
 
 pub fn register(r: &mut Registry) {
     r.method(SystemInfoM, info);
+    r.method(StateBackupM, state_backup);
 
     r.channel(SystemStatsK, stats);
     r.channel(DiagSpeedtest, speedtest);
+}
+
+/// `state.backup`: the engine writes, reads back and checks it.
+async fn state_backup(
+    (engine, DataRoot(data_dir)): (Arc<Engine>, DataRoot),
+    params: StateBackupParams,
+) -> Result<StateBackupResult, ErrorBody> {
+    let places = berth_engine::state::Places {
+        data_dir,
+        stacks_dir: engine.stacks_dir.clone(),
+    };
+    let written = berth_engine::state::backup(
+        &engine,
+        &places,
+        params.storage.as_deref(),
+        params.passphrase,
+    )
+    .await
+    .wire()?;
+    Ok(StateBackupResult {
+        storage: written.storage,
+        key: written.key,
+        size: written.size,
+        sha256: written.sha256,
+        tables: u32::try_from(written.tables).unwrap_or(u32::MAX),
+    })
 }
 
 fn stats(

@@ -156,6 +156,9 @@ methods! {
     AuditExport = "audit.export" (audit::AuditExport) -> audit::AuditExportPage, Admin, audited = false;
     /// Versions, uptime, data directory usage, Docker reachability.
     SystemInfo = "system.info" (Empty) -> system::SystemInfo, Viewer, audited = false;
+    /// Berth's own state (store snapshot, installation key, installed plugins, stacks)
+    /// to a storage instance, sealed with a passphrase; read back and checked.
+    StateBackup = "state.backup" (system::StateBackupParams) -> system::StateBackupResult, Admin, audited = true;
     /// Disk use of images, containers, volumes and build cache.
     SystemDf = "system.df" (hosts::HostOnly) -> system::SystemDf, Viewer, audited = false;
     /// The Docker hosts and their health.

@@ -63,6 +63,30 @@ pub struct DfRow {
     pub reclaimable: i64,
 }
 
+/// `state.backup`: where to, and the passphrase that seals it (mandatory, at least
+/// 12 characters: the backup holds the key that unseals every stored secret).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StateBackupParams {
+    /// A storage instance (the default, `local`, when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    pub passphrase: String,
+}
+
+/// A state backup as stored: restore it with `berth state restore` into an empty data
+/// directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StateBackupResult {
+    pub storage: String,
+    /// The object's key on the storage (`state/berth-state-<time>.berth-state`).
+    pub key: String,
+    pub size: u64,
+    /// SHA-256 of the object as stored, checked by reading it back.
+    pub sha256: String,
+    /// Store tables in the snapshot.
+    pub tables: u32,
+}
+
 /// `system.stats` open params.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SystemStatsParams {
