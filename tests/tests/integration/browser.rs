@@ -282,3 +282,34 @@ async fn a_plugin_package_installs_through_the_ui_and_its_events_are_routed_in_s
         })
         .await;
 }
+
+#[tokio::test]
+async fn an_admin_backs_up_berths_own_state_from_settings() {
+    let (_tmp, berth) = ws::start().await;
+    let url = berth.url.clone();
+    let backups = berth.data_dir.join("backups");
+    Browser::start("state_backup")
+        .await
+        .run(|c| async move {
+            login(&c, &url, "admin", ADMIN_PASSWORD).await;
+            c.goto(&format!("{url}/settings")).await.unwrap();
+            wait_for(&c, "#state-storage option[value='local']").await;
+            type_into(&c, "#state-passphrase", "too short").await;
+            click(&c, "#state-form button[type='submit']").await;
+            let refused = wait_for(&c, "#state-result .error").await;
+            let said = refused.text().await.unwrap();
+            assert!(said.contains("12 characters"), "{said}");
+            type_into(&c, "#state-passphrase", "long enough for the state").await;
+            click(&c, "#state-form button[type='submit']").await;
+            let done = wait_for(&c, "#state-result .ok-note").await;
+            let said = done.text().await.unwrap();
+            let key = said
+                .split(" as ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .unwrap_or_default();
+            assert!(key.starts_with("state/berth-state-"), "{said}");
+            assert!(backups.join(key).is_file(), "{said}");
+        })
+        .await;
+}

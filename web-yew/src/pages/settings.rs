@@ -1,18 +1,20 @@
-//! Settings: where backups go by default (Storage) and which events reach which
-//! notifier (Notifications). Admins change them; others see the storage default.
+//! Settings: where backups go by default (Storage), which events reach which notifier
+//! (Notifications), and a backup of Berth's own state. Admins change them; others see
+//! the storage default.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
-    NotificationsRoutes, NotificationsSetRoutes, StorageList, StorageSetDefault,
+    NotificationsRoutes, NotificationsSetRoutes, StateBackup, StorageList, StorageSetDefault,
 };
 use berth_protocol::api::plugins::{InstanceRef, NotifyEvent, NotifyRoute, NotifyRoutes};
+use berth_protocol::api::system::StateBackupParams;
 use berth_protocol::role::Role;
 use yew::prelude::*;
 
 use crate::components::{error_view, loaded};
-use crate::hooks::{Load, picked, use_action, use_call};
+use crate::hooks::{Load, on_text, picked, use_action, use_call};
 use crate::ws::use_ws;
 
 #[function_component(SettingsPage)]
@@ -23,7 +25,7 @@ pub fn settings_page() -> Html {
         <section class="page" data-page="settings">
             <h1>{ "Settings" }</h1>
             <StorageDefault {admin} />
-            { if admin { html!{ <Routes /> } } else { html!{
+            { if admin { html!{ <><Routes /><StateBackupCard /></> } } else { html!{
                 <p class="muted">{ "Only admins choose which events reach which notifier." }</p>
             } } }
         </section>
@@ -150,6 +152,67 @@ fn routes() -> Html {
             <p class="muted">{ "Which events each notifier receives. New notifiers get the failures." }</p>
             { body }
             <div id="routes-result">{ action.view() }</div>
+        </div>
+    }
+}
+
+/// Berth's own state to a storage instance (`state.backup`), sealed with a passphrase
+/// the admin types here and keeps elsewhere.
+#[function_component(StateBackupCard)]
+fn state_backup_card() -> Html {
+    let (storage, reload) = use_call::<StorageList>(Empty {});
+    let action = use_action(reload);
+    let target = use_state(|| None::<String>);
+    let passphrase = use_state(String::new);
+    let onsubmit = {
+        let (action, target, passphrase) = (action.clone(), target.clone(), passphrase.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let params = StateBackupParams {
+                storage: (*target).clone(),
+                passphrase: (*passphrase).clone(),
+            };
+            action.run(move |ws| async move {
+                let written = ws.call_m::<StateBackup>(params).await?;
+                Ok(format!(
+                    "Saved to {} as {} ({}).",
+                    written.storage,
+                    written.key,
+                    crate::format::bytes(written.size)
+                ))
+            });
+        })
+    };
+    let choices = loaded(&storage, |l| {
+        let onchange = {
+            let target = target.clone();
+            Callback::from(move |e: Event| target.set(Some(picked(&e))))
+        };
+        html! {
+            <label class="field">{ "Storage " }
+                <select id="state-storage" {onchange}>
+                { for l.storage.iter().map(|s| html!{
+                    <option value={s.name.clone()}
+                        selected={target.as_deref().map_or(s.default, |t| t == s.name)}>
+                        { format!("{} — {}", s.name, s.location) }</option>
+                }) }
+                </select>
+            </label>
+        }
+    });
+    html! {
+        <div class="card" id="settings-state">
+            <h2>{ "Berth's own state" }</h2>
+            <p class="muted">{ "Users, tokens, schedules, plugin instances, the backup catalogue, installed plugins, stacks and the key that unseals their secrets — in one encrypted object. Restore it on a new machine with `berth state restore`. Keep the passphrase somewhere else." }</p>
+            <form id="state-form" {onsubmit}>
+                { choices }
+                <label class="field">{ "Passphrase (12+ characters) " }
+                    <input id="state-passphrase" type="password" autocomplete="new-password"
+                        value={(*passphrase).clone()} oninput={on_text(&passphrase)} />
+                </label>
+                <button type="submit" disabled={action.busy()}>{ "Back up Berth's state" }</button>
+            </form>
+            <div id="state-result">{ action.view() }</div>
         </div>
     }
 }
