@@ -41,7 +41,8 @@ fn binary() -> PathBuf {
     PathBuf::from("s3s-fs")
 }
 
-pub(crate) fn free_port() -> u16 {
+/// A port nothing listens on now (the caller binds it soon after).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")

@@ -7,11 +7,13 @@
 //! - `test` — the whole gate: tidy, fmt, clippy (native, wasm32, wasip2), every test.
 //! - `bench` — `dist`, then the foundation benchmark (figures for docs/BENCHMARKS.md).
 //! - `tidy` — the house rules the compiler does not check (run first by `test`).
+//! - `image` — the container image, offline: a static (musl) binary `FROM scratch`.
 
 // Needs no unsafe code; forbid (the workspace only denies) keeps it that way.
 #![forbid(unsafe_code)]
 
 mod assets;
+mod image;
 mod modules;
 mod outputs;
 mod steps;
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         "ui" => steps::ui().map(|_| ()),
         "plugins" => steps::plugins().map(|_| ()),
         "tidy" => tidy::tidy(),
+        "image" => image::image(&rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
@@ -42,6 +45,8 @@ fn main() -> ExitCode {
                  test          fmt + clippy + every test (unit, Docker, browser)\n  \
                  bench         dist, then measure the figures in docs/BENCHMARKS.md\n  \
                  tidy          the house rules: crate layers, code map, schema version\n  \
+                 image         the container image (static binary FROM scratch, no pulls);\n                \
+                 --debug: a debug binary, --rootfs-only: stop before docker build\n  \
                  ui | plugins  build only the web UI or the built-in plugins"
             );
             return ExitCode::from(2);

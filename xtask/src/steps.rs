@@ -18,7 +18,7 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"))
@@ -32,7 +32,7 @@ pub fn plugins_dist() -> PathBuf {
     root().join("target").join("plugins-dist")
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     // `cargo xtask` runs this binary with xtask's own package variables set
     // (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, …). Build scripts such as ring's rerun when
@@ -58,7 +58,7 @@ fn cargo() -> Command {
 }
 
 /// Runs a command, echoing it, and fails with its exit status.
-fn sh(what: &str, mut cmd: Command) -> Result<()> {
+pub(crate) fn sh(what: &str, mut cmd: Command) -> Result<()> {
     eprintln!("==> {what}");
     let started = Instant::now();
     let status = cmd
@@ -70,7 +70,7 @@ fn sh(what: &str, mut cmd: Command) -> Result<()> {
 }
 
 /// The env vars that point the host's build script at the built UI and plugins.
-fn embed_env(cmd: &mut Command) {
+pub(crate) fn embed_env(cmd: &mut Command) {
     cmd.env("BERTH_UI_DIST", ui_dist())
         .env("BERTH_PLUGINS_DIST", plugins_dist());
 }
@@ -325,11 +325,15 @@ pub fn test() -> Result<()> {
     sh("build host (debug)", cmd)?;
 
     test_servers()?;
+    // The image the image test runs: the same static binary a release ships, built
+    // without optimisation (one more debug build, not a second release build).
+    crate::image::image(&["--debug".to_owned()])?;
     let mut cmd = cargo();
     cmd.current_dir(root())
         .args(["test", "--workspace", "--no-fail-fast"]);
     embed_env(&mut cmd);
-    cmd.env("BERTH_BIN", target_dir().join("debug").join("berth"))
+    cmd.env("BERTH_IMAGE", crate::image::TEST_TAG)
+        .env("BERTH_BIN", target_dir().join("debug").join("berth"))
         .env("BERTH_TEST_PLUGINS", test_plugins_dist())
         .env(
             "BERTH_MOTO_SERVER",

@@ -16,6 +16,7 @@ mod docker_outage;
 mod host;
 mod identity;
 mod identity_api;
+mod image;
 mod login;
 mod metrics;
 mod offsite;
