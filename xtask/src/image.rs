@@ -26,12 +26,21 @@ pub const TEST_TAG: &str = "berth:test";
 /// `[--debug] [--rootfs-only]`: a release image tagged [`TAG`] and `berth:<version>`
 /// by default; `--debug` builds a debug binary tagged [`TEST_TAG`] only.
 pub fn image(args: &[String]) -> Result<()> {
+    ui()?;
+    plugins()?;
     let release = !args.iter().any(|a| a == "--debug");
-    let rootfs = rootfs(release)?;
     if args.iter().any(|a| a == "--rootfs-only") {
+        let rootfs = rootfs(release)?;
         eprintln!("    root file system in {}", rootfs.display());
         return Ok(());
     }
+    build_image(release)
+}
+
+/// The image, the UI and plugins being built already: release → [`TAG`] and
+/// `berth:<version>`, debug → [`TEST_TAG`].
+pub fn build_image(release: bool) -> Result<()> {
+    let rootfs = rootfs(release)?;
     let tags = if release {
         vec![
             TAG.to_owned(),
@@ -65,11 +74,9 @@ fn ensure_musl() -> Result<()> {
     Ok(())
 }
 
-/// The static binary, with the UI and the built-in plugins embedded.
-pub fn static_binary(release: bool) -> Result<PathBuf> {
+/// The static binary, with the (already built) UI and built-in plugins embedded.
+fn static_binary(release: bool) -> Result<PathBuf> {
     ensure_musl()?;
-    ui()?;
-    plugins()?;
     let mut cmd = cargo();
     cmd.current_dir(root())
         .args(["build", "-p", "berth", "--target", TARGET]);
@@ -96,7 +103,16 @@ fn rootfs(release: bool) -> Result<PathBuf> {
         std::fs::create_dir_all(rootfs.join(dir))?;
     }
     set_mode(&rootfs.join("tmp"), 0o1777)?;
-    std::fs::copy(&bin, rootfs.join("usr/local/bin/berth"))?;
+    let target = rootfs.join("usr/local/bin/berth");
+    if release {
+        // The symbol table (6 MB) only names functions in a panic's backtrace; the
+        // image is what users download. The release binary itself keeps it.
+        let mut cmd = Command::new("strip");
+        cmd.args(["--strip-all", "-o"]).arg(&target).arg(&bin);
+        sh("strip the binary's symbols", cmd)?;
+    } else {
+        std::fs::copy(&bin, &target)?;
+    }
     let bundle = Path::new("/etc/ssl/certs/ca-certificates.crt");
     std::fs::copy(bundle, rootfs.join("etc/ssl/certs/ca-certificates.crt"))
         .with_context(|| format!("{}: install Debian's ca-certificates", bundle.display()))?;

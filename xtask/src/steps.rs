@@ -327,7 +327,7 @@ pub fn test() -> Result<()> {
     test_servers()?;
     // The image the image test runs: the same static binary a release ships, built
     // without optimisation (one more debug build, not a second release build).
-    crate::image::image(&["--debug".to_owned()])?;
+    crate::image::build_image(false)?;
     let mut cmd = cargo();
     cmd.current_dir(root())
         .args(["test", "--workspace", "--no-fail-fast"]);
