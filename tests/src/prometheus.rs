@@ -1,6 +1,6 @@
 //! A real Prometheus (Debian's `prometheus`) on loopback with the shipped
 //! `deploy/prometheus/prometheus.yml` and `alerts.yml` — the interval shortened to
-//! 100 ms, the token file and Berth's port swapped in; and `promtool`. Killed when
+//! 1 s, the token file and Berth's port swapped in; and `promtool`. Killed when
 //! dropped. `.ci/run` installs the package.
 
 use std::path::{Path, PathBuf};
@@ -52,13 +52,15 @@ impl Prometheus {
         std::fs::copy(deployed("alerts.yml"), dir.path().join("alerts.yml")).expect("rules");
         let token_file = dir.path().join("token");
         std::fs::write(&token_file, token).expect("token file");
-        // The shipped scrape job, scraping and evaluating every 100 ms.
+        // The shipped scrape job, scraping and evaluating every second — not faster:
+        // the scrape timeout is the interval, and a loaded CI machine can take more
+        // than 100 ms to answer /metrics.
         let mut config = deploy("prometheus/prometheus.yml");
         for (from, to) in [
-            ("scrape_interval: 30s", "scrape_interval: 100ms".to_owned()),
+            ("scrape_interval: 30s", "scrape_interval: 1s".to_owned()),
             (
                 "evaluation_interval: 30s",
-                "evaluation_interval: 100ms".to_owned(),
+                "evaluation_interval: 1s".to_owned(),
             ),
             (
                 "/etc/prometheus/berth-token",
@@ -86,10 +88,23 @@ impl Prometheus {
                 panic!("cannot start prometheus ({e}): install Debian's `prometheus`")
             });
         wait_listening(port, "prometheus");
-        Self {
+        let prometheus = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
             _dir: dir,
+        };
+        prometheus.wait_ready(port);
+        prometheus
+    }
+
+    /// Until `/-/ready` says 200: before that the API answers 503 in plain text (the
+    /// storage is still opening — seconds on a loaded machine).
+    fn wait_ready(&self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let address = format!("127.0.0.1:{port}");
+        while crate::http_status(&address, "/-/ready") != Some(200) {
+            assert!(Instant::now() < deadline, "prometheus never became ready");
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -108,7 +123,7 @@ impl Prometheus {
     /// The instant query's result vector, polled until it has a series (Prometheus
     /// applies new targets on a 5 s tick, so the first samples take that long).
     pub async fn series(&self, query: &str) -> Vec<serde_json::Value> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let mut url = reqwest::Url::parse(&format!("{}/api/v1/query", self.url)).expect("url");
         url.query_pairs_mut().append_pair("query", query);
         loop {
@@ -121,7 +136,7 @@ impl Prometheus {
             }
             assert!(
                 Instant::now() < deadline,
-                "no series for {query} after 30 s; targets: {}",
+                "no series for {query} after 60 s; targets: {}",
                 self.api("targets").await
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
