@@ -3,18 +3,16 @@
 //! 1 s, the token file and Berth's port swapped in; and `promtool`. Killed when
 //! dropped. `.ci/run` installs the package.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::proxy::{deploy, swap};
+use crate::proxy::{deploy, deploy_path, swap};
 use crate::s3::{free_port, wait_listening};
 
 /// The shipped file `deploy/prometheus/<name>`.
 pub fn deployed(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../deploy/prometheus")
-        .join(name)
+    deploy_path(&format!("prometheus/{name}"))
 }
 
 /// `promtool` with `args`, `stdin` fed to it.

@@ -17,11 +17,16 @@ pub struct Proxy {
     _dir: tempfile::TempDir,
 }
 
+/// Where the shipped file `deploy/<file>` is.
+pub(crate) fn deploy_path(file: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy")
+        .join(file)
+}
+
 /// The shipped file `deploy/<file>`.
 pub(crate) fn deploy(file: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../deploy")
-        .join(file);
+    let path = deploy_path(file);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

@@ -108,43 +108,14 @@ pub fn run(args: &HealthArgs) -> ExitCode {
 
 /// `/readyz` of `url`, over TLS expecting exactly `pin`'s certificate when given.
 async fn ask(url: &str, pin: Option<&Path>) -> Result<(u16, String), String> {
-    let Some(pin) = pin else {
-        return berth_client::http::readiness(url)
-            .await
-            .map_err(|e| e.to_string());
+    let answer = match pin {
+        None => berth_client::http::readiness(url).await,
+        Some(pin) => {
+            let pinned = Arc::new(pinned::client_config(pin)?);
+            berth_client::http::readiness_trusting(url, pinned).await
+        }
     };
-    let authority = url
-        .trim_start_matches("https://")
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let host = match authority.rsplit_once(':') {
-        Some((host, port)) if port.parse::<u16>().is_ok() => host,
-        _ => authority.as_str(),
-    };
-    let name = rustls::pki_types::ServerName::try_from(
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned(),
-    )
-    .map_err(|e| format!("{url}: {e}"))?;
-    let address = if authority.contains(':') && !authority.ends_with(']') {
-        authority.clone()
-    } else {
-        format!("{authority}:443")
-    };
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(pinned::client_config(pin)?));
-    let tcp = tokio::net::TcpStream::connect(&address)
-        .await
-        .map_err(|e| format!("{address}: {e}"))?;
-    let stream = connector
-        .connect(name, tcp)
-        .await
-        .map_err(|e| format!("TLS with {address}: {e}"))?;
-    berth_client::http::readiness_over(stream, &address)
-        .await
-        .map_err(|e| e.to_string())
+    answer.map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -264,6 +264,11 @@ async fn docker(engine: &Engine) -> Vec<MetricFamily> {
     families
 }
 
+/// Milliseconds since the epoch as Prometheus's Unix seconds.
+fn seconds(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
 /// What the store says now: backups, schedules, plugin instances.
 fn stored(engine: &Engine) -> Result<Vec<MetricFamily>, String> {
     let entries = engine.store.backup_entries().map_err(|e| e.to_string())?;
@@ -289,7 +294,6 @@ fn stored(engine: &Engine) -> Result<Vec<MetricFamily>, String> {
             *last = (*last).max(e.created_ms);
         }
     }
-    let seconds = |ms: u64| ms as f64 / 1000.0;
     let mut families = gauge(
         "berth_backup_last_success_timestamp_seconds",
         "When the newest complete backup of each target was made (Unix time).",
@@ -313,7 +317,6 @@ fn schedules(
     last_backup: BTreeMap<String, u64>,
 ) -> Result<Vec<MetricFamily>, String> {
     let list = berth_engine::schedule::manage::list(engine).map_err(|e| e.to_string())?;
-    let seconds = |ms: u64| ms as f64 / 1000.0;
     let mut families = gauge(
         "berth_schedule_last_success_timestamp_seconds",
         "When the newest complete backup a backup schedule made was taken (Unix time).",

@@ -85,7 +85,8 @@ async fn request(
     let base = split_base(base)?;
     let path = format!("{}{path}", base.prefix);
     if base.tls {
-        let stream = crate::tls::connect(&base.authority, &base.host).await?;
+        let stream =
+            crate::tls::connect(&base.authority, &base.host, crate::tls::config()?).await?;
         return exchange(stream, &base.authority, method, &path, headers, body).await;
     }
     let stream = tokio::net::TcpStream::connect(&base.authority)
@@ -165,12 +166,21 @@ pub async fn readiness(base: &str) -> Result<(u16, String), ClientError> {
     Ok((status, body))
 }
 
-/// [`readiness`] over a stream the caller connected (e.g. TLS to `authority`).
-pub async fn readiness_over<S>(stream: S, authority: &str) -> Result<(u16, String), ClientError>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let (status, _, body) = exchange(stream, authority, "GET", "/readyz", "", "").await?;
+/// [`readiness`] of an `https://` URL, trusting what `tls` trusts (e.g. exactly one
+/// pinned certificate) instead of the system's CAs.
+pub async fn readiness_trusting(
+    base: &str,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<(u16, String), ClientError> {
+    let base = split_base(base)?;
+    if !base.tls {
+        return Err(ClientError::Connect(
+            "a trusted certificate applies only to an https:// URL".to_owned(),
+        ));
+    }
+    let stream = crate::tls::connect(&base.authority, &base.host, tls).await?;
+    let path = format!("{}/readyz", base.prefix);
+    let (status, _, body) = exchange(stream, &base.authority, "GET", &path, "", "").await?;
     Ok((status, body))
 }
 

@@ -41,17 +41,18 @@ pub(crate) fn config() -> Result<Arc<ClientConfig>, ClientError> {
         .map_err(ClientError::Connect)
 }
 
-/// A TLS connection to `authority` (`host:port`), checked for `host`.
+/// A TLS connection to `authority` (`host:port`), checked for `host` as `config` says.
 pub(crate) async fn connect(
     authority: &str,
     host: &str,
+    config: Arc<ClientConfig>,
 ) -> Result<TlsStream<TcpStream>, ClientError> {
     let name = rustls::pki_types::ServerName::try_from(host.to_owned())
         .map_err(|e| ClientError::Connect(format!("{host}: {e}")))?;
     let tcp = TcpStream::connect(authority)
         .await
         .map_err(|e| ClientError::Connect(format!("{authority}: {e}")))?;
-    tokio_rustls::TlsConnector::from(config()?)
+    tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await
         .map_err(|e| ClientError::Connect(format!("TLS with {authority}: {e}")))
