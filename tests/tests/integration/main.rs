@@ -41,5 +41,6 @@ mod stacks_backup;
 mod stacks_convert;
 mod state;
 mod tls;
+mod upgrade;
 mod web;
 mod ws_protocol;
