@@ -1,11 +1,20 @@
-//! Points the server at the built web UI.
+//! Embeds the built web UI, gzipped.
 //!
 //! `cargo xtask` builds it (wasm32) into `target/ui-dist` before the host. A plain
 //! `cargo build` still works without it: the UI becomes a page saying how to build it.
+//! Every file goes into the binary gzipped (the UI's wasm is 2 MB, 0.65 MB gzipped) and
+//! is served as it is to the browsers that accept gzip — all of them — so serving the
+//! UI costs no compression at all (`src/ui.rs`).
 
 use std::env;
+use std::fmt::Write as _;
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
@@ -33,7 +42,75 @@ fn main() {
         );
         placeholder
     };
-    println!("cargo:rustc-env=BERTH_UI_DIST={}", ui.display());
+    let mut files = Vec::new();
+    walk(&ui, &ui, &mut files);
+    files.sort();
+    let embedded = out.join("ui");
+    fs::create_dir_all(&embedded).expect("create the embedded UI dir");
+    let mut code = String::from("static ASSETS: &[Asset] = &[\n");
+    for (n, path) in files.iter().enumerate() {
+        let bytes = fs::read(ui.join(path)).expect("read a UI file");
+        let etag = hex::encode(&Sha256::digest(&bytes)[..16]);
+        let gzipped = gzip(&bytes);
+        // A file gzip cannot shrink (already compressed, or tiny) is kept as it is.
+        let (body, is_gzip) = if gzipped.len() < bytes.len() {
+            (gzipped, true)
+        } else {
+            (bytes, false)
+        };
+        let file = embedded.join(n.to_string());
+        fs::write(&file, body).expect("write an embedded UI file");
+        writeln!(
+            code,
+            "    Asset {{ path: {path:?}, body: include_bytes!({:?}), gzipped: {is_gzip}, \
+             etag: {etag:?}, mime: {:?} }},",
+            file.display().to_string(),
+            mime(path)
+        )
+        .expect("write to string");
+    }
+    code.push_str("];\n");
+    fs::write(out.join("ui_assets.rs"), code).expect("write ui_assets.rs");
+}
+
+/// Every file under `dir`, as `/`-separated paths relative to `root`.
+fn walk(root: &Path, dir: &Path, files: &mut Vec<String>) {
+    for entry in fs::read_dir(dir).expect("read the UI dir") {
+        let path = entry.expect("read the UI dir").path();
+        if path.is_dir() {
+            walk(root, &path, files);
+        } else {
+            let relative = path.strip_prefix(root).expect("under the root");
+            let parts: Vec<&str> = relative
+                .iter()
+                .map(|p| p.to_str().expect("UTF-8 UI file names"))
+                .collect();
+            files.push(parts.join("/"));
+        }
+    }
+}
+
+/// The content type of the UI's file kinds (the xtask produces only these).
+fn mime(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html",
+        Some("js") => "text/javascript",
+        Some("css") => "text/css",
+        Some("wasm") => "application/wasm",
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("woff2") => "font/woff2",
+        Some("txt") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    encoder.write_all(bytes).expect("gzip into memory");
+    encoder.finish().expect("gzip into memory")
 }
 
 fn dist_dir(var: &str, default: &Path) -> PathBuf {

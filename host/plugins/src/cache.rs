@@ -17,6 +17,24 @@ use super::PluginError;
 
 const WASMTIME_VERSION: &str = "48.0.8";
 
+/// A component's bytes as the loader gets them.
+#[derive(Debug)]
+pub enum Wasm {
+    /// An installed plugin's component, read from its package.
+    Bytes(Vec<u8>),
+    /// A built-in component, gzipped into the binary: inflated only on a cache miss.
+    Gzipped(&'static [u8]),
+}
+
+impl Wasm {
+    fn bytes(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Wasm::Bytes(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
+            Wasm::Gzipped(gzipped) => crate::builtin::inflate(gzipped).map(Into::into),
+        }
+    }
+}
+
 /// Where a component came from on this start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadSource {
@@ -59,10 +77,17 @@ impl ComponentCache {
     pub async fn load(
         &self,
         id: &str,
-        wasm: std::borrow::Cow<'static, [u8]>,
+        wasm: Wasm,
         sha256: Option<&str>,
     ) -> Result<(Component, LoadSource, String), PluginError> {
-        let sha256 = sha256.map_or_else(|| hex::encode(Sha256::digest(&wasm)), str::to_owned);
+        let unreadable = |e: std::io::Error| PluginError::Compile {
+            id: id.to_owned(),
+            reason: format!("cannot inflate the embedded component: {e}"),
+        };
+        let sha256 = match sha256 {
+            Some(known) => known.to_owned(),
+            None => hex::encode(Sha256::digest(wasm.bytes().map_err(unreadable)?)),
+        };
         let path = self.path_for(&sha256);
         let engine = self.engine.clone();
         let id = id.to_owned();
@@ -80,8 +105,11 @@ impl ComponentCache {
                     }
                 }
             }
-            let component = Component::new(&engine, &wasm)
-                .map_err(|e| PluginError::Compile { id: id.clone(), reason: format!("{e:#}") })?;
+            let compile = |reason: String| PluginError::Compile { id: id.clone(), reason };
+            let bytes = wasm
+                .bytes()
+                .map_err(|e| compile(format!("cannot inflate the embedded component: {e}")))?;
+            let component = Component::new(&engine, &bytes).map_err(|e| compile(format!("{e:#}")))?;
             let bytes = component
                 .serialize()
                 .map_err(|e| PluginError::Cache { id: id.clone(), reason: format!("cannot serialise: {e:#}") })?;

@@ -380,7 +380,7 @@ impl PluginRuntime {
                 let manifest = b.manifest.map(Cow::Borrowed);
                 (
                     b.id.to_owned(),
-                    Cow::Borrowed(b.wasm),
+                    cache::Wasm::Gzipped(b.wasm_gzip),
                     Some(b.sha256),
                     manifest,
                     true,
@@ -389,7 +389,7 @@ impl PluginRuntime {
             .chain(extra.into_iter().map(|e| {
                 (
                     e.id,
-                    Cow::Owned(e.wasm),
+                    cache::Wasm::Bytes(e.wasm),
                     None,
                     e.manifest.map(Cow::Owned),
                     false,
@@ -441,7 +441,7 @@ impl PluginRuntime {
     async fn load(
         &self,
         id: &str,
-        wasm: Cow<'static, [u8]>,
+        wasm: cache::Wasm,
         sha256: Option<&str>,
         manifest: Option<&str>,
         builtin: bool,
@@ -550,7 +550,7 @@ impl PluginRuntime {
             });
         }
         Ok(Arc::new(
-            self.load(id, Cow::Owned(wasm), None, Some(manifest), false)
+            self.load(id, cache::Wasm::Bytes(wasm), None, Some(manifest), false)
                 .await?,
         ))
     }

@@ -50,17 +50,16 @@ async fn serves_the_ui_with_types_caching_and_compression() {
         "public, max-age=31536000, immutable"
     );
     assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
-    let plain_len = plain.bytes().await.unwrap().len();
-    assert_eq!(
-        &std::fs::read(
-            berth_tests::workspace_root()
-                .join("target/ui-dist")
-                .join(wasm.trim_start_matches('/'))
-        )
-        .unwrap()
-        .len(),
-        &plain_len
-    );
+    let plain_etag = plain.headers()[header::ETAG].clone();
+    let plain = plain.bytes().await.unwrap();
+    let built = std::fs::read(
+        berth_tests::workspace_root()
+            .join("target/ui-dist")
+            .join(wasm.trim_start_matches('/')),
+    )
+    .unwrap();
+    assert!(plain == built, "without gzip the embedded file is inflated");
+    let plain_len = plain.len();
 
     for encoding in ["br", "gzip"] {
         let r = berth
@@ -70,11 +69,37 @@ async fn serves_the_ui_with_types_caching_and_compression() {
             .await
             .unwrap();
         assert_eq!(r.headers()[header::CONTENT_ENCODING], encoding);
-        let compressed = r.bytes().await.unwrap().len();
+        assert_eq!(r.headers()[header::VARY], "accept-encoding");
+        let gzip_etag = r.headers()[header::ETAG].clone();
+        let compressed = r.bytes().await.unwrap();
         assert!(
-            compressed < plain_len / 2,
-            "{encoding}: {compressed} vs {plain_len}"
+            compressed.len() < plain_len / 2,
+            "{encoding}: {} vs {plain_len}",
+            compressed.len()
         );
+        if encoding == "gzip" {
+            // Sent as embedded (gzipped at build time), under its own tag; a cache
+            // holding the plain copy is still current.
+            assert_ne!(gzip_etag, plain_etag);
+            let mut inflated = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(&compressed[..]),
+                &mut inflated,
+            )
+            .unwrap();
+            assert!(
+                inflated == built,
+                "the gzipped wasm inflates to the built file"
+            );
+            let cached = berth
+                .get(&wasm)
+                .header(header::ACCEPT_ENCODING, "gzip")
+                .header(header::IF_NONE_MATCH, plain_etag.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(cached.status(), 304);
+        }
     }
 
     let css = berth
