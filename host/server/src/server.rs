@@ -113,7 +113,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .fallback(crate::ui::serve)
         .with_state(Arc::clone(&state))
-        .layer(CompressionLayer::new().gzip(true).br(true))
+        // gzip only: every client takes it, the UI is gzipped at build time, and
+        // brotli's encoder was 1 MB of the binary for the small JSON answers left.
+        .layer(CompressionLayer::new().gzip(true))
         // Transfers stream archives as they are read: no compression (it would drop
         // Content-Length and Range), no body limit.
         .merge(

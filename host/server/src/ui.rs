@@ -98,8 +98,7 @@ fn respond(file: &'static Asset, req: &HeaderMap) -> Response {
     if !file.gzipped {
         return (headers, Body::from(file.body)).into_response();
     }
-    // A client without gzip (curl, a probe): inflate; the compression layer may still
-    // encode it as the client asked (br).
+    // A client without gzip (curl, a probe): inflate.
     let mut plain = Vec::new();
     match flate2::read::GzDecoder::new(file.body).read_to_end(&mut plain) {
         Ok(_) => (headers, Body::from(plain)).into_response(),
