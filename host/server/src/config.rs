@@ -209,7 +209,7 @@ pub const KEYS: &[Key] = &[
         default: Some("info"),
         value_name: "FILTER",
         shown_default: "`info`",
-        meaning: "a `tracing` filter, e.g. `info,berth=debug`",
+        meaning: "a `tracing` filter, e.g. `info,berth=debug` (release builds log up to `debug`)",
     },
     Key {
         name: "admin_user",
