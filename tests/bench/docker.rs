@@ -16,7 +16,6 @@
 //! Run with `cargo xtask bench`. Writes `target/bench/docker.md`. Everything it creates
 //! carries the test label and is removed at the end.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -411,7 +410,5 @@ fn main() {
         md
     });
     print!("{md}");
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("docker.md"), md).unwrap();
+    berth_tests::write_bench_report("docker", &md);
 }

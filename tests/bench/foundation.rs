@@ -278,9 +278,7 @@ fn main() {
         md.push_str(&format!("| {a} | {b} | {c} | {d} |\n"));
     }
     print!("{md}");
-    let out = berth_tests::workspace_root().join("target/bench");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("foundation.md"), md).unwrap();
+    berth_tests::write_bench_report("foundation", &md);
 }
 
 /// gzip size via the system `gzip -6` (no compression crate needed for one figure).

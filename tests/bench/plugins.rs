@@ -319,7 +319,5 @@ fn main() {
         md
     });
     print!("{md}");
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("plugins.md"), md).unwrap();
+    berth_tests::write_bench_report("plugins", &md);
 }

@@ -447,7 +447,5 @@ fn main() {
     let _ = child.kill();
     let _ = child.wait();
     print!("{md}");
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("protocol.md"), md).unwrap();
+    berth_tests::write_bench_report("protocol", &md);
 }

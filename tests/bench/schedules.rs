@@ -16,7 +16,7 @@
 //! Run with `cargo xtask bench`. Writes `target/bench/schedules.md`. Everything it
 //! creates in Docker carries the test label and is removed at the end.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_client::Client;
@@ -374,7 +374,5 @@ fn main() {
         md
     });
     print!("{md}");
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("schedules.md"), md).unwrap();
+    berth_tests::write_bench_report("schedules", &md);
 }

@@ -11,7 +11,6 @@
 //! Run with `cargo xtask bench`. Writes `target/bench/stacks.md`. Everything it
 //! creates in Docker carries the test label and is removed at the end.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use berth_protocol::api::Empty;
@@ -142,7 +141,5 @@ fn main() {
         )
     });
     print!("{md}");
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("stacks.md"), md).unwrap();
+    berth_tests::write_bench_report("stacks", &md);
 }

@@ -49,6 +49,20 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Writes a benchmark's Markdown table to `target/bench/<name>.md`, or to
+/// `<name>-<label>.md` when `BERTH_BENCH_LABEL` is set (`cargo xtask bench` runs some
+/// benchmarks a second time against the image's static binary with the label
+/// `static`).
+pub fn write_bench_report(name: &str, md: &str) {
+    let file = match std::env::var("BERTH_BENCH_LABEL") {
+        Ok(label) if !label.is_empty() => format!("{name}-{label}.md"),
+        _ => format!("{name}.md"),
+    };
+    let out = workspace_root().join("target/bench");
+    std::fs::create_dir_all(&out).expect("create target/bench");
+    std::fs::write(out.join(file), md).expect("write the benchmark report");
+}
+
 /// The middle value of a benchmark's repeated measurements (the upper middle for an
 /// even count).
 pub fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {

@@ -52,6 +52,12 @@ pub fn build_image(release: bool) -> Result<()> {
     build(&rootfs, &tags)
 }
 
+/// The release static binary (symbols kept, like the glibc release binary), for the
+/// benchmarks; the UI and plugins being built already.
+pub fn static_release_binary() -> Result<PathBuf> {
+    static_binary(true)
+}
+
 /// Adds the musl target if missing; checks the C compiler for it.
 fn ensure_musl() -> Result<()> {
     let out = Command::new("rustup")

@@ -402,6 +402,24 @@ pub fn bench() -> Result<()> {
     embed_env(&mut cmd);
     cmd.env("BERTH_BIN", &bin);
     sh("stacks benchmark", cmd)?;
+    bench_static_binary()
+}
+
+/// The figures a user of the image gets (issue 28): start, memory, the protocol and
+/// backups again, against the image's static (musl) binary, beside the glibc binary's
+/// above — `target/bench/<name>-static.md`.
+fn bench_static_binary() -> Result<()> {
+    let bin = crate::image::static_release_binary()?;
+    for name in ["foundation", "protocol", "backup"] {
+        let mut cmd = cargo();
+        cmd.current_dir(root())
+            .args(["bench", "-p", "berth-tests", "--bench", name]);
+        embed_env(&mut cmd);
+        cmd.env("BERTH_BIN", &bin)
+            .env("BERTH_BENCH_LABEL", "static")
+            .env("BERTH_UI_WASM_DIR", ui_dist().join("assets"));
+        sh(&format!("{name} benchmark (static binary)"), cmd)?;
+    }
     Ok(())
 }
 
