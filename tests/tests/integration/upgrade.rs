@@ -239,12 +239,24 @@ async fn upgrade(dir: &Path, expected: &Expected, sink: &Sink) {
         "v{version}"
     );
 
-    restore_the_old_backup(&admin, &scope, expected).await;
+    let copy = restore_the_old_backup(&admin, &scope, expected).await;
     stop(berth);
+    // The restored volume carries the fixture's labels (its run is long gone), not this
+    // run's: removed by name once the scope has removed the container that checked it.
+    let docker = scope.docker.clone();
+    drop(scope);
+    docker
+        .remove_volume(
+            &copy,
+            None::<bollard::query_parameters::RemoveVolumeOptions>,
+        )
+        .await
+        .unwrap();
 }
 
-/// The fixture's backup, written by the old version, restores byte for byte.
-async fn restore_the_old_backup(admin: &Client, scope: &Scope, expected: &Expected) {
+/// The fixture's backup, written by the old version, restores byte for byte; returns
+/// the restored volume's name.
+async fn restore_the_old_backup(admin: &Client, scope: &Scope, expected: &Expected) -> String {
     let version = expected.schema_version;
     let backups = admin
         .call::<BackupsList>(BackupQuery::default())
@@ -273,6 +285,7 @@ async fn restore_the_old_backup(admin: &Client, scope: &Scope, expected: &Expect
         .sh(&format!("test \"$(cat /data/file)\" = '{}'", expected.file))
         .run()
         .await;
+    copy
 }
 
 /// A store from a newer Berth is refused at start, with the versions and what to do,
