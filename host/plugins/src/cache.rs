@@ -17,20 +17,33 @@ use super::PluginError;
 
 const WASMTIME_VERSION: &str = "48.0.8";
 
-/// A component's bytes as the loader gets them.
+/// A component as the loader gets it.
 #[derive(Debug)]
 pub enum Wasm {
     /// An installed plugin's component, read from its package.
-    Bytes(Vec<u8>),
-    /// A built-in component, gzipped into the binary: inflated only on a cache miss.
-    Gzipped(&'static [u8]),
+    Installed(Vec<u8>),
+    /// A built-in component, gzipped into the binary with its hash computed at build
+    /// time: a cache hit never reads it, a miss inflates it.
+    Builtin(&'static crate::builtin::BuiltinWasm),
 }
 
 impl Wasm {
+    pub fn is_builtin(&self) -> bool {
+        matches!(self, Wasm::Builtin(_))
+    }
+
+    /// The component's sha256 (hex): the cache key.
+    fn sha256(&self) -> String {
+        match self {
+            Wasm::Installed(bytes) => hex::encode(Sha256::digest(bytes)),
+            Wasm::Builtin(builtin) => builtin.sha256.to_owned(),
+        }
+    }
+
     fn bytes(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
         match self {
-            Wasm::Bytes(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
-            Wasm::Gzipped(gzipped) => crate::builtin::inflate(gzipped).map(Into::into),
+            Wasm::Installed(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
+            Wasm::Builtin(builtin) => crate::builtin::inflate(builtin.wasm_gzip).map(Into::into),
         }
     }
 }
@@ -72,22 +85,14 @@ impl ComponentCache {
     }
 
     /// Loads `wasm` from the cache, or compiles it (off the async threads) and caches it.
-    /// `sha256` is the wasm's hash when the caller already knows it for certain (the
-    /// built-in plugins', computed at build time): then a cache hit never reads `wasm`.
+    /// A built-in component's hash is known from the build, so a cache hit never reads
+    /// (or inflates) it.
     pub async fn load(
         &self,
         id: &str,
         wasm: Wasm,
-        sha256: Option<&str>,
     ) -> Result<(Component, LoadSource, String), PluginError> {
-        let unreadable = |e: std::io::Error| PluginError::Compile {
-            id: id.to_owned(),
-            reason: format!("cannot inflate the embedded component: {e}"),
-        };
-        let sha256 = match sha256 {
-            Some(known) => known.to_owned(),
-            None => hex::encode(Sha256::digest(wasm.bytes().map_err(unreadable)?)),
-        };
+        let sha256 = wasm.sha256();
         let path = self.path_for(&sha256);
         let engine = self.engine.clone();
         let id = id.to_owned();

@@ -378,27 +378,14 @@ impl PluginRuntime {
             .iter()
             .map(|b| {
                 let manifest = b.manifest.map(Cow::Borrowed);
-                (
-                    b.id.to_owned(),
-                    cache::Wasm::Gzipped(b.wasm_gzip),
-                    Some(b.sha256),
-                    manifest,
-                    true,
-                )
+                (b.id.to_owned(), cache::Wasm::Builtin(b), manifest)
             })
             .chain(extra.into_iter().map(|e| {
-                (
-                    e.id,
-                    cache::Wasm::Bytes(e.wasm),
-                    None,
-                    e.manifest.map(Cow::Owned),
-                    false,
-                )
+                let manifest = e.manifest.map(Cow::Owned);
+                (e.id, cache::Wasm::Installed(e.wasm), manifest)
             }));
-        for (id, wasm, sha256, manifest, builtin) in all {
-            let loaded = rt
-                .load(&id, wasm, sha256, manifest.as_deref(), builtin)
-                .await;
+        for (id, wasm, manifest) in all {
+            let loaded = rt.load(&id, wasm, manifest.as_deref()).await;
             match &loaded {
                 Ok(p) => tracing::info!(
                     plugin = p.id,
@@ -442,10 +429,9 @@ impl PluginRuntime {
         &self,
         id: &str,
         wasm: cache::Wasm,
-        sha256: Option<&str>,
         manifest: Option<&str>,
-        builtin: bool,
     ) -> Result<LoadedPlugin, PluginError> {
+        let builtin = wasm.is_builtin();
         let (cache, caps) = (&self.cache, self.caps);
         let started = Instant::now();
         let compile = |reason: String| PluginError::Compile {
@@ -462,7 +448,7 @@ impl PluginRuntime {
                 Ok(m)
             })
             .transpose()?;
-        let (component, source, sha256) = cache.load(id, wasm, sha256).await?;
+        let (component, source, sha256) = cache.load(id, wasm).await?;
         let wants_http = manifest
             .as_ref()
             .is_some_and(|m| !m.capabilities.http.is_empty());
@@ -550,7 +536,7 @@ impl PluginRuntime {
             });
         }
         Ok(Arc::new(
-            self.load(id, cache::Wasm::Bytes(wasm), None, Some(manifest), false)
+            self.load(id, cache::Wasm::Installed(wasm), Some(manifest))
                 .await?,
         ))
     }
