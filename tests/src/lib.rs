@@ -17,6 +17,8 @@
 //! - [`flaky`] puts a proxy answering 503 on demand in front of a test server.
 //! - [`registry`] runs a real image registry (Debian's `docker-registry`) on loopback.
 //! - [`webdav`] runs a real WebDAV server (`rclone serve webdav`, wsgidav) on loopback.
+//! - [`in_use`] fills a Berth with users, a token, a schedule and a stack through the
+//!   API, and checks them after a state restore or an upgrade.
 //! - [`jobs`] follows jobs to their end, uploads backup files and makes archives by
 //!   hand (what an attacker would upload).
 //!
@@ -26,6 +28,7 @@ pub mod browser;
 pub mod docker;
 pub mod flaky;
 pub mod http_sink;
+pub mod in_use;
 pub mod jobs;
 pub mod plugin_package;
 pub mod prometheus;

@@ -8,18 +8,11 @@
 use std::path::Path;
 use std::process::{Output, Stdio};
 
-use berth_protocol::api::Empty;
 use berth_protocol::api::backups::{BackupQuery, BackupTarget};
-use berth_protocol::api::catalogue::{
-    AuthWhoami, BackupsList, PluginsConfigure, SchedulesCreate, SchedulesList, StacksCreate,
-    StacksList, StateBackup, TokensCreate,
-};
-use berth_protocol::api::schedules::ScheduleSpec;
-use berth_protocol::api::stacks::StackFiles;
+use berth_protocol::api::catalogue::{BackupsList, PluginsConfigure, StateBackup};
 use berth_protocol::api::system::StateBackupParams;
-use berth_protocol::api::tokens::CreateToken;
-use berth_protocol::role::Role;
 use berth_tests::docker::Scope;
+use berth_tests::in_use;
 use berth_tests::jobs::{back_up, code};
 use berth_tests::s3::{self, S3Server};
 use berth_tests::server::{Berth, berth_command, serve_command};
@@ -40,16 +33,6 @@ fn berth(args: &[&str], dir: &Path) -> Output {
 /// Everything the old Berth had that the new one must know.
 async fn populate(berth: &Berth, server: &S3Server, scope: &Scope) -> (String, String) {
     let admin = ws::admin(berth).await;
-    ws::user(berth, &admin, "otto", Role::Operator).await;
-    let token = admin
-        .call::<TokensCreate>(CreateToken {
-            name: "deploy".into(),
-            role: Some(Role::Viewer),
-            expires_in_days: None,
-        })
-        .await
-        .unwrap()
-        .secret;
     let settings = serde_json::json!({ "part_size_mib": 5 });
     admin
         .call::<PluginsConfigure>(server.configure_request(
@@ -65,24 +48,7 @@ async fn populate(berth: &Berth, server: &S3Server, scope: &Scope) -> (String, S
         name: volume.clone(),
     };
     back_up(&admin, target.clone(), None).await;
-    admin
-        .call::<SchedulesCreate>(ScheduleSpec {
-            name: "nightly".into(),
-            cron: "0 3 * * *".into(),
-            targets: vec![target],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    admin
-        .call::<StacksCreate>(StackFiles {
-            name: "notes".into(),
-            compose: "services:\n  app:\n    image: busybox\n".into(),
-            env: Some("GREETING=hello\n".into()),
-            draft: false,
-        })
-        .await
-        .unwrap();
+    let token = in_use::populate(berth, &admin, target).await;
     (token, volume)
 }
 
@@ -170,28 +136,15 @@ async fn a_state_backup_brings_a_lost_berth_back_on_a_fresh_data_directory() {
 
     let new = Berth::start_with(serve_command(&fresh), &fresh).await;
     new.wait_ready().await;
-    let otto = ws::client(&new, &ws::login(&new, "otto", "password-of-otto").await).await;
-    assert_eq!(
-        otto.call::<AuthWhoami>(Empty {}).await.unwrap().role,
-        Role::Operator
-    );
-    let deploy = ws::client(&new, &token).await;
-    assert_eq!(
-        deploy.call::<AuthWhoami>(Empty {}).await.unwrap().role,
-        Role::Viewer
-    );
-    let schedules = deploy.call::<SchedulesList>(Empty {}).await.unwrap();
-    assert_eq!(schedules.schedules[0].spec.name, "nightly");
+    let deploy = in_use::check(&new, &token, "restored state").await;
     let backups = deploy
         .call::<BackupsList>(BackupQuery::default())
         .await
         .unwrap();
     assert!(backups.backups.iter().any(|b| b.target.name() == volume));
-    let stacks = otto.call::<StacksList>(Empty {}).await.unwrap();
-    assert!(format!("{stacks:?}").contains("notes"), "{stacks:?}");
     assert_eq!(
         std::fs::read_to_string(fresh.join("stacks/notes/.env")).unwrap(),
-        "GREETING=hello\n"
+        in_use::STACK_ENV
     );
     // The bucket's keys were sealed with the old installation key: a backup to it works.
     let admin = ws::admin(&new).await;

@@ -18,17 +18,13 @@ use berth_client::Client;
 use berth_protocol::api::Empty;
 use berth_protocol::api::backups::{BackupQuery, BackupTarget, RestoreBackup};
 use berth_protocol::api::catalogue::{
-    AuthWhoami, BackupsList, BackupsRestore, NotificationsTest, PluginsConfigure, SchedulesCreate,
-    SchedulesList, StacksCreate, StacksList, TokensCreate, UsersList,
+    BackupsList, BackupsRestore, NotificationsTest, PluginsConfigure, UsersList,
 };
 use berth_protocol::api::jobs::JobState;
 use berth_protocol::api::plugins::{ConfigureInstance, InstanceRef};
-use berth_protocol::api::schedules::ScheduleSpec;
-use berth_protocol::api::stacks::StackFiles;
-use berth_protocol::api::tokens::CreateToken;
-use berth_protocol::role::Role;
 use berth_tests::docker::Scope;
 use berth_tests::http_sink::Sink;
+use berth_tests::in_use;
 use berth_tests::jobs::{back_up, end_state};
 use berth_tests::server::{Berth, Process, serve_command};
 use berth_tests::ws;
@@ -86,16 +82,6 @@ fn webhook(url: String) -> ConfigureInstance {
 /// Fills a fresh Berth the way a user would, through the API.
 async fn populate(berth: &Berth, scope: &Scope) -> Expected {
     let admin = ws::admin(berth).await;
-    ws::user(berth, &admin, "otto", Role::Operator).await;
-    let token = admin
-        .call::<TokensCreate>(CreateToken {
-            name: "deploy".into(),
-            role: Some(Role::Viewer),
-            expires_in_days: None,
-        })
-        .await
-        .unwrap()
-        .secret;
     let file = format!("written by schema {}", berth_core::store::SCHEMA_VERSION);
     let volume = scope.create_volume("fixture").await;
     scope
@@ -113,24 +99,7 @@ async fn populate(berth: &Berth, scope: &Scope) -> Expected {
     hook.secrets
         .insert("token".into(), Some(WEBHOOK_TOKEN.into()));
     admin.call::<PluginsConfigure>(hook).await.unwrap();
-    admin
-        .call::<SchedulesCreate>(ScheduleSpec {
-            name: "nightly".into(),
-            cron: "0 3 * * *".into(),
-            targets: vec![target],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    admin
-        .call::<StacksCreate>(StackFiles {
-            name: "notes".into(),
-            compose: "services:\n  app:\n    image: busybox\n".into(),
-            env: Some("GREETING=hello\n".into()),
-            draft: false,
-        })
-        .await
-        .unwrap();
+    let token = in_use::populate(berth, &admin, target).await;
     Expected {
         schema_version: berth_core::store::SCHEMA_VERSION,
         token,
@@ -213,16 +182,7 @@ async fn upgrade(dir: &Path, expected: &Expected, sink: &Sink) {
     let users = admin.call::<UsersList>(Empty {}).await.unwrap();
     let names: Vec<&str> = users.users.iter().map(|u| u.name.as_str()).collect();
     assert!(names.contains(&"otto"), "v{version}: {names:?}");
-    let otto = ws::client(&berth, &ws::login(&berth, "otto", "password-of-otto").await).await;
-    let whoami = otto.call::<AuthWhoami>(Empty {}).await.unwrap();
-    assert_eq!(whoami.role, Role::Operator, "v{version}");
-    let deploy = ws::client(&berth, &expected.token).await;
-    let whoami = deploy.call::<AuthWhoami>(Empty {}).await.unwrap();
-    assert_eq!(whoami.role, Role::Viewer, "v{version}");
-    let schedules = deploy.call::<SchedulesList>(Empty {}).await.unwrap();
-    assert_eq!(schedules.schedules[0].spec.name, "nightly", "v{version}");
-    let stacks = otto.call::<StacksList>(Empty {}).await.unwrap();
-    assert!(format!("{stacks:?}").contains("notes"), "v{version}");
+    in_use::check(&berth, &expected.token, &format!("v{version}")).await;
 
     // The sealed webhook token still unseals: pointed at a live sink (the token left
     // out, so it is kept), the test notification carries it.
