@@ -35,6 +35,15 @@ pub enum Via {
 }
 
 impl Principal {
+    /// Who asked, as a job records it: the user, and the token's name when one was
+    /// used.
+    pub fn actor(&self) -> String {
+        match self.token_name() {
+            Some(t) => format!("{} (token {t})", self.user),
+            None => self.user.clone(),
+        }
+    }
+
     /// The token name, for the audit log.
     pub fn token_name(&self) -> Option<&str> {
         match &self.via {

@@ -47,13 +47,6 @@ use berth_engine::prelude::*;
 /// Most targets one request may queue.
 pub const MAX_TARGETS: usize = 100;
 
-fn actor(principal: &Principal) -> String {
-    match principal.token_name() {
-        Some(t) => format!("{} (token {t})", principal.user),
-        None => principal.user.clone(),
-    }
-}
-
 fn not_found(id: &str) -> ErrorBody {
     ErrorBody::new(ErrorCode::NotFound, format!("no backup {id}"))
 }
@@ -311,7 +304,7 @@ async fn create(
     berth_engine::backup::storage(&engine, params.storage.as_deref()).wire()?;
     let sealed = seal_passphrase(&engine, params.passphrase.as_deref()).wire()?;
     let consistency = params.consistency.unwrap_or_default();
-    let who = actor(&principal);
+    let who = principal.actor();
     let mut jobs = Vec::new();
     for t in params.targets {
         let title = format!("Back up {} {}", t.kind(), t.name());
@@ -413,7 +406,7 @@ async fn restore(
             &engine.store,
             JobSpec::Restore(RestoreSpec { request, admin }),
             format!("Restore {what}"),
-            actor(&principal),
+            principal.actor(),
         )
         .wire()?;
     Ok(JobRef { id })
@@ -452,7 +445,7 @@ async fn copy(
     let title = format!("Copy backup {} to {}", spec.backup, spec.storage);
     let id = engine
         .jobs
-        .enqueue(&engine.store, JobSpec::Copy(spec), title, actor(&principal))
+        .enqueue(&engine.store, JobSpec::Copy(spec), title, principal.actor())
         .wire()?;
     Ok(JobRef { id })
 }
@@ -633,7 +626,7 @@ async fn verify(
                 passphrase,
             }),
             format!("Verify backup {}", params.id),
-            actor(&principal),
+            principal.actor(),
         )
         .wire()?;
     Ok(JobRef { id })
@@ -655,7 +648,7 @@ async fn rescan(
                 passphrase,
             }),
             format!("Rebuild the catalog from storage {}", inst.name),
-            actor(&principal),
+            principal.actor(),
         )
         .wire()?;
     Ok(JobRef { id })
