@@ -9,7 +9,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
 /// The schema this build writes and understands.
-pub const SCHEMA_VERSION: u64 = 9;
+pub const SCHEMA_VERSION: u64 = 10;
 
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const SCHEMA_KEY: &str = "schema_version";
@@ -107,6 +107,8 @@ impl Store {
         // 3 → 4: API tokens. 4 → 5: the audit log. (User records gained an optional
         // `totp` field in 5; older records read it as absent.) 5 → 6: plugin instances
         // and plugin settings. 7 → 8: schedules and their runs. 8 → 9: stack versions.
+        // 9 → 10: no table; jobs and schedules may back up Berth's state (`state_backup`
+        // job kind and schedule action), records a build of 9 cannot read.
         for tables in schema {
             tables(&tx)?;
         }

@@ -26,6 +26,9 @@ pub struct Engine {
     /// Wakes the scheduler task: a schedule changed, so its next due time is to be
     /// computed again (`notify_one` keeps the wake-up if the task is busy).
     pub scheduler: Arc<tokio::sync::Notify>,
+    /// The data directory (the store, the installation key, installed plugins): what
+    /// a state backup copies.
+    pub data_dir: std::path::PathBuf,
     /// The stacks directory: one folder per compose stack.
     pub stacks_dir: std::path::PathBuf,
     /// Host directories whose bind mounts backups include (`backup_bind_roots`).

@@ -98,6 +98,7 @@ fn kind_label(kind: JobKind) -> &'static str {
         JobKind::Copy => "copy",
         JobKind::Action => "action",
         JobKind::Stack => "stack",
+        JobKind::StateBackup => "state_backup",
     }
 }
 

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backup::catalog::CatalogTable;
 use crate::jobs::{HISTORY_MAX, JobCtx, JobRecord, JobSpec, JobsTable};
-use crate::{Engine, EngineError, backup, schedule, stacks};
+use crate::{Engine, EngineError, backup, schedule, stacks, state};
 
 /// The runner: starts the oldest queued jobs while fewer than `limit` run, sleeps
 /// while the queue is empty or full. Holds the state weakly so shutdown is not held up.
@@ -185,7 +185,12 @@ fn notify_outcome(engine: &Arc<Engine>, info: &JobInfo) {
             format!("{} failed", info.title),
         ),
         (
-            JobKind::Verify | JobKind::Rescan | JobKind::Copy | JobKind::Action | JobKind::Stack,
+            JobKind::Verify
+            | JobKind::Rescan
+            | JobKind::Copy
+            | JobKind::Action
+            | JobKind::Stack
+            | JobKind::StateBackup,
             true,
         ) => return,
         // A failed action is reported with its schedule's run (`schedule_failed`); a
@@ -193,8 +198,9 @@ fn notify_outcome(engine: &Arc<Engine>, info: &JobInfo) {
         (JobKind::Action | JobKind::Stack, false) => return,
         (JobKind::Rescan, false) => return,
         // A backup that no longer verifies is a backup that is gone; a copy that
-        // failed is a backup less off-site than asked.
-        (JobKind::Verify | JobKind::Copy, false) => (
+        // failed is a backup less off-site than asked; a state backup that failed
+        // leaves Berth's own users, schedules and key without a copy.
+        (JobKind::Verify | JobKind::Copy | JobKind::StateBackup, false) => (
             NotifyEvent::BackupFailed,
             Level::Error,
             format!("{} failed", info.title),
@@ -243,5 +249,16 @@ pub async fn run_job(
         JobSpec::Copy(s) => Box::pin(backup::copy::run(engine, s, ctx)).await,
         JobSpec::Action(s) => Box::pin(schedule::action::run(engine, s, ctx)).await,
         JobSpec::Stack(s) => Box::pin(stacks::actions::run(engine, s, ctx)).await,
+        JobSpec::State(s) => {
+            let written = Box::pin(state::job::run(engine, s, ctx)).await?;
+            let pruned = match &s.schedule {
+                Some(by) => {
+                    schedule::state_prune::after_state_backup(engine, &written.storage, by, ctx)
+                        .await
+                }
+                None => String::new(),
+            };
+            Ok(state::job::summary(&written) + &pruned)
+        }
     }
 }

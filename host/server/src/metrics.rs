@@ -294,12 +294,19 @@ fn stored(engine: &Engine) -> Result<Vec<MetricFamily>, String> {
             *last = (*last).max(e.created_ms);
         }
     }
+    let last_state = state_backups(engine, &mut last_by_schedule)?;
     let mut families = gauge(
+        "berth_state_backup_last_success_timestamp_seconds",
+        "When the newest complete backup of Berth's own state was written (Unix time).",
+        &[],
+        last_state.map(|ms| (vec![], seconds(ms))),
+    );
+    families.extend(gauge(
         "berth_backup_last_success_timestamp_seconds",
         "When the newest complete backup of each target was made (Unix time).",
         &["host", "kind", "target"],
         last_by_target.into_iter().map(|(t, ms)| (t, seconds(ms))),
-    );
+    ));
     families.extend(gauge(
         "berth_storage_used_bytes",
         "Bytes of backups in the catalogue on each storage instance (copies included).",
@@ -311,6 +318,31 @@ fn stored(engine: &Engine) -> Result<Vec<MetricFamily>, String> {
     Ok(families)
 }
 
+/// The newest complete state backup in the job history, also counted as its
+/// schedule's newest backup (so `BerthBackupOverdue` covers `state_backup`
+/// schedules too). State backups are not in the catalogue: the jobs are their record.
+fn state_backups(
+    engine: &Engine,
+    last_by_schedule: &mut BTreeMap<String, u64>,
+) -> Result<Option<u64>, String> {
+    use berth_engine::jobs::JobsTable;
+    use berth_protocol::api::jobs::{JobKind, JobState};
+    let mut newest = None;
+    for job in engine.store.jobs().map_err(|e| e.to_string())? {
+        let info = job.info;
+        if info.kind != JobKind::StateBackup || info.progress.state != JobState::Complete {
+            continue;
+        }
+        let at = info.finished_ms.unwrap_or(info.created_ms);
+        newest = newest.max(Some(at));
+        if let Some(schedule) = info.actor.strip_prefix("schedule:") {
+            let last = last_by_schedule.entry(schedule.to_owned()).or_default();
+            *last = (*last).max(at);
+        }
+    }
+    Ok(newest)
+}
+
 /// Each schedule's next run, interval, failures in a row, and newest backup.
 fn schedules(
     engine: &Engine,
@@ -319,7 +351,7 @@ fn schedules(
     let list = berth_engine::schedule::manage::list(engine).map_err(|e| e.to_string())?;
     let mut families = gauge(
         "berth_schedule_last_success_timestamp_seconds",
-        "When the newest complete backup a backup schedule made was taken (Unix time).",
+        "When the newest complete backup a backup (or state_backup) schedule made was taken (Unix time).",
         &["schedule"],
         last_backup
             .into_iter()

@@ -439,6 +439,7 @@ fn assemble(
         jobs: Arc::default(),
         audit: Arc::new(berth_identity::audit::AuditLog::new(config.audit_retention)),
         scheduler: Arc::default(),
+        data_dir: data_dir.root().to_path_buf(),
         stacks_dir: config.stacks_dir.clone(),
         backup_bind_roots: config.backup_bind_roots.clone(),
         metrics: berth_engine::metrics::JobMetrics::default(),

@@ -5,9 +5,11 @@
 //! loaded and healthy.
 
 use berth_protocol::api::backups::{BackupQuery, BackupTarget};
-use berth_protocol::api::catalogue::{BackupsList, SchedulesCreate, SchedulesRunNow, TokensCreate};
-use berth_protocol::api::jobs::JobState;
-use berth_protocol::api::schedules::{ScheduleRef, ScheduleSpec};
+use berth_protocol::api::catalogue::{
+    BackupsList, JobsGet, SchedulesCreate, SchedulesRunNow, TokensCreate,
+};
+use berth_protocol::api::jobs::{JobRef, JobState};
+use berth_protocol::api::schedules::{ScheduleAction, ScheduleBackup, ScheduleRef, ScheduleSpec};
 use berth_protocol::api::tokens::CreateToken;
 use berth_protocol::role::Role;
 use berth_tests::docker::Scope;
@@ -154,6 +156,39 @@ async fn a_real_prometheus_sees_backups_jobs_and_schedules() {
         .max()
         .unwrap();
 
+    // Berth's own state, on a schedule: not in the catalogue, counted from its job.
+    admin
+        .call::<SchedulesCreate>(ScheduleSpec {
+            name: "berth-state".into(),
+            cron: "15 3 * * *".into(),
+            zone: Some("UTC".into()),
+            action: ScheduleAction::StateBackup,
+            backup: Some(ScheduleBackup {
+                passphrase: Some("metrics state passphrase".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let state_run = admin
+        .call::<SchedulesRunNow>(ScheduleRef {
+            name: "berth-state".into(),
+        })
+        .await
+        .unwrap();
+    let state_job = &state_run.jobs[0];
+    assert_eq!(end_state(&admin, state_job).await.0, JobState::Complete);
+    let state_at = admin
+        .call::<JobsGet>(JobRef {
+            id: state_job.clone(),
+        })
+        .await
+        .unwrap()
+        .job
+        .finished_ms
+        .unwrap();
+
     let port: u16 = berth.url.rsplit(':').next().unwrap().parse().unwrap();
     let prometheus = Prometheus::scraping(port, &viewer_token(&admin).await);
     let value = |series: &serde_json::Value| -> f64 {
@@ -179,6 +214,19 @@ async fn a_real_prometheus_sees_backups_jobs_and_schedules() {
         .series("berth_jobs_total{kind=\"backup\",outcome=\"complete\"}")
         .await;
     assert_eq!(value(&jobs[0]), 2.0);
+    let state_at = state_at as f64 / 1000.0;
+    for series in [
+        "berth_state_backup_last_success_timestamp_seconds",
+        "berth_schedule_last_success_timestamp_seconds{schedule=\"berth-state\"}",
+    ] {
+        let found = prometheus.series(series).await;
+        assert_eq!(found.len(), 1, "{series}: {found:?}");
+        assert_eq!(value(&found[0]), state_at, "{series}");
+    }
+    let state_jobs = prometheus
+        .series("berth_jobs_total{kind=\"state_backup\",outcome=\"complete\"}")
+        .await;
+    assert_eq!(value(&state_jobs[0]), 1.0);
 
     // The shipped rules load and evaluate against these series, and none fires.
     let groups = prometheus.api("rules").await["groups"].clone();

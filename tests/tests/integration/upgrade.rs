@@ -18,10 +18,14 @@ use berth_client::Client;
 use berth_protocol::api::Empty;
 use berth_protocol::api::backups::{BackupQuery, BackupTarget, RestoreBackup};
 use berth_protocol::api::catalogue::{
-    BackupsList, BackupsRestore, NotificationsTest, PluginsConfigure, UsersList,
+    BackupsList, BackupsRestore, NotificationsTest, PluginsConfigure, SchedulesCreate,
+    SchedulesList, SchedulesRunNow, UsersList,
 };
 use berth_protocol::api::jobs::JobState;
 use berth_protocol::api::plugins::{ConfigureInstance, InstanceRef};
+use berth_protocol::api::schedules::{
+    Retention, ScheduleAction, ScheduleBackup, ScheduleRef, ScheduleSpec,
+};
 use berth_tests::docker::Scope;
 use berth_tests::http_sink::Sink;
 use berth_tests::in_use;
@@ -32,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 const WEBHOOK_TOKEN: &str = "fixture-webhook-token-7Q";
+const STATE_SCHEDULE: &str = "berth-state";
 
 /// What a fixture's data directory holds that its files alone do not say.
 #[derive(Debug, Serialize, Deserialize)]
@@ -42,6 +47,9 @@ struct Expected {
     /// The backed-up volume's name and the one file it held.
     volume: String,
     file: String,
+    /// A `state_backup` schedule with a sealed passphrase (from schema 10 on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state_schedule: Option<String>,
 }
 
 fn fixtures() -> PathBuf {
@@ -100,11 +108,29 @@ async fn populate(berth: &Berth, scope: &Scope) -> Expected {
         .insert("token".into(), Some(WEBHOOK_TOKEN.into()));
     admin.call::<PluginsConfigure>(hook).await.unwrap();
     let token = in_use::populate(berth, &admin, target).await;
+    admin
+        .call::<SchedulesCreate>(ScheduleSpec {
+            name: STATE_SCHEDULE.into(),
+            cron: "15 3 * * *".into(),
+            action: ScheduleAction::StateBackup,
+            backup: Some(ScheduleBackup {
+                passphrase: Some("fixture state passphrase".into()),
+                retention: Some(Retention {
+                    daily: Some(7),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     Expected {
         schema_version: berth_core::store::SCHEMA_VERSION,
         token,
         volume,
         file,
+        state_schedule: Some(STATE_SCHEDULE.into()),
     }
 }
 
@@ -199,6 +225,9 @@ async fn upgrade(dir: &Path, expected: &Expected, sink: &Sink) {
         "v{version}"
     );
 
+    if let Some(name) = &expected.state_schedule {
+        state_schedule_runs(&admin, name, version).await;
+    }
     let copy = restore_the_old_backup(&admin, &scope, expected).await;
     stop(berth);
     // The restored volume carries the fixture's labels (its run is long gone), not this
@@ -212,6 +241,29 @@ async fn upgrade(dir: &Path, expected: &Expected, sink: &Sink) {
         )
         .await
         .unwrap();
+}
+
+/// The fixture's `state_backup` schedule is listed as it was and runs: its sealed
+/// passphrase still opens with the upgraded Berth.
+async fn state_schedule_runs(admin: &Client, name: &str, version: u64) {
+    let listed = admin.call::<SchedulesList>(Empty {}).await.unwrap();
+    let schedule = listed
+        .schedules
+        .iter()
+        .find(|s| s.spec.name == name)
+        .unwrap_or_else(|| panic!("v{version}: {name} is listed: {listed:?}"));
+    assert_eq!(
+        schedule.spec.action,
+        ScheduleAction::StateBackup,
+        "v{version}"
+    );
+    assert!(schedule.encrypted, "v{version}");
+    let run = admin
+        .call::<SchedulesRunNow>(ScheduleRef { name: name.into() })
+        .await
+        .unwrap();
+    let (state, message) = end_state(admin, &run.jobs[0]).await;
+    assert_eq!(state, JobState::Complete, "v{version}: {message}");
 }
 
 /// The fixture's backup, written by the old version, restores byte for byte; returns

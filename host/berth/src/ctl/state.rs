@@ -15,7 +15,9 @@ pub enum StateCmd {
     /// Snapshot the store, the installation key, installed plugins and the stacks
     /// directory into one encrypted object on a storage instance. The passphrase (12+
     /// characters) comes from the first line of --passphrase-file or from
-    /// BERTH_STATE_PASSPHRASE; keep it apart from the backup.
+    /// BERTH_STATE_PASSPHRASE; keep it apart from the backup. It runs as a job of the
+    /// queue (after the jobs before it); for a regular one, create a schedule with
+    /// `"action":"state_backup"` (`berth ctl schedules create`).
     Backup {
         /// A storage instance (default: local).
         #[arg(long)]
@@ -40,8 +42,13 @@ pub async fn state(client: &Client, cmd: StateCmd, json: bool) -> Result<(), Fai
     if json {
         print_json(&written);
     } else {
+        let job = written
+            .job
+            .as_deref()
+            .map(|j| format!(", job {j}"))
+            .unwrap_or_default();
         println!(
-            "state backed up to {} as {} ({} bytes, sha256 {})",
+            "state backed up to {} as {} ({} bytes, sha256 {}{job})",
             written.storage, written.key, written.size, written.sha256
         );
     }

@@ -154,6 +154,8 @@ pub enum Output {
         kind: berth_core::error::Kind,
         message: String,
     },
+    /// What a state backup wrote (for `state.backup`, which answers with it).
+    StateBackup(spec::StateWritten),
 }
 
 /// The receiving end is the watcher's; a full buffer slows the command down.
@@ -364,7 +366,8 @@ impl Jobs {
                 JobSpec::Backup(_)
                 | JobSpec::Rescan(_)
                 | JobSpec::Action(_)
-                | JobSpec::Stack(_) => None,
+                | JobSpec::Stack(_)
+                | JobSpec::State(_) => None,
             });
         }
         Ok(used)

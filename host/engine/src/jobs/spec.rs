@@ -18,6 +18,7 @@ pub enum JobSpec {
     Copy(CopySpec),
     Action(ActionSpec),
     Stack(StackSpec),
+    State(StateSpec),
 }
 
 impl JobSpec {
@@ -30,6 +31,7 @@ impl JobSpec {
             Self::Copy(_) => JobKind::Copy,
             Self::Action(_) => JobKind::Action,
             Self::Stack(_) => JobKind::Stack,
+            Self::State(_) => JobKind::StateBackup,
         }
     }
 }
@@ -121,4 +123,28 @@ pub struct RescanSpec {
     /// Sealed with the installation key; opens the encrypted objects it fits.
     #[serde(default)]
     pub passphrase: Option<String>,
+}
+
+/// A backup of Berth's own state (`crate::state`), as queued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateSpec {
+    /// `None`: the default storage when the job runs.
+    #[serde(default)]
+    pub storage: Option<String>,
+    /// Sealed with the installation key; a state backup is always encrypted.
+    pub passphrase: String,
+    /// The schedule that queued it, and the retention to apply after it succeeds.
+    #[serde(default)]
+    pub schedule: Option<ScheduledBy>,
+}
+
+/// What a state backup wrote: the job's result, sent to whoever waits for it
+/// (`state.backup`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateWritten {
+    pub storage: String,
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+    pub tables: usize,
 }

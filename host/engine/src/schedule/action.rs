@@ -90,7 +90,7 @@ async fn change(
         A::Pause => docker.pause_container(&s.id).await.map(Some),
         A::Unpause if !s.paused => Ok(None),
         A::Unpause => docker.unpause_container(&s.id).await.map(Some),
-        A::Restart | A::Backup | A::Redeploy => Ok(None),
+        A::Restart | A::Backup | A::Redeploy | A::StateBackup => Ok(None),
     }
 }
 
@@ -173,7 +173,7 @@ pub async fn run(
                 (ScheduleAction::Start, restarted),
             ]
         }
-        ScheduleAction::Backup => {
+        ScheduleAction::Backup | ScheduleAction::StateBackup => {
             return Err(EngineError::bad_request(
                 "a backup is not a lifecycle action",
             ));

@@ -43,6 +43,10 @@ pub async fn validate(engine: &Engine, spec: &ScheduleSpec) -> Result<Compiled, 
             format!("at most {GRACE_MAX_S} seconds (7 days)"),
         ));
     }
+    if spec.action == ScheduleAction::StateBackup {
+        validate_state(engine, spec)?;
+        return Ok(compiled);
+    }
     if spec.targets.is_empty() && spec.selector.is_none() {
         return Err(EngineError::bad(
             "targets",
@@ -79,6 +83,32 @@ pub async fn validate(engine: &Engine, spec: &ScheduleSpec) -> Result<Compiled, 
     let host = engine.hosts.get(spec.host.as_deref())?;
     targets::check(&host.docker().await?, &spec.targets).await?;
     Ok(compiled)
+}
+
+/// A `state_backup` schedule: no targets (it backs up Berth itself), a storage that
+/// exists, a retention policy at most; the passphrase is checked when it is sealed.
+fn validate_state(engine: &Engine, spec: &ScheduleSpec) -> Result<(), EngineError> {
+    if !spec.targets.is_empty() || spec.selector.is_some() {
+        return Err(EngineError::bad(
+            "targets",
+            "a state backup has no targets: it copies Berth's own data",
+        ));
+    }
+    let options = spec.backup.clone().unwrap_or_default();
+    let only_state = ScheduleBackup {
+        storage: options.storage.clone(),
+        retention: options.retention.clone(),
+        passphrase: options.passphrase.clone(),
+        ..ScheduleBackup::default()
+    };
+    if options != only_state {
+        return Err(EngineError::bad(
+            "backup",
+            "a state backup takes a storage, a passphrase and a retention policy only",
+        ));
+    }
+    crate::backup::storage(engine, options.storage.as_deref())?;
+    check_retention(&options, "backup.")
 }
 
 fn validate_backup(engine: &Engine, spec: &ScheduleSpec) -> Result<(), EngineError> {
@@ -206,6 +236,12 @@ pub fn list(engine: &Engine) -> Result<Vec<ScheduleInfo>, EngineError> {
         .collect())
 }
 
+/// What schedule `name` does (callers authorise by it: a `state_backup` schedule is
+/// an admin's).
+pub fn action(engine: &Engine, name: &str) -> Result<ScheduleAction, EngineError> {
+    get(engine, name).map(|rec| rec.spec.action)
+}
+
 fn get(engine: &Engine, name: &str) -> Result<ScheduleRecord, EngineError> {
     engine
         .store
@@ -235,6 +271,16 @@ impl Passphrase {
     }
 }
 
+fn state_needs_passphrase() -> EngineError {
+    EngineError::bad(
+        "backup.passphrase",
+        format!(
+            "a state backup is always encrypted: give a passphrase of at least {} characters",
+            crate::state::MIN_PASSPHRASE
+        ),
+    )
+}
+
 /// Takes the passphrase out of the spec (the spec is stored without it), sealed.
 fn take_passphrase(engine: &Engine, spec: &mut ScheduleSpec) -> Result<Passphrase, EngineError> {
     let Some(given) = spec.backup.as_mut().and_then(|b| b.passphrase.take()) else {
@@ -242,6 +288,10 @@ fn take_passphrase(engine: &Engine, spec: &mut ScheduleSpec) -> Result<Passphras
     };
     if given.is_empty() {
         return Ok(Passphrase::Remove);
+    }
+    if spec.action == ScheduleAction::StateBackup {
+        crate::state::check_passphrase(&given)
+            .map_err(|e| EngineError::bad("backup.passphrase", e.public()))?;
     }
     let sealed = crate::backup::seal_passphrase(engine, Some(&given)).map_err(|_| {
         EngineError::bad(
@@ -255,6 +305,9 @@ fn take_passphrase(engine: &Engine, spec: &mut ScheduleSpec) -> Result<Passphras
 pub async fn create(engine: &Engine, mut spec: ScheduleSpec) -> Result<ScheduleInfo, EngineError> {
     let passphrase = take_passphrase(engine, &mut spec)?.sealed();
     validate(engine, &spec).await?;
+    if spec.action == ScheduleAction::StateBackup && passphrase.is_none() {
+        return Err(state_needs_passphrase());
+    }
     if engine
         .store
         .schedule(&spec.name)
@@ -288,7 +341,20 @@ pub async fn create(engine: &Engine, mut spec: ScheduleSpec) -> Result<ScheduleI
 pub async fn update(engine: &Engine, mut spec: ScheduleSpec) -> Result<ScheduleInfo, EngineError> {
     let passphrase = take_passphrase(engine, &mut spec)?;
     validate(engine, &spec).await?;
-    get(engine, &spec.name)?;
+    let existing = get(engine, &spec.name)?;
+    // A state backup is always encrypted, with a passphrase checked for its length:
+    // one kept from a backup schedule (8 characters may do there) is not enough.
+    let kept_fits =
+        existing.spec.action == ScheduleAction::StateBackup && existing.passphrase.is_some();
+    if spec.action == ScheduleAction::StateBackup
+        && match passphrase {
+            Passphrase::Set(_) => false,
+            Passphrase::Keep => !kept_fits,
+            Passphrase::Remove => true,
+        }
+    {
+        return Err(state_needs_passphrase());
+    }
     let now = now_ms();
     let rec = engine
         .store

@@ -3,7 +3,7 @@
 //!
 //! - `cron`, `describe`, `timing`: expressions, their words, their instants in a zone.
 //! - `retention`: restic `forget`'s rules, a pure function; `prune` applies it after a
-//!   scheduled backup succeeds.
+//!   scheduled backup succeeds, `state_prune` after a scheduled state backup.
 //! - `store`: the schedules (with their state) and their runs.
 //! - `targets`: explicit targets checked, selectors resolved at run time.
 //! - `manage`: create, update, delete, pause, preview — what the API calls.
@@ -16,6 +16,7 @@ pub mod manage;
 pub mod prune;
 pub mod retention;
 pub mod scheduler;
+pub mod state_prune;
 pub mod store;
 pub mod targets;
 pub mod timing;
@@ -67,7 +68,7 @@ impl Compiled {
 /// How late a missed run may still happen, in ms.
 pub fn grace_ms(spec: &ScheduleSpec) -> u64 {
     let default = match spec.action {
-        ScheduleAction::Backup => GRACE_BACKUP_S,
+        ScheduleAction::Backup | ScheduleAction::StateBackup => GRACE_BACKUP_S,
         _ => GRACE_ACTION_S,
     };
     u64::from(spec.grace_s.unwrap_or(default)) * 1000

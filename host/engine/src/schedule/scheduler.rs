@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::store::{ScheduleRecord, SchedulesTable};
 use super::{Compiled, targets, timing};
-use crate::jobs::spec::{ActionSpec, BackupSpec, ScheduledBy};
+use crate::jobs::spec::{ActionSpec, BackupSpec, ScheduledBy, StateSpec};
 use crate::jobs::{JobSpec, JobsTable};
 use crate::{Engine, EngineError};
 
@@ -418,6 +418,9 @@ async fn queue(
     action: ScheduleAction,
 ) -> Result<Vec<String>, EngineError> {
     let spec = &rec.spec;
+    if action == ScheduleAction::StateBackup {
+        return queue_state(engine, rec).map(|job| vec![job]);
+    }
     let host = engine.hosts.get(spec.host.as_deref())?;
     let docker = host.docker().await?;
     let found = targets::resolve(&docker, spec, host.self_id.as_deref()).await?;
@@ -468,6 +471,31 @@ async fn queue(
         );
     }
     Ok(jobs)
+}
+
+/// A state backup's one job; it needs no Docker, so a run never waits on it.
+fn queue_state(engine: &Engine, rec: &ScheduleRecord) -> Result<String, EngineError> {
+    let spec = &rec.spec;
+    let options = spec.backup.clone().unwrap_or_default();
+    let passphrase = rec.passphrase.clone().ok_or_else(|| {
+        EngineError::failed("the schedule has no passphrase; a state backup needs one")
+    })?;
+    let zone = Compiled::of(spec)?.zone.name().to_owned();
+    let job = JobSpec::State(StateSpec {
+        storage: options.storage,
+        passphrase,
+        schedule: Some(ScheduledBy {
+            name: spec.name.clone(),
+            retention: options.retention,
+            zone,
+        }),
+    });
+    engine.jobs.enqueue(
+        &engine.store,
+        job,
+        format!("Back up Berth's state (schedule {})", spec.name),
+        super::actor(&spec.name),
+    )
 }
 
 fn capitalised(s: &str) -> String {

@@ -59,15 +59,9 @@ pub struct StateManifest {
     pub tables: usize,
 }
 
-/// A state backup as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Written {
-    pub storage: String,
-    pub key: String,
-    pub size: u64,
-    pub sha256: String,
-    pub tables: usize,
-}
+/// A state backup as stored (defined with the job that writes it, whose watcher
+/// receives it).
+pub use crate::jobs::spec::StateWritten as Written;
 
 /// Where Berth keeps what a state backup holds.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use berth_engine::Engine;
 use berth_engine::prelude::*;
 use berth_engine::schedule::manage;
+use berth_identity::principal::Principal;
 use berth_protocol::api::Empty;
 use berth_protocol::api::backups::{BackupEntry, PinBackup};
 use berth_protocol::api::catalogue::{
@@ -16,10 +17,11 @@ use berth_protocol::api::catalogue::{
 };
 use berth_protocol::api::schedules::{
     HistoryQuery, MatchSelector, PreviewSchedule, RetentionPreview, RetentionPreviewParams,
-    ScheduleEnable, ScheduleHistory, ScheduleInfo, ScheduleList, SchedulePreview, ScheduleRef,
-    ScheduleRun, ScheduleSpec, SelectorMatches,
+    ScheduleAction, ScheduleEnable, ScheduleHistory, ScheduleInfo, ScheduleList, SchedulePreview,
+    ScheduleRef, ScheduleRun, ScheduleSpec, SelectorMatches,
 };
 use berth_protocol::error::{ErrorBody, ErrorCode};
+use berth_protocol::role::Role;
 
 use crate::errors::WireResult;
 use crate::ws::registry::{Registry, blocking, internal};
@@ -47,15 +49,51 @@ async fn list(engine: Arc<Engine>, _: Empty) -> Result<ScheduleList, ErrorBody> 
     .await
 }
 
-async fn create(engine: Arc<Engine>, spec: ScheduleSpec) -> Result<ScheduleInfo, ErrorBody> {
+/// A `state_backup` schedule copies the installation key and every user: only an
+/// admin may make, change, pause, delete or run one (like `state.backup` itself).
+fn authorise(principal: &Principal, action: ScheduleAction) -> Result<(), ErrorBody> {
+    if action == ScheduleAction::StateBackup && principal.role != Role::Admin {
+        return Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            "a state_backup schedule needs the admin role",
+        ));
+    }
+    Ok(())
+}
+
+/// [`authorise`] by the stored schedule `name`.
+async fn authorise_stored(
+    engine: &Arc<Engine>,
+    principal: &Principal,
+    name: &str,
+) -> Result<(), ErrorBody> {
+    let (engine, name) = (Arc::clone(engine), name.to_owned());
+    let action = blocking(move || manage::action(&engine, &name).wire()).await?;
+    authorise(principal, action)
+}
+
+async fn create(
+    (engine, principal): (Arc<Engine>, Principal),
+    spec: ScheduleSpec,
+) -> Result<ScheduleInfo, ErrorBody> {
+    authorise(&principal, spec.action)?;
     manage::create(&engine, spec).await.wire()
 }
 
-async fn update(engine: Arc<Engine>, spec: ScheduleSpec) -> Result<ScheduleInfo, ErrorBody> {
+async fn update(
+    (engine, principal): (Arc<Engine>, Principal),
+    spec: ScheduleSpec,
+) -> Result<ScheduleInfo, ErrorBody> {
+    authorise(&principal, spec.action)?;
+    authorise_stored(&engine, &principal, &spec.name).await?;
     manage::update(&engine, spec).await.wire()
 }
 
-async fn delete(engine: Arc<Engine>, params: ScheduleRef) -> Result<Empty, ErrorBody> {
+async fn delete(
+    (engine, principal): (Arc<Engine>, Principal),
+    params: ScheduleRef,
+) -> Result<Empty, ErrorBody> {
+    authorise_stored(&engine, &principal, &params.name).await?;
     blocking(move || {
         manage::delete(&engine, &params.name)
             .wire()
@@ -64,11 +102,19 @@ async fn delete(engine: Arc<Engine>, params: ScheduleRef) -> Result<Empty, Error
     .await
 }
 
-async fn enable(engine: Arc<Engine>, params: ScheduleEnable) -> Result<ScheduleInfo, ErrorBody> {
+async fn enable(
+    (engine, principal): (Arc<Engine>, Principal),
+    params: ScheduleEnable,
+) -> Result<ScheduleInfo, ErrorBody> {
+    authorise_stored(&engine, &principal, &params.name).await?;
     blocking(move || manage::enable(&engine, &params.name, params.enabled).wire()).await
 }
 
-async fn run_now(engine: Arc<Engine>, params: ScheduleRef) -> Result<ScheduleRun, ErrorBody> {
+async fn run_now(
+    (engine, principal): (Arc<Engine>, Principal),
+    params: ScheduleRef,
+) -> Result<ScheduleRun, ErrorBody> {
+    authorise_stored(&engine, &principal, &params.name).await?;
     manage::run_now(&engine, &params.name).await.wire()
 }
 

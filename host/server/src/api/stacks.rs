@@ -86,7 +86,7 @@ fn output(
                 Some(Output::Failed { kind, message }) if code.is_none() => {
                     return Err(ErrorBody::new(crate::errors::code(kind), message));
                 }
-                Some(Output::Failed { .. }) => {}
+                Some(Output::Failed { .. } | Output::StateBackup(_)) => {}
                 None => break,
             }
         }

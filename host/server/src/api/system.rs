@@ -20,6 +20,7 @@ use crate::server::{DataRoot, Uptime};
 use crate::ws::outbox::ChannelSink;
 use crate::ws::registry::{ChannelEnd, Registry, bad_field, blocking};
 use berth_engine::Engine;
+use berth_identity::principal::Principal;
 
 /// Largest speed test.
 const SPEEDTEST_MAX: u64 = 1 << 30;
@@ -63,30 +64,41 @@ pub fn register(r: &mut Registry) {
     r.channel(DiagSpeedtest, speedtest);
 }
 
-/// `state.backup`: the engine writes, reads back and checks it.
+/// `state.backup`: queued as a job (it runs in turn with backups and restores, and
+/// shows on the Jobs page), answered when the job has written, read back and checked
+/// it. A caller that goes away leaves the job running.
 async fn state_backup(
-    (engine, DataRoot(data_dir)): (Arc<Engine>, DataRoot),
+    (engine, principal): (Arc<Engine>, Principal),
     params: StateBackupParams,
 ) -> Result<StateBackupResult, ErrorBody> {
-    let places = berth_engine::state::Places {
-        data_dir,
-        stacks_dir: engine.stacks_dir.clone(),
-    };
-    let written = berth_engine::state::backup(
+    use berth_engine::jobs::Output;
+    let (watcher, mut told) = tokio::sync::mpsc::channel(1);
+    let job = berth_engine::state::job::queue(
         &engine,
-        &places,
         params.storage.as_deref(),
-        params.passphrase,
+        &params.passphrase,
+        principal.actor(),
+        Some(watcher),
     )
-    .await
     .wire()?;
-    Ok(StateBackupResult {
-        storage: written.storage,
-        key: written.key,
-        size: written.size,
-        sha256: written.sha256,
-        tables: u32::try_from(written.tables).unwrap_or(u32::MAX),
-    })
+    match told.recv().await {
+        Some(Output::StateBackup(written)) => Ok(StateBackupResult {
+            storage: written.storage,
+            key: written.key,
+            size: written.size,
+            sha256: written.sha256,
+            tables: u32::try_from(written.tables).unwrap_or(u32::MAX),
+            job: Some(job),
+        }),
+        Some(Output::Failed { kind, message }) => {
+            Err(ErrorBody::new(crate::errors::code(kind), message))
+        }
+        // The job was cancelled before it ran (its watcher dropped unanswered).
+        _ => Err(ErrorBody::new(
+            berth_protocol::error::ErrorCode::Cancelled,
+            format!("the state backup job {job} was cancelled"),
+        )),
+    }
 }
 
 fn stats(

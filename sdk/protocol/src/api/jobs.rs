@@ -72,6 +72,8 @@ pub enum JobKind {
     Action,
     /// A compose action on a managed stack (`stacks.up` …, `stack.output`).
     Stack,
+    /// Berth's own state to a storage (`state.backup`, or a `state_backup` schedule).
+    StateBackup,
 }
 
 /// One `job.progress` message, also each job's last known progress.

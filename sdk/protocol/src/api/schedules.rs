@@ -20,6 +20,10 @@ pub enum ScheduleAction {
     Unpause,
     /// Recreate each container from its configuration, pulling nothing.
     Redeploy,
+    /// Berth's own state to a storage (admin only; no targets): `backup.storage`,
+    /// `backup.passphrase` (at least 12 characters, required) and `backup.retention`
+    /// (over every state backup on that storage) are its options.
+    StateBackup,
 }
 
 impl ScheduleAction {
@@ -32,6 +36,7 @@ impl ScheduleAction {
             Self::Pause => "pause",
             Self::Unpause => "unpause",
             Self::Redeploy => "redeploy",
+            Self::StateBackup => "state_backup",
         }
     }
 

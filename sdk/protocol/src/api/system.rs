@@ -85,6 +85,10 @@ pub struct StateBackupResult {
     pub sha256: String,
     /// Store tables in the snapshot.
     pub tables: u32,
+    /// The job that wrote it (the queue runs it in turn with the other jobs; its log
+    /// is on the Jobs page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
 }
 
 /// `system.stats` open params.
