@@ -1,10 +1,13 @@
 //! The Schedules page in a real browser: a schedule made with a preset, its meaning
 //! and next runs shown as it is built, its backup options and retention saved as
-//! chosen, run now, and the log of the job it queued.
+//! chosen, run now, and the log of the job it queued; a schedule backing up Berth's
+//! own state, offered to an admin only.
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::backups::{BackupTarget, Consistency};
 use berth_protocol::api::catalogue::SchedulesList;
+use berth_protocol::api::schedules::ScheduleAction;
+use berth_protocol::role::Role;
 use berth_tests::browser::{Browser, click, login, pick, type_into, wait_for, wait_for_work};
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::ws::{self, ADMIN_PASSWORD};
@@ -99,6 +102,66 @@ async fn a_schedule_is_built_from_a_preset_previewed_run_and_its_job_seen() {
                 "#jobs-table tr[data-kind='backup'][data-state='complete']",
             )
             .await;
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_schedules_berths_own_state_and_an_operator_is_not_offered_it() {
+    let (_tmp, berth) = ws::start().await;
+    let url = berth.url.clone();
+    let admin = ws::admin(&berth).await;
+    ws::user(&berth, &admin, "otto", Role::Operator).await;
+    let api = admin.clone();
+    Browser::start("schedules-state")
+        .await
+        .run(|c| async move {
+            login(&c, &url, "admin", ADMIN_PASSWORD).await;
+            click(&c, "#nav-schedules").await;
+            wait_for(&c, "#schedules-empty").await;
+            type_into(&c, "#schedule-name", "berth-state").await;
+            pick(&c, "#schedule-action", "state_backup").await;
+            // No targets for Berth itself: its own options instead.
+            wait_for(&c, "#schedule-state-options").await;
+            assert!(c.find(Locator::Css("#schedule-targets")).await.is_err());
+            type_into(&c, "#backup-passphrase", "ui state passphrase").await;
+            type_into(&c, "#schedule-keep-daily", "7").await;
+            click(&c, "#schedule-submit").await;
+            let row = "tr[data-schedule='berth-state']";
+            let does = wait_for(&c, &format!("{row} td:nth-child(2)")).await;
+            assert!(does.text().await.unwrap().contains("Berth's own state"));
+            let listed = api.call::<SchedulesList>(Empty {}).await.unwrap();
+            let saved = &listed.schedules[0];
+            assert_eq!(saved.spec.action, ScheduleAction::StateBackup);
+            assert!(saved.encrypted && saved.spec.targets.is_empty());
+            let retention = saved.spec.backup.as_ref().and_then(|b| b.retention.clone());
+            assert_eq!(retention.and_then(|r| r.daily), Some(7));
+            click(&c, &format!("{row} .schedule-run")).await;
+            click(&c, "#nav-jobs").await;
+            wait_for_work(
+                &c,
+                "#jobs-table tr[data-kind='statebackup'][data-state='complete']",
+            )
+            .await;
+
+            // An operator sees the schedule, but neither the action nor its buttons.
+            click(&c, "#logout").await;
+            wait_for(&c, "main[data-page='login'] #login-user").await;
+            login(&c, &url, "otto", "password-of-otto").await;
+            click(&c, "#nav-schedules").await;
+            wait_for(&c, row).await;
+            assert!(
+                c.find(Locator::Css(&format!("{row} .schedule-run")))
+                    .await
+                    .is_err()
+            );
+            let offered = c
+                .find_all(Locator::Css(
+                    "#schedule-action option[value='state_backup']",
+                ))
+                .await
+                .unwrap();
+            assert!(offered.is_empty());
         })
         .await;
 }

@@ -162,6 +162,32 @@ pub fn use_storages() -> Vec<String> {
 
 impl Choices {
     /// The fields; hooks and the image only for targets that run commands.
+    /// A `state_backup` schedule's options: where to, the passphrase, retention.
+    pub fn state_scheduled(&self, retention: Retention) -> ScheduleBackup {
+        ScheduleBackup {
+            storage: given(&self.storage),
+            retention: (retention != Retention::default()).then_some(retention),
+            passphrase: given(&self.passphrase),
+            ..ScheduleBackup::default()
+        }
+    }
+
+    /// The fields of a state backup: a storage and a mandatory passphrase (`set`: one
+    /// is set already, and an empty field keeps it).
+    pub fn state_fields(&self, storages: &[String], set: bool) -> Html {
+        html! { <>
+            <label class="field">{ "Storage " }
+                <select id="backup-storage" onchange={on_pick(&self.storage)}>
+                    <option value="" selected={self.storage.is_empty()}>{ "default" }</option>
+                    { for storages.iter().map(|s| html!{ <option value={s.clone()} selected={*self.storage == *s}>{ s }</option> }) }
+                </select></label>
+            <label class="field">{ "Passphrase (at least 12 characters; keep it apart from the backups) " }
+                <input type="password" id="backup-passphrase" value={(*self.passphrase).clone()}
+                    oninput={on_text(&self.passphrase)} autocomplete="new-password"
+                    minlength="12" required={!set} /></label>
+        </> }
+    }
+
     pub fn fields(&self, storages: &[String], runs_commands: bool) -> Html {
         let c = &self.consistency;
         html! { <>

@@ -174,8 +174,12 @@ fn state_backup_card() -> Html {
             };
             action.run(move |ws| async move {
                 let written = ws.call_m::<StateBackup>(params).await?;
+                let job = written
+                    .job
+                    .map(|j| format!(" Job {j} on the Jobs page."))
+                    .unwrap_or_default();
                 Ok(format!(
-                    "Saved to {} as {} ({}).",
+                    "Saved to {} as {} ({}).{job}",
                     written.storage,
                     written.key,
                     crate::format::bytes(written.size)
@@ -203,7 +207,7 @@ fn state_backup_card() -> Html {
     html! {
         <div class="card" id="settings-state">
             <h2>{ "Berth's own state" }</h2>
-            <p class="muted">{ "Users, tokens, schedules, plugin instances, the backup catalogue, installed plugins, stacks and the key that unseals their secrets — in one encrypted object. Restore it on a new machine with `berth state restore`. Keep the passphrase somewhere else." }</p>
+            <p class="muted">{ "Users, tokens, schedules, plugin instances, the backup catalogue, installed plugins, stacks and the key that unseals their secrets — in one encrypted object. Restore it on a new machine with `berth state restore`. Keep the passphrase somewhere else. To make one regularly, create a schedule whose action is \"back up Berth's own state\" on the Schedules page." }</p>
             <form id="state-form" {onsubmit}>
                 { choices }
                 <label class="field">{ "Passphrase (12+ characters) " }

@@ -16,7 +16,7 @@ use crate::components::{Choices, loaded, use_choices, use_storages};
 use crate::format::{given, when};
 use crate::hooks::{Action, on_check, on_pick, on_text, use_call, use_flag};
 
-const ACTIONS: [ScheduleAction; 7] = [
+const ACTIONS: [ScheduleAction; 8] = [
     ScheduleAction::Backup,
     ScheduleAction::Start,
     ScheduleAction::Stop,
@@ -24,6 +24,7 @@ const ACTIONS: [ScheduleAction; 7] = [
     ScheduleAction::Pause,
     ScheduleAction::Unpause,
     ScheduleAction::Redeploy,
+    ScheduleAction::StateBackup,
 ];
 const DAYS: [&str; 7] = [
     "Sunday",
@@ -146,6 +147,7 @@ impl Fields {
             _ => None,
         };
         let retention = self.retention();
+        let state = action == ScheduleAction::StateBackup;
         let until = (action.undo().is_some() && !self.until.is_empty()).then(|| {
             cron_of(
                 &self.preset,
@@ -161,12 +163,17 @@ impl Fields {
             until,
             zone: given(self.zone.trim()),
             action,
-            targets,
-            selector,
-            backup: (action == ScheduleAction::Backup).then(|| {
-                let base = self.base.as_ref().and_then(|b| b.backup.as_ref());
-                self.options.scheduled(base, retention, (*self.own).clone())
-            }),
+            // Berth's own state has no targets.
+            targets: if state { Vec::new() } else { targets },
+            selector: selector.filter(|_| !state),
+            backup: match action {
+                ScheduleAction::Backup => {
+                    let base = self.base.as_ref().and_then(|b| b.backup.as_ref());
+                    Some(self.options.scheduled(base, retention, (*self.own).clone()))
+                }
+                ScheduleAction::StateBackup => Some(self.options.state_scheduled(retention)),
+                _ => None,
+            },
             // What the form does not show is kept as it was.
             enabled: self.base.as_ref().and_then(|b| b.enabled),
             jitter_s: self.base.as_ref().and_then(|b| b.jitter_s),
@@ -285,6 +292,9 @@ pub fn create_form(props: &CreateProps) -> Html {
         count: Some(5),
     });
     let editing = props.editing.is_some();
+    let admin = crate::ws::use_ws()
+        .user()
+        .is_some_and(|u| u.role == berth_protocol::role::Role::Admin);
     let onsubmit = {
         let (action, f) = (props.action.clone(), f.clone());
         Callback::from(move |e: SubmitEvent| {
@@ -309,14 +319,20 @@ pub fn create_form(props: &CreateProps) -> Html {
         <form class="stacked-form" id="schedule-create" {onsubmit}>
             <label>{ "Name " }<input id="schedule-name" value={(*f.name).clone()} oninput={on_text(&f.name)} placeholder="nightly" required=true readonly={editing} /></label>
             <label>{ "Action " }<select id="schedule-action" onchange={on_pick(&f.action)}>
-                { for ACTIONS.iter().map(|a| html! { <option value={a.as_str()} selected={*f.action == a.as_str()}>{ a.as_str() }</option> }) }
+                // Backing up Berth's own state is an admin's (the server says so too).
+                { for ACTIONS.iter().filter(|a| admin || **a != ScheduleAction::StateBackup).map(|a| html! { <option value={a.as_str()} selected={*f.action == a.as_str()}>{ action_label(*a) }</option> }) }
             </select></label>
             { when_fields(&f) }
             { loaded(&preview, preview_view) }
-            { target_fields(&f) }
+            if *f.action == "state_backup" {
+                <StateOptions choices={f.options.clone()} encrypted={props.encrypted && editing} />
+                { retention_fields(&f, false) }
+            } else {
+                { target_fields(&f) }
+            }
             if *f.action == "backup" {
                 <BackupOptions choices={f.options.clone()} encrypted={props.encrypted} />
-                { retention_fields(&f) }
+                { retention_fields(&f, true) }
             }
             if editing && *f.action == "backup" {
                 <super::retention::RetentionPreviewPanel schedule={(*f.name).clone()} options={f.spec().backup.unwrap_or_default()} />
@@ -418,7 +434,17 @@ fn matches(props: &MatchesProps) -> Html {
     })
 }
 
-fn retention_fields(f: &Fields) -> Html {
+/// An action as the form's list names it.
+fn action_label(action: ScheduleAction) -> &'static str {
+    match action {
+        ScheduleAction::StateBackup => "back up Berth's own state",
+        other => other.as_str(),
+    }
+}
+
+/// `per_target`: the backup schedule's options (manual backups, each target's own
+/// policy); a state backup's policy counts every state backup on its storage.
+fn retention_fields(f: &Fields, per_target: bool) -> Html {
     let title = |n: &str| match n {
         "last" => "the newest N",
         "within" => "everything within this long of the newest: 36h, 7d, 2w, 6m, 1y",
@@ -431,9 +457,28 @@ fn retention_fields(f: &Fields) -> Html {
                     type={if *n == "within" { "text" } else { "number" }} min="1" size="6"
                     value={(**v).clone()} oninput={on_text(v)} /></label>
             }) }
-            <label><input type="checkbox" id="schedule-keep-manual" checked={*f.include_manual}
-                onchange={on_check(&f.include_manual)} />{ " also prune the targets' manual backups" }</label>
-            <super::retention::OwnPolicies own={f.own.clone()} targets={f.spec().targets} current={f.retention()} />
+            if per_target {
+                <label><input type="checkbox" id="schedule-keep-manual" checked={*f.include_manual}
+                    onchange={on_check(&f.include_manual)} />{ " also prune the targets' manual backups" }</label>
+                <super::retention::OwnPolicies own={f.own.clone()} targets={f.spec().targets} current={f.retention()} />
+            } else {
+                <p class="muted">{ "Counts every state backup on the storage, those made by hand too." }</p>
+            }
+        </fieldset>
+    }
+}
+
+/// A state backup schedule's options.
+#[function_component(StateOptions)]
+fn state_options(props: &OptionsProps) -> Html {
+    let storages = use_storages();
+    html! {
+        <fieldset id="schedule-state-options"><legend>{ "Berth's own state" }</legend>
+            <p class="muted">{ "Users, tokens, schedules, plugin settings, the installation key and the stacks directory, in one encrypted object under state/ on the storage. Restore it with berth state restore." }</p>
+            { props.choices.state_fields(&storages, props.encrypted) }
+            if props.encrypted {
+                <p class="muted">{ "A passphrase is set. Leave the field empty to keep it." }</p>
+            }
         </fieldset>
     }
 }

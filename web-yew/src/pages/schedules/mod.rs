@@ -13,7 +13,8 @@ use berth_protocol::api::catalogue::{
     SchedulesDelete, SchedulesEnable, SchedulesList, SchedulesRunNow,
 };
 use berth_protocol::api::schedules::{
-    RunOutcome, ScheduleEnable, ScheduleInfo, ScheduleList, ScheduleRef, ScheduleSpec,
+    RunOutcome, ScheduleAction, ScheduleEnable, ScheduleInfo, ScheduleList, ScheduleRef,
+    ScheduleSpec,
 };
 use berth_protocol::role::Role;
 use yew::prelude::*;
@@ -31,12 +32,13 @@ pub fn schedules_page() -> Html {
     let shown = use_state(|| None::<String>);
     let editing = use_state(|| None::<(ScheduleSpec, bool)>);
     let operator = ctx.user().is_some_and(|u| u.role.allows(Role::Operator));
+    let admin = ctx.user().is_some_and(|u| u.role == Role::Admin);
     html! {
         <section class="page" data-page="schedules">
             <h1>{ "Schedules" }</h1>
             <p class="muted">{ "Backups with retention, and start/stop/restart/pause of containers and stacks, on a cron schedule. Each run queues jobs; a run missed while Berth was down catches up once within its grace period." }</p>
             <div id="schedules-result">{ action.view() }</div>
-            { loaded(&list, |l| table(l, &action, &Row { shown: shown.clone(), editing: editing.clone() }, operator)) }
+            { loaded(&list, |l| table(l, &action, &Row { shown: shown.clone(), editing: editing.clone(), operator, admin })) }
             if let Some(name) = (*shown).clone() {
                 <history::History {name} />
             }
@@ -66,22 +68,27 @@ struct Row {
     shown: UseStateHandle<Option<String>>,
     /// The schedule being edited, and whether it has a passphrase.
     editing: UseStateHandle<Option<(ScheduleSpec, bool)>>,
+    operator: bool,
+    /// Only an admin manages a `state_backup` schedule.
+    admin: bool,
 }
 
-fn table(l: &ScheduleList, action: &Action, open: &Row, operator: bool) -> Html {
+fn table(l: &ScheduleList, action: &Action, open: &Row) -> Html {
     if l.schedules.is_empty() {
         return html! { <p class="notice" id="schedules-empty">{ "No schedules yet." }</p> };
     }
     html! {
         <table class="grid" id="schedules-table">
             <thead><tr><th>{ "Name" }</th><th>{ "Does" }</th><th>{ "When" }</th><th>{ "Next run" }</th><th>{ "Last run" }</th><th></th></tr></thead>
-            <tbody>{ for l.schedules.iter().map(|s| row(s, action, open, operator)) }</tbody>
+            <tbody>{ for l.schedules.iter().map(|s| row(s, action, open)) }</tbody>
         </table>
     }
 }
 
-fn row(s: &ScheduleInfo, action: &Action, open: &Row, operator: bool) -> Html {
+fn row(s: &ScheduleInfo, action: &Action, open: &Row) -> Html {
     let name = s.spec.name.clone();
+    let state = s.spec.action == ScheduleAction::StateBackup;
+    let manages = open.operator && (open.admin || !state);
     let enabled = s.spec.enabled.unwrap_or(true);
     let call = |what: &'static str| {
         let (action, name) = (action.clone(), name.clone());
@@ -133,12 +140,19 @@ fn row(s: &ScheduleInfo, action: &Action, open: &Row, operator: bool) -> Html {
         }
         (None, true) => html! { <span class="muted">{ "never" }</span> },
     };
-    let targets: Vec<String> = s
+    let mut targets: Vec<String> = s
         .spec
         .targets
         .iter()
         .map(|t| format!("{} {}", t.kind(), t.name()))
         .collect();
+    if state {
+        let storage = s.spec.backup.as_ref().and_then(|b| b.storage.clone());
+        targets.push(format!(
+            "Berth's own state → {}",
+            storage.as_deref().unwrap_or("default storage")
+        ));
+    }
     html! {
         <tr data-schedule={name.clone()}>
             <td>{ &name }{ if s.failures > 0 { html! { <span class="badge bad">{ format!("failing ×{}", s.failures) }</span> } } else { html! {} } }</td>
@@ -148,7 +162,7 @@ fn row(s: &ScheduleInfo, action: &Action, open: &Row, operator: bool) -> Html {
             <td>{ last }</td>
             <td>
                 <button type="button" class="schedule-history" onclick={onhistory}>{ "History" }</button>
-                if operator {
+                if manages {
                     <button type="button" class="schedule-run" onclick={call("run")}>{ "Run now" }</button>
                     <button type="button" class="schedule-edit" onclick={onedit}>{ "Edit" }</button>
                     <button type="button" class="schedule-toggle" onclick={call("toggle")}>{ if enabled { "Pause" } else { "Resume" } }</button>
