@@ -2,10 +2,11 @@
 //! size of the work it is doing rather than the largest work it has ever done.
 //!
 //! The static (musl) binary of the container image keeps musl's own malloc, untuned:
-//! it returns freed memory at once, and measured against this tuned glibc it keeps
-//! start-up, idle RSS, the protocol and a 1 GiB backup within a few percent. mimalloc
-//! backed up 15 % faster but idled at 1.45× the RSS (docs/BENCHMARKS.md, "The image
-//! and the static binary").
+//! it returns freed memory at once and, against this tuned glibc, keeps start-up,
+//! idle RSS and the protocol within a few percent — but its backups run 11–18 % and
+//! its restores 27–42 % slower: it gives freed 64–256 KiB blocks back to the kernel
+//! at once, so each chunk buffer is faulted in anew (docs/BENCHMARKS.md, "The image
+//! and the static binary"). mimalloc backed up faster but idled at 1.45× the RSS.
 
 /// Sets glibc's malloc up before any thread starts. glibc raises its mmap threshold
 /// after the first freed 1 MiB block, after which the backup pipeline's buffers came
