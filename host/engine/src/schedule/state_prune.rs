@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 use super::retention::{self, Candidate};
 use crate::jobs::JobCtx;
 use crate::jobs::spec::ScheduledBy;
-use crate::state::{PREFIX, SUFFIX};
+use crate::state::{KEY_NAME, KEY_TIME, PREFIX, SUFFIX};
 use crate::{Engine, EngineError, backup};
 
 /// Keys listed per page.
@@ -94,9 +94,9 @@ async fn prune(
 fn candidate(key: &str, modified_ms: u64) -> Option<Candidate> {
     let stamp = key
         .strip_prefix(PREFIX)?
-        .strip_prefix("berth-state-")?
+        .strip_prefix(KEY_NAME)?
         .strip_suffix(SUFFIX)?;
-    let created_ms = NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%3fZ")
+    let created_ms = NaiveDateTime::parse_from_str(stamp, KEY_TIME)
         .ok()
         .and_then(|t| u64::try_from(t.and_utc().timestamp_millis()).ok())
         .unwrap_or(modified_ms);

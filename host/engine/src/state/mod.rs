@@ -37,6 +37,11 @@ pub mod job;
 pub const FORMAT: u32 = 1;
 /// Where state backups go on a storage instance.
 pub const PREFIX: &str = "state/";
+/// A state backup's key between [`PREFIX`] and [`SUFFIX`]: this, then its time in
+/// [`KEY_TIME`] (retention dates state backups by it).
+pub const KEY_NAME: &str = "berth-state-";
+/// The time in a state backup's key (UTC, milliseconds).
+pub const KEY_TIME: &str = "%Y%m%dT%H%M%S%3fZ";
 /// The suffix of a state backup's key.
 pub const SUFFIX: &str = ".berth-state";
 /// Shorter passphrases are refused: this one guards every secret Berth keeps.
@@ -122,10 +127,7 @@ pub async fn backup(
     let instance = backup::storage(engine, storage)?;
     let session = backup::session(engine, &instance).await?;
     let now = chrono::Utc::now();
-    let key = format!(
-        "{PREFIX}berth-state-{}{SUFFIX}",
-        now.format("%Y%m%dT%H%M%S%3fZ")
-    );
+    let key = format!("{PREFIX}{KEY_NAME}{}{SUFFIX}", now.format(KEY_TIME));
     let work = tempfile::Builder::new()
         .prefix(".state-")
         .tempdir_in(&places.data_dir)
