@@ -1,16 +1,23 @@
 //! Validation of the names and ids that requests put into Docker API paths: an id like
 //! `../images/x` must never reach a URL.
 
+use std::collections::BTreeMap;
+
 use crate::DockerError;
+
+/// 1 to `max` bytes of letters, digits, `_ . -`, starting with a letter or digit (or
+/// `_` where `underscore_first`): the alphabet of Docker's names and tags.
+fn word(v: &str, max: usize, underscore_first: bool) -> bool {
+    let first_ok = |b: u8| b.is_ascii_alphanumeric() || (underscore_first && b == b'_');
+    v.len() <= max
+        && v.bytes().next().is_some_and(first_ok)
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
 
 /// A container, volume or network id or name: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, ≤ 255.
 pub fn object(field: &str, v: &str) -> Result<(), DockerError> {
-    let ok = !v.is_empty()
-        && v.len() <= 255
-        && v.as_bytes()[0].is_ascii_alphanumeric()
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if ok {
+    if word(v, 255, false) {
         Ok(())
     } else {
         Err(DockerError::bad(
@@ -41,6 +48,79 @@ pub fn image(field: &str, v: &str) -> Result<(), DockerError> {
             format!("{v:?} is not a valid image reference"),
         ))
     }
+}
+
+/// A repository to name an image with: `[registry[:port]/]path`, lower case, the
+/// registry's port the only `:`, no empty or dot-only segments.
+pub fn repository(field: &str, v: &str) -> Result<(), DockerError> {
+    let segments: Vec<&str> = v.split('/').collect();
+    let segment_ok = |(i, seg): (usize, &&str)| {
+        let colon_ok = i == 0 && segments.len() > 1 && seg.matches(':').count() <= 1;
+        !seg.is_empty()
+            && seg.as_bytes()[0].is_ascii_alphanumeric()
+            && seg.bytes().all(|b| {
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'.' | b'_' | b'-')
+                    || (b == b':' && colon_ok)
+            })
+    };
+    if v.len() <= 255 && segments.iter().enumerate().all(segment_ok) {
+        Ok(())
+    } else {
+        Err(DockerError::bad(
+            field,
+            format!("{v:?} is not a repository (lower case, e.g. registry.lan:5000/team/app)"),
+        ))
+    }
+}
+
+/// An image tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn tag(field: &str, v: &str) -> Result<(), DockerError> {
+    if word(v, 128, true) {
+        Ok(())
+    } else {
+        Err(DockerError::bad(
+            field,
+            format!("{v:?} is not a tag (letters, digits, _ . -; at most 128)"),
+        ))
+    }
+}
+
+/// Berth's own label namespace: it marks helpers, restored copies and set-aside
+/// originals, so an object a user labels with it would be hidden or mistaken for one.
+pub const BERTH_LABEL_PREFIX: &str = "dev.berth.";
+
+/// Labels (`labels`) or driver options a user sets on a new object: keys non-empty,
+/// ≤ 255 bytes, without spaces, `=` or control characters; values ≤ 4096 bytes
+/// without control characters; a label key never in [`BERTH_LABEL_PREFIX`].
+pub fn settings(field: &str, map: &BTreeMap<String, String>) -> Result<(), DockerError> {
+    for (key, value) in map {
+        let key_ok = !key.is_empty()
+            && key.len() <= 255
+            && !key
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || c == '=');
+        if !key_ok {
+            return Err(DockerError::bad(
+                field,
+                format!("{key:?} is not a valid key (1–255 characters, no spaces or =)"),
+            ));
+        }
+        if value.len() > 4096 || value.chars().any(char::is_control) {
+            return Err(DockerError::bad(
+                field,
+                format!("the value of {key} is over 4096 bytes or holds control characters"),
+            ));
+        }
+        if field == "labels" && key.starts_with(BERTH_LABEL_PREFIX) {
+            return Err(DockerError::bad(
+                field,
+                format!("{key}: labels under {BERTH_LABEL_PREFIX} are Berth's own"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -75,5 +155,41 @@ mod tests {
         ] {
             assert!(image("id", good).is_ok(), "{good:?}");
         }
+    }
+
+    #[test]
+    fn repositories_and_tags_are_checked() {
+        for good in [
+            "app",
+            "team/app",
+            "registry.lan:5000/team/app",
+            "127.0.0.1:5000/a_b-c",
+        ] {
+            assert!(repository("repo", good).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "", "App", "a:1", "a//b", "../a", "a/./b", "a/b:1/c", "a b", "a?x",
+        ] {
+            assert!(repository("repo", bad).is_err(), "{bad:?}");
+        }
+        for good in ["latest", "v1.2.3", "_x", "Release-2"] {
+            assert!(tag("tag", good).is_ok(), "{good:?}");
+        }
+        for bad in ["", ".x", "-x", "a:b", "a/b", &"t".repeat(129)] {
+            assert!(tag("tag", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn labels_and_options_are_checked() {
+        let map = |k: &str, v: &str| BTreeMap::from([(k.to_owned(), v.to_owned())]);
+        assert!(settings("labels", &map("team", "infra")).is_ok());
+        assert!(settings("options", &map("dev.berth.helper", "1")).is_ok());
+        for (k, v) in [("", "x"), ("a b", "x"), ("a=b", "x"), ("k", "a\nb")] {
+            assert!(settings("labels", &map(k, v)).is_err(), "{k:?}={v:?}");
+        }
+        assert!(settings("labels", &map("k", &"v".repeat(4097))).is_err());
+        let berth = settings("labels", &map("dev.berth.helper", "1")).unwrap_err();
+        assert!(berth.to_string().contains("Berth's own"), "{berth}");
     }
 }

@@ -122,6 +122,32 @@ pub fn redact_inspect(inspect: &mut serde_json::Value) {
     }
 }
 
+/// A viewer's copy of a volume's inspect document: every driver option's value (a
+/// CIFS or NFS mount's `o` carries its password among commas) and the secret-looking
+/// labels.
+pub fn redact_volume(inspect: &mut serde_json::Value) {
+    if let Some(options) = inspect
+        .pointer_mut("/Options")
+        .and_then(|o| o.as_object_mut())
+    {
+        for v in options.values_mut() {
+            *v = serde_json::Value::String(REDACTED.to_owned());
+        }
+    }
+    if let Some(labels) = inspect
+        .pointer_mut("/Labels")
+        .and_then(|l| l.as_object_mut())
+    {
+        for (k, v) in labels.iter_mut() {
+            if let Some(s) = v.as_str() {
+                let mut s = s.to_owned();
+                redact_labels(std::iter::once((k, &mut s)));
+                *v = serde_json::Value::String(s);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +182,22 @@ mod tests {
         assert_eq!(v["Config"]["Cmd"][2], "PGPASSWORD=<redacted> pg_dump -h db");
         assert_eq!(v["Config"]["Cmd"][7], "5432", "ordinary arguments stay");
         assert_eq!(v["Config"]["Env"][1], "FLAG=<redacted>");
+    }
+
+    #[test]
+    fn a_volumes_mount_options_are_hidden_from_viewers() {
+        let mut v = serde_json::json!({
+            "Name": "share",
+            "Options": {"type": "cifs", "o": "addr=nas,username=bob,password=hunter2"},
+            "Labels": {"db_password": "hunter3", "team": "infra"}
+        });
+        redact_volume(&mut v);
+        let text = v.to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("hunter3"),
+            "{text}"
+        );
+        assert_eq!(v["Labels"]["team"], "infra");
+        assert_eq!(v["Name"], "share");
     }
 }

@@ -3,7 +3,7 @@
 //! without a reload.
 
 use berth_tests::browser::{Browser, click, login, type_into, wait_for, wait_for_work};
-use berth_tests::docker::Scope;
+use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::s3;
 use berth_tests::ws::{self, ADMIN_PASSWORD};
 
@@ -547,4 +547,80 @@ async fn an_s3_bucket_is_configured_tested_and_used_to_back_up_and_restore_in_th
         "the backup is in the bucket: {}",
         folder.display()
     );
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui() {
+    let scope = Scope::new().await;
+    let (vol, net) = (scope.name("ui-vol"), scope.name("ui-net"));
+    let new_name = format!("berth-ui-tag/{}:v2", scope.run.to_lowercase());
+    let label = format!("{}={}", berth_tests::docker::LABEL, scope.run);
+    let (_tmp, berth) = ws::start().await;
+    let url = berth.url.clone();
+    let docker = scope.docker.clone();
+    Browser::start("docker_create")
+        .await
+        .run(|c| async move {
+            login(&c, &url, "admin", ADMIN_PASSWORD).await;
+            click(&c, "#nav-volumes").await;
+            click(&c, "#volume-create summary").await;
+            type_into(&c, "#volume-name", &vol).await;
+            type_into(&c, "#volume-labels", &label).await;
+            click(&c, "#volume-submit").await;
+            wait_for(&c, &format!("#volumes-table tr[data-name='{vol}']")).await;
+            let note = wait_for(&c, ".ok-note").await.text().await.unwrap();
+            assert!(note.contains(&vol), "{note}");
+            let made = docker
+                .inspect_volume(&vol)
+                .await
+                .expect("the volume exists");
+            assert_eq!(made.driver, "local");
+
+            click(&c, "#nav-networks").await;
+            click(&c, "#network-create summary").await;
+            type_into(&c, "#network-name", &net).await;
+            type_into(&c, "#network-subnet", "10.213.79.0/24").await;
+            // A gateway outside the subnet: the server's message, nothing created.
+            type_into(&c, "#network-gateway", "10.0.0.1").await;
+            type_into(&c, "#network-labels", &label).await;
+            click(&c, "#network-internal").await;
+            click(&c, "#network-submit").await;
+            let error = wait_for(&c, "p.error").await.text().await.unwrap();
+            assert!(error.contains("not inside"), "{error}");
+            type_into(&c, "#network-gateway", "10.213.79.1").await;
+            click(&c, "#network-submit").await;
+            let row = wait_for(&c, &format!("#networks-table tr[data-name='{net}']")).await;
+            let text = row.text().await.unwrap();
+            assert!(text.contains("10.213.79.0/24"), "{text}");
+            let made = docker
+                .inspect_network(
+                    &net,
+                    None::<bollard::query_parameters::InspectNetworkOptions>,
+                )
+                .await
+                .expect("the network exists");
+            assert_eq!(made.internal, Some(true));
+
+            // Images: "Tag" asks for the new name and the row shows it.
+            let image = ensure_test_image(&docker).await;
+            let id = docker.inspect_image(image).await.unwrap().id.unwrap();
+            click(&c, "#nav-images").await;
+            click(&c, &format!("tr[data-id='{id}'] .image-tag")).await;
+            c.send_alert_text(&new_name).await.expect("the name prompt");
+            c.accept_alert().await.unwrap();
+            let note = wait_for(&c, ".ok-note").await.text().await.unwrap();
+            assert!(note.contains(&new_name), "{note}");
+            let row = wait_for(&c, &format!("tr[data-id='{id}']")).await;
+            let text = row.text().await.unwrap();
+            assert!(text.contains(&new_name), "{text}");
+            docker
+                .remove_image(
+                    &new_name,
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await
+                .expect("untag the test image");
+        })
+        .await;
 }

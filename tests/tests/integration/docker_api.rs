@@ -2,7 +2,7 @@
 //! live events, logs, exec terminals, volumes (browse, read, confinement), networks,
 //! images — with the role rules (viewers read redacted, never mutate or exec).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use berth_client::{Client, ClientError};
@@ -10,9 +10,10 @@ use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
     ContainerInspect, ContainerKill, ContainerPause, ContainerRedeploy, ContainerRemove,
     ContainerRename, ContainerRestart, ContainerStart, ContainerStats, ContainerStop,
-    ContainerUnpause, ContainersBulk, ContainersList, Events, HostsList, ImagesList,
-    NetworkInspect, NetworkRemove, NetworksList, SystemDf, VolumeBrowse, VolumeDownloadTicket,
-    VolumeReadFile, VolumesInspect, VolumesList, VolumesRemove,
+    ContainerUnpause, ContainersBulk, ContainersList, Events, HostsList, ImagesList, ImagesRemove,
+    ImagesTag, NetworkInspect, NetworkRemove, NetworksCreate, NetworksList, SystemDf, VolumeBrowse,
+    VolumeDownloadTicket, VolumeReadFile, VolumesCreate, VolumesInspect, VolumesList,
+    VolumesRemove,
 };
 use berth_protocol::api::containers::{
     BulkAction, BulkVerb, ContainerRef, KillContainer, RemoveContainer, RenameContainer,
@@ -20,11 +21,12 @@ use berth_protocol::api::containers::{
 };
 use berth_protocol::api::events::{Event, EventFilters, EventsParams};
 use berth_protocol::api::hosts::HostOnly;
-use berth_protocol::api::networks::NetworkRef;
+use berth_protocol::api::images::{RemoveImage, TagImage};
+use berth_protocol::api::networks::{CreateNetwork, NetworkRef};
 use berth_protocol::api::streams::StatsParams;
 use berth_protocol::api::transfers::Ticket;
 use berth_protocol::api::volumes::{
-    BrowseVolume, DownloadVolumePath, ReadFile, RemoveVolume, VolumeRef,
+    BrowseVolume, CreateVolume, DownloadVolumePath, ReadFile, RemoveVolume, VolumeRef,
 };
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
@@ -899,4 +901,191 @@ async fn container_stats_come_from_one_sampler_per_host() {
         })
         .await;
     assert_eq!(code(&unknown_host.map(|_| ())), Some(ErrorCode::NotFound));
+}
+
+#[tokio::test]
+async fn volumes_and_networks_are_created_with_their_settings_by_admins_only() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let op = ws::user(&berth, &admin, "otto", Role::Operator).await;
+    let viewer = ws::user(&berth, &admin, "vera", Role::Viewer).await;
+    let labels: BTreeMap<String, String> = scope.labels().into_iter().collect();
+
+    // A tmpfs volume: the local driver's options reach Docker.
+    let vol = scope.name("made");
+    let mut options = BTreeMap::new();
+    options.insert("type".to_owned(), "tmpfs".to_owned());
+    options.insert("device".to_owned(), "tmpfs".to_owned());
+    let request = CreateVolume {
+        host: None,
+        name: vol.clone(),
+        driver: None,
+        options,
+        labels: labels.clone(),
+    };
+    let r = op.call::<VolumesCreate>(request.clone()).await;
+    assert_eq!(code(&r), Some(ErrorCode::Forbidden), "operators may not");
+    let made = admin.call::<VolumesCreate>(request.clone()).await.unwrap();
+    assert_eq!(
+        (made.name.as_str(), made.driver.as_str()),
+        (vol.as_str(), "local")
+    );
+    let inspect = scope.docker.inspect_volume(&vol).await.unwrap();
+    assert_eq!(
+        inspect.options.get("type").map(String::as_str),
+        Some("tmpfs")
+    );
+    // A mount's options may hold a password: a viewer sees none of their values.
+    let seen = viewer
+        .call::<VolumesInspect>(VolumeRef {
+            host: None,
+            name: vol.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen.inspect["Options"]["type"], "<redacted>", "{seen:?}");
+    // The same name again: Docker would hand back the first one; Berth says so.
+    let again = admin.call::<VolumesCreate>(request.clone()).await;
+    assert_eq!(code(&again), Some(ErrorCode::Conflict), "{again:?}");
+    // Berth's own label namespace and bad names are refused before Docker.
+    let mut berths = request.clone();
+    berths.name = scope.name("sneaky");
+    berths.labels.insert("dev.berth.helper".into(), "1".into());
+    let r = admin.call::<VolumesCreate>(berths).await;
+    assert_eq!(code(&r), Some(ErrorCode::BadRequest), "{r:?}");
+    let mut bad = request;
+    bad.name = "../x".into();
+    assert_eq!(
+        code(&admin.call::<VolumesCreate>(bad).await),
+        Some(ErrorCode::BadRequest)
+    );
+    let listed = admin
+        .call::<VolumesList>(HostOnly::default())
+        .await
+        .unwrap();
+    assert!(listed.volumes.iter().any(|v| v.name == vol));
+    assert!(
+        scope
+            .docker
+            .inspect_volume(&scope.name("sneaky"))
+            .await
+            .is_err(),
+        "nothing created for a refused request"
+    );
+
+    // An internal network on a chosen subnet and gateway.
+    let net = scope.name("made-net");
+    let request = CreateNetwork {
+        host: None,
+        name: net.clone(),
+        driver: None,
+        subnet: Some("10.213.77.0/24".into()),
+        gateway: Some("10.213.77.254".into()),
+        internal: true,
+        attachable: false,
+        options: BTreeMap::new(),
+        labels,
+    };
+    let r = op.call::<NetworksCreate>(request.clone()).await;
+    assert_eq!(code(&r), Some(ErrorCode::Forbidden), "operators may not");
+    let made = admin.call::<NetworksCreate>(request.clone()).await.unwrap();
+    assert_eq!(made.name, net);
+    assert_eq!((made.driver.as_str(), made.internal), ("bridge", true));
+    assert_eq!(made.subnets, vec!["10.213.77.0/24".to_owned()]);
+    let inspect = scope
+        .docker
+        .inspect_network(
+            &net,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .unwrap();
+    let ipam = inspect.ipam.unwrap().config.unwrap();
+    assert_eq!(ipam[0].gateway.as_deref(), Some("10.213.77.254"));
+    let again = admin.call::<NetworksCreate>(request.clone()).await;
+    assert_eq!(code(&again), Some(ErrorCode::Conflict), "{again:?}");
+    for (subnet, gateway, field) in [
+        (Some("10.213.78.0"), None, "subnet"),
+        (Some("10.213.78.0/24"), Some("10.0.0.1"), "gateway"),
+        (None, Some("10.213.78.1"), "gateway"),
+    ] {
+        let mut bad = request.clone();
+        bad.name = scope.name("bad-net");
+        bad.subnet = subnet.map(str::to_owned);
+        bad.gateway = gateway.map(str::to_owned);
+        let e = admin.call::<NetworksCreate>(bad).await.unwrap_err();
+        let body = e.body().expect("an error body");
+        assert_eq!(body.code, ErrorCode::BadRequest, "{body:?}");
+        assert_eq!(body.details.as_ref().unwrap()["field"], field, "{body:?}");
+    }
+    admin
+        .call::<NetworkRemove>(NetworkRef {
+            host: None,
+            id: net,
+        })
+        .await
+        .unwrap();
+    admin
+        .call::<VolumesRemove>(RemoveVolume {
+            host: None,
+            name: vol,
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn images_are_tagged_by_admins_with_checked_names() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let op = ws::user(&berth, &admin, "otto", Role::Operator).await;
+    let image = ensure_test_image(&scope.docker).await;
+    let repo = format!("127.0.0.1:5999/berth-tag-test/{}", scope.run.to_lowercase());
+    let request = TagImage {
+        host: None,
+        id: image.to_owned(),
+        repo: repo.clone(),
+        tag: Some("v1".into()),
+    };
+    let r = op.call::<ImagesTag>(request.clone()).await;
+    assert_eq!(code(&r), Some(ErrorCode::Forbidden), "operators may not");
+    let tagged = admin.call::<ImagesTag>(request.clone()).await.unwrap();
+    let reference = format!("{repo}:v1");
+    assert_eq!(tagged.reference, reference);
+    let images = admin.call::<ImagesList>(HostOnly::default()).await.unwrap();
+    let named = images
+        .images
+        .iter()
+        .find(|i| i.tags.contains(&reference))
+        .expect("the new name is listed");
+    assert!(named.tags.iter().any(|t| t == image), "{named:?}");
+    for (repo, tag, field) in [
+        ("Upper/case", Some("v1"), "repo"),
+        ("a//b", None, "repo"),
+        ("ok", Some("-bad"), "tag"),
+        ("ok", Some("a/b"), "tag"),
+    ] {
+        let bad = TagImage {
+            repo: repo.into(),
+            tag: tag.map(str::to_owned),
+            ..request.clone()
+        };
+        let e = admin.call::<ImagesTag>(bad).await.unwrap_err();
+        let body = e.body().expect("an error body");
+        assert_eq!(body.code, ErrorCode::BadRequest, "{body:?}");
+        assert_eq!(body.details.as_ref().unwrap()["field"], field, "{body:?}");
+    }
+    // Removing by the new name only untags: the test image stays.
+    let removed = admin
+        .call::<ImagesRemove>(RemoveImage {
+            host: None,
+            id: reference.clone(),
+            force: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(removed.untagged, vec![reference]);
+    assert!(removed.deleted.is_empty(), "{removed:?}");
 }

@@ -4,15 +4,16 @@ use berth_docker::hosts::Hosts;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use berth_protocol::api::catalogue::{ImagesList, ImagesPrune, ImagesRemove, SystemDf};
+use berth_protocol::api::catalogue::{ImagesList, ImagesPrune, ImagesRemove, ImagesTag, SystemDf};
 use berth_protocol::api::hosts::HostOnly;
-use berth_protocol::api::images::RemoveImage;
 use berth_protocol::api::images::{ImageList, ImageSummary, Pruned, RemovedImages};
+use berth_protocol::api::images::{RemoveImage, TagImage, Tagged};
 use berth_protocol::api::rfc3339;
 use berth_protocol::api::system::{DfRow, SystemDf as Df};
 use berth_protocol::error::ErrorBody;
 use bollard::query_parameters::{
     ListImagesOptionsBuilder, PruneImagesOptionsBuilder, RemoveImageOptionsBuilder,
+    TagImageOptionsBuilder,
 };
 
 use super::containers::{all_containers, host_docker};
@@ -28,6 +29,7 @@ fn dangling(tags: &[String]) -> bool {
 
 pub fn register(r: &mut Registry) {
     r.method(ImagesList, list);
+    r.method(ImagesTag, tag);
     r.method(ImagesRemove, remove);
     r.method(ImagesPrune, prune);
     r.method(SystemDf, system_df);
@@ -73,6 +75,24 @@ async fn list(hosts: Arc<Hosts>, params: HostOnly) -> Result<ImageList, ErrorBod
         (a.tags.is_empty(), &a.tags, &a.id).cmp(&(b.tags.is_empty(), &b.tags, &b.id))
     });
     Ok(ImageList { images: out })
+}
+
+async fn tag(hosts: Arc<Hosts>, params: TagImage) -> Result<Tagged, ErrorBody> {
+    docker_args::image("id", &params.id).wire()?;
+    docker_args::repository("repo", &params.repo).wire()?;
+    let tag = params.tag.unwrap_or_else(|| "latest".to_owned());
+    docker_args::tag("tag", &tag).wire()?;
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
+    let o = TagImageOptionsBuilder::default()
+        .repo(&params.repo)
+        .tag(&tag)
+        .build();
+    d.tag_image(&params.id, Some(o))
+        .await
+        .map_err(|e| docker_err(&e, &format!("image {}", params.id)))?;
+    let reference = format!("{}:{tag}", params.repo);
+    tracing::info!(image = %params.id, %reference, "image tagged");
+    Ok(Tagged { reference })
 }
 
 async fn remove(hosts: Arc<Hosts>, params: RemoveImage) -> Result<RemovedImages, ErrorBody> {

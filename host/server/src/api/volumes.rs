@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{
-    VolumeBrowse, VolumeDownloadTicket, VolumeReadFile, VolumesBulkRemove, VolumesInspect,
-    VolumesList, VolumesRemove,
+    VolumeBrowse, VolumeDownloadTicket, VolumeReadFile, VolumesBulkRemove, VolumesCreate,
+    VolumesInspect, VolumesList, VolumesRemove,
 };
 use berth_protocol::api::containers::{BulkItem, BulkResult};
 use berth_protocol::api::hosts::HostOnly;
@@ -20,6 +20,7 @@ use berth_protocol::api::rfc3339;
 use berth_protocol::api::transfers::Ticket;
 use berth_protocol::api::volumes::BrowseVolume;
 use berth_protocol::api::volumes::BulkRemoveVolumes;
+use berth_protocol::api::volumes::CreateVolume;
 use berth_protocol::api::volumes::DownloadVolumePath;
 use berth_protocol::api::volumes::ReadFile;
 use berth_protocol::api::volumes::RemoveVolume;
@@ -331,6 +332,7 @@ pub(crate) async fn download(
 pub fn register(r: &mut Registry) {
     r.method(VolumeDownloadTicket, download_ticket);
     r.method(VolumesList, list);
+    r.method(VolumesCreate, create);
     r.method(VolumesInspect, inspect);
     r.method(VolumesRemove, remove);
     r.method(VolumesBulkRemove, bulk_remove);
@@ -371,24 +373,62 @@ async fn list(hosts: Arc<Hosts>, params: HostOnly) -> Result<VolumeList, ErrorBo
         .volumes
         .unwrap_or_default()
         .into_iter()
-        .map(|v| VolumeSummary {
-            used_by: users.get(&v.name).cloned().unwrap_or_default(),
-            anonymous: v.name.len() == 64
-                && v.name.bytes().all(|b| b.is_ascii_hexdigit())
-                && v.labels.is_empty(),
-            created: v.created_at.map(|t| t.to_rfc3339()),
-            labels: v.labels.into_iter().collect::<BTreeMap<_, _>>(),
-            size: v.usage_data.map(|u| u.size).filter(|s| *s >= 0),
-            name: v.name,
-            driver: v.driver,
-            mountpoint: v.mountpoint,
-        })
+        .map(|v| summary(v, &users))
         .collect();
     volumes.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(VolumeList { volumes })
 }
 
-async fn inspect(hosts: Arc<Hosts>, params: VolumeRef) -> Result<VolumeInspect, ErrorBody> {
+fn summary(v: bollard::models::Volume, users: &HashMap<String, Vec<String>>) -> VolumeSummary {
+    VolumeSummary {
+        used_by: users.get(&v.name).cloned().unwrap_or_default(),
+        anonymous: v.name.len() == 64
+            && v.name.bytes().all(|b| b.is_ascii_hexdigit())
+            && v.labels.is_empty(),
+        created: v.created_at.map(|t| t.to_rfc3339()),
+        labels: v.labels.into_iter().collect::<BTreeMap<_, _>>(),
+        size: v.usage_data.map(|u| u.size).filter(|s| *s >= 0),
+        name: v.name,
+        driver: v.driver,
+        mountpoint: v.mountpoint,
+    }
+}
+
+/// Creates a named volume, refusing a name in use: Docker would answer with the
+/// existing volume and silently ignore the driver and options asked for.
+async fn create(hosts: Arc<Hosts>, params: CreateVolume) -> Result<VolumeSummary, ErrorBody> {
+    docker_args::object("name", &params.name).wire()?;
+    if let Some(driver) = &params.driver {
+        docker_args::image("driver", driver).wire()?;
+    }
+    docker_args::settings("options", &params.options).wire()?;
+    docker_args::settings("labels", &params.labels).wire()?;
+    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
+    if d.inspect_volume(&params.name).await.is_ok() {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!("a volume named {} exists", params.name),
+        ));
+    }
+    let request = bollard::models::VolumeCreateRequest {
+        name: Some(params.name.clone()),
+        driver: params.driver,
+        driver_opts: Some(params.options.into_iter().collect()),
+        labels: Some(params.labels.into_iter().collect()),
+        ..Default::default()
+    };
+    let created = d
+        .create_volume(request)
+        .await
+        .map_err(|e| docker_err(&e, &format!("volume {}", params.name)))?;
+    tracing::info!(volume = %created.name, driver = %created.driver, "volume created");
+    Ok(summary(created, &HashMap::new()))
+}
+
+async fn inspect(
+    (hosts, principal): (Arc<Hosts>, Principal),
+    params: VolumeRef,
+) -> Result<VolumeInspect, ErrorBody> {
     docker_args::object("name", &params.name).wire()?;
     let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let v = d
@@ -396,8 +436,12 @@ async fn inspect(hosts: Arc<Hosts>, params: VolumeRef) -> Result<VolumeInspect, 
         .await
         .map_err(|e| docker_err(&e, &format!("volume {}", params.name)))?;
     let users = current_users(&d).await?;
+    let mut inspect = serde_json::to_value(v).map_err(|e| internal(&e))?;
+    if !principal.role.allows(Role::Operator) {
+        berth_docker::redact::redact_volume(&mut inspect);
+    }
     Ok(VolumeInspect {
-        inspect: serde_json::to_value(v).map_err(|e| internal(&e))?,
+        inspect,
         used_by: users.get(&params.name).cloned().unwrap_or_default(),
     })
 }

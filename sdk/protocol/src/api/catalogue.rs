@@ -181,11 +181,17 @@ methods! {
     /// One action on many containers; one result per id (`remove` needs admin).
     ContainersBulk = "containers.bulk" (containers::BulkAction) -> containers::BulkResult, Operator, audited = true;
     ImagesList = "images.list" (hosts::HostOnly) -> images::ImageList, Viewer, audited = false;
+    /// Names an image `repo:tag`; a name already on another image moves to this one.
+    /// Admin: what a name points at is what the next redeploy or `compose up` runs.
+    ImagesTag = "images.tag" (images::TagImage) -> images::Tagged, Admin, audited = true;
     ImagesRemove = "images.remove" (images::RemoveImage) -> images::RemovedImages, Admin, audited = true;
     /// Removes dangling images.
     ImagesPrune = "images.prune" (hosts::HostOnly) -> images::Pruned, Admin, audited = true;
     VolumesList = "volumes.list" (hosts::HostOnly) -> volumes::VolumeList, Viewer, audited = false;
     VolumesInspect = "volumes.inspect" (volumes::VolumeRef) -> volumes::VolumeInspect, Viewer, audited = false;
+    /// Creates a named volume; `conflict` if the name is taken. Admin: a driver's
+    /// options can mount any host path or share.
+    VolumesCreate = "volumes.create" (volumes::CreateVolume) -> volumes::VolumeSummary, Admin, audited = true;
     /// Refused with `conflict` while a container uses the volume.
     VolumesRemove = "volumes.remove" (volumes::RemoveVolume) -> Empty, Admin, audited = true;
     VolumesBulkRemove = "volumes.bulk_remove" (volumes::BulkRemoveVolumes) -> containers::BulkResult, Admin, audited = true;
@@ -197,6 +203,9 @@ methods! {
     /// over HTTP: `GET /api/v1/transfers/{ticket}`.
     VolumeDownloadTicket = "volume.download_ticket" (volumes::DownloadVolumePath) -> transfers::Ticket, Operator, audited = true;
     NetworksList = "networks.list" (hosts::HostOnly) -> networks::NetworkList, Viewer, audited = false;
+    /// Creates a network; `conflict` if the name is taken. Admin: drivers such as
+    /// macvlan attach to the host's interfaces.
+    NetworksCreate = "networks.create" (networks::CreateNetwork) -> networks::NetworkSummary, Admin, audited = true;
     NetworkInspect = "network.inspect" (networks::NetworkRef) -> serde_json::Value, Viewer, audited = false;
     /// Refused with `conflict` while containers are attached; built-ins never.
     NetworkRemove = "network.remove" (networks::NetworkRef) -> Empty, Admin, audited = true;

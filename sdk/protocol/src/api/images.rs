@@ -1,4 +1,4 @@
-//! Images: list, remove, prune.
+//! Images: list, tag, remove, prune.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,27 @@ pub struct RemoveImage {
     /// Remove even if tagged several times or used by stopped containers.
     #[serde(default)]
     pub force: bool,
+}
+
+/// `images.tag`: one more name for an image (`repo:tag`), e.g. before pushing it or to
+/// keep the current `:latest` as `:previous` before a pull.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TagImage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Id or `repo:tag` of the image to name.
+    pub id: String,
+    /// `[registry[:port]/]name`, lower case.
+    pub repo: String,
+    /// Absent: `latest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Tagged {
+    /// The new name, `repo:tag`.
+    pub reference: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -1,4 +1,4 @@
-//! Networks: list with container counts, inspect, remove.
+//! Networks: list with container counts, create, inspect, remove.
 
 use std::collections::BTreeMap;
 
@@ -35,4 +35,33 @@ pub struct NetworkSummary {
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<String>,
+}
+
+/// `networks.create`. The name must be new (Docker 20.10 would make a second network
+/// of the same name); labels under Berth's own `dev.berth.` prefix are refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreateNetwork {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub name: String,
+    /// Absent: `bridge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// CIDR such as `172.30.0.0/24`; absent: Docker picks a free one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
+    /// An address inside `subnet` (needs it); absent: the subnet's first address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    /// No route to the outside: containers reach only each other.
+    #[serde(default)]
+    pub internal: bool,
+    /// Standalone containers may join (overlay networks).
+    #[serde(default)]
+    pub attachable: bool,
+    /// The driver's options (bridge: `com.docker.network.bridge.name`, MTU, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }

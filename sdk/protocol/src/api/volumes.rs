@@ -40,6 +40,24 @@ pub struct VolumeInspect {
     pub used_by: Vec<String>,
 }
 
+/// `volumes.create`: a named volume. The name must be new (Docker would hand back an
+/// existing volume of that name, options ignored); labels under Berth's own
+/// `dev.berth.` prefix are refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreateVolume {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub name: String,
+    /// Absent: `local`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// The driver's options (`local`: `type`, `device`, `o` — an NFS share, a tmpfs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RemoveVolume {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,13 +1,14 @@
-//! Images with their tags, sizes and users; remove and prune.
+//! Images with their tags, sizes and users; tag, remove (forced where Docker would
+//! refuse, after saying why) and prune.
 
-use berth_protocol::api::catalogue::{ImagesList, ImagesPrune, ImagesRemove};
+use berth_protocol::api::catalogue::{ImagesList, ImagesPrune, ImagesRemove, ImagesTag};
 use berth_protocol::api::hosts::HostOnly;
-use berth_protocol::api::images::{ImageSummary, RemoveImage};
+use berth_protocol::api::images::{ImageSummary, RemoveImage, TagImage};
 use berth_protocol::role::Role;
 use yew::prelude::*;
 
 use super::remove;
-use crate::components::{confirm, loaded};
+use crate::components::{confirm, loaded, prompt};
 use crate::format::signed_bytes;
 use crate::hooks::{Action, use_action, use_call};
 use crate::ws::use_ws;
@@ -44,15 +45,35 @@ pub fn images_page() -> Html {
 }
 
 fn row(i: &ImageSummary, action: &Action, admin: bool) -> Html {
+    let label = i.tags.first().cloned().unwrap_or_else(|| i.id.clone());
     let onremove = {
         let action = action.clone();
-        let label = i.tags.first().cloned().unwrap_or_else(|| i.id.clone());
+        let (label, why) = (label.clone(), force_reason(i));
         let p = RemoveImage {
             host: None,
             id: i.id.clone(),
             force: false,
         };
-        Callback::from(move |_| remove::<ImagesRemove>(&action, label.clone(), p.clone()))
+        Callback::from(move |_| match &why {
+            None => remove::<ImagesRemove>(&action, label.clone(), p.clone()),
+            Some(why) => {
+                if confirm(&format!("{label} {why}. Remove it anyway (force)?")) {
+                    let p = RemoveImage {
+                        force: true,
+                        ..p.clone()
+                    };
+                    let label = label.clone();
+                    action.run(move |ws| async move {
+                        ws.call_m::<ImagesRemove>(p).await?;
+                        Ok(format!("Removed {label}."))
+                    });
+                }
+            }
+        })
+    };
+    let ontag = {
+        let (action, id) = (action.clone(), i.id.clone());
+        Callback::from(move |_| tag(&action, &id, &label))
     };
     html! {
         <tr data-id={i.id.clone()}>
@@ -61,9 +82,43 @@ fn row(i: &ImageSummary, action: &Action, admin: bool) -> Html {
             <td>{ signed_bytes(i.size) }</td>
             <td>{ &i.created }</td>
             <td>{ i.used_by.join(", ") }</td>
-            <td>if admin { <button class="small danger" onclick={onremove}>{ "Remove" }</button> }</td>
+            <td>if admin {
+                <button class="small image-tag" onclick={ontag}>{ "Tag" }</button>
+                <button class="small danger image-remove" onclick={onremove}>{ "Remove" }</button>
+            }</td>
         </tr>
     }
+}
+
+/// Why Docker would refuse to remove `i` without force, said before asking.
+fn force_reason(i: &ImageSummary) -> Option<String> {
+    if !i.used_by.is_empty() {
+        return Some(format!("is used by {}", i.used_by.join(", ")));
+    }
+    (i.tags.len() > 1).then(|| format!("has {} names: {}", i.tags.len(), i.tags.join(", ")))
+}
+
+/// Asks for `repo[:tag]` and names the image `id` with it.
+fn tag(action: &Action, id: &str, label: &str) {
+    let Some(name) = prompt(&format!("A new name for {label} (repo:tag):")) else {
+        return;
+    };
+    let name = name.trim().to_owned();
+    // The tag follows the last ':' unless that ':' is a registry's port.
+    let (repo, tag) = match name.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo.to_owned(), Some(tag.to_owned())),
+        _ => (name.clone(), None),
+    };
+    let p = TagImage {
+        host: None,
+        id: id.to_owned(),
+        repo,
+        tag,
+    };
+    action.run(move |ws| async move {
+        let t = ws.call_m::<ImagesTag>(p).await?;
+        Ok(format!("Tagged {}.", t.reference))
+    });
 }
 
 fn prune(action: &Action) {

@@ -2,6 +2,7 @@
 //! safe (the host refuses in-use removals with a message naming the users); a volume's
 //! file browser.
 
+mod create;
 mod files;
 mod images;
 mod networks;

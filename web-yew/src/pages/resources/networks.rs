@@ -1,4 +1,4 @@
-//! Networks with their containers; back up and remove.
+//! Networks with their containers; create (admins), back up and remove.
 
 use berth_protocol::api::catalogue::{NetworkBackup, NetworkRemove, NetworksList};
 use berth_protocol::api::hosts::HostOnly;
@@ -7,6 +7,7 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+use super::create::NetworkCreateForm;
 use super::remove;
 use crate::components::loaded;
 use crate::hooks::{Action, use_action, use_call};
@@ -25,6 +26,7 @@ pub fn networks_page() -> Html {
         <section class="page" data-page="networks">
             <h1>{ "Networks" }</h1>
             { action.view() }
+            if admin { <NetworkCreateForm action={action.clone()} /> }
             { loaded(&list, |l| html! {
                 <table class="grid" id="networks-table">
                     <thead><tr><th>{ "Name" }</th><th>{ "Driver" }</th><th>{ "Subnets" }</th><th>{ "Containers" }</th><th></th></tr></thead>

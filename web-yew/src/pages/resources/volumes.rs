@@ -1,4 +1,5 @@
-//! Volumes with sizes and users; browse (operators) and remove (admins, unused only).
+//! Volumes with sizes and users; browse (operators), create and remove (admins, unused
+//! only).
 
 use berth_protocol::api::catalogue::{VolumesList, VolumesRemove};
 use berth_protocol::api::hosts::HostOnly;
@@ -7,6 +8,7 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+use super::create::VolumeCreateForm;
 use super::remove;
 use crate::components::loaded;
 use crate::format::signed_bytes;
@@ -26,6 +28,7 @@ pub fn volumes_page() -> Html {
             <h1>{ "Volumes" }</h1>
             if operator { <p class="muted">{ "Pick a volume to browse its files and download them." }</p> }
             { action.view() }
+            if admin { <VolumeCreateForm action={action.clone()} /> }
             { loaded(&list, |l| html! {
                 <table class="grid" id="volumes-table">
                     <thead><tr><th>{ "Name" }</th><th>{ "Driver" }</th><th>{ "Size" }</th><th>{ "Used by" }</th><th></th></tr></thead>
