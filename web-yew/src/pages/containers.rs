@@ -20,7 +20,7 @@ use crate::hooks::{Action, use_action, use_call};
 use crate::route::Route;
 use crate::ws::use_ws;
 
-fn verb_label(v: BulkVerb) -> &'static str {
+pub(crate) fn verb_label(v: BulkVerb) -> &'static str {
     match v {
         BulkVerb::Start => "Start",
         BulkVerb::Stop => "Stop",
@@ -32,7 +32,7 @@ fn verb_label(v: BulkVerb) -> &'static str {
     }
 }
 
-fn verb_slug(v: BulkVerb) -> &'static str {
+pub(crate) fn verb_slug(v: BulkVerb) -> &'static str {
     match v {
         BulkVerb::Start => "start",
         BulkVerb::Stop => "stop",
@@ -45,7 +45,7 @@ fn verb_slug(v: BulkVerb) -> &'static str {
 }
 
 /// The actions that make sense in a state.
-fn actions_for(state: &str) -> &'static [BulkVerb] {
+pub(crate) fn actions_for(state: &str) -> &'static [BulkVerb] {
     match state {
         "running" => &[
             BulkVerb::Stop,

@@ -1,5 +1,5 @@
-//! One container: what it is (facts and the full inspect document), its logs, live
-//! stats and a terminal. The page follows the container through `events`, so state and
+//! One container: what it is (facts and the full inspect document), what can be done
+//! to it (`actions.rs`), its logs, live stats and a terminal. The page follows the container through `events`, so state and
 //! facts stay current without polling.
 
 use berth_protocol::api::catalogue::ContainerInspect;
@@ -9,10 +9,12 @@ use serde_json::Value;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+mod actions;
 mod logs;
 mod stats;
 mod terminal;
 
+use actions::ContainerActions;
 use logs::LogsView;
 use stats::StatsView;
 use terminal::TerminalView;
@@ -170,7 +172,7 @@ pub fn container_page(props: &Props) -> Html {
         });
     }
     let role = ctx.user().map_or(Role::Viewer, |u| u.role);
-    let (name, running) = match &inspect {
+    let (name, running, state) = match &inspect {
         Load::Ready(i) => (
             i.inspect["Name"]
                 .as_str()
@@ -178,8 +180,9 @@ pub fn container_page(props: &Props) -> Html {
                 .trim_start_matches('/')
                 .to_owned(),
             i.inspect["State"]["Running"].as_bool().unwrap_or(false),
+            s(&i.inspect["State"]["Status"]),
         ),
-        _ => (props.id.chars().take(12).collect(), false),
+        _ => (props.id.chars().take(12).collect(), false, String::new()),
     };
     let body = match (&inspect, *tab) {
         (Load::Loading, _) => html! { <p>{ "Loading…" }</p> },
@@ -223,6 +226,9 @@ pub fn container_page(props: &Props) -> Html {
         <section class="page" data-page="container" data-id={props.id.clone()}>
             <p class="crumbs"><Link<Route> to={Route::Containers}>{ "Containers" }</Link<Route>>{ " / " }</p>
             <h1 id="container-name">{ name.clone() }</h1>
+            { if matches!(inspect, Load::Ready(_)) { html!{
+                <ContainerActions id={props.id.clone()} name={name.clone()} {state} reload={reload.clone()} />
+            } } else { html!{} } }
             { if matches!(inspect, Load::Ready(_)) { html!{
                 <crate::components::BackUpNow target={berth_protocol::api::backups::BackupTarget::Container { name: name.clone() }} />
             } } else { html!{} } }

@@ -1,0 +1,145 @@
+//! The container page's toolbar: the lifecycle actions its state allows, rename,
+//! redeploy and (admins) remove — so nobody goes back to the list to act on the
+//! container they are looking at. Buttons are disabled while an action runs; the
+//! page's `events` subscription brings the new state.
+
+use berth_protocol::api::catalogue::{ContainerRedeploy, ContainerRename, ContainersBulk};
+use berth_protocol::api::containers::{BulkAction, BulkVerb, ContainerRef, RenameContainer};
+use berth_protocol::error::{ErrorBody, ErrorCode};
+use berth_protocol::role::Role;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::components::{confirm, prompt};
+use crate::hooks::{Action, use_action};
+use crate::pages::containers::{actions_for, verb_label, verb_slug};
+use crate::route::Route;
+use crate::ws::use_ws;
+
+#[derive(Debug, PartialEq, Properties)]
+pub struct ActionsProps {
+    pub id: String,
+    pub name: String,
+    /// Docker's state: `running`, `paused`, `exited`, …
+    pub state: String,
+    /// Refetches the page's inspect document.
+    pub reload: Callback<()>,
+}
+
+#[function_component(ContainerActions)]
+pub fn container_actions(props: &ActionsProps) -> Html {
+    let ctx = use_ws();
+    let role = ctx.user().map_or(Role::Viewer, |u| u.role);
+    let action = use_action(props.reload.clone());
+    let navigator = use_navigator();
+    if !role.allows(Role::Operator) {
+        return html! {};
+    }
+    let busy = action.busy();
+    let mut verbs = actions_for(&props.state).to_vec();
+    if role.allows(Role::Admin) {
+        verbs.push(BulkVerb::Remove);
+    }
+    let button = |verb: BulkVerb| {
+        let (action, id, name) = (action.clone(), props.id.clone(), props.name.clone());
+        let navigator = navigator.clone();
+        let onclick =
+            Callback::from(move |_| lifecycle(&action, verb, &id, &name, navigator.clone()));
+        let class = classes!(
+            "small",
+            format!("page-{}", verb_slug(verb)),
+            (verb == BulkVerb::Remove).then_some("danger")
+        );
+        html! { <button type="button" {class} disabled={busy} {onclick}>{ verb_label(verb) }</button> }
+    };
+    let onrename = {
+        let (action, id, name) = (action.clone(), props.id.clone(), props.name.clone());
+        Callback::from(move |_| rename(&action, &id, &name))
+    };
+    let onredeploy = {
+        let (action, id, name) = (action.clone(), props.id.clone(), props.name.clone());
+        let navigator = navigator.clone();
+        Callback::from(move |_| redeploy(&action, &id, &name, navigator.clone()))
+    };
+    html! {
+        <div class="toolbar" id="container-actions">
+            { for verbs.into_iter().map(button) }
+            <button type="button" class="small" id="container-rename" disabled={busy} onclick={onrename}>{ "Rename" }</button>
+            <button type="button" class="small" id="container-redeploy" disabled={busy} onclick={onredeploy}>{ "Redeploy" }</button>
+            if busy { <span class="pending" role="status">{ "Working…" }</span> }
+            { action.view() }
+        </div>
+    }
+}
+
+/// One lifecycle verb on this container, confirmed first when it stops or removes;
+/// after a removal the page has nothing left to show and goes to the list.
+fn lifecycle(action: &Action, verb: BulkVerb, id: &str, name: &str, navigator: Option<Navigator>) {
+    let destructive = matches!(verb, BulkVerb::Remove | BulkVerb::Kill | BulkVerb::Stop);
+    if destructive && !confirm(&format!("{} {name}?", verb_label(verb))) {
+        return;
+    }
+    let p = BulkAction {
+        host: None,
+        action: verb,
+        ids: vec![id.to_owned()],
+        timeout_s: None,
+        force: verb == BulkVerb::Remove,
+    };
+    let name = name.to_owned();
+    action.run(move |ws| async move {
+        let r = ws.call_m::<ContainersBulk>(p).await?;
+        if let Some(error) = r.results.into_iter().find(|x| !x.ok).map(|x| x.error) {
+            return Err(error.unwrap_or_else(|| {
+                ErrorBody::new(ErrorCode::Internal, format!("{name}: failed"))
+            }));
+        }
+        if let (BulkVerb::Remove, Some(n)) = (verb, navigator) {
+            n.push(&Route::Containers);
+        }
+        Ok(format!("{} {name}: done.", verb_label(verb)))
+    });
+}
+
+fn rename(action: &Action, id: &str, name: &str) {
+    let Some(new_name) = prompt(&format!("A new name for {name}:")) else {
+        return;
+    };
+    let p = RenameContainer {
+        host: None,
+        id: id.to_owned(),
+        name: new_name.trim().to_owned(),
+    };
+    action.run(move |ws| async move {
+        let new_name = p.name.clone();
+        ws.call_m::<ContainerRename>(p).await?;
+        Ok(format!("Renamed to {new_name}."))
+    });
+}
+
+/// Recreates the container from its image; it gets a new id, so the page follows it.
+fn redeploy(action: &Action, id: &str, name: &str, navigator: Option<Navigator>) {
+    let question = format!(
+        "Redeploy {name}? It is recreated from its image (pulled again if a registry answers) with the same settings and volumes."
+    );
+    if !confirm(&question) {
+        return;
+    }
+    let p = ContainerRef {
+        host: None,
+        id: id.to_owned(),
+    };
+    let name = name.to_owned();
+    action.run(move |ws| async move {
+        let r = ws.call_m::<ContainerRedeploy>(p).await?;
+        if let Some(n) = navigator {
+            n.push(&Route::Container { id: r.id.clone() });
+        }
+        let image = match (r.pulled, r.pull_error) {
+            (true, _) => "with a freshly pulled image".to_owned(),
+            (false, Some(e)) => format!("with the local image (pull failed: {e})"),
+            (false, None) => "with the local image".to_owned(),
+        };
+        Ok(format!("Redeployed {name} {image}; it is {}.", r.state))
+    });
+}
