@@ -24,7 +24,51 @@ pub fn when(ms: u64) -> String {
         .replace('Z', "")
 }
 
+/// How far `ms` is from `now_ms` in words: "just now", "3 min ago", "in 2 h",
+/// "5 days ago" — what people read at a glance; the exact moment goes in a tooltip.
+pub fn relative(ms: u64, now_ms: u64) -> String {
+    let (delta, past) = if ms <= now_ms {
+        (now_ms - ms, true)
+    } else {
+        (ms - now_ms, false)
+    };
+    let seconds = delta / 1000;
+    let amount = match seconds {
+        0..45 => return "just now".to_owned(),
+        45..5_400 => format!("{} min", (seconds + 30) / 60),
+        5_400..129_600 => format!("{} h", (seconds + 1_800) / 3_600),
+        129_600..3_888_000 => format!("{} days", (seconds + 43_200) / 86_400),
+        _ => format!("{} months", (seconds + 1_296_000) / 2_592_000),
+    };
+    if past {
+        format!("{amount} ago")
+    } else {
+        format!("in {amount}")
+    }
+}
+
 /// An optional field: `None` when left empty, else exactly what was typed.
 pub fn given(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative;
+
+    #[test]
+    fn moments_read_as_distances() {
+        let now = 10_000_000_000;
+        let ago = |s: u64| relative(now - s * 1000, now);
+        assert_eq!(ago(0), "just now");
+        assert_eq!(ago(44), "just now");
+        assert_eq!(ago(45), "1 min ago");
+        assert_eq!(ago(3 * 60), "3 min ago");
+        assert_eq!(ago(89 * 60), "89 min ago");
+        assert_eq!(ago(90 * 60), "2 h ago");
+        assert_eq!(ago(35 * 3600), "35 h ago");
+        assert_eq!(ago(36 * 3600), "2 days ago");
+        assert_eq!(ago(45 * 86_400), "2 months ago");
+        assert_eq!(relative(now + 3 * 3_600_000, now), "in 3 h");
+    }
 }

@@ -79,6 +79,10 @@ async fn the_container_page_stops_starts_renames_redeploys_and_removes_it() {
             wait_for(&c, "#container-actions .page-start").await;
             let state = wait_for(&c, "#container-state").await.text().await.unwrap();
             assert!(state.starts_with("exited"), "{state}");
+            // Times read as distances, the exact moment on hover.
+            let started = wait_for(&c, "#container-started time[title]").await;
+            let text = started.text().await.unwrap();
+            assert!(text == "just now" || text.ends_with(" ago"), "{text}");
             click(&c, "#container-actions .page-start").await;
             wait_for(&c, "#container-actions .page-stop").await;
 

@@ -16,6 +16,29 @@ use yew::prelude::*;
 use crate::hooks::Load;
 use crate::ws::describe;
 
+/// A moment (ms since the epoch) as people read it: how long ago or until, with the
+/// exact local date and time on hover.
+pub fn moment(ms: u64) -> Html {
+    let exact = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64))
+        .to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED);
+    let now = js_sys::Date::now().max(0.0) as u64;
+    html! {
+        <time datetime={berth_protocol::api::rfc3339(ms)} title={String::from(exact)}>
+            { crate::format::relative(ms, now) }</time>
+    }
+}
+
+/// [`moment`] of an RFC 3339 text (Docker's timestamps); the text itself if it does
+/// not parse.
+pub fn moment_text(text: &str) -> Html {
+    let ms = js_sys::Date::parse(text);
+    if ms.is_finite() && ms > 0.0 {
+        moment(ms as u64)
+    } else {
+        html! { { text } }
+    }
+}
+
 /// An error paragraph; a role refusal is marked so tests and users can tell.
 pub fn error_view(e: &ErrorBody) -> Html {
     let class = if e.code == ErrorCode::Forbidden {

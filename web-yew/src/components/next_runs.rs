@@ -9,7 +9,7 @@ use yew::prelude::*;
 use yew_router::prelude::Link;
 
 use crate::components::loaded;
-use crate::format::when;
+use crate::components::moment;
 use crate::route::Route;
 
 const DAY_MS: u64 = 86_400_000;
@@ -100,7 +100,7 @@ fn view(l: &ScheduleList, only: Option<&Covered>) -> Html {
             }) }
             <ul class="events">
             { for upcoming.iter().take(20).map(|(t, s, action)| html! {
-                <li data-schedule={s.spec.name.clone()}><span class="muted">{ when(*t) }</span>{ format!(" {} — {action}", s.spec.name) }</li>
+                <li data-schedule={s.spec.name.clone()}><span class="muted">{ moment(*t) }</span>{ format!(" {} — {action}", s.spec.name) }</li>
             }) }
             </ul>
         </div>

@@ -8,7 +8,7 @@ use yew::prelude::*;
 use yew_router::prelude::Link;
 
 use crate::components::loaded;
-use crate::format::when;
+use crate::components::moment;
 use crate::hooks::{use_call, use_job_progress};
 use crate::route::Route;
 
@@ -57,7 +57,7 @@ fn table(l: &JobList) -> Html {
                 <tr data-state={j.progress.state.as_str()} data-kind={format!("{:?}", j.kind).to_lowercase()}>
                     <td class={classes!("state", j.progress.state.as_str())}>{ j.progress.state.as_str() }</td>
                     <td>{ &j.title }</td>
-                    <td class="muted">{ when(j.finished_ms.unwrap_or(j.created_ms)) }</td>
+                    <td class="muted">{ moment(j.finished_ms.unwrap_or(j.created_ms)) }</td>
                     <td class="message">{ if j.progress.state.is_terminal() { j.progress.message.clone() } else { j.progress.phase.clone() } }</td>
                 </tr>
             }) }

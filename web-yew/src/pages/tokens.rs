@@ -5,7 +5,7 @@ use berth_protocol::api::tokens::{CreateToken, ListTokens, RevokeToken, TokenLis
 use berth_protocol::role::Role;
 use yew::prelude::*;
 
-use crate::components::loaded;
+use crate::components::{loaded, moment_text};
 use crate::hooks::{Action, on_pick, on_text, use_action, use_call, use_text};
 use crate::ws::use_ws;
 
@@ -67,9 +67,9 @@ fn table(l: &TokenList, action: &Action) -> Html {
                 };
                 html! {
                     <tr data-token={t.name.clone()}>
-                        <td>{ &t.name }</td><td>{ t.role.as_str() }</td><td>{ &t.created_at }</td>
-                        <td>{ t.expires_at.clone().unwrap_or_else(|| "never".into()) }</td>
-                        <td>{ t.last_used_at.clone().unwrap_or_else(|| "never".into()) }</td>
+                        <td>{ &t.name }</td><td>{ t.role.as_str() }</td><td>{ moment_text(&t.created_at) }</td>
+                        <td>{ t.expires_at.as_deref().map_or_else(|| html! { "never" }, moment_text) }</td>
+                        <td>{ t.last_used_at.as_deref().map_or_else(|| html! { "never" }, moment_text) }</td>
                         <td><button type="button" class="danger token-revoke" onclick={onrevoke}>{ "Revoke" }</button></td>
                     </tr>
                 }

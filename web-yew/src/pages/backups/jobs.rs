@@ -12,6 +12,7 @@ use yew::prelude::*;
 use yew_router::prelude::Link;
 
 use crate::components::loaded;
+use crate::components::moment;
 use crate::format::{bytes, when};
 use crate::hooks::{Action, use_action, use_call, use_job_progress};
 use crate::route::Route;
@@ -134,7 +135,7 @@ fn job_row(
             <td class={classes!("state", p.state.as_str())}>{ p.state.as_str() }</td>
             <td class="progress-cell">{ progress_view(p) }</td>
             <td>{ &j.actor }</td>
-            <td>{ when(j.created_ms) }</td>
+            <td>{ moment(j.created_ms) }</td>
             <td class="actions">
                 <button class="small show-log" onclick={open_log}>{ "Log" }</button>
                 if operator && !p.state.is_terminal() {

@@ -7,8 +7,9 @@ use berth_protocol::api::catalogue::{BackupsCopy, BackupsDownloadTicket, Backups
 use yew::prelude::*;
 
 use super::vault::delete_backups;
+use crate::components::moment;
 use crate::components::{prompt, start_download};
-use crate::format::{bytes, when};
+use crate::format::bytes;
 use crate::hooks::{Action, on_pick, use_text};
 
 #[derive(Properties, PartialEq)]
@@ -87,7 +88,7 @@ fn backup_row(props: &RowProps) -> Html {
                 if b.origin == BackupOrigin::Foreign {
                     { " " }<span class="badge warn foreign" title="Not written by this Berth: restoring it needs an admin's approval">{ "foreign" }</span>
                 }</td>
-            <td>{ when(b.created_ms) }</td>
+            <td>{ moment(b.created_ms) }</td>
             <td>{ match b.trigger { Trigger::Manual => "manual", Trigger::Scheduled => "scheduled" } }</td>
             <td>{ bytes(b.size) }</td>
             <td class="storages">{ b.storages().collect::<Vec<_>>().join(" + ") }</td>

@@ -19,7 +19,7 @@ use logs::LogsView;
 use stats::StatsView;
 use terminal::TerminalView;
 
-use crate::components::error_view;
+use crate::components::{error_view, moment_text};
 use crate::hooks::{Load, use_call};
 use crate::route::Route;
 use crate::ws::use_ws;
@@ -105,8 +105,8 @@ fn facts(i: &Value) -> Html {
                 <tr><th>{ "Image" }</th><td class="mono">{ s(&i["Config"]["Image"]) }</td></tr>
                 <tr><th>{ "State" }</th><td id="container-state">{ s(&i["State"]["Status"]) }
                     { i["State"]["Health"]["Status"].as_str().map_or(html!{}, |h| html!{ <span class="badge">{ h }</span> }) }</td></tr>
-                <tr><th>{ "Started" }</th><td>{ s(&i["State"]["StartedAt"]) }</td></tr>
-                <tr><th>{ "Created" }</th><td>{ s(&i["Created"]) }</td></tr>
+                <tr><th>{ "Started" }</th><td id="container-started">{ moment_text(&s(&i["State"]["StartedAt"])) }</td></tr>
+                <tr><th>{ "Created" }</th><td>{ moment_text(&s(&i["Created"])) }</td></tr>
                 <tr><th>{ "Command" }</th><td class="mono">{ i["Config"]["Cmd"].as_array().map(|a| a.iter().map(s).collect::<Vec<_>>().join(" ")).unwrap_or_default() }</td></tr>
                 <tr><th>{ "Restart policy" }</th><td>{ s(&i["HostConfig"]["RestartPolicy"]["Name"]) }</td></tr>
                 <tr><th>{ "Ports" }</th><td>{ if ports.is_empty() { "—".to_owned() } else { ports.join(", ") } }</td></tr>

@@ -8,7 +8,7 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 
 use super::remove;
-use crate::components::{confirm, loaded, prompt};
+use crate::components::{confirm, loaded, moment_text, prompt};
 use crate::format::signed_bytes;
 use crate::hooks::{Action, use_action, use_call};
 use crate::ws::use_ws;
@@ -80,7 +80,7 @@ fn row(i: &ImageSummary, action: &Action, admin: bool) -> Html {
             <td>if i.dangling { <span class="badge">{ "dangling" }</span> } else { { i.tags.join(", ") } }</td>
             <td class="mono">{ i.id.trim_start_matches("sha256:").chars().take(12).collect::<String>() }</td>
             <td>{ signed_bytes(i.size) }</td>
-            <td>{ &i.created }</td>
+            <td>{ moment_text(&i.created) }</td>
             <td>{ i.used_by.join(", ") }</td>
             <td>if admin {
                 <button class="small image-tag" onclick={ontag}>{ "Tag" }</button>

@@ -19,6 +19,7 @@ use berth_protocol::api::schedules::{
 use berth_protocol::role::Role;
 use yew::prelude::*;
 
+use crate::components::moment;
 use crate::components::{confirm, loaded};
 use crate::format::when;
 use crate::hooks::{Action, use_action, use_call};
@@ -131,12 +132,12 @@ fn row(s: &ScheduleInfo, action: &Action, open: &Row) -> Html {
     };
     let last = s.last_run.as_ref().map_or_else(
         || html! { <span class="muted">{ "never" }</span> },
-        |r| html! { <span class={classes!("outcome", outcome(r.outcome))} title={r.message.clone()}>{ format!("{} {}", outcome(r.outcome), when(r.at_ms)) }</span> },
+        |r| html! { <span class={classes!("outcome", outcome(r.outcome))} title={r.message.clone()}>{ format!("{} ", outcome(r.outcome)) }{ moment(r.at_ms) }</span> },
     );
     let next = match (s.next_runs.first(), enabled) {
         (_, false) => html! { <span class="muted">{ "paused" }</span> },
         (Some(t), true) => {
-            html! { <>{ when(*t) }{ for s.next_until.first().map(|u| html! { <><br/>{ format!("until {}", when(*u)) }</> }) }</> }
+            html! { <>{ moment(*t) }{ for s.next_until.first().map(|u| html! { <><br/>{ format!("until {}", when(*u)) }</> }) }</> }
         }
         (None, true) => html! { <span class="muted">{ "never" }</span> },
     };

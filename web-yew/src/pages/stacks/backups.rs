@@ -8,8 +8,9 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::Link;
 
+use crate::components::moment;
 use crate::components::{BackUpNow, loaded};
-use crate::format::{bytes, when};
+use crate::format::bytes;
 use crate::hooks::{use_call, use_reload_on_job_end};
 use crate::route::Route;
 use crate::ws::use_ws;
@@ -45,7 +46,7 @@ pub fn stack_backups(props: &BackupsProps) -> Html {
                         <thead><tr><th>{ "Made" }</th><th>{ "Size" }</th><th>{ "How" }</th><th>{ "State" }</th></tr></thead>
                         <tbody>{ for own.iter().map(|b| html! {
                             <tr data-backup={b.id.clone()}>
-                                <td>{ when(b.created_ms) }</td>
+                                <td>{ moment(b.created_ms) }</td>
                                 <td>{ bytes(b.size) }</td>
                                 <td>{ match (b.trigger, &b.schedule) {
                                     (Trigger::Scheduled, Some(s)) => format!("schedule {s}"),

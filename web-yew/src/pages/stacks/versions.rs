@@ -8,7 +8,7 @@ use yew::prelude::*;
 
 use crate::components::diff::DiffView;
 use crate::components::loaded;
-use crate::format::when;
+use crate::components::moment;
 use crate::hooks::{Action, use_action, use_call};
 
 #[derive(Properties, PartialEq)]
@@ -56,7 +56,7 @@ fn table(h: &StackHistory, name: &str, current: &str, action: &Action) -> Html {
                 };
                 html! {
                     <tr data-version={v.id.clone()}>
-                        <td>{ when(v.replaced_ms) }</td><td>{ &v.by }</td>
+                        <td>{ moment(v.replaced_ms) }</td><td>{ &v.by }</td>
                         <td><details class="version-diff"><summary>{ format!("{} lines — changes since", v.compose.lines().count()) }</summary>
                             <DiffView old={v.compose.clone()} new={current.to_owned()} /></details></td>
                         <td><button type="button" class="small stack-restore" onclick={restore}>{ "Restore" }</button></td>
