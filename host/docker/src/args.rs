@@ -91,10 +91,33 @@ pub fn tag(field: &str, v: &str) -> Result<(), DockerError> {
 /// originals, so an object a user labels with it would be hidden or mistaken for one.
 pub const BERTH_LABEL_PREFIX: &str = "dev.berth.";
 
-/// Labels (`labels`) or driver options a user sets on a new object: keys non-empty,
-/// ≤ 255 bytes, without spaces, `=` or control characters; values ≤ 4096 bytes
-/// without control characters; a label key never in [`BERTH_LABEL_PREFIX`].
-pub fn settings(field: &str, map: &BTreeMap<String, String>) -> Result<(), DockerError> {
+/// What a user asks of a new volume or network: its name, its driver (a plugin's is
+/// an image reference), the driver's options and its labels — none of them in
+/// [`BERTH_LABEL_PREFIX`].
+pub fn new_object(
+    name: &str,
+    driver: Option<&str>,
+    options: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> Result<(), DockerError> {
+    object("name", name)?;
+    if let Some(driver) = driver {
+        image("driver", driver)?;
+    }
+    settings("options", options)?;
+    settings("labels", labels)?;
+    match labels.keys().find(|k| k.starts_with(BERTH_LABEL_PREFIX)) {
+        Some(key) => Err(DockerError::bad(
+            "labels",
+            format!("{key}: labels under {BERTH_LABEL_PREFIX} are Berth's own"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Keys non-empty, ≤ 255 bytes, without spaces, `=` or control characters; values
+/// ≤ 4096 bytes without control characters.
+fn settings(field: &str, map: &BTreeMap<String, String>) -> Result<(), DockerError> {
     for (key, value) in map {
         let key_ok = !key.is_empty()
             && key.len() <= 255
@@ -111,12 +134,6 @@ pub fn settings(field: &str, map: &BTreeMap<String, String>) -> Result<(), Docke
             return Err(DockerError::bad(
                 field,
                 format!("the value of {key} is over 4096 bytes or holds control characters"),
-            ));
-        }
-        if field == "labels" && key.starts_with(BERTH_LABEL_PREFIX) {
-            return Err(DockerError::bad(
-                field,
-                format!("{key}: labels under {BERTH_LABEL_PREFIX} are Berth's own"),
             ));
         }
     }
@@ -183,13 +200,19 @@ mod tests {
     #[test]
     fn labels_and_options_are_checked() {
         let map = |k: &str, v: &str| BTreeMap::from([(k.to_owned(), v.to_owned())]);
-        assert!(settings("labels", &map("team", "infra")).is_ok());
-        assert!(settings("options", &map("dev.berth.helper", "1")).is_ok());
+        let none = BTreeMap::new();
+        let new = |options: &BTreeMap<String, String>, labels: &BTreeMap<String, String>| {
+            new_object("data", Some("local"), options, labels)
+        };
+        assert!(new(&none, &map("team", "infra")).is_ok());
+        assert!(new(&map("dev.berth.helper", "1"), &none).is_ok());
         for (k, v) in [("", "x"), ("a b", "x"), ("a=b", "x"), ("k", "a\nb")] {
-            assert!(settings("labels", &map(k, v)).is_err(), "{k:?}={v:?}");
+            assert!(new(&none, &map(k, v)).is_err(), "{k:?}={v:?}");
         }
-        assert!(settings("labels", &map("k", &"v".repeat(4097))).is_err());
-        let berth = settings("labels", &map("dev.berth.helper", "1")).unwrap_err();
+        assert!(new(&none, &map("k", &"v".repeat(4097))).is_err());
+        let berth = new(&none, &map("dev.berth.helper", "1")).unwrap_err();
         assert!(berth.to_string().contains("Berth's own"), "{berth}");
+        assert!(new_object("../x", None, &none, &none).is_err());
+        assert!(new_object("data", Some("a b"), &none, &none).is_err());
     }
 }

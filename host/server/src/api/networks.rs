@@ -160,12 +160,13 @@ fn addressing(subnet: Option<&str>, gateway: Option<&str>) -> Result<Option<Ipam
 /// Creates a network, refusing a name in use (Docker 20.10 would create a second
 /// network of the same name, and every later call by name would be ambiguous).
 async fn create(hosts: Arc<Hosts>, params: CreateNetwork) -> Result<NetworkSummary, ErrorBody> {
-    docker_args::object("name", &params.name).wire()?;
-    if let Some(driver) = &params.driver {
-        docker_args::image("driver", driver).wire()?;
-    }
-    docker_args::settings("options", &params.options).wire()?;
-    docker_args::settings("labels", &params.labels).wire()?;
+    docker_args::new_object(
+        &params.name,
+        params.driver.as_deref(),
+        &params.options,
+        &params.labels,
+    )
+    .wire()?;
     let ipam = addressing(params.subnet.as_deref(), params.gateway.as_deref())?;
     let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     if d.inspect_network(&params.name, None::<InspectNetworkOptions>)

@@ -397,12 +397,13 @@ fn summary(v: bollard::models::Volume, users: &HashMap<String, Vec<String>>) -> 
 /// Creates a named volume, refusing a name in use: Docker would answer with the
 /// existing volume and silently ignore the driver and options asked for.
 async fn create(hosts: Arc<Hosts>, params: CreateVolume) -> Result<VolumeSummary, ErrorBody> {
-    docker_args::object("name", &params.name).wire()?;
-    if let Some(driver) = &params.driver {
-        docker_args::image("driver", driver).wire()?;
-    }
-    docker_args::settings("options", &params.options).wire()?;
-    docker_args::settings("labels", &params.labels).wire()?;
+    docker_args::new_object(
+        &params.name,
+        params.driver.as_deref(),
+        &params.options,
+        &params.labels,
+    )
+    .wire()?;
     let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
     if d.inspect_volume(&params.name).await.is_ok() {
         return Err(ErrorBody::new(
