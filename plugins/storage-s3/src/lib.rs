@@ -3,23 +3,29 @@
 //!
 //! The plugin has no sockets and no files: every request goes out through the host's
 //! `wasi:http`, which lets it reach only the origins the admin granted the instance.
-//! Uploads are multipart, in parts of `part_size_mib` that double every 1,000 parts,
-//! `upload_concurrency` of them going up at once (one more is held in memory); a
-//! failed, cancelled or dropped upload aborts its
-//! multipart upload, and the next upload aborts ones a killed plugin left, so no parts
-//! are billed for ever. Downloads are ranged reads, four at once (the shared
+//! Uploads are multipart (`multipart.rs`), in parts of `part_size_mib` that double
+//! every 1,000 parts, `upload_concurrency` of them going up at once and nothing more
+//! held; an object smaller than one part is one PUT. A failed, cancelled or dropped
+//! upload aborts its multipart upload, and the next upload aborts ones a killed plugin
+//! left, so no parts are billed for ever. Downloads are ranged reads, four at once (the shared
 //! `berth-plugin-opendal`), so nothing buffers a whole object.
 
 mod age;
+mod bucket;
+mod multipart;
 mod parts;
 mod stale;
 
-use berth_plugin_opendal::{Download, Errors, block_on, close_upload, write_part};
+use std::sync::Arc;
+
+use berth_plugin_opendal::{Download, Errors, block_on, retried};
 use berth_plugin_sdk::store::{
     IncompleteUpload, ObjectMeta, ObjectPage, ObjectWriter, PluginError, StorageBackend,
 };
 use berth_plugin_sdk::{LogLevel, log};
-use opendal::Operator;
+use bucket::Bucket;
+use multipart::Multipart;
+use opendal::{Buffer, Operator};
 use parts::{MAX_PART_MIB, concurrency_for, part_size};
 use serde::Deserialize;
 
@@ -88,6 +94,9 @@ pub struct S3 {
     errors: Errors,
     part_size: usize,
     concurrency: u32,
+    bucket: Arc<Bucket>,
+    /// What a multipart upload is started with (opendal sends the same on a PUT).
+    object_headers: Vec<(&'static str, String)>,
     stale: stale::Sweeper,
 }
 
@@ -193,6 +202,20 @@ fn bucket_url(c: &Config) -> String {
     }
 }
 
+/// The headers opendal sends with a PUT for the configured storage class and
+/// server-side encryption, for a multipart upload's start.
+fn object_headers(c: &Config) -> Vec<(&'static str, String)> {
+    [
+        ("x-amz-storage-class", &c.storage_class),
+        ("x-amz-server-side-encryption", &c.server_side_encryption),
+        ("x-amz-server-side-encryption-aws-kms-key-id", &c.kms_key_id),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+    .map(|(name, value)| (name, value.clone()))
+    .collect()
+}
+
 fn operator(c: &Config) -> Result<Operator, PluginError> {
     check(c)?;
     let root = format!("/{}", c.prefix.trim_matches('/'));
@@ -224,19 +247,21 @@ impl StorageBackend for S3 {
 
     fn new(config: Config) -> Result<Self, PluginError> {
         let op = operator(&config)?;
-        let stale = stale::Sweeper::new(
+        let bucket = Arc::new(Bucket::new(
             bucket_url(&config),
             op.info().root().trim_start_matches('/').to_owned(),
             &config.region,
             &config.access_key_id,
             &config.secret_access_key,
-        );
+        ));
         Ok(Self {
             op,
             part_size: config.part_size_mib as usize * (1 << 20),
             concurrency: config.upload_concurrency,
+            object_headers: object_headers(&config),
+            stale: stale::Sweeper::new(Arc::clone(&bucket)),
+            bucket,
             errors: Errors::new(config.bucket, plugin_error),
-            stale,
         })
     }
 
@@ -252,17 +277,13 @@ impl StorageBackend for S3 {
             ),
             Err(e) => log(LogLevel::Warn, &format!("stale multipart uploads: {e}")),
         }
-        // No `chunk`: the upload cuts its own parts (each write is one part), so
-        // their size can grow. The concurrency asked for is the most any batch uses.
-        let writer = block_on(
-            self.op
-                .writer_with(key)
-                .concurrent(self.concurrency as usize)
-                .into_future(),
-        )
-        .map_err(|e| self.errors.map(e))?;
         Ok(Upload {
-            writer: Some(writer),
+            op: self.op.clone(),
+            bucket: Arc::clone(&self.bucket),
+            key: key.to_owned(),
+            object_headers: self.object_headers.clone(),
+            multipart: None,
+            ended: false,
             errors: self.errors.clone(),
             size: 0,
             first_part: self.part_size,
@@ -310,12 +331,20 @@ impl StorageBackend for S3 {
     }
 }
 
-/// An upload: parts fill here and go to opendal's multipart writer in batches of the
-/// instance's concurrency, sent side by side within one call (opendal holds the last
-/// of each batch back until the next arrives, so the last is known for a small
-/// object's single PUT).
+/// An upload: parts fill here and go up in batches of the instance's concurrency,
+/// sent side by side within one call; the multipart upload starts with the first
+/// batch, so an object smaller than a part is one PUT.
 pub struct Upload {
-    writer: Option<opendal::Writer>,
+    /// For the single PUT of a small object.
+    op: Operator,
+    bucket: Arc<Bucket>,
+    /// The key under the prefix.
+    key: String,
+    object_headers: Vec<(&'static str, String)>,
+    /// Started with the first full batch.
+    multipart: Option<Multipart>,
+    /// Finished or aborted: nothing more is taken.
+    ended: bool,
     errors: Errors,
     size: u64,
     /// The size of the first parts (see [`parts`]).
@@ -323,18 +352,18 @@ pub struct Upload {
     concurrency: u32,
     /// Parts cut so far.
     parts: u32,
-    /// Full parts not yet handed to the writer.
-    full: Vec<opendal::Buffer>,
+    /// Full parts not yet sent.
+    full: Vec<Buffer>,
     /// The chunks of the next part, as they came (not joined: that would copy them).
     pending: Vec<bytes::Bytes>,
     pending_len: usize,
 }
 
-// opendal's writer is not `Debug`; what matters when debugging is whether it is open.
 impl std::fmt::Debug for Upload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Upload")
-            .field("open", &self.writer.is_some())
+            .field("key", &self.key)
+            .field("multipart", &self.multipart.is_some())
             .field("size", &self.size)
             .field("parts", &self.parts)
             .finish()
@@ -342,10 +371,11 @@ impl std::fmt::Debug for Upload {
 }
 
 impl Upload {
-    fn writer(&mut self) -> Result<&mut opendal::Writer, PluginError> {
-        self.writer
-            .as_mut()
-            .ok_or_else(|| PluginError::Conflict("the upload has ended".into()))
+    fn open(&self) -> Result<(), PluginError> {
+        if self.ended {
+            return Err(PluginError::Conflict("the upload has ended".into()));
+        }
+        Ok(())
     }
 
     /// Closes the filling part; sends the batch once it is as large as the
@@ -353,7 +383,7 @@ impl Upload {
     fn cut_part(&mut self) -> Result<(), PluginError> {
         let part_len = self.pending_len;
         self.full
-            .push(opendal::Buffer::from(std::mem::take(&mut self.pending)));
+            .push(Buffer::from(std::mem::take(&mut self.pending)));
         self.pending_len = 0;
         self.parts += 1;
         if self.full.len() >= concurrency_for(self.concurrency, part_len) {
@@ -362,24 +392,51 @@ impl Upload {
         Ok(())
     }
 
-    /// Hands the full parts to the writer in one call, so they go up side by side.
+    /// Sends the full parts side by side, starting the multipart upload first if
+    /// this is its first batch.
     fn send_parts(&mut self) -> Result<(), PluginError> {
         let batch = std::mem::take(&mut self.full);
-        let errors = self.errors.clone();
-        let writer = self.writer()?;
-        block_on(async {
-            for part in batch {
-                write_part(writer, part).await?;
+        let key = format!("{}{}", self.bucket.prefix(), self.key);
+        let result = block_on(async {
+            if self.multipart.is_none() {
+                let started =
+                    Multipart::start(Arc::clone(&self.bucket), key, &self.object_headers).await?;
+                self.multipart = Some(started);
             }
-            Ok(())
-        })
-        .map_err(|e| errors.map(e))
+            match self.multipart.as_mut() {
+                Some(upload) => upload.send(batch).await,
+                None => Ok(()),
+            }
+        });
+        result.map_err(|e| self.errors.map(e))
+    }
+
+    /// Sends what is left and joins the parts; a small object goes as one PUT.
+    fn complete(&mut self) -> Result<(), PluginError> {
+        let rest = Buffer::from(std::mem::take(&mut self.pending));
+        self.pending_len = 0;
+        if self.multipart.is_none() && self.full.is_empty() {
+            let (op, key) = (&self.op, self.key.as_str());
+            return block_on(retried(|| op.write(key, rest.clone())))
+                .map(drop)
+                .map_err(|e| self.errors.map(e));
+        }
+        if !rest.is_empty() {
+            self.full.push(rest);
+        }
+        if !self.full.is_empty() {
+            self.send_parts()?;
+        }
+        match &self.multipart {
+            Some(upload) => block_on(upload.complete()).map_err(|e| self.errors.map(e)),
+            None => Ok(()),
+        }
     }
 }
 
 impl ObjectWriter for Upload {
     fn write(&mut self, chunk: &[u8]) -> Result<(), PluginError> {
-        self.writer()?;
+        self.open()?;
         self.pending.push(bytes::Bytes::copy_from_slice(chunk));
         self.pending_len += chunk.len();
         self.size += chunk.len() as u64;
@@ -390,33 +447,26 @@ impl ObjectWriter for Upload {
     }
 
     fn finish(&mut self) -> Result<u64, PluginError> {
-        if self.pending_len > 0 {
-            self.full
-                .push(opendal::Buffer::from(std::mem::take(&mut self.pending)));
-            self.pending_len = 0;
-        }
-        let last_part = self.send_parts();
-        let mut writer = self
-            .writer
-            .take()
-            .ok_or_else(|| PluginError::Conflict("the upload has ended".into()))?;
-        if let Err(e) = last_part {
-            let _ = block_on(writer.abort());
-            return Err(e);
-        }
-        match block_on(close_upload(&mut writer)) {
+        self.open()?;
+        self.ended = true;
+        match self.complete() {
             Ok(()) => Ok(self.size),
             Err(e) => {
                 // Nothing may stay behind: the parts sent so far are discarded.
-                let _ = block_on(writer.abort());
-                Err(self.errors.map(e))
+                if let Some(upload) = self.multipart.take() {
+                    let _ = block_on(upload.abort());
+                }
+                Err(e)
             }
         }
     }
 
     fn abort(&mut self) -> Result<(), PluginError> {
-        match self.writer.take() {
-            Some(mut writer) => block_on(writer.abort()).map_err(|e| self.errors.map(e)),
+        self.ended = true;
+        self.full.clear();
+        self.pending.clear();
+        match self.multipart.take() {
+            Some(upload) => block_on(upload.abort()).map_err(|e| self.errors.map(e)),
             None => Ok(()),
         }
     }

@@ -6,14 +6,14 @@
 //! arithmetic with no plugin dependency, so the root workspace's tests include this
 //! file and check it on the host.
 
-/// The largest part the plugin sends: one going up and one held back fit the
-/// plugin's 256 MiB (see [`concurrency_for`]).
+/// The largest part the plugin sends: two going up at once fit the plugin's 256 MiB
+/// (see [`concurrency_for`]).
 pub const MAX_PART_MIB: u32 = 112;
 /// Parts of one size before the size doubles.
 pub const PARTS_PER_SIZE: u32 = 1000;
-/// What parts may take of the plugin's 256 MiB: those going up at once, plus the one
-/// opendal holds back (it must know the last part) — the rest is left to the
-/// allocator, opendal and the HTTP client.
+/// What parts may take of the plugin's 256 MiB: those going up at once (nothing else
+/// is held; see `multipart.rs`) — the rest is left to the allocator, opendal and the
+/// HTTP client.
 pub const PARTS_BUDGET_MIB: usize = 224;
 
 /// The size of part `index` (from 0) of an upload whose first parts are `first` bytes.
@@ -23,10 +23,10 @@ pub fn part_size(first: usize, index: u32) -> usize {
 }
 
 /// How many parts of `part` bytes go up at once when the instance asks for
-/// `concurrency`: as many as the budget holds beside the one held back, at least one.
+/// `concurrency`: as many as the budget holds, at least one.
 pub fn concurrency_for(concurrency: u32, part: usize) -> usize {
     let fit = (PARTS_BUDGET_MIB << 20) / part.max(1);
-    (concurrency as usize).min(fit.saturating_sub(1)).max(1)
+    (concurrency as usize).min(fit).max(1)
 }
 
 #[cfg(test)]
@@ -57,14 +57,15 @@ mod tests {
     #[test]
     fn concurrency_shrinks_as_parts_grow_so_parts_stay_within_the_budget() {
         assert_eq!(concurrency_for(4, 16 * MIB), 4);
-        assert_eq!(concurrency_for(8, 32 * MIB), 6);
-        assert_eq!(concurrency_for(4, 64 * MIB), 2);
-        assert_eq!(concurrency_for(4, 112 * MIB), 1);
+        assert_eq!(concurrency_for(8, 32 * MIB), 7);
+        assert_eq!(concurrency_for(4, 64 * MIB), 3);
+        assert_eq!(concurrency_for(4, 112 * MIB), 2);
+        assert_eq!(concurrency_for(4, 224 * MIB), 1);
         assert_eq!(concurrency_for(1, 5 * MIB), 1);
         for parts in 1..=8 {
             for mib in [5, 16, 32, 64, 112] {
                 let n = concurrency_for(parts, mib * MIB);
-                assert!((n + 1) * mib <= PARTS_BUDGET_MIB, "{parts} × {mib} MiB");
+                assert!(n * mib <= PARTS_BUDGET_MIB, "{parts} × {mib} MiB");
             }
         }
     }

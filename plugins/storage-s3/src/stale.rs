@@ -5,17 +5,17 @@
 //! Before each upload the plugin lists the multipart uploads in progress under its
 //! prefix and aborts those begun more than a day ago (`age.rs`); the admin can list
 //! them and abort those begun before a moment of their choosing (`storage.uploads`).
-//! opendal has no call for either request, so they are built here (encoded as opendal
-//! encodes its own), signed with reqsign, the signer opendal uses, and sent through
-//! the shared `wasi:http` transport.
+//! opendal has no call for either request; they go as the bucket's own signed
+//! requests (`bucket.rs`).
 
-use berth_plugin_opendal::WasiHttp;
+use std::sync::Arc;
+
 use berth_plugin_sdk::store::{IncompleteUpload, PluginError};
+use opendal::Buffer;
 use opendal::raw::percent_encode_path as encode;
-use opendal::{Buffer, HttpTransport};
-use reqsign_aws_v4::{Credential, EMPTY_STRING_SHA256, RequestSigner, StaticCredentialProvider};
-use reqsign_core::{Context, Signer};
 use serde::Deserialize;
+
+use crate::bucket::Bucket;
 /// Uploads aborted per sweep at most, so that a bucket full of leftovers cannot hold
 /// one upload past its call's time limit; the next upload goes on.
 const MAX_ABORTS: usize = 100;
@@ -28,11 +28,7 @@ const MAX_PAGES: usize = 10;
 /// Lists and aborts a bucket's stale multipart uploads under a prefix.
 #[derive(Debug)]
 pub struct Sweeper {
-    signer: Signer<Credential>,
-    /// `https://host/bucket` or `https://bucket.host`, without a trailing `/`.
-    bucket_url: String,
-    /// Keys under Berth's prefix start with this (empty, or ending in `/`).
-    prefix: String,
+    bucket: Arc<Bucket>,
 }
 
 /// One page of `ListMultipartUploads`.
@@ -56,23 +52,8 @@ struct Unfinished {
 }
 
 impl Sweeper {
-    pub fn new(
-        bucket_url: String,
-        prefix: String,
-        region: &str,
-        key_id: &str,
-        secret: &str,
-    ) -> Self {
-        let signer = Signer::new(
-            Context::new(),
-            StaticCredentialProvider::new(key_id, secret),
-            RequestSigner::new("s3", region),
-        );
-        Self {
-            signer,
-            bucket_url,
-            prefix,
-        }
+    pub fn new(bucket: Arc<Bucket>) -> Self {
+        Self { bucket }
     }
 
     /// Aborts the uploads under the prefix that are stale at `now_ms`; returns how
@@ -107,7 +88,7 @@ impl Sweeper {
             .map(|u| IncompleteUpload {
                 key: u
                     .key
-                    .strip_prefix(&self.prefix)
+                    .strip_prefix(self.bucket.prefix())
                     .unwrap_or(&u.key)
                     .to_owned(),
                 started_ms: crate::age::started_ms(&u.initiated).map_or(0, |ms| ms.max(0) as u64),
@@ -136,7 +117,7 @@ impl Sweeper {
     }
 
     async fn list(&self, (key, upload_id): &(String, String)) -> Result<Listing, PluginError> {
-        let mut query = format!("uploads=&prefix={}", encode(&self.prefix));
+        let mut query = format!("uploads=&prefix={}", encode(self.bucket.prefix()));
         if !key.is_empty() {
             query += &format!(
                 "&key-marker={}&upload-id-marker={}",
@@ -144,7 +125,7 @@ impl Sweeper {
                 encode(upload_id)
             );
         }
-        let url = format!("{}/?{query}", self.bucket_url);
+        let url = self.bucket.root_url(&query);
         match self.send(http::Method::GET, &url).await? {
             (200..=299, body) => quick_xml::de::from_str(&body)
                 .map_err(|e| PluginError::Other(format!("the server's list of uploads: {e}"))),
@@ -155,11 +136,9 @@ impl Sweeper {
     }
 
     async fn abort(&self, upload: &Unfinished) -> Result<(), PluginError> {
-        let url = format!(
-            "{}/{}?uploadId={}",
-            self.bucket_url,
-            encode(&upload.key),
-            encode(&upload.upload_id)
+        let url = self.bucket.object_url(
+            &upload.key,
+            &format!("uploadId={}", encode(&upload.upload_id)),
         );
         match self.send(http::Method::DELETE, &url).await? {
             // 404: finished or aborted meanwhile.
@@ -170,31 +149,13 @@ impl Sweeper {
 
     /// Sends a signed request without a body; the answer's status and body.
     async fn send(&self, method: http::Method, url: &str) -> Result<(u16, String), PluginError> {
-        let failed = |e: &dyn std::fmt::Display| PluginError::Unavailable(format!("{url}: {e}"));
-        let request = http::Request::builder()
-            .method(method)
-            .uri(url)
-            .header("x-amz-content-sha256", EMPTY_STRING_SHA256)
-            .body(())
-            .map_err(|e| failed(&e))?;
-        let (mut head, ()) = request.into_parts();
-        self.signer
-            .sign(&mut head, None)
-            .await
-            .map_err(|e| PluginError::Unauthorized(e.to_string()))?;
-        // Signed over, but wasi:http sends the URL's authority itself and refuses the
-        // header.
-        head.headers.remove(http::header::HOST);
-        let request = http::Request::from_parts(head, Buffer::new());
-        let response = WasiHttp.fetch(request).await.map_err(|e| failed(&e))?;
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .to_buffer()
-            .await
-            .map_err(|e| failed(&e))?;
-        let text = String::from_utf8_lossy(&body.to_bytes()).into_owned();
-        Ok((status, text))
+        match self.bucket.send(method, url, &[], Buffer::new()).await {
+            Ok(answer) => Ok((answer.status, answer.body)),
+            Err(e) if e.kind() == opendal::ErrorKind::PermissionDenied => {
+                Err(PluginError::Unauthorized(e.to_string()))
+            }
+            Err(e) => Err(PluginError::Unavailable(format!("{url}: {e}"))),
+        }
     }
 }
 

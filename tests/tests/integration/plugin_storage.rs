@@ -493,6 +493,41 @@ async fn s3_requests_that_fail_temporarily_are_retried() {
     s.delete("flaky/object").await.unwrap();
 }
 
+/// An upload holds only the parts going up: opendal's multipart writer held one more
+/// back until the next arrived, 8 MiB more here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_upload_holds_only_the_parts_going_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = runtime(tmp.path()).await;
+    let server = S3Server::start("backups");
+    let two_at_once = serde_json::json!({ "part_size_mib": 8, "upload_concurrency": 2 });
+    let s = rt
+        .session(&s3_instance_with(
+            &server,
+            "backups",
+            s3::SECRET_KEY,
+            two_at_once,
+        ))
+        .await
+        .unwrap();
+    let len = 100 << 20;
+    assert_eq!(
+        s.put("memory/object", Pattern::new(len)).await.unwrap(),
+        len
+    );
+    let memory = s.memory_bytes().await.unwrap();
+    // Two 8 MiB parts, and what opendal, the HTTP client and the allocator keep.
+    assert!(
+        memory <= 24 << 20,
+        "{:.1} MiB",
+        memory as f64 / f64::from(1 << 20)
+    );
+    assert_eq!(
+        read_back(&s, "memory/object").await,
+        (len, Pattern::sha(len))
+    );
+}
+
 /// The storage class and server-side encryption asked for are what the server
 /// records, for a single PUT and a multipart upload alike; an archive class that
 /// cannot be restored from directly, or a concurrency out of range, is refused up front.
