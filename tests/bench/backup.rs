@@ -20,7 +20,7 @@
 //! carries the test label and is removed at the end. `BERTH_BENCH_BACKUP_GIB` sets the
 //! sizes (default `1,4`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -232,9 +232,26 @@ async fn backup_to(
     (d, job.job.backup.unwrap())
 }
 
+/// What the S3 rows compare against, measured on the same volume in the same run.
+struct LocalRun<'a> {
+    vol: &'a str,
+    /// The volume's directory on the host, for the raw tools.
+    dir: &'a Path,
+    gib: u64,
+    /// The median backup to `storage-local`.
+    timing: &'a Timing,
+    /// Berth's CPU time per backup to `storage-local`.
+    cpu: Duration,
+    /// `tar | pigz -6` into a file.
+    pigz: Option<Duration>,
+}
+
 /// The same backup to an S3 bucket (`s3s-fs` on loopback, through `storage-s3`)
-/// against `local`'s time (`local`, the default storage, measured above).
-async fn offsite_row(c: &Client, vol: &str, gib: u64, local: Duration) -> String {
+/// against the local one: whole job, phases, CPU time of Berth and of the server; and
+/// the raw tools' same comparison (`tar | pigz -6` into `rclone rcat` to the same
+/// server against into a file), since on one machine the server's work takes the
+/// cores the backup compresses on.
+async fn offsite_rows(c: &Client, pid: u32, local: &LocalRun<'_>) -> String {
     let server = S3Server::start("bench");
     let settings = serde_json::json!({ "prefix": "berth" });
     c.call::<PluginsConfigure>(server.configure_request(
@@ -245,18 +262,83 @@ async fn offsite_row(c: &Client, vol: &str, gib: u64, local: Duration) -> String
     ))
     .await
     .unwrap();
-    let s3_d = median_of(|| backup_to(c, vol, None, Some("offsite")), |r| r.0.all)
-        .await
-        .0
-        .all;
-    let bytes = gib << 30;
-    let (s, l) = (mbps(bytes, s3_d), mbps(bytes, local));
-    format!(
-        "| the backup to an S3 bucket (`storage-s3`, `s3s-fs` on loopback), whole job | {s:.0} MB/s ({:.1} s) | {l:.0} MB/s ({:.1} s) to `storage-local` | **{:.2}×** | ≥ 0.85× |\n",
-        s3_d.as_secs_f64(),
-        local.as_secs_f64(),
-        s / l
+    let (berth_cpu, server_cpu) = (
+        berth_tests::cpu_time(pid),
+        berth_tests::cpu_time(server.pid()),
+    );
+    let s3 = median_of(
+        || backup_to(c, local.vol, None, Some("offsite")),
+        |r| r.0.all,
     )
+    .await
+    .0;
+    let per_run = |before: Duration, now: Duration| (now - before) / RUNS as u32;
+    let berth_cpu = per_run(berth_cpu, berth_tests::cpu_time(pid));
+    let server_cpu = per_run(server_cpu, berth_tests::cpu_time(server.pid()));
+    let bytes = local.gib << 30;
+    let (s, l) = (mbps(bytes, s3.all), mbps(bytes, local.timing.all));
+    let phases = |t: &Timing| {
+        format!(
+            "{:.1} s, {:.1} s, {:.1} s",
+            t.measure.as_secs_f64(),
+            t.stream.as_secs_f64(),
+            t.verify.as_secs_f64()
+        )
+    };
+    let mut md = format!(
+        "| the backup to an S3 bucket (`storage-s3`, `s3s-fs` on loopback), whole job | {s:.0} MB/s ({:.1} s) | {l:.0} MB/s ({:.1} s) to `storage-local` | **{:.2}×** | ≥ 0.85× |\n",
+        s3.all.as_secs_f64(),
+        local.timing.all.as_secs_f64(),
+        s / l
+    );
+    md += &format!(
+        "| its phases: measure, stream, verify | {} | {} to `storage-local` | — | — |\n",
+        phases(&s3),
+        phases(local.timing)
+    );
+    md += &format!(
+        "| CPU time per backup (2 cores) | Berth {:.1} s + `s3s-fs` {:.1} s | Berth {:.1} s to `storage-local` | — | — |\n",
+        berth_cpu.as_secs_f64(),
+        server_cpu.as_secs_f64(),
+        local.cpu.as_secs_f64()
+    );
+    if let Some(pigz) = local.pigz {
+        let raw = raw_upload(&server, local.dir);
+        let raw_ratio = pigz.as_secs_f64() / raw.as_secs_f64();
+        md += &format!(
+            "| the raw tools: `tar \\| pigz -6 \\| rclone rcat` to the same server | {:.0} MB/s ({:.1} s) | {:.0} MB/s ({:.1} s), `tar \\| pigz -6` into a file | {raw_ratio:.2}× | — |\n",
+            mbps(bytes, raw),
+            raw.as_secs_f64(),
+            mbps(bytes, pigz),
+            pigz.as_secs_f64()
+        );
+        md += &format!(
+            "| Berth's S3/local ratio against the raw tools' | {:.2}× | {raw_ratio:.2}× | **{:.2}×** | ≥ 0.85× |\n",
+            s / l,
+            s / l / raw_ratio
+        );
+    }
+    md
+}
+
+/// `tar | pigz -6 | rclone rcat` of `dir` into `server`'s bucket, median of [`RUNS`].
+fn raw_upload(server: &S3Server, dir: &Path) -> Duration {
+    let pipeline = format!(
+        "tar -cf - -C '{}' . | pigz -6 | rclone rcat bench:bench/raw/base.tar.gz",
+        dir.display()
+    );
+    let mut runs: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            timed(
+                Command::new("bash")
+                    .args(["-o", "pipefail", "-c", &pipeline])
+                    .env_remove("AWS_CA_BUNDLE")
+                    .envs(server.rclone_env()),
+            )
+        })
+        .collect();
+    runs.sort();
+    runs[RUNS / 2]
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -319,12 +401,14 @@ fn main() {
             fill(&scope, &vol, *gib).await;
             let bytes = gib << 30;
             let (stop, h) = watch_rss(pid);
+            let cpu_before = berth_tests::cpu_time(pid);
             let (timing, id) = if i == 0 {
                 median_of(|| backup(&c, &vol, None), |r| r.0.all).await
             } else {
                 backup(&c, &vol, None).await
             };
             let berth_d = timing.all;
+            let local_cpu = (berth_tests::cpu_time(pid) - cpu_before) / RUNS as u32;
             stop.store(true, Ordering::Relaxed);
             let peak = h.join().unwrap();
             rss.push((*gib, peak));
@@ -435,7 +519,15 @@ fn main() {
                 berth_d.as_secs_f64(),
                 (enc_d.as_secs_f64() / berth_d.as_secs_f64() - 1.0) * 100.0
             );
-            md += &offsite_row(&c, &vol, *gib, berth_d).await;
+            let local = LocalRun {
+                vol: &vol,
+                dir: &dir,
+                gib: *gib,
+                timing: &timing,
+                cpu: local_cpu,
+                pigz: pigz_d,
+            };
+            md += &offsite_rows(&c, pid, &local).await;
         }
         let idle = rss_kib(pid) * 1024;
         let list: Vec<String> = rss

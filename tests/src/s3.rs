@@ -222,6 +222,32 @@ impl S3Server {
         answer
     }
 
+    /// The server's process (for its CPU time in the benchmarks).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The environment that makes this server rclone's on-the-fly remote `bench:` (no
+    /// config file), e.g. `bench:<bucket>/<key>`.
+    pub fn rclone_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("RCLONE_CONFIG_BENCH_TYPE", "s3".into()),
+            ("RCLONE_CONFIG_BENCH_PROVIDER", "Other".into()),
+            ("RCLONE_CONFIG_BENCH_ENDPOINT", self.url.clone()),
+            ("RCLONE_CONFIG_BENCH_REGION", "us-east-1".into()),
+            ("RCLONE_CONFIG_BENCH_ACCESS_KEY_ID", ACCESS_KEY.into()),
+            ("RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+            ("RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE", "true".into()),
+        ]
+    }
+
+    /// `rclone` with [`Self::rclone_env`].
+    pub fn rclone(&self) -> Command {
+        let mut command = Command::new("rclone");
+        command.env_remove("AWS_CA_BUNDLE").envs(self.rclone_env());
+        command
+    }
+
     /// The file `s3s-fs` keeps an object in.
     pub fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
         let root = self
