@@ -254,6 +254,33 @@ pub async fn click(client: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
 }
 
+/// Answers the open in-app dialog (the UI's `components/dialog.rs`) with its
+/// confirming button, after typing `text` into its field when given; returns the
+/// dialog's question.
+pub async fn answer_dialog(client: &Client, text: Option<&str>) -> String {
+    let question = wait_for(client, "#ask-dialog[open] #ask-title")
+        .await
+        .text()
+        .await
+        .expect("the dialog's question");
+    if let Some(text) = text {
+        type_into(client, "#ask-dialog[open] #ask-input", text).await;
+    }
+    click(client, "#ask-dialog[open] #ask-confirm").await;
+    question
+}
+
+/// Declines the open in-app dialog (Cancel); returns its question.
+pub async fn decline_dialog(client: &Client) -> String {
+    let question = wait_for(client, "#ask-dialog[open] #ask-title")
+        .await
+        .text()
+        .await
+        .expect("the dialog's question");
+    click(client, "#ask-dialog[open] #ask-cancel").await;
+    question
+}
+
 /// Picks the option with `value` in the `<select>` matching `css`.
 pub async fn pick(client: &Client, css: &str, value: &str) {
     wait_for(client, css)

@@ -2,7 +2,9 @@
 //! a container stopped from the UI, and one started behind the UI's back, change state
 //! without a reload.
 
-use berth_tests::browser::{Browser, click, login, type_into, wait_for, wait_for_work};
+use berth_tests::browser::{
+    Browser, answer_dialog, click, decline_dialog, login, type_into, wait_for, wait_for_work,
+};
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::s3;
 use berth_tests::ws::{self, ADMIN_PASSWORD};
@@ -22,6 +24,10 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
         .await;
     scope.docker.start_container(&id, None).await.unwrap();
     let name = scope.name("ui");
+    let mut spares = Vec::new();
+    for spare in ["spare-a", "spare-b"] {
+        spares.push(scope.create_container(spare, &["true"]).await);
+    }
     let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();
     let docker = scope.docker.clone();
@@ -37,13 +43,35 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
                 .await
                 .unwrap();
             click(&c, &format!("{row} .act-stop")).await;
-            c.accept_alert().await.expect("confirmation dialog");
+            let question = answer_dialog(&c, None).await;
+            assert_eq!(question, format!("Stop {name}?"));
             wait_for(&c, &format!("{row} .state.exited")).await;
             wait_for(&c, "p.ok-note").await;
             // Started outside Berth: the event updates the page.
             docker.start_container(&id, None).await.unwrap();
             wait_for(&c, &format!("{row} .state.running")).await;
             wait_for(&c, "body[data-no-reload='1']").await;
+
+            // Removing several at once: the button enables only once the word is typed.
+            for spare in &spares {
+                click(&c, &format!("tr[data-id='{spare}'] input.select")).await;
+            }
+            click(&c, "#bulk-bar .bulk-remove").await;
+            let confirm = wait_for(&c, "#ask-dialog[open] #ask-confirm").await;
+            assert!(!confirm.is_enabled().await.unwrap(), "disabled until typed");
+            answer_dialog(&c, Some("remove")).await;
+            c.wait()
+                .for_element(fantoccini::Locator::XPath(
+                    "//p[contains(@class,'ok-note')][starts-with(text(),'Remove ')]",
+                ))
+                .await
+                .expect("the removal's outcome");
+            for spare in &spares {
+                assert!(
+                    docker.inspect_container(spare, None).await.is_err(),
+                    "removed"
+                );
+            }
         })
         .await;
 }
@@ -75,7 +103,7 @@ async fn the_container_page_stops_starts_renames_and_removes_it() {
             c.goto(&format!("{url}/containers/{id}")).await.unwrap();
             wait_for(&c, "#container-actions .page-stop").await;
             click(&c, "#container-actions .page-stop").await;
-            c.accept_alert().await.expect("confirmation dialog");
+            answer_dialog(&c, None).await;
             wait_for(&c, "#container-actions .page-start").await;
             let state = wait_for(&c, "#container-state").await.text().await.unwrap();
             assert!(state.starts_with("exited"), "{state}");
@@ -87,8 +115,7 @@ async fn the_container_page_stops_starts_renames_and_removes_it() {
             wait_for(&c, "#container-actions .page-stop").await;
 
             click(&c, "#container-rename").await;
-            c.send_alert_text(&renamed).await.expect("the name prompt");
-            c.accept_alert().await.unwrap();
+            answer_dialog(&c, Some(&renamed)).await;
             let heading = format!("//h1[@id='container-name'][text()='{renamed}']");
             c.wait()
                 .for_element(fantoccini::Locator::XPath(&heading))
@@ -99,8 +126,13 @@ async fn the_container_page_stops_starts_renames_and_removes_it() {
             // here it never answered within 120 s in the full parallel suite.
             wait_for(&c, "#container-redeploy").await;
 
+            // Declined, nothing happens; confirmed, it is removed.
             click(&c, "#container-actions .page-remove").await;
-            c.accept_alert().await.expect("confirmation dialog");
+            let question = decline_dialog(&c).await;
+            assert_eq!(question, format!("Remove {renamed}?"));
+            assert!(docker.inspect_container(&id, None).await.is_ok(), "kept");
+            click(&c, "#container-actions .page-remove").await;
+            answer_dialog(&c, None).await;
             wait_for(&c, "section[data-page='containers']").await;
             assert!(
                 docker.inspect_container(&id, None).await.is_err(),
@@ -668,8 +700,7 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
             let id = docker.inspect_image(image).await.unwrap().id.unwrap();
             click(&c, "#nav-images").await;
             click(&c, &format!("tr[data-id='{id}'] .image-tag")).await;
-            c.send_alert_text(&new_name).await.expect("the name prompt");
-            c.accept_alert().await.unwrap();
+            answer_dialog(&c, Some(&new_name)).await;
             let note = wait_for(&c, ".ok-note").await.text().await.unwrap();
             assert!(note.contains(&new_name), "{note}");
             let row = wait_for(&c, &format!("tr[data-id='{id}']")).await;

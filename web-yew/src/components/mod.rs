@@ -1,7 +1,8 @@
-//! Widgets more than one page uses: error lines, confirmations, loading states, the
+//! Widgets more than one page uses: error lines, in-app dialogs, loading states, the
 //! "Back up now" panel, the recent-jobs table, the schedules' next runs, xterm.js and line diffs.
 
 mod back_up_now;
+pub(crate) mod dialog;
 pub(crate) mod diff;
 mod next_runs;
 mod recent_jobs;
@@ -9,6 +10,7 @@ pub(crate) mod xterm;
 
 pub use back_up_now::{BackUpNow, Choices, ProjectBackup, use_choices, use_storages};
 use berth_protocol::error::{ErrorBody, ErrorCode};
+pub use dialog::{Question, after_confirm, after_prompt};
 pub use next_runs::{Covered, NextRuns};
 pub use recent_jobs::RecentJobs;
 use yew::prelude::*;
@@ -56,18 +58,6 @@ pub fn loaded<T>(load: &Load<T>, ready: impl FnOnce(&T) -> Html) -> Html {
         Load::Failed(e) => error_view(e),
         Load::Ready(t) => ready(t),
     }
-}
-
-/// Asks the user to confirm a destructive action (the browser's own dialog).
-pub fn confirm(text: &str) -> bool {
-    web_sys::window()
-        .and_then(|w| w.confirm_with_message(text).ok())
-        .unwrap_or(false)
-}
-
-/// Asks the user for a line of text (the browser's own dialog); `None` if dismissed.
-pub fn prompt(text: &str) -> Option<String> {
-    web_sys::window().and_then(|w| w.prompt_with_message(text).ok().flatten())
 }
 
 /// Starts a browser download of `url` or shows why it could not start.

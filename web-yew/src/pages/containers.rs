@@ -15,7 +15,7 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::{confirm, loaded};
+use crate::components::{Question, after_confirm, loaded};
 use crate::hooks::{Action, use_action, use_call};
 use crate::route::Route;
 use crate::ws::use_ws;
@@ -29,6 +29,23 @@ pub(crate) fn verb_label(v: BulkVerb) -> &'static str {
         BulkVerb::Pause => "Pause",
         BulkVerb::Unpause => "Unpause",
         BulkVerb::Remove => "Remove",
+    }
+}
+
+/// What a verb that stops or deletes something does, said before it runs; `None`
+/// for the verbs that need no confirmation.
+pub(crate) fn verb_consequence(v: BulkVerb) -> Option<&'static str> {
+    match v {
+        BulkVerb::Stop => Some(
+            "Its processes get SIGTERM, then SIGKILL if they have not exited within the stop timeout.",
+        ),
+        BulkVerb::Kill => {
+            Some("Its processes are killed at once (SIGKILL), with no chance to shut down cleanly.")
+        }
+        BulkVerb::Remove => Some(
+            "The container is deleted, stopped first if it runs. Named volumes stay; its own writable layer is lost.",
+        ),
+        _ => None,
     }
 }
 
@@ -113,10 +130,38 @@ fn run_bulk(
     ids: Vec<String>,
     names: Vec<String>,
 ) {
-    let destructive = matches!(verb, BulkVerb::Remove | BulkVerb::Kill | BulkVerb::Stop);
-    if destructive && !confirm(&format!("{} {}?", verb_label(verb), names.join(", "))) {
-        return;
+    let Some(detail) = verb_consequence(verb) else {
+        return send_bulk(action, selected, verb, ids, names);
+    };
+    let mut question = Question::new(
+        format!("{} {}?", verb_label(verb), names.join(", ")),
+        verb_label(verb),
+    )
+    .detail(if names.len() > 1 {
+        detail
+            .replace("Its processes", "Their processes")
+            .replace("The container is", "Each container is")
+    } else {
+        detail.to_owned()
+    })
+    .danger();
+    // Many containers removed or killed at once: typed, not clicked by accident.
+    if names.len() > 1 && matches!(verb, BulkVerb::Remove | BulkVerb::Kill) {
+        question = question.type_to_confirm(verb_slug(verb));
     }
+    let (action, selected) = (action.clone(), selected.clone());
+    after_confirm(question, move || {
+        send_bulk(&action, &selected, verb, ids, names)
+    });
+}
+
+fn send_bulk(
+    action: &Action,
+    selected: &UseStateHandle<BTreeSet<String>>,
+    verb: BulkVerb,
+    ids: Vec<String>,
+    names: Vec<String>,
+) {
     let p = BulkAction {
         host: None,
         action: verb,

@@ -6,7 +6,7 @@ use berth_protocol::api::users::{CreateUser, UpdateUser, UserName, UserSummary};
 use berth_protocol::role::Role;
 use yew::prelude::*;
 
-use crate::components::{confirm, loaded};
+use crate::components::{Question, after_confirm, loaded};
 use crate::hooks::{Action, Load, on_pick, on_text, picked, use_action, use_call, use_text};
 
 fn parse_role(s: &str) -> Role {
@@ -142,14 +142,18 @@ fn user_row(props: &RowProps) -> Html {
     let ondelete = {
         let (action, name) = (props.action.clone(), u.name.clone());
         Callback::from(move |_| {
-            if !confirm(&format!("Delete {name} with their sessions and tokens?")) {
-                return;
-            }
-            let name = name.clone();
-            action.run(move |ws| async move {
-                ws.call_m::<UsersDelete>(UserName { name: name.clone() })
-                    .await?;
-                Ok(format!("Deleted {name}."))
+            let (action, name) = (action.clone(), name.clone());
+            let question = Question::new(format!("Delete user {name}?"), "Delete")
+                .detail(
+                    "Their sessions end and their API tokens stop working. This cannot be undone.",
+                )
+                .danger();
+            after_confirm(question, move || {
+                action.run(move |ws| async move {
+                    ws.call_m::<UsersDelete>(UserName { name: name.clone() })
+                        .await?;
+                    Ok(format!("Deleted {name}."))
+                });
             });
         })
     };

@@ -8,7 +8,7 @@ use yew::prelude::*;
 
 use super::vault::delete_backups;
 use crate::components::moment;
-use crate::components::{prompt, start_download};
+use crate::components::{Question, after_prompt, start_download};
 use crate::format::bytes;
 use crate::hooks::{Action, on_pick, use_text};
 
@@ -156,18 +156,24 @@ fn copy_to(props: &CopyToProps) -> Html {
 
 /// Queues a verification (asking for the passphrase of an encrypted backup).
 fn verify(action: &Action, b: &BackupEntry) {
-    let passphrase = if b.encrypted {
-        prompt("Passphrase of this backup")
-    } else {
-        None
-    };
     let id = b.id.clone();
-    action.run(move |ws| async move {
-        let job = ws
-            .call_m::<BackupsVerify>(VerifyBackup { id, passphrase })
-            .await?;
-        Ok(format!("Verification queued (job {}).", job.id))
-    });
+    let action = action.clone();
+    let run = move |passphrase: Option<String>| {
+        action.run(move |ws| async move {
+            let job = ws
+                .call_m::<BackupsVerify>(VerifyBackup { id, passphrase })
+                .await?;
+            Ok(format!("Verification queued (job {}).", job.id))
+        });
+    };
+    if b.encrypted {
+        let question = Question::new("Verify this encrypted backup?", "Verify")
+            .detail("Berth reads it back whole and checks every volume against its checksums.")
+            .secret_field("Passphrase of this backup");
+        after_prompt(question, move |p| run(Some(p)));
+    } else {
+        run(None);
+    }
 }
 
 /// Downloads the backup as stored.

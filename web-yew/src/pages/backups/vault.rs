@@ -15,7 +15,9 @@ use yew::prelude::*;
 use super::restore::RestoreForm;
 use super::table::BackupsTable;
 use super::upload::UploadPanel;
-use crate::components::{ProjectBackup, confirm, loaded, prompt, start_download};
+use crate::components::{
+    ProjectBackup, Question, after_confirm, after_prompt, loaded, start_download,
+};
 use crate::format::given;
 use crate::hooks::{Action, on_pick, on_text, use_action, use_call, use_text};
 use crate::ws::use_ws;
@@ -154,20 +156,24 @@ fn toolbar(props: &ToolbarProps) -> Html {
 /// Queues a catalog rebuild from `storage` (the default one when `None`).
 fn rescan(action: &Action, storage: Option<String>) {
     // Encrypted objects need their passphrase; without one they are reported.
-    let passphrase =
-        prompt("Passphrase for encrypted backups in this storage (leave empty to skip them)")
-            .filter(|p| !p.is_empty());
-    action.run(move |ws| async move {
-        let job = ws
-            .call_m::<BackupsRescan>(RescanStorage {
-                storage,
-                passphrase,
-            })
-            .await?;
-        Ok(format!(
-            "Catalog rebuild queued (job {}); its log on the Jobs page says what was added.",
-            job.id
-        ))
+    let question = Question::new("Rebuild the catalog from this storage?", "Rescan")
+        .detail("Berth reads every backup in the storage and adds those it does not list yet; nothing is deleted.")
+        .secret_field("Passphrase for encrypted backups (leave empty to skip them)");
+    let action = action.clone();
+    after_prompt(question, move |passphrase| {
+        let passphrase = Some(passphrase).filter(|p| !p.is_empty());
+        action.run(move |ws| async move {
+            let job = ws
+                .call_m::<BackupsRescan>(RescanStorage {
+                    storage,
+                    passphrase,
+                })
+                .await?;
+            Ok(format!(
+                "Catalog rebuild queued (job {}); its log on the Jobs page says what was added.",
+                job.id
+            ))
+        });
     });
 }
 
@@ -186,19 +192,23 @@ fn download_bundle(action: &Action, ids: Vec<String>) {
 
 /// Deletes backups after a confirmation, then says which could not be deleted.
 pub fn delete_backups(action: &Action, ids: Vec<String>) {
-    if ids.is_empty()
-        || !confirm(&format!(
-            "Delete {} backup(s) from storage? This cannot be undone.",
-            ids.len()
-        ))
-    {
+    if ids.is_empty() {
         return;
     }
-    action.run(move |ws| async move {
-        let r = ws
-            .call_m::<BackupsBulkDelete>(BulkDeleteBackups { ids })
-            .await?;
-        Ok(deleted_sentence(&r))
+    let mut question = Question::new(format!("Delete {} backup(s)?", ids.len()), "Delete")
+        .detail("They are removed from storage and the catalog. This cannot be undone.")
+        .danger();
+    if ids.len() > 1 {
+        question = question.type_to_confirm("delete");
+    }
+    let action = action.clone();
+    after_confirm(question, move || {
+        action.run(move |ws| async move {
+            let r = ws
+                .call_m::<BackupsBulkDelete>(BulkDeleteBackups { ids })
+                .await?;
+            Ok(deleted_sentence(&r))
+        });
     });
 }
 

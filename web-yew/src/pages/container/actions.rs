@@ -10,7 +10,7 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::{confirm, prompt};
+use crate::components::{Question, after_confirm, after_prompt};
 use crate::hooks::{Action, use_action};
 use crate::pages::containers::{actions_for, verb_label, verb_slug};
 use crate::route::Route;
@@ -75,18 +75,35 @@ pub fn container_actions(props: &ActionsProps) -> Html {
 /// One lifecycle verb on this container, confirmed first when it stops or removes;
 /// after a removal the page has nothing left to show and goes to the list.
 fn lifecycle(action: &Action, verb: BulkVerb, id: &str, name: &str, navigator: Option<Navigator>) {
-    let destructive = matches!(verb, BulkVerb::Remove | BulkVerb::Kill | BulkVerb::Stop);
-    if destructive && !confirm(&format!("{} {name}?", verb_label(verb))) {
-        return;
+    let run = {
+        let (action, id, name) = (action.clone(), id.to_owned(), name.to_owned());
+        move || run_lifecycle(&action, verb, id, name, navigator)
+    };
+    match super::super::containers::verb_consequence(verb) {
+        Some(detail) => {
+            let question = Question::new(format!("{} {name}?", verb_label(verb)), verb_label(verb))
+                .detail(detail)
+                .danger();
+            after_confirm(question, run);
+        }
+        None => run(),
     }
+}
+
+fn run_lifecycle(
+    action: &Action,
+    verb: BulkVerb,
+    id: String,
+    name: String,
+    navigator: Option<Navigator>,
+) {
     let p = BulkAction {
         host: None,
         action: verb,
-        ids: vec![id.to_owned()],
+        ids: vec![id],
         timeout_s: None,
         force: verb == BulkVerb::Remove,
     };
-    let name = name.to_owned();
     action.run(move |ws| async move {
         let r = ws.call_m::<ContainersBulk>(p).await?;
         if let Some(error) = r.results.into_iter().find(|x| !x.ok).map(|x| x.error) {
@@ -102,34 +119,33 @@ fn lifecycle(action: &Action, verb: BulkVerb, id: &str, name: &str, navigator: O
 }
 
 fn rename(action: &Action, id: &str, name: &str) {
-    let Some(new_name) = prompt(&format!("A new name for {name}:")) else {
-        return;
-    };
-    let p = RenameContainer {
-        host: None,
-        id: id.to_owned(),
-        name: new_name.trim().to_owned(),
-    };
-    action.run(move |ws| async move {
-        let new_name = p.name.clone();
-        ws.call_m::<ContainerRename>(p).await?;
-        Ok(format!("Renamed to {new_name}."))
+    let question = Question::new(format!("Rename {name}"), "Rename").field("New name", name);
+    let (action, id) = (action.clone(), id.to_owned());
+    after_prompt(question, move |new_name| {
+        let p = RenameContainer {
+            host: None,
+            id,
+            name: new_name.trim().to_owned(),
+        };
+        action.run(move |ws| async move {
+            let new_name = p.name.clone();
+            ws.call_m::<ContainerRename>(p).await?;
+            Ok(format!("Renamed to {new_name}."))
+        });
     });
 }
 
 /// Recreates the container from its image; it gets a new id, so the page follows it.
 fn redeploy(action: &Action, id: &str, name: &str, navigator: Option<Navigator>) {
-    let question = format!(
-        "Redeploy {name}? It is recreated from its image (pulled again if a registry answers) with the same settings and volumes."
+    let question = Question::new(format!("Redeploy {name}?"), "Redeploy").detail(
+        "It is recreated from its image (pulled again if a registry answers) with the same settings and volumes; it gets a new id.",
     );
-    if !confirm(&question) {
-        return;
-    }
-    let p = ContainerRef {
-        host: None,
-        id: id.to_owned(),
-    };
-    let name = name.to_owned();
+    let (action, id, name) = (action.clone(), id.to_owned(), name.to_owned());
+    after_confirm(question, move || run_redeploy(&action, id, name, navigator));
+}
+
+fn run_redeploy(action: &Action, id: String, name: String, navigator: Option<Navigator>) {
+    let p = ContainerRef { host: None, id };
     action.run(move |ws| async move {
         let r = ws.call_m::<ContainerRedeploy>(p).await?;
         if let Some(n) = navigator {

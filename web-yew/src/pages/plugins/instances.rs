@@ -9,7 +9,7 @@ use yew::prelude::*;
 
 use super::instance_form::InstanceForm;
 use super::kind;
-use crate::components::{confirm, loaded};
+use crate::components::{Question, after_confirm, loaded};
 use crate::hooks::{Action, use_action, use_call};
 
 #[derive(Properties, PartialEq)]
@@ -137,14 +137,15 @@ fn row(i: &PluginInstance, action: &Action, onedit: &Callback<PluginInstance>) -
 }
 
 fn remove(action: &Action, name: String) {
-    if !confirm(&format!(
-        "Remove the instance {name}? Its settings and secrets are deleted."
-    )) {
-        return;
-    }
-    action.run(move |ws| async move {
-        ws.call_m::<PluginsUnconfigure>(InstanceRef { name: name.clone() })
-            .await?;
-        Ok(format!("Removed {name}."))
+    let question = Question::new(format!("Remove the instance {name}?"), "Remove")
+        .detail("Its settings and sealed secrets are deleted; what it stored stays where it is.")
+        .danger();
+    let action = action.clone();
+    after_confirm(question, move || {
+        action.run(move |ws| async move {
+            ws.call_m::<PluginsUnconfigure>(InstanceRef { name: name.clone() })
+                .await?;
+            Ok(format!("Removed {name}."))
+        });
     });
 }

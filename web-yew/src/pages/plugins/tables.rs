@@ -11,7 +11,7 @@ use berth_protocol::api::plugins::{
 use yew::prelude::*;
 
 use super::{health, kind};
-use crate::components::confirm;
+use crate::components::{Question, after_confirm};
 use crate::format::when;
 use crate::hooks::Action;
 
@@ -75,15 +75,16 @@ fn disable(action: &Action, id: String) {
 }
 
 fn uninstall(action: &Action, id: String) {
-    if !confirm(&format!(
-        "Uninstall the plugin {id}? Its files are deleted."
-    )) {
-        return;
-    }
-    action.run(move |ws| async move {
-        ws.call_m::<PluginsUninstall>(PluginRef { id: id.clone() })
-            .await?;
-        Ok(format!("Plugin {id} uninstalled."))
+    let question = Question::new(format!("Uninstall the plugin {id}?"), "Uninstall")
+        .detail("Its files are deleted; install it again to use it.")
+        .danger();
+    let action = action.clone();
+    after_confirm(question, move || {
+        action.run(move |ws| async move {
+            ws.call_m::<PluginsUninstall>(PluginRef { id: id.clone() })
+                .await?;
+            Ok(format!("Plugin {id} uninstalled."))
+        });
     });
 }
 
@@ -156,21 +157,25 @@ fn list_uploads(action: &Action, name: String) {
 }
 
 fn abort_uploads(action: &Action, name: String) {
-    if !confirm(&format!(
-        "Abort the incomplete uploads of {name} begun over 24 hours ago? Their stored parts are deleted; no backup is touched."
-    )) {
-        return;
-    }
-    action.run(move |ws| async move {
-        let params = AbortUploads {
-            name: Some(name),
-            older_than_hours: None,
-        };
-        let r = ws.call_m::<StorageAbortUploads>(params).await?;
-        Ok(format!(
-            "Aborted {} incomplete upload(s) on {}.",
-            r.aborted, r.name
-        ))
+    let question = Question::new(
+        format!("Abort the incomplete uploads of {name} begun over 24 hours ago?"),
+        "Abort uploads",
+    )
+    .detail("Their stored parts are deleted; no backup is touched.")
+    .danger();
+    let action = action.clone();
+    after_confirm(question, move || {
+        action.run(move |ws| async move {
+            let params = AbortUploads {
+                name: Some(name),
+                older_than_hours: None,
+            };
+            let r = ws.call_m::<StorageAbortUploads>(params).await?;
+            Ok(format!(
+                "Aborted {} incomplete upload(s) on {}.",
+                r.aborted, r.name
+            ))
+        });
     });
 }
 

@@ -8,7 +8,7 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 
 use super::remove;
-use crate::components::{confirm, loaded, moment_text, prompt};
+use crate::components::{Question, after_confirm, after_prompt, loaded, moment_text};
 use crate::format::signed_bytes;
 use crate::hooks::{Action, use_action, use_call};
 use crate::ws::use_ws;
@@ -57,17 +57,20 @@ fn row(i: &ImageSummary, action: &Action, admin: bool) -> Html {
         Callback::from(move |_| match &why {
             None => remove::<ImagesRemove>(&action, label.clone(), p.clone()),
             Some(why) => {
-                if confirm(&format!("{label} {why}. Remove it anyway (force)?")) {
-                    let p = RemoveImage {
-                        force: true,
-                        ..p.clone()
-                    };
-                    let label = label.clone();
+                let question = Question::new(format!("Remove {label} anyway?"), "Remove (force)")
+                    .detail(format!("It {why}; Docker removes it only when forced."))
+                    .danger();
+                let p = RemoveImage {
+                    force: true,
+                    ..p.clone()
+                };
+                let (action, label) = (action.clone(), label.clone());
+                after_confirm(question, move || {
                     action.run(move |ws| async move {
                         ws.call_m::<ImagesRemove>(p).await?;
                         Ok(format!("Removed {label}."))
                     });
-                }
+                });
             }
         })
     };
@@ -100,9 +103,15 @@ fn force_reason(i: &ImageSummary) -> Option<String> {
 
 /// Asks for `repo[:tag]` and names the image `id` with it.
 fn tag(action: &Action, id: &str, label: &str) {
-    let Some(name) = prompt(&format!("A new name for {label} (repo:tag):")) else {
-        return;
-    };
+    let question = Question::new(format!("Tag {label}"), "Tag")
+        .detail("The image gets another name; its other names stay.")
+        .field("New name (repository:tag)", "");
+    let (action, id) = (action.clone(), id.to_owned());
+    after_prompt(question, move |name| tag_as(&action, id, &name));
+}
+
+/// Names the image `id` `name` (`repo[:tag]`).
+fn tag_as(action: &Action, id: String, name: &str) {
     let name = name.trim().to_owned();
     // The tag follows the last ':' unless that ':' is a registry's port.
     let (repo, tag) = match name.rsplit_once(':') {
@@ -111,7 +120,7 @@ fn tag(action: &Action, id: &str, label: &str) {
     };
     let p = TagImage {
         host: None,
-        id: id.to_owned(),
+        id,
         repo,
         tag,
     };
@@ -122,15 +131,18 @@ fn tag(action: &Action, id: &str, label: &str) {
 }
 
 fn prune(action: &Action) {
-    if !confirm("Remove every dangling image?") {
-        return;
-    }
-    action.run(move |ws| async move {
-        let p = ws.call_m::<ImagesPrune>(HostOnly::default()).await?;
-        Ok(format!(
-            "Pruned {} images, {} reclaimed.",
-            p.deleted.len(),
-            signed_bytes(p.space_reclaimed)
-        ))
+    let question = Question::new("Remove every dangling image?", "Prune")
+        .detail("Dangling images have no name and no container uses them.")
+        .danger();
+    let action = action.clone();
+    after_confirm(question, move || {
+        action.run(move |ws| async move {
+            let p = ws.call_m::<ImagesPrune>(HostOnly::default()).await?;
+            Ok(format!(
+                "Pruned {} images, {} reclaimed.",
+                p.deleted.len(),
+                signed_bytes(p.space_reclaimed)
+            ))
+        });
     });
 }

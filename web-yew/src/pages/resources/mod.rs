@@ -15,7 +15,7 @@ pub use volumes::VolumesPage;
 
 use berth_protocol::api::catalogue::Method;
 
-use crate::components::confirm;
+use crate::components::{Question, after_confirm};
 use crate::hooks::Action;
 
 /// Removes `label` with `M` after a confirmation, then reports and reloads.
@@ -24,11 +24,14 @@ where
     M: Method,
     M::Params: 'static,
 {
-    if !confirm(&format!("Remove {label}?")) {
-        return;
-    }
-    action.run(move |ws| async move {
-        ws.call_m::<M>(params).await?;
-        Ok(format!("Removed {label}."))
+    let question = Question::new(format!("Remove {label}?"), "Remove")
+        .detail("This cannot be undone.")
+        .danger();
+    let action = action.clone();
+    after_confirm(question, move || {
+        action.run(move |ws| async move {
+            ws.call_m::<M>(params).await?;
+            Ok(format!("Removed {label}."))
+        });
     });
 }

@@ -20,7 +20,7 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 
 use crate::components::moment;
-use crate::components::{confirm, loaded};
+use crate::components::{Question, after_confirm, loaded};
 use crate::format::when;
 use crate::hooks::{Action, use_action, use_call};
 use crate::ws::use_ws;
@@ -94,32 +94,38 @@ fn row(s: &ScheduleInfo, action: &Action, open: &Row) -> Html {
     let call = |what: &'static str| {
         let (action, name) = (action.clone(), name.clone());
         Callback::from(move |_| {
-            let name = name.clone();
-            if what == "delete" && !confirm(&format!("Delete schedule {name}? Its history stays."))
-            {
-                return;
-            }
-            action.run(move |ws| async move {
-                let r = ScheduleRef { name: name.clone() };
-                Ok(match what {
-                    "run" => {
-                        let run = ws.call_m::<SchedulesRunNow>(r).await?;
-                        format!("{name}: {}", run.message)
-                    }
-                    "delete" => {
-                        ws.call_m::<SchedulesDelete>(r).await?;
-                        format!("Deleted {name}.")
-                    }
-                    _ => {
-                        let p = ScheduleEnable {
-                            name: name.clone(),
-                            enabled: !enabled,
-                        };
-                        ws.call_m::<SchedulesEnable>(p).await?;
-                        format!("{name} {}.", if enabled { "paused" } else { "resumed" })
-                    }
+            let (action, name) = (action.clone(), name.clone());
+            let question = Question::new(format!("Delete schedule {name}?"), "Delete")
+                .detail("It stops running; the history of its past runs stays.")
+                .danger();
+            let run = move || {
+                action.run(move |ws| async move {
+                    let r = ScheduleRef { name: name.clone() };
+                    Ok(match what {
+                        "run" => {
+                            let run = ws.call_m::<SchedulesRunNow>(r).await?;
+                            format!("{name}: {}", run.message)
+                        }
+                        "delete" => {
+                            ws.call_m::<SchedulesDelete>(r).await?;
+                            format!("Deleted {name}.")
+                        }
+                        _ => {
+                            let p = ScheduleEnable {
+                                name: name.clone(),
+                                enabled: !enabled,
+                            };
+                            ws.call_m::<SchedulesEnable>(p).await?;
+                            format!("{name} {}.", if enabled { "paused" } else { "resumed" })
+                        }
+                    })
                 })
-            });
+            };
+            if what == "delete" {
+                after_confirm(question, run);
+            } else {
+                run();
+            }
         })
     };
     let onhistory = {
