@@ -10,7 +10,9 @@
 //!   both);
 //! - the cost of encryption: the same backup with a passphrase;
 //! - the same backup to an S3 bucket (`storage-s3` against `s3s-fs` on loopback)
-//!   against `storage-local`;
+//!   against `storage-local`, with both jobs' phases, the CPU time Berth and the server
+//!   spend, and the raw tools' same comparison (`tar | pigz -6 | rclone rcat` against
+//!   `tar | pigz -6` into a file: the server shares this machine's cores);
 //! - the size of Berth's archive against `tar | pigz`'s (the same compression).
 //!
 //! Each timed figure is the median of [`RUNS`] runs: this machine's run-to-run noise is
