@@ -7,10 +7,14 @@
 //! answer without every page threading a context through: the element lives only
 //! while the question is open and is removed once answered.
 
+use berth_protocol::error::ErrorBody;
 use futures_channel::oneshot;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{Event, HtmlButtonElement, HtmlDialogElement, HtmlInputElement};
+
+use crate::hooks::Action;
+use crate::ws::Ws;
 
 /// What to ask.
 #[derive(Debug, Clone, Default)]
@@ -85,6 +89,17 @@ pub fn after_confirm(question: Question, then: impl FnOnce() + 'static) {
             then();
         }
     });
+}
+
+/// Runs `call` as `action` once the user confirmed `question`: the usual shape of a
+/// destructive button.
+pub fn run_confirmed<F, Fut>(action: &Action, question: Question, call: F)
+where
+    F: FnOnce(Ws) -> Fut + 'static,
+    Fut: Future<Output = Result<String, ErrorBody>> + 'static,
+{
+    let action = action.clone();
+    after_confirm(question, move || action.run(call));
 }
 
 /// Runs `then` with the text the user gave for `question` (nothing when declined).

@@ -10,7 +10,7 @@ pub(crate) mod xterm;
 
 pub use back_up_now::{BackUpNow, Choices, ProjectBackup, use_choices, use_storages};
 use berth_protocol::error::{ErrorBody, ErrorCode};
-pub use dialog::{Question, after_confirm, after_prompt};
+pub use dialog::{Question, after_confirm, after_prompt, run_confirmed};
 pub use next_runs::{Covered, NextRuns};
 pub use recent_jobs::RecentJobs;
 use yew::prelude::*;

@@ -16,7 +16,7 @@ use super::restore::RestoreForm;
 use super::table::BackupsTable;
 use super::upload::UploadPanel;
 use crate::components::{
-    ProjectBackup, Question, after_confirm, after_prompt, loaded, start_download,
+    ProjectBackup, Question, after_prompt, loaded, run_confirmed, start_download,
 };
 use crate::format::given;
 use crate::hooks::{Action, on_pick, on_text, use_action, use_call, use_text};
@@ -201,14 +201,11 @@ pub fn delete_backups(action: &Action, ids: Vec<String>) {
     if ids.len() > 1 {
         question = question.type_to_confirm("delete");
     }
-    let action = action.clone();
-    after_confirm(question, move || {
-        action.run(move |ws| async move {
-            let r = ws
-                .call_m::<BackupsBulkDelete>(BulkDeleteBackups { ids })
-                .await?;
-            Ok(deleted_sentence(&r))
-        });
+    run_confirmed(action, question, move |ws| async move {
+        let r = ws
+            .call_m::<BackupsBulkDelete>(BulkDeleteBackups { ids })
+            .await?;
+        Ok(deleted_sentence(&r))
     });
 }
 

@@ -9,7 +9,7 @@ use yew::prelude::*;
 
 use super::instance_form::InstanceForm;
 use super::kind;
-use crate::components::{Question, after_confirm, loaded};
+use crate::components::{Question, loaded, run_confirmed};
 use crate::hooks::{Action, use_action, use_call};
 
 #[derive(Properties, PartialEq)]
@@ -140,12 +140,9 @@ fn remove(action: &Action, name: String) {
     let question = Question::new(format!("Remove the instance {name}?"), "Remove")
         .detail("Its settings and sealed secrets are deleted; what it stored stays where it is.")
         .danger();
-    let action = action.clone();
-    after_confirm(question, move || {
-        action.run(move |ws| async move {
-            ws.call_m::<PluginsUnconfigure>(InstanceRef { name: name.clone() })
-                .await?;
-            Ok(format!("Removed {name}."))
-        });
+    run_confirmed(action, question, move |ws| async move {
+        ws.call_m::<PluginsUnconfigure>(InstanceRef { name: name.clone() })
+            .await?;
+        Ok(format!("Removed {name}."))
     });
 }

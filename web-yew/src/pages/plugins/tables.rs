@@ -11,7 +11,7 @@ use berth_protocol::api::plugins::{
 use yew::prelude::*;
 
 use super::{health, kind};
-use crate::components::{Question, after_confirm};
+use crate::components::{Question, run_confirmed};
 use crate::format::when;
 use crate::hooks::Action;
 
@@ -78,13 +78,10 @@ fn uninstall(action: &Action, id: String) {
     let question = Question::new(format!("Uninstall the plugin {id}?"), "Uninstall")
         .detail("Its files are deleted; install it again to use it.")
         .danger();
-    let action = action.clone();
-    after_confirm(question, move || {
-        action.run(move |ws| async move {
-            ws.call_m::<PluginsUninstall>(PluginRef { id: id.clone() })
-                .await?;
-            Ok(format!("Plugin {id} uninstalled."))
-        });
+    run_confirmed(action, question, move |ws| async move {
+        ws.call_m::<PluginsUninstall>(PluginRef { id: id.clone() })
+            .await?;
+        Ok(format!("Plugin {id} uninstalled."))
     });
 }
 
@@ -163,19 +160,16 @@ fn abort_uploads(action: &Action, name: String) {
     )
     .detail("Their stored parts are deleted; no backup is touched.")
     .danger();
-    let action = action.clone();
-    after_confirm(question, move || {
-        action.run(move |ws| async move {
-            let params = AbortUploads {
-                name: Some(name),
-                older_than_hours: None,
-            };
-            let r = ws.call_m::<StorageAbortUploads>(params).await?;
-            Ok(format!(
-                "Aborted {} incomplete upload(s) on {}.",
-                r.aborted, r.name
-            ))
-        });
+    run_confirmed(action, question, move |ws| async move {
+        let params = AbortUploads {
+            name: Some(name),
+            older_than_hours: None,
+        };
+        let r = ws.call_m::<StorageAbortUploads>(params).await?;
+        Ok(format!(
+            "Aborted {} incomplete upload(s) on {}.",
+            r.aborted, r.name
+        ))
     });
 }
 

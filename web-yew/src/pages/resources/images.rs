@@ -8,7 +8,9 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 
 use super::remove;
-use crate::components::{Question, after_confirm, after_prompt, loaded, moment_text};
+use crate::components::{
+    Question, after_confirm, after_prompt, loaded, moment_text, run_confirmed,
+};
 use crate::format::signed_bytes;
 use crate::hooks::{Action, use_action, use_call};
 use crate::ws::use_ws;
@@ -134,15 +136,12 @@ fn prune(action: &Action) {
     let question = Question::new("Remove every dangling image?", "Prune")
         .detail("Dangling images have no name and no container uses them.")
         .danger();
-    let action = action.clone();
-    after_confirm(question, move || {
-        action.run(move |ws| async move {
-            let p = ws.call_m::<ImagesPrune>(HostOnly::default()).await?;
-            Ok(format!(
-                "Pruned {} images, {} reclaimed.",
-                p.deleted.len(),
-                signed_bytes(p.space_reclaimed)
-            ))
-        });
+    run_confirmed(action, question, move |ws| async move {
+        let p = ws.call_m::<ImagesPrune>(HostOnly::default()).await?;
+        Ok(format!(
+            "Pruned {} images, {} reclaimed.",
+            p.deleted.len(),
+            signed_bytes(p.space_reclaimed)
+        ))
     });
 }

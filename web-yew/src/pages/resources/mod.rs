@@ -15,7 +15,7 @@ pub use volumes::VolumesPage;
 
 use berth_protocol::api::catalogue::Method;
 
-use crate::components::{Question, after_confirm};
+use crate::components::{Question, run_confirmed};
 use crate::hooks::Action;
 
 /// Removes `label` with `M` after a confirmation, then reports and reloads.
@@ -27,11 +27,8 @@ where
     let question = Question::new(format!("Remove {label}?"), "Remove")
         .detail("This cannot be undone.")
         .danger();
-    let action = action.clone();
-    after_confirm(question, move || {
-        action.run(move |ws| async move {
-            ws.call_m::<M>(params).await?;
-            Ok(format!("Removed {label}."))
-        });
+    run_confirmed(action, question, move |ws| async move {
+        ws.call_m::<M>(params).await?;
+        Ok(format!("Removed {label}."))
     });
 }
