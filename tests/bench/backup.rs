@@ -329,7 +329,7 @@ fn raw_upload(server: &S3Server, dir: &Path) -> Duration {
         "tar -cf - -C '{}' . | pigz -6 | rclone rcat bench:bench/raw/base.tar.gz",
         dir.display()
     );
-    let mut runs: Vec<Duration> = (0..RUNS)
+    let runs: Vec<Duration> = (0..RUNS)
         .map(|_| {
             timed(
                 Command::new("bash")
@@ -339,8 +339,7 @@ fn raw_upload(server: &S3Server, dir: &Path) -> Duration {
             )
         })
         .collect();
-    runs.sort();
-    runs[RUNS / 2]
+    berth_tests::median(runs)
 }
 
 fn rss_kib(pid: u32) -> u64 {
