@@ -49,7 +49,8 @@ impl std::fmt::Debug for EventHub {
 }
 
 fn matches(f: &EventFilters, e: &Event) -> bool {
-    (f.types.is_empty() || f.types.contains(&e.typ))
+    !(f.exclude_helpers && e.helper)
+        && (f.types.is_empty() || f.types.contains(&e.typ))
         && (f.containers.is_empty()
             || (e.typ == "container"
                 && f.containers
@@ -125,19 +126,36 @@ impl EventHub {
         });
     }
 
-    /// Adds a subscriber after replaying the logged events after `since`. The receiver
-    /// resolves with a cursor if the subscriber falls behind. Errs with the cursor to
-    /// resume from when `since` is older than the log (or from another run), or when the
-    /// replay alone overflows the channel.
+    /// Adds a subscriber after replaying the logged events after `since` — or, without
+    /// `since`, the last `replay` logged events that match. The receiver resolves with
+    /// a cursor if the subscriber falls behind. Errs with the cursor to resume from
+    /// when `since` is older than the log (or from another run), or when the replay
+    /// alone overflows the channel.
     pub fn subscribe(
         &self,
         sink: Sink,
         filters: EventFilters,
         since: Option<&str>,
+        replay: usize,
     ) -> Result<oneshot::Receiver<String>, String> {
         let mut g = self.lock();
         let head = g.next - 1;
         let mut last = head;
+        if since.is_none() && replay > 0 {
+            let mut recent: Vec<&(u64, Arc<Event>, Value)> = g
+                .log
+                .iter()
+                .rev()
+                .filter(|(_, e, _)| matches(&filters, e))
+                .take(replay)
+                .collect();
+            recent.reverse();
+            for (_, _, v) in recent {
+                if sink.try_send(v.clone()).is_err() {
+                    return Err(self.cursor(head));
+                }
+            }
+        }
         if let Some(c) = since {
             let oldest = g.log.front().map_or(g.next, |(s, ..)| *s);
             let Some(from) = self.parse(c).filter(|&s| s <= head && s + 1 >= oldest) else {

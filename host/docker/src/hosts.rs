@@ -156,6 +156,10 @@ impl Host {
             stack: None,
             state: None,
             exit_code: None,
+            kind: None,
+            job: None,
+            message: None,
+            helper: false,
             time: rfc3339(berth_core::time::now_ms()),
             cursor: String::new(),
         }
@@ -184,10 +188,11 @@ impl Host {
                 self.events.publish(self.host_event("connected"));
             }
             up = Some(true);
+            let mut helpers = super::model::Helpers::default();
             while let Some(item) = stream.next().await {
                 match item {
                     Ok(e) => {
-                        if let Some(ev) = super::model::normalise(e) {
+                        if let Some(ev) = helpers.normalise(e) {
                             self.events.publish(ev);
                         }
                     }

@@ -155,12 +155,46 @@ pub fn normalise(e: EventMessage) -> Option<Event> {
         exit_code: attrs.get("exitCode").and_then(|c| c.parse().ok()),
         name: attrs.get("name").cloned(),
         stack: attrs.get(PROJECT_LABEL).cloned(),
+        helper: is_container && attrs.contains_key(super::helper::LABEL),
+        kind: None,
+        job: None,
+        message: None,
         typ,
         action,
         id,
         time: rfc3339(ms),
         cursor: String::new(),
     })
+}
+
+/// Berth's helper containers seen alive, so that the volume mounts and network
+/// connections they cause are marked as theirs too (those events name the container
+/// only by id, without its labels).
+#[derive(Debug, Default)]
+pub struct Helpers {
+    ids: std::collections::HashSet<String>,
+}
+
+impl Helpers {
+    /// [`normalise`], with `helper` set on what a live helper container caused.
+    pub fn normalise(&mut self, e: EventMessage) -> Option<Event> {
+        let container = e
+            .actor
+            .as_ref()
+            .and_then(|a| a.attributes.as_ref())
+            .and_then(|a| a.get("container"))
+            .cloned();
+        let mut event = normalise(e)?;
+        let is_container = event.typ == "container";
+        if is_container && event.helper && event.action == "destroy" {
+            self.ids.remove(&event.id);
+        } else if is_container && event.helper {
+            self.ids.insert(event.id.clone());
+        } else if !is_container {
+            event.helper = container.is_some_and(|c| self.ids.contains(&c));
+        }
+        Some(event)
+    }
 }
 
 /// The id of the container Berth runs in, if it runs in one: the container's own
@@ -216,6 +250,46 @@ mod tests {
         assert_eq!(g[1].status, StackStatus::Partial);
         assert_eq!(g[1].containers[0].name, "a");
         assert_eq!(g[2].status, StackStatus::Stopped);
+    }
+
+    fn event(
+        typ: EventMessageTypeEnum,
+        action: &str,
+        id: &str,
+        attrs: &[(&str, &str)],
+    ) -> EventMessage {
+        EventMessage {
+            typ: Some(typ),
+            action: Some(action.into()),
+            actor: Some(EventActor {
+                id: Some(id.into()),
+                attributes: Some(
+                    attrs
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn what_a_helper_container_causes_is_marked_as_its() {
+        use EventMessageTypeEnum as T;
+        let mut helpers = Helpers::default();
+        let label = [(crate::helper::LABEL, "1")];
+        let helper = helpers.normalise(event(T::CONTAINER, "create", "h1", &label));
+        assert!(helper.unwrap().helper);
+        let other = helpers.normalise(event(T::CONTAINER, "create", "c1", &[]));
+        assert!(!other.unwrap().helper);
+        let mount = helpers.normalise(event(T::VOLUME, "mount", "data", &[("container", "h1")]));
+        assert!(mount.unwrap().helper, "the helper's volume mount");
+        let theirs = helpers.normalise(event(T::VOLUME, "mount", "data", &[("container", "c1")]));
+        assert!(!theirs.unwrap().helper, "a user container's mount");
+        helpers.normalise(event(T::CONTAINER, "destroy", "h1", &label));
+        let after = helpers.normalise(event(T::NETWORK, "connect", "n", &[("container", "h1")]));
+        assert!(!after.unwrap().helper, "forgotten once destroyed");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use berth_engine::Engine;
 use berth_plugins::PluginServices;
 
 use crate::config::Config;
+use berth_core::activity::{Notice, Subject};
 use berth_core::datadir::{DataDir, DataDirError};
 use berth_core::store::{Store, StoreError};
 use berth_docker::hosts::Hosts;
@@ -271,6 +272,11 @@ async fn plugin_recovery(state: std::sync::Weak<AppState>) {
             let Some(st) = state.upgrade() else { return };
             for (id, why) in st.engine.plugins.turned_unhealthy() {
                 tracing::warn!(plugin = id, error = why, "plugin turned unhealthy");
+                st.engine.jobs.activity.publish(
+                    Notice::new(Subject::Plugin, "unhealthy", &id)
+                        .state("unhealthy")
+                        .message(&why),
+                );
                 st.engine.services.dispatch(
                     berth_protocol::api::plugins::NotifyEvent::PluginUnhealthy,
                     berth_plugins::notifier::Level::Warning,
@@ -284,7 +290,12 @@ async fn plugin_recovery(state: std::sync::Weak<AppState>) {
             }
             for id in st.engine.plugins.due_for_probe() {
                 match probe_plugin(&st, &id).await {
-                    Ok(_) => tracing::info!(plugin = id, "plugin recovered"),
+                    Ok(_) => {
+                        tracing::info!(plugin = id, "plugin recovered");
+                        st.engine.jobs.activity.publish(
+                            Notice::new(Subject::Plugin, "recovered", &id).state("healthy"),
+                        );
+                    }
                     Err(e) => tracing::warn!(plugin = id, error = e, "plugin still unhealthy"),
                 }
             }
@@ -326,6 +337,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let (state, engine) = assemble(&config, &data_dir, store, hosts, plugins, tls, started)?;
     tokio::spawn(housekeeping(Arc::downgrade(&state), config.audit_retention));
     tokio::spawn(plugin_recovery(Arc::downgrade(&state)));
+    tokio::spawn(crate::api::events::forward_activity(
+        Arc::clone(&engine.hosts),
+        engine.jobs.activity.subscribe(),
+    ));
     tokio::spawn(berth_engine::runner::runner(
         Arc::downgrade(&engine),
         config.job_concurrency,

@@ -124,7 +124,9 @@ async fn container_lifecycle_events_bulk_redeploy_and_roles() {
             filters: EventFilters {
                 types: vec!["container".into()],
                 containers: vec![id.clone()],
+                ..Default::default()
             },
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -354,7 +356,9 @@ async fn container_lifecycle_events_bulk_redeploy_and_roles() {
             filters: EventFilters {
                 types: vec!["container".into()],
                 containers: vec![id.clone()],
+                ..Default::default()
             },
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -369,6 +373,7 @@ async fn container_lifecycle_events_bulk_redeploy_and_roles() {
             host: None,
             since: Some("feedface.1".into()),
             filters: EventFilters::default(),
+            ..Default::default()
         })
         .await
         .unwrap();

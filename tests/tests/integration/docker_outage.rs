@@ -77,7 +77,9 @@ async fn a_daemon_outage_is_reported_and_recovered_from_without_a_restart() {
             filters: EventFilters {
                 types: vec!["host".into()],
                 containers: vec![],
+                ..Default::default()
             },
+            ..Default::default()
         })
         .await
         .unwrap();

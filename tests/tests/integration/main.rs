@@ -2,6 +2,7 @@
 //! links the host, wasmtime and bollard, and 22 of them took minutes to link and
 //! gigabytes of disk. Run one area with `cargo test --test integration <area>::`.
 
+mod activity;
 mod backup_decrypt;
 mod backup_restore;
 mod browser;

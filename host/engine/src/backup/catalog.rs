@@ -7,6 +7,7 @@
 use berth_protocol::api::backups::{BackupEntry, BackupQuery, BackupStatus, Manifest};
 use serde::{Deserialize, Serialize};
 
+use berth_core::activity::{Notice, Subject};
 use berth_core::records::RecordTable;
 use berth_core::store::{Store, StoreError};
 
@@ -38,6 +39,13 @@ pub(crate) fn tables(tx: &redb::WriteTransaction) -> Result<(), redb::TableError
         }
     }
     Ok(())
+}
+
+/// A `backup.<action>` notice (`created`, `deleted`) about `entry`.
+pub fn notice(entry: &BackupEntry, action: &'static str) -> Notice {
+    Notice::new(Subject::Backup, action, &entry.id)
+        .name(entry.target.name())
+        .kind(entry.target.kind())
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -431,6 +431,7 @@ impl BackupJob<'_> {
     fn commit(&self, mut entry: BackupEntry, manifest: Manifest) -> Result<String, EngineError> {
         entry.status = BackupStatus::Complete;
         self.put_catalog(&entry, &manifest)?;
+        self.ctx.announce(super::catalog::notice(&entry, "created"));
         Ok(format!(
             "backup {} of {} {}: {} bytes stored in {} ({}), verified",
             entry.id,

@@ -261,6 +261,10 @@ fn admit(
             manifest: w.manifest,
         })
         .map_err(|e| EngineError::internal(&e))?;
+    engine
+        .jobs
+        .activity
+        .publish(super::catalog::notice(&entry, "created"));
     tracing::info!(
         backup = entry.id,
         storage = storage_name,

@@ -8,7 +8,8 @@
 //! survives a restart; a job that was running when Berth stopped is marked `failed`
 //! at the next start (its side effects are undone by the backup journal, see
 //! `backup::journal`). Progress goes to `job.progress` subscribers as it happens and
-//! to the store only on state changes (a byte counter is not worth a disk write).
+//! to the store only on state changes (a byte counter is not worth a disk write); a
+//! job's queueing, start and end also go to the activity broadcast (`job.*` events).
 
 pub mod locks;
 pub mod progress;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use berth_core::activity::{Activity, Notice, Subject};
 use berth_core::fanout::{Fanout, Sink};
 use berth_core::records::RecordTable;
 use berth_core::store::{Store, StoreError};
@@ -123,6 +125,19 @@ fn next_id_ms() -> u64 {
     now.max(prev + 1)
 }
 
+/// A `job.<action>` notice about `info` as it stands.
+pub(crate) fn job_notice(info: &JobInfo, action: &'static str) -> Notice {
+    Notice::new(Subject::Job, action, &info.id)
+        .name(&info.title)
+        .kind(info.kind.as_str())
+        .state(info.progress.state.as_str())
+        .message(if info.progress.state.is_terminal() {
+            info.progress.message.as_str()
+        } else {
+            ""
+        })
+}
+
 fn store_err(e: StoreError) -> EngineError {
     EngineError::internal(&e)
 }
@@ -142,6 +157,9 @@ pub struct Jobs {
     /// Who watches a job's raw output (a `stack.output` channel), by job id: taken
     /// by the job when it runs, dropped when it ends.
     watchers: Mutex<HashMap<String, Watcher>>,
+    /// Told when a job is queued, starts and ends (and by the jobs, of what they made):
+    /// the `job.*` and `backup.*` events.
+    pub activity: Activity,
 }
 
 /// What a job that runs a command sends whoever watches it: the command's output as
@@ -280,6 +298,7 @@ impl Jobs {
             self.watchers().remove(&id);
             return Err(store_err(e));
         }
+        self.activity.publish(job_notice(&rec.info, "queued"));
         self.publish(&progress);
         self.wake.notify_one();
         Ok(id)
@@ -338,6 +357,7 @@ impl Jobs {
                 state.as_str()
             )));
         }
+        self.activity.publish(job_notice(&rec.info, "finished"));
         self.publish(&rec.info.progress);
         Ok(rec.info)
     }

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use berth_protocol::api::jobs::{JobInfo, JobLogLine, JobProgress, JobState, LogLevel};
+use berth_core::activity::{Notice, Subject};
+use berth_protocol::api::jobs::{JobInfo, JobKind, JobLogLine, JobProgress, JobState, LogLevel};
 use tokio_util::sync::CancellationToken;
 
 use super::{Jobs, JobsTable, LOG_MAX};
@@ -34,6 +35,7 @@ pub struct JobCtx {
     store: Arc<Store>,
     pub id: String,
     title: String,
+    kind: JobKind,
     inner: Arc<Mutex<Inner>>,
     /// Bytes moved in the current phase (updated lock-free from the data path).
     bytes: Arc<AtomicU64>,
@@ -52,6 +54,7 @@ impl JobCtx {
             store,
             id: info.id.clone(),
             title: info.title.clone(),
+            kind: info.kind,
             inner: Arc::new(Mutex::new(Inner {
                 progress: info.progress,
                 last_publish: None,
@@ -142,7 +145,23 @@ impl JobCtx {
                 r.info.started_ms = Some(now_ms());
             }
         });
+        if started {
+            self.jobs.activity.publish(self.notice("started", &p));
+        }
         self.jobs.publish(&p);
+    }
+
+    /// A `job.<action>` notice about this job at progress `p`.
+    fn notice(&self, action: &'static str, p: &JobProgress) -> Notice {
+        Notice::new(Subject::Job, action, &self.id)
+            .name(&self.title)
+            .kind(self.kind.as_str())
+            .state(p.state.as_str())
+    }
+
+    /// Tells the activity broadcast of something this job did (a `backup.created`).
+    pub fn announce(&self, notice: Notice) {
+        self.jobs.activity.publish(notice.job(&self.id));
     }
 
     /// A new phase in the same state (`volume data`, `verifying logs`).
@@ -256,6 +275,9 @@ impl JobCtx {
             r.info.finished_ms = Some(now_ms());
             r.info.error_code = code.clone();
         });
+        self.jobs
+            .activity
+            .publish(self.notice("finished", &p).message(message));
         self.jobs.publish(&p);
     }
 

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use berth_core::activity::{Notice, Subject};
 use berth_protocol::api::backups::BackupTarget;
 use berth_protocol::api::jobs::LogLevel;
 
@@ -110,6 +111,11 @@ async fn prune(
         if ok {
             engine.store.delete_backup(&id)?;
             ctx.log(LogLevel::Info, format!("retention deleted {id}"));
+            ctx.announce(
+                Notice::new(Subject::Backup, "deleted", id)
+                    .name(target.name())
+                    .kind(target.kind()),
+            );
             deleted += 1;
         } else {
             failed += 1;

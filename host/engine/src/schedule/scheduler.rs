@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Weak};
 
+use berth_core::activity::{Notice, Subject};
 use berth_core::time::now_ms;
 use berth_protocol::api::jobs::JobState;
 use berth_protocol::api::schedules::{RunOutcome, RunTrigger, ScheduleAction, ScheduleRun};
@@ -257,8 +258,7 @@ async fn handle(
                 ),
             );
             tracing::warn!(schedule = name, due = due_ms, "a scheduled run was missed");
-            record(engine, name, &run, None);
-            audit(engine, &run);
+            settle(engine, name, &run, None);
         }
     }
     let handled = now_ms();
@@ -289,6 +289,38 @@ fn new_run(
         message,
         jobs: Vec::new(),
     }
+}
+
+/// A run as it ended (or went on to its jobs): recorded, audited and announced.
+fn settle(engine: &Engine, name: &str, run: &ScheduleRun, failed: Option<bool>) {
+    record(engine, name, run, failed);
+    audit(engine, run);
+    let action = match run.outcome {
+        RunOutcome::Running | RunOutcome::Succeeded => "fired",
+        RunOutcome::Skipped => "skipped",
+        RunOutcome::Missed => "missed",
+        RunOutcome::Failed => "failed",
+    };
+    announce(engine, run, action);
+}
+
+/// A `schedule.<action>` event: `fired`, `skipped`, `missed`, `failed` (queueing
+/// failed), then `finished` when a run's jobs have ended.
+fn announce(engine: &Engine, run: &ScheduleRun, action: &'static str) {
+    let outcome = match run.outcome {
+        RunOutcome::Running => "running",
+        RunOutcome::Succeeded => "succeeded",
+        RunOutcome::Skipped => "skipped",
+        RunOutcome::Missed => "missed",
+        RunOutcome::Failed => "failed",
+    };
+    engine.jobs.activity.publish(
+        Notice::new(Subject::Schedule, action, &run.schedule)
+            .name(&run.schedule)
+            .kind(run.action.as_str())
+            .state(outcome)
+            .message(&run.message),
+    );
 }
 
 /// Writes a run, and makes it the schedule's last one; `failed` counts a failure in
@@ -377,8 +409,7 @@ pub async fn fire(
             ),
         );
         tracing::info!(schedule = name, "previous run still active; skipped");
-        record(engine, name, &run, None);
-        audit(engine, &run);
+        settle(engine, name, &run, None);
         return run;
     }
     let mut run = new_run(
@@ -406,8 +437,7 @@ pub async fn fire(
     }
     tracing::info!(schedule = name, run = run.id, outcome = ?run.outcome, "scheduled run");
     let failed = (run.outcome != RunOutcome::Running).then_some(run.outcome == RunOutcome::Failed);
-    record(engine, name, &run, failed);
-    audit(engine, &run);
+    settle(engine, name, &run, failed);
     run
 }
 
@@ -551,6 +581,7 @@ pub fn job_finished(engine: &Engine, job: &str) {
         notify_failed(engine, &run);
     }
     record(engine, name, &run, Some(run.outcome == RunOutcome::Failed));
+    announce(engine, &run, "finished");
 }
 
 fn notify_failed(engine: &Engine, run: &ScheduleRun) {

@@ -18,7 +18,8 @@ use berth_protocol::api::backups::BundleBackups;
 use berth_protocol::api::backups::RescanStorage;
 use berth_protocol::api::backups::UploadBackup;
 use berth_protocol::api::backups::{
-    BackupList, BackupStatus, BackupTarget, CreateBackup, RestoreBackup, RestorePreview,
+    BackupEntry, BackupList, BackupStatus, BackupTarget, CreateBackup, RestoreBackup,
+    RestorePreview,
 };
 use berth_protocol::api::backups::{CopyBackup, VerifyBackup};
 use berth_protocol::api::catalogue::{
@@ -69,7 +70,19 @@ async fn delete_backup(engine: &Engine, id: &str) -> Result<(), ErrorBody> {
     sess.delete(&rec.entry.key)
         .await
         .map_err(|e| e.into_body())?;
-    engine.store.delete_backup(id).map_err(|e| internal(&e))?;
+    forget(engine, &rec.entry)
+}
+
+/// Drops a deleted backup's catalog entry and says so on the `events` channel.
+fn forget(engine: &Engine, entry: &BackupEntry) -> Result<(), ErrorBody> {
+    engine
+        .store
+        .delete_backup(&entry.id)
+        .map_err(|e| internal(&e))?;
+    engine
+        .jobs
+        .activity
+        .publish(catalog::notice(entry, "deleted"));
     Ok(())
 }
 
@@ -104,8 +117,8 @@ fn deletable(engine: &Engine, id: &str) -> Result<CatalogRecord, ErrorBody> {
 /// per backup). Results keep the order of `ids`.
 async fn delete_all(engine: &Engine, ids: &[String]) -> Vec<Result<(), ErrorBody>> {
     let mut out: Vec<Result<(), ErrorBody>> = Vec::with_capacity(ids.len());
-    // storage name → (index in `ids`, backup id, object key)
-    let mut by_storage: BTreeMap<String, Vec<(usize, String, String)>> = BTreeMap::new();
+    // storage name → (index in `ids`, backup entry)
+    let mut by_storage: BTreeMap<String, Vec<(usize, BackupEntry)>> = BTreeMap::new();
     for (i, id) in ids.iter().enumerate() {
         match deletable(engine, id) {
             // Copies live on other storages: one at a time, like `backups.delete`.
@@ -114,11 +127,10 @@ async fn delete_all(engine: &Engine, ids: &[String]) -> Vec<Result<(), ErrorBody
             }
             Ok(rec) => {
                 out.push(Ok(()));
-                by_storage.entry(rec.entry.storage).or_default().push((
-                    i,
-                    id.clone(),
-                    rec.entry.key,
-                ));
+                by_storage
+                    .entry(rec.entry.storage.clone())
+                    .or_default()
+                    .push((i, rec.entry));
             }
             Err(e) => out.push(Err(e)),
         }
@@ -137,15 +149,11 @@ async fn delete_all(engine: &Engine, ids: &[String]) -> Vec<Result<(), ErrorBody
                 continue;
             }
         };
-        let keys: Vec<String> = items.iter().map(|(.., k)| k.clone()).collect();
-        for ((i, id, _), r) in items.iter().zip(sess.delete_many(&keys).await) {
-            out[*i] = r.map_err(|e| e.into_body()).and_then(|()| {
-                engine
-                    .store
-                    .delete_backup(id)
-                    .map(drop)
-                    .map_err(|e| internal(&e))
-            });
+        let keys: Vec<String> = items.iter().map(|(_, e)| e.key.clone()).collect();
+        for ((i, entry), r) in items.iter().zip(sess.delete_many(&keys).await) {
+            out[*i] = r
+                .map_err(|e| e.into_body())
+                .and_then(|()| forget(engine, entry));
         }
     }
     out

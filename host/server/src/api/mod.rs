@@ -6,7 +6,7 @@ mod audit;
 mod auth;
 mod backups;
 mod containers;
-mod events;
+pub(crate) mod events;
 mod images;
 mod jobs;
 mod networks;

@@ -76,6 +76,22 @@ pub enum JobKind {
     StateBackup,
 }
 
+impl JobKind {
+    /// The name on the wire (`state_backup`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Backup => "backup",
+            Self::Restore => "restore",
+            Self::Verify => "verify",
+            Self::Rescan => "rescan",
+            Self::Copy => "copy",
+            Self::Action => "action",
+            Self::Stack => "stack",
+            Self::StateBackup => "state_backup",
+        }
+    }
+}
+
 /// One `job.progress` message, also each job's last known progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct JobProgress {
@@ -175,4 +191,25 @@ pub struct JobDetail {
 pub struct JobProgressParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_names_itself_as_it_serialises() {
+        for kind in [
+            JobKind::Backup,
+            JobKind::Restore,
+            JobKind::Verify,
+            JobKind::Rescan,
+            JobKind::Copy,
+            JobKind::Action,
+            JobKind::Stack,
+            JobKind::StateBackup,
+        ] {
+            assert_eq!(serde_json::json!(kind), kind.as_str());
+        }
+    }
 }
