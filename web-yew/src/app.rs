@@ -61,6 +61,7 @@ fn password_gate() -> Html {
 #[function_component(Shell)]
 fn shell() -> Html {
     html! {
+        <crate::components::toasts::Toasts>
         <div class="shell">
             <header class="topbar">
                 <Link<Route> to={Route::Dashboard} classes="brand">{ "⚓ Berth" }</Link<Route>>
@@ -75,6 +76,7 @@ fn shell() -> Html {
                 <Switch<Route> render={pages::render} />
             </main>
         </div>
+        </crate::components::toasts::Toasts>
     }
 }
 

@@ -10,7 +10,7 @@ use berth_protocol::error::{ErrorBody, ErrorCode};
 use yew::prelude::*;
 
 use crate::components::error_view;
-use crate::ws::{Ws, WsState, use_ws};
+use crate::ws::{Ws, WsState, describe, use_ws};
 
 /// The state of a call a page made.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +88,8 @@ where
 #[derive(Clone)]
 pub struct Action {
     ws: Ws,
+    /// Where every outcome is also told, so it is seen wherever the user looks.
+    toaster: Option<crate::components::toasts::Toaster>,
     outcome: UseStateHandle<Option<Result<String, ErrorBody>>>,
     busy: UseStateHandle<bool>,
     after: Callback<()>,
@@ -121,7 +123,7 @@ impl Action {
         wasm_bindgen_futures::spawn_local(async move {
             let outcome = call(this.ws.clone()).await;
             this.busy.set(false);
-            this.outcome.set(Some(outcome));
+            this.show(outcome);
             this.after.emit(());
         });
     }
@@ -141,8 +143,15 @@ impl Action {
         });
     }
 
-    /// Shows an outcome.
+    /// Shows an outcome, under the form and as a toast.
     pub fn show(&self, outcome: Result<String, ErrorBody>) {
+        if let Some(toaster) = &self.toaster {
+            match &outcome {
+                Ok(m) if !m.is_empty() => toaster.show(true, m.clone()),
+                Ok(_) => {}
+                Err(e) => toaster.show(false, describe(e)),
+            }
+        }
         self.outcome.set(Some(outcome));
     }
 
@@ -188,6 +197,7 @@ pub fn use_action(after: Callback<()>) -> Action {
     let ctx = use_ws();
     Action {
         ws: ctx.ws,
+        toaster: crate::components::toasts::use_toaster(),
         outcome: use_state(|| None),
         busy: use_state(|| false),
         after,
@@ -275,4 +285,25 @@ pub fn use_reload_on_job_end(reload: Callback<()>) {
             reload.emit(());
         }
     }));
+}
+
+/// `callback`, called at most once per `ms`: the first call starts the wait, the ones
+/// during it are folded into the call at its end (a burst of events, one reload).
+pub fn coalesced(callback: Callback<()>, ms: i32) -> Callback<()> {
+    use wasm_bindgen::JsCast;
+    let pending = std::rc::Rc::new(std::cell::Cell::new(false));
+    Callback::from(move |()| {
+        if pending.replace(true) {
+            return;
+        }
+        let (pending, callback) = (pending.clone(), callback.clone());
+        let fire = wasm_bindgen::closure::Closure::once_into_js(move || {
+            pending.set(false);
+            callback.emit(());
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(fire.unchecked_ref(), ms);
+        }
+    })
 }

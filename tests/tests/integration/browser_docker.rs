@@ -3,7 +3,7 @@
 //! without a reload.
 
 use berth_tests::browser::{
-    Browser, answer_dialog, click, decline_dialog, login, type_into, wait_for, wait_for_work,
+    Browser, answer_dialog, click, decline_dialog, login, pick, type_into, wait_for, wait_for_work,
 };
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::s3;
@@ -287,6 +287,25 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
             click(&c, "#backup-now").await;
             click(&c, "#backup-start").await;
             wait_for(&c, "#backup-now-result p.ok-note").await;
+            // The job's end comes as a toast on whatever page is open, with its log.
+            let done = wait_for_work(&c, ".toast.ok a.toast-link[href^='/jobs/']").await;
+            let log = done.attr("href").await.unwrap().unwrap_or_default();
+            // The dashboard's recent activity has the backup's story from the events
+            // logged before it opened, and none of the helper containers that read it.
+            click(&c, "#nav-dashboard").await;
+            wait_for(&c, "#recent-events li").await;
+            let activity = wait_for(&c, "#recent-events").await.text().await.unwrap();
+            assert!(!activity.contains("berth-helper"), "{activity}");
+            // Berth's work alone: Docker's events from other tests cannot crowd it out.
+            pick(&c, "#recent-scope", "berth").await;
+            let finished = wait_for(
+                &c,
+                &format!("#recent-events li[data-type='job'][data-action='finished'] a[href='{log}']"),
+            )
+            .await;
+            let text = finished.text().await.unwrap();
+            assert!(text.contains("complete"), "{text}");
+            wait_for(&c, "#recent-events li[data-type='backup'][data-action='created']").await;
             click(&c, "#nav-jobs").await;
             wait_for_work(
                 &c,
@@ -664,6 +683,9 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
             wait_for(&c, &format!("#volumes-table tr[data-name='{vol}']")).await;
             let note = wait_for(&c, ".ok-note").await.text().await.unwrap();
             assert!(note.contains(&vol), "{note}");
+            // The outcome is a toast too, seen wherever the user looks.
+            let toast = wait_for(&c, ".toast.ok").await.text().await.unwrap();
+            assert!(toast.contains(&vol), "{toast}");
             let made = docker
                 .inspect_volume(&vol)
                 .await
@@ -681,6 +703,11 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
             click(&c, "#network-submit").await;
             let error = wait_for(&c, "p.error").await.text().await.unwrap();
             assert!(error.contains("not inside"), "{error}");
+            let toast = wait_for(&c, ".toast.failed").await.text().await.unwrap();
+            assert!(
+                toast.contains("not inside"),
+                "the server's message: {toast}"
+            );
             type_into(&c, "#network-gateway", "10.213.79.1").await;
             click(&c, "#network-submit").await;
             let row = wait_for(&c, &format!("#networks-table tr[data-name='{net}']")).await;

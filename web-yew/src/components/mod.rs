@@ -1,11 +1,13 @@
-//! Widgets more than one page uses: error lines, in-app dialogs, loading states, the
-//! "Back up now" panel, the recent-jobs table, the schedules' next runs, xterm.js and line diffs.
+//! Widgets more than one page uses: error lines, in-app dialogs, toasts, loading
+//! states, the "Back up now" panel, the recent-jobs table, the schedules' next runs,
+//! xterm.js and line diffs.
 
 mod back_up_now;
 pub(crate) mod dialog;
 pub(crate) mod diff;
 mod next_runs;
 mod recent_jobs;
+pub(crate) mod toasts;
 pub(crate) mod xterm;
 
 pub use back_up_now::{BackUpNow, Choices, ProjectBackup, use_choices, use_storages};

@@ -1,7 +1,8 @@
 //! The dashboard: the server's readiness checks, live host figures, the last backups
-//! and failures, the schedules' next runs and failing schedules.
+//! and failures, the schedules' next runs and failing schedules, and recent activity
+//! (Docker's and Berth's events, from just before the page opened).
 
-use std::collections::VecDeque;
+mod activity;
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{SystemDf, SystemInfo};
@@ -17,7 +18,9 @@ use crate::components::error_view;
 use crate::format::bytes;
 use crate::hooks::{Load, use_call};
 use crate::http::js_error;
+use crate::route::Route;
 use crate::ws::use_ws;
+use yew_router::prelude::Link;
 
 async fn fetch_readiness() -> Result<Readiness, String> {
     let window = web_sys::window().ok_or("no window")?;
@@ -37,8 +40,8 @@ async fn fetch_readiness() -> Result<Readiness, String> {
     })
 }
 
-/// Events listed under "Recent activity".
-const RECENT: usize = 15;
+/// How long events may keep coming before the counts are fetched again.
+const COUNTS_SETTLE_MS: i32 = 300;
 
 fn docker_view(
     info: &Load<berth_protocol::api::system::SystemInfo>,
@@ -62,14 +65,14 @@ fn docker_view(
     };
     html! {
         <div class="tiles" id="docker-counts">
-            <div class="tile"><span class="label">{ "Containers" }</span>
+            <Link<Route> to={Route::Containers} classes="tile"><span class="label">{ "Containers" }</span>
                 <span class="value" id="count-running">{ format!("{} running", c.containers_running) }</span>
-                <span class="sub">{ format!("{} paused, {} stopped", c.containers_paused, c.containers_stopped) }</span></div>
-            <div class="tile"><span class="label">{ "Images" }</span>
-                <span class="value" id="count-images">{ c.images.to_string() }</span></div>
-            <div class="tile"><span class="label">{ "Volumes" }</span>
+                <span class="sub">{ format!("{} paused, {} stopped", c.containers_paused, c.containers_stopped) }</span></Link<Route>>
+            <Link<Route> to={Route::Images} classes="tile"><span class="label">{ "Images" }</span>
+                <span class="value" id="count-images">{ c.images.to_string() }</span></Link<Route>>
+            <Link<Route> to={Route::Volumes} classes="tile"><span class="label">{ "Volumes" }</span>
                 <span class="value" id="count-volumes">{ volumes }</span>
-                <span class="sub">{ vol_size }</span></div>
+                <span class="sub">{ vol_size }</span></Link<Route>>
             <div class="tile"><span class="label">{ "Engine" }</span>
                 <span class="value">{ format!("Docker {}", d.version) }</span>
                 <span class="sub">{ format!("API {}{}", d.api_version, d.os.as_ref().map(|o| format!(", {o}")).unwrap_or_default()) }</span></div>
@@ -89,9 +92,9 @@ fn stack_counts() -> Html {
     let external = l.stacks.iter().filter(|s| !s.managed).count();
     html! {
         <div class="tiles" id="stack-counts">
-            <div class="tile"><span class="label">{ "Stacks" }</span>
+            <Link<Route> to={Route::Stacks} classes="tile"><span class="label">{ "Stacks" }</span>
                 <span class="value" id="count-stacks-running">{ format!("{} running", count(S::Running)) }</span>
-                <span class="sub">{ format!("{} partial, {} stopped, {} not created; {} external", count(S::Partial), count(S::Stopped), count(S::NotCreated), external) }</span></div>
+                <span class="sub">{ format!("{} partial, {} stopped, {} not created; {} external", count(S::Partial), count(S::Stopped), count(S::NotCreated), external) }</span></Link<Route>>
         </div>
     }
 }
@@ -166,22 +169,6 @@ fn checks_view(readiness: Option<&Result<Readiness, String>>) -> Html {
     }
 }
 
-/// The newest events first.
-fn recent_view(recent: &VecDeque<Event>) -> Html {
-    if recent.is_empty() {
-        html! { <p class="muted" id="recent-empty">{ "Nothing has happened since this page opened." }</p> }
-    } else {
-        html! {
-            <ul class="events" id="recent-events">
-            { for recent.iter().map(|e| html! {
-                <li data-action={e.action.clone()}><span class="muted">{ e.time.get(11..19).unwrap_or(&e.time).to_owned() }</span>{ " " }
-                    { format!("{} {} {}", e.typ, e.name.clone().unwrap_or_else(|| e.id.chars().take(12).collect()), e.action) }</li>
-            }) }
-            </ul>
-        }
-    }
-}
-
 #[function_component(Dashboard)]
 pub fn dashboard() -> Html {
     let ctx = use_ws();
@@ -189,33 +176,26 @@ pub fn dashboard() -> Html {
     let stats = use_host_stats();
     let (info, reload_info) = use_call::<SystemInfo>(Empty {});
     let (df, reload_df) = use_call::<SystemDf>(HostOnly::default());
-    let recent = use_mut_ref(VecDeque::<Event>::new);
-    let redraw = use_force_update();
     {
-        // Docker's events keep the counts and the recent-activity list current.
+        // Docker's events keep the counts current; the replay at open and a burst of
+        // events reload them once.
         let ws = ctx.ws.clone();
-        let (recent, redraw) = (recent.clone(), redraw.clone());
         use_effect_with((), move |()| {
+            let reload = crate::hooks::coalesced(
+                Callback::from(move |()| {
+                    reload_info.emit(());
+                    reload_df.emit(());
+                }),
+                COUNTS_SETTLE_MS,
+            );
             let on_data = Callback::from(move |v| {
-                if let Ok(e) = serde_json::from_value::<Event>(v) {
-                    if matches!(
-                        e.action.as_str(),
-                        "start" | "die" | "destroy" | "create" | "pause" | "unpause"
-                    ) || e.typ != "container"
-                    {
-                        reload_info.emit(());
-                        reload_df.emit(());
-                    }
-                    let mut r = recent.borrow_mut();
-                    r.push_front(e);
-                    r.truncate(RECENT);
-                    drop(r);
-                    redraw.force_update();
+                if serde_json::from_value::<Event>(v).is_ok_and(|e| activity::changes_counts(&e)) {
+                    reload.emit(());
                 }
             });
             let sub = ws.subscribe(
                 "events",
-                serde_json::json!({"filters": {"types": ["container", "image", "volume", "network", "host"]}}),
+                serde_json::json!({"filters": {"types": activity::DOCKER, "exclude_helpers": true}}),
                 64,
                 on_data,
                 Callback::noop(),
@@ -243,8 +223,7 @@ pub fn dashboard() -> Html {
             <crate::components::RecentJobs />
             <h2>{ "Next runs" }</h2>
             <crate::components::NextRuns />
-            <h2>{ "Recent activity" }</h2>
-            { recent_view(&recent.borrow()) }
+            <activity::RecentActivity />
             <h2>{ "Server" }</h2>
             { checks_view(readiness.as_ref()) }
         </section>
