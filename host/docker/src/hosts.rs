@@ -30,6 +30,8 @@ pub struct Host {
     pub events: EventHub,
     /// The `container.stats` sampler's subscribers.
     pub stats: StatsHub,
+    /// The volumes' sizes as last measured.
+    pub sizes: crate::disk_usage::SizeCache,
     /// The container Berth itself runs in, on this host (protected from stop/remove).
     pub self_id: Option<String>,
     /// Berth's data directory as Berth sees it (inside its container, if it runs in one).
@@ -223,6 +225,7 @@ impl Hosts {
                 conn: DockerHost::new(endpoint),
                 events: EventHub::new(),
                 stats: StatsHub::default(),
+                sizes: crate::disk_usage::SizeCache::default(),
                 self_id: super::model::own_container_id(),
                 data_dir: data_dir.to_path_buf(),
                 own_data: tokio::sync::OnceCell::new(),

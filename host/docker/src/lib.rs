@@ -3,8 +3,8 @@
 //! containers that read and write volumes ([`helper`], [`volpath`]), what a container's
 //! inspect document becomes ([`model`], [`redact`]) and how a container is recreated
 //! from it ([`redeploy`]), and the checks on names that go into Docker's API paths
-//! ([`args`]), and the compose CLI ([`compose`]). Errors are [`DockerError`]; nothing
-//! here knows the wire.
+//! ([`args`]), the compose CLI ([`compose`]), and the volumes' sizes ([`disk_usage`],
+//! read through [`raw`]). Errors are [`DockerError`]; nothing here knows the wire.
 //!
 //! Only this crate (and the features built on it) talks to Docker. The engine may be
 //! older than bollard's default API version, so every connection negotiates first
@@ -19,11 +19,13 @@
 
 pub mod args;
 pub mod compose;
+pub mod disk_usage;
 pub mod errors;
 pub mod events;
 pub mod helper;
 pub mod hosts;
 pub mod model;
+pub mod raw;
 pub mod redact;
 pub mod redeploy;
 pub mod stats;
@@ -138,6 +140,11 @@ impl DockerHost {
             endpoint,
             client: Mutex::new(None),
         }
+    }
+
+    /// The endpoint configured (none: `DOCKER_HOST`, else the local socket).
+    pub fn endpoint(&self) -> Option<&Endpoint> {
+        self.endpoint.as_ref()
     }
 
     /// A human-readable name of the endpoint, for logs and errors.

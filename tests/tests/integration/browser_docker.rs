@@ -3,7 +3,8 @@
 //! without a reload.
 
 use berth_tests::browser::{
-    Browser, answer_dialog, click, decline_dialog, login, pick, type_into, wait_for, wait_for_work,
+    Browser, answer_dialog, click, decline_dialog, login, path, pick, type_into, wait_for,
+    wait_for_work,
 };
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::s3;
@@ -283,7 +284,12 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
         .await
         .run(|c| async move {
             login(&c, &url, "admin", ADMIN_PASSWORD).await;
-            c.goto(&format!("{url}/containers/{id}")).await.unwrap();
+            // A volume's "used by" names the container and leads to its page, whose
+            // address becomes the container's id.
+            click(&c, "#nav-volumes").await;
+            click(&c, &format!("#volumes-table tr[data-name='{vol}'] a.used-by")).await;
+            wait_for(&c, &format!("section[data-page='container'][data-id='{id}']")).await;
+            assert_eq!(path(&c).await, format!("/containers/{id}"));
             click(&c, "#backup-now").await;
             click(&c, "#backup-start").await;
             wait_for(&c, "#backup-now-result p.ok-note").await;
@@ -691,6 +697,18 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
                 .await
                 .expect("the volume exists");
             assert_eq!(made.driver, "local");
+            // Its size is the engine's measurement, taken again on demand (the page's
+            // was taken before the volume existed): an empty volume, not "—".
+            click(&c, "#volumes-measure").await;
+            let measured = format!(
+                "//table[@id='volumes-table']//tr[@data-name='{vol}']/td[contains(@class, 'size')][text()='0 KiB']"
+            );
+            c.wait()
+                .at_most(std::time::Duration::from_secs(60))
+                .for_element(fantoccini::Locator::XPath(&measured))
+                .await
+                .expect("the new volume's measured size");
+            wait_for(&c, "#volume-sizes time").await;
 
             click(&c, "#nav-networks").await;
             click(&c, "#network-create summary").await;

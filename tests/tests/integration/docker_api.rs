@@ -24,6 +24,7 @@ use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::api::images::{RemoveImage, TagImage};
 use berth_protocol::api::networks::{CreateNetwork, NetworkRef};
 use berth_protocol::api::streams::StatsParams;
+use berth_protocol::api::system::DfParams;
 use berth_protocol::api::transfers::Ticket;
 use berth_protocol::api::volumes::{
     BrowseVolume, CreateVolume, DownloadVolumePath, ReadFile, RemoveVolume, VolumeRef,
@@ -546,12 +547,22 @@ async fn volumes_are_browsed_read_and_confined_and_in_use_removal_is_refused() {
     scope.docker.start_container(&writer, None).await.unwrap();
     scope.wait_success(&writer).await;
 
+    // Sizes are the engine's measurement (`seq 1 60000` alone is 348,894 bytes), and
+    // the list carries the last one.
+    let df = viewer.call::<SystemDf>(DfParams::default()).await.unwrap();
+    let size = df.volume_sizes.get(&vol).copied();
+    assert!(size.is_some_and(|s| s >= 348_894), "{df:?}");
+    assert!(
+        df.volumes.size >= 348_894 && df.volumes_measured.is_some(),
+        "{df:?}"
+    );
     let list = viewer
         .call::<VolumesList>(HostOnly::default())
         .await
         .unwrap();
     let v = list.volumes.iter().find(|v| v.name == vol).expect("listed");
     assert_eq!(v.used_by, vec![scope.name("writer")]);
+    assert_eq!(v.size, size);
     let vi = viewer
         .call::<VolumesInspect>(VolumeRef {
             host: None,
@@ -741,6 +752,27 @@ async fn volumes_are_browsed_read_and_confined_and_in_use_removal_is_refused() {
         code(&op.call::<VolumesRemove>(rm.clone()).await),
         Some(ErrorCode::Forbidden)
     );
+    // A fresh measurement answers again until asked for a new one.
+    let measure = |refresh| {
+        viewer.call::<SystemDf>(DfParams {
+            host: None,
+            refresh,
+        })
+    };
+    let before = measure(true).await.unwrap().volume_sizes.get(&vol).copied();
+    assert_eq!(before, size);
+    let grower = container(&scope, "grower", "busybox seq 1 60000 > /data/more.txt")
+        .volume(&vol, "/data")
+        .create()
+        .await;
+    scope.docker.start_container(&grower, None).await.unwrap();
+    scope.wait_success(&grower).await;
+    let again = measure(false).await.unwrap();
+    assert_eq!(again.volume_sizes.get(&vol).copied(), before, "still fresh");
+    let refreshed = measure(true).await.unwrap();
+    let grown = refreshed.volume_sizes.get(&vol).copied().unwrap_or(0);
+    assert!(grown >= before.unwrap_or(0) + 348_894, "{refreshed:?}");
+    scope.docker.remove_container(&grower, None).await.unwrap();
     let r = admin.call::<VolumesRemove>(rm.clone()).await;
     assert_eq!(code(&r), Some(ErrorCode::Conflict));
     assert!(r.unwrap_err().to_string().contains(&scope.name("writer")));
@@ -840,7 +872,7 @@ async fn networks_images_and_disk_use() {
         .expect("test image listed");
     assert!(!img.dangling && img.size > 0);
 
-    let df = admin.call::<SystemDf>(HostOnly::default()).await.unwrap();
+    let df = admin.call::<SystemDf>(DfParams::default()).await.unwrap();
     assert!(df.images.count >= 1 && df.images.size > 0, "{df:?}");
 }
 

@@ -4,12 +4,13 @@ use berth_docker::hosts::Hosts;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use berth_docker::disk_usage::volume_sizes;
 use berth_protocol::api::catalogue::{ImagesList, ImagesPrune, ImagesRemove, ImagesTag, SystemDf};
 use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::api::images::{ImageList, ImageSummary, Pruned, RemovedImages};
 use berth_protocol::api::images::{RemoveImage, TagImage, Tagged};
 use berth_protocol::api::rfc3339;
-use berth_protocol::api::system::{DfRow, SystemDf as Df};
+use berth_protocol::api::system::{DfParams, DfRow, SystemDf as Df};
 use berth_protocol::error::ErrorBody;
 use bollard::query_parameters::{
     ListImagesOptionsBuilder, PruneImagesOptionsBuilder, RemoveImageOptionsBuilder,
@@ -132,10 +133,11 @@ async fn prune(hosts: Arc<Hosts>, params: HostOnly) -> Result<Pruned, ErrorBody>
     })
 }
 
-/// Aggregated from the lists rather than Docker's `system/df`: bollard's model of
-/// that response is API 1.53's, and older engines' answers deserialise to nothing.
-async fn system_df(hosts: Arc<Hosts>, params: HostOnly) -> Result<Df, ErrorBody> {
-    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
+/// Images and containers from the lists; volumes from Docker's `/system/df` read raw
+/// (bollard's model of it is API 1.53's, and older engines' answers deserialise to
+/// nothing), measured at most once a minute unless `refresh`.
+async fn system_df(hosts: Arc<Hosts>, params: DfParams) -> Result<Df, ErrorBody> {
+    let (host, d) = host_docker(&hosts, params.host.as_deref()).await?;
     let images = d
         .list_images(Some(ListImagesOptionsBuilder::default().build()))
         .await
@@ -147,9 +149,19 @@ async fn system_df(hosts: Arc<Hosts>, params: HostOnly) -> Result<Df, ErrorBody>
         .map_err(|e| docker_err(&e, "volumes"))?
         .volumes
         .unwrap_or_default();
+    let mut df = Df::default();
+    match volume_sizes(&host, params.refresh).await {
+        Ok(measured) => {
+            df.volume_sizes = measured.sizes.clone();
+            df.volumes_measured = Some(rfc3339(measured.measured_ms));
+        }
+        Err(e) => {
+            tracing::warn!(host = host.name, error = %e, "cannot measure the volumes");
+            df.volumes_error = Some(e.to_string());
+        }
+    }
     let used_images: std::collections::HashSet<String> =
         cs.iter().filter_map(|c| c.image_id.clone()).collect();
-    let mut df = Df::default();
     for i in &images {
         df.images.count += 1;
         df.images.size += i.size;
@@ -174,7 +186,7 @@ async fn system_df(hosts: Arc<Hosts>, params: HostOnly) -> Result<Df, ErrorBody>
     }
     let users = super::volumes::volume_users(&cs);
     for v in &vols {
-        let size = v.usage_data.as_ref().map_or(0, |u| u.size.max(0));
+        let size = df.volume_sizes.get(&v.name).copied().unwrap_or(0);
         df.volumes.count += 1;
         df.volumes.size += size;
         if users.contains_key(&v.name) {

@@ -362,8 +362,11 @@ async fn download_ticket(
     )
 }
 
+/// Sizes come from the host's last measurement (`system.df`): the list itself has
+/// none, and walking every volume on each listing would be slow.
 async fn list(hosts: Arc<Hosts>, params: HostOnly) -> Result<VolumeList, ErrorBody> {
-    let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
+    let (host, d) = host_docker(&hosts, params.host.as_deref()).await?;
+    let measured = host.sizes.peek();
     let list = d
         .list_volumes(None::<ListVolumesOptions>)
         .await
@@ -375,6 +378,11 @@ async fn list(hosts: Arc<Hosts>, params: HostOnly) -> Result<VolumeList, ErrorBo
         .into_iter()
         .map(|v| summary(v, &users))
         .collect();
+    for v in volumes.iter_mut().filter(|v| v.size.is_none()) {
+        v.size = measured
+            .as_ref()
+            .and_then(|m| m.sizes.get(&v.name).copied());
+    }
     volumes.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(VolumeList { volumes })
 }

@@ -160,7 +160,7 @@ methods! {
     /// to a storage instance, sealed with a passphrase; read back and checked.
     StateBackup = "state.backup" (system::StateBackupParams) -> system::StateBackupResult, Admin, audited = true;
     /// Disk use of images, containers, volumes and build cache.
-    SystemDf = "system.df" (hosts::HostOnly) -> system::SystemDf, Viewer, audited = false;
+    SystemDf = "system.df" (system::DfParams) -> system::SystemDf, Viewer, audited = false;
     /// The Docker hosts and their health.
     HostsList = "hosts.list" (Empty) -> hosts::HostList, Viewer, audited = false;
     /// Every container, grouped by compose project.

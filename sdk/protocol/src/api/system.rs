@@ -44,13 +44,33 @@ pub struct DockerCounts {
     pub images: u64,
 }
 
-/// `system.df`: disk use by kind.
+/// `system.df` params.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DfParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Measure the volumes again now, even if the last measurement is fresh (less than
+    /// a minute old).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refresh: bool,
+}
+
+/// `system.df`: disk use by kind, and each volume's size.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SystemDf {
     pub images: DfRow,
     pub containers: DfRow,
     pub volumes: DfRow,
     pub build_cache: DfRow,
+    /// Bytes per volume name, as the engine measured them (it walks every volume).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub volume_sizes: std::collections::BTreeMap<String, i64>,
+    /// When the volumes were measured (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes_measured: Option<String>,
+    /// Why the volumes could not be measured (their sizes then count as 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

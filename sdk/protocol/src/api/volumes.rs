@@ -27,7 +27,7 @@ pub struct VolumeSummary {
     pub labels: BTreeMap<String, String>,
     /// Names of the containers (running or not) that mount it.
     pub used_by: Vec<String>,
-    /// Bytes, where the engine reports it.
+    /// Bytes, from the host's last measurement (`system.df`); absent before one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
     /// Berth's own helpers and anonymous volumes are marked so the UI can say so.

@@ -140,6 +140,31 @@ fn covered(i: &Value, name: &str) -> crate::components::Covered {
     }
 }
 
+/// Opened by name (a volume's "used by" link, a typed address): moves to the id's
+/// address, which every tab and stream keys on.
+#[hook]
+fn use_address_by_id(
+    props: &Props,
+    inspect: &Load<berth_protocol::api::containers::ContainerInspect>,
+) {
+    let navigator = use_navigator();
+    let full_id = inspect
+        .ready()
+        .and_then(|i| i.inspect["Id"].as_str().map(str::to_owned));
+    let (opened, tab) = (props.id.clone(), props.tab.clone());
+    use_effect_with(full_id, move |full_id| {
+        if let (Some(id), Some(navigator)) = (full_id, navigator)
+            && *id != opened
+        {
+            let id = id.clone();
+            navigator.replace(&match tab {
+                Some(tab) => Route::ContainerTab { id, tab },
+                None => Route::Container { id },
+            });
+        }
+    });
+}
+
 #[function_component(ContainerPage)]
 pub fn container_page(props: &Props) -> Html {
     let ctx = use_ws();
@@ -171,6 +196,7 @@ pub fn container_page(props: &Props) -> Html {
             move || drop(sub)
         });
     }
+    use_address_by_id(props, &inspect);
     let role = ctx.user().map_or(Role::Viewer, |u| u.role);
     let (name, running, state) = match &inspect {
         Load::Ready(i) => (

@@ -7,8 +7,7 @@ mod activity;
 use berth_protocol::api::Empty;
 use berth_protocol::api::catalogue::{SystemDf, SystemInfo};
 use berth_protocol::api::events::Event;
-use berth_protocol::api::hosts::HostOnly;
-use berth_protocol::api::system::SystemStats;
+use berth_protocol::api::system::{DfParams, SystemStats};
 use berth_protocol::health::Readiness;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -175,7 +174,7 @@ pub fn dashboard() -> Html {
     let readiness = use_state(|| None::<Result<Readiness, String>>);
     let stats = use_host_stats();
     let (info, reload_info) = use_call::<SystemInfo>(Empty {});
-    let (df, reload_df) = use_call::<SystemDf>(HostOnly::default());
+    let (df, reload_df) = use_call::<SystemDf>(DfParams::default());
     {
         // Docker's events keep the counts current; the replay at open and a burst of
         // events reload them once.

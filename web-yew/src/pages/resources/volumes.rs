@@ -1,8 +1,12 @@
 //! Volumes with sizes and users; browse (operators), create and remove (admins, unused
-//! only).
+//! only). Sizes are the engine's measurement (`system.df`, which walks every volume):
+//! taken when the page opens unless one is under a minute old, and again on demand.
 
-use berth_protocol::api::catalogue::{VolumesList, VolumesRemove};
+use std::collections::BTreeMap;
+
+use berth_protocol::api::catalogue::{SystemDf, VolumesList, VolumesRemove};
 use berth_protocol::api::hosts::HostOnly;
+use berth_protocol::api::system::DfParams;
 use berth_protocol::api::volumes::{RemoveVolume, VolumeSummary};
 use berth_protocol::role::Role;
 use yew::prelude::*;
@@ -10,9 +14,9 @@ use yew_router::prelude::*;
 
 use super::create::VolumeCreateForm;
 use super::remove;
-use crate::components::loaded;
+use crate::components::{error_view, loaded, moment_text};
 use crate::format::signed_bytes;
-use crate::hooks::{Action, use_action, use_call};
+use crate::hooks::{Action, Load, use_action, use_call};
 use crate::route::Route;
 use crate::ws::use_ws;
 
@@ -20,7 +24,12 @@ use crate::ws::use_ws;
 pub fn volumes_page() -> Html {
     let ctx = use_ws();
     let (list, reload) = use_call::<VolumesList>(HostOnly::default());
+    let (df, reload_df) = use_call::<SystemDf>(DfParams::default());
     let action = use_action(reload);
+    let sizes = df
+        .ready()
+        .map(|d| d.volume_sizes.clone())
+        .unwrap_or_default();
     let admin = ctx.user().is_some_and(|u| u.role.allows(Role::Admin));
     let operator = ctx.user().is_some_and(|u| u.role.allows(Role::Operator));
     html! {
@@ -29,17 +38,70 @@ pub fn volumes_page() -> Html {
             if operator { <p class="muted">{ "Pick a volume to browse its files and download them." }</p> }
             { action.view() }
             if admin { <VolumeCreateForm action={action.clone()} /> }
+            <Measured df={df.clone()} reload={reload_df} />
             { loaded(&list, |l| html! {
                 <table class="grid" id="volumes-table">
                     <thead><tr><th>{ "Name" }</th><th>{ "Driver" }</th><th>{ "Size" }</th><th>{ "Used by" }</th><th></th></tr></thead>
-                    <tbody>{ for l.volumes.iter().map(|v| row(v, &action, operator, admin)) }</tbody>
+                    <tbody>{ for l.volumes.iter().map(|v| row(v, &sizes, &action, operator, admin)) }</tbody>
                 </table>
             }) }
         </section>
     }
 }
 
-fn row(v: &VolumeSummary, action: &Action, operator: bool, admin: bool) -> Html {
+#[derive(PartialEq, Properties)]
+struct MeasuredProps {
+    df: Load<berth_protocol::api::system::SystemDf>,
+    reload: Callback<()>,
+}
+
+/// When the sizes were measured (or why they could not be), and a button to measure
+/// again.
+#[function_component(Measured)]
+fn measured(props: &MeasuredProps) -> Html {
+    let action = use_action(props.reload.clone());
+    let measure = {
+        let action = action.clone();
+        Callback::from(move |_| {
+            action.run(|ws| async move {
+                let params = DfParams {
+                    host: None,
+                    refresh: true,
+                };
+                let df = ws.call_m::<SystemDf>(params).await?;
+                Ok(format!("Measured {} volumes", df.volume_sizes.len()))
+            });
+        })
+    };
+    let status = match &props.df {
+        Load::Ready(d) => match (&d.volumes_measured, &d.volumes_error) {
+            (_, Some(e)) => {
+                html! { <span class="error">{ format!("Sizes unavailable: {e}") }</span> }
+            }
+            (Some(at), None) => {
+                html! { <span class="muted">{ "Sizes measured " }{ moment_text(at) }</span> }
+            }
+            (None, None) => html! {},
+        },
+        Load::Loading => html! { <span class="muted">{ "Measuring sizes…" }</span> },
+        Load::Failed(e) => error_view(e),
+    };
+    html! {
+        <p class="toolbar" id="volume-sizes">
+            { status }{ " " }
+            <button class="small" id="volumes-measure" disabled={action.busy()} onclick={measure}>
+                { if action.busy() { "Measuring…" } else { "Measure again" } }</button>
+        </p>
+    }
+}
+
+fn row(
+    v: &VolumeSummary,
+    sizes: &BTreeMap<String, i64>,
+    action: &Action,
+    operator: bool,
+    admin: bool,
+) -> Html {
     let onremove = {
         let (action, label) = (action.clone(), v.name.clone());
         let p = RemoveVolume {
@@ -56,8 +118,13 @@ fn row(v: &VolumeSummary, action: &Action, operator: bool, admin: bool) -> Html 
                 } else { { &v.name } }
                 if v.anonymous { <span class="badge">{ "anonymous" }</span> }</td>
             <td>{ &v.driver }</td>
-            <td>{ v.size.map_or_else(|| "—".to_owned(), signed_bytes) }</td>
-            <td>if v.used_by.is_empty() { <span class="muted">{ "unused" }</span> } else { { v.used_by.join(", ") } }</td>
+            <td class="size">{ sizes.get(&v.name).copied().or(v.size).map_or_else(|| "—".to_owned(), signed_bytes) }</td>
+            <td>if v.used_by.is_empty() { <span class="muted">{ "unused" }</span> } else {
+                { for v.used_by.iter().enumerate().map(|(i, name)| html! {
+                    <>{ if i > 0 { ", " } else { "" } }
+                    <Link<Route> to={Route::Container { id: name.clone() }} classes="used-by">{ name }</Link<Route>></>
+                }) }
+            }</td>
             <td>if admin && v.used_by.is_empty() { <button class="small danger" onclick={onremove}>{ "Remove" }</button> }</td>
         </tr>
     }
