@@ -207,6 +207,35 @@ pub trait StoreAccess {
     fn db(&self) -> &Database;
     /// Called after committing a change to users, sessions or tokens.
     fn identity_changed(&self);
+
+    /// A server setting an admin changed at run time (`settings.update`); `None` means
+    /// the server's configuration applies. Kept in `meta` under `setting.<key>`.
+    fn setting(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let tx = self.db().begin_read()?;
+        let meta = tx.open_table(META)?;
+        Ok(meta.get(setting_key(key).as_str())?.map(|v| v.value()))
+    }
+
+    /// Sets (`Some`) or clears (`None`, back to the configuration) settings, together.
+    fn set_settings(&self, changes: &[(&str, Option<u64>)]) -> Result<(), StoreError> {
+        let tx = self.db().begin_write()?;
+        {
+            let mut meta = tx.open_table(META)?;
+            for (key, value) in changes {
+                let key = setting_key(key);
+                match value {
+                    Some(v) => meta.insert(key.as_str(), *v)?,
+                    None => meta.remove(key.as_str())?,
+                };
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn setting_key(key: &str) -> String {
+    format!("setting.{key}")
 }
 
 impl StoreAccess for Store {
@@ -228,6 +257,19 @@ impl Drop for Store {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_setting_is_kept_until_cleared() {
+        use super::StoreAccess;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb"), &[]).unwrap();
+        assert_eq!(store.setting("job_concurrency").unwrap(), None);
+        store.set_settings(&[("job_concurrency", Some(3))]).unwrap();
+        assert_eq!(store.setting("job_concurrency").unwrap(), Some(3));
+        assert!(store.instance_id().is_ok(), "meta's own keys untouched");
+        store.set_settings(&[("job_concurrency", None)]).unwrap();
+        assert_eq!(store.setting("job_concurrency").unwrap(), None);
+    }
+
     use super::*;
 
     #[test]

@@ -13,9 +13,10 @@ use crate::backup::catalog::CatalogTable;
 use crate::jobs::{HISTORY_MAX, JobCtx, JobRecord, JobSpec, JobsTable};
 use crate::{Engine, EngineError, backup, schedule, stacks, state};
 
-/// The runner: starts the oldest queued jobs while fewer than `limit` run, sleeps
-/// while the queue is empty or full. Holds the state weakly so shutdown is not held up.
-pub async fn runner(state: Weak<Engine>, limit: usize) {
+/// The runner: starts the oldest queued jobs, each on its own task, while fewer than
+/// [`crate::jobs::Jobs::concurrency`] run; sleeps while the queue is empty or full.
+/// Holds the state weakly so shutdown is not held up.
+pub async fn runner(state: Weak<Engine>) {
     let Some(jobs) = state.upgrade().map(|s| Arc::clone(&s.jobs)) else {
         return;
     };
@@ -28,7 +29,8 @@ pub async fn runner(state: Weak<Engine>, limit: usize) {
     loop {
         let Some(st) = state.upgrade() else { return };
         let busy = jobs.running().len();
-        let next = if busy >= limit {
+        // Read each turn: `settings.update` may change it while jobs run.
+        let next = if busy >= jobs.concurrency() {
             None
         } else {
             match st.store.jobs() {
@@ -67,11 +69,7 @@ pub async fn runner(state: Weak<Engine>, limit: usize) {
             }
             st.jobs.wake.notify_one();
         };
-        if limit == 1 {
-            one.await;
-        } else {
-            tokio::spawn(one);
-        }
+        tokio::spawn(one);
     }
 }
 

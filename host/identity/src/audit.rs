@@ -84,6 +84,25 @@ pub struct Retention {
     pub max_entries: u64,
 }
 
+/// The setting (`settings.update`) for how many days audit entries are kept.
+pub const RETENTION_DAYS_SETTING: &str = "audit_retention_days";
+
+impl Retention {
+    /// `configured`, with the age a changed setting asks for.
+    pub fn effective(
+        configured: Self,
+        store: &(impl berth_core::store::StoreAccess + ?Sized),
+    ) -> Self {
+        match store.setting(RETENTION_DAYS_SETTING) {
+            Ok(Some(days)) => Self {
+                max_age_ms: days.saturating_mul(86_400_000),
+                ..configured
+            },
+            _ => configured,
+        }
+    }
+}
+
 /// A validated [`AuditFilter`].
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

@@ -18,11 +18,33 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Why a password is not acceptable. Never contains the password.
+/// The setting (`settings.update`) that raises the shortest password accepted.
+pub const MIN_LENGTH_SETTING: &str = "password_min_length";
+/// The most the setting may ask for.
+pub const MIN_LENGTH_CEILING: usize = 128;
+
+/// The shortest password accepted now: the setting, never below [`MIN_LEN`]. An
+/// unreadable store falls back to the built-in minimum (and the write that follows
+/// fails on the same store anyway).
+pub fn min_length(store: &(impl berth_core::store::StoreAccess + ?Sized)) -> usize {
+    store
+        .setting(MIN_LENGTH_SETTING)
+        .ok()
+        .flatten()
+        .map_or(MIN_LEN, |n| (n as usize).clamp(MIN_LEN, MIN_LENGTH_CEILING))
+}
+
+/// Why a password is not acceptable under the built-in minimum. Never contains the
+/// password.
 pub fn check_policy(password: &str) -> Result<(), String> {
+    check_policy_min(password, MIN_LEN)
+}
+
+/// Why a password is not acceptable when `min` characters are required.
+pub fn check_policy_min(password: &str, min: usize) -> Result<(), String> {
     let n = password.chars().count();
-    if n < MIN_LEN {
-        return Err(format!("too short: at least {MIN_LEN} characters"));
+    if n < min {
+        return Err(format!("too short: at least {min} characters"));
     }
     if password.len() > MAX_LEN {
         return Err(format!("too long: at most {MAX_LEN} bytes"));

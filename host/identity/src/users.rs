@@ -98,7 +98,8 @@ pub trait UsersTable: berth_core::store::StoreAccess {
     /// Creates a user; fails if the name is taken.
     fn create_user(&self, name: &str, role: Role, password: &str) -> Result<User, UserError> {
         validate_name(name)?;
-        password::check_policy(password).map_err(UserError::Policy)?;
+        password::check_policy_min(password, password::min_length(self))
+            .map_err(UserError::Policy)?;
         let now = now_ms();
         let user = User {
             name: name.to_owned(),
@@ -146,7 +147,8 @@ pub trait UsersTable: berth_core::store::StoreAccess {
 
     /// Replaces a user's password (which ends any demand to change it).
     fn set_password(&self, name: &str, password: &str) -> Result<(), UserError> {
-        password::check_policy(password).map_err(UserError::Policy)?;
+        password::check_policy_min(password, password::min_length(self))
+            .map_err(UserError::Policy)?;
         let hash = password::hash(password).map_err(UserError::Hash)?;
         self.update_user(name, |u| {
             if u.must_change_password && password::verify(password, &u.password_hash) {

@@ -90,6 +90,8 @@ pub struct AppState {
     pub metrics_access: crate::config::MetricsAccess,
     /// Berth's own HTTPS (`tls_cert`/`tls_key`), reloaded on SIGHUP.
     pub tls: Option<Arc<crate::tls::Tls>>,
+    /// What the server was started with, under the settings an admin changed.
+    pub settings: Arc<crate::api::settings::Configured>,
 }
 
 /// Berth's data directory (where the first-login password file lives).
@@ -341,10 +343,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         Arc::clone(&engine.hosts),
         engine.jobs.activity.subscribe(),
     ));
-    tokio::spawn(berth_engine::runner::runner(
-        Arc::downgrade(&engine),
-        config.job_concurrency,
-    ));
+    tokio::spawn(berth_engine::runner::runner(Arc::downgrade(&engine)));
     // Found once, before the first stack needs it (a few hundred ms for v1's Python).
     tokio::spawn(async {
         berth_docker::compose::detect().await;
@@ -486,7 +485,12 @@ fn assemble(
         ),
         metrics_access: config.metrics.clone(),
         tls,
+        settings: Arc::new(crate::api::settings::Configured {
+            job_concurrency: config.job_concurrency,
+            audit_retention: config.audit_retention,
+        }),
     });
+    crate::api::settings::start(&engine, &state.settings);
     Ok((state, engine))
 }
 
@@ -593,6 +597,9 @@ async fn housekeeping(
         }
         let Some(st) = state.upgrade() else { return };
         let r = tokio::task::spawn_blocking(move || {
+            // An admin may have changed the age since the last turn.
+            let retention =
+                berth_identity::audit::Retention::effective(retention, &*st.engine.store);
             let audit = st
                 .engine
                 .store

@@ -1750,11 +1750,22 @@ networks:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_job_concurrency_two_jobs_run_at_once_but_never_on_the_same_volume() {
     let scope = Scope::new().await;
+    // Started with one job at a time; an admin raises it while Berth runs.
     let (_tmp, berth) = ws::start_with(|c| {
-        c.env("BERTH_JOB_CONCURRENCY", "2");
+        c.env("BERTH_JOB_CONCURRENCY", "1");
     })
     .await;
     let op = ws::admin(&berth).await;
+    let settings = op
+        .call::<berth_protocol::api::catalogue::SettingsUpdate>(
+            berth_protocol::api::settings::SettingsUpdate {
+                job_concurrency: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(settings.job_concurrency, 2);
     let (a, b) = (
         make_volume(&scope, "a").await,
         make_volume(&scope, "b").await,

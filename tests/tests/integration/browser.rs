@@ -1,7 +1,9 @@
 //! The web UI in a real browser: loads, navigates by clicking, survives a reload of a
 //! deep link, toggles the theme, and logs no console errors.
 
-use berth_tests::browser::{Browser, click, login, path, type_into, wait_for, wait_for_work};
+use berth_tests::browser::{
+    Browser, click, login, path, type_into, wait_for, wait_for_value, wait_for_work,
+};
 use berth_tests::ws::{self, ADMIN_PASSWORD};
 use fantoccini::{Client, Locator};
 
@@ -310,6 +312,47 @@ async fn an_admin_backs_up_berths_own_state_from_settings() {
                 .unwrap_or_default();
             assert!(key.starts_with("state/berth-state-"), "{said}");
             assert!(backups.join(key).is_file(), "{said}");
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn an_admin_changes_a_server_setting_and_returns_it_to_the_configuration() {
+    use berth_protocol::api::Empty;
+    use berth_protocol::api::catalogue::SettingsGet;
+    let (_tmp, berth) = ws::start().await;
+    let url = berth.url.clone();
+    let api = ws::admin(&berth).await;
+    Browser::start("server_settings")
+        .await
+        .run(|c| async move {
+            login(&c, &url, "admin", ADMIN_PASSWORD).await;
+            c.goto(&format!("{url}/settings")).await.unwrap();
+            wait_for_value(&c, "#setting-job_concurrency", "1").await;
+            type_into(&c, "#setting-job_concurrency", "3").await;
+            click(&c, "#server-settings-save").await;
+            wait_for(&c, "[data-setting='job_concurrency'] .settings-reset").await;
+            let now = api.call::<SettingsGet>(Empty {}).await.unwrap();
+            assert_eq!(
+                (now.job_concurrency, now.changed.as_slice()),
+                (3, &["job_concurrency".to_owned()][..])
+            );
+            // Out of range: the browser holds the form back, and nothing changes.
+            type_into(&c, "#setting-password_min_length", "5").await;
+            click(&c, "#server-settings-save").await;
+            wait_for(&c, "#setting-password_min_length:invalid").await;
+            assert_eq!(
+                api.call::<SettingsGet>(Empty {})
+                    .await
+                    .unwrap()
+                    .password_min_length,
+                10
+            );
+            // "Use configured" returns it to the server's flags.
+            click(&c, "[data-setting='job_concurrency'] .settings-reset").await;
+            wait_for_value(&c, "#setting-job_concurrency", "1").await;
+            let back = api.call::<SettingsGet>(Empty {}).await.unwrap();
+            assert_eq!((back.job_concurrency, back.changed.len()), (1, 0));
         })
         .await;
 }

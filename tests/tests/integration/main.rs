@@ -37,6 +37,7 @@ mod s3_stale_age;
 mod schedules;
 mod security;
 mod self_protection;
+mod settings;
 mod stacks;
 mod stacks_backup;
 mod stacks_convert;

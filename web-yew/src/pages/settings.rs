@@ -1,6 +1,8 @@
-//! Settings: where backups go by default (Storage), which events reach which notifier
-//! (Notifications), and a backup of Berth's own state. Admins change them; others see
-//! the storage default.
+//! Settings: the server's run-time settings (`server`), where backups go by default
+//! (Storage), which events reach which notifier (Notifications), and a backup of
+//! Berth's own state. Admins change them; others see the storage default.
+
+mod server;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +26,7 @@ pub fn settings_page() -> Html {
     html! {
         <section class="page" data-page="settings">
             <h1>{ "Settings" }</h1>
+            if admin { <server::ServerSettings /> }
             <StorageDefault {admin} />
             { if admin { html!{ <><Routes /><StateBackupCard /></> } } else { html!{
                 <p class="muted">{ "Only admins choose which events reach which notifier." }</p>

@@ -19,7 +19,7 @@ pub use spec::JobSpec;
 
 use crate::EngineError;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use berth_protocol::api::jobs::{JobInfo, JobLogLine, JobProgress, JobState, JobsQuery, LogLevel};
@@ -160,7 +160,14 @@ pub struct Jobs {
     /// Told when a job is queued, starts and ends (and by the jobs, of what they made):
     /// the `job.*` and `backup.*` events.
     pub activity: Activity,
+    /// Jobs run at once (0 reads as 1); changed at run time by `settings.update`.
+    concurrency: AtomicUsize,
 }
+
+/// The setting (`settings.update`) for how many jobs run at once.
+pub const CONCURRENCY_SETTING: &str = "job_concurrency";
+/// The most jobs that may run at once.
+pub const MAX_CONCURRENCY: usize = 8;
 
 /// What a job that runs a command sends whoever watches it: the command's output as
 /// it comes, then its exit code — or why the job failed before it got that far.
@@ -202,6 +209,21 @@ impl Jobs {
         self.live
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many jobs run at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+            .load(Ordering::Relaxed)
+            .clamp(1, MAX_CONCURRENCY)
+    }
+
+    /// Changes how many jobs run at once; a higher limit starts queued jobs now, a
+    /// lower one lets running jobs finish.
+    pub fn set_concurrency(&self, n: usize) {
+        self.concurrency
+            .store(n.clamp(1, MAX_CONCURRENCY), Ordering::Relaxed);
+        self.wake.notify_one();
     }
 
     /// Subscribes `sink` to the progress of job `job` (or of all jobs): first the

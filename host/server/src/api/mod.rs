@@ -17,6 +17,7 @@ mod plugins;
 pub use backups::{download as download_backup, download_bundle as download_backups};
 pub use plugin_install::{Installer, Staging, load_installed, receive as receive_plugin_package};
 mod schedules;
+pub(crate) mod settings;
 mod stacks;
 mod streams;
 mod system;
@@ -45,6 +46,7 @@ pub fn register(r: &mut Registry) {
     plugin_install::register(r);
     notifications::register(r);
     schedules::register(r);
+    settings::register(r);
     stacks::register(r);
     uploads::register(r);
 }

@@ -710,24 +710,33 @@ async fn storage_list(engine: Arc<Engine>, _: Empty) -> Result<StorageInstances,
 }
 
 async fn storage_set_default(engine: Arc<Engine>, params: InstanceRef) -> Result<Empty, ErrorBody> {
-    blocking(move || {
-        if !engine
-            .services
-            .storage_instances()
-            .iter()
-            .any(|s| s.name == params.name)
-        {
-            return Err(not_found("storage instance", &params.name));
-        }
-        engine
-            .store
-            .update_plugin_settings(|s| {
-                s.default_storage = (params.name != LOCAL).then(|| params.name.clone());
-            })
-            .map_err(store_err)?;
-        Ok(Empty {})
-    })
-    .await
+    blocking(move || set_default_storage(&engine, &params.name).map(|()| Empty {})).await
+}
+
+/// Makes storage instance `name` the default for backups (`storage.set_default`, and
+/// `settings.update`).
+pub(crate) fn set_default_storage(engine: &Engine, name: &str) -> Result<(), ErrorBody> {
+    if !engine
+        .services
+        .storage_instances()
+        .iter()
+        .any(|s| s.name == name)
+    {
+        return Err(not_found("storage instance", name));
+    }
+    engine
+        .store
+        .update_plugin_settings(|s| {
+            s.default_storage = (name != LOCAL).then(|| name.to_owned());
+        })
+        .map_err(store_err)?;
+    Ok(())
+}
+
+/// The storage instance backups go to when they name none.
+pub(crate) fn current_default_storage(engine: &Engine) -> Result<String, ErrorBody> {
+    let settings = engine.store.plugin_settings().map_err(store_err)?;
+    Ok(default_storage(&settings).to_owned())
 }
 
 async fn storage_test(

@@ -73,7 +73,7 @@ async fn update(store: Arc<Store>, params: UpdateUser) -> Result<UserSummary, Er
     blocking(move || {
         let hash = match &params.password {
             Some(p) => {
-                password::check_policy(p).map_err(|e| {
+                password::check_policy_min(p, password::min_length(&*store)).map_err(|e| {
                     crate::ws::registry::bad_field("password", format!("password {e}"))
                 })?;
                 Some(password::hash(p).map_err(|e| crate::ws::registry::internal(&e))?)

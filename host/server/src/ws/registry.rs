@@ -73,6 +73,7 @@ from_state! {
     Arc<berth_docker::hosts::Hosts> => engine.hosts;
     Arc<berth_core::store::Store> => engine.store;
     Arc<berth_identity::audit::AuditLog> => audit;
+    Arc<crate::api::settings::Configured> => settings;
     Arc<crate::transfers::Transfers> => transfers;
     Arc<crate::api::Staging> => staging;
     Arc<crate::hoststats::HostStats> => stats;

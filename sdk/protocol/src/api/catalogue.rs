@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     Empty, audit, auth, backups, containers, events, hosts, images, jobs, networks, plugins,
-    schedules, stacks, streams, system, tokens, transfers, users, volumes,
+    schedules, settings, stacks, streams, system, tokens, transfers, users, volumes,
 };
 use crate::role::Role;
 
@@ -228,6 +228,11 @@ methods! {
     StorageAbortUploads = "storage.abort_uploads" (plugins::AbortUploads) -> plugins::UploadsAborted, Admin, audited = true;
     /// Makes a storage instance the default for backups.
     StorageSetDefault = "storage.set_default" (plugins::InstanceRef) -> Empty, Admin, audited = true;
+    /// The server's run-time settings (job concurrency, audit retention, password
+    /// minimum length, default storage) and which of them were changed here.
+    SettingsGet = "settings.get" (Empty) -> settings::Settings, Admin, audited = false;
+    /// Changes settings (validated, all or none), or returns them to the configuration.
+    SettingsUpdate = "settings.update" (settings::SettingsUpdate) -> settings::Settings, Admin, audited = true;
     /// Enables a plugin (its instances are used again).
     PluginsEnable = "plugins.enable" (plugins::PluginRef) -> Empty, Admin, audited = true;
     /// Disables a plugin: its instances are kept but not used.

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod networks;
 pub mod plugins;
 pub mod schedules;
+pub mod settings;
 pub mod stacks;
 pub mod streams;
 pub mod system;
