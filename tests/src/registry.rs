@@ -69,3 +69,35 @@ pub fn docker(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// Two versions of an image under one tag: v1 (`base`) stays on the host under
+/// `reference`, v2 (one file more, `/version`, committed from a throwaway container
+/// named `maker` carrying `label`) is only in the registry — so only a pull brings it.
+/// Returns (v1, v2) ids.
+pub fn second_version_in_registry(
+    base: &str,
+    reference: &str,
+    maker: &str,
+    label: &str,
+) -> (String, String) {
+    docker(&["tag", base, reference]);
+    docker(&["push", reference]);
+    let v1 = docker(&["image", "inspect", "-f", "{{.Id}}", reference]);
+    docker(&[
+        "run",
+        "--name",
+        maker,
+        "-l",
+        label,
+        base,
+        "sh",
+        "-c",
+        "echo two > /version",
+    ]);
+    let v2 = docker(&["commit", maker, reference]);
+    docker(&["rm", maker]);
+    docker(&["push", reference]);
+    docker(&["tag", &v1, reference]);
+    docker(&["rmi", &v2]);
+    (v1, v2)
+}

@@ -762,3 +762,79 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
         })
         .await;
 }
+
+/// A pull from the Images page against a real registry on loopback: each layer's
+/// progress shows, the toast and the list say it is done, and a redeploy of a container
+/// created from that tag then runs the newly pulled image.
+#[tokio::test]
+async fn an_image_is_pulled_with_live_progress_and_a_redeploy_runs_it() {
+    use berth_protocol::api::catalogue::ContainerRedeploy;
+    use berth_protocol::api::containers::ContainerRef;
+    use berth_tests::registry::{Registry, docker};
+    let scope = Scope::new().await;
+    let base = ensure_test_image(&scope.docker).await;
+    let registry = Registry::start();
+    let reference = format!(
+        "{}/berth-test/ui-pull-{}:latest",
+        registry.host,
+        scope.run.to_lowercase()
+    );
+    // v1 runs here; v2 (one file more) is in the registry under the same tag.
+    let label = format!("{}={}", berth_tests::docker::LABEL, scope.run);
+    let (_, v2) = berth_tests::registry::second_version_in_registry(
+        base,
+        &reference,
+        &scope.name("v2"),
+        &label,
+    );
+    let app = scope
+        .container("pulled")
+        .image(&reference)
+        .sh("while true; do sleep 1; done")
+        .start()
+        .await;
+    let (_tmp, berth) = ws::start().await;
+    let url = berth.url.clone();
+    let admin = ws::admin(&berth).await;
+    let shown = reference.clone();
+    Browser::start("image_pull")
+        .await
+        .run(|c| async move {
+            login(&c, &url, "admin", ADMIN_PASSWORD).await;
+            click(&c, "#nav-images").await;
+            type_into(&c, "#image-pull-ref", &shown).await;
+            click(&c, "#image-pull-start").await;
+            wait_for_work(
+                &c,
+                "#image-pull-progress li[data-layer][data-status='Pull complete']",
+            )
+            .await;
+            let toast = wait_for_work(&c, ".toast.ok").await.text().await.unwrap();
+            assert!(toast.contains(&shown), "{toast}");
+            let status = wait_for(&c, "#image-pull-status")
+                .await
+                .text()
+                .await
+                .unwrap();
+            assert!(status.contains("Downloaded newer image"), "{status}");
+        })
+        .await;
+    assert_eq!(
+        docker(&["image", "inspect", "-f", "{{.Id}}", &reference]),
+        v2
+    );
+    let redeployed = admin
+        .call::<ContainerRedeploy>(ContainerRef {
+            host: None,
+            id: app,
+        })
+        .await
+        .unwrap();
+    let running = docker(&["inspect", "-f", "{{.Image}}", &redeployed.id]);
+    assert_eq!(
+        running, v2,
+        "the redeployed container runs the pulled image"
+    );
+    docker(&["rm", "-f", &redeployed.id]);
+    docker(&["rmi", &reference]);
+}

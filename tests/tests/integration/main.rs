@@ -18,6 +18,7 @@ mod host;
 mod identity;
 mod identity_api;
 mod image;
+mod image_pull;
 mod login;
 mod metrics;
 mod offsite;

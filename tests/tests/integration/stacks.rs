@@ -482,28 +482,13 @@ async fn pull_then_up_moves_a_service_to_the_new_image() {
     let (_tmp, berth) = ws::start().await;
     let admin = ws::admin(&berth).await;
     let reference = format!("{}/berth-test/app-{}:latest", registry.host, scope.run);
-    // v1: the test image, pushed; v2: one file more, committed from a container.
-    docker(&["tag", base, &reference]);
-    docker(&["push", &reference]);
-    let v1 = docker(&["image", "inspect", "-f", "{{.Id}}", &reference]);
-    let maker = scope.name("v2");
-    docker(&[
-        "run",
-        "--name",
-        &maker,
-        "-l",
-        &format!("berth.test={}", scope.run),
-        base,
-        "sh",
-        "-c",
-        "echo two > /version",
-    ]);
-    let v2 = docker(&["commit", &maker, &reference]);
-    docker(&["rm", &maker]);
-    docker(&["push", &reference]);
     // The host keeps v1 under the tag: only a pull brings v2 back.
-    docker(&["tag", &v1, &reference]);
-    docker(&["rmi", &v2]);
+    let (v1, v2) = berth_tests::registry::second_version_in_registry(
+        base,
+        &reference,
+        &scope.name("v2"),
+        &format!("berth.test={}", scope.run),
+    );
     let name = scope.name("pull").to_lowercase().replace('.', "-");
     admin
         .call::<StacksCreate>(files(&name, &stack_file(&reference, &scope.run, ""), None))

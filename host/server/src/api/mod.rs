@@ -13,6 +13,7 @@ mod networks;
 mod notifications;
 mod plugin_install;
 mod plugins;
+mod pull;
 
 pub use backups::{download as download_backup, download_bundle as download_backups};
 pub use plugin_install::{Installer, Staging, load_installed, receive as receive_plugin_package};
@@ -40,6 +41,7 @@ pub fn register(r: &mut Registry) {
     containers::register(r);
     streams::register(r);
     images::register(r);
+    pull::register(r);
     volumes::register(r);
     networks::register(r);
     plugins::register(r);

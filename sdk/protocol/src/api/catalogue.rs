@@ -389,6 +389,9 @@ channels! {
     StackOutput = "stack.output" (stacks::StackOutputParams) -> system::BinaryFrames, Operator, Backpressure, binary = true;
     /// Progress of one job, or of every job: latest value wins per job.
     JobProgress = "job.progress" (jobs::JobProgressParams) -> jobs::JobProgress, Viewer, LatestValue, binary = false;
+    /// Pulls an image from its registry, reporting each layer's progress (latest value
+    /// wins per layer); `close` carries `{image, id}`. Closing the channel stops it.
+    ImagePull = "image.pull" (images::PullImage) -> images::PullProgress, Admin, LatestValue, binary = false;
 }
 
 /// The role table of `docs/protocol.md`, generated from the catalogue.

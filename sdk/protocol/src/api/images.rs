@@ -1,4 +1,4 @@
-//! Images: list, tag, remove, prune.
+//! Images: list, pull, tag, remove, prune.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -63,4 +63,40 @@ pub struct RemovedImages {
 pub struct Pruned {
     pub deleted: Vec<String>,
     pub space_reclaimed: i64,
+}
+
+/// `image.pull` params: the image to fetch from its registry. Without a tag or a
+/// digest, `latest` (never every tag of the repository).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PullImage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// `[registry/]repo[:tag][@digest]`.
+    pub image: String,
+}
+
+/// One `image.pull` message: a layer's progress (`layer` its short id), or the pull's
+/// own status line (`layer` empty: "Pulling from …", "Digest: …", "Status: …"). Latest
+/// value wins per layer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PullProgress {
+    pub layer: String,
+    /// Docker's words: `Waiting`, `Downloading`, `Extracting`, `Pull complete`,
+    /// `Already exists`, …
+    pub status: String,
+    /// Bytes done and in all, while downloading or extracting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+/// `close` payload of an `image.pull` that succeeded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Pulled {
+    /// The reference pulled, with the tag it defaulted to.
+    pub image: String,
+    /// The image's id now on the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }

@@ -1,5 +1,5 @@
-//! Images with their tags, sizes and users; tag, remove (forced where Docker would
-//! refuse, after saying why) and prune.
+//! Images with their tags, sizes and users; pull (with each layer's progress), tag,
+//! remove (forced where Docker would refuse, after saying why) and prune.
 
 use berth_protocol::api::catalogue::{ImagesList, ImagesPrune, ImagesRemove, ImagesTag};
 use berth_protocol::api::hosts::HostOnly;
@@ -31,6 +31,7 @@ pub fn images_page() -> Html {
     html! {
         <section class="page" data-page="images">
             <h1>{ "Images" }</h1>
+            if admin { <super::pull::PullForm action={action.clone()} /> }
             if admin {
                 <button id="images-prune" disabled={!dangling} onclick={onprune}
                     title={if dangling { "Remove dangling images" } else { "Nothing is dangling" }}>{ "Prune dangling" }</button>

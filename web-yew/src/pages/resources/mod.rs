@@ -6,6 +6,7 @@ mod create;
 mod files;
 mod images;
 mod networks;
+mod pull;
 mod volumes;
 
 pub use files::VolumeFilesPage;
