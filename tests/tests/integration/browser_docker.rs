@@ -674,6 +674,12 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
     let (vol, net) = (scope.name("ui-vol"), scope.name("ui-net"));
     let new_name = format!("berth-ui-tag/{}:v2", scope.run.to_lowercase());
     let label = format!("{}={}", berth_tests::docker::LABEL, scope.run);
+    let joiner = scope.name("netjoin");
+    scope
+        .container("netjoin")
+        .sh("while true; do sleep 1; done")
+        .create()
+        .await;
     let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();
     let docker = scope.docker.clone();
@@ -739,6 +745,31 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
                 .await
                 .expect("the network exists");
             assert_eq!(made.internal, Some(true));
+            // An operator's connect and disconnect, from the network's row.
+            let row = format!("#networks-table tr[data-name='{net}']");
+            pick(&c, &format!("{row} select.network-connect-container"), &joiner).await;
+            type_into(&c, &format!("{row} input.network-connect-alias"), "cache").await;
+            click(&c, &format!("{row} .network-connect button")).await;
+            let said = wait_for(&c, "section[data-page='networks'] > .ok-note, section[data-page='networks'] > p.error").await.text().await.unwrap();
+            assert!(said.contains("Connected"), "{said}");
+            wait_for(&c, &format!("{row} li[data-container='{joiner}']")).await;
+            let attached = docker.inspect_container(&joiner, None).await.unwrap();
+            let endpoint = attached
+                .network_settings
+                .and_then(|n| n.networks)
+                .and_then(|mut n| n.remove(&net))
+                .expect("connected");
+            assert!(endpoint.aliases.unwrap_or_default().contains(&"cache".to_owned()));
+            click(&c, &format!("{row} details.attached summary")).await;
+            click(&c, &format!("{row} li[data-container='{joiner}'] .network-disconnect")).await;
+            answer_dialog(&c, None).await;
+            c.wait()
+                .at_most(std::time::Duration::from_secs(30))
+                .for_element(fantoccini::Locator::XPath(&format!(
+                    "//tr[@data-name='{net}']/td[text()='none']"
+                )))
+                .await
+                .expect("the container is off the network");
 
             // Images: "Tag" asks for the new name and the row shows it.
             let image = ensure_test_image(&docker).await;

@@ -1126,3 +1126,68 @@ async fn images_are_tagged_by_admins_with_checked_names() {
     assert_eq!(removed.untagged, vec![reference]);
     assert!(removed.deleted.is_empty(), "{removed:?}");
 }
+
+#[tokio::test]
+async fn operators_connect_a_container_to_a_network_and_disconnect_it() {
+    use berth_protocol::api::catalogue::{NetworkConnect, NetworkDisconnect};
+    use berth_protocol::api::networks::{ConnectContainer, DisconnectContainer};
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let op = ws::user(&berth, &admin, "otto", Role::Operator).await;
+    let viewer = ws::user(&berth, &admin, "vera", Role::Viewer).await;
+    let net = scope.create_network("joined").await;
+    let name = scope.name("joiner");
+    let id = container(&scope, "joiner", LOOP).create().await;
+    let connect = |container: &str| ConnectContainer {
+        host: None,
+        network: net.clone(),
+        container: container.to_owned(),
+        aliases: vec!["db-alias".into()],
+    };
+    assert_eq!(
+        code(&viewer.call::<NetworkConnect>(connect(&name)).await),
+        Some(ErrorCode::Forbidden)
+    );
+    op.call::<NetworkConnect>(connect(&name)).await.unwrap();
+    let inspect = scope.docker.inspect_container(&id, None).await.unwrap();
+    let endpoint = inspect
+        .network_settings
+        .and_then(|n| n.networks)
+        .and_then(|mut n| n.remove(&net))
+        .expect("attached");
+    assert!(
+        endpoint
+            .aliases
+            .unwrap_or_default()
+            .contains(&"db-alias".to_owned())
+    );
+    let listed = op.call::<NetworksList>(HostOnly::default()).await.unwrap();
+    let n = listed.networks.iter().find(|n| n.name == net).unwrap();
+    assert_eq!(n.containers, vec![name.clone()]);
+    // Nothing that does not exist, and nothing that is not a name.
+    assert_eq!(
+        code(
+            &op.call::<NetworkConnect>(connect("no-such-container"))
+                .await
+        ),
+        Some(ErrorCode::NotFound)
+    );
+    assert_eq!(
+        code(&op.call::<NetworkConnect>(connect("../x")).await),
+        Some(ErrorCode::BadRequest)
+    );
+    op.call::<NetworkDisconnect>(DisconnectContainer {
+        host: None,
+        network: net.clone(),
+        container: name.clone(),
+    })
+    .await
+    .unwrap();
+    let inspect = scope.docker.inspect_container(&id, None).await.unwrap();
+    let networks = inspect
+        .network_settings
+        .and_then(|n| n.networks)
+        .unwrap_or_default();
+    assert!(!networks.contains_key(&net), "{networks:?}");
+}

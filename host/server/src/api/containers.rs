@@ -82,7 +82,7 @@ async fn state_of(docker: &Docker, id: &str) -> Result<ContainerState, ErrorBody
     Ok(ContainerState { id, state })
 }
 
-fn refuse_self(h: &Host, id: &str, verb: &str) -> Result<(), ErrorBody> {
+pub(crate) fn refuse_self(h: &Host, id: &str, verb: &str) -> Result<(), ErrorBody> {
     if h.self_id.as_deref() == Some(id) {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,

@@ -1,13 +1,18 @@
-//! `networks.list`, `networks.create`, `network.inspect`, `network.remove`.
+//! `networks.list`, `networks.create`, `network.inspect`, `network.remove`,
+//! `network.connect`, `network.disconnect`.
 
 use berth_docker::hosts::Hosts;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use berth_protocol::api::Empty;
-use berth_protocol::api::catalogue::{NetworkInspect, NetworkRemove, NetworksCreate, NetworksList};
+use berth_protocol::api::catalogue::{
+    NetworkConnect, NetworkDisconnect, NetworkInspect, NetworkRemove, NetworksCreate, NetworksList,
+};
 use berth_protocol::api::hosts::HostOnly;
-use berth_protocol::api::networks::{CreateNetwork, NetworkRef};
+use berth_protocol::api::networks::{
+    ConnectContainer, CreateNetwork, DisconnectContainer, NetworkRef,
+};
 use berth_protocol::api::networks::{NetworkList, NetworkSummary};
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
@@ -58,6 +63,8 @@ pub fn register(r: &mut Registry) {
     r.method(NetworksCreate, create);
     r.method(NetworkInspect, inspect);
     r.method(NetworkRemove, remove);
+    r.method(NetworkConnect, connect);
+    r.method(NetworkDisconnect, disconnect);
 }
 
 async fn list(hosts: Arc<Hosts>, params: HostOnly) -> Result<NetworkList, ErrorBody> {
@@ -228,6 +235,60 @@ async fn remove(hosts: Arc<Hosts>, params: NetworkRef) -> Result<Empty, ErrorBod
         .with_details(serde_json::json!({ "containers": names })));
     }
     d.remove_network(&name)
+        .await
+        .map_err(|e| docker_err(&e, &format!("network {name}")))?;
+    Ok(Empty {})
+}
+
+/// The network's name and the container's full id, checked: both exist, and the
+/// container is not the one Berth runs in (cutting its network cuts Berth off).
+async fn endpoints(
+    host: &berth_docker::hosts::Host,
+    d: &bollard::Docker,
+    network: &str,
+    container: &str,
+    verb: &str,
+) -> Result<(String, String), ErrorBody> {
+    docker_args::object("network", network).wire()?;
+    docker_args::object("container", container).wire()?;
+    let name = inspect_network(d, network).await?.name.unwrap_or_default();
+    let id = d
+        .inspect_container(container, None)
+        .await
+        .map_err(|e| docker_err(&e, &format!("container {container}")))?
+        .id
+        .unwrap_or_default();
+    super::containers::refuse_self(host, &id, verb)?;
+    Ok((name, id))
+}
+
+async fn connect(hosts: Arc<Hosts>, params: ConnectContainer) -> Result<Empty, ErrorBody> {
+    let (host, d) = host_docker(&hosts, params.host.as_deref()).await?;
+    let (name, id) = endpoints(&host, &d, &params.network, &params.container, "connect").await?;
+    for alias in &params.aliases {
+        docker_args::object("aliases", alias).wire()?;
+    }
+    let request = bollard::models::NetworkConnectRequest {
+        container: id,
+        endpoint_config: (!params.aliases.is_empty()).then(|| bollard::models::EndpointSettings {
+            aliases: Some(params.aliases.clone()),
+            ..Default::default()
+        }),
+    };
+    d.connect_network(&name, request)
+        .await
+        .map_err(|e| docker_err(&e, &format!("network {name}")))?;
+    Ok(Empty {})
+}
+
+async fn disconnect(hosts: Arc<Hosts>, params: DisconnectContainer) -> Result<Empty, ErrorBody> {
+    let (host, d) = host_docker(&hosts, params.host.as_deref()).await?;
+    let (name, id) = endpoints(&host, &d, &params.network, &params.container, "disconnect").await?;
+    let request = bollard::models::NetworkDisconnectRequest {
+        container: id,
+        force: Some(false),
+    };
+    d.disconnect_network(&name, request)
         .await
         .map_err(|e| docker_err(&e, &format!("network {name}")))?;
     Ok(Empty {})

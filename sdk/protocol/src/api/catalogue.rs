@@ -209,6 +209,11 @@ methods! {
     NetworkInspect = "network.inspect" (networks::NetworkRef) -> serde_json::Value, Viewer, audited = false;
     /// Refused with `conflict` while containers are attached; built-ins never.
     NetworkRemove = "network.remove" (networks::NetworkRef) -> Empty, Admin, audited = true;
+    /// Attaches a container to a network (with optional aliases); Berth's own
+    /// container is refused.
+    NetworkConnect = "network.connect" (networks::ConnectContainer) -> Empty, Operator, audited = true;
+    /// Detaches a container from a network; Berth's own container is refused.
+    NetworkDisconnect = "network.disconnect" (networks::DisconnectContainer) -> Empty, Operator, audited = true;
     /// Queues a backup of the network's definition (as `backups.create` with a
     /// network target).
     NetworkBackup = "network.backup" (networks::NetworkRef) -> jobs::JobsQueued, Operator, audited = true;

@@ -65,3 +65,26 @@ pub struct CreateNetwork {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }
+
+/// `network.connect`: attaches a container (running or not) to a network, under
+/// extra DNS `aliases` on it if given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectContainer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The network's id or name.
+    pub network: String,
+    /// The container's id or name.
+    pub container: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+/// `network.disconnect`: detaches a container from a network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DisconnectContainer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub network: String,
+    pub container: String,
+}

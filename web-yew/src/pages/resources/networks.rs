@@ -1,16 +1,22 @@
-//! Networks with their containers; create (admins), back up and remove.
+//! Networks with their containers; create (admins), connect and disconnect
+//! containers, back up (operators) and remove.
 
-use berth_protocol::api::catalogue::{NetworkBackup, NetworkRemove, NetworksList};
+use berth_protocol::api::catalogue::{
+    ContainersList, NetworkBackup, NetworkConnect, NetworkDisconnect, NetworkRemove, NetworksList,
+};
 use berth_protocol::api::hosts::HostOnly;
-use berth_protocol::api::networks::{NetworkRef, NetworkSummary};
+use berth_protocol::api::networks::{
+    ConnectContainer, DisconnectContainer, NetworkRef, NetworkSummary,
+};
 use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::create::NetworkCreateForm;
 use super::remove;
-use crate::components::loaded;
-use crate::hooks::{Action, use_action, use_call};
+use crate::components::{Question, loaded, run_confirmed};
+use crate::format::given;
+use crate::hooks::{Action, on_pick, on_text, use_action, use_call, use_text};
 use crate::pages::containers::NetworkFilter;
 use crate::route::Route;
 use crate::ws::use_ws;
@@ -19,7 +25,20 @@ use crate::ws::use_ws;
 pub fn networks_page() -> Html {
     let ctx = use_ws();
     let (list, reload) = use_call::<NetworksList>(HostOnly::default());
+    let (containers, _) = use_call::<ContainersList>(HostOnly::default());
     let action = use_action(reload);
+    let names: Vec<String> = containers
+        .ready()
+        .map(|l| {
+            let mut names: Vec<String> = l
+                .groups
+                .iter()
+                .flat_map(|g| g.containers.iter().map(|c| c.name.clone()))
+                .collect();
+            names.sort();
+            names
+        })
+        .unwrap_or_default();
     let admin = ctx.user().is_some_and(|u| u.role.allows(Role::Admin));
     let operator = ctx.user().is_some_and(|u| u.role.allows(Role::Operator));
     html! {
@@ -30,14 +49,14 @@ pub fn networks_page() -> Html {
             { loaded(&list, |l| html! {
                 <table class="grid" id="networks-table">
                     <thead><tr><th>{ "Name" }</th><th>{ "Driver" }</th><th>{ "Subnets" }</th><th>{ "Containers" }</th><th></th></tr></thead>
-                    <tbody>{ for l.networks.iter().map(|n| row(n, &action, operator, admin)) }</tbody>
+                    <tbody>{ for l.networks.iter().map(|n| row(n, &action, &names, operator, admin)) }</tbody>
                 </table>
             }) }
         </section>
     }
 }
 
-fn row(n: &NetworkSummary, action: &Action, operator: bool, admin: bool) -> Html {
+fn row(n: &NetworkSummary, action: &Action, names: &[String], operator: bool, admin: bool) -> Html {
     let onremove = {
         let (action, label) = (action.clone(), n.name.clone());
         let p = NetworkRef {
@@ -52,11 +71,14 @@ fn row(n: &NetworkSummary, action: &Action, operator: bool, admin: bool) -> Html
     };
     let removable = admin && !n.builtin && n.containers.is_empty();
     html! {
-        <tr data-name={n.name.clone()}>
+        <tr key={n.id.clone()} data-name={n.name.clone()}>
             <td>{ &n.name }if n.builtin { <span class="badge">{ "built-in" }</span> }</td>
             <td>{ &n.driver }</td>
             <td>{ n.subnets.join(", ") }</td>
-            <td>{ attached(n) }</td>
+            <td>{ attached(n, action, operator && n.name != "host" && n.name != "none") }
+                if operator && n.name != "host" && n.name != "none" {
+                    <ConnectForm network={n.name.clone()} candidates={names.iter().filter(|c| !n.containers.contains(c)).cloned().collect::<Vec<_>>()} action={action.clone()} />
+                }</td>
             <td>
                 if operator && !n.builtin {
                     <button class="small network-backup" onclick={onbackup}>{ "Back up" }</button>
@@ -67,8 +89,9 @@ fn row(n: &NetworkSummary, action: &Action, operator: bool, admin: bool) -> Html
     }
 }
 
-/// The containers on the network, with a link to the containers page filtered to them.
-fn attached(n: &NetworkSummary) -> Html {
+/// The containers on the network, with a link to the containers page filtered to them
+/// and, for operators, a way to detach each.
+fn attached(n: &NetworkSummary, action: &Action, may_change: bool) -> Html {
     if n.containers.is_empty() {
         return html! { "none" };
     }
@@ -82,9 +105,91 @@ fn attached(n: &NetworkSummary) -> Html {
             <Link<Route, NetworkFilter> to={Route::Containers} classes="show-containers" query={Some(filter)}>
                 { "Show containers" }</Link<Route, NetworkFilter>>
             <ul class="plain">{ for n.containers.iter().map(|c| html! {
-                <li><Link<Route> to={Route::Container { id: c.clone() }}>{ c }</Link<Route>></li>
+                <li data-container={c.clone()}><Link<Route> to={Route::Container { id: c.clone() }}>{ c }</Link<Route>>
+                    if may_change {
+                        { " " }<button class="small network-disconnect" onclick={disconnect(action, &n.name, c)}>{ "Disconnect" }</button>
+                    }
+                </li>
             }) }</ul>
         </details>
+    }
+}
+
+fn disconnect(action: &Action, network: &str, container: &str) -> Callback<MouseEvent> {
+    let (action, network, container) = (action.clone(), network.to_owned(), container.to_owned());
+    Callback::from(move |_| {
+        let question = Question::new(
+            format!("Disconnect {container} from {network}?"),
+            "Disconnect",
+        )
+        .detail(
+            "It loses its address and name on this network at once; it keeps its other networks.",
+        );
+        let (network, container) = (network.clone(), container.clone());
+        run_confirmed(&action, question, move |ws| async move {
+            let request = DisconnectContainer {
+                host: None,
+                network: network.clone(),
+                container: container.clone(),
+            };
+            ws.call_m::<NetworkDisconnect>(request).await?;
+            Ok(format!("Disconnected {container} from {network}."))
+        });
+    })
+}
+
+#[derive(Properties, PartialEq)]
+struct ConnectProps {
+    network: String,
+    /// Containers not on the network yet.
+    candidates: Vec<String>,
+    action: Action,
+}
+
+/// Attaches a container, with an optional alias on this network.
+#[function_component(ConnectForm)]
+fn connect_form(props: &ConnectProps) -> Html {
+    let chosen = use_text();
+    let alias = use_text();
+    let onsubmit = {
+        let (action, network) = (props.action.clone(), props.network.clone());
+        let (chosen, alias, first) = (
+            chosen.clone(),
+            alias.clone(),
+            props.candidates.first().cloned(),
+        );
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let Some(container) = given(&chosen).or_else(|| first.clone()) else {
+                return;
+            };
+            let request = ConnectContainer {
+                host: None,
+                network: network.clone(),
+                container: container.clone(),
+                aliases: given(alias.trim()).into_iter().collect(),
+            };
+            let network = network.clone();
+            action.run(move |ws| async move {
+                ws.call_m::<NetworkConnect>(request).await?;
+                Ok(format!("Connected {container} to {network}."))
+            });
+        })
+    };
+    if props.candidates.is_empty() {
+        return html! {};
+    }
+    html! {
+        <form class="network-connect" {onsubmit}>
+            <select class="network-connect-container" aria-label="Container to connect" onchange={on_pick(&chosen)}>
+            { for props.candidates.iter().map(|c| html! {
+                <option value={c.clone()} selected={*chosen == *c}>{ c }</option>
+            }) }
+            </select>
+            <input class="network-connect-alias" placeholder="alias (optional)" aria-label="Alias on this network"
+                value={(*alias).clone()} oninput={on_text(&alias)} />
+            <button type="submit" class="small" disabled={props.action.busy()}>{ "Connect" }</button>
+        </form>
     }
 }
 
