@@ -674,6 +674,10 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
     let (vol, net) = (scope.name("ui-vol"), scope.name("ui-net"));
     let new_name = format!("berth-ui-tag/{}:v2", scope.run.to_lowercase());
     let label = format!("{}={}", berth_tests::docker::LABEL, scope.run);
+    let spares = [
+        scope.create_volume("spare1").await,
+        scope.create_volume("spare2").await,
+    ];
     let joiner = scope.name("netjoin");
     scope
         .container("netjoin")
@@ -715,6 +719,23 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
                 .await
                 .expect("the new volume's measured size");
             wait_for(&c, "#volume-sizes time").await;
+            // Two unused volumes removed at once, the word typed first.
+            for spare in &spares {
+                click(&c, &format!("#volumes-table tr[data-name='{spare}'] input.select")).await;
+            }
+            click(&c, "#volumes-bulk-remove").await;
+            let asked = answer_dialog(&c, Some("remove")).await;
+            assert!(asked.contains(&spares[0]) && asked.contains(&spares[1]), "{asked}");
+            c.wait()
+                .at_most(std::time::Duration::from_secs(30))
+                .for_element(fantoccini::Locator::XPath(
+                    "//section[@data-page='volumes']/p[contains(@class,'ok-note')][starts-with(text(),'Removed')]",
+                ))
+                .await
+                .expect("the removal's outcome");
+            for spare in &spares {
+                assert!(docker.inspect_volume(spare).await.is_err(), "{spare} is gone");
+            }
 
             click(&c, "#nav-networks").await;
             click(&c, "#network-create summary").await;

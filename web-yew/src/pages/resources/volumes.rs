@@ -1,20 +1,21 @@
 //! Volumes with sizes and users; browse (operators), create and remove (admins, unused
-//! only). Sizes are the engine's measurement (`system.df`, which walks every volume):
+//! only, one or several at once). Sizes are the engine's measurement (`system.df`, which walks every volume):
 //! taken when the page opens unless one is under a minute old, and again on demand.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use berth_protocol::api::catalogue::{SystemDf, VolumesList, VolumesRemove};
+use berth_protocol::api::catalogue::{SystemDf, VolumesBulkRemove, VolumesList, VolumesRemove};
 use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::api::system::DfParams;
-use berth_protocol::api::volumes::{RemoveVolume, VolumeSummary};
+use berth_protocol::api::volumes::{BulkRemoveVolumes, RemoveVolume, VolumeSummary};
+use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::create::VolumeCreateForm;
 use super::remove;
-use crate::components::{error_view, loaded, moment_text};
+use crate::components::{Question, error_view, loaded, moment_text, run_confirmed};
 use crate::format::signed_bytes;
 use crate::hooks::{Action, Load, use_action, use_call};
 use crate::route::Route;
@@ -32,6 +33,18 @@ pub fn volumes_page() -> Html {
         .unwrap_or_default();
     let admin = ctx.user().is_some_and(|u| u.role.allows(Role::Admin));
     let operator = ctx.user().is_some_and(|u| u.role.allows(Role::Operator));
+    let selected = use_state(BTreeSet::<String>::new);
+    let onbulk = {
+        let (action, selected) = (action.clone(), selected.clone());
+        Callback::from(move |_: MouseEvent| remove_selected(&action, &selected))
+    };
+    let rows = Rows {
+        sizes: &sizes,
+        action: &action,
+        operator,
+        admin,
+        selected: &selected,
+    };
     html! {
         <section class="page" data-page="volumes">
             <h1>{ "Volumes" }</h1>
@@ -39,10 +52,14 @@ pub fn volumes_page() -> Html {
             { action.view() }
             if admin { <VolumeCreateForm action={action.clone()} /> }
             <Measured df={df.clone()} reload={reload_df} />
+            if admin && !selected.is_empty() {
+                <div class="bulk" id="volumes-bulk-bar">{ format!("{} selected: ", selected.len()) }
+                    <button class="small danger" id="volumes-bulk-remove" onclick={onbulk}>{ "Remove" }</button></div>
+            }
             { loaded(&list, |l| html! {
                 <table class="grid" id="volumes-table">
-                    <thead><tr><th>{ "Name" }</th><th>{ "Driver" }</th><th>{ "Size" }</th><th>{ "Used by" }</th><th></th></tr></thead>
-                    <tbody>{ for l.volumes.iter().map(|v| row(v, &sizes, &action, operator, admin)) }</tbody>
+                    <thead><tr>if admin { <th></th> }<th>{ "Name" }</th><th>{ "Driver" }</th><th>{ "Size" }</th><th>{ "Used by" }</th><th></th></tr></thead>
+                    <tbody>{ for l.volumes.iter().map(|v| rows.row(v)) }</tbody>
                 </table>
             }) }
         </section>
@@ -95,37 +112,96 @@ fn measured(props: &MeasuredProps) -> Html {
     }
 }
 
-fn row(
-    v: &VolumeSummary,
-    sizes: &BTreeMap<String, i64>,
-    action: &Action,
+/// What every row needs: the sizes, the page's action, the caller's powers and the
+/// selection for a bulk removal.
+struct Rows<'a> {
+    sizes: &'a BTreeMap<String, i64>,
+    action: &'a Action,
     operator: bool,
     admin: bool,
-) -> Html {
-    let onremove = {
-        let (action, label) = (action.clone(), v.name.clone());
-        let p = RemoveVolume {
-            host: None,
-            name: v.name.clone(),
+    selected: &'a UseStateHandle<BTreeSet<String>>,
+}
+
+impl Rows<'_> {
+    fn row(&self, v: &VolumeSummary) -> Html {
+        let onremove = {
+            let (action, label) = (self.action.clone(), v.name.clone());
+            let p = RemoveVolume {
+                host: None,
+                name: v.name.clone(),
+            };
+            Callback::from(move |_| remove::<VolumesRemove>(&action, label.clone(), p.clone()))
         };
-        Callback::from(move |_| remove::<VolumesRemove>(&action, label.clone(), p.clone()))
-    };
-    html! {
-        <tr data-name={v.name.clone()}>
-            <td class="mono">
-                if operator {
-                    <Link<Route> to={Route::VolumeFiles { name: v.name.clone() }} classes="browse">{ &v.name }</Link<Route>>
-                } else { { &v.name } }
-                if v.anonymous { <span class="badge">{ "anonymous" }</span> }</td>
-            <td>{ &v.driver }</td>
-            <td class="size">{ sizes.get(&v.name).copied().or(v.size).map_or_else(|| "—".to_owned(), signed_bytes) }</td>
-            <td>if v.used_by.is_empty() { <span class="muted">{ "unused" }</span> } else {
-                { for v.used_by.iter().enumerate().map(|(i, name)| html! {
-                    <>{ if i > 0 { ", " } else { "" } }
-                    <Link<Route> to={Route::Container { id: name.clone() }} classes="used-by">{ name }</Link<Route>></>
-                }) }
-            }</td>
-            <td>if admin && v.used_by.is_empty() { <button class="small danger" onclick={onremove}>{ "Remove" }</button> }</td>
-        </tr>
+        let ontoggle = {
+            let (selected, name) = (self.selected.clone(), v.name.clone());
+            Callback::from(move |_: MouseEvent| {
+                let mut now = (*selected).clone();
+                if !now.remove(&name) {
+                    now.insert(name.clone());
+                }
+                selected.set(now);
+            })
+        };
+        let removable = self.admin && v.used_by.is_empty();
+        html! {
+            <tr data-name={v.name.clone()}>
+                if self.admin {
+                    <td><input type="checkbox" class="select" aria-label={format!("Select {}", v.name)}
+                        checked={self.selected.contains(&v.name)} disabled={!removable} onclick={ontoggle} /></td>
+                }
+                <td class="mono">
+                    if self.operator {
+                        <Link<Route> to={Route::VolumeFiles { name: v.name.clone() }} classes="browse">{ &v.name }</Link<Route>>
+                    } else { { &v.name } }
+                    if v.anonymous { <span class="badge">{ "anonymous" }</span> }</td>
+                <td>{ &v.driver }</td>
+                <td class="size">{ self.sizes.get(&v.name).copied().or(v.size).map_or_else(|| "—".to_owned(), signed_bytes) }</td>
+                <td>if v.used_by.is_empty() { <span class="muted">{ "unused" }</span> } else {
+                    { for v.used_by.iter().enumerate().map(|(i, name)| html! {
+                        <>{ if i > 0 { ", " } else { "" } }
+                        <Link<Route> to={Route::Container { id: name.clone() }} classes="used-by">{ name }</Link<Route>></>
+                    }) }
+                }</td>
+                <td>if removable { <button class="small danger" onclick={onremove}>{ "Remove" }</button> }</td>
+            </tr>
+        }
     }
+}
+
+/// Removes the selected volumes after a question (several: the word typed first);
+/// the outcome names each one Docker refused.
+fn remove_selected(action: &Action, selected: &UseStateHandle<BTreeSet<String>>) {
+    let names: Vec<String> = selected.iter().cloned().collect();
+    let mut question = Question::new(format!("Remove {}?", names.join(", ")), "Remove")
+        .detail("Their data is deleted. This cannot be undone.")
+        .danger();
+    if names.len() > 1 {
+        question = question.type_to_confirm("remove");
+    }
+    let selected = selected.clone();
+    run_confirmed(action, question, move |ws| async move {
+        let request = BulkRemoveVolumes {
+            host: None,
+            names: names.clone(),
+        };
+        let r = ws.call_m::<VolumesBulkRemove>(request).await?;
+        selected.set(BTreeSet::new());
+        let failed: Vec<String> = r
+            .results
+            .iter()
+            .zip(&names)
+            .filter(|(x, _)| !x.ok)
+            .map(|(x, n)| {
+                format!(
+                    "{n}: {}",
+                    x.error.as_ref().map_or("failed", |e| e.message.as_str())
+                )
+            })
+            .collect();
+        if failed.is_empty() {
+            Ok(format!("Removed {}.", names.join(", ")))
+        } else {
+            Err(ErrorBody::new(ErrorCode::Conflict, failed.join("; ")))
+        }
+    });
 }
