@@ -32,6 +32,7 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
     let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();
     let docker = scope.docker.clone();
+    let api = ws::admin(&berth).await;
     Browser::start("docker_containers")
         .await
         .run(|c| async move {
@@ -52,6 +53,40 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
             docker.start_container(&id, None).await.unwrap();
             wait_for(&c, &format!("{row} .state.running")).await;
             wait_for(&c, "body[data-no-reload='1']").await;
+
+            // Backing several up at once: one job each, after saying what stop does.
+            for spare in &spares {
+                click(&c, &format!("tr[data-id='{spare}'] input.select")).await;
+            }
+            click(&c, "#bulk-bar .bulk-backup").await;
+            let question = answer_dialog(&c, None).await;
+            assert!(question.starts_with("Back up "), "{question}");
+            let queued = c
+                .wait()
+                .for_element(fantoccini::Locator::XPath(
+                    "//p[contains(@class,'ok-note')][starts-with(text(),'Backups of ')]",
+                ))
+                .await
+                .expect("the backups are queued")
+                .text()
+                .await
+                .unwrap();
+            let jobs: Vec<&str> = queued
+                .split("(jobs ")
+                .nth(1)
+                .unwrap_or_default()
+                .trim_end_matches(").")
+                .split(", ")
+                .collect();
+            assert_eq!(jobs.len(), 2, "{queued}");
+            for job in jobs {
+                let (state, message) = berth_tests::jobs::end_state(&api, job).await;
+                assert_eq!(
+                    state,
+                    berth_protocol::api::jobs::JobState::Complete,
+                    "{message}"
+                );
+            }
 
             // Removing several at once: the button enables only once the word is typed.
             for spare in &spares {

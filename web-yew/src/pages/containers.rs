@@ -5,7 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use berth_protocol::api::catalogue::{ContainersBulk, ContainersList};
+use berth_protocol::api::backups::{BackupTarget, CreateBackup};
+use berth_protocol::api::catalogue::{BackupsCreate, ContainersBulk, ContainersList};
 use berth_protocol::api::containers::{
     BulkAction, BulkVerb, ContainerGroup, ContainerList, ContainerSummary,
 };
@@ -15,7 +16,7 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::{Question, after_confirm, loaded};
+use crate::components::{Question, after_confirm, loaded, run_confirmed};
 use crate::hooks::{Action, use_action, use_call};
 use crate::route::Route;
 use crate::ws::use_ws;
@@ -193,6 +194,38 @@ fn send_bulk(
     });
 }
 
+/// Queues one backup per selected container (consistency `stop`, the default storage)
+/// after saying what that does; the outcome names the jobs, whose ends come as toasts.
+fn back_up_selected(
+    action: &Action,
+    selected: &UseStateHandle<BTreeSet<String>>,
+    names: Vec<String>,
+) {
+    let question = Question::new(format!("Back up {}?", names.join(", ")), "Back up")
+        .detail(
+            "Each container is stopped while its configuration and named volumes are read, then started again; \
+             the backups go to the default storage, one job each. For another storage, encryption or no stop, \
+             use \"Back up now\" on a container's page.",
+        );
+    let selected = selected.clone();
+    run_confirmed(action, question, move |ws| async move {
+        let request = CreateBackup {
+            targets: names
+                .iter()
+                .map(|name| BackupTarget::Container { name: name.clone() })
+                .collect(),
+            ..Default::default()
+        };
+        let queued = ws.call_m::<BackupsCreate>(request).await?;
+        selected.set(BTreeSet::new());
+        Ok(format!(
+            "Backups of {} queued (jobs {}).",
+            names.join(", "),
+            queued.jobs.join(", ")
+        ))
+    });
+}
+
 #[function_component(ContainersPage)]
 pub fn containers_page() -> Html {
     let ctx = use_ws();
@@ -206,6 +239,10 @@ pub fn containers_page() -> Html {
     let run: Run = {
         let (action, selected) = (action.clone(), selected.clone());
         Callback::from(move |(verb, ids, names)| run_bulk(&action, &selected, verb, ids, names))
+    };
+    let back_up = {
+        let (action, selected) = (action.clone(), selected.clone());
+        Callback::from(move |names: Vec<String>| back_up_selected(&action, &selected, names))
     };
     let oninput = {
         let filter = filter.clone();
@@ -244,7 +281,7 @@ pub fn containers_page() -> Html {
             }
             { action.view() }
             if role.allows(Role::Operator) && !selected.is_empty() {
-                { bulk_bar(list.ready(), &selected, &run, role) }
+                { bulk_bar(list.ready(), &selected, (&run, &back_up), role) }
             }
             { body }
         </section>
@@ -330,7 +367,7 @@ impl Rows {
 fn bulk_bar(
     list: Option<&ContainerList>,
     selected: &BTreeSet<String>,
-    run: &Run,
+    (run, back_up): (&Run, &Callback<Vec<String>>),
     role: Role,
 ) -> Html {
     let names: Vec<String> = list
@@ -356,6 +393,7 @@ fn bulk_bar(
                 html! { <button class={classes!("small", format!("bulk-{}", verb_slug(v)))}
                     onclick={Callback::from(move |_| run.emit((v, ids.clone(), names.clone())))}>{ verb_label(v) }</button> }
             }) }
+            <button class="small bulk-backup" onclick={back_up.reform(move |_: MouseEvent| names.clone())}>{ "Back up" }</button>
         </div>
     }
 }
