@@ -40,6 +40,19 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
             click(&c, "#nav-containers").await;
             let row = format!("tr[data-name='{name}']");
             wait_for(&c, &format!("{row} .state.running")).await;
+            // CPU and memory columns from the live stats.
+            c.wait()
+                .for_element(fantoccini::Locator::XPath(&format!(
+                    "//tr[@data-name='{name}']/td[@class='cpu'][contains(text(), '%')]"
+                )))
+                .await
+                .expect("a CPU figure");
+            let mem = wait_for(&c, &format!("{row} td.mem"))
+                .await
+                .text()
+                .await
+                .unwrap();
+            assert!(mem.ends_with("iB"), "{mem}");
             // Mark the page: a reload would drop this attribute.
             c.execute("document.body.setAttribute('data-no-reload','1')", vec![])
                 .await

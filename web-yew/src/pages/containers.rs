@@ -3,7 +3,7 @@
 //! filter, lifecycle actions per row and for a selection, confirmations before
 //! destructive ones, and an outcome line for each action.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use berth_protocol::api::backups::{BackupTarget, CreateBackup};
 use berth_protocol::api::catalogue::{BackupsCreate, ContainersBulk, ContainersList};
@@ -11,12 +11,14 @@ use berth_protocol::api::containers::{
     BulkAction, BulkVerb, ContainerGroup, ContainerList, ContainerSummary,
 };
 use berth_protocol::api::hosts::HostOnly;
+use berth_protocol::api::streams::ContainerStats;
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::{Question, after_confirm, loaded, run_confirmed};
+use crate::format::bytes;
 use crate::hooks::{Action, use_action, use_call};
 use crate::route::Route;
 use crate::ws::use_ws;
@@ -104,16 +106,62 @@ fn matches(c: &ContainerSummary, q: &str) -> bool {
 /// A lifecycle verb on some containers: (verb, ids, names for the messages).
 type Run = Callback<(BulkVerb, Vec<String>, Vec<String>)>;
 
+/// How long container events may keep coming before the list is fetched again.
+const EVENTS_SETTLE_MS: i32 = 150;
+/// How often the CPU and memory columns are redrawn, whatever the number of containers.
+const STATS_REDRAW_MS: i32 = 1_000;
+
+/// CPU % and memory (in use, limit) per running container, by id.
+type Usage = HashMap<String, (f64, u64, u64)>;
+
+/// Every running container's CPU and memory from `container.stats`, redrawn at most
+/// once a second (with 500 containers, a redraw per sample would be 500 a second).
+#[hook]
+fn use_usage() -> Usage {
+    let ctx = use_ws();
+    let usage = use_mut_ref(Usage::new);
+    let redraw = use_force_update();
+    {
+        let usage = usage.clone();
+        use_effect_with((), move |()| {
+            let redraw = crate::hooks::coalesced(
+                Callback::from(move |()| redraw.force_update()),
+                STATS_REDRAW_MS,
+            );
+            let on_data = Callback::from(move |v| {
+                if let Ok(s) = serde_json::from_value::<ContainerStats>(v) {
+                    usage
+                        .borrow_mut()
+                        .insert(s.id, (s.cpu_percent, s.mem_bytes, s.mem_limit));
+                    redraw.emit(());
+                }
+            });
+            let sub = ctx.ws.subscribe(
+                "container.stats",
+                serde_json::json!({"ids": []}),
+                256,
+                on_data,
+                Callback::noop(),
+            );
+            move || drop(sub)
+        });
+    }
+    // A snapshot for this render; the map keeps filling between redraws.
+    usage.borrow().clone()
+}
+
 /// Any container event: refetch once. The list call is the source of truth (health,
 /// ports, status text), the event only says when to ask.
 #[hook]
 fn use_container_events(reload: Callback<()>) {
     let ctx = use_ws();
     use_effect_with((), move |()| {
+        // A burst of events (a project coming up) reloads once; Berth's helpers never.
+        let reload = crate::hooks::coalesced(reload, EVENTS_SETTLE_MS);
         let on_data = Callback::from(move |_| reload.emit(()));
         let sub = ctx.ws.subscribe(
             "events",
-            serde_json::json!({"filters": {"types": ["container", "host"]}}),
+            serde_json::json!({"filters": {"types": ["container", "host"], "exclude_helpers": true}}),
             256,
             on_data,
             Callback::noop(),
@@ -258,6 +306,7 @@ pub fn containers_page() -> Html {
         run: run.clone(),
         selected: selected.clone(),
         role,
+        usage: use_usage(),
     };
     let body = loaded(&list, |l| {
         if l.groups.is_empty() {
@@ -293,9 +342,24 @@ struct Rows {
     run: Run,
     selected: UseStateHandle<BTreeSet<String>>,
     role: Role,
+    usage: Usage,
 }
 
 impl Rows {
+    /// CPU and memory of a running container (blank until its first sample, and once
+    /// it stops: its last sample stays in the map).
+    fn usage_cells(&self, c: &ContainerSummary) -> Html {
+        match self.usage.get(&c.id).filter(|_| c.state == "running") {
+            Some((cpu, mem, limit)) => html! {
+                <>
+                <td class="cpu">{ format!("{cpu:.1} %") }</td>
+                <td class="mem" title={format!("of {}", bytes(*limit))}>{ bytes(*mem) }</td>
+                </>
+            },
+            None => html! { <><td class="cpu"></td><td class="mem"></td></> },
+        }
+    }
+
     /// A compose project (or the standalone containers) with its status.
     fn group(&self, g: &ContainerGroup, shown: &dyn Fn(&ContainerSummary) -> bool) -> Html {
         let title = g
@@ -310,7 +374,7 @@ impl Rows {
             <div class="group" data-stack={g.stack.clone().unwrap_or_default()}>
                 <h2>{ title }{ " " }<span class={classes!("badge", status.clone())}>{ status }</span></h2>
                 <table class="grid containers">
-                    <thead><tr><th></th><th>{ "Name" }</th><th>{ "State" }</th><th>{ "Image" }</th><th>{ "Ports" }</th><th>{ "Status" }</th><th></th></tr></thead>
+                    <thead><tr><th></th><th>{ "Name" }</th><th>{ "State" }</th><th>{ "CPU" }</th><th>{ "Memory" }</th><th>{ "Image" }</th><th>{ "Ports" }</th><th>{ "Status" }</th><th></th></tr></thead>
                     <tbody>{ for g.containers.iter().filter(|c| shown(c)).map(|c| self.row(c)) }</tbody>
                 </table>
             </div>
@@ -351,6 +415,7 @@ impl Rows {
                     if c.protected { <span class="badge">{ "Berth" }</span> }</td>
                 <td><span class={classes!("state", c.state.clone())}>{ &c.state }</span>
                     if let Some(h) = &c.health { <span class={classes!("badge", h.clone())}>{ h }</span> }</td>
+                { self.usage_cells(c) }
                 <td class="image">{ &c.image }</td>
                 <td>{ ports }</td>
                 <td class="status">{ &c.status }</td>
