@@ -60,10 +60,23 @@ fn password_gate() -> Html {
 
 #[function_component(Shell)]
 fn shell() -> Html {
+    // On a narrow screen the sections fold behind a Menu button (CSS shows it only
+    // there); picking a section folds them again.
+    let menu_open = use_state(|| false);
+    let toggle = {
+        let menu_open = menu_open.clone();
+        Callback::from(move |_: MouseEvent| menu_open.set(!*menu_open))
+    };
+    let close = {
+        let menu_open = menu_open.clone();
+        Callback::from(move |()| menu_open.set(false))
+    };
     html! {
         <crate::components::toasts::Toasts>
         <div class="shell">
             <header class="topbar">
+                <button id="menu-toggle" type="button" class="icon-button menu-toggle" onclick={toggle}
+                    aria-controls="sidebar" aria-expanded={menu_open.to_string()}>{ "☰ Menu" }</button>
                 <Link<Route> to={Route::Dashboard} classes="brand">{ "⚓ Berth" }</Link<Route>>
                 <div class="topbar-actions">
                     <ConnectionIndicator />
@@ -71,7 +84,7 @@ fn shell() -> Html {
                     <ThemeToggle />
                 </div>
             </header>
-            <Sidebar />
+            <Sidebar open={*menu_open} {close} />
             <main class="content" id="main">
                 <Switch<Route> render={pages::render} />
             </main>
@@ -98,13 +111,22 @@ fn user_menu() -> Html {
     }
 }
 
+#[derive(Properties, PartialEq)]
+struct SidebarProps {
+    /// Shown on a narrow screen (always shown on a wide one).
+    open: bool,
+    /// Folds it again once a section is picked.
+    close: Callback<()>,
+}
+
 #[function_component(Sidebar)]
-fn sidebar() -> Html {
+fn sidebar(props: &SidebarProps) -> Html {
     let current = use_route::<Route>();
     let ctx = use_ws();
     let role = ctx.user().map_or(Role::Viewer, |u| u.role);
+    let picked = props.close.reform(|_: MouseEvent| ());
     html! {
-        <nav class="sidebar" aria-label="Sections">
+        <nav class={classes!("sidebar", props.open.then_some("open"))} id="sidebar" aria-label="Sections" onclick={picked}>
             <ul>
             { for Route::SECTIONS.iter().filter(|r| role >= r.least_role()).map(|r| {
                 // A detail page lights up its section.

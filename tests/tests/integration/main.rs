@@ -8,6 +8,7 @@ mod backup_restore;
 mod browser;
 mod browser_docker;
 mod browser_identity;
+mod browser_layout;
 mod browser_schedules;
 mod browser_stacks;
 mod ctl;
