@@ -25,6 +25,15 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
         .await;
     scope.docker.start_container(&id, None).await.unwrap();
     let name = scope.name("ui");
+    // Ignores SIGTERM: a stop takes Docker's full 10 s timeout.
+    let stubborn = scope
+        .create_container(
+            "stubborn",
+            &["sh", "-c", "trap '' TERM; while true; do sleep 0.2; done"],
+        )
+        .await;
+    scope.docker.start_container(&stubborn, None).await.unwrap();
+    let stubborn_name = scope.name("stubborn");
     let mut spares = Vec::new();
     for spare in ["spare-a", "spare-b"] {
         spares.push(scope.create_container(spare, &["true"]).await);
@@ -66,6 +75,21 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
             docker.start_container(&id, None).await.unwrap();
             wait_for(&c, &format!("{row} .state.running")).await;
             wait_for(&c, "body[data-no-reload='1']").await;
+
+            // A slow stop: the row says so and offers nothing else until it is done.
+            let slow = format!("tr[data-name='{stubborn_name}']");
+            click(&c, &format!("{slow} .act-stop")).await;
+            answer_dialog(&c, None).await;
+            let pending = wait_for(&c, &format!("{slow} .state.pending")).await;
+            assert_eq!(pending.text().await.unwrap(), "stopping…");
+            let offered = c
+                .find_all(fantoccini::Locator::Css(&format!(
+                    "{slow} td.actions button"
+                )))
+                .await
+                .unwrap();
+            assert!(offered.is_empty(), "no action while one is under way");
+            wait_for_work(&c, &format!("{slow} .state.exited")).await;
 
             // Backing several up at once: one job each, after saying what stop does.
             for spare in &spares {

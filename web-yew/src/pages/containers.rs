@@ -35,6 +35,19 @@ pub(crate) fn verb_label(v: BulkVerb) -> &'static str {
     }
 }
 
+/// A verb under way, as a row shows it ("stopping…").
+fn verb_progressive(v: BulkVerb) -> &'static str {
+    match v {
+        BulkVerb::Start => "starting",
+        BulkVerb::Stop => "stopping",
+        BulkVerb::Restart => "restarting",
+        BulkVerb::Kill => "killing",
+        BulkVerb::Pause => "pausing",
+        BulkVerb::Unpause => "resuming",
+        BulkVerb::Remove => "removing",
+    }
+}
+
 /// What a verb that stops or deletes something does, said before it runs; `None`
 /// for the verbs that need no confirmation.
 pub(crate) fn verb_consequence(v: BulkVerb) -> Option<&'static str> {
@@ -170,17 +183,47 @@ fn use_container_events(reload: Callback<()>) {
     });
 }
 
+/// The containers an action is under way on, and the verb: their rows say so and take
+/// no other action until it answers (a stop may take its full timeout).
+#[derive(Clone)]
+struct Pending {
+    verbs: std::rc::Rc<std::cell::RefCell<std::collections::BTreeMap<String, BulkVerb>>>,
+    redraw: Callback<()>,
+}
+
+impl Pending {
+    fn set(&self, ids: &[String], verb: Option<BulkVerb>) {
+        {
+            let mut verbs = self.verbs.borrow_mut();
+            for id in ids {
+                match verb {
+                    Some(v) => verbs.insert(id.clone(), v),
+                    None => verbs.remove(id),
+                };
+            }
+        }
+        self.redraw.emit(());
+    }
+
+    fn of(&self, id: &str) -> Option<BulkVerb> {
+        self.verbs.borrow().get(id).copied()
+    }
+}
+
+/// What a lifecycle action needs: the page's action, the selection it clears, the
+/// rows it marks pending.
+#[derive(Clone)]
+struct Bulk {
+    action: Action,
+    selected: UseStateHandle<BTreeSet<String>>,
+    pending: Pending,
+}
+
 /// Runs `verb` on the containers (after a confirmation for destructive ones); the
 /// outcome names each container that refused.
-fn run_bulk(
-    action: &Action,
-    selected: &UseStateHandle<BTreeSet<String>>,
-    verb: BulkVerb,
-    ids: Vec<String>,
-    names: Vec<String>,
-) {
+fn run_bulk(bulk: &Bulk, verb: BulkVerb, ids: Vec<String>, names: Vec<String>) {
     let Some(detail) = verb_consequence(verb) else {
-        return send_bulk(action, selected, verb, ids, names);
+        return send_bulk(bulk, verb, ids, names);
     };
     let mut question = Question::new(
         format!("{} {}?", verb_label(verb), names.join(", ")),
@@ -198,29 +241,24 @@ fn run_bulk(
     if names.len() > 1 && matches!(verb, BulkVerb::Remove | BulkVerb::Kill) {
         question = question.type_to_confirm(verb_slug(verb));
     }
-    let (action, selected) = (action.clone(), selected.clone());
-    after_confirm(question, move || {
-        send_bulk(&action, &selected, verb, ids, names)
-    });
+    let bulk = bulk.clone();
+    after_confirm(question, move || send_bulk(&bulk, verb, ids, names));
 }
 
-fn send_bulk(
-    action: &Action,
-    selected: &UseStateHandle<BTreeSet<String>>,
-    verb: BulkVerb,
-    ids: Vec<String>,
-    names: Vec<String>,
-) {
+fn send_bulk(bulk: &Bulk, verb: BulkVerb, ids: Vec<String>, names: Vec<String>) {
+    bulk.pending.set(&ids, Some(verb));
     let p = BulkAction {
         host: None,
         action: verb,
-        ids,
+        ids: ids.clone(),
         timeout_s: None,
         force: verb == BulkVerb::Remove,
     };
-    let selected = selected.clone();
-    action.run(move |ws| async move {
-        let r = ws.call_m::<ContainersBulk>(p).await?;
+    let (selected, pending) = (bulk.selected.clone(), bulk.pending.clone());
+    bulk.action.run(move |ws| async move {
+        let answered = ws.call_m::<ContainersBulk>(p).await;
+        pending.set(&ids, None);
+        let r = answered?;
         let failed: Vec<String> = r
             .results
             .iter()
@@ -284,9 +322,19 @@ pub fn containers_page() -> Html {
     let selected = use_state(BTreeSet::<String>::new);
     let role = ctx.user().map_or(Role::Viewer, |u| u.role);
     let net: Option<NetworkFilter> = use_location().and_then(|l| l.query::<NetworkFilter>().ok());
+    let redraw = use_force_update();
+    let pending = use_mut_ref(std::collections::BTreeMap::<String, BulkVerb>::new);
+    let pending = Pending {
+        verbs: pending,
+        redraw: Callback::from(move |()| redraw.force_update()),
+    };
     let run: Run = {
-        let (action, selected) = (action.clone(), selected.clone());
-        Callback::from(move |(verb, ids, names)| run_bulk(&action, &selected, verb, ids, names))
+        let bulk = Bulk {
+            action: action.clone(),
+            selected: selected.clone(),
+            pending: pending.clone(),
+        };
+        Callback::from(move |(verb, ids, names)| run_bulk(&bulk, verb, ids, names))
     };
     let back_up = {
         let (action, selected) = (action.clone(), selected.clone());
@@ -307,6 +355,7 @@ pub fn containers_page() -> Html {
         selected: selected.clone(),
         role,
         usage: use_usage(),
+        pending,
     };
     let body = loaded(&list, |l| {
         if l.groups.is_empty() {
@@ -343,6 +392,7 @@ struct Rows {
     selected: UseStateHandle<BTreeSet<String>>,
     role: Role,
     usage: Usage,
+    pending: Pending,
 }
 
 impl Rows {
@@ -383,6 +433,7 @@ impl Rows {
 
     fn row(&self, c: &ContainerSummary) -> Html {
         let can_act = self.role.allows(Role::Operator);
+        let busy = self.pending.of(&c.id).is_some();
         let ontoggle = {
             let (selected, id) = (self.selected.clone(), c.id.clone());
             Callback::from(move |_| {
@@ -413,15 +464,19 @@ impl Rows {
                 <td><input type="checkbox" class="select" checked={self.selected.contains(&c.id)} onclick={ontoggle} disabled={!can_act} /></td>
                 <td class="name"><Link<Route> to={Route::Container { id: c.id.clone() }} classes="open">{ &c.name }</Link<Route>>
                     if c.protected { <span class="badge">{ "Berth" }</span> }</td>
-                <td><span class={classes!("state", c.state.clone())}>{ &c.state }</span>
+                <td>if let Some(v) = self.pending.of(&c.id) {
+                        <span class="state pending" aria-busy="true">{ format!("{}…", verb_progressive(v)) }</span>
+                    } else {
+                        <span class={classes!("state", c.state.clone())}>{ &c.state }</span>
+                    }
                     if let Some(h) = &c.health { <span class={classes!("badge", h.clone())}>{ h }</span> }</td>
                 { self.usage_cells(c) }
                 <td class="image">{ &c.image }</td>
                 <td>{ ports }</td>
                 <td class="status">{ &c.status }</td>
                 <td class="actions">
-                    if can_act && !c.protected { { for actions_for(&c.state).iter().map(|&v| button(v, None)) } }
-                    if self.role.allows(Role::Admin) && !c.protected { { button(BulkVerb::Remove, Some("danger")) } }
+                    if can_act && !c.protected && !busy { { for actions_for(&c.state).iter().map(|&v| button(v, None)) } }
+                    if self.role.allows(Role::Admin) && !c.protected && !busy { { button(BulkVerb::Remove, Some("danger")) } }
                 </td>
             </tr>
         }
