@@ -1191,3 +1191,48 @@ async fn operators_connect_a_container_to_a_network_and_disconnect_it() {
         .unwrap_or_default();
     assert!(!networks.contains_key(&net), "{networks:?}");
 }
+
+/// A prune's preview: an image no container uses is among the unused ones (with its
+/// size), not among the dangling ones, and a dry run removes nothing. (A real prune of
+/// unused images is not run here: other tests share the engine.)
+#[tokio::test]
+async fn an_image_prune_preview_names_what_would_go() {
+    use berth_protocol::api::catalogue::{ImagesPrune, ImagesRemove};
+    use berth_protocol::api::images::{PruneImages, RemoveImage};
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let maker = container(&scope, "pruned", "echo made > /made")
+        .create()
+        .await;
+    scope.docker.start_container(&maker, None).await.unwrap();
+    scope.wait_success(&maker).await;
+    let tag = format!("berth-test/prune-{}:unused", scope.run.to_lowercase());
+    berth_tests::registry::docker(&["commit", &maker, &tag]);
+    scope.docker.remove_container(&maker, None).await.unwrap();
+    let preview = |unused| PruneImages {
+        host: None,
+        unused,
+        dry_run: true,
+    };
+    let unused = admin.call::<ImagesPrune>(preview(true)).await.unwrap();
+    assert!(
+        unused.dry_run && unused.deleted.contains(&tag),
+        "{unused:?}"
+    );
+    assert!(unused.space_reclaimed > 0);
+    let dangling = admin.call::<ImagesPrune>(preview(false)).await.unwrap();
+    assert!(!dangling.deleted.contains(&tag), "tagged: not dangling");
+    assert!(
+        scope.docker.inspect_image(&tag).await.is_ok(),
+        "a dry run removes nothing"
+    );
+    admin
+        .call::<ImagesRemove>(RemoveImage {
+            host: None,
+            id: tag.clone(),
+            force: false,
+        })
+        .await
+        .unwrap();
+}

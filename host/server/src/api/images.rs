@@ -7,7 +7,7 @@ use std::sync::Arc;
 use berth_docker::disk_usage::volume_sizes;
 use berth_protocol::api::catalogue::{ImagesList, ImagesPrune, ImagesRemove, ImagesTag, SystemDf};
 use berth_protocol::api::hosts::HostOnly;
-use berth_protocol::api::images::{ImageList, ImageSummary, Pruned, RemovedImages};
+use berth_protocol::api::images::{ImageList, ImageSummary, PruneImages, Pruned, RemovedImages};
 use berth_protocol::api::images::{RemoveImage, TagImage, Tagged};
 use berth_protocol::api::rfc3339;
 use berth_protocol::api::system::{DfParams, DfRow, SystemDf as Df};
@@ -55,11 +55,7 @@ async fn list(hosts: Arc<Hosts>, params: HostOnly) -> Result<ImageList, ErrorBod
     let mut out: Vec<ImageSummary> = images
         .into_iter()
         .map(|i| {
-            let tags: Vec<String> = i
-                .repo_tags
-                .into_iter()
-                .filter(|t| t != "<none>:<none>")
-                .collect();
+            let tags = tags_of(&i);
             let mut used_by = users.get(&i.id).cloned().unwrap_or_default();
             used_by.sort();
             ImageSummary {
@@ -112,9 +108,15 @@ async fn remove(hosts: Arc<Hosts>, params: RemoveImage) -> Result<RemovedImages,
     })
 }
 
-async fn prune(hosts: Arc<Hosts>, params: HostOnly) -> Result<Pruned, ErrorBody> {
+/// Dangling images, or with `unused` every image no container uses; a dry run says
+/// what would go (from the lists) and removes nothing.
+async fn prune(hosts: Arc<Hosts>, params: PruneImages) -> Result<Pruned, ErrorBody> {
     let (_, d) = host_docker(&hosts, params.host.as_deref()).await?;
-    let filters = HashMap::from([("dangling", vec!["true"])]);
+    if params.dry_run {
+        return prune_preview(&d, params.unused).await;
+    }
+    let dangling = if params.unused { "false" } else { "true" };
+    let filters = HashMap::from([("dangling", vec![dangling])]);
     let o = PruneImagesOptionsBuilder::default()
         .filters(&filters)
         .build();
@@ -130,7 +132,44 @@ async fn prune(hosts: Arc<Hosts>, params: HostOnly) -> Result<Pruned, ErrorBody>
             .filter_map(|i| i.deleted.or(i.untagged))
             .collect(),
         space_reclaimed: r.space_reclaimed.unwrap_or(0),
+        dry_run: false,
     })
+}
+
+/// What a prune would remove: images no container uses, and only the untagged ones
+/// unless `unused` — Docker's own rule for `image prune` (`-a`).
+async fn prune_preview(d: &bollard::Docker, unused: bool) -> Result<Pruned, ErrorBody> {
+    let images = d
+        .list_images(Some(ListImagesOptionsBuilder::default().build()))
+        .await
+        .map_err(|e| docker_err(&e, "images"))?;
+    let used: std::collections::HashSet<String> = all_containers(d, false)
+        .await?
+        .into_iter()
+        .filter_map(|c| c.image_id)
+        .collect();
+    let going: Vec<_> = images
+        .iter()
+        .filter(|i| !used.contains(&i.id))
+        .filter(|i| unused || tags_of(i).is_empty())
+        .collect();
+    Ok(Pruned {
+        deleted: going
+            .iter()
+            .map(|i| tags_of(i).first().cloned().unwrap_or_else(|| i.id.clone()))
+            .collect(),
+        space_reclaimed: going.iter().map(|i| i.size.max(0)).sum(),
+        dry_run: true,
+    })
+}
+
+/// An image's real tags (Docker lists `<none>:<none>` for untagged ones).
+fn tags_of(i: &bollard::models::ImageSummary) -> Vec<String> {
+    i.repo_tags
+        .iter()
+        .filter(|t| t.as_str() != "<none>:<none>")
+        .cloned()
+        .collect()
 }
 
 /// Images and containers from the lists; volumes from Docker's `/system/df` read raw

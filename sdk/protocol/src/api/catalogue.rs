@@ -186,7 +186,7 @@ methods! {
     ImagesTag = "images.tag" (images::TagImage) -> images::Tagged, Admin, audited = true;
     ImagesRemove = "images.remove" (images::RemoveImage) -> images::RemovedImages, Admin, audited = true;
     /// Removes dangling images.
-    ImagesPrune = "images.prune" (hosts::HostOnly) -> images::Pruned, Admin, audited = true;
+    ImagesPrune = "images.prune" (images::PruneImages) -> images::Pruned, Admin, audited = true;
     VolumesList = "volumes.list" (hosts::HostOnly) -> volumes::VolumeList, Viewer, audited = false;
     VolumesInspect = "volumes.inspect" (volumes::VolumeRef) -> volumes::VolumeInspect, Viewer, audited = false;
     /// Creates a named volume; `conflict` if the name is taken. Admin: a driver's

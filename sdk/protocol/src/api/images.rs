@@ -61,8 +61,26 @@ pub struct RemovedImages {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Pruned {
+    /// What was removed — or, for a dry run, what would be (tags, or ids of untagged
+    /// images).
     pub deleted: Vec<String>,
+    /// Bytes freed; for a dry run, the most it would free (layers shared with images
+    /// that stay are not freed).
     pub space_reclaimed: i64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+}
+
+/// `images.prune`: dangling images (untagged, unused) — or with `unused` every image no
+/// container uses, tagged or not. `dry_run` removes nothing and says what would go.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PruneImages {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unused: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// `image.pull` params: the image to fetch from its registry. Without a tag or a

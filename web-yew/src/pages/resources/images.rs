@@ -3,7 +3,7 @@
 
 use berth_protocol::api::catalogue::{ImagesList, ImagesPrune, ImagesRemove, ImagesTag};
 use berth_protocol::api::hosts::HostOnly;
-use berth_protocol::api::images::{ImageSummary, RemoveImage, TagImage};
+use berth_protocol::api::images::{ImageSummary, PruneImages, RemoveImage, TagImage};
 use berth_protocol::role::Role;
 use yew::prelude::*;
 
@@ -26,7 +26,11 @@ pub fn images_page() -> Html {
         .is_some_and(|l| l.images.iter().any(|i| i.dangling));
     let onprune = {
         let action = action.clone();
-        Callback::from(move |_| prune(&action))
+        Callback::from(move |_| prune(&action, false))
+    };
+    let onprune_unused = {
+        let action = action.clone();
+        Callback::from(move |_| prune(&action, true))
     };
     html! {
         <section class="page" data-page="images">
@@ -35,6 +39,8 @@ pub fn images_page() -> Html {
             if admin {
                 <button id="images-prune" disabled={!dangling} onclick={onprune}
                     title={if dangling { "Remove dangling images" } else { "Nothing is dangling" }}>{ "Prune dangling" }</button>
+                <button id="images-prune-unused" onclick={onprune_unused}
+                    title="Remove every image no container uses, tagged or not">{ "Prune unused…" }</button>
             }
             { action.view() }
             { loaded(&list, |l| html! {
@@ -133,16 +139,50 @@ fn tag_as(action: &Action, id: String, name: &str) {
     });
 }
 
-fn prune(action: &Action) {
-    let question = Question::new("Remove every dangling image?", "Prune")
-        .detail("Dangling images have no name and no container uses them.")
-        .danger();
-    run_confirmed(action, question, move |ws| async move {
-        let p = ws.call_m::<ImagesPrune>(HostOnly::default()).await?;
-        Ok(format!(
-            "Pruned {} images, {} reclaimed.",
-            p.deleted.len(),
-            signed_bytes(p.space_reclaimed)
+/// Asks the server what a prune would remove, shows it with the space it frees, and
+/// prunes on confirmation.
+fn prune(action: &Action, unused: bool) {
+    let action_done = action.clone();
+    action.spawn(move |ws, _| async move {
+        let preview = PruneImages {
+            host: None,
+            unused,
+            dry_run: true,
+        };
+        let would = match ws.call_m::<ImagesPrune>(preview).await {
+            Ok(would) => would,
+            Err(e) => return action_done.fail(e),
+        };
+        if would.deleted.is_empty() {
+            return action_done.show(Ok("Nothing to prune.".to_owned()));
+        }
+        let shown = 10;
+        let mut listed = would.deleted.iter().take(shown).cloned().collect::<Vec<_>>().join(", ");
+        if would.deleted.len() > shown {
+            listed.push_str(&format!(" and {} more", would.deleted.len() - shown));
+        }
+        let what = if unused { "unused" } else { "dangling" };
+        let question = Question::new(
+            format!("Remove {} {what} images?", would.deleted.len()),
+            "Prune",
+        )
+        .detail(format!(
+            "{listed}. Frees up to {} (layers shared with images that stay are kept). No container uses them; pulling them again needs their registry.",
+            signed_bytes(would.space_reclaimed)
         ))
+        .danger();
+        run_confirmed(&action_done, question, move |ws| async move {
+            let done = PruneImages {
+                host: None,
+                unused,
+                dry_run: false,
+            };
+            let p = ws.call_m::<ImagesPrune>(done).await?;
+            Ok(format!(
+                "Pruned {} images, {} reclaimed.",
+                p.deleted.len(),
+                signed_bytes(p.space_reclaimed)
+            ))
+        });
     });
 }
