@@ -365,6 +365,10 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
             click(&c, "#backup-now").await;
             click(&c, "#backup-start").await;
             wait_for(&c, "#backup-now-result p.ok-note").await;
+            // The queued job is one click away.
+            click(&c, "#backup-now-result a.queued-job").await;
+            wait_for(&c, "section[data-page='jobs']").await;
+            assert!(path(&c).await.starts_with("/jobs/j"), "{}", path(&c).await);
             // The job's end comes as a toast on whatever page is open, with its log.
             let done = wait_for_work(&c, ".toast.ok a.toast-link[href^='/jobs/']").await;
             let log = done.attr("href").await.unwrap().unwrap_or_default();

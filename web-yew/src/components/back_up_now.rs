@@ -8,9 +8,11 @@ use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::api::schedules::{Retention, ScheduleBackup, TargetRetention};
 use berth_protocol::role::Role;
 use yew::prelude::*;
+use yew_router::prelude::Link;
 
 use crate::format::given;
 use crate::hooks::{on_check, on_pick, on_text, use_action, use_call, use_flag, use_text};
+use crate::route::Route;
 use crate::ws::use_ws;
 
 #[derive(Properties, PartialEq)]
@@ -115,16 +117,19 @@ pub fn back_up_now(props: &BackUpNowProps) -> Html {
     if !ctx.user().is_some_and(|u| u.role.allows(Role::Operator)) {
         return html! {};
     }
+    // The jobs the last click queued, linked so their progress is one click away.
+    let queued = use_state(Vec::<String>::new);
     let go = {
         let (action, target, choices) = (action.clone(), props.target.clone(), choices.clone());
+        let queued = queued.clone();
         Callback::from(move |_| {
             let request = choices.request(target.clone());
+            let queued = queued.clone();
             action.run(move |ws| async move {
-                let queued = ws.call_m::<BackupsCreate>(request).await?;
-                Ok(format!(
-                    "Backup queued (job {}). Follow it on the Jobs page.",
-                    queued.jobs.join(", ")
-                ))
+                let jobs = ws.call_m::<BackupsCreate>(request).await?.jobs;
+                let said = format!("Backup queued (job {}).", jobs.join(", "));
+                queued.set(jobs);
+                Ok(said)
             });
         })
     };
@@ -145,7 +150,14 @@ pub fn back_up_now(props: &BackUpNowProps) -> Html {
                     <button id="backup-start" onclick={go}>{ "Start backup" }</button>
                 </div>
             }
-            <div id="backup-now-result">{ action.view() }</div>
+            <div id="backup-now-result">{ action.view() }
+                if !queued.is_empty() {
+                    <p class="queued-jobs">{ "Follow: " }
+                    { for queued.iter().map(|id| html! {
+                        <Link<Route> to={Route::Job { id: id.clone() }} classes="queued-job">{ id }</Link<Route>>
+                    }) }</p>
+                }
+            </div>
         </div>
     }
 }
