@@ -847,8 +847,18 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
             pick(&c, &format!("{row} select.network-connect-container"), &joiner).await;
             type_into(&c, &format!("{row} input.network-connect-alias"), "cache").await;
             click(&c, &format!("{row} .network-connect button")).await;
-            let said = wait_for(&c, "section[data-page='networks'] > .ok-note, section[data-page='networks'] > p.error").await.text().await.unwrap();
-            assert!(said.contains("Connected"), "{said}");
+            // The connect's own outcome (the create's is still shown until it comes).
+            let said = c
+                .wait()
+                .for_element(fantoccini::Locator::XPath(
+                    "//section[@data-page='networks']/p[starts-with(text(),'Connected') or contains(@class,'error')]",
+                ))
+                .await
+                .expect("the connect's outcome")
+                .text()
+                .await
+                .unwrap();
+            assert!(said.contains(&format!("Connected {joiner}")), "{said}");
             wait_for(&c, &format!("{row} li[data-container='{joiner}']")).await;
             let attached = docker.inspect_container(&joiner, None).await.unwrap();
             let endpoint = attached

@@ -16,7 +16,7 @@ use super::create::NetworkCreateForm;
 use super::remove;
 use crate::components::{Question, loaded, run_confirmed};
 use crate::format::given;
-use crate::hooks::{Action, on_pick, on_text, use_action, use_call, use_text};
+use crate::hooks::{Action, use_action, use_call};
 use crate::pages::containers::NetworkFilter;
 use crate::route::Route;
 use crate::ws::use_ws;
@@ -30,10 +30,13 @@ pub fn networks_page() -> Html {
     let names: Vec<String> = containers
         .ready()
         .map(|l| {
+            // Berth's own container and its helpers are not for users to rewire.
             let mut names: Vec<String> = l
                 .groups
                 .iter()
-                .flat_map(|g| g.containers.iter().map(|c| c.name.clone()))
+                .flat_map(|g| g.containers.iter())
+                .filter(|c| !c.protected && !c.labels.contains_key("dev.berth.helper"))
+                .map(|c| c.name.clone())
                 .collect();
             names.sort();
             names
@@ -149,18 +152,14 @@ struct ConnectProps {
 /// Attaches a container, with an optional alias on this network.
 #[function_component(ConnectForm)]
 fn connect_form(props: &ConnectProps) -> Html {
-    let chosen = use_text();
-    let alias = use_text();
     let onsubmit = {
         let (action, network) = (props.action.clone(), props.network.clone());
-        let (chosen, alias, first) = (
-            chosen.clone(),
-            alias.clone(),
-            props.candidates.first().cloned(),
-        );
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let Some(container) = given(&chosen).or_else(|| first.clone()) else {
+            // What the form shows when it is sent: the list of candidates changes under
+            // it as containers come and go, and a choice kept in component state went
+            // stale once in a busy run (the first candidate was sent instead).
+            let Some((container, alias)) = submitted(&e) else {
                 return;
             };
             let request = ConnectContainer {
@@ -181,16 +180,22 @@ fn connect_form(props: &ConnectProps) -> Html {
     }
     html! {
         <form class="network-connect" {onsubmit}>
-            <select class="network-connect-container" aria-label="Container to connect" onchange={on_pick(&chosen)}>
-            { for props.candidates.iter().map(|c| html! {
-                <option value={c.clone()} selected={*chosen == *c}>{ c }</option>
-            }) }
+            <select name="container" class="network-connect-container" aria-label="Container to connect">
+            { for props.candidates.iter().map(|c| html! { <option value={c.clone()}>{ c }</option> }) }
             </select>
-            <input class="network-connect-alias" placeholder="alias (optional)" aria-label="Alias on this network"
-                value={(*alias).clone()} oninput={on_text(&alias)} />
+            <input name="alias" class="network-connect-alias" placeholder="alias (optional)" aria-label="Alias on this network" />
             <button type="submit" class="small" disabled={props.action.busy()}>{ "Connect" }</button>
         </form>
     }
+}
+
+/// The container and alias of a submitted connect form.
+fn submitted(e: &SubmitEvent) -> Option<(String, String)> {
+    let form: web_sys::HtmlFormElement = e.target_dyn_into()?;
+    let data = web_sys::FormData::new_with_form(&form).ok()?;
+    let field = |name| data.get(name).as_string().unwrap_or_default();
+    let container = field("container");
+    (!container.is_empty()).then(|| (container, field("alias")))
 }
 
 fn back_up(action: &Action, name: String) {
