@@ -1,6 +1,6 @@
 //! Widgets more than one page uses: error lines, in-app dialogs, toasts, loading
 //! states, the "Back up now" panel, the recent-jobs table, the schedules' next runs,
-//! xterm.js and line diffs.
+//! xterm.js, line diffs and the outcome of a bulk call.
 
 mod back_up_now;
 pub(crate) mod dialog;
@@ -66,5 +66,31 @@ pub fn loaded<T>(load: &Load<T>, ready: impl FnOnce(&T) -> Html) -> Html {
 pub fn start_download(action: &crate::hooks::Action, filename: &str, url: &str) {
     if let Err(e) = crate::http::download_url(filename, url) {
         action.fail_local(e);
+    }
+}
+
+/// The outcome of a bulk call on `names` (in the order sent): `done` when every one
+/// succeeded, else a conflict naming each that did not, with the server's reason.
+pub fn bulk_outcome(
+    r: &berth_protocol::api::containers::BulkResult,
+    names: &[String],
+    done: String,
+) -> Result<String, ErrorBody> {
+    let failed: Vec<String> = r
+        .results
+        .iter()
+        .zip(names)
+        .filter(|(x, _)| !x.ok)
+        .map(|(x, n)| {
+            format!(
+                "{n}: {}",
+                x.error.as_ref().map_or("failed", |e| e.message.as_str())
+            )
+        })
+        .collect();
+    if failed.is_empty() {
+        Ok(done)
+    } else {
+        Err(ErrorBody::new(ErrorCode::Conflict, failed.join("; ")))
     }
 }

@@ -12,12 +12,11 @@ use berth_protocol::api::containers::{
 };
 use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::api::streams::ContainerStats;
-use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::{Question, after_confirm, loaded, run_confirmed};
+use crate::components::{Question, after_confirm, bulk_outcome, loaded, run_confirmed};
 use crate::format::bytes;
 use crate::hooks::{Action, use_action, use_call};
 use crate::route::Route;
@@ -259,24 +258,9 @@ fn send_bulk(bulk: &Bulk, verb: BulkVerb, ids: Vec<String>, names: Vec<String>) 
         let answered = ws.call_m::<ContainersBulk>(p).await;
         pending.set(&ids, None);
         let r = answered?;
-        let failed: Vec<String> = r
-            .results
-            .iter()
-            .zip(&names)
-            .filter(|(x, _)| !x.ok)
-            .map(|(x, n)| {
-                format!(
-                    "{n}: {}",
-                    x.error.as_ref().map_or("failed", |e| e.message.as_str())
-                )
-            })
-            .collect();
         selected.set(BTreeSet::new());
-        if failed.is_empty() {
-            Ok(format!("{} {}: done.", verb_label(verb), names.join(", ")))
-        } else {
-            Err(ErrorBody::new(ErrorCode::Conflict, failed.join("; ")))
-        }
+        let done = format!("{} {}: done.", verb_label(verb), names.join(", "));
+        bulk_outcome(&r, &names, done)
     });
 }
 

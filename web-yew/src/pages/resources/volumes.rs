@@ -8,14 +8,13 @@ use berth_protocol::api::catalogue::{SystemDf, VolumesBulkRemove, VolumesList, V
 use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::api::system::DfParams;
 use berth_protocol::api::volumes::{BulkRemoveVolumes, RemoveVolume, VolumeSummary};
-use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::create::VolumeCreateForm;
 use super::remove;
-use crate::components::{Question, error_view, loaded, moment_text, run_confirmed};
+use crate::components::{Question, bulk_outcome, error_view, loaded, moment_text, run_confirmed};
 use crate::format::signed_bytes;
 use crate::hooks::{Action, Load, use_action, use_call};
 use crate::route::Route;
@@ -186,22 +185,6 @@ fn remove_selected(action: &Action, selected: &UseStateHandle<BTreeSet<String>>)
         };
         let r = ws.call_m::<VolumesBulkRemove>(request).await?;
         selected.set(BTreeSet::new());
-        let failed: Vec<String> = r
-            .results
-            .iter()
-            .zip(&names)
-            .filter(|(x, _)| !x.ok)
-            .map(|(x, n)| {
-                format!(
-                    "{n}: {}",
-                    x.error.as_ref().map_or("failed", |e| e.message.as_str())
-                )
-            })
-            .collect();
-        if failed.is_empty() {
-            Ok(format!("Removed {}.", names.join(", ")))
-        } else {
-            Err(ErrorBody::new(ErrorCode::Conflict, failed.join("; ")))
-        }
+        bulk_outcome(&r, &names, format!("Removed {}.", names.join(", ")))
     });
 }
