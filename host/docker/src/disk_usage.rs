@@ -25,32 +25,50 @@ pub struct VolumeSizes {
     pub measured_ms: u64,
 }
 
-/// The host's last measurement and when it was taken.
+/// The host's last measurement and when it was taken, and the lock a walk holds so
+/// callers arriving meanwhile wait for it instead of walking too. The measurement has
+/// its own lock, so the last one stays readable while the next is taken.
 #[derive(Debug, Default)]
 pub struct SizeCache {
-    last: tokio::sync::Mutex<Option<(Instant, Arc<VolumeSizes>)>>,
+    last: std::sync::Mutex<Option<(Instant, Arc<VolumeSizes>)>>,
+    walk: tokio::sync::Mutex<()>,
 }
 
 impl SizeCache {
     /// The last measurement, if any, without measuring.
     pub fn peek(&self) -> Option<Arc<VolumeSizes>> {
+        self.last().map(|(_, sizes)| sizes)
+    }
+
+    fn last(&self) -> Option<(Instant, Arc<VolumeSizes>)> {
         self.last
-            .try_lock()
-            .ok()
-            .and_then(|g| g.as_ref().map(|(_, s)| Arc::clone(s)))
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The last measurement while it is younger than [`FRESH_FOR`].
+    fn fresh(&self) -> Option<Arc<VolumeSizes>> {
+        self.last()
+            .filter(|(at, _)| at.elapsed() < FRESH_FOR)
+            .map(|(_, sizes)| sizes)
     }
 }
 
 /// The volumes' sizes on `host`: the last measurement while fresh (unless `refresh`),
 /// else a new walk.
 pub async fn volume_sizes(host: &Host, refresh: bool) -> Result<Arc<VolumeSizes>, DockerError> {
-    // Held across the walk: concurrent callers wait for this one instead of walking too.
-    let mut last = host.sizes.last.lock().await;
-    if let Some((at, sizes)) = last.as_ref()
-        && !refresh
-        && at.elapsed() < FRESH_FOR
+    let cache = &host.sizes;
+    if let Some(sizes) = cache.fresh().filter(|_| !refresh) {
+        return Ok(sizes);
+    }
+    let asked = Instant::now();
+    let _walking = cache.walk.lock().await;
+    // A walk that ended while this caller waited answers it too.
+    if let Some((at, sizes)) = cache.last()
+        && (at > asked || (!refresh && at.elapsed() < FRESH_FOR))
     {
-        return Ok(Arc::clone(sizes));
+        return Ok(sizes);
     }
     let version = host.docker().await?.client_version().to_string();
     let body = crate::raw::get(
@@ -63,7 +81,11 @@ pub async fn volume_sizes(host: &Host, refresh: bool) -> Result<Arc<VolumeSizes>
         sizes: parse(&body)?,
         measured_ms: now_ms(),
     });
-    *last = Some((Instant::now(), Arc::clone(&sizes)));
+    *cache
+        .last
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+        Some((Instant::now(), Arc::clone(&sizes)));
     Ok(sizes)
 }
 
