@@ -22,7 +22,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use berth_protocol::api::jobs::{JobInfo, JobLogLine, JobProgress, JobState, JobsQuery, LogLevel};
+use berth_protocol::api::jobs::{
+    JobInfo, JobKind, JobLogLine, JobProgress, JobState, JobsQuery, LogLevel,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -125,17 +127,28 @@ fn next_id_ms() -> u64 {
     now.max(prev + 1)
 }
 
-/// A `job.<action>` notice about `info` as it stands.
-pub(crate) fn job_notice(info: &JobInfo, action: &'static str) -> Notice {
-    Notice::new(Subject::Job, action, &info.id)
-        .name(&info.title)
-        .kind(info.kind.as_str())
-        .state(info.progress.state.as_str())
-        .message(if info.progress.state.is_terminal() {
-            info.progress.message.as_str()
+/// A `job.<action>` notice about job `id` at progress `p` (with the outcome in words
+/// once it has ended).
+pub(crate) fn job_notice(
+    action: &'static str,
+    id: &str,
+    title: &str,
+    kind: JobKind,
+    p: &JobProgress,
+) -> Notice {
+    Notice::new(Subject::Job, action, id)
+        .name(title)
+        .kind(kind.as_str())
+        .state(p.state.as_str())
+        .message(if p.state.is_terminal() {
+            p.message.as_str()
         } else {
             ""
         })
+}
+
+fn info_notice(info: &JobInfo, action: &'static str) -> Notice {
+    job_notice(action, &info.id, &info.title, info.kind, &info.progress)
 }
 
 fn store_err(e: StoreError) -> EngineError {
@@ -320,7 +333,7 @@ impl Jobs {
             self.watchers().remove(&id);
             return Err(store_err(e));
         }
-        self.activity.publish(job_notice(&rec.info, "queued"));
+        self.activity.publish(info_notice(&rec.info, "queued"));
         self.publish(&progress);
         self.wake.notify_one();
         Ok(id)
@@ -379,7 +392,7 @@ impl Jobs {
                 state.as_str()
             )));
         }
-        self.activity.publish(job_notice(&rec.info, "finished"));
+        self.activity.publish(info_notice(&rec.info, "finished"));
         self.publish(&rec.info.progress);
         Ok(rec.info)
     }

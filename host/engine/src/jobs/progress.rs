@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use berth_core::activity::{Notice, Subject};
+use berth_core::activity::Notice;
 use berth_protocol::api::jobs::{JobInfo, JobKind, JobLogLine, JobProgress, JobState, LogLevel};
 use tokio_util::sync::CancellationToken;
 
@@ -153,10 +153,7 @@ impl JobCtx {
 
     /// A `job.<action>` notice about this job at progress `p`.
     fn notice(&self, action: &'static str, p: &JobProgress) -> Notice {
-        Notice::new(Subject::Job, action, &self.id)
-            .name(&self.title)
-            .kind(self.kind.as_str())
-            .state(p.state.as_str())
+        super::job_notice(action, &self.id, &self.title, self.kind, p)
     }
 
     /// Tells the activity broadcast of something this job did (a `backup.created`).
@@ -275,9 +272,7 @@ impl JobCtx {
             r.info.finished_ms = Some(now_ms());
             r.info.error_code = code.clone();
         });
-        self.jobs
-            .activity
-            .publish(self.notice("finished", &p).message(message));
+        self.jobs.activity.publish(self.notice("finished", &p));
         self.jobs.publish(&p);
     }
 
