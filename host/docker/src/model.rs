@@ -49,7 +49,11 @@ pub fn summary(c: DockerSummary, self_id: Option<&str>) -> ContainerSummary {
         .map(|p| PortMapping {
             private: p.private_port,
             public: p.public_port,
-            ip: p.ip.filter(|s| !s.is_empty()),
+            // Docker lists a port bound on every address twice (0.0.0.0 and ::);
+            // "every address" is one binding to a user.
+            ip: p
+                .ip
+                .filter(|s| !s.is_empty() && s != "0.0.0.0" && s != "::"),
             proto: p.typ.map_or_else(|| "tcp".to_owned(), |t| t.to_string()),
         })
         .collect();
