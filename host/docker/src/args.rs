@@ -105,6 +105,11 @@ pub fn new_object(
         image("driver", driver)?;
     }
     settings("options", options)?;
+    user_labels(labels)
+}
+
+/// Labels a user gives a new object: well-formed, none under [`BERTH_LABEL_PREFIX`].
+pub fn user_labels(labels: &BTreeMap<String, String>) -> Result<(), DockerError> {
     settings("labels", labels)?;
     match labels.keys().find(|k| k.starts_with(BERTH_LABEL_PREFIX)) {
         Some(key) => Err(DockerError::bad(

@@ -26,6 +26,9 @@ pub enum DockerError {
     /// Refused by Berth (its own container is not redeployed).
     #[error("{0}")]
     Refused(String),
+    /// Beyond the caller's role (a host path in a new container's mounts).
+    #[error("{0}")]
+    Forbidden(String),
     /// An unexpected state (a bug): the cause goes to the log, not to users.
     #[error("{0}")]
     Internal(String),
@@ -39,6 +42,7 @@ impl DockerError {
             Self::BadArgument { .. } => Kind::BadRequest,
             Self::NotFound { .. } => Kind::NotFound,
             Self::Refused(_) => Kind::Conflict,
+            Self::Forbidden(_) => Kind::Forbidden,
             Self::Internal(_) => Kind::Internal,
         }
     }

@@ -1,10 +1,11 @@
 //! Berth's Docker side: the connection to a Docker Engine ([`DockerHost`]), the hosts
 //! ([`hosts`]) with their events ([`events`]) and stats ([`stats`]), never-started helper
 //! containers that read and write volumes ([`helper`], [`volpath`]), what a container's
-//! inspect document becomes ([`model`], [`redact`]) and how a container is recreated
-//! from it ([`redeploy`]), and the checks on names that go into Docker's API paths
-//! ([`args`]), the compose CLI ([`compose`]), and the volumes' sizes ([`disk_usage`],
-//! read through [`raw`]). Errors are [`DockerError`]; nothing here knows the wire.
+//! inspect document becomes ([`model`], [`redact`]), how a container is recreated from
+//! it ([`redeploy`]) or made from a form ([`create`]), and the checks on names that go
+//! into Docker's API paths ([`args`]), the compose CLI ([`compose`]), and the volumes'
+//! sizes ([`disk_usage`], read through [`raw`]). Errors are [`DockerError`]; nothing
+//! here knows the wire.
 //!
 //! Only this crate (and the features built on it) talks to Docker. The engine may be
 //! older than bollard's default API version, so every connection negotiates first
@@ -19,6 +20,7 @@
 
 pub mod args;
 pub mod compose;
+pub mod create;
 pub mod disk_usage;
 pub mod errors;
 pub mod events;

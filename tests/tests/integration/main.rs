@@ -11,6 +11,7 @@ mod browser_identity;
 mod browser_layout;
 mod browser_schedules;
 mod browser_stacks;
+mod container_create;
 mod ctl;
 mod docker_api;
 mod docker_harness;

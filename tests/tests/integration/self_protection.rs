@@ -174,6 +174,18 @@ async fn berths_own_container_and_data_are_closed_to_all_but_admins_and_its_key_
     };
     let r = op.call::<VolumeBrowse>(browse("/")).await;
     assert_eq!(code(&r), Some(ErrorCode::Forbidden), "{r:?}");
+    // Nor mounted into a new container, where a shell would read the key.
+    let mount = op
+        .call_raw(
+            "container.create",
+            json!({"image": "berth-test/busybox:1", "mounts": [{"source": volume, "target": "/steal"}]}),
+        )
+        .await;
+    assert_eq!(
+        mount.as_ref().err().and_then(|e| e.body()).map(|b| b.code),
+        Some(ErrorCode::Forbidden),
+        "{mount:?}"
+    );
     let read = |path: &str| ReadFile {
         host: None,
         name: volume.clone(),

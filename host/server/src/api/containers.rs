@@ -1,14 +1,14 @@
-//! `containers.*` and `container.*`: the grouped list, inspect, lifecycle, redeploy and
-//! bulk actions.
+//! `containers.*` and `container.*`: the grouped list, inspect, create, lifecycle,
+//! redeploy and bulk actions.
 
 use berth_docker::hosts::Hosts;
 use berth_identity::principal::Principal;
 use std::sync::Arc;
 
 use berth_protocol::api::catalogue::{
-    ContainerInspect as InspectM, ContainerKill, ContainerPause, ContainerRedeploy,
-    ContainerRemove, ContainerRename, ContainerRestart, ContainerStart, ContainerStop,
-    ContainerUnpause, ContainersBulk, ContainersList,
+    ContainerCreate, ContainerInspect as InspectM, ContainerKill, ContainerPause,
+    ContainerRedeploy, ContainerRemove, ContainerRename, ContainerRestart, ContainerStart,
+    ContainerStop, ContainerUnpause, ContainersBulk, ContainersList,
 };
 use berth_protocol::api::containers::BulkAction;
 use berth_protocol::api::containers::ContainerRef;
@@ -20,6 +20,7 @@ use berth_protocol::api::containers::StopContainer;
 use berth_protocol::api::containers::{
     BulkItem, BulkResult, BulkVerb, ContainerInspect, ContainerList, ContainerState,
 };
+use berth_protocol::api::containers::{CreateContainer, CreatedContainer};
 use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
@@ -33,6 +34,7 @@ use crate::errors::WireResult;
 use crate::errors::docker_call as docker_err;
 use crate::ws::registry::{Registry, bad_field, forbidden};
 use berth_docker::args as docker_args;
+use berth_docker::create;
 use berth_docker::hosts::Host;
 use berth_docker::model;
 
@@ -190,6 +192,63 @@ pub fn register(r: &mut Registry) {
     r.method(ContainerRename, rename);
     r.method(ContainerRedeploy, redeploy);
     r.method(ContainersBulk, bulk);
+    r.method(ContainerCreate, create);
+}
+
+/// `container.create`: the form's values become [`create::NewContainer`]; host paths,
+/// the host network and Berth's own data volume only for admins.
+async fn create(
+    (hosts, principal): (Arc<Hosts>, Principal),
+    params: CreateContainer,
+) -> Result<CreatedContainer, ErrorBody> {
+    let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
+    let admin = principal.role.allows(Role::Admin);
+    let withheld_volumes = if admin {
+        Vec::new()
+    } else {
+        let own = h.own_data(&d).await.wire()?;
+        own.iter().map(|o| o.volume.clone()).collect()
+    };
+    let allowed = create::Allowed {
+        host_access: admin,
+        withheld_volumes,
+    };
+    let spec = create::NewContainer {
+        image: params.image,
+        name: params.name.filter(|n| !n.is_empty()),
+        command: params.command,
+        env: params.env,
+        ports: params
+            .ports
+            .into_iter()
+            .map(|p| create::Publish {
+                private: p.private,
+                public: p.public,
+                ip: p.ip.filter(|ip| !ip.is_empty()),
+                proto: p.proto,
+            })
+            .collect(),
+        mounts: params
+            .mounts
+            .into_iter()
+            .map(|m| create::NewMount {
+                source: m.source,
+                target: m.target,
+                read_only: m.read_only,
+            })
+            .collect(),
+        restart: params.restart,
+        network: params.network,
+        labels: params.labels,
+        start: params.start,
+    };
+    let made = create::create(&d, &spec, &allowed).await.wire()?;
+    Ok(CreatedContainer {
+        id: made.id,
+        name: made.name,
+        state: made.state,
+        warnings: made.warnings,
+    })
 }
 
 async fn list(

@@ -167,6 +167,9 @@ methods! {
     ContainersList = "containers.list" (hosts::HostOnly) -> containers::ContainerList, Viewer, audited = false;
     /// Docker's inspect document; environment values redacted for viewers.
     ContainerInspect = "container.inspect" (containers::ContainerRef) -> containers::ContainerInspect, Viewer, audited = false;
+    /// A standalone container from a local image: command, environment, ports,
+    /// mounts, restart policy, network, labels (host paths and the host network: admin).
+    ContainerCreate = "container.create" (containers::CreateContainer) -> containers::CreatedContainer, Operator, audited = true;
     ContainerStart = "container.start" (containers::ContainerRef) -> containers::ContainerState, Operator, audited = true;
     ContainerStop = "container.stop" (containers::StopContainer) -> containers::ContainerState, Operator, audited = true;
     ContainerKill = "container.kill" (containers::KillContainer) -> containers::ContainerState, Operator, audited = true;

@@ -127,6 +127,68 @@ pub struct RenameContainer {
     pub name: String,
 }
 
+/// `container.create`: a standalone container from an image already on the host
+/// (pull it first with `image.pull`), started unless `start` is false. A failed start
+/// removes what was created, so nothing half-made is left behind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreateContainer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub image: String,
+    /// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`; absent: Docker picks one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Replaces the image's command (its `CMD`); empty: the image's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// `private` the container's port; `public` the host's (absent: Docker picks one);
+    /// `ip` the host address to bind (absent: every address).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortMapping>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<NewMount>,
+    /// `no` (absent), `always`, `unless-stopped`, `on-failure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
+    /// The network to join instead of the default bridge; `host` needs admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// None under Berth's own `dev.berth.` prefix.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default = "yes")]
+    pub start: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One mount of a new container: `source` a volume's name (created by Docker when
+/// new) or, for admins only, an absolute path on the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NewMount {
+    pub source: String,
+    /// An absolute path inside the container.
+    pub target: String,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// `container.create`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreatedContainer {
+    pub id: String,
+    pub name: String,
+    /// `running`, or `created` when not started.
+    pub state: String,
+    /// What Docker warned about (a memory limit the kernel cannot enforce, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
 /// What a lifecycle action left behind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ContainerState {
