@@ -10,6 +10,12 @@ pub enum Route {
     Dashboard,
     #[at("/containers")]
     Containers,
+    /// The form that creates a container.
+    #[at("/containers/new")]
+    NewContainer,
+    /// The same form, filled in from a container's settings.
+    #[at("/containers/new/:from")]
+    DuplicateContainer { from: String },
     /// One container: overview, logs, stats, terminal.
     #[at("/containers/:id")]
     Container { id: String },
@@ -81,6 +87,7 @@ impl Route {
             Route::Containers | Route::Container { .. } | Route::ContainerTab { .. } => {
                 "Containers"
             }
+            Route::NewContainer | Route::DuplicateContainer { .. } => "New container",
             Route::Stacks | Route::Stack { .. } => "Stacks",
             Route::Backups => "Backups",
             Route::Jobs | Route::Job { .. } => "Jobs",
@@ -120,6 +127,7 @@ impl Route {
             Route::Dashboard => "dashboard",
             Route::Containers => "containers",
             Route::Container { .. } | Route::ContainerTab { .. } => "container",
+            Route::NewContainer | Route::DuplicateContainer { .. } => "new-container",
             Route::Stacks => "stacks",
             Route::Stack { .. } => "stack",
             Route::Backups => "backups",
@@ -165,6 +173,14 @@ mod tests {
                 id: "abc123".into(),
                 tab: "terminal".into()
             })
+        );
+        assert_eq!(
+            Route::recognize("/containers/new"),
+            Some(Route::NewContainer)
+        );
+        assert_eq!(
+            Route::recognize("/containers/new/web"),
+            Some(Route::DuplicateContainer { from: "web".into() })
         );
         assert_eq!(
             Route::recognize("/definitely/not/a/section"),

@@ -976,3 +976,76 @@ async fn an_image_is_pulled_with_live_progress_and_a_redeploy_runs_it() {
     docker(&["rm", "-f", &redeployed.id]);
     docker(&["rmi", &reference]);
 }
+
+/// "New container" from the Containers page: a wrong line named before anything is
+/// sent, then a running container with the settings typed; "Duplicate" on its page
+/// opens the form filled in from it, and the copy runs with the same settings.
+#[tokio::test]
+async fn an_operator_creates_a_container_from_the_form_and_duplicates_it() {
+    let scope = Scope::new().await;
+    let image = ensure_test_image(&scope.docker).await;
+    let name = scope.name("formed");
+    let label = format!("{}={}", berth_tests::docker::LABEL, scope.run);
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    ws::user(&berth, &admin, "otto", berth_protocol::role::Role::Operator).await;
+    let url = berth.url.clone();
+    let docker = scope.docker.clone();
+    Browser::start("container_create")
+        .await
+        .run(|c| async move {
+            login(&c, &url, "otto", "password-of-otto").await;
+            click(&c, "#nav-containers").await;
+            click(&c, "#containers-new").await;
+            wait_for(&c, "section[data-page='new-container'] #new-container").await;
+            type_into(&c, "#new-image", image).await;
+            type_into(&c, "#new-name", &name).await;
+            type_into(
+                &c,
+                "#new-command",
+                "sh -c 'trap \"exit 0\" TERM; while true; do sleep 1; done'",
+            )
+            .await;
+            type_into(&c, "#new-env", "GREETING=hello world").await;
+            type_into(&c, "#new-labels", &label).await;
+            pick(&c, "#new-restart", "unless-stopped").await;
+            type_into(&c, "#new-ports", "80:http").await;
+            click(&c, "#new-submit").await;
+            let error = wait_for(&c, "#new-container p.error")
+                .await
+                .text()
+                .await
+                .unwrap();
+            assert!(error.contains("Ports"), "{error}");
+            type_into(&c, "#new-ports", "127.0.0.1::80").await;
+            click(&c, "#new-submit").await;
+            wait_for(&c, "section[data-page='container'][data-id]").await;
+            let toast = wait_for(&c, ".toast.ok").await.text().await.unwrap();
+            assert!(toast.contains(&name), "{toast}");
+            let made = docker
+                .inspect_container(&name, None)
+                .await
+                .expect("created");
+            assert_eq!(made.state.unwrap().running, Some(true));
+            let env = made.config.unwrap().env.unwrap();
+            assert!(env.contains(&"GREETING=hello world".to_owned()), "{env:?}");
+
+            click(&c, "#container-duplicate").await;
+            berth_tests::browser::wait_for_value(&c, "#new-name", &format!("{name}-copy")).await;
+            click(&c, "#new-submit").await;
+            wait_for(&c, "section[data-page='container'][data-id]").await;
+            let copy = docker
+                .inspect_container(&format!("{name}-copy"), None)
+                .await
+                .expect("the copy exists");
+            let host = copy.host_config.unwrap();
+            assert_eq!(
+                host.restart_policy.unwrap().name,
+                Some(bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED)
+            );
+            let env = copy.config.unwrap().env.unwrap();
+            assert!(env.contains(&"GREETING=hello world".to_owned()), "{env:?}");
+            assert_eq!(copy.state.unwrap().running, Some(true));
+        })
+        .await;
+}

@@ -11,9 +11,10 @@ use berth_tests::ws::{self, ADMIN_PASSWORD};
 use fantoccini::Client;
 
 /// The main pages: (address, `data-page`).
-const PAGES: [(&str, &str); 12] = [
+const PAGES: [(&str, &str); 13] = [
     ("/", "dashboard"),
     ("/containers", "containers"),
+    ("/containers/new", "new-container"),
     ("/stacks", "stacks"),
     ("/backups", "backups"),
     ("/jobs", "jobs"),

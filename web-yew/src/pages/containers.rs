@@ -356,7 +356,13 @@ pub fn containers_page() -> Html {
     html! {
         <section class="page" data-page="containers">
             <h1>{ "Containers" }</h1>
-            <input type="search" id="container-filter" placeholder="Filter by name, image, state or stack" oninput={oninput} />
+            <div class="toolbar">
+                if role.allows(Role::Operator) {
+                    <Link<Route> to={Route::NewContainer} classes="button primary"><span id="containers-new">{ "New container" }</span></Link<Route>>
+                }
+                <input type="search" id="container-filter" aria-label="Filter containers"
+                    placeholder="Filter by name, image, state or stack" oninput={oninput} />
+            </div>
             if let Some(n) = &net {
                 <p class="notice" id="network-filter">{ format!("Containers on network {} ", n.network) }
                     <Link<Route> to={Route::Containers}>{ "show all" }</Link<Route>></p>

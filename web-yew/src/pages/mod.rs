@@ -6,6 +6,7 @@ mod backups;
 mod container;
 mod containers;
 mod dashboard;
+mod new_container;
 mod plugins;
 mod profile;
 mod resources;
@@ -23,6 +24,10 @@ pub fn render(route: Route) -> Html {
     match route {
         Route::Dashboard => html! { <dashboard::Dashboard /> },
         Route::Containers => html! { <containers::ContainersPage /> },
+        Route::NewContainer => html! { <new_container::NewContainerPage /> },
+        Route::DuplicateContainer { from } => {
+            html! { <new_container::NewContainerPage from={Some(from)} /> }
+        }
         Route::Container { id } => html! { <container::ContainerPage {id} /> },
         Route::ContainerTab { id, tab } => {
             html! { <container::ContainerPage {id} tab={Some(tab)} /> }

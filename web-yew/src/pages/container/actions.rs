@@ -66,6 +66,7 @@ pub fn container_actions(props: &ActionsProps) -> Html {
             { for verbs.into_iter().map(button) }
             <button type="button" class="small" id="container-rename" disabled={busy} onclick={onrename}>{ "Rename" }</button>
             <button type="button" class="small" id="container-redeploy" disabled={busy} onclick={onredeploy}>{ "Redeploy" }</button>
+            <Link<Route> to={Route::DuplicateContainer { from: props.name.clone() }} classes="button small"><span id="container-duplicate">{ "Duplicate" }</span></Link<Route>>
             if busy { <span class="pending" role="status">{ "Working…" }</span> }
             { action.view() }
         </div>
