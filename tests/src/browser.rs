@@ -245,6 +245,18 @@ pub async fn type_into(client: &Client, css: &str, text: &str) {
         .unwrap_or_else(|err| panic!("typing into {css}: {err}"));
 }
 
+/// Replaces what a field holds with `text` by selecting it all and typing over it:
+/// the field's own input events carry the new value, so a page that re-renders the
+/// field from its state meanwhile (a controlled input) cannot bring the old one back,
+/// as it can after WebDriver's `clear`.
+pub async fn replace_text(client: &Client, css: &str, text: &str) {
+    let e = wait_for(client, css).await;
+    // Control down, "a", all modifiers up (WebDriver's key codes).
+    e.send_keys(&format!("\u{E009}a\u{E000}{text}"))
+        .await
+        .unwrap_or_else(|err| panic!("typing into {css}: {err}"));
+}
+
 /// Clicks the element matching `css`.
 pub async fn click(client: &Client, css: &str) {
     wait_for(client, css)

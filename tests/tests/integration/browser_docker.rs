@@ -3,8 +3,8 @@
 //! without a reload.
 
 use berth_tests::browser::{
-    Browser, answer_dialog, click, decline_dialog, login, path, pick, type_into, wait_for,
-    wait_for_work,
+    Browser, answer_dialog, click, decline_dialog, login, path, pick, replace_text, type_into,
+    wait_for, wait_for_work,
 };
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::s3;
@@ -1017,7 +1017,7 @@ async fn an_operator_creates_a_container_from_the_form_and_duplicates_it() {
                 .await
                 .unwrap();
             assert!(error.contains("Ports"), "{error}");
-            type_into(&c, "#new-ports", "127.0.0.1::80").await;
+            replace_text(&c, "#new-ports", "127.0.0.1::80").await;
             click(&c, "#new-submit").await;
             wait_for(&c, "section[data-page='container'][data-id]").await;
             let toast = wait_for(&c, ".toast.ok").await.text().await.unwrap();
@@ -1032,6 +1032,14 @@ async fn an_operator_creates_a_container_from_the_form_and_duplicates_it() {
 
             click(&c, "#container-duplicate").await;
             berth_tests::browser::wait_for_value(&c, "#new-name", &format!("{name}-copy")).await;
+            // Edited before it is made: this copy ignores SIGTERM, so a stop takes
+            // Docker's full 10 s and its page shows it under way.
+            replace_text(
+                &c,
+                "#new-command",
+                "sh -c 'trap \"\" TERM; while true; do sleep 1; done'",
+            )
+            .await;
             click(&c, "#new-submit").await;
             wait_for(&c, "section[data-page='container'][data-id]").await;
             let copy = docker
@@ -1043,9 +1051,31 @@ async fn an_operator_creates_a_container_from_the_form_and_duplicates_it() {
                 host.restart_policy.unwrap().name,
                 Some(bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED)
             );
-            let env = copy.config.unwrap().env.unwrap();
+            let config = copy.config.unwrap();
+            let env = config.env.unwrap();
             assert!(env.contains(&"GREETING=hello world".to_owned()), "{env:?}");
             assert_eq!(copy.state.unwrap().running, Some(true));
+            assert_eq!(
+                config.cmd.unwrap()[2],
+                "trap \"\" TERM; while true; do sleep 1; done"
+            );
+
+            click(&c, "#container-actions .page-stop").await;
+            answer_dialog(&c, None).await;
+            let pending = wait_for(&c, "#container-pending")
+                .await
+                .text()
+                .await
+                .unwrap();
+            assert_eq!(pending, "stopping…");
+            let stop = wait_for(&c, "#container-actions .page-stop").await;
+            assert_eq!(
+                stop.attr("disabled").await.unwrap().as_deref(),
+                Some("true")
+            );
+            wait_for_work(&c, "#container-actions .page-start").await;
+            let state = wait_for(&c, "#container-state").await.text().await.unwrap();
+            assert!(state.starts_with("exited"), "{state}");
         })
         .await;
 }

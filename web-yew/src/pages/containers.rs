@@ -35,7 +35,7 @@ pub(crate) fn verb_label(v: BulkVerb) -> &'static str {
 }
 
 /// A verb under way, as a row shows it ("stopping…").
-fn verb_progressive(v: BulkVerb) -> &'static str {
+pub(crate) fn verb_progressive(v: BulkVerb) -> &'static str {
     match v {
         BulkVerb::Start => "starting",
         BulkVerb::Stop => "stopping",

@@ -12,7 +12,7 @@ use yew_router::prelude::*;
 
 use crate::components::{Question, after_confirm, after_prompt};
 use crate::hooks::{Action, use_action};
-use crate::pages::containers::{actions_for, verb_label, verb_slug};
+use crate::pages::containers::{actions_for, verb_label, verb_progressive, verb_slug};
 use crate::route::Route;
 use crate::ws::use_ws;
 
@@ -30,7 +30,16 @@ pub struct ActionsProps {
 pub fn container_actions(props: &ActionsProps) -> Html {
     let ctx = use_ws();
     let role = ctx.user().map_or(Role::Viewer, |u| u.role);
-    let action = use_action(props.reload.clone());
+    // What the running action is doing, said beside the disabled buttons until the
+    // call ends (set on click: a declined question leaves nothing running).
+    let doing = use_state(|| "working");
+    let action = {
+        let (reload, doing) = (props.reload.clone(), doing.clone());
+        use_action(Callback::from(move |()| {
+            doing.set("working");
+            reload.emit(());
+        }))
+    };
     let navigator = use_navigator();
     if !role.allows(Role::Operator) {
         return html! {};
@@ -42,9 +51,11 @@ pub fn container_actions(props: &ActionsProps) -> Html {
     }
     let button = |verb: BulkVerb| {
         let (action, id, name) = (action.clone(), props.id.clone(), props.name.clone());
-        let navigator = navigator.clone();
-        let onclick =
-            Callback::from(move |_| lifecycle(&action, verb, &id, &name, navigator.clone()));
+        let (navigator, doing) = (navigator.clone(), doing.clone());
+        let onclick = Callback::from(move |_| {
+            doing.set(verb_progressive(verb));
+            lifecycle(&action, verb, &id, &name, navigator.clone());
+        });
         let class = classes!(
             "small",
             format!("page-{}", verb_slug(verb)),
@@ -54,12 +65,19 @@ pub fn container_actions(props: &ActionsProps) -> Html {
     };
     let onrename = {
         let (action, id, name) = (action.clone(), props.id.clone(), props.name.clone());
-        Callback::from(move |_| rename(&action, &id, &name))
+        let doing = doing.clone();
+        Callback::from(move |_| {
+            doing.set("renaming");
+            rename(&action, &id, &name);
+        })
     };
     let onredeploy = {
         let (action, id, name) = (action.clone(), props.id.clone(), props.name.clone());
-        let navigator = navigator.clone();
-        Callback::from(move |_| redeploy(&action, &id, &name, navigator.clone()))
+        let (navigator, doing) = (navigator.clone(), doing.clone());
+        Callback::from(move |_| {
+            doing.set("redeploying");
+            redeploy(&action, &id, &name, navigator.clone());
+        })
     };
     html! {
         <div class="toolbar" id="container-actions">
@@ -67,7 +85,7 @@ pub fn container_actions(props: &ActionsProps) -> Html {
             <button type="button" class="small" id="container-rename" disabled={busy} onclick={onrename}>{ "Rename" }</button>
             <button type="button" class="small" id="container-redeploy" disabled={busy} onclick={onredeploy}>{ "Redeploy" }</button>
             <Link<Route> to={Route::DuplicateContainer { from: props.name.clone() }} classes="button small"><span id="container-duplicate">{ "Duplicate" }</span></Link<Route>>
-            if busy { <span class="pending" role="status">{ "Working…" }</span> }
+            if busy { <span class="pending" role="status" id="container-pending">{ format!("{}…", *doing) }</span> }
             { action.view() }
         </div>
     }
