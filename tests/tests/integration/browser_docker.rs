@@ -285,7 +285,19 @@ async fn container_page_shows_logs_stats_and_a_working_terminal_and_volumes_brow
             click(&c, "#tab-stats").await;
             let cpu = wait_for(&c, "#stats-cpu").await;
             assert!(cpu.text().await.unwrap().ends_with('%'));
-            wait_for(&c, "#spark-mem polyline").await;
+            // Labelled charts with a time axis; the window changes what they span.
+            for chart in ["cpu", "mem", "net", "blk"] {
+                wait_for(&c, &format!("#chart-{chart} polyline")).await;
+            }
+            let axis = wait_for(&c, "#chart-cpu text[text-anchor='start']").await;
+            assert_eq!(axis.text().await.unwrap(), "−1 min");
+            click(&c, "#stats-window-900").await;
+            let pressed = wait_for(&c, "#stats-window-900[aria-pressed='true']").await;
+            assert_eq!(pressed.text().await.unwrap(), "15 min");
+            let axis = wait_for(&c, "#chart-cpu text[text-anchor='start']").await;
+            assert_eq!(axis.text().await.unwrap(), "−15 min");
+            let legend = wait_for(&c, "#chart-net .legend").await.text().await.unwrap();
+            assert!(legend.contains("received") && legend.contains("sent"), "{legend}");
 
             // Terminal: a real shell in the container.
             click(&c, "#tab-terminal").await;

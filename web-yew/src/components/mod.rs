@@ -1,8 +1,9 @@
 //! Widgets more than one page uses: error lines, in-app dialogs, toasts, loading
 //! states, the "Back up now" panel, the recent-jobs table, the schedules' next runs,
-//! xterm.js, line diffs and the outcome of a bulk call.
+//! xterm.js, line diffs, time charts and the outcome of a bulk call.
 
 mod back_up_now;
+pub(crate) mod chart;
 pub(crate) mod dialog;
 pub(crate) mod diff;
 mod next_runs;
