@@ -42,6 +42,7 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
     let url = berth.url.clone();
     let docker = scope.docker.clone();
     let api = ws::admin(&berth).await;
+    let scope_run = scope.run.clone();
     Browser::start("docker_containers")
         .await
         .run(|c| async move {
@@ -62,6 +63,38 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
                 .await
                 .unwrap();
             assert!(mem.ends_with("iB"), "{mem}");
+            // Sortable headers: by name from Z, then by memory, highest first (the
+            // running ones, with figures, before the stopped spares).
+            let names_in = |group: &'static str| {
+                let (c, scope_run) = (c.clone(), scope_run.clone());
+                async move {
+                    let v = c
+                        .execute(
+                            &format!("return [...document.querySelectorAll(\"{group} tr[data-name*='{}']\")].map(r => r.dataset.name);", scope_run),
+                            vec![],
+                        )
+                        .await
+                        .unwrap();
+                    serde_json::from_value::<Vec<String>>(v).unwrap()
+                }
+            };
+            // The list starts by name from A; the header turns it round.
+            wait_for(&c, ".group[data-stack=''] th[aria-sort='ascending'] .sort-name").await;
+            click(&c, ".group[data-stack=''] .sort-name").await;
+            wait_for(&c, ".group[data-stack=''] th[aria-sort='descending'] .sort-name").await;
+            let names = names_in(".group[data-stack='']").await;
+            let mut expected = names.clone();
+            expected.sort_by(|a, b| b.cmp(a));
+            assert_eq!(names, expected, "by name from Z");
+            assert_eq!(names.len(), 4, "{names:?}");
+            click(&c, ".group[data-stack=''] .sort-memory").await;
+            wait_for(&c, ".group[data-stack=''] th[aria-sort='descending'] .sort-memory").await;
+            let names = names_in(".group[data-stack='']").await;
+            assert!(
+                names[..2].contains(&name) && names[..2].contains(&stubborn_name),
+                "the running ones first: {names:?}"
+            );
+            click(&c, ".group[data-stack=''] .sort-name").await;
             // Mark the page: a reload would drop this attribute.
             c.execute("document.body.setAttribute('data-no-reload','1')", vec![])
                 .await

@@ -304,6 +304,7 @@ pub fn containers_page() -> Html {
     let action = use_action(reload);
     let filter = use_state(String::new);
     let selected = use_state(BTreeSet::<String>::new);
+    let sort = use_state(|| (Column::Name, false));
     let role = ctx.user().map_or(Role::Viewer, |u| u.role);
     let net: Option<NetworkFilter> = use_location().and_then(|l| l.query::<NetworkFilter>().ok());
     let redraw = use_force_update();
@@ -340,10 +341,11 @@ pub fn containers_page() -> Html {
         role,
         usage: use_usage(),
         pending,
+        sort: sort.clone(),
     };
     let body = loaded(&list, |l| {
         if l.groups.is_empty() {
-            return html! { <p class="notice" id="containers-empty">{ "No containers on this host." }</p> };
+            return html! { <p class="notice" id="containers-empty">{ "No containers on this host. Create one with “New container”, or deploy a compose stack on the Stacks page." }</p> };
         }
         let shown =
             |c: &ContainerSummary| matches(c, &filter) && net.as_ref().is_none_or(|n| n.admits(c));
@@ -383,6 +385,30 @@ struct Rows {
     role: Role,
     usage: Usage,
     pending: Pending,
+    /// The column the groups' rows are ordered by, and whether highest first.
+    sort: UseStateHandle<(Column, bool)>,
+}
+
+/// A column the rows may be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Name,
+    State,
+    Cpu,
+    Memory,
+    Image,
+}
+
+impl Column {
+    fn slug(self) -> &'static str {
+        match self {
+            Column::Name => "name",
+            Column::State => "state",
+            Column::Cpu => "cpu",
+            Column::Memory => "memory",
+            Column::Image => "image",
+        }
+    }
 }
 
 impl Rows {
@@ -400,6 +426,62 @@ impl Rows {
         }
     }
 
+    /// Orders a group's rows by the chosen column (a container without a sample
+    /// yet counts as using nothing).
+    fn order(&self, rows: &mut [&ContainerSummary]) {
+        let (column, descending) = *self.sort;
+        let used = |c: &ContainerSummary, memory: bool| {
+            self.usage
+                .get(&c.id)
+                .filter(|_| c.state == "running")
+                .map_or(-1.0, |u| if memory { u.1 as f64 } else { u.0 })
+        };
+        rows.sort_by(|a, b| {
+            let by = match column {
+                Column::Name => a.name.cmp(&b.name),
+                Column::State => a.state.cmp(&b.state),
+                Column::Image => a.image.cmp(&b.image),
+                Column::Cpu => used(a, false).total_cmp(&used(b, false)),
+                Column::Memory => used(a, true).total_cmp(&used(b, true)),
+            };
+            let by = by.then_with(|| a.name.cmp(&b.name));
+            if descending { by.reverse() } else { by }
+        });
+    }
+
+    /// A header that orders the rows by its column; again, the other way round.
+    fn header(&self, column: Column, label: &str) -> Html {
+        let (current, descending) = *self.sort;
+        let aria = match (current == column, descending) {
+            (false, _) => "none",
+            (true, false) => "ascending",
+            (true, true) => "descending",
+        };
+        let arrow = match aria {
+            "ascending" => " ▲",
+            "descending" => " ▼",
+            _ => "",
+        };
+        let sort = self.sort.clone();
+        let onclick = Callback::from(move |_| {
+            let (current, descending) = *sort;
+            // Figures read highest first; words from A.
+            let first = matches!(column, Column::Cpu | Column::Memory);
+            sort.set((
+                column,
+                if current == column {
+                    !descending
+                } else {
+                    first
+                },
+            ));
+        });
+        html! {
+            <th aria-sort={aria}><button type="button" class={classes!("sort", format!("sort-{}", column.slug()))}
+                {onclick}>{ label }{ arrow }</button></th>
+        }
+    }
+
     /// A compose project (or the standalone containers) with its status.
     fn group(&self, g: &ContainerGroup, shown: &dyn Fn(&ContainerSummary) -> bool) -> Html {
         let title = g
@@ -410,12 +492,16 @@ impl Rows {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
+        let mut rows: Vec<&ContainerSummary> = g.containers.iter().filter(|c| shown(c)).collect();
+        self.order(&mut rows);
         html! {
             <div class="group" data-stack={g.stack.clone().unwrap_or_default()}>
                 <h2>{ title }{ " " }<span class={classes!("badge", status.clone())}>{ status }</span></h2>
                 <table class="grid containers">
-                    <thead><tr><th></th><th>{ "Name" }</th><th>{ "State" }</th><th>{ "CPU" }</th><th>{ "Memory" }</th><th>{ "Image" }</th><th>{ "Ports" }</th><th>{ "Status" }</th><th></th></tr></thead>
-                    <tbody>{ for g.containers.iter().filter(|c| shown(c)).map(|c| self.row(c)) }</tbody>
+                    <thead><tr><th></th>{ self.header(Column::Name, "Name") }{ self.header(Column::State, "State") }
+                        { self.header(Column::Cpu, "CPU") }{ self.header(Column::Memory, "Memory") }{ self.header(Column::Image, "Image") }
+                        <th>{ "Ports" }</th><th>{ "Status" }</th><th></th></tr></thead>
+                    <tbody>{ for rows.into_iter().map(|c| self.row(c)) }</tbody>
                 </table>
             </div>
         }
