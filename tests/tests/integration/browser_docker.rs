@@ -378,6 +378,7 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
     // A bind mount outside every backup_bind_roots directory: left out, and said so.
     let cache = tempfile::tempdir().unwrap();
     let cache_bind = format!("{}:/cache", cache.path().display());
+    let cache_path = cache.path().display().to_string();
     let id = scope
         .container("uiapp")
         .volume(&vol, "/data")
@@ -408,6 +409,10 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
             wait_for(&c, &format!("section[data-page='container'][data-id='{id}']")).await;
             assert_eq!(path(&c).await, format!("/containers/{id}"));
             click(&c, "#backup-now").await;
+            // Before it starts, the form says what the backup holds.
+            let includes = wait_for(&c, "#backup-includes").await.text().await.unwrap();
+            assert!(includes.contains(&format!("its volumes: {vol}.")), "{includes}");
+            assert!(includes.contains(&cache_path), "{includes}");
             click(&c, "#backup-start").await;
             wait_for(&c, "#backup-now-result p.ok-note").await;
             // The queued job is one click away.

@@ -3,7 +3,10 @@
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::backups::{BackupTarget, Consistency, CreateBackup, Hooks};
-use berth_protocol::api::catalogue::{BackupsCreate, ContainersList, StorageList};
+use berth_protocol::api::catalogue::{
+    BackupsCreate, ContainerInspect, ContainersList, StorageList,
+};
+use berth_protocol::api::containers::ContainerRef;
 use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::api::schedules::{Retention, ScheduleBackup, TargetRetention};
 use berth_protocol::role::Role;
@@ -146,6 +149,9 @@ pub fn back_up_now(props: &BackUpNowProps) -> Html {
             <button class="primary" id="backup-now" onclick={toggle}>{ "Back up now…" }</button>
             if *open {
                 <div class="form-row">
+                    if let BackupTarget::Container { name } = &props.target {
+                        <Includes container={name.clone()} />
+                    }
                     { choices.fields(&storages, runs_commands) }
                     <button id="backup-start" onclick={go}>{ "Start backup" }</button>
                 </div>
@@ -255,5 +261,45 @@ pub fn project_backup() -> Html {
                 <BackUpNow key={(*chosen).clone()} target={BackupTarget::Project { name: (*chosen).clone() }} />
             }
         </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct IncludesProps {
+    container: String,
+}
+
+/// What a container's backup holds besides its configuration, read from its mounts:
+/// its named volumes, and host folders (kept only under the server's backup bind
+/// roots; anonymous volumes are the image's and are left out).
+#[function_component(Includes)]
+fn includes(props: &IncludesProps) -> Html {
+    let (inspect, _) = use_call::<ContainerInspect>(ContainerRef {
+        host: None,
+        id: props.container.clone(),
+    });
+    let Some(i) = inspect.ready() else {
+        return html! {};
+    };
+    let mounts = i.inspect["Mounts"].as_array().cloned().unwrap_or_default();
+    let of = |kind: &str, key: &str| -> Vec<String> {
+        mounts
+            .iter()
+            .filter(|m| m["Type"] == kind)
+            .filter_map(|m| m[key].as_str().map(str::to_owned))
+            .filter(|n| !(n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit())))
+            .collect()
+    };
+    let (volumes, folders) = (of("volume", "Name"), of("bind", "Source"));
+    html! {
+        <p class="backup-includes" id="backup-includes">
+            { "Includes its configuration" }
+            if volumes.is_empty() { { " and no named volume." } } else {
+                { format!(" and its volumes: {}.", volumes.join(", ")) }
+            }
+            if !folders.is_empty() {
+                { format!(" Host folders ({}) only if under the server's backup bind roots; otherwise listed as skipped.", folders.join(", ")) }
+            }
+        </p>
     }
 }
