@@ -48,7 +48,7 @@ pub fn tokens_page() -> Html {
 
 fn table(l: &TokenList, action: &Action) -> Html {
     if l.tokens.is_empty() {
-        return html! { <p class="notice" id="tokens-empty">{ "No API tokens yet." }</p> };
+        return html! { <p class="notice" id="tokens-empty">{ "No API tokens yet. Create one with the form on this page for scripts and `berth ctl`; it starts on the viewer role." }</p> };
     }
     html! {
         <table class="grid" id="tokens-table">

@@ -92,7 +92,7 @@ fn jobs_table(
     operator: bool,
 ) -> Html {
     if l.jobs.is_empty() {
-        return html! { <p class="notice" id="jobs-empty">{ "No jobs yet." }</p> };
+        return html! { <p class="notice" id="jobs-empty">{ "No jobs yet. Backups and restores run here one after another; start one with “Back up now” on a container, volume or stack." }</p> };
     }
     html! {
         <table class="grid" id="jobs-table">

@@ -76,7 +76,7 @@ struct Row {
 
 fn table(l: &ScheduleList, action: &Action, open: &Row) -> Html {
     if l.schedules.is_empty() {
-        return html! { <p class="notice" id="schedules-empty">{ "No schedules yet." }</p> };
+        return html! { <p class="notice" id="schedules-empty">{ "No schedules yet. Create one with the form on this page: a nightly backup with retention, or a start and stop at set hours." }</p> };
     }
     html! {
         <table class="grid" id="schedules-table">

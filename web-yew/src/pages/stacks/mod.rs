@@ -65,7 +65,7 @@ fn table(l: &StackList) -> Html {
     html! { <>
         <p class="muted" id="stacks-dir">{ format!("Stacks directory {} · {cli}", l.stacks_dir) }</p>
         if l.stacks.is_empty() {
-            <p class="notice" id="stacks-empty">{ "No stacks yet." }</p>
+            <p class="notice" id="stacks-empty">{ "No stacks yet. Create one on this page from a compose file or a docker run line, or adopt a project Docker already runs." }</p>
         } else {
             <table class="grid" id="stacks-table">
                 <thead><tr><th>{ "Stack" }</th><th>{ "State" }</th><th>{ "Services" }</th><th>{ "Folder" }</th><th></th></tr></thead>
