@@ -65,8 +65,33 @@ async fn widest(c: &Client) -> String {
     .unwrap_or_default()
 }
 
+/// Controls without an accessible name (what a screen reader would announce): no
+/// text, no `aria-label`, no `title`, no label that names them — a placeholder does
+/// not count, it is gone once something is typed. Up to twenty, described.
+async fn unnamed_controls(c: &Client) -> Vec<String> {
+    let v = c
+        .execute(
+            "const named = e => {
+                 if ((e.getAttribute('aria-label') || e.getAttribute('title') || '').trim()) return true;
+                 if (['BUTTON', 'A'].includes(e.tagName) && e.textContent.trim()) return true;
+                 if (e.tagName === 'INPUT' && ['submit', 'button', 'reset'].includes(e.type) && e.value.trim()) return true;
+                 if ([...(e.labels || [])].some(l => l.textContent.trim())) return true;
+                 const by = e.getAttribute('aria-labelledby') || '';
+                 return by.split(' ').some(id => (document.getElementById(id)?.textContent || '').trim());
+             };
+             return [...document.querySelectorAll('button, a[href], input:not([type=hidden]), select, textarea, svg[role=img]')]
+               .filter(e => e.getClientRects().length > 0 && !named(e))
+               .slice(0, 20).map(e => e.outerHTML.slice(0, 140));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(v).unwrap_or_default()
+}
+
 /// Opens each main page (waiting for its content to load) and hands it to `check`.
 async fn each_page(c: &Client, url: &str, width: &str) {
+    let mut unnamed = Vec::new();
     for (address, page) in PAGES {
         c.goto(&format!("{url}{address}")).await.unwrap();
         wait_for(c, &format!("section[data-page='{page}'] h1")).await;
@@ -78,6 +103,9 @@ async fn each_page(c: &Client, url: &str, width: &str) {
             .await
             .expect("the page loaded");
         save_screenshot(c, &format!("{page}-{width}")).await;
+        for control in unnamed_controls(c).await {
+            unnamed.push(format!("{page}: {control}"));
+        }
         if width == "phone" {
             let (document, content) = sideways(c).await;
             assert!(
@@ -87,6 +115,10 @@ async fn each_page(c: &Client, url: &str, width: &str) {
             );
         }
     }
+    assert!(
+        unnamed.is_empty(),
+        "controls without an accessible name: {unnamed:#?}"
+    );
 }
 
 #[tokio::test]

@@ -189,7 +189,8 @@ fn filter_form(props: &FilterProps) -> Html {
         Callback::from(move |_| onexport.emit(format))
     };
     let input = |i: usize, id: &'static str, placeholder: &'static str| {
-        html! { <input {id} {placeholder} value={(*fields[i]).clone()} oninput={on_text(&fields[i])} /> }
+        let label = ["Actor", "Method", "Target", "Outcome"][i];
+        html! { <input {id} aria-label={label} {placeholder} value={(*fields[i]).clone()} oninput={on_text(&fields[i])} /> }
     };
     html! {
         <form class="inline-form" id="audit-filter" {onsubmit}>
@@ -197,7 +198,7 @@ fn filter_form(props: &FilterProps) -> Html {
             { input(1, "audit-method", "method or prefix, e.g. users.") }
             { input(2, "audit-target", "target") }
             { input(3, "audit-outcome", "ok, error or a code") }
-            <input id="audit-since" type="date" value={(*fields[4]).clone()} oninput={on_text(&fields[4])} />
+            <input id="audit-since" aria-label="Since" type="date" value={(*fields[4]).clone()} oninput={on_text(&fields[4])} />
             <button type="submit" class="primary">{ "Filter" }</button>
             <button type="button" id="audit-export-csv" onclick={export(ExportFormat::Csv)}>{ "Export CSV" }</button>
             <button type="button" id="audit-export-jsonl" onclick={export(ExportFormat::Jsonl)}>{ "Export JSON lines" }</button>

@@ -537,7 +537,7 @@ impl Rows {
         };
         html! {
             <tr data-name={c.name.clone()} data-id={c.id.clone()}>
-                <td><input type="checkbox" class="select" checked={self.selected.contains(&c.id)} onclick={ontoggle} disabled={!can_act} /></td>
+                <td><input type="checkbox" class="select" aria-label={format!("Select {}", c.name)} checked={self.selected.contains(&c.id)} onclick={ontoggle} disabled={!can_act} /></td>
                 <td class="name"><Link<Route> to={Route::Container { id: c.id.clone() }} classes="open">{ &c.name }</Link<Route>>
                     if c.protected { <span class="badge">{ "Berth" }</span> }</td>
                 <td>if let Some(v) = self.pending.of(&c.id) {

@@ -83,7 +83,7 @@ fn backup_row(props: &RowProps) -> Html {
     };
     html! {
         <tr data-id={b.id.clone()} data-target={b.target.name().to_owned()}>
-            <td>if props.operator { <input type="checkbox" class="select" checked={props.selected} onchange={select} /> }</td>
+            <td>if props.operator { <input type="checkbox" class="select" aria-label={format!("Select the backup of {}", b.target.name())} checked={props.selected} onchange={select} /> }</td>
             <td><span class="badge">{ b.target.kind() }</span>{ " " }<span class="mono">{ b.target.name() }</span>
                 if b.origin == BackupOrigin::Foreign {
                     { " " }<span class="badge warn foreign" title="Not written by this Berth: restoring it needs an admin's approval">{ "foreign" }</span>

@@ -91,11 +91,11 @@ pub fn upload_panel(props: &UploadProps) -> Html {
             ondragover={dragover} ondragleave={dragleave} ondrop={drop}>
             <strong>{ "Upload a backup" }</strong>
             <span>{ " — drop a .tar.gz or .tar.gz.enc here, or " }</span>
-            <input type="file" id="backups-upload-file" onchange={picked}
+            <input type="file" id="backups-upload-file" aria-label="Backup file to upload" onchange={picked}
                 accept=".gz,.enc,application/gzip" />
-            <input type="password" id="backups-upload-passphrase" value={(*passphrase).clone()} oninput={on_text(&passphrase)}
+            <input type="password" id="backups-upload-passphrase" aria-label="Passphrase of encrypted files" value={(*passphrase).clone()} oninput={on_text(&passphrase)}
                 placeholder="passphrase (encrypted files)" autocomplete="off" />
-            <select id="backups-upload-storage" onchange={on_pick(&storage)}>
+            <select id="backups-upload-storage" aria-label="Storage to upload to" onchange={on_pick(&storage)}>
                 <option value="" selected={storage.is_empty()}>{ "default storage" }</option>
                 { for props.storages.iter().map(|n| html!{ <option value={n.clone()} selected={*storage == *n}>{ n }</option> }) }
             </select>

@@ -124,16 +124,16 @@ fn toolbar(props: &ToolbarProps) -> Html {
     let count = props.selected.len();
     html! {
         <div class="toolbar">
-            <input id="backups-filter" placeholder="target name" value={(*target).clone()} oninput={on_text(&target)} />
+            <input id="backups-filter" aria-label="Target name" placeholder="target name" value={(*target).clone()} oninput={on_text(&target)} />
             // Every option says whether it is the chosen one: a select whose options
             // are all `selected=false` shows whichever the browser last set, so a
             // Filter pressed with nothing changed could filter on the last option.
-            <select id="backups-trigger" onchange={on_pick(&trigger)}>
+            <select id="backups-trigger" aria-label="Trigger" onchange={on_pick(&trigger)}>
                 { for [("", "any type"), ("manual", "manual"), ("scheduled", "scheduled")].iter().map(|(v, label)| html!{
                     <option value={*v} selected={trigger.as_str() == *v}>{ *label }</option>
                 }) }
             </select>
-            <select id="backups-storage" onchange={on_pick(&storage)}>
+            <select id="backups-storage" aria-label="Storage" onchange={on_pick(&storage)}>
                 <option value="" selected={storage.is_empty()}>{ "any storage" }</option>
                 { for props.storages.iter().map(|n| html!{ <option value={n.clone()} selected={*storage == *n}>{ n }</option> }) }
             </select>

@@ -78,7 +78,7 @@ pub fn install_panel(props: &InstallProps) -> Html {
         <div id="plugin-install-panel">
             <h2>{ "Install a plugin" }</h2>
             <p class="muted">{ "A package is a .tar (or .tar.gz) of plugin.toml and the component it names; see docs/plugins.md. Nothing runs before you approve what it asks for." }</p>
-            <input type="file" id="plugin-package" accept=".tar,.tgz,.gz,application/x-tar,application/gzip" onchange={onfile} />
+            <input type="file" id="plugin-package" aria-label="Plugin package" accept=".tar,.tgz,.gz,application/x-tar,application/gzip" onchange={onfile} />
             <button id="plugin-upload" disabled={action.busy()} onclick={onupload}>{ "Upload and review" }</button>
             <div id="plugin-install-result">{ action.view() }</div>
             if let Some(s) = &*staged {

@@ -353,7 +353,7 @@ fn when_fields(f: &Fields) -> Html {
     let preset = f.preset.as_str();
     html! {
         <fieldset id="schedule-when"><legend>{ "When" }</legend>
-            <select id="schedule-preset" onchange={on_pick(&f.preset)}>
+            <select id="schedule-preset" aria-label="How often" onchange={on_pick(&f.preset)}>
                 { for presets.iter().map(|(v, l)| html! { <option value={*v} selected={preset == *v}>{ *l }</option> }) }
             </select>
             if preset == "weekly" {
@@ -367,7 +367,7 @@ fn when_fields(f: &Fields) -> Html {
             if preset == "custom" {
                 <input id="schedule-cron" value={(*f.raw).clone()} oninput={on_text(&f.raw)} placeholder="30 2 * * 1-5 (6 fields: seconds first)" />
             } else {
-                <input id="schedule-time" type="time" value={(*f.time).clone()} oninput={on_text(&f.time)} />
+                <input id="schedule-time" aria-label="At" type="time" value={(*f.time).clone()} oninput={on_text(&f.time)} />
             }
             if matches!(f.action.as_str(), "stop" | "pause") && preset != "custom" {
                 <label>{ " until " }<input id="schedule-until" type="time" value={(*f.until).clone()} oninput={on_text(&f.until)} title="a sleep window: started (unpaused) again at this time" /></label>

@@ -67,10 +67,10 @@ pub fn target_rows(props: &RowsProps) -> Html {
             </datalist>
             { for rows.iter().enumerate().map(|(i, (kind, name))| html! {
                 <div class="form-row schedule-target-row">
-                    <select id={format!("schedule-kind-{i}")} onchange={edit(i, 0)}>
+                    <select id={format!("schedule-kind-{i}")} aria-label="Kind of target" onchange={edit(i, 0)}>
                         { for KINDS.iter().map(|k| html! { <option value={*k} selected={kind == k}>{ *k }</option> }) }
                     </select>
-                    <input id={format!("schedule-target-{i}")} list="schedule-target-names" value={name.clone()}
+                    <input id={format!("schedule-target-{i}")} aria-label="Target name" list="schedule-target-names" value={name.clone()}
                         onchange={edit(i, 1)} placeholder="name (empty: none)" />
                 </div>
             }) }

@@ -48,7 +48,7 @@ pub fn from_run(props: &FromRunProps) -> Html {
     html! {
         <details class="from-run" id="from-run">
             <summary>{ "From a docker run command" }</summary>
-            <textarea id="run-command" class="mono code" rows="4" spellcheck="false"
+            <textarea id="run-command" aria-label="A docker run command line" class="mono code" rows="4" spellcheck="false"
                 placeholder="docker run -d --name web -p 8080:80 -v web-data:/data nginx"
                 value={(*command).clone()} oninput={on_text(&command)} />
             <button type="button" id="run-convert" onclick={convert}>{ "Convert" }</button>
