@@ -14,6 +14,12 @@ pub fn login_page() -> Html {
     let need_totp = use_state(|| false);
     let error = use_state(|| None::<String>);
     let busy = use_state(|| false);
+    // The moment a first visit can log in: the UI benchmark reads this mark.
+    use_effect_with((), |()| {
+        if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+            let _ = performance.mark("berth:login-ready");
+        }
+    });
     let onsubmit = {
         let (user, password, totp) = (user.clone(), password.clone(), totp.clone());
         let (need_totp, error, busy) = (need_totp.clone(), error.clone(), busy.clone());
