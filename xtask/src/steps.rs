@@ -349,7 +349,7 @@ pub fn test() -> Result<()> {
 }
 
 /// Builds the release binary and runs the benchmarks (foundation, protocol, docker,
-/// plugins, backup, offsite, schedules, stacks) against it.
+/// plugins, backup, offsite, schedules, stacks, ui) against it.
 pub fn bench() -> Result<()> {
     let bin = dist()?;
     // The backup and offsite benchmarks run an S3 server.
@@ -402,6 +402,12 @@ pub fn bench() -> Result<()> {
     embed_env(&mut cmd);
     cmd.env("BERTH_BIN", &bin);
     sh("stacks benchmark", cmd)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root())
+        .args(["bench", "-p", "berth-tests", "--bench", "ui"]);
+    embed_env(&mut cmd);
+    cmd.env("BERTH_BIN", &bin);
+    sh("web UI benchmark", cmd)?;
     bench_static_binary()
 }
 

@@ -1,0 +1,197 @@
+//! Web UI figures (issue 29), in a real Chromium against the release binary, each
+//! beside a baseline measured in the same run:
+//!
+//! - first load to an interactive login (the login form's `berth:login-ready`
+//!   performance mark, a fresh browser each time so nothing is cached), against the
+//!   document's own `DOMContentLoaded` (index.html alone, before the wasm);
+//! - the Containers page with 500 containers: from the click to 500 rows, and the
+//!   longest main-thread task meanwhile;
+//! - a live update (a container started behind the page's back, until its row says
+//!   running): the longest main-thread task per update (goal ≤ 16 ms: no dropped frame),
+//!   against the longest task while the same page sits idle.
+//!
+//! The longest task is read with a heartbeat: a `MessageChannel` posts to itself
+//! without pause, so the gap between two beats is the task that ran between them.
+//!
+//! Run with `cargo xtask bench`. Writes `target/bench/ui.md`. The containers carry the
+//! test label and are removed at the end.
+
+use std::time::Duration;
+
+use berth_tests::browser::{Browser, login, wait_for};
+use berth_tests::docker::{Scope, ensure_test_image};
+use berth_tests::ws::{self, ADMIN_PASSWORD};
+use berth_tests::{median, pct};
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
+use fantoccini::Client;
+use futures_util::future::join_all;
+use serde_json::Value;
+
+const CONTAINERS: usize = 500;
+const UPDATES: usize = 10;
+const LOADS: usize = 5;
+
+/// Starts the heartbeat (or restarts its maximum).
+const BEAT: &str = r#"
+    if (!window.__beat) {
+        const beat = { max: 0, last: performance.now() };
+        const channel = new MessageChannel();
+        channel.port1.onmessage = () => {
+            const now = performance.now();
+            beat.max = Math.max(beat.max, now - beat.last);
+            beat.last = now;
+            channel.port2.postMessage(0);
+        };
+        channel.port2.postMessage(0);
+        window.__beat = beat;
+    }
+    window.__beat.max = 0;
+    window.__beat.last = performance.now();
+"#;
+
+async fn longest_task(c: &Client) -> f64 {
+    let v = c
+        .execute("return window.__beat.max;", vec![])
+        .await
+        .unwrap();
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+async fn create_containers(scope: &Scope) -> Vec<String> {
+    let image = ensure_test_image(&scope.docker).await;
+    let mut ids = Vec::new();
+    for chunk in (0..CONTAINERS).collect::<Vec<_>>().chunks(10) {
+        let made = join_all(chunk.iter().map(|i| {
+            let body = ContainerCreateBody {
+                image: Some(image.to_owned()),
+                cmd: Some(vec!["sleep".into(), "3600".into()]),
+                labels: Some(scope.labels()),
+                host_config: Some(HostConfig::default()),
+                ..Default::default()
+            };
+            let name = scope.name(&format!("ui{i:03}"));
+            let docker = scope.docker.clone();
+            async move {
+                let o = CreateContainerOptionsBuilder::default().name(&name).build();
+                docker.create_container(Some(o), body).await.unwrap().id
+            }
+        }))
+        .await;
+        ids.extend(made);
+    }
+    ids
+}
+
+/// (login ready, DOMContentLoaded) in ms after navigation start, one fresh browser.
+async fn first_load(url: &str) -> (f64, f64) {
+    let mut out = (0.0, 0.0);
+    let result = &mut out;
+    Browser::start("bench_first_load")
+        .await
+        .run(|c| async move {
+            c.goto(url).await.unwrap();
+            wait_for(&c, "#login-user").await;
+            let v = c
+                .execute(
+                    "return [performance.getEntriesByName('berth:login-ready')[0].startTime,
+                      performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let f = |i: usize| v[i].as_f64().unwrap_or(f64::NAN);
+            *result = (f(0), f(1));
+        })
+        .await;
+    out
+}
+
+/// Opens the Containers page; (ms to 500 rows, longest task meanwhile).
+async fn render(c: &Client) -> (f64, f64) {
+    c.execute(BEAT, vec![]).await.unwrap();
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         const start = performance.now();
+         const count = () => document.querySelectorAll('tr[data-id]').length;
+         const check = () => {{
+             if (count() >= {CONTAINERS}) {{ done(performance.now() - start); return true; }}
+             return false;
+         }};
+         new MutationObserver((_, o) => {{ if (check()) o.disconnect(); }})
+             .observe(document.body, {{ childList: true, subtree: true }});
+         document.querySelector('#nav-containers').click();"
+    );
+    let took: Value = c.execute_async(&script, vec![]).await.unwrap();
+    (took.as_f64().unwrap_or(f64::NAN), longest_task(c).await)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let md = rt.block_on(async {
+        let scope = Scope::new().await;
+        let ids = create_containers(&scope).await;
+        let (_tmp, berth) = ws::start().await;
+        let url = berth.url.clone();
+        let mut loads = Vec::new();
+        for _ in 0..LOADS {
+            loads.push(first_load(&url).await);
+        }
+        let ready = median(loads.iter().map(|l| l.0).collect());
+        let parsed = median(loads.iter().map(|l| l.1).collect());
+        let mut figures = (0.0, 0.0, 0.0, Vec::new());
+        let result = &mut figures;
+        let docker = scope.docker.clone();
+        Browser::start("bench_containers")
+            .await
+            .run(|c| async move {
+                login(&c, &url, "admin", ADMIN_PASSWORD).await;
+                let (to_rows, render_task) = render(&c).await;
+                // The idle page: what the heartbeat sees with nothing to do.
+                c.execute(BEAT, vec![]).await.unwrap();
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let idle = longest_task(&c).await;
+                let mut updates = Vec::new();
+                for id in ids.iter().take(UPDATES) {
+                    c.execute(BEAT, vec![]).await.unwrap();
+                    docker.start_container(id, None).await.unwrap();
+                    c.wait()
+                        .at_most(Duration::from_secs(30))
+                        .for_element(fantoccini::Locator::Css(&format!(
+                            "tr[data-id='{id}'] .state.running"
+                        )))
+                        .await
+                        .expect("the row follows the start");
+                    updates.push(longest_task(&c).await);
+                }
+                *result = (to_rows, render_task, idle, updates);
+            })
+            .await;
+        let (to_rows, render_task, idle, mut updates) = figures;
+        let p50 = pct(&mut updates, 0.5);
+        let max = pct(&mut updates, 1.0);
+        let mut md =
+            String::from("| figure | Berth | baseline | ratio | goal |\n|---|---|---|---|---|\n");
+        md += &format!(
+            "| first load to an interactive login, median of {LOADS} fresh browsers (baseline: index.html's DOMContentLoaded) | {ready:.0} ms | {parsed:.0} ms | {:.1}× | ≤ 1 s |\n",
+            ready / parsed
+        );
+        md += &format!(
+            "| Containers page, {CONTAINERS} containers: click to {CONTAINERS} rows | {to_rows:.0} ms | — | — | — |\n"
+        );
+        md += &format!(
+            "| the same: longest main-thread task while it renders (baseline: the idle page's) | {render_task:.1} ms | {idle:.1} ms | — | — |\n"
+        );
+        md += &format!(
+            "| live update (a container started elsewhere → its row says running), longest main-thread task, p50 / max of {UPDATES} (baseline: the idle page's) | {p50:.1} / {max:.1} ms | {idle:.1} ms | — | ≤ 16 ms |\n"
+        );
+        drop(berth);
+        md
+    });
+    print!("{md}");
+    berth_tests::write_bench_report("ui", &md);
+}
