@@ -17,10 +17,12 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::{Question, after_confirm, bulk_outcome, loaded, run_confirmed};
-use crate::format::bytes;
+mod row;
+
 use crate::hooks::{Action, use_action, use_call};
 use crate::route::Route;
 use crate::ws::use_ws;
+use row::ContainerRow;
 
 pub(crate) fn verb_label(v: BulkVerb) -> &'static str {
     match v {
@@ -209,12 +211,40 @@ impl Pending {
     }
 }
 
+/// The selected containers' ids. A reducer, not a state handle: a row that skipped a
+/// render toggles through an older callback, and a reducer applies its change to the
+/// current selection, not to the one that row last saw.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Selection(BTreeSet<String>);
+
+pub(crate) enum Select {
+    Toggle(String),
+    Clear,
+}
+
+impl Reducible for Selection {
+    type Action = Select;
+
+    fn reduce(self: std::rc::Rc<Self>, action: Select) -> std::rc::Rc<Self> {
+        let mut ids = self.0.clone();
+        match action {
+            Select::Toggle(id) => {
+                if !ids.remove(&id) {
+                    ids.insert(id);
+                }
+            }
+            Select::Clear => ids.clear(),
+        }
+        std::rc::Rc::new(Selection(ids))
+    }
+}
+
 /// What a lifecycle action needs: the page's action, the selection it clears, the
 /// rows it marks pending.
 #[derive(Clone)]
 struct Bulk {
     action: Action,
-    selected: UseStateHandle<BTreeSet<String>>,
+    selected: UseReducerDispatcher<Selection>,
     pending: Pending,
 }
 
@@ -258,7 +288,7 @@ fn send_bulk(bulk: &Bulk, verb: BulkVerb, ids: Vec<String>, names: Vec<String>) 
         let answered = ws.call_m::<ContainersBulk>(p).await;
         pending.set(&ids, None);
         let r = answered?;
-        selected.set(BTreeSet::new());
+        selected.dispatch(Select::Clear);
         let done = format!("{} {}: done.", verb_label(verb), names.join(", "));
         bulk_outcome(&r, &names, done)
     });
@@ -268,7 +298,7 @@ fn send_bulk(bulk: &Bulk, verb: BulkVerb, ids: Vec<String>, names: Vec<String>) 
 /// after saying what that does; the outcome names the jobs, whose ends come as toasts.
 fn back_up_selected(
     action: &Action,
-    selected: &UseStateHandle<BTreeSet<String>>,
+    selected: &UseReducerDispatcher<Selection>,
     names: Vec<String>,
 ) {
     let question = Question::new(format!("Back up {}?", names.join(", ")), "Back up")
@@ -287,7 +317,7 @@ fn back_up_selected(
             ..Default::default()
         };
         let queued = ws.call_m::<BackupsCreate>(request).await?;
-        selected.set(BTreeSet::new());
+        selected.dispatch(Select::Clear);
         Ok(format!(
             "Backups of {} queued (jobs {}).",
             names.join(", "),
@@ -298,12 +328,24 @@ fn back_up_selected(
 
 #[function_component(ContainersPage)]
 pub fn containers_page() -> Html {
+    // How long a render of the list takes, to its DOM patch: the UI benchmark reads
+    // the `berth:containers-rendered` measures (one per render).
+    let performance = web_sys::window().and_then(|w| w.performance());
+    if let Some(p) = &performance {
+        let _ = p.mark("berth:containers-render");
+    }
+    use_effect(move || {
+        if let Some(p) = performance {
+            let _ =
+                p.measure_with_start_mark("berth:containers-rendered", "berth:containers-render");
+        }
+    });
     let ctx = use_ws();
     let (list, reload) = use_call::<ContainersList>(HostOnly::default());
     use_container_events(reload.clone());
     let action = use_action(reload);
     let filter = use_state(String::new);
-    let selected = use_state(BTreeSet::<String>::new);
+    let selected = use_reducer(Selection::default);
     let sort = use_state(|| (Column::Name, false));
     let role = ctx.user().map_or(Role::Viewer, |u| u.role);
     let net: Option<NetworkFilter> = use_location().and_then(|l| l.query::<NetworkFilter>().ok());
@@ -316,13 +358,13 @@ pub fn containers_page() -> Html {
     let run: Run = {
         let bulk = Bulk {
             action: action.clone(),
-            selected: selected.clone(),
+            selected: selected.dispatcher(),
             pending: pending.clone(),
         };
         Callback::from(move |(verb, ids, names)| run_bulk(&bulk, verb, ids, names))
     };
     let back_up = {
-        let (action, selected) = (action.clone(), selected.clone());
+        let (action, selected) = (action.clone(), selected.dispatcher());
         Callback::from(move |names: Vec<String>| back_up_selected(&action, &selected, names))
     };
     let oninput = {
@@ -370,8 +412,8 @@ pub fn containers_page() -> Html {
                     <Link<Route> to={Route::Containers}>{ "show all" }</Link<Route>></p>
             }
             { action.view() }
-            if role.allows(Role::Operator) && !selected.is_empty() {
-                { bulk_bar(list.ready(), &selected, (&run, &back_up), role) }
+            if role.allows(Role::Operator) && !selected.0.is_empty() {
+                { bulk_bar(list.ready(), &selected.0, (&run, &back_up), role) }
             }
             { body }
         </section>
@@ -381,7 +423,7 @@ pub fn containers_page() -> Html {
 /// What every row needs.
 struct Rows {
     run: Run,
-    selected: UseStateHandle<BTreeSet<String>>,
+    selected: UseReducerHandle<Selection>,
     role: Role,
     usage: Usage,
     pending: Pending,
@@ -412,20 +454,6 @@ impl Column {
 }
 
 impl Rows {
-    /// CPU and memory of a running container (blank until its first sample, and once
-    /// it stops: its last sample stays in the map).
-    fn usage_cells(&self, c: &ContainerSummary) -> Html {
-        match self.usage.get(&c.id).filter(|_| c.state == "running") {
-            Some((cpu, mem, limit)) => html! {
-                <>
-                <td class="cpu">{ format!("{cpu:.1} %") }</td>
-                <td class="mem" title={format!("of {}", bytes(*limit))}>{ bytes(*mem) }</td>
-                </>
-            },
-            None => html! { <><td class="cpu"></td><td class="mem"></td></> },
-        }
-    }
-
     /// Orders a group's rows by the chosen column (a container without a sample
     /// yet counts as using nothing).
     fn order(&self, rows: &mut [&ContainerSummary]) {
@@ -508,53 +536,15 @@ impl Rows {
     }
 
     fn row(&self, c: &ContainerSummary) -> Html {
-        let can_act = self.role.allows(Role::Operator);
-        let busy = self.pending.of(&c.id).is_some();
-        let ontoggle = {
-            let (selected, id) = (self.selected.clone(), c.id.clone());
-            Callback::from(move |_| {
-                let mut s = (*selected).clone();
-                if !s.remove(&id) {
-                    s.insert(id.clone());
-                }
-                selected.set(s);
-            })
-        };
-        let ports = c
-            .ports
-            .iter()
-            .map(|p| match p.public {
-                Some(public) => format!("{public}→{}/{}", p.private, p.proto),
-                None => format!("{}/{}", p.private, p.proto),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let button = |v: BulkVerb, class: Option<&'static str>| {
-            let (run, id, name) = (self.run.clone(), c.id.clone(), c.name.clone());
-            let onclick =
-                Callback::from(move |_| run.emit((v, vec![id.clone()], vec![name.clone()])));
-            html! { <button class={classes!("small", class, format!("act-{}", verb_slug(v)))} {onclick}>{ verb_label(v) }</button> }
-        };
+        let usage = self
+            .usage
+            .get(&c.id)
+            .copied()
+            .filter(|_| c.state == "running");
         html! {
-            <tr data-name={c.name.clone()} data-id={c.id.clone()}>
-                <td><input type="checkbox" class="select" aria-label={format!("Select {}", c.name)} checked={self.selected.contains(&c.id)} onclick={ontoggle} disabled={!can_act} /></td>
-                <td class="name"><Link<Route> to={Route::Container { id: c.id.clone() }} classes="open">{ &c.name }</Link<Route>>
-                    if c.protected { <span class="badge">{ "Berth" }</span> }</td>
-                <td>if let Some(v) = self.pending.of(&c.id) {
-                        <span class="state pending" aria-busy="true">{ format!("{}…", verb_progressive(v)) }</span>
-                    } else {
-                        <span class={classes!("state", c.state.clone())}>{ &c.state }</span>
-                    }
-                    if let Some(h) = &c.health { <span class={classes!("badge", h.clone())}>{ h }</span> }</td>
-                { self.usage_cells(c) }
-                <td class="image">{ &c.image }</td>
-                <td>{ ports }</td>
-                <td class="status">{ &c.status }</td>
-                <td class="actions">
-                    if can_act && !c.protected && !busy { { for actions_for(&c.state).iter().map(|&v| button(v, None)) } }
-                    if self.role.allows(Role::Admin) && !c.protected && !busy { { button(BulkVerb::Remove, Some("danger")) } }
-                </td>
-            </tr>
+            <ContainerRow key={c.id.clone()} container={c.clone()} {usage}
+                selected={self.selected.0.contains(&c.id)} pending={self.pending.of(&c.id)}
+                role={self.role} run={self.run.clone()} select={self.selected.dispatcher()} />
         }
     }
 }
