@@ -138,19 +138,21 @@ impl Browser {
 
     /// Console messages at level SEVERE (errors, uncaught exceptions, failed loads).
     pub async fn console_errors(&self) -> Vec<String> {
-        let entries = self
-            .client
-            .issue_cmd(BrowserLog)
-            .await
-            .expect("browser log");
-        entries
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|e| e["level"] == "SEVERE")
-            .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
-            .collect()
+        take_console_errors(&self.client).await
     }
+}
+
+/// The console errors logged since the last call, and forgets them: a test that
+/// causes one on purpose (a refused upload's 400) takes it and checks it is that one.
+pub async fn take_console_errors(client: &Client) -> Vec<String> {
+    let entries = client.issue_cmd(BrowserLog).await.expect("browser log");
+    entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["level"] == "SEVERE")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 impl Drop for Browser {

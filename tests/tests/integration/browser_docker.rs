@@ -514,15 +514,24 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
             .unwrap();
             click(&c, "#nav-backups").await;
             wait_for(&c, "#backups-empty").await;
+            // Two files at once: the backup, and one that is not — each is sent, and
+            // the outcome names the one refused and what entered the catalog.
+            let junk = carried.path().join("not-a-backup.tar.gz");
+            std::fs::write(&junk, b"this is not a backup").unwrap();
+            let both = format!("{}\n{}", junk.display(), carried_file.display());
             wait_for(&c, "#backups-upload-file")
                 .await
-                .send_keys(carried_file.to_str().unwrap())
+                .send_keys(&both)
                 .await
                 .unwrap();
-            let note = wait_for(&c, "#backups-upload-result p.ok-note").await;
+            let note = wait_for(&c, "#backups-upload-result p.error").await.text().await.unwrap();
+            assert!(note.contains("Not uploaded: not-a-backup.tar.gz"), "{note}");
+            assert!(note.contains(&b.id), "the answer names the backup: {note}");
+            // The refused file's 400 is the one error the page logged.
+            let logged = berth_tests::browser::take_console_errors(&c).await;
             assert!(
-                note.text().await.unwrap().contains(&b.id),
-                "the answer names the backup"
+                logged.len() == 1 && logged[0].contains("/api/v1/transfers/") && logged[0].contains("400"),
+                "{logged:?}"
             );
             let row = format!("#backups-table tr[data-id='{}']", b.id);
             wait_for(&c, &format!("{row}[data-target='{name}']")).await;

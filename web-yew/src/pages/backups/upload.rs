@@ -1,5 +1,6 @@
-//! Upload a backup file (dropped on the zone or picked) on a fresh ticket, with a
-//! progress bar; Berth checks it as it arrives and answers with its catalog entry.
+//! Upload backup files (dropped on the zone or picked, several at once) each on a
+//! fresh ticket, with a progress bar; Berth checks each as it arrives and answers with
+//! its catalog entry.
 
 use berth_protocol::api::backups::{BackupEntry, UploadBackup};
 use berth_protocol::api::catalogue::BackupsUploadTicket;
@@ -24,40 +25,58 @@ type Progress = UseStateHandle<Option<(f64, f64)>>;
 pub fn upload_panel(props: &UploadProps) -> Html {
     let action = use_action(Callback::noop());
     let progress: Progress = use_state(|| None);
+    // The file on its way, with its place among those sent together.
+    let current = use_state(|| None::<String>);
     let over = use_state(|| false);
     let (passphrase, storage) = (use_text(), use_text());
+    // Several files go one after another, each on its own ticket; one that fails
+    // does not stop the rest, and the outcome names each.
     let send = {
         let (action, progress, onchange) =
             (action.clone(), progress.clone(), props.onchange.clone());
-        let (passphrase, storage) = (passphrase.clone(), storage.clone());
-        Callback::from(move |file: web_sys::File| {
+        let (passphrase, storage, current) = (passphrase.clone(), storage.clone(), current.clone());
+        Callback::from(move |files: Vec<web_sys::File>| {
+            if files.is_empty() {
+                return;
+            }
             let request = UploadBackup {
                 storage: given(&storage),
                 passphrase: given(&passphrase),
             };
-            progress.set(Some((0.0, file.size())));
             action.clear();
-            let (progress, onchange) = (progress.clone(), onchange.clone());
+            let (progress, onchange, current) =
+                (progress.clone(), onchange.clone(), current.clone());
             action.spawn(move |ws, action| async move {
-                let outcome = upload(&ws, request, &file, &progress).await;
+                let (mut done, mut failed) = (Vec::new(), Vec::new());
+                for (i, file) in files.iter().enumerate() {
+                    current.set(Some(format!(
+                        "{} ({} of {})",
+                        file.name(),
+                        i + 1,
+                        files.len()
+                    )));
+                    progress.set(Some((0.0, file.size())));
+                    match upload(&ws, request.clone(), file, &progress).await {
+                        Ok(said) => done.push(said),
+                        Err(e) => failed.push(format!("{}: {}", file.name(), e.message)),
+                    }
+                }
                 progress.set(None);
-                if outcome.is_ok() {
+                current.set(None);
+                if !done.is_empty() {
                     onchange.emit(());
                 }
-                action.show(outcome);
+                action.show(outcome(done, failed));
             });
         })
     };
     let picked = {
         let send = send.clone();
         Callback::from(move |e: Event| {
-            let file = e
+            let files = e
                 .target_dyn_into::<web_sys::HtmlInputElement>()
-                .and_then(|i| i.files())
-                .and_then(|f| f.get(0));
-            if let Some(f) = file {
-                send.emit(f);
-            }
+                .and_then(|i| i.files());
+            send.emit(files.map(|f| list(&f)).unwrap_or_default());
         })
     };
     let dragover = {
@@ -77,12 +96,8 @@ pub fn upload_panel(props: &UploadProps) -> Html {
         Callback::from(move |e: DragEvent| {
             e.prevent_default();
             over.set(false);
-            if let Some(f) = e
-                .data_transfer()
-                .and_then(|d| d.files())
-                .and_then(|f| f.get(0))
-            {
-                send.emit(f);
+            if let Some(files) = e.data_transfer().and_then(|d| d.files()) {
+                send.emit(list(&files));
             }
         })
     };
@@ -90,8 +105,8 @@ pub fn upload_panel(props: &UploadProps) -> Html {
         <div id="backups-upload" class={classes!("dropzone", (*over).then_some("over"))}
             ondragover={dragover} ondragleave={dragleave} ondrop={drop}>
             <strong>{ "Upload a backup" }</strong>
-            <span>{ " — drop a .tar.gz or .tar.gz.enc here, or " }</span>
-            <input type="file" id="backups-upload-file" aria-label="Backup file to upload" onchange={picked}
+            <span>{ " — drop .tar.gz or .tar.gz.enc files here, or " }</span>
+            <input type="file" id="backups-upload-file" aria-label="Backup files to upload" multiple=true onchange={picked}
                 accept=".gz,.enc,application/gzip" />
             <input type="password" id="backups-upload-passphrase" aria-label="Passphrase of encrypted files" value={(*passphrase).clone()} oninput={on_text(&passphrase)}
                 placeholder="passphrase (encrypted files)" autocomplete="off" />
@@ -101,6 +116,7 @@ pub fn upload_panel(props: &UploadProps) -> Html {
             </select>
             if let Some((done, all)) = *progress {
                 <div class="upload-progress">
+                    if let Some(file) = &*current { <span id="backups-upload-current">{ file }{ " " }</span> }
                     <progress id="backups-upload-progress" max={all.max(1.0).to_string()} value={done.to_string()} />
                     <span>{ format!(" {} of {}", bytes(done as u64), bytes(all as u64)) }</span>
                 </div>
@@ -108,6 +124,24 @@ pub fn upload_panel(props: &UploadProps) -> Html {
             <div id="backups-upload-result">{ action.view() }</div>
         </div>
     }
+}
+
+/// The files of a picker or a drop.
+fn list(files: &web_sys::FileList) -> Vec<web_sys::File> {
+    (0..files.length()).filter_map(|i| files.get(i)).collect()
+}
+
+/// One sentence per file that entered the catalog; an error naming each that did not
+/// (and saying what did).
+fn outcome(done: Vec<String>, failed: Vec<String>) -> Result<String, ErrorBody> {
+    if failed.is_empty() {
+        return Ok(done.join(" "));
+    }
+    let mut message = format!("Not uploaded: {}.", failed.join("; "));
+    if !done.is_empty() {
+        message.push_str(&format!(" Uploaded: {}", done.join(" ")));
+    }
+    Err(ErrorBody::new(ErrorCode::BadRequest, message))
 }
 
 /// Sends the file on a fresh ticket; the sentence says what entered the catalog.
