@@ -104,6 +104,33 @@ impl Draft {
     }
 }
 
+/// What the host shows in place of a value the caller may not see.
+const REDACTED: &str = "<redacted>";
+
+impl Draft {
+    /// Leaves out what the host redacted (a copy of a container whose secrets the
+    /// caller may not read must not get `<redacted>` as their values); says which
+    /// fields lost something, for the form to tell.
+    pub fn without_redacted(mut self) -> (Self, Vec<&'static str>) {
+        let mut lost = Vec::new();
+        for (field, text) in [("environment", &mut self.env), ("labels", &mut self.labels)] {
+            if text.contains(REDACTED) {
+                *text = text
+                    .lines()
+                    .filter(|l| !l.contains(REDACTED))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                lost.push(field);
+            }
+        }
+        if self.command.contains(REDACTED) {
+            self.command.clear();
+            lost.push("command");
+        }
+        (self, lost)
+    }
+}
+
 /// `KEY=value` lines → a map (a value may hold `=`).
 fn pairs(field: &str, text: &str) -> Result<BTreeMap<String, String>, ErrorBody> {
     lines(text)
@@ -360,6 +387,19 @@ mod tests {
             let e = draft.request().unwrap_err();
             assert!(e.message.starts_with(field), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn redacted_values_are_left_out_of_a_copy() {
+        let d = Draft {
+            env: "A=1\nTOKEN=<redacted>".into(),
+            labels: "team=x".into(),
+            command: "sh -c 'PGPASSWORD=<redacted> pg_dump'".into(),
+            ..Draft::new()
+        };
+        let (d, lost) = d.without_redacted();
+        assert_eq!((d.env.as_str(), d.command.as_str()), ("A=1", ""));
+        assert_eq!(lost, ["environment", "command"]);
     }
 
     #[test]

@@ -92,7 +92,14 @@ fn duplicate(props: &DuplicateProps) -> Html {
         id: props.from.clone(),
     });
     loaded(&source, |s| {
-        let initial = Draft::duplicate(&s.inspect);
-        html! { <form::ContainerForm {initial} choices={props.choices.clone()} admin={props.admin} /> }
+        let (initial, lost) = Draft::duplicate(&s.inspect).without_redacted();
+        html! { <>
+            if !lost.is_empty() {
+                <p class="notice" id="duplicate-withheld">{ format!(
+                    "Values hidden from your role are left out of the {}: fill them in or ask an admin.",
+                    lost.join(" and ")) }</p>
+            }
+            <form::ContainerForm {initial} choices={props.choices.clone()} admin={props.admin} />
+        </> }
     })
 }
