@@ -128,6 +128,16 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
             for spare in &spares {
                 click(&c, &format!("tr[data-id='{spare}'] input.select")).await;
             }
+            // The selection's actions sit in the toolbar that stays in view.
+            wait_for(&c, "#containers-toolbar #bulk-bar").await;
+            let position = c
+                .execute(
+                    "return getComputedStyle(document.querySelector('#containers-toolbar')).position;",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(position, "sticky");
             click(&c, "#bulk-bar .bulk-backup").await;
             let question = answer_dialog(&c, None).await;
             assert!(question.starts_with("Back up "), "{question}");

@@ -400,21 +400,25 @@ pub fn containers_page() -> Html {
     html! {
         <section class="page" data-page="containers">
             <h1>{ "Containers" }</h1>
-            <div class="toolbar">
-                if role.allows(Role::Operator) {
-                    <Link<Route> to={Route::NewContainer} classes="button primary"><span id="containers-new">{ "New container" }</span></Link<Route>>
+            // The filter and the selection's actions stay in view while a long
+            // list scrolls under them.
+            <div class="sticky-bar" id="containers-toolbar">
+                <div class="toolbar">
+                    if role.allows(Role::Operator) {
+                        <Link<Route> to={Route::NewContainer} classes="button primary"><span id="containers-new">{ "New container" }</span></Link<Route>>
+                    }
+                    <input type="search" id="container-filter" aria-label="Filter containers"
+                        placeholder="Filter by name, image, state or stack" oninput={oninput} />
+                </div>
+                if role.allows(Role::Operator) && !selected.0.is_empty() {
+                    { bulk_bar(list.ready(), &selected.0, (&run, &back_up), role) }
                 }
-                <input type="search" id="container-filter" aria-label="Filter containers"
-                    placeholder="Filter by name, image, state or stack" oninput={oninput} />
             </div>
             if let Some(n) = &net {
                 <p class="notice" id="network-filter">{ format!("Containers on network {} ", n.network) }
                     <Link<Route> to={Route::Containers}>{ "show all" }</Link<Route>></p>
             }
             { action.view() }
-            if role.allows(Role::Operator) && !selected.0.is_empty() {
-                { bulk_bar(list.ready(), &selected.0, (&run, &back_up), role) }
-            }
             { body }
         </section>
     }
