@@ -1,4 +1,8 @@
-//! Numbers and times for people.
+//! Numbers and times for people, and the `key=value` lines people type.
+
+use std::collections::BTreeMap;
+
+use berth_protocol::error::{ErrorBody, ErrorCode};
 
 /// A byte count: GiB, MiB or KiB.
 pub fn bytes(n: u64) -> String {
@@ -50,6 +54,26 @@ pub fn relative(ms: u64, now_ms: u64) -> String {
 /// An optional field: `None` when left empty, else exactly what was typed.
 pub fn given(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// `key=value` lines (labels, environment, driver options) → a map; blank lines are
+/// skipped, a value may hold `=`, a line without a key is refused naming `field`.
+pub fn pairs(field: &str, text: &str) -> Result<BTreeMap<String, String>, ErrorBody> {
+    let mut map = BTreeMap::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match line.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => {
+                map.insert(key.trim().to_owned(), value.trim().to_owned());
+            }
+            _ => {
+                return Err(ErrorBody::new(
+                    ErrorCode::BadRequest,
+                    format!("{field}: write {line:?} as key=value"),
+                ));
+            }
+        }
+    }
+    Ok(map)
 }
 
 #[cfg(test)]

@@ -219,13 +219,18 @@ pub fn use_flag(initial: bool) -> UseStateHandle<bool> {
 /// Keeps `field` equal to what an `<input>` or `<textarea>` holds.
 pub fn on_text(field: &UseStateHandle<String>) -> Callback<InputEvent> {
     let field = field.clone();
-    Callback::from(move |e: InputEvent| {
-        if let Some(i) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
-            field.set(i.value());
-        } else if let Some(t) = e.target_dyn_into::<web_sys::HtmlTextAreaElement>() {
-            field.set(t.value());
-        }
-    })
+    Callback::from(move |e: InputEvent| field.set(typed(&e)))
+}
+
+/// What an `<input>` or `<textarea>` holds after an `input` event.
+pub fn typed(e: &InputEvent) -> String {
+    e.target_dyn_into::<web_sys::HtmlInputElement>()
+        .map(|i| i.value())
+        .or_else(|| {
+            e.target_dyn_into::<web_sys::HtmlTextAreaElement>()
+                .map(|t| t.value())
+        })
+        .unwrap_or_default()
 }
 
 /// Keeps `field` equal to what a `<select>` picked.

@@ -9,6 +9,7 @@ use berth_protocol::api::catalogue::{
 use berth_protocol::api::containers::ContainerRef;
 use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::api::schedules::{Retention, ScheduleBackup, TargetRetention};
+use berth_protocol::api::volumes::is_anonymous_name;
 use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::Link;
@@ -287,7 +288,7 @@ fn includes(props: &IncludesProps) -> Html {
             .iter()
             .filter(|m| m["Type"] == kind)
             .filter_map(|m| m[key].as_str().map(str::to_owned))
-            .filter(|n| !(n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit())))
+            .filter(|n| !is_anonymous_name(n))
             .collect()
     };
     let (volumes, folders) = (of("volume", "Name"), of("bind", "Source"));

@@ -390,9 +390,7 @@ async fn list(hosts: Arc<Hosts>, params: HostOnly) -> Result<VolumeList, ErrorBo
 fn summary(v: bollard::models::Volume, users: &HashMap<String, Vec<String>>) -> VolumeSummary {
     VolumeSummary {
         used_by: users.get(&v.name).cloned().unwrap_or_default(),
-        anonymous: v.name.len() == 64
-            && v.name.bytes().all(|b| b.is_ascii_hexdigit())
-            && v.labels.is_empty(),
+        anonymous: berth_protocol::api::volumes::is_anonymous_name(&v.name) && v.labels.is_empty(),
         created: v.created_at.map(|t| t.to_rfc3339()),
         labels: v.labels.into_iter().collect::<BTreeMap<_, _>>(),
         size: v.usage_data.map(|u| u.size).filter(|s| *s >= 0),

@@ -5,6 +5,12 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Whether `name` is one Docker gave an anonymous volume (64 hex digits): the image's
+/// `VOLUME`, made afresh for each container, never named by a user.
+pub fn is_anonymous_name(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct VolumeRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]

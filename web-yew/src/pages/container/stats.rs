@@ -39,7 +39,14 @@ fn remember(id: &str, sample: ContainerStats) {
             }
         }
         let h = by_id.entry(id.to_owned()).or_default();
-        h.push_back(sample);
+        // Only the figures: the history is copied at every redraw, and without its
+        // strings a copy allocates nothing.
+        h.push_back(ContainerStats {
+            id: String::new(),
+            name: String::new(),
+            time: String::new(),
+            ..sample
+        });
         while h.len() > KEEP {
             h.pop_front();
         }

@@ -3,11 +3,12 @@
 //! `8080:80`, mounts `data:/data:ro`), one per line, so a user copies from a README;
 //! the host checks everything again and names the field it refuses.
 
-use std::collections::BTreeMap;
-
 use berth_protocol::api::containers::{CreateContainer, NewMount, PortMapping};
+use berth_protocol::api::volumes::is_anonymous_name;
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use serde_json::Value;
+
+use crate::format::pairs;
 
 /// Every field as typed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -131,16 +132,6 @@ impl Draft {
     }
 }
 
-/// `KEY=value` lines → a map (a value may hold `=`).
-fn pairs(field: &str, text: &str) -> Result<BTreeMap<String, String>, ErrorBody> {
-    lines(text)
-        .map(|line| match line.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
-            _ => Err(bad(field, format!("write {line:?} as KEY=value"))),
-        })
-        .collect()
-}
-
 /// `[ip:][public:]private[/proto]`, as `docker run -p` takes it (an IPv6 address in
 /// brackets).
 fn port(line: &str) -> Result<PortMapping, ErrorBody> {
@@ -240,7 +231,7 @@ fn mounted(mounts: &Value) -> Vec<String> {
         .flatten()
         .filter_map(|m| {
             let source = match m["Type"].as_str()? {
-                "volume" => m["Name"].as_str().filter(|n| !anonymous(n))?,
+                "volume" => m["Name"].as_str().filter(|n| !is_anonymous_name(n))?,
                 "bind" => m["Source"].as_str()?,
                 _ => return None,
             };
@@ -252,11 +243,6 @@ fn mounted(mounts: &Value) -> Vec<String> {
             Some(format!("{source}:{}{ro}", m["Destination"].as_str()?))
         })
         .collect()
-}
-
-/// Docker names an anonymous volume with 64 hex digits.
-fn anonymous(name: &str) -> bool {
-    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Words split as a shell would: spaces separate, quotes group, `\` escapes.

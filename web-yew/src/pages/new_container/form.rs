@@ -8,7 +8,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::{Choices, Draft};
-use crate::hooks::{picked, use_action};
+use crate::hooks::{picked, typed, use_action};
 use crate::route::Route;
 
 /// One field of the draft changed.
@@ -49,19 +49,9 @@ pub fn container_form(props: &FormProps) -> Html {
     };
     let action = use_action(Callback::noop());
     let navigator = use_navigator();
-    let typed = |field: fn(&mut Draft) -> &mut String| {
+    let on_typed = |field: fn(&mut Draft) -> &mut String| {
         let state = state.dispatcher();
-        Callback::from(move |e: InputEvent| {
-            let value = e
-                .target_dyn_into::<web_sys::HtmlInputElement>()
-                .map(|i| i.value())
-                .or_else(|| {
-                    e.target_dyn_into::<web_sys::HtmlTextAreaElement>()
-                        .map(|t| t.value())
-                })
-                .unwrap_or_default();
-            state.dispatch(Edit::Text(field, value));
-        })
+        Callback::from(move |e: InputEvent| state.dispatch(Edit::Text(field, typed(&e))))
     };
     let chosen = |field: fn(&mut Draft) -> &mut String| {
         let state = state.dispatcher();
@@ -113,21 +103,21 @@ pub fn container_form(props: &FormProps) -> Html {
         <form class="stacked-form" id="new-container" {onsubmit}>
             <label>{ "Image (on this host; pull new ones on the Images page)" }
                 <input id="new-image" required=true list="new-images" value={d.image.clone()}
-                    oninput={typed(|d| &mut d.image)} placeholder="e.g. nginx:1.27" /></label>
+                    oninput={on_typed(|d| &mut d.image)} placeholder="e.g. nginx:1.27" /></label>
             <datalist id="new-images">
                 { for props.choices.images.iter().map(|i| html! { <option value={i.clone()} /> }) }
             </datalist>
             <label>{ "Name (empty: Docker picks one)" }
-                <input id="new-name" value={d.name.clone()} oninput={typed(|d| &mut d.name)} placeholder="e.g. web" /></label>
+                <input id="new-name" value={d.name.clone()} oninput={on_typed(|d| &mut d.name)} placeholder="e.g. web" /></label>
             <label>{ "Command (empty: the image's)" }
-                <input id="new-command" class="mono" value={d.command.clone()} oninput={typed(|d| &mut d.command)}
+                <input id="new-command" class="mono" value={d.command.clone()} oninput={on_typed(|d| &mut d.command)}
                     placeholder="sh -c 'echo hello; sleep 3600'" /></label>
             <label>{ "Ports, one per line (host:container[/udp])" }
-                { area("new-ports", &d.ports, "2", "8080:80\n127.0.0.1:5353:53/udp", typed(|d| &mut d.ports)) }</label>
+                { area("new-ports", &d.ports, "2", "8080:80\n127.0.0.1:5353:53/udp", on_typed(|d| &mut d.ports)) }</label>
             <label>{ if props.admin { "Volumes, one per line (volume or host path:container path[:ro])" } else { "Volumes, one per line (volume:container path[:ro])" } }
-                { area("new-mounts", &d.mounts, "2", mounts_hint, typed(|d| &mut d.mounts)) }</label>
+                { area("new-mounts", &d.mounts, "2", mounts_hint, on_typed(|d| &mut d.mounts)) }</label>
             <label>{ "Environment, one KEY=value per line" }
-                { area("new-env", &d.env, "3", "TZ=Europe/Berlin", typed(|d| &mut d.env)) }</label>
+                { area("new-env", &d.env, "3", "TZ=Europe/Berlin", on_typed(|d| &mut d.env)) }</label>
             <label>{ "Restart policy" }
                 <select id="new-restart" onchange={chosen(|d| &mut d.restart)}>
                     { for [("", "no"), ("always", "always"), ("unless-stopped", "unless stopped"), ("on-failure", "on failure")]
@@ -140,7 +130,7 @@ pub fn container_form(props: &FormProps) -> Html {
                         <option value={n.clone()} selected={&d.network == n}>{ n }</option> }) }
                 </select></label>
             <label>{ "Labels, one key=value per line" }
-                { area("new-labels", &d.labels, "2", "team=infra", typed(|d| &mut d.labels)) }</label>
+                { area("new-labels", &d.labels, "2", "team=infra", on_typed(|d| &mut d.labels)) }</label>
             <label class="check"><input type="checkbox" id="new-start" checked={d.start} onchange={onstart} />
                 { "Start it once created" }</label>
             <button type="submit" class="primary" id="new-submit" disabled={action.busy()}>

@@ -6,31 +6,15 @@ use std::collections::BTreeMap;
 use berth_protocol::api::catalogue::{NetworksCreate, VolumesCreate};
 use berth_protocol::api::networks::CreateNetwork;
 use berth_protocol::api::volumes::CreateVolume;
-use berth_protocol::error::{ErrorBody, ErrorCode};
 use yew::prelude::*;
 
-use crate::format::given;
+use crate::format::{given, pairs};
 use crate::hooks::{Action, on_check, on_text, use_flag, use_text};
 
 #[derive(Properties, PartialEq)]
 pub struct CreateProps {
     /// Shows the outcome and reloads the list.
     pub action: Action,
-}
-
-/// `key=value` lines (labels, driver options) → a map; blank lines are skipped.
-fn pairs(field: &str, text: &str) -> Result<BTreeMap<String, String>, ErrorBody> {
-    let mut map = BTreeMap::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let Some((key, value)) = line.split_once('=') else {
-            return Err(ErrorBody::new(
-                ErrorCode::BadRequest,
-                format!("{field}: write {line:?} as key=value"),
-            ));
-        };
-        map.insert(key.trim().to_owned(), value.trim().to_owned());
-    }
-    Ok(map)
 }
 
 #[function_component(VolumeCreateForm)]
