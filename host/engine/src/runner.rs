@@ -94,26 +94,29 @@ async fn run_one(engine: &Arc<Engine>, rec: JobRecord, token: CancellationToken)
         // release) is started again now, not at the next start of Berth.
         backup::release_job(engine, &id).await;
     }
-    match outcome {
+    let (state, message, code) = match outcome {
         Ok(message) => {
             tracing::info!(job = id, "job complete");
-            ctx.finish(JobState::Complete, message, None);
+            (JobState::Complete, message, None)
         }
         Err(e) if e.kind() == berth_core::error::Kind::Cancelled || token.is_cancelled() => {
             tracing::info!(job = id, "job cancelled");
-            ctx.finish(
+            (
                 JobState::Cancelled,
                 format!("cancelled: {}", e.public()),
                 None,
-            );
+            )
         }
         Err(e) => {
             let code = e.kind().name().to_owned();
             let message = e.public();
             tracing::warn!(job = id, code, error = message, "job failed");
-            ctx.finish(JobState::Failed, message, Some(code));
+            (JobState::Failed, message, Some(code))
         }
-    }
+    };
+    ctx.finish(state, message, code, || {
+        schedule::scheduler::job_finished(engine, &id)
+    });
     match engine.store.job(&id) {
         Ok(Some(rec)) => {
             count(engine, &rec.info);
@@ -122,7 +125,6 @@ async fn run_one(engine: &Arc<Engine>, rec: JobRecord, token: CancellationToken)
         Ok(None) => {}
         Err(e) => tracing::error!(job = id, error = %e, "cannot read a finished job"),
     }
-    schedule::scheduler::job_finished(engine, &id);
     // What the job freed goes back to the system rather than into the next job's peak.
     let _ = tokio::task::spawn_blocking(berth_core::alloc::trim).await;
 }

@@ -248,7 +248,16 @@ impl JobCtx {
     }
 
     /// The terminal state: persisted, published, and logged.
-    pub fn finish(&self, state: JobState, message: String, code: Option<String>) {
+    /// Records the job's end, runs `settle` and only then announces the end: what
+    /// `settle` records (a schedule run's outcome) is in the store by the time a
+    /// client that saw the job end asks for it.
+    pub fn finish(
+        &self,
+        state: JobState,
+        message: String,
+        code: Option<String>,
+        settle: impl FnOnce(),
+    ) {
         let p = {
             let mut i = self.inner();
             i.progress.state = state;
@@ -272,6 +281,7 @@ impl JobCtx {
             r.info.finished_ms = Some(now_ms());
             r.info.error_code = code.clone();
         });
+        settle();
         self.jobs.activity.publish(self.notice("finished", &p));
         self.jobs.publish(&p);
     }
