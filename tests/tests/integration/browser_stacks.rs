@@ -42,7 +42,9 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
         .run(|c| async move {
             login(&c, &url, "admin", ADMIN_PASSWORD).await;
             click(&c, "#nav-stacks").await;
-            wait_for(&c, "#stacks-empty").await;
+            // Loaded (not "empty": the list holds every compose project on the
+            // host, and another test may be running one).
+            wait_for(&c, "#stacks-dir").await;
             // A README's `docker run` line becomes the file, with the name offered.
             click(&c, "#from-run summary").await;
             type_into(
