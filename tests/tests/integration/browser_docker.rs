@@ -1145,6 +1145,29 @@ async fn an_operator_creates_a_container_from_the_form_and_duplicates_it() {
             wait_for_work(&c, "#container-actions .page-start").await;
             let state = wait_for(&c, "#container-state").await.text().await.unwrap();
             assert!(state.starts_with("exited"), "{state}");
+
+            // A `docker run` line from a README fills the form; what it cannot
+            // carry is named.
+            click(&c, "#nav-containers").await;
+            click(&c, "#containers-new").await;
+            click(&c, "#from-run summary").await;
+            let line = format!(
+                "docker run -d --name {name}-run -p 127.0.0.1::81 -e A='b c' -l {label} --memory 64m {image} sleep 600"
+            );
+            type_into(&c, "#run-command", &line).await;
+            click(&c, "#run-convert").await;
+            let left_out = wait_for(&c, "#run-unsupported").await.text().await.unwrap();
+            assert_eq!(left_out, "--memory 64m");
+            berth_tests::browser::wait_for_value(&c, "#new-name", &format!("{name}-run")).await;
+            click(&c, "#new-submit").await;
+            wait_for(&c, "section[data-page='container'][data-id]").await;
+            let run = docker
+                .inspect_container(&format!("{name}-run"), None)
+                .await
+                .expect("the converted one exists");
+            assert!(run.config.unwrap().env.unwrap().contains(&"A=b c".to_owned()));
+            let ports = run.host_config.unwrap().port_bindings.unwrap();
+            assert_eq!(ports["81/tcp"].as_ref().unwrap()[0].host_ip.as_deref(), Some("127.0.0.1"));
         })
         .await;
 }

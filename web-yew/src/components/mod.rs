@@ -6,6 +6,7 @@ mod back_up_now;
 pub(crate) mod chart;
 pub(crate) mod dialog;
 pub(crate) mod diff;
+pub(crate) mod from_run;
 mod next_runs;
 mod recent_jobs;
 pub(crate) mod toasts;

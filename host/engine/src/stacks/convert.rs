@@ -7,6 +7,10 @@ use serde_yaml::{Mapping, Sequence, Value};
 
 use crate::EngineError;
 
+mod form;
+
+pub use form::FormSettings;
+
 /// One converted command: the service's name, the whole compose file, and what
 /// could not be carried over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +19,8 @@ pub struct Converted {
     pub compose: String,
     pub unsupported: Vec<String>,
     pub warnings: Vec<String>,
+    /// The same command for the "New container" form.
+    pub form: FormSettings,
 }
 
 /// The longest command line taken (a README's is a few hundred bytes).
@@ -138,6 +144,7 @@ struct Draft {
     aliases: Vec<String>,
     unsupported: Vec<String>,
     warnings: Vec<String>,
+    form: FormSettings,
 }
 
 impl Draft {
@@ -200,6 +207,7 @@ impl Draft {
                 Some(v) => return Err(bad(format!("--{name}={v}: true or false"))),
             };
             if on {
+                self.form.flag(name, None);
                 self.switch(name);
             }
             return Ok(0);
@@ -209,6 +217,7 @@ impl Draft {
             (None, Some(v)) => (v, 1),
             (None, None) => return Err(bad(format!("--{name} needs a value"))),
         };
+        self.form.flag(name, Some(value));
         if let Some((_, why)) = UNSUPPORTED.iter().find(|(n, _)| *n == name) {
             self.unsupported.push(format!("--{name} {value}: {why}"));
         } else {
@@ -505,6 +514,8 @@ impl Draft {
     /// the volumes and networks it names.
     fn finish(mut self, image: &str, command: &[String]) -> Result<Converted, EngineError> {
         let service_name = service_name(self.name.as_deref(), image);
+        self.form.image = image.to_owned();
+        self.form.command = command.to_vec();
         let mut service = Mapping::new();
         service.insert("image".into(), image.into());
         if let Some(name) = self.service.remove("container_name") {
@@ -558,6 +569,7 @@ impl Draft {
             compose,
             unsupported: self.unsupported,
             warnings: self.warnings,
+            form: self.form,
         })
     }
 }

@@ -18,8 +18,8 @@ use berth_protocol::api::catalogue::{
 };
 use berth_protocol::api::jobs::JobRef;
 use berth_protocol::api::stacks::{
-    ConvertRun, ConvertedRun, StackAction, StackDelete, StackDetail, StackFiles, StackHistory,
-    StackList, StackOutputParams, StackRef, Validation, VersionRef,
+    ConvertRun, ConvertedRun, RunForm, StackAction, StackDelete, StackDetail, StackFiles,
+    StackHistory, StackList, StackOutputParams, StackRef, Validation, VersionRef,
 };
 use berth_protocol::error::ErrorBody;
 use berth_protocol::frame::Stream;
@@ -196,7 +196,23 @@ async fn from_docker_run(_: Arc<Engine>, params: ConvertRun) -> Result<Converted
         compose: converted.compose,
         unsupported: converted.unsupported,
         warnings: converted.warnings,
+        form: run_form(converted.form),
     })
+}
+
+fn run_form(f: convert::FormSettings) -> RunForm {
+    RunForm {
+        image: f.image,
+        name: f.name,
+        command: f.command,
+        env: f.env,
+        ports: f.ports,
+        mounts: f.mounts,
+        labels: f.labels,
+        restart: f.restart,
+        network: f.network,
+        left_out: f.left_out,
+    }
 }
 
 async fn adopt(

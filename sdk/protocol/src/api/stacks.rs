@@ -242,4 +242,37 @@ pub struct ConvertedRun {
     /// Mapped, with a difference worth knowing (a relative `--env-file`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The same command for the "New container" form (`container.create`).
+    #[serde(default)]
+    pub form: RunForm,
+}
+
+/// The fields of a `docker run` line a plain container takes, written as `docker run`
+/// takes them (`8080:80`, `data:/data:ro`, `KEY=value`), and the flags it has no
+/// field for (a stack keeps those).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RunForm {
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// `no` is absent; `always`, `unless-stopped` or `on-failure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
+    /// Absent: Docker's default bridge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// `--flag value` for each flag left out, with why when the form has the field
+    /// but not that value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
 }

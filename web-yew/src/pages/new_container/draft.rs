@@ -4,6 +4,7 @@
 //! the host checks everything again and names the field it refuses.
 
 use berth_protocol::api::containers::{CreateContainer, NewMount, PortMapping};
+use berth_protocol::api::stacks::RunForm;
 use berth_protocol::api::volumes::is_anonymous_name;
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use serde_json::Value;
@@ -83,11 +84,7 @@ impl Draft {
         Draft {
             image: text(&config["Image"]),
             name: format!("{}-copy", text(&inspect["Name"]).trim_start_matches('/')),
-            command: strings(&config["Cmd"])
-                .iter()
-                .map(|w| quote(w))
-                .collect::<Vec<_>>()
-                .join(" "),
+            command: command_line(&strings(&config["Cmd"])),
             env: strings(&config["Env"]).join("\n"),
             ports: published(&host["PortBindings"]).join("\n"),
             mounts: mounted(&inspect["Mounts"]).join("\n"),
@@ -103,6 +100,30 @@ impl Draft {
             start: true,
         }
     }
+}
+
+impl Draft {
+    /// The form for a `docker run` line the host converted: its fields as the line
+    /// wrote them (the flags the form has no field for are listed by the caller).
+    pub fn from_run(run: &RunForm) -> Self {
+        Draft {
+            image: run.image.clone(),
+            name: run.name.clone().unwrap_or_default(),
+            command: command_line(&run.command),
+            env: run.env.join("\n"),
+            ports: run.ports.join("\n"),
+            mounts: run.mounts.join("\n"),
+            restart: run.restart.clone().unwrap_or_default(),
+            network: run.network.clone().unwrap_or_default(),
+            labels: run.labels.join("\n"),
+            start: true,
+        }
+    }
+}
+
+/// Words as one line a shell (and [`split_words`]) splits back into them.
+fn command_line(words: &[String]) -> String {
+    words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
 }
 
 /// What the host shows in place of a value the caller may not see.
@@ -300,6 +321,28 @@ fn quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_converted_run_line_fills_a_form_that_becomes_the_same_request() {
+        let run = RunForm {
+            image: "nginx:1".into(),
+            name: Some("web".into()),
+            command: vec!["sh".into(), "-c".into(), "echo 'hi'; sleep 1".into()],
+            env: vec!["TZ=UTC".into()],
+            ports: vec!["127.0.0.1::53/udp".into()],
+            mounts: vec!["data:/data:ro".into()],
+            restart: Some("always".into()),
+            ..Default::default()
+        };
+        let request = Draft::from_run(&run).request().unwrap();
+        assert_eq!(request.command, run.command);
+        assert_eq!(request.env, [("TZ".to_owned(), "UTC".to_owned())].into());
+        assert_eq!(request.ports[0].ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(request.ports[0].public, None);
+        assert!(request.mounts[0].read_only);
+        assert_eq!(request.restart.as_deref(), Some("always"));
+        assert_eq!(request.network, None);
+    }
 
     #[test]
     fn a_typed_form_becomes_the_request() {

@@ -4,10 +4,12 @@
 use std::rc::Rc;
 
 use berth_protocol::api::catalogue::ContainerCreate;
+use berth_protocol::api::stacks::ConvertedRun;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::{Choices, Draft};
+use crate::components::from_run::{FromRun, RunInto};
 use crate::hooks::{picked, typed, use_action};
 use crate::route::Route;
 
@@ -15,6 +17,8 @@ use crate::route::Route;
 enum Edit {
     Text(fn(&mut Draft) -> &mut String, String),
     Start(bool),
+    /// A `docker run` line replaced the whole form.
+    Replace(Draft),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +32,7 @@ impl Reducible for State {
         match edit {
             Edit::Text(field, value) => *field(&mut draft) = value,
             Edit::Start(start) => draft.start = start,
+            Edit::Replace(new) => draft = new,
         }
         Rc::new(State(draft))
     }
@@ -66,6 +71,12 @@ pub fn container_form(props: &FormProps) -> Html {
             state.dispatch(Edit::Start(on));
         })
     };
+    let converted = {
+        let state = state.dispatcher();
+        Callback::from(move |c: ConvertedRun| {
+            state.dispatch(Edit::Replace(Draft::from_run(&c.form)))
+        })
+    };
     let onsubmit = {
         let (action, draft) = (action.clone(), state.0.clone());
         Callback::from(move |e: SubmitEvent| {
@@ -101,6 +112,7 @@ pub fn container_form(props: &FormProps) -> Html {
     };
     html! {
         <form class="stacked-form" id="new-container" {onsubmit}>
+            <FromRun target={RunInto::Container} {converted} />
             <label>{ "Image (on this host; pull new ones on the Images page)" }
                 <input id="new-image" required=true list="new-images" value={d.image.clone()}
                     oninput={on_typed(|d| &mut d.image)} placeholder="e.g. nginx:1.27" /></label>
@@ -126,6 +138,9 @@ pub fn container_form(props: &FormProps) -> Html {
             <label>{ "Network" }
                 <select id="new-network" onchange={chosen(|d| &mut d.network)}>
                     <option value="" selected={d.network.is_empty()}>{ "default bridge" }</option>
+                    if !d.network.is_empty() && !props.choices.networks.contains(&d.network) {
+                        <option value={d.network.clone()} selected=true>{ format!("{} (not on this host)", d.network) }</option>
+                    }
                     { for props.choices.networks.iter().filter(|n| props.admin || n.as_str() != "host").map(|n| html! {
                         <option value={n.clone()} selected={&d.network == n}>{ n }</option> }) }
                 </select></label>

@@ -6,6 +6,7 @@ use berth_protocol::api::stacks::{ConvertedRun, StackFiles, Validation};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+use crate::components::from_run::{FromRun, RunInto};
 use crate::hooks::{on_check, on_text, use_action, use_flag};
 use crate::route::Route;
 
@@ -97,7 +98,7 @@ pub fn editor(props: &EditorProps) -> Html {
     html! {
         <form class="stacked-form stack-editor" id="stack-editor" onsubmit={save}>
             if props.name.is_none() {
-                <super::from_run::FromRun converted={converted} />
+                <FromRun target={RunInto::Stack} converted={converted} />
                 <label>{ "Name " }<input id="stack-name" value={(*name).clone()} oninput={on_text(&name)} placeholder="media" required=true /></label>
             }
             <label for="stack-compose">{ "compose.yaml" }</label>

@@ -11,7 +11,6 @@ mod backups;
 mod code;
 mod editor;
 mod external;
-mod from_run;
 mod logs;
 mod services;
 mod unsaved;

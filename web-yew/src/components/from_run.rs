@@ -1,6 +1,6 @@
 //! "From `docker run`": a command line from a README converted on the host
-//! (`compose.from_docker_run`) into the new stack's compose file, with what compose
-//! cannot say listed under it.
+//! (`compose.from_docker_run`) into a new stack's compose file or the New container
+//! form, with what the target cannot say listed under it.
 
 use berth_protocol::api::catalogue::ComposeFromDockerRun;
 use berth_protocol::api::stacks::{ConvertRun, ConvertedRun};
@@ -8,9 +8,19 @@ use yew::prelude::*;
 
 use crate::hooks::{on_text, use_action};
 
+/// What the command becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunInto {
+    /// A compose file: what compose has no key for is listed.
+    Stack,
+    /// The New container form: the flags it has no field for are listed.
+    Container,
+}
+
 #[derive(Properties, PartialEq)]
 pub struct FromRunProps {
-    /// The converted file, for the editor.
+    pub target: RunInto,
+    /// The converted command, for the editor or the form.
     pub converted: Callback<ConvertedRun>,
 }
 
@@ -54,13 +64,34 @@ pub fn from_run(props: &FromRunProps) -> Html {
             <button type="button" id="run-convert" onclick={convert}>{ "Convert" }</button>
             { action.view() }
             if let Some(c) = &*answer {
-                <p class="ok-note" id="run-converted">{ format!("Converted into service {}.", c.service) }</p>
-                if !c.unsupported.is_empty() {
-                    <p>{ "Not converted (compose has no key for these):" }</p>
-                    <ul id="run-unsupported">{ for c.unsupported.iter().map(|u| html! { <li>{ u }</li> }) }</ul>
-                }
-                <ul class="muted">{ for c.warnings.iter().map(|w| html! { <li>{ w }</li> }) }</ul>
+                { outcome(c, props.target) }
             }
         </details>
     }
+}
+
+/// What became of the command, and what did not fit the target.
+fn outcome(c: &ConvertedRun, into: RunInto) -> Html {
+    let (done, heading, missing) = match into {
+        RunInto::Stack => (
+            format!("Converted into service {}.", c.service),
+            "Not converted (compose has no key for these):",
+            &c.unsupported,
+        ),
+        RunInto::Container => (
+            "The form below is filled in from the command.".to_owned(),
+            "Not in this form (a stack from the same command keeps them):",
+            &c.form.left_out,
+        ),
+    };
+    html! { <>
+        <p class="ok-note" id="run-converted">{ done }</p>
+        if !missing.is_empty() {
+            <p>{ heading }</p>
+            <ul id="run-unsupported">{ for missing.iter().map(|u| html! { <li>{ u }</li> }) }</ul>
+        }
+        if into == RunInto::Stack {
+            <ul class="muted">{ for c.warnings.iter().map(|w| html! { <li>{ w }</li> }) }</ul>
+        }
+    </> }
 }
