@@ -14,6 +14,7 @@ mod http;
 mod login;
 mod pages;
 mod route;
+mod stats_feed;
 mod theme;
 mod ws;
 

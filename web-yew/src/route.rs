@@ -22,6 +22,9 @@ pub enum Route {
     /// One container opened on a tab (`logs`, `stats`, `terminal`).
     #[at("/containers/:id/:tab")]
     ContainerTab { id: String, tab: String },
+    /// Every running container's figures.
+    #[at("/stats")]
+    Stats,
     #[at("/stacks")]
     Stacks,
     /// One stack: its files, their versions.
@@ -64,9 +67,10 @@ pub enum Route {
 
 impl Route {
     /// The sidebar, in order.
-    pub const SECTIONS: [Route; 14] = [
+    pub const SECTIONS: [Route; 15] = [
         Route::Dashboard,
         Route::Containers,
+        Route::Stats,
         Route::Stacks,
         Route::Backups,
         Route::Jobs,
@@ -88,6 +92,7 @@ impl Route {
                 "Containers"
             }
             Route::NewContainer | Route::DuplicateContainer { .. } => "New container",
+            Route::Stats => "Stats",
             Route::Stacks | Route::Stack { .. } => "Stacks",
             Route::Backups => "Backups",
             Route::Jobs | Route::Job { .. } => "Jobs",
@@ -128,6 +133,7 @@ impl Route {
             Route::Containers => "containers",
             Route::Container { .. } | Route::ContainerTab { .. } => "container",
             Route::NewContainer | Route::DuplicateContainer { .. } => "new-container",
+            Route::Stats => "stats",
             Route::Stacks => "stacks",
             Route::Stack { .. } => "stack",
             Route::Backups => "backups",

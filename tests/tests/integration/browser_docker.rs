@@ -373,6 +373,24 @@ async fn container_page_shows_logs_stats_and_a_working_terminal_and_volumes_brow
             click(&c, "tr[data-name='notes.txt'] a.entry").await;
             let preview = wait_for(&c, "#file-text").await;
             assert_eq!(preview.text().await.unwrap().trim(), "hello");
+
+            // The Stats page: every running container's figures, rates once a
+            // second sample came, sortable, each linking to its Stats tab.
+            click(&c, "#nav-stats").await;
+            let row = format!("#stats-table tr[data-id='{id}']");
+            let cpu = wait_for(&c, &format!("{row} td.cpu")).await;
+            assert!(cpu.text().await.unwrap().ends_with('%'));
+            c.wait()
+                .at_most(std::time::Duration::from_secs(20))
+                .for_element(Locator::XPath(&format!(
+                    "//tr[@data-id='{id}']/td[@class='net-in'][contains(., '/s')]"
+                )))
+                .await
+                .expect("a received rate once two samples came");
+            click(&c, "#stats-table .sort-name").await;
+            wait_for(&c, "#stats-table th[aria-sort='ascending'] .sort-name").await;
+            click(&c, &format!("{row} td.name a")).await;
+            wait_for(&c, "#stats-cpu").await;
         })
         .await;
 }

@@ -11,9 +11,10 @@ use berth_tests::ws::{self, ADMIN_PASSWORD};
 use fantoccini::Client;
 
 /// The main pages: (address, `data-page`).
-const PAGES: [(&str, &str); 13] = [
+const PAGES: [(&str, &str); 14] = [
     ("/", "dashboard"),
     ("/containers", "containers"),
+    ("/stats", "stats"),
     ("/containers/new", "new-container"),
     ("/stacks", "stacks"),
     ("/backups", "backups"),
@@ -102,6 +103,10 @@ async fn each_page(c: &Client, url: &str, width: &str) {
             ))
             .await
             .expect("the page loaded");
+        // The Stats page fills as samples come; its table is what is measured.
+        if page == "stats" {
+            wait_for(c, "#stats-table tbody tr").await;
+        }
         save_screenshot(c, &format!("{page}-{width}")).await;
         for control in unnamed_controls(c).await {
             unnamed.push(format!("{page}: {control}"));

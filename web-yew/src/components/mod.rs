@@ -9,6 +9,7 @@ pub(crate) mod diff;
 pub(crate) mod from_run;
 mod next_runs;
 mod recent_jobs;
+pub(crate) mod sort;
 pub(crate) mod toasts;
 pub(crate) mod xterm;
 

@@ -11,11 +11,11 @@ use berth_protocol::api::containers::{
     BulkAction, BulkVerb, ContainerGroup, ContainerList, ContainerSummary,
 };
 use berth_protocol::api::hosts::HostOnly;
-use berth_protocol::api::streams::ContainerStats;
 use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+use crate::components::sort::sort_header;
 use crate::components::{Question, after_confirm, bulk_outcome, loaded, run_confirmed};
 mod row;
 
@@ -122,46 +122,16 @@ type Run = Callback<(BulkVerb, Vec<String>, Vec<String>)>;
 
 /// How long container events may keep coming before the list is fetched again.
 const EVENTS_SETTLE_MS: i32 = 150;
-/// How often the CPU and memory columns are redrawn, whatever the number of containers.
-const STATS_REDRAW_MS: i32 = 1_000;
-
 /// CPU % and memory (in use, limit) per running container, by id.
 type Usage = HashMap<String, (f64, u64, u64)>;
 
-/// Every running container's CPU and memory from `container.stats`, redrawn at most
-/// once a second (with 500 containers, a redraw per sample would be 500 a second).
+/// Every running container's CPU and memory, redrawn at most once a second.
 #[hook]
 fn use_usage() -> Usage {
-    let ctx = use_ws();
-    let usage = use_mut_ref(Usage::new);
-    let redraw = use_force_update();
-    {
-        let usage = usage.clone();
-        use_effect_with((), move |()| {
-            let redraw = crate::hooks::coalesced(
-                Callback::from(move |()| redraw.force_update()),
-                STATS_REDRAW_MS,
-            );
-            let on_data = Callback::from(move |v| {
-                if let Ok(s) = serde_json::from_value::<ContainerStats>(v) {
-                    usage
-                        .borrow_mut()
-                        .insert(s.id, (s.cpu_percent, s.mem_bytes, s.mem_limit));
-                    redraw.emit(());
-                }
-            });
-            let sub = ctx.ws.subscribe(
-                "container.stats",
-                serde_json::json!({"ids": []}),
-                256,
-                on_data,
-                Callback::noop(),
-            );
-            move || drop(sub)
-        });
-    }
-    // A snapshot for this render; the map keeps filling between redraws.
-    usage.borrow().clone()
+    crate::stats_feed::use_stats_feed()
+        .into_iter()
+        .map(|(id, s)| (id, (s.last.cpu_percent, s.last.mem_bytes, s.last.mem_limit)))
+        .collect()
 }
 
 /// Any container event: refetch once. The list call is the source of truth (health,
@@ -499,35 +469,8 @@ impl Rows {
 
     /// A header that orders the rows by its column; again, the other way round.
     fn header(&self, column: Column, label: &str) -> Html {
-        let (current, descending) = *self.sort;
-        let aria = match (current == column, descending) {
-            (false, _) => "none",
-            (true, false) => "ascending",
-            (true, true) => "descending",
-        };
-        let arrow = match aria {
-            "ascending" => " ▲",
-            "descending" => " ▼",
-            _ => "",
-        };
-        let sort = self.sort.clone();
-        let onclick = Callback::from(move |_| {
-            let (current, descending) = *sort;
-            // Figures read highest first; words from A.
-            let first = matches!(column, Column::Cpu | Column::Memory);
-            sort.set((
-                column,
-                if current == column {
-                    !descending
-                } else {
-                    first
-                },
-            ));
-        });
-        html! {
-            <th aria-sort={aria}><button type="button" class={classes!("sort", format!("sort-{}", column.slug()))}
-                {onclick}>{ label }{ arrow }</button></th>
-        }
+        let figures = matches!(column, Column::Cpu | Column::Memory);
+        sort_header(&self.sort, column, column.slug(), label, figures)
     }
 
     /// A compose project (or the standalone containers) with its status.

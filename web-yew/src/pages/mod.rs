@@ -13,6 +13,7 @@ mod resources;
 mod schedules;
 mod settings;
 mod stacks;
+mod stats;
 mod tokens;
 mod users;
 
@@ -55,6 +56,7 @@ pub fn render(route: Route) -> Html {
             </section>
         },
         Route::Stacks => html! { <stacks::StacksPage /> },
+        Route::Stats => html! { <stats::StatsPage /> },
         Route::Stack { name } => {
             html! { <stacks::StackPage key={name.clone()} name={name.clone()} /> }
         }
