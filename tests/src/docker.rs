@@ -631,6 +631,21 @@ impl ContainerBuilder<'_> {
         self
     }
 
+    /// A memory limit, in bytes (a setting no form field carries).
+    pub fn memory(mut self, bytes: i64) -> Self {
+        self.host_config().memory = Some(bytes);
+        self
+    }
+
+    /// An anonymous volume at `target` (as an image's `VOLUME` makes one).
+    pub fn anonymous_volume(mut self, target: &str) -> Self {
+        self.body
+            .volumes
+            .get_or_insert_with(Vec::new)
+            .push(target.to_owned());
+        self
+    }
+
     /// Runs in `mode`: a network's name, or `host`.
     pub fn network(mut self, mode: &str) -> Self {
         self.host_config().network_mode = Some(mode.to_owned());

@@ -67,6 +67,10 @@ pub struct Created {
 pub struct Allowed {
     pub host_access: bool,
     pub withheld_volumes: Vec<String>,
+    /// Host paths an edited container already mounts: keeping them grants nothing.
+    pub kept_host_paths: Vec<String>,
+    /// An edited container already on the host network keeps it.
+    pub kept_host_network: bool,
 }
 
 /// Most entries per list (a form, not a bulk import).
@@ -265,7 +269,7 @@ fn source_type(source: &str, allowed: &Allowed) -> Result<MountType, DockerError
         }
         return Ok(MountType::VOLUME);
     }
-    if !allowed.host_access {
+    if !allowed.host_access && !allowed.kept_host_paths.iter().any(|p| p == source) {
         return Err(DockerError::Forbidden(format!(
             "mounting the host path {source} needs the admin role; use a volume"
         )));
@@ -284,7 +288,7 @@ fn network(name: Option<&str>, allowed: &Allowed) -> Result<Option<String>, Dock
         return Ok(None);
     };
     args::object("network", name)?;
-    if name == "host" && !allowed.host_access {
+    if name == "host" && !allowed.host_access && !allowed.kept_host_network {
         return Err(DockerError::Forbidden(
             "the host network needs the admin role".to_owned(),
         ));
@@ -372,10 +376,14 @@ mod tests {
     const USER: &Allowed = &Allowed {
         host_access: false,
         withheld_volumes: Vec::new(),
+        kept_host_paths: Vec::new(),
+        kept_host_network: false,
     };
     const ADMIN: &Allowed = &Allowed {
         host_access: true,
         withheld_volumes: Vec::new(),
+        kept_host_paths: Vec::new(),
+        kept_host_network: false,
     };
 
     fn spec() -> NewContainer {
@@ -520,6 +528,7 @@ mod tests {
         let withheld = Allowed {
             host_access: false,
             withheld_volumes: vec!["berth-data".into()],
+            ..Default::default()
         };
         assert!(matches!(
             body(&s, &withheld),

@@ -22,6 +22,7 @@ pub mod args;
 pub mod compose;
 pub mod create;
 pub mod disk_usage;
+pub mod edit;
 pub mod errors;
 pub mod events;
 pub mod helper;

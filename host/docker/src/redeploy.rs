@@ -158,12 +158,6 @@ pub async fn redeploy(h: &Host, docker: &Docker, id: &str) -> Result<Redeployed,
             "refusing to redeploy the container Berth runs in".to_owned(),
         ));
     }
-    let name = old
-        .name
-        .clone()
-        .unwrap_or_default()
-        .trim_start_matches('/')
-        .to_owned();
     let config = old
         .config
         .clone()
@@ -185,19 +179,62 @@ pub async fn redeploy(h: &Host, docker: &Docker, id: &str) -> Result<Redeployed,
     let mut body = create_body(&old)?;
     body.image = Some(image.clone());
 
-    let aside = step_aside(docker, &old_id, &name, running, &what).await?;
-    match replace(docker, &old, body, &name, running).await {
+    let new_id = swap(
+        docker,
+        &old,
+        body,
+        Swap {
+            running,
+            start: running,
+            reconnect: true,
+        },
+    )
+    .await?;
+    Ok(Redeployed {
+        state: if running { "running" } else { "created" }.into(),
+        id: new_id,
+        pulled: pull_error.is_none(),
+        pull_error,
+    })
+}
+
+/// How a container is swapped for its new version.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Swap {
+    /// The old one runs (it is stopped first, and started again if the swap fails).
+    pub running: bool,
+    /// The new one is started.
+    pub start: bool,
+    /// The new one joins the old one's other networks (its network is unchanged).
+    pub reconnect: bool,
+}
+
+/// Replaces `old` by a container made from `body` under the same name: the old one
+/// stopped and renamed out of the way, the new one made (and started); then the old
+/// one removed — or, when anything fails, the new one removed and the old one put
+/// back as it was. The new container's id.
+pub(crate) async fn swap(
+    docker: &Docker,
+    old: &ContainerInspectResponse,
+    body: ContainerCreateBody,
+    how: Swap,
+) -> Result<String, DockerError> {
+    let old_id = old.id.clone().unwrap_or_default();
+    let name = old
+        .name
+        .clone()
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .to_owned();
+    let what = format!("container {name}");
+    let aside = step_aside(docker, &old_id, &name, how.running, &what).await?;
+    match replace(docker, old, body, &name, how).await {
         Ok(new_id) => {
             let rm = RemoveContainerOptionsBuilder::default().force(true).build();
             if let Err(e) = docker.remove_container(&old_id, Some(rm)).await {
-                tracing::warn!(container = aside, error = %e, "redeploy: old container left behind");
+                tracing::warn!(container = aside, error = %e, "old container left behind");
             }
-            Ok(Redeployed {
-                state: if running { "running" } else { "created" }.into(),
-                id: new_id,
-                pulled: pull_error.is_none(),
-                pull_error,
-            })
+            Ok(new_id)
         }
         Err((new_id, err)) => {
             // Put everything back as it was.
@@ -207,10 +244,10 @@ pub async fn redeploy(h: &Host, docker: &Docker, id: &str) -> Result<Redeployed,
             }
             let back = RenameContainerOptionsBuilder::default().name(&name).build();
             let _ = docker.rename_container(&old_id, back).await;
-            if running {
+            if how.running {
                 let _ = docker.start_container(&old_id, None).await;
             }
-            tracing::warn!(container = name, error = %err, "redeploy failed; old container restored");
+            tracing::warn!(container = name, error = %err, "replacing failed; old container restored");
             Err(err)
         }
     }
@@ -243,15 +280,15 @@ async fn step_aside(
     Ok(aside)
 }
 
-/// Creates the new container under the old name, on the old one's networks, and
-/// starts it if the old one ran. The error carries the new container's id when there
+/// Creates the new container under the old name, on the old one's networks (unless
+/// its network changed), and starts it if asked. The error carries the new container's id when there
 /// is one to remove.
 async fn replace(
     docker: &Docker,
     old: &ContainerInspectResponse,
     body: ContainerCreateBody,
     name: &str,
-    running: bool,
+    how: Swap,
 ) -> Result<String, (Option<String>, DockerError)> {
     let created = docker
         .create_container(
@@ -261,18 +298,20 @@ async fn replace(
         .await
         .map_err(|e| (None, docker_err(&e, &format!("new container {name}"))))?;
     let new_id = created.id;
-    connect_others(docker, old, &new_id)
-        .await
-        .map_err(|(net, e)| {
-            (
-                Some(new_id.clone()),
-                DockerError::Answered {
-                    kind: e.kind(),
-                    message: format!("network {net}: {e}"),
-                },
-            )
-        })?;
-    if running {
+    if how.reconnect {
+        connect_others(docker, old, &new_id)
+            .await
+            .map_err(|(net, e)| {
+                (
+                    Some(new_id.clone()),
+                    DockerError::Answered {
+                        kind: e.kind(),
+                        message: format!("network {net}: {e}"),
+                    },
+                )
+            })?;
+    }
+    if how.start {
         docker.start_container(&new_id, None).await.map_err(|e| {
             (
                 Some(new_id.clone()),

@@ -1,12 +1,13 @@
-//! `container.create` against the real engine: every setting of the form reaches
-//! Docker, bad values are refused by field, host access needs an admin, and a
-//! container whose start fails is not left behind.
+//! `container.create` and `container.edit` against the real engine: every setting of
+//! the form reaches Docker, bad values are refused by field, host access needs an
+//! admin, a container whose start fails is not left behind, and an edit keeps data
+//! and settings the form does not show.
 
 use std::collections::BTreeMap;
 
 use berth_client::ClientError;
-use berth_protocol::api::catalogue::ContainerCreate;
-use berth_protocol::api::containers::{CreateContainer, NewMount, PortMapping};
+use berth_protocol::api::catalogue::{ContainerCreate, ContainerEdit};
+use berth_protocol::api::containers::{CreateContainer, EditContainer, NewMount, PortMapping};
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
 use berth_tests::docker::{LABEL, Scope, TEST_IMAGE, ensure_test_image};
@@ -209,19 +210,7 @@ async fn bad_values_and_host_access_are_refused_and_a_failed_start_leaves_nothin
         proto: "tcp".into(),
     });
     let first = op.call::<ContainerCreate>(first).await.unwrap();
-    let i = scope
-        .docker
-        .inspect_container(&first.id, None)
-        .await
-        .unwrap();
-    let taken: u16 = i.network_settings.unwrap().ports.unwrap()["80/tcp"]
-        .clone()
-        .unwrap()[0]
-        .host_port
-        .clone()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let taken = published_port(&scope, &first.id).await;
     let mut second = request(&scope, "port-taker");
     second.ports.push(PortMapping {
         private: 80,
@@ -239,4 +228,154 @@ async fn bad_values_and_host_access_are_refused_and_a_failed_start_leaves_nothin
         !exists("port-taker").await,
         "the container that could not start is gone"
     );
+}
+
+/// The host port Docker gave `id`'s private port 80.
+async fn published_port(scope: &Scope, id: &str) -> u16 {
+    let i = scope.docker.inspect_container(id, None).await.unwrap();
+    i.network_settings.unwrap().ports.unwrap()["80/tcp"]
+        .clone()
+        .unwrap()[0]
+        .host_port
+        .clone()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// An edit recreates the container in place: the form's fields change; what the form
+/// does not carry (a memory limit), its volumes' data (anonymous ones too) and a host
+/// path it already mounted stay — the last without admin; a failed edit puts the
+/// old container back; renames, new host paths and compose projects' containers are
+/// refused.
+#[tokio::test]
+async fn an_operator_edits_a_container_keeping_its_data_and_hidden_settings() {
+    let scope = Scope::new().await;
+    ensure_test_image(&scope.docker).await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let op = ws::user(&berth, &admin, "otto", Role::Operator).await;
+    let volume = scope.create_volume("edit-data").await;
+    let host_dir = tempfile::tempdir().unwrap();
+    let host_path = host_dir.path().display().to_string();
+    let name = scope.name("edited");
+    let old_id = scope
+        .container("edited")
+        .volume(&volume, "/data")
+        .anonymous_volume("/cache")
+        .bind(&format!("{host_path}:/host"))
+        .memory(64 << 20)
+        .env("GREETING=old")
+        .sh("trap 'exit 0' TERM; while true; do sleep 0.2; done")
+        .start()
+        .await;
+    let write = [
+        "sh",
+        "-c",
+        "echo kept > /data/file && echo anon > /cache/file",
+    ];
+    assert_eq!(scope.exec(&old_id, &write).await, 0);
+
+    let mut settings = request(&scope, "edited");
+    settings.env.insert("GREETING".into(), "new".into());
+    settings.mounts = vec![
+        NewMount {
+            source: volume.clone(),
+            target: "/data".into(),
+            read_only: false,
+        },
+        NewMount {
+            source: host_path.clone(),
+            target: "/host".into(),
+            read_only: true,
+        },
+    ];
+    let edit = |settings: CreateContainer, id: &str| EditContainer {
+        id: id.to_owned(),
+        settings,
+    };
+    let edited = op
+        .call::<ContainerEdit>(edit(settings.clone(), &old_id))
+        .await
+        .unwrap();
+    assert_ne!(edited.id, old_id);
+    assert_eq!(edited.name, name);
+    let new = scope.docker.inspect_container(&name, None).await.unwrap();
+    assert_eq!(new.id.as_deref(), Some(edited.id.as_str()));
+    assert_eq!(new.state.unwrap().running, Some(true));
+    assert!(
+        new.config
+            .unwrap()
+            .env
+            .unwrap()
+            .contains(&"GREETING=new".to_owned())
+    );
+    assert_eq!(new.host_config.unwrap().memory, Some(64 << 20), "kept");
+    let host_mount = new
+        .mounts
+        .unwrap()
+        .into_iter()
+        .find(|m| m.destination.as_deref() == Some("/host"))
+        .unwrap();
+    assert_eq!(host_mount.rw, Some(false));
+    let read = [
+        "sh",
+        "-c",
+        "grep -q kept /data/file && grep -q anon /cache/file",
+    ];
+    assert_eq!(scope.exec(&edited.id, &read).await, 0, "the data stayed");
+    assert!(scope.docker.inspect_container(&old_id, None).await.is_err());
+
+    // Refused: another name, a host path it did not have, a compose project's.
+    let mut renamed = settings.clone();
+    renamed.name = Some(scope.name("other"));
+    let r = op.call::<ContainerEdit>(edit(renamed, &edited.id)).await;
+    assert_eq!(
+        (code(&r), field(&r).as_str()),
+        (Some(ErrorCode::BadRequest), "name")
+    );
+    let mut wider = settings.clone();
+    wider.mounts.push(NewMount {
+        source: "/etc".into(),
+        target: "/etc-of-host".into(),
+        read_only: true,
+    });
+    let r = op.call::<ContainerEdit>(edit(wider, &edited.id)).await;
+    assert_eq!(code(&r), Some(ErrorCode::Forbidden), "{r:?}");
+    let composed = scope
+        .container("composed")
+        .label("com.docker.compose.project", &scope.run)
+        .sh("sleep 600")
+        .create()
+        .await;
+    let r = op
+        .call::<ContainerEdit>(edit(settings.clone(), &composed))
+        .await;
+    assert!(format!("{r:?}").contains("compose file"), "{r:?}");
+
+    // A failed edit (the new port is taken): the old container is back, running.
+    let mut owner = request(&scope, "port-owner");
+    owner.ports.push(PortMapping {
+        private: 80,
+        public: None,
+        ip: Some("127.0.0.1".into()),
+        proto: "tcp".into(),
+    });
+    let owner = op.call::<ContainerCreate>(owner).await.unwrap();
+    let mut clash = settings;
+    clash.ports.push(PortMapping {
+        private: 80,
+        public: Some(published_port(&scope, &owner.id).await),
+        ip: Some("127.0.0.1".into()),
+        proto: "tcp".into(),
+    });
+    let r = op.call::<ContainerEdit>(edit(clash, &edited.id)).await;
+    assert!(r.is_err(), "{r:?}");
+    let back = scope.docker.inspect_container(&name, None).await.unwrap();
+    assert_eq!(
+        back.id.as_deref(),
+        Some(edited.id.as_str()),
+        "the same container"
+    );
+    assert_eq!(back.state.unwrap().running, Some(true));
 }

@@ -6,7 +6,7 @@ use berth_identity::principal::Principal;
 use std::sync::Arc;
 
 use berth_protocol::api::catalogue::{
-    ContainerCreate, ContainerInspect as InspectM, ContainerKill, ContainerPause,
+    ContainerCreate, ContainerEdit, ContainerInspect as InspectM, ContainerKill, ContainerPause,
     ContainerRedeploy, ContainerRemove, ContainerRename, ContainerRestart, ContainerStart,
     ContainerStop, ContainerUnpause, ContainersBulk, ContainersList,
 };
@@ -20,7 +20,7 @@ use berth_protocol::api::containers::StopContainer;
 use berth_protocol::api::containers::{
     BulkItem, BulkResult, BulkVerb, ContainerInspect, ContainerList, ContainerState,
 };
-use berth_protocol::api::containers::{CreateContainer, CreatedContainer};
+use berth_protocol::api::containers::{CreateContainer, CreatedContainer, EditContainer};
 use berth_protocol::api::hosts::HostOnly;
 use berth_protocol::error::{ErrorBody, ErrorCode};
 use berth_protocol::role::Role;
@@ -193,6 +193,7 @@ pub fn register(r: &mut Registry) {
     r.method(ContainerRedeploy, redeploy);
     r.method(ContainersBulk, bulk);
     r.method(ContainerCreate, create);
+    r.method(ContainerEdit, edit);
 }
 
 /// `container.create`: the form's values become [`create::NewContainer`]; host paths,
@@ -202,18 +203,56 @@ async fn create(
     params: CreateContainer,
 ) -> Result<CreatedContainer, ErrorBody> {
     let (h, d) = host_docker(&hosts, params.host.as_deref()).await?;
+    let allowed = allowed(&principal, &h, &d).await?;
+    let made = create::create(&d, &new_container(params), &allowed)
+        .await
+        .wire()?;
+    Ok(created(made))
+}
+
+/// `container.edit`: as `container.create`, for a container recreated in place; what
+/// it already mounts from the host (and its host network) it keeps without admin.
+async fn edit(
+    (hosts, principal): (Arc<Hosts>, Principal),
+    params: EditContainer,
+) -> Result<CreatedContainer, ErrorBody> {
+    docker_args::object("id", &params.id).wire()?;
+    let (h, d) = host_docker(&hosts, params.settings.host.as_deref()).await?;
+    let mut allowed = allowed(&principal, &h, &d).await?;
+    let old = d
+        .inspect_container(&params.id, None)
+        .await
+        .map_err(|e| docker_err(&e, &format!("container {}", params.id)))?;
+    (allowed.kept_host_paths, allowed.kept_host_network) = berth_docker::edit::kept(&old);
+    let spec = new_container(params.settings);
+    let made = berth_docker::edit::edit(&h, &d, &params.id, &spec, &allowed)
+        .await
+        .wire()?;
+    Ok(created(made))
+}
+
+/// What the caller may ask beyond the ordinary (see [`create::Allowed`]).
+async fn allowed(
+    principal: &Principal,
+    h: &Host,
+    d: &Docker,
+) -> Result<create::Allowed, ErrorBody> {
     let admin = principal.role.allows(Role::Admin);
     let withheld_volumes = if admin {
         Vec::new()
     } else {
-        let own = h.own_data(&d).await.wire()?;
+        let own = h.own_data(d).await.wire()?;
         own.iter().map(|o| o.volume.clone()).collect()
     };
-    let allowed = create::Allowed {
+    Ok(create::Allowed {
         host_access: admin,
         withheld_volumes,
-    };
-    let spec = create::NewContainer {
+        ..Default::default()
+    })
+}
+
+fn new_container(params: CreateContainer) -> create::NewContainer {
+    create::NewContainer {
         image: params.image,
         name: params.name.filter(|n| !n.is_empty()),
         command: params.command,
@@ -241,14 +280,16 @@ async fn create(
         network: params.network,
         labels: params.labels,
         start: params.start,
-    };
-    let made = create::create(&d, &spec, &allowed).await.wire()?;
-    Ok(CreatedContainer {
+    }
+}
+
+fn created(made: create::Created) -> CreatedContainer {
+    CreatedContainer {
         id: made.id,
         name: made.name,
         state: made.state,
         warnings: made.warnings,
-    })
+    }
 }
 
 async fn list(

@@ -170,6 +170,7 @@ methods! {
     /// A standalone container from a local image: command, environment, ports,
     /// mounts, restart policy, network, labels (host paths and the host network: admin).
     ContainerCreate = "container.create" (containers::CreateContainer) -> containers::CreatedContainer, Operator, audited = true;
+    ContainerEdit = "container.edit" (containers::EditContainer) -> containers::CreatedContainer, Operator, audited = true;
     ContainerStart = "container.start" (containers::ContainerRef) -> containers::ContainerState, Operator, audited = true;
     ContainerStop = "container.stop" (containers::StopContainer) -> containers::ContainerState, Operator, audited = true;
     ContainerKill = "container.kill" (containers::KillContainer) -> containers::ContainerState, Operator, audited = true;

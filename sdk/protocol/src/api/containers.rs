@@ -166,6 +166,18 @@ fn yes() -> bool {
     true
 }
 
+/// `container.edit`: container `id` recreated under its name with these settings (the
+/// same fields as `container.create`; `name` absent or unchanged). What the fields do
+/// not cover — health check, limits, user, capabilities — and its volumes, anonymous
+/// ones included, are kept; a failure puts the old container back as it was. A
+/// compose project's containers are refused (edit the compose file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EditContainer {
+    pub id: String,
+    #[serde(flatten)]
+    pub settings: CreateContainer,
+}
+
 /// One mount of a new container: `source` a volume's name (created by Docker when
 /// new) or, for admins only, an absolute path on the host.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -1,0 +1,164 @@
+//! `container.edit`: a container recreated with the settings the form changed. What
+//! the form does not show (health check, limits, user, capabilities …) is kept from
+//! the old container, and so are its volumes — anonymous ones too, mounted again at
+//! their paths unless the form mounts something else there. The swap is a
+//! redeploy's: a failure removes the new container and puts the old one back.
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, Mount, MountType};
+
+use crate::create::{self, Allowed, Created, NewContainer};
+use crate::hosts::Host;
+use crate::redeploy::{Swap, create_body, swap};
+use crate::{DockerError, docker_err};
+
+/// Labels the form does not show but the container keeps (Berth's own).
+const KEPT_LABELS: &str = "dev.berth.";
+
+/// What an edit of `old` may keep without the admin role: the host paths it
+/// already mounts and its host network.
+pub fn kept(old: &ContainerInspectResponse) -> (Vec<String>, bool) {
+    let paths = old
+        .mounts
+        .iter()
+        .flatten()
+        .filter(|m| m.typ.as_deref() == Some("bind"))
+        .filter_map(|m| m.source.clone())
+        .collect();
+    (paths, network_mode(old) == "host")
+}
+
+fn network_mode(c: &ContainerInspectResponse) -> String {
+    c.host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.clone())
+        .unwrap_or_default()
+}
+
+/// Refuses what an edit must not touch: Berth's own container, and a compose
+/// project's (its file is what says how it runs; an edit here would be undone by
+/// the next `up`).
+fn editable(h: &Host, old: &ContainerInspectResponse) -> Result<(), DockerError> {
+    if h.self_id.is_some() && h.self_id == old.id {
+        return Err(DockerError::Refused(
+            "refusing to edit the container Berth runs in".to_owned(),
+        ));
+    }
+    let labels = old.config.as_ref().and_then(|c| c.labels.as_ref());
+    if let Some(project) = labels.and_then(|l| l.get("com.docker.compose.project")) {
+        return Err(DockerError::Refused(format!(
+            "the container belongs to compose project {project}: edit its compose file instead"
+        )));
+    }
+    Ok(())
+}
+
+/// `old`'s create body with the form's fields laid over it.
+fn merged(
+    old: &ContainerInspectResponse,
+    form: ContainerCreateBody,
+) -> Result<(ContainerCreateBody, bool), DockerError> {
+    let mut body = create_body(old)?;
+    body.image = form.image;
+    body.cmd = form.cmd;
+    body.env = form.env;
+    body.exposed_ports = form.exposed_ports;
+    let mut labels = form.labels.unwrap_or_default();
+    for (k, v) in body.labels.take().into_iter().flatten() {
+        if k.starts_with(KEPT_LABELS) {
+            labels.insert(k, v);
+        }
+    }
+    body.labels = (!labels.is_empty()).then_some(labels);
+    let new = form.host_config.unwrap_or_default();
+    let host = body.host_config.get_or_insert_default();
+    host.port_bindings = new.port_bindings;
+    host.restart_policy = new.restart_policy;
+    let mut mounts = new.mounts.unwrap_or_default();
+    mounts.extend(anonymous_volumes(old, &mounts));
+    host.binds = None;
+    host.mounts = (!mounts.is_empty()).then_some(mounts);
+    let same_network = |mode: Option<&str>| match mode.unwrap_or("default") {
+        "bridge" | "default" | "" => "default".to_owned(),
+        other => other.to_owned(),
+    };
+    let unchanged =
+        same_network(new.network_mode.as_deref()) == same_network(host.network_mode.as_deref());
+    if !unchanged {
+        host.network_mode = new.network_mode;
+        body.networking_config = None;
+    }
+    Ok((body, unchanged))
+}
+
+/// The old container's anonymous volumes, at the paths the form leaves free.
+fn anonymous_volumes(old: &ContainerInspectResponse, taken: &[Mount]) -> Vec<Mount> {
+    old.mounts
+        .iter()
+        .flatten()
+        .filter(|m| m.typ.as_deref() == Some("volume"))
+        .filter(|m| {
+            m.name
+                .as_deref()
+                .is_some_and(berth_protocol::api::volumes::is_anonymous_name)
+        })
+        .filter(|m| !taken.iter().any(|t| t.target == m.destination))
+        .map(|m| Mount {
+            target: m.destination.clone(),
+            source: m.name.clone(),
+            typ: Some(MountType::VOLUME),
+            read_only: m.rw.map(|rw| !rw),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Recreates container `id` with `spec`'s settings under its name; started when
+/// `spec.start` says so.
+pub async fn edit(
+    h: &Host,
+    docker: &Docker,
+    id: &str,
+    spec: &NewContainer,
+    allowed: &Allowed,
+) -> Result<Created, DockerError> {
+    let what = format!("container {id}");
+    let old = docker
+        .inspect_container(id, None)
+        .await
+        .map_err(|e| docker_err(&e, &what))?;
+    editable(h, &old)?;
+    let name = old
+        .name
+        .as_deref()
+        .unwrap_or_default()
+        .trim_start_matches('/');
+    if spec.name.as_deref().is_some_and(|n| n != name) {
+        return Err(DockerError::bad(
+            "name",
+            "an edit keeps the name; rename the container separately".to_owned(),
+        ));
+    }
+    let form = create::body(spec, allowed)?;
+    if docker.inspect_image(&spec.image).await.is_err() {
+        return Err(DockerError::NotFound {
+            field: Some("image".to_owned()),
+            message: format!("image {} is not on this host; pull it first", spec.image),
+        });
+    }
+    let (body, reconnect) = merged(&old, form)?;
+    let running = old.state.as_ref().and_then(|s| s.running).unwrap_or(false);
+    let how = Swap {
+        running,
+        start: spec.start,
+        reconnect,
+    };
+    let new_id = swap(docker, &old, body, how).await?;
+    tracing::info!(container = name, id = new_id, "container edited");
+    Ok(Created {
+        id: new_id,
+        name: name.to_owned(),
+        state: if spec.start { "running" } else { "created" }.to_owned(),
+        warnings: Vec::new(),
+    })
+}
