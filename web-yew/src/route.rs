@@ -16,6 +16,9 @@ pub enum Route {
     /// The same form, filled in from a container's settings.
     #[at("/containers/new/:from")]
     DuplicateContainer { from: String },
+    /// The same form for a container recreated with changed settings.
+    #[at("/containers/edit/:id")]
+    EditContainer { id: String },
     /// One container: overview, logs, stats, terminal.
     #[at("/containers/:id")]
     Container { id: String },
@@ -92,6 +95,7 @@ impl Route {
                 "Containers"
             }
             Route::NewContainer | Route::DuplicateContainer { .. } => "New container",
+            Route::EditContainer { .. } => "Edit container",
             Route::Stats => "Stats",
             Route::Stacks | Route::Stack { .. } => "Stacks",
             Route::Backups => "Backups",
@@ -133,6 +137,7 @@ impl Route {
             Route::Containers => "containers",
             Route::Container { .. } | Route::ContainerTab { .. } => "container",
             Route::NewContainer | Route::DuplicateContainer { .. } => "new-container",
+            Route::EditContainer { .. } => "edit-container",
             Route::Stats => "stats",
             Route::Stacks => "stacks",
             Route::Stack { .. } => "stack",
@@ -187,6 +192,10 @@ mod tests {
         assert_eq!(
             Route::recognize("/containers/new/web"),
             Some(Route::DuplicateContainer { from: "web".into() })
+        );
+        assert_eq!(
+            Route::recognize("/containers/edit/web"),
+            Some(Route::EditContainer { id: "web".into() })
         );
         assert_eq!(
             Route::recognize("/definitely/not/a/section"),

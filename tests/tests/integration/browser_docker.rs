@@ -1186,6 +1186,27 @@ async fn an_operator_creates_a_container_from_the_form_and_duplicates_it() {
             assert!(run.config.unwrap().env.unwrap().contains(&"A=b c".to_owned()));
             let ports = run.host_config.unwrap().port_bindings.unwrap();
             assert_eq!(ports["81/tcp"].as_ref().unwrap()[0].host_ip.as_deref(), Some("127.0.0.1"));
+
+            // Edited from its page: recreated under its name with the new value,
+            // after a question that says what happens.
+            click(&c, "#container-edit").await;
+            wait_for(&c, "section[data-page='edit-container'] #edit-notice").await;
+            berth_tests::browser::wait_for_value(&c, "#new-name", &format!("{name}-run")).await;
+            replace_text(&c, "#new-env", "A=edited").await;
+            click(&c, "#new-submit").await;
+            answer_dialog(&c, None).await;
+            c.wait()
+                .for_element(fantoccini::Locator::XPath(
+                    "//*[contains(@class, 'toast')][contains(., 'Recreated container')]",
+                ))
+                .await
+                .expect("the edit's outcome");
+            let edited = docker
+                .inspect_container(&format!("{name}-run"), None)
+                .await
+                .expect("the edited one exists");
+            assert_ne!(edited.id, run.id);
+            assert!(edited.config.unwrap().env.unwrap().contains(&"A=edited".to_owned()));
         })
         .await;
 }

@@ -29,6 +29,9 @@ pub fn render(route: Route) -> Html {
         Route::DuplicateContainer { from } => {
             html! { <new_container::NewContainerPage from={Some(from)} /> }
         }
+        Route::EditContainer { id } => {
+            html! { <new_container::NewContainerPage from={Some(id)} editing=true /> }
+        }
         Route::Container { id } => html! { <container::ContainerPage {id} /> },
         Route::ContainerTab { id, tab } => {
             html! { <container::ContainerPage {id} tab={Some(tab)} /> }

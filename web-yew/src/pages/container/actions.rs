@@ -1,5 +1,5 @@
 //! The container page's toolbar: the lifecycle actions its state allows, rename,
-//! redeploy and (admins) remove — so nobody goes back to the list to act on the
+//! redeploy, edit and duplicate, and (admins) remove — so nobody goes back to the list to act on the
 //! container they are looking at. Buttons are disabled while an action runs; the
 //! page's `events` subscription brings the new state.
 
@@ -22,6 +22,8 @@ pub struct ActionsProps {
     pub name: String,
     /// Docker's state: `running`, `paused`, `exited`, …
     pub state: String,
+    /// Part of a compose project (edited through its compose file, not here).
+    pub compose: bool,
     /// Refetches the page's inspect document.
     pub reload: Callback<()>,
 }
@@ -84,6 +86,9 @@ pub fn container_actions(props: &ActionsProps) -> Html {
             { for verbs.into_iter().map(button) }
             <button type="button" class="small" id="container-rename" disabled={busy} onclick={onrename}>{ "Rename" }</button>
             <button type="button" class="small" id="container-redeploy" disabled={busy} onclick={onredeploy}>{ "Redeploy" }</button>
+            if role.allows(Role::Operator) && !props.compose {
+                <Link<Route> to={Route::EditContainer { id: props.name.clone() }} classes="button small"><span id="container-edit">{ "Edit" }</span></Link<Route>>
+            }
             <Link<Route> to={Route::DuplicateContainer { from: props.name.clone() }} classes="button small"><span id="container-duplicate">{ "Duplicate" }</span></Link<Route>>
             if busy { <span class="pending" role="status" id="container-pending">{ format!("{}…", *doing) }</span> }
             { action.view() }

@@ -210,6 +210,10 @@ pub fn container_page(props: &Props) -> Html {
         ),
         _ => (props.id.chars().take(12).collect(), false, String::new()),
     };
+    // A compose project's container is changed through its compose file.
+    let compose = inspect
+        .ready()
+        .is_some_and(|i| i.inspect["Config"]["Labels"]["com.docker.compose.project"].is_string());
     let body = match (&inspect, *tab) {
         (Load::Loading, _) => html! { <p>{ "Loading…" }</p> },
         (Load::Failed(e), _) => error_view(e),
@@ -253,7 +257,7 @@ pub fn container_page(props: &Props) -> Html {
             <p class="crumbs"><Link<Route> to={Route::Containers}>{ "Containers" }</Link<Route>>{ " / " }</p>
             <h1 id="container-name">{ name.clone() }</h1>
             { if matches!(inspect, Load::Ready(_)) { html!{
-                <ContainerActions id={props.id.clone()} name={name.clone()} {state} reload={reload.clone()} />
+                <ContainerActions id={props.id.clone()} name={name.clone()} {state} {compose} reload={reload.clone()} />
             } } else { html!{} } }
             { if matches!(inspect, Load::Ready(_)) { html!{
                 <crate::components::BackUpNow target={berth_protocol::api::backups::BackupTarget::Container { name: name.clone() }} />

@@ -126,6 +126,22 @@ fn command_line(words: &[String]) -> String {
     words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
 }
 
+impl Draft {
+    /// The form for editing the container `inspect` describes: its settings under its
+    /// own name, started again if it runs.
+    pub fn edit(inspect: &Value) -> Self {
+        Draft {
+            name: inspect["Name"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned(),
+            start: inspect["State"]["Running"].as_bool().unwrap_or(true),
+            ..Self::duplicate(inspect)
+        }
+    }
+}
+
 /// What the host shows in place of a value the caller may not see.
 const REDACTED: &str = "<redacted>";
 

@@ -3,14 +3,16 @@
 
 use std::rc::Rc;
 
-use berth_protocol::api::catalogue::ContainerCreate;
+use berth_protocol::api::catalogue::{ContainerCreate, ContainerEdit};
+use berth_protocol::api::containers::{CreateContainer, EditContainer};
 use berth_protocol::api::stacks::ConvertedRun;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::{Choices, Draft};
 use crate::components::from_run::{FromRun, RunInto};
-use crate::hooks::{picked, typed, use_action};
+use crate::components::{Question, after_confirm};
+use crate::hooks::{Action, picked, typed, use_action};
 use crate::route::Route;
 
 /// One field of the draft changed.
@@ -44,6 +46,9 @@ pub struct FormProps {
     pub choices: Choices,
     /// Admins may mount host paths and use the host network.
     pub admin: bool,
+    /// The id of the container the form edits (recreates); none: it creates one.
+    #[prop_or_default]
+    pub editing: Option<String>,
 }
 
 #[function_component(ContainerForm)]
@@ -78,30 +83,26 @@ pub fn container_form(props: &FormProps) -> Html {
         })
     };
     let onsubmit = {
-        let (action, draft) = (action.clone(), state.0.clone());
+        let (action, draft, editing) = (action.clone(), state.0.clone(), props.editing.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let request = match draft.request() {
                 Ok(r) => r,
                 Err(e) => return action.fail(e),
             };
-            let navigator = navigator.clone();
-            action.run(move |ws| async move {
-                let made = ws.call_m::<ContainerCreate>(request).await?;
-                if let Some(n) = navigator {
-                    n.push(&Route::Container {
-                        id: made.id.clone(),
-                    });
-                }
-                let warned = made.warnings.join(" ");
-                Ok(format!(
-                    "Created container {} ({}). {warned}",
-                    made.name, made.state
-                ))
-            });
+            let (action, navigator) = (action.clone(), navigator.clone());
+            match editing.clone() {
+                None => submit(&action, navigator, request, None),
+                Some(id) => after_confirm(
+                    Question::new(format!("Recreate {}?", draft.name), "Recreate")
+                        .detail(EDIT_DETAIL),
+                    move || submit(&action, navigator, request, Some(id)),
+                ),
+            }
         })
     };
     let d = &state.0;
+    let editing = props.editing.is_some();
     let area = |id: &'static str, value: &str, rows: &'static str, hint: &'static str, oninput| {
         html! { <textarea {id} class="mono" {rows} spellcheck="false" value={value.to_owned()} {oninput} placeholder={hint} /> }
     };
@@ -112,7 +113,11 @@ pub fn container_form(props: &FormProps) -> Html {
     };
     html! {
         <form class="stacked-form" id="new-container" {onsubmit}>
-            <FromRun target={RunInto::Container} {converted} />
+            if editing {
+                <p class="notice" id="edit-notice">{ EDIT_DETAIL }</p>
+            } else {
+                <FromRun target={RunInto::Container} {converted} />
+            }
             <label>{ "Image (on this host; pull new ones on the Images page)" }
                 <input id="new-image" required=true list="new-images" value={d.image.clone()}
                     oninput={on_typed(|d| &mut d.image)} placeholder="e.g. nginx:1.27" /></label>
@@ -120,7 +125,7 @@ pub fn container_form(props: &FormProps) -> Html {
                 { for props.choices.images.iter().map(|i| html! { <option value={i.clone()} /> }) }
             </datalist>
             <label>{ "Name (empty: Docker picks one)" }
-                <input id="new-name" value={d.name.clone()} oninput={on_typed(|d| &mut d.name)} placeholder="e.g. web" /></label>
+                <input id="new-name" value={d.name.clone()} readonly={editing} oninput={on_typed(|d| &mut d.name)} placeholder="e.g. web" /></label>
             <label>{ "Command (empty: the image's)" }
                 <input id="new-command" class="mono" value={d.command.clone()} oninput={on_typed(|d| &mut d.command)}
                     placeholder="sh -c 'echo hello; sleep 3600'" /></label>
@@ -149,8 +154,53 @@ pub fn container_form(props: &FormProps) -> Html {
             <label class="check"><input type="checkbox" id="new-start" checked={d.start} onchange={onstart} />
                 { "Start it once created" }</label>
             <button type="submit" class="primary" id="new-submit" disabled={action.busy()}>
-                { if action.busy() { "Creating…" } else { "Create container" } }</button>
+                { match (action.busy(), editing) {
+                    (true, false) => "Creating…",
+                    (false, false) => "Create container",
+                    (true, true) => "Recreating…",
+                    (false, true) => "Save and recreate",
+                } }</button>
             { action.view() }
         </form>
     }
+}
+
+/// What saving an edit does, said on the form and in its confirmation.
+const EDIT_DETAIL: &str = "Saving stops the container, recreates it under its name with these settings and starts it. Its volumes are kept (anonymous ones too), and so are settings this form does not show (limits, health check, user). Files written outside volumes are lost. If anything fails, the old container is put back.";
+
+/// Sends the request (`container.create`, or `container.edit` of `editing`) and opens
+/// the container's page.
+fn submit(
+    action: &Action,
+    navigator: Option<Navigator>,
+    request: CreateContainer,
+    editing: Option<String>,
+) {
+    let done = if editing.is_some() {
+        "Recreated"
+    } else {
+        "Created"
+    };
+    action.run(move |ws| async move {
+        let made = match editing {
+            None => ws.call_m::<ContainerCreate>(request).await?,
+            Some(id) => {
+                ws.call_m::<ContainerEdit>(EditContainer {
+                    id,
+                    settings: request,
+                })
+                .await?
+            }
+        };
+        if let Some(n) = navigator {
+            n.push(&Route::Container {
+                id: made.id.clone(),
+            });
+        }
+        let warned = made.warnings.join(" ");
+        Ok(format!(
+            "{done} container {} ({}). {warned}",
+            made.name, made.state
+        ))
+    });
 }

@@ -1,6 +1,7 @@
-//! "New container" (`/containers/new`) and "Duplicate" (`/containers/new/<id>`): a
-//! form for `container.create`, started empty or from a container's settings. The
-//! image list and the networks come from the host, so a user picks rather than types.
+//! "New container" (`/containers/new`), "Duplicate" (`/containers/new/<id>`) and
+//! "Edit" (`/containers/edit/<id>`): a form for `container.create` (or
+//! `container.edit`), started empty or from a container's settings. The image list
+//! and the networks come from the host, so a user picks rather than types.
 
 mod draft;
 mod form;
@@ -22,6 +23,9 @@ pub struct NewContainerProps {
     /// The container to copy the settings of.
     #[prop_or_default]
     pub from: Option<String>,
+    /// `from` is recreated with the form's settings rather than copied.
+    #[prop_or_default]
+    pub editing: bool,
 }
 
 /// What the form offers to pick from.
@@ -56,10 +60,10 @@ pub fn new_container_page(props: &NewContainerProps) -> Html {
             })
             .unwrap_or_default(),
     };
-    let title = if from.is_empty() {
-        "New container".to_owned()
-    } else {
-        format!("Duplicate {from}")
+    let title = match (from.is_empty(), props.editing) {
+        (true, _) => "New container".to_owned(),
+        (false, false) => format!("Duplicate {from}"),
+        (false, true) => format!("Edit {from}"),
     };
     let admin = role.allows(Role::Admin);
     let body = if !role.allows(Role::Operator) {
@@ -67,10 +71,15 @@ pub fn new_container_page(props: &NewContainerProps) -> Html {
     } else if from.is_empty() {
         html! { <form::ContainerForm initial={Draft::new()} {choices} {admin} /> }
     } else {
-        html! { <Duplicate key={from.clone()} from={from.clone()} {choices} {admin} /> }
+        html! { <Duplicate key={from.clone()} from={from.clone()} {choices} {admin} editing={props.editing} /> }
+    };
+    let page = if props.editing {
+        "edit-container"
+    } else {
+        "new-container"
     };
     html! {
-        <section class="page" data-page="new-container">
+        <section class="page" data-page={page}>
             <h1>{ title }</h1>
             { body }
         </section>
@@ -82,9 +91,11 @@ struct DuplicateProps {
     from: String,
     choices: Choices,
     admin: bool,
+    editing: bool,
 }
 
-/// The form once the container to copy has been read.
+/// The form once the container to copy (or edit) has been read. An edit of values
+/// hidden from the caller's role is not offered: saving would erase them.
 #[function_component(Duplicate)]
 fn duplicate(props: &DuplicateProps) -> Html {
     let (source, _) = use_call::<ContainerInspect>(ContainerRef {
@@ -92,14 +103,26 @@ fn duplicate(props: &DuplicateProps) -> Html {
         id: props.from.clone(),
     });
     loaded(&source, |s| {
-        let (initial, lost) = Draft::duplicate(&s.inspect).without_redacted();
+        let draft = if props.editing {
+            Draft::edit(&s.inspect)
+        } else {
+            Draft::duplicate(&s.inspect)
+        };
+        let (initial, lost) = draft.without_redacted();
+        let id = s.inspect["Id"].as_str().unwrap_or_default().to_owned();
+        if props.editing && !lost.is_empty() {
+            return html! { <p class="notice" id="edit-withheld">{ format!(
+            "Its {} hold values hidden from your role; saving an edit would erase them. Ask an admin to edit it.",
+            lost.join(" and ")) }</p> };
+        }
+        let editing = props.editing.then_some(id);
         html! { <>
             if !lost.is_empty() {
                 <p class="notice" id="duplicate-withheld">{ format!(
                     "Values hidden from your role are left out of the {}: fill them in or ask an admin.",
                     lost.join(" and ")) }</p>
             }
-            <form::ContainerForm {initial} choices={props.choices.clone()} admin={props.admin} />
+            <form::ContainerForm {initial} choices={props.choices.clone()} admin={props.admin} {editing} />
         </> }
     })
 }
