@@ -281,6 +281,32 @@ pub fn use_job_progress(on: Callback<JobProgress>) {
     });
 }
 
+/// Calls `on_end` once job `job` has ended (at once if it already has); nothing
+/// while `job` is `None`. Watches only that job.
+#[hook]
+pub fn use_job_end(job: Option<String>, on_end: Callback<JobProgress>) {
+    let ctx = use_ws();
+    use_effect_with(job, move |job| {
+        let sub = job.clone().map(|id| {
+            let on_data = Callback::from(move |v| {
+                if let Ok(p) = serde_json::from_value::<JobProgress>(v)
+                    && p.state.is_terminal()
+                {
+                    on_end.emit(p);
+                }
+            });
+            ctx.ws.subscribe(
+                "job.progress",
+                serde_json::json!({ "job": id }),
+                8,
+                on_data,
+                Callback::noop(),
+            )
+        });
+        move || drop(sub)
+    });
+}
+
 /// Calls `reload` each time a job ends: what a page lists may have changed with it
 /// (a stack action, a backup, a project started).
 #[hook]

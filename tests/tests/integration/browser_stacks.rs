@@ -36,7 +36,13 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
         .unwrap();
     let dir = berth.data_dir.join("stacks/web-ui");
     let outside = tempfile::tempdir().unwrap();
-    std::fs::write(outside.path().join("compose.yaml"), &runnable).unwrap();
+    // Slow to stop (it ignores SIGTERM for its grace period), so its row's pending
+    // state can be seen.
+    let slow = format!(
+        "services:\n  app:\n    image: {image}\n    stop_grace_period: 2s\n    command: [\"sh\", \"-c\", \"trap '' TERM; while true; do sleep 1; done\"]\n    labels: {{ berth.test: \"{run}\" }}\nnetworks:\n  default:\n    labels: {{ berth.test: \"{run}\" }}\n",
+        run = scope.run
+    );
+    std::fs::write(outside.path().join("compose.yaml"), &slow).unwrap();
     Browser::start("stacks")
         .await
         .run(|c| async move {
@@ -155,7 +161,11 @@ async fn a_stack_is_made_checked_saved_edited_and_rolled_back_in_the_browser() {
             click(&c, "#nav-stacks").await;
             let row = "#stacks-table tr[data-stack='outside-app']";
             click(&c, &format!("{row}[data-state='running'] .external-stop")).await;
+            let pending = wait_for(&c, &format!("{row} .pending")).await;
+            assert_eq!(pending.text().await.unwrap(), "stopping…");
+            wait_for(&c, &format!("{row} .external-start[disabled]")).await;
             wait_for(&c, &format!("{row}[data-state='stopped']")).await;
+            wait_for(&c, &format!("{row} .external-start:not([disabled])")).await;
             click(&c, &format!("{row} .external-adopt")).await;
             let at = wait_for(&c, "#stack-dir").await;
             assert!(

@@ -36,6 +36,9 @@ struct Status {
     text: String,
     exit: Option<i64>,
     job: Option<String>,
+    /// The action runs: the buttons wait for it (a second one would queue behind it
+    /// with nothing on screen to say so).
+    running: bool,
 }
 
 type Shared<T> = Rc<RefCell<Option<T>>>;
@@ -62,6 +65,7 @@ pub fn stack_actions(props: &ActionsProps) -> Html {
             };
             status.set(Some(Status {
                 text: format!("{} running…", action.as_str()),
+                running: true,
                 ..Status::default()
             }));
             let (ws, term, sub, status, done, name) = (
@@ -87,16 +91,17 @@ pub fn stack_actions(props: &ActionsProps) -> Html {
         let sub = sub.clone();
         Callback::from(move |_| drop(sub.borrow_mut().take()))
     };
+    let running = status.as_ref().is_some_and(|s| s.running);
     html! {
         <div class="card" id="stack-actions">
             { for ACTIONS.iter().map(|a| html! {
-                <button type="button" id={format!("stack-action-{}", a.as_str())} onclick={run(*a)}>{ a.as_str() }</button>
+                <button type="button" id={format!("stack-action-{}", a.as_str())} disabled={running} onclick={run(*a)}>{ a.as_str() }</button>
             }) }
             if sub.borrow().is_some() {
                 <button type="button" class="danger" id="stack-action-cancel" onclick={cancel}>{ "Cancel" }</button>
             }
             if let Some(s) = &*status {
-                <p id="stack-action-status" data-exit={s.exit.map(|c| c.to_string()).unwrap_or_default()}>
+                <p id="stack-action-status" role="status" data-exit={s.exit.map(|c| c.to_string()).unwrap_or_default()}>
                     { &s.text }
                     if let Some(job) = &s.job {
                         { " " }<Link<Route> to={Route::Job { id: job.clone() }} classes="stack-job">{ "See the job" }</Link<Route>>
@@ -168,6 +173,7 @@ fn ended(
             text,
             exit: code,
             job,
+            running: false,
         }));
         sub.borrow_mut().take();
         done.emit(());

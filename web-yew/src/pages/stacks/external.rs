@@ -1,6 +1,7 @@
 //! A compose project from outside the stacks directory: start, stop and restart
-//! through Docker (queued as jobs; the list reloads as they end) for operators, and
-//! "Adopt" — its files copied into the stacks directory — for admins.
+//! through Docker (queued as jobs; the row says "stopping…" with its buttons disabled
+//! until the job ends, and the list reloads then) for operators, and "Adopt" — its
+//! files copied into the stacks directory — for admins.
 
 use berth_protocol::api::catalogue::{StacksAdopt, StacksRestart, StacksStart, StacksStop};
 use berth_protocol::api::stacks::StackRef;
@@ -8,7 +9,7 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::hooks::use_action;
+use crate::hooks::{use_action, use_job_end};
 use crate::route::Route;
 use crate::ws::use_ws;
 
@@ -23,20 +24,29 @@ pub fn external_actions(props: &ExternalProps) -> Html {
     let role = ctx.user().map(|u| u.role);
     let action = use_action(Callback::noop());
     let navigator = use_navigator();
+    // The verb under way and its job, until the job ends.
+    let pending = use_state(|| None::<(&'static str, String)>);
+    {
+        let pending = pending.clone();
+        let job = pending.as_ref().map(|(_, job)| job.clone());
+        use_job_end(job, Callback::from(move |_| pending.set(None)));
+    }
     let queue = |verb: &'static str| {
-        let (action, name) = (action.clone(), props.name.clone());
+        let (action, name, pending) = (action.clone(), props.name.clone(), pending.clone());
         Callback::from(move |_| {
-            let stack = StackRef { name: name.clone() };
+            let (stack, pending) = (StackRef { name: name.clone() }, pending.clone());
             action.run(move |ws| async move {
                 let job = match verb {
                     "start" => ws.call_m::<StacksStart>(stack).await?,
                     "stop" => ws.call_m::<StacksStop>(stack).await?,
                     _ => ws.call_m::<StacksRestart>(stack).await?,
                 };
+                pending.set(Some((verb, job.id.clone())));
                 Ok(format!("{verb}: queued as job {}.", job.id))
             });
         })
     };
+    let busy = action.busy() || pending.is_some();
     let adopt = {
         let (action, name) = (action.clone(), props.name.clone());
         Callback::from(move |_| {
@@ -56,13 +66,27 @@ pub fn external_actions(props: &ExternalProps) -> Html {
         <div class="row-actions">
             if role.is_some_and(|r| r.allows(Role::Operator)) {
                 { for ["start", "stop", "restart"].into_iter().map(|verb| html! {
-                    <button type="button" class={format!("small external-{verb}")} onclick={queue(verb)}>{ verb }</button>
+                    <button type="button" class={format!("small external-{verb}")} disabled={busy} onclick={queue(verb)}>{ verb }</button>
                 }) }
+                if let Some((verb, job)) = &*pending {
+                    <span class="pending" role="status">
+                        <Link<Route> to={Route::Job { id: job.clone() }}>{ format!("{}…", progressive(verb)) }</Link<Route>>
+                    </span>
+                }
             }
             if role.is_some_and(|r| r.allows(Role::Admin)) {
                 <button type="button" class="small external-adopt" title="Copy its compose file and .env into the stacks directory" onclick={adopt}>{ "Adopt" }</button>
             }
             { action.view() }
         </div>
+    }
+}
+
+/// A verb under way, as the row says it.
+fn progressive(verb: &str) -> &'static str {
+    match verb {
+        "start" => "starting",
+        "stop" => "stopping",
+        _ => "restarting",
     }
 }
