@@ -259,6 +259,22 @@ pub async fn replace_text(client: &Client, css: &str, text: &str) {
         .unwrap_or_else(|err| panic!("typing into {css}: {err}"));
 }
 
+/// A CSS property of the element matching `css`, as the browser computed it (e.g.
+/// whether a toolbar is `sticky`).
+pub async fn computed_style(client: &Client, css: &str, property: &str) -> String {
+    wait_for(client, css).await;
+    client
+        .execute(
+            "return getComputedStyle(document.querySelector(arguments[0]))[arguments[1]];",
+            vec![css.into(), property.into()],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("style of {css}: {e}"))
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Clicks the element matching `css`.
 pub async fn click(client: &Client, css: &str) {
     wait_for(client, css)

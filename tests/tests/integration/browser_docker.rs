@@ -3,8 +3,8 @@
 //! without a reload.
 
 use berth_tests::browser::{
-    Browser, answer_dialog, click, decline_dialog, login, path, pick, replace_text, type_into,
-    wait_for, wait_for_work,
+    Browser, answer_dialog, click, computed_style, decline_dialog, login, path, pick, replace_text,
+    type_into, wait_for, wait_for_work,
 };
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::s3;
@@ -130,13 +130,7 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
             }
             // The selection's actions sit in the toolbar that stays in view.
             wait_for(&c, "#containers-toolbar #bulk-bar").await;
-            let position = c
-                .execute(
-                    "return getComputedStyle(document.querySelector('#containers-toolbar')).position;",
-                    vec![],
-                )
-                .await
-                .unwrap();
+            let position = computed_style(&c, "#containers-toolbar", "position").await;
             assert_eq!(position, "sticky");
             click(&c, "#bulk-bar .bulk-backup").await;
             let question = answer_dialog(&c, None).await;
@@ -477,6 +471,9 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
             // dropdowns show what they hold ("any"), not their last option.
             click(&c, "#backups-filter-apply").await;
             wait_for(&c, &format!("#backups-table tr[data-target='{name}']")).await;
+            // The filter and the selection's actions stay in view over a long list.
+            let position = computed_style(&c, "#backups-toolbar", "position").await;
+            assert_eq!(position, "sticky");
             let untouched = [
                 ("#backups-trigger", "any type"),
                 ("#backups-storage", "any storage"),
@@ -886,6 +883,8 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
             for spare in &spares {
                 click(&c, &format!("#volumes-table tr[data-name='{spare}'] input.select")).await;
             }
+            let position = computed_style(&c, "#volumes-bulk-bar", "position").await;
+            assert_eq!(position, "sticky", "the selection's actions stay in view");
             click(&c, "#volumes-bulk-remove").await;
             let asked = answer_dialog(&c, Some("remove")).await;
             assert!(asked.contains(&spares[0]) && asked.contains(&spares[1]), "{asked}");

@@ -123,7 +123,7 @@ fn toolbar(props: &ToolbarProps) -> Html {
     };
     let count = props.selected.len();
     html! {
-        <div class="toolbar">
+        <div class="toolbar sticky-bar" id="backups-toolbar">
             <input id="backups-filter" aria-label="Target name" placeholder="target name" value={(*target).clone()} oninput={on_text(&target)} />
             // Every option says whether it is the chosen one: a select whose options
             // are all `selected=false` shows whichever the browser last set, so a

@@ -52,7 +52,7 @@ pub fn volumes_page() -> Html {
             if admin { <VolumeCreateForm action={action.clone()} /> }
             <Measured df={df.clone()} reload={reload_df} />
             if admin && !selected.is_empty() {
-                <div class="bulk" id="volumes-bulk-bar">{ format!("{} selected: ", selected.len()) }
+                <div class="bulk sticky-bar" id="volumes-bulk-bar">{ format!("{} selected: ", selected.len()) }
                     <button class="small danger" id="volumes-bulk-remove" onclick={onbulk}>{ "Remove" }</button></div>
             }
             { loaded(&list, |l| html! {
