@@ -3,7 +3,9 @@
 //! map as they come; the page redraws at most once a second, whatever the number of
 //! containers — with 500, a redraw per sample would be 500 a second.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use berth_protocol::api::streams::ContainerStats;
 use yew::prelude::*;
@@ -34,9 +36,10 @@ impl Sampled {
 /// By container id.
 pub type Samples = HashMap<String, Sampled>;
 
-/// The samples so far, as of this render.
+/// The samples so far, filled as they come (read it while rendering; nothing is
+/// copied per render).
 #[hook]
-pub fn use_stats_feed() -> Samples {
+pub fn use_stats_feed() -> Rc<RefCell<Samples>> {
     let ctx = use_ws();
     let samples = use_mut_ref(Samples::new);
     let redraw = use_force_update();
@@ -63,6 +66,5 @@ pub fn use_stats_feed() -> Samples {
             move || drop(sub)
         });
     }
-    // A snapshot for this render; the map keeps filling between redraws.
-    samples.borrow().clone()
+    samples
 }

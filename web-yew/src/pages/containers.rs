@@ -128,9 +128,14 @@ type Usage = HashMap<String, (f64, u64, u64)>;
 /// Every running container's CPU and memory, redrawn at most once a second.
 #[hook]
 fn use_usage() -> Usage {
-    crate::stats_feed::use_stats_feed()
-        .into_iter()
-        .map(|(id, s)| (id, (s.last.cpu_percent, s.last.mem_bytes, s.last.mem_limit)))
+    let samples = crate::stats_feed::use_stats_feed();
+    let samples = samples.borrow();
+    samples
+        .iter()
+        .map(|(id, s)| {
+            let figures = (s.last.cpu_percent, s.last.mem_bytes, s.last.mem_limit);
+            (id.clone(), figures)
+        })
         .collect()
 }
 

@@ -111,6 +111,7 @@ fn row(s: &Sampled) -> Html {
 #[function_component(StatsPage)]
 pub fn stats_page() -> Html {
     let samples = use_stats_feed();
+    let samples = samples.borrow();
     let sort = use_state(|| (Column::Cpu, true));
     let newest = samples.values().map(|s| s.last.ts_ms).max().unwrap_or(0);
     let mut rows: Vec<&Sampled> = samples
