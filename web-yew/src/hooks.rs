@@ -93,6 +93,8 @@ pub struct Action {
     outcome: UseStateHandle<Option<Result<String, ErrorBody>>>,
     busy: UseStateHandle<bool>,
     after: Callback<()>,
+    /// Offered on the next success's toast (see [`Action::offer_undo`]).
+    undo: std::rc::Rc<std::cell::RefCell<Option<crate::components::toasts::Undo>>>,
 }
 
 impl PartialEq for Action {
@@ -143,13 +145,21 @@ impl Action {
         });
     }
 
+    /// Offers `run` as the undo of the call under way: its success's toast gets an
+    /// "Undo" button (a failure drops the offer).
+    pub fn offer_undo(&self, run: Callback<()>) {
+        *self.undo.borrow_mut() = Some(crate::components::toasts::Undo { label: "Undo", run });
+    }
+
     /// Shows an outcome, under the form and as a toast.
     pub fn show(&self, outcome: Result<String, ErrorBody>) {
+        let undo = self.undo.borrow_mut().take();
         if let Some(toaster) = &self.toaster {
-            match &outcome {
-                Ok(m) if !m.is_empty() => toaster.show(true, m.clone()),
-                Ok(_) => {}
-                Err(e) => toaster.show(false, describe(e)),
+            match (&outcome, undo) {
+                (Ok(m), Some(undo)) => toaster.show_with_undo(m.clone(), undo),
+                (Ok(m), None) if !m.is_empty() => toaster.show(true, m.clone()),
+                (Ok(_), None) => {}
+                (Err(e), _) => toaster.show(false, describe(e)),
             }
         }
         self.outcome.set(Some(outcome));
@@ -201,6 +211,7 @@ pub fn use_action(after: Callback<()>) -> Action {
         outcome: use_state(|| None),
         busy: use_state(|| false),
         after,
+        undo: use_mut_ref(|| None),
     }
 }
 

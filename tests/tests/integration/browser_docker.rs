@@ -186,8 +186,9 @@ async fn containers_page_stops_a_container_and_follows_events_without_reload() {
         .await;
 }
 
-/// The container's own page acts on it: stop and start (the state follows the events),
-/// rename, and remove (back to the list); redeploy is offered.
+/// The container's own page acts on it: stop, and start again from the stop's toast
+/// (Undo; the state follows the events), rename and its undo, and remove (back to the
+/// list); redeploy is offered.
 #[tokio::test]
 async fn the_container_page_stops_starts_renames_and_removes_it() {
     let scope = Scope::new().await;
@@ -202,7 +203,7 @@ async fn the_container_page_stops_starts_renames_and_removes_it() {
         )
         .await;
     scope.docker.start_container(&id, None).await.unwrap();
-    let renamed = scope.name("renamed");
+    let (original, renamed) = (scope.name("page"), scope.name("renamed"));
     let (_tmp, berth) = ws::start().await;
     let url = berth.url.clone();
     let docker = scope.docker.clone();
@@ -221,16 +222,22 @@ async fn the_container_page_stops_starts_renames_and_removes_it() {
             let started = wait_for(&c, "#container-started time[title]").await;
             let text = started.text().await.unwrap();
             assert!(text == "just now" || text.ends_with(" ago"), "{text}");
-            click(&c, "#container-actions .page-start").await;
+            // The stop's toast undoes it: the container runs again.
+            undo_from_toast(&c, "Stop ").await;
             wait_for(&c, "#container-actions .page-stop").await;
 
             click(&c, "#container-rename").await;
             answer_dialog(&c, Some(&renamed)).await;
-            let heading = format!("//h1[@id='container-name'][text()='{renamed}']");
+            let heading = |name: &str| format!("//h1[@id='container-name'][text()='{name}']");
             c.wait()
-                .for_element(fantoccini::Locator::XPath(&heading))
+                .for_element(fantoccini::Locator::XPath(&heading(&renamed)))
                 .await
                 .expect("the page shows the new name");
+            undo_from_toast(&c, "Renamed to").await;
+            c.wait()
+                .for_element(fantoccini::Locator::XPath(&heading(&original)))
+                .await
+                .expect("renamed back");
 
             // Redeploy is offered; the protocol tests run it (docker_api). Clicked
             // here it never answered within 120 s in the full parallel suite.
@@ -239,7 +246,7 @@ async fn the_container_page_stops_starts_renames_and_removes_it() {
             // Declined, nothing happens; confirmed, it is removed.
             click(&c, "#container-actions .page-remove").await;
             let question = decline_dialog(&c).await;
-            assert_eq!(question, format!("Remove {renamed}?"));
+            assert_eq!(question, format!("Remove {original}?"));
             assert!(docker.inspect_container(&id, None).await.is_ok(), "kept");
             click(&c, "#container-actions .page-remove").await;
             answer_dialog(&c, None).await;
@@ -250,6 +257,19 @@ async fn the_container_page_stops_starts_renames_and_removes_it() {
             );
         })
         .await;
+}
+
+/// Clicks Undo on the toast whose text starts with `text`.
+async fn undo_from_toast(c: &fantoccini::Client, text: &str) {
+    c.wait()
+        .for_element(fantoccini::Locator::XPath(&format!(
+            "//div[contains(@class, 'toast')][starts-with(span[@class='toast-text'], '{text}')]/button[contains(@class, 'toast-undo')]"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("an Undo on the toast {text:?}: {e}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 /// The container page end to end: facts and inspect, a chatty log rendered virtually

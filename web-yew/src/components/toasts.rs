@@ -28,6 +28,16 @@ struct Toast {
     ok: bool,
     text: String,
     link: ToastLink,
+    undo: Option<Undo>,
+}
+
+/// What puts an action's effect back (a stopped container started again), offered
+/// on its toast for as long as the toast is shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undo {
+    /// The button's words: "Undo".
+    pub label: &'static str,
+    pub run: Callback<()>,
 }
 
 /// Puts toasts up; cheap to clone, shared through a context.
@@ -52,6 +62,15 @@ impl Toaster {
 
     /// Shows `text` with a link to where the details are (a job's log).
     pub fn show_with_link(&self, ok: bool, text: impl Into<String>, link: ToastLink) {
+        self.put(ok, text.into(), link, None);
+    }
+
+    /// Shows a success that can be undone from its toast.
+    pub fn show_with_undo(&self, text: impl Into<String>, undo: Undo) {
+        self.put(true, text.into(), None, Some(undo));
+    }
+
+    fn put(&self, ok: bool, text: String, link: ToastLink, undo: Option<Undo>) {
         let id = self.next.get();
         self.next.set(id.wrapping_add(1));
         {
@@ -59,8 +78,9 @@ impl Toaster {
             shown.push(Toast {
                 id,
                 ok,
-                text: text.into(),
+                text,
                 link,
+                undo,
             });
             let excess = shown.len().saturating_sub(MOST);
             shown.drain(..excess);
@@ -128,9 +148,21 @@ fn toast_view(toaster: &Toaster, t: Toast) -> Html {
             if let Some((route, label)) = t.link {
                 <Link<Route> to={route} classes="toast-link">{ label }</Link<Route>>
             }
+            if let Some(undo) = t.undo {
+                <button class="toast-undo small" onclick={undone(toaster, t.id, undo.run)}>{ undo.label }</button>
+            }
             <button class="toast-close" aria-label="Dismiss" onclick={close}>{ "×" }</button>
         </div>
     }
+}
+
+/// The toast goes (an undo is offered once) and the undo runs.
+fn undone(toaster: &Toaster, id: u32, run: Callback<()>) -> Callback<MouseEvent> {
+    let toaster = toaster.clone();
+    Callback::from(move |_: MouseEvent| {
+        toaster.dismiss(id);
+        run.emit(());
+    })
 }
 
 /// A job's end and a plugin turning unhealthy, as toasts.

@@ -259,14 +259,33 @@ fn send_bulk(bulk: &Bulk, verb: BulkVerb, ids: Vec<String>, names: Vec<String>) 
         force: verb == BulkVerb::Remove,
     };
     let (selected, pending) = (bulk.selected.clone(), bulk.pending.clone());
+    let undo = inverse(verb).map(|back| {
+        let (bulk, ids, names) = (bulk.clone(), ids.clone(), names.clone());
+        Callback::from(move |()| send_bulk(&bulk, back, ids.clone(), names.clone()))
+    });
+    let action = bulk.action.clone();
     bulk.action.run(move |ws| async move {
         let answered = ws.call_m::<ContainersBulk>(p).await;
         pending.set(&ids, None);
         let r = answered?;
         selected.dispatch(Select::Clear);
+        if let Some(undo) = undo.filter(|_| r.results.iter().all(|x| x.ok)) {
+            action.offer_undo(undo);
+        }
         let done = format!("{} {}: done.", verb_label(verb), names.join(", "));
         bulk_outcome(&r, &names, done)
     });
+}
+
+/// The verb that undoes `verb`, where one does (a removal or a restart has none).
+pub(crate) fn inverse(verb: BulkVerb) -> Option<BulkVerb> {
+    match verb {
+        BulkVerb::Start => Some(BulkVerb::Stop),
+        BulkVerb::Stop | BulkVerb::Kill => Some(BulkVerb::Start),
+        BulkVerb::Pause => Some(BulkVerb::Unpause),
+        BulkVerb::Unpause => Some(BulkVerb::Pause),
+        BulkVerb::Restart | BulkVerb::Remove => None,
+    }
 }
 
 /// Queues one backup per selected container (consistency `stop`, the default storage)

@@ -12,7 +12,7 @@ use yew_router::prelude::*;
 
 use crate::components::{Question, after_confirm, after_prompt};
 use crate::hooks::{Action, use_action};
-use crate::pages::containers::{actions_for, verb_label, verb_progressive, verb_slug};
+use crate::pages::containers::{actions_for, inverse, verb_label, verb_progressive, verb_slug};
 use crate::route::Route;
 use crate::ws::use_ws;
 
@@ -128,6 +128,11 @@ fn run_lifecycle(
         timeout_s: None,
         force: verb == BulkVerb::Remove,
     };
+    let undo = inverse(verb).map(|back| {
+        let (action, id, name) = (action.clone(), p.ids[0].clone(), name.clone());
+        Callback::from(move |()| run_lifecycle(&action, back, id.clone(), name.clone(), None))
+    });
+    let this = action.clone();
     action.run(move |ws| async move {
         let r = ws.call_m::<ContainersBulk>(p).await?;
         if let Some(error) = r.results.into_iter().find(|x| !x.ok).map(|x| x.error) {
@@ -138,24 +143,44 @@ fn run_lifecycle(
         if let (BulkVerb::Remove, Some(n)) = (verb, navigator) {
             n.push(&Route::Containers);
         }
+        if let Some(undo) = undo {
+            this.offer_undo(undo);
+        }
         Ok(format!("{} {name}: done.", verb_label(verb)))
     });
 }
 
 fn rename(action: &Action, id: &str, name: &str) {
     let question = Question::new(format!("Rename {name}"), "Rename").field("New name", name);
-    let (action, id) = (action.clone(), id.to_owned());
+    let (action, id, old_name) = (action.clone(), id.to_owned(), name.to_owned());
     after_prompt(question, move |new_name| {
         let p = RenameContainer {
             host: None,
             id,
             name: new_name.trim().to_owned(),
         };
+        let back = RenameContainer {
+            host: None,
+            id: p.id.clone(),
+            name: old_name,
+        };
+        let this = action.clone();
         action.run(move |ws| async move {
             let new_name = p.name.clone();
             ws.call_m::<ContainerRename>(p).await?;
+            let again = this.clone();
+            this.offer_undo(Callback::from(move |()| rename_to(&again, back.clone())));
             Ok(format!("Renamed to {new_name}."))
         });
+    });
+}
+
+/// Renames back (the undo of a rename).
+fn rename_to(action: &Action, p: RenameContainer) {
+    action.run(move |ws| async move {
+        let name = p.name.clone();
+        ws.call_m::<ContainerRename>(p).await?;
+        Ok(format!("Renamed back to {name}."))
     });
 }
 
