@@ -564,13 +564,22 @@ impl ContainerBuilder<'_> {
     }
 
     /// Mounts the named volume `volume` at `target`.
-    pub fn volume(mut self, volume: &str, target: &str) -> Self {
+    pub fn volume(self, volume: &str, target: &str) -> Self {
+        self.mount(MountType::VOLUME, Some(volume), target)
+    }
+
+    /// A tmpfs at `target`.
+    pub fn tmpfs(self, target: &str) -> Self {
+        self.mount(MountType::TMPFS, None, target)
+    }
+
+    fn mount(mut self, typ: MountType, source: Option<&str>, target: &str) -> Self {
         self.host_config()
             .mounts
             .get_or_insert_with(Vec::new)
             .push(Mount {
-                typ: Some(MountType::VOLUME),
-                source: Some(volume.to_owned()),
+                typ: Some(typ),
+                source: source.map(str::to_owned),
                 target: Some(target.to_owned()),
                 ..Default::default()
             });

@@ -5,7 +5,9 @@
 //! redeploy's: a failure removes the new container and puts the old one back.
 
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, Mount, MountType};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ImageConfig, Mount, MountType,
+};
 
 use crate::create::{self, Allowed, Created, NewContainer};
 use crate::hosts::Host;
@@ -76,6 +78,16 @@ fn merged(
     host.restart_policy = new.restart_policy;
     let mut mounts = new.mounts.unwrap_or_default();
     mounts.extend(anonymous_volumes(old, &mounts));
+    // A tmpfs (or another kind the form has no syntax for) stays where it was.
+    let others: Vec<Mount> = host
+        .mounts
+        .take()
+        .into_iter()
+        .flatten()
+        .filter(|m| !matches!(m.typ, Some(MountType::VOLUME | MountType::BIND)))
+        .filter(|m| !mounts.iter().any(|t| t.target == m.target))
+        .collect();
+    mounts.extend(others);
     host.binds = None;
     host.mounts = (!mounts.is_empty()).then_some(mounts);
     let same_network = |mode: Option<&str>| match mode.unwrap_or("default") {
@@ -89,6 +101,31 @@ fn merged(
         body.networking_config = None;
     }
     Ok((body, unchanged))
+}
+
+/// When the image changes: what the old container had only from its old image
+/// (entrypoint, working directory, user, health check, stop signal, declared
+/// volumes) goes, so the new image's own apply; what was set on the container itself
+/// (different from the image's) stays.
+fn drop_image_defaults(body: &mut ContainerCreateBody, old_image: &ImageConfig) {
+    if body.entrypoint == old_image.entrypoint {
+        body.entrypoint = None;
+    }
+    if body.working_dir == old_image.working_dir {
+        body.working_dir = None;
+    }
+    if body.user == old_image.user {
+        body.user = None;
+    }
+    if body.healthcheck == old_image.healthcheck {
+        body.healthcheck = None;
+    }
+    if body.stop_signal == old_image.stop_signal {
+        body.stop_signal = None;
+    }
+    if body.volumes == old_image.volumes {
+        body.volumes = None;
+    }
 }
 
 /// The old container's anonymous volumes, at the paths the form leaves free.
@@ -146,7 +183,14 @@ pub async fn edit(
             message: format!("image {} is not on this host; pull it first", spec.image),
         });
     }
-    let (body, reconnect) = merged(&old, form)?;
+    let (mut body, reconnect) = merged(&old, form)?;
+    let old_reference = old.config.as_ref().and_then(|c| c.image.as_deref());
+    if old_reference != Some(spec.image.as_str())
+        && let Some(image) = old.image.as_deref()
+        && let Ok(old_image) = docker.inspect_image(image).await
+    {
+        drop_image_defaults(&mut body, &old_image.config.unwrap_or_default());
+    }
     let running = old.state.as_ref().and_then(|s| s.running).unwrap_or(false);
     let how = Swap {
         running,
@@ -161,4 +205,39 @@ pub async fn edit(
         state: if spec.start { "running" } else { "created" }.to_owned(),
         warnings: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_image_brings_its_own_defaults_and_the_containers_own_settings_stay() {
+        let old_image = ImageConfig {
+            entrypoint: Some(vec!["/docker-entrypoint.sh".into()]),
+            working_dir: Some("/usr/share/nginx".into()),
+            user: Some(String::new()),
+            stop_signal: Some("SIGQUIT".into()),
+            volumes: Some(vec!["/var/cache/nginx".into()]),
+            ..Default::default()
+        };
+        let mut body = ContainerCreateBody {
+            entrypoint: old_image.entrypoint.clone(),
+            working_dir: Some("/srv".into()),
+            user: Some(String::new()),
+            stop_signal: old_image.stop_signal.clone(),
+            volumes: old_image.volumes.clone(),
+            ..Default::default()
+        };
+        drop_image_defaults(&mut body, &old_image);
+        assert_eq!(body.entrypoint, None);
+        assert_eq!(body.stop_signal, None);
+        assert_eq!(body.volumes, None);
+        assert_eq!(body.user, None);
+        assert_eq!(
+            body.working_dir.as_deref(),
+            Some("/srv"),
+            "set on the container"
+        );
+    }
 }

@@ -263,6 +263,7 @@ async fn an_operator_edits_a_container_keeping_its_data_and_hidden_settings() {
         .container("edited")
         .volume(&volume, "/data")
         .anonymous_volume("/cache")
+        .tmpfs("/scratch")
         .bind(&format!("{host_path}:/host"))
         .memory(64 << 20)
         .env("GREETING=old")
@@ -311,13 +312,22 @@ async fn an_operator_edits_a_container_keeping_its_data_and_hidden_settings() {
             .contains(&"GREETING=new".to_owned())
     );
     assert_eq!(new.host_config.unwrap().memory, Some(64 << 20), "kept");
-    let host_mount = new
-        .mounts
-        .unwrap()
-        .into_iter()
+    let new_mounts = new.mounts.unwrap();
+    let host_mount = new_mounts
+        .iter()
         .find(|m| m.destination.as_deref() == Some("/host"))
         .unwrap();
     assert_eq!(host_mount.rw, Some(false));
+    let kinds: Vec<_> = new_mounts
+        .iter()
+        .map(|m| (m.destination.clone().unwrap_or_default(), m.typ.clone()))
+        .collect();
+    assert!(
+        kinds
+            .iter()
+            .any(|(d, t)| d == "/scratch" && t.as_deref() == Some("tmpfs")),
+        "the tmpfs stayed: {kinds:?}"
+    );
     let read = [
         "sh",
         "-c",
