@@ -117,6 +117,7 @@ async fn run_one(engine: &Arc<Engine>, rec: JobRecord, token: CancellationToken)
     ctx.finish(state, message, code, || {
         schedule::scheduler::job_finished(engine, &id)
     });
+    ctx.deliver_told().await;
     match engine.store.job(&id) {
         Ok(Some(rec)) => {
             count(engine, &rec.info);

@@ -40,6 +40,8 @@ pub struct JobCtx {
     /// Bytes moved in the current phase (updated lock-free from the data path).
     bytes: Arc<AtomicU64>,
     pub cancel: CancellationToken,
+    /// An answer held until the job's end is recorded ([`JobCtx::tell_at_end`]).
+    told: Arc<Mutex<Option<(super::Watcher, super::Output)>>>,
 }
 
 impl JobCtx {
@@ -62,12 +64,35 @@ impl JobCtx {
             })),
             bytes: Arc::new(AtomicU64::new(0)),
             cancel,
+            told: Arc::default(),
         }
     }
 
     /// Whoever watches this job's output (see [`super::Jobs::enqueue_watched`]).
     pub fn take_watcher(&self) -> Option<super::Watcher> {
         self.jobs.take_watcher(&self.id)
+    }
+
+    /// Tells `watcher` `output` once the job's end is recorded (the runner calls
+    /// [`JobCtx::deliver_told`] after [`JobCtx::finish`]): a caller answered with it
+    /// then finds the job finished when it looks, not in its last phase.
+    pub fn tell_at_end(&self, watcher: super::Watcher, output: super::Output) {
+        *self
+            .told
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((watcher, output));
+    }
+
+    /// Sends what [`JobCtx::tell_at_end`] held.
+    pub async fn deliver_told(&self) {
+        let held = self
+            .told
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some((watcher, output)) = held {
+            let _ = watcher.send(output).await;
+        }
     }
 
     /// The store the job's state is written to.

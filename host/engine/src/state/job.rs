@@ -43,7 +43,7 @@ pub fn queue(
 }
 
 /// Runs a queued state backup (the runner's entry point); a watcher receives what
-/// it wrote, or why it failed.
+/// it wrote, or why it failed, once the job's end is recorded.
 pub async fn run(
     engine: &Arc<Engine>,
     spec: &StateSpec,
@@ -51,7 +51,7 @@ pub async fn run(
 ) -> Result<Written, EngineError> {
     let watcher = ctx.take_watcher();
     let outcome = write(engine, spec, ctx).await;
-    if let Some(w) = &watcher {
+    if let Some(w) = watcher {
         let told = match &outcome {
             Ok(written) => Output::StateBackup(written.clone()),
             Err(e) => Output::Failed {
@@ -59,7 +59,7 @@ pub async fn run(
                 message: e.public(),
             },
         };
-        let _ = w.send(told).await;
+        ctx.tell_at_end(w, told);
     }
     outcome
 }
