@@ -140,6 +140,24 @@ impl Prometheus {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+
+    /// The first rule group's rules once each has been evaluated (a rule's health is
+    /// `unknown` until then; on a loaded machine the first evaluation can come late).
+    pub async fn evaluated_rules(&self) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let groups = self.api("rules").await["groups"].clone();
+            let rules = groups[0]["rules"].as_array().cloned().unwrap_or_default();
+            if !rules.is_empty() && rules.iter().all(|r| r["health"] != "unknown") {
+                return rules;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rules not evaluated after 60 s: {groups}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 impl Drop for Prometheus {
