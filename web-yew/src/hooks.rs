@@ -94,7 +94,7 @@ pub struct Action {
     busy: UseStateHandle<bool>,
     after: Callback<()>,
     /// Offered on the next success's toast (see [`Action::offer_undo`]).
-    undo: std::rc::Rc<std::cell::RefCell<Option<crate::components::toasts::Undo>>>,
+    undo: std::rc::Rc<std::cell::RefCell<Option<Callback<()>>>>,
 }
 
 impl PartialEq for Action {
@@ -148,7 +148,7 @@ impl Action {
     /// Offers `run` as the undo of the call under way: its success's toast gets an
     /// "Undo" button (a failure drops the offer).
     pub fn offer_undo(&self, run: Callback<()>) {
-        *self.undo.borrow_mut() = Some(crate::components::toasts::Undo { label: "Undo", run });
+        *self.undo.borrow_mut() = Some(run);
     }
 
     /// Shows an outcome, under the form and as a toast.

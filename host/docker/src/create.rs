@@ -315,6 +315,17 @@ fn restart(policy: Option<&str>) -> Result<Option<RestartPolicy>, DockerError> {
     }))
 }
 
+/// Refuses an image the host does not have: pulling is `image.pull`'s job.
+pub(crate) async fn image_on_host(docker: &Docker, image: &str) -> Result<(), DockerError> {
+    match docker.inspect_image(image).await {
+        Ok(_) => Ok(()),
+        Err(_) => Err(DockerError::NotFound {
+            field: Some("image".to_owned()),
+            message: format!("image {image} is not on this host; pull it first"),
+        }),
+    }
+}
+
 /// Creates (and unless told otherwise starts) the container. The image must be on
 /// the host: pulling is `image.pull`'s job, with its progress.
 pub async fn create(
@@ -323,12 +334,7 @@ pub async fn create(
     allowed: &Allowed,
 ) -> Result<Created, DockerError> {
     let body = body(spec, allowed)?;
-    if docker.inspect_image(&spec.image).await.is_err() {
-        return Err(DockerError::NotFound {
-            field: Some("image".to_owned()),
-            message: format!("image {} is not on this host; pull it first", spec.image),
-        });
-    }
+    image_on_host(docker, &spec.image).await?;
     let mut options = CreateContainerOptionsBuilder::default();
     if let Some(name) = &spec.name {
         options = options.name(name);

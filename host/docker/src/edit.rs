@@ -11,7 +11,8 @@ use bollard::models::{
 
 use crate::create::{self, Allowed, Created, NewContainer};
 use crate::hosts::Host;
-use crate::redeploy::{Swap, create_body, swap};
+use crate::model::PROJECT_LABEL;
+use crate::redeploy::{Swap, create_body, network_mode, swap};
 use crate::{DockerError, docker_err};
 
 /// Labels the form does not show but the container keeps (Berth's own).
@@ -19,22 +20,15 @@ const KEPT_LABELS: &str = "dev.berth.";
 
 /// What an edit of `old` may keep without the admin role: the host paths it
 /// already mounts and its host network.
-pub fn kept(old: &ContainerInspectResponse) -> (Vec<String>, bool) {
-    let paths = old
+fn keep(allowed: &mut Allowed, old: &ContainerInspectResponse) {
+    allowed.kept_host_paths = old
         .mounts
         .iter()
         .flatten()
         .filter(|m| m.typ.as_deref() == Some("bind"))
         .filter_map(|m| m.source.clone())
         .collect();
-    (paths, network_mode(old) == "host")
-}
-
-fn network_mode(c: &ContainerInspectResponse) -> String {
-    c.host_config
-        .as_ref()
-        .and_then(|h| h.network_mode.clone())
-        .unwrap_or_default()
+    allowed.kept_host_network = network_mode(old) == "host";
 }
 
 /// Refuses what an edit must not touch: Berth's own container, and a compose
@@ -47,7 +41,7 @@ fn editable(h: &Host, old: &ContainerInspectResponse) -> Result<(), DockerError>
         ));
     }
     let labels = old.config.as_ref().and_then(|c| c.labels.as_ref());
-    if let Some(project) = labels.and_then(|l| l.get("com.docker.compose.project")) {
+    if let Some(project) = labels.and_then(|l| l.get(PROJECT_LABEL)) {
         return Err(DockerError::Refused(format!(
             "the container belongs to compose project {project}: edit its compose file instead"
         )));
@@ -151,13 +145,14 @@ fn anonymous_volumes(old: &ContainerInspectResponse, taken: &[Mount]) -> Vec<Mou
 }
 
 /// Recreates container `id` with `spec`'s settings under its name; started when
-/// `spec.start` says so.
+/// `spec.start` says so. `allowed` is the caller's, to which what the container
+/// already has is added.
 pub async fn edit(
     h: &Host,
     docker: &Docker,
     id: &str,
     spec: &NewContainer,
-    allowed: &Allowed,
+    mut allowed: Allowed,
 ) -> Result<Created, DockerError> {
     let what = format!("container {id}");
     let old = docker
@@ -176,13 +171,9 @@ pub async fn edit(
             "an edit keeps the name; rename the container separately".to_owned(),
         ));
     }
-    let form = create::body(spec, allowed)?;
-    if docker.inspect_image(&spec.image).await.is_err() {
-        return Err(DockerError::NotFound {
-            field: Some("image".to_owned()),
-            message: format!("image {} is not on this host; pull it first", spec.image),
-        });
-    }
+    keep(&mut allowed, &old);
+    let form = create::body(spec, &allowed)?;
+    create::image_on_host(docker, &spec.image).await?;
     let (mut body, reconnect) = merged(&old, form)?;
     let old_reference = old.config.as_ref().and_then(|c| c.image.as_deref());
     if old_reference != Some(spec.image.as_str())

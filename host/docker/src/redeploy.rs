@@ -103,7 +103,7 @@ pub fn create_body(old: &ContainerInspectResponse) -> Result<ContainerCreateBody
     Ok(body)
 }
 
-fn network_mode(c: &ContainerInspectResponse) -> String {
+pub(crate) fn network_mode(c: &ContainerInspectResponse) -> String {
     c.host_config
         .as_ref()
         .and_then(|hc| hc.network_mode.clone())
@@ -281,8 +281,8 @@ async fn step_aside(
 }
 
 /// Creates the new container under the old name, on the old one's networks (unless
-/// its network changed), and starts it if asked. The error carries the new container's id when there
-/// is one to remove.
+/// its network changed), and starts it if asked. The error carries the new
+/// container's id when there is one to remove.
 async fn replace(
     docker: &Docker,
     old: &ContainerInspectResponse,

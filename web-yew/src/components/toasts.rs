@@ -28,16 +28,9 @@ struct Toast {
     ok: bool,
     text: String,
     link: ToastLink,
-    undo: Option<Undo>,
-}
-
-/// What puts an action's effect back (a stopped container started again), offered
-/// on its toast for as long as the toast is shown.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Undo {
-    /// The button's words: "Undo".
-    pub label: &'static str,
-    pub run: Callback<()>,
+    /// What puts the action's effect back (a stopped container started again),
+    /// offered for as long as the toast is shown.
+    undo: Option<Callback<()>>,
 }
 
 /// Puts toasts up; cheap to clone, shared through a context.
@@ -66,11 +59,11 @@ impl Toaster {
     }
 
     /// Shows a success that can be undone from its toast.
-    pub fn show_with_undo(&self, text: impl Into<String>, undo: Undo) {
+    pub fn show_with_undo(&self, text: impl Into<String>, undo: Callback<()>) {
         self.put(true, text.into(), None, Some(undo));
     }
 
-    fn put(&self, ok: bool, text: String, link: ToastLink, undo: Option<Undo>) {
+    fn put(&self, ok: bool, text: String, link: ToastLink, undo: Option<Callback<()>>) {
         let id = self.next.get();
         self.next.set(id.wrapping_add(1));
         {
@@ -149,7 +142,7 @@ fn toast_view(toaster: &Toaster, t: Toast) -> Html {
                 <Link<Route> to={route} classes="toast-link">{ label }</Link<Route>>
             }
             if let Some(undo) = t.undo {
-                <button class="toast-undo small" onclick={undone(toaster, t.id, undo.run)}>{ undo.label }</button>
+                <button class="toast-undo small" onclick={undone(toaster, t.id, undo)}>{ "Undo" }</button>
             }
             <button class="toast-close" aria-label="Dismiss" onclick={close}>{ "×" }</button>
         </div>

@@ -218,14 +218,9 @@ async fn edit(
 ) -> Result<CreatedContainer, ErrorBody> {
     docker_args::object("id", &params.id).wire()?;
     let (h, d) = host_docker(&hosts, params.settings.host.as_deref()).await?;
-    let mut allowed = allowed(&principal, &h, &d).await?;
-    let old = d
-        .inspect_container(&params.id, None)
-        .await
-        .map_err(|e| docker_err(&e, &format!("container {}", params.id)))?;
-    (allowed.kept_host_paths, allowed.kept_host_network) = berth_docker::edit::kept(&old);
+    let allowed = allowed(&principal, &h, &d).await?;
     let spec = new_container(params.settings);
-    let made = berth_docker::edit::edit(&h, &d, &params.id, &spec, &allowed)
+    let made = berth_docker::edit::edit(&h, &d, &params.id, &spec, allowed)
         .await
         .wire()?;
     Ok(created(made))

@@ -1,7 +1,8 @@
 //! The container page's toolbar: the lifecycle actions its state allows, rename,
-//! redeploy, edit and duplicate, and (admins) remove — so nobody goes back to the list to act on the
-//! container they are looking at. Buttons are disabled while an action runs; the
-//! page's `events` subscription brings the new state.
+//! redeploy, edit and duplicate, and (admins) remove — so nobody goes back to the
+//! list to act on the container they are looking at. Buttons are disabled while an
+//! action runs; the page's `events` subscription brings the new state; a lifecycle
+//! action or a rename can be undone from its toast.
 
 use berth_protocol::api::catalogue::{ContainerRedeploy, ContainerRename, ContainersBulk};
 use berth_protocol::api::containers::{BulkAction, BulkVerb, ContainerRef, RenameContainer};

@@ -129,12 +129,15 @@ fn facts(i: &Value) -> Html {
     }
 }
 
+/// The label compose puts on its projects' containers.
+const PROJECT_LABEL: &str = "com.docker.compose.project";
+
 /// What decides whether a schedule covers this container.
 fn covered(i: &Value, name: &str) -> crate::components::Covered {
     let label = |k: &str| i["Config"]["Labels"][k].as_str().map(str::to_owned);
     crate::components::Covered {
         name: name.to_owned(),
-        project: label("com.docker.compose.project"),
+        project: label(PROJECT_LABEL),
         schedule_label: label("berth.schedule"),
         skipped: label("berth.backup.skip").as_deref() == Some("true"),
     }
@@ -213,7 +216,7 @@ pub fn container_page(props: &Props) -> Html {
     // A compose project's container is changed through its compose file.
     let compose = inspect
         .ready()
-        .is_some_and(|i| i.inspect["Config"]["Labels"]["com.docker.compose.project"].is_string());
+        .is_some_and(|i| i.inspect["Config"]["Labels"][PROJECT_LABEL].is_string());
     let body = match (&inspect, *tab) {
         (Load::Loading, _) => html! { <p>{ "Loading…" }</p> },
         (Load::Failed(e), _) => error_view(e),

@@ -100,9 +100,21 @@ impl Draft {
             start: true,
         }
     }
-}
 
-impl Draft {
+    /// The form for editing the container `inspect` describes: its settings under its
+    /// own name, started again if it runs.
+    pub fn edit(inspect: &Value) -> Self {
+        Draft {
+            name: inspect["Name"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned(),
+            start: inspect["State"]["Running"].as_bool().unwrap_or(true),
+            ..Self::duplicate(inspect)
+        }
+    }
+
     /// The form for a `docker run` line the host converted: its fields as the line
     /// wrote them (the flags the form has no field for are listed by the caller).
     pub fn from_run(run: &RunForm) -> Self {
@@ -124,22 +136,6 @@ impl Draft {
 /// Words as one line a shell (and [`split_words`]) splits back into them.
 fn command_line(words: &[String]) -> String {
     words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
-}
-
-impl Draft {
-    /// The form for editing the container `inspect` describes: its settings under its
-    /// own name, started again if it runs.
-    pub fn edit(inspect: &Value) -> Self {
-        Draft {
-            name: inspect["Name"]
-                .as_str()
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_owned(),
-            start: inspect["State"]["Running"].as_bool().unwrap_or(true),
-            ..Self::duplicate(inspect)
-        }
-    }
 }
 
 /// What the host shows in place of a value the caller may not see.

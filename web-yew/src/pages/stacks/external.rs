@@ -4,12 +4,14 @@
 //! files copied into the stacks directory — for admins.
 
 use berth_protocol::api::catalogue::{StacksAdopt, StacksRestart, StacksStart, StacksStop};
+use berth_protocol::api::containers::BulkVerb;
 use berth_protocol::api::stacks::StackRef;
 use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::hooks::{use_action, use_job_end};
+use crate::pages::containers::{verb_progressive, verb_slug};
 use crate::route::Route;
 use crate::ws::use_ws;
 
@@ -25,24 +27,24 @@ pub fn external_actions(props: &ExternalProps) -> Html {
     let action = use_action(Callback::noop());
     let navigator = use_navigator();
     // The verb under way and its job, until the job ends.
-    let pending = use_state(|| None::<(&'static str, String)>);
+    let pending = use_state(|| None::<(BulkVerb, String)>);
     {
         let pending = pending.clone();
         let job = pending.as_ref().map(|(_, job)| job.clone());
         use_job_end(job, Callback::from(move |_| pending.set(None)));
     }
-    let queue = |verb: &'static str| {
+    let queue = |verb: BulkVerb| {
         let (action, name, pending) = (action.clone(), props.name.clone(), pending.clone());
         Callback::from(move |_| {
             let (stack, pending) = (StackRef { name: name.clone() }, pending.clone());
             action.run(move |ws| async move {
                 let job = match verb {
-                    "start" => ws.call_m::<StacksStart>(stack).await?,
-                    "stop" => ws.call_m::<StacksStop>(stack).await?,
+                    BulkVerb::Start => ws.call_m::<StacksStart>(stack).await?,
+                    BulkVerb::Stop => ws.call_m::<StacksStop>(stack).await?,
                     _ => ws.call_m::<StacksRestart>(stack).await?,
                 };
                 pending.set(Some((verb, job.id.clone())));
-                Ok(format!("{verb}: queued as job {}.", job.id))
+                Ok(format!("{}: queued as job {}.", verb_slug(verb), job.id))
             });
         })
     };
@@ -65,12 +67,13 @@ pub fn external_actions(props: &ExternalProps) -> Html {
     html! {
         <div class="row-actions">
             if role.is_some_and(|r| r.allows(Role::Operator)) {
-                { for ["start", "stop", "restart"].into_iter().map(|verb| html! {
-                    <button type="button" class={format!("small external-{verb}")} disabled={busy} onclick={queue(verb)}>{ verb }</button>
+                { for [BulkVerb::Start, BulkVerb::Stop, BulkVerb::Restart].into_iter().map(|verb| html! {
+                    <button type="button" class={format!("small external-{}", verb_slug(verb))} disabled={busy}
+                        onclick={queue(verb)}>{ verb_slug(verb) }</button>
                 }) }
                 if let Some((verb, job)) = &*pending {
                     <span class="pending" role="status">
-                        <Link<Route> to={Route::Job { id: job.clone() }}>{ format!("{}…", progressive(verb)) }</Link<Route>>
+                        <Link<Route> to={Route::Job { id: job.clone() }}>{ format!("{}…", verb_progressive(*verb)) }</Link<Route>>
                     </span>
                 }
             }
@@ -79,14 +82,5 @@ pub fn external_actions(props: &ExternalProps) -> Html {
             }
             { action.view() }
         </div>
-    }
-}
-
-/// A verb under way, as the row says it.
-fn progressive(verb: &str) -> &'static str {
-    match verb {
-        "start" => "starting",
-        "stop" => "stopping",
-        _ => "restarting",
     }
 }

@@ -90,8 +90,9 @@ fn set(field: &mut Option<String>, value: &str) -> bool {
 /// options are not).
 fn short_volume(value: &str) -> bool {
     match value.split(':').collect::<Vec<_>>()[..] {
-        [source, target] => !source.is_empty() && target.starts_with('/'),
-        [source, target, "ro" | "rw"] => !source.is_empty() && target.starts_with('/'),
+        [source, target] | [source, target, "ro" | "rw"] => {
+            !source.is_empty() && target.starts_with('/')
+        }
         _ => false,
     }
 }
