@@ -33,8 +33,16 @@ pub fn berth_command() -> Command {
     cmd
 }
 
-/// `berth serve` on a free loopback port with the given data dir.
+/// `berth serve` on a free loopback port with the given data dir; a new data dir
+/// starts with the plugins already compiled (see [`seed_plugin_cache`]).
 pub fn serve_command(data_dir: &Path) -> Command {
+    seed_plugin_cache(data_dir);
+    serve_command_cold(data_dir)
+}
+
+/// [`serve_command`] without seeding: the first start compiles every plugin, as a
+/// user's first start does (the tests of the cache itself).
+pub fn serve_command_cold(data_dir: &Path) -> Command {
     let mut cmd = berth_command();
     cmd.arg("serve")
         .arg("--listen")
@@ -43,6 +51,72 @@ pub fn serve_command(data_dir: &Path) -> Command {
         .arg(data_dir);
     cmd.env("BERTH_LOG_LEVEL", "info,tower_http=debug");
     cmd
+}
+
+/// The compiled plugins every test's server shares: `target/test-plugin-cache`.
+fn shared_plugin_cache() -> PathBuf {
+    crate::workspace_root().join("target/test-plugin-cache")
+}
+
+/// Where Berth keeps its compiled plugins in a data dir (`DataDir::plugin_cache_dir`).
+fn plugin_cache_of(data_dir: &Path) -> PathBuf {
+    data_dir.join("plugins").join("cache")
+}
+
+/// Gives a data dir that does not exist yet the `.cwasm` files earlier servers of
+/// this run compiled. Each test starts a fresh server on a fresh data dir, and
+/// compiling the five built-in plugins took 3–14 s of CPU per start — on two cores,
+/// the largest single cost of the suite. The files are Berth's own output, named by
+/// the component's hash and the engine's configuration, so a server loads only one
+/// it would have compiled identically (and wasmtime checks each header). Best effort:
+/// on any error the server compiles, as it would anyway.
+fn seed_plugin_cache(data_dir: &Path) {
+    let shared = shared_plugin_cache();
+    if data_dir.exists() || !data_dir.parent().is_some_and(Path::is_dir) {
+        return;
+    }
+    let Ok(files) = std::fs::read_dir(&shared) else {
+        return;
+    };
+    let cache = plugin_cache_of(data_dir);
+    if std::fs::create_dir_all(&cache).is_err() {
+        return;
+    }
+    for file in files.flatten() {
+        let name = file.file_name();
+        if Path::new(&name).extension().is_some_and(|e| e == "cwasm") {
+            let _ = std::fs::copy(file.path(), cache.join(&name));
+        }
+    }
+}
+
+/// Keeps what a started server compiled for the next ones (written under a
+/// temporary name, then renamed: a server seeding meanwhile reads whole files).
+fn harvest_plugin_cache(data_dir: &Path) {
+    let Ok(files) = std::fs::read_dir(plugin_cache_of(data_dir)) else {
+        return;
+    };
+    let shared = shared_plugin_cache();
+    if std::fs::create_dir_all(&shared).is_err() {
+        return;
+    }
+    for file in files.flatten() {
+        let name = file.file_name();
+        let target = shared.join(&name);
+        if Path::new(&name).extension().is_none_or(|e| e != "cwasm") || target.exists() {
+            continue;
+        }
+        let unique = format!(
+            "{}.{}-{:?}.tmp",
+            name.to_string_lossy(),
+            std::process::id(),
+            std::thread::current().id()
+        );
+        let tmp = shared.join(unique.replace(['(', ')'], ""));
+        if std::fs::copy(file.path(), &tmp).is_ok() && std::fs::rename(&tmp, &target).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -164,9 +238,19 @@ pub struct Berth {
 impl Berth {
     /// Starts berth on a fresh data dir and waits until `/readyz` says ready.
     pub async fn start() -> Self {
+        Self::start_on(serve_command).await
+    }
+
+    /// [`Berth::start`] with nothing compiled yet: the first start compiles every
+    /// plugin, as a user's does.
+    pub async fn start_cold() -> Self {
+        Self::start_on(serve_command_cold).await
+    }
+
+    async fn start_on(command: fn(&Path) -> Command) -> Self {
         let tmp = tempfile::tempdir().expect("temp dir");
         let data_dir = tmp.path().join("data");
-        let mut b = Self::start_with(serve_command(&data_dir), &data_dir).await;
+        let mut b = Self::start_with(command(&data_dir), &data_dir).await;
         b._tmp = Some(tmp);
         b.wait_ready().await;
         b
@@ -184,6 +268,8 @@ impl Berth {
                 process.lines().join("\n")
             );
         };
+        // The plugins are loaded (and compiled where needed) before Berth listens.
+        harvest_plugin_cache(data_dir);
         let at = line.find("listening on ").expect("url") + "listening on ".len();
         let url: String = line[at..]
             .chars()

@@ -178,7 +178,7 @@ async fn healthcheck_is_healthy_only_when_ready() {
 
 #[tokio::test]
 async fn sigterm_stops_cleanly_within_5s_and_the_next_start_uses_the_plugin_cache() {
-    let mut berth = Berth::start().await;
+    let mut berth = Berth::start_cold().await;
     let data_dir = berth.data_dir.clone();
     assert!(
         berth
