@@ -1,6 +1,8 @@
 //! The embedded web UI: the Yew single-page app built by `cargo xtask` (or a
 //! placeholder page, see `host/server/build.rs`).
 //!
+//! Each file is embedded compressed (brotli and gzip, done by the build script) and
+//! sent in the best coding the client accepts, so serving costs no compression.
 //! Assets whose names carry a content hash (`name-<16 hex>.ext`, produced by the xtask)
 //! are cached for a year; everything else is revalidated via ETag. Paths that look like
 //! app routes (no file extension, not under `/assets/` or `/api/`) get `index.html`, so
@@ -19,6 +21,8 @@ struct Asset {
     body: &'static [u8],
     /// Whether `body` is gzipped (the build script leaves alone what gzip cannot shrink).
     gzipped: bool,
+    /// The file brotli-compressed, where that is smaller than `body`.
+    brotli: Option<&'static [u8]>,
     /// The first 16 bytes of the file's sha256, hex.
     etag: &'static str,
     mime: &'static str,
@@ -55,11 +59,46 @@ pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
     }
 }
 
+/// The representations of a file, best first: what is sent is the first the client
+/// accepts. Each has its own ETag; a cache holding any of them is current.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Coding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+impl Coding {
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Self::Brotli => Some("br"),
+            Self::Gzip => Some("gzip"),
+            Self::Identity => None,
+        }
+    }
+
+    fn etag(self, file: &Asset) -> String {
+        match self {
+            Self::Brotli => format!("\"{}.br\"", file.etag),
+            Self::Gzip => format!("\"{}.gz\"", file.etag),
+            Self::Identity => format!("\"{}\"", file.etag),
+        }
+    }
+
+    /// The best representation `file` has that the request accepts.
+    fn choose(file: &Asset, req: &HeaderMap) -> Self {
+        if file.brotli.is_some() && accepts(req, "br") {
+            Self::Brotli
+        } else if file.gzipped && accepts(req, "gzip") {
+            Self::Gzip
+        } else {
+            Self::Identity
+        }
+    }
+}
+
 fn respond(file: &'static Asset, req: &HeaderMap) -> Response {
-    // The gzipped representation has its own tag; a cache holding either is current.
-    let etag = format!("\"{}\"", file.etag);
-    let gzip_etag = format!("\"{}.gz\"", file.etag);
-    let send_gzip = file.gzipped && accepts_gzip(req);
+    let coding = Coding::choose(file, req);
     let mut headers = HeaderMap::new();
     let cache = if is_hashed(file.path) {
         IMMUTABLE
@@ -72,8 +111,7 @@ fn respond(file: &'static Asset, req: &HeaderMap) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    let tag = if send_gzip { &gzip_etag } else { &etag };
-    if let Ok(v) = HeaderValue::from_str(tag) {
+    if let Ok(v) = HeaderValue::from_str(&coding.etag(file)) {
         headers.insert(header::ETAG, v);
     }
     if file.path == "index.html" {
@@ -87,18 +125,24 @@ fn respond(file: &'static Asset, req: &HeaderMap) -> Response {
         );
     }
     let if_none_match = req.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
-    if if_none_match.is_some_and(|m| m == etag || m == gzip_etag) {
+    let current = [Coding::Brotli, Coding::Gzip, Coding::Identity];
+    if if_none_match.is_some_and(|m| current.iter().any(|c| c.etag(file) == m)) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(file.mime));
-    if send_gzip {
-        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        return (headers, Body::from(file.body)).into_response();
+    if let Some(name) = coding.name() {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
     }
-    if !file.gzipped {
-        return (headers, Body::from(file.body)).into_response();
+    match (coding, file.brotli) {
+        (Coding::Brotli, Some(body)) => (headers, Body::from(body)).into_response(),
+        (Coding::Gzip, _) => (headers, Body::from(file.body)).into_response(),
+        _ if !file.gzipped => (headers, Body::from(file.body)).into_response(),
+        _ => inflated(file, headers),
     }
-    // A client without gzip (curl, a probe): inflate.
+}
+
+/// A client that takes neither brotli nor gzip (curl, a probe): the file inflated.
+fn inflated(file: &'static Asset, headers: HeaderMap) -> Response {
     let mut plain = Vec::new();
     match flate2::read::GzDecoder::new(file.body).read_to_end(&mut plain) {
         Ok(_) => (headers, Body::from(plain)).into_response(),
@@ -109,21 +153,21 @@ fn respond(file: &'static Asset, req: &HeaderMap) -> Response {
     }
 }
 
-/// Whether `Accept-Encoding` allows gzip (by name or `*`, with a q-value above 0).
-fn accepts_gzip(req: &HeaderMap) -> bool {
+/// Whether `Accept-Encoding` allows `coding` (by name or `*`, with a q-value above 0).
+fn accepts(req: &HeaderMap, coding: &str) -> bool {
     req.get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';').map(str::trim);
+        .any(|offered| {
+            let mut parts = offered.split(';').map(str::trim);
             let name = parts.next().unwrap_or_default();
             let refused = parts.any(|p| {
                 p.strip_prefix("q=")
                     .and_then(|q| q.parse::<f32>().ok())
                     .is_some_and(|q| q <= 0.0)
             });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+            (name.eq_ignore_ascii_case(coding) || name == "*") && !refused
         })
 }
 
@@ -156,22 +200,51 @@ mod tests {
     }
 
     #[test]
-    fn gzip_is_sent_only_when_accepted() {
-        let with = |value: &str| {
+    fn a_coding_is_sent_only_when_accepted() {
+        let with = |value: &str, coding: &str| {
             let mut headers = HeaderMap::new();
             headers.insert(
                 header::ACCEPT_ENCODING,
                 HeaderValue::from_str(value).unwrap(),
             );
-            accepts_gzip(&headers)
+            accepts(&headers, coding)
         };
-        assert!(with("gzip, deflate, br, zstd"));
-        assert!(with("br;q=1.0, gzip;q=0.8"));
-        assert!(with("*"));
-        assert!(!with("br"));
-        assert!(!with("gzip;q=0, br"));
-        assert!(!with("identity"));
-        assert!(!accepts_gzip(&HeaderMap::new()));
+        assert!(with("gzip, deflate, br, zstd", "gzip"));
+        assert!(with("gzip, deflate, br, zstd", "br"));
+        assert!(with("br;q=1.0, gzip;q=0.8", "gzip"));
+        assert!(with("*", "gzip"));
+        assert!(with("*", "br"));
+        assert!(!with("br", "gzip"));
+        assert!(!with("gzip", "br"));
+        assert!(!with("gzip;q=0, br", "gzip"));
+        assert!(!with("gzip, br;q=0", "br"));
+        assert!(!with("identity", "gzip"));
+        assert!(!accepts(&HeaderMap::new(), "gzip"));
+    }
+
+    #[test]
+    fn brotli_first_then_gzip_then_plain() {
+        let asset = |gzipped, brotli| Asset {
+            path: "assets/ui-0123456789abcdef.wasm",
+            body: b"",
+            gzipped,
+            brotli,
+            etag: "00",
+            mime: "application/wasm",
+        };
+        let mut all = HeaderMap::new();
+        all.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, deflate, br, zstd"),
+        );
+        let mut gzip_only = HeaderMap::new();
+        gzip_only.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        let both = asset(true, Some(&b"br"[..]));
+        assert_eq!(Coding::choose(&both, &all), Coding::Brotli);
+        assert_eq!(Coding::choose(&both, &gzip_only), Coding::Gzip);
+        assert_eq!(Coding::choose(&both, &HeaderMap::new()), Coding::Identity);
+        // Tiny files are embedded as they are.
+        assert_eq!(Coding::choose(&asset(false, None), &all), Coding::Identity);
     }
 
     #[test]

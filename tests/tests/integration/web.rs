@@ -61,14 +61,36 @@ async fn serves_the_ui_with_types_caching_and_compression() {
     assert!(plain == built, "without gzip the embedded file is inflated");
     let plain_len = plain.len();
 
+    // A browser (brotli over HTTPS and from localhost): the brotli copy, the smallest.
     let r = berth
         .get(&wasm)
         .header(header::ACCEPT_ENCODING, "gzip, deflate, br, zstd")
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(r.headers()[header::CONTENT_ENCODING], "br");
     assert_eq!(r.headers()[header::VARY], "accept-encoding");
+    let brotli_etag = r.headers()[header::ETAG].clone();
+    let brotli = r.bytes().await.unwrap();
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(
+        &mut brotli::Decompressor::new(&brotli[..], 64 * 1024),
+        &mut decoded,
+    )
+    .unwrap();
+    assert!(
+        decoded == built,
+        "the brotli wasm decodes to the built file"
+    );
+
+    // gzip only (a browser over plain HTTP to another host).
+    let r = berth
+        .get(&wasm)
+        .header(header::ACCEPT_ENCODING, "gzip, deflate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
     let gzip_etag = r.headers()[header::ETAG].clone();
     let compressed = r.bytes().await.unwrap();
     assert!(
@@ -76,9 +98,16 @@ async fn serves_the_ui_with_types_caching_and_compression() {
         "{} vs {plain_len}",
         compressed.len()
     );
-    // Sent as embedded (gzipped at build time), under its own tag; a cache holding the
-    // plain copy is still current.
+    assert!(
+        brotli.len() < compressed.len(),
+        "brotli {} vs gzip {}",
+        brotli.len(),
+        compressed.len()
+    );
+    // Sent as embedded (compressed at build time), each under its own tag; a cache
+    // holding another copy is still current.
     assert_ne!(gzip_etag, plain_etag);
+    assert_ne!(brotli_etag, gzip_etag);
     let mut inflated = Vec::new();
     std::io::Read::read_to_end(
         &mut flate2::read::GzDecoder::new(&compressed[..]),
@@ -89,23 +118,25 @@ async fn serves_the_ui_with_types_caching_and_compression() {
         inflated == built,
         "the gzipped wasm inflates to the built file"
     );
-    let cached = berth
+    for tag in [plain_etag, brotli_etag] {
+        let cached = berth
+            .get(&wasm)
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .header(header::IF_NONE_MATCH, tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cached.status(), 304);
+    }
+    // A client that takes neither gets the plain file.
+    let zstd_only = berth
         .get(&wasm)
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .header(header::IF_NONE_MATCH, plain_etag.clone())
+        .header(header::ACCEPT_ENCODING, "zstd")
         .send()
         .await
         .unwrap();
-    assert_eq!(cached.status(), 304);
-    // gzip only: a client that takes only brotli gets the plain file.
-    let br_only = berth
-        .get(&wasm)
-        .header(header::ACCEPT_ENCODING, "br")
-        .send()
-        .await
-        .unwrap();
-    assert!(br_only.headers().get(header::CONTENT_ENCODING).is_none());
-    assert!(br_only.bytes().await.unwrap() == built);
+    assert!(zstd_only.headers().get(header::CONTENT_ENCODING).is_none());
+    assert!(zstd_only.bytes().await.unwrap() == built);
     let css = berth
         .get(&asset(&html, "berth", ".css"))
         .send()
