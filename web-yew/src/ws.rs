@@ -32,7 +32,31 @@ pub enum WsState {
 /// An event handler kept alive while its socket is open.
 type Handler = Closure<dyn FnMut(Event)>;
 
-type Pending = HashMap<String, oneshot::Sender<Result<Value, ErrorBody>>>;
+/// A response's result as it came, parsed only once its caller's type is known.
+type Raw = Box<serde_json::value::RawValue>;
+
+type Pending = HashMap<String, oneshot::Sender<Result<Raw, ErrorBody>>>;
+
+/// A response, read without building its result. Decoding a message as a
+/// `ServerMsg` (an internally tagged enum) buffers the whole of it, then builds a
+/// `Value`, then the caller's type: three passes over a 500-container list on the
+/// main thread. A result is parsed once, straight into the type the caller wants.
+#[derive(serde::Deserialize)]
+struct Response<'a> {
+    t: &'a str,
+    id: Option<String>,
+    #[serde(borrow)]
+    p: Option<&'a serde_json::value::RawValue>,
+}
+
+impl Response<'_> {
+    /// `Some((id, result))` when the message is a `res` with both.
+    fn result(text: &str) -> Option<(String, Raw)> {
+        let r: Response<'_> = serde_json::from_str(text).ok()?;
+        (r.t == "res").then_some(())?;
+        Some((r.id?, r.p?.to_owned()))
+    }
+}
 
 /// How a channel ended: the server's error, if any, and its `close` payload (an
 /// exec's `exit_code`, an `events` cursor).
@@ -179,7 +203,9 @@ impl Ws {
                 };
                 let data = e.data();
                 if let Some(text) = data.as_string() {
-                    if let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) {
+                    if let Some((id, result)) = Response::result(&text) {
+                        ws.answer(&id, Ok(result));
+                    } else if let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) {
                         ws.on_server(msg);
                     }
                 } else if let Ok(buf) = data.dyn_into::<js_sys::ArrayBuffer>() {
@@ -235,18 +261,14 @@ impl Ws {
                 }
             }
             ServerMsg::Res { id, p } => {
-                if let Some(tx) = self.0.pending.borrow_mut().remove(&id) {
-                    let _ = tx.send(Ok(p));
+                if let Ok(raw) = serde_json::value::to_raw_value(&p) {
+                    self.answer(&id, Ok(raw));
                 }
             }
             ServerMsg::Err {
                 id: Some(id),
                 error,
-            } => {
-                if let Some(tx) = self.0.pending.borrow_mut().remove(&id) {
-                    let _ = tx.send(Err(error));
-                }
-            }
+            } => self.answer(&id, Err(error)),
             ServerMsg::Data { ch, p, .. } => {
                 let sub = self.0.by_ch.borrow().get(&ch).copied();
                 let cb = sub.and_then(|s| {
@@ -354,8 +376,15 @@ impl Ws {
         }
     }
 
+    /// Hands a request its answer.
+    fn answer(&self, id: &str, answer: Result<Raw, ErrorBody>) {
+        if let Some(tx) = self.0.pending.borrow_mut().remove(id) {
+            let _ = tx.send(answer);
+        }
+    }
+
     /// Calls a method; fails fast with `unavailable` while disconnected.
-    pub async fn call(&self, method: &str, p: Value) -> Result<Value, ErrorBody> {
+    async fn call_raw(&self, method: &str, p: Value) -> Result<Raw, ErrorBody> {
         if !matches!(self.state(), WsState::Open(_)) {
             return Err(not_connected());
         }
@@ -380,10 +409,11 @@ impl Ws {
         &self,
         p: M::Params,
     ) -> Result<M::Result, ErrorBody> {
-        let v = self
-            .call(M::NAME, serde_json::to_value(p).expect("serialisable"))
+        let raw = self
+            .call_raw(M::NAME, serde_json::to_value(p).expect("serialisable"))
             .await?;
-        serde_json::from_value(v).map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))
+        serde_json::from_str(raw.get())
+            .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))
     }
 
     /// Subscribes to a channel for as long as the handle lives, across reconnects.
@@ -606,5 +636,27 @@ pub fn describe(e: &ErrorBody) -> String {
     match e.code {
         ErrorCode::Forbidden => format!("Not allowed: {}.", e.message),
         _ => e.message.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_response_is_read_without_its_result() {
+        let (id, raw) = Response::result(r#"{"p":{"groups":[{"n":1}]},"id":"7","t":"res"}"#)
+            .expect("a response");
+        assert_eq!(id, "7");
+        assert_eq!(raw.get(), r#"{"groups":[{"n":1}]}"#);
+        // Everything else goes the typed way.
+        for other in [
+            r#"{"t":"err","id":"7","error":{"code":"not_found","message":"x"}}"#,
+            r#"{"t":"data","ch":1,"seq":1,"p":{}}"#,
+            r#"{"t":"res","p":{}}"#,
+            "not json",
+        ] {
+            assert!(Response::result(other).is_none(), "{other}");
+        }
     }
 }
