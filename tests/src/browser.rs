@@ -275,6 +275,36 @@ pub async fn computed_style(client: &Client, css: &str, property: &str) -> Strin
         .to_owned()
 }
 
+/// Starts recording every row that says it is busy (`[aria-busy=true]` inside a
+/// `tr[data-name]` or `tr[data-id]`): a pending state may last only as long as a fast call, so it is
+/// caught as the DOM changes rather than polled. [`busy_rows_seen`] reads it.
+pub async fn record_busy_rows(client: &Client) {
+    client
+        .execute(
+            "window.__busy = new Set();
+             const look = () => document.querySelectorAll('tr [aria-busy=true]').forEach(e => {
+                 const row = e.closest('tr').dataset;
+                 window.__busy.add((row.name || row.id) + ': ' + e.textContent);
+             });
+             if (window.__busyObserver) window.__busyObserver.disconnect();
+             window.__busyObserver = new MutationObserver(look);
+             window.__busyObserver.observe(document.body, { childList: true, subtree: true, characterData: true });",
+            vec![],
+        )
+        .await
+        .expect("record busy rows");
+}
+
+/// What [`record_busy_rows`] saw, as `name: text` ("vol-a: removing…", a row
+/// without a name by its id), sorted.
+pub async fn busy_rows_seen(client: &Client) -> Vec<String> {
+    let seen = client
+        .execute("return [...window.__busy].sort();", vec![])
+        .await
+        .expect("busy rows seen");
+    serde_json::from_value(seen).unwrap_or_default()
+}
+
 /// Clicks the element matching `css`.
 pub async fn click(client: &Client, css: &str) {
     wait_for(client, css)

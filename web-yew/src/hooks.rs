@@ -349,3 +349,71 @@ pub fn coalesced(callback: Callback<()>, ms: i32) -> Callback<()> {
         }
     })
 }
+
+/// The rows an action is under way on, each with what it is doing ("removing"): the
+/// row says so and offers no other action until the call answers, whatever the
+/// engine's pace (a stop may take its whole timeout, a removal a large image's
+/// layers). Kept outside component state so that a callback made by an earlier
+/// render marks and clears the same rows.
+#[derive(Clone)]
+pub struct BusyRows {
+    rows: std::rc::Rc<std::cell::RefCell<std::collections::BTreeMap<String, &'static str>>>,
+    redraw: Callback<()>,
+}
+
+impl BusyRows {
+    /// Marks `keys` as `doing` (a present participle: "removing").
+    pub fn mark(&self, keys: &[String], doing: &'static str) {
+        {
+            let mut rows = self.rows.borrow_mut();
+            for key in keys {
+                rows.insert(key.clone(), doing);
+            }
+        }
+        self.redraw.emit(());
+    }
+
+    /// The call on `keys` answered.
+    pub fn clear(&self, keys: &[String]) {
+        {
+            let mut rows = self.rows.borrow_mut();
+            for key in keys {
+                rows.remove(key);
+            }
+        }
+        self.redraw.emit(());
+    }
+
+    /// What is under way on `key`.
+    pub fn of(&self, key: &str) -> Option<&'static str> {
+        self.rows.borrow().get(key).copied()
+    }
+
+    /// `call` with `keys` marked `doing` until it answers.
+    pub async fn during<T>(
+        &self,
+        keys: &[String],
+        doing: &'static str,
+        call: impl Future<Output = T>,
+    ) -> T {
+        self.mark(keys, doing);
+        let answered = call.await;
+        self.clear(keys);
+        answered
+    }
+}
+
+/// The rows an action is under way on, for the page that lists them.
+#[hook]
+pub fn use_busy_rows() -> BusyRows {
+    let redraw = use_force_update();
+    BusyRows {
+        rows: use_mut_ref(std::collections::BTreeMap::new),
+        redraw: Callback::from(move |()| redraw.force_update()),
+    }
+}
+
+/// What a busy row shows in place of its state or actions.
+pub fn busy_badge(doing: &str) -> Html {
+    html! { <span class="state pending" aria-busy="true">{ format!("{doing}…") }</span> }
+}

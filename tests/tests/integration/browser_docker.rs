@@ -3,8 +3,8 @@
 //! without a reload.
 
 use berth_tests::browser::{
-    Browser, answer_dialog, click, computed_style, decline_dialog, login, path, pick, replace_text,
-    type_into, wait_for, wait_for_work,
+    Browser, answer_dialog, busy_rows_seen, click, computed_style, decline_dialog, login, path,
+    pick, record_busy_rows, replace_text, type_into, wait_for, wait_for_work,
 };
 use berth_tests::docker::{Scope, ensure_test_image};
 use berth_tests::s3;
@@ -906,6 +906,7 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
             let position = computed_style(&c, "#volumes-bulk-bar", "position").await;
             assert_eq!(position, "sticky", "the selection's actions stay in view");
             click(&c, "#volumes-bulk-remove").await;
+            record_busy_rows(&c).await;
             let asked = answer_dialog(&c, Some("remove")).await;
             assert!(asked.contains(&spares[0]) && asked.contains(&spares[1]), "{asked}");
             c.wait()
@@ -915,6 +916,10 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
                 ))
                 .await
                 .expect("the removal's outcome");
+            // Each row said so while the engine worked.
+            let busy = busy_rows_seen(&c).await;
+            let expected: Vec<String> = spares.iter().map(|s| format!("{s}: removing…")).collect();
+            assert_eq!(busy, expected);
             for spare in &spares {
                 assert!(docker.inspect_volume(spare).await.is_err(), "{spare} is gone");
             }
@@ -975,6 +980,7 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
             assert!(endpoint.aliases.unwrap_or_default().contains(&"cache".to_owned()));
             click(&c, &format!("{row} details.attached summary")).await;
             click(&c, &format!("{row} li[data-container='{joiner}'] .network-disconnect")).await;
+            record_busy_rows(&c).await;
             answer_dialog(&c, None).await;
             c.wait()
                 .at_most(std::time::Duration::from_secs(30))
@@ -983,15 +989,18 @@ async fn an_admin_creates_a_volume_and_a_network_and_tags_an_image_from_the_ui()
                 )))
                 .await
                 .expect("the container is off the network");
+            assert_eq!(busy_rows_seen(&c).await, [format!("{net}: disconnecting…")]);
 
             // Images: "Tag" asks for the new name and the row shows it.
             let image = ensure_test_image(&docker).await;
             let id = docker.inspect_image(image).await.unwrap().id.unwrap();
             click(&c, "#nav-images").await;
             click(&c, &format!("tr[data-id='{id}'] .image-tag")).await;
+            record_busy_rows(&c).await;
             answer_dialog(&c, Some(&new_name)).await;
             let note = wait_for(&c, ".ok-note").await.text().await.unwrap();
             assert!(note.contains(&new_name), "{note}");
+            assert_eq!(busy_rows_seen(&c).await, [format!("{id}: tagging…")]);
             let row = wait_for(&c, &format!("tr[data-id='{id}']")).await;
             let text = row.text().await.unwrap();
             assert!(text.contains(&new_name), "{text}");

@@ -19,7 +19,7 @@ use crate::components::sort::sort_header;
 use crate::components::{Question, after_confirm, bulk_outcome, loaded, run_confirmed};
 mod row;
 
-use crate::hooks::{Action, use_action, use_call};
+use crate::hooks::{Action, BusyRows, use_action, use_busy_rows, use_call};
 use crate::route::Route;
 use crate::ws::use_ws;
 use row::ContainerRow;
@@ -159,33 +159,6 @@ fn use_container_events(reload: Callback<()>) {
     });
 }
 
-/// The containers an action is under way on, and the verb: their rows say so and take
-/// no other action until it answers (a stop may take its full timeout).
-#[derive(Clone)]
-struct Pending {
-    verbs: std::rc::Rc<std::cell::RefCell<std::collections::BTreeMap<String, BulkVerb>>>,
-    redraw: Callback<()>,
-}
-
-impl Pending {
-    fn set(&self, ids: &[String], verb: Option<BulkVerb>) {
-        {
-            let mut verbs = self.verbs.borrow_mut();
-            for id in ids {
-                match verb {
-                    Some(v) => verbs.insert(id.clone(), v),
-                    None => verbs.remove(id),
-                };
-            }
-        }
-        self.redraw.emit(());
-    }
-
-    fn of(&self, id: &str) -> Option<BulkVerb> {
-        self.verbs.borrow().get(id).copied()
-    }
-}
-
 /// The selected containers' ids. A reducer, not a state handle: a row that skipped a
 /// render toggles through an older callback, and a reducer applies its change to the
 /// current selection, not to the one that row last saw.
@@ -220,7 +193,7 @@ impl Reducible for Selection {
 struct Bulk {
     action: Action,
     selected: UseReducerDispatcher<Selection>,
-    pending: Pending,
+    pending: BusyRows,
 }
 
 /// Runs `verb` on the containers (after a confirmation for destructive ones); the
@@ -250,7 +223,7 @@ fn run_bulk(bulk: &Bulk, verb: BulkVerb, ids: Vec<String>, names: Vec<String>) {
 }
 
 fn send_bulk(bulk: &Bulk, verb: BulkVerb, ids: Vec<String>, names: Vec<String>) {
-    bulk.pending.set(&ids, Some(verb));
+    bulk.pending.mark(&ids, verb_progressive(verb));
     let p = BulkAction {
         host: None,
         action: verb,
@@ -266,7 +239,7 @@ fn send_bulk(bulk: &Bulk, verb: BulkVerb, ids: Vec<String>, names: Vec<String>) 
     let action = bulk.action.clone();
     bulk.action.run(move |ws| async move {
         let answered = ws.call_m::<ContainersBulk>(p).await;
-        pending.set(&ids, None);
+        pending.clear(&ids);
         let r = answered?;
         selected.dispatch(Select::Clear);
         if let Some(undo) = undo.filter(|_| r.results.iter().all(|x| x.ok)) {
@@ -359,12 +332,7 @@ pub fn containers_page() -> Html {
     let sort = use_state(|| (Column::Name, false));
     let role = ctx.user().map_or(Role::Viewer, |u| u.role);
     let net: Option<NetworkFilter> = use_location().and_then(|l| l.query::<NetworkFilter>().ok());
-    let redraw = use_force_update();
-    let pending = use_mut_ref(std::collections::BTreeMap::<String, BulkVerb>::new);
-    let pending = Pending {
-        verbs: pending,
-        redraw: Callback::from(move |()| redraw.force_update()),
-    };
+    let pending = use_busy_rows();
     let run: Run = {
         let bulk = Bulk {
             action: action.clone(),
@@ -440,7 +408,7 @@ struct Rows {
     selected: UseReducerHandle<Selection>,
     role: Role,
     usage: Usage,
-    pending: Pending,
+    pending: BusyRows,
     /// The column the groups' rows are ordered by, and whether highest first.
     sort: UseStateHandle<(Column, bool)>,
 }

@@ -8,8 +8,9 @@ use berth_protocol::role::Role;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::{Run, Select, Selection, actions_for, verb_label, verb_progressive, verb_slug};
+use super::{Run, Select, Selection, actions_for, verb_label, verb_slug};
 use crate::format::bytes;
+use crate::hooks::busy_badge;
 use crate::route::Route;
 
 #[derive(Properties, Clone)]
@@ -18,8 +19,8 @@ pub(super) struct RowProps {
     /// CPU %, memory in use and its limit, while it runs and once sampled.
     pub usage: Option<(f64, u64, u64)>,
     pub selected: bool,
-    /// The action under way on it.
-    pub pending: Option<BulkVerb>,
+    /// The action under way on it ("stopping").
+    pub pending: Option<&'static str>,
     pub role: Role,
     pub run: Run,
     pub select: UseReducerDispatcher<Selection>,
@@ -76,8 +77,8 @@ pub(super) fn container_row(props: &RowProps) -> Html {
             <td><input type="checkbox" class="select" aria-label={format!("Select {}", c.name)} checked={props.selected} onclick={ontoggle} disabled={!can_act} /></td>
             <td class="name"><Link<Route> to={Route::Container { id: c.id.clone() }} classes="open">{ &c.name }</Link<Route>>
                 if c.protected { <span class="badge">{ "Berth" }</span> }</td>
-            <td>if let Some(v) = props.pending {
-                    <span class="state pending" aria-busy="true">{ format!("{}…", verb_progressive(v)) }</span>
+            <td>if let Some(doing) = props.pending {
+                    { busy_badge(doing) }
                 } else {
                     <span class={classes!("state", c.state.clone())}>{ &c.state }</span>
                 }

@@ -7,12 +7,12 @@ use berth_protocol::api::images::{ImageSummary, PruneImages, RemoveImage, TagIma
 use berth_protocol::role::Role;
 use yew::prelude::*;
 
-use super::remove;
+use super::{Removed, remove};
 use crate::components::{
     Question, after_confirm, after_prompt, loaded, moment_text, run_confirmed,
 };
 use crate::format::signed_bytes;
-use crate::hooks::{Action, use_action, use_call};
+use crate::hooks::{Action, BusyRows, busy_badge, use_action, use_busy_rows, use_call};
 use crate::ws::use_ws;
 
 #[function_component(ImagesPage)]
@@ -20,6 +20,7 @@ pub fn images_page() -> Html {
     let ctx = use_ws();
     let (list, reload) = use_call::<ImagesList>(HostOnly::default());
     let action = use_action(reload);
+    let busy = use_busy_rows();
     let admin = ctx.user().is_some_and(|u| u.role.allows(Role::Admin));
     let dangling = list
         .ready()
@@ -46,17 +47,17 @@ pub fn images_page() -> Html {
             { loaded(&list, |l| html! {
                 <table class="grid" id="images-table">
                     <thead><tr><th>{ "Tags" }</th><th>{ "Id" }</th><th>{ "Size" }</th><th>{ "Created" }</th><th>{ "Used by" }</th><th></th></tr></thead>
-                    <tbody>{ for l.images.iter().map(|i| row(i, &action, admin)) }</tbody>
+                    <tbody>{ for l.images.iter().map(|i| row(i, (&action, &busy), admin)) }</tbody>
                 </table>
             }) }
         </section>
     }
 }
 
-fn row(i: &ImageSummary, action: &Action, admin: bool) -> Html {
+fn row(i: &ImageSummary, (action, busy): (&Action, &BusyRows), admin: bool) -> Html {
     let label = i.tags.first().cloned().unwrap_or_else(|| i.id.clone());
     let onremove = {
-        let action = action.clone();
+        let (action, busy) = (action.clone(), busy.clone());
         let (label, why) = (label.clone(), force_reason(i));
         let p = RemoveImage {
             host: None,
@@ -64,7 +65,14 @@ fn row(i: &ImageSummary, action: &Action, admin: bool) -> Html {
             force: false,
         };
         Callback::from(move |_| match &why {
-            None => remove::<ImagesRemove>(&action, label.clone(), p.clone()),
+            None => {
+                let removed = Removed {
+                    busy: busy.clone(),
+                    key: p.id.clone(),
+                    label: label.clone(),
+                };
+                remove::<ImagesRemove>(&action, removed, p.clone());
+            }
             Some(why) => {
                 let question = Question::new(format!("Remove {label} anyway?"), "Remove (force)")
                     .detail(format!("It {why}; Docker removes it only when forced."))
@@ -73,10 +81,12 @@ fn row(i: &ImageSummary, action: &Action, admin: bool) -> Html {
                     force: true,
                     ..p.clone()
                 };
-                let (action, label) = (action.clone(), label.clone());
+                let (action, busy, label) = (action.clone(), busy.clone(), label.clone());
                 after_confirm(question, move || {
                     action.run(move |ws| async move {
-                        ws.call_m::<ImagesRemove>(p).await?;
+                        let keys = [p.id.clone()];
+                        busy.during(&keys, "removing", ws.call_m::<ImagesRemove>(p))
+                            .await?;
                         Ok(format!("Removed {label}."))
                     });
                 });
@@ -84,8 +94,8 @@ fn row(i: &ImageSummary, action: &Action, admin: bool) -> Html {
         })
     };
     let ontag = {
-        let (action, id) = (action.clone(), i.id.clone());
-        Callback::from(move |_| tag(&action, &id, &label))
+        let (action, busy, id) = (action.clone(), busy.clone(), i.id.clone());
+        Callback::from(move |_| tag((&action, &busy), &id, &label))
     };
     html! {
         <tr data-id={i.id.clone()}>
@@ -94,7 +104,7 @@ fn row(i: &ImageSummary, action: &Action, admin: bool) -> Html {
             <td>{ signed_bytes(i.size) }</td>
             <td>{ moment_text(&i.created) }</td>
             <td>{ i.used_by.join(", ") }</td>
-            <td>if admin {
+            <td>if let Some(doing) = busy.of(&i.id) { { busy_badge(doing) } } else if admin {
                 <button class="small image-tag" onclick={ontag}>{ "Tag" }</button>
                 <button class="small danger image-remove" onclick={onremove}>{ "Remove" }</button>
             }</td>
@@ -111,30 +121,34 @@ fn force_reason(i: &ImageSummary) -> Option<String> {
 }
 
 /// Asks for `repo[:tag]` and names the image `id` with it.
-fn tag(action: &Action, id: &str, label: &str) {
+fn tag((action, busy): (&Action, &BusyRows), id: &str, label: &str) {
     let question = Question::new(format!("Tag {label}"), "Tag")
         .detail("The image gets another name; its other names stay.")
         .field("New name (repository:tag)", "");
-    let (action, id) = (action.clone(), id.to_owned());
-    after_prompt(question, move |name| tag_as(&action, id, &name));
+    let (action, busy, id) = (action.clone(), busy.clone(), id.to_owned());
+    after_prompt(question, move |name| tag_as((&action, &busy), id, &name));
 }
 
 /// Names the image `id` `name` (`repo[:tag]`).
-fn tag_as(action: &Action, id: String, name: &str) {
+fn tag_as((action, busy): (&Action, &BusyRows), id: String, name: &str) {
     let name = name.trim().to_owned();
     // The tag follows the last ':' unless that ':' is a registry's port.
     let (repo, tag) = match name.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => (repo.to_owned(), Some(tag.to_owned())),
         _ => (name.clone(), None),
     };
+    let keys = [id.clone()];
     let p = TagImage {
         host: None,
         id,
         repo,
         tag,
     };
+    let busy = busy.clone();
     action.run(move |ws| async move {
-        let t = ws.call_m::<ImagesTag>(p).await?;
+        let t = busy
+            .during(&keys, "tagging", ws.call_m::<ImagesTag>(p))
+            .await?;
         Ok(format!("Tagged {}.", t.reference))
     });
 }

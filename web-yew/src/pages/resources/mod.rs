@@ -17,19 +17,31 @@ pub use volumes::VolumesPage;
 use berth_protocol::api::catalogue::Method;
 
 use crate::components::{Question, run_confirmed};
-use crate::hooks::Action;
+use crate::hooks::{Action, BusyRows};
 
-/// Removes `label` with `M` after a confirmation, then reports and reloads.
-fn remove<M>(action: &Action, label: String, params: M::Params)
+/// The row being removed, and how the page marks it busy meanwhile.
+struct Removed {
+    busy: BusyRows,
+    /// The row's key (a volume's name, an image's or a network's id).
+    key: String,
+    /// What the user knows it by.
+    label: String,
+}
+
+/// Removes a row's object with `M` after a confirmation, marking the row "removing…"
+/// until the engine answers, then reports and reloads.
+fn remove<M>(action: &Action, removed: Removed, params: M::Params)
 where
     M: Method,
     M::Params: 'static,
 {
+    let Removed { busy, key, label } = removed;
     let question = Question::new(format!("Remove {label}?"), "Remove")
         .detail("This cannot be undone.")
         .danger();
     run_confirmed(action, question, move |ws| async move {
-        ws.call_m::<M>(params).await?;
+        busy.during(&[key], "removing", ws.call_m::<M>(params))
+            .await?;
         Ok(format!("Removed {label}."))
     });
 }

@@ -13,10 +13,10 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::create::NetworkCreateForm;
-use super::remove;
+use super::{Removed, remove};
 use crate::components::{Question, loaded, run_confirmed};
 use crate::format::given;
-use crate::hooks::{Action, use_action, use_call};
+use crate::hooks::{Action, BusyRows, busy_badge, use_action, use_busy_rows, use_call};
 use crate::pages::containers::NetworkFilter;
 use crate::route::Route;
 use crate::ws::use_ws;
@@ -27,6 +27,7 @@ pub fn networks_page() -> Html {
     let (list, reload) = use_call::<NetworksList>(HostOnly::default());
     let (containers, _) = use_call::<ContainersList>(HostOnly::default());
     let action = use_action(reload);
+    let busy = use_busy_rows();
     let names: Vec<String> = containers
         .ready()
         .map(|l| {
@@ -52,22 +53,36 @@ pub fn networks_page() -> Html {
             { loaded(&list, |l| html! {
                 <table class="grid" id="networks-table">
                     <thead><tr><th>{ "Name" }</th><th>{ "Driver" }</th><th>{ "Subnets" }</th><th>{ "Containers" }</th><th></th></tr></thead>
-                    <tbody>{ for l.networks.iter().map(|n| row(n, &action, &names, operator, admin)) }</tbody>
+                    <tbody>{ for l.networks.iter().map(|n| row(n, (&action, &busy), &names, operator, admin)) }</tbody>
                 </table>
             }) }
         </section>
     }
 }
 
-fn row(n: &NetworkSummary, action: &Action, names: &[String], operator: bool, admin: bool) -> Html {
+fn row(
+    n: &NetworkSummary,
+    (action, busy): (&Action, &BusyRows),
+    names: &[String],
+    operator: bool,
+    admin: bool,
+) -> Html {
     let onremove = {
-        let (action, label) = (action.clone(), n.name.clone());
+        let (action, busy, label) = (action.clone(), busy.clone(), n.name.clone());
         let p = NetworkRef {
             host: None,
             id: n.id.clone(),
         };
-        Callback::from(move |_| remove::<NetworkRemove>(&action, label.clone(), p.clone()))
+        Callback::from(move |_| {
+            let removed = Removed {
+                busy: busy.clone(),
+                key: p.id.clone(),
+                label: label.clone(),
+            };
+            remove::<NetworkRemove>(&action, removed, p.clone());
+        })
     };
+    let doing = busy.of(&n.id);
     let onbackup = {
         let (action, name) = (action.clone(), n.name.clone());
         Callback::from(move |_| back_up(&action, name.clone()))
@@ -78,23 +93,23 @@ fn row(n: &NetworkSummary, action: &Action, names: &[String], operator: bool, ad
             <td>{ &n.name }if n.builtin { <span class="badge">{ "built-in" }</span> }</td>
             <td>{ &n.driver }</td>
             <td>{ n.subnets.join(", ") }</td>
-            <td>{ attached(n, action, operator && n.name != "host" && n.name != "none") }
-                if operator && n.name != "host" && n.name != "none" {
+            <td>{ attached(n, (action, busy), operator && n.name != "host" && n.name != "none" && doing.is_none()) }
+                if operator && n.name != "host" && n.name != "none" && doing.is_none() {
                     <ConnectForm network={n.name.clone()} candidates={names.iter().filter(|c| !n.containers.contains(c)).cloned().collect::<Vec<_>>()} action={action.clone()} />
                 }</td>
-            <td>
+            <td>if let Some(doing) = doing { { busy_badge(doing) } } else {
                 if operator && !n.builtin {
                     <button class="small network-backup" onclick={onbackup}>{ "Back up" }</button>
                 }
                 if removable { <button class="small danger" onclick={onremove}>{ "Remove" }</button> }
-            </td>
+            }</td>
         </tr>
     }
 }
 
 /// The containers on the network, with a link to the containers page filtered to them
 /// and, for operators, a way to detach each.
-fn attached(n: &NetworkSummary, action: &Action, may_change: bool) -> Html {
+fn attached(n: &NetworkSummary, on: (&Action, &BusyRows), may_change: bool) -> Html {
     if n.containers.is_empty() {
         return html! { "none" };
     }
@@ -110,7 +125,7 @@ fn attached(n: &NetworkSummary, action: &Action, may_change: bool) -> Html {
             <ul class="plain">{ for n.containers.iter().map(|c| html! {
                 <li data-container={c.clone()}><Link<Route> to={Route::Container { id: c.clone() }}>{ c }</Link<Route>>
                     if may_change {
-                        { " " }<button class="small network-disconnect" onclick={disconnect(action, &n.name, c)}>{ "Disconnect" }</button>
+                        { " " }<button class="small network-disconnect" onclick={disconnect(on, (&n.id, &n.name), c)}>{ "Disconnect" }</button>
                     }
                 </li>
             }) }</ul>
@@ -118,8 +133,15 @@ fn attached(n: &NetworkSummary, action: &Action, may_change: bool) -> Html {
     }
 }
 
-fn disconnect(action: &Action, network: &str, container: &str) -> Callback<MouseEvent> {
-    let (action, network, container) = (action.clone(), network.to_owned(), container.to_owned());
+/// Detaches `container` from the network (id, name), the network's row saying
+/// "disconnecting…" until the engine answers.
+fn disconnect(
+    (action, busy): (&Action, &BusyRows),
+    (id, network): (&str, &str),
+    container: &str,
+) -> Callback<MouseEvent> {
+    let (action, busy) = (action.clone(), busy.clone());
+    let (id, network, container) = (id.to_owned(), network.to_owned(), container.to_owned());
     Callback::from(move |_| {
         let question = Question::new(
             format!("Disconnect {container} from {network}?"),
@@ -129,13 +151,15 @@ fn disconnect(action: &Action, network: &str, container: &str) -> Callback<Mouse
             "It loses its address and name on this network at once; it keeps its other networks.",
         );
         let (network, container) = (network.clone(), container.clone());
+        let (busy, keys) = (busy.clone(), [id.clone()]);
         run_confirmed(&action, question, move |ws| async move {
             let request = DisconnectContainer {
                 host: None,
                 network: network.clone(),
                 container: container.clone(),
             };
-            ws.call_m::<NetworkDisconnect>(request).await?;
+            let call = ws.call_m::<NetworkDisconnect>(request);
+            busy.during(&keys, "disconnecting", call).await?;
             Ok(format!("Disconnected {container} from {network}."))
         });
     })

@@ -13,10 +13,10 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::create::VolumeCreateForm;
-use super::remove;
+use super::{Removed, remove};
 use crate::components::{Question, bulk_outcome, error_view, loaded, moment_text, run_confirmed};
 use crate::format::signed_bytes;
-use crate::hooks::{Action, Load, use_action, use_call};
+use crate::hooks::{Action, BusyRows, Load, busy_badge, use_action, use_busy_rows, use_call};
 use crate::route::Route;
 use crate::ws::use_ws;
 
@@ -26,6 +26,7 @@ pub fn volumes_page() -> Html {
     let (list, reload) = use_call::<VolumesList>(HostOnly::default());
     let (df, reload_df) = use_call::<SystemDf>(DfParams::default());
     let action = use_action(reload);
+    let busy = use_busy_rows();
     let sizes = df
         .ready()
         .map(|d| d.volume_sizes.clone())
@@ -34,12 +35,13 @@ pub fn volumes_page() -> Html {
     let operator = ctx.user().is_some_and(|u| u.role.allows(Role::Operator));
     let selected = use_state(BTreeSet::<String>::new);
     let onbulk = {
-        let (action, selected) = (action.clone(), selected.clone());
-        Callback::from(move |_: MouseEvent| remove_selected(&action, &selected))
+        let (action, busy, selected) = (action.clone(), busy.clone(), selected.clone());
+        Callback::from(move |_: MouseEvent| remove_selected((&action, &busy), &selected))
     };
     let rows = Rows {
         sizes: &sizes,
         action: &action,
+        busy: &busy,
         operator,
         admin,
         selected: &selected,
@@ -116,6 +118,7 @@ fn measured(props: &MeasuredProps) -> Html {
 struct Rows<'a> {
     sizes: &'a BTreeMap<String, i64>,
     action: &'a Action,
+    busy: &'a BusyRows,
     operator: bool,
     admin: bool,
     selected: &'a UseStateHandle<BTreeSet<String>>,
@@ -124,12 +127,19 @@ struct Rows<'a> {
 impl Rows<'_> {
     fn row(&self, v: &VolumeSummary) -> Html {
         let onremove = {
-            let (action, label) = (self.action.clone(), v.name.clone());
+            let (action, busy) = (self.action.clone(), self.busy.clone());
             let p = RemoveVolume {
                 host: None,
                 name: v.name.clone(),
             };
-            Callback::from(move |_| remove::<VolumesRemove>(&action, label.clone(), p.clone()))
+            Callback::from(move |_| {
+                let removed = Removed {
+                    busy: busy.clone(),
+                    key: p.name.clone(),
+                    label: p.name.clone(),
+                };
+                remove::<VolumesRemove>(&action, removed, p.clone());
+            })
         };
         let ontoggle = {
             let (selected, name) = (self.selected.clone(), v.name.clone());
@@ -141,7 +151,8 @@ impl Rows<'_> {
                 selected.set(now);
             })
         };
-        let removable = self.admin && v.used_by.is_empty();
+        let doing = self.busy.of(&v.name);
+        let removable = self.admin && v.used_by.is_empty() && doing.is_none();
         html! {
             <tr data-name={v.name.clone()}>
                 if self.admin {
@@ -161,7 +172,8 @@ impl Rows<'_> {
                         <Link<Route> to={Route::Container { id: name.clone() }} classes="used-by">{ name }</Link<Route>></>
                     }) }
                 }</td>
-                <td>if removable { <button class="small danger" onclick={onremove}>{ "Remove" }</button> }</td>
+                <td>if let Some(doing) = doing { { busy_badge(doing) } }
+                    else if removable { <button class="small danger" onclick={onremove}>{ "Remove" }</button> }</td>
             </tr>
         }
     }
@@ -169,7 +181,10 @@ impl Rows<'_> {
 
 /// Removes the selected volumes after a question (several: the word typed first);
 /// the outcome names each one Docker refused.
-fn remove_selected(action: &Action, selected: &UseStateHandle<BTreeSet<String>>) {
+fn remove_selected(
+    (action, busy): (&Action, &BusyRows),
+    selected: &UseStateHandle<BTreeSet<String>>,
+) {
     let names: Vec<String> = selected.iter().cloned().collect();
     let mut question = Question::new(format!("Remove {}?", names.join(", ")), "Remove")
         .detail("Their data is deleted. This cannot be undone.")
@@ -177,13 +192,15 @@ fn remove_selected(action: &Action, selected: &UseStateHandle<BTreeSet<String>>)
     if names.len() > 1 {
         question = question.type_to_confirm("remove");
     }
-    let selected = selected.clone();
+    let (busy, selected) = (busy.clone(), selected.clone());
     run_confirmed(action, question, move |ws| async move {
         let request = BulkRemoveVolumes {
             host: None,
             names: names.clone(),
         };
-        let r = ws.call_m::<VolumesBulkRemove>(request).await?;
+        let r = busy
+            .during(&names, "removing", ws.call_m::<VolumesBulkRemove>(request))
+            .await?;
         selected.set(BTreeSet::new());
         bulk_outcome(&r, &names, format!("Removed {}.", names.join(", ")))
     });
