@@ -1238,3 +1238,68 @@ async fn an_operator_creates_a_container_from_the_form_and_duplicates_it() {
         })
         .await;
 }
+
+/// A host with more containers than a group shows at first: the page lists the first
+/// rows in its order and says how many there are, the filter searches all of them,
+/// and "Show all" lists every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_containers_list_shows_its_first_rows_then_all() {
+    const MADE: usize = 101;
+    let scope = Scope::new().await;
+    // Named to sort after every other test's containers (`berth-test-…`): the rows
+    // a parallel test looks for stay among the first ones shown.
+    let prefix = format!("zz-{}-many", scope.run);
+    let names: Vec<String> = (0..MADE).map(|i| format!("{prefix}{i:03}")).collect();
+    for chunk in names.chunks(20) {
+        let made = chunk
+            .iter()
+            .map(|n| scope.container("many").named(n).sh("true").create());
+        futures_util::future::join_all(made).await;
+    }
+    let (_tmp, berth) = ws::start().await;
+    let url = berth.url.clone();
+    Browser::start("docker_many")
+        .await
+        .run(|c| async move {
+            login(&c, &url, "admin", ADMIN_PASSWORD).await;
+            click(&c, "#nav-containers").await;
+            // Only this test's containers, whatever else the host runs.
+            type_into(&c, "#container-filter", &prefix).await;
+            let more = wait_for(&c, ".more-rows").await.text().await.unwrap();
+            assert!(more.contains(&format!("first 100 of {MADE}")), "{more}");
+            let shown = |c: &fantoccini::Client| {
+                let c = c.clone();
+                async move {
+                    let count = c
+                        .execute(
+                            "return document.querySelectorAll('tr[data-id]').length;",
+                            vec![],
+                        )
+                        .await
+                        .unwrap();
+                    count.as_u64().unwrap()
+                }
+            };
+            assert_eq!(shown(&c).await, 100);
+            // In name order the last one is not shown; the filter finds it.
+            let last = format!("{prefix}{:03}", MADE - 1);
+            assert!(
+                c.find(fantoccini::Locator::Css(&format!("tr[data-name='{last}']")))
+                    .await
+                    .is_err()
+            );
+            replace_text(&c, "#container-filter", &last).await;
+            wait_for(&c, &format!("tr[data-name='{last}']")).await;
+            replace_text(&c, "#container-filter", &prefix).await;
+            click(&c, ".show-all-rows").await;
+            wait_for(&c, &format!("tr[data-name='{last}']")).await;
+            assert_eq!(shown(&c).await, MADE as u64);
+            assert!(
+                c.find(fantoccini::Locator::Css(".more-rows"))
+                    .await
+                    .is_err(),
+                "nothing is left out"
+            );
+        })
+        .await;
+}

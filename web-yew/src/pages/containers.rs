@@ -293,6 +293,12 @@ fn back_up_selected(
     });
 }
 
+/// Rows a group shows until the user asks for all: the page stays one frame per
+/// live update however many containers the host has (500 rows took 30–70 ms of
+/// rendering and script per update; docs/BENCHMARKS.md). Sorting and the filter
+/// work on every container, so the first rows are the ones asked for.
+const ROWS_AT_FIRST: usize = 100;
+
 /// The measure of one render of the list, to its DOM patch.
 const RENDERED: &str = "berth:containers-rendered";
 /// Measures kept before they are cleared.
@@ -362,6 +368,7 @@ pub fn containers_page() -> Html {
         usage: use_usage(),
         pending,
         sort: sort.clone(),
+        limit: use_state(|| ROWS_AT_FIRST),
     };
     let body = loaded(&list, |l| {
         if l.groups.is_empty() {
@@ -411,6 +418,8 @@ struct Rows {
     pending: BusyRows,
     /// The column the groups' rows are ordered by, and whether highest first.
     sort: UseStateHandle<(Column, bool)>,
+    /// How many rows a group shows (see [`ROWS_AT_FIRST`]).
+    limit: UseStateHandle<usize>,
 }
 
 /// A column the rows may be ordered by.
@@ -477,6 +486,8 @@ impl Rows {
             .unwrap_or_default();
         let mut rows: Vec<&ContainerSummary> = g.containers.iter().filter(|c| shown(c)).collect();
         self.order(&mut rows);
+        let all = rows.len();
+        rows.truncate(*self.limit);
         html! {
             <div class="group" data-stack={g.stack.clone().unwrap_or_default()}>
                 <h2>{ title }{ " " }<span class={classes!("badge", status.clone())}>{ status }</span></h2>
@@ -486,7 +497,20 @@ impl Rows {
                         <th>{ "Ports" }</th><th>{ "Status" }</th><th></th></tr></thead>
                     <tbody>{ for rows.into_iter().map(|c| self.row(c)) }</tbody>
                 </table>
+                if all > *self.limit { { self.more(all) } }
             </div>
+        }
+    }
+
+    /// Under a group with more rows than shown: how many, and the way to the rest.
+    fn more(&self, all: usize) -> Html {
+        let limit = self.limit.clone();
+        let onclick = Callback::from(move |_: MouseEvent| limit.set(usize::MAX));
+        html! {
+            <p class="more-rows" role="status">
+                { format!("Showing the first {} of {all}, in this order; the filter searches all of them. ", *self.limit) }
+                <button class="small show-all-rows" {onclick}>{ format!("Show all {all}") }</button>
+            </p>
         }
     }
 
