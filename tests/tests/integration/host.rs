@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use berth_tests::server::{Berth, Process, berth_command, bin, serve_command};
+use berth_tests::server::{Berth, Process, berth_command, bin, serve_command, serve_command_cold};
 
 #[tokio::test]
 async fn starts_and_is_ready_with_store_docker_and_plugin() {
@@ -92,7 +92,9 @@ fn bad_configuration_is_refused_with_one_line_and_exit_code_2() {
 
     let config = tmp.path().join("berth.toml");
     std::fs::write(&config, "listen = \"127.0.0.1:0\"\nbackup_dir = \"/x\"\n").unwrap();
-    let mut cmd = serve_command(&data_dir);
+    // Cold: seeding the plugin cache would create the data dir this test says an
+    // invalid configuration never creates.
+    let mut cmd = serve_command_cold(&data_dir);
     cmd.arg("--config").arg(&config);
     let mut p = Process::spawn(cmd);
     assert_eq!(
@@ -106,7 +108,7 @@ fn bad_configuration_is_refused_with_one_line_and_exit_code_2() {
         "{lines:?}"
     );
 
-    let mut cmd = serve_command(&data_dir);
+    let mut cmd = serve_command_cold(&data_dir);
     cmd.env("BERTH_LOG_FORMAT", "yaml");
     let mut p = Process::spawn(cmd);
     assert_eq!(
