@@ -363,7 +363,7 @@ pub struct BusyRows {
 
 impl BusyRows {
     /// Marks `keys` as `doing` (a present participle: "removing").
-    pub fn mark(&self, keys: &[String], doing: &'static str) {
+    fn mark(&self, keys: &[String], doing: &'static str) {
         {
             let mut rows = self.rows.borrow_mut();
             for key in keys {
@@ -374,7 +374,7 @@ impl BusyRows {
     }
 
     /// The call on `keys` answered.
-    pub fn clear(&self, keys: &[String]) {
+    fn clear(&self, keys: &[String]) {
         {
             let mut rows = self.rows.borrow_mut();
             for key in keys {

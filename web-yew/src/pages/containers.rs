@@ -223,7 +223,6 @@ fn run_bulk(bulk: &Bulk, verb: BulkVerb, ids: Vec<String>, names: Vec<String>) {
 }
 
 fn send_bulk(bulk: &Bulk, verb: BulkVerb, ids: Vec<String>, names: Vec<String>) {
-    bulk.pending.mark(&ids, verb_progressive(verb));
     let p = BulkAction {
         host: None,
         action: verb,
@@ -238,9 +237,8 @@ fn send_bulk(bulk: &Bulk, verb: BulkVerb, ids: Vec<String>, names: Vec<String>) 
     });
     let action = bulk.action.clone();
     bulk.action.run(move |ws| async move {
-        let answered = ws.call_m::<ContainersBulk>(p).await;
-        pending.clear(&ids);
-        let r = answered?;
+        let call = ws.call_m::<ContainersBulk>(p);
+        let r = pending.during(&ids, verb_progressive(verb), call).await?;
         selected.dispatch(Select::Clear);
         if let Some(undo) = undo.filter(|_| r.results.iter().all(|x| x.ok)) {
             action.offer_undo(undo);
