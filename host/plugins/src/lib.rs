@@ -333,6 +333,24 @@ impl std::fmt::Debug for PluginRuntime {
     }
 }
 
+/// The host functions plugins link against: WASI and Berth's host interface, and a
+/// second linker with `wasi:http` beside them. Capabilities by linking: only plugins
+/// whose manifest asks for HTTP are linked against the second; for the others
+/// `wasi:http` does not exist.
+///
+/// A plain function on purpose: the host functions' generic code (lifting and
+/// lowering every byte a plugin reads or writes) is instantiated here, in this crate
+/// and at its optimisation level. Inside an `async fn` it would be instantiated by
+/// whichever crate polls the future, unoptimised in a debug build.
+fn linkers(engine: &Engine) -> wasmtime::Result<(Linker<PluginState>, Linker<PluginState>)> {
+    let mut linker = Linker::<PluginState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    bindings::add_host_to_linker(&mut linker)?;
+    let mut http_linker = linker.clone();
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut http_linker)?;
+    Ok((linker, http_linker))
+}
+
 impl PluginRuntime {
     /// Creates the engine and loads every built-in plugin (from the `.cwasm` cache in
     /// `cache_dir` when possible). A plugin that fails to load is recorded, not fatal:
@@ -354,14 +372,7 @@ impl PluginRuntime {
         config.wasm_component_model(true);
         let engine = Engine::new(&config)?;
         let ticker = epoch::Ticker::spawn(engine.clone());
-        let mut linker = Linker::<PluginState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        bindings::add_host_to_linker(&mut linker)?;
-        // Capabilities by linking: only plugins whose manifest asks for HTTP are
-        // linked against this one; for the others `wasi:http` does not exist.
-        let mut http_linker = linker.clone();
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut http_linker)?;
-
+        let (linker, http_linker) = linkers(&engine)?;
         let cache = cache::ComponentCache::new(&engine, cache_dir);
         let rt = Self {
             engine,

@@ -149,6 +149,22 @@ impl PluginRuntime {
     /// Instantiates `inst` in a fresh Store on the plugin threads and initialises it
     /// with its settings.
     pub async fn session(&self, inst: &StorageInstance) -> Result<Session, PluginError> {
+        let (session, ready) = self.open_session(inst)?;
+        ready.await.map_err(|_| ended(&session.plugin))??;
+        Ok(session)
+    }
+
+    /// Starts the session's task; the receiver says whether `init` succeeded.
+    ///
+    /// A plain function, not part of the `async fn` above, on purpose: the task (and
+    /// with it every chunk lowered into and lifted out of the plugin) is instantiated
+    /// where it is spawned. Spawned from an `async fn`, it would be compiled by
+    /// whichever crate polls that future — unoptimised in a debug build, where moving
+    /// a byte across the component boundary then costs a dozen calls.
+    fn open_session(
+        &self,
+        inst: &StorageInstance,
+    ) -> Result<(Session, oneshot::Receiver<Result<(), PluginError>>), PluginError> {
         let plugin = self.get(&inst.plugin)?;
         let id = plugin.id.clone();
         let has_upkeep = plugin.has_upkeep;
@@ -217,12 +233,12 @@ impl PluginRuntime {
                 }
             }
         });
-        ready_rx.await.map_err(|_| ended(&id))??;
-        Ok(Session {
+        let session = Session {
             plugin: id,
             cmds,
             read_ahead: (limits.upload_buffer / CHUNK).max(2),
-        })
+        };
+        Ok((session, ready_rx))
     }
 }
 
