@@ -7,8 +7,9 @@
 //! - what that first page loads, in compressed bytes as the browser received them
 //!   (Resource Timing's `encodedBodySize`), against the same files sent gzip-only;
 //! - the Containers page with 500 containers, as it opens (its first 100 rows) and
-//!   with every row shown ("Show all"): from the click to the rows, and the longest
-//!   main-thread task meanwhile;
+//!   with every row shown ("Show all", rendered as a window of the rows near the
+//!   viewport): from the click to the rows, and the longest main-thread task
+//!   meanwhile;
 //! - a live update (a container started behind the page's back, until its row says
 //!   running): the longest main-thread task per update (goal ≤ 16 ms: no dropped frame),
 //!   against the longest task while the same page sits idle.
@@ -180,14 +181,19 @@ async fn first_load(url: &str) -> Load {
 
 /// Clicks `button` (a CSS selector) and waits for `rows` container rows; (ms to
 /// them, longest main-thread task meanwhile).
+/// Clicks `button` and times it until the list has rendered: `rows` rows, or (with
+/// `rows` above [`SHOWN`]) its window of the rows near the viewport.
 async fn render(c: &Client, button: &str, rows: usize) -> (f64, f64) {
     c.execute(BEAT, vec![]).await.unwrap();
+    let rendered = match rows > SHOWN {
+        true => "document.querySelector('tbody.windowed tr[data-id]') !== null".to_owned(),
+        false => format!("document.querySelectorAll('tr[data-id]').length >= {rows}"),
+    };
     let script = format!(
         "const done = arguments[arguments.length - 1];
          const start = performance.now();
-         const count = () => document.querySelectorAll('tr[data-id]').length;
          const check = () => {{
-             if (count() >= {rows}) {{ done(performance.now() - start); return true; }}
+             if ({rendered}) {{ done(performance.now() - start); return true; }}
              return false;
          }};
          new MutationObserver((_, o) => {{ if (check()) o.disconnect(); }})
@@ -221,6 +227,16 @@ async fn view(
     ids: &[String],
 ) -> View {
     let (to_rows, render_task) = render(c, button, rows).await;
+    // Clicking scrolled the button into view; the updated rows are near the top.
+    c.execute("window.scrollTo(0, 0);", vec![]).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(fantoccini::Locator::Css(&format!(
+            "tr[data-id='{}']",
+            ids[0]
+        )))
+        .await
+        .expect("the first updated row is rendered at the top");
     c.execute(
         "performance.clearMeasures('berth:containers-rendered');",
         vec![],
@@ -271,8 +287,12 @@ impl View {
         let renders = self.renders.len();
         let (r50, rmax) = (pct(&mut self.renders, 0.5), pct(&mut self.renders, 1.0));
         let (rows, to_rows, render_task) = (self.rows, self.to_rows, self.render_task);
+        let rendered = match rows > SHOWN {
+            true => "the rows near the viewport (windowed)".to_owned(),
+            false => format!("{rows} rows"),
+        };
         format!(
-            "| Containers page, {CONTAINERS} containers, {what}: click to {rows} rows | {to_rows:.0} ms | — | — | — |\n\
+            "| Containers page, {CONTAINERS} containers, {what}: click to {rendered} | {to_rows:.0} ms | — | — | — |\n\
              | the same: longest main-thread task while it renders (baseline: the idle page's) | {render_task:.1} ms | {idle:.1} ms | — | — |\n\
              | the same, live update (a container started elsewhere → its row says running): longest main-thread task, p50 / max of {n} (baseline: the idle page's) | {p50:.1} / {max:.1} ms | {idle:.1} ms | — | ≤ 16 ms |\n\
              | the same: the update's longest animation frame (Long Animation Frames API), p50: whole / its scripts / its rendering | {frame:.1} / {scripts:.1} / {rendering:.1} ms | — | — | — |\n\

@@ -1292,13 +1292,45 @@ async fn a_long_containers_list_shows_its_first_rows_then_all() {
             wait_for(&c, &format!("tr[data-name='{last}']")).await;
             replace_text(&c, "#container-filter", &prefix).await;
             click(&c, ".show-all-rows").await;
-            wait_for(&c, &format!("tr[data-name='{last}']")).await;
-            assert_eq!(shown(&c).await, MADE as u64);
+            wait_for(&c, "tbody.windowed").await;
             assert!(
                 c.find(fantoccini::Locator::Css(".more-rows"))
                     .await
                     .is_err(),
                 "nothing is left out"
+            );
+            // Every row is in the list, but only those near the viewport are in the
+            // DOM; a spacer stands for the rest, so the page is as long as all of them.
+            // (The click scrolled the button into view: back to the top first.)
+            c.execute("window.scrollTo(0, 0);", vec![]).await.unwrap();
+            let first = format!("{prefix}000");
+            wait_for(&c, &format!("tr[data-name='{first}']")).await;
+            let near = shown(&c).await;
+            assert!((20..MADE as u64).contains(&near), "{near} rows rendered");
+            let height: serde_json::Value = c
+                .execute(
+                    "const rows = document.querySelectorAll('tr[data-id]');
+                     const row = rows[1].getBoundingClientRect().top - rows[0].getBoundingClientRect().top;
+                     return [document.documentElement.scrollHeight, row];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let (page, row) = (height[0].as_f64().unwrap(), height[1].as_f64().unwrap());
+            assert!(page > row * MADE as f64, "page {page} px, row {row} px");
+            // Scrolled to the end, the last rows are rendered and the first are not.
+            c.execute(
+                "window.scrollTo(0, document.documentElement.scrollHeight);",
+                vec![],
+            )
+            .await
+            .unwrap();
+            wait_for(&c, &format!("tr[data-name='{last}']")).await;
+            assert!(
+                c.find(fantoccini::Locator::Css(&format!("tr[data-name='{first}']")))
+                    .await
+                    .is_err(),
+                "the first rows left the DOM"
             );
         })
         .await;

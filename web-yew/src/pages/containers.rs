@@ -18,11 +18,13 @@ use yew_router::prelude::*;
 use crate::components::sort::sort_header;
 use crate::components::{Question, after_confirm, bulk_outcome, loaded, run_confirmed};
 mod row;
+mod window;
 
 use crate::hooks::{Action, BusyRows, use_action, use_busy_rows, use_call};
 use crate::route::Route;
 use crate::ws::use_ws;
 use row::ContainerRow;
+use window::{Bodies, use_viewport};
 
 pub(crate) fn verb_label(v: BulkVerb) -> &'static str {
     match v {
@@ -337,6 +339,9 @@ pub fn containers_page() -> Html {
     let role = ctx.user().map_or(Role::Viewer, |u| u.role);
     let net: Option<NetworkFilter> = use_location().and_then(|l| l.query::<NetworkFilter>().ok());
     let pending = use_busy_rows();
+    let limit = use_state(|| ROWS_AT_FIRST);
+    let viewport = use_viewport(*limit > ROWS_AT_FIRST);
+    let bodies = use_mut_ref(Bodies::default).borrow().clone();
     let run: Run = {
         let bulk = Bulk {
             action: action.clone(),
@@ -366,7 +371,9 @@ pub fn containers_page() -> Html {
         usage: use_usage(),
         pending,
         sort: sort.clone(),
-        limit: use_state(|| ROWS_AT_FIRST),
+        limit,
+        bodies,
+        viewport,
     };
     let body = loaded(&list, |l| {
         if l.groups.is_empty() {
@@ -418,6 +425,10 @@ struct Rows {
     sort: UseStateHandle<(Column, bool)>,
     /// How many rows a group shows (see [`ROWS_AT_FIRST`]).
     limit: UseStateHandle<usize>,
+    /// Where each group's rows are, and the viewport: a group showing more than
+    /// [`ROWS_AT_FIRST`] rows renders only those near the viewport (window.rs).
+    bodies: Bodies,
+    viewport: (f64, f64),
 }
 
 /// A column the rows may be ordered by.
@@ -493,10 +504,27 @@ impl Rows {
                     <thead><tr><th></th>{ self.header(Column::Name, "Name") }{ self.header(Column::State, "State") }
                         { self.header(Column::Cpu, "CPU") }{ self.header(Column::Memory, "Memory") }{ self.header(Column::Image, "Image") }
                         <th>{ "Ports" }</th><th>{ "Status" }</th><th></th></tr></thead>
-                    <tbody>{ for rows.into_iter().map(|c| self.row(c)) }</tbody>
+                    { self.body(g.stack.as_deref().unwrap_or_default(), &rows) }
                 </table>
                 if all > *self.limit { { self.more(all) } }
             </div>
+        }
+    }
+
+    /// A group's rows: all of them, or past [`ROWS_AT_FIRST`] those near the viewport
+    /// between two spacers.
+    fn body(&self, group: &str, rows: &[&ContainerSummary]) -> Html {
+        let node = self.bodies.node(group);
+        if rows.len() <= ROWS_AT_FIRST {
+            return html! { <tbody ref={node}>{ for rows.iter().map(|c| self.row(c)) }</tbody> };
+        }
+        let slice = self.bodies.slice(group, rows.len(), self.viewport);
+        html! {
+            <tbody ref={node} class="windowed">
+                { slice.spacer(true, slice.start) }
+                { for rows[slice.start..slice.end].iter().map(|c| self.row(c)) }
+                { slice.spacer(false, rows.len() - slice.end) }
+            </tbody>
         }
     }
 
