@@ -9,6 +9,8 @@
 //! - Berth's peak RSS while backing up 1 GiB and 4 GiB (bounded memory: the same for
 //!   both);
 //! - the cost of encryption: the same backup with a passphrase;
+//! - downtime: a container using the volume backed up in `stop` mode, how long the job
+//!   held it against one plain read of the volume (`tar -cf -` into a pipe);
 //! - the same backup to an S3 bucket (`storage-s3` against `s3s-fs` on loopback)
 //!   against `storage-local`, with both jobs' phases, the CPU time Berth and the server
 //!   spend, and the raw tools' same comparison (`tar | pigz -6 | rclone rcat` against
@@ -74,7 +76,6 @@ async fn stored_size(c: &Client, id: &str) -> u64 {
 }
 
 async fn fill(scope: &Scope, vol: &str, gib: u64) {
-    let image = ensure_test_image(&scope.docker).await;
     let half = gib * 512;
     // Text: numbered lines (compresses ~4:1); random: incompressible.
     let script = format!(
@@ -83,17 +84,25 @@ async fn fill(scope: &Scope, vol: &str, gib: u64) {
          busybox truncate -s {half}M text.txt; rm seq.txt; \
          busybox dd if=/dev/urandom of=random.bin bs=1048576 count={half} 2>/dev/null"
     );
+    let id = start_with_volume(scope, &format!("fill-{gib}"), vol, &script).await;
+    scope.wait_success(&id).await;
+}
+
+/// Starts a container named after `base` running `script` (`sh -c`) with `vol` at
+/// `/data`; returns its id.
+async fn start_with_volume(scope: &Scope, base: &str, vol: &str, script: &str) -> String {
+    let image = ensure_test_image(&scope.docker).await;
     let id = scope
         .docker
         .create_container(
             Some(
                 CreateContainerOptionsBuilder::default()
-                    .name(&scope.name(&format!("fill-{gib}")))
+                    .name(&scope.name(base))
                     .build(),
             ),
             ContainerCreateBody {
                 image: Some(image.to_owned()),
-                cmd: Some(vec!["sh".into(), "-c".into(), script]),
+                cmd: Some(vec!["sh".into(), "-c".into(), script.to_owned()]),
                 labels: Some(scope.labels()),
                 host_config: Some(HostConfig {
                     mounts: Some(vec![Mount {
@@ -111,7 +120,7 @@ async fn fill(scope: &Scope, vol: &str, gib: u64) {
         .unwrap()
         .id;
     scope.docker.start_container(&id, None).await.unwrap();
-    scope.wait_success(&id).await;
+    id
 }
 
 async fn volume(scope: &Scope, base: &str) -> (String, PathBuf) {
@@ -377,6 +386,50 @@ fn mbps(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / MIB as f64 / d.as_secs_f64()
 }
 
+/// Downtime: a container using `vol` backed up in `stop` mode — how long the job held
+/// it (the job's own `downtime`, stop request to running again) against one plain read
+/// of the volume (`tar -cf -` of its directory into a pipe: GNU tar skips reading the
+/// files when its archive is `/dev/null` itself), the floor of any stop-mode backup.
+async fn downtime_row(c: &Client, scope: &Scope, vol: &str, dir: &Path) -> String {
+    // Stops at once on SIGTERM, like a well-behaved service.
+    let script = "trap 'exit 0' TERM; sleep 3600 & wait";
+    start_with_volume(scope, "downtime-app", vol, script).await;
+    let name = scope.name("downtime-app");
+    let down = median_of(
+        || async {
+            let queued = c
+                .call::<BackupsCreate>(CreateBackup {
+                    targets: vec![BackupTarget::Container { name: name.clone() }],
+                    consistency: Some(Consistency::Stop),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let job = &queued.jobs[0];
+            run_job(c, job).await;
+            let info = c.call::<JobsGet>(JobRef { id: job.clone() }).await.unwrap();
+            let [held] = info.job.downtime.as_slice() else {
+                panic!("one container held: {:?}", info.job.downtime)
+            };
+            Duration::from_millis(held.ms)
+        },
+        |d| *d,
+    )
+    .await;
+    let cmd = format!("tar -cf - -C '{}' . | cat > /dev/null", dir.display());
+    let read = median_of(
+        || async { timed(Command::new("sh").arg("-c").arg(&cmd)) },
+        |d| *d,
+    )
+    .await;
+    format!(
+        "| downtime of a `stop`-mode container backup (the job's `downtime`: stop request to running again) | {:.1} s | {:.1} s, one plain read (`tar -cf - \\| cat > /dev/null`) | {:.2}× | ≤ 1.3× |\n",
+        down.as_secs_f64(),
+        read.as_secs_f64(),
+        down.as_secs_f64() / read.as_secs_f64()
+    )
+}
+
 fn main() {
     let sizes: Vec<u64> = std::env::var("BERTH_BENCH_BACKUP_GIB")
         .unwrap_or_else(|_| "1,4".into())
@@ -520,6 +573,7 @@ fn main() {
                 berth_d.as_secs_f64(),
                 (enc_d.as_secs_f64() / berth_d.as_secs_f64() - 1.0) * 100.0
             );
+            md += &downtime_row(&c, &scope, &vol, &dir).await;
             let local = LocalRun {
                 vol: &vol,
                 dir: &dir,

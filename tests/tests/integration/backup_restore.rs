@@ -129,9 +129,10 @@ fn docker_events<'a>(
 
 /// Follows a job to its end; returns every progress message seen.
 /// Where `m` is in a job's log.
+/// Where the line starting with `m` is in the log.
 fn line_at(log: &[String], m: &str) -> usize {
     log.iter()
-        .position(|l| l == m)
+        .position(|l| l.starts_with(m))
         .unwrap_or_else(|| panic!("no {m:?} in {log:?}"))
 }
 
@@ -257,7 +258,27 @@ async fn a_container_backs_up_and_restores_under_a_new_name_byte_for_byte() {
     );
     let log: Vec<_> = first.log.iter().map(|l| l.message.as_str()).collect();
     assert!(log.iter().any(|l| l.starts_with("stopped ")), "{log:?}");
-    assert!(log.iter().any(|l| l.ends_with("runs again")), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with(&format!("{app_name} runs again after "))
+                && l.ends_with(" s stopped")),
+        "{log:?}"
+    );
+    // Downtime is a figure of the job: the one container it stopped, for as long
+    // as the job took at most.
+    let [down] = first.job.downtime.as_slice() else {
+        panic!("one container held: {:?}", first.job.downtime)
+    };
+    assert_eq!(
+        (down.container.as_str(), down.consistency),
+        (app_name.as_str(), Consistency::Stop)
+    );
+    let took = first.job.finished_ms.unwrap() - first.job.started_ms.unwrap();
+    assert!(down.ms > 0 && down.ms <= took, "{} ms of {took}", down.ms);
+    assert!(
+        then.job.downtime.is_empty(),
+        "a volume backup holds nothing"
+    );
 
     let entries = backups(&viewer, &app_name).await;
     assert_eq!(entries.len(), 1);

@@ -481,11 +481,19 @@ async fn a_container_is_backed_up_and_restored_under_a_new_name_from_the_ui() {
             assert!(text.contains("complete"), "{text}");
             wait_for(&c, "#recent-events li[data-type='backup'][data-action='created']").await;
             click(&c, "#nav-jobs").await;
-            wait_for_work(
+            // The job's row says how long the stop-mode backup held the container.
+            let downtime = wait_for_work(
                 &c,
-                "#jobs-table tr[data-kind='backup'][data-state='complete']",
+                "#jobs-table tr[data-kind='backup'][data-state='complete'] .downtime",
             )
-            .await;
+            .await
+            .text()
+            .await
+            .unwrap();
+            assert!(
+                downtime.starts_with(&format!("Downtime: {name} stopped ")),
+                "{downtime}"
+            );
             click(&c, "#nav-backups").await;
             // Filter pressed with nothing changed keeps every backup listed, and the
             // dropdowns show what they hold ("any"), not their last option.

@@ -4,7 +4,8 @@
 //! container down that was running before.
 
 use crate::EngineError;
-use berth_protocol::api::jobs::LogLevel;
+use berth_protocol::api::backups::Consistency;
+use berth_protocol::api::jobs::{Downtime, LogLevel};
 use bollard::Docker;
 use bollard::query_parameters::StopContainerOptionsBuilder;
 use serde::{Deserialize, Serialize};
@@ -141,7 +142,14 @@ impl Holding {
             ctx.phase(&format!("starting {}", e.name));
             let undone = undo(&self.docker, &e).await;
             match &undone {
-                Ok(()) => ctx.log(LogLevel::Info, format!("{} runs again", e.name)),
+                Ok(()) => ctx.held(Downtime {
+                    container: e.name.clone(),
+                    consistency: match e.held {
+                        Held::Stopped => Consistency::Stop,
+                        Held::Paused => Consistency::Pause,
+                    },
+                    ms: berth_core::time::now_ms().saturating_sub(e.since_ms),
+                }),
                 Err(err) => ctx.log(
                     LogLevel::Error,
                     format!(

@@ -325,6 +325,7 @@ impl Jobs {
                 finished_ms: None,
                 error_code: None,
                 backup: None,
+                downtime: Vec::new(),
             },
             spec,
             log: Vec::new(),

@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use berth_core::activity::Notice;
-use berth_protocol::api::jobs::{JobInfo, JobKind, JobLogLine, JobProgress, JobState, LogLevel};
+use berth_protocol::api::backups::Consistency;
+use berth_protocol::api::jobs::{
+    Downtime, JobInfo, JobKind, JobLogLine, JobProgress, JobState, LogLevel,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::{Jobs, JobsTable, LOG_MAX};
@@ -270,6 +273,24 @@ impl JobCtx {
     /// Records the backup this job made or read.
     pub fn set_backup(&self, id: &str) {
         self.persist(|r| r.info.backup = Some(id.to_owned()));
+    }
+
+    /// Records how long the job held a container still (a backup in `stop` or
+    /// `pause` mode), and says so in its log.
+    pub fn held(&self, downtime: Downtime) {
+        let how = match downtime.consistency {
+            Consistency::Pause => "paused",
+            _ => "stopped",
+        };
+        self.log(
+            LogLevel::Info,
+            format!(
+                "{} runs again after {:.1} s {how}",
+                downtime.container,
+                downtime.ms as f64 / 1000.0
+            ),
+        );
+        self.persist(|r| r.info.downtime.push(downtime));
     }
 
     /// The terminal state: persisted, published, and logged.

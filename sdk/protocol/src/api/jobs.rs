@@ -134,6 +134,20 @@ pub struct JobInfo {
     /// The backup a backup job produced, or the one a restore or verify job read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
+    /// A backup job in `stop` or `pause` mode: how long it held each running
+    /// container, in the order they ran again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub downtime: Vec<Downtime>,
+}
+
+/// How long a backup held one container: from asking Docker to stop (or pause) it to
+/// its running again — what the container's users saw as downtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Downtime {
+    pub container: String,
+    /// `stop` or `pause`.
+    pub consistency: super::backups::Consistency,
+    pub ms: u64,
 }
 
 /// `jobs.list`: newest first.

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use berth_protocol::api::backups::Consistency;
 use berth_protocol::api::catalogue::{JobsCancel, JobsGet, JobsList};
 use berth_protocol::api::jobs::{
     JobDetail, JobInfo, JobList, JobProgress, JobRef, JobState, JobsQuery,
@@ -131,7 +132,8 @@ fn job_row(
     };
     html! {
         <tr data-id={j.id.clone()} data-state={p.state.as_str()} data-kind={format!("{:?}", j.kind).to_lowercase()}>
-            <td>{ &j.title }{ j.backup.as_ref().map(|b| html!{ <div class="muted mono">{ b }</div> }).unwrap_or_default() }</td>
+            <td>{ &j.title }{ j.backup.as_ref().map(|b| html!{ <div class="muted mono">{ b }</div> }).unwrap_or_default() }
+                { downtime(j) }</td>
             <td class={classes!("state", p.state.as_str())}>{ p.state.as_str() }</td>
             <td class="progress-cell">{ progress_view(p) }</td>
             <td>{ &j.actor }</td>
@@ -144,6 +146,26 @@ fn job_row(
             </td>
         </tr>
     }
+}
+
+/// What a `stop` or `pause` backup cost its containers: how long each was down.
+fn downtime(j: &JobInfo) -> Html {
+    if j.downtime.is_empty() {
+        return Html::default();
+    }
+    let each = j
+        .downtime
+        .iter()
+        .map(|d| {
+            let how = match d.consistency {
+                Consistency::Pause => "paused",
+                _ => "stopped",
+            };
+            format!("{} {how} {:.1} s", d.container, d.ms as f64 / 1000.0)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    html! { <div class="muted downtime">{ format!("Downtime: {each}") }</div> }
 }
 
 /// The outcome of a finished job, or the bar, phase, bytes, rate and time left.
