@@ -1853,3 +1853,78 @@ async fn with_job_concurrency_two_jobs_run_at_once_but_never_on_the_same_volume(
         "the second backup of {a} said which job it waited for: {log:?}"
     );
 }
+
+/// The volume the format-1 fixture holds, as it was backed up.
+const FORMAT_1_VOLUME: &str = "berth-fixture-format-1";
+
+/// What `LIST` printed for that volume when the fixture was made.
+const FORMAT_1_LISTING: &str = r#".|directory 755 0 0 4096|-|-
+./docs|directory 750 0 0 4096|-|-
+./docs/deep|directory 755 0 0 4096|-|-
+./docs/deep/a.txt|regular file 644 0 0 11|3a217fca7d45127cf19d34e634a7a050ec696e99d72c252171964c8c3628f4ad  -|-
+./empty|regular empty file 644 0 0 0|e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  -|-
+./link|symbolic link 777 0 0 15|-|docs/deep/a.txt
+./private|regular file 600 1234 5678 7|b37e50cedcd3e3f1ff64f4afc0422084ae694253cf399326868e07a35f4a45fb  -|-
+./with space|directory 755 0 0 4096|-|-
+./with space/b.txt|regular file 644 0 0 7|96faa18568f8de6d2be0927265d4f317324564b41ca02188ba5430234a87860d  -|-
+"#;
+
+/// Backups written by earlier Berths keep restoring: a volume backup in format 1, made
+/// by Berth and committed as `tests/fixtures/backups/format-1-volume.tar.gz` (files,
+/// a symlink, an owner and modes), is uploaded — another installation's,
+/// so foreign — and restored into a new volume with its contents as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_written_in_format_1_still_restores() {
+    let scope = Scope::new().await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let token = ws::login(&berth, "admin", ws::ADMIN_PASSWORD).await;
+    let raw = std::fs::read(
+        berth_tests::workspace_root().join("tests/fixtures/backups/format-1-volume.tar.gz"),
+    )
+    .unwrap();
+    let (status, body) = upload(&berth, &admin, &token, None, raw).await;
+    assert_eq!(status, 200, "{body}");
+    let entry: BackupEntry = serde_json::from_value(body).unwrap();
+    assert_eq!(entry.origin, BackupOrigin::Foreign);
+    assert_eq!(entry.volumes, vec![FORMAT_1_VOLUME.to_owned()]);
+    let copy = scope.name("format-1");
+    let request = RestoreBackup {
+        id: entry.id.clone(),
+        volumes: BTreeMap::from([(FORMAT_1_VOLUME.to_owned(), copy.clone())]),
+        ..Default::default()
+    };
+    // Another installation's backup restores once an admin approves its origin.
+    let refused = admin.call::<BackupsRestore>(request.clone()).await;
+    assert_eq!(code(&refused), Some(ErrorCode::BadRequest));
+    let restore = admin
+        .call::<BackupsRestore>(RestoreBackup {
+            approve: vec!["origin:foreign".to_owned()],
+            ..request
+        })
+        .await
+        .unwrap();
+    let (state, message) = end_state(&admin, &restore.id).await;
+    let listed = match state {
+        JobState::Complete => Some(
+            scope
+                .container("list")
+                .volume(&copy, "/data")
+                .sh(LIST)
+                .throwaway()
+                .run()
+                .await,
+        ),
+        _ => None,
+    };
+    // The restored volume carries the fixture's labels, not this run's: removed here.
+    let _ = scope
+        .docker
+        .remove_volume(
+            &copy,
+            None::<bollard::query_parameters::RemoveVolumeOptions>,
+        )
+        .await;
+    assert_eq!(state, JobState::Complete, "{message}");
+    assert_eq!(listed.unwrap_or_default(), FORMAT_1_LISTING);
+}
