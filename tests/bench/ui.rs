@@ -179,10 +179,9 @@ async fn first_load(url: &str) -> Load {
     out
 }
 
-/// Clicks `button` (a CSS selector) and waits for `rows` container rows; (ms to
-/// them, longest main-thread task meanwhile).
-/// Clicks `button` and times it until the list has rendered: `rows` rows, or (with
-/// `rows` above [`SHOWN`]) its window of the rows near the viewport.
+/// Clicks `button` (a CSS selector) and waits until the list has rendered: `rows`
+/// rows, or (with `rows` above [`SHOWN`]) its window of the rows near the viewport;
+/// (ms to them, longest main-thread task meanwhile).
 async fn render(c: &Client, button: &str, rows: usize) -> (f64, f64) {
     c.execute(BEAT, vec![]).await.unwrap();
     let rendered = match rows > SHOWN {

@@ -127,9 +127,7 @@ fn docker_events<'a>(
     ))
 }
 
-/// Follows a job to its end; returns every progress message seen.
-/// Where `m` is in a job's log.
-/// Where the line starting with `m` is in the log.
+/// Where the line starting with `m` is in a job's log.
 fn line_at(log: &[String], m: &str) -> usize {
     log.iter()
         .position(|l| l.starts_with(m))

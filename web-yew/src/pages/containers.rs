@@ -24,7 +24,7 @@ use crate::hooks::{Action, BusyRows, use_action, use_busy_rows, use_call};
 use crate::route::Route;
 use crate::ws::use_ws;
 use row::ContainerRow;
-use window::{Bodies, use_viewport};
+use window::{Bodies, Slice, use_viewport};
 
 pub(crate) fn verb_label(v: BulkVerb) -> &'static str {
     match v {
@@ -518,7 +518,7 @@ impl Rows {
         if rows.len() <= ROWS_AT_FIRST {
             return html! { <tbody ref={node}>{ for rows.iter().map(|c| self.row(c)) }</tbody> };
         }
-        let slice = self.bodies.slice(group, rows.len(), self.viewport);
+        let slice = Slice::of(&node, rows.len(), self.viewport);
         html! {
             <tbody ref={node} class="windowed">
                 { slice.spacer(true, slice.start) }

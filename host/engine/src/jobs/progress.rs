@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use berth_core::activity::Notice;
-use berth_protocol::api::backups::Consistency;
 use berth_protocol::api::jobs::{
     Downtime, JobInfo, JobKind, JobLogLine, JobProgress, JobState, LogLevel,
 };
@@ -278,16 +277,13 @@ impl JobCtx {
     /// Records how long the job held a container still (a backup in `stop` or
     /// `pause` mode), and says so in its log.
     pub fn held(&self, downtime: Downtime) {
-        let how = match downtime.consistency {
-            Consistency::Pause => "paused",
-            _ => "stopped",
-        };
         self.log(
             LogLevel::Info,
             format!(
-                "{} runs again after {:.1} s {how}",
+                "{} runs again after {:.1} s {}",
                 downtime.container,
-                downtime.ms as f64 / 1000.0
+                downtime.ms as f64 / 1000.0,
+                downtime.held_as()
             ),
         );
         self.persist(|r| r.info.downtime.push(downtime));

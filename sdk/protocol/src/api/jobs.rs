@@ -150,6 +150,16 @@ pub struct Downtime {
     pub ms: u64,
 }
 
+impl Downtime {
+    /// How it was held, in words: `stopped` or `paused`.
+    pub fn held_as(&self) -> &'static str {
+        match self.consistency {
+            super::backups::Consistency::Pause => "paused",
+            _ => "stopped",
+        }
+    }
+}
+
 /// `jobs.list`: newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct JobsQuery {

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use berth_protocol::api::backups::Consistency;
 use berth_protocol::api::catalogue::{JobsCancel, JobsGet, JobsList};
 use berth_protocol::api::jobs::{
     JobDetail, JobInfo, JobList, JobProgress, JobRef, JobState, JobsQuery,
@@ -157,11 +156,12 @@ fn downtime(j: &JobInfo) -> Html {
         .downtime
         .iter()
         .map(|d| {
-            let how = match d.consistency {
-                Consistency::Pause => "paused",
-                _ => "stopped",
-            };
-            format!("{} {how} {:.1} s", d.container, d.ms as f64 / 1000.0)
+            format!(
+                "{} {} {:.1} s",
+                d.container,
+                d.held_as(),
+                d.ms as f64 / 1000.0
+            )
         })
         .collect::<Vec<_>>()
         .join(", ");

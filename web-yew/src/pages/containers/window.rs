@@ -16,7 +16,7 @@ use yew::prelude::*;
 /// The window moves in steps of this many rows and reaches a step beyond each edge
 /// of the viewport, so fast scrolling shows no gap and scrolling re-renders the list
 /// only every few hundred pixels.
-pub(super) const STEP: usize = 20;
+const STEP: usize = 20;
 /// A row's height until one has been measured (a desktop row).
 const ROW_GUESS: f64 = 41.0;
 /// Scroll positions become state rounded to this: a render per 200 px scrolled, not
@@ -92,14 +92,25 @@ impl Bodies {
             .or_default()
             .clone()
     }
+}
 
-    /// Which of a group's `len` rows to render for `viewport`: rows `start..end`, and
-    /// the height a row is taken to have (for the spacers).
-    pub(super) fn slice(&self, group: &str, len: usize, viewport: (f64, f64)) -> Slice {
-        let body = self.node(group).cast::<Element>();
+/// The rows of a group to render, and their height for the spacers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Slice {
+    pub start: usize,
+    pub end: usize,
+    pub row: f64,
+}
+
+impl Slice {
+    /// Which of a group's `len` rows to render for `viewport`, from where the previous
+    /// render put the group's `body`: rows `start..end`, and the height a row is taken
+    /// to have (for the spacers).
+    pub(super) fn of(body: &NodeRef, len: usize, viewport: (f64, f64)) -> Self {
+        let body = body.cast::<Element>();
         let row = body.as_ref().and_then(row_height).unwrap_or(ROW_GUESS);
         let Some(body) = body else {
-            return Slice {
+            return Self {
                 start: 0,
                 end: len.min(3 * STEP),
                 row,
@@ -112,10 +123,21 @@ impl Bodies {
         let visible = (height / row).ceil() as usize;
         let start = ((first / STEP).saturating_sub(1) * STEP).min(len.saturating_sub(STEP));
         let end = (((first + visible) / STEP + 2) * STEP).min(len);
-        Slice {
+        Self {
             start: start.min(end),
             end,
             row,
+        }
+    }
+
+    /// The spacer standing for `rows` rows left out above (`top`) or below. Always
+    /// rendered, at zero height when nothing is left out: [`row_height`] counts on a
+    /// windowed body starting and ending with one.
+    pub(super) fn spacer(&self, top: bool, rows: usize) -> Html {
+        let class = if top { "spacer above" } else { "spacer below" };
+        let style = format!("height:{:.0}px", rows as f64 * self.row);
+        html! {
+            <tr class={class} aria-hidden="true" {style}><td colspan={COLUMNS}></td></tr>
         }
     }
 }
@@ -131,25 +153,4 @@ fn row_height(body: &Element) -> Option<f64> {
     }
     let span = last.get_bounding_client_rect().bottom() - first.get_bounding_client_rect().top();
     (span > 0.0).then(|| span / f64::from(count))
-}
-
-/// The rows of a group to render, and their height for the spacers.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Slice {
-    pub start: usize,
-    pub end: usize,
-    pub row: f64,
-}
-
-impl Slice {
-    /// The spacer standing for `rows` rows left out above (`top`) or below. Always
-    /// rendered, at zero height when nothing is left out: [`row_height`] counts on a
-    /// windowed body starting and ending with one.
-    pub(super) fn spacer(&self, top: bool, rows: usize) -> Html {
-        let class = if top { "spacer above" } else { "spacer below" };
-        let style = format!("height:{:.0}px", rows as f64 * self.row);
-        html! {
-            <tr class={class} aria-hidden="true" {style}><td colspan={COLUMNS}></td></tr>
-        }
-    }
 }
