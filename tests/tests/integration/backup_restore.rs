@@ -15,8 +15,8 @@ use std::time::Duration;
 use berth_client::Client;
 use berth_protocol::api::backups::{
     BackupEntry, BackupOrigin, BackupQuery, BackupRef, BackupStatus, BackupTarget,
-    BulkDeleteBackups, BundleBackups, ConflictKind, Consistency, CreateBackup, Hooks, Manifest,
-    RescanStorage, RestoreBackup, VerifyBackup,
+    BulkDeleteBackups, BundleBackups, ConflictKind, Consistency, CreateBackup, FORMAT_STREAMED,
+    Hooks, Manifest, RescanStorage, RestoreBackup, VerifyBackup,
 };
 use berth_protocol::api::catalogue::{
     BackupsBulkDelete, BackupsBundleTicket, BackupsCreate, BackupsDelete, BackupsDownloadTicket,
@@ -117,8 +117,15 @@ fn docker_events<'a>(
 ) -> impl futures_util::Stream<Item = Result<bollard::models::EventMessage, bollard::errors::Error>>
 + Unpin
 + 'a {
+    // From now on, even events before the stream is first polled (which is when
+    // bollard sends the request).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let since = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
     scope.docker.events(Some(
         bollard::query_parameters::EventsOptionsBuilder::default()
+            .since(&since)
             .filters(&std::collections::HashMap::from([
                 (key.to_owned(), vec![value.to_owned()]),
                 ("event".to_owned(), vec![event.to_owned()]),
@@ -286,7 +293,8 @@ async fn a_container_backs_up_and_restores_under_a_new_name_byte_for_byte() {
     assert!(!b.encrypted);
     assert_eq!(b.consistency, Consistency::Stop);
 
-    // Interop: GNU tar lists it, the manifest parses, the volume tar holds the files.
+    // Interop: GNU tar lists it, the manifest parses, the volume's parts joined are
+    // a tar that holds the files (the README's restore by hand).
     let object = berth.data_dir.join("backups").join(&b.key);
     let listing = std::process::Command::new("tar")
         .arg("-tzf")
@@ -295,10 +303,17 @@ async fn a_container_backs_up_and_restores_under_a_new_name_byte_for_byte() {
         .unwrap();
     assert!(listing.status.success());
     let names = String::from_utf8(listing.stdout).unwrap();
+    let names: Vec<&str> = names.lines().collect();
+    let parts: Vec<String> = (1..names.len() - 1)
+        .map(|n| format!("volumes/{vol}.tar.part-{n:08}"))
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     assert_eq!(
-        names.lines().collect::<Vec<_>>(),
-        vec!["manifest.json".to_owned(), format!("volumes/{vol}.tar")]
+        (names[0], &names[1..names.len() - 1], names[names.len() - 1]),
+        ("manifest.json", &parts[..], "index.json"),
+        "the manifest, the volume's parts in order, the index"
     );
+    assert!(parts.len() > 1, "a volume of more than 4 MiB has parts");
     let x = tempfile::tempdir().unwrap();
     assert!(
         std::process::Command::new("tar")
@@ -313,14 +328,18 @@ async fn a_container_backs_up_and_restores_under_a_new_name_byte_for_byte() {
     let m: Manifest =
         serde_json::from_slice(&std::fs::read(x.path().join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m.volumes[0].name, vol);
+    assert_eq!(m.format, FORMAT_STREAMED);
     assert!(m.was_running);
     assert_eq!(
         m.container.as_ref().unwrap()["Config"]["Env"][0],
         "APP_MODE=production"
     );
-    let inner = std::process::Command::new("tar")
-        .arg("-tf")
-        .arg(x.path().join(format!("volumes/{vol}.tar")))
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(x.path().join("index.json")).unwrap()).unwrap();
+    let inner = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("cat volumes/{vol}.tar.part-* | tar -tf -"))
+        .current_dir(x.path())
         .output()
         .unwrap();
     let inner = String::from_utf8_lossy(&inner.stdout);
@@ -343,6 +362,10 @@ async fn a_container_backs_up_and_restores_under_a_new_name_byte_for_byte() {
         "{kinds:?}"
     );
     assert_eq!(pv.manifest.volumes[0].name, vol);
+    assert_eq!(
+        index["volumes"][0]["sha256"], pv.manifest.volumes[0].sha256,
+        "the index holds what the head of the archive could not"
+    );
     let pv = op
         .call::<BackupsPreview>(RestoreBackup {
             id: b.id.clone(),

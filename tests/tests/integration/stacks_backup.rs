@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use berth_protocol::api::Empty;
 use berth_protocol::api::backups::{
-    BackupEntry, BackupTarget, ConflictKind, CreateBackup, FORMAT_HOST_PATHS, ManifestVolume,
+    BackupEntry, BackupTarget, ConflictKind, CreateBackup, FORMAT_STREAMED, ManifestVolume,
     RestoreBackup,
 };
 use berth_protocol::api::catalogue::{
@@ -168,7 +168,7 @@ async fn a_stack_backup_restores_under_a_new_name_with_its_folder_binds_and_volu
         .await
         .unwrap();
     let manifest = &preview.manifest;
-    assert_eq!(manifest.format, FORMAT_HOST_PATHS);
+    assert_eq!(manifest.format, FORMAT_STREAMED);
     let held: BTreeMap<&str, Option<&str>> = manifest
         .volumes
         .iter()

@@ -51,8 +51,9 @@ pub fn notice(entry: &BackupEntry, action: &'static str) -> Notice {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CatalogRecord {
     pub entry: BackupEntry,
-    /// The manifest without the container's inspect document when encrypted (the
-    /// catalog must not keep in the clear what the archive keeps sealed).
+    /// The complete manifest, as a walk of the archive gives it (format 3: with the
+    /// figures and seal of its index). While the entry is pending, what is known
+    /// before the data.
     pub manifest: Manifest,
 }
 

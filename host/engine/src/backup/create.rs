@@ -1,8 +1,8 @@
 //! A backup job: find what to back up, hold the containers still, read each volume
-//! twice through a never-started helper — once to measure it (a tar entry's size
-//! comes before its data, and the manifest, which comes first, holds every volume's
-//! checksums), once to stream it into the archive — release the containers, then
-//! re-read what was stored and check it before the catalog calls it complete.
+//! once through a never-started helper, streamed into the archive in parts while its
+//! checksum and content digest are computed (format 3, see [`super::parts`]) —
+//! release the containers, then re-read what was stored and check it before the
+//! catalog calls it complete.
 //!
 //! Nothing touches the disk on the way: Docker → tar → gzip on every core →
 //! (encryption) → the storage plugin, through bounded channels.
@@ -13,8 +13,8 @@ use std::io::Read;
 use std::sync::Arc;
 
 use berth_protocol::api::backups::{
-    BackupEntry, BackupOrigin, BackupStatus, BackupTarget, Consistency, FORMAT_HOST_PATHS,
-    ImageName, Manifest, ManifestImage, ManifestVolume,
+    BackupEntry, BackupOrigin, BackupStatus, BackupTarget, Consistency, FORMAT_STREAMED, ImageName,
+    Manifest, ManifestImage, ManifestVolume,
 };
 use berth_protocol::api::jobs::{JobState, LogLevel};
 use bollard::Docker;
@@ -25,9 +25,10 @@ use super::catalog::CatalogRecord;
 use super::crypt::Secret;
 use super::journal::{self, Held};
 use super::plan::{self, Plan};
-use super::{BackupSpec, archive, digest, hooks, open_passphrase, session, storage, volume_reader};
+use super::{BackupSpec, archive, hooks, open_passphrase, session, storage, volume_reader};
 use crate::Engine;
 use crate::jobs::JobCtx;
+use berth_core::secrets::SecretKey;
 use berth_core::time::now_ms;
 use berth_plugins::storage::{Session, StorageInstance};
 
@@ -104,7 +105,7 @@ pub async fn run(
 }
 
 /// One backup as it runs, after planning: its phases in order are the methods below
-/// (hooks, hold, measure, catalog, write, release, verify, commit).
+/// (hooks, hold, catalog, write, release, verify, commit).
 struct BackupJob<'a> {
     engine: &'a Engine,
     spec: &'a BackupSpec,
@@ -123,7 +124,7 @@ struct BackupJob<'a> {
 type SavedImages = (Vec<String>, ManifestImage);
 
 impl BackupJob<'_> {
-    async fn run(self, mut plan: Plan) -> Result<String, EngineError> {
+    async fn run(self, plan: Plan) -> Result<String, EngineError> {
         let ctx = self.ctx;
         let hooks = self.pre_hooks(&plan).await?;
         let holding = match self.hold(&plan).await {
@@ -136,8 +137,7 @@ impl BackupJob<'_> {
         // Everything between holding and releasing can be cancelled; the release
         // always runs.
         let work = async {
-            self.measure_volumes(&mut plan.volumes).await?;
-            let image = self.measure_images(&plan).await?;
+            let image = self.images(&plan).await;
             let (entry, manifest) = self.catalog_pending(&plan, image.as_ref())?;
             self.write(&plan, image, entry, manifest).await
         };
@@ -201,44 +201,14 @@ impl BackupJob<'_> {
         ))
     }
 
-    /// First read of each volume: its tar's size and checksum and its content digest,
-    /// which the manifest (written before the data) holds.
-    async fn measure_volumes(&self, volumes: &mut [ManifestVolume]) -> Result<(), EngineError> {
-        let ctx = self.ctx;
-        ctx.totals(0, volumes.len() as u64);
-        ctx.set_state(JobState::Running, "measuring");
-        for volume in volumes {
-            ctx.check()?;
-            let what = super::host_paths::what(volume);
-            ctx.phase(&format!("measuring {what}"));
-            let helper = super::host_paths::reader(&self.docker, volume).await?;
-            let source = volume_reader(&self.docker, &helper.id);
-            let (tar_bytes, sha256, digest) =
-                measure(source, ctx, |tap| digest::digest_tar(tap)).await?;
-            volume.tar_bytes = tar_bytes;
-            volume.sha256 = sha256;
-            volume.content_digest = digest.hex;
-            volume.entries = digest.entries;
-            ctx.log(
-                LogLevel::Info,
-                format!(
-                    "{what}: {} entries, {} bytes of tar",
-                    volume.entries, volume.tar_bytes
-                ),
-            );
-        }
-        Ok(())
-    }
-
-    /// The images, measured like a volume (`docker save` of the same references is
-    /// byte-for-byte repeatable).
-    async fn measure_images(&self, plan: &Plan) -> Result<Option<SavedImages>, EngineError> {
+    /// The images a backup carries, named as `docker save` is to save them: by
+    /// reference while that still names the image, so a load brings the tag back;
+    /// otherwise by id. Their size and checksum are found as they are written.
+    async fn images(&self, plan: &Plan) -> Option<SavedImages> {
         let first = match (self.spec.include_image, plan.images.first()) {
             (true, Some(first)) => first,
-            _ => return Ok(None),
+            _ => return None,
         };
-        // Saved by reference while that still names the image, so a load brings the
-        // tag back; otherwise by id.
         let mut names = Vec::new();
         for (reference, id) in &plan.images {
             let same = self
@@ -250,13 +220,6 @@ impl BackupJob<'_> {
                 .is_some_and(|i| &i == id);
             names.push(if same { reference.clone() } else { id.clone() });
         }
-        self.ctx.phase(&format!("measuring image {}", first.0));
-        let source = image_reader(&self.docker, &names);
-        let (tar_bytes, sha256, ()) = measure(source, self.ctx, |_| Ok(())).await?;
-        self.ctx.log(
-            LogLevel::Info,
-            format!("images {}: {tar_bytes} bytes saved", names.join(", ")),
-        );
         let others = plan.images[1..]
             .iter()
             .map(|(reference, id)| ImageName {
@@ -267,25 +230,24 @@ impl BackupJob<'_> {
         let image = ManifestImage {
             reference: first.0.clone(),
             id: first.1.clone(),
-            tar_bytes,
-            sha256,
+            tar_bytes: 0,
+            sha256: String::new(),
             others,
         };
-        Ok(Some((names, image)))
+        Some((names, image))
     }
 
-    /// The manifest, sealed by this installation (see `origin`), and the catalog
-    /// entry, stored as pending before the first byte is: a crash from here on is
-    /// cleaned up at the next start.
+    /// The manifest as far as it is known before the data, and the catalog entry,
+    /// stored as pending before the first byte is: a crash from here on is cleaned up
+    /// at the next start.
     fn catalog_pending(
         &self,
         plan: &Plan,
         image: Option<&SavedImages>,
     ) -> Result<(BackupEntry, Manifest), EngineError> {
         let spec = self.spec;
-        let host_paths = plan.volumes.iter().any(ManifestVolume::is_host_path);
-        let mut manifest = Manifest {
-            format: if host_paths { FORMAT_HOST_PATHS } else { 1 },
+        let manifest = Manifest {
+            format: FORMAT_STREAMED,
             berth_version: env!("CARGO_PKG_VERSION").to_owned(),
             id: self.id.clone(),
             host: self.host_name.clone(),
@@ -304,7 +266,6 @@ impl BackupJob<'_> {
             networks: plan.networks.clone(),
             seal: None,
         };
-        super::origin::seal(&self.engine.secret_key, &mut manifest);
         let entry = BackupEntry {
             id: self.id.clone(),
             target: spec.target.clone(),
@@ -319,7 +280,7 @@ impl BackupJob<'_> {
             sha256: String::new(),
             status: BackupStatus::Pending,
             volumes: ManifestVolume::volume_names(&plan.volumes),
-            data_bytes: plan.volumes.iter().map(|v| v.tar_bytes).sum(),
+            data_bytes: 0,
             origin: BackupOrigin::ThisInstallation,
             copies: Vec::new(),
             schedule: spec.schedule.as_ref().map(|s| s.name.clone()),
@@ -340,8 +301,10 @@ impl BackupJob<'_> {
             .map_err(|e| EngineError::internal(&e))
     }
 
-    /// Second read of each volume (and the images), streamed into the archive and on
-    /// to the storage; the entry gets the size and checksum of what was stored.
+    /// The one read of each volume (and the images), streamed into the archive and
+    /// on to the storage; returns the entry with the size and checksum of what was
+    /// stored, and the complete manifest (figures found on the way, sealed by this
+    /// installation, see `origin`).
     async fn write(
         &self,
         plan: &Plan,
@@ -351,37 +314,31 @@ impl BackupJob<'_> {
     ) -> Result<(BackupEntry, Manifest), EngineError> {
         let ctx = self.ctx;
         // Totals first: a phase change publishes, and bytes must not go back within one.
-        let image_bytes = image.as_ref().map_or(0, |(_, m)| m.tar_bytes);
-        ctx.totals(entry.data_bytes + image_bytes, plan.volumes.len() as u64);
-        ctx.phase("writing");
-        let image_source: Option<Box<dyn Read + Send>> = image
+        ctx.totals(self.estimate(), plan.volumes.len() as u64);
+        ctx.set_state(JobState::Running, "writing");
+        let image_source = image
             .as_ref()
             .map(|(names, _)| Box::new(image_reader(&self.docker, names)) as Box<dyn Read + Send>);
         // The helpers live until the archive is written.
         let mut helpers = Vec::new();
-        let mut sources: Vec<(ManifestVolume, Box<dyn Read + Send>)> = Vec::new();
+        let mut volumes: Vec<Box<dyn Read + Send>> = Vec::new();
         for volume in &plan.volumes {
             let helper = super::host_paths::reader(&self.docker, volume).await?;
-            sources.push((
-                volume.clone(),
-                Box::new(volume_reader(&self.docker, &helper.id)),
-            ));
+            volumes.push(Box::new(volume_reader(&self.docker, &helper.id)));
             helpers.push(helper);
         }
+        let sources = archive::Sources {
+            image: image_source,
+            volumes,
+        };
         let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
-        let writer = spawn_archive_writer(
-            tx,
-            self.secret.clone(),
-            manifest.clone(),
-            image_source,
-            sources,
-            ctx,
-        );
+        let key = Arc::clone(&self.engine.secret_key);
+        let writer = spawn_archive_writer(tx, self.secret.clone(), manifest, sources, ctx, key);
         let body = StreamReader::new(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
         let stored = self.session.put(&self.key, body).await;
         let written = writer.await.map_err(|e| EngineError::internal(&e))?;
         drop(helpers);
-        let written = match (written, stored) {
+        let (written, manifest) = match (written, stored) {
             // The writer stops on a broken pipe when the upload ended first: the
             // storage's own error says why.
             (Err(e), Err(refused)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -389,7 +346,7 @@ impl BackupJob<'_> {
             }
             (Err(e), _) => return Err(super::io_body(&e)),
             (Ok(_), Err(e)) => return Err(EngineError::from(e)),
-            (Ok(w), Ok(size)) if size != w.bytes => {
+            (Ok((w, _)), Ok(size)) if size != w.bytes => {
                 return Err(EngineError::failed(format!(
                     "the storage kept {size} bytes of {}",
                     w.bytes
@@ -397,9 +354,46 @@ impl BackupJob<'_> {
             }
             (Ok(w), Ok(_)) => w,
         };
+        self.log_figures(&manifest);
         entry.size = written.bytes;
         entry.sha256 = written.sha256;
+        entry.data_bytes = manifest.volumes.iter().map(|v| v.tar_bytes).sum();
         Ok((entry, manifest))
+    }
+
+    /// The bytes this backup will read, for its progress: what the last complete
+    /// backup of the same target read (0, unknown, for the first).
+    fn estimate(&self) -> u64 {
+        let entries = self.engine.store.backup_entries().unwrap_or_default();
+        entries
+            .iter()
+            .rev()
+            .find(|e| {
+                e.status == BackupStatus::Complete
+                    && e.target == self.spec.target
+                    && e.host == self.host_name
+            })
+            .map_or(0, |e| e.data_bytes)
+    }
+
+    fn log_figures(&self, manifest: &Manifest) {
+        for volume in &manifest.volumes {
+            self.ctx.log(
+                LogLevel::Info,
+                format!(
+                    "{}: {} entries, {} bytes of tar",
+                    super::host_paths::what(volume),
+                    volume.entries,
+                    volume.tar_bytes
+                ),
+            );
+        }
+        if let Some(image) = &manifest.image {
+            self.ctx.log(
+                LogLevel::Info,
+                format!("image {}: {} bytes saved", image.reference, image.tar_bytes),
+            );
+        }
     }
 
     /// Re-reads what was stored before calling it a backup.
@@ -411,6 +405,7 @@ impl BackupJob<'_> {
             &self.session,
             &self.key,
             self.secret.clone(),
+            Some(manifest.clone()),
             ctx,
             archive::check_sha,
         );
@@ -444,39 +439,17 @@ impl BackupJob<'_> {
     }
 }
 
-/// Reads `source` to its end on a blocking thread, counting and hashing it (with
-/// progress) while `inspect` reads its start: (bytes, sha256 hex, what `inspect` found).
-async fn measure<R, T>(
-    source: R,
-    ctx: &JobCtx,
-    inspect: fn(&mut archive::Tap<R>) -> std::io::Result<T>,
-) -> Result<(u64, String, T), EngineError>
-where
-    R: Read + Send + 'static,
-    T: Send + 'static,
-{
-    let ctx = ctx.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut tap = archive::Tap::new(source, Some(&ctx));
-        let found = inspect(&mut tap)?;
-        std::io::copy(&mut tap, &mut std::io::sink())?;
-        Ok::<_, std::io::Error>((tap.n, tap.hex(), found))
-    })
-    .await
-    .map_err(|e| EngineError::internal(&e))?
-    .map_err(|e| super::io_body(&e))
-}
-
 /// Writes the archive on a blocking thread into `tx`; a failure is sent down the
-/// channel too, so the upload sees it rather than a clean end.
+/// channel too, so the upload sees it rather than a clean end. The complete manifest
+/// is sealed with the installation's `key`.
 fn spawn_archive_writer(
     tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
     secret: Option<Secret>,
     manifest: Manifest,
-    image: Option<Box<dyn Read + Send>>,
-    sources: Vec<(ManifestVolume, Box<dyn Read + Send>)>,
+    sources: archive::Sources,
     ctx: &JobCtx,
-) -> tokio::task::JoinHandle<std::io::Result<archive::Written>> {
+    key: Arc<SecretKey>,
+) -> tokio::task::JoinHandle<std::io::Result<(archive::Written, Manifest)>> {
     let failures = tx.clone();
     let ctx = ctx.clone();
     tokio::task::spawn_blocking(move || {
@@ -484,11 +457,11 @@ fn spawn_archive_writer(
             archive::ChanWriter(tx),
             secret.as_ref(),
             &manifest,
-            image,
             sources,
             Some(&ctx),
+            &|m| super::origin::seal(&key, m),
         );
-        written.map(|(_, w)| w).inspect_err(|e| {
+        written.map(|(_, w, m)| (w, m)).inspect_err(|e| {
             let _ = failures.blocking_send(Err(std::io::Error::new(e.kind(), e.to_string())));
         })
     })

@@ -19,6 +19,7 @@ pub mod members;
 pub mod order;
 pub mod origin;
 pub mod pargz;
+pub mod parts;
 pub mod plan;
 pub mod privileges;
 pub mod rebase;
@@ -31,7 +32,7 @@ use crate::EngineError;
 use crate::prelude::*;
 use std::sync::Arc;
 
-use berth_protocol::api::backups::BackupStatus;
+use berth_protocol::api::backups::{BackupStatus, Manifest};
 use berth_protocol::api::jobs::{JobState, LogLevel};
 use bollard::Docker;
 use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
@@ -131,7 +132,16 @@ pub async fn verify(
     let sess = session(engine, &inst).await?;
     ctx.totals(rec.entry.size, rec.manifest.volumes.len() as u64);
     ctx.set_state(JobState::Verifying, "verifying");
-    let walked = read_stored(&sess, &rec.entry.key, secret, ctx, archive::check_part).await?;
+    let known = Some(rec.manifest.clone());
+    let walked = read_stored(
+        &sess,
+        &rec.entry.key,
+        secret,
+        known,
+        ctx,
+        archive::check_part,
+    )
+    .await?;
     if walked.stored.sha256 != rec.entry.sha256 {
         return Err(EngineError::conflict(
             "the backup is damaged: its checksum differs from the one recorded when it was made",
@@ -159,17 +169,26 @@ pub async fn read_stored<F>(
     sess: &Session,
     key: &str,
     secret: Option<crypt::Secret>,
+    known: Option<Manifest>,
     ctx: &JobCtx,
     on_part: F,
 ) -> Result<archive::Walked, EngineError>
 where
-    F: FnMut(archive::Part<'_>, &mut dyn std::io::Read) -> std::io::Result<()> + Send + 'static,
+    F: FnMut(archive::Part<'_>, &mut dyn std::io::Read) -> std::io::Result<Option<String>>
+        + Send
+        + 'static,
 {
     let (w, r) = tokio::io::duplex(256 << 10);
     let reader = SyncIoBridge::new(r);
     let ctx2 = ctx.clone();
     let walk = tokio::task::spawn_blocking(move || {
-        archive::walk_archive(reader, secret.as_ref(), Some(&ctx2), on_part)
+        archive::walk_archive(
+            reader,
+            secret.as_ref(),
+            known.as_ref(),
+            Some(&ctx2),
+            on_part,
+        )
     });
     let got = sess.get(key, w).await;
     let walked = walk.await.map_err(|e| EngineError::internal(&e))?;

@@ -135,7 +135,7 @@ impl Rescan<'_> {
             return Ok(false);
         }
         let read = tokio::select! {
-            r = read_stored(self.session, key, secret.cloned(), ctx, archive::check_part) => r,
+            r = read_stored(self.session, key, secret.cloned(), None, ctx, archive::check_part) => r,
             () = ctx.cancel.cancelled() => Err(ctx.cancelled()),
         };
         match read {

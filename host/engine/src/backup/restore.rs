@@ -318,7 +318,7 @@ impl Restore<'_> {
             .collect();
         let (d2, ctx2) = (d.clone(), ctx.clone());
         let upload = move |p: archive::Part<'_>, r: &mut dyn std::io::Read| match p {
-            archive::Part::Image(i) if load => load_image(&rt, &d2, i, &ctx2, r),
+            archive::Part::Image(i) if load => load_image(&rt, &d2, i, &ctx2, r).map(|()| None),
             archive::Part::Image(_) => archive::check_part(p, r),
             archive::Part::Volume(v) => {
                 let helper = targets.get(&v.name).cloned().unwrap_or_default();
@@ -326,12 +326,13 @@ impl Restore<'_> {
                     std::io::Error::new(e.kind(), format!("volume {}: {e}", v.name))
                 })?;
                 ctx2.item_done();
-                Ok(())
+                // Verified by reading the volume back once it is written.
+                Ok(None)
             }
         };
         let secret = open_passphrase(self.engine, self.req.passphrase.as_deref())?;
         let walked = tokio::select! {
-            r = super::read_stored(&sess, &self.rec.entry.key, secret, ctx, upload) => r,
+            r = super::read_stored(&sess, &self.rec.entry.key, secret, Some(manifest.clone()), ctx, upload) => r,
             () = ctx.cancel.cancelled() => Err(ctx.cancelled()),
         };
         for (_, h) in helpers {

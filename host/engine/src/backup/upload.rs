@@ -96,6 +96,7 @@ where
             SyncIoBridge::new(walk_r),
             secret.as_ref(),
             None,
+            None,
             archive::check_part,
         )
     });

@@ -4,13 +4,13 @@
 //! until the new ones are verified).
 
 use crate::EngineError;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use bollard::Docker;
 use bollard::query_parameters::UploadToContainerOptionsBuilder;
 use bytes::Bytes;
 
-use super::archive::{ChanWriter, Tap};
+use super::archive::{ChanWriter, Tap, Tee};
 use super::{digest, rebase, volume_reader};
 use berth_docker::helper::Helper;
 use berth_docker::volpath::MOUNT_NAME;
@@ -64,20 +64,6 @@ pub fn fill(
     rt.block_on(up)
         .map_err(io::Error::other)?
         .map_err(|e| io::Error::other(format!("Docker refused the volume's contents: {e}")))
-}
-
-/// Everything read is also written to `side` (the digest's thread).
-struct Tee<R, W> {
-    inner: R,
-    side: W,
-}
-
-impl<R: Read, W: Write> Read for Tee<R, W> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.side.write_all(&buf[..n])?;
-        Ok(n)
-    }
 }
 
 /// The content digest of a volume as it reads now.

@@ -7,15 +7,20 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The newest archive layout version this Berth reads. It writes
-/// [`FORMAT_HOST_PATHS`] when a backup holds host directories, else 1, so an older
-/// Berth still reads every backup it can restore whole.
-pub const FORMAT_VERSION: u32 = 2;
+/// The newest archive layout version this Berth reads, and the one it writes:
+/// [`FORMAT_STREAMED`].
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The layout version of a backup holding host directories (a stack's folder, bind
 /// mounts): entries with `host_path` set, which a Berth that knows only format 1
 /// would take for volumes.
 pub const FORMAT_HOST_PATHS: u32 = 2;
+
+/// The layout version whose volumes are read once: each volume's tar is stored in
+/// parts as it streams, and the figures only its end knows (sizes, checksums,
+/// content digests, the seal) follow in a trailing `index.json`. Berth writes it for
+/// every backup; formats 1 and 2 keep restoring.
+pub const FORMAT_STREAMED: u32 = 3;
 
 /// How a container is held still while its volumes are read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -355,16 +360,17 @@ pub struct RestoreBackup {
     pub approve: Vec<String>,
 }
 
-/// One volume inside a backup (`volumes/<name>.tar`).
+/// One volume inside a backup (`volumes/<name>.tar.part-…`; formats 1 and 2:
+/// `volumes/<name>.tar`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ManifestVolume {
     pub name: String,
     /// Where the container mounted it (container backups).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
-    /// Bytes of `volumes/<name>.tar`.
+    /// Bytes of the volume's tar (its parts joined).
     pub tar_bytes: u64,
-    /// SHA-256 of `volumes/<name>.tar` (hex).
+    /// SHA-256 of the volume's tar (hex).
     pub sha256: String,
     /// A digest of the volume's contents independent of the tar's order: every entry's
     /// path, type, mode, owner, size, link target and data (see
@@ -403,7 +409,8 @@ impl ManifestVolume {
     }
 }
 
-/// `manifest.json`, the first entry of every backup.
+/// `manifest.json`, the first entry of every backup; in format 3, complete once the
+/// figures and seal of the trailing `index.json` are filled in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Manifest {
     pub format: u32,
@@ -428,7 +435,8 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<String>,
     pub volumes: Vec<ManifestVolume>,
-    /// The image, when the backup carries it (`image.tar`, right after the manifest).
+    /// The image, when the backup carries it (`image.tar.part-…`, right after the
+    /// manifest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ManifestImage>,
     /// Bind mounts not backed up, each with the reason (outside the stack's folder
