@@ -428,19 +428,24 @@ pub fn walk_archive(
         if measured.iter().any(|m| m.path == path) {
             return Err(damaged(format!("{path} appears twice")));
         }
-        let mut tap = Tap::new(reader, None);
-        let content_digest = on_part(part, &mut tap)?;
-        io::copy(&mut tap, &mut io::sink())?;
+        // Figures known up front are checked as the stream ends, before `on_part`
+        // sees its end (a restore tells Docker the volume is complete only then);
+        // format 3's without a catalog entry wait for the index.
+        let known_figures = !part.sha256().is_empty();
+        let mut checked = Checked {
+            tap: Tap::new(reader, None),
+            expect: known_figures.then_some(part),
+        };
+        let content_digest = on_part(part, &mut checked)?;
+        io::copy(&mut checked, &mut io::sink())?;
         let got = Measured {
             path,
-            bytes: tap.n,
-            sha256: tap.hex(),
+            bytes: checked.tap.n,
+            sha256: checked.tap.hex(),
             content_digest,
         };
-        drop(tap);
-        // Figures known up front are checked at once; format 3's without a catalog
-        // entry wait for the index.
-        if !part.sha256().is_empty() {
+        drop(checked);
+        if known_figures {
             check_figures(part, &got)?;
         }
         measured.push(got);
@@ -546,6 +551,25 @@ fn part_at<'m>(m: &'m Manifest, path: &str) -> io::Result<Part<'m>> {
             Some(v) => Ok(Part::Volume(v)),
             None => Err(damaged(format!("unexpected entry {path}"))),
         },
+    }
+}
+
+/// A stream that fails at its end, instead of ending, when it is not what its part's
+/// figures say: whoever reads it to the end knows it whole.
+struct Checked<'p, R> {
+    tap: Tap<R>,
+    expect: Option<Part<'p>>,
+}
+
+impl<R: Read> Read for Checked<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.tap.read(buf)?;
+        if let (0, false, Some(p)) = (n, buf.is_empty(), self.expect)
+            && (self.tap.n != p.bytes() || self.tap.hex() != p.sha256())
+        {
+            return Err(damaged(format!("{} does not match its checksum", p.what())));
+        }
+        Ok(n)
     }
 }
 
@@ -876,6 +900,21 @@ mod tests {
         ]);
         let walked = walk_archive(&whole[..], None, None, None, check_part).unwrap();
         assert_eq!(walked.manifest, m);
+        // With the catalog's figures, a stream that differs fails as its reader reaches
+        // its end, not after: a restore must not tell Docker it is complete.
+        let mut wrong = m.clone();
+        wrong.volumes[0].sha256 = "0".repeat(64);
+        let mut failed_in_the_read = false;
+        let e = walk_archive(&whole[..], None, Some(&wrong), None, |_, r| {
+            let read = io::copy(r, &mut io::sink());
+            failed_in_the_read = read.is_err();
+            read.map(|_| None)
+        })
+        .unwrap_err();
+        assert!(
+            failed_in_the_read && e.to_string().contains("checksum"),
+            "{e}"
+        );
         // Another backup's manifest is not the catalogued one.
         let mut other = m.clone();
         other.id = "b-2".into();

@@ -322,7 +322,7 @@ impl Restore<'_> {
             archive::Part::Image(_) => archive::check_part(p, r),
             archive::Part::Volume(v) => {
                 let helper = targets.get(&v.name).cloned().unwrap_or_default();
-                super::volume_io::fill(&rt, &d2, &helper, r, Some(&v.sha256)).map_err(|e| {
+                super::volume_io::fill(&rt, &d2, &helper, r).map_err(|e| {
                     std::io::Error::new(e.kind(), format!("volume {}: {e}", v.name))
                 })?;
                 ctx2.item_done();
