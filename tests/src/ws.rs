@@ -138,6 +138,25 @@ impl Raw {
         self.ws.send(Message::Text(t.into())).await.expect("send");
     }
 
+    /// Sends a message the server may refuse before it has read it all: a server that
+    /// closes a socket with unread input makes the kernel reset it, so the write can
+    /// fail part-way while the close frame sent before the reset still waits to be read.
+    /// Returns whether the whole message was written.
+    pub async fn send_text_refused(&mut self, t: &str) -> bool {
+        match self.ws.send(Message::Text(t.into())).await {
+            Ok(()) => true,
+            Err(tokio_tungstenite::tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                false
+            }
+            Err(e) => panic!("send: {e}"),
+        }
+    }
+
     pub async fn send_binary(&mut self, b: Vec<u8>) {
         self.ws.send(Message::Binary(b.into())).await.expect("send");
     }

@@ -183,11 +183,19 @@ async fn close_codes_4401_4408_4409_and_1009() {
             .any(|m| m["error"]["code"] == "duplicate_channel")
     );
 
-    // 1009: a text message over max_text_bytes.
-    let (mut r, _) = raw_session(&berth, &token).await;
-    let big = format!(r#"{{"t":"ping","ts":1,"pad":"{}"}}"#, "x".repeat(1_100_000));
-    r.send_text(&big).await;
-    assert_eq!(r.expect_close(WAIT).await.0, 1009);
+    // 1009: a text message over max_text_bytes, whether or not the client is still
+    // writing it when the server closes (32 MiB is more than the kernel buffers, so
+    // that client is cut off part-way: its close frame must still arrive).
+    for size in [1_100_000, 32 << 20] {
+        let (mut r, _) = raw_session(&berth, &token).await;
+        let big = format!(r#"{{"t":"ping","ts":1,"pad":"{}"}}"#, "x".repeat(size));
+        let whole = r.send_text_refused(&big).await;
+        assert_eq!(
+            r.expect_close(WAIT).await.0,
+            1009,
+            "{size} bytes, sent whole: {whole}"
+        );
+    }
 }
 
 #[tokio::test]
