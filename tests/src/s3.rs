@@ -127,6 +127,26 @@ impl S3Server {
         let _ = self.child.wait();
     }
 
+    /// Stops the server's process (`SIGSTOP`): connections stay open and nothing is
+    /// answered — a stalled upload — until [`S3Server::resume`].
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server run on (`SIGCONT`).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        let status = Command::new("kill")
+            .arg(which)
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {which} the S3 server");
+    }
+
     /// Starts the killed `s3s-fs` again on the same port and files.
     pub fn restart(&mut self) {
         let root = self.root.as_ref().expect("only s3s-fs restarts");

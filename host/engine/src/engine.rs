@@ -33,6 +33,9 @@ pub struct Engine {
     pub stacks_dir: std::path::PathBuf,
     /// Host directories whose bind mounts backups include (`backup_bind_roots`).
     pub backup_bind_roots: Vec<std::path::PathBuf>,
+    /// Whether a backup that holds containers reads their volumes ahead into the
+    /// spool (`backup_spool`), so they run again before the archive is written.
+    pub backup_spool: bool,
     /// Jobs counted as they end, for `/metrics`.
     pub metrics: crate::metrics::JobMetrics,
 }

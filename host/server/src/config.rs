@@ -45,6 +45,8 @@ pub struct Config {
     /// Host directories whose bind mounts backups may read and restores may write
     /// (absolute, canonical); a stack's own folder needs no entry.
     pub backup_bind_roots: Vec<PathBuf>,
+    /// Held containers' volumes read ahead of the archive (the backup spool).
+    pub backup_spool: bool,
     /// Who may read `GET /metrics` (nobody unless enabled).
     pub metrics: MetricsAccess,
     /// HTTPS served by Berth itself: the certificate chain and key (PEM files).
@@ -338,6 +340,15 @@ pub const KEYS: &[Key] = &[
         meaning: "comma-separated host directories whose bind-mounted data backups include (and restores may write into empty folders of); other bind mounts are listed as skipped. A stack's own folder is always included",
     },
     Key {
+        name: "backup_spool",
+        env: "BERTH_BACKUP_SPOOL",
+        flag: "--backup-spool",
+        default: Some("on"),
+        value_name: "on|off",
+        shown_default: "`on`",
+        meaning: "containers a `stop` or `pause` backup holds run again once Docker has read their volumes: the read runs ahead of the compression into unlinked files in `data_dir` (at most half its free space, freed as the archive is written). `off`: nothing of a volume touches Berth's disk, and the containers stay down until the archive is stored",
+    },
+    Key {
         name: "metrics",
         env: "BERTH_METRICS",
         flag: "--metrics",
@@ -429,6 +440,7 @@ impl Config {
             job_concurrency: sources.number("job_concurrency", 1..=8, "a number of jobs")? as usize,
             stacks_dir: sources.stacks_dir(&data_dir)?,
             backup_bind_roots: sources.backup_bind_roots(&data_dir)?,
+            backup_spool: sources.switch("backup_spool")?,
             metrics: MetricsAccess {
                 enabled: sources.switch("metrics")?,
                 open_to: sources.cidrs("metrics_open_to")?,

@@ -456,6 +456,7 @@ fn assemble(
         data_dir: data_dir.root().to_path_buf(),
         stacks_dir: config.stacks_dir.clone(),
         backup_bind_roots: config.backup_bind_roots.clone(),
+        backup_spool: config.backup_spool,
         metrics: berth_engine::metrics::JobMetrics::default(),
     });
     let state = Arc::new(AppState {

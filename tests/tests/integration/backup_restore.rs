@@ -21,13 +21,14 @@ use berth_protocol::api::backups::{
 use berth_protocol::api::catalogue::{
     BackupsBulkDelete, BackupsBundleTicket, BackupsCreate, BackupsDelete, BackupsDownloadTicket,
     BackupsList, BackupsPreview, BackupsRescan, BackupsRestore, BackupsVerify, JobProgress,
-    JobsCancel, JobsGet,
+    JobsCancel, JobsGet, PluginsConfigure,
 };
 use berth_protocol::api::jobs::{JobProgressParams, JobRef, JobState};
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
 use berth_tests::docker::{Scope, compose, ensure_test_image};
 use berth_tests::jobs::{WAIT, code, end_state, follow, log_of, upload};
+use berth_tests::s3::{self, S3Server};
 use berth_tests::server::{Berth, serve_command};
 use berth_tests::ws;
 use futures_util::StreamExt;
@@ -936,9 +937,13 @@ async fn cancel_and_kill_during_a_stop_mode_backup_leave_the_app_running_and_not
     let scope = Scope::new().await;
     let tmp = tempfile::tempdir().unwrap();
     let data_dir = tmp.path().join("data");
+    // Without the spool the containers are held until the archive is stored, long
+    // enough for the test to act while they are down (with it they run again once
+    // the volume is read, which `held_containers_run_again_…` shows).
     let start = || {
         let mut cmd = serve_command(&data_dir);
-        cmd.env("BERTH_ADMIN_PASSWORD", ws::ADMIN_PASSWORD);
+        cmd.env("BERTH_ADMIN_PASSWORD", ws::ADMIN_PASSWORD)
+            .env("BERTH_BACKUP_SPOOL", "off");
         cmd
     };
     let berth = Berth::start_with(start(), &data_dir).await;
@@ -1083,17 +1088,15 @@ async fn hooks_run_around_the_backup_and_a_failing_essential_hook_fails_it_with_
     let (_tmp, berth) = ws::start().await;
     let op = ws::admin(&berth).await;
     // A notifier: failures reach it by default.
-    op.call::<berth_protocol::api::catalogue::PluginsConfigure>(
-        berth_protocol::api::plugins::ConfigureInstance {
-            plugin: "notify-webhook".into(),
-            name: "ops".into(),
-            config: serde_json::json!({"url": format!("{}/hook", sink.base), "preset": "json"}),
-            secrets: BTreeMap::new(),
-            egress: Vec::new(),
-            allow_private: true,
-            path: None,
-        },
-    )
+    op.call::<PluginsConfigure>(berth_protocol::api::plugins::ConfigureInstance {
+        plugin: "notify-webhook".into(),
+        name: "ops".into(),
+        config: serde_json::json!({"url": format!("{}/hook", sink.base), "preset": "json"}),
+        secrets: BTreeMap::new(),
+        egress: Vec::new(),
+        allow_private: true,
+        path: None,
+    })
     .await
     .unwrap();
     let vol = make_volume(&scope, "hooked").await;
@@ -1873,6 +1876,81 @@ async fn with_job_concurrency_two_jobs_run_at_once_but_never_on_the_same_volume(
             && l.contains(&format!("holds volume:{a}"))),
         "the second backup of {a} said which job it waited for: {log:?}"
     );
+}
+
+/// A `stop`-mode backup's containers run again once Docker has read their volumes,
+/// not once the archive is stored: with the bucket's server stopped before the backup,
+/// nothing can be stored, yet the app starts again while the job is still writing;
+/// with the server back, the backup completes, its downtime shorter than the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_containers_run_again_once_their_volumes_are_read() {
+    let scope = Scope::new().await;
+    let server = S3Server::start("berth-held");
+    let vol = make_volume(&scope, "held").await;
+    // More than the upload's buffers hold (the storage's parts, the channels): a
+    // backup that streamed straight to the bucket could not read it all.
+    let fill = "busybox dd if=/dev/urandom of=/data/blob bs=1048576 count=64 2>/dev/null";
+    run_with(&scope, &vol, "fill-held", fill).await;
+    let app_id = app(&scope, "held-app", &vol).await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    let settings = serde_json::json!({ "prefix": "berth", "part_size_mib": 5 });
+    admin
+        .call::<PluginsConfigure>(server.configure_request(
+            "offsite",
+            "berth-held",
+            settings,
+            s3::SECRET_KEY,
+        ))
+        .await
+        .unwrap();
+
+    server.pause();
+    let mut started = docker_events(&scope, "container", &app_id, "start");
+    let queued = admin
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Container {
+                name: scope.name("held-app"),
+            }],
+            storage: Some("offsite".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let job = queued.jobs[0].clone();
+    tokio::time::timeout(Duration::from_secs(60), started.next())
+        .await
+        .expect("the app started again while the bucket's server was stopped")
+        .expect("a Docker event")
+        .expect("a start event");
+    let during = admin
+        .call::<JobsGet>(JobRef { id: job.clone() })
+        .await
+        .unwrap();
+    assert_eq!(during.job.finished_ms, None, "the job is still writing");
+    assert!(running(&scope, &app_id).await);
+    server.resume();
+
+    let (state, message) = end_state(&admin, &job).await;
+    assert_eq!(state, JobState::Complete, "{message}");
+    let done = admin.call::<JobsGet>(JobRef { id: job }).await.unwrap();
+    let log: Vec<String> = done.log.iter().map(|l| l.message.clone()).collect();
+    let read = line_at(&log, "volumes read: the containers run again");
+    let figures = log
+        .iter()
+        .position(|l| l.starts_with(&format!("volume {vol}: ")) && l.ends_with(" bytes of tar"))
+        .unwrap_or_else(|| panic!("the volume's figures in {log:?}"));
+    assert!(
+        read < figures,
+        "released before the archive was written: {log:?}"
+    );
+    let [down] = done.job.downtime.as_slice() else {
+        panic!("one container held: {:?}", done.job.downtime)
+    };
+    let took = done.job.finished_ms.unwrap() - done.job.started_ms.unwrap();
+    assert!(down.ms < took, "down {} ms of the job's {took}", down.ms);
+    let entries = backups(&admin, &scope.name("held-app")).await;
+    assert_eq!(entries[0].storage, "offsite");
 }
 
 /// The volume the format-1 fixture holds, as it was backed up.

@@ -1023,7 +1023,12 @@ async fn publishing(scope: &Scope, base: &str, port: u16, vol: Option<&str>) -> 
 async fn a_container_that_cannot_start_again_stays_in_the_journal_and_is_retried() {
     use futures_util::StreamExt;
     let scope = Scope::new().await;
-    let (_tmp, berth) = ws::start().await;
+    // Without the spool the app stays down until the archive is stored: time for the
+    // test to take its port.
+    let (_tmp, berth) = ws::start_with(|c| {
+        c.env("BERTH_BACKUP_SPOOL", "off");
+    })
+    .await;
     let admin = ws::admin(&berth).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -5,7 +5,9 @@
 //! catalog calls it complete.
 //!
 //! Nothing touches the disk on the way: Docker → tar → gzip on every core →
-//! (encryption) → the storage plugin, through bounded channels.
+//! (encryption) → the storage plugin, through bounded channels — except, when
+//! containers are held, the volumes' tars read ahead into [`super::spool`], so the
+//! containers run again once Docker has read them.
 
 use crate::EngineError;
 use crate::prelude::*;
@@ -134,22 +136,48 @@ impl BackupJob<'_> {
                 return Err(e);
             }
         };
+        // Held containers run again once Docker has read their volumes (the spool
+        // takes them while the archive is written), or when the work ends first.
+        let (read, mut all_read) = tokio::sync::oneshot::channel();
+        let read = (holding.is_some() && self.engine.backup_spool).then_some(read);
         // Everything between holding and releasing can be cancelled; the release
         // always runs.
         let work = async {
             let image = self.images(&plan).await;
             let (entry, manifest) = self.catalog_pending(&plan, image.as_ref())?;
-            self.write(&plan, image, entry, manifest).await
+            self.write(&plan, image, entry, manifest, read).await
         };
-        let done = tokio::select! {
-            r = work => r,
-            () = ctx.cancel.cancelled() => Err(ctx.cancelled()),
+        tokio::pin!(work);
+        let ended = tokio::select! {
+            r = &mut work => Some(r),
+            Ok(()) = &mut all_read => None,
+            () = ctx.cancel.cancelled() => Some(Err(ctx.cancelled())),
         };
-        if let Some(holding) = holding {
-            holding.release(ctx).await;
-        }
         // After the containers run again, whatever became of the backup.
-        let post = post_hooks(&self.docker, &hooks, ctx).await;
+        let early = ended.is_none();
+        let release = async {
+            if let Some(holding) = holding {
+                if early {
+                    ctx.log(
+                        LogLevel::Info,
+                        "volumes read: the containers run again while the archive is written",
+                    );
+                }
+                holding.release(ctx).await;
+            }
+            post_hooks(&self.docker, &hooks, ctx).await
+        };
+        // The upload goes on while they start.
+        let finish = async {
+            match ended {
+                Some(done) => done,
+                None => tokio::select! {
+                    r = &mut work => r,
+                    () = ctx.cancel.cancelled() => Err(ctx.cancelled()),
+                },
+            }
+        };
+        let (post, done) = tokio::join!(release, finish);
         let written = done.and_then(|x| post.map(|()| x));
         let verified = match written {
             Ok((entry, manifest)) => self
@@ -304,13 +332,15 @@ impl BackupJob<'_> {
     /// The one read of each volume (and the images), streamed into the archive and
     /// on to the storage; returns the entry with the size and checksum of what was
     /// stored, and the complete manifest (figures found on the way, sealed by this
-    /// installation, see `origin`).
+    /// installation, see `origin`). With `read_ahead`, the volumes are read through
+    /// the spool, which says there when Docker has read them all.
     async fn write(
         &self,
         plan: &Plan,
         image: Option<SavedImages>,
         mut entry: BackupEntry,
         manifest: Manifest,
+        read_ahead: Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<(BackupEntry, Manifest), EngineError> {
         let ctx = self.ctx;
         // Totals first: a phase change publishes, and bytes must not go back within one.
@@ -326,6 +356,10 @@ impl BackupJob<'_> {
             let helper = super::host_paths::reader(&self.docker, volume).await?;
             volumes.push(Box::new(volume_reader(&self.docker, &helper.id)));
             helpers.push(helper);
+        }
+        if let Some(done) = read_ahead {
+            volumes = super::spool::ahead(volumes, &self.engine.data_dir, done)
+                .map_err(|e| EngineError::failed(format!("cannot make the spool: {e}")))?;
         }
         let sources = archive::Sources {
             image: image_source,

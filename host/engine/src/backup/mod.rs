@@ -25,6 +25,7 @@ pub mod privileges;
 pub mod rebase;
 pub mod rescan;
 pub mod restore;
+pub mod spool;
 pub mod upload;
 pub mod volume_io;
 
