@@ -4,11 +4,14 @@
 //! (docs/BENCHMARKS.md, "Downtime").
 //!
 //! Each volume's tar goes into an unlinked file in the data directory as fast as Docker
-//! gives it; the archive writer reads it from there at its own pace. What the writer
-//! has read is punched out of the file as it goes, so the disk holds only the read's
-//! lead over the writer, capped at half the free space. A disk that fills anyway hands
-//! the rest of the stream to the writer directly: the backup goes on as a streaming
-//! one, and the containers stay held until it is written, as without the spool.
+//! gives it; the archive writer reads it from there. While Docker reads, the writer
+//! waits: on two cores, compression beside the read slows Docker's side of it (the
+//! engine builds the tar) to a third, and the read is the downtime. Once every volume
+//! is read, the writer goes on at its own pace, and what it has read is punched out of
+//! the file as it goes. The read's lead is capped at half the free space; reaching it
+//! lets the writer start, and a disk that fills anyway hands the rest of the stream to
+//! the writer directly: the backup goes on as a streaming one, and the containers stay
+//! held until it is written, as without the spool.
 //!
 //! Used only when a backup holds containers (`stop`, `pause`): a `hot` backup gains
 //! nothing from it and keeps touching no disk.
@@ -17,6 +20,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Bytes read from Docker per write to the spool.
@@ -38,12 +42,14 @@ pub fn ahead(
     dir: &Path,
     done: tokio::sync::oneshot::Sender<()>,
 ) -> io::Result<Vec<Source>> {
+    let reading = Arc::new(AtomicBool::new(true));
     let mut spools = Vec::with_capacity(sources.len());
     for _ in &sources {
         spools.push(Arc::new(Spool {
             file: tempfile::tempfile_in(dir)?,
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
+            reading: Arc::clone(&reading),
         }));
     }
     let lead = match spools.first() {
@@ -62,10 +68,11 @@ pub fn ahead(
         })
         .collect();
     tokio::task::spawn_blocking(move || {
+        let all = spools.clone();
         let mut pending = sources.into_iter().zip(spools);
         let mut all_read = true;
         for (source, spool) in pending.by_ref() {
-            let ended = fill(source, &spool, lead);
+            let ended = fill(source, &spool, lead, &all);
             all_read = matches!(ended, Ended::Read);
             spool.end(ended);
             if !all_read {
@@ -76,11 +83,22 @@ pub fn ahead(
         for (source, spool) in pending {
             spool.end(Ended::HandedOver(source));
         }
+        writer_may_go(&all);
         if all_read {
             let _ = done.send(());
         }
     });
     Ok(readers)
+}
+
+/// The read is over, or waits for the writer: the writer goes on.
+fn writer_may_go(spools: &[Arc<Spool>]) {
+    for spool in spools {
+        spool.reading.store(false, Ordering::Release);
+        // Under the lock: a writer that saw `reading` is waiting by now.
+        let _state = spool.lock();
+        spool.changed.notify_all();
+    }
 }
 
 /// Half the free space of the file's filesystem, and at least [`MIN_LEAD`].
@@ -95,6 +113,9 @@ struct Spool {
     file: File,
     state: Mutex<State>,
     changed: Condvar,
+    /// Shared by every volume's spool: Docker is reading and nothing waits for the
+    /// writer, so the writer waits.
+    reading: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -144,6 +165,12 @@ impl Spool {
         self.notify(&mut state);
     }
 
+    /// Whether `bytes` more fit within `lead` of what the writer read.
+    fn fits(&self, bytes: u64, lead: u64) -> bool {
+        let state = self.lock();
+        state.written - state.consumed + bytes <= lead
+    }
+
     /// Waits until `bytes` more fit within `lead` of what the writer read; where the
     /// next write goes, or `None` when the writer is gone.
     fn room(&self, bytes: u64, lead: u64) -> Option<u64> {
@@ -166,12 +193,16 @@ impl Spool {
     fn wrote(&self, bytes: u64) {
         let mut state = self.lock();
         state.written += bytes;
-        self.notify(&mut state);
+        // A writer waiting while Docker reads is woken once, when the read is over.
+        if !self.reading.load(Ordering::Acquire) {
+            self.notify(&mut state);
+        }
     }
 }
 
-/// Reads `source` into `spool` to its end.
-fn fill(mut source: Source, spool: &Spool, lead: u64) -> Ended {
+/// Reads `source` into `spool` to its end; `all` are every volume's spools, whose
+/// writer is let go when the read must wait for it.
+fn fill(mut source: Source, spool: &Spool, lead: u64, all: &[Arc<Spool>]) -> Ended {
     let mut chunk = vec![0; CHUNK];
     loop {
         let n = match source.read(&mut chunk) {
@@ -180,6 +211,9 @@ fn fill(mut source: Source, spool: &Spool, lead: u64) -> Ended {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Ended::Failed(e.kind(), e.to_string()),
         };
+        if !spool.fits(n as u64, lead) {
+            writer_may_go(all);
+        }
         let Some(at) = spool.room(n as u64, lead) else {
             return Ended::Abandoned;
         };
@@ -188,6 +222,7 @@ fn fill(mut source: Source, spool: &Spool, lead: u64) -> Ended {
             Err(e) if e.kind() == io::ErrorKind::StorageFull => {
                 // Once the writer has read all there is, the file holds nothing the
                 // disk needs: free it and try once more before streaming directly.
+                writer_may_go(all);
                 if !spool.caught_up() {
                     return Ended::Abandoned;
                 }
@@ -235,6 +270,11 @@ impl SpoolReader {
     fn available(&mut self) -> io::Result<Option<u64>> {
         let mut state = self.spool.lock();
         loop {
+            let reading = self.spool.reading.load(Ordering::Acquire);
+            if reading {
+                state = self.spool.wait(state);
+                continue;
+            }
             if state.written > self.position {
                 return Ok(Some(state.written - self.position));
             }
@@ -390,12 +430,56 @@ mod tests {
         assert_eq!(rest, 10);
     }
 
+    /// A source that gives `first`, then waits for `more` before it ends.
+    struct Held {
+        first: Option<Vec<u8>>,
+        more: std::sync::mpsc::Receiver<()>,
+    }
+
+    impl Read for Held {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if let Some(first) = self.first.take() {
+                buf[..first.len()].copy_from_slice(&first);
+                return Ok(first.len());
+            }
+            let _ = self.more.recv();
+            Ok(0)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_waits_while_docker_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (more, rx) = std::sync::mpsc::channel();
+        let source = Held {
+            first: Some(b"first bytes".to_vec()),
+            more: rx,
+        };
+        let (tx, done) = tokio::sync::oneshot::channel();
+        let mut readers = ahead(vec![Box::new(source)], dir.path(), tx).unwrap();
+        let mut reader = readers.pop().unwrap();
+        let (got, read) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut v = vec![0; 64];
+            let _ = got.send(reader.read(&mut v).map(|n| v[..n].to_vec()));
+        });
+        // The first bytes are in the spool, but the read is not over: nothing for the
+        // writer yet.
+        let waited = read.recv_timeout(std::time::Duration::from_millis(300));
+        assert!(waited.is_err(), "the writer read while Docker was reading");
+        more.send(()).unwrap();
+        done.await.expect("read to its end");
+        let v = read.recv().unwrap().unwrap();
+        assert_eq!(v, b"first bytes");
+    }
+
     #[test]
     fn the_read_waits_for_the_writer_beyond_its_lead() {
         let spool = Spool {
             file: tempfile::tempfile().unwrap(),
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
+            reading: Arc::new(AtomicBool::new(false)),
         };
         spool.wrote(MIN_LEAD);
         std::thread::scope(|s| {
