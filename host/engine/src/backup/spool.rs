@@ -165,17 +165,19 @@ impl Spool {
         self.notify(&mut state);
     }
 
-    /// Whether `bytes` more fit within `lead` of what the writer read.
-    fn fits(&self, bytes: u64, lead: u64) -> bool {
-        let state = self.lock();
-        state.written - state.consumed + bytes <= lead
-    }
-
-    /// Waits until `bytes` more fit within `lead` of what the writer read; where the
-    /// next write goes, or `None` when the writer is gone.
-    fn room(&self, bytes: u64, lead: u64) -> Option<u64> {
+    /// Waits until `bytes` more fit within `lead` of what the writer read, letting the
+    /// writers in `all` go first if it must wait (else they would wait for the read
+    /// to end); where the next write goes, or `None` when the writer is gone.
+    fn room(&self, bytes: u64, lead: u64, all: &[Arc<Spool>]) -> Option<u64> {
         let mut state = self.lock();
-        while !state.abandoned && state.written - state.consumed + bytes > lead {
+        let over = |state: &State| state.written - state.consumed + bytes > lead;
+        if !state.abandoned && over(&state) {
+            // Outside the lock: `writer_may_go` takes every spool's, this one's too.
+            drop(state);
+            writer_may_go(all);
+            state = self.lock();
+        }
+        while !state.abandoned && over(&state) {
             state = self.wait(state);
         }
         (!state.abandoned).then_some(state.written)
@@ -211,10 +213,7 @@ fn fill(mut source: Source, spool: &Spool, lead: u64, all: &[Arc<Spool>]) -> End
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Ended::Failed(e.kind(), e.to_string()),
         };
-        if !spool.fits(n as u64, lead) {
-            writer_may_go(all);
-        }
-        let Some(at) = spool.room(n as u64, lead) else {
+        let Some(at) = spool.room(n as u64, lead, all) else {
             return Ended::Abandoned;
         };
         match spool.file.write_all_at(&chunk[..n], at) {
@@ -483,7 +482,7 @@ mod tests {
         };
         spool.wrote(MIN_LEAD);
         std::thread::scope(|s| {
-            let waiting = s.spawn(|| spool.room(1, MIN_LEAD));
+            let waiting = s.spawn(|| spool.room(1, MIN_LEAD, &[]));
             // The writer reads one byte: there is room for one more.
             let mut state = spool.lock();
             state.consumed = 1;
