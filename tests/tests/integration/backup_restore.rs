@@ -27,7 +27,7 @@ use berth_protocol::api::jobs::{JobProgressParams, JobRef, JobState};
 use berth_protocol::error::ErrorCode;
 use berth_protocol::role::Role;
 use berth_tests::docker::{Scope, compose, ensure_test_image};
-use berth_tests::jobs::{WAIT, code, end_state, follow, log_of, upload};
+use berth_tests::jobs::{WAIT, back_up, code, end_state, follow, log_of, until, upload};
 use berth_tests::s3::{self, S3Server};
 use berth_tests::server::{Berth, serve_command};
 use berth_tests::ws;
@@ -1878,6 +1878,21 @@ async fn with_job_concurrency_two_jobs_run_at_once_but_never_on_the_same_volume(
     );
 }
 
+/// Configures storage instance `offsite`: the bucket `bucket` of `server`, in 5 MiB
+/// parts.
+async fn offsite(admin: &Client, server: &S3Server, bucket: &str) {
+    let settings = serde_json::json!({ "prefix": "berth", "part_size_mib": 5 });
+    admin
+        .call::<PluginsConfigure>(server.configure_request(
+            "offsite",
+            bucket,
+            settings,
+            s3::SECRET_KEY,
+        ))
+        .await
+        .unwrap();
+}
+
 /// A `stop`-mode backup's containers run again once Docker has read their volumes,
 /// not once the archive is stored: with the bucket's server stopped before the backup,
 /// nothing can be stored, yet the app starts again while the job is still writing;
@@ -1894,16 +1909,7 @@ async fn held_containers_run_again_once_their_volumes_are_read() {
     let app_id = app(&scope, "held-app", &vol).await;
     let (_tmp, berth) = ws::start().await;
     let admin = ws::admin(&berth).await;
-    let settings = serde_json::json!({ "prefix": "berth", "part_size_mib": 5 });
-    admin
-        .call::<PluginsConfigure>(server.configure_request(
-            "offsite",
-            "berth-held",
-            settings,
-            s3::SECRET_KEY,
-        ))
-        .await
-        .unwrap();
+    offsite(&admin, &server, "berth-held").await;
 
     server.pause();
     let mut started = docker_events(&scope, "container", &app_id, "start");
@@ -1951,6 +1957,97 @@ async fn held_containers_run_again_once_their_volumes_are_read() {
     assert!(down.ms < took, "down {} ms of the job's {took}", down.ms);
     let entries = backups(&admin, &scope.name("held-app")).await;
     assert_eq!(entries[0].storage, "offsite");
+}
+
+/// A restore reads each volume back as soon as it is written, while the next one
+/// streams in: with the bucket's server stopped in the middle of the second volume,
+/// the first one's read-back (a helper made, read and removed) still happens, and the
+/// job is still writing; once the server runs again the job completes with both
+/// volumes verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_volume_is_verified_while_the_next_one_is_written() {
+    let scope = Scope::new().await;
+    let server = S3Server::start("berth-overlap");
+    let (first, second) = (
+        make_volume(&scope, "overlap-1").await,
+        make_volume(&scope, "overlap-2").await,
+    );
+    // Each more than the restore's read-ahead (the storage's ranges in flight, the
+    // channels) holds, whichever volume the archive has first.
+    let fill = "busybox dd if=/dev/urandom of=/data/blob bs=1048576 count=96 2>/dev/null";
+    run_with(&scope, &first, "fill-overlap-1", fill).await;
+    run_with(&scope, &second, "fill-overlap-2", fill).await;
+    scope
+        .container("overlap-app")
+        .volume(&first, "/one")
+        .volume(&second, "/two")
+        .create()
+        .await;
+    let (_tmp, berth) = ws::start().await;
+    let admin = ws::admin(&berth).await;
+    offsite(&admin, &server, "berth-overlap").await;
+    let app = scope.name("overlap-app");
+    let target = BackupTarget::Container { name: app.clone() };
+    back_up(&admin, target, Some("offsite")).await;
+    let id = backups(&admin, &app).await[0].id.clone();
+
+    let copies = [scope.name("overlap-copy-1"), scope.name("overlap-copy-2")];
+    // A read-back's helper is removed once it has read; the restore's own writing
+    // helpers are removed only after the whole archive is written.
+    // (Docker ANDs label filters: the helpers of these volumes are picked out here.)
+    let label = "dev.berth.helper";
+    let mut read_back = docker_events(&scope, "label", label, "destroy").filter(|e| {
+        let mounted = e.as_ref().ok().and_then(|e| {
+            let attributes = e.actor.as_ref()?.attributes.as_ref()?;
+            attributes.get(label).cloned()
+        });
+        std::future::ready(mounted.is_some_and(|m| copies.contains(&m)))
+    });
+    let restore = admin
+        .call::<BackupsRestore>(RestoreBackup {
+            id,
+            name: Some(scope.name("overlap-restored")),
+            volumes: BTreeMap::from([
+                (first.clone(), copies[0].clone()),
+                (second.clone(), copies[1].clone()),
+            ]),
+            start: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    until(&admin, &restore.id, |p| p.items_done >= 1).await;
+    server.pause();
+    tokio::time::timeout(Duration::from_secs(60), read_back.next())
+        .await
+        .expect("the first volume was read back while the bucket's server was stopped")
+        .expect("a Docker event")
+        .expect("a destroy event");
+    let during = admin
+        .call::<JobsGet>(JobRef {
+            id: restore.id.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        during.job.progress.state,
+        JobState::Running,
+        "still writing the second volume: {:?}",
+        during.job.progress
+    );
+    server.resume();
+
+    let (state, message) = end_state(&admin, &restore.id).await;
+    assert_eq!(state, JobState::Complete, "{message}");
+    let log = log_of(&admin, &restore.id).await;
+    for copy in &copies {
+        assert!(
+            log.iter()
+                .any(|l| l.starts_with(&format!("volume {copy}: "))
+                    && l.ends_with(" entries verified")),
+            "{copy} verified: {log:?}"
+        );
+    }
 }
 
 /// The volume the format-1 fixture holds, as it was backed up.

@@ -2,8 +2,8 @@
 //! each volume, the image); volumes are created (or emptied, when the user said
 //! overwrite) and filled through never-started helpers straight from the stored
 //! archive; each restored volume is read back and its content digest compared with
-//! the manifest's; then the container is recreated from its backed-up configuration
-//! with the overrides, and started.
+//! the manifest's, while the next volume streams in; then the container is recreated
+//! from its backed-up configuration with the overrides, and started.
 
 use crate::EngineError;
 use crate::error::ForbiddenDetails;
@@ -248,8 +248,15 @@ impl Restore<'_> {
             for name in recreate {
                 aside.keep(d, name, ctx).await?;
             }
-            let load = self.write_volumes(&mut created).await?;
-            self.verify_volumes().await?;
+            // Each volume is read back as soon as it is written, while the next one
+            // streams in: a restore of several volumes takes one read-back, not all.
+            let (written_tx, written_rx) = tokio::sync::mpsc::unbounded_channel();
+            let (load, verified) = tokio::join!(
+                self.write_volumes(&mut created, written_tx),
+                self.verify_as_written(written_rx),
+            );
+            let load = load?;
+            self.verify_rest(&verified?).await?;
             Ok::<_, EngineError>(load)
         }
         .await;
@@ -269,8 +276,13 @@ impl Restore<'_> {
 
     /// Creates the target volumes and streams the archive once, each volume's tar
     /// into its helper and the image into `docker load`. `created` names the volumes
-    /// made so far (for the undo).
-    async fn write_volumes(&self, created: &mut Created) -> Result<bool, EngineError> {
+    /// made so far (for the undo); `written` is told each volume's name once Docker
+    /// has all of it.
+    async fn write_volumes(
+        &self,
+        created: &mut Created,
+        written: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> Result<bool, EngineError> {
         let (d, ctx, manifest) = (&self.d, self.ctx, &self.rec.manifest);
         let mut helpers = HashMap::new();
         for v in &manifest.volumes {
@@ -325,8 +337,10 @@ impl Restore<'_> {
                 super::volume_io::fill(&rt, &d2, &helper, r).map_err(|e| {
                     std::io::Error::new(e.kind(), format!("volume {}: {e}", v.name))
                 })?;
+                // Verified by reading the volume back, beside the next one's writing
+                // (a verification that failed already has stopped listening).
+                let _ = written.send(v.name.clone());
                 ctx2.item_done();
-                // Verified by reading the volume back once it is written.
                 Ok(None)
             }
         };
@@ -335,6 +349,10 @@ impl Restore<'_> {
             r = super::read_stored(&sess, &self.rec.entry.key, secret, Some(manifest.clone()), ctx, upload) => r,
             () = ctx.cancel.cancelled() => Err(ctx.cancelled()),
         };
+        if walked.is_ok() {
+            // Only the read-back of the last volumes written can still be running.
+            ctx.set_state(JobState::Verifying, "verifying restored volumes");
+        }
         for (_, h) in helpers {
             h.remove().await;
         }
@@ -360,31 +378,55 @@ impl Restore<'_> {
         Ok(load)
     }
 
-    /// Proof: each volume read back as it now is, against the manifest.
-    async fn verify_volumes(&self) -> Result<(), EngineError> {
-        self.ctx
-            .set_state(JobState::Verifying, "verifying restored volumes");
-        for v in &self.rec.manifest.volumes {
-            let (name, got) = if v.is_host_path() {
-                let to = self.folder_of(v)?.display().to_string();
-                let helper = Helper::for_host_path(&self.d, &to).await?;
-                (to, super::volume_io::digest_through(&self.d, helper).await?)
-            } else {
-                let name = self.target_of(v);
-                let got = super::volume_io::digest_of(&self.d, &name).await?;
-                (name, got)
-            };
-            if got.hex != v.content_digest {
-                return Err(EngineError::failed(format!(
-                    "volume {name} reads back differently from the backup (content digest {} ≠ {})",
-                    got.hex, v.content_digest
-                )));
+    /// Proof: each volume read back as it now is, against the manifest, as soon as
+    /// the stream has written it. Returns the names verified; stops at the first that
+    /// differs.
+    async fn verify_as_written(
+        &self,
+        mut written: tokio::sync::mpsc::UnboundedReceiver<String>,
+    ) -> Result<Vec<String>, EngineError> {
+        let mut verified = Vec::new();
+        while let Some(name) = written.recv().await {
+            let volume = self.rec.manifest.volumes.iter().find(|v| v.name == name);
+            if let Some(v) = volume {
+                self.verify_volume(v).await?;
+                verified.push(name);
             }
-            self.ctx.log(
-                LogLevel::Info,
-                format!("volume {name}: {} entries verified", got.entries),
-            );
         }
+        Ok(verified)
+    }
+
+    /// Reads back any volume the stream did not report written (none when the walk
+    /// succeeded), so that every restored volume is verified whatever the order.
+    async fn verify_rest(&self, verified: &[String]) -> Result<(), EngineError> {
+        for v in &self.rec.manifest.volumes {
+            if !verified.contains(&v.name) {
+                self.verify_volume(v).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn verify_volume(&self, v: &ManifestVolume) -> Result<(), EngineError> {
+        let (name, got) = if v.is_host_path() {
+            let to = self.folder_of(v)?.display().to_string();
+            let helper = Helper::for_host_path(&self.d, &to).await?;
+            (to, super::volume_io::digest_through(&self.d, helper).await?)
+        } else {
+            let name = self.target_of(v);
+            let got = super::volume_io::digest_of(&self.d, &name).await?;
+            (name, got)
+        };
+        if got.hex != v.content_digest {
+            return Err(EngineError::failed(format!(
+                "volume {name} reads back differently from the backup (content digest {} ≠ {})",
+                got.hex, v.content_digest
+            )));
+        }
+        self.ctx.log(
+            LogLevel::Info,
+            format!("volume {name}: {} entries verified", got.entries),
+        );
         Ok(())
     }
 
