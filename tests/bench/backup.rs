@@ -6,7 +6,9 @@
 //!   storage —, verify)
 //!   against `tar -czf` of the volume's directory on the host at the same gzip level,
 //!   and against `tar | pigz` (Debian's pigz, when installed);
-//! - the restore job (create, stream in, read back and compare) against `tar -xzf`;
+//! - the restore job (create, stream in, read back and compare) against `tar -xzf`,
+//!   of the volume and of a container's two volumes (the first read back while the
+//!   second streams in);
 //! - Berth's peak RSS while backing up 1 GiB and 4 GiB (bounded memory: the same for
 //!   both);
 //! - the cost of encryption: the same backup with a passphrase;
@@ -77,7 +79,13 @@ async fn stored_size(c: &Client, id: &str) -> u64 {
 }
 
 async fn fill(scope: &Scope, vol: &str, gib: u64) {
-    let half = gib * 512;
+    fill_mib(scope, vol, &format!("fill-{gib}"), gib * 1024).await;
+}
+
+/// Fills `vol` with `mib` MiB, half text and half random, by a container named after
+/// `base`.
+async fn fill_mib(scope: &Scope, vol: &str, base: &str, mib: u64) {
+    let half = mib / 2;
     // Text: numbered lines (compresses ~4:1); random: incompressible.
     let script = format!(
         "set -e; cd /data; busybox seq 1 20000000 > seq.txt; \
@@ -85,7 +93,7 @@ async fn fill(scope: &Scope, vol: &str, gib: u64) {
          busybox truncate -s {half}M text.txt; rm seq.txt; \
          busybox dd if=/dev/urandom of=random.bin bs=1048576 count={half} 2>/dev/null"
     );
-    let id = start_with_volume(scope, &format!("fill-{gib}"), vol, &script).await;
+    let id = start_with_volume(scope, base, vol, &script).await;
     scope.wait_success(&id).await;
 }
 
@@ -188,26 +196,32 @@ async fn backup(c: &Client, vol: &str, passphrase: Option<&str>) -> (Timing, Str
     backup_to(c, vol, passphrase, None).await
 }
 
-/// Restores backup `id` of `vol` into the new volume `target` and times the whole job;
-/// the volume is removed again so three restores of 1 GiB take no more disk than one.
-async fn restore(c: &Client, scope: &Scope, id: &str, vol: &str, target: String) -> Timing {
-    let job = c
-        .call::<BackupsRestore>(RestoreBackup {
-            id: id.to_owned(),
-            volumes: [(vol.to_owned(), target.clone())].into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+/// Runs restore `request` and times the whole job; what it made (the container when
+/// it names one, its target volumes) is removed again so three restores of 1 GiB take
+/// no more disk than one.
+async fn restore(c: &Client, scope: &Scope, request: RestoreBackup) -> Timing {
+    let job = c.call::<BackupsRestore>(request.clone()).await.unwrap();
     let took = run_job(c, &job.id).await;
-    scope
-        .docker
-        .remove_volume(
-            &target,
-            None::<bollard::query_parameters::RemoveVolumeOptions>,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("remove the restored volume {target}: {e}"));
+    if let Some(name) = &request.name {
+        scope
+            .docker
+            .remove_container(
+                name,
+                None::<bollard::query_parameters::RemoveContainerOptions>,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("remove the restored container {name}: {e}"));
+    }
+    for target in request.volumes.values() {
+        scope
+            .docker
+            .remove_volume(
+                target,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("remove the restored volume {target}: {e}"));
+    }
     took
 }
 
@@ -438,6 +452,119 @@ async fn downtime_row(c: &Client, scope: &Scope, vol: &str, dir: &Path) -> Strin
     )
 }
 
+/// A restore of two volumes (a container with two of 512 MiB, each half text, half
+/// random): the first one's read-back runs while the second streams in. Against
+/// `tar -xzf` of pigz's archive of both directories.
+async fn two_volumes_row(c: &Client, scope: &Scope, scratch: &Path) -> String {
+    let mut volumes = Vec::new();
+    for n in 1..=2 {
+        let (vol, dir) = volume(scope, &format!("bench-pair-{n}")).await;
+        fill_mib(scope, &vol, &format!("fill-pair-{n}"), 512).await;
+        volumes.push((vol, dir));
+    }
+    let app = scope.name("pair-app");
+    let mounts = volumes
+        .iter()
+        .enumerate()
+        .map(|(n, (vol, _))| Mount {
+            typ: Some(MountType::VOLUME),
+            source: Some(vol.clone()),
+            target: Some(format!("/data{n}")),
+            ..Default::default()
+        })
+        .collect();
+    scope
+        .docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(&app).build()),
+            ContainerCreateBody {
+                image: Some(ensure_test_image(&scope.docker).await.to_owned()),
+                cmd: Some(vec!["true".into()]),
+                labels: Some(scope.labels()),
+                host_config: Some(HostConfig {
+                    mounts: Some(mounts),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let queued = c
+        .call::<BackupsCreate>(CreateBackup {
+            targets: vec![BackupTarget::Container { name: app.clone() }],
+            consistency: Some(Consistency::Hot),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    run_job(c, &queued.jobs[0]).await;
+    let id = c
+        .call::<JobsGet>(JobRef {
+            id: queued.jobs[0].clone(),
+        })
+        .await
+        .unwrap()
+        .job
+        .backup
+        .unwrap();
+    let mut attempt = 0;
+    let restored = median_of(
+        || {
+            attempt += 1;
+            let request = RestoreBackup {
+                id: id.clone(),
+                name: Some(scope.name(&format!("pair-restored-{attempt}"))),
+                volumes: volumes
+                    .iter()
+                    .map(|(v, _)| (v.clone(), format!("{v}-restored-{attempt}")))
+                    .collect(),
+                start: Some(false),
+                ..Default::default()
+            };
+            restore(c, scope, request)
+        },
+        |t| t.all,
+    )
+    .await;
+    let parent = volumes[0].1.parent().unwrap().parent().unwrap().to_owned();
+    let tgz = scratch.join("pair.tar.gz");
+    let names: Vec<String> = volumes.iter().map(|(v, _)| format!("'{v}'")).collect();
+    let pack = format!(
+        "tar -cf - -C '{}' {} | pigz -6 > '{}'",
+        parent.display(),
+        names.join(" "),
+        tgz.display()
+    );
+    timed(Command::new("sh").arg("-c").arg(&pack));
+    let untar_d = median_of(
+        || async {
+            let out = scratch.join("pair");
+            std::fs::create_dir_all(&out).unwrap();
+            let d = timed(
+                Command::new("tar")
+                    .arg("-xzf")
+                    .arg(&tgz)
+                    .arg("-C")
+                    .arg(&out),
+            );
+            let _ = std::fs::remove_dir_all(&out);
+            d
+        },
+        |d| *d,
+    )
+    .await;
+    let _ = std::fs::remove_file(&tgz);
+    format!(
+        "| restore of two 512 MiB volumes (one container), whole job | {:.1} s (stream in {:.1} s, then read back {:.1} s) | {:.1} s, `tar -xzf` to a directory | {:.2}× | ≥ 1.0× |\n",
+        restored.all.as_secs_f64(),
+        restored.stream.as_secs_f64(),
+        restored.verify.as_secs_f64(),
+        untar_d.as_secs_f64(),
+        untar_d.as_secs_f64() / restored.all.as_secs_f64()
+    )
+}
+
 fn main() {
     let sizes: Vec<u64> = std::env::var("BERTH_BENCH_BACKUP_GIB")
         .unwrap_or_else(|_| "1,4".into())
@@ -520,7 +647,12 @@ fn main() {
                 || {
                     attempt += 1;
                     let target = scope.name(&format!("bench-{gib}-restored-{attempt}"));
-                    restore(&c, &scope, &id, &vol, target)
+                    let request = RestoreBackup {
+                        id: id.clone(),
+                        volumes: [(vol.clone(), target)].into(),
+                        ..Default::default()
+                    };
+                    restore(&c, &scope, request)
                 },
                 |t| t.all,
             )
@@ -592,6 +724,7 @@ fn main() {
                 (enc_d.as_secs_f64() / berth_d.as_secs_f64() - 1.0) * 100.0
             );
             md += &downtime_row(&c, &scope, &vol, &dir).await;
+            md += &two_volumes_row(&c, &scope, scratch.path()).await;
             let local = LocalRun {
                 vol: &vol,
                 dir: &dir,
