@@ -232,8 +232,9 @@ async fn backup_to(
     passphrase: Option<&str>,
     storage: Option<&str>,
 ) -> (Timing, String) {
-    let q = c
-        .call::<BackupsCreate>(CreateBackup {
+    back_up(
+        c,
+        CreateBackup {
             targets: vec![BackupTarget::Volume {
                 name: vol.to_owned(),
             }],
@@ -241,9 +242,14 @@ async fn backup_to(
             passphrase: passphrase.map(str::to_owned),
             storage: storage.map(str::to_owned),
             ..Default::default()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await
+}
+
+/// Runs backup `request` (one target) and times it; the backup's id.
+async fn back_up(c: &Client, request: CreateBackup) -> (Timing, String) {
+    let q = c.call::<BackupsCreate>(request).await.unwrap();
     let d = run_job(c, &q.jobs[0]).await;
     let job = c
         .call::<JobsGet>(JobRef {
@@ -252,6 +258,21 @@ async fn backup_to(
         .await
         .unwrap();
     (d, job.job.backup.unwrap())
+}
+
+/// The median time `tar -xzf` takes to extract `tgz` into the empty directory `out`
+/// (removed after each run).
+async fn untar_time(tgz: &Path, out: &Path) -> Duration {
+    median_of(
+        || async {
+            std::fs::create_dir_all(out).unwrap();
+            let d = timed(Command::new("tar").arg("-xzf").arg(tgz).arg("-C").arg(out));
+            let _ = std::fs::remove_dir_all(out);
+            d
+        },
+        |d| *d,
+    )
+    .await
 }
 
 /// What the S3 rows compare against, measured on the same volume in the same run.
@@ -490,24 +511,15 @@ async fn two_volumes_row(c: &Client, scope: &Scope, scratch: &Path) -> String {
         )
         .await
         .unwrap();
-    let queued = c
-        .call::<BackupsCreate>(CreateBackup {
+    let (_, id) = back_up(
+        c,
+        CreateBackup {
             targets: vec![BackupTarget::Container { name: app.clone() }],
             consistency: Some(Consistency::Hot),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    run_job(c, &queued.jobs[0]).await;
-    let id = c
-        .call::<JobsGet>(JobRef {
-            id: queued.jobs[0].clone(),
-        })
-        .await
-        .unwrap()
-        .job
-        .backup
-        .unwrap();
+        },
+    )
+    .await;
     let mut attempt = 0;
     let restored = median_of(
         || {
@@ -537,23 +549,7 @@ async fn two_volumes_row(c: &Client, scope: &Scope, scratch: &Path) -> String {
         tgz.display()
     );
     timed(Command::new("sh").arg("-c").arg(&pack));
-    let untar_d = median_of(
-        || async {
-            let out = scratch.join("pair");
-            std::fs::create_dir_all(&out).unwrap();
-            let d = timed(
-                Command::new("tar")
-                    .arg("-xzf")
-                    .arg(&tgz)
-                    .arg("-C")
-                    .arg(&out),
-            );
-            let _ = std::fs::remove_dir_all(&out);
-            d
-        },
-        |d| *d,
-    )
-    .await;
+    let untar_d = untar_time(&tgz, &scratch.join("pair")).await;
     let _ = std::fs::remove_file(&tgz);
     format!(
         "| restore of two 512 MiB volumes (one container), whole job | {:.1} s (stream in {:.1} s, then read back {:.1} s) | {:.1} s, `tar -xzf` to a directory | {:.2}× | ≥ 1.0× |\n",
@@ -658,17 +654,7 @@ fn main() {
             )
             .await;
             let restore_d = restored.all;
-            let untar_d = median_of(
-                || async {
-                    let out = scratch.path().join("x");
-                    std::fs::create_dir_all(&out).unwrap();
-                    let d = timed(Command::new("tar").arg("-xzf").arg(&tgz).arg("-C").arg(&out));
-                    let _ = std::fs::remove_dir_all(&out);
-                    d
-                },
-                |d| *d,
-            )
-            .await;
+            let untar_d = untar_time(&tgz, &scratch.path().join("x")).await;
             let (b, t) = (mbps(bytes, berth_d), mbps(bytes, tar_d));
             md += &format!(
                 "| backup of {gib} GiB (half text, half random), whole job: stream + verify | {b:.0} MB/s ({:.1} s) | {t:.0} MB/s ({:.1} s), `tar -czf` | **{:.2}×** | ≥ 1.5× |\n",
