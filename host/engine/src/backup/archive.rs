@@ -618,7 +618,7 @@ pub struct ChanWriter(pub tokio::sync::mpsc::Sender<io::Result<Bytes>>);
 
 /// The most a [`ChanWriter`] sends at once: its channel's depth times this bounds the
 /// bytes in flight whatever size the writes come in (whole 1 MiB gzip members).
-const CHAN_PIECE: usize = 256 << 10;
+pub const CHAN_PIECE: usize = 256 << 10;
 
 impl Write for ChanWriter {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {

@@ -4,13 +4,13 @@
 //! until the new ones are verified).
 
 use crate::EngineError;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 
 use bollard::Docker;
 use bollard::query_parameters::UploadToContainerOptionsBuilder;
 use bytes::Bytes;
 
-use super::archive::{ChanWriter, Tee};
+use super::archive::{CHAN_PIECE, ChanWriter, Tee};
 use super::{digest, rebase, volume_reader};
 use berth_docker::helper::Helper;
 use berth_docker::volpath::MOUNT_NAME;
@@ -41,11 +41,19 @@ pub fn fill(
             )
             .await
     });
-    let written = rebase::rebase(&mut *r, ChanWriter(tx.clone()), MOUNT_NAME).and_then(|()| {
-        // Whatever follows the tar's end (nothing, or padding) is part of what the
-        // checksum covers.
-        io::copy(r, &mut io::sink()).map(drop)
-    });
+    // The rebase writes in io::copy's 8 KiB pieces: gathered into whole pieces, the
+    // channel holds megabytes rather than 64 KiB, so the walk (inflating, hashing)
+    // and Docker's untar run side by side instead of taking turns.
+    let mut out = io::BufWriter::with_capacity(CHAN_PIECE, ChanWriter(tx.clone()));
+    let written = rebase::rebase(&mut *r, &mut out, MOUNT_NAME)
+        .and_then(|()| {
+            // Whatever follows the tar's end (nothing, or padding) is part of what the
+            // checksum covers.
+            io::copy(r, &mut io::sink()).map(drop)
+        })
+        .and_then(|()| out.flush());
+    // Unflushed bytes of a failed stream are dropped, not sent after the refusal.
+    drop(out.into_parts());
     if let Err(e) = written {
         let _ = tx.blocking_send(Err(io::Error::other("refused")));
         drop(tx);
