@@ -17,6 +17,7 @@ use flate2::Compression;
 use sha2::{Digest, Sha256};
 
 use super::crypt::{self, DecryptReader, EncryptWriter, Secret};
+use super::gunzip::ParGunzip;
 use super::pargz::{ParGz, Piped};
 use super::parts::{self, INDEX, PART_BYTES};
 use crate::jobs::JobCtx;
@@ -382,7 +383,7 @@ pub fn walk_archive(
         }
         (false, _) => Box::new(&mut tap),
     };
-    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(plain));
+    let mut archive = tar::Archive::new(ParGunzip::new(plain, 0));
     let mut entries = archive.entries()?;
     let head = read_head(entries.next().transpose()?, known)?;
     let streamed = head.format >= FORMAT_STREAMED;

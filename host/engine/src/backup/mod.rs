@@ -12,6 +12,7 @@ pub mod copy;
 pub mod create;
 pub mod crypt;
 pub mod digest;
+pub mod gunzip;
 pub mod hooks;
 pub mod host_paths;
 pub mod journal;

@@ -266,8 +266,41 @@ struct Deflater {
     trial: Vec<u8>,
 }
 
-/// The gzip member header: no name, no time, OS unknown (as flate2 writes it).
-const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+/// The gzip member header: no name, no time, OS unknown (as flate2 writes it), and one
+/// extra field (FLG.FEXTRA, RFC 1952 §2.3.1.1) holding subfield [`LENGTH_ID`]: the
+/// member's whole length in bytes, little-endian, filled in once it is compressed.
+/// With it a reader finds where each member ends without inflating, and so can
+/// inflate members on every core ([`super::gunzip`]); gzip, tar and flate2 skip
+/// subfields they do not know.
+pub const GZIP_HEADER: [u8; 20] = [
+    0x1f,
+    0x8b,
+    8,
+    4,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0xff, // magic, deflate, FEXTRA, no time, OS
+    8,
+    0, // XLEN: one subfield of 4 + 4 bytes
+    LENGTH_ID[0],
+    LENGTH_ID[1],
+    4,
+    0, // its id and length
+    0,
+    0,
+    0,
+    0, // the member's length
+];
+
+/// The subfield id of a member's length ("Bm", Berth member; BGZF's "BC" holds only
+/// 16 bits, too few for 1 MiB members).
+pub const LENGTH_ID: [u8; 2] = *b"Bm";
+
+/// Where in [`GZIP_HEADER`] the member's length goes.
+const LENGTH_AT: usize = 16;
 
 /// Bytes of each block's samples tried before storing it.
 const SAMPLE: usize = 16 << 10;
@@ -298,6 +331,9 @@ impl Deflater {
         out.extend_from_slice(&crc.sum().to_le_bytes());
         // ISIZE is the length modulo 2^32 (RFC 1952).
         out.extend_from_slice(&(block.len() as u32).to_le_bytes());
+        // A member holds at most BLOCK bytes: its length fits easily.
+        let length = (out.len() as u32).to_le_bytes();
+        out[LENGTH_AT..LENGTH_AT + 4].copy_from_slice(&length);
         Ok(out)
     }
 
@@ -505,7 +541,7 @@ mod tests {
         ] {
             let m = d.member(data).unwrap();
             assert_eq!(gunzip(&m), *data, "{what} round-trips");
-            let framing = 10 + 8 + 5 * (data.len() / 65_535 + 1);
+            let framing = GZIP_HEADER.len() + 8 + 5 * (data.len() / 65_535 + 1);
             if stored {
                 assert_eq!(m.len(), data.len() + framing, "{what} is stored");
             } else {
