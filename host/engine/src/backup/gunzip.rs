@@ -19,7 +19,7 @@ use std::thread::JoinHandle;
 use flate2::read::MultiGzDecoder;
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 
-use super::pargz::{BLOCK, LENGTH_ID};
+use super::pargz::{BLOCK, LENGTH_ID, PoolJob, pool};
 
 /// The fixed part of a gzip header, then XLEN.
 const FIXED: usize = 10;
@@ -29,7 +29,7 @@ const FEXTRA: u8 = 4;
 const MAX_MEMBER: usize = BLOCK + (64 << 10);
 
 /// A member to inflate, and where its bytes go.
-type Job = (Member, mpsc::SyncSender<io::Result<Vec<u8>>>);
+type Job = PoolJob<Member, io::Result<Vec<u8>>>;
 
 /// One whole member: its bytes and where its deflate data starts.
 struct Member {
@@ -79,22 +79,10 @@ impl<R: Read> std::fmt::Debug for ParGunzip<R> {
 impl<R: Read> ParGunzip<R> {
     /// `workers` threads (0: one per core).
     pub fn new(source: R, workers: usize) -> Self {
-        let n = if workers == 0 {
-            std::thread::available_parallelism().map_or(2, usize::from)
-        } else {
-            workers
-        };
-        let (tx, rx) = mpsc::sync_channel::<Job>(n);
-        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
-        let workers = (0..n)
-            .map(|i| {
-                let rx = std::sync::Arc::clone(&rx);
-                std::thread::Builder::new()
-                    .name(format!("berth-gunzip-{i}"))
-                    .spawn(move || work(&rx))
-                    .expect("a thread can be spawned")
-            })
-            .collect();
+        let (tx, workers, n) = pool("berth-gunzip", workers, || {
+            let mut inflate = Decompress::new(false);
+            move |member: Member| inflate_member(&mut inflate, &member)
+        });
         Self {
             source: Some(BufReader::with_capacity(256 << 10, source)),
             sequential: None,
@@ -187,21 +175,6 @@ impl<R: Read> Drop for ParGunzip<R> {
         for w in self.workers.drain(..) {
             let _ = w.join();
         }
-    }
-}
-
-/// A worker: inflates members until the queue closes.
-fn work(jobs: &std::sync::Mutex<mpsc::Receiver<Job>>) {
-    let mut inflate = Decompress::new(false);
-    loop {
-        let job = {
-            let jobs = jobs
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            jobs.recv()
-        };
-        let Ok((member, reply)) = job else { return };
-        let _ = reply.send(inflate_member(&mut inflate, &member));
     }
 }
 

@@ -25,7 +25,53 @@ use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 pub const BLOCK: usize = 1 << 20;
 
 /// A block to compress, and where its member goes.
-type Job = (Vec<u8>, mpsc::SyncSender<io::Result<Vec<u8>>>);
+type Job = PoolJob<Vec<u8>, io::Result<Vec<u8>>>;
+
+/// A job for a [`pool`] worker, and where its answer goes.
+pub type PoolJob<I, O> = (I, mpsc::SyncSender<O>);
+
+/// `workers` threads (0: one per core) named `name-<i>`, each running a job function
+/// `make` gives it (with its own state: a compressor, a decompressor) on the jobs
+/// queued until the queue closes. Returns the queue, the threads and their number;
+/// the queue holds one job per thread.
+pub fn pool<I, O, F>(
+    name: &str,
+    workers: usize,
+    make: impl Fn() -> F,
+) -> (mpsc::SyncSender<PoolJob<I, O>>, Vec<JoinHandle<()>>, usize)
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    F: FnMut(I) -> O + Send + 'static,
+{
+    let n = if workers == 0 {
+        std::thread::available_parallelism().map_or(2, usize::from)
+    } else {
+        workers
+    };
+    let (tx, rx) = mpsc::sync_channel::<PoolJob<I, O>>(n);
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    let threads = (0..n)
+        .map(|i| {
+            let rx = std::sync::Arc::clone(&rx);
+            let mut job = make();
+            std::thread::Builder::new()
+                .name(format!("{name}-{i}"))
+                .spawn(move || {
+                    loop {
+                        let next = {
+                            let rx = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            rx.recv()
+                        };
+                        let Ok((input, reply)) = next else { return };
+                        let _ = reply.send(job(input));
+                    }
+                })
+                .expect("a thread can be spawned")
+        })
+        .collect();
+    (tx, threads, n)
+}
 
 /// A `Write` that compresses in parallel into `inner`.
 pub struct ParGz<W: MemberSink> {
@@ -53,35 +99,10 @@ impl<W: MemberSink> std::fmt::Debug for ParGz<W> {
 impl<W: MemberSink> ParGz<W> {
     /// `workers` threads (0: one per core).
     pub fn new(inner: W, level: Compression, workers: usize) -> Self {
-        let n = if workers == 0 {
-            std::thread::available_parallelism().map_or(2, usize::from)
-        } else {
-            workers
-        };
-        let (tx, rx) = mpsc::sync_channel::<Job>(n);
-        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
-        let workers = (0..n)
-            .map(|i| {
-                let rx = std::sync::Arc::clone(&rx);
-                std::thread::Builder::new()
-                    .name(format!("berth-gzip-{i}"))
-                    .spawn(move || {
-                        let mut d = Deflater::new(level);
-                        loop {
-                            let job = {
-                                let rx =
-                                    rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                                rx.recv()
-                            };
-                            let Ok((block, reply)) = job else { return };
-                            let member = d.member(&block);
-                            drop(block);
-                            let _ = reply.send(member);
-                        }
-                    })
-                    .expect("a thread can be spawned")
-            })
-            .collect();
+        let (tx, workers, n) = pool("berth-gzip", workers, || {
+            let mut d = Deflater::new(level);
+            move |block: Vec<u8>| d.member(&block)
+        });
         Self {
             inner: Some(inner),
             level,
