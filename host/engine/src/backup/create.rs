@@ -45,7 +45,7 @@ fn image_reader(docker: &Docker, names: &[String]) -> impl Read + Send + use<> {
             docker.export_images(&many).boxed()
         }
     };
-    tokio_util::io::SyncIoBridge::new(StreamReader::new(stream.map_err(std::io::Error::other)))
+    super::gather::reader(stream.map_err(std::io::Error::other))
 }
 
 /// The storage key of a backup: `<kind>-<name>/<id>.tar.gz` (`.enc` when sealed).

@@ -12,6 +12,7 @@ pub mod copy;
 pub mod create;
 pub mod crypt;
 pub mod digest;
+pub mod gather;
 pub mod gunzip;
 pub mod hooks;
 pub mod host_paths;
@@ -39,7 +40,7 @@ use berth_protocol::api::jobs::{JobState, LogLevel};
 use bollard::Docker;
 use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
 use futures_util::TryStreamExt;
-use tokio_util::io::{StreamReader, SyncIoBridge};
+use tokio_util::io::SyncIoBridge;
 
 use crate::Engine;
 use crate::jobs::JobCtx;
@@ -93,17 +94,14 @@ pub fn open_passphrase(
 
 /// A volume's tar, read through a helper container (Docker's archive API), as a
 /// blocking `Read` for the archive thread. Must be created on the runtime.
-pub fn volume_reader(
-    docker: &Docker,
-    helper: &str,
-) -> SyncIoBridge<impl tokio::io::AsyncRead + Unpin + Send + use<>> {
+pub fn volume_reader(docker: &Docker, helper: &str) -> gather::Gathered {
     let o = DownloadFromContainerOptionsBuilder::default()
         .path(&format!("{}/.", berth_docker::volpath::MOUNT))
         .build();
     let s = docker
         .download_from_container(helper, Some(o))
         .map_err(std::io::Error::other);
-    SyncIoBridge::new(StreamReader::new(s))
+    gather::reader(s)
 }
 
 /// An archive problem as a job error.
