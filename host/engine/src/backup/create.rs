@@ -32,6 +32,7 @@ use crate::Engine;
 use crate::jobs::JobCtx;
 use berth_core::secrets::SecretKey;
 use berth_core::time::now_ms;
+use berth_docker::helper::Helper;
 use berth_plugins::storage::{Session, StorageInstance};
 
 /// Images as `docker save` writes them, as a blocking `Read` for the archive thread.
@@ -107,7 +108,7 @@ pub async fn run(
 }
 
 /// One backup as it runs, after planning: its phases in order are the methods below
-/// (hooks, hold, catalog, write, release, verify, commit).
+/// (images and helpers, hooks, hold, catalog, write, release, verify, commit).
 struct BackupJob<'a> {
     engine: &'a Engine,
     spec: &'a BackupSpec,
@@ -128,6 +129,9 @@ type SavedImages = (Vec<String>, ManifestImage);
 impl BackupJob<'_> {
     async fn run(self, plan: Plan) -> Result<String, EngineError> {
         let ctx = self.ctx;
+        // Asked of Docker before anything is held: the time it takes is not downtime.
+        let image = self.images(&plan).await;
+        let helpers = self.helpers(&plan).await?;
         let hooks = self.pre_hooks(&plan).await?;
         let holding = match self.hold(&plan).await {
             Ok(holding) => holding,
@@ -143,9 +147,9 @@ impl BackupJob<'_> {
         // Everything between holding and releasing can be cancelled; the release
         // always runs.
         let work = async {
-            let image = self.images(&plan).await;
             let (entry, manifest) = self.catalog_pending(&plan, image.as_ref())?;
-            self.write(&plan, image, entry, manifest, read).await
+            self.write(&plan, image, helpers, entry, manifest, read)
+                .await
         };
         tokio::pin!(work);
         let ended = tokio::select! {
@@ -213,6 +217,16 @@ impl BackupJob<'_> {
             }
         }
         Ok(resolved)
+    }
+
+    /// The never-started containers each volume is read through, in the plan's order;
+    /// they live until the archive is written.
+    async fn helpers(&self, plan: &Plan) -> Result<Vec<Helper>, EngineError> {
+        let mut helpers = Vec::with_capacity(plan.volumes.len());
+        for volume in &plan.volumes {
+            helpers.push(super::host_paths::reader(&self.docker, volume).await?);
+        }
+        Ok(helpers)
     }
 
     /// Stops or pauses the containers as the consistency mode asks (a hot backup
@@ -338,6 +352,7 @@ impl BackupJob<'_> {
         &self,
         plan: &Plan,
         image: Option<SavedImages>,
+        helpers: Vec<Helper>,
         mut entry: BackupEntry,
         manifest: Manifest,
         read_ahead: Option<tokio::sync::oneshot::Sender<()>>,
@@ -349,14 +364,10 @@ impl BackupJob<'_> {
         let image_source = image
             .as_ref()
             .map(|(names, _)| Box::new(image_reader(&self.docker, names)) as Box<dyn Read + Send>);
-        // The helpers live until the archive is written.
-        let mut helpers = Vec::new();
-        let mut volumes: Vec<Box<dyn Read + Send>> = Vec::new();
-        for volume in &plan.volumes {
-            let helper = super::host_paths::reader(&self.docker, volume).await?;
-            volumes.push(Box::new(volume_reader(&self.docker, &helper.id)));
-            helpers.push(helper);
-        }
+        let mut volumes: Vec<Box<dyn Read + Send>> = helpers
+            .iter()
+            .map(|helper| Box::new(volume_reader(&self.docker, &helper.id)) as Box<dyn Read + Send>)
+            .collect();
         if let Some(done) = read_ahead {
             volumes = super::spool::ahead(volumes, &self.engine.data_dir, done)
                 .map_err(|e| EngineError::failed(format!("cannot make the spool: {e}")))?;
