@@ -3,9 +3,9 @@
 //!
 //! Docker sends a volume's tar in chunks of at most 32 KiB. Read through
 //! `SyncIoBridge`, each chunk is one `block_on` from the reading thread — a wake-up
-//! across threads per chunk, some 40 000 per GiB — and on two cores that made reading
-//! a volume a third slower than `docker cp` of it (docs/BENCHMARKS.md, "Reading
-//! Docker's streams in pieces"). Here a task on the runtime, which is awake for the
+//! across threads per chunk, some 33 000 per GiB — and on two cores that made reading
+//! a volume a third slower than `docker cp` of it (docs/BENCHMARKS.md, "Docker's
+//! streams read in pieces"). Here a task on the runtime, which is awake for the
 //! socket anyway, gathers the chunks, and the reading thread wakes once per 256 KiB.
 //! The chunks are handed over as they came, not copied into one buffer.
 
